@@ -1,0 +1,160 @@
+//! Workflows: DAGs of nodes. The same node shapes appear in dynamic job specs.
+
+use super::binding::Binding;
+use super::identifier::Identifier;
+use super::interface::TypedInterface;
+use super::literal::{Duration, Literal};
+use super::task::RetryPolicy;
+
+/// A node of a workflow or dynamic spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Unique within its workflow; `[A-Za-z0-9_-]`, at most 63 characters.
+    pub id: String,
+    pub inputs: Vec<Binding>,
+    /// Nodes that must finish first even though no binding says so.
+    pub upstream: Vec<String>,
+    pub target: NodeTarget,
+    pub overrides: NodeOverrides,
+}
+
+impl Node {
+    pub fn task(id: impl Into<String>, task: Identifier, inputs: Vec<Binding>) -> Self {
+        Node {
+            id: id.into(),
+            inputs,
+            upstream: Vec::new(),
+            target: NodeTarget::Task(task),
+            overrides: NodeOverrides::default(),
+        }
+    }
+}
+
+/// Per-node overrides of the target's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeOverrides {
+    pub retries: Option<RetryPolicy>,
+    pub timeout: Option<Duration>,
+}
+
+/// What a node runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeTarget {
+    Task(Identifier),
+    /// A workflow whose nodes run inside the same execution: registered, or embedded in a dynamic spec.
+    SubWorkflow(Identifier),
+    /// Starts a child execution of the launch plan and brings its outputs back.
+    LaunchPlan(Identifier),
+    Branch(BranchNode),
+    Array(ArrayNode),
+}
+
+impl NodeTarget {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            NodeTarget::Task(_) => "task",
+            NodeTarget::SubWorkflow(_) => "sub-workflow",
+            NodeTarget::LaunchPlan(_) => "launch plan",
+            NodeTarget::Branch(_) => "branch",
+            NodeTarget::Array(_) => "array",
+        }
+    }
+}
+
+/// `if / elif / else`. The first case whose condition holds runs its node; otherwise the else arm.
+/// The branch node's own outputs are those of the node that ran; every arm must produce them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BranchNode {
+    pub cases: Vec<IfBlock>,
+    pub otherwise: Option<ElseArm>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IfBlock {
+    pub condition: BooleanExpr,
+    pub then_node: Box<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ElseArm {
+    Node(Box<Node>),
+    /// Fail the branch node with this message.
+    Error(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ComparisonOp {
+    Eq,
+    Neq,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConjunctionOp {
+    And,
+    Or,
+}
+
+/// A side of a comparison: a literal, or the name of one of the branch node's inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Literal(Literal),
+    Var(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BooleanExpr {
+    Comparison {
+        op: ComparisonOp,
+        left: Operand,
+        right: Operand,
+    },
+    Conjunction {
+        op: ConjunctionOp,
+        left: Box<BooleanExpr>,
+        right: Box<BooleanExpr>,
+    },
+}
+
+/// How many elements of an array node must succeed for the node to succeed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SuccessCriteria {
+    All,
+    MinSuccesses(u64),
+    /// A fraction in `[0, 1]` of the elements, rounded up.
+    MinSuccessRatio(f64),
+}
+
+/// Runs one task over lists: element `i` of every list input feeds the `i`-th run; outputs are collected as lists.
+/// A failed element's output is `none` where the success criteria still hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrayNode {
+    /// The node run per element; its target must be a task.
+    pub node: Box<Node>,
+    /// How many elements may run at once; `None` means no limit beyond the execution's.
+    pub parallelism: Option<u32>,
+    pub success: SuccessCriteria,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// The first node to fail fails the workflow; running nodes are aborted.
+    #[default]
+    FailImmediately,
+    /// Keep running every node that can still run, then fail.
+    FailAfterExecutableNodesComplete,
+}
+
+/// A registered or embedded workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowTemplate {
+    pub id: Identifier,
+    pub interface: TypedInterface,
+    pub nodes: Vec<Node>,
+    /// One binding per output of `interface`.
+    pub outputs: Vec<Binding>,
+    pub failure_policy: FailurePolicy,
+}
