@@ -1,7 +1,21 @@
-//! The state machines of executions, nodes and attempts: `(state, event) -> (state', effects)`, as explicit
-//! transition tables. Invalid transitions are typed errors, terminal phases are absorbing, repeated events are
-//! idempotent. Effects are data for the engine to persist and carry out.
+//! The state machines of executions, nodes and attempts: `(state, event) -> (state', effects)`, each an explicit
+//! transition table (see the table at the top of each module). Invalid transitions are typed errors, terminal phases
+//! are absorbing, repeated events are idempotent. Effects are data for the engine to persist and carry out; nothing
+//! here reads a clock or touches storage.
 
+pub mod attempt;
+mod children;
+mod error;
+pub mod execution;
+pub mod node;
 mod phase;
 
+pub use attempt::{AttemptEffect, AttemptEvent, AttemptResult, AttemptState};
+pub use children::{ChildCounts, ChildRule, DownstreamAction, NodeKind, children_outcome, downstream_action};
+pub use error::TransitionError;
+pub use execution::{ExecutionDecision, ExecutionEffect, ExecutionEvent, ExecutionState};
+pub use node::{NodeDecision, NodeEffect, NodeEvent, NodePolicy, NodeState};
 pub use phase::{AttemptPhase, CacheStatus, ExecutionPhase, NodePhase};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! The attempt state machine: one run of a task node on a worker, under a lease.
+//!
+//! | from     | event                          | to        | notes                                              |
+//! |----------|--------------------------------|-----------|----------------------------------------------------|
+//! | Queued   | Claim                          | Running   | lease starts                                       |
+//! | Running  | Heartbeat (holder, in time)    | Running   | lease extended                                     |
+//! | Running  | Complete (holder, in time)     | Succeeded | outputs or a dynamic spec                          |
+//! | Running  | Complete error (holder, in time)| Failed   |                                                    |
+//! | Running  | LeaseExpired (past expiry)     | Failed    | system error `lease_expired`                       |
+//! | Running  | LeaseExpired (not yet expired) | Running   | a sweep raced a heartbeat: nothing happens         |
+//! | Running  | TimedOut                       | TimedOut  | the attempt ran past the task's timeout            |
+//! | Queued   | QueueTimedOut                  | TimedOut  | waited in the queue past the allowed time          |
+//! | Queued, Running | Abort                   | Aborted   | the worker learns it from its next heartbeat       |
+//! | terminal | Abort, LeaseExpired, TimedOut  | unchanged | idempotent                                         |
+//! | terminal | Complete, Heartbeat            | error     | `AlreadyTerminal`: a second completion is refused  |
+//!
+//! Time is passed in as milliseconds since the Unix epoch: the core has no clock.
+
+use super::error::TransitionError;
+use super::phase::AttemptPhase;
+use crate::model::{DynamicJobSpec, ExecutionError, LiteralMap};
+
+/// What a worker reported at the end of an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptResult {
+    Outputs(LiteralMap),
+    /// A dynamic task's generator step returned a spec.
+    DynamicSpec(Box<DynamicJobSpec>),
+    Error(ExecutionError),
+}
+
+impl AttemptResult {
+    fn phase(&self) -> AttemptPhase {
+        match self {
+            AttemptResult::Outputs(_) | AttemptResult::DynamicSpec(_) => AttemptPhase::Succeeded,
+            AttemptResult::Error(_) => AttemptPhase::Failed,
+        }
+    }
+}
+
+/// An attempt's state as the engine stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptState {
+    pub phase: AttemptPhase,
+    /// The worker holding the lease, once claimed.
+    pub worker_id: Option<String>,
+    pub lease_expires_at_ms: Option<i64>,
+}
+
+impl AttemptState {
+    pub fn queued() -> Self {
+        AttemptState {
+            phase: AttemptPhase::Queued,
+            worker_id: None,
+            lease_expires_at_ms: None,
+        }
+    }
+}
+
+/// What can happen to an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptEvent {
+    Claim { worker_id: String, now_ms: i64, lease_ms: i64 },
+    Heartbeat { worker_id: String, now_ms: i64, lease_ms: i64 },
+    Complete { worker_id: String, now_ms: i64, result: AttemptResult },
+    /// The engine's sweep found the lease past its expiry.
+    LeaseExpired { now_ms: i64 },
+    /// The attempt ran past the task's timeout.
+    TimedOut,
+    /// The attempt waited in the queue past the allowed time.
+    QueueTimedOut,
+    Abort,
+}
+
+impl AttemptEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttemptEvent::Claim { .. } => "claim",
+            AttemptEvent::Heartbeat { .. } => "heartbeat",
+            AttemptEvent::Complete { .. } => "complete",
+            AttemptEvent::LeaseExpired { .. } => "lease_expired",
+            AttemptEvent::TimedOut => "timed_out",
+            AttemptEvent::QueueTimedOut => "queue_timed_out",
+            AttemptEvent::Abort => "abort",
+        }
+    }
+}
+
+/// What the node machine must hear about, as the attempt's effect.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptEffect {
+    /// Nothing for the node: the lease was taken or extended, or a repeated event was absorbed.
+    None,
+    /// The attempt started running on a worker.
+    Started,
+    /// The attempt finished; the node machine takes the result.
+    Finished(AttemptResult),
+    /// The attempt was aborted; a worker holding it should be told to cancel.
+    Aborted,
+}
+
+/// Applies `event` to `state`. Returns the new state and what the node must learn.
+pub fn transition(
+    state: &AttemptState,
+    event: AttemptEvent,
+) -> Result<(AttemptState, AttemptEffect), TransitionError> {
+    use AttemptPhase as P;
+    let invalid = |event: &AttemptEvent| TransitionError::Invalid {
+        machine: "attempt",
+        phase: state.phase.as_str(),
+        event: event.name(),
+    };
+    let unchanged = || Ok((state.clone(), AttemptEffect::None));
+    let with_phase = |phase: AttemptPhase| AttemptState {
+        phase,
+        ..state.clone()
+    };
+
+    match (state.phase, event) {
+        (P::Queued, AttemptEvent::Claim { worker_id, now_ms, lease_ms }) => Ok((
+            AttemptState {
+                phase: P::Running,
+                worker_id: Some(worker_id),
+                lease_expires_at_ms: Some(now_ms.saturating_add(lease_ms)),
+            },
+            AttemptEffect::Started,
+        )),
+        (P::Running, AttemptEvent::Heartbeat { worker_id, now_ms, lease_ms }) => {
+            state.check_lease(&worker_id, now_ms)?;
+            let next = AttemptState {
+                lease_expires_at_ms: Some(now_ms.saturating_add(lease_ms)),
+                ..state.clone()
+            };
+            Ok((next, AttemptEffect::None))
+        }
+        (P::Running, AttemptEvent::Complete { worker_id, now_ms, result }) => {
+            state.check_lease(&worker_id, now_ms)?;
+            Ok((with_phase(result.phase()), AttemptEffect::Finished(result)))
+        }
+        (P::Running, AttemptEvent::LeaseExpired { now_ms }) => {
+            if state.lease_expires_at_ms.is_some_and(|expiry| now_ms < expiry) {
+                return unchanged();
+            }
+            let error = ExecutionError::system("lease_expired", "the worker stopped heartbeating; its lease expired");
+            Ok((
+                with_phase(P::Failed),
+                AttemptEffect::Finished(AttemptResult::Error(error)),
+            ))
+        }
+        (P::Running, AttemptEvent::TimedOut) => {
+            let error = ExecutionError::system("attempt_timeout", "the attempt ran past the task's timeout");
+            Ok((
+                with_phase(P::TimedOut),
+                AttemptEffect::Finished(AttemptResult::Error(error)),
+            ))
+        }
+        (P::Queued, AttemptEvent::QueueTimedOut) => {
+            let error = ExecutionError::system("queue_timeout", "no worker claimed the attempt in the allowed time")
+                .recoverable(false);
+            Ok((
+                with_phase(P::TimedOut),
+                AttemptEffect::Finished(AttemptResult::Error(error)),
+            ))
+        }
+        (P::Queued | P::Running, AttemptEvent::Abort) => Ok((with_phase(P::Aborted), AttemptEffect::Aborted)),
+        (phase, AttemptEvent::Abort | AttemptEvent::LeaseExpired { .. } | AttemptEvent::TimedOut)
+            if phase.is_terminal() =>
+        {
+            unchanged()
+        }
+        (P::Running, AttemptEvent::QueueTimedOut) => unchanged(),
+        (phase, event @ (AttemptEvent::Complete { .. } | AttemptEvent::Heartbeat { .. })) if phase.is_terminal() => {
+            Err(TransitionError::AlreadyTerminal {
+                phase: phase.as_str(),
+                event: event.name(),
+            })
+        }
+        (_, event) => Err(invalid(&event)),
+    }
+}
+
+impl AttemptState {
+    fn check_lease(&self, worker_id: &str, now_ms: i64) -> Result<(), TransitionError> {
+        let holder = self.worker_id.as_deref().unwrap_or_default();
+        if holder != worker_id {
+            return Err(TransitionError::NotLeaseHolder {
+                holder: holder.to_owned(),
+                caller: worker_id.to_owned(),
+            });
+        }
+        match self.lease_expires_at_ms {
+            Some(expired_at_ms) if now_ms >= expired_at_ms => Err(TransitionError::LeaseExpired {
+                expired_at_ms,
+                now_ms,
+            }),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Counting a composite's children (a dynamic spec, a sub-workflow, an array node, or an execution's top-level
+//! nodes) and deciding, from counts alone, whether the composite is still running, has succeeded or has failed.
+//!
+//! The engine keeps these counts on the parent's row and applies a whole batch of child completions as one
+//! update, so no parent is locked once per child.
+
+use crate::model::NodeTarget;
+use crate::resolve::{Outcome, outcome};
+
+use super::phase::NodePhase;
+
+/// How many of a composite's children have settled, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChildCounts {
+    pub total: u64,
+    pub succeeded: u64,
+    /// Failed, timed out or aborted.
+    pub failed: u64,
+    /// Skipped: an untaken branch or downstream of a failure. Never counts as a success.
+    pub skipped: u64,
+}
+
+impl ChildCounts {
+    pub fn new(total: u64) -> Self {
+        ChildCounts {
+            total,
+            ..ChildCounts::default()
+        }
+    }
+
+    /// Counts one more child as settled in `phase`. Non-terminal phases are ignored.
+    pub fn record(&mut self, phase: NodePhase) {
+        match phase {
+            NodePhase::Succeeded | NodePhase::Recovered => self.succeeded += 1,
+            NodePhase::Failed | NodePhase::TimedOut | NodePhase::Aborted => self.failed += 1,
+            NodePhase::Skipped => self.skipped += 1,
+            _ => {}
+        }
+        debug_assert!(self.settled() <= self.total, "more children settled than exist: {self:?}");
+    }
+
+    pub fn settled(&self) -> u64 {
+        self.succeeded + self.failed + self.skipped
+    }
+
+    pub fn all_settled(&self) -> bool {
+        self.settled() >= self.total
+    }
+}
+
+/// How a composite reacts to its children's failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildRule {
+    /// How many children must succeed; `None` means all.
+    pub min_successes: Option<u64>,
+    /// Fail as soon as success is out of reach (`FailImmediately`), or only once every child has settled.
+    pub fail_fast: bool,
+}
+
+impl ChildRule {
+    pub const ALL_FAIL_FAST: ChildRule = ChildRule {
+        min_successes: None,
+        fail_fast: true,
+    };
+}
+
+/// Decides a composite's fate from its children's counts.
+pub fn children_outcome(counts: ChildCounts, rule: ChildRule) -> Outcome {
+    let required = rule.min_successes.map_or(counts.total, |n| n.min(counts.total));
+    let decided = outcome(required, counts.succeeded, counts.failed + counts.skipped, counts.total);
+    match decided {
+        Outcome::Failed if !rule.fail_fast && !counts.all_settled() => Outcome::Pending,
+        other => other,
+    }
+}
+
+/// What becomes of the nodes downstream of a node that has just settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownstreamAction {
+    /// The upstream succeeded: one fewer upstream to wait for; the node starts when none is left.
+    Release,
+    /// The upstream did not succeed: the node can never run and is skipped (and so, in turn, its downstreams).
+    Skip,
+}
+
+/// The rule for a node's downstream nodes once it settled in `phase`.
+pub fn downstream_action(phase: NodePhase) -> DownstreamAction {
+    if phase.is_success() {
+        DownstreamAction::Release
+    } else {
+        DownstreamAction::Skip
+    }
+}
+
+/// The shape of a node as far as its state machine cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// Runs attempts on workers; an attempt may return a dynamic spec, which makes the node a composite.
+    Task,
+    /// Has children from the start: a sub-workflow, a branch (one child: the taken arm) or an array node.
+    Composite,
+    /// Starts a child execution and waits for it.
+    LaunchPlan,
+}
+
+impl NodeKind {
+    pub fn of(target: &NodeTarget) -> NodeKind {
+        match target {
+            NodeTarget::Task(_) => NodeKind::Task,
+            NodeTarget::SubWorkflow(_) | NodeTarget::Branch(_) | NodeTarget::Array(_) => NodeKind::Composite,
+            NodeTarget::LaunchPlan(_) => NodeKind::LaunchPlan,
+        }
+    }
+}
