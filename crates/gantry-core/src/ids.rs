@@ -58,7 +58,7 @@ impl NodeExecutionId {
     /// Parses and validates a scoped id received from outside.
     pub fn parse(scoped: &str) -> Result<Self, IdError> {
         let parts: Vec<&str> = scoped.split('/').collect();
-        if parts.len() % 2 == 0 {
+        if parts.len().is_multiple_of(2) {
             return Err(IdError::BadScope(scoped.to_owned()));
         }
         for (i, part) in parts.iter().enumerate() {

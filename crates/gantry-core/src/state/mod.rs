@@ -15,7 +15,7 @@ pub use children::{ChildCounts, ChildRule, DownstreamAction, NodeKind, children_
 pub use error::TransitionError;
 pub use execution::{ExecutionDecision, ExecutionEffect, ExecutionEvent, ExecutionState};
 pub use node::{NodeDecision, NodeEffect, NodeEvent, NodePolicy, NodeState};
-pub use phase::{AttemptPhase, CacheStatus, ExecutionPhase, NodePhase};
+pub use phase::{AttemptPhase, CacheStatus, ExecutionPhase, NodePhase, UnknownPhase};
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@
 //! | NotStarted                    | CacheHit                    | Succeeded (cache hit)       | Settled                          |
 //! | NotStarted                    | Skip                        | Skipped                     | Settled                          |
 //! | NotStarted                    | Recover                     | Recovered                   | Settled                          |
+//! | NotStarted                    | InputsFailed                | Failed (user, no retry)     | Settled                          |
 //! | Queued, RetryWaiting          | AttemptStarted              | Running                     |                                  |
 //! | Running                       | AttemptSucceeded            | Succeeded                   | WriteCache?, Settled             |
 //! | Running                       | SpecCompiled                | SpecAccepted                | PersistSpec, CreateChildren      |
@@ -107,6 +108,9 @@ pub enum NodeEvent {
     Skip,
     /// Outputs copied from an earlier execution.
     Recover,
+    /// The node's inputs could not be resolved from its upstreams' outputs (a missing key on an attribute path, a
+    /// value of the wrong type at run time).
+    InputsFailed { error: ExecutionError },
     AttemptStarted,
     AttemptSucceeded,
     /// The generator's spec compiled against the node's output interface.
@@ -135,6 +139,7 @@ impl NodeEvent {
             NodeEvent::CacheHit => "cache_hit",
             NodeEvent::Skip => "skip",
             NodeEvent::Recover => "recover",
+            NodeEvent::InputsFailed { .. } => "inputs_failed",
             NodeEvent::AttemptStarted => "attempt_started",
             NodeEvent::AttemptSucceeded => "attempt_succeeded",
             NodeEvent::SpecCompiled => "spec_compiled",
@@ -227,6 +232,7 @@ pub fn transition(state: &NodeState, policy: &NodePolicy, event: NodeEvent) -> R
         }
         (P::NotStarted, NodeEvent::Skip) => settle(&mut next, P::Skipped, None),
         (P::NotStarted, NodeEvent::Recover) => settle(&mut next, P::Recovered, None),
+        (P::NotStarted, NodeEvent::InputsFailed { error }) => settle(&mut next, P::Failed, Some(error)),
         (P::Queued | P::RetryWaiting, NodeEvent::AttemptStarted) => {
             next.phase = P::Running;
             Vec::new()

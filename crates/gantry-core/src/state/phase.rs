@@ -207,13 +207,68 @@ impl CacheStatus {
     }
 }
 
-macro_rules! display_as_str {
-    ($($t:ty),*) => {$(
+impl CacheStatus {
+    pub const ALL: [CacheStatus; 5] = [
+        CacheStatus::Disabled,
+        CacheStatus::Miss,
+        CacheStatus::Hit,
+        CacheStatus::Populated,
+        CacheStatus::Overwritten,
+    ];
+}
+
+/// A phase name that is not one of the phases of its machine (read from storage or a request).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {machine} phase {name:?}")]
+pub struct UnknownPhase {
+    pub machine: &'static str,
+    pub name: String,
+}
+
+macro_rules! phase_names {
+    ($($t:ident => $machine:literal),*) => {$(
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
             }
         }
+
+        impl std::str::FromStr for $t {
+            type Err = UnknownPhase;
+
+            fn from_str(name: &str) -> Result<Self, UnknownPhase> {
+                $t::ALL.into_iter().find(|p| p.as_str() == name).ok_or_else(|| UnknownPhase {
+                    machine: $machine,
+                    name: name.to_owned(),
+                })
+            }
+        }
     )*};
 }
-display_as_str!(ExecutionPhase, NodePhase, AttemptPhase, CacheStatus);
+phase_names!(ExecutionPhase => "execution", NodePhase => "node", AttemptPhase => "attempt", CacheStatus => "cache status");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_terminal_sets_are_as_documented() {
+        for p in ExecutionPhase::ALL {
+            assert_eq!(p.as_str().parse::<ExecutionPhase>(), Ok(p));
+        }
+        for p in NodePhase::ALL {
+            assert_eq!(p.as_str().parse::<NodePhase>(), Ok(p));
+        }
+        for p in AttemptPhase::ALL {
+            assert_eq!(p.as_str().parse::<AttemptPhase>(), Ok(p));
+        }
+        for p in CacheStatus::ALL {
+            assert_eq!(p.as_str().parse::<CacheStatus>(), Ok(p));
+        }
+        assert!("bogus".parse::<NodePhase>().is_err());
+        let terminal: Vec<_> = NodePhase::ALL.into_iter().filter(|p| p.is_terminal()).collect();
+        assert_eq!(terminal.len(), 6);
+        assert_eq!(ExecutionPhase::ALL.into_iter().filter(|p| p.is_terminal()).count(), 4);
+        assert_eq!(AttemptPhase::ALL.into_iter().filter(|p| p.is_terminal()).count(), 4);
+    }
+}

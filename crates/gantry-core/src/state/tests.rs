@@ -91,7 +91,8 @@ fn attempt_table_rows() {
     let (state, _) = attempt::transition(&running("w1", 1_500), heartbeat).expect("heartbeat");
     assert_eq!(state.lease_expires_at_ms, Some(1_900));
 
-    let cases: Vec<(AttemptState, AttemptEvent, Result<(P, AttemptEffect), TransitionError>)> = vec![
+    type Case = (AttemptState, AttemptEvent, Result<(P, AttemptEffect), TransitionError>);
+    let cases: Vec<Case> = vec![
         (
             running("w1", 1_500),
             complete("w1", 1_200, outputs.clone()),
@@ -209,13 +210,22 @@ fn node_table_rows() {
         not_before_ms: None,
     };
 
-    let rows: Vec<(&str, NodeState, &NodePolicy, NodeEvent, P, Vec<NodeEffect>)> = vec![
+    type Row<'p> = (&'static str, NodeState, &'p NodePolicy, NodeEvent, P, Vec<NodeEffect>);
+    let rows: Vec<Row> = vec![
         ("start task", fresh.clone(), &task, NodeEvent::Start, P::Queued, vec![enqueue0]),
         ("start composite", fresh.clone(), &composite, NodeEvent::Start, P::SpecAccepted, vec![E::CreateChildren { attempt: 0 }]),
         ("start launch plan", fresh.clone(), &launch_plan, NodeEvent::Start, P::Running, vec![E::StartChildExecution]),
         ("cache hit", fresh.clone(), &task, NodeEvent::CacheHit, P::Succeeded, vec![E::Settled(P::Succeeded)]),
         ("skip", fresh.clone(), &task, NodeEvent::Skip, P::Skipped, vec![E::Settled(P::Skipped)]),
         ("recover", fresh.clone(), &task, NodeEvent::Recover, P::Recovered, vec![E::Settled(P::Recovered)]),
+        (
+            "inputs failed",
+            fresh.clone(),
+            &task,
+            NodeEvent::InputsFailed { error: user_error(false) },
+            P::Failed,
+            vec![E::Settled(P::Failed)],
+        ),
         ("attempt started", node_in(P::Queued), &task, NodeEvent::AttemptStarted, P::Running, vec![]),
         ("retry started", node_in(P::RetryWaiting), &task, NodeEvent::AttemptStarted, P::Running, vec![]),
         ("attempt succeeded", node_in(P::Running), &task, NodeEvent::AttemptSucceeded, P::Succeeded, vec![E::Settled(P::Succeeded)]),
@@ -517,6 +527,7 @@ fn any_node_event() -> impl Strategy<Value = NodeEvent> {
         Just(NodeEvent::CacheHit),
         Just(NodeEvent::Skip),
         Just(NodeEvent::Recover),
+        error.clone().prop_map(|error| NodeEvent::InputsFailed { error }),
         Just(NodeEvent::AttemptStarted),
         Just(NodeEvent::AttemptSucceeded),
         Just(NodeEvent::SpecCompiled),

@@ -1,0 +1,287 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::model::{Blob, BlobDimensionality, Duration, Timestamp};
+
+fn union(value: Literal, variant: LiteralType) -> Literal {
+    Literal::Union(Box::new(UnionValue { value, variant }))
+}
+
+fn message(lit: Literal, ty: &LiteralType) -> String {
+    conform(lit, ty).unwrap_err().message
+}
+
+#[test]
+fn scalars_of_the_declared_kind_pass_unchanged() {
+    let cases = [
+        (Literal::Integer(3), LiteralType::Integer),
+        (Literal::Float(0.5), LiteralType::Float),
+        (Literal::String("s".into()), LiteralType::String),
+        (Literal::Boolean(true), LiteralType::Boolean),
+        (
+            Literal::Datetime(Timestamp {
+                seconds: 1,
+                nanos: 2,
+            }),
+            LiteralType::Datetime,
+        ),
+        (
+            Literal::Duration(Duration::from_secs(9)),
+            LiteralType::Duration,
+        ),
+        (Literal::None, LiteralType::None),
+        (Literal::Binary(vec![1, 2]), LiteralType::Binary),
+    ];
+    for (lit, ty) in cases {
+        assert_eq!(conform(lit.clone(), &ty), Ok(lit));
+    }
+}
+
+#[test]
+fn mismatch_names_the_path() {
+    assert_eq!(
+        message(Literal::String("x".into()), &LiteralType::Integer),
+        "expected integer, got string"
+    );
+    let list = Literal::Collection(vec![Literal::Integer(1), Literal::String("x".into())]);
+    assert_eq!(
+        message(list, &LiteralType::collection(LiteralType::Integer)),
+        "at [1]: expected integer, got string"
+    );
+    let nested = Literal::Map(
+        [(
+            "k".to_owned(),
+            Literal::Collection(vec![Literal::Boolean(true)]),
+        )]
+        .into(),
+    );
+    assert_eq!(
+        message(
+            nested,
+            &LiteralType::map(LiteralType::collection(LiteralType::Float))
+        ),
+        r#"at ["k"][0]: expected float, got boolean"#
+    );
+}
+
+#[test]
+fn bare_values_are_stamped_with_the_first_fitting_variant() {
+    let optional_int = LiteralType::optional(LiteralType::Integer);
+    assert_eq!(
+        conform(Literal::Integer(1), &optional_int),
+        Ok(union(Literal::Integer(1), LiteralType::Integer))
+    );
+    assert_eq!(
+        conform(Literal::None, &optional_int),
+        Ok(union(Literal::None, LiteralType::None))
+    );
+    assert_eq!(
+        message(Literal::String("x".into()), &optional_int),
+        "expected union<integer | none>, got string"
+    );
+}
+
+#[test]
+fn variants_fitting_without_conversion_are_preferred() {
+    let int_or_float = LiteralType::Union(vec![LiteralType::Integer, LiteralType::Float]);
+    assert_eq!(
+        conform(Literal::Float(2.0), &int_or_float),
+        Ok(union(Literal::Float(2.0), LiteralType::Float))
+    );
+    let enum_ty = LiteralType::Enum(vec!["a".into()]);
+    let enum_or_string = LiteralType::Union(vec![enum_ty.clone(), LiteralType::String]);
+    assert_eq!(
+        conform(Literal::String("a".into()), &enum_or_string),
+        Ok(union(Literal::String("a".into()), LiteralType::String))
+    );
+    // With no exact variant, conversions are tried.
+    let int_or_none = LiteralType::optional(LiteralType::Integer);
+    assert_eq!(
+        conform(Literal::Float(2.0), &int_or_none),
+        Ok(union(Literal::Integer(2), LiteralType::Integer))
+    );
+    let enum_or_none = LiteralType::optional(enum_ty.clone());
+    assert_eq!(
+        conform(Literal::String("a".into()), &enum_or_none),
+        Ok(union(Literal::Enum("a".into()), enum_ty))
+    );
+}
+
+#[test]
+fn unions_recurse_through_collections_and_maps() {
+    let ty = LiteralType::map(LiteralType::collection(LiteralType::optional(
+        LiteralType::String,
+    )));
+    let lit = Literal::Map(
+        [(
+            "k".to_owned(),
+            Literal::Collection(vec![Literal::String("a".into()), Literal::None]),
+        )]
+        .into(),
+    );
+    let expected = Literal::Map(
+        [(
+            "k".to_owned(),
+            Literal::Collection(vec![
+                union(Literal::String("a".into()), LiteralType::String),
+                union(Literal::None, LiteralType::None),
+            ]),
+        )]
+        .into(),
+    );
+    assert_eq!(conform(lit, &ty), Ok(expected));
+}
+
+#[test]
+fn stamped_unions_keep_a_declared_stamp_and_are_restamped_otherwise() {
+    let ty = LiteralType::optional(LiteralType::Integer);
+    let stamped = union(Literal::Integer(5), LiteralType::Integer);
+    assert_eq!(conform(stamped.clone(), &ty), Ok(stamped));
+    let foreign = union(
+        Literal::Integer(5),
+        LiteralType::Union(vec![LiteralType::Integer, LiteralType::String]),
+    );
+    assert_eq!(
+        conform(foreign, &ty),
+        Ok(union(Literal::Integer(5), LiteralType::Integer))
+    );
+    let wrong = union(Literal::String("x".into()), LiteralType::Integer);
+    assert_eq!(message(wrong, &ty), "expected integer, got string");
+}
+
+#[test]
+fn a_union_value_declared_as_a_plain_type_is_unwrapped() {
+    let stamped = union(Literal::Integer(5), LiteralType::Integer);
+    assert_eq!(
+        conform(stamped, &LiteralType::Integer),
+        Ok(Literal::Integer(5))
+    );
+}
+
+#[test]
+fn integral_floats_become_integers() {
+    assert_eq!(
+        conform(Literal::Float(3.0), &LiteralType::Integer),
+        Ok(Literal::Integer(3))
+    );
+    assert_eq!(
+        conform(Literal::Float(-0.0), &LiteralType::Integer),
+        Ok(Literal::Integer(0))
+    );
+    assert_eq!(
+        message(Literal::Float(3.5), &LiteralType::Integer),
+        "expected integer, got float"
+    );
+    assert_eq!(
+        message(Literal::Float(f64::NAN), &LiteralType::Integer),
+        "expected integer, got float"
+    );
+    assert_eq!(
+        message(Literal::Float(1e19), &LiteralType::Integer),
+        "expected integer, got float"
+    );
+    assert_eq!(
+        conform(Literal::Float(i64::MIN as f64), &LiteralType::Integer),
+        Ok(Literal::Integer(i64::MIN))
+    );
+    // Integers are not silently widened to floats.
+    assert_eq!(
+        message(Literal::Integer(3), &LiteralType::Float),
+        "expected float, got integer"
+    );
+}
+
+#[test]
+fn strings_become_enum_values_when_allowed() {
+    let ty = LiteralType::Enum(vec!["red".into(), "green".into()]);
+    assert_eq!(
+        conform(Literal::String("red".into()), &ty),
+        Ok(Literal::Enum("red".into()))
+    );
+    assert_eq!(
+        conform(Literal::Enum("green".into()), &ty),
+        Ok(Literal::Enum("green".into()))
+    );
+    assert_eq!(
+        message(Literal::String("blue".into()), &ty),
+        r#""blue" is not one of enum{red, green}"#
+    );
+    assert_eq!(
+        message(Literal::Enum("blue".into()), &ty),
+        r#""blue" is not one of enum{red, green}"#
+    );
+}
+
+#[test]
+fn structs_check_declared_fields() {
+    let ty = LiteralType::Struct(StructType {
+        fields: [
+            ("n".to_owned(), LiteralType::Integer),
+            (
+                "maybe".to_owned(),
+                LiteralType::optional(LiteralType::String),
+            ),
+        ]
+        .into(),
+    });
+    let ok = Literal::Struct(
+        [
+            ("n".to_owned(), StructValue::Number(2.0)),
+            ("extra".to_owned(), StructValue::Null),
+        ]
+        .into(),
+    );
+    assert_eq!(conform(ok.clone(), &ty), Ok(ok));
+    let bad = Literal::Struct([("n".to_owned(), StructValue::String("2".into()))].into());
+    assert_eq!(
+        message(bad, &ty),
+        r#"at ["n"]: expected integer, got string"#
+    );
+    let missing = Literal::Struct(BTreeMap::new());
+    assert_eq!(message(missing, &ty), r#"at ["n"]: missing field"#);
+    let any = Literal::Struct([("x".to_owned(), StructValue::Bool(true))].into());
+    assert_eq!(
+        conform(any.clone(), &LiteralType::schemaless_struct()),
+        Ok(any)
+    );
+}
+
+#[test]
+fn structs_declared_as_maps_become_maps() {
+    let lit = Literal::Struct([("a".to_owned(), StructValue::Number(1.0))].into());
+    assert_eq!(
+        conform(lit.clone(), &LiteralType::map(LiteralType::Integer)),
+        Ok(Literal::Map([("a".to_owned(), Literal::Integer(1))].into()))
+    );
+    assert_eq!(
+        message(lit, &LiteralType::map(LiteralType::String)),
+        r#"at ["a"]: expected string, got float"#
+    );
+}
+
+#[test]
+fn blobs_check_format_and_dimensionality() {
+    let blob = |format: &str, dimensionality| {
+        Literal::Blob(Blob {
+            uri: "s3://b/k".into(),
+            format: format.into(),
+            dimensionality,
+        })
+    };
+    let csv = LiteralType::Blob(BlobType {
+        format: "csv".into(),
+        dimensionality: BlobDimensionality::Single,
+    });
+    let any_format = LiteralType::Blob(BlobType::default());
+    assert!(conform(blob("csv", BlobDimensionality::Single), &csv).is_ok());
+    assert!(conform(blob("", BlobDimensionality::Single), &csv).is_ok());
+    assert!(conform(blob("parquet", BlobDimensionality::Single), &any_format).is_ok());
+    assert_eq!(
+        message(blob("parquet", BlobDimensionality::Single), &csv),
+        "expected blob(csv, single), got blob(parquet, single)"
+    );
+    assert_eq!(
+        message(blob("csv", BlobDimensionality::Multipart), &csv),
+        "expected blob(csv, single), got blob(csv, multipart)"
+    );
+}
