@@ -1,1 +1,28 @@
-//! placeholder
+//! Gantry's protobuf IDL (`proto/gantry/v1/*.proto`), compiled into Rust messages, tonic clients and servers, and the
+//! conversions between the wire messages and `gantry_core`'s model.
+//!
+//! This crate owns the wire format and its validation at the edge: `TryFrom<pb::X>` for every core type rejects a
+//! malformed message with a [`convert::ConversionError`] naming the exact field path. It must not depend on the
+//! engine, the store or the server; they depend on it.
+#![forbid(unsafe_code)]
+
+pub mod convert;
+
+/// Generated code for the `gantry.v1` package.
+pub mod gantry {
+    /// Messages, enums, `AdminService` and `WorkerService` clients and servers of `gantry.v1`.
+    // prost spells every path out in full; clippy's style lints are not ours to satisfy in generated code.
+    #[allow(unused_qualifications, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("gantry.v1");
+    }
+}
+
+/// The generated `gantry.v1` package under a short name, conventionally imported as `pb`.
+pub use gantry::v1;
+
+/// The encoded `FileDescriptorSet` of every `gantry.v1` file and its imports, for `tonic-reflection`.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/gantry_descriptor.bin"));
+
+pub use convert::ConversionError;

@@ -1,0 +1,121 @@
+//! Task templates, their metadata and retry policies.
+
+use gantry_core::model::{ContainerSpec, RetryPolicy, TaskMetadata, TaskTemplate};
+
+use super::interface::{interface_or_empty, required_identifier};
+use super::literal::{duration_from_pb, duration_to_pb};
+use super::{ConversionError, optional};
+use crate::v1 as pb;
+
+/// The queue an empty `TaskMetadata.queue` stands for.
+pub const DEFAULT_QUEUE: &str = "default";
+
+/// Absent backoffs take the core's defaults.
+impl TryFrom<pb::RetryPolicy> for RetryPolicy {
+    type Error = ConversionError;
+
+    fn try_from(retries: pb::RetryPolicy) -> Result<Self, Self::Error> {
+        let defaults = RetryPolicy::default();
+        Ok(RetryPolicy {
+            user_retries: retries.user_retries,
+            system_retries: retries.system_retries,
+            initial_backoff: retries
+                .initial_backoff
+                .map_or(defaults.initial_backoff, duration_from_pb),
+            max_backoff: retries
+                .max_backoff
+                .map_or(defaults.max_backoff, duration_from_pb),
+        })
+    }
+}
+
+impl From<RetryPolicy> for pb::RetryPolicy {
+    fn from(retries: RetryPolicy) -> Self {
+        pb::RetryPolicy {
+            user_retries: retries.user_retries,
+            system_retries: retries.system_retries,
+            initial_backoff: Some(duration_to_pb(retries.initial_backoff)),
+            max_backoff: Some(duration_to_pb(retries.max_backoff)),
+        }
+    }
+}
+
+/// An absent retry policy takes the core's defaults; an empty queue is [`DEFAULT_QUEUE`].
+impl TryFrom<pb::TaskMetadata> for TaskMetadata {
+    type Error = ConversionError;
+
+    fn try_from(metadata: pb::TaskMetadata) -> Result<Self, Self::Error> {
+        Ok(TaskMetadata {
+            retries: optional("retries", metadata.retries)?.unwrap_or_default(),
+            timeout: metadata.timeout.map(duration_from_pb),
+            cache: metadata.cache,
+            cache_version: metadata.cache_version,
+            cache_serializable: metadata.cache_serializable,
+            queue: if metadata.queue.is_empty() {
+                DEFAULT_QUEUE.to_owned()
+            } else {
+                metadata.queue
+            },
+        })
+    }
+}
+
+impl From<TaskMetadata> for pb::TaskMetadata {
+    fn from(metadata: TaskMetadata) -> Self {
+        pb::TaskMetadata {
+            retries: Some(metadata.retries.into()),
+            timeout: metadata.timeout.map(duration_to_pb),
+            cache: metadata.cache,
+            cache_version: metadata.cache_version,
+            cache_serializable: metadata.cache_serializable,
+            queue: metadata.queue,
+        }
+    }
+}
+
+impl From<pb::ContainerSpec> for ContainerSpec {
+    fn from(container: pb::ContainerSpec) -> Self {
+        ContainerSpec {
+            image: container.image,
+            command: container.command,
+            args: container.args,
+            env: container.env,
+        }
+    }
+}
+
+impl From<ContainerSpec> for pb::ContainerSpec {
+    fn from(container: ContainerSpec) -> Self {
+        pb::ContainerSpec {
+            image: container.image,
+            command: container.command,
+            args: container.args,
+            env: container.env,
+        }
+    }
+}
+
+/// `id` is required; an absent interface is empty and absent metadata takes the core's defaults.
+impl TryFrom<pb::TaskTemplate> for TaskTemplate {
+    type Error = ConversionError;
+
+    fn try_from(task: pb::TaskTemplate) -> Result<Self, Self::Error> {
+        Ok(TaskTemplate {
+            id: required_identifier("id", task.id)?,
+            interface: interface_or_empty("interface", task.interface)?,
+            metadata: optional("metadata", task.metadata)?.unwrap_or_default(),
+            container: task.container.map(Into::into),
+        })
+    }
+}
+
+impl From<TaskTemplate> for pb::TaskTemplate {
+    fn from(task: TaskTemplate) -> Self {
+        pb::TaskTemplate {
+            id: Some(task.id.into()),
+            interface: Some(task.interface.into()),
+            metadata: Some(task.metadata.into()),
+            container: task.container.map(Into::into),
+        }
+    }
+}

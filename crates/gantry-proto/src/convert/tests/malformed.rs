@@ -1,0 +1,269 @@
+//! Malformed literals, types, identifiers and errors are rejected with an error naming the exact field path.
+
+use gantry_core::model::{
+    ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node, TaskTemplate, Variable,
+};
+use gantry_core::state::ExecutionPhase;
+
+use crate::convert::{ConversionError, decode_enum, required};
+use crate::v1 as pb;
+
+pub(super) fn id(name: &str) -> pb::Identifier {
+    Identifier::new("p", "d", name, "v1").into()
+}
+
+pub(super) fn int_literal(value: i64) -> pb::Literal {
+    Literal::Integer(value).into()
+}
+
+pub(super) fn task_node(node_id: &str) -> pb::Node {
+    Node::task(node_id, Identifier::new("p", "d", "t", "v1"), Vec::new()).into()
+}
+
+pub(super) fn expect_error<C, P>(message: P) -> ConversionError
+where
+    C: TryFrom<P, Error = ConversionError> + std::fmt::Debug,
+{
+    C::try_from(message).expect_err("the message is malformed")
+}
+
+#[track_caller]
+pub(super) fn assert_error(error: &ConversionError, field: &str, message: &str) {
+    assert_eq!(error.field, field, "{error}");
+    assert!(
+        error.message.contains(message),
+        "{error} does not say {message:?}"
+    );
+}
+
+#[test]
+fn a_variable_without_a_type_is_named_down_from_the_request() {
+    let mut task = pb::TaskTemplate::from(TaskTemplate {
+        id: Identifier::new("p", "d", "t", "v1"),
+        interface: Default::default(),
+        metadata: Default::default(),
+        container: None,
+    });
+    let interface = task.interface.get_or_insert_default();
+    for name in ["a", "b", "c"] {
+        interface
+            .inputs
+            .push(Variable::new(name, LiteralType::Integer).into());
+    }
+    interface.inputs[2].r#type = None;
+
+    let error = required::<_, TaskTemplate>("task", Some(task)).unwrap_err();
+    assert_error(
+        &error,
+        "task.interface.inputs[2].type",
+        "missing literal type",
+    );
+    assert_eq!(
+        error.to_string(),
+        "field \"task.interface.inputs[2].type\": missing literal type"
+    );
+}
+
+#[test]
+fn an_absent_required_request_field_is_named() {
+    let error = required::<pb::TaskTemplate, TaskTemplate>("task", None).unwrap_err();
+    assert_error(&error, "task", "missing");
+}
+
+#[test]
+fn an_empty_identifier_part_is_named() {
+    for (part, field) in [
+        ("project", "id.project"),
+        ("domain", "id.domain"),
+        ("name", "id.name"),
+        ("version", "id.version"),
+    ] {
+        let mut identifier = id("t");
+        match part {
+            "project" => identifier.project.clear(),
+            "domain" => identifier.domain.clear(),
+            "name" => identifier.name.clear(),
+            _ => identifier.version.clear(),
+        }
+        let task = pb::TaskTemplate {
+            id: Some(identifier),
+            ..Default::default()
+        };
+        let error = expect_error::<TaskTemplate, _>(task);
+        assert_error(
+            &error,
+            field,
+            &format!("identifier {part} must not be empty"),
+        );
+    }
+    let error = expect_error::<TaskTemplate, _>(pb::TaskTemplate::default());
+    assert_error(&error, "id", "missing identifier");
+}
+
+#[test]
+fn a_literal_without_a_value_is_named_by_its_map_key() {
+    let mut literals = pb::LiteralMap::from(LiteralMap::from([(
+        "ok".to_owned(),
+        Literal::Boolean(true),
+    )]));
+    literals
+        .literals
+        .insert("bad".to_owned(), pb::Literal::default());
+    let error = expect_error::<LiteralMap, _>(literals);
+    assert_error(&error, "literals['bad']", "literal has no value set");
+}
+
+#[test]
+fn an_offloaded_literal_is_rejected_until_resolution_exists() {
+    let offloaded = pb::Literal {
+        value: Some(pb::literal::Value::Offloaded(pb::OffloadedLiteral {
+            uri: "s3://bucket/offloaded/1".to_owned(),
+            size_bytes: 10 << 20,
+            r#type: Some(LiteralType::Integer.into()),
+            sha256: String::new(),
+        })),
+    };
+    let collection = pb::Literal {
+        value: Some(pb::literal::Value::Collection(pb::LiteralCollection {
+            literals: vec![int_literal(1), offloaded],
+        })),
+    };
+    let error = expect_error::<Literal, _>(collection);
+    assert_error(
+        &error,
+        "collection.literals[1].offloaded",
+        "offloaded literal must be resolved before use",
+    );
+}
+
+#[test]
+fn unspecified_and_unknown_enum_values_are_named() {
+    let nested = pb::Variable {
+        name: "xs".to_owned(),
+        r#type: Some(pb::LiteralType {
+            kind: Some(pb::literal_type::Kind::CollectionType(Box::new(
+                pb::LiteralType {
+                    kind: Some(pb::literal_type::Kind::Simple(
+                        pb::SimpleType::Unspecified as i32,
+                    )),
+                },
+            ))),
+        }),
+        ..Default::default()
+    };
+    let error = expect_error::<Variable, _>(nested);
+    assert_error(
+        &error,
+        "type.collection_type.simple",
+        "simple type is unspecified",
+    );
+
+    let unknown = pb::LiteralType {
+        kind: Some(pb::literal_type::Kind::Simple(99)),
+    };
+    assert_error(
+        &expect_error::<LiteralType, _>(unknown),
+        "simple",
+        "unknown enum value 99",
+    );
+
+    let blob = pb::Literal {
+        value: Some(pb::literal::Value::Blob(pb::Blob {
+            uri: "s3://b/k".to_owned(),
+            ..Default::default()
+        })),
+    };
+    assert_error(
+        &expect_error::<Literal, _>(blob),
+        "blob.dimensionality",
+        "blob dimensionality is unspecified",
+    );
+
+    let phase = decode_enum::<pb::ExecutionPhase, ExecutionPhase>("phases[1]", 0).unwrap_err();
+    assert_error(&phase, "phases[1]", "execution phase is unspecified");
+    let error = expect_error::<ExecutionError, _>(pb::ExecutionError::default());
+    assert_error(&error, "kind", "error kind is unspecified");
+}
+
+#[test]
+fn a_struct_value_without_a_kind_is_named_by_its_path() {
+    use prost_types::value::Kind;
+    let number = |n: f64| prost_types::Value {
+        kind: Some(Kind::NumberValue(n)),
+    };
+    let list = prost_types::Value {
+        kind: Some(Kind::ListValue(prost_types::ListValue {
+            values: vec![number(1.0), number(2.0), prost_types::Value { kind: None }],
+        })),
+    };
+    let literal = pb::Literal {
+        value: Some(pb::literal::Value::StructValue(prost_types::Struct {
+            fields: [("a".to_owned(), list)].into(),
+        })),
+    };
+    let error = expect_error::<Literal, _>(literal);
+    assert_error(
+        &error,
+        "struct_value.fields['a'].list_value.values[2]",
+        "struct value has no kind set",
+    );
+}
+
+#[test]
+fn a_union_value_needs_its_value_and_variant() {
+    let union = |value: Option<pb::Literal>, variant: Option<pb::LiteralType>| pb::Literal {
+        value: Some(pb::literal::Value::Union(Box::new(pb::UnionValue {
+            value: value.map(Box::new),
+            variant,
+        }))),
+    };
+    let error = expect_error::<Literal, _>(union(Some(int_literal(1)), None));
+    assert_error(&error, "union.variant", "missing union variant type");
+    let error = expect_error::<Literal, _>(union(None, Some(LiteralType::Integer.into())));
+    assert_error(&error, "union.value", "missing union value");
+}
+
+#[test]
+fn a_conversion_error_is_an_invalid_argument_status() {
+    let error = ConversionError::new("type", "missing literal type")
+        .at("[2]")
+        .at("inputs")
+        .at("task");
+    assert_eq!(error.field, "task.inputs[2].type");
+    let status = tonic::Status::from(error);
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "field \"task.inputs[2].type\": missing literal type"
+    );
+    assert_eq!(ConversionError::new("", "no field").to_string(), "no field");
+}
+
+#[test]
+fn the_descriptor_set_holds_both_services() {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET).unwrap();
+    let service = |name: &str| {
+        set.file
+            .iter()
+            .filter(|file| file.package() == "gantry.v1")
+            .flat_map(|file| &file.service)
+            .find(|service| service.name() == name)
+            .unwrap_or_else(|| panic!("no service {name}"))
+            .method
+            .iter()
+            .map(|method| method.name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(service("AdminService").len(), 21);
+    assert_eq!(
+        service("WorkerService"),
+        ["PollTasks", "Heartbeat", "CompleteAttempts"]
+    );
+    assert!(
+        set.file
+            .iter()
+            .any(|file| file.name() == "google/protobuf/timestamp.proto"),
+        "imports are included"
+    );
+}
