@@ -10,9 +10,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{
-    BlobDimensionality, Literal, LiteralMap, LiteralType, StructValue, TypedInterface, Variable,
-};
+use crate::model::{BlobDimensionality, Literal, LiteralMap, LiteralType, StructValue, TypedInterface, Variable};
 
 /// Written first into every key, so that keys of a future encoding never equal keys of this one.
 pub const ENCODING_VERSION: &str = "gantry-cache-key/v1";
@@ -154,9 +152,7 @@ impl Encoder {
                 // Variant order decides which variant a bare value is stamped with, so it counts.
                 self.tag(13);
                 self.len(variants.len());
-                variants
-                    .iter()
-                    .for_each(|variant| self.literal_type(variant));
+                variants.iter().for_each(|variant| self.literal_type(variant));
             }
             LiteralType::Enum(values) => {
                 self.tag(14);
@@ -314,10 +310,7 @@ mod tests {
             },
             inputs: [
                 ("n".to_owned(), Literal::Integer(3)),
-                (
-                    "xs".to_owned(),
-                    Literal::Collection(vec![Literal::Float(1.5)]),
-                ),
+                ("xs".to_owned(), Literal::Collection(vec![Literal::Float(1.5)])),
             ]
             .into(),
         }
@@ -327,11 +320,7 @@ mod tests {
     fn key_is_64_lowercase_hex_digits() {
         let key = base().key();
         assert_eq!(key.0.len(), 64);
-        assert!(
-            key.0
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-        );
+        assert!(key.0.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
         assert_eq!(key.to_string(), key.0);
         assert_eq!(key, base().key());
     }
@@ -344,22 +333,14 @@ mod tests {
             ("domain", |p| p.domain = "production".to_owned()),
             ("task name", |p| p.task_name.push('2')),
             ("cache version", |p| p.cache_version = "2".to_owned()),
-            ("input type", |p| {
-                p.interface.inputs[0].ty = LiteralType::Float
-            }),
-            ("input name", |p| {
-                p.interface.inputs[0].name = "m".to_owned()
-            }),
+            ("input type", |p| p.interface.inputs[0].ty = LiteralType::Float),
+            ("input name", |p| p.interface.inputs[0].name = "m".to_owned()),
             ("output type", |p| {
                 p.interface.outputs[0].ty = LiteralType::optional(LiteralType::Integer)
             }),
-            ("output name", |p| {
-                p.interface.outputs[0].name = "o1".to_owned()
-            }),
+            ("output name", |p| p.interface.outputs[0].name = "o1".to_owned()),
             ("extra output", |p| {
-                p.interface
-                    .outputs
-                    .push(Variable::new("o1", LiteralType::None))
+                p.interface.outputs.push(Variable::new("o1", LiteralType::None))
             }),
             ("input value", |p| {
                 drop(p.inputs.insert("n".to_owned(), Literal::Integer(4)))
@@ -368,10 +349,7 @@ mod tests {
                 drop(p.inputs.insert("n".to_owned(), Literal::Float(3.0)))
             }),
             ("nested value", |p| {
-                drop(
-                    p.inputs
-                        .insert("xs".to_owned(), Literal::Collection(vec![])),
-                )
+                drop(p.inputs.insert("xs".to_owned(), Literal::Collection(vec![])))
             }),
             ("input key", |p| {
                 let value = p.inputs.remove("n").unwrap();
@@ -392,10 +370,7 @@ mod tests {
             change(&mut parts);
             let key = parts.key();
             assert_ne!(key, original, "changing the {what} kept the key");
-            assert!(
-                seen.insert(key),
-                "changing the {what} collided with another change"
-            );
+            assert!(seen.insert(key), "changing the {what} collided with another change");
         }
     }
 
@@ -427,27 +402,13 @@ mod tests {
             parts.key()
         };
         assert_eq!(key_of(Literal::Float(0.0)), key_of(Literal::Float(-0.0)));
-        assert_eq!(
-            key_of(Literal::Float(f64::NAN)),
-            key_of(Literal::Float(-f64::NAN))
-        );
+        assert_eq!(key_of(Literal::Float(f64::NAN)), key_of(Literal::Float(-f64::NAN)));
         assert_eq!(
             key_of(Literal::Float(f64::NAN)),
             key_of(Literal::Float(f64::from_bits(0x7ff8_0000_dead_beef)))
         );
-        assert_ne!(
-            key_of(Literal::Float(0.0)),
-            key_of(Literal::Float(f64::MIN_POSITIVE))
-        );
-        let number = |n| {
-            Literal::Struct(
-                [(
-                    "v".to_owned(),
-                    StructValue::List(vec![StructValue::Number(n)]),
-                )]
-                .into(),
-            )
-        };
+        assert_ne!(key_of(Literal::Float(0.0)), key_of(Literal::Float(f64::MIN_POSITIVE)));
+        let number = |n| Literal::Struct([("v".to_owned(), StructValue::List(vec![StructValue::Number(n)]))].into());
         assert_eq!(key_of(number(0.0)), key_of(number(-0.0)));
         assert_ne!(key_of(number(1.0)), key_of(number(0.0)));
     }
@@ -460,10 +421,7 @@ mod tests {
             parts.interface.outputs[0].ty = LiteralType::Struct(StructType { fields });
             parts.key()
         };
-        assert_ne!(
-            with_field(LiteralType::Integer),
-            with_field(LiteralType::Float)
-        );
+        assert_ne!(with_field(LiteralType::Integer), with_field(LiteralType::Float));
     }
 
     fn arb_literal() -> impl Strategy<Value = Literal> {
@@ -486,9 +444,7 @@ mod tests {
     /// Rebuilds every map of `literal` by inserting its entries in an order drawn from `seed`.
     fn reinserted(literal: &Literal, seed: u64) -> Literal {
         match literal {
-            Literal::Collection(items) => {
-                Literal::Collection(items.iter().map(|i| reinserted(i, seed)).collect())
-            }
+            Literal::Collection(items) => Literal::Collection(items.iter().map(|i| reinserted(i, seed)).collect()),
             Literal::Map(entries) => {
                 let mut pairs: Vec<(&String, &Literal)> = entries.iter().collect();
                 shuffle(&mut pairs, seed);

@@ -131,7 +131,10 @@ mod tests {
         assert_eq!(NodeExecutionId::parse("a/x/b"), Err(IdError::BadScope("a/x/b".into())));
         assert_eq!(NodeExecutionId::parse("a/0/"), Err(IdError::Empty));
         assert!(matches!(NodeExecutionId::parse("a b"), Err(IdError::BadCharacter(_))));
-        assert!(matches!(NodeExecutionId::parse(&"x".repeat(64)), Err(IdError::TooLong(_))));
+        assert!(matches!(
+            NodeExecutionId::parse(&"x".repeat(64)),
+            Err(IdError::TooLong(_))
+        ));
     }
 
     proptest! {

@@ -5,10 +5,10 @@
 //! persists what the core decides and carries out the effects it returns.
 #![forbid(unsafe_code)]
 
-pub mod model;
-pub mod typing;
-pub mod compile;
-pub mod resolve;
 pub mod cache_key;
+pub mod compile;
 pub mod ids;
+pub mod model;
+pub mod resolve;
 pub mod state;
+pub mod typing;

@@ -48,7 +48,10 @@ fn worker(task: &TaskTemplate, inputs: &LiteralMap) -> AttemptResult {
     match task.id.name.as_str() {
         "other_task" => {
             let index = int(inputs.get("index"));
-            AttemptResult::Outputs(LiteralMap::from([("other_task_out".into(), Literal::Integer(index * 2))]))
+            AttemptResult::Outputs(LiteralMap::from([(
+                "other_task_out".into(),
+                Literal::Integer(index * 2),
+            )]))
         }
         "generate_others" => AttemptResult::DynamicSpec(Box::new(seed_spec(int(inputs.get("tasks_count"))))),
         "nest" => {
@@ -73,9 +76,17 @@ fn worker(task: &TaskTemplate, inputs: &LiteralMap) -> AttemptResult {
 /// The seed's spec: `tasks_count` × `other_task(index=i)`, `out` = the list of their outputs.
 fn seed_spec(tasks_count: i64) -> DynamicJobSpec {
     let nodes = (0..tasks_count)
-        .map(|i| Node::task(format!("dn{i}"), id("other_task"), vec![Binding::literal("index", Literal::Integer(i))]))
+        .map(|i| {
+            Node::task(
+                format!("dn{i}"),
+                id("other_task"),
+                vec![Binding::literal("index", Literal::Integer(i))],
+            )
+        })
         .collect();
-    let res = (0..tasks_count).map(|i| BindingData::Promise(Promise::new(format!("dn{i}"), "other_task_out"))).collect();
+    let res = (0..tasks_count)
+        .map(|i| BindingData::Promise(Promise::new(format!("dn{i}"), "other_task_out")))
+        .collect();
     DynamicJobSpec {
         nodes,
         outputs: vec![Binding::new("out", BindingData::Collection(res))],
@@ -87,8 +98,16 @@ fn registry() -> Registry {
     let list = LiteralType::collection(LiteralType::Integer);
     let mut registry = Registry::new();
     registry
-        .add_task(task("other_task", &[("index", LiteralType::Integer)], &[("other_task_out", LiteralType::Integer)]))
-        .add_task(task("generate_others", &[("tasks_count", LiteralType::Integer)], &[("out", list.clone())]))
+        .add_task(task(
+            "other_task",
+            &[("index", LiteralType::Integer)],
+            &[("other_task_out", LiteralType::Integer)],
+        ))
+        .add_task(task(
+            "generate_others",
+            &[("tasks_count", LiteralType::Integer)],
+            &[("out", list.clone())],
+        ))
         .add_task(task("nest", &[("depth", LiteralType::Integer)], &[("out", list)]));
     registry
 }
@@ -165,7 +184,11 @@ impl Paper {
                     }
                 }
                 ExecutionEffect::AssembleOutputs => {
-                    let outputs = self.assemble(&self.workflow.outputs.clone(), &self.workflow.interface.outputs.clone(), None);
+                    let outputs = self.assemble(
+                        &self.workflow.outputs.clone(),
+                        &self.workflow.interface.outputs.clone(),
+                        None,
+                    );
                     self.execution_outputs = Some(outputs);
                     self.execution_event(ExecutionEvent::Assembled);
                 }
@@ -187,7 +210,10 @@ impl Paper {
     /// Creates one node per graph node under `parent` (its scoped id and attempt) and starts the roots.
     fn create_children(&mut self, parent: Option<(&str, u32)>, graph: &CompiledGraph) {
         let scoped = |local: &str| match parent {
-            Some((parent, attempt)) => NodeExecutionId::parse(parent).expect("valid id").child(attempt, local).into_string(),
+            Some((parent, attempt)) => NodeExecutionId::parse(parent)
+                .expect("valid id")
+                .child(attempt, local)
+                .into_string(),
             None => NodeExecutionId::top(local).into_string(),
         };
         for compiled in &graph.nodes {
@@ -205,9 +231,16 @@ impl Paper {
                 outputs: None,
                 children: None,
                 upstream_pending: compiled.upstream.len(),
-                downstream: compiled.downstream.iter().map(|&i| scoped(&graph.nodes[i].node.id)).collect(),
+                downstream: compiled
+                    .downstream
+                    .iter()
+                    .map(|&i| scoped(&graph.nodes[i].node.id))
+                    .collect(),
             };
-            assert!(self.nodes.insert(scoped(&compiled.node.id), node).is_none(), "node ids are exact and unique");
+            assert!(
+                self.nodes.insert(scoped(&compiled.node.id), node).is_none(),
+                "node ids are exact and unique"
+            );
         }
         for root in graph.roots() {
             self.start(&scoped(&graph.nodes[root].node.id));
@@ -230,7 +263,11 @@ impl Paper {
             self.nodes.get(sibling.as_str()).and_then(|n| n.outputs.as_ref())
         };
         let source = resolve::from_fn(|node_id: &str, name: &str| {
-            if node_id.is_empty() { parent_inputs.get(name) } else { siblings(node_id).and_then(|o| o.get(name)) }
+            if node_id.is_empty() {
+                parent_inputs.get(name)
+            } else {
+                siblings(node_id).and_then(|o| o.get(name))
+            }
         });
         let inputs = resolve::resolve_inputs(&node.definition.inputs, &node.task.interface.inputs, &source)
             .expect("inputs resolve");
@@ -259,7 +296,13 @@ impl Paper {
                 let (graph, _) = self.nodes[scoped].children.clone().expect("a compiled spec");
                 self.create_children(Some((scoped, attempt)), &graph);
                 let counts = ChildCounts::new(graph.nodes.len() as u64);
-                self.events.push_back((scoped.to_owned(), NodeEvent::ChildrenCreated { counts, rule: ChildRule::ALL_FAIL_FAST }));
+                self.events.push_back((
+                    scoped.to_owned(),
+                    NodeEvent::ChildrenCreated {
+                        counts,
+                        rule: ChildRule::ALL_FAIL_FAST,
+                    },
+                ));
             }
             NodeEffect::StartChildren => {}
             NodeEffect::AssembleOutputs => {
@@ -297,7 +340,13 @@ impl Paper {
                 let (_, counts) = node.children.as_mut().expect("a parent has children");
                 counts.record(phase);
                 let counts = *counts;
-                self.events.push_back((parent, NodeEvent::ChildrenProgress { counts, rule: ChildRule::ALL_FAIL_FAST }));
+                self.events.push_back((
+                    parent,
+                    NodeEvent::ChildrenProgress {
+                        counts,
+                        rule: ChildRule::ALL_FAIL_FAST,
+                    },
+                ));
             }
         }
     }
@@ -306,15 +355,26 @@ impl Paper {
     fn run_attempt(&mut self, scoped: &str) {
         self.now += 1;
         let node = self.nodes.get_mut(scoped).expect("exists");
-        let claim = AttemptEvent::Claim { worker_id: "paper".into(), now_ms: self.now, lease_ms: 1_000 };
-        let (running, started) = state::attempt::transition(node.attempt.as_ref().expect("queued"), claim).expect("claim");
+        let claim = AttemptEvent::Claim {
+            worker_id: "paper".into(),
+            now_ms: self.now,
+            lease_ms: 1_000,
+        };
+        let (running, started) =
+            state::attempt::transition(node.attempt.as_ref().expect("queued"), claim).expect("claim");
         assert_eq!(started, AttemptEffect::Started);
         let result = worker(&node.task, &node.inputs);
-        let complete = AttemptEvent::Complete { worker_id: "paper".into(), now_ms: self.now, result };
+        let complete = AttemptEvent::Complete {
+            worker_id: "paper".into(),
+            now_ms: self.now,
+            result,
+        };
         let (done, effect) = state::attempt::transition(&running, complete).expect("complete");
         node.attempt = Some(done);
         self.events.push_back((scoped.to_owned(), NodeEvent::AttemptStarted));
-        let AttemptEffect::Finished(result) = effect else { panic!("a completion finishes the attempt") };
+        let AttemptEffect::Finished(result) = effect else {
+            panic!("a completion finishes the attempt")
+        };
         let event = match result {
             AttemptResult::Outputs(outputs) => {
                 node.outputs = Some(outputs);
@@ -327,7 +387,10 @@ impl Paper {
                 node.children = Some((Arc::new(graph), ChildCounts::new(total)));
                 NodeEvent::SpecCompiled
             }
-            AttemptResult::Error(error) => NodeEvent::AttemptFailed { error, now_ms: self.now },
+            AttemptResult::Error(error) => NodeEvent::AttemptFailed {
+                error,
+                now_ms: self.now,
+            },
         };
         self.events.push_back((scoped.to_owned(), event));
     }
@@ -337,7 +400,10 @@ impl Paper {
         let (inputs, prefix) = match parent {
             Some(parent) => {
                 let node = &self.nodes[parent];
-                (&node.inputs, format!("{parent}/{}/", node.state.current_attempt().expect("ran")))
+                (
+                    &node.inputs,
+                    format!("{parent}/{}/", node.state.current_attempt().expect("ran")),
+                )
             }
             None => (&self.execution_inputs, String::new()),
         };
@@ -350,7 +416,11 @@ impl Paper {
             })
             .collect();
         let source = resolve::from_fn(|node_id: &str, name: &str| {
-            if node_id.is_empty() { inputs.get(name) } else { children.get(node_id).and_then(|o| o.get(name)) }
+            if node_id.is_empty() {
+                inputs.get(name)
+            } else {
+                children.get(node_id).and_then(|o| o.get(name))
+            }
         });
         let source: &dyn OutputSource = &source;
         resolve::assemble_outputs(bindings, vars, source).expect("outputs assemble")
@@ -385,13 +455,23 @@ fn seed_example_runs_on_paper() {
         let paper = Paper::run(&one_node_workflow("generate_others", "tasks_count"), inputs);
         assert_eq!(paper.execution.phase, ExecutionPhase::Succeeded, "N = {tasks_count}");
         let expected: Vec<i64> = (0..tasks_count).map(|i| i * 2).collect();
-        assert_eq!(list_of(paper.execution_outputs.as_ref().expect("outputs")), expected, "N = {tasks_count}");
+        assert_eq!(
+            list_of(paper.execution_outputs.as_ref().expect("outputs")),
+            expected,
+            "N = {tasks_count}"
+        );
         assert_eq!(paper.generator_runs, 1, "the generator runs once");
         assert_eq!(paper.nodes.len() as i64, 1 + tasks_count);
         assert!(paper.nodes.values().all(|n| n.state.phase == NodePhase::Succeeded));
         if tasks_count > 0 {
             let last = format!("gen/0/dn{}", tasks_count - 1);
-            assert_eq!(paper.nodes[&last].outputs.as_ref().and_then(|o| o.get("other_task_out")), Some(&Literal::Integer((tasks_count - 1) * 2)));
+            assert_eq!(
+                paper.nodes[&last]
+                    .outputs
+                    .as_ref()
+                    .and_then(|o| o.get("other_task_out")),
+                Some(&Literal::Integer((tasks_count - 1) * 2))
+            );
         }
     }
 }
@@ -401,17 +481,30 @@ fn three_level_nested_dynamic_runs_on_paper_with_exact_ids() {
     let inputs = LiteralMap::from([("depth".into(), Literal::Integer(2))]);
     let paper = Paper::run(&one_node_workflow("nest", "depth"), inputs);
     assert_eq!(paper.execution.phase, ExecutionPhase::Succeeded);
-    assert_eq!(list_of(paper.execution_outputs.as_ref().expect("outputs")), vec![0, 2, 4]);
+    assert_eq!(
+        list_of(paper.execution_outputs.as_ref().expect("outputs")),
+        vec![0, 2, 4]
+    );
     // gen (depth 2) -> dn0, dn1 (depth 1) -> dn0, dn1 each (depth 0) -> 3 leaves each.
     assert_eq!(paper.generator_runs, 1 + 2 + 4);
     assert_eq!(paper.nodes.len(), 1 + 2 + 4 + 4 * 3);
-    for deep in ["gen/0/dn0/0/dn0/0/dn2", "gen/0/dn1/0/dn1/0/dn0", "gen/0/dn0/0/dn1/0/dn1"] {
+    for deep in [
+        "gen/0/dn0/0/dn0/0/dn2",
+        "gen/0/dn1/0/dn1/0/dn0",
+        "gen/0/dn0/0/dn1/0/dn1",
+    ] {
         let node = &paper.nodes[deep];
         assert_eq!(node.state.phase, NodePhase::Succeeded, "{deep}");
         assert_eq!(NodeExecutionId::parse(deep).expect("valid").depth(), 3);
     }
     // Children are listed per parent: each level-1 node has exactly its own two children.
-    let children_of = |parent: &str| paper.nodes.values().filter(|n| n.parent.as_deref() == Some(parent)).count();
+    let children_of = |parent: &str| {
+        paper
+            .nodes
+            .values()
+            .filter(|n| n.parent.as_deref() == Some(parent))
+            .count()
+    };
     assert_eq!(children_of("gen"), 2);
     assert_eq!(children_of("gen/0/dn1"), 2);
     assert_eq!(children_of("gen/0/dn1/0/dn0"), 3);

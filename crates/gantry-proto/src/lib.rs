@@ -22,7 +22,6 @@ pub mod gantry {
 pub use gantry::v1;
 
 /// The encoded `FileDescriptorSet` of every `gantry.v1` file and its imports, for `tonic-reflection`.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/gantry_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gantry_descriptor.bin"));
 
 pub use convert::ConversionError;

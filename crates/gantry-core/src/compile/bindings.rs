@@ -5,12 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use crate::model::{
-    AttrStep, Binding, BindingData, Identifier, LiteralType, Promise, TypedInterface, Variable,
-};
-use crate::typing::{
-    PathType, TypeMismatch, check_literal, is_castable, literal_type_of, type_at_path, union_of,
-};
+use crate::model::{AttrStep, Binding, BindingData, Identifier, LiteralType, Promise, TypedInterface, Variable};
+use crate::typing::{PathType, TypeMismatch, check_literal, is_castable, literal_type_of, type_at_path, union_of};
 
 use super::compiler::Compiler;
 use super::error::{CompileError, CompileErrorCode};
@@ -36,10 +32,7 @@ struct PromiseSource {
 }
 
 impl Scope<'_> {
-    fn promise_source(
-        &self,
-        promise: &Promise,
-    ) -> Result<PromiseSource, (CompileErrorCode, String)> {
+    fn promise_source(&self, promise: &Promise) -> Result<PromiseSource, (CompileErrorCode, String)> {
         let (node, declared) = if promise.is_workflow_input() {
             match self.interface.input(&promise.output) {
                 Some(variable) => (None, Some(&variable.ty)),
@@ -54,10 +47,7 @@ impl Scope<'_> {
             let Some(&index) = self.index.get(promise.node_id.as_str()) else {
                 return Err((
                     CompileErrorCode::UnknownNode,
-                    format!(
-                        "{promise} reads node {:?}, which does not exist",
-                        promise.node_id
-                    ),
+                    format!("{promise} reads node {:?}, which does not exist", promise.node_id),
                 ));
             };
             match &self.interfaces[index] {
@@ -67,10 +57,7 @@ impl Scope<'_> {
                     None => {
                         return Err((
                             CompileErrorCode::UnknownOutput,
-                            format!(
-                                "node {:?} has no output {:?}",
-                                promise.node_id, promise.output
-                            ),
+                            format!("node {:?} has no output {:?}", promise.node_id, promise.output),
                         ));
                     }
                 },
@@ -80,10 +67,7 @@ impl Scope<'_> {
             None | Some(Ok(PathType::Unknown)) => None,
             Some(Ok(PathType::Known(ty))) => Some(ty),
             Some(Err(error)) => {
-                return Err((
-                    CompileErrorCode::InvalidAttributePath,
-                    format!("{promise}: {error}"),
-                ));
+                return Err((CompileErrorCode::InvalidAttributePath, format!("{promise}: {error}")));
             }
         };
         Ok(PromiseSource { node, ty })
@@ -108,16 +92,10 @@ impl Scope<'_> {
                 if let Ok(PromiseSource { ty: Some(ty), .. }) = self.promise_source(promise)
                     && !is_castable(&ty, expected)
                 {
-                    out.push(TypeMismatch::at(
-                        path,
-                        expected,
-                        format!("{ty} from {promise}"),
-                    ));
+                    out.push(TypeMismatch::at(path, expected, format!("{ty} from {promise}")));
                 }
             }
-            BindingData::Collection(_) | BindingData::Map(_)
-                if matches!(expected, LiteralType::Union(_)) =>
-            {
+            BindingData::Collection(_) | BindingData::Map(_) if matches!(expected, LiteralType::Union(_)) => {
                 let LiteralType::Union(variants) = expected else {
                     return;
                 };
@@ -159,10 +137,7 @@ impl Scope<'_> {
     pub fn infer_type(&self, data: &BindingData) -> Option<LiteralType> {
         match data {
             BindingData::Literal(literal) => Some(literal_type_of(literal)),
-            BindingData::Promise(promise) => self
-                .promise_source(promise)
-                .ok()
-                .and_then(|source| source.ty),
+            BindingData::Promise(promise) => self.promise_source(promise).ok().and_then(|source| source.ty),
             BindingData::Collection(items) => {
                 let types = items
                     .iter()
@@ -253,10 +228,7 @@ impl Compiler<'_> {
             let name = binding.var.as_str();
             let error = |code, message| CompileError::input(code, check.path, name, message);
             self.promise_errors(scope, &error, &binding.data, Some(deps));
-            if check
-                .already_bound
-                .is_some_and(|names| names.contains(name))
-            {
+            if check.already_bound.is_some_and(|names| names.contains(name)) {
                 self.push(error(
                     CompileErrorCode::DuplicateBinding,
                     "the input is bound by both the array node and its inner node".to_owned(),
@@ -281,12 +253,7 @@ impl Compiler<'_> {
                 continue;
             };
             let mut mismatches = Vec::new();
-            scope.mismatches(
-                &binding.data,
-                &variable.ty,
-                &mut Vec::new(),
-                &mut mismatches,
-            );
+            scope.mismatches(&binding.data, &variable.ty, &mut Vec::new(), &mut mismatches);
             for mismatch in mismatches {
                 self.push(error(CompileErrorCode::TypeMismatch, mismatch.to_string()));
             }
@@ -315,13 +282,7 @@ impl Compiler<'_> {
     }
 
     /// Resolves a node's explicit upstream ids into `deps`.
-    pub fn check_upstream(
-        &mut self,
-        scope: &Scope<'_>,
-        path: &str,
-        upstream: &[String],
-        deps: &mut Vec<usize>,
-    ) {
+    pub fn check_upstream(&mut self, scope: &Scope<'_>, path: &str, upstream: &[String], deps: &mut Vec<usize>) {
         for id in upstream {
             match scope.index.get(id.as_str()) {
                 Some(&index) => deps.push(index),
@@ -356,17 +317,9 @@ impl Compiler<'_> {
                 continue;
             };
             let mut mismatches = Vec::new();
-            scope.mismatches(
-                &binding.data,
-                &variable.ty,
-                &mut Vec::new(),
-                &mut mismatches,
-            );
+            scope.mismatches(&binding.data, &variable.ty, &mut Vec::new(), &mut mismatches);
             for mismatch in mismatches {
-                self.push(error(
-                    CompileErrorCode::OutputTypeMismatch,
-                    mismatch.to_string(),
-                ));
+                self.push(error(CompileErrorCode::OutputTypeMismatch, mismatch.to_string()));
             }
         }
         for variable in &scope.interface.outputs {

@@ -5,8 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::model::{
-    BooleanExpr, ComparisonOp, ElseArm, LiteralType, Node, NodeTarget, Operand, TypedInterface,
-    Variable,
+    BooleanExpr, ComparisonOp, ElseArm, LiteralType, Node, NodeTarget, Operand, TypedInterface, Variable,
 };
 use crate::typing::{accepts_none, literal_type_of};
 
@@ -31,14 +30,10 @@ fn comparable(ty: &LiteralType, allow_optional: bool) -> Option<&LiteralType> {
         | LiteralType::Datetime
         | LiteralType::Duration
         | LiteralType::Enum(_) => Some(ty),
-        LiteralType::Union(variants)
-            if allow_optional && variants.len() == 2 && accepts_none(ty) =>
-        {
-            variants
-                .iter()
-                .find(|v| **v != LiteralType::None)
-                .and_then(|inner| comparable(inner, false))
-        }
+        LiteralType::Union(variants) if allow_optional && variants.len() == 2 && accepts_none(ty) => variants
+            .iter()
+            .find(|v| **v != LiteralType::None)
+            .and_then(|inner| comparable(inner, false)),
         _ => None,
     }
 }
@@ -46,18 +41,10 @@ fn comparable(ty: &LiteralType, allow_optional: bool) -> Option<&LiteralType> {
 /// Why `left op right` cannot be evaluated, if it cannot. Operands compare when both are the same primitive type
 /// (enums and strings compare with each other); `none` compares for equality with optionals; booleans and optionals
 /// have no order.
-pub(super) fn comparison_problem(
-    op: ComparisonOp,
-    left: &LiteralType,
-    right: &LiteralType,
-) -> Option<String> {
+pub(super) fn comparison_problem(op: ComparisonOp, left: &LiteralType, right: &LiteralType) -> Option<String> {
     let ordered = !matches!(op, ComparisonOp::Eq | ComparisonOp::Neq);
     if *left == LiteralType::None || *right == LiteralType::None {
-        let other = if *left == LiteralType::None {
-            right
-        } else {
-            left
-        };
+        let other = if *left == LiteralType::None { right } else { left };
         return if ordered {
             Some("none has no order".to_owned())
         } else if accepts_none(other) {
@@ -151,9 +138,7 @@ impl Compiler<'_> {
         }
         let inputs = inputs
             .into_iter()
-            .map(|(name, ty)| {
-                Variable::new(name, ty.unwrap_or_else(LiteralType::schemaless_struct))
-            })
+            .map(|(name, ty)| Variable::new(name, ty.unwrap_or_else(LiteralType::schemaless_struct)))
             .collect();
         Some((
             CompiledTarget::Branch {
@@ -173,8 +158,7 @@ impl Compiler<'_> {
             BooleanExpr::Comparison { op, left, right } => {
                 let left_type = self.operand_type(path, left, inputs);
                 let right_type = self.operand_type(path, right, inputs);
-                let (Some(Some(left_type)), Some(Some(right_type))) = (left_type, right_type)
-                else {
+                let (Some(Some(left_type)), Some(Some(right_type))) = (left_type, right_type) else {
                     return;
                 };
                 if let Some(problem) = comparison_problem(*op, &left_type, &right_type) {
@@ -185,12 +169,7 @@ impl Compiler<'_> {
                             Operand::Literal(_) => None,
                         })
                         .unwrap_or_default();
-                    self.push(CompileError::input(
-                        CompileErrorCode::TypeMismatch,
-                        path,
-                        var,
-                        problem,
-                    ));
+                    self.push(CompileError::input(CompileErrorCode::TypeMismatch, path, var, problem));
                 }
             }
         }
@@ -234,10 +213,7 @@ mod tests {
         let color = LiteralType::Enum(vec!["red".into()]);
         assert_eq!(comparison_problem(Gt, &int, &int), None);
         assert_eq!(comparison_problem(Eq, &color, &LiteralType::String), None);
-        assert_eq!(
-            comparison_problem(Eq, &optional_int, &LiteralType::None),
-            None
-        );
+        assert_eq!(comparison_problem(Eq, &optional_int, &LiteralType::None), None);
         assert_eq!(comparison_problem(Neq, &optional_int, &int), None);
         assert!(comparison_problem(Gt, &optional_int, &int).is_some());
         assert!(comparison_problem(Eq, &int, &LiteralType::None).is_some());

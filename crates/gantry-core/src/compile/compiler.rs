@@ -6,9 +6,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::model::{
-    Binding, Identifier, Node, TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
-};
+use crate::model::{Binding, Identifier, Node, TaskTemplate, TypedInterface, Variable, WorkflowTemplate};
 use crate::typing::check_literal;
 
 use super::bindings::Scope;
@@ -93,9 +91,7 @@ pub(super) fn node_id_problem(id: &str, position: usize) -> Option<(CompileError
     {
         return Some((
             CompileErrorCode::InvalidNodeId,
-            format!(
-                "the node id contains {bad:?}; only ASCII letters, digits, '_' and '-' are allowed"
-            ),
+            format!("the node id contains {bad:?}; only ASCII letters, digits, '_' and '-' are allowed"),
         ));
     }
     if id == "start" || id == "end" {
@@ -149,21 +145,13 @@ impl<'r> Compiler<'r> {
         };
         if entry.is_none() {
             let message = self.not_found("task", id);
-            self.push(CompileError::node(
-                CompileErrorCode::UnknownTask,
-                path,
-                message,
-            ));
+            self.push(CompileError::node(CompileErrorCode::UnknownTask, path, message));
         }
         entry
     }
 
     /// The launch plan `id`, looked up once per compilation.
-    pub fn launch_plan(
-        &mut self,
-        id: &Identifier,
-        path: &str,
-    ) -> Option<Shared<ResolvedLaunchPlan>> {
+    pub fn launch_plan(&mut self, id: &Identifier, path: &str) -> Option<Shared<ResolvedLaunchPlan>> {
         let entry = match self.launch_plans.get(id) {
             Some(entry) => entry.clone(),
             None => {
@@ -180,11 +168,7 @@ impl<'r> Compiler<'r> {
         };
         if entry.is_none() {
             let message = self.not_found("launch plan", id);
-            self.push(CompileError::node(
-                CompileErrorCode::UnknownLaunchPlan,
-                path,
-                message,
-            ));
+            self.push(CompileError::node(CompileErrorCode::UnknownLaunchPlan, path, message));
         }
         entry
     }
@@ -202,11 +186,7 @@ impl<'r> Compiler<'r> {
             }
             Some(WorkflowState::Unknown) => {
                 let message = self.not_found("workflow", id);
-                self.push(CompileError::node(
-                    CompileErrorCode::UnknownWorkflow,
-                    path,
-                    message,
-                ));
+                self.push(CompileError::node(CompileErrorCode::UnknownWorkflow, path, message));
                 return None;
             }
             Some(WorkflowState::Done {
@@ -225,11 +205,7 @@ impl<'r> Compiler<'r> {
         let Some(template) = self.resolver.workflow(id) else {
             self.workflows.insert(id.clone(), WorkflowState::Unknown);
             let message = self.not_found("workflow", id);
-            self.push(CompileError::node(
-                CompileErrorCode::UnknownWorkflow,
-                path,
-                message,
-            ));
+            self.push(CompileError::node(CompileErrorCode::UnknownWorkflow, path, message));
             return None;
         };
         self.workflows.insert(id.clone(), WorkflowState::InProgress);
@@ -259,17 +235,9 @@ impl<'r> Compiler<'r> {
     }
 
     /// Compiles a workflow template as the graph at `path`; `None` if it has errors (all reported).
-    pub fn compile_workflow(
-        &mut self,
-        workflow: &WorkflowTemplate,
-        path: &str,
-    ) -> Option<CompiledGraph> {
+    pub fn compile_workflow(&mut self, workflow: &WorkflowTemplate, path: &str) -> Option<CompiledGraph> {
         let errors_before = self.errors.len();
-        self.check_interface(
-            path,
-            &format!("workflow {}", workflow.id),
-            &workflow.interface,
-        );
+        self.check_interface(path, &format!("workflow {}", workflow.id), &workflow.interface);
         let graph = self.compile_graph(GraphSpec {
             path,
             owner: "the workflow",
@@ -281,11 +249,7 @@ impl<'r> Compiler<'r> {
                 failure_policy: workflow.failure_policy,
             },
         });
-        if self.errors.len() > errors_before {
-            None
-        } else {
-            graph
-        }
+        if self.errors.len() > errors_before { None } else { graph }
     }
 
     /// Reports duplicate variable names and defaults that do not conform to their variable's type.
@@ -311,11 +275,7 @@ impl<'r> Compiler<'r> {
                     format!("{what} declares {side} {:?} more than once", variable.name),
                 ));
             }
-            if let Some(Err(mismatch)) = variable
-                .default
-                .as_ref()
-                .map(|d| check_literal(d, &variable.ty))
-            {
+            if let Some(Err(mismatch)) = variable.default.as_ref().map(|d| check_literal(d, &variable.ty)) {
                 self.push(error(
                     &variable.name,
                     format!("{what} has a default that does not fit: {mismatch}"),
@@ -352,13 +312,7 @@ impl<'r> Compiler<'r> {
         let mut finished = Vec::with_capacity(spec.nodes.len());
         for (node, resolved) in spec.nodes.iter().zip(resolved) {
             let mut deps = Vec::new();
-            finished.push(self.finish_node(
-                &scope,
-                node,
-                resolved,
-                &join_path(spec.path, &node.id),
-                &mut deps,
-            ));
+            finished.push(self.finish_node(&scope, node, resolved, &join_path(spec.path, &node.id), &mut deps));
             upstream.push(deps);
         }
         self.check_outputs(&scope, spec.outputs);
@@ -410,10 +364,7 @@ impl<'r> Compiler<'r> {
                 Entry::Occupied(first) => self.push(CompileError::node(
                     CompileErrorCode::DuplicateNodeId,
                     node_path.as_ref(),
-                    format!(
-                        "the nodes at positions {} and {position} have the same id",
-                        first.get()
-                    ),
+                    format!("the nodes at positions {} and {position} have the same id", first.get()),
                 )),
                 Entry::Vacant(slot) => {
                     slot.insert(position);
@@ -423,13 +374,7 @@ impl<'r> Compiler<'r> {
         index
     }
 
-    fn report_cycles(
-        &mut self,
-        path: &str,
-        nodes: &[Node],
-        cycles: &[Vec<usize>],
-        blocked: &[usize],
-    ) {
+    fn report_cycles(&mut self, path: &str, nodes: &[Node], cycles: &[Vec<usize>], blocked: &[usize]) {
         const LISTED: usize = 10;
         for cycle in cycles {
             let first = &nodes[cycle[0]].id;

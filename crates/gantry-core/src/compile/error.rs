@@ -173,11 +173,7 @@ pub struct CompileError {
 
 impl CompileError {
     /// An error about `node_id` as a whole.
-    pub fn node(
-        code: CompileErrorCode,
-        node_id: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn node(code: CompileErrorCode, node_id: impl Into<String>, message: impl Into<String>) -> Self {
         CompileError {
             code,
             node_id: node_id.into(),
@@ -280,12 +276,7 @@ mod tests {
             error.to_string(),
             "node \"dn3\" input \"index\": expected integer, got string"
         );
-        let error = CompileError::output(
-            CompileErrorCode::MissingOutputBinding,
-            "",
-            "out",
-            "not bound",
-        );
+        let error = CompileError::output(CompileErrorCode::MissingOutputBinding, "", "out", "not bound");
         assert_eq!(error.to_string(), "output \"out\": not bound");
         let error = CompileError::node(CompileErrorCode::NoNodes, "", "the workflow has no nodes");
         assert_eq!(error.to_string(), "the workflow has no nodes");
@@ -294,16 +285,12 @@ mod tests {
             CompileError::node(CompileErrorCode::Cycle, "b", "y"),
         ]);
         assert_eq!(errors.to_string(), "node \"a\": x; node \"b\": y");
-        assert_eq!(
-            CompileErrorCode::UnknownLaunchPlan.as_str(),
-            "unknown_launch_plan"
-        );
+        assert_eq!(CompileErrorCode::UnknownLaunchPlan.as_str(), "unknown_launch_plan");
     }
 
     #[test]
     fn codes_are_distinct_snake_case() {
-        let names: std::collections::HashSet<&str> =
-            CompileErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        let names: std::collections::HashSet<&str> = CompileErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), CompileErrorCode::ALL.len());
         assert!(
             names

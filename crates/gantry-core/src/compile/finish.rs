@@ -41,13 +41,7 @@ impl Compiler<'_> {
         branch_deps: &mut Vec<usize>,
     ) -> Option<CompiledNode> {
         let mut deps = Vec::new();
-        let finished = self.finish_node(
-            scope,
-            arm,
-            resolved,
-            &join_path(branch_path, &arm.id),
-            &mut deps,
-        );
+        let finished = self.finish_node(scope, arm, resolved, &join_path(branch_path, &arm.id), &mut deps);
         branch_deps.extend_from_slice(&deps);
         let (target, interface) = finished?;
         Some(CompiledNode {
@@ -70,21 +64,13 @@ impl Compiler<'_> {
         let ResolvedNode { target, interface } = resolved;
         let (target, interface) = match (target, interface) {
             (target @ Resolved::Branch { .. }, interface) => {
-                return self.finish_branch(
-                    scope,
-                    node,
-                    ResolvedNode { target, interface },
-                    path,
-                    deps,
-                );
+                return self.finish_branch(scope, node, ResolvedNode { target, interface }, path, deps);
             }
             (Resolved::Array { task: Some(task) }, Some(interface)) => {
                 return self.finish_array(scope, node, task, interface, path, deps);
             }
             (
-                target @ (Resolved::Task(_)
-                | Resolved::SubWorkflow { .. }
-                | Resolved::LaunchPlan(_)),
+                target @ (Resolved::Task(_) | Resolved::SubWorkflow { .. } | Resolved::LaunchPlan(_)),
                 Some(interface),
             ) => (target, interface),
             _ => {
@@ -105,9 +91,7 @@ impl Compiler<'_> {
             already_bound: None,
         };
         let bound: HashSet<&str> = self.check_inputs(scope, &check, &node.inputs, deps);
-        self.report_unbound(path, &interface.inputs, &bound, |variable| {
-            variable.default.is_none()
-        });
+        self.report_unbound(path, &interface.inputs, &bound, |variable| variable.default.is_none());
         let compiled = match target {
             Resolved::Task(task) => CompiledTarget::Task(task),
             Resolved::SubWorkflow { template, graph } => CompiledTarget::SubWorkflow {
@@ -121,13 +105,7 @@ impl Compiler<'_> {
     }
 
     /// A node whose target is unknown: its promises can still be checked, and an array's inner node's too.
-    fn finish_unknown(
-        &mut self,
-        scope: &Scope<'_>,
-        node: &Node,
-        path: &str,
-        deps: &mut Vec<usize>,
-    ) {
+    fn finish_unknown(&mut self, scope: &Scope<'_>, node: &Node, path: &str, deps: &mut Vec<usize>) {
         let unchecked = InputCheck {
             path,
             declared: None,

@@ -5,9 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use crate::model::{
-    Binding, FailurePolicy, Identifier, Node, TaskTemplate, TypedInterface, WorkflowTemplate,
-};
+use crate::model::{Binding, FailurePolicy, Identifier, Node, TaskTemplate, TypedInterface, WorkflowTemplate};
 
 use super::resolver::ResolvedLaunchPlan;
 
@@ -161,10 +159,7 @@ pub(super) enum Ordering {
 pub(super) fn order(upstream: &[Vec<usize>], downstream: &[Vec<usize>]) -> Ordering {
     let count = upstream.len();
     let mut waiting: Vec<usize> = upstream.iter().map(Vec::len).collect();
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..count)
-        .filter(|&i| waiting[i] == 0)
-        .map(Reverse)
-        .collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..count).filter(|&i| waiting[i] == 0).map(Reverse).collect();
     let mut sorted = Vec::with_capacity(count);
     while let Some(Reverse(node)) = ready.pop() {
         sorted.push(node);
@@ -290,9 +285,7 @@ mod tests {
     #[test]
     fn a_long_chain_does_not_overflow_the_stack() {
         let count = 200_000;
-        let mut upstream: Vec<Vec<usize>> = (0..count)
-            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
-            .collect();
+        let mut upstream: Vec<Vec<usize>> = (0..count).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect();
         upstream[0] = vec![count - 1];
         match ordering(upstream) {
             Ordering::Cyclic { cycles, blocked } => {

@@ -35,10 +35,7 @@ pub use resolver::{Registry, ResolvedLaunchPlan, Resolver};
 use compiler::{Compiler, GraphSpec};
 use resolver::Embedded;
 
-fn finish(
-    compiler: Compiler<'_>,
-    graph: Option<CompiledGraph>,
-) -> Result<CompiledGraph, CompileErrors> {
+fn finish(compiler: Compiler<'_>, graph: Option<CompiledGraph>) -> Result<CompiledGraph, CompileErrors> {
     match graph {
         Some(graph) if compiler.errors.is_empty() => Ok(graph),
         _ => {
@@ -52,10 +49,7 @@ fn finish(
 }
 
 /// Compiles a registered (or to-be-registered) workflow. It must have at least one node.
-pub fn compile_workflow(
-    workflow: &WorkflowTemplate,
-    resolver: &dyn Resolver,
-) -> Result<CompiledGraph, CompileErrors> {
+pub fn compile_workflow(workflow: &WorkflowTemplate, resolver: &dyn Resolver) -> Result<CompiledGraph, CompileErrors> {
     let mut compiler = Compiler::new(resolver, false);
     compiler.enter_workflow(&workflow.id);
     let graph = compiler.compile_workflow(workflow, "");

@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::model::{
-    DynamicJobSpec, Identifier, LaunchPlan, TaskTemplate, TypedInterface, WorkflowTemplate,
-};
+use crate::model::{DynamicJobSpec, Identifier, LaunchPlan, TaskTemplate, TypedInterface, WorkflowTemplate};
 
 /// A launch plan together with the interface its callers see (the target's, without fixed inputs and with the
 /// plan's defaults), which is what a launch plan node is checked against.
@@ -58,17 +56,12 @@ impl Registry {
 
     /// Registers (or replaces) a workflow.
     pub fn add_workflow(&mut self, workflow: WorkflowTemplate) -> &mut Self {
-        self.workflows
-            .insert(workflow.id.clone(), Arc::new(workflow));
+        self.workflows.insert(workflow.id.clone(), Arc::new(workflow));
         self
     }
 
     /// Registers (or replaces) a launch plan, given the interface of the workflow or task it starts.
-    pub fn add_launch_plan(
-        &mut self,
-        plan: LaunchPlan,
-        target_interface: &TypedInterface,
-    ) -> &mut Self {
+    pub fn add_launch_plan(&mut self, plan: LaunchPlan, target_interface: &TypedInterface) -> &mut Self {
         self.launch_plans.insert(
             plan.id.clone(),
             Arc::new(ResolvedLaunchPlan::new(plan, target_interface)),
@@ -104,13 +97,10 @@ impl<'a> Embedded<'a> {
     /// occurrence wins).
     pub(super) fn new(spec: &'a DynamicJobSpec, base: &'a dyn Resolver) -> (Self, Vec<String>) {
         let mut conflicts = Vec::new();
-        let mut tasks: HashMap<&Identifier, Arc<TaskTemplate>> =
-            HashMap::with_capacity(spec.tasks.len());
+        let mut tasks: HashMap<&Identifier, Arc<TaskTemplate>> = HashMap::with_capacity(spec.tasks.len());
         for task in &spec.tasks {
             match tasks.get(&task.id) {
-                Some(existing) if **existing != *task => {
-                    conflicts.push(format!("task {}", task.id))
-                }
+                Some(existing) if **existing != *task => conflicts.push(format!("task {}", task.id)),
                 Some(_) => {}
                 None => {
                     tasks.insert(&task.id, Arc::new(task.clone()));
@@ -121,23 +111,14 @@ impl<'a> Embedded<'a> {
             HashMap::with_capacity(spec.subworkflows.len());
         for workflow in &spec.subworkflows {
             match workflows.get(&workflow.id) {
-                Some(existing) if **existing != *workflow => {
-                    conflicts.push(format!("workflow {}", workflow.id))
-                }
+                Some(existing) if **existing != *workflow => conflicts.push(format!("workflow {}", workflow.id)),
                 Some(_) => {}
                 None => {
                     workflows.insert(&workflow.id, Arc::new(workflow.clone()));
                 }
             }
         }
-        (
-            Embedded {
-                tasks,
-                workflows,
-                base,
-            },
-            conflicts,
-        )
+        (Embedded { tasks, workflows, base }, conflicts)
     }
 }
 
@@ -147,10 +128,7 @@ impl Resolver for Embedded<'_> {
     }
 
     fn workflow(&self, id: &Identifier) -> Option<Arc<WorkflowTemplate>> {
-        self.workflows
-            .get(id)
-            .cloned()
-            .or_else(|| self.base.workflow(id))
+        self.workflows.get(id).cloned().or_else(|| self.base.workflow(id))
     }
 
     fn launch_plan(&self, id: &Identifier) -> Option<Arc<ResolvedLaunchPlan>> {

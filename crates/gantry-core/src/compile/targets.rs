@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::model::{
-    ArrayNode, BranchNode, ElseArm, LiteralType, Node, NodeTarget, SuccessCriteria, TaskTemplate,
-    TypedInterface, Variable, WorkflowTemplate,
+    ArrayNode, BranchNode, ElseArm, LiteralType, Node, NodeTarget, SuccessCriteria, TaskTemplate, TypedInterface,
+    Variable, WorkflowTemplate,
 };
 use crate::typing::accepts_none;
 
@@ -59,11 +59,7 @@ pub(super) fn optional_of(ty: &LiteralType) -> LiteralType {
 
 /// The interface of an array node over `task`: a list input per task input the inner node leaves unbound, and a list
 /// output per task output, of optionals unless every element must succeed.
-pub(super) fn array_interface(
-    task: &TaskTemplate,
-    inner: &Node,
-    success: SuccessCriteria,
-) -> TypedInterface {
+pub(super) fn array_interface(task: &TaskTemplate, inner: &Node, success: SuccessCriteria) -> TypedInterface {
     let broadcast: HashSet<&str> = inner.inputs.iter().map(|b| b.var.as_str()).collect();
     let inputs = task
         .interface
@@ -83,9 +79,7 @@ pub(super) fn array_interface(
         .map(|v| {
             let element = match success {
                 SuccessCriteria::All => v.ty.clone(),
-                SuccessCriteria::MinSuccesses(_) | SuccessCriteria::MinSuccessRatio(_) => {
-                    optional_of(&v.ty)
-                }
+                SuccessCriteria::MinSuccesses(_) | SuccessCriteria::MinSuccessRatio(_) => optional_of(&v.ty),
             };
             Variable {
                 ty: LiteralType::collection(element),
@@ -98,11 +92,7 @@ pub(super) fn array_interface(
 }
 
 fn outputs_by_name(interface: &TypedInterface) -> BTreeMap<&str, &LiteralType> {
-    interface
-        .outputs
-        .iter()
-        .map(|v| (v.name.as_str(), &v.ty))
-        .collect()
+    interface.outputs.iter().map(|v| (v.name.as_str(), &v.ty)).collect()
 }
 
 fn describe_outputs(interface: &TypedInterface) -> String {
@@ -204,12 +194,7 @@ impl Compiler<'_> {
     }
 
     /// The branch's outputs: those of its arms, which must all agree (names and types).
-    fn branch_outputs(
-        &mut self,
-        path: &str,
-        arms: &[&Node],
-        resolved: &[ResolvedNode],
-    ) -> Option<Arc<TypedInterface>> {
+    fn branch_outputs(&mut self, path: &str, arms: &[&Node], resolved: &[ResolvedNode]) -> Option<Arc<TypedInterface>> {
         let mut known = arms
             .iter()
             .zip(resolved)

@@ -99,10 +99,7 @@ pub struct Binding {
 
 impl Binding {
     pub fn new(var: impl Into<String>, data: BindingData) -> Self {
-        Binding {
-            var: var.into(),
-            data,
-        }
+        Binding { var: var.into(), data }
     }
 
     pub fn literal(var: impl Into<String>, literal: Literal) -> Self {

@@ -47,10 +47,6 @@ impl Identifier {
 
 impl fmt::Display for Identifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}@{}",
-            self.project, self.domain, self.name, self.version
-        )
+        write!(f, "{}/{}/{}@{}", self.project, self.domain, self.name, self.version)
     }
 }

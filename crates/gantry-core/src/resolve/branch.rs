@@ -3,9 +3,7 @@
 use std::cmp::Ordering;
 
 use super::{ResolveError, VarKind};
-use crate::model::{
-    BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, Literal, LiteralMap, Operand,
-};
+use crate::model::{BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, Literal, LiteralMap, Operand};
 
 /// Which arm of a branch node runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,9 +31,7 @@ pub fn evaluate(expr: &BooleanExpr, vars: &LiteralMap) -> Result<bool, ResolveEr
             compare(*op, left_value, right_value).map_err(|message| {
                 let error = ResolveError::new(message);
                 match (left, right) {
-                    (Operand::Var(name), _) | (_, Operand::Var(name)) => {
-                        error.for_var(VarKind::Variable, name)
-                    }
+                    (Operand::Var(name), _) | (_, Operand::Var(name)) => error.for_var(VarKind::Variable, name),
                     _ => error,
                 }
             })
@@ -66,21 +62,16 @@ pub fn select_branch(branch: &BranchNode, vars: &LiteralMap) -> Result<BranchCho
     match &branch.otherwise {
         Some(ElseArm::Node(_)) => Ok(BranchChoice::Else),
         Some(ElseArm::Error(message)) => Ok(BranchChoice::Error(message.clone())),
-        None => Err(ResolveError::new(
-            "no case holds and the branch has no else arm",
-        )),
+        None => Err(ResolveError::new("no case holds and the branch has no else arm")),
     }
 }
 
-fn operand_value<'a>(
-    operand: &'a Operand,
-    vars: &'a LiteralMap,
-) -> Result<&'a Literal, ResolveError> {
+fn operand_value<'a>(operand: &'a Operand, vars: &'a LiteralMap) -> Result<&'a Literal, ResolveError> {
     let value = match operand {
         Operand::Literal(literal) => literal,
-        Operand::Var(name) => vars.get(name).ok_or_else(|| {
-            ResolveError::new("not among the branch's inputs").for_var(VarKind::Variable, name)
-        })?,
+        Operand::Var(name) => vars
+            .get(name)
+            .ok_or_else(|| ResolveError::new("not among the branch's inputs").for_var(VarKind::Variable, name))?,
     };
     Ok(unwrap_unions(value))
 }
@@ -97,24 +88,15 @@ fn compare(op: ComparisonOp, left: &Literal, right: &Literal) -> Result<bool, St
         (Literal::Integer(a), Literal::Integer(b)) => Some(a.cmp(b)),
         (Literal::Float(a), Literal::Float(b)) => a.partial_cmp(b),
         (Literal::Integer(a), Literal::Float(b)) => compare_integer_float(*a, *b),
-        (Literal::Float(a), Literal::Integer(b)) => {
-            compare_integer_float(*b, *a).map(Ordering::reverse)
-        }
-        (Literal::String(a) | Literal::Enum(a), Literal::String(b) | Literal::Enum(b)) => {
-            Some(a.cmp(b))
-        }
+        (Literal::Float(a), Literal::Integer(b)) => compare_integer_float(*b, *a).map(Ordering::reverse),
+        (Literal::String(a) | Literal::Enum(a), Literal::String(b) | Literal::Enum(b)) => Some(a.cmp(b)),
         (Literal::Datetime(a), Literal::Datetime(b)) => Some(a.cmp(b)),
         (Literal::Duration(a), Literal::Duration(b)) => Some(a.cmp(b)),
         (Literal::Boolean(a), Literal::Boolean(b)) => {
             return equality_only(op, a == b, left, right);
         }
         (Literal::None, _) | (_, Literal::None) => {
-            return equality_only(
-                op,
-                matches!((left, right), (Literal::None, Literal::None)),
-                left,
-                right,
-            );
+            return equality_only(op, matches!((left, right), (Literal::None, Literal::None)), left, right);
         }
         _ => {
             return Err(format!(
@@ -139,12 +121,7 @@ fn compare(op: ComparisonOp, left: &Literal, right: &Literal) -> Result<bool, St
     })
 }
 
-fn equality_only(
-    op: ComparisonOp,
-    equal: bool,
-    left: &Literal,
-    right: &Literal,
-) -> Result<bool, String> {
+fn equality_only(op: ComparisonOp, equal: bool, left: &Literal, right: &Literal) -> Result<bool, String> {
     match op {
         ComparisonOp::Eq => Ok(equal),
         ComparisonOp::Neq => Ok(!equal),

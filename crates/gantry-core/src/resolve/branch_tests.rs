@@ -22,11 +22,7 @@ fn var(name: &str) -> Operand {
 }
 
 fn node(id: &str) -> Box<Node> {
-    Box::new(Node::task(
-        id,
-        Identifier::new("p", "d", "t", "v"),
-        Vec::new(),
-    ))
+    Box::new(Node::task(id, Identifier::new("p", "d", "t", "v"), Vec::new()))
 }
 
 use ComparisonOp::*;
@@ -34,61 +30,31 @@ use ComparisonOp::*;
 #[test]
 fn integers_and_floats_compare_numerically() {
     assert_eq!(eval(Lt, Literal::Integer(1), Literal::Integer(2)), Ok(true));
-    assert_eq!(
-        eval(Gte, Literal::Integer(2), Literal::Float(2.0)),
-        Ok(true)
-    );
+    assert_eq!(eval(Gte, Literal::Integer(2), Literal::Float(2.0)), Ok(true));
     assert_eq!(eval(Eq, Literal::Float(2.0), Literal::Integer(2)), Ok(true));
     assert_eq!(eval(Gt, Literal::Float(2.5), Literal::Integer(2)), Ok(true));
-    assert_eq!(
-        eval(Lt, Literal::Integer(-3), Literal::Float(-2.5)),
-        Ok(true)
-    );
-    assert_eq!(
-        eval(Gt, Literal::Integer(-2), Literal::Float(-2.5)),
-        Ok(true)
-    );
+    assert_eq!(eval(Lt, Literal::Integer(-3), Literal::Float(-2.5)), Ok(true));
+    assert_eq!(eval(Gt, Literal::Integer(-2), Literal::Float(-2.5)), Ok(true));
     // Exact: i64::MAX is not equal to 2^63, though both round to the same float.
     assert_eq!(
-        eval(
-            Lt,
-            Literal::Integer(i64::MAX),
-            Literal::Float(-(i64::MIN as f64))
-        ),
+        eval(Lt, Literal::Integer(i64::MAX), Literal::Float(-(i64::MIN as f64))),
         Ok(true)
     );
     assert_eq!(
-        eval(
-            Eq,
-            Literal::Integer(i64::MIN),
-            Literal::Float(i64::MIN as f64)
-        ),
+        eval(Eq, Literal::Integer(i64::MIN), Literal::Float(i64::MIN as f64)),
         Ok(true)
     );
     assert_eq!(
-        eval(
-            Gt,
-            Literal::Integer(i64::MIN),
-            Literal::Float(f64::NEG_INFINITY)
-        ),
+        eval(Gt, Literal::Integer(i64::MIN), Literal::Float(f64::NEG_INFINITY)),
         Ok(true)
     );
 }
 
 #[test]
 fn nan_is_unequal_to_everything() {
-    assert_eq!(
-        eval(Eq, Literal::Float(f64::NAN), Literal::Float(f64::NAN)),
-        Ok(false)
-    );
-    assert_eq!(
-        eval(Neq, Literal::Float(f64::NAN), Literal::Integer(1)),
-        Ok(true)
-    );
-    assert_eq!(
-        eval(Lte, Literal::Integer(1), Literal::Float(f64::NAN)),
-        Ok(false)
-    );
+    assert_eq!(eval(Eq, Literal::Float(f64::NAN), Literal::Float(f64::NAN)), Ok(false));
+    assert_eq!(eval(Neq, Literal::Float(f64::NAN), Literal::Integer(1)), Ok(true));
+    assert_eq!(eval(Lte, Literal::Integer(1), Literal::Float(f64::NAN)), Ok(false));
 }
 
 #[test]
@@ -98,11 +64,7 @@ fn strings_enums_times_and_durations() {
         Ok(true)
     );
     assert_eq!(
-        eval(
-            Eq,
-            Literal::Enum("red".into()),
-            Literal::String("red".into())
-        ),
+        eval(Eq, Literal::Enum("red".into()), Literal::String("red".into())),
         Ok(true)
     );
     let t = |seconds| Literal::Datetime(Timestamp { seconds, nanos: 0 });
@@ -119,24 +81,15 @@ fn strings_enums_times_and_durations() {
 
 #[test]
 fn booleans_and_none_support_only_equality() {
-    assert_eq!(
-        eval(Eq, Literal::Boolean(true), Literal::Boolean(true)),
-        Ok(true)
-    );
-    assert_eq!(
-        eval(Neq, Literal::Boolean(true), Literal::Boolean(false)),
-        Ok(true)
-    );
+    assert_eq!(eval(Eq, Literal::Boolean(true), Literal::Boolean(true)), Ok(true));
+    assert_eq!(eval(Neq, Literal::Boolean(true), Literal::Boolean(false)), Ok(true));
     assert_eq!(
         eval(Gt, Literal::Boolean(true), Literal::Boolean(false)),
         Err("cannot order boolean > boolean: only == and != apply".to_owned())
     );
     assert_eq!(eval(Eq, Literal::None, Literal::None), Ok(true));
     assert_eq!(eval(Eq, Literal::Integer(1), Literal::None), Ok(false));
-    assert_eq!(
-        eval(Neq, Literal::None, Literal::String("x".into())),
-        Ok(true)
-    );
+    assert_eq!(eval(Neq, Literal::None, Literal::String("x".into())), Ok(true));
     assert!(eval(Lt, Literal::None, Literal::Integer(1)).is_err());
 }
 
@@ -173,11 +126,7 @@ fn variables_and_unions_are_looked_through() {
         value: Literal::Integer(3),
         variant: LiteralType::Integer,
     }));
-    let vars: LiteralMap = [
-        ("x".to_owned(), optional),
-        ("y".to_owned(), Literal::Integer(4)),
-    ]
-    .into();
+    let vars: LiteralMap = [("x".to_owned(), optional), ("y".to_owned(), Literal::Integer(4))].into();
     let expr = BooleanExpr::Comparison {
         op: Lt,
         left: var("x"),
@@ -273,19 +222,16 @@ fn arb_operand() -> impl Strategy<Value = Operand> {
 }
 
 fn arb_expr() -> impl Strategy<Value = BooleanExpr> {
-    let leaf = (arb_op(), arb_operand(), arb_operand())
-        .prop_map(|(op, left, right)| BooleanExpr::Comparison { op, left, right });
+    let leaf = (arb_op(), arb_operand(), arb_operand()).prop_map(|(op, left, right)| BooleanExpr::Comparison {
+        op,
+        left,
+        right,
+    });
     leaf.prop_recursive(4, 24, 2, |inner| {
-        (any::<bool>(), inner.clone(), inner).prop_map(|(and, left, right)| {
-            BooleanExpr::Conjunction {
-                op: if and {
-                    ConjunctionOp::And
-                } else {
-                    ConjunctionOp::Or
-                },
-                left: Box::new(left),
-                right: Box::new(right),
-            }
+        (any::<bool>(), inner.clone(), inner).prop_map(|(and, left, right)| BooleanExpr::Conjunction {
+            op: if and { ConjunctionOp::And } else { ConjunctionOp::Or },
+            left: Box::new(left),
+            right: Box::new(right),
         })
     })
 }

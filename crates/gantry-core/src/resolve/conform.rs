@@ -9,10 +9,7 @@ use std::collections::BTreeMap;
 
 use super::ResolveError;
 use super::path::{render_path, struct_value_to_literal};
-use crate::model::{
-    AttrStep, BlobDimensionality, BlobType, Literal, LiteralType, StructType, StructValue,
-    UnionValue,
-};
+use crate::model::{AttrStep, BlobDimensionality, BlobType, Literal, LiteralType, StructType, StructValue, UnionValue};
 
 /// Whether values may be converted to fit (`Coerce`) or must already be of the declared kind (`Strict`). Union
 /// variants are chosen by a strict pass first, so that `union<integer | float>` keeps a float a float.
@@ -55,12 +52,7 @@ pub fn conform(lit: Literal, ty: &LiteralType) -> Result<Literal, ResolveError> 
     conform_at(lit, ty, &mut Vec::new(), Mode::Coerce).map_err(Mismatch::into_error)
 }
 
-fn conform_at(
-    lit: Literal,
-    ty: &LiteralType,
-    path: &mut Vec<AttrStep>,
-    mode: Mode,
-) -> Result<Literal, Mismatch> {
+fn conform_at(lit: Literal, ty: &LiteralType, path: &mut Vec<AttrStep>, mode: Mode) -> Result<Literal, Mismatch> {
     if let LiteralType::Union(variants) = ty {
         return conform_union(lit, variants, ty, path, mode);
     }
@@ -70,13 +62,9 @@ fn conform_at(
     };
     let coerce = mode == Mode::Coerce;
     match (ty, lit) {
-        (LiteralType::Integer, Literal::Float(f)) if coerce && integral(f) => {
-            Ok(Literal::Integer(f as i64))
-        }
+        (LiteralType::Integer, Literal::Float(f)) if coerce && integral(f) => Ok(Literal::Integer(f as i64)),
         (LiteralType::Enum(values), Literal::Enum(value)) => enum_value(value, values, path),
-        (LiteralType::Enum(values), Literal::String(value)) if coerce => {
-            enum_value(value, values, path)
-        }
+        (LiteralType::Enum(values), Literal::String(value)) if coerce => enum_value(value, values, path),
         (LiteralType::Struct(struct_type), Literal::Struct(fields)) => {
             check_struct_fields(&fields, struct_type, path)?;
             Ok(Literal::Struct(fields))
@@ -117,18 +105,10 @@ fn conform_at(
                 .iter()
                 .map(|(key, value)| (key.clone(), struct_value_to_literal(value)))
                 .collect();
-            conform_at(
-                Literal::Map(entries),
-                &LiteralType::Map(value_type.clone()),
-                path,
-                mode,
-            )
+            conform_at(Literal::Map(entries), &LiteralType::Map(value_type.clone()), path, mode)
         }
         (ty, lit) if same_scalar_kind(ty, &lit) => Ok(lit),
-        (ty, lit) => Err(mismatch(
-            path,
-            format!("expected {ty}, got {}", lit.kind_name()),
-        )),
+        (ty, lit) => Err(mismatch(path, format!("expected {ty}, got {}", lit.kind_name()))),
     }
 }
 
@@ -155,8 +135,7 @@ fn conform_union(
         Mode::Coerce => &[Mode::Strict, Mode::Coerce],
     };
     for &pass in passes {
-        let candidates: Vec<&LiteralType> =
-            variants.iter().filter(|v| may_fit(&lit, v, pass)).collect();
+        let candidates: Vec<&LiteralType> = variants.iter().filter(|v| may_fit(&lit, v, pass)).collect();
         for variant in candidates {
             if let Ok(value) = conform_at(lit.clone(), variant, path, pass) {
                 return Ok(Literal::Union(Box::new(UnionValue {
@@ -166,10 +145,7 @@ fn conform_union(
             }
         }
     }
-    Err(mismatch(
-        path,
-        format!("expected {ty}, got {}", lit.kind_name()),
-    ))
+    Err(mismatch(path, format!("expected {ty}, got {}", lit.kind_name())))
 }
 
 /// A cheap look at the top level only, so that choosing a union variant clones the value only for plausible ones.
@@ -178,9 +154,7 @@ fn may_fit(lit: &Literal, ty: &LiteralType, mode: Mode) -> bool {
     match (ty, lit) {
         (LiteralType::Union(_), _) | (_, Literal::Union(_)) => true,
         (LiteralType::Integer, Literal::Float(f)) => coerce && integral(*f),
-        (LiteralType::Enum(_), Literal::String(_)) | (LiteralType::Map(_), Literal::Struct(_)) => {
-            coerce
-        }
+        (LiteralType::Enum(_), Literal::String(_)) | (LiteralType::Map(_), Literal::Struct(_)) => coerce,
         (LiteralType::Enum(_), Literal::Enum(_))
         | (LiteralType::Struct(_), Literal::Struct(_))
         | (LiteralType::Blob(_), Literal::Blob(_))
@@ -225,13 +199,7 @@ fn check_struct_fields(
         path.push(AttrStep::Key(name.clone()));
         // JSON has no integers, so a struct's fields are always checked with conversions allowed.
         let checked = match fields.get(name) {
-            Some(value) => conform_at(
-                struct_value_to_literal(value),
-                field_type,
-                path,
-                Mode::Coerce,
-            )
-            .map(drop),
+            Some(value) => conform_at(struct_value_to_literal(value), field_type, path, Mode::Coerce).map(drop),
             None if accepts_none(field_type) => Ok(()),
             None => Err(mismatch(path, "missing field".to_owned())),
         };

@@ -19,16 +19,10 @@ fn scalars_of_the_declared_kind_pass_unchanged() {
         (Literal::String("s".into()), LiteralType::String),
         (Literal::Boolean(true), LiteralType::Boolean),
         (
-            Literal::Datetime(Timestamp {
-                seconds: 1,
-                nanos: 2,
-            }),
+            Literal::Datetime(Timestamp { seconds: 1, nanos: 2 }),
             LiteralType::Datetime,
         ),
-        (
-            Literal::Duration(Duration::from_secs(9)),
-            LiteralType::Duration,
-        ),
+        (Literal::Duration(Duration::from_secs(9)), LiteralType::Duration),
         (Literal::None, LiteralType::None),
         (Literal::Binary(vec![1, 2]), LiteralType::Binary),
     ];
@@ -48,18 +42,9 @@ fn mismatch_names_the_path() {
         message(list, &LiteralType::collection(LiteralType::Integer)),
         "at [1]: expected integer, got string"
     );
-    let nested = Literal::Map(
-        [(
-            "k".to_owned(),
-            Literal::Collection(vec![Literal::Boolean(true)]),
-        )]
-        .into(),
-    );
+    let nested = Literal::Map([("k".to_owned(), Literal::Collection(vec![Literal::Boolean(true)]))].into());
     assert_eq!(
-        message(
-            nested,
-            &LiteralType::map(LiteralType::collection(LiteralType::Float))
-        ),
+        message(nested, &LiteralType::map(LiteralType::collection(LiteralType::Float))),
         r#"at ["k"][0]: expected float, got boolean"#
     );
 }
@@ -109,9 +94,7 @@ fn variants_fitting_without_conversion_are_preferred() {
 
 #[test]
 fn unions_recurse_through_collections_and_maps() {
-    let ty = LiteralType::map(LiteralType::collection(LiteralType::optional(
-        LiteralType::String,
-    )));
+    let ty = LiteralType::map(LiteralType::collection(LiteralType::optional(LiteralType::String)));
     let lit = Literal::Map(
         [(
             "k".to_owned(),
@@ -152,10 +135,7 @@ fn stamped_unions_keep_a_declared_stamp_and_are_restamped_otherwise() {
 #[test]
 fn a_union_value_declared_as_a_plain_type_is_unwrapped() {
     let stamped = union(Literal::Integer(5), LiteralType::Integer);
-    assert_eq!(
-        conform(stamped, &LiteralType::Integer),
-        Ok(Literal::Integer(5))
-    );
+    assert_eq!(conform(stamped, &LiteralType::Integer), Ok(Literal::Integer(5)));
 }
 
 #[test]
@@ -217,10 +197,7 @@ fn structs_check_declared_fields() {
     let ty = LiteralType::Struct(StructType {
         fields: [
             ("n".to_owned(), LiteralType::Integer),
-            (
-                "maybe".to_owned(),
-                LiteralType::optional(LiteralType::String),
-            ),
+            ("maybe".to_owned(), LiteralType::optional(LiteralType::String)),
         ]
         .into(),
     });
@@ -233,17 +210,11 @@ fn structs_check_declared_fields() {
     );
     assert_eq!(conform(ok.clone(), &ty), Ok(ok));
     let bad = Literal::Struct([("n".to_owned(), StructValue::String("2".into()))].into());
-    assert_eq!(
-        message(bad, &ty),
-        r#"at ["n"]: expected integer, got string"#
-    );
+    assert_eq!(message(bad, &ty), r#"at ["n"]: expected integer, got string"#);
     let missing = Literal::Struct(BTreeMap::new());
     assert_eq!(message(missing, &ty), r#"at ["n"]: missing field"#);
     let any = Literal::Struct([("x".to_owned(), StructValue::Bool(true))].into());
-    assert_eq!(
-        conform(any.clone(), &LiteralType::schemaless_struct()),
-        Ok(any)
-    );
+    assert_eq!(conform(any.clone(), &LiteralType::schemaless_struct()), Ok(any));
 }
 
 #[test]

@@ -89,10 +89,7 @@ impl ResolveError {
             if self.node_id.is_empty() {
                 out.push_str(&format!("workflow input {:?}: ", self.output));
             } else {
-                out.push_str(&format!(
-                    "node {:?} output {:?}: ",
-                    self.node_id, self.output
-                ));
+                out.push_str(&format!("node {:?} output {:?}: ", self.node_id, self.output));
             }
         }
         out.push_str(&self.message);

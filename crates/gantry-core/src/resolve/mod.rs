@@ -84,10 +84,7 @@ where
 
 /// Resolves one binding: a literal is itself, a promise is looked up and followed along its attribute path, and
 /// collections and maps of bindings resolve element by element. The result is not yet conformed to any type.
-pub fn resolve_binding(
-    data: &BindingData,
-    source: &dyn OutputSource,
-) -> Result<Literal, ResolveError> {
+pub fn resolve_binding(data: &BindingData, source: &dyn OutputSource) -> Result<Literal, ResolveError> {
     match data {
         BindingData::Literal(literal) => Ok(literal.clone()),
         BindingData::Promise(promise) => resolve_promise(promise, source),
@@ -142,8 +139,7 @@ fn resolve_variables(
     let mut by_name: BTreeMap<&str, &Binding> = BTreeMap::new();
     for binding in bindings {
         if !declared.contains(binding.var.as_str()) {
-            return Err(ResolveError::new(format!("no such {kind} is declared"))
-                .for_var(kind, &binding.var));
+            return Err(ResolveError::new(format!("no such {kind} is declared")).for_var(kind, &binding.var));
         }
         if by_name.insert(binding.var.as_str(), binding).is_some() {
             return Err(ResolveError::new("bound more than once").for_var(kind, &binding.var));
@@ -154,8 +150,9 @@ fn resolve_variables(
     for variable in variables {
         let value = match (by_name.get(variable.name.as_str()), &variable.default) {
             (Some(binding), _) => resolve_one(binding, variable, source),
-            (None, Some(default)) => conform(default.clone(), &variable.ty)
-                .map_err(|error| error.with_message_prefix("default")),
+            (None, Some(default)) => {
+                conform(default.clone(), &variable.ty).map_err(|error| error.with_message_prefix("default"))
+            }
             (None, None) => Err(ResolveError::new("not bound and has no default")),
         };
         let value = value.map_err(|error| error.for_var(kind, &variable.name))?;
@@ -164,11 +161,7 @@ fn resolve_variables(
     Ok(resolved)
 }
 
-fn resolve_one(
-    binding: &Binding,
-    variable: &Variable,
-    source: &dyn OutputSource,
-) -> Result<Literal, ResolveError> {
+fn resolve_one(binding: &Binding, variable: &Variable, source: &dyn OutputSource) -> Result<Literal, ResolveError> {
     let value = resolve_binding(&binding.data, source)?;
     conform(value, &variable.ty).map_err(|error| match &binding.data {
         // A conformance error of a single promise is about the value that promise produced: say which.

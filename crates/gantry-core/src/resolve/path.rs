@@ -14,9 +14,7 @@ pub fn struct_value_to_literal(value: &StructValue) -> Literal {
         StructValue::Bool(b) => Literal::Boolean(*b),
         StructValue::Number(n) => Literal::Float(*n),
         StructValue::String(s) => Literal::String(s.clone()),
-        StructValue::List(items) => {
-            Literal::Collection(items.iter().map(struct_value_to_literal).collect())
-        }
+        StructValue::List(items) => Literal::Collection(items.iter().map(struct_value_to_literal).collect()),
         StructValue::Object(fields) => Literal::Struct(fields.clone()),
     }
 }
@@ -62,30 +60,18 @@ fn unwrap_unions(mut literal: &Literal) -> &Literal {
 
 fn step_into_literal<'a>(literal: &'a Literal, step: &AttrStep) -> Result<Cursor<'a>, String> {
     match (literal, step) {
-        (Literal::Collection(items), AttrStep::Index(index)) => {
-            index_into(items, *index).map(Cursor::Literal)
-        }
+        (Literal::Collection(items), AttrStep::Index(index)) => index_into(items, *index).map(Cursor::Literal),
         (Literal::Map(entries), AttrStep::Key(key)) => key_into(entries, key).map(Cursor::Literal),
         (Literal::Struct(fields), AttrStep::Key(key)) => key_into(fields, key).map(Cursor::Struct),
         (other, step) => Err(format!("cannot index {step} into {}", other.kind_name())),
     }
 }
 
-fn step_into_struct_value<'a>(
-    value: &'a StructValue,
-    step: &AttrStep,
-) -> Result<Cursor<'a>, String> {
+fn step_into_struct_value<'a>(value: &'a StructValue, step: &AttrStep) -> Result<Cursor<'a>, String> {
     match (value, step) {
-        (StructValue::List(items), AttrStep::Index(index)) => {
-            index_into(items, *index).map(Cursor::Struct)
-        }
-        (StructValue::Object(fields), AttrStep::Key(key)) => {
-            key_into(fields, key).map(Cursor::Struct)
-        }
-        (other, step) => Err(format!(
-            "cannot index {step} into {}",
-            struct_kind_name(other)
-        )),
+        (StructValue::List(items), AttrStep::Index(index)) => index_into(items, *index).map(Cursor::Struct),
+        (StructValue::Object(fields), AttrStep::Key(key)) => key_into(fields, key).map(Cursor::Struct),
+        (other, step) => Err(format!("cannot index {step} into {}", struct_kind_name(other))),
     }
 }
 
@@ -97,9 +83,7 @@ fn index_into<T>(items: &[T], index: u32) -> Result<&T, String> {
 }
 
 fn key_into<'a, T>(entries: &'a BTreeMap<String, T>, key: &str) -> Result<&'a T, String> {
-    entries
-        .get(key)
-        .ok_or_else(|| format!("key {key:?} not found"))
+    entries.get(key).ok_or_else(|| format!("key {key:?} not found"))
 }
 
 fn struct_kind_name(value: &StructValue) -> &'static str {
@@ -132,10 +116,7 @@ mod tests {
     }
 
     fn object(fields: &[(&str, StructValue)]) -> BTreeMap<String, StructValue> {
-        fields
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
+        fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
     }
 
     #[test]
@@ -150,10 +131,7 @@ mod tests {
             Literal::Integer(1),
             Literal::Map([("a".to_owned(), Literal::String("x".into()))].into()),
         ]);
-        assert_eq!(
-            value_at_path(&lit, &[AttrStep::Index(0)]),
-            Ok(Literal::Integer(1))
-        );
+        assert_eq!(value_at_path(&lit, &[AttrStep::Index(0)]), Ok(Literal::Integer(1)));
         assert_eq!(
             value_at_path(&lit, &[AttrStep::Index(1), key("a")]),
             Ok(Literal::String("x".into()))
@@ -168,17 +146,11 @@ mod tests {
             ("s", StructValue::String("hi".into())),
             (
                 "list",
-                StructValue::List(vec![
-                    StructValue::Number(1.0),
-                    StructValue::Object(inner.clone()),
-                ]),
+                StructValue::List(vec![StructValue::Number(1.0), StructValue::Object(inner.clone())]),
             ),
         ]));
         assert_eq!(value_at_path(&lit, &[key("num")]), Ok(Literal::Float(2.5)));
-        assert_eq!(
-            value_at_path(&lit, &[key("s")]),
-            Ok(Literal::String("hi".into()))
-        );
+        assert_eq!(value_at_path(&lit, &[key("s")]), Ok(Literal::String("hi".into())));
         assert_eq!(
             value_at_path(&lit, &[key("list"), AttrStep::Index(0)]),
             Ok(Literal::Float(1.0))
@@ -199,10 +171,7 @@ mod tests {
             value_at_path(&lit, &[key("list")]),
             Ok(Literal::Collection(vec![
                 Literal::Float(1.0),
-                Literal::Struct(object(&[
-                    ("n", StructValue::Null),
-                    ("b", StructValue::Bool(true))
-                ]))
+                Literal::Struct(object(&[("n", StructValue::Null), ("b", StructValue::Bool(true))]))
             ]))
         );
     }
@@ -213,21 +182,14 @@ mod tests {
             value: Literal::Collection(vec![Literal::Integer(4)]),
             variant: LiteralType::collection(LiteralType::Integer),
         }));
-        assert_eq!(
-            value_at_path(&lit, &[AttrStep::Index(0)]),
-            Ok(Literal::Integer(4))
-        );
+        assert_eq!(value_at_path(&lit, &[AttrStep::Index(0)]), Ok(Literal::Integer(4)));
     }
 
     #[test]
     fn errors_name_the_step() {
         let list = Literal::Collection(vec![Literal::Integer(1); 3]);
-        let message =
-            |lit: &Literal, path: &[AttrStep]| value_at_path(lit, path).unwrap_err().message;
-        assert_eq!(
-            message(&list, &[AttrStep::Index(5)]),
-            "index [5] out of range (len 3)"
-        );
+        let message = |lit: &Literal, path: &[AttrStep]| value_at_path(lit, path).unwrap_err().message;
+        assert_eq!(message(&list, &[AttrStep::Index(5)]), "index [5] out of range (len 3)");
         assert_eq!(
             message(&list, &[AttrStep::Index(0), AttrStep::Index(0)]),
             "cannot index [0] into integer at [0]"
@@ -236,10 +198,7 @@ mod tests {
             message(&Literal::Integer(1), &[AttrStep::Index(0)]),
             "cannot index [0] into integer"
         );
-        assert_eq!(
-            message(&list, &[key("x")]),
-            r#"cannot index ["x"] into collection"#
-        );
+        assert_eq!(message(&list, &[key("x")]), r#"cannot index ["x"] into collection"#);
         let map = Literal::Map(BTreeMap::new());
         assert_eq!(message(&map, &[key("x")]), r#"key "x" not found"#);
         let st = Literal::Struct(object(&[("a", StructValue::List(vec![]))]));
@@ -251,9 +210,6 @@ mod tests {
             message(&st, &[key("a"), key("b")]),
             r#"cannot index ["b"] into list at ["a"]"#
         );
-        assert_eq!(
-            message(&st, &[AttrStep::Index(0)]),
-            "cannot index [0] into struct"
-        );
+        assert_eq!(message(&st, &[AttrStep::Index(0)]), "cannot index [0] into struct");
     }
 }

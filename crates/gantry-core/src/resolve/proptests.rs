@@ -6,8 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    AttrStep, Blob, BlobDimensionality, BlobType, Duration, LiteralType, StructType, StructValue,
-    Timestamp, UnionValue,
+    AttrStep, Blob, BlobDimensionality, BlobType, Duration, LiteralType, StructType, StructValue, Timestamp, UnionValue,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -76,9 +75,7 @@ fn arb_json_integer() -> impl Strategy<Value = i64> {
 
 fn arb_json_value(ty: &LiteralType) -> BoxedStrategy<StructValue> {
     match ty {
-        LiteralType::Integer => arb_json_integer()
-            .prop_map(|i| StructValue::Number(i as f64))
-            .boxed(),
+        LiteralType::Integer => arb_json_integer().prop_map(|i| StructValue::Number(i as f64)).boxed(),
         LiteralType::Float => arb_float().prop_map(StructValue::Number).boxed(),
         LiteralType::String => "[a-z]{0,3}".prop_map(StructValue::String).boxed(),
         LiteralType::Boolean => any::<bool>().prop_map(StructValue::Bool).boxed(),
@@ -145,10 +142,7 @@ fn arb_literal(ty: &LiteralType) -> BoxedStrategy<Literal> {
                         .boxed()
                 })
                 .collect();
-            (
-                declared,
-                prop::option::of(arb_json_value(&LiteralType::Float)),
-            )
+            (declared, prop::option::of(arb_json_value(&LiteralType::Float)))
                 .prop_map(|(fields, extra)| {
                     let mut fields: BTreeMap<String, StructValue> = fields.into_iter().collect();
                     fields.extend(extra.map(|value| ("extra".to_owned(), value)));
@@ -159,11 +153,9 @@ fn arb_literal(ty: &LiteralType) -> BoxedStrategy<Literal> {
         LiteralType::Collection(element) => prop::collection::vec(arb_literal(element), 0..4)
             .prop_map(Literal::Collection)
             .boxed(),
-        LiteralType::Map(value) => {
-            prop::collection::btree_map("[a-z]{1,2}", arb_literal(value), 0..4)
-                .prop_map(Literal::Map)
-                .boxed()
-        }
+        LiteralType::Map(value) => prop::collection::btree_map("[a-z]{1,2}", arb_literal(value), 0..4)
+            .prop_map(Literal::Map)
+            .boxed(),
         LiteralType::Union(variants) => {
             let choices: Vec<BoxedStrategy<Literal>> = variants
                 .iter()
@@ -203,25 +195,21 @@ fn fits(lit: &Literal, ty: &LiteralType) -> bool {
             variants.contains(&union.variant) && fits(&union.value, &union.variant)
         }
         (LiteralType::Enum(values), Literal::Enum(value)) => values.contains(value),
-        (LiteralType::Struct(struct_type), Literal::Struct(fields)) => struct_type
-            .fields
-            .iter()
-            .all(|(name, field_type)| match fields.get(name) {
-                Some(value) => json_fits(value, field_type),
-                None => json_fits(&StructValue::Null, field_type),
-            }),
+        (LiteralType::Struct(struct_type), Literal::Struct(fields)) => {
+            struct_type
+                .fields
+                .iter()
+                .all(|(name, field_type)| match fields.get(name) {
+                    Some(value) => json_fits(value, field_type),
+                    None => json_fits(&StructValue::Null, field_type),
+                })
+        }
         (LiteralType::Blob(blob_type), Literal::Blob(blob)) => {
             blob.dimensionality == blob_type.dimensionality
-                && (blob_type.format.is_empty()
-                    || blob.format.is_empty()
-                    || blob.format == blob_type.format)
+                && (blob_type.format.is_empty() || blob.format.is_empty() || blob.format == blob_type.format)
         }
-        (LiteralType::Collection(element), Literal::Collection(items)) => {
-            items.iter().all(|i| fits(i, element))
-        }
-        (LiteralType::Map(value), Literal::Map(entries)) => {
-            entries.values().all(|v| fits(v, value))
-        }
+        (LiteralType::Collection(element), Literal::Collection(items)) => items.iter().all(|i| fits(i, element)),
+        (LiteralType::Map(value), Literal::Map(entries)) => entries.values().all(|v| fits(v, value)),
         (LiteralType::Integer, Literal::Integer(_))
         | (LiteralType::Float, Literal::Float(_))
         | (LiteralType::String, Literal::String(_))
@@ -331,18 +319,11 @@ fn build(
             items.extend(vec![Literal::String("pad".into()); *after]);
             (
                 ty.clone(),
-                produce(
-                    Literal::Collection(items),
-                    vec![AttrStep::Index(*before as u32)],
-                ),
+                produce(Literal::Collection(items), vec![AttrStep::Index(*before as u32)]),
             )
         }
         Wrap::Leaf(Leaf::InMap) => {
-            let map = [
-                ("k".to_owned(), lit.clone()),
-                ("other".to_owned(), Literal::None),
-            ]
-            .into();
+            let map = [("k".to_owned(), lit.clone()), ("other".to_owned(), Literal::None)].into();
             (
                 ty.clone(),
                 produce(Literal::Map(map), vec![AttrStep::Key("k".to_owned())]),
@@ -360,13 +341,8 @@ fn build(
         },
         Wrap::Collection(count, item) => {
             let element_type = build(item, ty, lit, &mut BTreeMap::new()).0;
-            let bindings = (0..*count)
-                .map(|_| build(item, ty, lit, source).1)
-                .collect();
-            (
-                LiteralType::collection(element_type),
-                BindingData::Collection(bindings),
-            )
+            let bindings = (0..*count).map(|_| build(item, ty, lit, source).1).collect();
+            (LiteralType::collection(element_type), BindingData::Collection(bindings))
         }
         Wrap::Map(count, item) => {
             let value_type = build(item, ty, lit, &mut BTreeMap::new()).0;

@@ -87,10 +87,7 @@ mod tests {
         assert_eq!(required_successes(SuccessCriteria::MinSuccesses(3), 7), 3);
         assert_eq!(required_successes(SuccessCriteria::MinSuccesses(9), 7), 7);
         assert_eq!(required_successes(criteria_from_min_successes(None), 4), 4);
-        assert_eq!(
-            required_successes(criteria_from_min_successes(Some(2)), 4),
-            2
-        );
+        assert_eq!(required_successes(criteria_from_min_successes(Some(2)), 4), 2);
     }
 
     #[test]

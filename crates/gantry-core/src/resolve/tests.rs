@@ -5,10 +5,7 @@ fn outputs(entries: &[(&str, &[(&str, Literal)])]) -> BTreeMap<String, LiteralMa
     entries
         .iter()
         .map(|(node, values)| {
-            let values = values
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect();
+            let values = values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
             ((*node).to_owned(), values)
         })
         .collect()
@@ -37,17 +34,11 @@ fn resolves_each_kind_of_binding() {
     let source = source();
     let data = BindingData::Map(
         [
-            (
-                "lit".to_owned(),
-                BindingData::Literal(Literal::String("s".into())),
-            ),
+            ("lit".to_owned(), BindingData::Literal(Literal::String("s".into()))),
             ("input".to_owned(), promise("", "n", vec![])),
             (
                 "list".to_owned(),
-                BindingData::Collection(vec![
-                    promise("dn0", "o0", vec![]),
-                    promise("dn1", "o0", vec![]),
-                ]),
+                BindingData::Collection(vec![promise("dn0", "o0", vec![]), promise("dn1", "o0", vec![])]),
             ),
             (
                 "field".to_owned(),
@@ -75,23 +66,12 @@ fn resolves_each_kind_of_binding() {
 fn assembles_a_dynamic_parents_list_output() {
     // The seed's `out.set(res)`: one output bound to a list of promises of the children's outputs.
     let source = source();
-    let res = BindingData::Collection(
-        (0..3)
-            .map(|i| promise(&format!("dn{i}"), "o0", vec![]))
-            .collect(),
-    );
-    let declared = [Variable::new(
-        "out",
-        LiteralType::collection(LiteralType::Integer),
-    )];
+    let res = BindingData::Collection((0..3).map(|i| promise(&format!("dn{i}"), "o0", vec![])).collect());
+    let declared = [Variable::new("out", LiteralType::collection(LiteralType::Integer))];
     let assembled = assemble_outputs(&[Binding::new("out", res)], &declared, &source);
     let expected: LiteralMap = [(
         "out".to_owned(),
-        Literal::Collection(vec![
-            Literal::Integer(10),
-            Literal::Integer(11),
-            Literal::Integer(12),
-        ]),
+        Literal::Collection(vec![Literal::Integer(10), Literal::Integer(11), Literal::Integer(12)]),
     )]
     .into();
     assert_eq!(assembled, Ok(expected));
@@ -106,10 +86,7 @@ fn inputs_are_conformed_and_defaults_fill_gaps() {
         Variable::new("label", LiteralType::String).with_default(Literal::String("none".into())),
     ];
     let bindings = [
-        Binding::new(
-            "index",
-            promise("dn0", "rec", vec![AttrStep::Key("x".into())]),
-        ),
+        Binding::new("index", promise("dn0", "rec", vec![AttrStep::Key("x".into())])),
         Binding::promise("maybe", "", "n"),
     ];
     let expected: LiteralMap = [
@@ -131,16 +108,9 @@ fn inputs_are_conformed_and_defaults_fill_gaps() {
 fn errors_name_the_input_and_the_referenced_output() {
     let source = source();
     let declared = [Variable::new("index", LiteralType::Integer)];
-    let error = |bindings: &[Binding]| {
-        resolve_inputs(bindings, &declared, &source)
-            .unwrap_err()
-            .to_string()
-    };
+    let error = |bindings: &[Binding]| resolve_inputs(bindings, &declared, &source).unwrap_err().to_string();
 
-    let missing_key = Binding::new(
-        "index",
-        promise("dn0", "rec", vec![AttrStep::Key("y".into())]),
-    );
+    let missing_key = Binding::new("index", promise("dn0", "rec", vec![AttrStep::Key("y".into())]));
     assert_eq!(
         error(&[missing_key]),
         r#"input "index": node "dn0" output "rec": key "y" not found"#
@@ -159,10 +129,7 @@ fn errors_name_the_input_and_the_referenced_output() {
     );
 
     let wrong_type = Binding::literal("index", Literal::String("x".into()));
-    assert_eq!(
-        error(&[wrong_type]),
-        r#"input "index": expected integer, got string"#
-    );
+    assert_eq!(error(&[wrong_type]), r#"input "index": expected integer, got string"#);
 
     let wrong_promised_type = Binding::new("index", promise("dn0", "rec", vec![]));
     assert_eq!(
@@ -182,10 +149,7 @@ fn errors_name_the_input_and_the_referenced_output() {
         Binding::promise("index", "dn0", "o0"),
         Binding::promise("extra", "dn1", "o0"),
     ];
-    assert_eq!(
-        error(&unknown),
-        r#"input "extra": no such input is declared"#
-    );
+    assert_eq!(error(&unknown), r#"input "extra": no such input is declared"#);
 }
 
 #[test]
@@ -194,10 +158,7 @@ fn output_errors_say_output() {
     let declared = [Variable::new("out", LiteralType::Integer)];
     let error = assemble_outputs(&[], &declared, &source).unwrap_err();
     assert_eq!(error.var_kind, VarKind::Output);
-    assert_eq!(
-        error.to_string(),
-        r#"output "out": not bound and has no default"#
-    );
+    assert_eq!(error.to_string(), r#"output "out": not bound and has no default"#);
 }
 
 #[test]

@@ -60,11 +60,25 @@ impl AttemptState {
 /// What can happen to an attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptEvent {
-    Claim { worker_id: String, now_ms: i64, lease_ms: i64 },
-    Heartbeat { worker_id: String, now_ms: i64, lease_ms: i64 },
-    Complete { worker_id: String, now_ms: i64, result: AttemptResult },
+    Claim {
+        worker_id: String,
+        now_ms: i64,
+        lease_ms: i64,
+    },
+    Heartbeat {
+        worker_id: String,
+        now_ms: i64,
+        lease_ms: i64,
+    },
+    Complete {
+        worker_id: String,
+        now_ms: i64,
+        result: AttemptResult,
+    },
     /// The engine's sweep found the lease past its expiry.
-    LeaseExpired { now_ms: i64 },
+    LeaseExpired {
+        now_ms: i64,
+    },
     /// The attempt ran past the task's timeout.
     TimedOut,
     /// The attempt waited in the queue past the allowed time.
@@ -100,10 +114,7 @@ pub enum AttemptEffect {
 }
 
 /// Applies `event` to `state`. Returns the new state and what the node must learn.
-pub fn transition(
-    state: &AttemptState,
-    event: AttemptEvent,
-) -> Result<(AttemptState, AttemptEffect), TransitionError> {
+pub fn transition(state: &AttemptState, event: AttemptEvent) -> Result<(AttemptState, AttemptEffect), TransitionError> {
     use AttemptPhase as P;
     let invalid = |event: &AttemptEvent| TransitionError::Invalid {
         machine: "attempt",
@@ -111,13 +122,17 @@ pub fn transition(
         event: event.name(),
     };
     let unchanged = || Ok((state.clone(), AttemptEffect::None));
-    let with_phase = |phase: AttemptPhase| AttemptState {
-        phase,
-        ..state.clone()
-    };
+    let with_phase = |phase: AttemptPhase| AttemptState { phase, ..state.clone() };
 
     match (state.phase, event) {
-        (P::Queued, AttemptEvent::Claim { worker_id, now_ms, lease_ms }) => Ok((
+        (
+            P::Queued,
+            AttemptEvent::Claim {
+                worker_id,
+                now_ms,
+                lease_ms,
+            },
+        ) => Ok((
             AttemptState {
                 phase: P::Running,
                 worker_id: Some(worker_id),
@@ -125,7 +140,14 @@ pub fn transition(
             },
             AttemptEffect::Started,
         )),
-        (P::Running, AttemptEvent::Heartbeat { worker_id, now_ms, lease_ms }) => {
+        (
+            P::Running,
+            AttemptEvent::Heartbeat {
+                worker_id,
+                now_ms,
+                lease_ms,
+            },
+        ) => {
             state.check_lease(&worker_id, now_ms)?;
             let next = AttemptState {
                 lease_expires_at_ms: Some(now_ms.saturating_add(lease_ms)),
@@ -133,7 +155,14 @@ pub fn transition(
             };
             Ok((next, AttemptEffect::None))
         }
-        (P::Running, AttemptEvent::Complete { worker_id, now_ms, result }) => {
+        (
+            P::Running,
+            AttemptEvent::Complete {
+                worker_id,
+                now_ms,
+                result,
+            },
+        ) => {
             state.check_lease(&worker_id, now_ms)?;
             Ok((with_phase(result.phase()), AttemptEffect::Finished(result)))
         }
@@ -189,10 +218,9 @@ impl AttemptState {
             });
         }
         match self.lease_expires_at_ms {
-            Some(expired_at_ms) if now_ms >= expired_at_ms => Err(TransitionError::LeaseExpired {
-                expired_at_ms,
-                now_ms,
-            }),
+            Some(expired_at_ms) if now_ms >= expired_at_ms => {
+                Err(TransitionError::LeaseExpired { expired_at_ms, now_ms })
+            }
             _ => Ok(()),
         }
     }

@@ -36,7 +36,10 @@ impl ChildCounts {
             NodePhase::Skipped => self.skipped += 1,
             _ => {}
         }
-        debug_assert!(self.settled() <= self.total, "more children settled than exist: {self:?}");
+        debug_assert!(
+            self.settled() <= self.total,
+            "more children settled than exist: {self:?}"
+        );
     }
 
     pub fn settled(&self) -> u64 {

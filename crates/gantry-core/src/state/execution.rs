@@ -53,8 +53,12 @@ pub enum ExecutionEvent {
     /// No node of the execution is running or queued any more.
     NodesDrained,
     Assembled,
-    AssemblyFailed { error: ExecutionError },
-    Terminate { reason: String },
+    AssemblyFailed {
+        error: ExecutionError,
+    },
+    Terminate {
+        reason: String,
+    },
     TimedOut,
 }
 
@@ -133,7 +137,10 @@ pub fn transition(state: &ExecutionState, event: ExecutionEvent) -> Result<Execu
             Outcome::Failed => {
                 next.phase = P::Failing;
                 next.error = Some(first_error.unwrap_or_else(|| {
-                    ExecutionError::user("nodes_failed", format!("{} of {} nodes failed", counts.failed, counts.total))
+                    ExecutionError::user(
+                        "nodes_failed",
+                        format!("{} of {} nodes failed", counts.failed, counts.total),
+                    )
                 }));
                 vec![E::AbortNodes]
             }
@@ -153,7 +160,10 @@ pub fn transition(state: &ExecutionState, event: ExecutionEvent) -> Result<Execu
         }
         (P::Aborting, ExecutionEvent::Terminate { .. }) => Vec::new(),
         (_, ExecutionEvent::TimedOut) => {
-            next.error = Some(ExecutionError::user("execution_timeout", "the execution ran past its timeout"));
+            next.error = Some(ExecutionError::user(
+                "execution_timeout",
+                "the execution ran past its timeout",
+            ));
             let mut effects = vec![E::AbortNodes];
             effects.extend(finish(&mut next, P::TimedOut));
             effects

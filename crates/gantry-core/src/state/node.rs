@@ -110,24 +110,41 @@ pub enum NodeEvent {
     Recover,
     /// The node's inputs could not be resolved from its upstreams' outputs (a missing key on an attribute path, a
     /// value of the wrong type at run time).
-    InputsFailed { error: ExecutionError },
+    InputsFailed {
+        error: ExecutionError,
+    },
     AttemptStarted,
     AttemptSucceeded,
     /// The generator's spec compiled against the node's output interface.
     SpecCompiled,
     /// The generator's spec did not compile: every error, already formatted.
-    SpecRejected { error: ExecutionError },
-    AttemptFailed { error: ExecutionError, now_ms: i64 },
+    SpecRejected {
+        error: ExecutionError,
+    },
+    AttemptFailed {
+        error: ExecutionError,
+        now_ms: i64,
+    },
     /// All children rows exist (inserted in one or several batches).
-    ChildrenCreated { counts: ChildCounts, rule: ChildRule },
+    ChildrenCreated {
+        counts: ChildCounts,
+        rule: ChildRule,
+    },
     /// Some children settled; `counts` are the totals so far.
-    ChildrenProgress { counts: ChildCounts, rule: ChildRule },
+    ChildrenProgress {
+        counts: ChildCounts,
+        rule: ChildRule,
+    },
     /// Every child is terminal after an abort.
     ChildrenAborted,
     Assembled,
-    AssemblyFailed { error: ExecutionError },
+    AssemblyFailed {
+        error: ExecutionError,
+    },
     /// The child execution of a launch-plan node finished.
-    ChildExecutionFinished { result: Result<LiteralMap, ExecutionError> },
+    ChildExecutionFinished {
+        result: Result<LiteralMap, ExecutionError>,
+    },
     Abort,
     TimedOut,
 }
@@ -161,11 +178,16 @@ impl NodeEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeEffect {
     /// Create attempt `attempt`, claimable from `not_before_ms` on (a retry's backoff; `None` = now).
-    EnqueueAttempt { attempt: u32, not_before_ms: Option<i64> },
+    EnqueueAttempt {
+        attempt: u32,
+        not_before_ms: Option<i64>,
+    },
     /// Store the accepted spec so the generator never runs again for this attempt.
     PersistSpec,
     /// Insert the node's children (of the spec, sub-workflow, taken branch arm or array elements) in batches.
-    CreateChildren { attempt: u32 },
+    CreateChildren {
+        attempt: u32,
+    },
     /// Start the children that wait on no other child.
     StartChildren,
     StartChildExecution,

@@ -101,7 +101,10 @@ fn attempt_table_rows() {
         (
             running("w1", 1_500),
             complete("w1", 1_200, AttemptResult::Error(user_error(true))),
-            Ok((P::Failed, AttemptEffect::Finished(AttemptResult::Error(user_error(true))))),
+            Ok((
+                P::Failed,
+                AttemptEffect::Finished(AttemptResult::Error(user_error(true))),
+            )),
         ),
         (
             running("w1", 1_500),
@@ -135,9 +138,21 @@ fn attempt_table_rows() {
                 ))),
             )),
         ),
-        (AttemptState::queued(), AttemptEvent::Abort, Ok((P::Aborted, AttemptEffect::Aborted))),
-        (running("w1", 1_500), AttemptEvent::Abort, Ok((P::Aborted, AttemptEffect::Aborted))),
-        (running("w1", 1_500), AttemptEvent::QueueTimedOut, Ok((P::Running, AttemptEffect::None))),
+        (
+            AttemptState::queued(),
+            AttemptEvent::Abort,
+            Ok((P::Aborted, AttemptEffect::Aborted)),
+        ),
+        (
+            running("w1", 1_500),
+            AttemptEvent::Abort,
+            Ok((P::Aborted, AttemptEffect::Aborted)),
+        ),
+        (
+            running("w1", 1_500),
+            AttemptEvent::QueueTimedOut,
+            Ok((P::Running, AttemptEffect::None)),
+        ),
         (
             AttemptState::queued(),
             AttemptEvent::Heartbeat {
@@ -162,11 +177,16 @@ fn attempt_table_rows() {
     let AttemptEffect::Finished(AttemptResult::Error(error)) = effect else {
         panic!("expected an error result, got {effect:?}");
     };
-    assert_eq!((error.code.as_str(), error.kind, error.recoverable), ("lease_expired", crate::model::ErrorKind::System, true));
+    assert_eq!(
+        (error.code.as_str(), error.kind, error.recoverable),
+        ("lease_expired", crate::model::ErrorKind::System, true)
+    );
 
     let (timed_out, effect) = attempt::transition(&AttemptState::queued(), AttemptEvent::QueueTimedOut).expect("queue");
     assert_eq!(timed_out.phase, P::TimedOut);
-    assert!(matches!(effect, AttemptEffect::Finished(AttemptResult::Error(e)) if e.code == "queue_timeout" && !e.recoverable));
+    assert!(
+        matches!(effect, AttemptEffect::Finished(AttemptResult::Error(e)) if e.code == "queue_timeout" && !e.recoverable)
+    );
 }
 
 #[test]
@@ -184,8 +204,15 @@ fn second_completion_is_refused_and_changes_nothing() {
             event: "complete",
         })
     );
-    for absorbed in [AttemptEvent::Abort, AttemptEvent::TimedOut, AttemptEvent::LeaseExpired { now_ms: 1_000 }] {
-        assert_eq!(attempt::transition(&done, absorbed), Ok((done.clone(), AttemptEffect::None)));
+    for absorbed in [
+        AttemptEvent::Abort,
+        AttemptEvent::TimedOut,
+        AttemptEvent::LeaseExpired { now_ms: 1_000 },
+    ] {
+        assert_eq!(
+            attempt::transition(&done, absorbed),
+            Ok((done.clone(), AttemptEffect::None))
+        );
     }
 }
 
@@ -212,29 +239,103 @@ fn node_table_rows() {
 
     type Row<'p> = (&'static str, NodeState, &'p NodePolicy, NodeEvent, P, Vec<NodeEffect>);
     let rows: Vec<Row> = vec![
-        ("start task", fresh.clone(), &task, NodeEvent::Start, P::Queued, vec![enqueue0]),
-        ("start composite", fresh.clone(), &composite, NodeEvent::Start, P::SpecAccepted, vec![E::CreateChildren { attempt: 0 }]),
-        ("start launch plan", fresh.clone(), &launch_plan, NodeEvent::Start, P::Running, vec![E::StartChildExecution]),
-        ("cache hit", fresh.clone(), &task, NodeEvent::CacheHit, P::Succeeded, vec![E::Settled(P::Succeeded)]),
-        ("skip", fresh.clone(), &task, NodeEvent::Skip, P::Skipped, vec![E::Settled(P::Skipped)]),
-        ("recover", fresh.clone(), &task, NodeEvent::Recover, P::Recovered, vec![E::Settled(P::Recovered)]),
+        (
+            "start task",
+            fresh.clone(),
+            &task,
+            NodeEvent::Start,
+            P::Queued,
+            vec![enqueue0],
+        ),
+        (
+            "start composite",
+            fresh.clone(),
+            &composite,
+            NodeEvent::Start,
+            P::SpecAccepted,
+            vec![E::CreateChildren { attempt: 0 }],
+        ),
+        (
+            "start launch plan",
+            fresh.clone(),
+            &launch_plan,
+            NodeEvent::Start,
+            P::Running,
+            vec![E::StartChildExecution],
+        ),
+        (
+            "cache hit",
+            fresh.clone(),
+            &task,
+            NodeEvent::CacheHit,
+            P::Succeeded,
+            vec![E::Settled(P::Succeeded)],
+        ),
+        (
+            "skip",
+            fresh.clone(),
+            &task,
+            NodeEvent::Skip,
+            P::Skipped,
+            vec![E::Settled(P::Skipped)],
+        ),
+        (
+            "recover",
+            fresh.clone(),
+            &task,
+            NodeEvent::Recover,
+            P::Recovered,
+            vec![E::Settled(P::Recovered)],
+        ),
         (
             "inputs failed",
             fresh.clone(),
             &task,
-            NodeEvent::InputsFailed { error: user_error(false) },
+            NodeEvent::InputsFailed {
+                error: user_error(false),
+            },
             P::Failed,
             vec![E::Settled(P::Failed)],
         ),
-        ("attempt started", node_in(P::Queued), &task, NodeEvent::AttemptStarted, P::Running, vec![]),
-        ("retry started", node_in(P::RetryWaiting), &task, NodeEvent::AttemptStarted, P::Running, vec![]),
-        ("attempt succeeded", node_in(P::Running), &task, NodeEvent::AttemptSucceeded, P::Succeeded, vec![E::Settled(P::Succeeded)]),
-        ("spec compiled", node_in(P::Running), &task, NodeEvent::SpecCompiled, P::SpecAccepted, vec![E::PersistSpec, E::CreateChildren { attempt: 0 }]),
+        (
+            "attempt started",
+            node_in(P::Queued),
+            &task,
+            NodeEvent::AttemptStarted,
+            P::Running,
+            vec![],
+        ),
+        (
+            "retry started",
+            node_in(P::RetryWaiting),
+            &task,
+            NodeEvent::AttemptStarted,
+            P::Running,
+            vec![],
+        ),
+        (
+            "attempt succeeded",
+            node_in(P::Running),
+            &task,
+            NodeEvent::AttemptSucceeded,
+            P::Succeeded,
+            vec![E::Settled(P::Succeeded)],
+        ),
+        (
+            "spec compiled",
+            node_in(P::Running),
+            &task,
+            NodeEvent::SpecCompiled,
+            P::SpecAccepted,
+            vec![E::PersistSpec, E::CreateChildren { attempt: 0 }],
+        ),
         (
             "spec rejected",
             node_in(P::Running),
             &task,
-            NodeEvent::SpecRejected { error: user_error(false) },
+            NodeEvent::SpecRejected {
+                error: user_error(false),
+            },
             P::Failed,
             vec![E::Settled(P::Failed)],
         ),
@@ -242,15 +343,24 @@ fn node_table_rows() {
             "attempt failed, retry",
             node_in(P::Running),
             &task,
-            NodeEvent::AttemptFailed { error: user_error(true), now_ms: 1_000 },
+            NodeEvent::AttemptFailed {
+                error: user_error(true),
+                now_ms: 1_000,
+            },
             P::RetryWaiting,
-            vec![E::EnqueueAttempt { attempt: 1, not_before_ms: Some(1_100) }],
+            vec![E::EnqueueAttempt {
+                attempt: 1,
+                not_before_ms: Some(1_100),
+            }],
         ),
         (
             "attempt failed, final",
             node_in(P::Running),
             &task,
-            NodeEvent::AttemptFailed { error: user_error(false), now_ms: 1_000 },
+            NodeEvent::AttemptFailed {
+                error: user_error(false),
+                now_ms: 1_000,
+            },
             P::Failed,
             vec![E::Settled(P::Failed)],
         ),
@@ -258,7 +368,10 @@ fn node_table_rows() {
             "queue timeout, final",
             node_in(P::Queued),
             &task,
-            NodeEvent::AttemptFailed { error: ExecutionError::system("queue_timeout", "x").recoverable(false), now_ms: 0 },
+            NodeEvent::AttemptFailed {
+                error: ExecutionError::system("queue_timeout", "x").recoverable(false),
+                now_ms: 0,
+            },
             P::TimedOut,
             vec![E::Settled(P::TimedOut)],
         ),
@@ -266,7 +379,10 @@ fn node_table_rows() {
             "children created",
             node_in(P::SpecAccepted),
             &task,
-            NodeEvent::ChildrenCreated { counts: counts(3, 0, 0), rule: all },
+            NodeEvent::ChildrenCreated {
+                counts: counts(3, 0, 0),
+                rule: all,
+            },
             P::ChildrenRunning,
             vec![E::StartChildren],
         ),
@@ -274,7 +390,10 @@ fn node_table_rows() {
             "zero children",
             node_in(P::SpecAccepted),
             &task,
-            NodeEvent::ChildrenCreated { counts: counts(0, 0, 0), rule: all },
+            NodeEvent::ChildrenCreated {
+                counts: counts(0, 0, 0),
+                rule: all,
+            },
             P::Assembling,
             vec![E::AssembleOutputs],
         ),
@@ -282,7 +401,10 @@ fn node_table_rows() {
             "children pending",
             node_in(P::ChildrenRunning),
             &task,
-            NodeEvent::ChildrenProgress { counts: counts(3, 2, 0), rule: all },
+            NodeEvent::ChildrenProgress {
+                counts: counts(3, 2, 0),
+                rule: all,
+            },
             P::ChildrenRunning,
             vec![],
         ),
@@ -290,7 +412,10 @@ fn node_table_rows() {
             "children succeeded",
             node_in(P::ChildrenRunning),
             &task,
-            NodeEvent::ChildrenProgress { counts: counts(3, 3, 0), rule: all },
+            NodeEvent::ChildrenProgress {
+                counts: counts(3, 3, 0),
+                rule: all,
+            },
             P::Assembling,
             vec![E::AssembleOutputs],
         ),
@@ -298,7 +423,10 @@ fn node_table_rows() {
             "child failed",
             node_in(P::ChildrenRunning),
             &task,
-            NodeEvent::ChildrenProgress { counts: counts(3, 0, 1), rule: all },
+            NodeEvent::ChildrenProgress {
+                counts: counts(3, 0, 1),
+                rule: all,
+            },
             P::Failing,
             vec![E::AbortChildren],
         ),
@@ -306,17 +434,36 @@ fn node_table_rows() {
             "progress while failing",
             node_in(P::Failing),
             &task,
-            NodeEvent::ChildrenProgress { counts: counts(3, 1, 1), rule: all },
+            NodeEvent::ChildrenProgress {
+                counts: counts(3, 1, 1),
+                rule: all,
+            },
             P::Failing,
             vec![],
         ),
-        ("children aborted", node_in(P::Failing), &task, NodeEvent::ChildrenAborted, P::Failed, vec![E::Settled(P::Failed)]),
-        ("assembled", node_in(P::Assembling), &task, NodeEvent::Assembled, P::Succeeded, vec![E::Settled(P::Succeeded)]),
+        (
+            "children aborted",
+            node_in(P::Failing),
+            &task,
+            NodeEvent::ChildrenAborted,
+            P::Failed,
+            vec![E::Settled(P::Failed)],
+        ),
+        (
+            "assembled",
+            node_in(P::Assembling),
+            &task,
+            NodeEvent::Assembled,
+            P::Succeeded,
+            vec![E::Settled(P::Succeeded)],
+        ),
         (
             "assembly failed",
             node_in(P::Assembling),
             &task,
-            NodeEvent::AssemblyFailed { error: user_error(false) },
+            NodeEvent::AssemblyFailed {
+                error: user_error(false),
+            },
             P::Failed,
             vec![E::Settled(P::Failed)],
         ),
@@ -324,7 +471,9 @@ fn node_table_rows() {
             "child execution succeeded",
             node_in(P::Running),
             &launch_plan,
-            NodeEvent::ChildExecutionFinished { result: Ok(LiteralMap::new()) },
+            NodeEvent::ChildExecutionFinished {
+                result: Ok(LiteralMap::new()),
+            },
             P::Succeeded,
             vec![E::Settled(P::Succeeded)],
         ),
@@ -332,12 +481,28 @@ fn node_table_rows() {
             "child execution failed",
             node_in(P::Running),
             &launch_plan,
-            NodeEvent::ChildExecutionFinished { result: Err(user_error(false)) },
+            NodeEvent::ChildExecutionFinished {
+                result: Err(user_error(false)),
+            },
             P::Failed,
             vec![E::Settled(P::Failed)],
         ),
-        ("abort running task", node_in(P::Running), &task, NodeEvent::Abort, P::Aborted, vec![E::AbortAttempt, E::Settled(P::Aborted)]),
-        ("abort not started", fresh.clone(), &task, NodeEvent::Abort, P::Aborted, vec![E::Settled(P::Aborted)]),
+        (
+            "abort running task",
+            node_in(P::Running),
+            &task,
+            NodeEvent::Abort,
+            P::Aborted,
+            vec![E::AbortAttempt, E::Settled(P::Aborted)],
+        ),
+        (
+            "abort not started",
+            fresh.clone(),
+            &task,
+            NodeEvent::Abort,
+            P::Aborted,
+            vec![E::Settled(P::Aborted)],
+        ),
         (
             "abort children",
             node_in(P::ChildrenRunning),
@@ -354,8 +519,22 @@ fn node_table_rows() {
             P::Aborted,
             vec![E::AbortChildExecution, E::Settled(P::Aborted)],
         ),
-        ("timeout", node_in(P::Queued), &task, NodeEvent::TimedOut, P::TimedOut, vec![E::AbortAttempt, E::Settled(P::TimedOut)]),
-        ("terminal absorbs", node_in(P::Succeeded), &task, NodeEvent::Abort, P::Succeeded, vec![]),
+        (
+            "timeout",
+            node_in(P::Queued),
+            &task,
+            NodeEvent::TimedOut,
+            P::TimedOut,
+            vec![E::AbortAttempt, E::Settled(P::TimedOut)],
+        ),
+        (
+            "terminal absorbs",
+            node_in(P::Succeeded),
+            &task,
+            NodeEvent::Abort,
+            P::Succeeded,
+            vec![],
+        ),
     ];
     for (name, state, policy, event, phase, effects) in rows {
         assert_eq!(node_after(&state, policy, event), (phase, effects), "row {name:?}");
@@ -383,8 +562,17 @@ fn node_invalid_transitions_are_typed_errors() {
         );
     }
     // A launch-plan node takes no attempt results; a task node no child execution.
-    assert!(node::transition(&node_in(NodePhase::Running), &policy(NodeKind::LaunchPlan), NodeEvent::AttemptSucceeded).is_err());
-    let finished = NodeEvent::ChildExecutionFinished { result: Ok(LiteralMap::new()) };
+    assert!(
+        node::transition(
+            &node_in(NodePhase::Running),
+            &policy(NodeKind::LaunchPlan),
+            NodeEvent::AttemptSucceeded
+        )
+        .is_err()
+    );
+    let finished = NodeEvent::ChildExecutionFinished {
+        result: Ok(LiteralMap::new()),
+    };
     assert!(node::transition(&node_in(NodePhase::Running), &task, finished).is_err());
 }
 
@@ -396,16 +584,32 @@ fn retry_budgets_are_separate_and_backoff_doubles_up_to_the_cap() {
     for error in [system_error(), user_error(true), system_error()] {
         let decision = node::transition(&state, &task, NodeEvent::AttemptFailed { error, now_ms: 0 }).expect("fail");
         assert_eq!(decision.state.phase, NodePhase::RetryWaiting);
-        let [NodeEffect::EnqueueAttempt { not_before_ms: Some(at), .. }] = decision.effects[..] else {
+        let [
+            NodeEffect::EnqueueAttempt {
+                not_before_ms: Some(at),
+                ..
+            },
+        ] = decision.effects[..]
+        else {
             panic!("expected one enqueue, got {:?}", decision.effects);
         };
         delays.push(at);
-        state = node::transition(&decision.state, &task, NodeEvent::AttemptStarted).expect("start").state;
+        state = node::transition(&decision.state, &task, NodeEvent::AttemptStarted)
+            .expect("start")
+            .state;
     }
     assert_eq!(delays, vec![100, 200, 350]);
     assert_eq!((state.user_failures, state.system_failures, state.attempts), (1, 2, 4));
     // Both budgets are spent: the next error of either kind is final.
-    let decision = node::transition(&state, &task, NodeEvent::AttemptFailed { error: user_error(true), now_ms: 0 }).expect("fail");
+    let decision = node::transition(
+        &state,
+        &task,
+        NodeEvent::AttemptFailed {
+            error: user_error(true),
+            now_ms: 0,
+        },
+    )
+    .expect("fail");
     assert_eq!(decision.state.phase, NodePhase::Failed);
     assert_eq!(decision.state.error, Some(user_error(true)));
 }
@@ -417,10 +621,22 @@ fn min_successes_lets_a_dynamic_parent_succeed_with_failed_children() {
         min_successes: Some(2),
         fail_fast: true,
     };
-    let progress = |s, f| NodeEvent::ChildrenProgress { counts: counts(3, s, f), rule };
-    assert_eq!(node_after(&node_in(NodePhase::ChildrenRunning), &task, progress(1, 1)).0, NodePhase::ChildrenRunning);
-    assert_eq!(node_after(&node_in(NodePhase::ChildrenRunning), &task, progress(2, 1)).0, NodePhase::Assembling);
-    assert_eq!(node_after(&node_in(NodePhase::ChildrenRunning), &task, progress(1, 2)).0, NodePhase::Failing);
+    let progress = |s, f| NodeEvent::ChildrenProgress {
+        counts: counts(3, s, f),
+        rule,
+    };
+    assert_eq!(
+        node_after(&node_in(NodePhase::ChildrenRunning), &task, progress(1, 1)).0,
+        NodePhase::ChildrenRunning
+    );
+    assert_eq!(
+        node_after(&node_in(NodePhase::ChildrenRunning), &task, progress(2, 1)).0,
+        NodePhase::Assembling
+    );
+    assert_eq!(
+        node_after(&node_in(NodePhase::ChildrenRunning), &task, progress(1, 2)).0,
+        NodePhase::Failing
+    );
 }
 
 #[test]
@@ -429,7 +645,9 @@ fn cached_task_records_populated() {
         cache: true,
         ..policy(NodeKind::Task)
     };
-    let queued = node::transition(&NodeState::new(), &cached, NodeEvent::Start).expect("start").state;
+    let queued = node::transition(&NodeState::new(), &cached, NodeEvent::Start)
+        .expect("start")
+        .state;
     assert_eq!(queued.cache_status, CacheStatus::Miss);
     let running = NodeState {
         phase: NodePhase::Running,
@@ -437,7 +655,10 @@ fn cached_task_records_populated() {
     };
     let done = node::transition(&running, &cached, NodeEvent::AttemptSucceeded).expect("done");
     assert_eq!(done.state.cache_status, CacheStatus::Populated);
-    assert_eq!(done.effects, vec![NodeEffect::WriteCache, NodeEffect::Settled(NodePhase::Succeeded)]);
+    assert_eq!(
+        done.effects,
+        vec![NodeEffect::WriteCache, NodeEffect::Settled(NodePhase::Succeeded)]
+    );
 }
 
 // ---- execution table ----
@@ -452,18 +673,32 @@ fn execution_table_rows() {
         rule: ChildRule::ALL_FAIL_FAST,
         first_error: None,
     };
-    let terminate = || ExecutionEvent::Terminate { reason: "operator".into() };
+    let terminate = || ExecutionEvent::Terminate {
+        reason: "operator".into(),
+    };
     let rows: Vec<(P, ExecutionEvent, P, Vec<ExecutionEffect>)> = vec![
         (P::Queued, ExecutionEvent::Start, P::Running, vec![E::StartNodes]),
         (P::Running, progress(2, 1, 0), P::Running, vec![]),
         (P::Running, progress(2, 2, 0), P::Succeeding, vec![E::AssembleOutputs]),
         (P::Running, progress(2, 0, 1), P::Failing, vec![E::AbortNodes]),
         (P::Failing, progress(2, 1, 1), P::Failing, vec![]),
-        (P::Failing, ExecutionEvent::NodesDrained, P::Failed, vec![E::Finished(P::Failed)]),
-        (P::Succeeding, ExecutionEvent::Assembled, P::Succeeded, vec![E::Finished(P::Succeeded)]),
+        (
+            P::Failing,
+            ExecutionEvent::NodesDrained,
+            P::Failed,
+            vec![E::Finished(P::Failed)],
+        ),
         (
             P::Succeeding,
-            ExecutionEvent::AssemblyFailed { error: user_error(false) },
+            ExecutionEvent::Assembled,
+            P::Succeeded,
+            vec![E::Finished(P::Succeeded)],
+        ),
+        (
+            P::Succeeding,
+            ExecutionEvent::AssemblyFailed {
+                error: user_error(false),
+            },
             P::Failed,
             vec![E::Finished(P::Failed)],
         ),
@@ -471,16 +706,30 @@ fn execution_table_rows() {
         (P::Running, terminate(), P::Aborting, vec![E::AbortNodes]),
         (P::Succeeding, terminate(), P::Aborting, vec![E::AbortNodes]),
         (P::Failing, terminate(), P::Aborting, vec![E::AbortNodes]),
-        (P::Aborting, ExecutionEvent::NodesDrained, P::Aborted, vec![E::Finished(P::Aborted)]),
+        (
+            P::Aborting,
+            ExecutionEvent::NodesDrained,
+            P::Aborted,
+            vec![E::Finished(P::Aborted)],
+        ),
         (P::Aborting, terminate(), P::Aborting, vec![]),
         (P::Aborting, progress(2, 1, 0), P::Aborting, vec![]),
-        (P::Running, ExecutionEvent::TimedOut, P::TimedOut, vec![E::AbortNodes, E::Finished(P::TimedOut)]),
+        (
+            P::Running,
+            ExecutionEvent::TimedOut,
+            P::TimedOut,
+            vec![E::AbortNodes, E::Finished(P::TimedOut)],
+        ),
         (P::Succeeded, terminate(), P::Succeeded, vec![]),
     ];
     for (from, event, to, effects) in rows {
         let name = event.name();
         let decision = execution::transition(&at(from), event).expect("valid");
-        assert_eq!((decision.state.phase, decision.effects), (to, effects), "{from} + {name}");
+        assert_eq!(
+            (decision.state.phase, decision.effects),
+            (to, effects),
+            "{from} + {name}"
+        );
     }
     assert_eq!(
         execution::transition(&at(P::Queued), ExecutionEvent::Assembled),
@@ -507,7 +756,10 @@ fn fail_after_executable_nodes_waits_for_every_node() {
         rule,
         first_error: Some(user_error(false)),
     };
-    assert_eq!(execution::transition(&state, progress(1, 1)).expect("ok").state.phase, ExecutionPhase::Running);
+    assert_eq!(
+        execution::transition(&state, progress(1, 1)).expect("ok").state.phase,
+        ExecutionPhase::Running
+    );
     let failing = execution::transition(&state, progress(2, 1)).expect("ok").state;
     assert_eq!(failing.phase, ExecutionPhase::Failing);
     assert_eq!(failing.error, Some(user_error(false)));

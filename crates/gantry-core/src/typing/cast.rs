@@ -33,18 +33,12 @@ pub fn is_castable(from: &LiteralType, to: &LiteralType) -> bool {
         (LiteralType::Collection(from_element), LiteralType::Collection(to_element)) => {
             is_castable(from_element, to_element)
         }
-        (LiteralType::Map(from_value), LiteralType::Map(to_value)) => {
-            is_castable(from_value, to_value)
-        }
+        (LiteralType::Map(from_value), LiteralType::Map(to_value)) => is_castable(from_value, to_value),
         (LiteralType::Blob(from_blob), LiteralType::Blob(to_blob)) => {
             from_blob.dimensionality == to_blob.dimensionality
-                && (from_blob.format.is_empty()
-                    || to_blob.format.is_empty()
-                    || from_blob.format == to_blob.format)
+                && (from_blob.format.is_empty() || to_blob.format.is_empty() || from_blob.format == to_blob.format)
         }
-        (LiteralType::Struct(from_struct), LiteralType::Struct(to_struct)) => {
-            struct_castable(from_struct, to_struct)
-        }
+        (LiteralType::Struct(from_struct), LiteralType::Struct(to_struct)) => struct_castable(from_struct, to_struct),
         _ => false,
     }
 }
@@ -58,12 +52,10 @@ fn struct_castable(from: &StructType, to: &StructType) -> bool {
     if to.fields.is_empty() || from.fields.is_empty() {
         return true;
     }
-    to.fields
-        .iter()
-        .all(|(name, to_field)| match from.fields.get(name) {
-            Some(from_field) => is_castable(from_field, to_field),
-            None => accepts_none(to_field),
-        })
+    to.fields.iter().all(|(name, to_field)| match from.fields.get(name) {
+        Some(from_field) => is_castable(from_field, to_field),
+        None => accepts_none(to_field),
+    })
 }
 
 #[cfg(test)]
@@ -112,11 +104,7 @@ mod tests {
         assert!(is_castable(&LiteralType::None, &optional_int));
         assert!(is_castable(&LiteralType::Integer, &optional_int));
         assert!(!is_castable(&optional_int, &LiteralType::Integer));
-        let wider = LiteralType::Union(vec![
-            LiteralType::Integer,
-            LiteralType::String,
-            LiteralType::None,
-        ]);
+        let wider = LiteralType::Union(vec![LiteralType::Integer, LiteralType::String, LiteralType::None]);
         assert!(is_castable(&optional_int, &wider));
         assert!(!is_castable(&wider, &optional_int));
     }
@@ -169,9 +157,6 @@ mod tests {
             ("z", LiteralType::optional(LiteralType::Float)),
         ]);
         assert!(is_castable(&point, &with_optional_z));
-        assert!(!is_castable(
-            &fielded(&[("x", LiteralType::Integer)]),
-            &point
-        ));
+        assert!(!is_castable(&fielded(&[("x", LiteralType::Integer)]), &point));
     }
 }

@@ -66,11 +66,7 @@ pub fn check_literal(literal: &Literal, ty: &LiteralType) -> Result<(), TypeMism
     check_at(literal, ty, &mut path)
 }
 
-fn check_at(
-    literal: &Literal,
-    ty: &LiteralType,
-    path: &mut Vec<AttrStep>,
-) -> Result<(), TypeMismatch> {
+fn check_at(literal: &Literal, ty: &LiteralType, path: &mut Vec<AttrStep>) -> Result<(), TypeMismatch> {
     if let Literal::Union(union) = literal {
         check_at(&union.value, &union.variant, path)?;
         if is_castable(&union.variant, ty) {
@@ -83,9 +79,7 @@ fn check_at(
         ));
     }
     let conforms = match (ty, literal) {
-        (LiteralType::Union(variants), _) => variants
-            .iter()
-            .any(|variant| check_at(literal, variant, path).is_ok()),
+        (LiteralType::Union(variants), _) => variants.iter().any(|variant| check_at(literal, variant, path).is_ok()),
         (LiteralType::Integer, Literal::Integer(_))
         | (LiteralType::Float, Literal::Float(_))
         | (LiteralType::String, Literal::String(_) | Literal::Enum(_))
@@ -168,11 +162,7 @@ fn struct_value_kind(value: &StructValue) -> &'static str {
     }
 }
 
-fn check_struct_value(
-    value: &StructValue,
-    ty: &LiteralType,
-    path: &mut Vec<AttrStep>,
-) -> Result<(), TypeMismatch> {
+fn check_struct_value(value: &StructValue, ty: &LiteralType, path: &mut Vec<AttrStep>) -> Result<(), TypeMismatch> {
     let conforms = match (ty, value) {
         (LiteralType::Union(variants), _) => variants
             .iter()
@@ -195,13 +185,9 @@ fn check_struct_value(
                 return Err(TypeMismatch::at(path, ty, format!("{text:?}")));
             }
         }
-        (
-            LiteralType::Datetime
-            | LiteralType::Duration
-            | LiteralType::Binary
-            | LiteralType::Blob(_),
-            _,
-        ) => !matches!(value, StructValue::Null),
+        (LiteralType::Datetime | LiteralType::Duration | LiteralType::Binary | LiteralType::Blob(_), _) => {
+            !matches!(value, StructValue::Null)
+        }
         (LiteralType::Collection(element), StructValue::List(items)) => {
             for (index, item) in items.iter().enumerate() {
                 path.push(AttrStep::Index(index as u32));
@@ -239,10 +225,7 @@ mod tests {
 
     fn fielded(fields: &[(&str, LiteralType)]) -> LiteralType {
         LiteralType::Struct(StructType {
-            fields: fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
+            fields: fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
         })
     }
 
@@ -254,10 +237,7 @@ mod tests {
     fn scalars_and_the_message_format() {
         assert!(check_literal(&Literal::Integer(1), &LiteralType::Integer).is_ok());
         assert_eq!(
-            message(check_literal(
-                &Literal::String("a".into()),
-                &LiteralType::Integer
-            )),
+            message(check_literal(&Literal::String("a".into()), &LiteralType::Integer)),
             "expected integer, got string"
         );
         assert!(check_literal(&Literal::Integer(1), &LiteralType::Float).is_err());
@@ -267,18 +247,12 @@ mod tests {
     fn the_path_points_into_collections_and_maps() {
         let value = Literal::Collection(vec![
             Literal::Map(BTreeMap::from([("key".to_owned(), Literal::Integer(1))])),
-            Literal::Map(BTreeMap::from([(
-                "key".to_owned(),
-                Literal::String("x".into()),
-            )])),
+            Literal::Map(BTreeMap::from([("key".to_owned(), Literal::String("x".into()))])),
         ]);
         let ty = LiteralType::collection(LiteralType::map(LiteralType::Integer));
         let error = check_literal(&value, &ty).expect_err("the second map holds a string");
         assert_eq!(error.path, "[1][\"key\"]");
-        assert_eq!(
-            error.to_string(),
-            "expected integer, got string at [1][\"key\"]"
-        );
+        assert_eq!(error.to_string(), "expected integer, got string at [1][\"key\"]");
     }
 
     #[test]
@@ -321,13 +295,7 @@ mod tests {
             )
             .is_ok()
         );
-        assert!(
-            check_literal(
-                &Literal::Map(BTreeMap::new()),
-                &LiteralType::map(LiteralType::Float)
-            )
-            .is_ok()
-        );
+        assert!(check_literal(&Literal::Map(BTreeMap::new()), &LiteralType::map(LiteralType::Float)).is_ok());
     }
 
     #[test]

@@ -31,9 +31,7 @@ pub fn literal_type_of(literal: &Literal) -> LiteralType {
             format: blob.format.clone(),
             dimensionality: blob.dimensionality,
         }),
-        Literal::Collection(items) => {
-            LiteralType::collection(union_of(items.iter().map(literal_type_of)))
-        }
+        Literal::Collection(items) => LiteralType::collection(union_of(items.iter().map(literal_type_of))),
         Literal::Map(entries) => LiteralType::map(union_of(entries.values().map(literal_type_of))),
         Literal::Union(union) => union.variant.clone(),
         Literal::Enum(value) => LiteralType::Enum(vec![value.clone()]),
@@ -67,9 +65,7 @@ fn add_member(members: &mut Vec<LiteralType>, ty: LiteralType) {
         return;
     }
     if let LiteralType::Enum(values) = &ty
-        && let Some(LiteralType::Enum(existing)) = members
-            .iter_mut()
-            .find(|m| matches!(m, LiteralType::Enum(_)))
+        && let Some(LiteralType::Enum(existing)) = members.iter_mut().find(|m| matches!(m, LiteralType::Enum(_)))
     {
         for value in values {
             if !existing.contains(value) {
@@ -92,10 +88,7 @@ mod tests {
     #[test]
     fn scalars_have_their_own_type() {
         assert_eq!(literal_type_of(&Literal::Integer(1)), LiteralType::Integer);
-        assert_eq!(
-            literal_type_of(&Literal::String("a".into())),
-            LiteralType::String
-        );
+        assert_eq!(literal_type_of(&Literal::String("a".into())), LiteralType::String);
         assert_eq!(literal_type_of(&Literal::None), LiteralType::None);
         assert_eq!(
             literal_type_of(&Literal::Struct(BTreeMap::new())),
@@ -106,10 +99,7 @@ mod tests {
     #[test]
     fn collections_agree_or_become_unions() {
         let same = Literal::Collection(vec![Literal::Integer(1), Literal::Integer(2)]);
-        assert_eq!(
-            literal_type_of(&same),
-            LiteralType::collection(LiteralType::Integer)
-        );
+        assert_eq!(literal_type_of(&same), LiteralType::collection(LiteralType::Integer));
         let mixed = Literal::Collection(vec![
             Literal::Integer(1),
             Literal::String("a".into()),
@@ -117,10 +107,7 @@ mod tests {
         ]);
         assert_eq!(
             literal_type_of(&mixed),
-            LiteralType::collection(LiteralType::Union(vec![
-                LiteralType::Integer,
-                LiteralType::String
-            ]))
+            LiteralType::collection(LiteralType::Union(vec![LiteralType::Integer, LiteralType::String]))
         );
     }
 
@@ -155,8 +142,7 @@ mod tests {
             literal_type_of(&enums),
             LiteralType::collection(LiteralType::Enum(vec!["a".into(), "b".into()]))
         );
-        let with_string =
-            Literal::Collection(vec![Literal::Enum("a".into()), Literal::String("x".into())]);
+        let with_string = Literal::Collection(vec![Literal::Enum("a".into()), Literal::String("x".into())]);
         assert_eq!(
             literal_type_of(&with_string),
             LiteralType::collection(LiteralType::String)
@@ -188,15 +174,8 @@ mod tests {
     fn union_of_flattens_and_handles_none() {
         assert_eq!(union_of([]), nothing());
         assert_eq!(
-            union_of([
-                LiteralType::optional(LiteralType::Integer),
-                LiteralType::String
-            ]),
-            LiteralType::Union(vec![
-                LiteralType::Integer,
-                LiteralType::None,
-                LiteralType::String
-            ])
+            union_of([LiteralType::optional(LiteralType::Integer), LiteralType::String]),
+            LiteralType::Union(vec![LiteralType::Integer, LiteralType::None, LiteralType::String])
         );
     }
 }

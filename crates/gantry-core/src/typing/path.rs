@@ -59,10 +59,7 @@ impl fmt::Display for AttrPathError {
                 write!(f, "cannot index {step} into {ty}: a map takes a key")
             }
             AttrPathErrorReason::StructNeedsKey => {
-                write!(
-                    f,
-                    "cannot index {step} into {ty}: a struct takes a field name"
-                )
+                write!(f, "cannot index {step} into {ty}: a struct takes a field name")
             }
             AttrPathErrorReason::NoSuchField => {
                 write!(f, "cannot index {step} into {ty}: there is no such field")
@@ -106,12 +103,10 @@ pub fn type_at_path(ty: &LiteralType, path: &[AttrStep]) -> Result<PathType, Att
             (LiteralType::Struct(struct_type), _) if struct_type.fields.is_empty() => {
                 return Ok(PathType::Unknown);
             }
-            (LiteralType::Struct(struct_type), AttrStep::Key(name)) => {
-                match struct_type.fields.get(name) {
-                    Some(field) => field,
-                    None => return Err(error(AttrPathErrorReason::NoSuchField)),
-                }
-            }
+            (LiteralType::Struct(struct_type), AttrStep::Key(name)) => match struct_type.fields.get(name) {
+                Some(field) => field,
+                None => return Err(error(AttrPathErrorReason::NoSuchField)),
+            },
             (LiteralType::Struct(_), AttrStep::Index(_)) => {
                 return Err(error(AttrPathErrorReason::StructNeedsKey));
             }
@@ -158,12 +153,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_step_and_the_type() {
-        let error = type_at_path(&LiteralType::Integer, &[AttrStep::Index(2)])
-            .expect_err("integers have no parts");
+        let error = type_at_path(&LiteralType::Integer, &[AttrStep::Index(2)]).expect_err("integers have no parts");
         assert_eq!(error.to_string(), "cannot index [2] into integer");
         let list = LiteralType::collection(LiteralType::Integer);
-        let error =
-            type_at_path(&list, &[AttrStep::Index(0), AttrStep::Index(1)]).expect_err("too deep");
+        let error = type_at_path(&list, &[AttrStep::Index(0), AttrStep::Index(1)]).expect_err("too deep");
         assert_eq!(error.position, 1);
         assert_eq!(error.to_string(), "cannot index [1] into integer");
         let error = type_at_path(&list, &[key("k")]).expect_err("a list needs an index");
@@ -180,14 +173,8 @@ mod tests {
         let ty = LiteralType::optional(LiteralType::collection(LiteralType::Integer));
         let error = type_at_path(&ty, &[AttrStep::Index(0)]).expect_err("optional");
         assert_eq!(error.reason, AttrPathErrorReason::Optional);
-        assert!(
-            error.to_string().contains("resolve the optional"),
-            "{error}"
-        );
-        let union = LiteralType::Union(vec![
-            LiteralType::collection(LiteralType::Integer),
-            LiteralType::String,
-        ]);
+        assert!(error.to_string().contains("resolve the optional"), "{error}");
+        let union = LiteralType::Union(vec![LiteralType::collection(LiteralType::Integer), LiteralType::String]);
         let error = type_at_path(&union, &[AttrStep::Index(0)]).expect_err("union");
         assert_eq!(error.reason, AttrPathErrorReason::Union);
     }

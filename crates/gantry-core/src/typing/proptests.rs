@@ -5,15 +5,12 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    AttrStep, Blob, BlobDimensionality, BlobType, Duration, Literal, LiteralType, StructType,
-    StructValue, Timestamp, UnionValue,
+    AttrStep, Blob, BlobDimensionality, BlobType, Duration, Literal, LiteralType, StructType, StructValue, Timestamp,
+    UnionValue,
 };
 
 fn arb_dimensionality() -> impl Strategy<Value = BlobDimensionality> {
-    prop_oneof![
-        Just(BlobDimensionality::Single),
-        Just(BlobDimensionality::Multipart)
-    ]
+    prop_oneof![Just(BlobDimensionality::Single), Just(BlobDimensionality::Multipart)]
 }
 
 fn arb_struct_value() -> impl Strategy<Value = StructValue> {
@@ -42,8 +39,7 @@ fn arb_literal() -> impl Strategy<Value = Literal> {
         any::<i64>().prop_map(|s| Literal::Duration(Duration::from_secs(s))),
         Just(Literal::None),
         prop::collection::vec(any::<u8>(), 0..4).prop_map(Literal::Binary),
-        prop::collection::btree_map("[a-z]{1,3}", arb_struct_value(), 0..3)
-            .prop_map(Literal::Struct),
+        prop::collection::btree_map("[a-z]{1,3}", arb_struct_value(), 0..3).prop_map(Literal::Struct),
         (
             prop_oneof![Just(""), Just("csv"), Just("parquet")],
             arb_dimensionality()
@@ -79,19 +75,14 @@ fn arb_type() -> impl Strategy<Value = LiteralType> {
         Just(LiteralType::None),
         Just(LiteralType::Binary),
         Just(LiteralType::schemaless_struct()),
-        (prop_oneof![Just(""), Just("csv")], arb_dimensionality()).prop_map(
-            |(format, dimensionality)| {
-                LiteralType::Blob(BlobType {
-                    format: format.into(),
-                    dimensionality,
-                })
-            }
-        ),
-        prop::collection::vec(
-            prop_oneof![Just("a".to_owned()), Just("b".to_owned())],
-            0..3
-        )
-        .prop_map(LiteralType::Enum),
+        (prop_oneof![Just(""), Just("csv")], arb_dimensionality()).prop_map(|(format, dimensionality)| {
+            LiteralType::Blob(BlobType {
+                format: format.into(),
+                dimensionality,
+            })
+        }),
+        prop::collection::vec(prop_oneof![Just("a".to_owned()), Just("b".to_owned())], 0..3)
+            .prop_map(LiteralType::Enum),
     ];
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![

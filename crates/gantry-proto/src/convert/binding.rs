@@ -39,9 +39,7 @@ impl TryFrom<pb::BindingData> for BindingData {
             Value::Collection(collection) => {
                 BindingData::Collection(list("bindings", collection.bindings).at("collection")?)
             }
-            Value::Map(binding_map) => {
-                BindingData::Map(map("bindings", binding_map.bindings).at("map")?)
-            }
+            Value::Map(binding_map) => BindingData::Map(map("bindings", binding_map.bindings).at("map")?),
         })
     }
 }

@@ -44,10 +44,7 @@ impl From<Identifier> for pb::Identifier {
 }
 
 /// An absent identifier field is an error at `field`.
-pub(crate) fn required_identifier(
-    field: &str,
-    id: Option<pb::Identifier>,
-) -> Result<Identifier, ConversionError> {
+pub(crate) fn required_identifier(field: &str, id: Option<pb::Identifier>) -> Result<Identifier, ConversionError> {
     required_with(field, id, "missing identifier")
 }
 
@@ -57,9 +54,7 @@ impl TryFrom<pb::ResourceType> for ResourceKind {
 
     fn try_from(resource_type: pb::ResourceType) -> Result<Self, Self::Error> {
         match resource_type {
-            pb::ResourceType::Unspecified => {
-                Err(ConversionError::new("", "resource type is unspecified"))
-            }
+            pb::ResourceType::Unspecified => Err(ConversionError::new("", "resource type is unspecified")),
             pb::ResourceType::Task => Ok(ResourceKind::Task),
             pb::ResourceType::Workflow => Ok(ResourceKind::Workflow),
             pb::ResourceType::LaunchPlan => Ok(ResourceKind::LaunchPlan),

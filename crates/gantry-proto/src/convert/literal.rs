@@ -3,14 +3,12 @@
 use std::collections::BTreeMap;
 
 use gantry_core::model::{
-    Blob, BlobDimensionality, BlobType, Duration, Literal, LiteralMap, LiteralType, StructType,
-    StructValue, Timestamp, UnionValue,
+    Blob, BlobDimensionality, BlobType, Duration, Literal, LiteralMap, LiteralType, StructType, StructValue, Timestamp,
+    UnionValue,
 };
 use prost_types::value::Kind as ValueKind;
 
-use super::{
-    ConversionError, ResultExt, decode_enum, into_list, into_map, list, map, required_with,
-};
+use super::{ConversionError, ResultExt, decode_enum, into_list, into_map, list, map, required_with};
 use crate::v1 as pb;
 
 // ---- literal types ----
@@ -32,12 +30,8 @@ impl TryFrom<pb::LiteralType> for LiteralType {
             Kind::CollectionType(element) => {
                 LiteralType::collection(LiteralType::try_from(*element).at("collection_type")?)
             }
-            Kind::MapValueType(value) => {
-                LiteralType::map(LiteralType::try_from(*value).at("map_value_type")?)
-            }
-            Kind::UnionType(union) => {
-                LiteralType::Union(list("variants", union.variants).at("union_type")?)
-            }
+            Kind::MapValueType(value) => LiteralType::map(LiteralType::try_from(*value).at("map_value_type")?),
+            Kind::UnionType(union) => LiteralType::Union(list("variants", union.variants).at("union_type")?),
             Kind::EnumType(enum_type) => LiteralType::Enum(enum_type.values),
         })
     }
@@ -98,10 +92,7 @@ impl TryFrom<pb::BlobType> for BlobType {
     fn try_from(blob: pb::BlobType) -> Result<Self, Self::Error> {
         Ok(BlobType {
             format: blob.format,
-            dimensionality: decode_enum::<pb::BlobDimensionality, _>(
-                "dimensionality",
-                blob.dimensionality,
-            )?,
+            dimensionality: decode_enum::<pb::BlobDimensionality, _>("dimensionality", blob.dimensionality)?,
         })
     }
 }
@@ -121,10 +112,7 @@ impl TryFrom<pb::BlobDimensionality> for BlobDimensionality {
 
     fn try_from(dimensionality: pb::BlobDimensionality) -> Result<Self, Self::Error> {
         match dimensionality {
-            pb::BlobDimensionality::Unspecified => Err(ConversionError::new(
-                "",
-                "blob dimensionality is unspecified",
-            )),
+            pb::BlobDimensionality::Unspecified => Err(ConversionError::new("", "blob dimensionality is unspecified")),
             pb::BlobDimensionality::Single => Ok(BlobDimensionality::Single),
             pb::BlobDimensionality::Multipart => Ok(BlobDimensionality::Multipart),
         }
@@ -159,17 +147,13 @@ impl TryFrom<pb::Literal> for Literal {
             Value::Duration(duration) => Literal::Duration(duration_from_pb(duration)),
             Value::None(_) => Literal::None,
             Value::Binary(bytes) => Literal::Binary(bytes),
-            Value::StructValue(object) => {
-                Literal::Struct(struct_from_pb(object).at("struct_value")?)
-            }
+            Value::StructValue(object) => Literal::Struct(struct_from_pb(object).at("struct_value")?),
             Value::Blob(blob) => Literal::Blob(Blob::try_from(blob).at("blob")?),
             Value::Collection(collection) => {
                 Literal::Collection(list("literals", collection.literals).at("collection")?)
             }
             Value::Map(literal_map) => Literal::Map(LiteralMap::try_from(literal_map).at("map")?),
-            Value::Union(union) => {
-                Literal::Union(Box::new(UnionValue::try_from(*union).at("union")?))
-            }
+            Value::Union(union) => Literal::Union(Box::new(UnionValue::try_from(*union).at("union")?)),
             Value::EnumValue(value) => Literal::Enum(value),
             Value::Offloaded(_) => {
                 return Err(ConversionError::new(
@@ -224,14 +208,8 @@ impl From<LiteralMap> for pb::LiteralMap {
 }
 
 /// An absent `LiteralMap` field is an empty map.
-pub(crate) fn literal_map_or_empty(
-    field: &str,
-    value: Option<pb::LiteralMap>,
-) -> Result<LiteralMap, ConversionError> {
-    value.map_or_else(
-        || Ok(LiteralMap::new()),
-        |value| LiteralMap::try_from(value).at(field),
-    )
+pub(crate) fn literal_map_or_empty(field: &str, value: Option<pb::LiteralMap>) -> Result<LiteralMap, ConversionError> {
+    value.map_or_else(|| Ok(LiteralMap::new()), |value| LiteralMap::try_from(value).at(field))
 }
 
 impl TryFrom<pb::UnionValue> for UnionValue {
@@ -239,11 +217,7 @@ impl TryFrom<pb::UnionValue> for UnionValue {
 
     fn try_from(union: pb::UnionValue) -> Result<Self, Self::Error> {
         Ok(UnionValue {
-            value: required_with(
-                "value",
-                union.value.map(|value| *value),
-                "missing union value",
-            )?,
+            value: required_with("value", union.value.map(|value| *value), "missing union value")?,
             variant: required_with("variant", union.variant, "missing union variant type")?,
         })
     }
@@ -265,10 +239,7 @@ impl TryFrom<pb::Blob> for Blob {
         Ok(Blob {
             uri: blob.uri,
             format: blob.format,
-            dimensionality: decode_enum::<pb::BlobDimensionality, _>(
-                "dimensionality",
-                blob.dimensionality,
-            )?,
+            dimensionality: decode_enum::<pb::BlobDimensionality, _>("dimensionality", blob.dimensionality)?,
         })
     }
 }
@@ -316,9 +287,7 @@ pub(crate) fn duration_to_pb(duration: Duration) -> prost_types::Duration {
 }
 
 /// A `google.protobuf.Struct` is an object at the top by construction; every nested value must have a kind.
-fn struct_from_pb(
-    object: prost_types::Struct,
-) -> Result<BTreeMap<String, StructValue>, ConversionError> {
+fn struct_from_pb(object: prost_types::Struct) -> Result<BTreeMap<String, StructValue>, ConversionError> {
     object
         .fields
         .into_iter()
@@ -338,17 +307,13 @@ fn struct_value_from_pb(value: prost_types::Value) -> Result<StructValue, Conver
         ValueKind::NumberValue(number) => StructValue::Number(number),
         ValueKind::StringValue(string) => StructValue::String(string),
         ValueKind::BoolValue(boolean) => StructValue::Bool(boolean),
-        ValueKind::StructValue(object) => {
-            StructValue::Object(struct_from_pb(object).at("struct_value")?)
-        }
+        ValueKind::StructValue(object) => StructValue::Object(struct_from_pb(object).at("struct_value")?),
         ValueKind::ListValue(items) => {
             let items = items
                 .values
                 .into_iter()
                 .enumerate()
-                .map(|(index, item)| {
-                    struct_value_from_pb(item).map_err(|error| error.at(&format!("[{index}]")))
-                })
+                .map(|(index, item)| struct_value_from_pb(item).map_err(|error| error.at(&format!("[{index}]"))))
                 .collect::<Result<_, _>>()
                 .at("list_value.values")?;
             StructValue::List(items)

@@ -44,20 +44,13 @@ where
     T: TryFrom<P, Error = ConversionError>,
 {
     let Ok(wire) = P::try_from(raw) else {
-        return Err(ConversionError::new(
-            field,
-            format!("unknown enum value {raw}"),
-        ));
+        return Err(ConversionError::new(field, format!("unknown enum value {raw}")));
     };
     T::try_from(wire).at(field)
 }
 
 /// Like [`required`], with the message to give when the field is absent.
-pub(crate) fn required_with<P, T>(
-    field: &str,
-    value: Option<P>,
-    missing: &str,
-) -> Result<T, ConversionError>
+pub(crate) fn required_with<P, T>(field: &str, value: Option<P>, missing: &str) -> Result<T, ConversionError>
 where
     T: TryFrom<P, Error = ConversionError>,
 {
@@ -83,17 +76,12 @@ where
     items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| {
-            T::try_from(item).map_err(|error| error.at(&format!("{field}[{index}]")))
-        })
+        .map(|(index, item)| T::try_from(item).map_err(|error| error.at(&format!("{field}[{index}]"))))
         .collect()
 }
 
 /// Converts every value of a map field, naming a bad one `field['key']`.
-pub(crate) fn map<P, T>(
-    field: &str,
-    items: BTreeMap<String, P>,
-) -> Result<BTreeMap<String, T>, ConversionError>
+pub(crate) fn map<P, T>(field: &str, items: BTreeMap<String, P>) -> Result<BTreeMap<String, T>, ConversionError>
 where
     T: TryFrom<P, Error = ConversionError>,
 {
@@ -113,8 +101,5 @@ pub(crate) fn into_list<C, P: From<C>>(items: Vec<C>) -> Vec<P> {
 
 /// Converts every value of a map with a plain `From`, for the core-to-wire direction.
 pub(crate) fn into_map<C, P: From<C>>(items: BTreeMap<String, C>) -> BTreeMap<String, P> {
-    items
-        .into_iter()
-        .map(|(key, value)| (key, P::from(value)))
-        .collect()
+    items.into_iter().map(|(key, value)| (key, P::from(value))).collect()
 }

@@ -41,10 +41,7 @@ impl TryFrom<pb::LaunchPlan> for LaunchPlan {
         Ok(LaunchPlan {
             id: required_identifier("id", launch_plan.id)?,
             target: required_identifier("target", launch_plan.target)?,
-            target_kind: decode_enum::<pb::ResourceType, _>(
-                "target_type",
-                launch_plan.target_type,
-            )?,
+            target_kind: decode_enum::<pb::ResourceType, _>("target_type", launch_plan.target_type)?,
             default_inputs: literal_map_or_empty("default_inputs", launch_plan.default_inputs)?,
             fixed_inputs: literal_map_or_empty("fixed_inputs", launch_plan.fixed_inputs)?,
             max_parallelism: launch_plan.max_parallelism,

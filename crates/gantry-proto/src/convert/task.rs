@@ -22,9 +22,7 @@ impl TryFrom<pb::RetryPolicy> for RetryPolicy {
             initial_backoff: retries
                 .initial_backoff
                 .map_or(defaults.initial_backoff, duration_from_pb),
-            max_backoff: retries
-                .max_backoff
-                .map_or(defaults.max_backoff, duration_from_pb),
+            max_backoff: retries.max_backoff.map_or(defaults.max_backoff, duration_from_pb),
         })
     }
 }

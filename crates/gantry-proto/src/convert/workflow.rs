@@ -1,8 +1,8 @@
 //! Nodes (task, sub-workflow, launch plan, branch and array targets), conditions and workflow templates.
 
 use gantry_core::model::{
-    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy,
-    IfBlock, Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
+    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock, Node,
+    NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
 };
 
 use super::interface::{interface_or_empty, required_identifier};
@@ -60,9 +60,7 @@ impl TryFrom<pb::node::Target> for NodeTarget {
             Target::Task(id) => NodeTarget::Task(id.try_into().at("task")?),
             Target::SubWorkflow(id) => NodeTarget::SubWorkflow(id.try_into().at("sub_workflow")?),
             Target::LaunchPlan(id) => NodeTarget::LaunchPlan(id.try_into().at("launch_plan")?),
-            Target::Branch(branch) => {
-                NodeTarget::Branch(BranchNode::try_from(*branch).at("branch")?)
-            }
+            Target::Branch(branch) => NodeTarget::Branch(BranchNode::try_from(*branch).at("branch")?),
             Target::Array(array) => NodeTarget::Array(ArrayNode::try_from(*array).at("array")?),
         })
     }
@@ -89,9 +87,7 @@ impl TryFrom<pb::BranchNode> for BranchNode {
         use pb::branch_node::Otherwise;
         let otherwise = match branch.otherwise {
             None => None,
-            Some(Otherwise::ElseNode(node)) => Some(ElseArm::Node(Box::new(
-                Node::try_from(*node).at("else_node")?,
-            ))),
+            Some(Otherwise::ElseNode(node)) => Some(ElseArm::Node(Box::new(Node::try_from(*node).at("else_node")?))),
             Some(Otherwise::ElseError(message)) => Some(ElseArm::Error(message)),
         };
         Ok(BranchNode {
@@ -145,16 +141,12 @@ impl TryFrom<pb::BooleanExpression> for BooleanExpr {
                 "boolean expression has neither a comparison nor a conjunction",
             )),
             Some(Expr::Comparison(comparison)) => comparison_from_pb(comparison).at("comparison"),
-            Some(Expr::Conjunction(conjunction)) => {
-                conjunction_from_pb(*conjunction).at("conjunction")
-            }
+            Some(Expr::Conjunction(conjunction)) => conjunction_from_pb(*conjunction).at("conjunction"),
         }
     }
 }
 
-fn comparison_from_pb(
-    comparison: pb::ComparisonExpression,
-) -> Result<BooleanExpr, ConversionError> {
+fn comparison_from_pb(comparison: pb::ComparisonExpression) -> Result<BooleanExpr, ConversionError> {
     Ok(BooleanExpr::Comparison {
         op: decode_enum::<pb::ComparisonOperator, _>("op", comparison.op)?,
         left: required_with("left", comparison.left, "missing operand")?,
@@ -162,9 +154,7 @@ fn comparison_from_pb(
     })
 }
 
-fn conjunction_from_pb(
-    conjunction: pb::ConjunctionExpression,
-) -> Result<BooleanExpr, ConversionError> {
+fn conjunction_from_pb(conjunction: pb::ConjunctionExpression) -> Result<BooleanExpr, ConversionError> {
     Ok(BooleanExpr::Conjunction {
         op: decode_enum::<pb::ConjunctionOperator, _>("op", conjunction.op)?,
         left: Box::new(required_with(
@@ -184,20 +174,16 @@ impl From<BooleanExpr> for pb::BooleanExpression {
     fn from(expression: BooleanExpr) -> Self {
         use pb::boolean_expression::Expr;
         let expr = match expression {
-            BooleanExpr::Comparison { op, left, right } => {
-                Expr::Comparison(pb::ComparisonExpression {
-                    op: pb::ComparisonOperator::from(op) as i32,
-                    left: Some(left.into()),
-                    right: Some(right.into()),
-                })
-            }
-            BooleanExpr::Conjunction { op, left, right } => {
-                Expr::Conjunction(Box::new(pb::ConjunctionExpression {
-                    op: pb::ConjunctionOperator::from(op) as i32,
-                    left: Some(Box::new((*left).into())),
-                    right: Some(Box::new((*right).into())),
-                }))
-            }
+            BooleanExpr::Comparison { op, left, right } => Expr::Comparison(pb::ComparisonExpression {
+                op: pb::ComparisonOperator::from(op) as i32,
+                left: Some(left.into()),
+                right: Some(right.into()),
+            }),
+            BooleanExpr::Conjunction { op, left, right } => Expr::Conjunction(Box::new(pb::ConjunctionExpression {
+                op: pb::ConjunctionOperator::from(op) as i32,
+                left: Some(Box::new((*left).into())),
+                right: Some(Box::new((*right).into())),
+            })),
         };
         pb::BooleanExpression { expr: Some(expr) }
     }
@@ -209,10 +195,7 @@ impl TryFrom<pb::Operand> for Operand {
     fn try_from(operand: pb::Operand) -> Result<Self, Self::Error> {
         use pb::operand::Kind;
         match operand.kind {
-            None => Err(ConversionError::new(
-                "",
-                "operand has neither a literal nor a var",
-            )),
+            None => Err(ConversionError::new("", "operand has neither a literal nor a var")),
             Some(Kind::Literal(literal)) => Ok(Operand::Literal(literal.try_into().at("literal")?)),
             Some(Kind::Var(var)) => Ok(Operand::Var(var)),
         }
@@ -237,10 +220,7 @@ impl TryFrom<pb::ComparisonOperator> for ComparisonOp {
     fn try_from(op: pb::ComparisonOperator) -> Result<Self, Self::Error> {
         Ok(match op {
             pb::ComparisonOperator::Unspecified => {
-                return Err(ConversionError::new(
-                    "",
-                    "comparison operator is unspecified",
-                ));
+                return Err(ConversionError::new("", "comparison operator is unspecified"));
             }
             pb::ComparisonOperator::Eq => ComparisonOp::Eq,
             pb::ComparisonOperator::Neq => ComparisonOp::Neq,
@@ -271,10 +251,9 @@ impl TryFrom<pb::ConjunctionOperator> for ConjunctionOp {
 
     fn try_from(op: pb::ConjunctionOperator) -> Result<Self, Self::Error> {
         match op {
-            pb::ConjunctionOperator::Unspecified => Err(ConversionError::new(
-                "",
-                "conjunction operator is unspecified",
-            )),
+            pb::ConjunctionOperator::Unspecified => {
+                Err(ConversionError::new("", "conjunction operator is unspecified"))
+            }
             pb::ConjunctionOperator::And => Ok(ConjunctionOp::And),
             pb::ConjunctionOperator::Or => Ok(ConjunctionOp::Or),
         }
@@ -297,11 +276,7 @@ impl TryFrom<pb::ArrayNode> for ArrayNode {
     fn try_from(array: pb::ArrayNode) -> Result<Self, Self::Error> {
         use pb::array_node::Success;
         Ok(ArrayNode {
-            node: Box::new(required_with(
-                "node",
-                array.node.map(|node| *node),
-                "missing node",
-            )?),
+            node: Box::new(required_with("node", array.node.map(|node| *node), "missing node")?),
             parallelism: array.parallelism,
             success: match array.success {
                 None => SuccessCriteria::All,
@@ -333,13 +308,9 @@ impl TryFrom<pb::FailurePolicy> for FailurePolicy {
 
     fn try_from(policy: pb::FailurePolicy) -> Result<Self, Self::Error> {
         match policy {
-            pb::FailurePolicy::Unspecified => {
-                Err(ConversionError::new("", "failure policy is unspecified"))
-            }
+            pb::FailurePolicy::Unspecified => Err(ConversionError::new("", "failure policy is unspecified")),
             pb::FailurePolicy::FailImmediately => Ok(FailurePolicy::FailImmediately),
-            pb::FailurePolicy::FailAfterExecutableNodesComplete => {
-                Ok(FailurePolicy::FailAfterExecutableNodesComplete)
-            }
+            pb::FailurePolicy::FailAfterExecutableNodesComplete => Ok(FailurePolicy::FailAfterExecutableNodesComplete),
         }
     }
 }
@@ -348,9 +319,7 @@ impl From<FailurePolicy> for pb::FailurePolicy {
     fn from(policy: FailurePolicy) -> Self {
         match policy {
             FailurePolicy::FailImmediately => pb::FailurePolicy::FailImmediately,
-            FailurePolicy::FailAfterExecutableNodesComplete => {
-                pb::FailurePolicy::FailAfterExecutableNodesComplete
-            }
+            FailurePolicy::FailAfterExecutableNodesComplete => pb::FailurePolicy::FailAfterExecutableNodesComplete,
         }
     }
 }
@@ -365,10 +334,7 @@ impl TryFrom<pb::WorkflowTemplate> for WorkflowTemplate {
             interface: interface_or_empty("interface", workflow.interface)?,
             nodes: list("nodes", workflow.nodes)?,
             outputs: list("outputs", workflow.outputs)?,
-            failure_policy: decode_enum::<pb::FailurePolicy, _>(
-                "failure_policy",
-                workflow.failure_policy,
-            )?,
+            failure_policy: decode_enum::<pb::FailurePolicy, _>("failure_policy", workflow.failure_policy)?,
         })
     }
 }

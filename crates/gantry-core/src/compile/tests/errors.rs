@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::model::{
-    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ElseArm, IfBlock, LaunchPlan, NodeOverrides,
-    NodeTarget, Operand, ResourceKind, SuccessCriteria,
+    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ElseArm, IfBlock, LaunchPlan, NodeOverrides, NodeTarget, Operand,
+    ResourceKind, SuccessCriteria,
 };
 
 /// A spec that must fail with `code` at `node` / `input` (among possibly other errors).
@@ -32,13 +32,7 @@ fn case(
 }
 
 fn check(case: Case) -> CompileError {
-    find(
-        &expect_errors(case.result),
-        case.code,
-        case.node,
-        case.input,
-    )
-    .clone()
+    find(&expect_errors(case.result), case.code, case.node, case.input).clone()
 }
 
 fn node(node_id: &str, target: NodeTarget, inputs: Vec<Binding>) -> Node {
@@ -319,15 +313,8 @@ fn invalid_ids_of_every_shape() {
 fn errors_inside_sub_workflows_carry_the_node_path() {
     let inner = workflow(
         "inner",
-        interface(
-            &[("n", LiteralType::Integer)],
-            &[("r", LiteralType::Integer)],
-        ),
-        vec![task_node(
-            "inner_node",
-            "double",
-            vec![bind("x", string("oops"))],
-        )],
+        interface(&[("n", LiteralType::Integer)], &[("r", LiteralType::Integer)]),
+        vec![task_node("inner_node", "double", vec![bind("x", string("oops"))])],
         vec![],
     );
     let mut registry = registry();
@@ -343,12 +330,7 @@ fn errors_inside_sub_workflows_carry_the_node_path() {
         vec![],
     );
     let errors = expect_errors(compile_workflow(&outer, &registry));
-    find(
-        &errors,
-        CompileErrorCode::TypeMismatch,
-        "sw1/inner_node",
-        "x",
-    );
+    find(&errors, CompileErrorCode::TypeMismatch, "sw1/inner_node", "x");
     let missing = find(&errors, CompileErrorCode::MissingOutputBinding, "sw1", "r");
     assert_eq!(
         missing.to_string(),

@@ -12,12 +12,7 @@ fn the_seed_spec_compiles_to_independent_nodes() {
     assert_eq!(graph.nodes.len(), 3);
     assert_eq!(graph.order, vec![0, 1, 2]);
     assert_eq!(graph.roots().collect::<Vec<_>>(), vec![0, 1, 2]);
-    assert_eq!(
-        graph.source,
-        GraphSource::Dynamic {
-            min_successes: None
-        }
-    );
+    assert_eq!(graph.source, GraphSource::Dynamic { min_successes: None });
     assert_eq!(graph.node_index("dn2"), Some(2));
     let node = graph.node("dn1").expect("dn1 exists");
     assert!(matches!(&node.target, CompiledTarget::Task(task) if task.id == id("other_task")));
@@ -31,20 +26,14 @@ fn the_seed_spec_compiles_to_independent_nodes() {
 #[test]
 fn zero_nodes_with_plain_outputs_is_an_ordinary_dynamic_spec() {
     let literal_empty = DynamicJobSpec {
-        outputs: vec![bind(
-            "out",
-            BindingData::Literal(Literal::Collection(vec![])),
-        )],
+        outputs: vec![bind("out", BindingData::Literal(Literal::Collection(vec![])))],
         ..DynamicJobSpec::default()
     };
     let graph = expect_graph(compile_dynamic(&literal_empty, &seed_parent(), &registry()));
     assert!(graph.nodes.is_empty() && graph.order.is_empty());
     assert!(compile_dynamic(&seed_spec(0), &seed_parent(), &registry()).is_ok());
     let from_input = DynamicJobSpec {
-        outputs: vec![bind(
-            "out",
-            BindingData::Collection(vec![promise("", "tasks_count")]),
-        )],
+        outputs: vec![bind("out", BindingData::Collection(vec![promise("", "tasks_count")]))],
         ..DynamicJobSpec::default()
     };
     assert!(compile_dynamic(&from_input, &seed_parent(), &registry()).is_ok());
@@ -64,15 +53,10 @@ fn empty_node_ids_read_the_parent_inputs() {
 #[test]
 fn embedded_tasks_shadow_registered_ones() {
     // The registered `double` takes an integer; the embedded one takes a string.
-    let mut spec = spec_of(vec![task_node(
-        "n1",
-        "double",
-        vec![bind("x", string("s"))],
-    )]);
+    let mut spec = spec_of(vec![task_node("n1", "double", vec![bind("x", string("s"))])]);
     spec.tasks = vec![task("double", &[("x", LiteralType::String)], &[])];
     assert!(compile_dynamic(&spec, &seed_parent(), &registry()).is_ok());
-    spec.tasks
-        .push(task("double", &[("x", LiteralType::String)], &[]));
+    spec.tasks.push(task("double", &[("x", LiteralType::String)], &[]));
     assert!(
         compile_dynamic(&spec, &seed_parent(), &registry()).is_ok(),
         "identical copies are fine"
@@ -159,10 +143,7 @@ fn attribute_paths_type_promises() {
         &[("r", record), ("blob", LiteralType::schemaless_struct())],
     )];
     let graph = expect_graph(compile_dynamic(&spec, &seed_parent(), &registry()));
-    assert_eq!(
-        graph.node("loose").map(|n| n.upstream.clone()),
-        Some(vec![2])
-    );
+    assert_eq!(graph.node("loose").map(|n| n.upstream.clone()), Some(vec![2]));
 }
 
 #[test]
@@ -186,23 +167,13 @@ fn collections_and_maps_of_bindings_are_checked_element_by_element() {
         "node \"sum\" input \"xs\": expected integer, got string from s.y at [2]"
     );
     let map = BindingData::Map([("k".to_owned(), int(1))].into());
-    let errors = expect_errors(compile_nodes(vec![task_node(
-        "sum",
-        "sum",
-        vec![bind("xs", map)],
-    )]));
-    assert_eq!(
-        errors[0].message,
-        "expected list<integer>, got a map of bindings"
-    );
+    let errors = expect_errors(compile_nodes(vec![task_node("sum", "sum", vec![bind("xs", map)])]));
+    assert_eq!(errors[0].message, "expected list<integer>, got a map of bindings");
 }
 
 #[test]
 fn unions_accept_collections_of_bindings_that_fit_a_variant() {
-    let either = LiteralType::Union(vec![
-        LiteralType::String,
-        LiteralType::collection(LiteralType::Integer),
-    ]);
+    let either = LiteralType::Union(vec![LiteralType::String, LiteralType::collection(LiteralType::Integer)]);
     let mut spec = spec_of(vec![
         task_node("a", "double", vec![bind("x", int(1))]),
         task_node(
@@ -225,10 +196,7 @@ fn unions_accept_collections_of_bindings_that_fit_a_variant() {
 fn workflows_keep_their_failure_policy_and_check_their_outputs() {
     let mut wf = workflow(
         "wf",
-        interface(
-            &[("n", LiteralType::Integer)],
-            &[("doubled", LiteralType::Integer)],
-        ),
+        interface(&[("n", LiteralType::Integer)], &[("doubled", LiteralType::Integer)]),
         vec![task_node("d", "double", vec![bind("x", promise("", "n"))])],
         vec![bind("doubled", promise("d", "y"))],
     );
@@ -247,10 +215,7 @@ fn workflows_keep_their_failure_policy_and_check_their_outputs() {
 fn sub_workflows_compile_once_and_expose_their_interface() {
     let inner = workflow(
         "inner",
-        interface(
-            &[("n", LiteralType::Integer)],
-            &[("r", LiteralType::Integer)],
-        ),
+        interface(&[("n", LiteralType::Integer)], &[("r", LiteralType::Integer)]),
         vec![task_node("d", "double", vec![bind("x", promise("", "n"))])],
         vec![bind("r", promise("d", "y"))],
     );
@@ -264,10 +229,8 @@ fn sub_workflows_compile_once_and_expose_their_interface() {
     let mut spec = spec_of(vec![sub("sw1", int(1)), sub("sw2", promise("sw1", "r"))]);
     spec.subworkflows = vec![inner];
     let graph = expect_graph(compile_dynamic(&spec, &seed_parent(), &registry()));
-    let (
-        CompiledTarget::SubWorkflow { graph: first, .. },
-        CompiledTarget::SubWorkflow { graph: second, .. },
-    ) = (&graph.nodes[0].target, &graph.nodes[1].target)
+    let (CompiledTarget::SubWorkflow { graph: first, .. }, CompiledTarget::SubWorkflow { graph: second, .. }) =
+        (&graph.nodes[0].target, &graph.nodes[1].target)
     else {
         panic!("both nodes run the sub-workflow");
     };

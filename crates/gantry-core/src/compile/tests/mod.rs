@@ -9,8 +9,8 @@ mod targets;
 
 use super::*;
 use crate::model::{
-    Binding, BindingData, Identifier, Literal, LiteralType, Node, Promise, TaskMetadata,
-    TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
+    Binding, BindingData, Identifier, Literal, LiteralType, Node, Promise, TaskMetadata, TaskTemplate, TypedInterface,
+    Variable, WorkflowTemplate,
 };
 
 pub(super) fn id(name: &str) -> Identifier {
@@ -24,21 +24,14 @@ pub(super) fn vars(pairs: &[(&str, LiteralType)]) -> Vec<Variable> {
         .collect()
 }
 
-pub(super) fn interface(
-    inputs: &[(&str, LiteralType)],
-    outputs: &[(&str, LiteralType)],
-) -> TypedInterface {
+pub(super) fn interface(inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralType)]) -> TypedInterface {
     TypedInterface {
         inputs: vars(inputs),
         outputs: vars(outputs),
     }
 }
 
-pub(super) fn task(
-    name: &str,
-    inputs: &[(&str, LiteralType)],
-    outputs: &[(&str, LiteralType)],
-) -> TaskTemplate {
+pub(super) fn task(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralType)]) -> TaskTemplate {
     TaskTemplate {
         id: id(name),
         interface: interface(inputs, outputs),
@@ -76,11 +69,7 @@ pub(super) fn registry() -> Registry {
             &[("other_task_out", Integer)],
         ))
         .add_task(concat)
-        .add_task(task(
-            "gen_list",
-            &[],
-            &[("xs", LiteralType::collection(Integer))],
-        ))
+        .add_task(task("gen_list", &[], &[("xs", LiteralType::collection(Integer))]))
         .add_task(task(
             "sum",
             &[("xs", LiteralType::collection(Integer))],
@@ -122,13 +111,7 @@ pub(super) fn seed_parent() -> TypedInterface {
 /// The spec the seed's generator yields for `tasks_count`: `dn{i} = other_task(index=i)`, `out = [dn{i}.out...]`.
 pub(super) fn seed_spec(tasks_count: usize) -> DynamicJobSpec {
     let nodes = (0..tasks_count)
-        .map(|i| {
-            task_node(
-                &format!("dn{i}"),
-                "other_task",
-                vec![bind("index", int(i as i64))],
-            )
-        })
+        .map(|i| task_node(&format!("dn{i}"), "other_task", vec![bind("index", int(i as i64))]))
         .collect();
     let outputs = vec![bind(
         "out",
@@ -148,10 +131,7 @@ pub(super) fn seed_spec(tasks_count: usize) -> DynamicJobSpec {
 /// The errors of a compilation that must fail.
 pub(super) fn expect_errors(result: Result<CompiledGraph, CompileErrors>) -> Vec<CompileError> {
     match result {
-        Ok(graph) => panic!(
-            "expected compile errors, got a graph of {} nodes",
-            graph.nodes.len()
-        ),
+        Ok(graph) => panic!("expected compile errors, got a graph of {} nodes", graph.nodes.len()),
         Err(errors) => {
             assert!(!errors.0.is_empty());
             errors.0
@@ -177,9 +157,7 @@ pub(super) fn find<'e>(
     errors
         .iter()
         .find(|e| e.code == code && e.node_id == node_id && e.input == input)
-        .unwrap_or_else(|| {
-            panic!("no {code} error at node {node_id:?} input {input:?} in {errors:#?}")
-        })
+        .unwrap_or_else(|| panic!("no {code} error at node {node_id:?} input {input:?} in {errors:#?}"))
 }
 
 /// A dynamic spec of the given nodes for the seed's parent, whose `out` binds to the empty list.

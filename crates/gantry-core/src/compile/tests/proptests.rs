@@ -27,11 +27,7 @@ fn arb_dag() -> impl Strategy<Value = Dag> {
             let order = Just((0..count).collect::<Vec<_>>()).prop_shuffle();
             (edges, order, prop::collection::vec(any::<bool>(), count))
         })
-        .prop_map(|(edges, order, explicit)| Dag {
-            edges,
-            order,
-            explicit,
-        })
+        .prop_map(|(edges, order, explicit)| Dag { edges, order, explicit })
 }
 
 fn name(i: usize) -> String {
@@ -44,16 +40,9 @@ fn dag_node(dag: &Dag, j: usize) -> Node {
     let promises = if explicit {
         Vec::new()
     } else {
-        dag.edges[j]
-            .iter()
-            .map(|&i| promise(&name(i), "total"))
-            .collect()
+        dag.edges[j].iter().map(|&i| promise(&name(i), "total")).collect()
     };
-    let mut node = task_node(
-        &name(j),
-        "sum",
-        vec![bind("xs", BindingData::Collection(promises))],
-    );
+    let mut node = task_node(&name(j), "sum", vec![bind("xs", BindingData::Collection(promises))]);
     if explicit {
         node.upstream = dag.edges[j].iter().map(|&i| name(i)).collect();
     }
@@ -64,12 +53,7 @@ fn dag_spec(dag: &Dag) -> DynamicJobSpec {
     let nodes = dag.order.iter().map(|&j| dag_node(dag, j)).collect();
     let outputs = vec![bind(
         "out",
-        BindingData::Collection(
-            dag.order
-                .iter()
-                .map(|&j| promise(&name(j), "total"))
-                .collect(),
-        ),
+        BindingData::Collection(dag.order.iter().map(|&j| promise(&name(j), "total")).collect()),
     )];
     DynamicJobSpec {
         nodes,

@@ -6,11 +6,7 @@ const COUNT: usize = 100_000;
 
 #[test]
 fn the_seed_spec_with_100k_nodes_compiles() {
-    let graph = expect_graph(compile_dynamic(
-        &seed_spec(COUNT),
-        &seed_parent(),
-        &registry(),
-    ));
+    let graph = expect_graph(compile_dynamic(&seed_spec(COUNT), &seed_parent(), &registry()));
     assert_eq!(graph.nodes.len(), COUNT);
     assert!(graph.order.iter().copied().eq(0..COUNT));
     assert!(

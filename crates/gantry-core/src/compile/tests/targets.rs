@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::model::{
-    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ElseArm, IfBlock, NodeOverrides, NodeTarget,
-    Operand, SuccessCriteria,
+    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ElseArm, IfBlock, NodeOverrides, NodeTarget, Operand,
+    SuccessCriteria,
 };
 
 fn node(node_id: &str, target: NodeTarget, inputs: Vec<Binding>) -> Node {
@@ -66,18 +66,9 @@ fn a_branch_reads_outer_nodes_and_exposes_its_arms_outputs() {
     let graph = expect_graph(compile_nodes(nodes));
     let br = graph.node("br").expect("br");
     assert_eq!(br.upstream, vec![0]);
-    assert_eq!(
-        graph.node("after").map(|n| n.upstream.clone()),
-        Some(vec![1])
-    );
-    assert_eq!(
-        br.interface.input("x").map(|v| &v.ty),
-        Some(&LiteralType::Integer)
-    );
-    assert_eq!(
-        br.interface.output("y").map(|v| &v.ty),
-        Some(&LiteralType::Integer)
-    );
+    assert_eq!(graph.node("after").map(|n| n.upstream.clone()), Some(vec![1]));
+    assert_eq!(br.interface.input("x").map(|v| &v.ty), Some(&LiteralType::Integer));
+    assert_eq!(br.interface.output("y").map(|v| &v.ty), Some(&LiteralType::Integer));
     let CompiledTarget::Branch { cases, otherwise } = &br.target else {
         panic!("a branch")
     };
@@ -100,10 +91,7 @@ fn a_branch_may_end_in_an_error() {
     )]));
     assert!(matches!(
         &graph.nodes[0].target,
-        CompiledTarget::Branch {
-            otherwise: None,
-            ..
-        }
+        CompiledTarget::Branch { otherwise: None, .. }
     ));
 }
 
@@ -145,10 +133,7 @@ fn an_array_maps_lists_and_collects_lists() {
 
 #[test]
 fn partial_success_yields_lists_of_optionals() {
-    for success in [
-        SuccessCriteria::MinSuccesses(2),
-        SuccessCriteria::MinSuccessRatio(0.5),
-    ] {
+    for success in [SuccessCriteria::MinSuccesses(2), SuccessCriteria::MinSuccessRatio(0.5)] {
         let nodes = vec![
             array(
                 task_node("inner", "double", vec![]),
@@ -170,11 +155,7 @@ fn partial_success_yields_lists_of_optionals() {
 fn inner_bindings_are_shared_by_every_element() {
     // `concat(a, b = "")`: `a` is shared, `b` is mapped but has a default.
     let inner = task_node("inner", "concat", vec![bind("a", string("prefix-"))]);
-    let graph = expect_graph(compile_nodes(vec![array(
-        inner.clone(),
-        SuccessCriteria::All,
-        vec![],
-    )]));
+    let graph = expect_graph(compile_nodes(vec![array(inner.clone(), SuccessCriteria::All, vec![])]));
     let names: Vec<&str> = graph.nodes[0]
         .interface
         .inputs

@@ -1,8 +1,6 @@
 //! Malformed literals, types, identifiers and errors are rejected with an error naming the exact field path.
 
-use gantry_core::model::{
-    ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node, TaskTemplate, Variable,
-};
+use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node, TaskTemplate, Variable};
 use gantry_core::state::ExecutionPhase;
 
 use crate::convert::{ConversionError, decode_enum, required};
@@ -30,10 +28,7 @@ where
 #[track_caller]
 pub(super) fn assert_error(error: &ConversionError, field: &str, message: &str) {
     assert_eq!(error.field, field, "{error}");
-    assert!(
-        error.message.contains(message),
-        "{error} does not say {message:?}"
-    );
+    assert!(error.message.contains(message), "{error} does not say {message:?}");
 }
 
 #[test]
@@ -46,18 +41,12 @@ fn a_variable_without_a_type_is_named_down_from_the_request() {
     });
     let interface = task.interface.get_or_insert_default();
     for name in ["a", "b", "c"] {
-        interface
-            .inputs
-            .push(Variable::new(name, LiteralType::Integer).into());
+        interface.inputs.push(Variable::new(name, LiteralType::Integer).into());
     }
     interface.inputs[2].r#type = None;
 
     let error = required::<_, TaskTemplate>("task", Some(task)).unwrap_err();
-    assert_error(
-        &error,
-        "task.interface.inputs[2].type",
-        "missing literal type",
-    );
+    assert_error(&error, "task.interface.inputs[2].type", "missing literal type");
     assert_eq!(
         error.to_string(),
         "field \"task.interface.inputs[2].type\": missing literal type"
@@ -90,11 +79,7 @@ fn an_empty_identifier_part_is_named() {
             ..Default::default()
         };
         let error = expect_error::<TaskTemplate, _>(task);
-        assert_error(
-            &error,
-            field,
-            &format!("identifier {part} must not be empty"),
-        );
+        assert_error(&error, field, &format!("identifier {part} must not be empty"));
     }
     let error = expect_error::<TaskTemplate, _>(pb::TaskTemplate::default());
     assert_error(&error, "id", "missing identifier");
@@ -102,13 +87,8 @@ fn an_empty_identifier_part_is_named() {
 
 #[test]
 fn a_literal_without_a_value_is_named_by_its_map_key() {
-    let mut literals = pb::LiteralMap::from(LiteralMap::from([(
-        "ok".to_owned(),
-        Literal::Boolean(true),
-    )]));
-    literals
-        .literals
-        .insert("bad".to_owned(), pb::Literal::default());
+    let mut literals = pb::LiteralMap::from(LiteralMap::from([("ok".to_owned(), Literal::Boolean(true))]));
+    literals.literals.insert("bad".to_owned(), pb::Literal::default());
     let error = expect_error::<LiteralMap, _>(literals);
     assert_error(&error, "literals['bad']", "literal has no value set");
 }
@@ -141,22 +121,14 @@ fn unspecified_and_unknown_enum_values_are_named() {
     let nested = pb::Variable {
         name: "xs".to_owned(),
         r#type: Some(pb::LiteralType {
-            kind: Some(pb::literal_type::Kind::CollectionType(Box::new(
-                pb::LiteralType {
-                    kind: Some(pb::literal_type::Kind::Simple(
-                        pb::SimpleType::Unspecified as i32,
-                    )),
-                },
-            ))),
+            kind: Some(pb::literal_type::Kind::CollectionType(Box::new(pb::LiteralType {
+                kind: Some(pb::literal_type::Kind::Simple(pb::SimpleType::Unspecified as i32)),
+            }))),
         }),
         ..Default::default()
     };
     let error = expect_error::<Variable, _>(nested);
-    assert_error(
-        &error,
-        "type.collection_type.simple",
-        "simple type is unspecified",
-    );
+    assert_error(&error, "type.collection_type.simple", "simple type is unspecified");
 
     let unknown = pb::LiteralType {
         kind: Some(pb::literal_type::Kind::Simple(99)),
@@ -232,10 +204,7 @@ fn a_conversion_error_is_an_invalid_argument_status() {
     assert_eq!(error.field, "task.inputs[2].type");
     let status = tonic::Status::from(error);
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert_eq!(
-        status.message(),
-        "field \"task.inputs[2].type\": missing literal type"
-    );
+    assert_eq!(status.message(), "field \"task.inputs[2].type\": missing literal type");
     assert_eq!(ConversionError::new("", "no field").to_string(), "no field");
 }
 
@@ -256,10 +225,7 @@ fn the_descriptor_set_holds_both_services() {
             .collect::<Vec<_>>()
     };
     assert_eq!(service("AdminService").len(), 21);
-    assert_eq!(
-        service("WorkerService"),
-        ["PollTasks", "Heartbeat", "CompleteAttempts"]
-    );
+    assert_eq!(service("WorkerService"), ["PollTasks", "Heartbeat", "CompleteAttempts"]);
     assert!(
         set.file
             .iter()

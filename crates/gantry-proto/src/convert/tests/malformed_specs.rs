@@ -40,13 +40,11 @@ fn branch_conditions_are_checked_to_the_operator() {
         kind: Some(pb::operand::Kind::Var(name.to_owned())),
     };
     let comparison = |op: pb::ComparisonOperator| pb::BooleanExpression {
-        expr: Some(pb::boolean_expression::Expr::Comparison(
-            pb::ComparisonExpression {
-                op: op as i32,
-                left: Some(var("x")),
-                right: Some(var("y")),
-            },
-        )),
+        expr: Some(pb::boolean_expression::Expr::Comparison(pb::ComparisonExpression {
+            op: op as i32,
+            left: Some(var("x")),
+            right: Some(var("y")),
+        })),
     };
     let condition = pb::BooleanExpression {
         expr: Some(pb::boolean_expression::Expr::Conjunction(Box::new(
@@ -64,9 +62,7 @@ fn branch_conditions_are_checked_to_the_operator() {
                 condition: Some(condition),
                 then_node: Some(task_node("then")),
             }],
-            otherwise: Some(pb::branch_node::Otherwise::ElseError(
-                "no case held".to_owned(),
-            )),
+            otherwise: Some(pb::branch_node::Otherwise::ElseError("no case held".to_owned())),
         }))),
         ..Default::default()
     };
@@ -106,11 +102,7 @@ fn array_nodes_and_bindings_name_their_parts() {
         target: Some(pb::node::Target::Array(Box::default())),
         ..Default::default()
     };
-    assert_error(
-        &expect_error::<Node, _>(array),
-        "array.node",
-        "missing node",
-    );
+    assert_error(&expect_error::<Node, _>(array), "array.node", "missing node");
 
     let mut node = task_node("n");
     node.inputs = vec![pb::Binding {
@@ -153,9 +145,7 @@ fn dynamic_specs_name_the_embedded_template() {
     assert_error(&error, "dynamic_spec.tasks[0].id", "missing identifier");
 
     let mut bad_map = pb::BindingMap::default();
-    bad_map
-        .bindings
-        .insert("k".to_owned(), pb::BindingData::default());
+    bad_map.bindings.insert("k".to_owned(), pb::BindingData::default());
     let spec = pb::DynamicJobSpec {
         outputs: vec![pb::Binding {
             var: "out".to_owned(),
@@ -197,9 +187,7 @@ fn launch_plans_need_a_target_and_its_type() {
     );
 
     let mut fixed = pb::LiteralMap::default();
-    fixed
-        .literals
-        .insert("x".to_owned(), pb::Literal::default());
+    fixed.literals.insert("x".to_owned(), pb::Literal::default());
     let launch_plan = pb::LaunchPlan {
         target_type: pb::ResourceType::Task as i32,
         fixed_inputs: Some(fixed),

@@ -1,8 +1,8 @@
 //! core -> wire -> bytes -> wire -> core is the identity.
 
 use gantry_core::model::{
-    Binding, DynamicJobSpec, ExecutionError, Identifier, LaunchPlan, Literal, LiteralMap,
-    LiteralType, Node, TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
+    Binding, DynamicJobSpec, ExecutionError, Identifier, LaunchPlan, Literal, LiteralMap, LiteralType, Node,
+    TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
 };
 use gantry_core::state::{AttemptPhase, CacheStatus, ExecutionPhase, NodePhase};
 use proptest::prelude::*;
@@ -202,16 +202,10 @@ fn a_fan_out_spec_survives_the_wire() {
         }],
         subworkflows: Vec::<WorkflowTemplate>::new(),
     };
-    assert_eq!(
-        through_the_wire::<_, pb::DynamicJobSpec>(spec.clone()),
-        Ok(spec)
-    );
+    assert_eq!(through_the_wire::<_, pb::DynamicJobSpec>(spec.clone()), Ok(spec));
     let error = ExecutionError::user(
         "compile_error",
         "node \"dn3\" input \"x\": expected integer, got string",
     );
-    assert_eq!(
-        through_the_wire::<_, pb::ExecutionError>(error.clone()),
-        Ok(error)
-    );
+    assert_eq!(through_the_wire::<_, pb::ExecutionError>(error.clone()), Ok(error));
 }

@@ -1,10 +1,9 @@
 //! proptest strategies generating core task and workflow templates, nodes, bindings, dynamic specs and launch plans.
 
 use gantry_core::model::{
-    ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, ComparisonOp,
-    ConjunctionOp, ContainerSpec, DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan,
-    Node, NodeOverrides, NodeTarget, Operand, Promise, ResourceKind, RetryPolicy, SuccessCriteria,
-    TaskMetadata, TaskTemplate, WorkflowTemplate,
+    ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ContainerSpec,
+    DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Node, NodeOverrides, NodeTarget, Operand, Promise,
+    ResourceKind, RetryPolicy, SuccessCriteria, TaskMetadata, TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -61,38 +60,28 @@ fn container_spec() -> impl Strategy<Value = ContainerSpec> {
 }
 
 pub fn task_template() -> impl Strategy<Value = TaskTemplate> {
-    (
-        identifier(),
-        interface(),
-        task_metadata(),
-        option::of(container_spec()),
-    )
-        .prop_map(|(id, interface, metadata, container)| TaskTemplate {
+    (identifier(), interface(), task_metadata(), option::of(container_spec())).prop_map(
+        |(id, interface, metadata, container)| TaskTemplate {
             id,
             interface,
             metadata,
             container,
-        })
+        },
+    )
 }
 
 fn attr_step() -> impl Strategy<Value = AttrStep> {
-    prop_oneof![
-        any::<u32>().prop_map(AttrStep::Index),
-        text().prop_map(AttrStep::Key)
-    ]
+    prop_oneof![any::<u32>().prop_map(AttrStep::Index), text().prop_map(AttrStep::Key)]
 }
 
 fn promise() -> impl Strategy<Value = Promise> {
-    (
-        prop_oneof![Just(String::new()), name()],
-        name(),
-        vec(attr_step(), 0..3),
-    )
-        .prop_map(|(node_id, output, attr_path)| Promise {
+    (prop_oneof![Just(String::new()), name()], name(), vec(attr_step(), 0..3)).prop_map(
+        |(node_id, output, attr_path)| Promise {
             node_id,
             output,
             attr_path,
-        })
+        },
+    )
 }
 
 fn binding_data() -> BoxedStrategy<BindingData> {
@@ -114,10 +103,7 @@ pub fn binding() -> impl Strategy<Value = Binding> {
 }
 
 fn operand() -> impl Strategy<Value = Operand> {
-    prop_oneof![
-        literal().prop_map(Operand::Literal),
-        name().prop_map(Operand::Var)
-    ]
+    prop_oneof![literal().prop_map(Operand::Literal), name().prop_map(Operand::Var)]
 }
 
 fn boolean_expr() -> BoxedStrategy<BooleanExpr> {
@@ -129,8 +115,8 @@ fn boolean_expr() -> BoxedStrategy<BooleanExpr> {
         Just(ComparisonOp::Lt),
         Just(ComparisonOp::Lte),
     ];
-    let leaf = (comparison_op, operand(), operand())
-        .prop_map(|(op, left, right)| BooleanExpr::Comparison { op, left, right });
+    let leaf =
+        (comparison_op, operand(), operand()).prop_map(|(op, left, right)| BooleanExpr::Comparison { op, left, right });
     leaf.prop_recursive(2, 8, 2, |inner| {
         (
             prop_oneof![Just(ConjunctionOp::And), Just(ConjunctionOp::Or)],
@@ -153,20 +139,15 @@ fn overrides() -> impl Strategy<Value = NodeOverrides> {
 
 /// A node with the given target and generated everything else.
 fn node_with(target: impl Strategy<Value = NodeTarget>) -> impl Strategy<Value = Node> {
-    (
-        name(),
-        vec(binding(), 0..3),
-        vec(name(), 0..2),
-        overrides(),
-        target,
-    )
-        .prop_map(|(id, inputs, upstream, overrides, target)| Node {
+    (name(), vec(binding(), 0..3), vec(name(), 0..2), overrides(), target).prop_map(
+        |(id, inputs, upstream, overrides, target)| Node {
             id,
             inputs,
             upstream,
             target,
             overrides,
-        })
+        },
+    )
 }
 
 fn success_criteria() -> impl Strategy<Value = SuccessCriteria> {
@@ -194,15 +175,13 @@ pub fn node() -> BoxedStrategy<Node> {
         ];
         let branch = (vec(if_block, 0..3), option::of(else_arm))
             .prop_map(|(cases, otherwise)| NodeTarget::Branch(BranchNode { cases, otherwise }));
-        let array = (inner, option::of(any::<u32>()), success_criteria()).prop_map(
-            |(node, parallelism, success)| {
-                NodeTarget::Array(ArrayNode {
-                    node: Box::new(node),
-                    parallelism,
-                    success,
-                })
-            },
-        );
+        let array = (inner, option::of(any::<u32>()), success_criteria()).prop_map(|(node, parallelism, success)| {
+            NodeTarget::Array(ArrayNode {
+                node: Box::new(node),
+                parallelism,
+                success,
+            })
+        });
         node_with(prop_oneof![branch, array])
     })
     .boxed()
@@ -220,15 +199,13 @@ pub fn workflow_template() -> impl Strategy<Value = WorkflowTemplate> {
         vec(binding(), 0..3),
         failure_policy,
     )
-        .prop_map(
-            |(id, interface, nodes, outputs, failure_policy)| WorkflowTemplate {
-                id,
-                interface,
-                nodes,
-                outputs,
-                failure_policy,
-            },
-        )
+        .prop_map(|(id, interface, nodes, outputs, failure_policy)| WorkflowTemplate {
+            id,
+            interface,
+            nodes,
+            outputs,
+            failure_policy,
+        })
 }
 
 pub fn dynamic_job_spec() -> impl Strategy<Value = DynamicJobSpec> {
@@ -239,15 +216,13 @@ pub fn dynamic_job_spec() -> impl Strategy<Value = DynamicJobSpec> {
         vec(task_template(), 0..2),
         vec(workflow_template(), 0..2),
     )
-        .prop_map(
-            |(nodes, min_successes, outputs, tasks, subworkflows)| DynamicJobSpec {
-                nodes,
-                min_successes,
-                outputs,
-                tasks,
-                subworkflows,
-            },
-        )
+        .prop_map(|(nodes, min_successes, outputs, tasks, subworkflows)| DynamicJobSpec {
+            nodes,
+            min_successes,
+            outputs,
+            tasks,
+            subworkflows,
+        })
 }
 
 pub fn launch_plan() -> impl Strategy<Value = LaunchPlan> {

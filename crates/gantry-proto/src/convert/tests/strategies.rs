@@ -2,9 +2,8 @@
 //! three. Templates and specs are in `spec_strategies`.
 
 use gantry_core::model::{
-    Blob, BlobDimensionality, BlobType, Duration, ErrorKind, ExecutionError, Identifier, Literal,
-    LiteralMap, LiteralType, StructType, StructValue, Timestamp, TypedInterface, UnionValue,
-    Variable,
+    Blob, BlobDimensionality, BlobType, Duration, ErrorKind, ExecutionError, Identifier, Literal, LiteralMap,
+    LiteralType, StructType, StructValue, Timestamp, TypedInterface, UnionValue, Variable,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -32,16 +31,12 @@ fn timestamp() -> impl Strategy<Value = Timestamp> {
 }
 
 pub fn identifier() -> impl Strategy<Value = Identifier> {
-    (name(), name(), name(), "[a-z0-9.]{1,6}").prop_map(|(project, domain, name, version)| {
-        Identifier::new(project, domain, name, version)
-    })
+    (name(), name(), name(), "[a-z0-9.]{1,6}")
+        .prop_map(|(project, domain, name, version)| Identifier::new(project, domain, name, version))
 }
 
 fn dimensionality() -> impl Strategy<Value = BlobDimensionality> {
-    prop_oneof![
-        Just(BlobDimensionality::Single),
-        Just(BlobDimensionality::Multipart)
-    ]
+    prop_oneof![Just(BlobDimensionality::Single), Just(BlobDimensionality::Multipart)]
 }
 
 pub fn literal_type() -> BoxedStrategy<LiteralType> {
@@ -55,12 +50,8 @@ pub fn literal_type() -> BoxedStrategy<LiteralType> {
         Just(LiteralType::None),
         Just(LiteralType::Binary),
         Just(LiteralType::schemaless_struct()),
-        (text(), dimensionality()).prop_map(|(format, dimensionality)| LiteralType::Blob(
-            BlobType {
-                format,
-                dimensionality
-            }
-        )),
+        (text(), dimensionality())
+            .prop_map(|(format, dimensionality)| LiteralType::Blob(BlobType { format, dimensionality })),
         vec(name(), 0..3).prop_map(LiteralType::Enum),
     ];
     leaf.prop_recursive(3, 24, 3, |inner| {
@@ -68,8 +59,7 @@ pub fn literal_type() -> BoxedStrategy<LiteralType> {
             inner.clone().prop_map(LiteralType::collection),
             inner.clone().prop_map(LiteralType::map),
             vec(inner.clone(), 0..3).prop_map(LiteralType::Union),
-            btree_map(name(), inner, 0..3)
-                .prop_map(|fields| LiteralType::Struct(StructType { fields })),
+            btree_map(name(), inner, 0..3).prop_map(|fields| LiteralType::Struct(StructType { fields })),
         ]
     })
     .boxed()
@@ -102,22 +92,19 @@ pub fn literal() -> BoxedStrategy<Literal> {
         Just(Literal::None),
         vec(any::<u8>(), 0..8).prop_map(Literal::Binary),
         btree_map(text(), struct_value(), 0..3).prop_map(Literal::Struct),
-        (text(), text(), dimensionality()).prop_map(|(uri, format, dimensionality)| Literal::Blob(
-            Blob {
-                uri,
-                format,
-                dimensionality
-            }
-        )),
+        (text(), text(), dimensionality()).prop_map(|(uri, format, dimensionality)| Literal::Blob(Blob {
+            uri,
+            format,
+            dimensionality
+        })),
         text().prop_map(Literal::Enum),
     ];
     leaf.prop_recursive(3, 24, 3, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..3).prop_map(Literal::Collection),
             btree_map(text(), inner.clone(), 0..3).prop_map(Literal::Map),
-            (inner, literal_type()).prop_map(|(value, variant)| Literal::Union(Box::new(
-                UnionValue { value, variant }
-            ))),
+            (inner, literal_type())
+                .prop_map(|(value, variant)| Literal::Union(Box::new(UnionValue { value, variant }))),
         ]
     })
     .boxed()
@@ -128,30 +115,27 @@ pub fn literal_map() -> impl Strategy<Value = LiteralMap> {
 }
 
 pub fn variable() -> impl Strategy<Value = Variable> {
-    (name(), literal_type(), text(), option::of(literal())).prop_map(
-        |(name, ty, description, default)| Variable {
-            name,
-            ty,
-            description,
-            default,
-        },
-    )
+    (name(), literal_type(), text(), option::of(literal())).prop_map(|(name, ty, description, default)| Variable {
+        name,
+        ty,
+        description,
+        default,
+    })
 }
 
 pub fn interface() -> impl Strategy<Value = TypedInterface> {
-    (vec(variable(), 0..3), vec(variable(), 0..3))
-        .prop_map(|(inputs, outputs)| TypedInterface { inputs, outputs })
+    (vec(variable(), 0..3), vec(variable(), 0..3)).prop_map(|(inputs, outputs)| TypedInterface { inputs, outputs })
 }
 
 pub fn execution_error() -> impl Strategy<Value = ExecutionError> {
     let kind = prop_oneof![Just(ErrorKind::User), Just(ErrorKind::System)];
-    (kind, any::<bool>(), name(), text(), text()).prop_map(
-        |(kind, recoverable, code, message, node_id)| ExecutionError {
+    (kind, any::<bool>(), name(), text(), text()).prop_map(|(kind, recoverable, code, message, node_id)| {
+        ExecutionError {
             kind,
             recoverable,
             code,
             message,
             node_id,
-        },
-    )
+        }
+    })
 }
