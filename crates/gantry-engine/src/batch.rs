@@ -1,0 +1,307 @@
+//! One batch of work: a store transaction, the rows it has read (each read once and locked), and the writes it will
+//! make, flushed as a handful of multi-row statements. The cascade (`cascade.rs`) runs the core's state machines
+//! against the rows held here.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use gantry_core::compile::CompiledGraph;
+use gantry_core::ids::NodeExecutionId;
+use gantry_core::model::LiteralMap;
+use gantry_core::state::{ExecutionEvent, NodeEvent};
+use gantry_store::{AttemptRow, ExecutionRow, NodeRow, SpecRow, Tx};
+use uuid::Uuid;
+
+use crate::codec;
+use crate::error::{EngineError, EngineResult};
+use crate::notify::{ChangeScope, PhaseChange};
+use crate::shared::Shared;
+
+/// A node execution's key: its execution and its scoped id.
+pub(crate) type NodeKey = (Uuid, String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Created in this batch, not yet inserted.
+    New,
+    /// Read (or inserted) and changed since.
+    Dirty,
+    Clean,
+}
+
+#[derive(Debug)]
+struct Entry {
+    row: NodeRow,
+    status: Status,
+}
+
+/// The rows and pending writes of one transaction.
+pub(crate) struct Batch<'e> {
+    pub tx: Box<dyn Tx>,
+    pub now: i64,
+    pub shared: &'e Shared,
+    nodes: HashMap<NodeKey, Entry>,
+    executions: HashMap<Uuid, (ExecutionRow, bool)>,
+    new_attempts: Vec<AttemptRow>,
+    dirty_attempts: HashMap<Uuid, AttemptRow>,
+    new_specs: Vec<SpecRow>,
+    pub events: VecDeque<(NodeKey, NodeEvent)>,
+    pub execution_events: VecDeque<(Uuid, ExecutionEvent)>,
+    pub progressed_parents: BTreeSet<NodeKey>,
+    pub progressed_executions: BTreeSet<Uuid>,
+    /// Decoded inputs of parents (and executions, under an empty node id), read by their children's bindings.
+    parent_inputs: HashMap<NodeKey, Arc<LiteralMap>>,
+    /// Graphs compiled in this batch whose children are still to be created: accepted specs under their node's key,
+    /// a new execution's workflow under an empty node id.
+    pub compiled: HashMap<NodeKey, Arc<CompiledGraph>>,
+    /// Queues that got claimable attempts.
+    pub woken: HashSet<String>,
+    pub changes: Vec<PhaseChange>,
+    /// Executions that became terminal in this batch.
+    pub finished: Vec<Uuid>,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("nodes", &self.nodes.len())
+            .field("executions", &self.executions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'e> Batch<'e> {
+    pub async fn begin(shared: &'e Shared) -> EngineResult<Batch<'e>> {
+        Ok(Batch {
+            tx: shared.store.begin().await?,
+            now: crate::now_ms(),
+            shared,
+            nodes: HashMap::new(),
+            executions: HashMap::new(),
+            new_attempts: Vec::new(),
+            dirty_attempts: HashMap::new(),
+            new_specs: Vec::new(),
+            events: VecDeque::new(),
+            execution_events: VecDeque::new(),
+            progressed_parents: BTreeSet::new(),
+            progressed_executions: BTreeSet::new(),
+            parent_inputs: HashMap::new(),
+            compiled: HashMap::new(),
+            woken: HashSet::new(),
+            changes: Vec::new(),
+            finished: Vec::new(),
+        })
+    }
+
+    /// Reads and locks the nodes not yet held. Missing ids are skipped.
+    pub async fn load_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> EngineResult<()> {
+        let missing: Vec<String> = node_ids
+            .iter()
+            .filter(|id| !self.nodes.contains_key(&(execution_id, (*id).clone())))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for row in self.tx.lock_nodes(execution_id, &missing).await? {
+            let key = (row.execution_id, row.node_id.clone());
+            self.nodes.insert(key, Entry { row, status: Status::Clean });
+        }
+        Ok(())
+    }
+
+    /// The node, read and locked on first use.
+    pub async fn node(&mut self, key: &NodeKey) -> EngineResult<&NodeRow> {
+        self.load_nodes(key.0, std::slice::from_ref(&key.1)).await?;
+        self.nodes
+            .get(key)
+            .map(|e| &e.row)
+            .ok_or_else(|| EngineError::Internal(format!("node {:?} of execution {} does not exist", key.1, key.0)))
+    }
+
+    /// The node for writing; it must have been read first.
+    pub fn node_mut(&mut self, key: &NodeKey) -> &mut NodeRow {
+        let entry = self.nodes.get_mut(key).expect("node is read before it is written");
+        if entry.status == Status::Clean {
+            entry.status = Status::Dirty;
+        }
+        &mut entry.row
+    }
+
+    pub fn held_node(&self, key: &NodeKey) -> Option<&NodeRow> {
+        self.nodes.get(key).map(|e| &e.row)
+    }
+
+    /// Adds nodes created in this batch.
+    pub fn create_nodes(&mut self, rows: Vec<NodeRow>) {
+        for row in rows {
+            let key = (row.execution_id, row.node_id.clone());
+            self.nodes.insert(key, Entry { row, status: Status::New });
+        }
+    }
+
+    /// The execution, read and locked on first use.
+    pub async fn execution(&mut self, id: Uuid) -> EngineResult<&ExecutionRow> {
+        if !self.executions.contains_key(&id) {
+            let row = self
+                .tx
+                .lock_execution(id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("execution {id} not found")))?;
+            self.executions.insert(id, (row, false));
+        }
+        Ok(&self.executions[&id].0)
+    }
+
+    pub fn execution_mut(&mut self, id: Uuid) -> &mut ExecutionRow {
+        let entry = self.executions.get_mut(&id).expect("execution is read before it is written");
+        entry.1 = true;
+        &mut entry.0
+    }
+
+    /// Inserts a new execution at once (its nodes reference it).
+    pub async fn insert_execution(&mut self, row: ExecutionRow) -> EngineResult<()> {
+        self.tx.insert_execution(&row).await?;
+        self.executions.insert(row.id, (row, false));
+        Ok(())
+    }
+
+    pub fn add_attempt(&mut self, row: AttemptRow) {
+        if row.not_before <= self.now {
+            self.woken.insert(row.queue.clone());
+        }
+        self.new_attempts.push(row);
+    }
+
+    pub fn update_attempt(&mut self, row: AttemptRow) {
+        self.dirty_attempts.insert(row.id, row);
+    }
+
+    pub fn add_spec(&mut self, row: SpecRow) {
+        self.new_specs.push(row);
+    }
+
+    /// Inputs a child's bindings read through promises with an empty node id: its parent node's inputs, or the
+    /// execution's for top-level nodes.
+    pub async fn parent_inputs(&mut self, execution_id: Uuid, parent_id: &str) -> EngineResult<Arc<LiteralMap>> {
+        let key = (execution_id, parent_id.to_owned());
+        if let Some(inputs) = self.parent_inputs.get(&key) {
+            return Ok(inputs.clone());
+        }
+        let bytes = if parent_id.is_empty() {
+            Some(self.execution(execution_id).await?.inputs.clone())
+        } else {
+            self.node(&key).await?.inputs.clone()
+        };
+        let inputs = Arc::new(match bytes {
+            Some(bytes) => codec::decode_literals(&bytes)?,
+            None => LiteralMap::new(),
+        });
+        self.parent_inputs.insert(key, inputs.clone());
+        Ok(inputs)
+    }
+
+    /// Records a phase change for watchers, when anyone watches.
+    pub fn changed(&mut self, execution_id: Uuid, node_id: &str, attempt: Option<u32>, scope: ChangeScope, phase: &'static str) {
+        if self.shared.signals.watched() {
+            self.changes.push(PhaseChange {
+                execution_id,
+                node_id: node_id.to_owned(),
+                attempt,
+                scope,
+                phase,
+                at_ms: self.now,
+            });
+        }
+    }
+
+    /// Writes everything pending, so that reads of many rows (assembly, aborts) see it.
+    pub async fn flush(&mut self) -> EngineResult<()> {
+        let mut inserts = Vec::new();
+        let mut updates = Vec::new();
+        for entry in self.nodes.values_mut() {
+            match entry.status {
+                Status::New => inserts.push(entry.row.clone()),
+                Status::Dirty => updates.push(entry.row.clone()),
+                Status::Clean => continue,
+            }
+            entry.status = Status::Clean;
+        }
+        if !inserts.is_empty() {
+            inserts.sort_by(|a, b| (&a.parent_id, a.position).cmp(&(&b.parent_id, b.position)));
+            self.tx.insert_nodes(&inserts).await?;
+        }
+        if !updates.is_empty() {
+            self.tx.update_nodes(&updates).await?;
+        }
+        if !self.new_specs.is_empty() {
+            for spec in std::mem::take(&mut self.new_specs) {
+                self.tx.insert_spec(&spec).await?;
+            }
+        }
+        if !self.new_attempts.is_empty() {
+            let attempts = std::mem::take(&mut self.new_attempts);
+            self.tx.insert_attempts(&attempts).await?;
+        }
+        if !self.dirty_attempts.is_empty() {
+            let attempts: Vec<AttemptRow> = std::mem::take(&mut self.dirty_attempts).into_values().collect();
+            self.tx.update_attempts(&attempts).await?;
+        }
+        for (row, dirty) in self.executions.values_mut() {
+            if *dirty {
+                self.tx.update_execution(row).await?;
+                *dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets held rows strictly below `node_id` (every node of the execution when `None`) after a statement
+    /// changed them in the database. Call [`Batch::flush`] first.
+    pub fn forget_below(&mut self, execution_id: Uuid, node_id: Option<&str>) {
+        let prefix = node_id.map(|id| format!("{id}/"));
+        self.nodes.retain(|(exec, id), _| {
+            *exec != execution_id || prefix.as_deref().is_some_and(|p| !id.starts_with(p))
+        });
+    }
+
+    /// Errors of failed top-level nodes of an execution among the rows held.
+    pub fn held_top_level_errors(&self, execution_id: Uuid) -> Vec<Vec<u8>> {
+        let mut failed: Vec<&NodeRow> = self
+            .nodes
+            .values()
+            .map(|e| &e.row)
+            .filter(|row| row.execution_id == execution_id && row.parent_id.is_empty())
+            .filter(|row| row.phase.is_terminal() && !row.phase.is_success() && row.error.is_some())
+            .collect();
+        failed.sort_by_key(|row| (row.finished_at, row.position));
+        failed.into_iter().filter_map(|row| row.error.clone()).collect()
+    }
+
+    /// Flushes and commits.
+    pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
+        self.flush().await?;
+        self.tx.commit().await?;
+        Ok(BatchOutcome {
+            woken: self.woken,
+            changes: self.changes,
+            finished: self.finished,
+        })
+    }
+}
+
+/// What the engine does once a batch committed.
+#[derive(Debug, Default)]
+pub(crate) struct BatchOutcome {
+    pub woken: HashSet<String>,
+    pub changes: Vec<PhaseChange>,
+    pub finished: Vec<Uuid>,
+}
+
+/// The scoped id of the sibling `local_id` of `node_id`.
+pub(crate) fn sibling_id(node_id: &str, local_id: &str) -> String {
+    match NodeExecutionId::parse(node_id).ok().and_then(|id| id.parent()) {
+        Some((parent, attempt)) => parent.child(attempt, local_id).into_string(),
+        None => local_id.to_owned(),
+    }
+}

@@ -1,0 +1,370 @@
+//! The cascade: applies queued node and execution events through the core's state machines, writes the decisions
+//! into the batch, and carries out their effects, which queue further events. A batch of completions settles
+//! children first and then reports each touched parent's progress once, so a parent is locked once per batch, not
+//! once per child.
+
+use std::collections::HashMap;
+
+use gantry_core::ids::NodeExecutionId;
+use gantry_core::model::{ExecutionError, Identifier, LiteralMap};
+use gantry_core::resolve::{self, OutputSource};
+use gantry_core::state::{
+    self, AttemptPhase, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy, NodeState,
+    downstream_action,
+};
+use gantry_store::AttemptRow;
+use tracing::{debug, error};
+use uuid::Uuid;
+
+use crate::batch::{Batch, NodeKey, sibling_id};
+use crate::children::Scope;
+use crate::codec;
+use crate::error::{EngineError, EngineResult};
+use crate::notify::ChangeScope;
+
+impl Batch<'_> {
+    /// Runs queued events until none is left.
+    pub async fn run(&mut self) -> EngineResult<()> {
+        loop {
+            if let Some((key, event)) = self.events.pop_front() {
+                self.apply_node(key, event).await?;
+            } else if let Some((id, event)) = self.execution_events.pop_front() {
+                self.apply_execution(id, event).await?;
+            } else if let Some(key) = self.progressed_parents.pop_first() {
+                self.report_children_progress(key).await?;
+            } else if let Some(id) = self.progressed_executions.pop_first() {
+                self.report_nodes_progress(id).await?;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn apply_node(&mut self, key: NodeKey, event: NodeEvent) -> EngineResult<()> {
+        let row = self.node(&key).await?;
+        let state = NodeState {
+            phase: row.phase,
+            attempts: row.attempts as u32,
+            user_failures: row.user_failures as u32,
+            system_failures: row.system_failures as u32,
+            cache_status: row.cache_status,
+            error: row.error.as_deref().map(codec::decode_error).transpose()?,
+        };
+        let policy = self.policy(&key, &event).await?;
+        let event_name = event.name();
+        let decision = match state::node::transition(&state, &policy, event) {
+            Ok(decision) => decision,
+            Err(refused) => {
+                error!(execution_id = %key.0, node_id = %key.1, error = %refused, "node transition refused");
+                return Ok(());
+            }
+        };
+        let now = self.now;
+        let next = decision.state;
+        let changed_phase = next.phase != state.phase;
+        let row = self.node_mut(&key);
+        row.phase = next.phase;
+        row.attempts = next.attempts as i32;
+        row.user_failures = next.user_failures as i32;
+        row.system_failures = next.system_failures as i32;
+        row.cache_status = next.cache_status;
+        if next.error != state.error {
+            row.error = next.error.as_ref().map(codec::encode_error);
+        }
+        row.updated_at = now;
+        if state.phase == NodePhase::NotStarted && row.started_at.is_none() {
+            row.started_at = Some(now);
+        }
+        if next.phase.is_terminal() {
+            row.finished_at = Some(now);
+        }
+        if changed_phase {
+            debug!(execution_id = %key.0, node_id = %key.1, event = event_name, phase = %next.phase, "node moved");
+            self.changed(key.0, &key.1, None, ChangeScope::Node, next.phase.as_str());
+        }
+        for effect in decision.effects {
+            self.node_effect(&key, effect).await?;
+        }
+        Ok(())
+    }
+
+    /// The node's policy. Node overrides of retries only matter when an attempt failed, so the node's definition is
+    /// decoded only then.
+    async fn policy(&mut self, key: &NodeKey, event: &NodeEvent) -> EngineResult<NodePolicy> {
+        let row = self.node(key).await?;
+        match row.kind {
+            NodeKind::Task => {
+                let task_id = row.task.clone().unwrap_or_default();
+                let definition = matches!(event, NodeEvent::AttemptFailed { .. }).then(|| row.definition.clone());
+                let task = self.task(&task_id).await?;
+                let mut retries = task.metadata.retries.clone();
+                if let Some(bytes) = definition
+                    && let Some(overridden) = codec::decode_node(&bytes)?.overrides.retries
+                {
+                    retries = overridden;
+                }
+                Ok(NodePolicy {
+                    kind: NodeKind::Task,
+                    retries,
+                    cache: task.metadata.cache,
+                })
+            }
+            kind => Ok(NodePolicy {
+                kind,
+                ..NodePolicy::composite()
+            }),
+        }
+    }
+
+    pub async fn task(&mut self, task_id: &str) -> EngineResult<std::sync::Arc<gantry_core::model::TaskTemplate>> {
+        let id: Identifier = codec::parse_identifier(task_id)?;
+        self.shared.templates.require_task(self.tx.as_mut(), &id).await
+    }
+
+    async fn node_effect(&mut self, key: &NodeKey, effect: NodeEffect) -> EngineResult<()> {
+        match effect {
+            NodeEffect::EnqueueAttempt { attempt, not_before_ms } => self.enqueue_attempt(key, attempt, not_before_ms).await,
+            // The spec row was added when the spec was accepted, in the same batch.
+            NodeEffect::PersistSpec | NodeEffect::WriteCache => Ok(()),
+            NodeEffect::CreateChildren { attempt } => self.create_node_children(key, attempt).await,
+            NodeEffect::StartChildren => {
+                let graph = self.compiled.get(key).cloned();
+                match graph {
+                    Some(graph) => {
+                        let scope = self.child_scope(key).await?;
+                        self.start_roots(&scope, &graph).await
+                    }
+                    None => Err(EngineError::Internal(format!("no compiled spec for node {:?}", key.1))),
+                }
+            }
+            NodeEffect::AbortAttempt => {
+                self.flush().await?;
+                self.tx.abort_node_attempts(key.0, std::slice::from_ref(&key.1), self.now).await?;
+                Ok(())
+            }
+            NodeEffect::AbortChildren => {
+                self.flush().await?;
+                self.tx.abort_descendants(key.0, Some(&key.1), self.now).await?;
+                self.forget_below(key.0, Some(&key.1));
+                if self.node(key).await?.phase == NodePhase::Failing {
+                    self.events.push_back((key.clone(), NodeEvent::ChildrenAborted));
+                }
+                Ok(())
+            }
+            NodeEffect::AssembleOutputs => self.assemble_node(key).await,
+            NodeEffect::StartChildExecution | NodeEffect::AbortChildExecution => Err(EngineError::Internal(
+                "launch plan nodes are not supported yet".to_owned(),
+            )),
+            NodeEffect::Settled(phase) => self.settled(key, phase).await,
+        }
+    }
+
+    async fn enqueue_attempt(&mut self, key: &NodeKey, attempt: u32, not_before_ms: Option<i64>) -> EngineResult<()> {
+        let task_id = self.node(key).await?.task.clone().unwrap_or_default();
+        let task = self.task(&task_id).await?;
+        let row = AttemptRow {
+            id: Uuid::now_v7(),
+            execution_id: key.0,
+            node_id: key.1.clone(),
+            attempt: attempt as i32,
+            queue: task.metadata.queue.clone(),
+            task: task_id,
+            phase: AttemptPhase::Queued,
+            worker_id: None,
+            not_before: not_before_ms.unwrap_or(self.now),
+            lease_expires_at: None,
+            error: None,
+            created_at: self.now,
+            started_at: None,
+            finished_at: None,
+        };
+        self.add_attempt(row);
+        self.changed(key.0, &key.1, Some(attempt), ChangeScope::Attempt, "queued");
+        Ok(())
+    }
+
+    /// The scope of a node's children: the node and its current attempt.
+    async fn child_scope(&mut self, key: &NodeKey) -> EngineResult<Scope> {
+        let attempts = self.node(key).await?.attempts;
+        let parent = NodeExecutionId::parse(&key.1).map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(Scope {
+            execution_id: key.0,
+            parent: Some((parent, attempts.saturating_sub(1) as u32)),
+        })
+    }
+
+    async fn create_node_children(&mut self, key: &NodeKey, _attempt: u32) -> EngineResult<()> {
+        let Some(graph) = self.compiled.get(key).cloned() else {
+            return Err(EngineError::Internal(format!("no compiled spec for node {:?}", key.1)));
+        };
+        let scope = self.child_scope(key).await?;
+        let count = self.create_children(&scope, &graph)?;
+        let rule = self.graph_info(key).await?.rule;
+        let row = self.node_mut(key);
+        row.children_total = count as i64;
+        self.events.push_back((
+            key.clone(),
+            NodeEvent::ChildrenCreated {
+                counts: ChildCounts::new(count),
+                rule,
+            },
+        ));
+        Ok(())
+    }
+
+    /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve).
+    pub async fn start_node(&mut self, key: &NodeKey) -> EngineResult<()> {
+        let row = self.node(key).await?;
+        let definition = codec::decode_node(&row.definition)?;
+        let (parent_id, task_id) = (row.parent_id.clone(), row.task.clone().unwrap_or_default());
+        let task = self.task(&task_id).await?;
+        let promised: Vec<String> = definition
+            .inputs
+            .iter()
+            .flat_map(|binding| binding.data.promises())
+            .filter(|p| !p.is_workflow_input())
+            .map(|p| sibling_id(&key.1, &p.node_id))
+            .collect();
+        let mut sources: HashMap<String, LiteralMap> = HashMap::new();
+        if !promised.is_empty() {
+            self.load_nodes(key.0, &promised).await?;
+            for sibling in &promised {
+                let Some(row) = self.held_node(&(key.0, sibling.clone())) else { continue };
+                if let Some(outputs) = &row.outputs {
+                    sources.insert(row.local_id.clone(), codec::decode_literals(outputs)?);
+                }
+            }
+        }
+        let parent_inputs = self.parent_inputs(key.0, &parent_id).await?;
+        let source = resolve::from_fn(|node_id: &str, name: &str| {
+            if node_id.is_empty() {
+                parent_inputs.get(name)
+            } else {
+                sources.get(node_id).and_then(|outputs| outputs.get(name))
+            }
+        });
+        let event = match resolve::resolve_inputs(&definition.inputs, &task.interface.inputs, &source) {
+            Ok(inputs) => {
+                self.node_mut(key).inputs = Some(codec::encode_literals(&inputs));
+                NodeEvent::Start
+            }
+            Err(problem) => NodeEvent::InputsFailed {
+                error: ExecutionError::user("input_resolution", problem.to_string())
+                    .recoverable(false)
+                    .at_node(key.1.clone()),
+            },
+        };
+        self.events.push_back((key.clone(), event));
+        Ok(())
+    }
+
+    async fn settled(&mut self, key: &NodeKey, phase: NodePhase) -> EngineResult<()> {
+        let row = self.node(key).await?;
+        let (parent_id, downstream) = (row.parent_id.clone(), row.downstream.clone());
+        if !downstream.is_empty() {
+            let siblings: Vec<String> = downstream.iter().map(|local| sibling_id(&key.1, local)).collect();
+            self.load_nodes(key.0, &siblings).await?;
+            for sibling in siblings {
+                let sibling_key = (key.0, sibling);
+                match downstream_action(phase) {
+                    DownstreamAction::Skip => self.events.push_back((sibling_key, NodeEvent::Skip)),
+                    DownstreamAction::Release => {
+                        let row = self.node_mut(&sibling_key);
+                        row.upstream_pending -= 1;
+                        if row.upstream_pending == 0 && row.phase == NodePhase::NotStarted {
+                            self.start_node(&sibling_key).await?;
+                        }
+                    }
+                }
+            }
+        }
+        if parent_id.is_empty() {
+            self.execution(key.0).await?;
+            let execution = self.execution_mut(key.0);
+            let mut counts = ChildCounts {
+                total: execution.nodes_total as u64,
+                succeeded: execution.nodes_succeeded as u64,
+                failed: execution.nodes_failed as u64,
+                skipped: execution.nodes_skipped as u64,
+            };
+            counts.record(phase);
+            execution.nodes_succeeded = counts.succeeded as i64;
+            execution.nodes_failed = counts.failed as i64;
+            execution.nodes_skipped = counts.skipped as i64;
+            self.progressed_executions.insert(key.0);
+        } else {
+            let parent_key = (key.0, parent_id);
+            self.node(&parent_key).await?;
+            let parent = self.node_mut(&parent_key);
+            let mut counts = counts_of(parent);
+            counts.record(phase);
+            parent.children_succeeded = counts.succeeded as i64;
+            parent.children_failed = counts.failed as i64;
+            parent.children_skipped = counts.skipped as i64;
+            self.progressed_parents.insert(parent_key);
+        }
+        Ok(())
+    }
+
+    async fn report_children_progress(&mut self, key: NodeKey) -> EngineResult<()> {
+        let counts = counts_of(self.node(&key).await?);
+        let rule = self.graph_info(&key).await?.rule;
+        self.events.push_back((key, NodeEvent::ChildrenProgress { counts, rule }));
+        Ok(())
+    }
+
+    async fn assemble_node(&mut self, key: &NodeKey) -> EngineResult<()> {
+        self.flush().await?;
+        let info = self.graph_info(key).await?;
+        let row = self.node(key).await?;
+        let prefix = format!("{}/{}/", key.1, row.attempts.saturating_sub(1));
+        let children = self.tx.child_outputs(key.0, &key.1).await?;
+        let mut sources: HashMap<String, LiteralMap> = HashMap::with_capacity(children.len());
+        for (node_id, outputs) in children {
+            let Some(local) = node_id.strip_prefix(&prefix) else { continue };
+            if let Some(outputs) = outputs {
+                sources.insert(local.to_owned(), codec::decode_literals(&outputs)?);
+            }
+        }
+        let inputs = self.parent_inputs(key.0, &key.1).await?;
+        let event = match assemble(&info.outputs, &info.output_vars, &inputs, &sources) {
+            Ok(outputs) => {
+                self.node_mut(key).outputs = Some(codec::encode_literals(&outputs));
+                NodeEvent::Assembled
+            }
+            Err(problem) => NodeEvent::AssemblyFailed {
+                error: ExecutionError::user("output_assembly", problem).recoverable(false).at_node(key.1.clone()),
+            },
+        };
+        self.events.push_back((key.clone(), event));
+        Ok(())
+    }
+}
+
+/// A composite's children counts, from its row.
+pub(crate) fn counts_of(row: &gantry_store::NodeRow) -> ChildCounts {
+    ChildCounts {
+        total: row.children_total as u64,
+        succeeded: row.children_succeeded as u64,
+        failed: row.children_failed as u64,
+        skipped: row.children_skipped as u64,
+    }
+}
+
+/// Assembles outputs from bindings over the children's outputs (by local id) and the parent's inputs (empty id).
+pub(crate) fn assemble(
+    bindings: &[gantry_core::model::Binding],
+    vars: &[gantry_core::model::Variable],
+    inputs: &LiteralMap,
+    children: &HashMap<String, LiteralMap>,
+) -> Result<LiteralMap, String> {
+    let source = resolve::from_fn(|node_id: &str, name: &str| {
+        if node_id.is_empty() {
+            inputs.get(name)
+        } else {
+            children.get(node_id).and_then(|outputs| outputs.get(name))
+        }
+    });
+    let source: &dyn OutputSource = &source;
+    resolve::assemble_outputs(bindings, vars, source).map_err(|e| e.to_string())
+}

@@ -1,0 +1,30 @@
+//! The engine's settings, filled by the server's configuration.
+
+use std::time::Duration;
+
+/// Settings of the engine. `Default` gives the values the server uses unless told otherwise.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long a claimed attempt's lease lasts unless heartbeated.
+    pub lease: Duration,
+    /// The most commands the writer applies in one transaction.
+    pub max_batch: usize,
+    /// Phase changes buffered per watcher before it must resynchronise.
+    pub watch_buffer: usize,
+    /// The longest a poll may wait for work.
+    pub max_poll_wait: Duration,
+    /// The most attempts one poll may claim.
+    pub max_poll_attempts: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            lease: Duration::from_secs(30),
+            max_batch: 256,
+            watch_buffer: 65_536,
+            max_poll_wait: Duration::from_secs(60),
+            max_poll_attempts: 1_000,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Gantry's engine: carries out what `gantry-core` decides, against a `gantry-store`.
+//!
+//! Event-driven: a submission, a completion, a lease expiry or a termination is applied in one transaction, and its
+//! effects (ready nodes, new attempts, parent assembly, execution completion) follow in the same transaction. There
+//! are no periodic scans of graphs and no task or timer per waiting node; what is not running lives only in the
+//! database. One writer task applies every state change, batching whatever commands are waiting into one
+//! transaction (see `writer.rs`); reads go straight to the store.
+//!
+//! Must not depend on tonic or the server: the server maps requests to this API and [`EngineError`] to gRPC codes.
+#![forbid(unsafe_code)]
+
+mod batch;
+mod cascade;
+mod children;
+mod codec;
+mod config;
+mod error;
+mod execution;
+mod notify;
+mod shared;
+mod submit;
+mod sweep;
+mod templates;
+mod worker;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gantry_store::{ExecutionRow, PutOutcome, Store};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use codec::{decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier};
+pub use config::EngineConfig;
+pub use error::{EngineError, EngineResult};
+pub use notify::{ChangeScope, PhaseChange};
+pub use submit::{CreateExecution, Registration, Target};
+pub use worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
+
+use shared::Shared;
+use writer::{Command, Reply, Request};
+
+/// Milliseconds since the Unix epoch: the engine's only clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// A handle on the engine. Cheap to clone; the engine stops when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Command>,
+}
+
+/// The engine's background tasks, to await on shutdown.
+#[derive(Debug)]
+pub struct EngineTasks {
+    pub writer: JoinHandle<()>,
+    pub sweeper: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts the writer and the lease sweeper on the current tokio runtime.
+    pub fn start(store: Arc<dyn Store>, config: EngineConfig) -> (Engine, EngineTasks) {
+        let shared = Arc::new(Shared::new(store, config));
+        let (commands, receiver) = mpsc::channel(4_096);
+        let writer = tokio::spawn(writer::run(shared.clone(), receiver));
+        let engine = Engine { shared, commands };
+        let sweeper = tokio::spawn(sweep::run(engine.downgrade()));
+        (engine, EngineTasks { writer, sweeper })
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    fn downgrade(&self) -> sweep::WeakEngine {
+        sweep::WeakEngine {
+            shared: Arc::downgrade(&self.shared),
+            commands: self.commands.downgrade(),
+        }
+    }
+
+    async fn send<T>(&self, request: Request, reply: Reply, answer: oneshot::Receiver<EngineResult<T>>) -> EngineResult<T> {
+        let stopped = || EngineError::Unavailable("the engine is shutting down".to_owned());
+        self.commands.send(Command { request, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Registers a task, workflow or launch plan. Registering the identical template again is a no-op.
+    pub async fn register(&self, registration: Registration) -> EngineResult<PutOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Register(registration), Reply::Put(tx), rx).await
+    }
+
+    /// Creates an execution (or returns the existing one of the same name): `(execution, created)`.
+    pub async fn create_execution(&self, request: CreateExecution) -> EngineResult<(ExecutionRow, bool)> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Create(Box::new(request)), Reply::Execution(tx), rx).await
+    }
+
+    /// Aborts a running execution and everything below it.
+    pub async fn terminate(&self, id: Uuid, reason: String) -> EngineResult<ExecutionRow> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Terminate(id, reason), Reply::Terminated(tx), rx).await
+    }
+
+    /// Claims up to `limit` attempts of `queues`, waiting up to `wait` for some to exist.
+    pub async fn poll(&self, worker_id: &str, queues: &[String], limit: u32, wait: Duration) -> EngineResult<Vec<Assignment>> {
+        let limit = limit.clamp(1, self.shared.config.max_poll_attempts);
+        let deadline = tokio::time::Instant::now() + wait.min(self.shared.config.max_poll_wait);
+        let wakers: Vec<_> = queues.iter().map(|q| self.shared.signals.queue(q)).collect();
+        loop {
+            // Register interest before looking, so that work queued between the look and the wait wakes us.
+            let mut notified: Vec<_> = wakers.iter().map(|w| Box::pin(w.notified())).collect();
+            for n in &mut notified {
+                n.as_mut().enable();
+            }
+            let (tx, rx) = oneshot::channel();
+            let request = Request::Claim {
+                worker_id: worker_id.to_owned(),
+                queues: queues.to_vec(),
+                limit,
+            };
+            let claimed = self.send(request, Reply::Claimed(tx), rx).await?;
+            if !claimed.is_empty() || tokio::time::Instant::now() >= deadline || self.shared.signals.is_closing() {
+                return Ok(claimed);
+            }
+            if tokio::time::timeout_at(deadline, any_notified(notified)).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// Ends every long poll now and makes later polls return at once: the server is stopping.
+    pub fn close(&self) {
+        self.shared.signals.close();
+    }
+
+    /// Extends the leases of running attempts; says which to cancel and which are lost.
+    pub async fn heartbeat(&self, worker_id: &str, leases: Vec<(AttemptRef, Uuid)>) -> EngineResult<Vec<LeaseStatus>> {
+        let (tx, rx) = oneshot::channel();
+        let request = Request::Heartbeat {
+            worker_id: worker_id.to_owned(),
+            leases,
+        };
+        self.send(request, Reply::Leases(tx), rx).await
+    }
+
+    /// Records finished attempts, each accepted or refused on its own.
+    pub async fn complete(&self, worker_id: &str, completions: Vec<Completion>) -> EngineResult<Vec<CompletionOutcome>> {
+        let (tx, rx) = oneshot::channel();
+        let request = Request::Complete {
+            worker_id: worker_id.to_owned(),
+            completions,
+        };
+        self.send(request, Reply::Completed(tx), rx).await
+    }
+
+    /// Fails attempts whose lease expired now; returns how many it looked at.
+    pub async fn expire_leases(&self) -> EngineResult<usize> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::ExpireLeases, Reply::Expired(tx), rx).await
+    }
+
+    /// Phase changes from now on. A receiver that falls behind by more than the buffer gets `Lagged` and should
+    /// re-read the state it follows.
+    pub fn watch(&self) -> broadcast::Receiver<PhaseChange> {
+        self.shared.signals.subscribe()
+    }
+}
+
+/// Resolves when any of the notifications fires.
+async fn any_notified(mut notified: Vec<std::pin::Pin<Box<tokio::sync::futures::Notified<'_>>>>) {
+    use std::future::Future;
+    std::future::poll_fn(|cx| {
+        for waiting in &mut notified {
+            if waiting.as_mut().poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}

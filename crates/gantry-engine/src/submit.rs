@@ -1,0 +1,294 @@
+//! Registering templates, creating executions and terminating them.
+
+use std::sync::Arc;
+
+use gantry_core::compile::{Registry, compile_workflow};
+use gantry_core::model::{
+    Binding, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate,
+    TypedInterface, WorkflowTemplate,
+};
+use gantry_core::resolve;
+use gantry_core::state::{ChildRule, ExecutionEvent, ExecutionPhase};
+use gantry_store::{ExecutionRow, PutOutcome, ResourceKind as StoredKind, ResourceRow};
+use uuid::Uuid;
+
+use crate::batch::Batch;
+use crate::children::check_supported;
+use crate::codec;
+use crate::error::{EngineError, EngineResult};
+use crate::shared::GraphInfo;
+
+/// What an execution runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Task(Identifier),
+    Workflow(Identifier),
+    LaunchPlan(Identifier),
+}
+
+/// A request to start an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateExecution {
+    pub project: String,
+    pub domain: String,
+    /// Client-chosen name, unique per project and domain; a repeated request with the same name returns the
+    /// existing execution. `None` names it after its id.
+    pub name: Option<String>,
+    pub target: Target,
+    pub inputs: LiteralMap,
+    pub max_parallelism: Option<u32>,
+    pub overwrite_cache: bool,
+}
+
+/// A template to register.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Registration {
+    Task(TaskTemplate),
+    Workflow(WorkflowTemplate),
+    LaunchPlan(LaunchPlan),
+}
+
+impl Batch<'_> {
+    pub async fn register(&mut self, registration: &Registration) -> EngineResult<PutOutcome> {
+        let (kind, id, template) = match registration {
+            Registration::Task(task) => {
+                check_interface(&task.interface, &format!("task {}", task.id))?;
+                (StoredKind::Task, &task.id, codec::encode_task(task))
+            }
+            Registration::Workflow(workflow) => {
+                let registry = self.shared.templates.registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new()).await?;
+                let graph = compile_workflow(workflow, &registry)
+                    .map_err(|errors| EngineError::InvalidArgument(format!("workflow {} does not compile: {errors}", workflow.id)))?;
+                check_supported(&graph)?;
+                (StoredKind::Workflow, &workflow.id, codec::encode_workflow(workflow))
+            }
+            Registration::LaunchPlan(plan) => {
+                self.launch_plan_target(plan).await?;
+                (StoredKind::LaunchPlan, &plan.id, gantry_proto_encode_launch_plan(plan))
+            }
+        };
+        let row = ResourceRow {
+            key: codec::resource_key(id),
+            template,
+            created_at: self.now,
+        };
+        match self.tx.put_resource(kind, &row).await {
+            Err(gantry_store::StoreError::Conflict(message)) => Err(EngineError::AlreadyExists(message)),
+            other => Ok(other?),
+        }
+    }
+
+    /// The interface of a launch plan's target, which must be registered.
+    async fn launch_plan_target(&mut self, plan: &LaunchPlan) -> EngineResult<(WorkflowTemplate, TypedInterface)> {
+        let workflow = match plan.target_kind {
+            ResourceKind::Task => {
+                let task = self.shared.templates.task(self.tx.as_mut(), &plan.target).await?;
+                let task = task.ok_or_else(|| EngineError::NotFound(format!("launch plan {}: task {} is not registered", plan.id, plan.target)))?;
+                task_workflow(&task)
+            }
+            ResourceKind::Workflow => {
+                let workflow = self.shared.templates.workflow(self.tx.as_mut(), &plan.target).await?;
+                let workflow = workflow.ok_or_else(|| EngineError::NotFound(format!("launch plan {}: workflow {} is not registered", plan.id, plan.target)))?;
+                (*workflow).clone()
+            }
+            ResourceKind::LaunchPlan => {
+                return Err(EngineError::InvalidArgument(format!("launch plan {} must target a task or a workflow", plan.id)));
+            }
+        };
+        for (name, value) in plan.fixed_inputs.iter().chain(&plan.default_inputs) {
+            let var = workflow.interface.input(name).ok_or_else(|| {
+                EngineError::InvalidArgument(format!("launch plan {}: input {name:?} is not an input of {}", plan.id, plan.target))
+            })?;
+            resolve::conform(value.clone(), &var.ty)
+                .map_err(|e| EngineError::InvalidArgument(format!("launch plan {}: input {name:?}: {e}", plan.id)))?;
+        }
+        let interface = workflow.interface.clone();
+        Ok((workflow, interface))
+    }
+
+    /// Creates an execution, or returns the existing one of the same name. `Ok((row, created))`.
+    pub async fn create_execution(&mut self, request: &CreateExecution) -> EngineResult<(ExecutionRow, bool)> {
+        if let Some(name) = &request.name
+            && let Some(existing) = self.shared.store.find_execution(&request.project, &request.domain, name).await?
+        {
+            if existing.target != target_id(&request.target).to_string() || existing.inputs != codec::encode_literals(&request.inputs) {
+                return Err(EngineError::AlreadyExists(format!(
+                    "execution {name:?} already exists in {}/{} with a different target or inputs",
+                    request.project, request.domain
+                )));
+            }
+            return Ok((existing, false));
+        }
+        let (workflow, fixed, defaults, max_parallelism) = self.target_workflow(request).await?;
+        let inputs = check_inputs(&workflow.interface, &request.inputs, &fixed, &defaults)?;
+        let registry = self.shared.templates.registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new()).await?;
+        let graph = compile_workflow(&workflow, &registry)
+            .map_err(|errors| EngineError::InvalidArgument(format!("{} does not compile: {errors}", workflow.id)))?;
+        check_supported(&graph)?;
+
+        let id = Uuid::now_v7();
+        let row = ExecutionRow {
+            id,
+            project: request.project.clone(),
+            domain: request.domain.clone(),
+            name: request.name.clone().unwrap_or_else(|| id.simple().to_string()),
+            target_kind: target_kind(&request.target).to_owned(),
+            target: target_id(&request.target).to_string(),
+            workflow: codec::encode_workflow(&workflow),
+            phase: ExecutionPhase::Queued,
+            inputs: codec::encode_literals(&inputs),
+            outputs: None,
+            error: None,
+            max_parallelism: request.max_parallelism.or(max_parallelism).map(|n| n as i32),
+            overwrite_cache: request.overwrite_cache,
+            parent_execution_id: None,
+            parent_node_id: None,
+            nodes_total: 0,
+            nodes_succeeded: 0,
+            nodes_failed: 0,
+            nodes_skipped: 0,
+            created_at: self.now,
+            updated_at: self.now,
+            started_at: None,
+            finished_at: None,
+        };
+        self.insert_execution(row).await?;
+        let info = GraphInfo {
+            outputs: workflow.outputs.clone(),
+            output_vars: workflow.interface.outputs.clone(),
+            rule: ChildRule {
+                min_successes: None,
+                fail_fast: workflow.failure_policy == FailurePolicy::FailImmediately,
+            },
+        };
+        self.shared.remember_graph(id, "", 0, Arc::new(info));
+        self.compiled.insert((id, String::new()), Arc::new(graph));
+        self.execution_events.push_back((id, ExecutionEvent::Start));
+        self.run().await?;
+        Ok((self.execution(id).await?.clone(), true))
+    }
+
+    /// The workflow a request runs, with a launch plan's fixed and default inputs and parallelism.
+    async fn target_workflow(
+        &mut self,
+        request: &CreateExecution,
+    ) -> EngineResult<(WorkflowTemplate, LiteralMap, LiteralMap, Option<u32>)> {
+        match &request.target {
+            Target::Task(id) => {
+                let task = self.shared.templates.task(self.tx.as_mut(), id).await?;
+                let task = task.ok_or_else(|| EngineError::NotFound(format!("task {id} is not registered")))?;
+                Ok((task_workflow(&task), LiteralMap::new(), LiteralMap::new(), None))
+            }
+            Target::Workflow(id) => {
+                let workflow = self.shared.templates.workflow(self.tx.as_mut(), id).await?;
+                let workflow = workflow.ok_or_else(|| EngineError::NotFound(format!("workflow {id} is not registered")))?;
+                Ok(((*workflow).clone(), LiteralMap::new(), LiteralMap::new(), None))
+            }
+            Target::LaunchPlan(id) => {
+                let plan = self.shared.templates.launch_plan(self.tx.as_mut(), id).await?;
+                let plan = plan.ok_or_else(|| EngineError::NotFound(format!("launch plan {id} is not registered")))?;
+                let (workflow, _) = self.launch_plan_target(&plan).await?;
+                Ok((workflow, plan.fixed_inputs.clone(), plan.default_inputs.clone(), plan.max_parallelism))
+            }
+        }
+    }
+
+    pub async fn terminate(&mut self, id: Uuid, reason: &str) -> EngineResult<ExecutionRow> {
+        let row = self.execution(id).await?;
+        let phase = row.phase;
+        if matches!(phase, ExecutionPhase::Aborting | ExecutionPhase::Aborted) {
+            return Ok(row.clone());
+        }
+        if phase.is_terminal() {
+            return Err(EngineError::FailedPrecondition(format!("execution {id} is already {phase}")));
+        }
+        self.execution_events.push_back((id, ExecutionEvent::Terminate { reason: reason.to_owned() }));
+        self.run().await?;
+        Ok(self.execution(id).await?.clone())
+    }
+}
+
+fn gantry_proto_encode_launch_plan(plan: &LaunchPlan) -> Vec<u8> {
+    use prost::Message;
+    gantry_proto::v1::LaunchPlan::from(plan.clone()).encode_to_vec()
+}
+
+fn target_id(target: &Target) -> &Identifier {
+    match target {
+        Target::Task(id) | Target::Workflow(id) | Target::LaunchPlan(id) => id,
+    }
+}
+
+fn target_kind(target: &Target) -> &'static str {
+    match target {
+        Target::Task(_) => "task",
+        Target::Workflow(_) => "workflow",
+        Target::LaunchPlan(_) => "launch_plan",
+    }
+}
+
+/// A task run on its own is a workflow of one node `n0` that passes every input through and returns every output.
+pub(crate) fn task_workflow(task: &TaskTemplate) -> WorkflowTemplate {
+    let inputs = task.interface.inputs.iter().map(|v| Binding::promise(&v.name, "", &v.name)).collect();
+    let outputs = task.interface.outputs.iter().map(|v| Binding::promise(&v.name, "n0", &v.name)).collect();
+    WorkflowTemplate {
+        id: task.id.clone(),
+        interface: task.interface.clone(),
+        nodes: vec![Node::task("n0", task.id.clone(), inputs)],
+        outputs,
+        failure_policy: FailurePolicy::FailImmediately,
+    }
+}
+
+/// Checks an execution's inputs against the interface: no unknown input, none that a launch plan fixes, each of its
+/// declared type; fills in fixed inputs and defaults. Every problem is reported, each naming its input.
+fn check_inputs(
+    interface: &TypedInterface,
+    given: &LiteralMap,
+    fixed: &LiteralMap,
+    defaults: &LiteralMap,
+) -> EngineResult<LiteralMap> {
+    let mut problems = Vec::new();
+    for name in given.keys() {
+        if interface.input(name).is_none() {
+            problems.push(format!("input {name:?} is not declared"));
+        } else if fixed.contains_key(name) {
+            problems.push(format!("input {name:?} is fixed by the launch plan"));
+        }
+    }
+    let mut inputs = LiteralMap::new();
+    for var in &interface.inputs {
+        let value = given
+            .get(&var.name)
+            .or_else(|| fixed.get(&var.name))
+            .or_else(|| defaults.get(&var.name))
+            .or(var.default.as_ref());
+        match value {
+            None => problems.push(format!("input {:?} ({}) is required", var.name, var.ty)),
+            Some(value) => match resolve::conform(value.clone(), &var.ty) {
+                Ok(value) => {
+                    inputs.insert(var.name.clone(), value);
+                }
+                Err(e) => problems.push(format!("input {:?}: {e}", var.name)),
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(inputs)
+    } else {
+        Err(EngineError::InvalidArgument(problems.join("; ")))
+    }
+}
+
+/// Rejects an interface with repeated names.
+fn check_interface(interface: &TypedInterface, what: &str) -> EngineResult<()> {
+    for (kind, vars) in [("input", &interface.inputs), ("output", &interface.outputs)] {
+        let mut seen = std::collections::BTreeSet::new();
+        for var in vars {
+            if !seen.insert(var.name.as_str()) {
+                return Err(EngineError::InvalidArgument(format!("{what}: {kind} {:?} is declared twice", var.name)));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! The sweeper: one task that fails attempts whose lease expired and wakes workers when a retry's backoff ends. It
+//! sleeps until the earliest lease expiry or backoff end the store knows of (at most a second, so that leases taken
+//! meanwhile are seen), and asks the writer to act; it holds no per-node timers.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use crate::shared::Shared;
+use crate::writer::{Command, Reply, Request};
+
+/// The sweeper's hold on the engine: it must not keep the engine alive.
+#[derive(Debug)]
+pub(crate) struct WeakEngine {
+    pub shared: Weak<Shared>,
+    pub commands: mpsc::WeakSender<Command>,
+}
+
+const MAX_SLEEP_MS: i64 = 1_000;
+
+pub(crate) async fn run(engine: WeakEngine) {
+    loop {
+        let Some(shared) = engine.shared.upgrade() else { return };
+        let now = crate::now_ms();
+        let next_lease = shared.store.next_lease_expiry().await.unwrap_or_else(|error| {
+            warn!(%error, "sweeper could not read lease expiries");
+            None
+        });
+        if next_lease.is_some_and(|expiry| expiry <= now) {
+            let Some(commands) = engine.commands.upgrade() else { return };
+            let (tx, rx) = oneshot::channel();
+            let command = Command {
+                request: Request::ExpireLeases,
+                reply: Reply::Expired(tx),
+            };
+            if commands.send(command).await.is_err() {
+                return;
+            }
+            if let Ok(Err(error)) = rx.await {
+                warn!(%error, "expiring leases failed");
+            }
+            continue;
+        }
+        let next_due = shared.store.next_not_before(now).await.unwrap_or(None);
+        let wake_at = [next_lease, next_due].into_iter().flatten().fold(now + MAX_SLEEP_MS, i64::min);
+        drop(shared);
+        tokio::time::sleep(Duration::from_millis((wake_at - now).max(1) as u64)).await;
+        if next_due.is_some_and(|due| due <= crate::now_ms()) {
+            let Some(shared) = engine.shared.upgrade() else { return };
+            if let Ok(queues) = shared.store.ready_queues(crate::now_ms()).await {
+                queues.iter().for_each(|queue| shared.signals.wake(queue));
+            }
+        }
+    }
+}

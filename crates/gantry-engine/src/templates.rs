@@ -1,0 +1,133 @@
+//! Registered templates: registration, lookup, and loading what a workflow or spec references into the core's
+//! in-memory [`Registry`] before compiling. Registered templates never change (a key is registered once), so they are
+//! cached in memory for the life of the process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use gantry_core::compile::Registry;
+use gantry_core::model::{Identifier, LaunchPlan, Node, NodeTarget, ResourceKind, TaskTemplate, WorkflowTemplate};
+use gantry_store::{ResourceKind as StoredKind, Tx};
+
+use crate::codec;
+use crate::error::{EngineError, EngineResult};
+
+/// Process-wide cache of registered templates, keyed by their identifier.
+#[derive(Debug, Default)]
+pub(crate) struct TemplateCache {
+    tasks: Mutex<HashMap<Identifier, Arc<TaskTemplate>>>,
+    workflows: Mutex<HashMap<Identifier, Arc<WorkflowTemplate>>>,
+    launch_plans: Mutex<HashMap<Identifier, Arc<LaunchPlan>>>,
+}
+
+fn cached<T>(map: &Mutex<HashMap<Identifier, Arc<T>>>, id: &Identifier) -> Option<Arc<T>> {
+    map.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+}
+
+fn remember<T>(map: &Mutex<HashMap<Identifier, Arc<T>>>, id: &Identifier, value: Arc<T>) {
+    map.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), value);
+}
+
+impl TemplateCache {
+    pub async fn task(&self, tx: &mut dyn Tx, id: &Identifier) -> EngineResult<Option<Arc<TaskTemplate>>> {
+        if let Some(task) = cached(&self.tasks, id) {
+            return Ok(Some(task));
+        }
+        let Some(row) = tx.get_resource(StoredKind::Task, &codec::resource_key(id)).await? else {
+            return Ok(None);
+        };
+        let task = Arc::new(codec::decode_task(&row.template)?);
+        remember(&self.tasks, id, task.clone());
+        Ok(Some(task))
+    }
+
+    pub async fn workflow(&self, tx: &mut dyn Tx, id: &Identifier) -> EngineResult<Option<Arc<WorkflowTemplate>>> {
+        if let Some(workflow) = cached(&self.workflows, id) {
+            return Ok(Some(workflow));
+        }
+        let Some(row) = tx.get_resource(StoredKind::Workflow, &codec::resource_key(id)).await? else {
+            return Ok(None);
+        };
+        let workflow = Arc::new(codec::decode_workflow(&row.template)?);
+        remember(&self.workflows, id, workflow.clone());
+        Ok(Some(workflow))
+    }
+
+    pub async fn launch_plan(&self, tx: &mut dyn Tx, id: &Identifier) -> EngineResult<Option<Arc<LaunchPlan>>> {
+        if let Some(plan) = cached(&self.launch_plans, id) {
+            return Ok(Some(plan));
+        }
+        let Some(row) = tx.get_resource(StoredKind::LaunchPlan, &codec::resource_key(id)).await? else {
+            return Ok(None);
+        };
+        let plan = Arc::new(codec::decode_launch_plan(&row.template)?);
+        remember(&self.launch_plans, id, plan.clone());
+        Ok(Some(plan))
+    }
+
+    /// The task a task node runs, which must exist (it was checked when the node's graph compiled).
+    pub async fn require_task(&self, tx: &mut dyn Tx, id: &Identifier) -> EngineResult<Arc<TaskTemplate>> {
+        self.task(tx, id)
+            .await?
+            .ok_or_else(|| EngineError::Internal(format!("task {id} vanished after it was compiled against")))
+    }
+
+    /// Loads every registered template that `nodes` (and the sub-workflows they reference, transitively) name into
+    /// a registry for the compiler. Names that are not registered are left out: the compiler reports them.
+    pub async fn registry_for(&self, tx: &mut dyn Tx, nodes: &[Node], skip: &Registry) -> EngineResult<Registry> {
+        let mut registry = skip.clone();
+        let mut pending: Vec<(ResourceKind, Identifier)> = Vec::new();
+        collect_references(nodes, &mut pending);
+        let mut seen = BTreeSet::new();
+        while let Some((kind, id)) = pending.pop() {
+            if !seen.insert((kind, id.clone())) {
+                continue;
+            }
+            match kind {
+                ResourceKind::Task => {
+                    if let Some(task) = self.task(tx, &id).await? {
+                        registry.add_task((*task).clone());
+                    }
+                }
+                ResourceKind::Workflow => {
+                    if let Some(workflow) = self.workflow(tx, &id).await? {
+                        collect_references(&workflow.nodes, &mut pending);
+                        registry.add_workflow((*workflow).clone());
+                    }
+                }
+                ResourceKind::LaunchPlan => {
+                    let Some(plan) = self.launch_plan(tx, &id).await? else { continue };
+                    let interface = match plan.target_kind {
+                        ResourceKind::Task => self.task(tx, &plan.target).await?.map(|t| t.interface.clone()),
+                        _ => self.workflow(tx, &plan.target).await?.map(|w| w.interface.clone()),
+                    };
+                    if let Some(interface) = interface {
+                        registry.add_launch_plan((*plan).clone(), &interface);
+                    }
+                }
+            }
+        }
+        Ok(registry)
+    }
+}
+
+/// Every registered resource the nodes name, branch arms and array elements included.
+fn collect_references(nodes: &[Node], out: &mut Vec<(ResourceKind, Identifier)>) {
+    for node in nodes {
+        match &node.target {
+            NodeTarget::Task(id) => out.push((ResourceKind::Task, id.clone())),
+            NodeTarget::SubWorkflow(id) => out.push((ResourceKind::Workflow, id.clone())),
+            NodeTarget::LaunchPlan(id) => out.push((ResourceKind::LaunchPlan, id.clone())),
+            NodeTarget::Branch(branch) => {
+                let arms = branch.cases.iter().map(|case| (*case.then_node).clone());
+                let otherwise = match &branch.otherwise {
+                    Some(gantry_core::model::ElseArm::Node(node)) => Some((**node).clone()),
+                    _ => None,
+                };
+                let arms: Vec<Node> = arms.chain(otherwise).collect();
+                collect_references(&arms, out);
+            }
+            NodeTarget::Array(array) => collect_references(std::slice::from_ref(&array.node), out),
+        }
+    }
+}

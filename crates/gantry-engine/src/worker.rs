@@ -1,0 +1,338 @@
+//! What workers do: claim attempts, heartbeat their leases, complete them; and the sweep that fails attempts whose
+//! lease expired.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gantry_core::compile::{Registry, compile_dynamic};
+use gantry_core::model::{DynamicJobSpec, ExecutionError, TaskTemplate};
+use gantry_core::resolve;
+use gantry_core::state::{
+    self, AttemptEffect, AttemptEvent, AttemptPhase, AttemptResult, AttemptState, NodeEvent, TransitionError,
+};
+use gantry_store::{AttemptRow, PutOutcome, ResourceKind, ResourceRow, SpecRow};
+use uuid::Uuid;
+
+use crate::batch::{Batch, NodeKey};
+use crate::children::check_supported;
+use crate::codec;
+use crate::error::{EngineError, EngineResult};
+use crate::notify::ChangeScope;
+use crate::shared::GraphInfo;
+
+/// Names an attempt: its execution, scoped node id and attempt number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttemptRef {
+    pub execution_id: Uuid,
+    pub node_id: String,
+    pub attempt: u32,
+}
+
+/// A claimed attempt with everything a worker needs to run it.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub attempt: AttemptRef,
+    /// The lease's id (the attempt row's id): heartbeats and completions present it.
+    pub lease_id: Uuid,
+    pub lease_expires_at_ms: i64,
+    pub task: Arc<TaskTemplate>,
+    /// protobuf-encoded LiteralMap of the resolved inputs.
+    pub inputs: Vec<u8>,
+}
+
+/// What a worker must do about one attempt it heartbeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseStatus {
+    Extended { until_ms: i64 },
+    /// The attempt was aborted or timed out: stop it.
+    Cancel,
+    /// The lease is gone: stop it; its completion would be refused.
+    Lost,
+}
+
+/// One finished attempt, as reported.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub attempt: AttemptRef,
+    pub lease_id: Uuid,
+    pub result: AttemptResult,
+}
+
+/// Whether a completion was recorded, and the attempt's phase after it.
+pub type CompletionOutcome = Result<AttemptPhase, EngineError>;
+
+impl Batch<'_> {
+    pub async fn claim(
+        &mut self,
+        worker_id: &str,
+        queues: &[String],
+        limit: u32,
+        lease_ms: i64,
+    ) -> EngineResult<Vec<Assignment>> {
+        let rows = self.tx.claim_attempts(queues, limit, worker_id, self.now, lease_ms).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+        for row in &rows {
+            by_execution.entry(row.execution_id).or_default().push(row.node_id.clone());
+        }
+        for (execution_id, node_ids) in &by_execution {
+            self.load_nodes(*execution_id, node_ids).await?;
+        }
+        let mut assignments = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key: NodeKey = (row.execution_id, row.node_id.clone());
+            self.changed(key.0, &key.1, Some(row.attempt as u32), ChangeScope::Attempt, "running");
+            self.events.push_back((key.clone(), NodeEvent::AttemptStarted));
+            let task = self.task(&row.task).await?;
+            let inputs = self.node(&key).await?.inputs.clone().unwrap_or_default();
+            assignments.push(Assignment {
+                attempt: AttemptRef {
+                    execution_id: row.execution_id,
+                    node_id: row.node_id.clone(),
+                    attempt: row.attempt as u32,
+                },
+                lease_id: row.id,
+                lease_expires_at_ms: row.lease_expires_at.unwrap_or(self.now + lease_ms),
+                task,
+                inputs,
+            });
+        }
+        self.run().await?;
+        Ok(assignments)
+    }
+
+    pub async fn heartbeat(
+        &mut self,
+        worker_id: &str,
+        leases: &[(AttemptRef, Uuid)],
+        lease_ms: i64,
+    ) -> EngineResult<Vec<LeaseStatus>> {
+        let ids: Vec<Uuid> = leases.iter().map(|(_, id)| *id).collect();
+        let mut rows: BTreeMap<Uuid, AttemptRow> =
+            self.tx.lock_attempts(&ids).await?.into_iter().map(|row| (row.id, row)).collect();
+        let mut statuses = Vec::with_capacity(leases.len());
+        for (attempt, lease_id) in leases {
+            let Some(row) = rows.get_mut(lease_id).filter(|row| same_attempt(row, attempt)) else {
+                statuses.push(LeaseStatus::Lost);
+                continue;
+            };
+            let event = AttemptEvent::Heartbeat {
+                worker_id: worker_id.to_owned(),
+                now_ms: self.now,
+                lease_ms,
+            };
+            let status = match state::attempt::transition(&attempt_state(row), event) {
+                Ok((next, _)) => {
+                    row.lease_expires_at = next.lease_expires_at_ms;
+                    self.update_attempt(row.clone());
+                    LeaseStatus::Extended {
+                        until_ms: next.lease_expires_at_ms.unwrap_or(self.now),
+                    }
+                }
+                Err(_) if matches!(row.phase, AttemptPhase::Aborted | AttemptPhase::TimedOut) => LeaseStatus::Cancel,
+                Err(_) => LeaseStatus::Lost,
+            };
+            statuses.push(status);
+        }
+        Ok(statuses)
+    }
+
+    pub async fn complete(&mut self, worker_id: &str, completions: Vec<Completion>) -> EngineResult<Vec<CompletionOutcome>> {
+        let ids: Vec<Uuid> = completions.iter().map(|c| c.lease_id).collect();
+        let mut rows: BTreeMap<Uuid, AttemptRow> =
+            self.tx.lock_attempts(&ids).await?.into_iter().map(|row| (row.id, row)).collect();
+        let mut outcomes = Vec::with_capacity(completions.len());
+        for completion in completions {
+            let Some(row) = rows.get_mut(&completion.lease_id).filter(|row| same_attempt(row, &completion.attempt))
+            else {
+                outcomes.push(Err(EngineError::NotFound(format!(
+                    "no attempt {} of node {:?} in execution {} holds lease {}",
+                    completion.attempt.attempt, completion.attempt.node_id, completion.attempt.execution_id, completion.lease_id
+                ))));
+                continue;
+            };
+            let event = AttemptEvent::Complete {
+                worker_id: worker_id.to_owned(),
+                now_ms: self.now,
+                result: completion.result,
+            };
+            let (next, effect) = match state::attempt::transition(&attempt_state(row), event) {
+                Ok(decision) => decision,
+                Err(refused) => {
+                    outcomes.push(Err(refusal(&completion.attempt, refused)));
+                    continue;
+                }
+            };
+            let key: NodeKey = (row.execution_id, row.node_id.clone());
+            let attempt = row.attempt;
+            row.phase = next.phase;
+            row.finished_at = Some(self.now);
+            if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
+                row.error = Some(codec::encode_error(error));
+            }
+            self.update_attempt(row.clone());
+            self.changed(key.0, &key.1, Some(attempt as u32), ChangeScope::Attempt, next.phase.as_str());
+            if let AttemptEffect::Finished(result) = effect {
+                self.attempt_finished(&key, attempt, result).await?;
+            }
+            outcomes.push(Ok(next.phase));
+        }
+        self.run().await?;
+        Ok(outcomes)
+    }
+
+    /// Fails running attempts whose lease expired; their nodes retry under the system budget.
+    pub async fn expire_leases(&mut self, limit: u32) -> EngineResult<usize> {
+        let rows = self.tx.expired_attempts(self.now, limit).await?;
+        let count = rows.len();
+        for mut row in rows {
+            let (next, effect) = match state::attempt::transition(&attempt_state(&row), AttemptEvent::LeaseExpired {
+                now_ms: self.now,
+            }) {
+                Ok(decision) => decision,
+                Err(_) => continue,
+            };
+            if next.phase == row.phase {
+                continue;
+            }
+            tracing::warn!(execution_id = %row.execution_id, node_id = %row.node_id, attempt = row.attempt,
+                worker_id = row.worker_id.as_deref().unwrap_or(""), "lease expired");
+            row.phase = next.phase;
+            row.finished_at = Some(self.now);
+            if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
+                row.error = Some(codec::encode_error(error));
+            }
+            let key: NodeKey = (row.execution_id, row.node_id.clone());
+            let attempt = row.attempt;
+            self.update_attempt(row);
+            self.changed(key.0, &key.1, Some(attempt as u32), ChangeScope::Attempt, next.phase.as_str());
+            if let AttemptEffect::Finished(result) = effect {
+                self.attempt_finished(&key, attempt, result).await?;
+            }
+        }
+        self.run().await?;
+        Ok(count)
+    }
+
+    /// Turns an attempt's result into its node's event.
+    async fn attempt_finished(&mut self, key: &NodeKey, attempt: i32, result: AttemptResult) -> EngineResult<()> {
+        let event = match result {
+            AttemptResult::Outputs(outputs) => {
+                let task_id = self.node(key).await?.task.clone().unwrap_or_default();
+                let task = self.task(&task_id).await?;
+                // Outputs must match the interface exactly: each declared output present and of its type.
+                let checked = task
+                    .interface
+                    .outputs
+                    .iter()
+                    .map(|var| match outputs.get(&var.name) {
+                        Some(value) => resolve::conform(value.clone(), &var.ty)
+                            .map(|v| (var.name.clone(), v))
+                            .map_err(|e| format!("output {:?}: {e}", var.name)),
+                        None => Err(format!("output {:?} is missing", var.name)),
+                    })
+                    .collect::<Result<gantry_core::model::LiteralMap, String>>()
+                    .and_then(|checked| match outputs.keys().find(|name| task.interface.output(name).is_none()) {
+                        Some(extra) => Err(format!("output {extra:?} is not declared by task {}", task.id)),
+                        None => Ok(checked),
+                    });
+                match checked {
+                    Ok(outputs) => {
+                        self.node_mut(key).outputs = Some(codec::encode_literals(&outputs));
+                        NodeEvent::AttemptSucceeded
+                    }
+                    Err(problem) => NodeEvent::AttemptFailed {
+                        error: ExecutionError::user("invalid_outputs", problem).recoverable(false).at_node(key.1.clone()),
+                        now_ms: self.now,
+                    },
+                }
+            }
+            AttemptResult::DynamicSpec(spec) => self.accept_spec(key, attempt, *spec).await?,
+            AttemptResult::Error(error) => NodeEvent::AttemptFailed {
+                error: error.at_node(key.1.clone()),
+                now_ms: self.now,
+            },
+        };
+        self.events.push_back((key.clone(), event));
+        Ok(())
+    }
+
+    /// Compiles a generator's spec against its task's output interface. Accepted: persisted (with its embedded
+    /// tasks registered) and kept for creating the children. Rejected: the node fails with every compile error.
+    async fn accept_spec(&mut self, key: &NodeKey, attempt: i32, spec: DynamicJobSpec) -> EngineResult<NodeEvent> {
+        let task_id = self.node(key).await?.task.clone().unwrap_or_default();
+        let task = self.task(&task_id).await?;
+        let registry = self.shared.templates.registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new()).await?;
+        let reject = |message: String| NodeEvent::SpecRejected {
+            error: ExecutionError::user("compile_error", message).recoverable(false).at_node(key.1.clone()),
+        };
+        let graph = match compile_dynamic(&spec, &task.interface, &registry) {
+            Ok(graph) => graph,
+            Err(errors) => return Ok(reject(format!("the dynamic spec does not compile: {errors}"))),
+        };
+        if let Err(unsupported) = check_supported(&graph) {
+            return Ok(reject(unsupported.to_string()));
+        }
+        for embedded in &spec.tasks {
+            let row = ResourceRow {
+                key: codec::resource_key(&embedded.id),
+                template: codec::encode_task(embedded),
+                created_at: self.now,
+            };
+            let existing = self.tx.get_resource(ResourceKind::Task, &row.key).await?;
+            match existing {
+                Some(existing) if existing.template != row.template => {
+                    return Ok(reject(format!(
+                        "embedded task {} differs from the task registered under that id",
+                        embedded.id
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let outcome = self.tx.put_resource(ResourceKind::Task, &row).await?;
+                    debug_assert_eq!(outcome, PutOutcome::Created);
+                }
+            }
+        }
+        let info = GraphInfo {
+            outputs: spec.outputs.clone(),
+            output_vars: task.interface.outputs.clone(),
+            rule: state::ChildRule {
+                min_successes: spec.min_successes,
+                fail_fast: true,
+            },
+        };
+        self.add_spec(SpecRow {
+            execution_id: key.0,
+            node_id: key.1.clone(),
+            attempt,
+            spec: codec::encode_spec(&spec),
+            created_at: self.now,
+        });
+        self.node_mut(key).is_dynamic = true;
+        self.shared.remember_graph(key.0, &key.1, attempt, Arc::new(info));
+        self.compiled.insert(key.clone(), Arc::new(graph));
+        Ok(NodeEvent::SpecCompiled)
+    }
+}
+
+fn same_attempt(row: &AttemptRow, attempt: &AttemptRef) -> bool {
+    row.execution_id == attempt.execution_id && row.node_id == attempt.node_id && row.attempt as u32 == attempt.attempt
+}
+
+fn attempt_state(row: &AttemptRow) -> AttemptState {
+    AttemptState {
+        phase: row.phase,
+        worker_id: row.worker_id.clone(),
+        lease_expires_at_ms: row.lease_expires_at,
+    }
+}
+
+fn refusal(attempt: &AttemptRef, refused: TransitionError) -> EngineError {
+    EngineError::FailedPrecondition(format!(
+        "attempt {} of node {:?} in execution {}: {refused}",
+        attempt.attempt, attempt.node_id, attempt.execution_id
+    ))
+}

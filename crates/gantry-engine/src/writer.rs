@@ -1,0 +1,206 @@
+//! The writer: one task that applies every state-changing command. It takes whatever commands are waiting (up to
+//! `max_batch`), applies them in one transaction and commits once: group commit, so the cost of a durable commit is
+//! shared by every RPC in the batch, and no two engine transactions ever contend for a parent row.
+//!
+//! A command whose failure may have left the transaction half-written (a store error, a bug) rolls the batch back;
+//! its commands are then retried one per transaction so that one bad command cannot fail the others.
+
+use std::sync::Arc;
+
+use gantry_store::{ExecutionRow, PutOutcome};
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+use uuid::Uuid;
+
+use crate::batch::{Batch, BatchOutcome};
+use crate::error::{EngineError, EngineResult};
+use crate::shared::Shared;
+use crate::submit::{CreateExecution, Registration};
+use crate::worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
+
+/// A state-changing request and where its answer goes.
+#[derive(Debug)]
+pub(crate) struct Command {
+    pub request: Request,
+    pub reply: Reply,
+}
+
+#[derive(Debug)]
+pub(crate) enum Request {
+    Register(Registration),
+    Create(Box<CreateExecution>),
+    Terminate(Uuid, String),
+    Claim {
+        worker_id: String,
+        queues: Vec<String>,
+        limit: u32,
+    },
+    Heartbeat {
+        worker_id: String,
+        leases: Vec<(AttemptRef, Uuid)>,
+    },
+    Complete {
+        worker_id: String,
+        completions: Vec<Completion>,
+    },
+    ExpireLeases,
+}
+
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Put(oneshot::Sender<EngineResult<PutOutcome>>),
+    Execution(oneshot::Sender<EngineResult<(ExecutionRow, bool)>>),
+    Terminated(oneshot::Sender<EngineResult<ExecutionRow>>),
+    Claimed(oneshot::Sender<EngineResult<Vec<Assignment>>>),
+    Leases(oneshot::Sender<EngineResult<Vec<LeaseStatus>>>),
+    Completed(oneshot::Sender<EngineResult<Vec<CompletionOutcome>>>),
+    Expired(oneshot::Sender<EngineResult<usize>>),
+}
+
+/// A command's result, held until the batch commits.
+enum Outcome {
+    Put(EngineResult<PutOutcome>),
+    Execution(EngineResult<(ExecutionRow, bool)>),
+    Terminated(EngineResult<ExecutionRow>),
+    Claimed(EngineResult<Vec<Assignment>>),
+    Leases(EngineResult<Vec<LeaseStatus>>),
+    Completed(EngineResult<Vec<CompletionOutcome>>),
+    Expired(EngineResult<usize>),
+}
+
+impl Outcome {
+    fn error(&self) -> Option<&EngineError> {
+        match self {
+            Outcome::Put(r) => r.as_ref().err(),
+            Outcome::Execution(r) => r.as_ref().err(),
+            Outcome::Terminated(r) => r.as_ref().err(),
+            Outcome::Claimed(r) => r.as_ref().err(),
+            Outcome::Leases(r) => r.as_ref().err(),
+            Outcome::Completed(r) => r.as_ref().err(),
+            Outcome::Expired(r) => r.as_ref().err(),
+        }
+    }
+
+    /// Whether the error may have left the transaction half-written. Every other error is raised before the command
+    /// writes anything.
+    fn poisons(&self) -> bool {
+        matches!(
+            self.error(),
+            Some(EngineError::Internal(_) | EngineError::Unavailable(_) | EngineError::AlreadyExists(_))
+        )
+    }
+}
+
+impl Reply {
+    // A send fails only when the caller stopped waiting; there is nothing to do then.
+    fn send(self, outcome: Outcome) {
+        match (self, outcome) {
+            (Reply::Put(tx), Outcome::Put(r)) => drop(tx.send(r)),
+            (Reply::Execution(tx), Outcome::Execution(r)) => drop(tx.send(r)),
+            (Reply::Terminated(tx), Outcome::Terminated(r)) => drop(tx.send(r)),
+            (Reply::Claimed(tx), Outcome::Claimed(r)) => drop(tx.send(r)),
+            (Reply::Leases(tx), Outcome::Leases(r)) => drop(tx.send(r)),
+            (Reply::Completed(tx), Outcome::Completed(r)) => drop(tx.send(r)),
+            (Reply::Expired(tx), Outcome::Expired(r)) => drop(tx.send(r)),
+            (reply, _) => reply.fail(EngineError::Internal("mismatched reply".into())),
+        }
+    }
+
+    fn fail(self, error: EngineError) {
+        match self {
+            Reply::Put(tx) => drop(tx.send(Err(error))),
+            Reply::Execution(tx) => drop(tx.send(Err(error))),
+            Reply::Terminated(tx) => drop(tx.send(Err(error))),
+            Reply::Claimed(tx) => drop(tx.send(Err(error))),
+            Reply::Leases(tx) => drop(tx.send(Err(error))),
+            Reply::Completed(tx) => drop(tx.send(Err(error))),
+            Reply::Expired(tx) => drop(tx.send(Err(error))),
+        }
+    }
+}
+
+/// Runs until every sender of commands is gone.
+pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
+    let max_batch = shared.config.max_batch.max(1);
+    let mut waiting = Vec::with_capacity(max_batch);
+    while commands.recv_many(&mut waiting, max_batch).await > 0 {
+        let batch: Vec<Command> = std::mem::take(&mut waiting);
+        if let Err(retry) = apply(&shared, batch).await {
+            warn!(commands = retry.len(), "a command failed inside a batch; retrying them one by one");
+            for command in retry {
+                // A batch of one always answers its command.
+                let _ = apply(&shared, vec![command]).await;
+            }
+        }
+    }
+}
+
+/// Applies `commands` in one transaction and answers them after the commit. When one of several commands
+/// poisoned the transaction, nothing is answered and the commands come back to be retried one by one.
+async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Command>> {
+    let several = commands.len() > 1;
+    let mut batch = match Batch::begin(shared).await {
+        Ok(batch) => batch,
+        Err(error) => {
+            commands.into_iter().for_each(|c| c.reply.fail(error.clone()));
+            return Ok(());
+        }
+    };
+    let mut outcomes = Vec::with_capacity(commands.len());
+    for command in &commands {
+        let outcome = execute(&mut batch, shared, &command.request).await;
+        if outcome.poisons() && several {
+            drop(batch);
+            return Err(commands);
+        }
+        outcomes.push(outcome);
+    }
+    let committed = if outcomes.iter().any(Outcome::poisons) {
+        drop(batch);
+        Ok(None)
+    } else {
+        batch.commit().await.map(Some)
+    };
+    match committed {
+        Ok(done) => {
+            for (command, outcome) in commands.into_iter().zip(outcomes) {
+                command.reply.send(outcome);
+            }
+            if let Some(done) = done {
+                after_commit(shared, done);
+            }
+        }
+        Err(error) => commands.into_iter().for_each(|c| c.reply.fail(error.clone())),
+    }
+    Ok(())
+}
+
+fn after_commit(shared: &Shared, outcome: BatchOutcome) {
+    for queue in &outcome.woken {
+        shared.signals.wake(queue);
+    }
+    shared.signals.publish(outcome.changes);
+    for execution_id in outcome.finished {
+        shared.forget_execution(execution_id);
+    }
+}
+
+async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> Outcome {
+    let lease_ms = shared.config.lease.as_millis() as i64;
+    match request {
+        Request::Register(registration) => Outcome::Put(batch.register(registration).await),
+        Request::Create(create) => Outcome::Execution(batch.create_execution(create).await),
+        Request::Terminate(id, reason) => Outcome::Terminated(batch.terminate(*id, reason).await),
+        Request::Claim {
+            worker_id,
+            queues,
+            limit,
+        } => Outcome::Claimed(batch.claim(worker_id, queues, *limit, lease_ms).await),
+        Request::Heartbeat { worker_id, leases } => Outcome::Leases(batch.heartbeat(worker_id, leases, lease_ms).await),
+        Request::Complete {
+            worker_id,
+            completions,
+        } => Outcome::Completed(batch.complete(worker_id, completions.clone()).await),
+        Request::ExpireLeases => Outcome::Expired(batch.expire_leases(1_000).await),
+    }
+}

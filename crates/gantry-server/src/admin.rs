@@ -1,0 +1,395 @@
+//! The admin service: registrations, executions, node executions, attempts, watch and terminate. Handlers decode and
+//! validate (`TryFrom` from the wire), call the engine or read the store, and map the result; nothing else.
+
+use std::pin::Pin;
+
+use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, TaskTemplate, WorkflowTemplate};
+use gantry_engine::{CreateExecution, Engine, Registration, Target, decode_spec};
+use gantry_proto::convert::{decode_enum, required};
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::admin_service_server::AdminService;
+use gantry_store::{ExecutionFilter, Page, ResourceKind};
+use prost::Message;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::records;
+use crate::status::{IntoStatus, parse_id};
+use crate::watch;
+
+/// The admin service over an engine.
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    engine: Engine,
+}
+
+impl AdminApi {
+    pub fn new(engine: Engine) -> Self {
+        AdminApi { engine }
+    }
+}
+
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 10_000;
+
+fn page(size: u32, token: String) -> Page {
+    let limit = if size == 0 { DEFAULT_PAGE } else { size.min(MAX_PAGE) };
+    Page {
+        after: (!token.is_empty()).then_some(token),
+        limit,
+    }
+}
+
+/// The next page's token: the key of the last row when the page is full.
+fn next_token<T>(rows: &[T], limit: u32, key: impl Fn(&T) -> String) -> String {
+    match rows.last() {
+        Some(last) if rows.len() as u32 >= limit => key(last),
+        _ => String::new(),
+    }
+}
+
+fn non_empty(field: &str, value: &str) -> Result<(), Status> {
+    if value.is_empty() {
+        return Err(Status::invalid_argument(format!("{field} is required")));
+    }
+    Ok(())
+}
+
+async fn get_resource<P: Message + Default>(api: &AdminApi, kind: ResourceKind, id: Option<pb::Identifier>) -> Result<P, Status> {
+    let id: Identifier = required("id", id)?;
+    let row = api.engine.store().get_resource(kind, &resource_key(&id)).await.or_status()?;
+    let row = row.ok_or_else(|| Status::not_found(format!("{} {id} is not registered", kind_name(kind))))?;
+    P::decode(row.template.as_slice()).map_err(|e| Status::internal(format!("stored template does not decode: {e}")))
+}
+
+async fn list_resources<P: Message + Default>(
+    api: &AdminApi,
+    kind: ResourceKind,
+    (project, domain, name): (String, String, String),
+    (size, token): (u32, String),
+) -> Result<(Vec<P>, String), Status> {
+    non_empty("project", &project)?;
+    non_empty("domain", &domain)?;
+    let page = page(size, token);
+    let name = (!name.is_empty()).then_some(name.as_str());
+    let rows = api.engine.store().list_resources(kind, &project, &domain, name, &page).await.or_status()?;
+    let token = next_token(&rows, page.limit, |r| format!("{}@{}", r.key.name, r.key.version));
+    let items = rows
+        .iter()
+        .map(|r| P::decode(r.template.as_slice()).map_err(|e| Status::internal(format!("stored template: {e}"))))
+        .collect::<Result<_, _>>()?;
+    Ok((items, token))
+}
+
+fn resource_key(id: &Identifier) -> gantry_store::ResourceKey {
+    gantry_store::ResourceKey {
+        project: id.project.clone(),
+        domain: id.domain.clone(),
+        name: id.name.clone(),
+        version: id.version.clone(),
+    }
+}
+
+fn kind_name(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Task => "task",
+        ResourceKind::Workflow => "workflow",
+        ResourceKind::LaunchPlan => "launch plan",
+    }
+}
+
+async fn register(api: &AdminApi, registration: Registration) -> Result<bool, Status> {
+    let outcome = api.engine.register(registration).await.or_status()?;
+    Ok(outcome == gantry_store::PutOutcome::Created)
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchExecutionResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn register_task(&self, request: Request<pb::RegisterTaskRequest>) -> Result<Response<pb::RegisterTaskResponse>, Status> {
+        let task: TaskTemplate = required("task", request.into_inner().task)?;
+        let created = register(self, Registration::Task(task)).await?;
+        Ok(Response::new(pb::RegisterTaskResponse { created }))
+    }
+
+    async fn get_task(&self, request: Request<pb::GetTaskRequest>) -> Result<Response<pb::GetTaskResponse>, Status> {
+        let task = get_resource::<pb::TaskTemplate>(self, ResourceKind::Task, request.into_inner().id).await?;
+        Ok(Response::new(pb::GetTaskResponse { task: Some(task) }))
+    }
+
+    async fn list_tasks(&self, request: Request<pb::ListTasksRequest>) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let r = request.into_inner();
+        let (tasks, next_page_token) =
+            list_resources(self, ResourceKind::Task, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+        Ok(Response::new(pb::ListTasksResponse { tasks, next_page_token }))
+    }
+
+    async fn register_workflow(
+        &self,
+        request: Request<pb::RegisterWorkflowRequest>,
+    ) -> Result<Response<pb::RegisterWorkflowResponse>, Status> {
+        let workflow: WorkflowTemplate = required("workflow", request.into_inner().workflow)?;
+        let created = register(self, Registration::Workflow(workflow)).await?;
+        Ok(Response::new(pb::RegisterWorkflowResponse { created }))
+    }
+
+    async fn get_workflow(&self, request: Request<pb::GetWorkflowRequest>) -> Result<Response<pb::GetWorkflowResponse>, Status> {
+        let workflow =
+            get_resource::<pb::WorkflowTemplate>(self, ResourceKind::Workflow, request.into_inner().id).await?;
+        Ok(Response::new(pb::GetWorkflowResponse { workflow: Some(workflow) }))
+    }
+
+    async fn list_workflows(
+        &self,
+        request: Request<pb::ListWorkflowsRequest>,
+    ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
+        let r = request.into_inner();
+        let (workflows, next_page_token) =
+            list_resources(self, ResourceKind::Workflow, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+        Ok(Response::new(pb::ListWorkflowsResponse { workflows, next_page_token }))
+    }
+
+    async fn register_launch_plan(
+        &self,
+        request: Request<pb::RegisterLaunchPlanRequest>,
+    ) -> Result<Response<pb::RegisterLaunchPlanResponse>, Status> {
+        let plan: LaunchPlan = required("launch_plan", request.into_inner().launch_plan)?;
+        let created = register(self, Registration::LaunchPlan(plan)).await?;
+        Ok(Response::new(pb::RegisterLaunchPlanResponse { created }))
+    }
+
+    async fn get_launch_plan(
+        &self,
+        request: Request<pb::GetLaunchPlanRequest>,
+    ) -> Result<Response<pb::GetLaunchPlanResponse>, Status> {
+        let plan = get_resource::<pb::LaunchPlan>(self, ResourceKind::LaunchPlan, request.into_inner().id).await?;
+        Ok(Response::new(pb::GetLaunchPlanResponse { launch_plan: Some(plan) }))
+    }
+
+    async fn list_launch_plans(
+        &self,
+        request: Request<pb::ListLaunchPlansRequest>,
+    ) -> Result<Response<pb::ListLaunchPlansResponse>, Status> {
+        let r = request.into_inner();
+        let (launch_plans, next_page_token) =
+            list_resources(self, ResourceKind::LaunchPlan, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+        Ok(Response::new(pb::ListLaunchPlansResponse { launch_plans, next_page_token }))
+    }
+
+    async fn create_execution(
+        &self,
+        request: Request<pb::CreateExecutionRequest>,
+    ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
+        let r = request.into_inner();
+        non_empty("project", &r.project)?;
+        non_empty("domain", &r.domain)?;
+        let target = match r.target {
+            Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
+            Some(pb::create_execution_request::Target::Workflow(id)) => Target::Workflow(required("workflow", Some(id))?),
+            Some(pb::create_execution_request::Target::LaunchPlan(id)) => {
+                Target::LaunchPlan(required("launch_plan", Some(id))?)
+            }
+            None => return Err(Status::invalid_argument("target is required: a task, workflow or launch plan")),
+        };
+        let inputs: LiteralMap = match r.inputs {
+            Some(inputs) => required("inputs", Some(inputs))?,
+            None => LiteralMap::new(),
+        };
+        if !r.name.is_empty() {
+            gantry_core::ids::validate_local_id(&r.name)
+                .map_err(|e| Status::invalid_argument(format!("name: {}", e.to_string().replace("node id", "name"))))?;
+        }
+        let request = CreateExecution {
+            project: r.project,
+            domain: r.domain,
+            name: (!r.name.is_empty()).then_some(r.name),
+            target,
+            inputs,
+            max_parallelism: r.max_parallelism,
+            overwrite_cache: r.overwrite_cache,
+        };
+        let (row, created) = self.engine.create_execution(request).await.or_status()?;
+        Ok(Response::new(pb::CreateExecutionResponse { execution: Some(records::execution(&row)?), created }))
+    }
+
+    async fn get_execution(&self, request: Request<pb::GetExecutionRequest>) -> Result<Response<pb::GetExecutionResponse>, Status> {
+        let row = self.execution_row(&request.into_inner().id).await?;
+        Ok(Response::new(pb::GetExecutionResponse { execution: Some(records::execution(&row)?) }))
+    }
+
+    async fn list_executions(
+        &self,
+        request: Request<pb::ListExecutionsRequest>,
+    ) -> Result<Response<pb::ListExecutionsResponse>, Status> {
+        let r = request.into_inner();
+        let phases = r
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| decode_enum::<pb::ExecutionPhase, _>(&format!("phases[{i}]"), *raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        let filter = ExecutionFilter {
+            project: (!r.project.is_empty()).then_some(r.project),
+            domain: (!r.domain.is_empty()).then_some(r.domain),
+            phases,
+        };
+        let page = page(r.page_size, r.page_token);
+        let rows = self.engine.store().list_executions(&filter, &page).await.or_status()?;
+        let next_page_token = next_token(&rows, page.limit, |row| row.id.to_string());
+        let executions = rows.iter().map(records::execution).collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListExecutionsResponse { executions, next_page_token }))
+    }
+
+    async fn get_execution_data(
+        &self,
+        request: Request<pb::GetExecutionDataRequest>,
+    ) -> Result<Response<pb::GetExecutionDataResponse>, Status> {
+        let row = self.execution_row(&request.into_inner().id).await?;
+        Ok(Response::new(pb::GetExecutionDataResponse {
+            inputs: Some(records::literals(&row.inputs)?),
+            outputs: row.outputs.as_deref().map(records::literals).transpose()?,
+            error: records::execution(&row)?.error,
+        }))
+    }
+
+    async fn list_node_executions(
+        &self,
+        request: Request<pb::ListNodeExecutionsRequest>,
+    ) -> Result<Response<pb::ListNodeExecutionsResponse>, Status> {
+        let r = request.into_inner();
+        let execution_id = parse_id("execution_id", &r.execution_id)?;
+        self.execution_row(&r.execution_id).await?;
+        let phases = r
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| decode_enum::<pb::NodePhase, gantry_core::state::NodePhase>(&format!("phases[{i}]"), *raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        let page = page(r.page_size, r.page_token);
+        let rows = self.engine.store().list_nodes(execution_id, &r.parent_node_id, &page).await.or_status()?;
+        let next_page_token = next_token(&rows, page.limit, |row| row.position.to_string());
+        let node_executions = rows
+            .iter()
+            .filter(|row| phases.is_empty() || phases.contains(&row.phase))
+            .map(records::node)
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListNodeExecutionsResponse { node_executions, next_page_token }))
+    }
+
+    async fn get_node_execution(
+        &self,
+        request: Request<pb::GetNodeExecutionRequest>,
+    ) -> Result<Response<pb::GetNodeExecutionResponse>, Status> {
+        let r = request.into_inner();
+        let row = self.node_row(&r.execution_id, &r.node_id).await?;
+        Ok(Response::new(pb::GetNodeExecutionResponse { node_execution: Some(records::node(&row)?) }))
+    }
+
+    async fn get_node_execution_data(
+        &self,
+        request: Request<pb::GetNodeExecutionDataRequest>,
+    ) -> Result<Response<pb::GetNodeExecutionDataResponse>, Status> {
+        let r = request.into_inner();
+        let row = self.node_row(&r.execution_id, &r.node_id).await?;
+        let mut response = pb::GetNodeExecutionDataResponse {
+            inputs: row.inputs.as_deref().map(records::literals).transpose()?,
+            outputs: row.outputs.as_deref().map(records::literals).transpose()?,
+            error: records::node(&row)?.error,
+            ..Default::default()
+        };
+        if row.is_dynamic {
+            let attempt = row.attempts.saturating_sub(1);
+            let spec = self.engine.store().get_spec(row.execution_id, &row.node_id, attempt).await.or_status()?;
+            if let Some(spec) = spec {
+                response.dynamic_spec = Some(decode_spec(&spec.spec).map(pb::DynamicJobSpec::from).or_status()?);
+                response.dynamic_spec_attempt = attempt as u32;
+            }
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn list_task_attempts(
+        &self,
+        request: Request<pb::ListTaskAttemptsRequest>,
+    ) -> Result<Response<pb::ListTaskAttemptsResponse>, Status> {
+        let r = request.into_inner();
+        let row = self.node_row(&r.execution_id, &r.node_id).await?;
+        let rows = self.engine.store().list_attempts(row.execution_id, &row.node_id).await.or_status()?;
+        let attempts = rows.iter().map(records::attempt).collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListTaskAttemptsResponse { attempts }))
+    }
+
+    type WatchExecutionStream = WatchStream;
+
+    async fn watch_execution(
+        &self,
+        request: Request<pb::WatchExecutionRequest>,
+    ) -> Result<Response<Self::WatchExecutionStream>, Status> {
+        let r = request.into_inner();
+        if r.after_sequence != 0 {
+            return Err(Status::out_of_range("resuming after a sequence is not supported; watch with a snapshot"));
+        }
+        let row = self.execution_row(&r.execution_id).await?;
+        let stream = watch::stream(self.engine.clone(), row, r.include_snapshot);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn terminate_execution(
+        &self,
+        request: Request<pb::TerminateExecutionRequest>,
+    ) -> Result<Response<pb::TerminateExecutionResponse>, Status> {
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        let reason = if r.reason.is_empty() { "terminated by request".to_owned() } else { r.reason };
+        let row = self.engine.terminate(id, reason).await.or_status()?;
+        Ok(Response::new(pb::TerminateExecutionResponse { execution: Some(records::execution(&row)?) }))
+    }
+
+    async fn relaunch_execution(
+        &self,
+        request: Request<pb::RelaunchExecutionRequest>,
+    ) -> Result<Response<pb::RelaunchExecutionResponse>, Status> {
+        let r = request.into_inner();
+        let old = self.execution_row(&r.id).await?;
+        let id = gantry_engine::parse_identifier(&old.target).or_status()?;
+        let target = match old.target_kind.as_str() {
+            "task" => Target::Task(id),
+            "workflow" => Target::Workflow(id),
+            _ => Target::LaunchPlan(id),
+        };
+        let request = CreateExecution {
+            project: old.project.clone(),
+            domain: old.domain.clone(),
+            name: (!r.name.is_empty()).then_some(r.name),
+            target,
+            inputs: gantry_engine::decode_literals(&old.inputs).or_status()?,
+            max_parallelism: old.max_parallelism.map(|n| n as u32),
+            overwrite_cache: r.overwrite_cache,
+        };
+        let (row, created) = self.engine.create_execution(request).await.or_status()?;
+        Ok(Response::new(pb::RelaunchExecutionResponse { execution: Some(records::execution(&row)?), created }))
+    }
+
+    async fn recover_execution(
+        &self,
+        _request: Request<pb::RecoverExecutionRequest>,
+    ) -> Result<Response<pb::RecoverExecutionResponse>, Status> {
+        Err(Status::unimplemented("recover is not available yet"))
+    }
+}
+
+impl AdminApi {
+    async fn execution_row(&self, id: &str) -> Result<gantry_store::ExecutionRow, Status> {
+        let uuid = parse_id("id", id)?;
+        let row = self.engine.store().get_execution(uuid).await.or_status()?;
+        row.ok_or_else(|| Status::not_found(format!("execution {id} not found")))
+    }
+
+    async fn node_row(&self, execution_id: &str, node_id: &str) -> Result<gantry_store::NodeRow, Status> {
+        let uuid = parse_id("execution_id", execution_id)?;
+        gantry_core::ids::NodeExecutionId::parse(node_id).map_err(|e| Status::invalid_argument(format!("node_id: {e}")))?;
+        let row = self.engine.store().get_node(uuid, node_id).await.or_status()?;
+        row.ok_or_else(|| Status::not_found(format!("node {node_id:?} not found in execution {execution_id}")))
+    }
+}

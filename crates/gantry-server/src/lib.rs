@@ -1,0 +1,144 @@
+//! Gantry's gRPC server: the admin service (clients and operators) and the worker service (pull-based workers) over
+//! the engine, with the standard `grpc.health.v1` health service and gRPC reflection.
+//!
+//! Handlers are thin: decode and validate with `gantry-proto`'s conversions, call the engine (writes) or the store
+//! (reads), map the result; engine errors become gRPC statuses in one place (`status.rs`). Must not contain SQL or
+//! state-machine decisions.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod config;
+mod records;
+mod status;
+mod watch;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use gantry_engine::{Engine, EngineConfig, EngineTasks};
+use gantry_proto::v1::admin_service_server::AdminServiceServer;
+use gantry_proto::v1::worker_service_server::WorkerServiceServer;
+use gantry_store::{PgStore, SqliteStore, Store};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+pub use admin::AdminApi;
+pub use config::{ServerConfig, parse_duration};
+pub use status::to_status;
+pub use worker::WorkerApi;
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    engine: Engine,
+    stop: Option<oneshot::Sender<()>>,
+    serving: JoinHandle<Result<(), tonic::transport::Error>>,
+    engine_tasks: EngineTasks,
+}
+
+impl RunningServer {
+    /// Where the server listens (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The engine behind the server, for in-process use.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Stops accepting requests, ends long polls and watches, and waits for the server and engine to stop.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.engine.close();
+        let served = self.serving.await.context("server task failed")?;
+        drop(self.engine);
+        self.engine_tasks.sweeper.abort();
+        let _ = self.engine_tasks.writer.await;
+        served.context("server failed")
+    }
+
+    /// Runs until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.serving.await.context("server task failed")?.context("server failed")
+    }
+}
+
+/// Opens the configured store: Postgres when a database URL is given, the embedded SQLite file otherwise.
+pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.database_url {
+        Some(url) => {
+            let store = PgStore::connect(url, config.database_connections)
+                .await
+                .with_context(|| format!("connecting to Postgres at {}", redact(url)))?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            let path = config.data_path.to_string_lossy().into_owned();
+            let store = SqliteStore::open(&path).await.with_context(|| format!("opening the embedded store {path}"))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the store, starts the engine and serves gRPC on `config.listen`.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let store = open_store(&config).await?;
+    let engine_config = EngineConfig {
+        lease: config.lease,
+        ..EngineConfig::default()
+    };
+    let (engine, engine_tasks) = Engine::start(store, engine_config);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local_addr = listener.local_addr()?;
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<AdminServiceServer<AdminApi>>().await;
+    health_reporter.set_serving::<WorkerServiceServer<WorkerApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(gantry_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+    let limit = config.max_message_bytes;
+    let admin = AdminServiceServer::new(AdminApi::new(engine.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let worker = WorkerServiceServer::new(WorkerApi::new(engine.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(admin)
+        .add_service(worker);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stopped.await;
+    }));
+    info!(address = %local_addr, store = if config.database_url.is_some() { "postgres" } else { "sqlite" }, "gantry listening");
+    Ok(RunningServer {
+        local_addr,
+        engine,
+        stop: Some(stop),
+        serving,
+        engine_tasks,
+    })
+}

@@ -1,0 +1,189 @@
+//! The watch stream: an optional snapshot of the execution's current state, then its live phase changes, batched,
+//! until the execution is terminal.
+
+use gantry_core::ids::NodeExecutionId;
+use gantry_core::state::{AttemptPhase, ExecutionPhase, NodePhase};
+use gantry_engine::{ChangeScope, Engine, PhaseChange};
+use gantry_proto::v1 as pb;
+use gantry_store::{ExecutionRow, Page};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::Stream;
+use tonic::Status;
+
+
+use crate::records::{self, timestamp};
+use crate::status::IntoStatus;
+
+const BATCH: usize = 1_000;
+
+type Item = Result<pb::WatchExecutionResponse, Status>;
+
+/// The stream for one watcher. Subscribes before reading the snapshot, so no change falls between the two.
+pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -> impl Stream<Item = Item> + Send {
+    let mut live = engine.watch();
+    async_stream(move |tx| async move {
+        let id = execution.id;
+        let mut sequence = 0u64;
+        if include_snapshot {
+            for chunk in snapshot(&engine, &execution).await?.chunks(BATCH) {
+                send(&tx, chunk.to_vec(), false).await?;
+            }
+            send(&tx, Vec::new(), true).await?;
+        }
+        // Read again after subscribing: the execution may have finished meanwhile.
+        let current = engine.store().get_execution(id).await.or_status()?;
+        if let Some(current) = current.filter(|row| row.phase.is_terminal()) {
+            let change = execution_change(&current, 0);
+            send(&tx, vec![change], false).await?;
+            return Ok(());
+        }
+        loop {
+            let first = match live.recv().await {
+                Ok(change) => change,
+                Err(RecvError::Lagged(missed)) => {
+                    return Err(Status::aborted(format!("watch fell {missed} changes behind; watch again with a snapshot")));
+                }
+                Err(RecvError::Closed) => return Err(Status::unavailable("the server is shutting down")),
+            };
+            let mut changes = vec![first];
+            while changes.len() < BATCH {
+                match live.try_recv() {
+                    Ok(change) => changes.push(change),
+                    Err(_) => break,
+                }
+            }
+            let mut out = Vec::new();
+            let mut finished = false;
+            for change in changes.into_iter().filter(|c| c.execution_id == id) {
+                sequence += 1;
+                finished |= change.scope == ChangeScope::Execution && is_terminal_execution(change.phase);
+                out.push(live_change(&change, sequence));
+            }
+            if !out.is_empty() {
+                send(&tx, out, false).await?;
+            }
+            if finished {
+                return Ok(());
+            }
+        }
+    })
+}
+
+fn is_terminal_execution(phase: &str) -> bool {
+    phase.parse::<ExecutionPhase>().is_ok_and(|p| p.is_terminal())
+}
+
+async fn send(tx: &tokio::sync::mpsc::Sender<Item>, changes: Vec<pb::PhaseChange>, snapshot_complete: bool) -> Result<(), Status> {
+    tx.send(Ok(pb::WatchExecutionResponse { changes, snapshot_complete }))
+        .await
+        .map_err(|_| Status::cancelled("watcher went away"))
+}
+
+/// Runs `body` as a stream fed through a channel; an error ends the stream with that status.
+fn async_stream<F, Fut>(body: F) -> impl Stream<Item = Item> + Send
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Item>) -> Fut,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let done = tx.clone();
+    let work = body(tx);
+    tokio::spawn(async move {
+        if let Err(status) = work.await {
+            let _ = done.send(Err(status)).await;
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+fn execution_change(row: &ExecutionRow, sequence: u64) -> pb::PhaseChange {
+    pb::PhaseChange {
+        sequence,
+        occurred_at: Some(timestamp(row.updated_at)),
+        change: Some(pb::phase_change::Change::Execution(pb::ExecutionPhaseChange {
+            execution_id: row.id.to_string(),
+            phase: pb::ExecutionPhase::from(row.phase) as i32,
+            error: records::execution(row).ok().and_then(|e| e.error),
+        })),
+    }
+}
+
+fn live_change(change: &PhaseChange, sequence: u64) -> pb::PhaseChange {
+    let execution_id = change.execution_id.to_string();
+    let body = match change.scope {
+        ChangeScope::Execution => pb::phase_change::Change::Execution(pb::ExecutionPhaseChange {
+            execution_id,
+            phase: change.phase.parse::<ExecutionPhase>().map(|p| pb::ExecutionPhase::from(p) as i32).unwrap_or_default(),
+            error: None,
+        }),
+        ChangeScope::Node => pb::phase_change::Change::Node(pb::NodePhaseChange {
+            execution_id,
+            node_id: change.node_id.clone(),
+            parent_node_id: parent_of(&change.node_id),
+            phase: change.phase.parse::<NodePhase>().map(|p| pb::NodePhase::from(p) as i32).unwrap_or_default(),
+            ..Default::default()
+        }),
+        ChangeScope::Attempt => pb::phase_change::Change::Attempt(pb::AttemptPhaseChange {
+            attempt: Some(pb::AttemptRef {
+                execution_id,
+                node_id: change.node_id.clone(),
+                attempt: change.attempt.unwrap_or_default(),
+            }),
+            phase: change.phase.parse::<AttemptPhase>().map(|p| pb::AttemptPhase::from(p) as i32).unwrap_or_default(),
+            ..Default::default()
+        }),
+    };
+    pb::PhaseChange {
+        sequence,
+        occurred_at: Some(timestamp(change.at_ms)),
+        change: Some(body),
+    }
+}
+
+fn parent_of(node_id: &str) -> String {
+    NodeExecutionId::parse(node_id)
+        .ok()
+        .and_then(|id| id.parent())
+        .map(|(parent, _)| parent.into_string())
+        .unwrap_or_default()
+}
+
+/// The execution's phase and every node's, at any depth, as sequence-0 changes.
+async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::PhaseChange>, Status> {
+    let mut changes = vec![execution_change(execution, 0)];
+    let mut parents = vec![String::new()];
+    while let Some(parent) = parents.pop() {
+        let mut page = Page {
+            after: None,
+            limit: 10_000,
+        };
+        loop {
+            let rows = engine.store().list_nodes(execution.id, &parent, &page).await.or_status()?;
+            for row in &rows {
+                if row.children_total > 0 {
+                    parents.push(row.node_id.clone());
+                }
+                changes.push(pb::PhaseChange {
+                    sequence: 0,
+                    occurred_at: Some(timestamp(row.updated_at)),
+                    change: Some(pb::phase_change::Change::Node(pb::NodePhaseChange {
+                        execution_id: execution.id.to_string(),
+                        node_id: row.node_id.clone(),
+                        parent_node_id: row.parent_id.clone(),
+                        phase: pb::NodePhase::from(row.phase) as i32,
+                        kind: records::node_kind(row) as i32,
+                        is_dynamic_parent: row.is_dynamic,
+                        cache_status: pb::CacheStatus::from(row.cache_status) as i32,
+                        error: records::node(row)?.error,
+                    })),
+                });
+            }
+            match rows.last() {
+                Some(last) if rows.len() as u32 >= page.limit => page.after = Some(last.position.to_string()),
+                _ => break,
+            }
+        }
+    }
+    Ok(changes)
+}
+

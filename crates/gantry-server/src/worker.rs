@@ -1,0 +1,188 @@
+//! The worker service: poll, heartbeat, complete. Each completion is validated on its own, so one malformed
+//! completion is refused without failing the rest of the batch.
+
+use std::time::Duration;
+
+use gantry_core::model::{DynamicJobSpec, ExecutionError, LiteralMap};
+use gantry_core::state::AttemptResult;
+use gantry_engine::{AttemptRef, Completion, Engine, LeaseStatus};
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::worker_service_server::WorkerService;
+use prost::Message;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+use crate::records::timestamp;
+use crate::status::{IntoStatus, to_status};
+
+/// How long a poll waits for work when the worker does not say.
+const DEFAULT_WAIT: Duration = Duration::from_secs(20);
+
+/// The worker service over an engine.
+#[derive(Debug, Clone)]
+pub struct WorkerApi {
+    engine: Engine,
+}
+
+impl WorkerApi {
+    pub fn new(engine: Engine) -> Self {
+        WorkerApi { engine }
+    }
+}
+
+fn require_worker(worker_id: &str) -> Result<(), Status> {
+    if worker_id.is_empty() {
+        return Err(Status::invalid_argument("worker_id is required"));
+    }
+    Ok(())
+}
+
+fn attempt_ref(field: &str, attempt: Option<pb::AttemptRef>) -> Result<AttemptRef, Status> {
+    let attempt = attempt.ok_or_else(|| Status::invalid_argument(format!("{field}: required field is missing")))?;
+    let execution_id = Uuid::parse_str(&attempt.execution_id)
+        .map_err(|_| Status::invalid_argument(format!("{field}.execution_id: {:?} is not an execution id", attempt.execution_id)))?;
+    Ok(AttemptRef {
+        execution_id,
+        node_id: attempt.node_id,
+        attempt: attempt.attempt,
+    })
+}
+
+fn wire_ref(attempt: &AttemptRef) -> pb::AttemptRef {
+    pb::AttemptRef {
+        execution_id: attempt.execution_id.to_string(),
+        node_id: attempt.node_id.clone(),
+        attempt: attempt.attempt,
+    }
+}
+
+/// Decodes one completion, naming the field that is wrong.
+fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> {
+    let field = format!("completions[{index}]");
+    let attempt = attempt_ref(&format!("{field}.attempt"), wire.attempt)?;
+    let lease_id = Uuid::parse_str(&wire.lease_id)
+        .map_err(|_| Status::invalid_argument(format!("{field}.lease_id: {:?} is not a lease id", wire.lease_id)))?;
+    let result = match wire.result {
+        Some(pb::completion::Result::Outputs(outputs)) => {
+            AttemptResult::Outputs(LiteralMap::try_from(outputs).map_err(|e| Status::from(e.at(&format!("{field}.outputs"))))?)
+        }
+        Some(pb::completion::Result::DynamicSpec(spec)) => AttemptResult::DynamicSpec(Box::new(
+            DynamicJobSpec::try_from(spec).map_err(|e| Status::from(e.at(&format!("{field}.dynamic_spec"))))?,
+        )),
+        Some(pb::completion::Result::Error(error)) => {
+            AttemptResult::Error(ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?)
+        }
+        None => return Err(Status::invalid_argument(format!("{field}.result: one of outputs, dynamic_spec or error is required"))),
+    };
+    Ok(Completion { attempt, lease_id, result })
+}
+
+fn rejected(attempt: Option<pb::AttemptRef>, status: Status) -> pb::CompletionResult {
+    pb::CompletionResult {
+        attempt,
+        status: pb::CompletionStatus::Rejected as i32,
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        phase: 0,
+    }
+}
+
+#[tonic::async_trait]
+impl WorkerService for WorkerApi {
+    async fn poll_tasks(&self, request: Request<pb::PollTasksRequest>) -> Result<Response<pb::PollTasksResponse>, Status> {
+        let r = request.into_inner();
+        require_worker(&r.worker_id)?;
+        if r.queues.is_empty() {
+            return Err(Status::invalid_argument("queues: at least one queue is required"));
+        }
+        let wait = match r.wait {
+            Some(wait) => Duration::try_from(wait).map_err(|_| Status::invalid_argument("wait: must not be negative"))?,
+            None => DEFAULT_WAIT,
+        };
+        let claimed = self.engine.poll(&r.worker_id, &r.queues, r.max_attempts.max(1), wait).await.or_status()?;
+        let assignments = claimed
+            .into_iter()
+            .map(|a| {
+                let inputs = pb::LiteralMap::decode(a.inputs.as_slice())
+                    .map_err(|e| Status::internal(format!("stored inputs do not decode: {e}")))?;
+                Ok(pb::AttemptAssignment {
+                    attempt: Some(wire_ref(&a.attempt)),
+                    lease_id: a.lease_id.to_string(),
+                    lease_expires_at: Some(timestamp(a.lease_expires_at_ms)),
+                    task: Some((*a.task).clone().into()),
+                    inputs: Some(inputs),
+                    deadline: None,
+                })
+            })
+            .collect::<Result<_, Status>>()?;
+        Ok(Response::new(pb::PollTasksResponse { assignments }))
+    }
+
+    async fn heartbeat(&self, request: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let r = request.into_inner();
+        require_worker(&r.worker_id)?;
+        let mut refs = Vec::with_capacity(r.attempts.len());
+        let mut leases = Vec::with_capacity(r.attempts.len());
+        for (i, leased) in r.attempts.into_iter().enumerate() {
+            let attempt = attempt_ref(&format!("attempts[{i}].attempt"), leased.attempt)?;
+            // An unparseable lease can never match: the attempt is reported lost.
+            leases.push((attempt.clone(), Uuid::parse_str(&leased.lease_id).unwrap_or_default()));
+            refs.push(attempt);
+        }
+        let states = self.engine.heartbeat(&r.worker_id, leases).await.or_status()?;
+        let statuses = refs
+            .iter()
+            .zip(states)
+            .map(|(attempt, state)| {
+                let (state, until) = match state {
+                    LeaseStatus::Extended { until_ms } => (pb::LeaseState::Extended, Some(timestamp(until_ms))),
+                    LeaseStatus::Cancel => (pb::LeaseState::Cancel, None),
+                    LeaseStatus::Lost => (pb::LeaseState::Lost, None),
+                };
+                pb::AttemptLeaseStatus {
+                    attempt: Some(wire_ref(attempt)),
+                    state: state as i32,
+                    lease_expires_at: until,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::HeartbeatResponse { statuses }))
+    }
+
+    async fn complete_attempts(
+        &self,
+        request: Request<pb::CompleteAttemptsRequest>,
+    ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
+        let r = request.into_inner();
+        require_worker(&r.worker_id)?;
+        let mut results: Vec<Option<pb::CompletionResult>> = Vec::with_capacity(r.completions.len());
+        let mut valid = Vec::new();
+        let mut valid_slots = Vec::new();
+        for (i, wire) in r.completions.into_iter().enumerate() {
+            let echo = wire.attempt.clone();
+            match completion(i, wire) {
+                Ok(completion) => {
+                    valid_slots.push(i);
+                    valid.push(completion);
+                    results.push(None);
+                }
+                Err(status) => results.push(Some(rejected(echo, status))),
+            }
+        }
+        let refs: Vec<AttemptRef> = valid.iter().map(|c| c.attempt.clone()).collect();
+        let outcomes = if valid.is_empty() { Vec::new() } else { self.engine.complete(&r.worker_id, valid).await.or_status()? };
+        for ((slot, attempt), outcome) in valid_slots.into_iter().zip(&refs).zip(outcomes) {
+            results[slot] = Some(match outcome {
+                Ok(phase) => pb::CompletionResult {
+                    attempt: Some(wire_ref(attempt)),
+                    status: pb::CompletionStatus::Accepted as i32,
+                    code: Code::Ok as i32,
+                    message: String::new(),
+                    phase: pb::AttemptPhase::from(phase) as i32,
+                },
+                Err(error) => rejected(Some(wire_ref(attempt)), to_status(error)),
+            });
+        }
+        Ok(Response::new(pb::CompleteAttemptsResponse { results: results.into_iter().flatten().collect() }))
+    }
+}

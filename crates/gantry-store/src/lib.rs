@@ -1,0 +1,164 @@
+//! Gantry's storage. One [`Store`] trait, implemented for Postgres ([`PgStore`]) and for embedded SQLite
+//! ([`SqliteStore`]), both through sqlx, and checked by one conformance suite (`tests/conformance.rs`).
+//!
+//! The store keeps normalised rows (executions, nodes, attempts, specs, registered resources) and knows nothing of
+//! what they mean: the engine decides every transition with `gantry-core` and writes the result here, one
+//! transaction per batch of events. Every write that touches many rows is one statement per 10,000 rows on Postgres
+//! (`UNNEST` arrays) and per 500 rows on SQLite (multi-row `VALUES`), never a round trip per child against a parent
+//! row.
+//!
+//! Must not depend on the engine, the server or tonic.
+#![forbid(unsafe_code)]
+
+mod codec;
+mod error;
+mod pg;
+mod rows;
+mod sqlite;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use pg::PgStore;
+pub use rows::{
+    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+};
+pub use sqlite::SqliteStore;
+
+/// The result type of every store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Whether registering a resource created it or found the identical one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The key was free; the resource is registered now.
+    Created,
+    /// The same key with byte-identical template was already registered: registration is idempotent.
+    Unchanged,
+}
+
+/// Reads outside transactions, and the way into one.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Starts a transaction. Everything the engine decides for one batch of events is written in one.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+
+    /// One registered resource by its full key.
+    async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>>;
+    /// Registered resources of a project and domain, optionally of one name, ordered by (name, version).
+    /// `page.after` is `name@version` of the last row of the previous page.
+    async fn list_resources(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Vec<ResourceRow>>;
+
+    /// One execution by id.
+    async fn get_execution(&self, id: Uuid) -> StoreResult<Option<ExecutionRow>>;
+    /// The execution named `name` in `project`/`domain`.
+    async fn find_execution(&self, project: &str, domain: &str, name: &str) -> StoreResult<Option<ExecutionRow>>;
+    /// Executions matching `filter`, newest first (ids are UUIDv7, so id order is creation order);
+    /// `page.after` is the id of the last row of the previous page.
+    async fn list_executions(&self, filter: &ExecutionFilter, page: &Page) -> StoreResult<Vec<ExecutionRow>>;
+
+    /// One node by its scoped id.
+    async fn get_node(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Option<NodeRow>>;
+    /// The children of `parent_id` (empty: the top-level nodes) in position order; `page.after` is the position of
+    /// the last row of the previous page, as a decimal string.
+    async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>>;
+    /// Every attempt of a node, in attempt order.
+    async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>>;
+    /// The dynamic job spec attempt `attempt` of `node_id` returned, once accepted.
+    async fn get_spec(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>>;
+
+    /// The earliest lease expiry of a running attempt: when the engine's sweep must next look.
+    async fn next_lease_expiry(&self) -> StoreResult<Option<i64>>;
+    /// The earliest `not_before` later than `now` of a queued attempt: when waiting workers must next be woken.
+    async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>>;
+    /// Queues that have attempts claimable at `now`.
+    async fn ready_queues(&self, now: i64) -> StoreResult<Vec<String>>;
+}
+
+/// One transaction. Dropping it without [`Tx::commit`] rolls it back.
+///
+/// After an error, drop the transaction: Postgres refuses every further statement of a transaction in which one
+/// failed. The conflicts of [`Tx::put_resource`], [`Tx::insert_execution`] and [`Tx::insert_spec`] are the
+/// exception: they are detected without a failed statement and leave the transaction usable.
+///
+/// `lock_*` reads take row locks on Postgres (`FOR UPDATE`) so that several server replicas can share a database;
+/// SQLite serialises writers anyway.
+#[async_trait]
+pub trait Tx: Send {
+    /// Commits everything written in the transaction, atomically.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Registers a resource. The same key with a different template is a [`StoreError::Conflict`].
+    async fn put_resource(&mut self, kind: ResourceKind, row: &ResourceRow) -> StoreResult<PutOutcome>;
+    /// [`Store::get_resource`], seeing this transaction's writes.
+    async fn get_resource(&mut self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>>;
+
+    /// Inserts an execution. A (project, domain, name) already taken is a [`StoreError::Conflict`].
+    async fn insert_execution(&mut self, row: &ExecutionRow) -> StoreResult<()>;
+    /// The execution, row-locked until the transaction ends.
+    async fn lock_execution(&mut self, id: Uuid) -> StoreResult<Option<ExecutionRow>>;
+    /// Writes every mutable column of the execution.
+    async fn update_execution(&mut self, row: &ExecutionRow) -> StoreResult<()>;
+
+    /// Inserts nodes in one statement (or chunked statements for very large batches).
+    async fn insert_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()>;
+    /// The nodes with these scoped ids; missing ids are left out.
+    async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>>;
+    /// The children of `parent_id` with these local ids.
+    async fn lock_children(
+        &mut self,
+        execution_id: Uuid,
+        parent_id: &str,
+        local_ids: &[String],
+    ) -> StoreResult<Vec<NodeRow>>;
+    /// `(node_id, outputs)` of every child of `parent_id` in position order, for assembling the parent's outputs.
+    /// The ids are the scoped ones (`parent/attempt/local`), so a caller can keep only one attempt's children.
+    async fn child_outputs(
+        &mut self,
+        execution_id: Uuid,
+        parent_id: &str,
+    ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>>;
+    /// Writes every mutable column of each node (phase, counters, inputs, outputs, error, times) in one statement.
+    async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()>;
+    /// Aborts every non-terminal node strictly below `node_id` (every node of the execution when `None`) and their
+    /// queued or running attempts, setting `finished_at` and `updated_at` to `now`. Returns how many nodes it aborted.
+    async fn abort_descendants(&mut self, execution_id: Uuid, node_id: Option<&str>, now: i64) -> StoreResult<u64>;
+    /// Aborts the queued or running attempts of these nodes themselves (not of their descendants), setting
+    /// `finished_at` to `now`. Returns how many it aborted.
+    async fn abort_node_attempts(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> StoreResult<u64>;
+
+    /// Inserts attempts in one statement (or chunked statements). An (execution, node, attempt) already taken is
+    /// a [`StoreError::Conflict`].
+    async fn insert_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()>;
+    /// Claims up to `limit` queued attempts of `queues` whose `not_before <= now`, oldest first, skipping rows other
+    /// transactions hold (`FOR UPDATE SKIP LOCKED`); marks them running under `worker_id` with a lease until
+    /// `now + lease_ms`, and returns them as updated.
+    async fn claim_attempts(
+        &mut self,
+        queues: &[String],
+        limit: u32,
+        worker_id: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<AttemptRow>>;
+    /// The attempts with these ids, row-locked, in id order; missing ids are left out.
+    async fn lock_attempts(&mut self, ids: &[Uuid]) -> StoreResult<Vec<AttemptRow>>;
+    /// Writes every mutable column of each attempt in one statement.
+    async fn update_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()>;
+    /// Running attempts whose lease expired at `now`, up to `limit`, skipping locked rows.
+    async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;
+
+    /// Stores an accepted dynamic job spec. One already stored for the node and attempt is a
+    /// [`StoreError::Conflict`].
+    async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()>;
+    /// [`Store::get_spec`], seeing this transaction's writes.
+    async fn get_spec(&mut self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>>;
+}

@@ -1,0 +1,321 @@
+//! The Postgres store: every batch write is one `UNNEST` statement, claims use `FOR UPDATE SKIP LOCKED`, so
+//! several server replicas can share one database.
+
+mod attempts;
+mod executions;
+mod nodes;
+mod registry;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{
+    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+};
+use crate::{PutOutcome, Store, StoreError, StoreResult, Tx};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Databases [`PgStore::connect_fresh`] creates are named with this prefix; [`PgStore::drop_fresh`] drops no other.
+const FRESH_DATABASE_PREFIX: &str = "gantry_test_";
+
+/// Gantry's store on Postgres, over a connection pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects a pool of at most `max_connections` to `url` and applies the embedded migrations. An unreachable
+    /// server is [`StoreError::Unavailable`] at once.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        // The pool retries failed connects until its acquire timeout (30 s); one direct connect fails fast.
+        PgConnection::connect_with(&options).await?.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps a pool the caller built; does not migrate (call [`PgStore::migrate`]).
+    pub fn from_pool(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// Applies the embedded migrations that are not applied yet (concurrent callers serialise on an advisory lock).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for what the store does not cover (`LISTEN`/`NOTIFY`).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes the pool, waiting for checked-out connections to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Creates an empty database `gantry_test_<uuid>` on the server of `admin_url`, migrates it and connects to
+    /// it. Returns the store and the new database's url. For tests: each gets a database of its own.
+    pub async fn connect_fresh(admin_url: &str) -> StoreResult<(PgStore, String)> {
+        let database = format!("{FRESH_DATABASE_PREFIX}{}", Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(admin_url).await?;
+        // A database name cannot be a bind parameter; this one is ours, made of [a-z0-9_].
+        admin.execute(format!("CREATE DATABASE {database}").as_str()).await?;
+        admin.close().await?;
+        let url = with_database(admin_url, &database);
+        let store = PgStore::connect(&url, 8).await?;
+        Ok((store, url))
+    }
+
+    /// Drops a database [`PgStore::connect_fresh`] created, given its url, disconnecting whoever still uses it.
+    /// Refuses any database not named `gantry_test_*`.
+    pub async fn drop_fresh(admin_url: &str, fresh_url: &str) -> StoreResult<()> {
+        let database = database_of(fresh_url);
+        let is_fresh = database
+            .strip_prefix(FRESH_DATABASE_PREFIX)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !is_fresh {
+            let refusal = format!("refusing to drop database {database:?}: not a fresh test database");
+            return Err(StoreError::Database(sqlx::Error::InvalidArgument(refusal)));
+        }
+        let mut admin = PgConnection::connect(admin_url).await?;
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)").as_str())
+            .await?;
+        admin.close().await?;
+        Ok(())
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`, query parameters kept.
+fn with_database(url: &str, database: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let (before_query, query) = match url[authority_start..].find('?') {
+        Some(i) => url.split_at(authority_start + i),
+        None => (url, ""),
+    };
+    let base = match before_query[authority_start..].find('/') {
+        Some(i) => &before_query[..authority_start + i],
+        None => before_query,
+    };
+    format!("{base}/{database}{query}")
+}
+
+/// The database (path) of a Postgres url.
+fn database_of(url: &str) -> &str {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let path = rest.find('/').map_or("", |i| &rest[i + 1..]);
+    path.split('?').next().unwrap_or_default()
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin().await?;
+        Ok(Box::new(PgTx { tx }))
+    }
+
+    async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
+        registry::get_resource(&self.pool, kind, key).await
+    }
+
+    async fn list_resources(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Vec<ResourceRow>> {
+        registry::list_resources(&self.pool, kind, project, domain, name, page).await
+    }
+
+    async fn get_execution(&self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
+        executions::get_execution(&self.pool, id, false).await
+    }
+
+    async fn find_execution(&self, project: &str, domain: &str, name: &str) -> StoreResult<Option<ExecutionRow>> {
+        executions::find_execution(&self.pool, project, domain, name).await
+    }
+
+    async fn list_executions(&self, filter: &ExecutionFilter, page: &Page) -> StoreResult<Vec<ExecutionRow>> {
+        executions::list_executions(&self.pool, filter, page).await
+    }
+
+    async fn get_node(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Option<NodeRow>> {
+        nodes::get_node(&self.pool, execution_id, node_id).await
+    }
+
+    async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
+        nodes::list_nodes(&self.pool, execution_id, parent_id, page).await
+    }
+
+    async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {
+        attempts::list_attempts(&self.pool, execution_id, node_id).await
+    }
+
+    async fn get_spec(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
+        attempts::get_spec(&self.pool, execution_id, node_id, attempt).await
+    }
+
+    async fn next_lease_expiry(&self) -> StoreResult<Option<i64>> {
+        attempts::next_lease_expiry(&self.pool).await
+    }
+
+    async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {
+        attempts::next_not_before(&self.pool, now).await
+    }
+
+    async fn ready_queues(&self, now: i64) -> StoreResult<Vec<String>> {
+        attempts::ready_queues(&self.pool, now).await
+    }
+}
+
+/// One Postgres transaction; dropping it rolls back.
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_resource(&mut self, kind: ResourceKind, row: &ResourceRow) -> StoreResult<PutOutcome> {
+        registry::put_resource(&mut self.tx, kind, row).await
+    }
+
+    async fn get_resource(&mut self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
+        registry::get_resource(&mut *self.tx, kind, key).await
+    }
+
+    async fn insert_execution(&mut self, row: &ExecutionRow) -> StoreResult<()> {
+        executions::insert_execution(&mut self.tx, row).await
+    }
+
+    async fn lock_execution(&mut self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
+        executions::get_execution(&mut *self.tx, id, true).await
+    }
+
+    async fn update_execution(&mut self, row: &ExecutionRow) -> StoreResult<()> {
+        executions::update_execution(&mut self.tx, row).await
+    }
+
+    async fn insert_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
+        nodes::insert_nodes(&mut self.tx, rows).await
+    }
+
+    async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
+        nodes::lock_nodes(&mut self.tx, execution_id, node_ids).await
+    }
+
+    async fn lock_children(
+        &mut self,
+        execution_id: Uuid,
+        parent_id: &str,
+        local_ids: &[String],
+    ) -> StoreResult<Vec<NodeRow>> {
+        nodes::lock_children(&mut self.tx, execution_id, parent_id, local_ids).await
+    }
+
+    async fn child_outputs(
+        &mut self,
+        execution_id: Uuid,
+        parent_id: &str,
+    ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
+        nodes::child_outputs(&mut self.tx, execution_id, parent_id).await
+    }
+
+    async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
+        nodes::update_nodes(&mut self.tx, rows).await
+    }
+
+    async fn abort_descendants(&mut self, execution_id: Uuid, node_id: Option<&str>, now: i64) -> StoreResult<u64> {
+        nodes::abort_descendants(&mut self.tx, execution_id, node_id, now).await
+    }
+
+    async fn abort_node_attempts(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> StoreResult<u64> {
+        nodes::abort_node_attempts(&mut self.tx, execution_id, node_ids, now).await
+    }
+
+    async fn insert_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()> {
+        attempts::insert_attempts(&mut self.tx, rows).await
+    }
+
+    async fn claim_attempts(
+        &mut self,
+        queues: &[String],
+        limit: u32,
+        worker_id: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<AttemptRow>> {
+        let claim = crate::codec::Claim {
+            queues,
+            limit,
+            worker_id,
+            now,
+            lease_ms,
+        };
+        attempts::claim_attempts(&mut self.tx, &claim).await
+    }
+
+    async fn lock_attempts(&mut self, ids: &[Uuid]) -> StoreResult<Vec<AttemptRow>> {
+        attempts::lock_attempts(&mut self.tx, ids).await
+    }
+
+    async fn update_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()> {
+        attempts::update_attempts(&mut self.tx, rows).await
+    }
+
+    async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
+        attempts::expired_attempts(&mut self.tx, now, limit).await
+    }
+
+    async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()> {
+        attempts::insert_spec(&mut self.tx, row).await
+    }
+
+    async fn get_spec(&mut self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
+        attempts::get_spec(&mut *self.tx, execution_id, node_id, attempt).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_rewritten_and_read() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "gantry_test_ab"),
+            "postgres://postgres@127.0.0.1:5432/gantry_test_ab"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(
+            with_database("postgres://h?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+        assert_eq!(database_of("postgres://u@h:1/gantry_test_ab?a=b"), "gantry_test_ab");
+        assert_eq!(database_of("postgres://u@h:1"), "");
+    }
+}

@@ -1,0 +1,220 @@
+//! The rows the store reads and writes. Phases are the core's enums; protobuf-encoded values (templates, node
+//! definitions, literal maps, errors, specs) are opaque bytes here: the store never decodes them.
+
+use gantry_core::state::{AttemptPhase, CacheStatus, ExecutionPhase, NodeKind, NodePhase};
+use uuid::Uuid;
+
+/// What kind of registered resource a row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    /// A task: the unit a worker runs.
+    Task,
+    /// A workflow: a graph of nodes.
+    Workflow,
+    /// A launch plan: a workflow with fixed and default inputs.
+    LaunchPlan,
+}
+
+/// `project/domain/name@version` of a registered resource, split.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    /// The project it belongs to.
+    pub project: String,
+    /// The domain within the project (`development`, `production`, ...).
+    pub domain: String,
+    /// Its name, unique with project and domain (and version, for resources).
+    pub name: String,
+    /// The version the client registered it under.
+    pub version: String,
+}
+
+/// A registered task, workflow or launch plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRow {
+    /// `project/domain/name@version`.
+    pub key: ResourceKey,
+    /// The protobuf template as registered.
+    pub template: Vec<u8>,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// One execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionRow {
+    /// A UUIDv7: ids sort by creation time.
+    pub id: Uuid,
+    /// The project it belongs to.
+    pub project: String,
+    /// The domain within the project (`development`, `production`, ...).
+    pub domain: String,
+    /// Its name, unique with project and domain (and version, for resources).
+    pub name: String,
+    /// `task`, `workflow` or `launch_plan`.
+    pub target_kind: String,
+    /// `project/domain/name@version` of the target.
+    pub target: String,
+    /// protobuf WorkflowTemplate the execution runs.
+    pub workflow: Vec<u8>,
+    /// Where its state machine stands.
+    pub phase: ExecutionPhase,
+    /// protobuf LiteralMap.
+    pub inputs: Vec<u8>,
+    /// protobuf LiteralMap, once the execution succeeded.
+    pub outputs: Option<Vec<u8>>,
+    /// protobuf ExecutionError.
+    pub error: Option<Vec<u8>>,
+    /// At most this many nodes run at once; `None`: no limit.
+    pub max_parallelism: Option<i32>,
+    /// Skip cache lookups and replace the entries.
+    pub overwrite_cache: bool,
+    /// The execution whose launch-plan node started this one.
+    pub parent_execution_id: Option<Uuid>,
+    /// That node's scoped id.
+    pub parent_node_id: Option<String>,
+    /// Top-level nodes.
+    pub nodes_total: i64,
+    /// Top-level nodes that succeeded.
+    pub nodes_succeeded: i64,
+    /// Top-level nodes that failed.
+    pub nodes_failed: i64,
+    /// Top-level nodes that were skipped.
+    pub nodes_skipped: i64,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it last changed, in milliseconds since the Unix epoch.
+    pub updated_at: i64,
+    /// When it started running, in milliseconds since the Unix epoch.
+    pub started_at: Option<i64>,
+    /// When it reached a terminal phase, in milliseconds since the Unix epoch.
+    pub finished_at: Option<i64>,
+}
+
+/// One node execution. `node_id` is the exact scoped id (`gen/0/dn3`); `parent_id` is empty at the top level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    /// The execution it belongs to.
+    pub execution_id: Uuid,
+    /// The scoped id of its node.
+    pub node_id: String,
+    /// The scoped id of the parent node; empty at the top level.
+    pub parent_id: String,
+    /// The id within its parent's workflow or spec.
+    pub local_id: String,
+    /// Task, composite or launch plan.
+    pub kind: NodeKind,
+    /// protobuf Node as written in its workflow or spec.
+    pub definition: Vec<u8>,
+    /// For task nodes, `project/domain/name@version` of the task.
+    pub task: Option<String>,
+    /// Where its state machine stands.
+    pub phase: NodePhase,
+    /// A task node whose attempt returned a dynamic spec: its children come from that spec.
+    pub is_dynamic: bool,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// Attempts that failed with a user error.
+    pub user_failures: i32,
+    /// Attempts that failed with a system error.
+    pub system_failures: i32,
+    /// Whether the result came from the cache.
+    pub cache_status: CacheStatus,
+    /// Upstream siblings that have not succeeded yet; the node starts at 0.
+    pub upstream_pending: i32,
+    /// Local ids of the siblings that wait on this node.
+    pub downstream: Vec<String>,
+    /// The node's index among its siblings (declaration order in its workflow or spec): listings are in this order.
+    pub position: i64,
+    /// Children created.
+    pub children_total: i64,
+    /// Children that succeeded.
+    pub children_succeeded: i64,
+    /// Children that failed.
+    pub children_failed: i64,
+    /// Children that were skipped.
+    pub children_skipped: i64,
+    /// protobuf LiteralMap, once resolved.
+    pub inputs: Option<Vec<u8>>,
+    /// protobuf LiteralMap, once the node succeeded.
+    pub outputs: Option<Vec<u8>>,
+    /// protobuf ExecutionError.
+    pub error: Option<Vec<u8>>,
+    /// For launch-plan nodes, the execution it started.
+    pub child_execution_id: Option<Uuid>,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it last changed, in milliseconds since the Unix epoch.
+    pub updated_at: i64,
+    /// When it started running, in milliseconds since the Unix epoch.
+    pub started_at: Option<i64>,
+    /// When it reached a terminal phase, in milliseconds since the Unix epoch.
+    pub finished_at: Option<i64>,
+}
+
+/// One attempt of a task node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    /// A UUIDv7: ids sort by creation time.
+    pub id: Uuid,
+    /// The execution it belongs to.
+    pub execution_id: Uuid,
+    /// The scoped id of its node.
+    pub node_id: String,
+    /// The attempt number, from 0.
+    pub attempt: i32,
+    /// The queue workers claim it from.
+    pub queue: String,
+    /// `project/domain/name@version` of the task.
+    pub task: String,
+    /// Where its state machine stands.
+    pub phase: AttemptPhase,
+    /// The worker that claimed it.
+    pub worker_id: Option<String>,
+    /// Not claimable before this time (a retry's backoff).
+    pub not_before: i64,
+    /// While running: the worker must renew its lease before this time.
+    pub lease_expires_at: Option<i64>,
+    /// protobuf ExecutionError.
+    pub error: Option<Vec<u8>>,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it started running, in milliseconds since the Unix epoch.
+    pub started_at: Option<i64>,
+    /// When it reached a terminal phase, in milliseconds since the Unix epoch.
+    pub finished_at: Option<i64>,
+}
+
+/// An accepted dynamic job spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecRow {
+    /// The execution it belongs to.
+    pub execution_id: Uuid,
+    /// The scoped id of its node.
+    pub node_id: String,
+    /// The attempt number, from 0.
+    pub attempt: i32,
+    /// protobuf DynamicJobSpec.
+    pub spec: Vec<u8>,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionFilter {
+    /// Only executions of this project; `None`: every project.
+    pub project: Option<String>,
+    /// Only executions of this domain; `None`: every domain.
+    pub domain: Option<String>,
+    /// Empty means every phase.
+    pub phases: Vec<ExecutionPhase>,
+}
+
+/// A page of a listing: at most `limit` rows after `after` (the last key of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The last key of the previous page; `None` for the first page.
+    pub after: Option<String>,
+    /// At most this many rows.
+    pub limit: u32,
+}

@@ -1,0 +1,191 @@
+//! Attempts (claims, leases) and accepted dynamic specs.
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
+use uuid::Uuid;
+
+use super::nodes::SQLITE_BATCH_ROWS;
+use super::{json_strings, json_uuids};
+use crate::StoreResult;
+use crate::codec::{Claim, RawAttempt, RawSpec, attempts_conflict, decode_all, spec_conflict};
+use crate::error::conflict_or;
+use crate::rows::{AttemptRow, SpecRow};
+
+pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[AttemptRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
+             lease_expires_at, error, created_at, started_at, finished_at) ",
+        );
+        insert.push_values(chunk, |mut values, row| {
+            values
+                .push_bind(row.id)
+                .push_bind(row.execution_id)
+                .push_bind(&row.node_id)
+                .push_bind(row.attempt)
+                .push_bind(&row.queue)
+                .push_bind(&row.task)
+                .push_bind(row.phase.as_str())
+                .push_bind(&row.worker_id)
+                .push_bind(row.not_before)
+                .push_bind(row.lease_expires_at)
+                .push_bind(&row.error)
+                .push_bind(row.created_at)
+                .push_bind(row.started_at)
+                .push_bind(row.finished_at);
+        });
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|error| conflict_or(error, || attempts_conflict(chunk)))?;
+    }
+    Ok(())
+}
+
+/// Every column [`crate::Tx::update_attempts`] writes, as the Postgres store does; `+u.id` for the reason given at
+/// `update_nodes`.
+pub(super) async fn update_attempts(conn: &mut SqliteConnection, rows: &[AttemptRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
+        let mut update = QueryBuilder::<Sqlite>::new(
+            "WITH u(id, phase, worker_id, not_before, lease_expires_at, error, started_at, finished_at) AS (",
+        );
+        update.push_values(chunk, |mut values, row| {
+            values
+                .push_bind(row.id)
+                .push_bind(row.phase.as_str())
+                .push_bind(&row.worker_id)
+                .push_bind(row.not_before)
+                .push_bind(row.lease_expires_at)
+                .push_bind(&row.error)
+                .push_bind(row.started_at)
+                .push_bind(row.finished_at);
+        });
+        update.push(
+            ") UPDATE attempts SET phase = u.phase, worker_id = u.worker_id, not_before = u.not_before, \
+             lease_expires_at = u.lease_expires_at, error = u.error, started_at = u.started_at, \
+             finished_at = u.finished_at FROM u WHERE attempts.id = +u.id",
+        );
+        update.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The transaction holds SQLite's write lock (`BEGIN IMMEDIATE`), so selecting and updating in one statement is
+/// exactly what `SKIP LOCKED` achieves on Postgres: no other writer can claim the same rows.
+pub(super) async fn claim_attempts(conn: &mut SqliteConnection, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
+    let raws: Vec<RawAttempt> = sqlx::query_as(
+        "UPDATE attempts SET phase = 'running', worker_id = ?4, started_at = ?3, lease_expires_at = ?5 \
+         WHERE id IN (SELECT id FROM attempts WHERE phase = 'queued' \
+         AND queue IN (SELECT value FROM json_each(?1)) AND not_before <= ?3 ORDER BY id LIMIT ?2) RETURNING *",
+    )
+    .bind(json_strings(claim.queues.iter().map(String::as_str)))
+    .bind(i64::from(claim.limit))
+    .bind(claim.now)
+    .bind(claim.worker_id)
+    .bind(claim.now.saturating_add(claim.lease_ms))
+    .fetch_all(conn)
+    .await?;
+    let mut claimed: Vec<AttemptRow> = decode_all(raws)?;
+    // RETURNING has no order; callers get the oldest first.
+    claimed.sort_unstable_by_key(|attempt| attempt.id);
+    Ok(claimed)
+}
+
+pub(super) async fn lock_attempts(conn: &mut SqliteConnection, ids: &[Uuid]) -> StoreResult<Vec<AttemptRow>> {
+    let raws: Vec<RawAttempt> =
+        sqlx::query_as("SELECT * FROM attempts WHERE id IN (SELECT unhex(value) FROM json_each(?1)) ORDER BY id")
+            .bind(json_uuids(ids))
+            .fetch_all(conn)
+            .await?;
+    decode_all(raws)
+}
+
+pub(super) async fn expired_attempts(
+    conn: &mut SqliteConnection,
+    now: i64,
+    limit: u32,
+) -> StoreResult<Vec<AttemptRow>> {
+    let raws: Vec<RawAttempt> = sqlx::query_as(
+        "SELECT * FROM attempts WHERE phase = 'running' AND lease_expires_at <= ?1 \
+         ORDER BY lease_expires_at, id LIMIT ?2",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    decode_all(raws)
+}
+
+pub(super) async fn list_attempts<'e>(
+    executor: impl SqliteExecutor<'e>,
+    execution_id: Uuid,
+    node_id: &str,
+) -> StoreResult<Vec<AttemptRow>> {
+    let raws: Vec<RawAttempt> =
+        sqlx::query_as("SELECT * FROM attempts WHERE execution_id = ?1 AND node_id = ?2 ORDER BY attempt")
+            .bind(execution_id)
+            .bind(node_id)
+            .fetch_all(executor)
+            .await?;
+    decode_all(raws)
+}
+
+pub(super) async fn next_lease_expiry<'e>(executor: impl SqliteExecutor<'e>) -> StoreResult<Option<i64>> {
+    let next = sqlx::query_scalar("SELECT min(lease_expires_at) FROM attempts WHERE phase = 'running'")
+        .fetch_one(executor)
+        .await?;
+    Ok(next)
+}
+
+pub(super) async fn next_not_before<'e>(executor: impl SqliteExecutor<'e>, now: i64) -> StoreResult<Option<i64>> {
+    let next = sqlx::query_scalar("SELECT min(not_before) FROM attempts WHERE phase = 'queued' AND not_before > ?1")
+        .bind(now)
+        .fetch_one(executor)
+        .await?;
+    Ok(next)
+}
+
+pub(super) async fn ready_queues<'e>(executor: impl SqliteExecutor<'e>, now: i64) -> StoreResult<Vec<String>> {
+    let queues = sqlx::query_scalar(
+        "SELECT DISTINCT queue FROM attempts WHERE phase = 'queued' AND not_before <= ?1 ORDER BY queue",
+    )
+    .bind(now)
+    .fetch_all(executor)
+    .await?;
+    Ok(queues)
+}
+
+pub(super) async fn insert_spec(conn: &mut SqliteConnection, row: &SpecRow) -> StoreResult<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO specs (execution_id, node_id, attempt, spec, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(row.execution_id)
+    .bind(&row.node_id)
+    .bind(row.attempt)
+    .bind(&row.spec)
+    .bind(row.created_at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(spec_conflict(row));
+    }
+    Ok(())
+}
+
+pub(super) async fn get_spec<'e>(
+    executor: impl SqliteExecutor<'e>,
+    execution_id: Uuid,
+    node_id: &str,
+    attempt: i32,
+) -> StoreResult<Option<SpecRow>> {
+    let raw: Option<RawSpec> =
+        sqlx::query_as("SELECT * FROM specs WHERE execution_id = ?1 AND node_id = ?2 AND attempt = ?3")
+            .bind(execution_id)
+            .bind(node_id)
+            .bind(attempt)
+            .fetch_optional(executor)
+            .await?;
+    Ok(raw.map(SpecRow::from))
+}

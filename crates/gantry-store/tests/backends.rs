@@ -1,0 +1,187 @@
+//! What only one store has, or what the conformance suite cannot reach through `&dyn Store`: opening an in-memory
+//! SQLite database, and how connection and decoding failures surface.
+#![allow(clippy::unwrap_used)]
+
+use gantry_core::state::{ExecutionPhase, NodeKind, NodePhase};
+use gantry_store::{ExecutionRow, NodeRow, PgStore, SqliteStore, Store, StoreError};
+use uuid::Uuid;
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL is not set; run scripts/test")
+}
+
+fn execution(name: &str) -> ExecutionRow {
+    ExecutionRow {
+        id: Uuid::now_v7(),
+        project: "p".to_owned(),
+        domain: "d".to_owned(),
+        name: name.to_owned(),
+        target_kind: "task".to_owned(),
+        target: "p/d/t@v1".to_owned(),
+        workflow: vec![1],
+        phase: ExecutionPhase::Running,
+        inputs: vec![],
+        outputs: None,
+        error: None,
+        max_parallelism: None,
+        overwrite_cache: false,
+        parent_execution_id: None,
+        parent_node_id: None,
+        nodes_total: 1,
+        nodes_succeeded: 0,
+        nodes_failed: 0,
+        nodes_skipped: 0,
+        created_at: 1,
+        updated_at: 1,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+fn node(execution_id: Uuid) -> NodeRow {
+    NodeRow {
+        execution_id,
+        node_id: "n".to_owned(),
+        parent_id: String::new(),
+        local_id: "n".to_owned(),
+        kind: NodeKind::LaunchPlan,
+        definition: vec![2],
+        task: None,
+        phase: NodePhase::Running,
+        is_dynamic: false,
+        attempts: 0,
+        user_failures: 0,
+        system_failures: 0,
+        cache_status: Default::default(),
+        upstream_pending: 0,
+        downstream: vec![],
+        position: 0,
+        children_total: 0,
+        children_succeeded: 0,
+        children_failed: 0,
+        children_skipped: 0,
+        inputs: None,
+        outputs: None,
+        error: None,
+        child_execution_id: Some(Uuid::now_v7()),
+        created_at: 1,
+        updated_at: 1,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_database_keeps_its_rows() {
+    let store = SqliteStore::open(":memory:").await.unwrap();
+    let row = execution("memory");
+    let node = node(row.id);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_execution(&row).await.unwrap();
+    tx.insert_nodes(std::slice::from_ref(&node)).await.unwrap();
+    tx.commit().await.unwrap();
+    // The pool's one connection holds the database: rows survive between calls.
+    assert_eq!(store.get_execution(row.id).await.unwrap(), Some(row.clone()));
+    assert_eq!(store.get_node(row.id, "n").await.unwrap(), Some(node));
+    // A second in-memory store is a database of its own.
+    let other = SqliteStore::open(":memory:").await.unwrap();
+    assert_eq!(other.get_execution(row.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn sqlite_foreign_keys_are_enforced() {
+    let store = SqliteStore::open(":memory:").await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let error = tx.insert_nodes(&[node(Uuid::now_v7())]).await.unwrap_err();
+    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn closed_pools_are_unavailable() {
+    let sqlite = SqliteStore::open(":memory:").await.unwrap();
+    sqlite.close().await;
+    let error = sqlite.get_execution(Uuid::now_v7()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+
+    let (postgres, url) = PgStore::connect_fresh(&admin_url()).await.unwrap();
+    postgres.close().await;
+    let error = postgres.begin().await.map(|_| ()).unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    PgStore::drop_fresh(&admin_url(), &url).await.unwrap();
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let error = PgStore::connect("postgres://postgres@127.0.0.1:1/postgres", 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn unknown_phases_are_corrupt_rows() {
+    let (postgres, url) = PgStore::connect_fresh(&admin_url()).await.unwrap();
+    let sqlite = SqliteStore::open(":memory:").await.unwrap();
+    let row = execution("corrupt");
+    for store in [&postgres as &dyn Store, &sqlite] {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_execution(&row).await.unwrap();
+        tx.insert_nodes(&[node(row.id)]).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    sqlx::query("UPDATE executions SET phase = 'paused'")
+        .execute(postgres.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE nodes SET kind = 'dynamic'")
+        .execute(postgres.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE executions SET phase = 'paused'")
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE nodes SET cache_status = 'stale'")
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    for store in [&postgres as &dyn Store, &sqlite] {
+        let error = store.get_execution(row.id).await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Corrupt(message) if message.contains("\"paused\"")),
+            "{error:?}"
+        );
+        let error = store.get_node(row.id, "n").await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Corrupt(message) if message.contains(r#"node "n""#)),
+            "{error:?}"
+        );
+    }
+    postgres.close().await;
+    PgStore::drop_fresh(&admin_url(), &url).await.unwrap();
+}
+
+#[tokio::test]
+async fn drop_fresh_refuses_other_databases() {
+    let error = PgStore::drop_fresh(&admin_url(), "postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("refusing to drop"), "{error}");
+    let error = PgStore::drop_fresh(&admin_url(), "postgres://h/gantry_test_x;drop")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("refusing to drop"), "{error}");
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let (postgres, url) = PgStore::connect_fresh(&admin_url()).await.unwrap();
+    postgres.migrate().await.unwrap();
+    let reconnected = PgStore::connect(&url, 1).await.unwrap();
+    reconnected.close().await;
+    postgres.close().await;
+    PgStore::drop_fresh(&admin_url(), &url).await.unwrap();
+    let sqlite = SqliteStore::open(":memory:").await.unwrap();
+    sqlite.migrate().await.unwrap();
+}

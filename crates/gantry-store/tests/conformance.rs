@@ -1,0 +1,123 @@
+//! One conformance suite, run against both stores: every case is an `async fn(&dyn Store)` and
+//! [`store_test_suite!`] turns it into `pg::<case>` and `sqlite::<case>` tests (after quickwit's
+//! `metastore_test_suite!`). Each Postgres test gets a fresh database on the server of `DATABASE_URL`; each SQLite
+//! test a fresh file.
+#![allow(clippy::unwrap_used)]
+
+mod conformance {
+    pub mod attempts;
+    pub mod executions;
+    pub mod fixtures;
+    pub mod nodes;
+    pub mod registry;
+}
+
+use std::path::PathBuf;
+
+use gantry_store::{PgStore, SqliteStore};
+use uuid::Uuid;
+
+pub use conformance::{attempts, executions, fixtures, nodes, registry};
+
+/// The server the Postgres tests create their databases on.
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL is not set; run scripts/test")
+}
+
+/// A fresh Postgres database for one test, dropped when the test passes (a failed test leaves it for inspection).
+#[derive(Debug)]
+pub struct PgHarness {
+    pub store: PgStore,
+    admin_url: String,
+    url: String,
+}
+
+impl PgHarness {
+    pub async fn new() -> Self {
+        let admin_url = admin_url();
+        let (store, url) = PgStore::connect_fresh(&admin_url).await.unwrap();
+        PgHarness { store, admin_url, url }
+    }
+
+    pub async fn finish(self) {
+        self.store.close().await;
+        PgStore::drop_fresh(&self.admin_url, &self.url).await.unwrap();
+    }
+}
+
+/// A fresh SQLite file for one test, removed when the test passes.
+#[derive(Debug)]
+pub struct SqliteHarness {
+    pub store: SqliteStore,
+    path: PathBuf,
+}
+
+impl SqliteHarness {
+    pub async fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("gantry-store-test-{}.db", Uuid::now_v7().simple()));
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        SqliteHarness { store, path }
+    }
+
+    pub async fn finish(self) {
+        self.store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// `store_test_suite!(backend: module::case, ...)` makes a `#[tokio::test] async fn case()` in a module named
+/// `backend` for each case.
+macro_rules! store_test_suite {
+    ($backend:ident, $harness:ident: $($module:ident::$case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let harness = super::$harness::new().await;
+                    super::$module::$case(&harness.store).await;
+                    harness.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! both_stores {
+    ($($module:ident::$case:ident),* $(,)?) => {
+        store_test_suite!(pg, PgHarness: $($module::$case),*);
+        store_test_suite!(sqlite, SqliteHarness: $($module::$case),*);
+    };
+}
+
+both_stores!(
+    registry::put_resource_creates_then_is_idempotent_then_conflicts,
+    registry::resource_kinds_are_separate,
+    registry::list_resources_pages_in_name_version_order,
+    executions::insert_get_and_find_execution,
+    executions::execution_name_conflict_keeps_transaction_usable,
+    executions::lock_and_update_execution,
+    executions::list_executions_filters_and_pages_newest_first,
+    executions::invalid_page_tokens_are_rejected,
+    executions::locked_read_modify_write_serialises,
+    nodes::ten_thousand_children_round_trip,
+    nodes::lock_nodes_and_children_return_only_existing,
+    nodes::node_key_conflict,
+    nodes::abort_descendants_aborts_only_the_subtree,
+    nodes::abort_whole_execution,
+    attempts::claim_respects_queue_not_before_limit_and_phase,
+    attempts::sequential_claims_are_disjoint,
+    attempts::concurrent_claimers_never_share_an_attempt,
+    attempts::leases_not_before_and_ready_queues,
+    attempts::lock_update_and_list_attempts,
+    attempts::specs_insert_get_and_conflict,
+    attempts::dropped_transaction_leaves_nothing,
+    attempts::abort_node_attempts_touches_only_those_nodes,
+);
+
+// Holding one transaction open while a second claims needs row locks: Postgres only (a second SQLite writer waits
+// for the first to finish).
+store_test_suite!(pg_only, PgHarness: attempts::open_claim_is_skipped_and_released_on_rollback);

@@ -1,0 +1,298 @@
+//! Nodes: a large fan-out, locks, and aborting subtrees.
+
+use gantry_core::state::{AttemptPhase, CacheStatus, NodeKind, NodePhase};
+use gantry_store::{NodeRow, Page, Store, StoreError};
+use uuid::Uuid;
+
+use super::fixtures::{attempt, committed_execution, node};
+
+const CHILDREN: i64 = 10_000;
+
+pub async fn ten_thousand_children_round_trip(store: &dyn Store) {
+    let execution = committed_execution(store, "fan-out").await;
+    let mut parent = node(execution.id, "gen", 0);
+    parent.kind = NodeKind::Composite;
+    parent.is_dynamic = true;
+    parent.phase = NodePhase::ChildrenRunning;
+    parent.children_total = CHILDREN;
+    parent.task = None;
+    parent.downstream = vec![];
+    // Children in reverse position order, so a listing in insertion order would fail.
+    let children: Vec<NodeRow> = (0..CHILDREN)
+        .rev()
+        .map(|i| node(execution.id, &format!("gen/0/dn{i}"), i))
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(std::slice::from_ref(&parent)).await.unwrap();
+    tx.insert_nodes(&children).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.get_node(execution.id, "gen").await.unwrap(), Some(parent.clone()));
+    assert_eq!(
+        store.get_node(execution.id, "gen/0/dn1234").await.unwrap().as_ref(),
+        children.iter().find(|c| c.position == 1234)
+    );
+    let top = store
+        .list_nodes(execution.id, "", &Page { after: None, limit: 10 })
+        .await
+        .unwrap();
+    assert_eq!(top, [parent.clone()]);
+
+    // Paging walks the children in position order, without gaps or repeats.
+    let mut positions = Vec::new();
+    let mut page = Page {
+        after: None,
+        limit: 3_000,
+    };
+    loop {
+        let rows = store.list_nodes(execution.id, "gen", &page).await.unwrap();
+        let Some(last) = rows.last() else { break };
+        page.after = Some(last.position.to_string());
+        positions.extend(rows.iter().map(|row| row.position));
+    }
+    assert_eq!(positions, (0..CHILDREN).collect::<Vec<_>>());
+
+    // Lock every child at once, then complete them all in one update, then assemble.
+    let mut tx = store.begin().await.unwrap();
+    let all_ids: Vec<String> = children.iter().map(|child| child.node_id.clone()).collect();
+    let mut locked = tx.lock_nodes(execution.id, &all_ids).await.unwrap();
+    locked.sort_by_key(|row| std::cmp::Reverse(row.position));
+    assert_eq!(locked, children);
+    let some = ["dn9999".to_owned(), "dn5".to_owned(), "gen".to_owned()];
+    let mut some_children: Vec<i64> = tx
+        .lock_children(execution.id, "gen", &some)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.position)
+        .collect();
+    some_children.sort();
+    assert_eq!(some_children, [5, 9999]);
+    let mut done = children.clone();
+    for child in &mut done {
+        child.phase = NodePhase::Succeeded;
+        child.attempts = 1;
+        child.user_failures = 2;
+        child.system_failures = 3;
+        child.cache_status = CacheStatus::Populated;
+        child.upstream_pending = 0;
+        child.downstream = vec![];
+        child.children_succeeded = 4;
+        child.inputs = Some(vec![1]);
+        child.outputs = Some(child.position.to_le_bytes().to_vec());
+        child.error = Some(vec![]);
+        child.child_execution_id = Some(execution.id);
+        child.updated_at = 40;
+        child.started_at = Some(30);
+        child.finished_at = Some(40);
+    }
+    tx.update_nodes(&done).await.unwrap();
+    let outputs = tx.child_outputs(execution.id, "gen").await.unwrap();
+    assert_eq!(outputs.len(), CHILDREN as usize);
+    for (position, (local_id, output)) in (0..CHILDREN).zip(&outputs) {
+        assert_eq!(local_id, &format!("gen/0/dn{position}"));
+        assert_eq!(output.as_deref(), Some(&position.to_le_bytes()[..]));
+    }
+    tx.commit().await.unwrap();
+    let updated = store.get_node(execution.id, "gen/0/dn77").await.unwrap().unwrap();
+    assert_eq!(Some(&updated), done.iter().find(|c| c.position == 77));
+    // The parent's own row is untouched by its children's update.
+    assert_eq!(store.get_node(execution.id, "gen").await.unwrap(), Some(parent));
+}
+
+pub async fn lock_nodes_and_children_return_only_existing(store: &dyn Store) {
+    let execution = committed_execution(store, "locks").await;
+    let other = committed_execution(store, "other").await;
+    let rows = [
+        node(execution.id, "a", 0),
+        node(execution.id, "b", 1),
+        node(execution.id, "b/0/x", 0),
+        node(execution.id, "b/0/y", 1),
+        node(execution.id, "b/1/x", 0),
+        node(other.id, "a", 0),
+    ];
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let ids = ["b/0/y".to_owned(), "a".to_owned(), "missing".to_owned()];
+    let mut locked: Vec<String> = tx
+        .lock_nodes(execution.id, &ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.node_id)
+        .collect();
+    locked.sort();
+    assert_eq!(locked, ["a", "b/0/y"]);
+    let locals = ["x".to_owned(), "y".to_owned(), "z".to_owned()];
+    let mut children: Vec<String> = tx
+        .lock_children(execution.id, "b", &locals)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.node_id)
+        .collect();
+    children.sort();
+    // `b/1/x` is a child of `b` too (a later attempt's spec); `parent_id` is what counts.
+    assert_eq!(children, ["b/0/x", "b/0/y", "b/1/x"]);
+    assert!(tx.lock_children(execution.id, "a", &locals).await.unwrap().is_empty());
+    assert!(tx.lock_nodes(execution.id, &[]).await.unwrap().is_empty());
+    let outputs = tx.child_outputs(other.id, "").await.unwrap();
+    assert_eq!(outputs, [("a".to_owned(), None)]);
+}
+
+pub async fn node_key_conflict(store: &dyn Store) {
+    let execution = committed_execution(store, "dup").await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&[node(execution.id, "a", 0)]).await.unwrap();
+    let error = tx.insert_nodes(&[node(execution.id, "a", 1)]).await.unwrap_err();
+    match error {
+        StoreError::Conflict(message) => assert!(message.contains(r#"node "a""#), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+/// Node ids of the abort tree, and their phases before the abort.
+const TREE: [(&str, NodePhase); 12] = [
+    ("gen", NodePhase::ChildrenRunning),
+    ("gen/0/a", NodePhase::ChildrenRunning),
+    ("gen/0/a/0/x", NodePhase::Queued),
+    ("gen/0/b", NodePhase::Succeeded),
+    ("gen/0/c", NodePhase::Failed),
+    ("gen/0/d", NodePhase::NotStarted),
+    ("gen2", NodePhase::Running),
+    ("gen2/0/e", NodePhase::Running),
+    ("a_b", NodePhase::ChildrenRunning),
+    ("a_b/0/y", NodePhase::Running),
+    ("aXb", NodePhase::ChildrenRunning),
+    ("aXb/0/z", NodePhase::Running),
+];
+
+async fn insert_tree(store: &dyn Store) -> Uuid {
+    let execution = committed_execution(store, "tree").await;
+    let nodes: Vec<NodeRow> = TREE
+        .iter()
+        .enumerate()
+        .map(|(position, (node_id, phase))| NodeRow {
+            phase: *phase,
+            ..node(execution.id, node_id, position as i64)
+        })
+        .collect();
+    let mut running = attempt(execution.id, "gen/0/a/0/x", "q", 0);
+    running.phase = AttemptPhase::Running;
+    let attempts = [
+        running,
+        attempt(execution.id, "gen/0/d", "q", 0),
+        attempt(execution.id, "gen", "q", 0),
+        attempt(execution.id, "gen2/0/e", "q", 0),
+        attempt(execution.id, "aXb/0/z", "q", 0),
+        attempt(execution.id, "a_b/0/y", "q", 0),
+    ];
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&nodes).await.unwrap();
+    tx.insert_attempts(&attempts).await.unwrap();
+    tx.commit().await.unwrap();
+    execution.id
+}
+
+async fn phases(store: &dyn Store, execution_id: Uuid) -> Vec<(String, NodePhase)> {
+    let mut phases = Vec::new();
+    for (node_id, _) in TREE {
+        let row = store.get_node(execution_id, node_id).await.unwrap().unwrap();
+        phases.push((node_id.to_owned(), row.phase));
+    }
+    phases
+}
+
+async fn attempt_phase(store: &dyn Store, execution_id: Uuid, node_id: &str) -> AttemptPhase {
+    store.list_attempts(execution_id, node_id).await.unwrap()[0].phase
+}
+
+pub async fn abort_descendants_aborts_only_the_subtree(store: &dyn Store) {
+    let execution_id = insert_tree(store).await;
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.abort_descendants(execution_id, Some("gen"), 500).await.unwrap(), 3);
+    // `a_b` as a LIKE pattern would match `aXb/...` too.
+    assert_eq!(tx.abort_descendants(execution_id, Some("a_b"), 500).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+
+    let aborted = ["gen/0/a", "gen/0/a/0/x", "gen/0/d", "a_b/0/y"];
+    for (node_id, phase) in phases(store, execution_id).await {
+        let before = TREE.iter().find(|(id, _)| *id == node_id).unwrap().1;
+        let expected = if aborted.contains(&node_id.as_str()) {
+            NodePhase::Aborted
+        } else {
+            before
+        };
+        assert_eq!(phase, expected, "node {node_id}");
+    }
+    let row = store.get_node(execution_id, "gen/0/a/0/x").await.unwrap().unwrap();
+    assert_eq!((row.finished_at, row.updated_at), (Some(500), 500));
+    let untouched = store.get_node(execution_id, "gen/0/b").await.unwrap().unwrap();
+    assert_eq!((untouched.finished_at, untouched.updated_at), (None, 20));
+
+    for node_id in ["gen/0/a/0/x", "gen/0/d", "a_b/0/y"] {
+        assert_eq!(
+            attempt_phase(store, execution_id, node_id).await,
+            AttemptPhase::Aborted,
+            "{node_id}"
+        );
+    }
+    let attempt = &store.list_attempts(execution_id, "gen/0/d").await.unwrap()[0];
+    assert_eq!(attempt.finished_at, Some(500));
+    // Strictly below: the node's own attempt and its sibling trees keep running.
+    for node_id in ["gen", "gen2/0/e", "aXb/0/z"] {
+        assert_eq!(
+            attempt_phase(store, execution_id, node_id).await,
+            AttemptPhase::Queued,
+            "{node_id}"
+        );
+    }
+}
+
+pub async fn abort_whole_execution(store: &dyn Store) {
+    let execution_id = insert_tree(store).await;
+    let other = committed_execution(store, "bystander").await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&[node(other.id, "gen", 0)]).await.unwrap();
+    tx.insert_attempts(&[attempt(other.id, "gen", "q", 0)]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let non_terminal = TREE.iter().filter(|(_, phase)| !phase.is_terminal()).count() as u64;
+    assert_eq!(
+        tx.abort_descendants(execution_id, None, 700).await.unwrap(),
+        non_terminal
+    );
+    // Nothing is left to abort.
+    assert_eq!(tx.abort_descendants(execution_id, None, 800).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+
+    for (node_id, phase) in phases(store, execution_id).await {
+        let before = TREE.iter().find(|(id, _)| *id == node_id).unwrap().1;
+        let expected = if before.is_terminal() {
+            before
+        } else {
+            NodePhase::Aborted
+        };
+        assert_eq!(phase, expected, "node {node_id}");
+    }
+    assert_eq!(
+        store.get_node(execution_id, "gen").await.unwrap().unwrap().finished_at,
+        Some(700)
+    );
+    for node_id in ["gen", "gen/0/d", "gen2/0/e", "aXb/0/z"] {
+        assert_eq!(
+            attempt_phase(store, execution_id, node_id).await,
+            AttemptPhase::Aborted,
+            "{node_id}"
+        );
+    }
+    assert_eq!(
+        store.get_node(other.id, "gen").await.unwrap().unwrap().phase,
+        NodePhase::NotStarted
+    );
+    assert_eq!(attempt_phase(store, other.id, "gen").await, AttemptPhase::Queued);
+}

@@ -1,0 +1,147 @@
+//! Registered resources.
+
+use gantry_store::{Page, PutOutcome, ResourceKind, Store, StoreError};
+
+use super::fixtures::resource;
+
+pub async fn put_resource_creates_then_is_idempotent_then_conflicts(store: &dyn Store) {
+    let original = resource("p", "my_task", "v1", b"template-1");
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.put_resource(ResourceKind::Task, &original).await.unwrap(),
+        PutOutcome::Created
+    );
+    assert_eq!(
+        tx.put_resource(ResourceKind::Task, &original).await.unwrap(),
+        PutOutcome::Unchanged
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.put_resource(ResourceKind::Task, &original).await.unwrap(),
+        PutOutcome::Unchanged
+    );
+    let changed = resource("p", "my_task", "v1", b"template-2");
+    let error = tx.put_resource(ResourceKind::Task, &changed).await.unwrap_err();
+    match error {
+        StoreError::Conflict(message) => assert_eq!(
+            message,
+            "task p/development/my_task@v1 is already registered with a different template"
+        ),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // The conflict leaves the transaction usable, and the registered template as it was.
+    assert_eq!(
+        tx.get_resource(ResourceKind::Task, &original.key).await.unwrap(),
+        Some(original.clone())
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.get_resource(ResourceKind::Task, &original.key).await.unwrap(),
+        Some(original)
+    );
+}
+
+pub async fn resource_kinds_are_separate(store: &dyn Store) {
+    let task = resource("p", "shared", "v1", b"task");
+    let workflow = resource("p", "shared", "v1", b"workflow");
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.put_resource(ResourceKind::Task, &task).await.unwrap(),
+        PutOutcome::Created
+    );
+    assert_eq!(
+        tx.put_resource(ResourceKind::Workflow, &workflow).await.unwrap(),
+        PutOutcome::Created
+    );
+    assert_eq!(
+        tx.put_resource(ResourceKind::LaunchPlan, &task).await.unwrap(),
+        PutOutcome::Created
+    );
+    let error = tx.put_resource(ResourceKind::LaunchPlan, &workflow).await.unwrap_err();
+    assert!(
+        error.to_string().starts_with("launch plan p/development/shared@v1"),
+        "{error}"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.get_resource(ResourceKind::Workflow, &task.key).await.unwrap(),
+        Some(workflow)
+    );
+    assert_eq!(
+        store.get_resource(ResourceKind::Task, &task.key).await.unwrap(),
+        Some(task.clone())
+    );
+    let mut missing = task.key.clone();
+    missing.version = "v2".to_owned();
+    assert_eq!(store.get_resource(ResourceKind::Task, &missing).await.unwrap(), None);
+}
+
+pub async fn list_resources_pages_in_name_version_order(store: &dyn Store) {
+    let mut tx = store.begin().await.unwrap();
+    // Inserted out of order; one in another project and one of another kind must never be listed.
+    for (project, name, version) in [
+        ("p", "b", "v1"),
+        ("p", "a", "v2"),
+        ("q", "a", "v0"),
+        ("p", "c", "v1"),
+        ("p", "a", "v1"),
+        ("p", "b", "v2"),
+    ] {
+        tx.put_resource(ResourceKind::Task, &resource(project, name, version, b"t"))
+            .await
+            .unwrap();
+    }
+    tx.put_resource(ResourceKind::Workflow, &resource("p", "a", "v0", b"w"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut listed = Vec::new();
+    let mut page = Page { after: None, limit: 2 };
+    loop {
+        let rows = store
+            .list_resources(ResourceKind::Task, "p", "development", None, &page)
+            .await
+            .unwrap();
+        assert!(rows.len() <= 2);
+        let Some(last) = rows.last() else { break };
+        page.after = Some(format!("{}@{}", last.key.name, last.key.version));
+        listed.extend(rows.iter().map(|row| format!("{}@{}", row.key.name, row.key.version)));
+    }
+    assert_eq!(listed, ["a@v1", "a@v2", "b@v1", "b@v2", "c@v1"]);
+
+    let only_b = store
+        .list_resources(
+            ResourceKind::Task,
+            "p",
+            "development",
+            Some("b"),
+            &Page { after: None, limit: 10 },
+        )
+        .await
+        .unwrap();
+    let versions: Vec<&str> = only_b.iter().map(|row| row.key.version.as_str()).collect();
+    assert_eq!(versions, ["v1", "v2"]);
+    let after_b1 = Page {
+        after: Some("b@v1".to_owned()),
+        limit: 10,
+    };
+    let rest = store
+        .list_resources(ResourceKind::Task, "p", "development", Some("b"), &after_b1)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].key.version, "v2");
+    let other_domain = store
+        .list_resources(
+            ResourceKind::Task,
+            "p",
+            "production",
+            None,
+            &Page { after: None, limit: 10 },
+        )
+        .await;
+    assert!(other_domain.unwrap().is_empty());
+}

@@ -1,0 +1,138 @@
+//! Test harness for Gantry's end-to-end tests: starts the real server on `127.0.0.1:0` over a fresh Postgres database
+//! (from `DATABASE_URL`, which `scripts/test` provides) or a fresh SQLite file, and hands out gRPC clients.
+#![forbid(unsafe_code)]
+
+pub mod raw_worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::admin_service_client::AdminServiceClient;
+use gantry_proto::v1::worker_service_client::WorkerServiceClient;
+use gantry_server::{RunningServer, ServerConfig};
+use gantry_store::PgStore;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A running server and what to clean up after it.
+#[derive(Debug)]
+pub struct TestServer {
+    pub server: RunningServer,
+    pub endpoint: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Postgres { admin_url: String, url: String },
+    Sqlite(PathBuf),
+}
+
+/// The Postgres server the tests create their databases on.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL is not set; run scripts/test")
+}
+
+impl TestServer {
+    /// Starts a server with default settings on `backend`.
+    pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server on `backend` after `configure` adjusted its settings.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            ..ServerConfig::default()
+        };
+        let cleanup = match backend {
+            Backend::Postgres => {
+                let admin_url = admin_url();
+                let (store, url) = PgStore::connect_fresh(&admin_url).await.expect("a fresh Postgres database");
+                store.close().await;
+                config.database_url = Some(url.clone());
+                Cleanup::Postgres { admin_url, url }
+            }
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("gantry-e2e-{}.db", uuid::Uuid::now_v7().simple()));
+                config.data_path = path.clone();
+                Cleanup::Sqlite(path)
+            }
+        };
+        configure(&mut config);
+        let server = gantry_server::start(config).await.expect("the server starts");
+        let endpoint = format!("http://{}", server.local_addr());
+        TestServer { server, endpoint, cleanup }
+    }
+
+    pub async fn admin(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::connect(self.endpoint.clone())
+            .await
+            .expect("admin client connects")
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20)
+    }
+
+    pub async fn worker(&self) -> WorkerServiceClient<Channel> {
+        WorkerServiceClient::connect(self.endpoint.clone())
+            .await
+            .expect("worker client connects")
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20)
+    }
+
+    /// Stops the server and removes its database.
+    pub async fn stop(self) {
+        self.server.shutdown().await.expect("clean shutdown");
+        match self.cleanup {
+            Cleanup::Postgres { admin_url, url } => {
+                PgStore::drop_fresh(&admin_url, &url).await.expect("drop the test database");
+            }
+            Cleanup::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+        }
+    }
+}
+
+/// Follows an execution's watch stream until it is terminal and returns it as read afterwards.
+pub async fn wait_for_terminal(admin: &mut AdminServiceClient<Channel>, execution_id: &str) -> pb::Execution {
+    let request = pb::WatchExecutionRequest {
+        execution_id: execution_id.to_owned(),
+        include_snapshot: false,
+        after_sequence: 0,
+    };
+    let mut stream = admin.watch_execution(request).await.expect("watch starts").into_inner();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        message.expect("watch stream message");
+    }
+    let execution = admin
+        .get_execution(pb::GetExecutionRequest { id: execution_id.to_owned() })
+        .await
+        .expect("get execution")
+        .into_inner()
+        .execution
+        .expect("execution");
+    let phase = pb::ExecutionPhase::try_from(execution.phase).expect("phase");
+    assert!(
+        matches!(
+            phase,
+            pb::ExecutionPhase::Succeeded | pb::ExecutionPhase::Failed | pb::ExecutionPhase::Aborted | pb::ExecutionPhase::TimedOut
+        ),
+        "the watch ended but the execution is {phase:?}"
+    );
+    execution
+}

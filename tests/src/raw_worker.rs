@@ -1,0 +1,131 @@
+//! A worker written against the raw gRPC stubs, as a worker in any other language would be: it serves the seed's
+//! tasks (`other_task(index) = index * 2`; `generate_others(tasks_count)` yields that many `other_task`s and returns
+//! the list of their outputs) and `nest(depth)` for nesting. Tests also use its pieces to send hand-made, and
+//! deliberately wrong, completions.
+
+use gantry_core::model::{
+    Binding, BindingData, DynamicJobSpec, Identifier, Literal, LiteralMap, LiteralType, Node, Promise, TaskMetadata,
+    TaskTemplate, TypedInterface, Variable,
+};
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::worker_service_client::WorkerServiceClient;
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+pub fn id(name: &str) -> Identifier {
+    Identifier::new("demo", "dev", name, "1")
+}
+
+fn template(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralType)]) -> TaskTemplate {
+    TaskTemplate {
+        id: id(name),
+        interface: TypedInterface {
+            inputs: inputs.iter().map(|(n, t)| Variable::new(*n, t.clone())).collect(),
+            outputs: outputs.iter().map(|(n, t)| Variable::new(*n, t.clone())).collect(),
+        },
+        metadata: TaskMetadata::default(),
+        container: None,
+    }
+}
+
+/// The tasks this worker serves, to register.
+pub fn task_templates() -> Vec<TaskTemplate> {
+    let list = LiteralType::collection(LiteralType::Integer);
+    vec![
+        template("other_task", &[("index", LiteralType::Integer)], &[("other_task_out", LiteralType::Integer)]),
+        template("generate_others", &[("tasks_count", LiteralType::Integer)], &[("out", list.clone())]),
+        template("nest", &[("depth", LiteralType::Integer)], &[("out", list)]),
+    ]
+}
+
+/// The seed's spec: `tasks_count` × `other_task(index=i)`, `out` = the list of their outputs.
+pub fn seed_spec(tasks_count: i64) -> DynamicJobSpec {
+    let nodes = (0..tasks_count)
+        .map(|i| Node::task(format!("dn{i}"), id("other_task"), vec![Binding::literal("index", Literal::Integer(i))]))
+        .collect();
+    let res = (0..tasks_count).map(|i| BindingData::Promise(Promise::new(format!("dn{i}"), "other_task_out"))).collect();
+    DynamicJobSpec {
+        nodes,
+        outputs: vec![Binding::new("out", BindingData::Collection(res))],
+        ..Default::default()
+    }
+}
+
+/// `nest(depth)`: two `nest(depth - 1)` children passing the first one's list up; `nest(0)` is `generate_others(3)`.
+pub fn nest_spec(depth: i64) -> DynamicJobSpec {
+    if depth == 0 {
+        return seed_spec(3);
+    }
+    let child = |i: usize| Node::task(format!("dn{i}"), id("nest"), vec![Binding::literal("depth", Literal::Integer(depth - 1))]);
+    DynamicJobSpec {
+        nodes: vec![child(0), child(1)],
+        outputs: vec![Binding::promise("out", "dn0", "out")],
+        ..Default::default()
+    }
+}
+
+fn integer(inputs: &LiteralMap, name: &str) -> i64 {
+    match inputs.get(name) {
+        Some(Literal::Integer(i)) => *i,
+        other => panic!("input {name}: expected an integer, got {other:?}"),
+    }
+}
+
+/// What this worker answers for an assignment.
+pub fn result_for(assignment: &pb::AttemptAssignment) -> pb::completion::Result {
+    let task = assignment.task.as_ref().and_then(|t| t.id.as_ref()).map(|id| id.name.clone()).unwrap_or_default();
+    let inputs: LiteralMap = assignment.inputs.clone().unwrap_or_default().try_into().expect("inputs convert");
+    match task.as_str() {
+        "other_task" => {
+            let index = integer(&inputs, "index");
+            let outputs = LiteralMap::from([("other_task_out".to_owned(), Literal::Integer(index * 2))]);
+            pb::completion::Result::Outputs(outputs.into())
+        }
+        "generate_others" => pb::completion::Result::DynamicSpec(seed_spec(integer(&inputs, "tasks_count")).into()),
+        "nest" => pb::completion::Result::DynamicSpec(nest_spec(integer(&inputs, "depth")).into()),
+        other => panic!("the raw worker has no task {other}"),
+    }
+}
+
+/// A completion of `assignment` with `result`.
+pub fn completion(assignment: &pb::AttemptAssignment, result: pb::completion::Result) -> pb::Completion {
+    pb::Completion {
+        attempt: assignment.attempt.clone(),
+        lease_id: assignment.lease_id.clone(),
+        result: Some(result),
+    }
+}
+
+/// Polls and completes until `stop` turns true. Returns how many attempts it completed.
+pub async fn run(mut client: WorkerServiceClient<Channel>, worker_id: &str, batch: u32, mut stop: watch::Receiver<bool>) -> usize {
+    let mut completed = 0;
+    loop {
+        let poll = pb::PollTasksRequest {
+            worker_id: worker_id.to_owned(),
+            queues: vec!["default".to_owned()],
+            max_attempts: batch,
+            wait: Some(prost_types_duration(2)),
+        };
+        let assignments = tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return completed,
+            polled = client.poll_tasks(poll) => polled.expect("poll").into_inner().assignments,
+        };
+        if assignments.is_empty() {
+            continue;
+        }
+        let completions: Vec<pb::Completion> = assignments.iter().map(|a| completion(a, result_for(a))).collect();
+        let request = pb::CompleteAttemptsRequest {
+            worker_id: worker_id.to_owned(),
+            completions,
+        };
+        let results = client.complete_attempts(request).await.expect("complete").into_inner().results;
+        for result in &results {
+            assert_eq!(result.status, pb::CompletionStatus::Accepted as i32, "completion refused: {}", result.message);
+        }
+        completed += results.len();
+    }
+}
+
+fn prost_types_duration(seconds: i64) -> prost_types::Duration {
+    prost_types::Duration { seconds, nanos: 0 }
+}
