@@ -72,3 +72,13 @@ async fn seed_on_sqlite() {
 async fn seed_on_postgres() {
     seed_for(Backend::Postgres, &[0, 1, 100]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_ten_thousand_on_sqlite() {
+    seed_for(Backend::Sqlite, &[10_000]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_ten_thousand_on_postgres() {
+    seed_for(Backend::Postgres, &[10_000]).await;
+}

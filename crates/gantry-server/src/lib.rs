@@ -8,6 +8,7 @@
 
 mod admin;
 mod config;
+mod limits;
 mod records;
 mod status;
 mod watch;
@@ -125,6 +126,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(limits::relabel_too_large))
         .add_service(health)
         .add_service(reflection)
         .add_service(admin)

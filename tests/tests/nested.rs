@@ -1,0 +1,86 @@
+//! Three levels of dynamic tasks: children listed per parent at every depth, ids exact, dynamic parents flagged,
+//! each accepted spec readable.
+
+use gantry_core::model::{Literal, LiteralMap};
+use gantry_proto::v1 as pb;
+use gantry_tests::raw_worker::{self, id};
+use gantry_tests::{Backend, TestServer, wait_for_terminal};
+
+async fn children(admin: &mut gantry_proto::v1::admin_service_client::AdminServiceClient<tonic::transport::Channel>, execution_id: &str, parent: &str) -> Vec<pb::NodeExecution> {
+    admin
+        .list_node_executions(pb::ListNodeExecutionsRequest {
+            execution_id: execution_id.to_owned(),
+            parent_node_id: parent.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("list nodes")
+        .into_inner()
+        .node_executions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_level_nested_dynamic() {
+    let server = TestServer::start(Backend::Postgres).await;
+    let mut admin = server.admin().await;
+    for task in raw_worker::task_templates() {
+        admin.register_task(pb::RegisterTaskRequest { task: Some(task.into()) }).await.expect("register");
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(raw_worker::run(server.worker().await, "raw", 64, stopped));
+    let request = pb::CreateExecutionRequest {
+        project: "demo".into(),
+        domain: "dev".into(),
+        target: Some(pb::create_execution_request::Target::Task(id("nest").into())),
+        inputs: Some(LiteralMap::from([("depth".to_owned(), Literal::Integer(2))]).into()),
+        ..Default::default()
+    };
+    let execution_id = admin.create_execution(request).await.expect("create").into_inner().execution.expect("e").id;
+    let execution = wait_for_terminal(&mut admin, &execution_id).await;
+    assert_eq!(execution.phase, pb::ExecutionPhase::Succeeded as i32, "{:?}", execution.error);
+
+    let data = admin.get_execution_data(pb::GetExecutionDataRequest { id: execution_id.clone() }).await.expect("data");
+    let outputs: LiteralMap = data.into_inner().outputs.expect("outputs").try_into().expect("convert");
+    assert_eq!(outputs["out"], Literal::Collection(vec![Literal::Integer(0), Literal::Integer(2), Literal::Integer(4)]));
+
+    let top = children(&mut admin, &execution_id, "").await;
+    assert_eq!(top.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["n0"]);
+    assert!(top[0].is_dynamic_parent);
+    let level1 = children(&mut admin, &execution_id, "n0").await;
+    assert_eq!(level1.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["n0/0/dn0", "n0/0/dn1"]);
+    for parent in &level1 {
+        assert!(parent.is_dynamic_parent && parent.is_parent);
+        assert_eq!(parent.parent_node_id, "n0");
+        let level2 = children(&mut admin, &execution_id, &parent.node_id).await;
+        let expected: Vec<String> = (0..2).map(|i| format!("{}/0/dn{i}", parent.node_id)).collect();
+        assert_eq!(level2.iter().map(|n| n.node_id.clone()).collect::<Vec<_>>(), expected);
+        for generator in &level2 {
+            let leaves = children(&mut admin, &execution_id, &generator.node_id).await;
+            let expected: Vec<String> = (0..3).map(|i| format!("{}/0/dn{i}", generator.node_id)).collect();
+            assert_eq!(leaves.iter().map(|n| n.node_id.clone()).collect::<Vec<_>>(), expected, "ids exact at depth 3");
+            assert!(leaves.iter().all(|n| n.phase == pb::NodePhase::Succeeded as i32 && !n.is_dynamic_parent));
+        }
+    }
+    // The deepest leaf's data and a generator's accepted spec are readable.
+    let leaf = admin
+        .get_node_execution_data(pb::GetNodeExecutionDataRequest {
+            execution_id: execution_id.clone(),
+            node_id: "n0/0/dn1/0/dn1/0/dn2".into(),
+        })
+        .await
+        .expect("leaf data")
+        .into_inner();
+    let leaf_outputs: LiteralMap = leaf.outputs.expect("outputs").try_into().expect("convert");
+    assert_eq!(leaf_outputs["other_task_out"], Literal::Integer(4));
+    let generator = admin
+        .get_node_execution_data(pb::GetNodeExecutionDataRequest { execution_id: execution_id.clone(), node_id: "n0/0/dn1".into() })
+        .await
+        .expect("generator data")
+        .into_inner();
+    assert_eq!(generator.dynamic_spec.expect("accepted spec").nodes.len(), 2);
+
+    stop.send(true).expect("stop");
+    // 1 + 2 + 4 generators and 4 × 3 leaves, each completed once.
+    assert_eq!(worker.await.expect("worker"), 7 + 12);
+    server.stop().await;
+}
