@@ -129,3 +129,92 @@ pub async fn run(mut client: WorkerServiceClient<Channel>, worker_id: &str, batc
 fn prost_types_duration(seconds: i64) -> prost_types::Duration {
     prost_types::Duration { seconds, nanos: 0 }
 }
+
+/// What a resilient worker did.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Assignments of a generator (`generate_others` / `nest`) it received.
+    pub generator_runs: usize,
+    /// Completions the server accepted.
+    pub accepted: usize,
+    /// RPCs that failed (the server was down).
+    pub failed_calls: usize,
+}
+
+/// Like [`run`], but survives the server going away: on a failed call it reconnects (every 20 ms) and goes on.
+/// `tally` is published after every batch.
+pub async fn run_resilient(
+    endpoint: String,
+    worker_id: &str,
+    batch: u32,
+    mut stop: watch::Receiver<bool>,
+    tally: watch::Sender<Tally>,
+) {
+    let mut client: Option<WorkerServiceClient<Channel>> = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let Some(connected) = client.as_mut() else {
+            match WorkerServiceClient::connect(endpoint.clone()).await {
+                Ok(connected) => client = Some(connected),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+            continue;
+        };
+        let poll = pb::PollTasksRequest {
+            worker_id: worker_id.to_owned(),
+            queues: vec!["default".to_owned()],
+            max_attempts: batch,
+            wait: Some(prost_types_duration(1)),
+        };
+        let polled = tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            polled = connected.poll_tasks(poll) => polled,
+        };
+        let assignments = match polled {
+            Ok(response) => response.into_inner().assignments,
+            Err(_) => {
+                tally.send_modify(|t| t.failed_calls += 1);
+                client = None;
+                continue;
+            }
+        };
+        if assignments.is_empty() {
+            continue;
+        }
+        let generators = assignments
+            .iter()
+            .filter(|a| {
+                let name = a.task.as_ref().and_then(|t| t.id.as_ref()).map(|id| id.name.as_str());
+                matches!(name, Some("generate_others" | "nest"))
+            })
+            .count();
+        let completions: Vec<pb::Completion> = assignments.iter().map(|a| completion(a, result_for(a))).collect();
+        let request = pb::CompleteAttemptsRequest {
+            worker_id: worker_id.to_owned(),
+            completions,
+        };
+        match connected.complete_attempts(request).await {
+            Ok(response) => {
+                let accepted = response
+                    .into_inner()
+                    .results
+                    .iter()
+                    .filter(|r| r.status == pb::CompletionStatus::Accepted as i32)
+                    .count();
+                tally.send_modify(|t| {
+                    t.generator_runs += generators;
+                    t.accepted += accepted;
+                });
+            }
+            Err(_) => {
+                tally.send_modify(|t| {
+                    t.generator_runs += generators;
+                    t.failed_calls += 1;
+                });
+                client = None;
+            }
+        }
+    }
+}

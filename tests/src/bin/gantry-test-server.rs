@@ -1,0 +1,21 @@
+//! A Gantry server process for the crash tests: `gantry-test-server LISTEN DATABASE_URL LEASE_MS`. Prints
+//! `listening on ADDR` once it serves, then runs until killed.
+
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, listen, database_url, lease_ms] = args.as_slice() else {
+        anyhow::bail!("usage: gantry-test-server LISTEN DATABASE_URL LEASE_MS");
+    };
+    let config = gantry_server::ServerConfig {
+        listen: listen.parse()?,
+        database_url: Some(database_url.clone()),
+        lease: Duration::from_millis(lease_ms.parse()?),
+        ..Default::default()
+    };
+    let server = gantry_server::start(config).await?;
+    println!("listening on {}", server.local_addr());
+    server.wait().await
+}
