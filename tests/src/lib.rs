@@ -57,7 +57,9 @@ impl TestServer {
         let cleanup = match backend {
             Backend::Postgres => {
                 let admin_url = admin_url();
-                let (store, url) = PgStore::connect_fresh(&admin_url).await.expect("a fresh Postgres database");
+                let (store, url) = PgStore::connect_fresh(&admin_url)
+                    .await
+                    .expect("a fresh Postgres database");
                 store.close().await;
                 config.database_url = Some(url.clone());
                 Cleanup::Postgres { admin_url, url }
@@ -71,7 +73,11 @@ impl TestServer {
         configure(&mut config);
         let server = gantry_server::start(config).await.expect("the server starts");
         let endpoint = format!("http://{}", server.local_addr());
-        TestServer { server, endpoint, cleanup }
+        TestServer {
+            server,
+            endpoint,
+            cleanup,
+        }
     }
 
     pub async fn admin(&self) -> AdminServiceClient<Channel> {
@@ -95,7 +101,9 @@ impl TestServer {
         self.server.shutdown().await.expect("clean shutdown");
         match self.cleanup {
             Cleanup::Postgres { admin_url, url } => {
-                PgStore::drop_fresh(&admin_url, &url).await.expect("drop the test database");
+                PgStore::drop_fresh(&admin_url, &url)
+                    .await
+                    .expect("drop the test database");
             }
             Cleanup::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -121,7 +129,9 @@ pub async fn wait_for_terminal(admin: &mut AdminServiceClient<Channel>, executio
         message.expect("watch stream message");
     }
     let execution = admin
-        .get_execution(pb::GetExecutionRequest { id: execution_id.to_owned() })
+        .get_execution(pb::GetExecutionRequest {
+            id: execution_id.to_owned(),
+        })
         .await
         .expect("get execution")
         .into_inner()
@@ -131,7 +141,10 @@ pub async fn wait_for_terminal(admin: &mut AdminServiceClient<Channel>, executio
     assert!(
         matches!(
             phase,
-            pb::ExecutionPhase::Succeeded | pb::ExecutionPhase::Failed | pb::ExecutionPhase::Aborted | pb::ExecutionPhase::TimedOut
+            pb::ExecutionPhase::Succeeded
+                | pb::ExecutionPhase::Failed
+                | pb::ExecutionPhase::Aborted
+                | pb::ExecutionPhase::TimedOut
         ),
         "the watch ended but the execution is {phase:?}"
     );

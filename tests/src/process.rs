@@ -27,7 +27,10 @@ impl Process {
         let mut lines = BufReader::new(stdout).lines();
         while let Some(line) = lines.next_line().await.expect("read stdout") {
             if let Some(rest) = line.strip_prefix(prefix) {
-                return Process { child, ready: rest.trim().to_owned() };
+                return Process {
+                    child,
+                    ready: rest.trim().to_owned(),
+                };
             }
         }
         panic!("{program} exited before printing {prefix:?}");

@@ -32,8 +32,16 @@ fn template(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, Litera
 pub fn task_templates() -> Vec<TaskTemplate> {
     let list = LiteralType::collection(LiteralType::Integer);
     vec![
-        template("other_task", &[("index", LiteralType::Integer)], &[("other_task_out", LiteralType::Integer)]),
-        template("generate_others", &[("tasks_count", LiteralType::Integer)], &[("out", list.clone())]),
+        template(
+            "other_task",
+            &[("index", LiteralType::Integer)],
+            &[("other_task_out", LiteralType::Integer)],
+        ),
+        template(
+            "generate_others",
+            &[("tasks_count", LiteralType::Integer)],
+            &[("out", list.clone())],
+        ),
         template("nest", &[("depth", LiteralType::Integer)], &[("out", list)]),
     ]
 }
@@ -41,9 +49,17 @@ pub fn task_templates() -> Vec<TaskTemplate> {
 /// The seed's spec: `tasks_count` × `other_task(index=i)`, `out` = the list of their outputs.
 pub fn seed_spec(tasks_count: i64) -> DynamicJobSpec {
     let nodes = (0..tasks_count)
-        .map(|i| Node::task(format!("dn{i}"), id("other_task"), vec![Binding::literal("index", Literal::Integer(i))]))
+        .map(|i| {
+            Node::task(
+                format!("dn{i}"),
+                id("other_task"),
+                vec![Binding::literal("index", Literal::Integer(i))],
+            )
+        })
         .collect();
-    let res = (0..tasks_count).map(|i| BindingData::Promise(Promise::new(format!("dn{i}"), "other_task_out"))).collect();
+    let res = (0..tasks_count)
+        .map(|i| BindingData::Promise(Promise::new(format!("dn{i}"), "other_task_out")))
+        .collect();
     DynamicJobSpec {
         nodes,
         outputs: vec![Binding::new("out", BindingData::Collection(res))],
@@ -56,7 +72,13 @@ pub fn nest_spec(depth: i64) -> DynamicJobSpec {
     if depth == 0 {
         return seed_spec(3);
     }
-    let child = |i: usize| Node::task(format!("dn{i}"), id("nest"), vec![Binding::literal("depth", Literal::Integer(depth - 1))]);
+    let child = |i: usize| {
+        Node::task(
+            format!("dn{i}"),
+            id("nest"),
+            vec![Binding::literal("depth", Literal::Integer(depth - 1))],
+        )
+    };
     DynamicJobSpec {
         nodes: vec![child(0), child(1)],
         outputs: vec![Binding::promise("out", "dn0", "out")],
@@ -73,8 +95,18 @@ fn integer(inputs: &LiteralMap, name: &str) -> i64 {
 
 /// What this worker answers for an assignment.
 pub fn result_for(assignment: &pb::AttemptAssignment) -> pb::completion::Result {
-    let task = assignment.task.as_ref().and_then(|t| t.id.as_ref()).map(|id| id.name.clone()).unwrap_or_default();
-    let inputs: LiteralMap = assignment.inputs.clone().unwrap_or_default().try_into().expect("inputs convert");
+    let task = assignment
+        .task
+        .as_ref()
+        .and_then(|t| t.id.as_ref())
+        .map(|id| id.name.clone())
+        .unwrap_or_default();
+    let inputs: LiteralMap = assignment
+        .inputs
+        .clone()
+        .unwrap_or_default()
+        .try_into()
+        .expect("inputs convert");
     match task.as_str() {
         "other_task" => {
             let index = integer(&inputs, "index");
@@ -97,7 +129,12 @@ pub fn completion(assignment: &pb::AttemptAssignment, result: pb::completion::Re
 }
 
 /// Polls and completes until `stop` turns true. Returns how many attempts it completed.
-pub async fn run(mut client: WorkerServiceClient<Channel>, worker_id: &str, batch: u32, mut stop: watch::Receiver<bool>) -> usize {
+pub async fn run(
+    mut client: WorkerServiceClient<Channel>,
+    worker_id: &str,
+    batch: u32,
+    mut stop: watch::Receiver<bool>,
+) -> usize {
     let mut completed = 0;
     loop {
         let poll = pb::PollTasksRequest {
@@ -118,9 +155,19 @@ pub async fn run(mut client: WorkerServiceClient<Channel>, worker_id: &str, batc
             worker_id: worker_id.to_owned(),
             completions,
         };
-        let results = client.complete_attempts(request).await.expect("complete").into_inner().results;
+        let results = client
+            .complete_attempts(request)
+            .await
+            .expect("complete")
+            .into_inner()
+            .results;
         for result in &results {
-            assert_eq!(result.status, pb::CompletionStatus::Accepted as i32, "completion refused: {}", result.message);
+            assert_eq!(
+                result.status,
+                pb::CompletionStatus::Accepted as i32,
+                "completion refused: {}",
+                result.message
+            );
         }
         completed += results.len();
     }

@@ -12,7 +12,12 @@ async fn server_with_tasks() -> TestServer {
     let server = TestServer::start(Backend::Postgres).await;
     let mut admin = server.admin().await;
     for task in raw_worker::task_templates() {
-        admin.register_task(pb::RegisterTaskRequest { task: Some(task.into()) }).await.expect("register");
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await
+            .expect("register");
     }
     server
 }
@@ -50,7 +55,12 @@ async fn complete(server: &TestServer, worker_id: &str, completions: Vec<pb::Com
         worker_id: worker_id.into(),
         completions,
     };
-    worker.complete_attempts(request).await.expect("complete").into_inner().results
+    worker
+        .complete_attempts(request)
+        .await
+        .expect("complete")
+        .into_inner()
+        .results
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,27 +68,53 @@ async fn unknown_targets_are_not_found_and_bad_inputs_are_invalid_naming_the_inp
     let server = server_with_tasks().await;
     let mut admin = server.admin().await;
 
-    let status = admin.create_execution(create("no_such_task", LiteralMap::new())).await.expect_err("unknown task");
+    let status = admin
+        .create_execution(create("no_such_task", LiteralMap::new()))
+        .await
+        .expect_err("unknown task");
     assert_eq!(status.code(), Code::NotFound);
     assert!(status.message().contains("no_such_task"), "{}", status.message());
 
     let mut request = create("generate_others", LiteralMap::new());
-    request.target = Some(pb::create_execution_request::Target::Workflow(id("no_such_workflow").into()));
-    assert_eq!(admin.create_execution(request).await.expect_err("unknown workflow").code(), Code::NotFound);
+    request.target = Some(pb::create_execution_request::Target::Workflow(
+        id("no_such_workflow").into(),
+    ));
+    assert_eq!(
+        admin
+            .create_execution(request)
+            .await
+            .expect_err("unknown workflow")
+            .code(),
+        Code::NotFound
+    );
 
     let wrong = create("generate_others", inputs("tasks_count", Literal::String("ten".into())));
     let status = admin.create_execution(wrong).await.expect_err("wrong type");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("\"tasks_count\"") && status.message().contains("integer"), "{}", status.message());
+    assert!(
+        status.message().contains("\"tasks_count\"") && status.message().contains("integer"),
+        "{}",
+        status.message()
+    );
 
-    let status = admin.create_execution(create("generate_others", LiteralMap::new())).await.expect_err("missing input");
+    let status = admin
+        .create_execution(create("generate_others", LiteralMap::new()))
+        .await
+        .expect_err("missing input");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("\"tasks_count\"") && status.message().contains("required"), "{}", status.message());
+    assert!(
+        status.message().contains("\"tasks_count\"") && status.message().contains("required"),
+        "{}",
+        status.message()
+    );
 
-    let extra = create("generate_others", LiteralMap::from([
-        ("tasks_count".to_owned(), Literal::Integer(1)),
-        ("bogus".to_owned(), Literal::Integer(1)),
-    ]));
+    let extra = create(
+        "generate_others",
+        LiteralMap::from([
+            ("tasks_count".to_owned(), Literal::Integer(1)),
+            ("bogus".to_owned(), Literal::Integer(1)),
+        ]),
+    );
     let status = admin.create_execution(extra).await.expect_err("unknown input");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("\"bogus\""), "{}", status.message());
@@ -93,8 +129,16 @@ async fn unknown_targets_are_not_found_and_bad_inputs_are_invalid_naming_the_inp
     assert!(status.message().contains("inputs"), "{}", status.message());
 
     // Nothing was created by any of these.
-    let listed = admin.list_executions(pb::ListExecutionsRequest::default()).await.expect("list").into_inner();
-    assert!(listed.executions.is_empty(), "rejected requests created {:?}", listed.executions);
+    let listed = admin
+        .list_executions(pb::ListExecutionsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(
+        listed.executions.is_empty(),
+        "rejected requests created {:?}",
+        listed.executions
+    );
     server.stop().await;
 }
 
@@ -102,7 +146,9 @@ async fn unknown_targets_are_not_found_and_bad_inputs_are_invalid_naming_the_inp
 async fn a_malformed_spec_fails_node_and_execution_at_once_listing_every_error() {
     let server = server_with_tasks().await;
     let mut admin = server.admin().await;
-    let created = admin.create_execution(create("generate_others", inputs("tasks_count", Literal::Integer(3)))).await;
+    let created = admin
+        .create_execution(create("generate_others", inputs("tasks_count", Literal::Integer(3))))
+        .await;
     let execution_id = created.expect("create").into_inner().execution.expect("execution").id;
 
     let assignment = poll_one(&server, "w").await;
@@ -110,12 +156,29 @@ async fn a_malformed_spec_fails_node_and_execution_at_once_listing_every_error()
     let spec = DynamicJobSpec {
         nodes: vec![
             Node::task("dn0", id("missing_task"), vec![]),
-            Node::task("dn1", id("other_task"), vec![Binding::literal("index", Literal::String("x".into()))]),
+            Node::task(
+                "dn1",
+                id("other_task"),
+                vec![Binding::literal("index", Literal::String("x".into()))],
+            ),
         ],
         ..Default::default()
     };
-    let results = complete(&server, "w", vec![completion(&assignment, pb::completion::Result::DynamicSpec(spec.into()))]).await;
-    assert_eq!(results[0].status, pb::CompletionStatus::Accepted as i32, "{}", results[0].message);
+    let results = complete(
+        &server,
+        "w",
+        vec![completion(
+            &assignment,
+            pb::completion::Result::DynamicSpec(spec.into()),
+        )],
+    )
+    .await;
+    assert_eq!(
+        results[0].status,
+        pb::CompletionStatus::Accepted as i32,
+        "{}",
+        results[0].message
+    );
 
     let execution = wait_for_terminal(&mut admin, &execution_id).await;
     assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32);
@@ -123,18 +186,28 @@ async fn a_malformed_spec_fails_node_and_execution_at_once_listing_every_error()
     assert_eq!(error.kind, pb::ErrorKind::User as i32);
     assert!(!error.recoverable);
     for expected in ["missing_task", "\"dn1\" input \"index\"", "\"out\""] {
-        assert!(error.message.contains(expected), "{expected:?} not in {}", error.message);
+        assert!(
+            error.message.contains(expected),
+            "{expected:?} not in {}",
+            error.message
+        );
     }
     // No retry: one attempt, and nothing queued or running anywhere.
     let attempts = admin
-        .list_task_attempts(pb::ListTaskAttemptsRequest { execution_id: execution_id.clone(), node_id: "n0".into() })
+        .list_task_attempts(pb::ListTaskAttemptsRequest {
+            execution_id: execution_id.clone(),
+            node_id: "n0".into(),
+        })
         .await
         .expect("attempts")
         .into_inner()
         .attempts;
     assert_eq!(attempts.len(), 1);
     let nodes = admin
-        .list_node_executions(pb::ListNodeExecutionsRequest { execution_id: execution_id.clone(), ..Default::default() })
+        .list_node_executions(pb::ListNodeExecutionsRequest {
+            execution_id: execution_id.clone(),
+            ..Default::default()
+        })
         .await
         .expect("nodes")
         .into_inner()
@@ -160,18 +233,31 @@ async fn a_malformed_spec_fails_node_and_execution_at_once_listing_every_error()
 async fn a_second_completion_and_a_stranger_are_refused_and_change_nothing() {
     let server = server_with_tasks().await;
     let mut admin = server.admin().await;
-    let created = admin.create_execution(create("other_task", inputs("index", Literal::Integer(21)))).await;
+    let created = admin
+        .create_execution(create("other_task", inputs("index", Literal::Integer(21))))
+        .await;
     let execution_id = created.expect("create").into_inner().execution.expect("execution").id;
     let assignment = poll_one(&server, "w").await;
-    let outputs = |value: i64| pb::completion::Result::Outputs(inputs("other_task_out", Literal::Integer(value)).into());
+    let outputs =
+        |value: i64| pb::completion::Result::Outputs(inputs("other_task_out", Literal::Integer(value)).into());
 
     // Another worker cannot complete it.
     let results = complete(&server, "intruder", vec![completion(&assignment, outputs(1))]).await;
     assert_eq!(results[0].status, pb::CompletionStatus::Rejected as i32);
-    assert_eq!(results[0].code, Code::FailedPrecondition as i32, "{}", results[0].message);
+    assert_eq!(
+        results[0].code,
+        Code::FailedPrecondition as i32,
+        "{}",
+        results[0].message
+    );
 
     let results = complete(&server, "w", vec![completion(&assignment, outputs(42))]).await;
-    assert_eq!(results[0].status, pb::CompletionStatus::Accepted as i32, "{}", results[0].message);
+    assert_eq!(
+        results[0].status,
+        pb::CompletionStatus::Accepted as i32,
+        "{}",
+        results[0].message
+    );
     let execution = wait_for_terminal(&mut admin, &execution_id).await;
     assert_eq!(execution.phase, pb::ExecutionPhase::Succeeded as i32);
 
@@ -188,11 +274,23 @@ async fn a_second_completion_and_a_stranger_are_refused_and_change_nothing() {
     let mixed = complete(&server, "w", vec![unknown, empty]).await;
     assert_eq!(mixed[0].code, Code::NotFound as i32);
     assert_eq!(mixed[1].code, Code::InvalidArgument as i32);
-    assert!(mixed[1].message.contains("completions[1].result"), "{}", mixed[1].message);
+    assert!(
+        mixed[1].message.contains("completions[1].result"),
+        "{}",
+        mixed[1].message
+    );
 
-    let data = admin.get_execution_data(pb::GetExecutionDataRequest { id: execution_id }).await.expect("data").into_inner();
+    let data = admin
+        .get_execution_data(pb::GetExecutionDataRequest { id: execution_id })
+        .await
+        .expect("data")
+        .into_inner();
     let outputs: LiteralMap = data.outputs.expect("outputs").try_into().expect("convert");
-    assert_eq!(outputs.get("other_task_out"), Some(&Literal::Integer(42)), "the first completion stands");
+    assert_eq!(
+        outputs.get("other_task_out"),
+        Some(&Literal::Integer(42)),
+        "the first completion stands"
+    );
     server.stop().await;
 }
 
@@ -201,9 +299,16 @@ async fn a_completion_after_the_lease_expired_is_refused_and_the_attempt_runs_ag
     let server = TestServer::start_with(Backend::Postgres, |config| config.lease = Duration::from_millis(300)).await;
     let mut admin = server.admin().await;
     for task in raw_worker::task_templates() {
-        admin.register_task(pb::RegisterTaskRequest { task: Some(task.into()) }).await.expect("register");
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await
+            .expect("register");
     }
-    let created = admin.create_execution(create("other_task", inputs("index", Literal::Integer(5)))).await;
+    let created = admin
+        .create_execution(create("other_task", inputs("index", Literal::Integer(5))))
+        .await;
     let execution_id = created.expect("create").into_inner().execution.expect("execution").id;
     let first = poll_one(&server, "slow").await;
     // The slow worker never heartbeats; the next poll waits until the sweep fails its attempt and queues a retry.
@@ -212,24 +317,41 @@ async fn a_completion_after_the_lease_expired_is_refused_and_the_attempt_runs_ag
     let late = complete(
         &server,
         "slow",
-        vec![completion(&first, pb::completion::Result::Outputs(inputs("other_task_out", Literal::Integer(0)).into()))],
+        vec![completion(
+            &first,
+            pb::completion::Result::Outputs(inputs("other_task_out", Literal::Integer(0)).into()),
+        )],
     )
     .await;
     assert_eq!(late[0].status, pb::CompletionStatus::Rejected as i32);
     assert_eq!(late[0].code, Code::FailedPrecondition as i32, "{}", late[0].message);
-    let results = complete(&server, "fast", vec![completion(&second, raw_worker::result_for(&second))]).await;
+    let results = complete(
+        &server,
+        "fast",
+        vec![completion(&second, raw_worker::result_for(&second))],
+    )
+    .await;
     assert_eq!(results[0].status, pb::CompletionStatus::Accepted as i32);
     let execution = wait_for_terminal(&mut admin, &execution_id).await;
     assert_eq!(execution.phase, pb::ExecutionPhase::Succeeded as i32);
     let attempts = admin
-        .list_task_attempts(pb::ListTaskAttemptsRequest { execution_id, node_id: "n0".into() })
+        .list_task_attempts(pb::ListTaskAttemptsRequest {
+            execution_id,
+            node_id: "n0".into(),
+        })
         .await
         .expect("attempts")
         .into_inner()
         .attempts;
     let phases: Vec<i32> = attempts.iter().map(|a| a.phase).collect();
-    assert_eq!(phases, [pb::AttemptPhase::Failed as i32, pb::AttemptPhase::Succeeded as i32]);
-    assert_eq!(attempts[0].error.as_ref().map(|e| e.code.as_str()), Some("lease_expired"));
+    assert_eq!(
+        phases,
+        [pb::AttemptPhase::Failed as i32, pb::AttemptPhase::Succeeded as i32]
+    );
+    assert_eq!(
+        attempts[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("lease_expired")
+    );
     server.stop().await;
 }
 
@@ -237,7 +359,10 @@ async fn a_completion_after_the_lease_expired_is_refused_and_the_attempt_runs_ag
 async fn an_oversized_message_is_resource_exhausted() {
     let server = TestServer::start_with(Backend::Sqlite, |config| config.max_message_bytes = 64 * 1024).await;
     let mut admin = server.admin().await;
-    let big = create("generate_others", inputs("tasks_count", Literal::String("x".repeat(200 * 1024))));
+    let big = create(
+        "generate_others",
+        inputs("tasks_count", Literal::String("x".repeat(200 * 1024))),
+    );
     let status = admin.create_execution(big).await.expect_err("too large");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     server.stop().await;

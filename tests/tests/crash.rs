@@ -17,7 +17,11 @@ const SERVER: &str = env!("CARGO_BIN_EXE_gantry-test-server");
 const CLAIMER: &str = env!("CARGO_BIN_EXE_gantry-test-claimer");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 async fn admin(endpoint: &str) -> AdminServiceClient<tonic::transport::Channel> {
@@ -30,7 +34,12 @@ async fn admin(endpoint: &str) -> AdminServiceClient<tonic::transport::Channel> 
 async fn register_and_run(endpoint: &str, task: &str, input: (&str, i64)) -> String {
     let mut admin = admin(endpoint).await;
     for template in raw_worker::task_templates() {
-        admin.register_task(pb::RegisterTaskRequest { task: Some(template.into()) }).await.expect("register");
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(template.into()),
+            })
+            .await
+            .expect("register");
     }
     let request = pb::CreateExecutionRequest {
         project: "demo".into(),
@@ -39,7 +48,14 @@ async fn register_and_run(endpoint: &str, task: &str, input: (&str, i64)) -> Str
         inputs: Some(LiteralMap::from([(input.0.to_owned(), Literal::Integer(input.1))]).into()),
         ..Default::default()
     };
-    admin.create_execution(request).await.expect("create").into_inner().execution.expect("execution").id
+    admin
+        .create_execution(request)
+        .await
+        .expect("create")
+        .into_inner()
+        .execution
+        .expect("execution")
+        .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,13 +76,20 @@ async fn server_killed_mid_fan_out_loses_nothing_and_runs_nothing_twice() {
         let endpoint = endpoint.clone();
         async move { raw_worker::run_resilient(endpoint, "resilient", 256, stopped, tally).await }
     });
-    let at_kill = tallies.wait_for(|t| t.accepted >= 3_000).await.expect("progress").clone();
+    let at_kill = tallies
+        .wait_for(|t| t.accepted >= 3_000)
+        .await
+        .expect("progress")
+        .clone();
     server.kill().await;
     let killed = Instant::now();
     let server = Process::start(SERVER, &args, "listening on").await;
     let restarted = killed.elapsed();
     let before = tallies.borrow().accepted;
-    tallies.wait_for(|t| t.accepted > before).await.expect("dispatching again");
+    tallies
+        .wait_for(|t| t.accepted > before)
+        .await
+        .expect("dispatching again");
     println!(
         "crash: killed after {} accepted completions; restarted in {:?}; completing again {:?} after the kill",
         at_kill.accepted,
@@ -76,8 +99,18 @@ async fn server_killed_mid_fan_out_loses_nothing_and_runs_nothing_twice() {
 
     let mut admin = admin(&endpoint).await;
     let execution = wait_for_terminal(&mut admin, &execution_id).await;
-    assert_eq!(execution.phase, pb::ExecutionPhase::Succeeded as i32, "{:?}", execution.error);
-    let data = admin.get_execution_data(pb::GetExecutionDataRequest { id: execution_id.clone() }).await.expect("data");
+    assert_eq!(
+        execution.phase,
+        pb::ExecutionPhase::Succeeded as i32,
+        "{:?}",
+        execution.error
+    );
+    let data = admin
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: execution_id.clone(),
+        })
+        .await
+        .expect("data");
     let outputs: LiteralMap = data.into_inner().outputs.expect("outputs").try_into().expect("convert");
     let expected: Vec<Literal> = (0..CHILDREN).map(|i| Literal::Integer(i * 2)).collect();
     assert_eq!(outputs["out"], Literal::Collection(expected));
@@ -102,7 +135,10 @@ async fn server_killed_mid_fan_out_loses_nothing_and_runs_nothing_twice() {
     .await
     .expect("query");
     assert_eq!(twice, 0, "no node completed twice");
-    let nodes: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes WHERE phase = 'succeeded'").fetch_one(&pool).await.expect("q");
+    let nodes: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes WHERE phase = 'succeeded'")
+        .fetch_one(&pool)
+        .await
+        .expect("q");
     assert_eq!(nodes, CHILDREN + 1);
     let open: i64 = sqlx::query_scalar("SELECT count(*) FROM attempts WHERE phase IN ('queued', 'running')")
         .fetch_one(&pool)
@@ -137,15 +173,24 @@ async fn a_killed_worker_process_attempt_is_dispatched_again_after_its_lease() {
     let execution = wait_for_terminal(&mut admin, &execution_id).await;
     assert_eq!(execution.phase, pb::ExecutionPhase::Succeeded as i32);
     let attempts = admin
-        .list_task_attempts(pb::ListTaskAttemptsRequest { execution_id, node_id: "n0".into() })
+        .list_task_attempts(pb::ListTaskAttemptsRequest {
+            execution_id,
+            node_id: "n0".into(),
+        })
         .await
         .expect("attempts")
         .into_inner()
         .attempts;
     assert_eq!(attempts.len(), 2, "the dead worker's attempt and the retry");
-    assert_eq!(attempts[0].error.as_ref().map(|e| e.code.as_str()), Some("lease_expired"));
+    assert_eq!(
+        attempts[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("lease_expired")
+    );
     assert!(attempts[0].worker_id.starts_with("claimer-"));
-    assert_eq!((attempts[1].worker_id.as_str(), attempts[1].phase), ("rescuer", pb::AttemptPhase::Succeeded as i32));
+    assert_eq!(
+        (attempts[1].worker_id.as_str(), attempts[1].phase),
+        ("rescuer", pb::AttemptPhase::Succeeded as i32)
+    );
     stop.send(true).expect("stop");
     worker.await.expect("worker");
     server.kill().await;

@@ -6,7 +6,11 @@ use gantry_proto::v1 as pb;
 use gantry_tests::raw_worker::{self, id};
 use gantry_tests::{Backend, TestServer, wait_for_terminal};
 
-async fn children(admin: &mut gantry_proto::v1::admin_service_client::AdminServiceClient<tonic::transport::Channel>, execution_id: &str, parent: &str) -> Vec<pb::NodeExecution> {
+async fn children(
+    admin: &mut gantry_proto::v1::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
+    execution_id: &str,
+    parent: &str,
+) -> Vec<pb::NodeExecution> {
     admin
         .list_node_executions(pb::ListNodeExecutionsRequest {
             execution_id: execution_id.to_owned(),
@@ -24,7 +28,12 @@ async fn three_level_nested_dynamic() {
     let server = TestServer::start(Backend::Postgres).await;
     let mut admin = server.admin().await;
     for task in raw_worker::task_templates() {
-        admin.register_task(pb::RegisterTaskRequest { task: Some(task.into()) }).await.expect("register");
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await
+            .expect("register");
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(raw_worker::run(server.worker().await, "raw", 64, stopped));
@@ -35,19 +44,42 @@ async fn three_level_nested_dynamic() {
         inputs: Some(LiteralMap::from([("depth".to_owned(), Literal::Integer(2))]).into()),
         ..Default::default()
     };
-    let execution_id = admin.create_execution(request).await.expect("create").into_inner().execution.expect("e").id;
+    let execution_id = admin
+        .create_execution(request)
+        .await
+        .expect("create")
+        .into_inner()
+        .execution
+        .expect("e")
+        .id;
     let execution = wait_for_terminal(&mut admin, &execution_id).await;
-    assert_eq!(execution.phase, pb::ExecutionPhase::Succeeded as i32, "{:?}", execution.error);
+    assert_eq!(
+        execution.phase,
+        pb::ExecutionPhase::Succeeded as i32,
+        "{:?}",
+        execution.error
+    );
 
-    let data = admin.get_execution_data(pb::GetExecutionDataRequest { id: execution_id.clone() }).await.expect("data");
+    let data = admin
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: execution_id.clone(),
+        })
+        .await
+        .expect("data");
     let outputs: LiteralMap = data.into_inner().outputs.expect("outputs").try_into().expect("convert");
-    assert_eq!(outputs["out"], Literal::Collection(vec![Literal::Integer(0), Literal::Integer(2), Literal::Integer(4)]));
+    assert_eq!(
+        outputs["out"],
+        Literal::Collection(vec![Literal::Integer(0), Literal::Integer(2), Literal::Integer(4)])
+    );
 
     let top = children(&mut admin, &execution_id, "").await;
     assert_eq!(top.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["n0"]);
     assert!(top[0].is_dynamic_parent);
     let level1 = children(&mut admin, &execution_id, "n0").await;
-    assert_eq!(level1.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["n0/0/dn0", "n0/0/dn1"]);
+    assert_eq!(
+        level1.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(),
+        ["n0/0/dn0", "n0/0/dn1"]
+    );
     for parent in &level1 {
         assert!(parent.is_dynamic_parent && parent.is_parent);
         assert_eq!(parent.parent_node_id, "n0");
@@ -57,8 +89,16 @@ async fn three_level_nested_dynamic() {
         for generator in &level2 {
             let leaves = children(&mut admin, &execution_id, &generator.node_id).await;
             let expected: Vec<String> = (0..3).map(|i| format!("{}/0/dn{i}", generator.node_id)).collect();
-            assert_eq!(leaves.iter().map(|n| n.node_id.clone()).collect::<Vec<_>>(), expected, "ids exact at depth 3");
-            assert!(leaves.iter().all(|n| n.phase == pb::NodePhase::Succeeded as i32 && !n.is_dynamic_parent));
+            assert_eq!(
+                leaves.iter().map(|n| n.node_id.clone()).collect::<Vec<_>>(),
+                expected,
+                "ids exact at depth 3"
+            );
+            assert!(
+                leaves
+                    .iter()
+                    .all(|n| n.phase == pb::NodePhase::Succeeded as i32 && !n.is_dynamic_parent)
+            );
         }
     }
     // The deepest leaf's data and a generator's accepted spec are readable.
@@ -73,7 +113,10 @@ async fn three_level_nested_dynamic() {
     let leaf_outputs: LiteralMap = leaf.outputs.expect("outputs").try_into().expect("convert");
     assert_eq!(leaf_outputs["other_task_out"], Literal::Integer(4));
     let generator = admin
-        .get_node_execution_data(pb::GetNodeExecutionDataRequest { execution_id: execution_id.clone(), node_id: "n0/0/dn1".into() })
+        .get_node_execution_data(pb::GetNodeExecutionDataRequest {
+            execution_id: execution_id.clone(),
+            node_id: "n0/0/dn1".into(),
+        })
         .await
         .expect("generator data")
         .into_inner();

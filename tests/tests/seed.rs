@@ -9,7 +9,12 @@ use gantry_tests::{Backend, TestServer, wait_for_terminal};
 async fn register(server: &TestServer) {
     let mut admin = server.admin().await;
     for task in raw_worker::task_templates() {
-        admin.register_task(pb::RegisterTaskRequest { task: Some(task.into()) }).await.expect("register");
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await
+            .expect("register");
     }
 }
 
@@ -20,7 +25,9 @@ async fn run_seed(server: &TestServer, tasks_count: i64) -> pb::Execution {
         project: "demo".into(),
         domain: "dev".into(),
         name: format!("seed-{tasks_count}"),
-        target: Some(pb::create_execution_request::Target::Task(raw_worker::id("generate_others").into())),
+        target: Some(pb::create_execution_request::Target::Task(
+            raw_worker::id("generate_others").into(),
+        )),
         inputs: Some(inputs.into()),
         ..Default::default()
     };
@@ -32,7 +39,11 @@ async fn run_seed(server: &TestServer, tasks_count: i64) -> pb::Execution {
 
 async fn outputs(server: &TestServer, id: &str) -> Vec<i64> {
     let mut admin = server.admin().await;
-    let data = admin.get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() }).await.expect("data").into_inner();
+    let data = admin
+        .get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() })
+        .await
+        .expect("data")
+        .into_inner();
     let outputs: LiteralMap = data.outputs.expect("outputs").try_into().expect("convert");
     match outputs.get("out") {
         Some(Literal::Collection(items)) => items
@@ -53,13 +64,22 @@ async fn seed_for(backend: Backend, counts: &[i64]) {
     let worker = tokio::spawn(raw_worker::run(server.worker().await, "raw-1", 256, stopped));
     for &tasks_count in counts {
         let execution = run_seed(&server, tasks_count).await;
-        assert_eq!(execution.phase, pb::ExecutionPhase::Succeeded as i32, "N = {tasks_count}: {:?}", execution.error);
+        assert_eq!(
+            execution.phase,
+            pb::ExecutionPhase::Succeeded as i32,
+            "N = {tasks_count}: {:?}",
+            execution.error
+        );
         let expected: Vec<i64> = (0..tasks_count).map(|i| i * 2).collect();
         assert_eq!(outputs(&server, &execution.id).await, expected, "N = {tasks_count}");
     }
     stop.send(true).expect("stop the worker");
     let completed = worker.await.expect("worker");
-    assert_eq!(completed as i64, counts.iter().map(|n| n + 1).sum::<i64>(), "each attempt completed once");
+    assert_eq!(
+        completed as i64,
+        counts.iter().map(|n| n + 1).sum::<i64>(),
+        "each attempt completed once"
+    );
     server.stop().await;
 }
 

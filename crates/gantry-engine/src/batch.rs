@@ -105,7 +105,13 @@ impl<'e> Batch<'e> {
         }
         for row in self.tx.lock_nodes(execution_id, &missing).await? {
             let key = (row.execution_id, row.node_id.clone());
-            self.nodes.insert(key, Entry { row, status: Status::Clean });
+            self.nodes.insert(
+                key,
+                Entry {
+                    row,
+                    status: Status::Clean,
+                },
+            );
         }
         Ok(())
     }
@@ -136,7 +142,13 @@ impl<'e> Batch<'e> {
     pub fn create_nodes(&mut self, rows: Vec<NodeRow>) {
         for row in rows {
             let key = (row.execution_id, row.node_id.clone());
-            self.nodes.insert(key, Entry { row, status: Status::New });
+            self.nodes.insert(
+                key,
+                Entry {
+                    row,
+                    status: Status::New,
+                },
+            );
         }
     }
 
@@ -154,7 +166,10 @@ impl<'e> Batch<'e> {
     }
 
     pub fn execution_mut(&mut self, id: Uuid) -> &mut ExecutionRow {
-        let entry = self.executions.get_mut(&id).expect("execution is read before it is written");
+        let entry = self
+            .executions
+            .get_mut(&id)
+            .expect("execution is read before it is written");
         entry.1 = true;
         &mut entry.0
     }
@@ -202,7 +217,14 @@ impl<'e> Batch<'e> {
     }
 
     /// Records a phase change for watchers, when anyone watches.
-    pub fn changed(&mut self, execution_id: Uuid, node_id: &str, attempt: Option<u32>, scope: ChangeScope, phase: &'static str) {
+    pub fn changed(
+        &mut self,
+        execution_id: Uuid,
+        node_id: &str,
+        attempt: Option<u32>,
+        scope: ChangeScope,
+        phase: &'static str,
+    ) {
         if self.shared.signals.watched() {
             self.changes.push(PhaseChange {
                 execution_id,
@@ -260,9 +282,8 @@ impl<'e> Batch<'e> {
     /// changed them in the database. Call [`Batch::flush`] first.
     pub fn forget_below(&mut self, execution_id: Uuid, node_id: Option<&str>) {
         let prefix = node_id.map(|id| format!("{id}/"));
-        self.nodes.retain(|(exec, id), _| {
-            *exec != execution_id || prefix.as_deref().is_some_and(|p| !id.starts_with(p))
-        });
+        self.nodes
+            .retain(|(exec, id), _| *exec != execution_id || prefix.as_deref().is_some_and(|p| !id.starts_with(p)));
     }
 
     /// Errors of failed top-level nodes of an execution among the rows held.
@@ -281,6 +302,10 @@ impl<'e> Batch<'e> {
     /// Flushes and commits.
     pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
         self.flush().await?;
+        if !self.woken.is_empty() {
+            let queues: Vec<String> = self.woken.iter().cloned().collect();
+            self.tx.announce_queues(&queues).await?;
+        }
         self.tx.commit().await?;
         Ok(BatchOutcome {
             woken: self.woken,

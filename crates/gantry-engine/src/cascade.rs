@@ -9,8 +9,8 @@ use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::{ExecutionError, Identifier, LiteralMap};
 use gantry_core::resolve::{self, OutputSource};
 use gantry_core::state::{
-    self, AttemptPhase, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy, NodeState,
-    downstream_action,
+    self, AttemptPhase, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
+    NodeState, downstream_action,
 };
 use gantry_store::AttemptRow;
 use tracing::{debug, error};
@@ -123,7 +123,9 @@ impl Batch<'_> {
 
     async fn node_effect(&mut self, key: &NodeKey, effect: NodeEffect) -> EngineResult<()> {
         match effect {
-            NodeEffect::EnqueueAttempt { attempt, not_before_ms } => self.enqueue_attempt(key, attempt, not_before_ms).await,
+            NodeEffect::EnqueueAttempt { attempt, not_before_ms } => {
+                self.enqueue_attempt(key, attempt, not_before_ms).await
+            }
             // The spec row was added when the spec was accepted, in the same batch.
             NodeEffect::PersistSpec | NodeEffect::WriteCache => Ok(()),
             NodeEffect::CreateChildren { attempt } => self.create_node_children(key, attempt).await,
@@ -139,7 +141,9 @@ impl Batch<'_> {
             }
             NodeEffect::AbortAttempt => {
                 self.flush().await?;
-                self.tx.abort_node_attempts(key.0, std::slice::from_ref(&key.1), self.now).await?;
+                self.tx
+                    .abort_node_attempts(key.0, std::slice::from_ref(&key.1), self.now)
+                    .await?;
                 Ok(())
             }
             NodeEffect::AbortChildren => {
@@ -229,7 +233,9 @@ impl Batch<'_> {
         if !promised.is_empty() {
             self.load_nodes(key.0, &promised).await?;
             for sibling in &promised {
-                let Some(row) = self.held_node(&(key.0, sibling.clone())) else { continue };
+                let Some(row) = self.held_node(&(key.0, sibling.clone())) else {
+                    continue;
+                };
                 if let Some(outputs) = &row.outputs {
                     sources.insert(row.local_id.clone(), codec::decode_literals(outputs)?);
                 }
@@ -309,7 +315,8 @@ impl Batch<'_> {
     async fn report_children_progress(&mut self, key: NodeKey) -> EngineResult<()> {
         let counts = counts_of(self.node(&key).await?);
         let rule = self.graph_info(&key).await?.rule;
-        self.events.push_back((key, NodeEvent::ChildrenProgress { counts, rule }));
+        self.events
+            .push_back((key, NodeEvent::ChildrenProgress { counts, rule }));
         Ok(())
     }
 
@@ -321,7 +328,9 @@ impl Batch<'_> {
         let children = self.tx.child_outputs(key.0, &key.1).await?;
         let mut sources: HashMap<String, LiteralMap> = HashMap::with_capacity(children.len());
         for (node_id, outputs) in children {
-            let Some(local) = node_id.strip_prefix(&prefix) else { continue };
+            let Some(local) = node_id.strip_prefix(&prefix) else {
+                continue;
+            };
             if let Some(outputs) = outputs {
                 sources.insert(local.to_owned(), codec::decode_literals(&outputs)?);
             }
@@ -333,7 +342,9 @@ impl Batch<'_> {
                 NodeEvent::Assembled
             }
             Err(problem) => NodeEvent::AssemblyFailed {
-                error: ExecutionError::user("output_assembly", problem).recoverable(false).at_node(key.1.clone()),
+                error: ExecutionError::user("output_assembly", problem)
+                    .recoverable(false)
+                    .at_node(key.1.clone()),
             },
         };
         self.events.push_back((key.clone(), event));

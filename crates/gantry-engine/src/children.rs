@@ -28,7 +28,10 @@ impl Scope {
     }
 
     pub fn parent_id(&self) -> String {
-        self.parent.as_ref().map(|(p, _)| p.as_str().to_owned()).unwrap_or_default()
+        self.parent
+            .as_ref()
+            .map(|(p, _)| p.as_str().to_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -54,7 +57,10 @@ impl Batch<'_> {
         let mut rows = Vec::with_capacity(graph.nodes.len());
         for (position, compiled) in graph.nodes.iter().enumerate() {
             let CompiledTarget::Task(task) = &compiled.target else {
-                return Err(EngineError::Internal(format!("unsupported node {:?} reached the engine", compiled.node.id)));
+                return Err(EngineError::Internal(format!(
+                    "unsupported node {:?} reached the engine",
+                    compiled.node.id
+                )));
             };
             let local_id = compiled.node.id.clone();
             rows.push(NodeRow {
@@ -72,7 +78,11 @@ impl Batch<'_> {
                 system_failures: 0,
                 cache_status: CacheStatus::Disabled,
                 upstream_pending: compiled.upstream.len() as i32,
-                downstream: compiled.downstream.iter().map(|&i| graph.nodes[i].node.id.clone()).collect(),
+                downstream: compiled
+                    .downstream
+                    .iter()
+                    .map(|&i| graph.nodes[i].node.id.clone())
+                    .collect(),
                 position: position as i64,
                 children_total: 0,
                 children_succeeded: 0,

@@ -1,7 +1,9 @@
 //! Encoding core values to the protobuf bytes the store keeps, and back. Stored bytes were written by us, so a
 //! decoding failure is corruption, reported as an internal error.
 
-use gantry_core::model::{DynamicJobSpec, ExecutionError, Identifier, LiteralMap, Node, TaskTemplate, WorkflowTemplate};
+use gantry_core::model::{
+    DynamicJobSpec, ExecutionError, Identifier, LiteralMap, Node, TaskTemplate, WorkflowTemplate,
+};
 use gantry_proto::v1 as pb;
 use gantry_store::ResourceKey;
 use prost::Message;

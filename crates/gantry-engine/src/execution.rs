@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gantry_core::model::{ExecutionError, FailurePolicy, LiteralMap};
-use gantry_core::state::{self, ChildCounts, ChildRule, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState};
+use gantry_core::state::{
+    self, ChildCounts, ChildRule, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState,
+};
 use tracing::{error, info};
 use uuid::Uuid;
 
@@ -60,7 +62,9 @@ impl Batch<'_> {
             ExecutionEffect::StartNodes => {
                 let key: NodeKey = (id, String::new());
                 let Some(graph) = self.compiled.get(&key).cloned() else {
-                    return Err(EngineError::Internal(format!("no compiled workflow for execution {id}")));
+                    return Err(EngineError::Internal(format!(
+                        "no compiled workflow for execution {id}"
+                    )));
                 };
                 let scope = Scope {
                     execution_id: id,
@@ -119,7 +123,11 @@ impl Batch<'_> {
             failed: row.nodes_failed as u64,
             skipped: row.nodes_skipped as u64,
         };
-        let first_error = if counts.failed > 0 { self.first_node_error(id).await? } else { None };
+        let first_error = if counts.failed > 0 {
+            self.first_node_error(id).await?
+        } else {
+            None
+        };
         let rule = self.graph_info(&(id, String::new())).await?.rule;
         self.execution_events.push_back((
             id,
@@ -134,10 +142,7 @@ impl Batch<'_> {
 
     /// The error of a failed top-level node held in this batch, to explain the execution's failure.
     async fn first_node_error(&mut self, id: Uuid) -> EngineResult<Option<ExecutionError>> {
-        let errors: Vec<Vec<u8>> = self
-            .held_top_level_errors(id)
-            .into_iter()
-            .collect();
+        let errors: Vec<Vec<u8>> = self.held_top_level_errors(id).into_iter().collect();
         match errors.first() {
             Some(bytes) => Ok(Some(codec::decode_error(bytes)?)),
             None => Ok(None),

@@ -32,7 +32,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-pub use codec::{decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier};
+pub use codec::{
+    decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier,
+};
 pub use config::EngineConfig;
 pub use error::{EngineError, EngineResult};
 pub use notify::{ChangeScope, PhaseChange};
@@ -62,6 +64,8 @@ pub struct Engine {
 pub struct EngineTasks {
     pub writer: JoinHandle<()>,
     pub sweeper: JoinHandle<()>,
+    /// Forwards other replicas' queue announcements to local long polls.
+    pub listener: JoinHandle<()>,
 }
 
 impl Engine {
@@ -72,7 +76,15 @@ impl Engine {
         let writer = tokio::spawn(writer::run(shared.clone(), receiver));
         let engine = Engine { shared, commands };
         let sweeper = tokio::spawn(sweep::run(engine.downgrade()));
-        (engine, EngineTasks { writer, sweeper })
+        let listener = tokio::spawn(sweep::listen(engine.downgrade()));
+        (
+            engine,
+            EngineTasks {
+                writer,
+                sweeper,
+                listener,
+            },
+        )
     }
 
     /// The store, for reads.
@@ -91,9 +103,17 @@ impl Engine {
         }
     }
 
-    async fn send<T>(&self, request: Request, reply: Reply, answer: oneshot::Receiver<EngineResult<T>>) -> EngineResult<T> {
+    async fn send<T>(
+        &self,
+        request: Request,
+        reply: Reply,
+        answer: oneshot::Receiver<EngineResult<T>>,
+    ) -> EngineResult<T> {
         let stopped = || EngineError::Unavailable("the engine is shutting down".to_owned());
-        self.commands.send(Command { request, reply }).await.map_err(|_| stopped())?;
+        self.commands
+            .send(Command { request, reply })
+            .await
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -106,17 +126,25 @@ impl Engine {
     /// Creates an execution (or returns the existing one of the same name): `(execution, created)`.
     pub async fn create_execution(&self, request: CreateExecution) -> EngineResult<(ExecutionRow, bool)> {
         let (tx, rx) = oneshot::channel();
-        self.send(Request::Create(Box::new(request)), Reply::Execution(tx), rx).await
+        self.send(Request::Create(Box::new(request)), Reply::Execution(tx), rx)
+            .await
     }
 
     /// Aborts a running execution and everything below it.
     pub async fn terminate(&self, id: Uuid, reason: String) -> EngineResult<ExecutionRow> {
         let (tx, rx) = oneshot::channel();
-        self.send(Request::Terminate(id, reason), Reply::Terminated(tx), rx).await
+        self.send(Request::Terminate(id, reason), Reply::Terminated(tx), rx)
+            .await
     }
 
     /// Claims up to `limit` attempts of `queues`, waiting up to `wait` for some to exist.
-    pub async fn poll(&self, worker_id: &str, queues: &[String], limit: u32, wait: Duration) -> EngineResult<Vec<Assignment>> {
+    pub async fn poll(
+        &self,
+        worker_id: &str,
+        queues: &[String],
+        limit: u32,
+        wait: Duration,
+    ) -> EngineResult<Vec<Assignment>> {
         let limit = limit.clamp(1, self.shared.config.max_poll_attempts);
         let deadline = tokio::time::Instant::now() + wait.min(self.shared.config.max_poll_wait);
         let wakers: Vec<_> = queues.iter().map(|q| self.shared.signals.queue(q)).collect();
@@ -158,7 +186,11 @@ impl Engine {
     }
 
     /// Records finished attempts, each accepted or refused on its own.
-    pub async fn complete(&self, worker_id: &str, completions: Vec<Completion>) -> EngineResult<Vec<CompletionOutcome>> {
+    pub async fn complete(
+        &self,
+        worker_id: &str,
+        completions: Vec<Completion>,
+    ) -> EngineResult<Vec<CompletionOutcome>> {
         let (tx, rx) = oneshot::channel();
         let request = Request::Complete {
             worker_id: worker_id.to_owned(),

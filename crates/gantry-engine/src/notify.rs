@@ -57,14 +57,25 @@ impl Signals {
     }
 
     pub fn wake(&self, queue: &str) {
-        let waker = self.queues.lock().unwrap_or_else(|p| p.into_inner()).get(queue).cloned();
+        let waker = self
+            .queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(queue)
+            .cloned();
         if let Some(waker) = waker {
             waker.notify_waiters();
         }
     }
 
     pub fn wake_all(&self) {
-        let wakers: Vec<_> = self.queues.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let wakers: Vec<_> = self
+            .queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
         wakers.iter().for_each(|w| w.notify_waiters());
     }
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use gantry_core::compile::{Registry, compile_workflow};
 use gantry_core::model::{
-    Binding, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate,
-    TypedInterface, WorkflowTemplate,
+    Binding, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate, TypedInterface,
+    WorkflowTemplate,
 };
 use gantry_core::resolve;
 use gantry_core::state::{ChildRule, ExecutionEvent, ExecutionPhase};
@@ -56,9 +56,14 @@ impl Batch<'_> {
                 (StoredKind::Task, &task.id, codec::encode_task(task))
             }
             Registration::Workflow(workflow) => {
-                let registry = self.shared.templates.registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new()).await?;
-                let graph = compile_workflow(workflow, &registry)
-                    .map_err(|errors| EngineError::InvalidArgument(format!("workflow {} does not compile: {errors}", workflow.id)))?;
+                let registry = self
+                    .shared
+                    .templates
+                    .registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new())
+                    .await?;
+                let graph = compile_workflow(workflow, &registry).map_err(|errors| {
+                    EngineError::InvalidArgument(format!("workflow {} does not compile: {errors}", workflow.id))
+                })?;
                 check_supported(&graph)?;
                 (StoredKind::Workflow, &workflow.id, codec::encode_workflow(workflow))
             }
@@ -83,21 +88,37 @@ impl Batch<'_> {
         let workflow = match plan.target_kind {
             ResourceKind::Task => {
                 let task = self.shared.templates.task(self.tx.as_mut(), &plan.target).await?;
-                let task = task.ok_or_else(|| EngineError::NotFound(format!("launch plan {}: task {} is not registered", plan.id, plan.target)))?;
+                let task = task.ok_or_else(|| {
+                    EngineError::NotFound(format!(
+                        "launch plan {}: task {} is not registered",
+                        plan.id, plan.target
+                    ))
+                })?;
                 task_workflow(&task)
             }
             ResourceKind::Workflow => {
                 let workflow = self.shared.templates.workflow(self.tx.as_mut(), &plan.target).await?;
-                let workflow = workflow.ok_or_else(|| EngineError::NotFound(format!("launch plan {}: workflow {} is not registered", plan.id, plan.target)))?;
+                let workflow = workflow.ok_or_else(|| {
+                    EngineError::NotFound(format!(
+                        "launch plan {}: workflow {} is not registered",
+                        plan.id, plan.target
+                    ))
+                })?;
                 (*workflow).clone()
             }
             ResourceKind::LaunchPlan => {
-                return Err(EngineError::InvalidArgument(format!("launch plan {} must target a task or a workflow", plan.id)));
+                return Err(EngineError::InvalidArgument(format!(
+                    "launch plan {} must target a task or a workflow",
+                    plan.id
+                )));
             }
         };
         for (name, value) in plan.fixed_inputs.iter().chain(&plan.default_inputs) {
             let var = workflow.interface.input(name).ok_or_else(|| {
-                EngineError::InvalidArgument(format!("launch plan {}: input {name:?} is not an input of {}", plan.id, plan.target))
+                EngineError::InvalidArgument(format!(
+                    "launch plan {}: input {name:?} is not an input of {}",
+                    plan.id, plan.target
+                ))
             })?;
             resolve::conform(value.clone(), &var.ty)
                 .map_err(|e| EngineError::InvalidArgument(format!("launch plan {}: input {name:?}: {e}", plan.id)))?;
@@ -109,9 +130,15 @@ impl Batch<'_> {
     /// Creates an execution, or returns the existing one of the same name. `Ok((row, created))`.
     pub async fn create_execution(&mut self, request: &CreateExecution) -> EngineResult<(ExecutionRow, bool)> {
         if let Some(name) = &request.name
-            && let Some(existing) = self.shared.store.find_execution(&request.project, &request.domain, name).await?
+            && let Some(existing) = self
+                .shared
+                .store
+                .find_execution(&request.project, &request.domain, name)
+                .await?
         {
-            if existing.target != target_id(&request.target).to_string() || existing.inputs != codec::encode_literals(&request.inputs) {
+            if existing.target != target_id(&request.target).to_string()
+                || existing.inputs != codec::encode_literals(&request.inputs)
+            {
                 return Err(EngineError::AlreadyExists(format!(
                     "execution {name:?} already exists in {}/{} with a different target or inputs",
                     request.project, request.domain
@@ -121,7 +148,11 @@ impl Batch<'_> {
         }
         let (workflow, fixed, defaults, max_parallelism) = self.target_workflow(request).await?;
         let inputs = check_inputs(&workflow.interface, &request.inputs, &fixed, &defaults)?;
-        let registry = self.shared.templates.registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new()).await?;
+        let registry = self
+            .shared
+            .templates
+            .registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new())
+            .await?;
         let graph = compile_workflow(&workflow, &registry)
             .map_err(|errors| EngineError::InvalidArgument(format!("{} does not compile: {errors}", workflow.id)))?;
         check_supported(&graph)?;
@@ -181,14 +212,20 @@ impl Batch<'_> {
             }
             Target::Workflow(id) => {
                 let workflow = self.shared.templates.workflow(self.tx.as_mut(), id).await?;
-                let workflow = workflow.ok_or_else(|| EngineError::NotFound(format!("workflow {id} is not registered")))?;
+                let workflow =
+                    workflow.ok_or_else(|| EngineError::NotFound(format!("workflow {id} is not registered")))?;
                 Ok(((*workflow).clone(), LiteralMap::new(), LiteralMap::new(), None))
             }
             Target::LaunchPlan(id) => {
                 let plan = self.shared.templates.launch_plan(self.tx.as_mut(), id).await?;
                 let plan = plan.ok_or_else(|| EngineError::NotFound(format!("launch plan {id} is not registered")))?;
                 let (workflow, _) = self.launch_plan_target(&plan).await?;
-                Ok((workflow, plan.fixed_inputs.clone(), plan.default_inputs.clone(), plan.max_parallelism))
+                Ok((
+                    workflow,
+                    plan.fixed_inputs.clone(),
+                    plan.default_inputs.clone(),
+                    plan.max_parallelism,
+                ))
             }
         }
     }
@@ -200,9 +237,16 @@ impl Batch<'_> {
             return Ok(row.clone());
         }
         if phase.is_terminal() {
-            return Err(EngineError::FailedPrecondition(format!("execution {id} is already {phase}")));
+            return Err(EngineError::FailedPrecondition(format!(
+                "execution {id} is already {phase}"
+            )));
         }
-        self.execution_events.push_back((id, ExecutionEvent::Terminate { reason: reason.to_owned() }));
+        self.execution_events.push_back((
+            id,
+            ExecutionEvent::Terminate {
+                reason: reason.to_owned(),
+            },
+        ));
         self.run().await?;
         Ok(self.execution(id).await?.clone())
     }
@@ -229,8 +273,18 @@ fn target_kind(target: &Target) -> &'static str {
 
 /// A task run on its own is a workflow of one node `n0` that passes every input through and returns every output.
 pub(crate) fn task_workflow(task: &TaskTemplate) -> WorkflowTemplate {
-    let inputs = task.interface.inputs.iter().map(|v| Binding::promise(&v.name, "", &v.name)).collect();
-    let outputs = task.interface.outputs.iter().map(|v| Binding::promise(&v.name, "n0", &v.name)).collect();
+    let inputs = task
+        .interface
+        .inputs
+        .iter()
+        .map(|v| Binding::promise(&v.name, "", &v.name))
+        .collect();
+    let outputs = task
+        .interface
+        .outputs
+        .iter()
+        .map(|v| Binding::promise(&v.name, "n0", &v.name))
+        .collect();
     WorkflowTemplate {
         id: task.id.clone(),
         interface: task.interface.clone(),
@@ -286,7 +340,10 @@ fn check_interface(interface: &TypedInterface, what: &str) -> EngineResult<()> {
         let mut seen = std::collections::BTreeSet::new();
         for var in vars {
             if !seen.insert(var.name.as_str()) {
-                return Err(EngineError::InvalidArgument(format!("{what}: {kind} {:?} is declared twice", var.name)));
+                return Err(EngineError::InvalidArgument(format!(
+                    "{what}: {kind} {:?} is declared twice",
+                    var.name
+                )));
             }
         }
     }

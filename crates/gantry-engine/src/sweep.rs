@@ -29,7 +29,9 @@ pub(crate) async fn run(engine: WeakEngine) {
             None
         });
         if next_lease.is_some_and(|expiry| expiry <= now) {
-            let Some(commands) = engine.commands.upgrade() else { return };
+            let Some(commands) = engine.commands.upgrade() else {
+                return;
+            };
             let (tx, rx) = oneshot::channel();
             let command = Command {
                 request: Request::ExpireLeases,
@@ -44,7 +46,10 @@ pub(crate) async fn run(engine: WeakEngine) {
             continue;
         }
         let next_due = shared.store.next_not_before(now).await.unwrap_or(None);
-        let wake_at = [next_lease, next_due].into_iter().flatten().fold(now + MAX_SLEEP_MS, i64::min);
+        let wake_at = [next_lease, next_due]
+            .into_iter()
+            .flatten()
+            .fold(now + MAX_SLEEP_MS, i64::min);
         drop(shared);
         tokio::time::sleep(Duration::from_millis((wake_at - now).max(1) as u64)).await;
         if next_due.is_some_and(|due| due <= crate::now_ms()) {
@@ -53,5 +58,23 @@ pub(crate) async fn run(engine: WeakEngine) {
                 queues.iter().for_each(|queue| shared.signals.wake(queue));
             }
         }
+    }
+}
+
+/// Wakes local long polls when another replica sharing the database announces work on a queue.
+pub(crate) async fn listen(engine: WeakEngine) {
+    let Some(shared) = engine.shared.upgrade() else { return };
+    let mut wakeups = match shared.store.listen_queues().await {
+        Ok(Some(wakeups)) => wakeups,
+        Ok(None) => return,
+        Err(error) => {
+            warn!(%error, "cannot listen for other replicas' queue announcements");
+            return;
+        }
+    };
+    drop(shared);
+    while let Some(queue) = wakeups.recv().await {
+        let Some(shared) = engine.shared.upgrade() else { return };
+        shared.signals.wake(&queue);
     }
 }

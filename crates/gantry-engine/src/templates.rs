@@ -57,7 +57,10 @@ impl TemplateCache {
         if let Some(plan) = cached(&self.launch_plans, id) {
             return Ok(Some(plan));
         }
-        let Some(row) = tx.get_resource(StoredKind::LaunchPlan, &codec::resource_key(id)).await? else {
+        let Some(row) = tx
+            .get_resource(StoredKind::LaunchPlan, &codec::resource_key(id))
+            .await?
+        else {
             return Ok(None);
         };
         let plan = Arc::new(codec::decode_launch_plan(&row.template)?);
@@ -96,7 +99,9 @@ impl TemplateCache {
                     }
                 }
                 ResourceKind::LaunchPlan => {
-                    let Some(plan) = self.launch_plan(tx, &id).await? else { continue };
+                    let Some(plan) = self.launch_plan(tx, &id).await? else {
+                        continue;
+                    };
                     let interface = match plan.target_kind {
                         ResourceKind::Task => self.task(tx, &plan.target).await?.map(|t| t.interface.clone()),
                         _ => self.workflow(tx, &plan.target).await?.map(|w| w.interface.clone()),

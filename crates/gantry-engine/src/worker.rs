@@ -43,7 +43,9 @@ pub struct Assignment {
 /// What a worker must do about one attempt it heartbeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseStatus {
-    Extended { until_ms: i64 },
+    Extended {
+        until_ms: i64,
+    },
     /// The attempt was aborted or timed out: stop it.
     Cancel,
     /// The lease is gone: stop it; its completion would be refused.
@@ -69,13 +71,19 @@ impl Batch<'_> {
         limit: u32,
         lease_ms: i64,
     ) -> EngineResult<Vec<Assignment>> {
-        let rows = self.tx.claim_attempts(queues, limit, worker_id, self.now, lease_ms).await?;
+        let rows = self
+            .tx
+            .claim_attempts(queues, limit, worker_id, self.now, lease_ms)
+            .await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
         for row in &rows {
-            by_execution.entry(row.execution_id).or_default().push(row.node_id.clone());
+            by_execution
+                .entry(row.execution_id)
+                .or_default()
+                .push(row.node_id.clone());
         }
         for (execution_id, node_ids) in &by_execution {
             self.load_nodes(*execution_id, node_ids).await?;
@@ -110,8 +118,13 @@ impl Batch<'_> {
         lease_ms: i64,
     ) -> EngineResult<Vec<LeaseStatus>> {
         let ids: Vec<Uuid> = leases.iter().map(|(_, id)| *id).collect();
-        let mut rows: BTreeMap<Uuid, AttemptRow> =
-            self.tx.lock_attempts(&ids).await?.into_iter().map(|row| (row.id, row)).collect();
+        let mut rows: BTreeMap<Uuid, AttemptRow> = self
+            .tx
+            .lock_attempts(&ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
         let mut statuses = Vec::with_capacity(leases.len());
         for (attempt, lease_id) in leases {
             let Some(row) = rows.get_mut(lease_id).filter(|row| same_attempt(row, attempt)) else {
@@ -139,17 +152,31 @@ impl Batch<'_> {
         Ok(statuses)
     }
 
-    pub async fn complete(&mut self, worker_id: &str, completions: Vec<Completion>) -> EngineResult<Vec<CompletionOutcome>> {
+    pub async fn complete(
+        &mut self,
+        worker_id: &str,
+        completions: Vec<Completion>,
+    ) -> EngineResult<Vec<CompletionOutcome>> {
         let ids: Vec<Uuid> = completions.iter().map(|c| c.lease_id).collect();
-        let mut rows: BTreeMap<Uuid, AttemptRow> =
-            self.tx.lock_attempts(&ids).await?.into_iter().map(|row| (row.id, row)).collect();
+        let mut rows: BTreeMap<Uuid, AttemptRow> = self
+            .tx
+            .lock_attempts(&ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
         let mut outcomes = Vec::with_capacity(completions.len());
         for completion in completions {
-            let Some(row) = rows.get_mut(&completion.lease_id).filter(|row| same_attempt(row, &completion.attempt))
+            let Some(row) = rows
+                .get_mut(&completion.lease_id)
+                .filter(|row| same_attempt(row, &completion.attempt))
             else {
                 outcomes.push(Err(EngineError::NotFound(format!(
                     "no attempt {} of node {:?} in execution {} holds lease {}",
-                    completion.attempt.attempt, completion.attempt.node_id, completion.attempt.execution_id, completion.lease_id
+                    completion.attempt.attempt,
+                    completion.attempt.node_id,
+                    completion.attempt.execution_id,
+                    completion.lease_id
                 ))));
                 continue;
             };
@@ -173,7 +200,13 @@ impl Batch<'_> {
                 row.error = Some(codec::encode_error(error));
             }
             self.update_attempt(row.clone());
-            self.changed(key.0, &key.1, Some(attempt as u32), ChangeScope::Attempt, next.phase.as_str());
+            self.changed(
+                key.0,
+                &key.1,
+                Some(attempt as u32),
+                ChangeScope::Attempt,
+                next.phase.as_str(),
+            );
             if let AttemptEffect::Finished(result) = effect {
                 self.attempt_finished(&key, attempt, result).await?;
             }
@@ -188,12 +221,12 @@ impl Batch<'_> {
         let rows = self.tx.expired_attempts(self.now, limit).await?;
         let count = rows.len();
         for mut row in rows {
-            let (next, effect) = match state::attempt::transition(&attempt_state(&row), AttemptEvent::LeaseExpired {
-                now_ms: self.now,
-            }) {
-                Ok(decision) => decision,
-                Err(_) => continue,
-            };
+            let (next, effect) =
+                match state::attempt::transition(&attempt_state(&row), AttemptEvent::LeaseExpired { now_ms: self.now })
+                {
+                    Ok(decision) => decision,
+                    Err(_) => continue,
+                };
             if next.phase == row.phase {
                 continue;
             }
@@ -207,7 +240,13 @@ impl Batch<'_> {
             let key: NodeKey = (row.execution_id, row.node_id.clone());
             let attempt = row.attempt;
             self.update_attempt(row);
-            self.changed(key.0, &key.1, Some(attempt as u32), ChangeScope::Attempt, next.phase.as_str());
+            self.changed(
+                key.0,
+                &key.1,
+                Some(attempt as u32),
+                ChangeScope::Attempt,
+                next.phase.as_str(),
+            );
             if let AttemptEffect::Finished(result) = effect {
                 self.attempt_finished(&key, attempt, result).await?;
             }
@@ -234,17 +273,21 @@ impl Batch<'_> {
                         None => Err(format!("output {:?} is missing", var.name)),
                     })
                     .collect::<Result<gantry_core::model::LiteralMap, String>>()
-                    .and_then(|checked| match outputs.keys().find(|name| task.interface.output(name).is_none()) {
-                        Some(extra) => Err(format!("output {extra:?} is not declared by task {}", task.id)),
-                        None => Ok(checked),
-                    });
+                    .and_then(
+                        |checked| match outputs.keys().find(|name| task.interface.output(name).is_none()) {
+                            Some(extra) => Err(format!("output {extra:?} is not declared by task {}", task.id)),
+                            None => Ok(checked),
+                        },
+                    );
                 match checked {
                     Ok(outputs) => {
                         self.node_mut(key).outputs = Some(codec::encode_literals(&outputs));
                         NodeEvent::AttemptSucceeded
                     }
                     Err(problem) => NodeEvent::AttemptFailed {
-                        error: ExecutionError::user("invalid_outputs", problem).recoverable(false).at_node(key.1.clone()),
+                        error: ExecutionError::user("invalid_outputs", problem)
+                            .recoverable(false)
+                            .at_node(key.1.clone()),
                         now_ms: self.now,
                     },
                 }
@@ -264,9 +307,15 @@ impl Batch<'_> {
     async fn accept_spec(&mut self, key: &NodeKey, attempt: i32, spec: DynamicJobSpec) -> EngineResult<NodeEvent> {
         let task_id = self.node(key).await?.task.clone().unwrap_or_default();
         let task = self.task(&task_id).await?;
-        let registry = self.shared.templates.registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new()).await?;
+        let registry = self
+            .shared
+            .templates
+            .registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new())
+            .await?;
         let reject = |message: String| NodeEvent::SpecRejected {
-            error: ExecutionError::user("compile_error", message).recoverable(false).at_node(key.1.clone()),
+            error: ExecutionError::user("compile_error", message)
+                .recoverable(false)
+                .at_node(key.1.clone()),
         };
         let graph = match compile_dynamic(&spec, &task.interface, &registry) {
             Ok(graph) => graph,

@@ -126,7 +126,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Comman
     while commands.recv_many(&mut waiting, max_batch).await > 0 {
         let batch: Vec<Command> = std::mem::take(&mut waiting);
         if let Err(retry) = apply(&shared, batch).await {
-            warn!(commands = retry.len(), "a command failed inside a batch; retrying them one by one");
+            warn!(
+                commands = retry.len(),
+                "a command failed inside a batch; retrying them one by one"
+            );
             for command in retry {
                 // A batch of one always answers its command.
                 let _ = apply(&shared, vec![command]).await;
@@ -197,10 +200,9 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
             limit,
         } => Outcome::Claimed(batch.claim(worker_id, queues, *limit, lease_ms).await),
         Request::Heartbeat { worker_id, leases } => Outcome::Leases(batch.heartbeat(worker_id, leases, lease_ms).await),
-        Request::Complete {
-            worker_id,
-            completions,
-        } => Outcome::Completed(batch.complete(worker_id, completions.clone()).await),
+        Request::Complete { worker_id, completions } => {
+            Outcome::Completed(batch.complete(worker_id, completions.clone()).await)
+        }
         Request::ExpireLeases => Outcome::Expired(batch.expire_leases(1_000).await),
     }
 }

@@ -55,9 +55,18 @@ fn non_empty(field: &str, value: &str) -> Result<(), Status> {
     Ok(())
 }
 
-async fn get_resource<P: Message + Default>(api: &AdminApi, kind: ResourceKind, id: Option<pb::Identifier>) -> Result<P, Status> {
+async fn get_resource<P: Message + Default>(
+    api: &AdminApi,
+    kind: ResourceKind,
+    id: Option<pb::Identifier>,
+) -> Result<P, Status> {
     let id: Identifier = required("id", id)?;
-    let row = api.engine.store().get_resource(kind, &resource_key(&id)).await.or_status()?;
+    let row = api
+        .engine
+        .store()
+        .get_resource(kind, &resource_key(&id))
+        .await
+        .or_status()?;
     let row = row.ok_or_else(|| Status::not_found(format!("{} {id} is not registered", kind_name(kind))))?;
     P::decode(row.template.as_slice()).map_err(|e| Status::internal(format!("stored template does not decode: {e}")))
 }
@@ -72,7 +81,12 @@ async fn list_resources<P: Message + Default>(
     non_empty("domain", &domain)?;
     let page = page(size, token);
     let name = (!name.is_empty()).then_some(name.as_str());
-    let rows = api.engine.store().list_resources(kind, &project, &domain, name, &page).await.or_status()?;
+    let rows = api
+        .engine
+        .store()
+        .list_resources(kind, &project, &domain, name, &page)
+        .await
+        .or_status()?;
     let token = next_token(&rows, page.limit, |r| format!("{}@{}", r.key.name, r.key.version));
     let items = rows
         .iter()
@@ -107,7 +121,10 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchExecutionResponse, 
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
-    async fn register_task(&self, request: Request<pb::RegisterTaskRequest>) -> Result<Response<pb::RegisterTaskResponse>, Status> {
+    async fn register_task(
+        &self,
+        request: Request<pb::RegisterTaskRequest>,
+    ) -> Result<Response<pb::RegisterTaskResponse>, Status> {
         let task: TaskTemplate = required("task", request.into_inner().task)?;
         let created = register(self, Registration::Task(task)).await?;
         Ok(Response::new(pb::RegisterTaskResponse { created }))
@@ -118,10 +135,18 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::GetTaskResponse { task: Some(task) }))
     }
 
-    async fn list_tasks(&self, request: Request<pb::ListTasksRequest>) -> Result<Response<pb::ListTasksResponse>, Status> {
+    async fn list_tasks(
+        &self,
+        request: Request<pb::ListTasksRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
         let r = request.into_inner();
-        let (tasks, next_page_token) =
-            list_resources(self, ResourceKind::Task, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+        let (tasks, next_page_token) = list_resources(
+            self,
+            ResourceKind::Task,
+            (r.project, r.domain, r.name),
+            (r.page_size, r.page_token),
+        )
+        .await?;
         Ok(Response::new(pb::ListTasksResponse { tasks, next_page_token }))
     }
 
@@ -134,10 +159,15 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::RegisterWorkflowResponse { created }))
     }
 
-    async fn get_workflow(&self, request: Request<pb::GetWorkflowRequest>) -> Result<Response<pb::GetWorkflowResponse>, Status> {
+    async fn get_workflow(
+        &self,
+        request: Request<pb::GetWorkflowRequest>,
+    ) -> Result<Response<pb::GetWorkflowResponse>, Status> {
         let workflow =
             get_resource::<pb::WorkflowTemplate>(self, ResourceKind::Workflow, request.into_inner().id).await?;
-        Ok(Response::new(pb::GetWorkflowResponse { workflow: Some(workflow) }))
+        Ok(Response::new(pb::GetWorkflowResponse {
+            workflow: Some(workflow),
+        }))
     }
 
     async fn list_workflows(
@@ -145,9 +175,17 @@ impl AdminService for AdminApi {
         request: Request<pb::ListWorkflowsRequest>,
     ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
         let r = request.into_inner();
-        let (workflows, next_page_token) =
-            list_resources(self, ResourceKind::Workflow, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
-        Ok(Response::new(pb::ListWorkflowsResponse { workflows, next_page_token }))
+        let (workflows, next_page_token) = list_resources(
+            self,
+            ResourceKind::Workflow,
+            (r.project, r.domain, r.name),
+            (r.page_size, r.page_token),
+        )
+        .await?;
+        Ok(Response::new(pb::ListWorkflowsResponse {
+            workflows,
+            next_page_token,
+        }))
     }
 
     async fn register_launch_plan(
@@ -164,7 +202,9 @@ impl AdminService for AdminApi {
         request: Request<pb::GetLaunchPlanRequest>,
     ) -> Result<Response<pb::GetLaunchPlanResponse>, Status> {
         let plan = get_resource::<pb::LaunchPlan>(self, ResourceKind::LaunchPlan, request.into_inner().id).await?;
-        Ok(Response::new(pb::GetLaunchPlanResponse { launch_plan: Some(plan) }))
+        Ok(Response::new(pb::GetLaunchPlanResponse {
+            launch_plan: Some(plan),
+        }))
     }
 
     async fn list_launch_plans(
@@ -172,9 +212,17 @@ impl AdminService for AdminApi {
         request: Request<pb::ListLaunchPlansRequest>,
     ) -> Result<Response<pb::ListLaunchPlansResponse>, Status> {
         let r = request.into_inner();
-        let (launch_plans, next_page_token) =
-            list_resources(self, ResourceKind::LaunchPlan, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
-        Ok(Response::new(pb::ListLaunchPlansResponse { launch_plans, next_page_token }))
+        let (launch_plans, next_page_token) = list_resources(
+            self,
+            ResourceKind::LaunchPlan,
+            (r.project, r.domain, r.name),
+            (r.page_size, r.page_token),
+        )
+        .await?;
+        Ok(Response::new(pb::ListLaunchPlansResponse {
+            launch_plans,
+            next_page_token,
+        }))
     }
 
     async fn create_execution(
@@ -186,11 +234,17 @@ impl AdminService for AdminApi {
         non_empty("domain", &r.domain)?;
         let target = match r.target {
             Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
-            Some(pb::create_execution_request::Target::Workflow(id)) => Target::Workflow(required("workflow", Some(id))?),
+            Some(pb::create_execution_request::Target::Workflow(id)) => {
+                Target::Workflow(required("workflow", Some(id))?)
+            }
             Some(pb::create_execution_request::Target::LaunchPlan(id)) => {
                 Target::LaunchPlan(required("launch_plan", Some(id))?)
             }
-            None => return Err(Status::invalid_argument("target is required: a task, workflow or launch plan")),
+            None => {
+                return Err(Status::invalid_argument(
+                    "target is required: a task, workflow or launch plan",
+                ));
+            }
         };
         let inputs: LiteralMap = match r.inputs {
             Some(inputs) => required("inputs", Some(inputs))?,
@@ -210,12 +264,20 @@ impl AdminService for AdminApi {
             overwrite_cache: r.overwrite_cache,
         };
         let (row, created) = self.engine.create_execution(request).await.or_status()?;
-        Ok(Response::new(pb::CreateExecutionResponse { execution: Some(records::execution(&row)?), created }))
+        Ok(Response::new(pb::CreateExecutionResponse {
+            execution: Some(records::execution(&row)?),
+            created,
+        }))
     }
 
-    async fn get_execution(&self, request: Request<pb::GetExecutionRequest>) -> Result<Response<pb::GetExecutionResponse>, Status> {
+    async fn get_execution(
+        &self,
+        request: Request<pb::GetExecutionRequest>,
+    ) -> Result<Response<pb::GetExecutionResponse>, Status> {
         let row = self.execution_row(&request.into_inner().id).await?;
-        Ok(Response::new(pb::GetExecutionResponse { execution: Some(records::execution(&row)?) }))
+        Ok(Response::new(pb::GetExecutionResponse {
+            execution: Some(records::execution(&row)?),
+        }))
     }
 
     async fn list_executions(
@@ -238,7 +300,10 @@ impl AdminService for AdminApi {
         let rows = self.engine.store().list_executions(&filter, &page).await.or_status()?;
         let next_page_token = next_token(&rows, page.limit, |row| row.id.to_string());
         let executions = rows.iter().map(records::execution).collect::<Result<_, _>>()?;
-        Ok(Response::new(pb::ListExecutionsResponse { executions, next_page_token }))
+        Ok(Response::new(pb::ListExecutionsResponse {
+            executions,
+            next_page_token,
+        }))
     }
 
     async fn get_execution_data(
@@ -267,14 +332,22 @@ impl AdminService for AdminApi {
             .map(|(i, raw)| decode_enum::<pb::NodePhase, gantry_core::state::NodePhase>(&format!("phases[{i}]"), *raw))
             .collect::<Result<Vec<_>, _>>()?;
         let page = page(r.page_size, r.page_token);
-        let rows = self.engine.store().list_nodes(execution_id, &r.parent_node_id, &page).await.or_status()?;
+        let rows = self
+            .engine
+            .store()
+            .list_nodes(execution_id, &r.parent_node_id, &page)
+            .await
+            .or_status()?;
         let next_page_token = next_token(&rows, page.limit, |row| row.position.to_string());
         let node_executions = rows
             .iter()
             .filter(|row| phases.is_empty() || phases.contains(&row.phase))
             .map(records::node)
             .collect::<Result<_, _>>()?;
-        Ok(Response::new(pb::ListNodeExecutionsResponse { node_executions, next_page_token }))
+        Ok(Response::new(pb::ListNodeExecutionsResponse {
+            node_executions,
+            next_page_token,
+        }))
     }
 
     async fn get_node_execution(
@@ -283,7 +356,9 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetNodeExecutionResponse>, Status> {
         let r = request.into_inner();
         let row = self.node_row(&r.execution_id, &r.node_id).await?;
-        Ok(Response::new(pb::GetNodeExecutionResponse { node_execution: Some(records::node(&row)?) }))
+        Ok(Response::new(pb::GetNodeExecutionResponse {
+            node_execution: Some(records::node(&row)?),
+        }))
     }
 
     async fn get_node_execution_data(
@@ -300,7 +375,12 @@ impl AdminService for AdminApi {
         };
         if row.is_dynamic {
             let attempt = row.attempts.saturating_sub(1);
-            let spec = self.engine.store().get_spec(row.execution_id, &row.node_id, attempt).await.or_status()?;
+            let spec = self
+                .engine
+                .store()
+                .get_spec(row.execution_id, &row.node_id, attempt)
+                .await
+                .or_status()?;
             if let Some(spec) = spec {
                 response.dynamic_spec = Some(decode_spec(&spec.spec).map(pb::DynamicJobSpec::from).or_status()?);
                 response.dynamic_spec_attempt = attempt as u32;
@@ -315,7 +395,12 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListTaskAttemptsResponse>, Status> {
         let r = request.into_inner();
         let row = self.node_row(&r.execution_id, &r.node_id).await?;
-        let rows = self.engine.store().list_attempts(row.execution_id, &row.node_id).await.or_status()?;
+        let rows = self
+            .engine
+            .store()
+            .list_attempts(row.execution_id, &row.node_id)
+            .await
+            .or_status()?;
         let attempts = rows.iter().map(records::attempt).collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListTaskAttemptsResponse { attempts }))
     }
@@ -328,7 +413,9 @@ impl AdminService for AdminApi {
     ) -> Result<Response<Self::WatchExecutionStream>, Status> {
         let r = request.into_inner();
         if r.after_sequence != 0 {
-            return Err(Status::out_of_range("resuming after a sequence is not supported; watch with a snapshot"));
+            return Err(Status::out_of_range(
+                "resuming after a sequence is not supported; watch with a snapshot",
+            ));
         }
         let row = self.execution_row(&r.execution_id).await?;
         let stream = watch::stream(self.engine.clone(), row, r.include_snapshot);
@@ -341,9 +428,15 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::TerminateExecutionResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
-        let reason = if r.reason.is_empty() { "terminated by request".to_owned() } else { r.reason };
+        let reason = if r.reason.is_empty() {
+            "terminated by request".to_owned()
+        } else {
+            r.reason
+        };
         let row = self.engine.terminate(id, reason).await.or_status()?;
-        Ok(Response::new(pb::TerminateExecutionResponse { execution: Some(records::execution(&row)?) }))
+        Ok(Response::new(pb::TerminateExecutionResponse {
+            execution: Some(records::execution(&row)?),
+        }))
     }
 
     async fn relaunch_execution(
@@ -368,7 +461,10 @@ impl AdminService for AdminApi {
             overwrite_cache: r.overwrite_cache,
         };
         let (row, created) = self.engine.create_execution(request).await.or_status()?;
-        Ok(Response::new(pb::RelaunchExecutionResponse { execution: Some(records::execution(&row)?), created }))
+        Ok(Response::new(pb::RelaunchExecutionResponse {
+            execution: Some(records::execution(&row)?),
+            created,
+        }))
     }
 
     async fn recover_execution(
@@ -388,7 +484,8 @@ impl AdminApi {
 
     async fn node_row(&self, execution_id: &str, node_id: &str) -> Result<gantry_store::NodeRow, Status> {
         let uuid = parse_id("execution_id", execution_id)?;
-        gantry_core::ids::NodeExecutionId::parse(node_id).map_err(|e| Status::invalid_argument(format!("node_id: {e}")))?;
+        gantry_core::ids::NodeExecutionId::parse(node_id)
+            .map_err(|e| Status::invalid_argument(format!("node_id: {e}")))?;
         let row = self.engine.store().get_node(uuid, node_id).await.or_status()?;
         row.ok_or_else(|| Status::not_found(format!("node {node_id:?} not found in execution {execution_id}")))
     }

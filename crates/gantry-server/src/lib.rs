@@ -61,13 +61,17 @@ impl RunningServer {
         let served = self.serving.await.context("server task failed")?;
         drop(self.engine);
         self.engine_tasks.sweeper.abort();
+        self.engine_tasks.listener.abort();
         let _ = self.engine_tasks.writer.await;
         served.context("server failed")
     }
 
     /// Runs until the server stops by itself (it does not, unless it fails).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.serving.await.context("server task failed")?.context("server failed")
+        self.serving
+            .await
+            .context("server task failed")?
+            .context("server failed")
     }
 }
 
@@ -82,7 +86,9 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
         }
         None => {
             let path = config.data_path.to_string_lossy().into_owned();
-            let store = SqliteStore::open(&path).await.with_context(|| format!("opening the embedded store {path}"))?;
+            let store = SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("opening the embedded store {path}"))?;
             Ok(Arc::new(store))
         }
     }

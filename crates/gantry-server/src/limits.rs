@@ -13,7 +13,10 @@ const TOO_LARGE: &str = "Error, decoded message length too large";
 pub fn relabel_too_large<B>(mut response: Response<B>) -> Response<B> {
     let headers = response.headers_mut();
     let too_large = headers.get("grpc-status").is_some_and(|v| v == OUT_OF_RANGE)
-        && headers.get("grpc-message").and_then(|v| v.to_str().ok()).is_some_and(|m| m.starts_with(&TOO_LARGE.replace(' ', "%20")) || m.starts_with(TOO_LARGE));
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.starts_with(&TOO_LARGE.replace(' ', "%20")) || m.starts_with(TOO_LARGE));
     if too_large {
         headers.insert("grpc-status", HeaderValue::from_static(RESOURCE_EXHAUSTED));
     }
@@ -26,14 +29,21 @@ mod tests {
 
     fn response(status: &'static str, message: &'static str) -> Response<()> {
         let mut response = Response::new(());
-        response.headers_mut().insert("grpc-status", HeaderValue::from_static(status));
-        response.headers_mut().insert("grpc-message", HeaderValue::from_static(message));
+        response
+            .headers_mut()
+            .insert("grpc-status", HeaderValue::from_static(status));
+        response
+            .headers_mut()
+            .insert("grpc-message", HeaderValue::from_static(message));
         response
     }
 
     #[test]
     fn only_the_size_refusal_is_relabelled() {
-        let relabelled = relabel_too_large(response("11", "Error,%20decoded%20message%20length%20too%20large: found 9"));
+        let relabelled = relabel_too_large(response(
+            "11",
+            "Error,%20decoded%20message%20length%20too%20large: found 9",
+        ));
         assert_eq!(relabelled.headers()["grpc-status"], "8");
         let other = relabel_too_large(response("11", "after_sequence too old"));
         assert_eq!(other.headers()["grpc-status"], "11");

@@ -18,7 +18,11 @@ pub fn timestamp(ms: i64) -> Timestamp {
 }
 
 fn error(bytes: &Option<Vec<u8>>) -> Result<Option<pb::ExecutionError>, Status> {
-    bytes.as_deref().map(|b| decode_error(b).map(pb::ExecutionError::from)).transpose().or_status()
+    bytes
+        .as_deref()
+        .map(|b| decode_error(b).map(pb::ExecutionError::from))
+        .transpose()
+        .or_status()
 }
 
 /// Decodes stored literals for the wire.
@@ -88,7 +92,13 @@ pub fn node(row: &NodeRow) -> Result<pb::NodeExecution, Status> {
         started_at: row.started_at.map(timestamp),
         finished_at: row.finished_at.map(timestamp),
         kind: node_kind(row) as i32,
-        target: row.task.as_deref().map(parse_identifier).transpose().or_status()?.map(Into::into),
+        target: row
+            .task
+            .as_deref()
+            .map(parse_identifier)
+            .transpose()
+            .or_status()?
+            .map(Into::into),
         child_execution_id: row.child_execution_id.map(|id| id.to_string()).unwrap_or_default(),
     })
 }

@@ -35,5 +35,6 @@ impl<T> IntoStatus<T> for Result<T, gantry_store::StoreError> {
 
 /// Parses an execution id, naming the field on failure.
 pub fn parse_id(field: &str, text: &str) -> Result<uuid::Uuid, Status> {
-    uuid::Uuid::parse_str(text).map_err(|_| Status::invalid_argument(format!("{field}: {text:?} is not an execution id")))
+    uuid::Uuid::parse_str(text)
+        .map_err(|_| Status::invalid_argument(format!("{field}: {text:?} is not an execution id")))
 }

@@ -10,7 +10,6 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
 use tonic::Status;
 
-
 use crate::records::{self, timestamp};
 use crate::status::IntoStatus;
 
@@ -41,7 +40,9 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
             let first = match live.recv().await {
                 Ok(change) => change,
                 Err(RecvError::Lagged(missed)) => {
-                    return Err(Status::aborted(format!("watch fell {missed} changes behind; watch again with a snapshot")));
+                    return Err(Status::aborted(format!(
+                        "watch fell {missed} changes behind; watch again with a snapshot"
+                    )));
                 }
                 Err(RecvError::Closed) => return Err(Status::unavailable("the server is shutting down")),
             };
@@ -73,10 +74,17 @@ fn is_terminal_execution(phase: &str) -> bool {
     phase.parse::<ExecutionPhase>().is_ok_and(|p| p.is_terminal())
 }
 
-async fn send(tx: &tokio::sync::mpsc::Sender<Item>, changes: Vec<pb::PhaseChange>, snapshot_complete: bool) -> Result<(), Status> {
-    tx.send(Ok(pb::WatchExecutionResponse { changes, snapshot_complete }))
-        .await
-        .map_err(|_| Status::cancelled("watcher went away"))
+async fn send(
+    tx: &tokio::sync::mpsc::Sender<Item>,
+    changes: Vec<pb::PhaseChange>,
+    snapshot_complete: bool,
+) -> Result<(), Status> {
+    tx.send(Ok(pb::WatchExecutionResponse {
+        changes,
+        snapshot_complete,
+    }))
+    .await
+    .map_err(|_| Status::cancelled("watcher went away"))
 }
 
 /// Runs `body` as a stream fed through a channel; an error ends the stream with that status.
@@ -113,14 +121,22 @@ fn live_change(change: &PhaseChange, sequence: u64) -> pb::PhaseChange {
     let body = match change.scope {
         ChangeScope::Execution => pb::phase_change::Change::Execution(pb::ExecutionPhaseChange {
             execution_id,
-            phase: change.phase.parse::<ExecutionPhase>().map(|p| pb::ExecutionPhase::from(p) as i32).unwrap_or_default(),
+            phase: change
+                .phase
+                .parse::<ExecutionPhase>()
+                .map(|p| pb::ExecutionPhase::from(p) as i32)
+                .unwrap_or_default(),
             error: None,
         }),
         ChangeScope::Node => pb::phase_change::Change::Node(pb::NodePhaseChange {
             execution_id,
             node_id: change.node_id.clone(),
             parent_node_id: parent_of(&change.node_id),
-            phase: change.phase.parse::<NodePhase>().map(|p| pb::NodePhase::from(p) as i32).unwrap_or_default(),
+            phase: change
+                .phase
+                .parse::<NodePhase>()
+                .map(|p| pb::NodePhase::from(p) as i32)
+                .unwrap_or_default(),
             ..Default::default()
         }),
         ChangeScope::Attempt => pb::phase_change::Change::Attempt(pb::AttemptPhaseChange {
@@ -129,7 +145,11 @@ fn live_change(change: &PhaseChange, sequence: u64) -> pb::PhaseChange {
                 node_id: change.node_id.clone(),
                 attempt: change.attempt.unwrap_or_default(),
             }),
-            phase: change.phase.parse::<AttemptPhase>().map(|p| pb::AttemptPhase::from(p) as i32).unwrap_or_default(),
+            phase: change
+                .phase
+                .parse::<AttemptPhase>()
+                .map(|p| pb::AttemptPhase::from(p) as i32)
+                .unwrap_or_default(),
             ..Default::default()
         }),
     };
@@ -158,7 +178,11 @@ async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::P
             limit: 10_000,
         };
         loop {
-            let rows = engine.store().list_nodes(execution.id, &parent, &page).await.or_status()?;
+            let rows = engine
+                .store()
+                .list_nodes(execution.id, &parent, &page)
+                .await
+                .or_status()?;
             for row in &rows {
                 if row.children_total > 0 {
                     parents.push(row.node_id.clone());
@@ -186,4 +210,3 @@ async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::P
     }
     Ok(changes)
 }
-

@@ -39,8 +39,12 @@ fn require_worker(worker_id: &str) -> Result<(), Status> {
 
 fn attempt_ref(field: &str, attempt: Option<pb::AttemptRef>) -> Result<AttemptRef, Status> {
     let attempt = attempt.ok_or_else(|| Status::invalid_argument(format!("{field}: required field is missing")))?;
-    let execution_id = Uuid::parse_str(&attempt.execution_id)
-        .map_err(|_| Status::invalid_argument(format!("{field}.execution_id: {:?} is not an execution id", attempt.execution_id)))?;
+    let execution_id = Uuid::parse_str(&attempt.execution_id).map_err(|_| {
+        Status::invalid_argument(format!(
+            "{field}.execution_id: {:?} is not an execution id",
+            attempt.execution_id
+        ))
+    })?;
     Ok(AttemptRef {
         execution_id,
         node_id: attempt.node_id,
@@ -63,18 +67,26 @@ fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> 
     let lease_id = Uuid::parse_str(&wire.lease_id)
         .map_err(|_| Status::invalid_argument(format!("{field}.lease_id: {:?} is not a lease id", wire.lease_id)))?;
     let result = match wire.result {
-        Some(pb::completion::Result::Outputs(outputs)) => {
-            AttemptResult::Outputs(LiteralMap::try_from(outputs).map_err(|e| Status::from(e.at(&format!("{field}.outputs"))))?)
-        }
+        Some(pb::completion::Result::Outputs(outputs)) => AttemptResult::Outputs(
+            LiteralMap::try_from(outputs).map_err(|e| Status::from(e.at(&format!("{field}.outputs"))))?,
+        ),
         Some(pb::completion::Result::DynamicSpec(spec)) => AttemptResult::DynamicSpec(Box::new(
             DynamicJobSpec::try_from(spec).map_err(|e| Status::from(e.at(&format!("{field}.dynamic_spec"))))?,
         )),
-        Some(pb::completion::Result::Error(error)) => {
-            AttemptResult::Error(ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?)
+        Some(pb::completion::Result::Error(error)) => AttemptResult::Error(
+            ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?,
+        ),
+        None => {
+            return Err(Status::invalid_argument(format!(
+                "{field}.result: one of outputs, dynamic_spec or error is required"
+            )));
         }
-        None => return Err(Status::invalid_argument(format!("{field}.result: one of outputs, dynamic_spec or error is required"))),
     };
-    Ok(Completion { attempt, lease_id, result })
+    Ok(Completion {
+        attempt,
+        lease_id,
+        result,
+    })
 }
 
 fn rejected(attempt: Option<pb::AttemptRef>, status: Status) -> pb::CompletionResult {
@@ -89,17 +101,26 @@ fn rejected(attempt: Option<pb::AttemptRef>, status: Status) -> pb::CompletionRe
 
 #[tonic::async_trait]
 impl WorkerService for WorkerApi {
-    async fn poll_tasks(&self, request: Request<pb::PollTasksRequest>) -> Result<Response<pb::PollTasksResponse>, Status> {
+    async fn poll_tasks(
+        &self,
+        request: Request<pb::PollTasksRequest>,
+    ) -> Result<Response<pb::PollTasksResponse>, Status> {
         let r = request.into_inner();
         require_worker(&r.worker_id)?;
         if r.queues.is_empty() {
             return Err(Status::invalid_argument("queues: at least one queue is required"));
         }
         let wait = match r.wait {
-            Some(wait) => Duration::try_from(wait).map_err(|_| Status::invalid_argument("wait: must not be negative"))?,
+            Some(wait) => {
+                Duration::try_from(wait).map_err(|_| Status::invalid_argument("wait: must not be negative"))?
+            }
             None => DEFAULT_WAIT,
         };
-        let claimed = self.engine.poll(&r.worker_id, &r.queues, r.max_attempts.max(1), wait).await.or_status()?;
+        let claimed = self
+            .engine
+            .poll(&r.worker_id, &r.queues, r.max_attempts.max(1), wait)
+            .await
+            .or_status()?;
         let assignments = claimed
             .into_iter()
             .map(|a| {
@@ -118,7 +139,10 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(pb::PollTasksResponse { assignments }))
     }
 
-    async fn heartbeat(&self, request: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let r = request.into_inner();
         require_worker(&r.worker_id)?;
         let mut refs = Vec::with_capacity(r.attempts.len());
@@ -170,7 +194,11 @@ impl WorkerService for WorkerApi {
             }
         }
         let refs: Vec<AttemptRef> = valid.iter().map(|c| c.attempt.clone()).collect();
-        let outcomes = if valid.is_empty() { Vec::new() } else { self.engine.complete(&r.worker_id, valid).await.or_status()? };
+        let outcomes = if valid.is_empty() {
+            Vec::new()
+        } else {
+            self.engine.complete(&r.worker_id, valid).await.or_status()?
+        };
         for ((slot, attempt), outcome) in valid_slots.into_iter().zip(&refs).zip(outcomes) {
             results[slot] = Some(match outcome {
                 Ok(phase) => pb::CompletionResult {
@@ -183,6 +211,8 @@ impl WorkerService for WorkerApi {
                 Err(error) => rejected(Some(wire_ref(attempt)), to_status(error)),
             });
         }
-        Ok(Response::new(pb::CompleteAttemptsResponse { results: results.into_iter().flatten().collect() }))
+        Ok(Response::new(pb::CompleteAttemptsResponse {
+            results: results.into_iter().flatten().collect(),
+        }))
     }
 }

@@ -81,6 +81,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>>;
     /// Queues that have attempts claimable at `now`.
     async fn ready_queues(&self, now: i64) -> StoreResult<Vec<String>>;
+
+    /// Wake-ups of queues announced by other processes sharing the database ([`Tx::announce_queues`]), as a
+    /// channel of queue names; `None` when the store has no such channel (SQLite: one process owns the file). On
+    /// Postgres this holds one pooled connection until the receiver is dropped.
+    async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>>;
 }
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls it back.
@@ -95,6 +100,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 pub trait Tx: Send {
     /// Commits everything written in the transaction, atomically.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Announces, when the transaction commits, that these queues got claimable attempts, so that long polls waiting
+    /// on other server replicas wake (Postgres `NOTIFY`). A no-op where there is no one else to tell.
+    async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()>;
 
     /// Registers a resource. The same key with a different template is a [`StoreError::Conflict`].
     async fn put_resource(&mut self, kind: ResourceKind, row: &ResourceRow) -> StoreResult<PutOutcome>;

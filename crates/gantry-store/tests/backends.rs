@@ -185,3 +185,43 @@ async fn migrations_are_idempotent() {
     let sqlite = SqliteStore::open(":memory:").await.unwrap();
     sqlite.migrate().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_announces_queues_to_other_replicas_on_commit_only() {
+    let admin = admin_url();
+    let (store, url) = PgStore::connect_fresh(&admin).await.unwrap();
+    let replica = PgStore::connect(&url, 2).await.unwrap();
+    let mut wakeups = replica.listen_queues().await.unwrap().expect("Postgres has a channel");
+    let mut next = async || {
+        // A guard against a hang, not a timing assertion.
+        tokio::time::timeout(std::time::Duration::from_secs(30), wakeups.recv())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    let mut rolled_back = store.begin().await.unwrap();
+    rolled_back.announce_queues(&["never".to_owned()]).await.unwrap();
+    drop(rolled_back);
+    let mut tx = store.begin().await.unwrap();
+    tx.announce_queues(&["gpu".to_owned(), "default".to_owned()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(next().await, "gpu", "a rolled-back announcement is never sent");
+    assert_eq!(next().await, "default");
+
+    drop(wakeups);
+    replica.close().await;
+    store.close().await;
+    PgStore::drop_fresh(&admin, &url).await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_has_no_queue_channel() {
+    let store = SqliteStore::open(":memory:").await.unwrap();
+    assert!(store.listen_queues().await.unwrap().is_none());
+    let mut tx = store.begin().await.unwrap();
+    tx.announce_queues(&["q".to_owned()]).await.unwrap();
+    tx.commit().await.unwrap();
+}

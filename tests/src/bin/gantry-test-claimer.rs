@@ -6,7 +6,9 @@ use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let endpoint = std::env::args().nth(1).ok_or_else(|| anyhow::anyhow!("usage: gantry-test-claimer ENDPOINT"))?;
+    let endpoint = std::env::args()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: gantry-test-claimer ENDPOINT"))?;
     let mut client = WorkerServiceClient::connect(endpoint).await?;
     loop {
         let request = pb::PollTasksRequest {

@@ -128,6 +128,32 @@ impl Store for PgStore {
         Ok(Box::new(PgTx { tx }))
     }
 
+    async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(QUEUE_CHANNEL).await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(1_024);
+        // The listener holds one pooled connection until the receiver is dropped.
+        tokio::spawn(async move {
+            loop {
+                let received = tokio::select! {
+                    _ = sender.closed() => return,
+                    received = listener.recv() => received,
+                };
+                match received {
+                    Ok(notification) => {
+                        if sender.send(notification.payload().to_owned()).await.is_err() {
+                            return;
+                        }
+                    }
+                    // PgListener reconnects by itself on the next recv; a wake-up lost meanwhile is covered by the
+                    // pollers' own timeouts.
+                    Err(error) => tracing::warn!(%error, "queue notifications interrupted"),
+                }
+            }
+        });
+        Ok(Some(receiver))
+    }
+
     async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
         registry::get_resource(&self.pool, kind, key).await
     }
@@ -185,6 +211,9 @@ impl Store for PgStore {
 }
 
 /// One Postgres transaction; dropping it rolls back.
+/// The `NOTIFY` channel on which replicas announce queues with new work.
+const QUEUE_CHANNEL: &str = "gantry_queues";
+
 struct PgTx {
     tx: Transaction<'static, Postgres>,
 }
@@ -193,6 +222,20 @@ struct PgTx {
 impl Tx for PgTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()> {
+        if queues.is_empty() {
+            return Ok(());
+        }
+        for queue in queues {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(QUEUE_CHANNEL)
+                .bind(queue)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(())
     }
 

@@ -132,6 +132,10 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { tx }))
     }
 
+    async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>> {
+        Ok(None)
+    }
+
     async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
         registry::get_resource(&self.pool, kind, key).await
     }
@@ -197,6 +201,10 @@ struct SqliteTx {
 impl Tx for SqliteTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn announce_queues(&mut self, _queues: &[String]) -> StoreResult<()> {
         Ok(())
     }
 

@@ -313,13 +313,30 @@ pub async fn abort_node_attempts_touches_only_those_nodes(store: &dyn Store) {
     done.attempt = 1;
     done.phase = AttemptPhase::Succeeded;
     let mut tx = store.begin().await.unwrap();
-    tx.insert_attempts(&[queued.clone(), running.clone(), sibling.clone(), done.clone()]).await.unwrap();
-    let aborted = tx.abort_node_attempts(execution.id, &["gen".to_owned()], 77).await.unwrap();
+    tx.insert_attempts(&[queued.clone(), running.clone(), sibling.clone(), done.clone()])
+        .await
+        .unwrap();
+    let aborted = tx
+        .abort_node_attempts(execution.id, &["gen".to_owned()], 77)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(aborted, 1, "only gen's queued attempt; its finished one and its child's stay");
+    assert_eq!(
+        aborted, 1,
+        "only gen's queued attempt; its finished one and its child's stay"
+    );
     let gen_attempts = store.list_attempts(execution.id, "gen").await.unwrap();
-    assert_eq!(gen_attempts.iter().map(|a| (a.attempt, a.phase)).collect::<Vec<_>>(), [(0, AttemptPhase::Aborted), (1, AttemptPhase::Succeeded)]);
+    assert_eq!(
+        gen_attempts.iter().map(|a| (a.attempt, a.phase)).collect::<Vec<_>>(),
+        [(0, AttemptPhase::Aborted), (1, AttemptPhase::Succeeded)]
+    );
     assert_eq!(gen_attempts[0].finished_at, Some(77));
-    assert_eq!(store.list_attempts(execution.id, "gen/0/dn0").await.unwrap()[0].phase, AttemptPhase::Running);
-    assert_eq!(store.list_attempts(execution.id, "other").await.unwrap()[0].phase, AttemptPhase::Queued);
+    assert_eq!(
+        store.list_attempts(execution.id, "gen/0/dn0").await.unwrap()[0].phase,
+        AttemptPhase::Running
+    );
+    assert_eq!(
+        store.list_attempts(execution.id, "other").await.unwrap()[0].phase,
+        AttemptPhase::Queued
+    );
 }

@@ -1,0 +1,181 @@
+//! Gantry's example tasks, in project `demo`, domain `dev`, version `1`, and a worker that runs them.
+//!
+//! - `other_task(index: integer) -> other_task_out: integer` returns `index * 2`.
+//! - `generate_others(tasks_count: integer) -> out: list<integer>` is the seed's dynamic task (cache version `1`):
+//!   it yields `tasks_count` × `other_task(index = i)` and binds `out` to the list of their outputs, so
+//!   `tasks_count = 5` gives `[0, 2, 4, 6, 8]`.
+//! - `nested_dynamic(depth: integer, width: integer) -> total: list<integer>` nests dynamics: at depth 1 it yields
+//!   `width` × `other_task`; deeper, `width` × `nested_dynamic(depth - 1, width)` and a `flatten_lists` node that
+//!   concatenates their totals. `depth = 3, width = 2` gives three levels of dynamic parents and
+//!   `[0, 2, 0, 2, 0, 2, 0, 2]`.
+//! - `flatten_lists(lists: list<list<integer>>) -> flat: list<integer>` is that reduce step.
+//! - `fail_task(message: string)` fails with a non-recoverable user error whose message includes `message`.
+//!
+//! It depends only on the worker SDK and the core model; never on the engine, the store or the server.
+#![forbid(unsafe_code)]
+
+use gantry_core::model::LiteralType;
+use gantry_worker::{
+    DynamicSpec, Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, WorkerBuilder, outputs,
+};
+
+/// The project of every example task.
+pub const PROJECT: &str = "demo";
+/// The domain of every example task.
+pub const DOMAIN: &str = "dev";
+/// The version of every example task.
+pub const VERSION: &str = "1";
+
+fn def(name: &str) -> TaskDef {
+    TaskDef::new(PROJECT, DOMAIN, name, VERSION)
+}
+
+fn integers() -> LiteralType {
+    LiteralType::collection(LiteralType::Integer)
+}
+
+/// `other_task(index: integer) -> other_task_out: integer`, returning `index * 2`.
+pub fn other_task_def() -> TaskDef {
+    def("other_task")
+        .input("index", LiteralType::Integer)
+        .output("other_task_out", LiteralType::Integer)
+}
+
+/// `generate_others(tasks_count: integer) -> out: list<integer>`: the seed's dynamic task, cached under version `1`.
+pub fn generate_others_def() -> TaskDef {
+    def("generate_others")
+        .input("tasks_count", LiteralType::Integer)
+        .output("out", integers())
+        .cache("1")
+}
+
+/// `nested_dynamic(depth: integer, width: integer) -> total: list<integer>`: dynamics nested `depth` levels deep.
+pub fn nested_dynamic_def() -> TaskDef {
+    def("nested_dynamic")
+        .input("depth", LiteralType::Integer)
+        .input("width", LiteralType::Integer)
+        .output("total", integers())
+}
+
+/// `flatten_lists(lists: list<list<integer>>) -> flat: list<integer>`: concatenates lists, in order.
+pub fn flatten_lists_def() -> TaskDef {
+    def("flatten_lists")
+        .input("lists", LiteralType::collection(integers()))
+        .output("flat", integers())
+}
+
+/// `fail_task(message: string)`: always fails, with a non-recoverable user error quoting `message`.
+pub fn fail_task_def() -> TaskDef {
+    def("fail_task").input("message", LiteralType::String)
+}
+
+/// The seed's two tasks: `other_task` and `generate_others`.
+pub fn seed_tasks() -> Vec<TaskDef> {
+    vec![other_task_def(), generate_others_def()]
+}
+
+/// Every example task: the seed's, `nested_dynamic`, `flatten_lists` and `fail_task`.
+pub fn all_tasks() -> Vec<TaskDef> {
+    vec![
+        other_task_def(),
+        generate_others_def(),
+        nested_dynamic_def(),
+        flatten_lists_def(),
+        fail_task_def(),
+    ]
+}
+
+/// A worker builder with the handler of every example task registered; set concurrency and the rest, then build.
+pub fn seed_worker(endpoint: impl Into<String>) -> WorkerBuilder {
+    gantry_worker::Worker::builder(endpoint)
+        .task(other_task_def(), other_task)
+        .task(generate_others_def(), generate_others)
+        .task(nested_dynamic_def(), nested_dynamic)
+        .task(flatten_lists_def(), flatten_lists)
+        .task(fail_task_def(), fail_task)
+}
+
+/// Doubles its input.
+pub async fn other_task(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    let index: i64 = inputs.get("index")?;
+    let doubled = index
+        .checked_mul(2)
+        .ok_or_else(|| TaskError::user(format!("index {index} is too large to double")))?;
+    Ok(outputs().set("other_task_out", doubled).into())
+}
+
+/// The seed's generator: one `other_task` per index, and `out` bound to the list of their outputs.
+pub async fn generate_others(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    let tasks_count: i64 = inputs.get("tasks_count")?;
+    Ok(TaskOutput::Dynamic(generate_others_spec(tasks_count)))
+}
+
+/// The spec `generate_others` yields for `tasks_count`.
+pub fn generate_others_spec(tasks_count: i64) -> DynamicSpec {
+    let other_task = other_task_def();
+    let mut spec = DynamicSpec::new();
+    let mut res = Vec::new();
+    for i in 0..tasks_count {
+        let task = spec.task(&other_task, [("index", i.into_binding())]);
+        res.push(task.output("other_task_out"));
+    }
+    spec.set_output("out", res);
+    spec
+}
+
+/// Yields `width` leaves at depth 1, else `width` nested children and a `flatten_lists` node over their totals.
+pub async fn nested_dynamic(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    let depth: i64 = inputs.get("depth")?;
+    let width: i64 = inputs.get("width")?;
+    if width < 0 {
+        return Err(TaskError::user(format!("width must not be negative, got {width}")));
+    }
+    Ok(TaskOutput::Dynamic(nested_dynamic_spec(depth, width)))
+}
+
+/// The spec `nested_dynamic` yields for `depth` and `width`.
+pub fn nested_dynamic_spec(depth: i64, width: i64) -> DynamicSpec {
+    let mut spec = DynamicSpec::new();
+    if depth <= 0 {
+        spec.set_output("total", Vec::<i64>::new());
+        return spec;
+    }
+    if depth == 1 {
+        let leaves: Vec<_> = (0..width)
+            .map(|i| {
+                spec.task(&other_task_def(), [("index", i.into_binding())])
+                    .output("other_task_out")
+            })
+            .collect();
+        spec.set_output("total", leaves);
+        return spec;
+    }
+    let nested = nested_dynamic_def();
+    let totals: Vec<_> = (0..width)
+        .map(|_| {
+            let child = spec.task(
+                &nested,
+                [("depth", (depth - 1).into_binding()), ("width", width.into_binding())],
+            );
+            child.output("total")
+        })
+        .collect();
+    let flatten = spec.task(&flatten_lists_def(), [("lists", totals.into_binding())]);
+    spec.set_output("total", flatten.output("flat"));
+    spec
+}
+
+/// Concatenates its input lists.
+pub async fn flatten_lists(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    let lists: Vec<Vec<i64>> = inputs.get("lists")?;
+    Ok(outputs().set("flat", lists.concat()).into())
+}
+
+/// Fails as asked.
+pub async fn fail_task(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    let message: String = inputs.get("message")?;
+    Err(TaskError::user(format!("fail_task failed as asked: {message}")).with_code("asked_to_fail"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,44 @@
+//! `gantry-example-worker`: runs the example tasks against a Gantry server until Ctrl-C, then shuts down gracefully.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Runs Gantry's example tasks (other_task, generate_others, nested_dynamic, flatten_lists, fail_task).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The Gantry server.
+    #[arg(long, env = "GANTRY_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+    endpoint: String,
+    /// How many attempts run at once.
+    #[arg(long, env = "GANTRY_CONCURRENCY", default_value_t = 8)]
+    concurrency: usize,
+    /// Register the example task templates before running.
+    #[arg(long)]
+    register: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let args = Args::parse();
+    let worker = gantry_examples::seed_worker(&args.endpoint)
+        .concurrency(args.concurrency)
+        .build()
+        .context("building the worker")?;
+    if args.register {
+        worker.register_tasks().await.context("registering the example tasks")?;
+    }
+    worker
+        .run(tokio::signal::ctrl_c())
+        .await
+        .context("running the worker")?;
+    Ok(())
+}

@@ -1,0 +1,384 @@
+//! The dynamic spec builder: what a dynamic task's handler returns instead of outputs.
+//!
+//! ```
+//! use gantry_core::model::LiteralType;
+//! use gantry_worker::{DynamicSpec, IntoBinding, TaskDef, TaskOutput};
+//!
+//! let other_task = TaskDef::new("demo", "dev", "other_task", "1")
+//!     .input("index", LiteralType::Integer)
+//!     .output("other_task_out", LiteralType::Integer);
+//! let mut spec = DynamicSpec::new();
+//! let mut res = Vec::new();
+//! for i in 0..3i64 {
+//!     let task = spec.task(&other_task, [("index", i.into_binding())]);
+//!     res.push(task.output("other_task_out"));
+//! }
+//! spec.set_output("out", res);
+//! let _ = TaskOutput::Dynamic(spec);
+//! ```
+//!
+//! Outputs of yielded nodes are only referenced ([`Promise`]s), never read: the server assembles the parent's
+//! outputs from the output bindings once the nodes are done. A reduce is a separate node that takes the promises
+//! as inputs.
+
+use std::collections::{BTreeMap, HashSet};
+
+use gantry_core::model::{
+    AttrStep, Binding, BindingData, DynamicJobSpec, Identifier, Literal, Node, NodeOverrides, NodeTarget, RetryPolicy,
+    TaskTemplate, WorkflowTemplate,
+};
+
+use crate::literal::IntoLiteral;
+use crate::task_def::TaskDef;
+
+/// A reference to an output of a node of the spec (or, from [`DynamicSpec::parent_input`], to an input of the
+/// dynamic task itself). Bind it to another node's input or to one of the spec's outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Promise {
+    inner: gantry_core::model::Promise,
+}
+
+impl Promise {
+    /// A promise of output `output` of node `node_id`; an empty node id means the parent task's inputs.
+    pub fn new(node_id: impl Into<String>, output: impl Into<String>) -> Self {
+        Promise {
+            inner: gantry_core::model::Promise::new(node_id, output),
+        }
+    }
+
+    /// The element at `index` of a list value.
+    #[must_use]
+    pub fn index(mut self, index: u32) -> Self {
+        self.inner.attr_path.push(AttrStep::Index(index));
+        self
+    }
+
+    /// The entry `key` of a map, or field `key` of a struct.
+    #[must_use]
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.inner.attr_path.push(AttrStep::Key(key.into()));
+        self
+    }
+
+    /// The node whose output is promised; empty for the parent's inputs.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// The output (or parent input) name.
+    pub fn output_name(&self) -> &str {
+        &self.inner.output
+    }
+
+    /// The core model's promise.
+    pub fn into_core(self) -> gantry_core::model::Promise {
+        self.inner
+    }
+}
+
+/// A value a node input or spec output can be bound to: a literal, a [`Promise`], or lists and maps of them.
+pub trait IntoBinding {
+    /// Makes the binding.
+    fn into_binding(self) -> BindingData;
+}
+
+impl IntoBinding for BindingData {
+    fn into_binding(self) -> BindingData {
+        self
+    }
+}
+
+impl IntoBinding for Promise {
+    fn into_binding(self) -> BindingData {
+        BindingData::Promise(self.inner)
+    }
+}
+
+impl IntoBinding for &Promise {
+    fn into_binding(self) -> BindingData {
+        BindingData::Promise(self.inner.clone())
+    }
+}
+
+/// Scalars and other literal values bind as literals.
+macro_rules! literal_binding {
+    ($($ty:ty),* $(,)?) => {$(
+        impl IntoBinding for $ty {
+            fn into_binding(self) -> BindingData {
+                BindingData::Literal(self.into_literal())
+            }
+        }
+    )*};
+}
+
+literal_binding!(
+    Literal,
+    i64,
+    i32,
+    u32,
+    u64,
+    usize,
+    f64,
+    f32,
+    bool,
+    String,
+    &str,
+    &String,
+    Vec<u8>,
+    gantry_core::model::Duration,
+    gantry_core::model::Timestamp,
+    gantry_core::model::Blob,
+    std::time::Duration,
+    std::time::SystemTime,
+);
+
+/// A list; when every element is a literal the whole list is one literal.
+impl<T: IntoBinding> IntoBinding for Vec<T> {
+    fn into_binding(self) -> BindingData {
+        let items: Vec<BindingData> = self.into_iter().map(IntoBinding::into_binding).collect();
+        if items.iter().all(|item| matches!(item, BindingData::Literal(_))) {
+            let literals = items
+                .into_iter()
+                .filter_map(|item| match item {
+                    BindingData::Literal(literal) => Some(literal),
+                    _ => None,
+                })
+                .collect();
+            return BindingData::Literal(Literal::Collection(literals));
+        }
+        BindingData::Collection(items)
+    }
+}
+
+/// A string-keyed map; when every value is a literal the whole map is one literal.
+impl<T: IntoBinding> IntoBinding for BTreeMap<String, T> {
+    fn into_binding(self) -> BindingData {
+        let items: BTreeMap<String, BindingData> = self.into_iter().map(|(k, v)| (k, v.into_binding())).collect();
+        if items.values().all(|item| matches!(item, BindingData::Literal(_))) {
+            let literals = items
+                .into_iter()
+                .filter_map(|(key, item)| match item {
+                    BindingData::Literal(literal) => Some((key, literal)),
+                    _ => None,
+                })
+                .collect();
+            return BindingData::Literal(Literal::Map(literals));
+        }
+        BindingData::Map(items)
+    }
+}
+
+/// `None` binds the `none` literal.
+impl<T: IntoBinding> IntoBinding for Option<T> {
+    fn into_binding(self) -> BindingData {
+        self.map_or(BindingData::Literal(Literal::None), IntoBinding::into_binding)
+    }
+}
+
+/// What a task node of a spec runs: a [`TaskDef`], a [`TaskTemplate`] or an [`Identifier`].
+pub trait TaskTarget {
+    /// The task's identifier.
+    fn task_id(&self) -> Identifier;
+}
+
+impl TaskTarget for TaskDef {
+    fn task_id(&self) -> Identifier {
+        self.id().clone()
+    }
+}
+
+impl TaskTarget for TaskTemplate {
+    fn task_id(&self) -> Identifier {
+        self.id.clone()
+    }
+}
+
+impl TaskTarget for Identifier {
+    fn task_id(&self) -> Identifier {
+        self.clone()
+    }
+}
+
+impl From<&TaskDef> for TaskTemplate {
+    fn from(def: &TaskDef) -> Self {
+        def.template().clone()
+    }
+}
+
+/// A node added to a [`DynamicSpec`]: its id, and promises of its outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeHandle {
+    id: String,
+}
+
+impl NodeHandle {
+    /// The node's id within the spec (`dn0`, `dn1`, ...).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A promise of the node's output `name`.
+    pub fn output(&self, name: impl Into<String>) -> Promise {
+        Promise::new(self.id.clone(), name)
+    }
+}
+
+/// A dynamic job spec under construction: nodes (ids `dn0`, `dn1`, ... in the order added), templates they may
+/// use beyond the registered ones, and one output binding per output of the dynamic task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DynamicSpec {
+    nodes: Vec<Node>,
+    outputs: Vec<Binding>,
+    tasks: Vec<TaskTemplate>,
+    subworkflows: Vec<WorkflowTemplate>,
+    min_successes: Option<u64>,
+}
+
+impl DynamicSpec {
+    /// An empty spec. With no nodes and literal outputs it is an ordinary success.
+    pub fn new() -> Self {
+        DynamicSpec::default()
+    }
+
+    /// Adds a node running a task (registered, or [embedded](DynamicSpec::embed)) with the given input bindings.
+    pub fn task<T, K>(&mut self, task: &T, inputs: impl IntoIterator<Item = (K, BindingData)>) -> NodeHandle
+    where
+        T: TaskTarget + ?Sized,
+        K: Into<String>,
+    {
+        self.add_node(NodeTarget::Task(task.task_id()), inputs)
+    }
+
+    /// Adds a node starting a child execution of a launch plan and bringing its outputs back.
+    pub fn launch_plan<K: Into<String>>(
+        &mut self,
+        launch_plan: &Identifier,
+        inputs: impl IntoIterator<Item = (K, BindingData)>,
+    ) -> NodeHandle {
+        self.add_node(NodeTarget::LaunchPlan(launch_plan.clone()), inputs)
+    }
+
+    /// Adds a node running a workflow (registered, or [embedded](DynamicSpec::embed_workflow)) inside this execution.
+    pub fn sub_workflow<K: Into<String>>(
+        &mut self,
+        workflow: &Identifier,
+        inputs: impl IntoIterator<Item = (K, BindingData)>,
+    ) -> NodeHandle {
+        self.add_node(NodeTarget::SubWorkflow(workflow.clone()), inputs)
+    }
+
+    fn add_node<K: Into<String>>(
+        &mut self,
+        target: NodeTarget,
+        inputs: impl IntoIterator<Item = (K, BindingData)>,
+    ) -> NodeHandle {
+        let id = format!("dn{}", self.nodes.len());
+        let inputs = inputs
+            .into_iter()
+            .map(|(name, data)| Binding::new(name, data))
+            .collect();
+        self.nodes.push(Node {
+            id: id.clone(),
+            inputs,
+            upstream: Vec::new(),
+            target,
+            overrides: NodeOverrides::default(),
+        });
+        NodeHandle { id }
+    }
+
+    /// A promise of one of the dynamic task's own inputs, to pass through to a node or an output.
+    pub fn parent_input(&self, name: impl Into<String>) -> Promise {
+        Promise::new("", name)
+    }
+
+    /// Binds output `name` of the dynamic task: a promise, a list or map of promises, or a literal. Binding the
+    /// same output again replaces the earlier binding.
+    pub fn set_output(&mut self, name: impl Into<String>, value: impl IntoBinding) {
+        let binding = Binding::new(name, value.into_binding());
+        match self.outputs.iter_mut().find(|existing| existing.var == binding.var) {
+            Some(existing) => *existing = binding,
+            None => self.outputs.push(binding),
+        }
+    }
+
+    /// Makes `node` wait for `upstream` even though none of its inputs says so.
+    pub fn depends_on(&mut self, node: &NodeHandle, upstream: &NodeHandle) {
+        if let Some(node) = self.nodes.iter_mut().find(|n| n.id == node.id)
+            && !node.upstream.contains(&upstream.id)
+        {
+            node.upstream.push(upstream.id.clone());
+        }
+    }
+
+    /// Replaces the retry policy of `node`'s task.
+    pub fn override_retries(&mut self, node: &NodeHandle, retries: RetryPolicy) {
+        if let Some(node) = self.nodes.iter_mut().find(|n| n.id == node.id) {
+            node.overrides.retries = Some(retries);
+        }
+    }
+
+    /// Ships a task template with the spec, so that nodes may run a task the server has not registered. Embedding
+    /// the same id twice keeps the first.
+    pub fn embed(&mut self, task: impl Into<TaskTemplate>) {
+        let task = task.into();
+        if !self.tasks.iter().any(|existing| existing.id == task.id) {
+            self.tasks.push(task);
+        }
+    }
+
+    /// Ships a workflow template with the spec for sub-workflow nodes. Embedding the same id twice keeps the first.
+    pub fn embed_workflow(&mut self, workflow: WorkflowTemplate) {
+        if !self.subworkflows.iter().any(|existing| existing.id == workflow.id) {
+            self.subworkflows.push(workflow);
+        }
+    }
+
+    /// How many nodes must succeed for the dynamic task to succeed (all of them unless set). Outputs bound to
+    /// promises of failed nodes are then `none`.
+    pub fn min_successes(&mut self, count: u64) {
+        self.min_successes = Some(count);
+    }
+
+    /// The nodes added so far.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The output bindings set so far.
+    pub fn outputs(&self) -> &[Binding] {
+        &self.outputs
+    }
+
+    /// The finished spec, in the core's model.
+    pub fn into_job_spec(self) -> DynamicJobSpec {
+        debug_assert_eq!(
+            self.nodes.iter().map(|n| n.id.as_str()).collect::<HashSet<_>>().len(),
+            self.nodes.len(),
+            "node ids are generated unique"
+        );
+        DynamicJobSpec {
+            nodes: self.nodes,
+            min_successes: self.min_successes,
+            outputs: self.outputs,
+            tasks: self.tasks,
+            subworkflows: self.subworkflows,
+        }
+    }
+}
+
+impl From<DynamicSpec> for DynamicJobSpec {
+    fn from(spec: DynamicSpec) -> Self {
+        spec.into_job_spec()
+    }
+}
+
+impl From<DynamicSpec> for gantry_proto::v1::DynamicJobSpec {
+    fn from(spec: DynamicSpec) -> Self {
+        spec.into_job_spec().into()
+    }
+}
+
+#[cfg(test)]
+#[path = "dynamic_tests.rs"]
+mod tests;

@@ -1,0 +1,48 @@
+//! Gantry's Rust worker SDK.
+//!
+//! It owns what a worker process needs: [`TaskDef`] (task templates built in code), handlers
+//! (`async fn(TaskContext, Inputs) -> Result<TaskOutput, TaskError>`) with typed inputs and outputs
+//! ([`FromLiteral`], [`IntoLiteral`]), the [`DynamicSpec`] builder for dynamic tasks, and the [`Worker`] loop that
+//! polls attempts, runs them concurrently, heartbeats their leases and reports results in batches.
+//!
+//! It talks to the server only over the gRPC API of `gantry-proto`, and uses `gantry-core` for the data model. It
+//! must not depend on the engine, the store or the server.
+//!
+//! ```no_run
+//! use gantry_core::model::LiteralType;
+//! use gantry_worker::{Inputs, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs};
+//!
+//! async fn double(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+//!     let index: i64 = inputs.get("index")?;
+//!     Ok(outputs().set("other_task_out", index * 2).into())
+//! }
+//!
+//! # async fn run() -> Result<(), gantry_worker::WorkerError> {
+//! let def = TaskDef::new("demo", "dev", "other_task", "1")
+//!     .input("index", LiteralType::Integer)
+//!     .output("other_task_out", LiteralType::Integer);
+//! let worker = Worker::builder("http://127.0.0.1:50051").concurrency(8).task(def, double).build()?;
+//! worker.register_tasks().await?;
+//! worker.run(async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+mod context;
+mod dynamic;
+mod error;
+mod io;
+mod literal;
+mod task_def;
+mod worker;
+
+pub use context::{AttemptId, TaskContext};
+pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, TaskTarget};
+pub use error::{TaskError, WorkerError};
+pub use io::{Inputs, Outputs, TaskOutput, outputs};
+pub use literal::{FromLiteral, IntoLiteral, LiteralError};
+pub use task_def::TaskDef;
+pub use worker::{HandlerFuture, Worker, WorkerBuilder};
+
+/// The core model types a worker's code names most often.
+pub use gantry_core::model::{Literal, LiteralMap, LiteralType};

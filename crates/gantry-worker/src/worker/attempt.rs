@@ -1,0 +1,229 @@
+//! Running one attempt: decode the assignment, run the handler in its own task (so that a panic is caught), stop it
+//! when cancelled, and queue its result for the completion flusher.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gantry_core::model::{LiteralMap, TaskTemplate};
+use gantry_proto::v1 as pb;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::RegisteredTask;
+use super::run::{RunningAttempt, Shared};
+use crate::context::{AttemptId, TaskContext};
+use crate::error::TaskError;
+use crate::io::{Inputs, TaskOutput};
+
+/// A result waiting to be sent, with the attempt it belongs to.
+#[derive(Debug)]
+pub(crate) struct PendingCompletion {
+    pub(crate) id: AttemptId,
+    pub(crate) completion: pb::Completion,
+}
+
+impl PendingCompletion {
+    pub(crate) fn new(
+        id: AttemptId,
+        attempt: pb::AttemptRef,
+        lease_id: String,
+        result: Result<TaskOutput, TaskError>,
+    ) -> Self {
+        use pb::completion::Result as Outcome;
+        let outcome = match result {
+            Ok(TaskOutput::Outputs(outputs)) => Outcome::Outputs(outputs.into()),
+            Ok(TaskOutput::Dynamic(spec)) => Outcome::DynamicSpec(spec.into()),
+            Err(error) => Outcome::Error(error.into_execution_error().into()),
+        };
+        PendingCompletion {
+            id,
+            completion: pb::Completion {
+                attempt: Some(attempt),
+                lease_id,
+                result: Some(outcome),
+            },
+        }
+    }
+}
+
+/// What to run: the handler and its arguments, or the error to report instead.
+enum Work {
+    Run {
+        handler: super::Handler,
+        ctx: TaskContext,
+        inputs: Inputs,
+    },
+    Fail(TaskError),
+}
+
+/// An assignment, decoded and tracked for heartbeats.
+pub(crate) struct AttemptJob {
+    id: AttemptId,
+    attempt: pb::AttemptRef,
+    lease_id: String,
+    cancel: CancellationToken,
+    deadline: Option<SystemTime>,
+    work: Work,
+}
+
+impl AttemptJob {
+    /// Decodes an assignment and starts heartbeating it. `None` for an assignment without an attempt reference,
+    /// which cannot even be reported.
+    pub(crate) fn prepare(
+        shared: &Shared,
+        handlers: &BTreeMap<String, RegisteredTask>,
+        assignment: pb::AttemptAssignment,
+    ) -> Option<AttemptJob> {
+        let Some(attempt) = assignment.attempt else {
+            warn!(lease_id = %assignment.lease_id, "assignment without an attempt, ignored");
+            return None;
+        };
+        let id = AttemptId {
+            execution_id: attempt.execution_id.clone(),
+            node_id: attempt.node_id.clone(),
+            attempt: attempt.attempt,
+        };
+        shared.observe_lease(assignment.lease_expires_at.as_ref());
+        let cancel = CancellationToken::new();
+        shared.track(
+            id.clone(),
+            RunningAttempt {
+                attempt: attempt.clone(),
+                lease_id: assignment.lease_id.clone(),
+                cancel: cancel.clone(),
+            },
+        );
+        let deadline = assignment.deadline.as_ref().and_then(system_time);
+        let task: Result<TaskTemplate, _> = gantry_proto::convert::required("task", assignment.task);
+        let inputs: Result<LiteralMap, _> = assignment
+            .inputs
+            .map_or_else(|| Ok(LiteralMap::new()), LiteralMap::try_from);
+        let work = match (task, inputs) {
+            (Err(error), _) | (_, Err(error)) => Work::Fail(
+                TaskError::system(format!("the worker could not decode the assignment: {error}"))
+                    .non_recoverable()
+                    .with_code("bad_assignment"),
+            ),
+            (Ok(task), Ok(inputs)) => match handlers.get(&task.id.name) {
+                None => Work::Fail(
+                    TaskError::system(format!(
+                        "worker {:?} has no handler for task {}",
+                        shared.config.worker_id, task.id
+                    ))
+                    .with_code("unknown_task"),
+                ),
+                Some(registered) => Work::Run {
+                    handler: registered.handler.clone(),
+                    ctx: TaskContext::new(id.clone(), shared.config.worker_id.clone(), task)
+                        .with_deadline(deadline)
+                        .with_cancellation(cancel.clone()),
+                    inputs: Inputs::new(inputs),
+                },
+            },
+        };
+        Some(AttemptJob {
+            id,
+            attempt,
+            lease_id: assignment.lease_id,
+            cancel,
+            deadline,
+            work,
+        })
+    }
+}
+
+/// Runs one attempt to its end and queues its result; holds `slot` until the result is queued.
+pub(crate) async fn run_attempt(
+    shared: Arc<Shared>,
+    job: AttemptJob,
+    completions: mpsc::UnboundedSender<PendingCompletion>,
+    abort_running: CancellationToken,
+    slot: OwnedSemaphorePermit,
+) {
+    debug!(attempt = %job.id, "attempt started");
+    let result = match job.work {
+        Work::Fail(error) => Some(Err(error)),
+        Work::Run { handler, ctx, inputs } => {
+            let mut handle = tokio::spawn(handler(ctx, inputs));
+            let until_deadline = job
+                .deadline
+                .map(|deadline| deadline.duration_since(SystemTime::now()).unwrap_or_default());
+            let deadline = async {
+                match until_deadline {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                joined = &mut handle => match joined {
+                    Ok(result) => Some(result),
+                    Err(error) if error.is_panic() => Some(Err(panic_error(error.into_panic()))),
+                    Err(_) => None,
+                },
+                () = job.cancel.cancelled() => {
+                    handle.abort();
+                    debug!(attempt = %job.id, "attempt cancelled by the server");
+                    None
+                }
+                () = deadline => {
+                    // The server times the attempt out by itself; a completion would be rejected.
+                    handle.abort();
+                    warn!(attempt = %job.id, "attempt passed its deadline, stopped");
+                    None
+                }
+                () = abort_running.cancelled() => {
+                    handle.abort();
+                    Some(Err(TaskError::system("the worker shut down before the attempt finished")
+                        .with_code("worker_shutdown")))
+                }
+            }
+        }
+    };
+    match result {
+        Some(result) if !job.cancel.is_cancelled() => {
+            if let Err(error) = &result {
+                debug!(attempt = %job.id, error = %error, "attempt failed");
+            }
+            let pending = PendingCompletion::new(job.id.clone(), job.attempt, job.lease_id, result);
+            if completions.send(pending).is_err() {
+                shared.forget(&job.id);
+            }
+        }
+        _ => shared.forget(&job.id),
+    }
+    drop(slot);
+}
+
+/// A panic is the task's own fault: a non-recoverable user error carrying the panic message.
+fn panic_error(payload: Box<dyn Any + Send>) -> TaskError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".to_owned());
+    TaskError::user(format!("task panicked: {message}")).with_code("panic")
+}
+
+fn system_time(timestamp: &prost_types::Timestamp) -> Option<SystemTime> {
+    let seconds = u64::try_from(timestamp.seconds).ok()?;
+    let nanos = u32::try_from(timestamp.nanos).ok()?;
+    UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_payloads_become_user_errors_with_the_message() {
+        let error = panic_error(Box::new("boom"));
+        assert_eq!(error.code(), "panic");
+        assert_eq!(error.message(), "task panicked: boom");
+        assert!(!error.is_recoverable());
+        let error = panic_error(Box::new(String::from("index out of bounds")));
+        assert_eq!(error.message(), "task panicked: index out of bounds");
+    }
+}

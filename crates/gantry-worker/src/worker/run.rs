@@ -1,0 +1,307 @@
+//! The worker loop: poll for attempts while slots are free, hand each to [`super::attempt`], and shut down in
+//! order (stop polling, drain running attempts, flush results, stop heartbeating).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::worker_service_client::WorkerServiceClient;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::Channel;
+use tracing::{debug, info, warn};
+
+use super::attempt::{AttemptJob, PendingCompletion, run_attempt};
+use super::backoff::Backoff;
+use super::{RegisteredTask, WorkerConfig, completions, heartbeat};
+use crate::context::AttemptId;
+use crate::error::WorkerError;
+
+/// Until the first assignment tells the real lease, heartbeat as if it were this short.
+const ASSUMED_LEASE: Duration = Duration::from_secs(15);
+/// A poll's RPC deadline is its wait plus this much.
+const POLL_DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
+/// An attempt being run (or whose result is not yet acknowledged): what heartbeats present for it.
+#[derive(Debug)]
+pub(crate) struct RunningAttempt {
+    pub(crate) attempt: pb::AttemptRef,
+    pub(crate) lease_id: String,
+    pub(crate) cancel: CancellationToken,
+}
+
+/// State shared by the poll loop, the attempts, the heartbeat loop and the completion flusher.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: WorkerConfig,
+    client: WorkerServiceClient<Channel>,
+    running: Mutex<HashMap<AttemptId, RunningAttempt>>,
+    lease: watch::Sender<Duration>,
+}
+
+impl Shared {
+    /// A client on the shared connection (clones are cheap).
+    pub(crate) fn client(&self) -> WorkerServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    fn running(&self) -> MutexGuard<'_, HashMap<AttemptId, RunningAttempt>> {
+        // A panic while holding the lock leaves the map consistent: every operation on it is a single call.
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn track(&self, id: AttemptId, attempt: RunningAttempt) {
+        self.running().insert(id, attempt);
+    }
+
+    /// Stops heartbeating an attempt.
+    pub(crate) fn forget(&self, id: &AttemptId) {
+        self.running().remove(id);
+    }
+
+    /// Stops heartbeating an attempt and stops its handler.
+    pub(crate) fn cancel(&self, id: &AttemptId) {
+        if let Some(attempt) = self.running().remove(id) {
+            attempt.cancel.cancel();
+        }
+    }
+
+    /// Every attempt to heartbeat.
+    pub(crate) fn leased_attempts(&self) -> Vec<(AttemptId, pb::LeasedAttempt)> {
+        self.running()
+            .iter()
+            .map(|(id, running)| {
+                let leased = pb::LeasedAttempt {
+                    attempt: Some(running.attempt.clone()),
+                    lease_id: running.lease_id.clone(),
+                };
+                (id.clone(), leased)
+            })
+            .collect()
+    }
+
+    /// Learns the lease's length from an expiry the server handed out.
+    pub(crate) fn observe_lease(&self, expires_at: Option<&prost_types::Timestamp>) {
+        let Some(expires_at) = expires_at else { return };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let expires_at = Duration::new(
+            expires_at.seconds.max(0).unsigned_abs(),
+            expires_at.nanos.max(0).unsigned_abs(),
+        );
+        let Some(lease) = expires_at.checked_sub(now) else {
+            return;
+        };
+        if lease.is_zero() {
+            return;
+        }
+        // Round to 100 ms so that the time a message spent in flight does not wake the heartbeat loop each time.
+        let lease = Duration::from_millis(
+            lease
+                .as_millis()
+                .div_ceil(100)
+                .saturating_mul(100)
+                .try_into()
+                .unwrap_or(u64::MAX),
+        );
+        self.lease.send_if_modified(|current| {
+            let changed = *current != lease;
+            *current = lease;
+            changed
+        });
+    }
+
+    pub(crate) fn lease_updates(&self) -> watch::Receiver<Duration> {
+        self.lease.subscribe()
+    }
+}
+
+/// See [`crate::Worker::run`].
+pub(crate) async fn run(
+    channel: Channel,
+    config: WorkerConfig,
+    handlers: Arc<BTreeMap<String, RegisteredTask>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WorkerError> {
+    let client = WorkerServiceClient::new(channel)
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        client,
+        running: Mutex::new(HashMap::new()),
+        lease: watch::Sender::new(ASSUMED_LEASE),
+    });
+    info!(worker_id = %config.worker_id, queues = ?config.queues, concurrency = config.concurrency, "worker started");
+
+    let (completions_tx, completions_rx) = mpsc::unbounded_channel::<PendingCompletion>();
+    let flush_now = Arc::new(Notify::new());
+    let give_up_flushing = CancellationToken::new();
+    let mut flusher = tokio::spawn(completions::flush_loop(
+        shared.clone(),
+        completions_rx,
+        flush_now.clone(),
+        give_up_flushing.clone(),
+    ));
+    let stop_heartbeats = CancellationToken::new();
+    let heartbeats = tokio::spawn(heartbeat::heartbeat_loop(shared.clone(), stop_heartbeats.clone()));
+
+    let stop_polling = CancellationToken::new();
+    let abort_running = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let poller = Poller {
+        shared: shared.clone(),
+        handlers,
+        slots: Arc::new(Semaphore::new(config.concurrency)),
+        completions: completions_tx,
+        flush_now,
+        tracker: tracker.clone(),
+        stop: stop_polling.clone(),
+        abort_running: abort_running.clone(),
+    };
+    let poll_result = {
+        let poll = poller.poll_loop();
+        tokio::pin!(poll);
+        tokio::select! {
+            result = &mut poll => result,
+            () = shutdown => {
+                info!(worker_id = %config.worker_id, "shutting down: no more polls, draining running attempts");
+                stop_polling.cancel();
+                poll.await
+            }
+        }
+    };
+
+    tracker.close();
+    if tokio::time::timeout(config.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(worker_id = %config.worker_id, "shutdown grace elapsed, reporting the attempts still running as failed");
+        abort_running.cancel();
+        tracker.wait().await;
+    }
+    // Every sender is gone now, so the flusher drains what is left and ends.
+    if tokio::time::timeout(config.shutdown_grace, &mut flusher).await.is_err() {
+        warn!(worker_id = %config.worker_id, "could not report every result before the shutdown grace elapsed");
+        give_up_flushing.cancel();
+        let _ = flusher.await;
+    }
+    stop_heartbeats.cancel();
+    let _ = heartbeats.await;
+    info!(worker_id = %config.worker_id, "worker stopped");
+    poll_result
+}
+
+/// The poll loop and what it hands to each attempt.
+struct Poller {
+    shared: Arc<Shared>,
+    handlers: Arc<BTreeMap<String, RegisteredTask>>,
+    slots: Arc<Semaphore>,
+    completions: mpsc::UnboundedSender<PendingCompletion>,
+    flush_now: Arc<Notify>,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+    abort_running: CancellationToken,
+}
+
+impl Poller {
+    async fn poll_loop(self) -> Result<(), WorkerError> {
+        let config = &self.shared.config;
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        loop {
+            let Some(mut slots) = self.free_slots().await else {
+                return Ok(());
+            };
+            if slots.len() == config.concurrency {
+                // Nothing is running, so no other result will join the pending batch: send it before waiting.
+                self.flush_now.notify_one();
+            }
+            let request = pb::PollTasksRequest {
+                worker_id: config.worker_id.clone(),
+                queues: config.queues.clone(),
+                max_attempts: u32::try_from(slots.len()).unwrap_or(u32::MAX),
+                wait: Some(prost_types::Duration {
+                    seconds: i64::try_from(config.poll_wait.as_secs()).unwrap_or(i64::MAX),
+                    nanos: i32::try_from(config.poll_wait.subsec_nanos()).unwrap_or(0),
+                }),
+            };
+            let mut request = tonic::Request::new(request);
+            request.set_timeout(config.poll_wait + POLL_DEADLINE_MARGIN);
+            let mut client = self.shared.client();
+            // An attempt claimed by a poll cut short here comes back after its lease expires.
+            let response = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Ok(()),
+                response = client.poll_tasks(request) => response,
+            };
+            let assignments = match response {
+                Ok(response) => {
+                    backoff.reset();
+                    response.into_inner().assignments
+                }
+                Err(status) if is_fatal(&status) => return Err(WorkerError::rpc("PollTasks", status)),
+                Err(status) => {
+                    let delay = backoff.next_delay();
+                    warn!(code = ?status.code(), error = %status.message(), retry_in = ?delay, "poll failed");
+                    tokio::select! {
+                        () = self.stop.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(delay) => continue,
+                    }
+                }
+            };
+            debug!(count = assignments.len(), "polled attempts");
+            for assignment in assignments {
+                let slot = match slots.pop() {
+                    Some(slot) => slot,
+                    // The server never hands out more than asked; if it did, run the extra one when a slot frees.
+                    None => match self.slots.clone().acquire_owned().await {
+                        Ok(slot) => slot,
+                        Err(_) => return Ok(()),
+                    },
+                };
+                self.start(assignment, slot);
+            }
+        }
+    }
+
+    /// Waits for at least one free slot and takes every free one; `None` once stopped.
+    async fn free_slots(&self) -> Option<Vec<OwnedSemaphorePermit>> {
+        let first = tokio::select! {
+            biased;
+            () = self.stop.cancelled() => return None,
+            permit = self.slots.clone().acquire_owned() => permit.ok()?,
+        };
+        let mut slots = vec![first];
+        while let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            slots.push(permit);
+        }
+        Some(slots)
+    }
+
+    fn start(&self, assignment: pb::AttemptAssignment, slot: OwnedSemaphorePermit) {
+        let Some(job) = AttemptJob::prepare(&self.shared, &self.handlers, assignment) else {
+            return;
+        };
+        self.tracker.spawn(run_attempt(
+            self.shared.clone(),
+            job,
+            self.completions.clone(),
+            self.abort_running.clone(),
+            slot,
+        ));
+    }
+}
+
+/// Errors that retrying the same request cannot fix.
+fn is_fatal(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::InvalidArgument
+            | tonic::Code::Unimplemented
+            | tonic::Code::PermissionDenied
+            | tonic::Code::Unauthenticated
+    )
+}

@@ -1,0 +1,122 @@
+//! `gantry get`, `outputs`, `terminate` and `list`.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use gantry_core::state::ExecutionPhase;
+use gantry_proto::v1 as pb;
+use serde_json::Value;
+
+use crate::client::{RpcResultExt, connect};
+use crate::render::{
+    OutputFormat, error_text, execution_json, execution_phase, execution_table, executions_table, literals_json,
+    print_json,
+};
+
+/// `gantry list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only executions in these phases (queued, running, succeeding, succeeded, failing, failed, aborting, aborted,
+    /// timed_out); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    phase: Vec<ExecutionPhase>,
+    /// The project to list.
+    #[arg(long, env = "GANTRY_PROJECT", default_value = "demo")]
+    project: String,
+    /// The domain to list.
+    #[arg(long, env = "GANTRY_DOMAIN", default_value = "dev")]
+    domain: String,
+    /// The most executions to show.
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+}
+
+async fn fetch(client: &mut crate::client::Admin, id: &str) -> anyhow::Result<pb::Execution> {
+    client
+        .get_execution(pb::GetExecutionRequest { id: id.to_owned() })
+        .await
+        .rpc(format!("fetching execution {id}"))?
+        .execution
+        .ok_or_else(|| anyhow!("the server returned no execution"))
+}
+
+/// Prints one execution.
+pub async fn get(endpoint: &str, output: OutputFormat, id: &str) -> anyhow::Result<ExitCode> {
+    let mut client = connect(endpoint).await?;
+    let execution = fetch(&mut client, id).await?;
+    match output {
+        OutputFormat::Json => print_json(&execution_json(&execution)),
+        OutputFormat::Table => println!("{}", execution_table(&execution)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the outputs as JSON; an execution that failed or has not finished is an error saying so.
+pub async fn outputs(endpoint: &str, id: &str) -> anyhow::Result<ExitCode> {
+    let mut client = connect(endpoint).await?;
+    let data = client
+        .get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() })
+        .await
+        .rpc(format!("fetching the outputs of execution {id}"))?;
+    if let Some(outputs) = data.outputs {
+        print_json(&literals_json(Some(outputs))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(error) = data.error {
+        bail!("execution {id} has no outputs: {}", error_text(&error));
+    }
+    let execution = fetch(&mut client, id).await?;
+    bail!(
+        "execution {id} has no outputs yet (it is {})",
+        execution_phase(execution.phase)
+    )
+}
+
+/// Terminates an execution and prints its phase.
+pub async fn terminate(endpoint: &str, output: OutputFormat, id: &str, reason: String) -> anyhow::Result<ExitCode> {
+    let mut client = connect(endpoint).await?;
+    let execution = client
+        .terminate_execution(pb::TerminateExecutionRequest {
+            id: id.to_owned(),
+            reason,
+        })
+        .await
+        .rpc(format!("terminating execution {id}"))?
+        .execution
+        .ok_or_else(|| anyhow!("the server returned no execution"))?;
+    match output {
+        OutputFormat::Json => print_json(&execution_json(&execution)),
+        OutputFormat::Table => println!("execution {id} is {}", execution_phase(execution.phase)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists executions, newest first, up to the limit.
+pub async fn list(endpoint: &str, output: OutputFormat, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let mut client = connect(endpoint).await?;
+    let phases: Vec<i32> = args.phase.iter().map(|p| pb::ExecutionPhase::from(*p) as i32).collect();
+    let mut executions = Vec::new();
+    let mut page_token = String::new();
+    while executions.len() < args.limit as usize {
+        let remaining = args.limit - executions.len() as u32;
+        let request = pb::ListExecutionsRequest {
+            project: args.project.clone(),
+            domain: args.domain.clone(),
+            phases: phases.clone(),
+            page_size: remaining.min(1000),
+            page_token,
+        };
+        let page = client.list_executions(request).await.rpc("listing executions")?;
+        executions.extend(page.executions);
+        page_token = page.next_page_token;
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    executions.truncate(args.limit as usize);
+    match output {
+        OutputFormat::Json => print_json(&Value::Array(executions.iter().map(execution_json).collect())),
+        OutputFormat::Table => println!("{}", executions_table(&executions)),
+    }
+    Ok(ExitCode::SUCCESS)
+}

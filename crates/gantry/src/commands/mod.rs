@@ -1,0 +1,8 @@
+//! One module per subcommand (or family of them).
+
+pub mod inspect;
+pub mod nodes;
+pub mod register;
+pub mod run;
+pub mod server;
+mod watch;

@@ -1,0 +1,142 @@
+//! `gantry server` and `gantry migrate`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gantry_server::ServerConfig;
+
+/// `gantry server`.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    config: ServerConfig,
+    /// Also register the example tasks (demo/dev, version 1) and run the example worker in this process.
+    #[arg(long)]
+    examples: bool,
+    /// How many attempts the example worker runs at once.
+    #[arg(long, default_value_t = 8, requires = "examples")]
+    example_concurrency: usize,
+}
+
+/// `gantry migrate`.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Postgres URL (`postgres://...`). Without it, the embedded SQLite database at --data-path is migrated.
+    #[arg(long, env = "GANTRY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Path of the embedded SQLite database.
+    #[arg(long, env = "GANTRY_DATA_PATH", default_value = "gantry.db")]
+    data_path: PathBuf,
+}
+
+/// Where a client reaches a server listening on `addr` (an unspecified address is reached on loopback).
+fn client_endpoint(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+fn store_description(config: &ServerConfig) -> String {
+    match &config.database_url {
+        Some(_) => "postgres".to_owned(),
+        None => format!("sqlite {}", config.data_path.display()),
+    }
+}
+
+async fn ctrl_c() {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        tracing::error!(%error, "cannot listen for ctrl-c; stopping");
+    }
+}
+
+/// Runs the server (and the example worker) until ctrl-c.
+pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let store = store_description(&args.config);
+    let server = gantry_server::start(args.config).await?;
+    let endpoint = client_endpoint(server.local_addr());
+    if !args.examples {
+        println!("gantry listening on {endpoint} ({store}); ctrl-c stops it");
+        ctrl_c().await;
+        server.shutdown().await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let worker = gantry_examples::seed_worker(&endpoint)
+        .concurrency(args.example_concurrency)
+        .build()?;
+    worker.register_tasks().await.context("registering the example tasks")?;
+    let endpoint_flag = if endpoint == "http://127.0.0.1:50051" {
+        String::new()
+    } else {
+        format!(" --endpoint {endpoint}")
+    };
+    println!(
+        "gantry listening on {endpoint} ({store}) with the example worker; try: \
+         gantry run demo/dev/generate_others@1 --inputs '{{\"tasks_count\": 5}}' --watch{endpoint_flag}"
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    ctrl_c().await;
+    let _ = stop.send(());
+    let worker_result = worker.await.context("the example worker panicked")?;
+    server.shutdown().await?;
+    worker_result.context("the example worker failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `postgres://user:secret@host/db` as `postgres://***@host/db`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Applies the migrations of the configured database.
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    match &args.database_url {
+        Some(url) => {
+            let store = gantry_store::PgStore::connect(url, 2)
+                .await
+                .with_context(|| format!("migrating the Postgres database at {}", redact(url)))?;
+            store.close().await;
+            println!("migrations applied to {}", redact(url));
+        }
+        None => {
+            let path = args.data_path.to_string_lossy().into_owned();
+            let store = gantry_store::SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("migrating the embedded database {path}"))?;
+            store.close().await;
+            println!("migrations applied to {path}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_reach_a_wildcard_listener_on_loopback() {
+        assert_eq!(
+            client_endpoint("0.0.0.0:50051".parse().unwrap()),
+            "http://127.0.0.1:50051"
+        );
+        assert_eq!(client_endpoint("10.1.2.3:7".parse().unwrap()), "http://10.1.2.3:7");
+    }
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(redact("postgres://u:pw@db:5432/g"), "postgres://***@db:5432/g");
+        assert_eq!(redact("postgres://db/g"), "postgres://db/g");
+    }
+}

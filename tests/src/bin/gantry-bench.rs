@@ -1,0 +1,273 @@
+//! Gantry's benchmark (a program, not a test): starts a server process on Postgres, runs no-op workers over gRPC,
+//! and prints one line per figure — `name value unit [N=..]`:
+//! - the seed fan-out for N = 1,000, 10,000 and 100,000 (submit -> assembled outputs read back), and children/s;
+//! - ready -> dispatched latency to an idle, waiting worker (p50, p99);
+//! - a chain of 100 sequential tasks (per-step latency);
+//! - the server's peak RSS.
+//!
+//! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 4] [--batch 256]`;
+//! `scripts/bench` builds it in release mode and provides Postgres.
+
+use std::time::{Duration, Instant};
+
+use gantry_core::model::{
+    Binding, FailurePolicy, Literal, LiteralMap, Node, TypedInterface, Variable, WorkflowTemplate,
+};
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::admin_service_client::AdminServiceClient;
+use gantry_proto::v1::worker_service_client::WorkerServiceClient;
+use gantry_store::PgStore;
+use gantry_tests::process::Process;
+use gantry_tests::raw_worker::{self, Tally, id};
+use gantry_tests::wait_for_terminal;
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+struct Options {
+    sizes: Vec<i64>,
+    workers: usize,
+    batch: u32,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut options = Options {
+        sizes: vec![1_000, 10_000, 100_000],
+        workers: 4,
+        batch: 256,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--sizes" => options.sizes = value.split(',').map(str::parse).collect::<Result<_, _>>()?,
+            "--workers" => options.workers = value.parse()?,
+            "--batch" => options.batch = value.parse()?,
+            other => anyhow::bail!("unknown flag {other}"),
+        }
+    }
+    Ok(options)
+}
+
+fn figure(name: &str, value: f64, unit: &str, n: Option<i64>) {
+    match n {
+        Some(n) => println!("{name} {value:.3} {unit} N={n}"),
+        None => println!("{name} {value:.3} {unit}"),
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+async fn admin(endpoint: &str) -> anyhow::Result<AdminServiceClient<Channel>> {
+    Ok(AdminServiceClient::connect(endpoint.to_owned())
+        .await?
+        .max_decoding_message_size(512 << 20))
+}
+
+async fn create(
+    admin: &mut AdminServiceClient<Channel>,
+    target: pb::create_execution_request::Target,
+    inputs: LiteralMap,
+) -> anyhow::Result<String> {
+    let request = pb::CreateExecutionRequest {
+        project: "demo".into(),
+        domain: "dev".into(),
+        target: Some(target),
+        inputs: Some(inputs.into()),
+        ..Default::default()
+    };
+    Ok(admin
+        .create_execution(request)
+        .await?
+        .into_inner()
+        .execution
+        .ok_or_else(|| anyhow::anyhow!("no execution"))?
+        .id)
+}
+
+fn chain(length: usize) -> WorkflowTemplate {
+    let nodes = (0..length)
+        .map(|i| {
+            let index = if i == 0 {
+                Binding::literal("index", Literal::Integer(0))
+            } else {
+                Binding::promise("index", format!("n{}", i - 1), "other_task_out")
+            };
+            Node::task(format!("n{i}"), id("other_task"), vec![index])
+        })
+        .collect();
+    WorkflowTemplate {
+        id: id("chain"),
+        interface: TypedInterface {
+            inputs: vec![],
+            outputs: vec![Variable::new("out", gantry_core::model::LiteralType::Integer)],
+        },
+        nodes,
+        outputs: vec![Binding::promise("out", format!("n{}", length - 1), "other_task_out")],
+        failure_policy: FailurePolicy::FailImmediately,
+    }
+}
+
+/// Dispatch latency: with workers idle in a long poll, the time from submitting a one-task execution to a worker
+/// holding its attempt.
+async fn dispatch_latency(endpoint: &str, samples: usize) -> anyhow::Result<Vec<f64>> {
+    let mut admin = admin(endpoint).await?;
+    let mut worker = WorkerServiceClient::connect(endpoint.to_owned()).await?;
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let poll = pb::PollTasksRequest {
+            worker_id: "latency".into(),
+            queues: vec!["latency".into()],
+            max_attempts: 1,
+            wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+        };
+        let mut poller = worker.clone();
+        let waiting = tokio::spawn(async move { (poller.poll_tasks(poll).await, Instant::now()) });
+        // Let the poll reach the server and wait there before submitting.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let submitted = Instant::now();
+        let inputs = LiteralMap::from([("index".to_owned(), Literal::Integer(i as i64))]);
+        create(
+            &mut admin,
+            pb::create_execution_request::Target::Task(id("latency_task").into()),
+            inputs,
+        )
+        .await?;
+        let (polled, received) = waiting.await?;
+        let assignments = polled?.into_inner().assignments;
+        let assignment = assignments.first().ok_or_else(|| anyhow::anyhow!("no assignment"))?;
+        latencies.push(received.duration_since(submitted).as_secs_f64() * 1000.0);
+        let done = raw_worker::completion(
+            assignment,
+            pb::completion::Result::Outputs(
+                LiteralMap::from([("other_task_out".to_owned(), Literal::Integer(0))]).into(),
+            ),
+        );
+        worker
+            .complete_attempts(pb::CompleteAttemptsRequest {
+                worker_id: "latency".into(),
+                completions: vec![done],
+            })
+            .await?;
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(latencies)
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    let admin_url =
+        std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench does)"))?;
+    let (store, url) = PgStore::connect_fresh(&admin_url).await?;
+    store.close().await;
+    let server_bin = std::env::current_exe()?.with_file_name("gantry-test-server");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
+    let server = Process::start(
+        server_bin.to_str().unwrap_or_default(),
+        &[&listen, &url, "30000"],
+        "listening on",
+    )
+    .await;
+    let pid = server.child.id().unwrap_or_default();
+    let endpoint = format!("http://{listen}");
+
+    let mut admin = admin(&endpoint).await?;
+    let mut templates = raw_worker::task_templates();
+    let mut latency_task = templates[0].clone();
+    latency_task.id = id("latency_task");
+    latency_task.metadata.queue = "latency".into();
+    templates.push(latency_task);
+    for task in templates {
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await?;
+    }
+    admin
+        .register_workflow(pb::RegisterWorkflowRequest {
+            workflow: Some(chain(100).into()),
+        })
+        .await?;
+
+    let (stop, stopped) = watch::channel(false);
+    let mut workers = Vec::new();
+    for w in 0..options.workers {
+        let (tally, _) = watch::channel(Tally::default());
+        let (endpoint, stopped) = (endpoint.clone(), stopped.clone());
+        let batch = options.batch;
+        workers.push(tokio::spawn(async move {
+            raw_worker::run_resilient(endpoint, &format!("bench-{w}"), batch, stopped, tally).await
+        }));
+    }
+
+    for &n in &options.sizes {
+        let started = Instant::now();
+        let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
+        let execution_id = create(
+            &mut admin,
+            pb::create_execution_request::Target::Task(id("generate_others").into()),
+            inputs,
+        )
+        .await?;
+        let execution = wait_for_terminal(&mut admin, &execution_id).await;
+        let data = admin
+            .get_execution_data(pb::GetExecutionDataRequest { id: execution_id })
+            .await?
+            .into_inner();
+        let wall = started.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            execution.phase == pb::ExecutionPhase::Succeeded as i32,
+            "fan-out N={n} failed: {:?}",
+            execution.error
+        );
+        let outputs: LiteralMap = data.outputs.unwrap_or_default().try_into()?;
+        anyhow::ensure!(
+            matches!(&outputs["out"], Literal::Collection(items) if items.len() as i64 == n),
+            "wrong list for N={n}"
+        );
+        figure("fanout_wall", wall, "s", Some(n));
+        figure("fanout_children_per_second", n as f64 / wall, "children/s", Some(n));
+    }
+
+    let started = Instant::now();
+    let execution_id = create(
+        &mut admin,
+        pb::create_execution_request::Target::Workflow(id("chain").into()),
+        LiteralMap::new(),
+    )
+    .await?;
+    let execution = wait_for_terminal(&mut admin, &execution_id).await;
+    let wall = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        execution.phase == pb::ExecutionPhase::Succeeded as i32,
+        "chain failed: {:?}",
+        execution.error
+    );
+    figure("chain_wall", wall, "s", Some(100));
+    figure("chain_step_latency", wall * 1000.0 / 100.0, "ms", Some(100));
+
+    let latencies = dispatch_latency(&endpoint, 200).await?;
+    figure("dispatch_latency_p50", percentile(&latencies, 50.0), "ms", None);
+    figure("dispatch_latency_p99", percentile(&latencies, 99.0), "ms", None);
+
+    if let Some(kib) = peak_rss_kib(pid) {
+        figure("server_peak_rss", kib as f64 / 1024.0, "MiB", None);
+    }
+    stop.send(true)?;
+    for worker in workers {
+        worker.await?;
+    }
+    server.kill().await;
+    PgStore::drop_fresh(&admin_url, &url).await?;
+    Ok(())
+}
