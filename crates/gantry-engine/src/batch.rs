@@ -57,6 +57,8 @@ pub(crate) struct Batch<'e> {
     /// Queues that got claimable attempts.
     pub woken: HashSet<String>,
     pub changes: Vec<PhaseChange>,
+    /// Whether each execution touched in this batch is watched, asked once per batch.
+    watched: HashMap<Uuid, bool>,
     /// Executions that became terminal in this batch.
     pub finished: Vec<Uuid>,
 }
@@ -89,6 +91,7 @@ impl<'e> Batch<'e> {
             compiled: HashMap::new(),
             woken: HashSet::new(),
             changes: Vec::new(),
+            watched: HashMap::new(),
             finished: Vec::new(),
         })
     }
@@ -225,7 +228,8 @@ impl<'e> Batch<'e> {
         scope: ChangeScope,
         phase: &'static str,
     ) {
-        if self.shared.signals.watched() {
+        let signals = &self.shared.signals;
+        if *self.watched.entry(execution_id).or_insert_with(|| signals.watched(execution_id)) {
             self.changes.push(PhaseChange {
                 execution_id,
                 node_id: node_id.to_owned(),

@@ -103,10 +103,11 @@ impl Batch<'_> {
                 {
                     retries = overridden;
                 }
+                // The cache store does not exist yet: nodes report caching as disabled rather than claim a write.
                 Ok(NodePolicy {
                     kind: NodeKind::Task,
                     retries,
-                    cache: task.metadata.cache,
+                    cache: false,
                 })
             }
             kind => Ok(NodePolicy {

@@ -205,10 +205,10 @@ impl Engine {
         self.send(Request::ExpireLeases, Reply::Expired(tx), rx).await
     }
 
-    /// Phase changes from now on. A receiver that falls behind by more than the buffer gets `Lagged` and should
-    /// re-read the state it follows.
-    pub fn watch(&self) -> broadcast::Receiver<PhaseChange> {
-        self.shared.signals.subscribe()
+    /// Phase changes of one execution from now on. A receiver that falls behind by more than the buffer gets
+    /// `Lagged` and should re-read the state it follows.
+    pub fn watch(&self, execution_id: Uuid) -> broadcast::Receiver<PhaseChange> {
+        self.shared.signals.subscribe(execution_id)
     }
 }
 

@@ -35,16 +35,19 @@ pub enum ChangeScope {
 #[derive(Debug)]
 pub(crate) struct Signals {
     queues: Mutex<HashMap<String, Arc<Notify>>>,
-    changes: broadcast::Sender<PhaseChange>,
+    /// One channel per watched execution, so that a large fan-out neither costs anything when nobody watches it nor
+    /// crowds out the watchers of other executions.
+    watchers: Mutex<HashMap<Uuid, broadcast::Sender<PhaseChange>>>,
+    capacity: usize,
     closing: AtomicBool,
 }
 
 impl Signals {
     pub fn new(capacity: usize) -> Self {
-        let (changes, _) = broadcast::channel(capacity);
         Signals {
             queues: Mutex::new(HashMap::new()),
-            changes,
+            watchers: Mutex::new(HashMap::new()),
+            capacity,
             closing: AtomicBool::new(false),
         }
     }
@@ -89,19 +92,30 @@ impl Signals {
         self.closing.load(Ordering::SeqCst)
     }
 
-    /// Whether anyone watches: building change events is skipped otherwise.
-    pub fn watched(&self) -> bool {
-        self.changes.receiver_count() > 0
+    /// Whether anyone watches the execution: change events are only built for watched executions.
+    pub fn watched(&self, execution_id: Uuid) -> bool {
+        let watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        watchers.get(&execution_id).is_some_and(|w| w.receiver_count() > 0)
     }
 
     pub fn publish(&self, changes: Vec<PhaseChange>) {
-        for change in changes {
-            // An error only means nobody listens any more.
-            let _ = self.changes.send(change);
+        if changes.is_empty() {
+            return;
         }
+        let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        for change in changes {
+            if let Some(watcher) = watchers.get(&change.execution_id) {
+                // An error only means nobody listens any more.
+                let _ = watcher.send(change);
+            }
+        }
+        watchers.retain(|_, w| w.receiver_count() > 0);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<PhaseChange> {
-        self.changes.subscribe()
+    /// Phase changes of one execution from now on.
+    pub fn subscribe(&self, execution_id: Uuid) -> broadcast::Receiver<PhaseChange> {
+        let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        watchers.retain(|_, w| w.receiver_count() > 0);
+        watchers.entry(execution_id).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
     }
 }

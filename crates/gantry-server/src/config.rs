@@ -22,6 +22,9 @@ pub struct ServerConfig {
     /// How long a claimed attempt's lease lasts without a heartbeat, e.g. `30s`.
     #[arg(long, env = "GANTRY_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub lease: Duration,
+    /// Phase changes buffered per watched execution; a watcher further behind is resynchronised with a snapshot.
+    #[arg(long, env = "GANTRY_WATCH_BUFFER", default_value_t = 65_536)]
+    pub watch_buffer: usize,
     /// Largest gRPC message accepted or sent, in bytes.
     #[arg(long, env = "GANTRY_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_message_bytes: usize,
@@ -35,6 +38,7 @@ impl Default for ServerConfig {
             data_path: PathBuf::from("gantry.db"),
             database_connections: 8,
             lease: Duration::from_secs(30),
+            watch_buffer: 65_536,
             max_message_bytes: 64 * 1024 * 1024,
         }
     }

@@ -106,6 +106,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = open_store(&config).await?;
     let engine_config = EngineConfig {
         lease: config.lease,
+        watch_buffer: config.watch_buffer.max(1),
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);

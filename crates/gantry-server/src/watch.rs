@@ -19,7 +19,7 @@ type Item = Result<pb::WatchExecutionResponse, Status>;
 
 /// The stream for one watcher. Subscribes before reading the snapshot, so no change falls between the two.
 pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -> impl Stream<Item = Item> + Send {
-    let mut live = engine.watch();
+    let mut live = engine.watch(execution.id);
     async_stream(move |tx| async move {
         let id = execution.id;
         let mut sequence = 0u64;
@@ -40,9 +40,18 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
             let first = match live.recv().await {
                 Ok(change) => change,
                 Err(RecvError::Lagged(missed)) => {
-                    return Err(Status::aborted(format!(
-                        "watch fell {missed} changes behind; watch again with a snapshot"
-                    )));
+                    // Fell behind a burst of changes: send the current state again as a snapshot, then go on live.
+                    tracing::debug!(execution_id = %id, missed, "watch fell behind; resynchronising");
+                    let current = engine.store().get_execution(id).await.or_status()?;
+                    let current = current.ok_or_else(|| Status::not_found(format!("execution {id} not found")))?;
+                    for chunk in snapshot(&engine, &current).await?.chunks(BATCH) {
+                        send(&tx, chunk.to_vec(), false).await?;
+                    }
+                    send(&tx, Vec::new(), true).await?;
+                    if current.phase.is_terminal() {
+                        return Ok(());
+                    }
+                    continue;
                 }
                 Err(RecvError::Closed) => return Err(Status::unavailable("the server is shutting down")),
             };
