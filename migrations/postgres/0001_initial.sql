@@ -99,7 +99,9 @@ CREATE TABLE nodes (
     started_at          BIGINT,
     finished_at         BIGINT,
     PRIMARY KEY (execution_id, node_id)
-);
+) WITH (fillfactor = 50);
+-- Half-full pages leave room for HOT updates: a node is updated several times (queued, running, succeeded) and no
+-- update touches an indexed column, so with room on the page its indexes never grow.
 CREATE INDEX nodes_parent ON nodes (execution_id, parent_id, position);
 CREATE INDEX nodes_local ON nodes (execution_id, parent_id, local_id);
 

@@ -229,7 +229,11 @@ impl<'e> Batch<'e> {
         phase: &'static str,
     ) {
         let signals = &self.shared.signals;
-        if *self.watched.entry(execution_id).or_insert_with(|| signals.watched(execution_id)) {
+        if *self
+            .watched
+            .entry(execution_id)
+            .or_insert_with(|| signals.watched(execution_id))
+        {
             self.changes.push(PhaseChange {
                 execution_id,
                 node_id: node_id.to_owned(),

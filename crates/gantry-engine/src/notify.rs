@@ -116,6 +116,9 @@ impl Signals {
     pub fn subscribe(&self, execution_id: Uuid) -> broadcast::Receiver<PhaseChange> {
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
         watchers.retain(|_, w| w.receiver_count() > 0);
-        watchers.entry(execution_id).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
+        watchers
+            .entry(execution_id)
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe()
     }
 }

@@ -165,6 +165,17 @@ impl Batch<'_> {
             .into_iter()
             .map(|row| (row.id, row))
             .collect();
+        // Read every node the completions touch in one statement per execution, not one per completion.
+        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+        for row in rows.values() {
+            by_execution
+                .entry(row.execution_id)
+                .or_default()
+                .push(row.node_id.clone());
+        }
+        for (execution_id, node_ids) in &by_execution {
+            self.load_nodes(*execution_id, node_ids).await?;
+        }
         let mut outcomes = Vec::with_capacity(completions.len());
         for completion in completions {
             let Some(row) = rows
@@ -220,6 +231,16 @@ impl Batch<'_> {
     pub async fn expire_leases(&mut self, limit: u32) -> EngineResult<usize> {
         let rows = self.tx.expired_attempts(self.now, limit).await?;
         let count = rows.len();
+        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+        for row in &rows {
+            by_execution
+                .entry(row.execution_id)
+                .or_default()
+                .push(row.node_id.clone());
+        }
+        for (execution_id, node_ids) in &by_execution {
+            self.load_nodes(*execution_id, node_ids).await?;
+        }
         for mut row in rows {
             let (next, effect) =
                 match state::attempt::transition(&attempt_state(&row), AttemptEvent::LeaseExpired { now_ms: self.now })

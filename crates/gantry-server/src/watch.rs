@@ -40,14 +40,13 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
             let first = match live.recv().await {
                 Ok(change) => change,
                 Err(RecvError::Lagged(missed)) => {
-                    // Fell behind a burst of changes: send the current state again as a snapshot, then go on live.
-                    tracing::debug!(execution_id = %id, missed, "watch fell behind; resynchronising");
+                    // Fell behind a burst of changes (a large fan-out): send the execution's current phase, which
+                    // costs one read, and go on live. Node detail missed meanwhile is one snapshot watch away;
+                    // re-reading every node here would put a full scan of the fan-out on every lag.
+                    tracing::debug!(execution_id = %id, missed, "watch fell behind; sending the current phase");
                     let current = engine.store().get_execution(id).await.or_status()?;
                     let current = current.ok_or_else(|| Status::not_found(format!("execution {id} not found")))?;
-                    for chunk in snapshot(&engine, &current).await?.chunks(BATCH) {
-                        send(&tx, chunk.to_vec(), false).await?;
-                    }
-                    send(&tx, Vec::new(), true).await?;
+                    send(&tx, vec![execution_change(&current, 0)], false).await?;
                     if current.phase.is_terminal() {
                         return Ok(());
                     }
