@@ -114,7 +114,11 @@ impl Engine {
             .send(Command { request, reply })
             .await
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        // A dropped reply with the writer still running means the batch failed on a bug (logged by the writer).
+        answer.await.map_err(|_| match self.commands.is_closed() {
+            true => stopped(),
+            false => EngineError::Internal("the request failed inside the engine".to_owned()),
+        })?
     }
 
     /// Registers a task, workflow or launch plan. Registering the identical template again is a no-op.

@@ -125,15 +125,28 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Comman
     let mut waiting = Vec::with_capacity(max_batch);
     while commands.recv_many(&mut waiting, max_batch).await > 0 {
         let batch: Vec<Command> = std::mem::take(&mut waiting);
-        if let Err(retry) = apply(&shared, batch).await {
+        if let Some(retry) = isolated(&shared, batch).await {
             warn!(
                 commands = retry.len(),
                 "a command failed inside a batch; retrying them one by one"
             );
             for command in retry {
                 // A batch of one always answers its command.
-                let _ = apply(&shared, vec![command]).await;
+                let _ = isolated(&shared, vec![command]).await;
             }
+        }
+    }
+}
+
+/// Applies a batch on a task of its own, so that a bug that panics fails that batch's requests (their callers see
+/// their reply dropped) instead of the writer.
+async fn isolated(shared: &Arc<Shared>, commands: Vec<Command>) -> Option<Vec<Command>> {
+    let shared = shared.clone();
+    match tokio::spawn(async move { apply(&shared, commands).await }).await {
+        Ok(result) => result.err(),
+        Err(panicked) => {
+            tracing::error!(error = %panicked, "the writer's batch panicked; its requests failed");
+            None
         }
     }
 }
