@@ -64,6 +64,21 @@ pub struct Completion {
 pub type CompletionOutcome = Result<AttemptPhase, EngineError>;
 
 impl Batch<'_> {
+    /// Reads the nodes of these attempts: one statement per execution, not one per attempt.
+    async fn load_attempt_nodes<'r>(&mut self, rows: impl IntoIterator<Item = &'r AttemptRow>) -> EngineResult<()> {
+        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+        for row in rows {
+            by_execution
+                .entry(row.execution_id)
+                .or_default()
+                .push(row.node_id.clone());
+        }
+        for (execution_id, node_ids) in &by_execution {
+            self.load_nodes(*execution_id, node_ids).await?;
+        }
+        Ok(())
+    }
+
     pub async fn claim(
         &mut self,
         worker_id: &str,
@@ -78,16 +93,7 @@ impl Batch<'_> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-        for row in &rows {
-            by_execution
-                .entry(row.execution_id)
-                .or_default()
-                .push(row.node_id.clone());
-        }
-        for (execution_id, node_ids) in &by_execution {
-            self.load_nodes(*execution_id, node_ids).await?;
-        }
+        self.load_attempt_nodes(&rows).await?;
         let mut assignments = Vec::with_capacity(rows.len());
         for row in rows {
             let key: NodeKey = (row.execution_id, row.node_id.clone());
@@ -165,17 +171,7 @@ impl Batch<'_> {
             .into_iter()
             .map(|row| (row.id, row))
             .collect();
-        // Read every node the completions touch in one statement per execution, not one per completion.
-        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-        for row in rows.values() {
-            by_execution
-                .entry(row.execution_id)
-                .or_default()
-                .push(row.node_id.clone());
-        }
-        for (execution_id, node_ids) in &by_execution {
-            self.load_nodes(*execution_id, node_ids).await?;
-        }
+        self.load_attempt_nodes(rows.values()).await?;
         let mut outcomes = Vec::with_capacity(completions.len());
         for completion in completions {
             let Some(row) = rows
@@ -231,16 +227,7 @@ impl Batch<'_> {
     pub async fn expire_leases(&mut self, limit: u32) -> EngineResult<usize> {
         let rows = self.tx.expired_attempts(self.now, limit).await?;
         let count = rows.len();
-        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-        for row in &rows {
-            by_execution
-                .entry(row.execution_id)
-                .or_default()
-                .push(row.node_id.clone());
-        }
-        for (execution_id, node_ids) in &by_execution {
-            self.load_nodes(*execution_id, node_ids).await?;
-        }
+        self.load_attempt_nodes(&rows).await?;
         for mut row in rows {
             let (next, effect) =
                 match state::attempt::transition(&attempt_state(&row), AttemptEvent::LeaseExpired { now_ms: self.now })
