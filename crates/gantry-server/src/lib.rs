@@ -138,7 +138,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .add_service(reflection)
         .add_service(admin)
         .add_service(worker);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // No Nagle delay: a unary reply's small frames must leave at once.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));
