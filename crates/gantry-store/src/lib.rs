@@ -147,7 +147,8 @@ pub trait Tx: Send {
     /// Inserts attempts in one statement (or chunked statements). An (execution, node, attempt) already taken is
     /// a [`StoreError::Conflict`].
     async fn insert_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()>;
-    /// Claims up to `limit` queued attempts of `queues` whose `not_before <= now`, oldest first, skipping rows other
+    /// Claims up to `limit` queued attempts of `queues` whose `not_before <= now`, oldest first within a queue and the
+    /// queues in the order given, skipping rows other
     /// transactions hold (`FOR UPDATE SKIP LOCKED`); marks them running under `worker_id` with a lease until
     /// `now + lease_ms`, and returns them as updated.
     async fn claim_attempts(

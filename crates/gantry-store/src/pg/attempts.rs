@@ -108,21 +108,31 @@ pub(super) async fn update_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
 
 /// The CTE holding `FOR UPDATE SKIP LOCKED` is evaluated once (a data-modifying or locking CTE is always
 /// materialised), so each row is claimed by exactly one transaction.
+///
+/// One statement per queue (`queue = $1`), so that the `(queue, id)` index can serve the `ORDER BY id LIMIT` of each;
+/// `queue = ANY(...)` over several queues cannot use the index's order at all.
 pub(super) async fn claim_attempts(conn: &mut PgConnection, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
-    let raws: Vec<RawAttempt> = sqlx::query_as(
-        "WITH picked AS (SELECT id FROM attempts WHERE phase = 'queued' AND queue = ANY($1) AND not_before <= $3 \
-         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         UPDATE attempts AS a SET phase = 'running', worker_id = $4, started_at = $3, lease_expires_at = $5 \
-         FROM picked WHERE a.id = picked.id RETURNING a.*",
-    )
-    .bind(claim.queues)
-    .bind(i64::from(claim.limit))
-    .bind(claim.now)
-    .bind(claim.worker_id)
-    .bind(claim.now.saturating_add(claim.lease_ms))
-    .fetch_all(conn)
-    .await?;
-    let mut claimed: Vec<AttemptRow> = decode_all(raws)?;
+    let mut claimed: Vec<AttemptRow> = Vec::new();
+    for queue in claim.queues {
+        let remaining = i64::from(claim.limit) - claimed.len() as i64;
+        if remaining <= 0 {
+            break;
+        }
+        let raws: Vec<RawAttempt> = sqlx::query_as(
+            "WITH picked AS (SELECT id FROM attempts WHERE phase = 'queued' AND queue = $1 AND not_before <= $3 \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             UPDATE attempts AS a SET phase = 'running', worker_id = $4, started_at = $3, lease_expires_at = $5 \
+             FROM picked WHERE a.id = picked.id RETURNING a.*",
+        )
+        .bind(queue)
+        .bind(remaining)
+        .bind(claim.now)
+        .bind(claim.worker_id)
+        .bind(claim.now.saturating_add(claim.lease_ms))
+        .fetch_all(&mut *conn)
+        .await?;
+        claimed.extend(decode_all(raws)?);
+    }
     // RETURNING has no order; callers get the oldest first.
     claimed.sort_unstable_by_key(|attempt| attempt.id);
     Ok(claimed)

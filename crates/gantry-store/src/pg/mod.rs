@@ -213,6 +213,26 @@ impl Store for PgStore {
 }
 
 /// One Postgres transaction; dropping it rolls back.
+/// Inserts of at least this many rows refresh the table's planner statistics at once.
+const ANALYZE_AFTER_ROWS: usize = 5_000;
+
+/// A fan-out inserts tens of thousands of nodes into a table whose statistics may say it is empty; until autovacuum
+/// catches up (a minute or more) Postgres plans the many small reads and writes of that fan-out's nodes as if the
+/// table were tiny. Refreshing them inside the inserting transaction (which `ANALYZE` counts) took a 100,000-child
+/// fan-out from 35.6 s to 17.8 s. It samples at most 30,000 rows, so it costs about the same at any size. Doing the
+/// same for attempts made claims walk the ordered index past every claimed attempt and slowed later claims 7-fold, so
+/// attempts are left to autovacuum.
+async fn refresh_statistics(
+    tx: &mut Transaction<'static, Postgres>,
+    table: &'static str,
+    inserted: usize,
+) -> StoreResult<()> {
+    if inserted >= ANALYZE_AFTER_ROWS {
+        sqlx::query(&format!("ANALYZE {table}")).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// The `NOTIFY` channel on which replicas announce queues with new work.
 const QUEUE_CHANNEL: &str = "gantry_queues";
 
@@ -262,7 +282,8 @@ impl Tx for PgTx {
     }
 
     async fn insert_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
-        nodes::insert_nodes(&mut self.tx, rows).await
+        nodes::insert_nodes(&mut self.tx, rows).await?;
+        refresh_statistics(&mut self.tx, "nodes", rows.len()).await
     }
 
     async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
