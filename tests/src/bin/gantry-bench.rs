@@ -2,7 +2,7 @@
 //! and prints one line per figure — `name value unit [N=..]`:
 //! - the seed fan-out for N = 1,000, 10,000 and 100,000 (submit -> assembled outputs read back), and children/s;
 //! - ready -> dispatched latency to an idle, waiting worker (p50, p99);
-//! - a chain of 100 sequential tasks (per-step latency);
+//! - a chain of 100 sequential tasks (per-step latency), on the fresh database and again after the fan-outs;
 //! - the server's peak RSS.
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 4] [--batch 256]`;
@@ -110,6 +110,23 @@ fn chain(length: usize) -> WorkflowTemplate {
     }
 }
 
+/// Runs the 100-task chain and prints its figures under `name`.
+async fn run_chain(admin: &mut AdminServiceClient<Channel>, name: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let target = pb::create_execution_request::Target::Workflow(id("chain").into());
+    let execution_id = create(admin, target, LiteralMap::new()).await?;
+    let execution = wait_for_terminal(admin, &execution_id).await;
+    let wall = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        execution.phase == pb::ExecutionPhase::Succeeded as i32,
+        "chain failed: {:?}",
+        execution.error
+    );
+    figure(&format!("{name}_wall"), wall, "s", Some(100));
+    figure(&format!("{name}_step_latency"), wall * 1000.0 / 100.0, "ms", Some(100));
+    Ok(())
+}
+
 /// Dispatch latency: with workers idle in a long poll, the time from submitting a one-task execution to a worker
 /// holding its attempt.
 async fn dispatch_latency(endpoint: &str, samples: usize) -> anyhow::Result<Vec<f64>> {
@@ -210,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
         }));
     }
 
+    run_chain(&mut admin, "chain_fresh").await?;
     for &n in &options.sizes {
         let started = Instant::now();
         let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
@@ -239,22 +257,7 @@ async fn main() -> anyhow::Result<()> {
         figure("fanout_children_per_second", n as f64 / wall, "children/s", Some(n));
     }
 
-    let started = Instant::now();
-    let execution_id = create(
-        &mut admin,
-        pb::create_execution_request::Target::Workflow(id("chain").into()),
-        LiteralMap::new(),
-    )
-    .await?;
-    let execution = wait_for_terminal(&mut admin, &execution_id).await;
-    let wall = started.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        execution.phase == pb::ExecutionPhase::Succeeded as i32,
-        "chain failed: {:?}",
-        execution.error
-    );
-    figure("chain_wall", wall, "s", Some(100));
-    figure("chain_step_latency", wall * 1000.0 / 100.0, "ms", Some(100));
+    run_chain(&mut admin, "chain_after_fanouts").await?;
 
     let latencies = dispatch_latency(&endpoint, 200).await?;
     figure("dispatch_latency_p50", percentile(&latencies, 50.0), "ms", None);
