@@ -367,3 +367,54 @@ async fn an_oversized_message_is_resource_exhausted() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recoverable_user_error_is_retried_and_a_final_one_fails_the_execution() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut admin = server.admin().await;
+    let mut task = raw_worker::task_templates().remove(0);
+    task.metadata.retries.user_retries = 1;
+    admin
+        .register_task(pb::RegisterTaskRequest {
+            task: Some(task.into()),
+        })
+        .await
+        .expect("register");
+    let created = admin
+        .create_execution(create("other_task", inputs("index", Literal::Integer(3))))
+        .await;
+    let execution_id = created.expect("create").into_inner().execution.expect("execution").id;
+    let failure = |recoverable: bool| {
+        pb::completion::Result::Error(pb::ExecutionError {
+            kind: pb::ErrorKind::User as i32,
+            recoverable,
+            code: "flaky".into(),
+            message: "try again".into(),
+            node_id: String::new(),
+        })
+    };
+
+    let first = poll_one(&server, "w").await;
+    let results = complete(&server, "w", vec![completion(&first, failure(true))]).await;
+    assert_eq!(results[0].phase, pb::AttemptPhase::Failed as i32);
+    // The retry comes after its backoff, through the sweeper's wake-up; then the user budget (1) is spent.
+    let second = poll_one(&server, "w").await;
+    assert_eq!(second.attempt.as_ref().map(|a| a.attempt), Some(1));
+    complete(&server, "w", vec![completion(&second, failure(true))]).await;
+    let execution = wait_for_terminal(&mut admin, &execution_id).await;
+    assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32);
+    let error = execution.error.expect("error");
+    assert_eq!((error.code.as_str(), error.node_id.as_str()), ("flaky", "n0"));
+    let node = admin
+        .get_node_execution(pb::GetNodeExecutionRequest {
+            execution_id,
+            node_id: "n0".into(),
+        })
+        .await
+        .expect("node")
+        .into_inner()
+        .node_execution
+        .expect("node");
+    assert_eq!((node.attempts, node.phase), (2, pb::NodePhase::Failed as i32));
+    server.stop().await;
+}

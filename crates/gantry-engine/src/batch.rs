@@ -61,6 +61,8 @@ pub(crate) struct Batch<'e> {
     watched: HashMap<Uuid, bool>,
     /// Executions that became terminal in this batch.
     pub finished: Vec<Uuid>,
+    /// Whether an attempt was queued for later (a retry's backoff).
+    delayed: bool,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -93,6 +95,7 @@ impl<'e> Batch<'e> {
             changes: Vec::new(),
             watched: HashMap::new(),
             finished: Vec::new(),
+            delayed: false,
         })
     }
 
@@ -187,6 +190,8 @@ impl<'e> Batch<'e> {
     pub fn add_attempt(&mut self, row: AttemptRow) {
         if row.not_before <= self.now {
             self.woken.insert(row.queue.clone());
+        } else {
+            self.delayed = true;
         }
         self.new_attempts.push(row);
     }
@@ -307,6 +312,14 @@ impl<'e> Batch<'e> {
         failed.into_iter().filter_map(|row| row.error.clone()).collect()
     }
 
+    /// Rolls back at once, so that the rows it locked are free for the next batch. A failed rollback (a lost
+    /// connection) rolls back anyway, on the server's side.
+    pub async fn rollback(self) {
+        if let Err(error) = self.tx.rollback().await {
+            tracing::warn!(%error, "rollback failed");
+        }
+    }
+
     /// Flushes and commits.
     pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
         self.flush().await?;
@@ -319,6 +332,7 @@ impl<'e> Batch<'e> {
             woken: self.woken,
             changes: self.changes,
             finished: self.finished,
+            delayed: self.delayed,
         })
     }
 }
@@ -329,6 +343,7 @@ pub(crate) struct BatchOutcome {
     pub woken: HashSet<String>,
     pub changes: Vec<PhaseChange>,
     pub finished: Vec<Uuid>,
+    pub delayed: bool,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

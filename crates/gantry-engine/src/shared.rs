@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub templates: TemplateCache,
     pub signals: Signals,
     pub config: EngineConfig,
+    /// Wakes the sweeper when a delayed attempt was queued (see `sweep.rs`).
+    pub sweeper_poke: Arc<tokio::sync::Notify>,
     /// Keyed by (execution, scoped node id, attempt); the execution's own workflow under an empty node id.
     graphs: Mutex<HashMap<(Uuid, String, i32), Arc<GraphInfo>>>,
 }
@@ -40,6 +42,7 @@ impl Shared {
             templates: TemplateCache::default(),
             signals: Signals::new(config.watch_buffer),
             config,
+            sweeper_poke: Arc::new(tokio::sync::Notify::new()),
             graphs: Mutex::new(HashMap::new()),
         }
     }

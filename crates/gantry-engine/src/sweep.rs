@@ -1,6 +1,7 @@
 //! The sweeper: one task that fails attempts whose lease expired and wakes workers when a retry's backoff ends. It
 //! sleeps until the earliest lease expiry or backoff end the store knows of (at most a second, so that leases taken
-//! meanwhile are seen), and asks the writer to act; it holds no per-node timers.
+//! meanwhile are seen; a batch that queues a delayed attempt wakes it at once), and asks the writer to act; it holds
+//! no per-node timers.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -50,8 +51,15 @@ pub(crate) async fn run(engine: WeakEngine) {
             .into_iter()
             .flatten()
             .fold(now + MAX_SLEEP_MS, i64::min);
+        // A batch that queues a delayed attempt (a retry's backoff) pokes the sweeper, so that it learns of the new
+        // earliest due time instead of sleeping past it.
+        let poked = shared.sweeper_poke.clone();
         drop(shared);
-        tokio::time::sleep(Duration::from_millis((wake_at - now).max(1) as u64)).await;
+        let sleep = tokio::time::sleep(Duration::from_millis((wake_at - now).max(1) as u64));
+        tokio::select! {
+            _ = sleep => {}
+            _ = poked.notified() => continue,
+        }
         if next_due.is_some_and(|due| due <= crate::now_ms()) {
             let Some(shared) = engine.shared.upgrade() else { return };
             if let Ok(queues) = shared.store.ready_queues(crate::now_ms()).await {

@@ -166,13 +166,13 @@ async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Comman
     for command in &commands {
         let outcome = execute(&mut batch, shared, &command.request).await;
         if outcome.poisons() && several {
-            drop(batch);
+            batch.rollback().await;
             return Err(commands);
         }
         outcomes.push(outcome);
     }
     let committed = if outcomes.iter().any(Outcome::poisons) {
-        drop(batch);
+        batch.rollback().await;
         Ok(None)
     } else {
         batch.commit().await.map(Some)
@@ -192,6 +192,9 @@ async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Comman
 }
 
 fn after_commit(shared: &Shared, outcome: BatchOutcome) {
+    if outcome.delayed {
+        shared.sweeper_poke.notify_one();
+    }
     for queue in &outcome.woken {
         shared.signals.wake(queue);
     }

@@ -101,6 +101,10 @@ pub trait Tx: Send {
     /// Commits everything written in the transaction, atomically.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
+    /// Rolls back now. Dropping a transaction also rolls it back, but only once its connection is next used, so its
+    /// row locks may outlive the drop for a while.
+    async fn rollback(self: Box<Self>) -> StoreResult<()>;
+
     /// Announces, when the transaction commits, that these queues got claimable attempts, so that long polls waiting
     /// on other server replicas wake (Postgres `NOTIFY`). A no-op where there is no one else to tell.
     async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()>;

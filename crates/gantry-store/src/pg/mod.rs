@@ -247,6 +247,11 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
     async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()> {
         if queues.is_empty() {
             return Ok(());

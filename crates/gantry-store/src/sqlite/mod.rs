@@ -204,6 +204,11 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
     async fn announce_queues(&mut self, _queues: &[String]) -> StoreResult<()> {
         Ok(())
     }

@@ -124,7 +124,7 @@ pub async fn open_claim_is_skipped_and_released_on_rollback(store: &dyn Store) {
     assert_eq!(ids(&claimed), ids(&attempts[4..]));
     other.commit().await.unwrap();
 
-    drop(holder);
+    holder.rollback().await.unwrap();
     let reclaimed = claim(store, &["q"], 10, "w3", 1).await;
     assert_eq!(ids(&reclaimed), ids(&attempts[..4]));
     assert!(reclaimed.iter().all(|row| row.worker_id.as_deref() == Some("w3")));
