@@ -129,7 +129,7 @@ impl Batch<'_> {
             }
             // The spec row was added when the spec was accepted, in the same batch.
             NodeEffect::PersistSpec | NodeEffect::WriteCache => Ok(()),
-            NodeEffect::CreateChildren { attempt } => self.create_node_children(key, attempt).await,
+            NodeEffect::CreateChildren { .. } => self.create_node_children(key).await,
             NodeEffect::StartChildren => {
                 let graph = self.compiled.get(key).cloned();
                 match graph {
@@ -198,7 +198,7 @@ impl Batch<'_> {
         })
     }
 
-    async fn create_node_children(&mut self, key: &NodeKey, _attempt: u32) -> EngineResult<()> {
+    async fn create_node_children(&mut self, key: &NodeKey) -> EngineResult<()> {
         let Some(graph) = self.compiled.get(key).cloned() else {
             return Err(EngineError::Internal(format!("no compiled spec for node {:?}", key.1)));
         };

@@ -66,6 +66,10 @@ pub fn decode_workflow(bytes: &[u8]) -> EngineResult<WorkflowTemplate> {
     decode::<pb::WorkflowTemplate, WorkflowTemplate>("workflow", bytes)
 }
 
+pub fn encode_launch_plan(plan: &gantry_core::model::LaunchPlan) -> Vec<u8> {
+    pb::LaunchPlan::from(plan.clone()).encode_to_vec()
+}
+
 pub fn decode_launch_plan(bytes: &[u8]) -> EngineResult<gantry_core::model::LaunchPlan> {
     decode::<pb::LaunchPlan, gantry_core::model::LaunchPlan>("launch plan", bytes)
 }

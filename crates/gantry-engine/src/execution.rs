@@ -142,11 +142,10 @@ impl Batch<'_> {
 
     /// The error of a failed top-level node held in this batch, to explain the execution's failure.
     async fn first_node_error(&mut self, id: Uuid) -> EngineResult<Option<ExecutionError>> {
-        let errors: Vec<Vec<u8>> = self.held_top_level_errors(id).into_iter().collect();
-        match errors.first() {
-            Some(bytes) => Ok(Some(codec::decode_error(bytes)?)),
-            None => Ok(None),
-        }
+        self.held_top_level_errors(id)
+            .first()
+            .map(|bytes| codec::decode_error(bytes))
+            .transpose()
     }
 
     /// How the outputs of a workflow (empty node id) or accepted spec are assembled and how failures count.

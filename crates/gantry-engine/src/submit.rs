@@ -69,7 +69,7 @@ impl Batch<'_> {
             }
             Registration::LaunchPlan(plan) => {
                 self.launch_plan_target(plan).await?;
-                (StoredKind::LaunchPlan, &plan.id, gantry_proto_encode_launch_plan(plan))
+                (StoredKind::LaunchPlan, &plan.id, codec::encode_launch_plan(plan))
             }
         };
         let row = ResourceRow {
@@ -250,11 +250,6 @@ impl Batch<'_> {
         self.run().await?;
         Ok(self.execution(id).await?.clone())
     }
-}
-
-fn gantry_proto_encode_launch_plan(plan: &LaunchPlan) -> Vec<u8> {
-    use prost::Message;
-    gantry_proto::v1::LaunchPlan::from(plan.clone()).encode_to_vec()
 }
 
 fn target_id(target: &Target) -> &Identifier {

@@ -8,6 +8,8 @@ const OUT_OF_RANGE: &str = "11";
 const RESOURCE_EXHAUSTED: &str = "8";
 /// The start of tonic's message for a message over the decoding limit.
 const TOO_LARGE: &str = "Error, decoded message length too large";
+/// The same, as it travels in the percent-encoded `grpc-message` header.
+const TOO_LARGE_ENCODED: &str = "Error,%20decoded%20message%20length%20too%20large";
 
 /// Relabels tonic's "message too large" refusal as RESOURCE_EXHAUSTED.
 pub fn relabel_too_large<B>(mut response: Response<B>) -> Response<B> {
@@ -16,7 +18,7 @@ pub fn relabel_too_large<B>(mut response: Response<B>) -> Response<B> {
         && headers
             .get("grpc-message")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|m| m.starts_with(&TOO_LARGE.replace(' ', "%20")) || m.starts_with(TOO_LARGE));
+            .is_some_and(|m| m.starts_with(TOO_LARGE_ENCODED) || m.starts_with(TOO_LARGE));
     if too_large {
         headers.insert("grpc-status", HeaderValue::from_static(RESOURCE_EXHAUSTED));
     }

@@ -63,7 +63,7 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
             }
             let mut out = Vec::new();
             let mut finished = false;
-            for change in changes.into_iter().filter(|c| c.execution_id == id) {
+            for change in changes {
                 sequence += 1;
                 finished |= change.scope == ChangeScope::Execution && is_terminal_execution(change.phase);
                 out.push(live_change(&change, sequence));
