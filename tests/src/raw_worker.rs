@@ -4,8 +4,8 @@
 //! deliberately wrong, completions.
 
 use gantry_core::model::{
-    Binding, BindingData, DynamicJobSpec, Identifier, Literal, LiteralMap, LiteralType, Node, Promise, TaskMetadata,
-    TaskTemplate, TypedInterface, Variable,
+    Binding, BindingData, DynamicJobSpec, ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node,
+    NodeTarget, Promise, TaskMetadata, TaskTemplate, TypedInterface, Variable,
 };
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
@@ -43,7 +43,60 @@ pub fn task_templates() -> Vec<TaskTemplate> {
             &[("out", list.clone())],
         ),
         template("nest", &[("depth", LiteralType::Integer)], &[("out", list)]),
+        template(
+            "deep",
+            &[("depth", LiteralType::Integer)],
+            &[("out", LiteralType::Integer)],
+        ),
+        template(
+            "flaky",
+            &[("index", LiteralType::Integer)],
+            &[("other_task_out", LiteralType::Integer)],
+        ),
+        template(
+            "choose_plan",
+            &[("n", LiteralType::Integer)],
+            &[("out", LiteralType::Integer)],
+        ),
     ]
+}
+
+/// `deep(depth)`: one `deep(depth - 1)` child; `deep(0)` is `other_task(index=21)`, so every level returns 42.
+pub fn deep_spec(depth: i64) -> DynamicJobSpec {
+    let child = if depth == 0 {
+        Node::task(
+            "dn0",
+            id("other_task"),
+            vec![Binding::literal("index", Literal::Integer(21))],
+        )
+    } else {
+        Node::task(
+            "dn0",
+            id("deep"),
+            vec![Binding::literal("depth", Literal::Integer(depth - 1))],
+        )
+    };
+    let output = if depth == 0 { "other_task_out" } else { "out" };
+    DynamicJobSpec {
+        nodes: vec![child],
+        outputs: vec![Binding::promise("out", "dn0", output)],
+        ..Default::default()
+    }
+}
+
+/// `choose_plan(n)`: picks a launch plan by its input — `lp_big(n)` above 10, `lp_small(n)` otherwise — and returns
+/// what the child execution returns.
+pub fn choose_plan_spec(n: i64) -> DynamicJobSpec {
+    let plan = if n > 10 { "lp_big" } else { "lp_small" };
+    let node = Node {
+        target: NodeTarget::LaunchPlan(id(plan)),
+        ..Node::task("lp", id(plan), vec![Binding::literal("index", Literal::Integer(n))])
+    };
+    DynamicJobSpec {
+        nodes: vec![node],
+        outputs: vec![Binding::promise("out", "lp", "other_task_out")],
+        ..Default::default()
+    }
 }
 
 /// The seed's spec: `tasks_count` × `other_task(index=i)`, `out` = the list of their outputs.
@@ -115,6 +168,18 @@ pub fn result_for(assignment: &pb::AttemptAssignment) -> pb::completion::Result 
         }
         "generate_others" => pb::completion::Result::DynamicSpec(seed_spec(integer(&inputs, "tasks_count")).into()),
         "nest" => pb::completion::Result::DynamicSpec(nest_spec(integer(&inputs, "depth")).into()),
+        "deep" => pb::completion::Result::DynamicSpec(deep_spec(integer(&inputs, "depth")).into()),
+        "choose_plan" => pb::completion::Result::DynamicSpec(choose_plan_spec(integer(&inputs, "n")).into()),
+        "flaky" => {
+            let index = integer(&inputs, "index");
+            if index % 2 == 1 {
+                let error = ExecutionError::user("odd", format!("index {index} is odd")).recoverable(false);
+                pb::completion::Result::Error(error.into())
+            } else {
+                let outputs = LiteralMap::from([("other_task_out".to_owned(), Literal::Integer(index * 2))]);
+                pb::completion::Result::Outputs(outputs.into())
+            }
+        }
         other => panic!("the raw worker has no task {other}"),
     }
 }

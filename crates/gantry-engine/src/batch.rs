@@ -5,7 +5,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use gantry_core::compile::CompiledGraph;
 use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::LiteralMap;
 use gantry_core::state::{ExecutionEvent, NodeEvent};
@@ -13,6 +12,7 @@ use gantry_store::{AttemptRow, ExecutionRow, NodeRow, SpecRow, Tx};
 use uuid::Uuid;
 
 use crate::codec;
+use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
 use crate::notify::{ChangeScope, PhaseChange};
 use crate::shared::Shared;
@@ -51,9 +51,9 @@ pub(crate) struct Batch<'e> {
     pub progressed_executions: BTreeSet<Uuid>,
     /// Decoded inputs of parents (and executions, under an empty node id), read by their children's bindings.
     parent_inputs: HashMap<NodeKey, Arc<LiteralMap>>,
-    /// Graphs compiled in this batch whose children are still to be created: accepted specs under their node's key,
-    /// a new execution's workflow under an empty node id.
-    pub compiled: HashMap<NodeKey, Arc<CompiledGraph>>,
+    /// Children prepared in this batch and still to be created or started: accepted specs, sub-workflows, branch
+    /// arms and array elements under their node's key, a new execution's workflow under an empty node id.
+    pub prepared: HashMap<NodeKey, Children>,
     /// Queues that got claimable attempts.
     pub woken: HashSet<String>,
     pub changes: Vec<PhaseChange>,
@@ -90,7 +90,7 @@ impl<'e> Batch<'e> {
             progressed_parents: BTreeSet::new(),
             progressed_executions: BTreeSet::new(),
             parent_inputs: HashMap::new(),
-            compiled: HashMap::new(),
+            prepared: HashMap::new(),
             woken: HashSet::new(),
             changes: Vec::new(),
             watched: HashMap::new(),

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use gantry_core::ids::NodeExecutionId;
-use gantry_core::model::{ExecutionError, Identifier, LiteralMap};
+use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap};
 use gantry_core::resolve::{self, OutputSource};
 use gantry_core::state::{
     self, AttemptPhase, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
@@ -19,8 +19,10 @@ use uuid::Uuid;
 use crate::batch::{Batch, NodeKey, sibling_id};
 use crate::children::Scope;
 use crate::codec;
+use crate::composite::promised_nodes;
 use crate::error::{EngineError, EngineResult};
 use crate::notify::ChangeScope;
+use crate::shared::Assembly;
 
 impl Batch<'_> {
     /// Runs queued events until none is left.
@@ -131,13 +133,16 @@ impl Batch<'_> {
             NodeEffect::PersistSpec | NodeEffect::WriteCache => Ok(()),
             NodeEffect::CreateChildren { .. } => self.create_node_children(key).await,
             NodeEffect::StartChildren => {
-                let graph = self.compiled.get(key).cloned();
-                match graph {
-                    Some(graph) => {
+                let children = self.prepared.get(key).cloned();
+                match children {
+                    Some(children) => {
                         let scope = self.child_scope(key).await?;
-                        self.start_roots(&scope, &graph).await
+                        self.start_ready_children(&scope, &children).await
                     }
-                    None => Err(EngineError::Internal(format!("no compiled spec for node {:?}", key.1))),
+                    None => Err(EngineError::Internal(format!(
+                        "no prepared children for node {:?}",
+                        key.1
+                    ))),
                 }
             }
             NodeEffect::AbortAttempt => {
@@ -148,18 +153,15 @@ impl Batch<'_> {
                 Ok(())
             }
             NodeEffect::AbortChildren => {
-                self.flush().await?;
-                self.tx.abort_descendants(key.0, Some(&key.1), self.now).await?;
-                self.forget_below(key.0, Some(&key.1));
+                self.abort_below(key.0, Some(&key.1)).await?;
                 if self.node(key).await?.phase == NodePhase::Failing {
                     self.events.push_back((key.clone(), NodeEvent::ChildrenAborted));
                 }
                 Ok(())
             }
             NodeEffect::AssembleOutputs => self.assemble_node(key).await,
-            NodeEffect::StartChildExecution | NodeEffect::AbortChildExecution => Err(EngineError::Internal(
-                "launch plan nodes are not supported yet".to_owned(),
-            )),
+            NodeEffect::StartChildExecution => self.start_child_execution(key).await,
+            NodeEffect::AbortChildExecution => self.abort_child_execution(key).await,
             NodeEffect::Settled(phase) => self.settled(key, phase).await,
         }
     }
@@ -199,21 +201,24 @@ impl Batch<'_> {
     }
 
     async fn create_node_children(&mut self, key: &NodeKey) -> EngineResult<()> {
-        let Some(graph) = self.compiled.get(key).cloned() else {
-            return Err(EngineError::Internal(format!("no compiled spec for node {:?}", key.1)));
+        let Some(children) = self.prepared.get(key).cloned() else {
+            return Err(EngineError::Internal(format!(
+                "no prepared children for node {:?}",
+                key.1
+            )));
         };
         let scope = self.child_scope(key).await?;
-        let count = self.create_children(&scope, &graph)?;
-        let rule = self.graph_info(key).await?.rule;
+        let (total, skipped) = self.create_children(&scope, &children);
         let row = self.node_mut(key);
-        row.children_total = count as i64;
-        self.events.push_back((
-            key.clone(),
-            NodeEvent::ChildrenCreated {
-                counts: ChildCounts::new(count),
-                rule,
-            },
-        ));
+        row.children_total = total as i64;
+        row.children_skipped = skipped as i64;
+        let rule = self.graph_info(key).await?.rule;
+        let counts = ChildCounts {
+            skipped,
+            ..ChildCounts::new(total)
+        };
+        self.events
+            .push_back((key.clone(), NodeEvent::ChildrenCreated { counts, rule }));
         Ok(())
     }
 
@@ -221,14 +226,10 @@ impl Batch<'_> {
     pub async fn start_node(&mut self, key: &NodeKey) -> EngineResult<()> {
         let row = self.node(key).await?;
         let definition = codec::decode_node(&row.definition)?;
-        let (parent_id, task_id) = (row.parent_id.clone(), row.task.clone().unwrap_or_default());
-        let task = self.task(&task_id).await?;
-        let promised: Vec<String> = definition
-            .inputs
+        let parent_id = row.parent_id.clone();
+        let promised: Vec<String> = promised_nodes(&definition)
             .iter()
-            .flat_map(|binding| binding.data.promises())
-            .filter(|p| !p.is_workflow_input())
-            .map(|p| sibling_id(&key.1, &p.node_id))
+            .map(|local| sibling_id(&key.1, local))
             .collect();
         let mut sources: HashMap<String, LiteralMap> = HashMap::new();
         if !promised.is_empty() {
@@ -250,15 +251,13 @@ impl Batch<'_> {
                 sources.get(node_id).and_then(|outputs| outputs.get(name))
             }
         });
-        let event = match resolve::resolve_inputs(&definition.inputs, &task.interface.inputs, &source) {
+        let event = match self.prepare_start(key, &definition, &source).await? {
             Ok(inputs) => {
                 self.node_mut(key).inputs = Some(codec::encode_literals(&inputs));
                 NodeEvent::Start
             }
-            Err(problem) => NodeEvent::InputsFailed {
-                error: ExecutionError::user("input_resolution", problem.to_string())
-                    .recoverable(false)
-                    .at_node(key.1.clone()),
+            Err(error) => NodeEvent::InputsFailed {
+                error: error.at_node(key.1.clone()),
             },
         };
         self.events.push_back((key.clone(), event));
@@ -308,7 +307,30 @@ impl Batch<'_> {
             parent.children_succeeded = counts.succeeded as i64;
             parent.children_failed = counts.failed as i64;
             parent.children_skipped = counts.skipped as i64;
-            self.progressed_parents.insert(parent_key);
+            let parent_running = parent.phase == NodePhase::ChildrenRunning;
+            self.progressed_parents.insert(parent_key.clone());
+            if parent_running && let Some(parallelism) = self.graph_info(&parent_key).await?.parallelism {
+                self.start_next_element(key, parallelism, counts).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An element of an array node with limited parallelism settled: the next element not started yet starts.
+    /// Elements start in order, so after `settled` of them finished, `parallelism + settled - 1` have started.
+    async fn start_next_element(
+        &mut self,
+        element: &NodeKey,
+        parallelism: u32,
+        counts: ChildCounts,
+    ) -> EngineResult<()> {
+        let next = (parallelism.max(1) as u64 + counts.settled()).saturating_sub(1);
+        if next >= counts.total {
+            return Ok(());
+        }
+        let next_key = (element.0, sibling_id(&element.1, &next.to_string()));
+        if self.node(&next_key).await?.phase == NodePhase::NotStarted {
+            self.start_node(&next_key).await?;
         }
         Ok(())
     }
@@ -327,17 +349,30 @@ impl Batch<'_> {
         let row = self.node(key).await?;
         let prefix = format!("{}/{}/", key.1, row.attempts.saturating_sub(1));
         let children = self.tx.child_outputs(key.0, &key.1).await?;
-        let mut sources: HashMap<String, LiteralMap> = HashMap::with_capacity(children.len());
+        let mut sources: Vec<(String, Option<LiteralMap>)> = Vec::with_capacity(children.len());
         for (node_id, outputs) in children {
             let Some(local) = node_id.strip_prefix(&prefix) else {
                 continue;
             };
-            if let Some(outputs) = outputs {
-                sources.insert(local.to_owned(), codec::decode_literals(&outputs)?);
-            }
+            let outputs = outputs.as_deref().map(codec::decode_literals).transpose()?;
+            sources.push((local.to_owned(), outputs));
         }
-        let inputs = self.parent_inputs(key.0, &key.1).await?;
-        let event = match assemble(&info.outputs, &info.output_vars, &inputs, &sources) {
+        let assembled = match &info.assembly {
+            Assembly::Bindings { outputs, vars } => {
+                let inputs = self.parent_inputs(key.0, &key.1).await?;
+                let sources: HashMap<String, LiteralMap> = sources
+                    .into_iter()
+                    .filter_map(|(local, outputs)| Some((local, outputs?)))
+                    .collect();
+                assemble(outputs, vars, &inputs, &sources)
+            }
+            Assembly::TakenArm => sources
+                .into_iter()
+                .find_map(|(_, outputs)| outputs)
+                .ok_or_else(|| "no arm of the branch produced outputs".to_owned()),
+            Assembly::Gather { vars } => gather(vars, &sources),
+        };
+        let event = match assembled {
             Ok(outputs) => {
                 self.node_mut(key).outputs = Some(codec::encode_literals(&outputs));
                 NodeEvent::Assembled
@@ -351,6 +386,30 @@ impl Batch<'_> {
         self.events.push_back((key.clone(), event));
         Ok(())
     }
+}
+
+/// An array node's outputs: per output, the list of its elements' values in element order, `none` for an element
+/// that did not succeed, conformed to the output's type.
+fn gather(
+    vars: &[gantry_core::model::Variable],
+    elements: &[(String, Option<LiteralMap>)],
+) -> Result<LiteralMap, String> {
+    let mut outputs = LiteralMap::new();
+    for var in vars {
+        let items = elements
+            .iter()
+            .map(|(_, outputs)| {
+                outputs
+                    .as_ref()
+                    .and_then(|outputs| outputs.get(&var.name).cloned())
+                    .unwrap_or(Literal::None)
+            })
+            .collect();
+        let list =
+            resolve::conform(Literal::Collection(items), &var.ty).map_err(|e| format!("output {:?}: {e}", var.name))?;
+        outputs.insert(var.name.clone(), list);
+    }
+    Ok(outputs)
 }
 
 /// A composite's children counts, from its row.

@@ -1,15 +1,16 @@
-//! Creating a composite's children (a dynamic spec's nodes, or an execution's top-level nodes) from a compiled
-//! graph, in one batch, and starting those that wait on nothing.
+//! Creating a composite's children (a dynamic spec's, workflow's or sub-workflow's nodes, a branch's arms, an array's
+//! elements, or an execution's top-level nodes) in one batch, and starting those that can start.
 
-use gantry_core::compile::{CompiledGraph, CompiledTarget};
 use gantry_core::ids::NodeExecutionId;
+use gantry_core::model::{Node, NodeTarget};
 use gantry_core::state::{CacheStatus, NodeKind, NodePhase};
 use gantry_store::NodeRow;
 use uuid::Uuid;
 
 use crate::batch::{Batch, NodeKey};
 use crate::codec;
-use crate::error::{EngineError, EngineResult};
+use crate::composite::Children;
+use crate::error::EngineResult;
 
 /// Where new children go: under a node's attempt, or at the top of an execution.
 #[derive(Debug, Clone)]
@@ -35,78 +36,115 @@ impl Scope {
     }
 }
 
-/// Refuses node kinds the engine does not run yet, naming the node.
-pub(crate) fn check_supported(graph: &CompiledGraph) -> EngineResult<()> {
-    for node in &graph.nodes {
-        if !matches!(node.target, CompiledTarget::Task(_)) {
-            return Err(EngineError::InvalidArgument(format!(
-                "node {:?}: {} nodes are not supported yet; only task nodes (dynamic ones included) run",
-                node.node.id,
-                node.node.target.kind_name()
-            )));
-        }
-    }
-    Ok(())
-}
-
 impl Batch<'_> {
-    /// Creates one row per node of `graph` under `scope` and returns how many. Rows go in with the batch's flush, as
-    /// one multi-row insert.
-    pub fn create_children(&mut self, scope: &Scope, graph: &CompiledGraph) -> EngineResult<u64> {
-        let parent_id = scope.parent_id();
-        let mut rows = Vec::with_capacity(graph.nodes.len());
-        for (position, compiled) in graph.nodes.iter().enumerate() {
-            let CompiledTarget::Task(task) = &compiled.target else {
-                return Err(EngineError::Internal(format!(
-                    "unsupported node {:?} reached the engine",
-                    compiled.node.id
-                )));
-            };
-            let local_id = compiled.node.id.clone();
-            rows.push(NodeRow {
-                execution_id: scope.execution_id,
-                node_id: scope.child_id(&local_id),
-                parent_id: parent_id.clone(),
-                local_id,
-                kind: NodeKind::Task,
-                definition: codec::encode_node(&compiled.node),
-                task: Some(task.id.to_string()),
-                phase: NodePhase::NotStarted,
-                is_dynamic: false,
-                attempts: 0,
-                user_failures: 0,
-                system_failures: 0,
-                cache_status: CacheStatus::Disabled,
-                upstream_pending: compiled.upstream.len() as i32,
-                downstream: compiled
-                    .downstream
-                    .iter()
-                    .map(|&i| graph.nodes[i].node.id.clone())
-                    .collect(),
-                position: position as i64,
-                children_total: 0,
-                children_succeeded: 0,
-                children_failed: 0,
-                children_skipped: 0,
-                inputs: None,
-                outputs: None,
-                error: None,
-                child_execution_id: None,
-                created_at: self.now,
-                updated_at: self.now,
-                started_at: None,
-                finished_at: None,
-            });
-        }
+    /// Creates the rows of the prepared `children` under `scope`; returns `(created, skipped at creation)`. Rows go
+    /// in with the batch's flush, as one multi-row insert.
+    pub fn create_children(&mut self, scope: &Scope, children: &Children) -> (u64, u64) {
+        let rows: Vec<NodeRow> = match children {
+            Children::Graph(graph) => graph
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(position, compiled)| {
+                    let downstream = compiled
+                        .downstream
+                        .iter()
+                        .map(|&i| graph.nodes[i].node.id.clone())
+                        .collect();
+                    let upstream = compiled.upstream.len() as i32;
+                    self.child_row(
+                        scope,
+                        position,
+                        &compiled.node,
+                        NodePhase::NotStarted,
+                        upstream,
+                        downstream,
+                    )
+                })
+                .collect(),
+            Children::Arms { nodes, taken } => nodes
+                .iter()
+                .enumerate()
+                .map(|(position, node)| {
+                    let phase = if position == *taken {
+                        NodePhase::NotStarted
+                    } else {
+                        NodePhase::Skipped
+                    };
+                    self.child_row(scope, position, node, phase, 0, Vec::new())
+                })
+                .collect(),
+            Children::Elements { nodes, .. } => nodes
+                .iter()
+                .enumerate()
+                .map(|(position, node)| self.child_row(scope, position, node, NodePhase::NotStarted, 0, Vec::new()))
+                .collect(),
+        };
         let count = rows.len() as u64;
+        let skipped = rows.iter().filter(|row| row.phase == NodePhase::Skipped).count() as u64;
         self.create_nodes(rows);
-        Ok(count)
+        (count, skipped)
     }
 
-    /// Starts the children of `scope` that wait on no other child.
-    pub async fn start_roots(&mut self, scope: &Scope, graph: &CompiledGraph) -> EngineResult<()> {
-        for root in graph.roots() {
-            let key: NodeKey = (scope.execution_id, scope.child_id(&graph.nodes[root].node.id));
+    fn child_row(
+        &self,
+        scope: &Scope,
+        position: usize,
+        node: &Node,
+        phase: NodePhase,
+        upstream_pending: i32,
+        downstream: Vec<String>,
+    ) -> NodeRow {
+        let task = match &node.target {
+            NodeTarget::Task(id) => Some(id.to_string()),
+            _ => None,
+        };
+        let finished_at = phase.is_terminal().then_some(self.now);
+        NodeRow {
+            execution_id: scope.execution_id,
+            node_id: scope.child_id(&node.id),
+            parent_id: scope.parent_id(),
+            local_id: node.id.clone(),
+            kind: NodeKind::of(&node.target),
+            definition: codec::encode_node(node),
+            task,
+            phase,
+            is_dynamic: false,
+            attempts: 0,
+            user_failures: 0,
+            system_failures: 0,
+            cache_status: CacheStatus::Disabled,
+            upstream_pending,
+            downstream,
+            position: position as i64,
+            children_total: 0,
+            children_succeeded: 0,
+            children_failed: 0,
+            children_skipped: 0,
+            inputs: None,
+            outputs: None,
+            error: None,
+            child_execution_id: None,
+            created_at: self.now,
+            updated_at: self.now,
+            started_at: None,
+            finished_at,
+        }
+    }
+
+    /// Starts the children of `scope` that can start now: a graph's nodes that wait on no other node, a branch's
+    /// taken arm, the first elements of an array (up to its parallelism).
+    pub async fn start_ready_children(&mut self, scope: &Scope, children: &Children) -> EngineResult<()> {
+        let locals: Vec<String> = match children {
+            Children::Graph(graph) => graph.roots().map(|i| graph.nodes[i].node.id.clone()).collect(),
+            Children::Arms { nodes, taken } => vec![nodes[*taken].id.clone()],
+            Children::Elements { nodes, parallelism } => {
+                let running = parallelism.map_or(nodes.len(), |p| (p as usize).max(1));
+                nodes.iter().take(running).map(|node| node.id.clone()).collect()
+            }
+        };
+        for local in locals {
+            let key: NodeKey = (scope.execution_id, scope.child_id(&local));
             self.start_node(&key).await?;
         }
         Ok(())

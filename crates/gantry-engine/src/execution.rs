@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gantry_core::model::{ExecutionError, FailurePolicy, LiteralMap};
+use gantry_core::compile::array_interface;
+use gantry_core::model::{ExecutionError, FailurePolicy, LiteralMap, NodeTarget, WorkflowTemplate};
+use gantry_core::resolve::required_successes;
 use gantry_core::state::{
     self, ChildCounts, ChildRule, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState,
 };
@@ -17,7 +19,7 @@ use crate::children::Scope;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
 use crate::notify::ChangeScope;
-use crate::shared::GraphInfo;
+use crate::shared::{Assembly, GraphInfo};
 
 impl Batch<'_> {
     pub async fn apply_execution(&mut self, id: Uuid, event: ExecutionEvent) -> EngineResult<()> {
@@ -61,7 +63,7 @@ impl Batch<'_> {
         match effect {
             ExecutionEffect::StartNodes => {
                 let key: NodeKey = (id, String::new());
-                let Some(graph) = self.compiled.get(&key).cloned() else {
+                let Some(children) = self.prepared.remove(&key) else {
                     return Err(EngineError::Internal(format!(
                         "no compiled workflow for execution {id}"
                     )));
@@ -70,18 +72,16 @@ impl Batch<'_> {
                     execution_id: id,
                     parent: None,
                 };
-                let count = self.create_children(&scope, &graph)?;
+                let (count, _) = self.create_children(&scope, &children);
                 self.execution_mut(id).nodes_total = count as i64;
-                self.start_roots(&scope, &graph).await?;
+                self.start_ready_children(&scope, &children).await?;
                 if count == 0 {
                     self.progressed_executions.insert(id);
                 }
                 Ok(())
             }
             ExecutionEffect::AbortNodes => {
-                self.flush().await?;
-                self.tx.abort_descendants(id, None, self.now).await?;
-                self.forget_below(id, None);
+                self.abort_below(id, None).await?;
                 self.execution_events.push_back((id, ExecutionEvent::NodesDrained));
                 Ok(())
             }
@@ -96,7 +96,10 @@ impl Batch<'_> {
                     }
                 }
                 let inputs = self.parent_inputs(id, "").await?;
-                let event = match assemble(&info.outputs, &info.output_vars, &inputs, &sources) {
+                let Assembly::Bindings { outputs, vars } = &info.assembly else {
+                    return Err(EngineError::Internal(format!("execution {id} has no output bindings")));
+                };
+                let event = match assemble(outputs, vars, &inputs, &sources) {
                     Ok(outputs) => {
                         self.execution_mut(id).outputs = Some(codec::encode_literals(&outputs));
                         ExecutionEvent::Assembled
@@ -110,7 +113,7 @@ impl Batch<'_> {
             }
             ExecutionEffect::Finished(_) => {
                 self.finished.push(id);
-                Ok(())
+                self.child_execution_finished(id).await
             }
         }
     }
@@ -148,7 +151,8 @@ impl Batch<'_> {
             .transpose()
     }
 
-    /// How the outputs of a workflow (empty node id) or accepted spec are assembled and how failures count.
+    /// How the outputs of a composite (an execution's workflow under an empty node id, a spec, sub-workflow, branch
+    /// or array node) are assembled and how its children's failures count.
     pub async fn graph_info(&mut self, key: &NodeKey) -> EngineResult<Arc<GraphInfo>> {
         let (execution_id, node_id) = (key.0, key.1.as_str());
         let attempt = if node_id.is_empty() {
@@ -161,34 +165,77 @@ impl Batch<'_> {
         }
         let info = if node_id.is_empty() {
             let workflow = codec::decode_workflow(&self.execution(execution_id).await?.workflow)?;
-            GraphInfo {
-                outputs: workflow.outputs,
-                output_vars: workflow.interface.outputs,
-                rule: ChildRule {
-                    min_successes: None,
-                    fail_fast: workflow.failure_policy == FailurePolicy::FailImmediately,
-                },
-            }
+            workflow_info(&workflow)
         } else {
-            let task_id = self.node(key).await?.task.clone().unwrap_or_default();
-            let spec = self
-                .tx
-                .get_spec(execution_id, node_id, attempt)
-                .await?
-                .ok_or_else(|| EngineError::Internal(format!("node {node_id:?} has no accepted spec")))?;
-            let spec = codec::decode_spec(&spec.spec)?;
-            let task = self.task(&task_id).await?;
-            GraphInfo {
-                outputs: spec.outputs,
-                output_vars: task.interface.outputs.clone(),
-                rule: ChildRule {
-                    min_successes: spec.min_successes,
-                    fail_fast: true,
+            let row = self.node(key).await?;
+            let (task_id, total) = (row.task.clone().unwrap_or_default(), row.children_total as u64);
+            match codec::decode_node(&row.definition)?.target {
+                NodeTarget::Task(_) => {
+                    let spec = self
+                        .tx
+                        .get_spec(execution_id, node_id, attempt)
+                        .await?
+                        .ok_or_else(|| EngineError::Internal(format!("node {node_id:?} has no accepted spec")))?;
+                    let spec = codec::decode_spec(&spec.spec)?;
+                    let task = self.task(&task_id).await?;
+                    let rule = ChildRule {
+                        min_successes: spec.min_successes,
+                        fail_fast: true,
+                    };
+                    GraphInfo::bindings(spec.outputs, task.interface.outputs.clone(), rule)
+                }
+                NodeTarget::SubWorkflow(id) => {
+                    let workflow = self.shared.templates.workflow(self.tx.as_mut(), &id).await?;
+                    let workflow = workflow.ok_or_else(|| {
+                        EngineError::Internal(format!("workflow {id} vanished after it was compiled"))
+                    })?;
+                    workflow_info(&workflow)
+                }
+                NodeTarget::Branch(_) => GraphInfo {
+                    assembly: Assembly::TakenArm,
+                    rule: ChildRule {
+                        min_successes: Some(1),
+                        fail_fast: true,
+                    },
+                    parallelism: None,
                 },
+                NodeTarget::Array(array) => {
+                    let NodeTarget::Task(task_id) = &array.node.target else {
+                        return Err(EngineError::Internal(format!(
+                            "array node {node_id:?} runs a non-task node"
+                        )));
+                    };
+                    let task = self.shared.templates.require_task(self.tx.as_mut(), task_id).await?;
+                    let interface = array_interface(&task, &array.node, array.success);
+                    GraphInfo {
+                        assembly: Assembly::Gather {
+                            vars: interface.outputs,
+                        },
+                        rule: ChildRule {
+                            min_successes: Some(required_successes(array.success, total)),
+                            fail_fast: true,
+                        },
+                        parallelism: array.parallelism,
+                    }
+                }
+                NodeTarget::LaunchPlan(_) => {
+                    return Err(EngineError::Internal(format!(
+                        "launch plan node {node_id:?} has no children"
+                    )));
+                }
             }
         };
         let info = Arc::new(info);
         self.shared.remember_graph(execution_id, node_id, attempt, info.clone());
         Ok(info)
     }
+}
+
+/// How a workflow's outputs are assembled and its nodes' failures count.
+pub(crate) fn workflow_info(workflow: &WorkflowTemplate) -> GraphInfo {
+    let rule = ChildRule {
+        min_successes: None,
+        fail_fast: workflow.failure_policy == FailurePolicy::FailImmediately,
+    };
+    GraphInfo::bindings(workflow.outputs.clone(), workflow.interface.outputs.clone(), rule)
 }

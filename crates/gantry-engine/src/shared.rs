@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use gantry_core::model::{Binding, Variable};
+use gantry_core::compile::CompiledGraph;
+use gantry_core::model::{Binding, Identifier, Variable};
 use gantry_core::state::ChildRule;
 use gantry_store::Store;
 use uuid::Uuid;
@@ -12,15 +13,37 @@ use crate::config::EngineConfig;
 use crate::notify::Signals;
 use crate::templates::TemplateCache;
 
-/// How a composite's outputs are assembled and how its children's failures count: the part of a workflow or an
-/// accepted spec still needed after its children exist. Immutable once written, so cached.
+/// How a composite's outputs are assembled and how its children's failures count: the part of a workflow, accepted
+/// spec, branch or array node still needed after its children exist. Immutable once written, so cached.
 #[derive(Debug, Clone)]
 pub(crate) struct GraphInfo {
-    /// The output bindings of the workflow or spec.
-    pub outputs: Vec<Binding>,
-    /// The outputs they must produce: the workflow's, or the dynamic parent task's.
-    pub output_vars: Vec<Variable>,
+    pub assembly: Assembly,
     pub rule: ChildRule,
+    /// For array nodes: how many elements may run at once.
+    pub parallelism: Option<u32>,
+}
+
+/// How a composite's outputs come from its children's.
+#[derive(Debug, Clone)]
+pub(crate) enum Assembly {
+    /// Output bindings over the children (a workflow, sub-workflow or dynamic spec), producing `vars`: the
+    /// workflow's outputs, or the dynamic parent task's.
+    Bindings { outputs: Vec<Binding>, vars: Vec<Variable> },
+    /// A branch: the outputs of the arm that ran.
+    TakenArm,
+    /// An array node: one list per output, element `i` from child `i` (`none` where it did not succeed).
+    Gather { vars: Vec<Variable> },
+}
+
+impl GraphInfo {
+    /// A workflow's or spec's: output bindings, and how many children must succeed.
+    pub fn bindings(outputs: Vec<Binding>, vars: Vec<Variable>, rule: ChildRule) -> Self {
+        GraphInfo {
+            assembly: Assembly::Bindings { outputs, vars },
+            rule,
+            parallelism: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -33,6 +56,8 @@ pub(crate) struct Shared {
     pub sweeper_poke: Arc<tokio::sync::Notify>,
     /// Keyed by (execution, scoped node id, attempt); the execution's own workflow under an empty node id.
     graphs: Mutex<HashMap<(Uuid, String, i32), Arc<GraphInfo>>>,
+    /// Registered workflows compiled for sub-workflow nodes; registered templates never change.
+    sub_workflows: Mutex<HashMap<Identifier, Arc<CompiledGraph>>>,
 }
 
 impl Shared {
@@ -44,6 +69,7 @@ impl Shared {
             config,
             sweeper_poke: Arc::new(tokio::sync::Notify::new()),
             graphs: Mutex::new(HashMap::new()),
+            sub_workflows: Mutex::new(HashMap::new()),
         }
     }
 
@@ -55,6 +81,16 @@ impl Shared {
     pub fn remember_graph(&self, execution_id: Uuid, node_id: &str, attempt: i32, info: Arc<GraphInfo>) {
         let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
         graphs.insert((execution_id, node_id.to_owned(), attempt), info);
+    }
+
+    pub fn sub_workflow(&self, id: &Identifier) -> Option<Arc<CompiledGraph>> {
+        let graphs = self.sub_workflows.lock().unwrap_or_else(|p| p.into_inner());
+        graphs.get(id).cloned()
+    }
+
+    pub fn remember_sub_workflow(&self, id: &Identifier, graph: Arc<CompiledGraph>) {
+        let mut graphs = self.sub_workflows.lock().unwrap_or_else(|p| p.into_inner());
+        graphs.insert(id.clone(), graph);
     }
 
     /// Drops what was cached for a finished execution.

@@ -8,15 +8,15 @@ use gantry_core::model::{
     WorkflowTemplate,
 };
 use gantry_core::resolve;
-use gantry_core::state::{ChildRule, ExecutionEvent, ExecutionPhase};
+use gantry_core::state::{ExecutionEvent, ExecutionPhase};
 use gantry_store::{ExecutionRow, PutOutcome, ResourceKind as StoredKind, ResourceRow};
 use uuid::Uuid;
 
 use crate::batch::Batch;
-use crate::children::check_supported;
 use crate::codec;
+use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
-use crate::shared::GraphInfo;
+use crate::execution::workflow_info;
 
 /// What an execution runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,10 +61,9 @@ impl Batch<'_> {
                     .templates
                     .registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new())
                     .await?;
-                let graph = compile_workflow(workflow, &registry).map_err(|errors| {
+                compile_workflow(workflow, &registry).map_err(|errors| {
                     EngineError::InvalidArgument(format!("workflow {} does not compile: {errors}", workflow.id))
                 })?;
-                check_supported(&graph)?;
                 (StoredKind::Workflow, &workflow.id, codec::encode_workflow(workflow))
             }
             Registration::LaunchPlan(plan) => {
@@ -84,7 +83,7 @@ impl Batch<'_> {
     }
 
     /// The interface of a launch plan's target, which must be registered.
-    async fn launch_plan_target(&mut self, plan: &LaunchPlan) -> EngineResult<(WorkflowTemplate, TypedInterface)> {
+    pub async fn launch_plan_target(&mut self, plan: &LaunchPlan) -> EngineResult<(WorkflowTemplate, TypedInterface)> {
         let workflow = match plan.target_kind {
             ResourceKind::Task => {
                 let task = self.shared.templates.task(self.tx.as_mut(), &plan.target).await?;
@@ -146,6 +145,17 @@ impl Batch<'_> {
             }
             return Ok((existing, false));
         }
+        let id = self.new_execution(request, None).await?;
+        self.run().await?;
+        Ok((self.execution(id).await?.clone(), true))
+    }
+
+    /// Inserts a new execution (a child execution when `parent` names a launch-plan node) and queues its start.
+    pub async fn new_execution(
+        &mut self,
+        request: &CreateExecution,
+        parent: Option<(Uuid, String)>,
+    ) -> EngineResult<Uuid> {
         let (workflow, fixed, defaults, max_parallelism) = self.target_workflow(request).await?;
         let inputs = check_inputs(&workflow.interface, &request.inputs, &fixed, &defaults)?;
         let registry = self
@@ -155,9 +165,9 @@ impl Batch<'_> {
             .await?;
         let graph = compile_workflow(&workflow, &registry)
             .map_err(|errors| EngineError::InvalidArgument(format!("{} does not compile: {errors}", workflow.id)))?;
-        check_supported(&graph)?;
 
         let id = Uuid::now_v7();
+        let (parent_execution_id, parent_node_id) = parent.unzip();
         let row = ExecutionRow {
             id,
             project: request.project.clone(),
@@ -172,8 +182,8 @@ impl Batch<'_> {
             error: None,
             max_parallelism: request.max_parallelism.or(max_parallelism).map(|n| n as i32),
             overwrite_cache: request.overwrite_cache,
-            parent_execution_id: None,
-            parent_node_id: None,
+            parent_execution_id,
+            parent_node_id,
             nodes_total: 0,
             nodes_succeeded: 0,
             nodes_failed: 0,
@@ -184,19 +194,12 @@ impl Batch<'_> {
             finished_at: None,
         };
         self.insert_execution(row).await?;
-        let info = GraphInfo {
-            outputs: workflow.outputs.clone(),
-            output_vars: workflow.interface.outputs.clone(),
-            rule: ChildRule {
-                min_successes: None,
-                fail_fast: workflow.failure_policy == FailurePolicy::FailImmediately,
-            },
-        };
-        self.shared.remember_graph(id, "", 0, Arc::new(info));
-        self.compiled.insert((id, String::new()), Arc::new(graph));
+        self.shared
+            .remember_graph(id, "", 0, Arc::new(workflow_info(&workflow)));
+        self.prepared
+            .insert((id, String::new()), Children::Graph(Arc::new(graph)));
         self.execution_events.push_back((id, ExecutionEvent::Start));
-        self.run().await?;
-        Ok((self.execution(id).await?.clone(), true))
+        Ok(id)
     }
 
     /// The workflow a request runs, with a launch plan's fixed and default inputs and parallelism.

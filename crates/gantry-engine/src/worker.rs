@@ -14,8 +14,8 @@ use gantry_store::{AttemptRow, PutOutcome, ResourceKind, ResourceRow, SpecRow};
 use uuid::Uuid;
 
 use crate::batch::{Batch, NodeKey};
-use crate::children::check_supported;
 use crate::codec;
+use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
 use crate::notify::ChangeScope;
 use crate::shared::GraphInfo;
@@ -329,38 +329,38 @@ impl Batch<'_> {
             Ok(graph) => graph,
             Err(errors) => return Ok(reject(format!("the dynamic spec does not compile: {errors}"))),
         };
-        if let Err(unsupported) = check_supported(&graph) {
-            return Ok(reject(unsupported.to_string()));
-        }
-        for embedded in &spec.tasks {
+        let embedded = spec
+            .tasks
+            .iter()
+            .map(|task| (ResourceKind::Task, "task", &task.id, codec::encode_task(task)))
+            .chain(spec.subworkflows.iter().map(|workflow| {
+                let template = codec::encode_workflow(workflow);
+                (ResourceKind::Workflow, "workflow", &workflow.id, template)
+            }));
+        for (kind, what, id, template) in embedded {
             let row = ResourceRow {
-                key: codec::resource_key(&embedded.id),
-                template: codec::encode_task(embedded),
+                key: codec::resource_key(id),
+                template,
                 created_at: self.now,
             };
-            let existing = self.tx.get_resource(ResourceKind::Task, &row.key).await?;
-            match existing {
+            match self.tx.get_resource(kind, &row.key).await? {
                 Some(existing) if existing.template != row.template => {
                     return Ok(reject(format!(
-                        "embedded task {} differs from the task registered under that id",
-                        embedded.id
+                        "embedded {what} {id} differs from the {what} registered under that id"
                     )));
                 }
                 Some(_) => {}
                 None => {
-                    let outcome = self.tx.put_resource(ResourceKind::Task, &row).await?;
+                    let outcome = self.tx.put_resource(kind, &row).await?;
                     debug_assert_eq!(outcome, PutOutcome::Created);
                 }
             }
         }
-        let info = GraphInfo {
-            outputs: spec.outputs.clone(),
-            output_vars: task.interface.outputs.clone(),
-            rule: state::ChildRule {
-                min_successes: spec.min_successes,
-                fail_fast: true,
-            },
+        let rule = state::ChildRule {
+            min_successes: spec.min_successes,
+            fail_fast: true,
         };
+        let info = GraphInfo::bindings(spec.outputs.clone(), task.interface.outputs.clone(), rule);
         self.add_spec(SpecRow {
             execution_id: key.0,
             node_id: key.1.clone(),
@@ -370,7 +370,7 @@ impl Batch<'_> {
         });
         self.node_mut(key).is_dynamic = true;
         self.shared.remember_graph(key.0, &key.1, attempt, Arc::new(info));
-        self.compiled.insert(key.clone(), Arc::new(graph));
+        self.prepared.insert(key.clone(), Children::Graph(Arc::new(graph)));
         Ok(NodeEvent::SpecCompiled)
     }
 }

@@ -1,7 +1,7 @@
 //! Stored rows as the wire's records.
 
-use gantry_core::state::NodeKind;
-use gantry_engine::{decode_error, decode_literals, parse_identifier};
+use gantry_core::model::{Identifier, NodeTarget};
+use gantry_engine::{decode_error, decode_literals, decode_node, parse_identifier};
 use gantry_proto::v1 as pb;
 use gantry_store::{AttemptRow, ExecutionRow, NodeRow};
 use prost_types::Timestamp;
@@ -68,15 +68,20 @@ pub fn execution(row: &ExecutionRow) -> Result<pb::Execution, Status> {
     })
 }
 
-pub fn node_kind(row: &NodeRow) -> pb::NodeKind {
-    match row.kind {
-        NodeKind::Task => pb::NodeKind::Task,
-        NodeKind::LaunchPlan => pb::NodeKind::LaunchPlan,
-        NodeKind::Composite => pb::NodeKind::SubWorkflow,
-    }
+/// The node's kind and the task, workflow or launch plan it runs, read from its definition.
+pub fn node_kind(row: &NodeRow) -> Result<(pb::NodeKind, Option<Identifier>), Status> {
+    let definition = decode_node(&row.definition).or_status()?;
+    Ok(match definition.target {
+        NodeTarget::Task(id) => (pb::NodeKind::Task, Some(id)),
+        NodeTarget::SubWorkflow(id) => (pb::NodeKind::SubWorkflow, Some(id)),
+        NodeTarget::LaunchPlan(id) => (pb::NodeKind::LaunchPlan, Some(id)),
+        NodeTarget::Branch(_) => (pb::NodeKind::Branch, None),
+        NodeTarget::Array(_) => (pb::NodeKind::Array, None),
+    })
 }
 
 pub fn node(row: &NodeRow) -> Result<pb::NodeExecution, Status> {
+    let (kind, target) = node_kind(row)?;
     Ok(pb::NodeExecution {
         execution_id: row.execution_id.to_string(),
         node_id: row.node_id.clone(),
@@ -91,14 +96,8 @@ pub fn node(row: &NodeRow) -> Result<pb::NodeExecution, Status> {
         updated_at: Some(timestamp(row.updated_at)),
         started_at: row.started_at.map(timestamp),
         finished_at: row.finished_at.map(timestamp),
-        kind: node_kind(row) as i32,
-        target: row
-            .task
-            .as_deref()
-            .map(parse_identifier)
-            .transpose()
-            .or_status()?
-            .map(Into::into),
+        kind: kind as i32,
+        target: target.map(Into::into),
         child_execution_id: row.child_execution_id.map(|id| id.to_string()).unwrap_or_default(),
     })
 }

@@ -195,6 +195,7 @@ async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::P
                 if row.children_total > 0 {
                     parents.push(row.node_id.clone());
                 }
+                let record = records::node(row)?;
                 changes.push(pb::PhaseChange {
                     sequence: 0,
                     occurred_at: Some(timestamp(row.updated_at)),
@@ -203,10 +204,10 @@ async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::P
                         node_id: row.node_id.clone(),
                         parent_node_id: row.parent_id.clone(),
                         phase: pb::NodePhase::from(row.phase) as i32,
-                        kind: records::node_kind(row) as i32,
+                        kind: record.kind,
                         is_dynamic_parent: row.is_dynamic,
                         cache_status: pb::CacheStatus::from(row.cache_status) as i32,
-                        error: records::node(row)?.error,
+                        error: record.error,
                     })),
                 });
             }

@@ -144,6 +144,9 @@ pub trait Tx: Send {
     /// Aborts every non-terminal node strictly below `node_id` (every node of the execution when `None`) and their
     /// queued or running attempts, setting `finished_at` and `updated_at` to `now`. Returns how many nodes it aborted.
     async fn abort_descendants(&mut self, execution_id: Uuid, node_id: Option<&str>, now: i64) -> StoreResult<u64>;
+    /// The child executions started by launch-plan nodes strictly below `node_id` (anywhere in the execution when
+    /// `None`) that are not terminal yet: what aborting those nodes must terminate.
+    async fn running_child_executions(&mut self, execution_id: Uuid, node_id: Option<&str>) -> StoreResult<Vec<Uuid>>;
     /// Aborts the queued or running attempts of these nodes themselves (not of their descendants), setting
     /// `finished_at` to `now`. Returns how many it aborted.
     async fn abort_node_attempts(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> StoreResult<u64>;

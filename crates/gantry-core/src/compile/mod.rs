@@ -31,6 +31,7 @@ use crate::model::{DynamicJobSpec, TypedInterface, WorkflowTemplate};
 pub use error::{CompileError, CompileErrorCode, CompileErrors, VarSide};
 pub use graph::{CompiledGraph, CompiledNode, CompiledTarget, GraphSource};
 pub use resolver::{Registry, ResolvedLaunchPlan, Resolver};
+pub use targets::array_interface;
 
 use compiler::{Compiler, GraphSpec};
 use resolver::Embedded;

@@ -59,7 +59,7 @@ pub(super) fn optional_of(ty: &LiteralType) -> LiteralType {
 
 /// The interface of an array node over `task`: a list input per task input the inner node leaves unbound, and a list
 /// output per task output, of optionals unless every element must succeed.
-pub(super) fn array_interface(task: &TaskTemplate, inner: &Node, success: SuccessCriteria) -> TypedInterface {
+pub fn array_interface(task: &TaskTemplate, inner: &Node, success: SuccessCriteria) -> TypedInterface {
     let broadcast: HashSet<&str> = inner.inputs.iter().map(|b| b.var.as_str()).collect();
     let inputs = task
         .interface

@@ -286,6 +286,24 @@ pub(super) async fn abort_descendants(
     Ok(u64::try_from(aborted).unwrap_or_default())
 }
 
+pub(super) async fn running_child_executions(
+    conn: &mut PgConnection,
+    execution_id: Uuid,
+    node_id: Option<&str>,
+) -> StoreResult<Vec<Uuid>> {
+    let ids = sqlx::query_scalar(concat!(
+        "SELECT child_execution_id FROM nodes WHERE execution_id = $1 \
+         AND ($2::text IS NULL OR starts_with(node_id, $2 || '/')) \
+         AND child_execution_id IS NOT NULL AND phase NOT IN ",
+        terminal_node_phases_sql!()
+    ))
+    .bind(execution_id)
+    .bind(node_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}
+
 pub(super) async fn abort_node_attempts(
     conn: &mut PgConnection,
     execution_id: Uuid,

@@ -267,6 +267,10 @@ impl Tx for SqliteTx {
         nodes::abort_descendants(&mut self.tx, execution_id, node_id, now).await
     }
 
+    async fn running_child_executions(&mut self, execution_id: Uuid, node_id: Option<&str>) -> StoreResult<Vec<Uuid>> {
+        nodes::running_child_executions(&mut self.tx, execution_id, node_id).await
+    }
+
     async fn abort_node_attempts(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> StoreResult<u64> {
         nodes::abort_node_attempts(&mut self.tx, execution_id, node_ids, now).await
     }

@@ -235,6 +235,27 @@ pub(super) async fn abort_descendants(
     Ok(aborted.rows_affected())
 }
 
+pub(super) async fn running_child_executions(
+    conn: &mut SqliteConnection,
+    execution_id: Uuid,
+    node_id: Option<&str>,
+) -> StoreResult<Vec<Uuid>> {
+    let range = node_id.map(|node_id| (format!("{node_id}/"), format!("{node_id}0")));
+    let (from, until) = range.unzip();
+    let ids = sqlx::query_scalar(concat!(
+        "SELECT child_execution_id FROM nodes WHERE execution_id = ?1 \
+         AND (?2 IS NULL OR (node_id >= ?2 AND node_id < ?3)) \
+         AND child_execution_id IS NOT NULL AND phase NOT IN ",
+        terminal_node_phases_sql!()
+    ))
+    .bind(execution_id)
+    .bind(&from)
+    .bind(&until)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}
+
 pub(super) async fn abort_node_attempts(
     conn: &mut SqliteConnection,
     execution_id: Uuid,

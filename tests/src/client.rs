@@ -1,0 +1,144 @@
+//! Small admin-client helpers shared by the end-to-end tests: register, run, read outputs and node trees.
+
+use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, WorkflowTemplate};
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::admin_service_client::AdminServiceClient;
+use tonic::transport::Channel;
+
+use crate::raw_worker;
+
+pub type Admin = AdminServiceClient<Channel>;
+
+/// Registers every task the raw worker serves.
+pub async fn register_raw_tasks(admin: &mut Admin) {
+    for task in raw_worker::task_templates() {
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await
+            .expect("register task");
+    }
+}
+
+pub async fn register_workflow(admin: &mut Admin, workflow: WorkflowTemplate) {
+    let name = workflow.id.to_string();
+    admin
+        .register_workflow(pb::RegisterWorkflowRequest {
+            workflow: Some(workflow.into()),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("register workflow {name}: {status}"));
+}
+
+pub async fn register_launch_plan(admin: &mut Admin, plan: LaunchPlan) {
+    let name = plan.id.to_string();
+    admin
+        .register_launch_plan(pb::RegisterLaunchPlanRequest {
+            launch_plan: Some(plan.into()),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("register launch plan {name}: {status}"));
+}
+
+/// Creates an execution in `demo/dev` and returns it.
+pub async fn create(
+    admin: &mut Admin,
+    target: pb::create_execution_request::Target,
+    inputs: LiteralMap,
+    configure: impl FnOnce(&mut pb::CreateExecutionRequest),
+) -> pb::Execution {
+    let mut request = pb::CreateExecutionRequest {
+        project: "demo".into(),
+        domain: "dev".into(),
+        target: Some(target),
+        inputs: Some(inputs.into()),
+        ..Default::default()
+    };
+    configure(&mut request);
+    admin
+        .create_execution(request)
+        .await
+        .unwrap_or_else(|status| panic!("create execution: {status}"))
+        .into_inner()
+        .execution
+        .expect("execution")
+}
+
+pub fn workflow_target(id: Identifier) -> pb::create_execution_request::Target {
+    pb::create_execution_request::Target::Workflow(id.into())
+}
+
+pub fn task_target(id: Identifier) -> pb::create_execution_request::Target {
+    pb::create_execution_request::Target::Task(id.into())
+}
+
+pub async fn execution(admin: &mut Admin, id: &str) -> pb::Execution {
+    admin
+        .get_execution(pb::GetExecutionRequest { id: id.to_owned() })
+        .await
+        .expect("get execution")
+        .into_inner()
+        .execution
+        .expect("execution")
+}
+
+/// The execution's outputs.
+pub async fn outputs(admin: &mut Admin, id: &str) -> LiteralMap {
+    admin
+        .get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() })
+        .await
+        .expect("execution data")
+        .into_inner()
+        .outputs
+        .expect("outputs")
+        .try_into()
+        .expect("outputs convert")
+}
+
+/// The children of `parent` (empty: the top-level nodes), in order.
+pub async fn children(admin: &mut Admin, execution_id: &str, parent: &str) -> Vec<pb::NodeExecution> {
+    admin
+        .list_node_executions(pb::ListNodeExecutionsRequest {
+            execution_id: execution_id.to_owned(),
+            parent_node_id: parent.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("list nodes")
+        .into_inner()
+        .node_executions
+}
+
+pub async fn node(admin: &mut Admin, execution_id: &str, node_id: &str) -> pb::NodeExecution {
+    admin
+        .get_node_execution(pb::GetNodeExecutionRequest {
+            execution_id: execution_id.to_owned(),
+            node_id: node_id.to_owned(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("get node {node_id}: {status}"))
+        .into_inner()
+        .node_execution
+        .expect("node")
+}
+
+pub async fn attempts(admin: &mut Admin, execution_id: &str, node_id: &str) -> Vec<pb::TaskAttempt> {
+    admin
+        .list_task_attempts(pb::ListTaskAttemptsRequest {
+            execution_id: execution_id.to_owned(),
+            node_id: node_id.to_owned(),
+        })
+        .await
+        .expect("list attempts")
+        .into_inner()
+        .attempts
+}
+
+/// A node phase's name without its prefix: `SUCCEEDED`.
+pub fn phase_name(phase: i32) -> String {
+    pb::NodePhase::try_from(phase).map_or_else(
+        |_| phase.to_string(),
+        |p| p.as_str_name().trim_start_matches("NODE_PHASE_").to_owned(),
+    )
+}
