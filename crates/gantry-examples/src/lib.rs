@@ -14,6 +14,8 @@
 //! It depends only on the worker SDK and the core model; never on the engine, the store or the server.
 #![forbid(unsafe_code)]
 
+pub mod cross_language;
+
 use gantry_core::model::LiteralType;
 use gantry_worker::{
     DynamicSpec, Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, WorkerBuilder, outputs,

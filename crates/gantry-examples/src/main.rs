@@ -6,7 +6,8 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// Runs Gantry's example tasks (other_task, generate_others, nested_dynamic, flatten_lists, fail_task).
+/// Runs Gantry's example tasks (other_task, generate_others, nested_dynamic, flatten_lists, fail_task,
+/// rust_fans_out_python).
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -29,10 +30,11 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
-    let worker = gantry_examples::seed_worker(&args.endpoint)
-        .concurrency(args.concurrency)
-        .build()
-        .context("building the worker")?;
+    let worker =
+        gantry_examples::cross_language::with_cross_language_tasks(gantry_examples::seed_worker(&args.endpoint))
+            .concurrency(args.concurrency)
+            .build()
+            .context("building the worker")?;
     if args.register {
         worker.register_tasks().await.context("registering the example tasks")?;
     }

@@ -1,0 +1,58 @@
+"""The seed example in Python: `generate_others` yields `tasks_count` × `other_task` and returns their outputs.
+
+    python sdk/python/examples/seed.py worker            # registers the tasks, then runs them until Ctrl-C
+    python sdk/python/examples/seed.py run 10            # runs generate_others(tasks_count=10), prints the output
+
+Both take `--address` (default http://127.0.0.1:50051, or GANTRY_ENDPOINT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from gantry import Client, Worker, dynamic_task, task
+
+
+@task(output_name="other_task_out")
+def other_task(index: int) -> int:
+    return index * 2
+
+
+@dynamic_task(cache_version="1")
+def generate_others(tasks_count: int) -> list[int]:
+    res = []
+    for i in range(tasks_count):
+        task = other_task(index=i)
+        yield task
+        res.append(task.outputs.other_task_out)
+    return res
+
+
+TASKS = [other_task, generate_others]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--address", default=os.environ.get("GANTRY_ENDPOINT", "http://127.0.0.1:50051"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("worker", help="register the tasks and run them")
+    run = commands.add_parser("run", help="run generate_others and print its output")
+    run.add_argument("tasks_count", type=int)
+    args = parser.parse_args()
+    if args.command == "worker":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        worker = Worker(args.address, tasks=TASKS, concurrency=8)
+        print(f"registered {worker.register()} new task(s); polling queue(s) {worker.queues}; Ctrl-C stops", flush=True)
+        worker.run()
+        return
+    with Client(args.address) as client:
+        client.register(*TASKS)
+        execution = client.run(generate_others, tasks_count=args.tasks_count)
+        print(f"execution {execution.id}")
+        print({"out": execution.result()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Gantry's Python SDK: tasks and dynamic tasks from type-hinted functions, a worker that runs them, and a client.
+
+```python
+from gantry import task, dynamic_task
+
+@task(output_name="other_task_out")
+def other_task(index: int) -> int:
+    return index * 2
+
+@dynamic_task(cache_version="1")
+def generate_others(tasks_count: int) -> list[int]:
+    res = []
+    for i in range(tasks_count):
+        task = other_task(index=i)
+        yield task
+        res.append(task.outputs.other_task_out)
+    return res
+```
+
+`gantry.Worker(address, tasks=[...]).run()` runs them; `gantry.Client(address).run(generate_others, tasks_count=10)`
+starts an execution. The protobuf and gRPC modules (`gantry.v1`) are generated from the IDL when the package is built.
+"""
+
+from gantry.client import Client, Execution, phase_name
+from gantry.dynamic import Branch, Node, Promise, branch, var
+from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, UserError
+from gantry.task import (
+    LaunchPlanReference,
+    TaskFunction,
+    TaskReference,
+    WorkflowReference,
+    dynamic_task,
+    reference_launch_plan,
+    reference_task,
+    reference_workflow,
+    task,
+)
+from gantry.types import Blob, Directory
+from gantry.worker import AttemptContext, Worker, current_context
+
+__all__ = [
+    "AttemptContext",
+    "Blob",
+    "Branch",
+    "Client",
+    "Directory",
+    "Execution",
+    "ExecutionFailed",
+    "GantryError",
+    "LaunchPlanReference",
+    "Node",
+    "Promise",
+    "SystemTaskError",
+    "TaskError",
+    "TaskFunction",
+    "TaskReference",
+    "UserError",
+    "Worker",
+    "WorkflowReference",
+    "branch",
+    "current_context",
+    "dynamic_task",
+    "phase_name",
+    "reference_launch_plan",
+    "reference_task",
+    "reference_workflow",
+    "task",
+    "var",
+]

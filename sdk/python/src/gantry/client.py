@@ -1,0 +1,223 @@
+"""The client: register tasks, run them with Python inputs, wait for or watch an execution, read its outputs as
+Python values, list its node tree, terminate it (admin.proto)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterable, Iterator
+
+import grpc
+
+from gantry.errors import ExecutionFailed, GantryError
+from gantry.task import Target, TaskFunction, format_identifier, parse_identifier
+from gantry.types import literal_map, python_values
+from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2
+from gantry.worker import make_channel
+
+TERMINAL_PHASES = {
+    execution_pb2.EXECUTION_PHASE_SUCCEEDED,
+    execution_pb2.EXECUTION_PHASE_FAILED,
+    execution_pb2.EXECUTION_PHASE_ABORTED,
+    execution_pb2.EXECUTION_PHASE_TIMED_OUT,
+}
+
+
+def phase_name(phase: int) -> str:
+    """`SUCCEEDED` for EXECUTION_PHASE_SUCCEEDED."""
+    return execution_pb2.ExecutionPhase.Name(phase).removeprefix("EXECUTION_PHASE_")
+
+
+def node_phase_name(phase: int) -> str:
+    return execution_pb2.NodePhase.Name(phase).removeprefix("NODE_PHASE_")
+
+
+def _rpc(call, request, what: str, timeout: float | None = 30):
+    try:
+        return call(request, timeout=timeout)
+    except grpc.RpcError as error:
+        raise GantryError(f"{what}: {error.code().name}: {error.details()}") from None
+
+
+@dataclasses.dataclass
+class Execution:
+    """An execution started by `Client.run`, with the output types of its target when they are known."""
+
+    client: Client
+    id: str
+    output_types: dict[str, Any] | None = None
+
+    def get(self) -> execution_pb2.Execution:
+        """The execution as the server has it now (phase, error, times)."""
+        return _rpc(self.client.admin.GetExecution, admin_pb2.GetExecutionRequest(id=self.id), "GetExecution").execution
+
+    @property
+    def phase(self) -> str:
+        return phase_name(self.get().phase)
+
+    def watch(self, include_snapshot: bool = True) -> Iterator[execution_pb2.PhaseChange]:
+        """Every phase change of the execution, its nodes (at every depth) and attempts, until the execution's
+        terminal change; starting with a snapshot of the current state unless `include_snapshot` is False."""
+        request = admin_pb2.WatchExecutionRequest(execution_id=self.id, include_snapshot=include_snapshot)
+        try:
+            for response in self.client.admin.WatchExecution(request):
+                yield from response.changes
+        except grpc.RpcError as error:
+            raise GantryError(f"WatchExecution: {error.code().name}: {error.details()}") from None
+
+    def wait(self, timeout: float | None = None) -> execution_pb2.Execution:
+        """Waits for a terminal phase (watching, not polling) and returns the execution. TimeoutError after
+        `timeout` seconds."""
+        request = admin_pb2.WatchExecutionRequest(execution_id=self.id, include_snapshot=True)
+        stream = self.client.admin.WatchExecution(request, timeout=timeout)
+        try:
+            for response in stream:
+                for change in response.changes:
+                    if change.WhichOneof("change") == "execution" and change.execution.phase in TERMINAL_PHASES:
+                        stream.cancel()
+                        return self.get()
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise TimeoutError(f"execution {self.id} not finished after {timeout}s") from None
+            if error.code() != grpc.StatusCode.CANCELLED:
+                raise GantryError(f"WatchExecution: {error.code().name}: {error.details()}") from None
+        # The stream ends after the terminal change; reaching here means it was the last one seen.
+        return self.get()
+
+    def data(self) -> admin_pb2.GetExecutionDataResponse:
+        request = admin_pb2.GetExecutionDataRequest(id=self.id)
+        return _rpc(self.client.admin.GetExecutionData, request, "GetExecutionData")
+
+    def outputs(self, timeout: float | None = None) -> dict[str, Any]:
+        """Waits for the execution and returns its outputs as Python values (typed by the target's declared outputs
+        when the client knows them). ExecutionFailed if it did not succeed."""
+        execution = self.wait(timeout)
+        if execution.phase != execution_pb2.EXECUTION_PHASE_SUCCEEDED:
+            raise ExecutionFailed(self.id, phase_name(execution.phase), execution.error)
+        return python_values(self.data().outputs, self.output_types)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The single output's value (or None for a target with no outputs); ValueError with several."""
+        outputs = self.outputs(timeout)
+        if len(outputs) > 1:
+            raise ValueError(f"execution {self.id} has several outputs {sorted(outputs)}: use outputs()")
+        return next(iter(outputs.values()), None)
+
+    def error(self) -> execution_pb2.ExecutionError | None:
+        execution = self.get()
+        return execution.error if execution.HasField("error") else None
+
+    def nodes(self, parent: str = "", phases: Iterable[int] = ()) -> list[execution_pb2.NodeExecution]:
+        """The node executions directly under `parent` (a scoped node id; empty for the top level), all pages."""
+        return self.client.list_nodes(self.id, parent, phases)
+
+    def node_tree(self, parent: str = "") -> list[tuple[execution_pb2.NodeExecution, list]]:
+        """Every node under `parent`, recursively: `[(node, children), ...]`."""
+        return [
+            (node, self.node_tree(node.node_id) if node.is_parent else [])
+            for node in self.nodes(parent)
+        ]
+
+    def node_data(self, node_id: str) -> admin_pb2.GetNodeExecutionDataResponse:
+        request = admin_pb2.GetNodeExecutionDataRequest(execution_id=self.id, node_id=node_id)
+        return _rpc(self.client.admin.GetNodeExecutionData, request, "GetNodeExecutionData")
+
+    def terminate(self, reason: str = "terminated by the Python client") -> execution_pb2.Execution:
+        request = admin_pb2.TerminateExecutionRequest(id=self.id, reason=reason)
+        return _rpc(self.client.admin.TerminateExecution, request, "TerminateExecution").execution
+
+
+class Client:
+    """A connection to a Gantry server's admin API: `Client("http://127.0.0.1:50051")`."""
+
+    def __init__(self, address: str, *, project: str | None = None, domain: str | None = None,
+                 max_message_bytes: int = 64 * 1024 * 1024):
+        self.address = address
+        self.project = project
+        self.domain = domain
+        self.channel = make_channel(address, max_message_bytes)
+        self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def register(self, *tasks: TaskFunction) -> int:
+        """Registers task templates; an identical one already registered is fine. Returns how many were created.
+        GantryError (ALREADY_EXISTS) when a different template holds the id."""
+        created = 0
+        for task in tasks:
+            response = _rpc(
+                self.admin.RegisterTask, admin_pb2.RegisterTaskRequest(task=task.template), f"registering {task!r}"
+            )
+            created += int(response.created)
+        return created
+
+    def run(
+        self,
+        target: Target | str,
+        inputs: dict[str, Any] | None = None,
+        *,
+        execution_name: str = "",
+        project: str | None = None,
+        domain: str | None = None,
+        kind: str = "task",
+        max_parallelism: int | None = None,
+        overwrite_cache: bool = False,
+        **kwargs: Any,
+    ) -> Execution:
+        """Starts an execution of a task (a decorated function or a reference) or, by `project/domain/name@version`
+        with `kind` "workflow" or "launch_plan", of those. Inputs come as `inputs` and/or keyword arguments, encoded
+        with the target's declared input types when known. The execution lives in the target's project and domain
+        unless told otherwise."""
+        values = dict(inputs or {})
+        values.update(kwargs)
+        if isinstance(target, str):
+            ident, interface, kind_of_target = parse_identifier(target), None, kind
+        else:
+            ident, interface, kind_of_target = target.id, target.interface, target.kind
+        input_types = interface.inputs if interface is not None else None
+        request = admin_pb2.CreateExecutionRequest(
+            project=project or self.project or ident.project,
+            domain=domain or self.domain or ident.domain,
+            name=execution_name,
+            inputs=literal_map(values, input_types),
+            overwrite_cache=overwrite_cache,
+        )
+        if max_parallelism is not None:
+            request.max_parallelism = max_parallelism
+        if kind_of_target == "task":
+            request.task.CopyFrom(ident)
+        elif kind_of_target in ("workflow", "sub_workflow"):
+            request.workflow.CopyFrom(ident)
+        elif kind_of_target == "launch_plan":
+            request.launch_plan.CopyFrom(ident)
+        else:
+            raise ValueError(f"cannot run a {kind_of_target}")
+        response = _rpc(self.admin.CreateExecution, request, f"running {format_identifier(ident)}")
+        output_types = interface.outputs if interface is not None else None
+        return Execution(self, response.execution.id, output_types)
+
+    def execution(self, execution_id: str, output_types: dict[str, Any] | None = None) -> Execution:
+        """A handle on an existing execution."""
+        return Execution(self, execution_id, output_types)
+
+    def list_nodes(self, execution_id: str, parent: str = "", phases: Iterable[int] = ()) -> list:
+        nodes = []
+        token = ""
+        while True:
+            request = admin_pb2.ListNodeExecutionsRequest(
+                execution_id=execution_id, parent_node_id=parent, phases=list(phases), page_size=1000, page_token=token
+            )
+            response = _rpc(self.admin.ListNodeExecutions, request, "ListNodeExecutions")
+            nodes.extend(response.node_executions)
+            token = response.next_page_token
+            if not token:
+                return nodes
+
+    def inputs_of(self, execution: Execution) -> dict[str, Any]:
+        return python_values(execution.data().inputs)

@@ -1,0 +1,449 @@
+"""Dynamic tasks: nodes, promises, branches, and the dynamic job spec (dynamic.proto) a generator turns into.
+
+A dynamic task's function is a generator. Each `yield` adds a node to the spec (ids `dn0`, `dn1`, ... in yield
+order, as the Rust SDK numbers them) and the `yield` expression gives the node back. The value the generator
+returns becomes the spec's output bindings: promises of the nodes' outputs (`node.outputs.name`), literals, or lists
+and dicts of them. Outputs of yielded nodes are only referenced, never read: the server assembles the parent's outputs
+once the nodes are done (the seed's "think of this step as a map").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import threading
+import types as pytypes
+import typing
+from typing import Any, Iterator
+
+from gantry.types import LiteralTypeError, infer_type, to_literal
+from gantry.v1 import dynamic_pb2, literals_pb2, workflow_pb2
+
+_state = threading.local()
+
+
+def building() -> bool:
+    """Whether this thread is running a dynamic task's generator (calls of tasks then make nodes)."""
+    return getattr(_state, "building", 0) > 0
+
+
+@contextlib.contextmanager
+def _building() -> Iterator[None]:
+    _state.building = getattr(_state, "building", 0) + 1
+    try:
+        yield
+    finally:
+        _state.building -= 1
+
+
+class DynamicSpecError(ValueError):
+    """A generator produced something that is not a valid spec (a promise of a node never yielded, say)."""
+
+
+class Promise:
+    """A reference to an output of a node (or a part of it: `promise[0]`, `promise["key"]`), to bind to another
+    node's input or to the dynamic task's outputs."""
+
+    def __init__(self, node: Node, output: str, py_type: Any = None, path: tuple[int | str, ...] = ()):
+        self.node = node
+        self.output = output
+        self.py_type = py_type
+        self.path = path
+
+    def __getitem__(self, step: int | str) -> Promise:
+        if isinstance(step, bool) or not isinstance(step, (int, str)):
+            raise TypeError("a promise is indexed by an int (list element) or a str (map key or struct field)")
+        if isinstance(step, int) and step < 0:
+            raise IndexError("promise indices must not be negative")
+        return Promise(self.node, self.output, None, self.path + (step,))
+
+    def to_proto(self) -> workflow_pb2.Promise:
+        if self.node.id is None:
+            raise DynamicSpecError(
+                f"an output of {self.node.describe()} is used but the node was never yielded; yield it first"
+            )
+        steps = [
+            workflow_pb2.AttrStep(index=step) if isinstance(step, int) else workflow_pb2.AttrStep(key=step)
+            for step in self.path
+        ]
+        return workflow_pb2.Promise(node_id=self.node.id, output=self.output, attr_path=steps)
+
+    def __repr__(self) -> str:
+        path = "".join(f"[{step!r}]" for step in self.path)
+        return f"<promise {self.node.id or '?'}.{self.output}{path}>"
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "a promise has no value while the generator runs; branch on it with gantry.branch, or pass it to a task"
+        )
+
+    def __iter__(self):
+        raise TypeError("a promise cannot be iterated while the generator runs; pass it to a task that does")
+
+
+class Outputs:
+    """`node.outputs.name`: a promise of each output of a node."""
+
+    def __init__(self, node: Node):
+        self._node = node
+
+    def __getattr__(self, name: str) -> Promise:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        outputs = self._node.output_types
+        if outputs is not None and name not in outputs:
+            raise AttributeError(f"{self._node.describe()} has no output {name!r} (outputs: {list(outputs)})")
+        return Promise(self._node, name, None if outputs is None else outputs[name])
+
+    def __getitem__(self, name: str) -> Promise:
+        return self.__getattr__(name)
+
+
+class Node:
+    """A node of a dynamic job spec: a call of a task, launch plan or workflow, or a branch. Made by calling one of
+    those inside a generator; gets its id when yielded."""
+
+    def __init__(self, target: Any, inputs: dict[str, Any]):
+        self.target = target
+        self.inputs = inputs
+        self.id: str | None = None
+        self.upstream: list[Node] = []
+        self.retries: tuple[int, int] | None = None
+        self.timeout: Any = None
+
+    @property
+    def output_types(self) -> dict[str, Any] | None:
+        interface = getattr(self.target, "interface", None)
+        return None if interface is None else interface.outputs
+
+    @property
+    def input_types(self) -> dict[str, Any]:
+        interface = getattr(self.target, "interface", None)
+        return {} if interface is None else interface.inputs
+
+    @property
+    def outputs(self) -> Outputs:
+        return Outputs(self)
+
+    def describe(self) -> str:
+        return f"{self.target.kind} {self.target.display_name}"
+
+    def after(self, *nodes: Node) -> Node:
+        """Runs this node only after `nodes` finish, though none of its inputs says so."""
+        self.upstream.extend(nodes)
+        return self
+
+    def with_overrides(self, *, retries: int | None = None, system_retries: int | None = None, timeout: Any = None):
+        """Replaces the task's retry budget or attempt timeout for this node only."""
+        if retries is not None or system_retries is not None:
+            self.retries = (retries or 0, 3 if system_retries is None else system_retries)
+        if timeout is not None:
+            self.timeout = timeout
+        return self
+
+    def to_proto(self, node_id: str) -> workflow_pb2.Node:
+        bindings = []
+        for name, value in self.inputs.items():
+            try:
+                bindings.append(workflow_pb2.Binding(var=name, binding=binding(value, self.input_types.get(name))))
+            except LiteralTypeError as error:
+                raise DynamicSpecError(f"{self.describe()} input {name!r}: {error}") from None
+        node = workflow_pb2.Node(id=node_id, inputs=bindings)
+        for upstream in self.upstream:
+            if upstream.id is None:
+                raise DynamicSpecError(f"{self.describe()} runs after {upstream.describe()}, which was never yielded")
+            node.upstream.append(upstream.id)
+        if self.retries is not None:
+            node.overrides.retries.user_retries, node.overrides.retries.system_retries = self.retries
+        if self.timeout is not None:
+            from gantry.task import _duration
+
+            node.overrides.timeout.CopyFrom(_duration(self.timeout))
+        kind = self.target.kind
+        if kind == "task":
+            node.task.CopyFrom(self.target.id)
+        elif kind == "launch_plan":
+            node.launch_plan.CopyFrom(self.target.id)
+        elif kind == "sub_workflow":
+            node.sub_workflow.CopyFrom(self.target.id)
+        else:
+            raise DynamicSpecError(f"cannot make a node of {kind}")
+        return node
+
+    def __repr__(self) -> str:
+        return f"<node {self.id or '(not yielded)'} {self.describe()}>"
+
+    def __iter__(self):
+        raise TypeError("a node is not iterable; did you mean node.outputs.<name>?")
+
+
+def _is_bindable_literal(value: Any) -> bool:
+    return not isinstance(value, (Promise, Node))
+
+
+def _contains_promise(value: Any) -> bool:
+    if isinstance(value, (Promise, Node)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_promise(item) for item in value)
+    if isinstance(value, dict):
+        return any(_contains_promise(item) for item in value.values())
+    return False
+
+
+def _element_type(py_type: Any, index: int) -> Any:
+    if py_type is None:
+        return None
+    args = typing.get_args(py_type)
+    origin = typing.get_origin(py_type)
+    if origin in (typing.Union, pytypes.UnionType):
+        rest = [arg for arg in args if arg is not type(None)]
+        return _element_type(rest[0], index) if len(rest) == 1 else None
+    return args[index] if len(args) > index else None
+
+
+def binding(value: Any, py_type: Any = None) -> workflow_pb2.BindingData:
+    """The binding of a value: a promise, a literal (of `py_type`, inferred when None), or a collection or map of
+    bindings when a list or dict holds promises (a list or dict of literals binds as one literal)."""
+    if isinstance(value, Node):
+        outputs = value.output_types
+        if outputs is None or len(outputs) != 1:
+            raise DynamicSpecError(f"{value.describe()} is bound as a value: name the output, node.outputs.<name>")
+        value = value.outputs[next(iter(outputs))]
+    if isinstance(value, Promise):
+        return workflow_pb2.BindingData(promise=value.to_proto())
+    if _contains_promise(value):
+        if isinstance(value, (list, tuple)):
+            element = _element_type(py_type, 0)
+            items = [binding(item, element) for item in value]
+            return workflow_pb2.BindingData(collection=workflow_pb2.BindingCollection(bindings=items))
+        element = _element_type(py_type, 1)
+        entries = {key: binding(item, element) for key, item in value.items()}
+        return workflow_pb2.BindingData(map=workflow_pb2.BindingMap(bindings=entries))
+    return workflow_pb2.BindingData(literal=to_literal(value, py_type))
+
+
+# --- branches ----------------------------------------------------------------------------------------------------
+
+_COMPARISONS = {
+    "==": workflow_pb2.COMPARISON_OPERATOR_EQ,
+    "!=": workflow_pb2.COMPARISON_OPERATOR_NEQ,
+    ">": workflow_pb2.COMPARISON_OPERATOR_GT,
+    ">=": workflow_pb2.COMPARISON_OPERATOR_GTE,
+    "<": workflow_pb2.COMPARISON_OPERATOR_LT,
+    "<=": workflow_pb2.COMPARISON_OPERATOR_LTE,
+}
+
+
+class Condition:
+    """A condition of a branch: comparisons of `var(name)` (an input of the branch) with constants or other inputs,
+    joined with `&` and `|`."""
+
+    def __init__(self, proto: workflow_pb2.BooleanExpression):
+        self.proto = proto
+
+    def __and__(self, other: Condition) -> Condition:
+        return self._join(other, workflow_pb2.CONJUNCTION_OPERATOR_AND)
+
+    def __or__(self, other: Condition) -> Condition:
+        return self._join(other, workflow_pb2.CONJUNCTION_OPERATOR_OR)
+
+    def _join(self, other: Condition, op: int) -> Condition:
+        conjunction = workflow_pb2.ConjunctionExpression(op=op, left=self.proto, right=other.proto)
+        return Condition(workflow_pb2.BooleanExpression(conjunction=conjunction))
+
+    def __bool__(self) -> bool:
+        raise TypeError("a branch condition is evaluated by the server; combine conditions with & and |")
+
+
+def _operand(value: Any) -> workflow_pb2.Operand:
+    if isinstance(value, Var):
+        return workflow_pb2.Operand(var=value.name)
+    return workflow_pb2.Operand(literal=to_literal(value, infer_type(value)))
+
+
+class Var:
+    """An input of a branch node, by name, in a condition: `var("x") > 3`."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _compare(self, op: str, other: Any) -> Condition:
+        comparison = workflow_pb2.ComparisonExpression(op=_COMPARISONS[op], left=_operand(self), right=_operand(other))
+        return Condition(workflow_pb2.BooleanExpression(comparison=comparison))
+
+    def __eq__(self, other: Any) -> Condition:  # type: ignore[override]
+        return self._compare("==", other)
+
+    def __ne__(self, other: Any) -> Condition:  # type: ignore[override]
+        return self._compare("!=", other)
+
+    def __gt__(self, other: Any) -> Condition:
+        return self._compare(">", other)
+
+    def __ge__(self, other: Any) -> Condition:
+        return self._compare(">=", other)
+
+    def __lt__(self, other: Any) -> Condition:
+        return self._compare("<", other)
+
+    def __le__(self, other: Any) -> Condition:
+        return self._compare("<=", other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def var(name: str) -> Var:
+    return Var(name)
+
+
+class _BranchTarget:
+    kind = "branch"
+    display_name = "branch"
+    interface = None
+
+
+class Branch(Node):
+    """`branch(x=promise).if_(var("x") > 3, big(n=...)).else_(small(n=...))`: the first case whose condition holds
+    runs its node; the branch's outputs are that node's (`branch.outputs.name`). Arms are calls that are not yielded
+    themselves; only the branch is."""
+
+    def __init__(self, inputs: dict[str, Any]):
+        super().__init__(_BranchTarget(), inputs)
+        self.cases: list[tuple[Condition, Node]] = []
+        self.else_node: Node | None = None
+        self.else_error: str | None = None
+
+    def if_(self, condition: Condition, node: Node) -> Branch:
+        self.cases.append((condition, node))
+        return self
+
+    elif_ = if_
+
+    def else_(self, node: Node) -> Branch:
+        self.else_node = node
+        return self
+
+    def fail(self, message: str) -> Branch:
+        """Fails the branch node with `message` when no case holds."""
+        self.else_error = message
+        return self
+
+    @property
+    def output_types(self) -> dict[str, Any] | None:
+        arms = [node for _, node in self.cases] + ([self.else_node] if self.else_node else [])
+        return arms[0].output_types if arms else None
+
+    def arms(self) -> list[Node]:
+        return [node for _, node in self.cases] + ([self.else_node] if self.else_node is not None else [])
+
+    def to_proto(self, node_id: str) -> workflow_pb2.Node:
+        if not self.cases:
+            raise DynamicSpecError(f"branch {node_id} has no case: call .if_(condition, node) first")
+        if self.else_node is None and self.else_error is None:
+            raise DynamicSpecError(f"branch {node_id} needs .else_(node) or .fail(message)")
+        bindings = [workflow_pb2.Binding(var=name, binding=binding(value)) for name, value in self.inputs.items()]
+        branch = workflow_pb2.BranchNode()
+        for index, (condition, node) in enumerate(self.cases):
+            branch.cases.append(
+                workflow_pb2.IfBlock(condition=condition.proto, then_node=node.to_proto(f"{node_id}-if{index}"))
+            )
+        if self.else_node is not None:
+            branch.else_node.CopyFrom(self.else_node.to_proto(f"{node_id}-else"))
+        else:
+            branch.else_error = self.else_error or ""
+        node = workflow_pb2.Node(id=node_id, inputs=bindings, branch=branch)
+        node.upstream.extend(upstream.id for upstream in self.upstream if upstream.id is not None)
+        return node
+
+
+def branch(**inputs: Any) -> Branch:
+    """Starts a branch node whose conditions read `inputs` (literals or promises) through `var(name)`."""
+    return Branch(inputs)
+
+
+# --- the spec ----------------------------------------------------------------------------------------------------
+
+
+class SpecBuilder:
+    """Collects yielded nodes and the templates they need into a DynamicJobSpec."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+
+    def add(self, item: Any) -> Any:
+        if isinstance(item, Node):
+            if item.id is not None:
+                raise DynamicSpecError(f"{item.describe()} was yielded twice")
+            item.id = f"dn{len(self.nodes)}"
+            self.nodes.append(item)
+            return item
+        if isinstance(item, (list, tuple)):
+            return [self.add(each) for each in item]
+        raise DynamicSpecError(f"a dynamic task yields nodes (task calls, branches), got {type(item).__name__}")
+
+    def spec(self, outputs: dict[str, Any], output_types: dict[str, Any]) -> dynamic_pb2.DynamicJobSpec:
+        spec = dynamic_pb2.DynamicJobSpec()
+        embedded: dict[tuple[str, str, str, str], Any] = {}
+        workflows: dict[tuple[str, str, str, str], Any] = {}
+        for node in self.nodes:
+            spec.nodes.append(node.to_proto(node.id))
+            for each in node.arms() if isinstance(node, Branch) else [node]:
+                template = getattr(each.target, "template", None)
+                if template is None:
+                    continue
+                key = (template.id.project, template.id.domain, template.id.name, template.id.version)
+                # Tasks ship their templates, so a spec runs even where they were never registered.
+                (workflows if each.target.kind == "sub_workflow" else embedded).setdefault(key, template)
+        spec.tasks.extend(embedded.values())
+        spec.subworkflows.extend(workflows.values())
+        for name, value in outputs.items():
+            try:
+                data = binding(value, output_types.get(name))
+            except LiteralTypeError as error:
+                raise DynamicSpecError(f"output {name!r}: {error}") from None
+            spec.outputs.append(workflow_pb2.Binding(var=name, binding=data))
+        return spec
+
+
+def named_outputs(result: Any, output_types: dict[str, Any], task_name: str) -> dict[str, Any]:
+    """A function's return value as named outputs: one output takes the value, several a tuple or a dict."""
+    names = list(output_types)
+    if not names:
+        if result is not None:
+            raise TypeError(f"{task_name} declares no outputs but returned {type(result).__name__}")
+        return {}
+    if len(names) == 1:
+        return {names[0]: result}
+    if isinstance(result, dict):
+        missing = [name for name in names if name not in result]
+        if missing:
+            raise TypeError(f"{task_name} did not return output {missing[0]!r}")
+        return {name: result[name] for name in names}
+    if isinstance(result, tuple) and len(result) == len(names):
+        return dict(zip(names, result))
+    raise TypeError(f"{task_name} returns {len(names)} outputs {names}: return a tuple (or the NamedTuple)")
+
+
+def build_spec(task: Any, inputs: dict[str, Any]) -> dynamic_pb2.DynamicJobSpec:
+    """Runs a dynamic task's generator on `inputs` and returns the spec it describes."""
+    builder = SpecBuilder()
+    with _building():
+        produced = task.fn(**inputs)
+        if inspect.isgenerator(produced):
+            try:
+                item = next(produced)
+                while True:
+                    item = produced.send(builder.add(item))
+            except StopIteration as stop:
+                result = stop.value
+        else:
+            result = produced
+        outputs = named_outputs(result, task.interface.outputs, task.name)
+        return builder.spec(outputs, task.interface.outputs)
+
+
+def literal_outputs(values: dict[str, Any], output_types: dict[str, Any]) -> literals_pb2.LiteralMap:
+    from gantry.types import literal_map
+
+    return literal_map(values, output_types)

@@ -1,0 +1,598 @@
+"""The worker: polls attempts of its queues (worker.proto), runs them in a pool of threads, heartbeats their leases
+every third of the lease, stops those the server cancels, and reports results in batches.
+
+It mirrors the Rust SDK's worker (crates/gantry-worker): a poll asks for as many attempts as there are free slots; an
+attempt stays heartbeated until its result is acknowledged; completions linger 5 ms to join a batch; shutdown stops
+polling, lets running attempts finish for a grace period (then reports them as recoverable system errors), sends
+every result, and stops heartbeating.
+
+Python threads cannot be killed: an attempt the server cancels keeps running until its function returns, but its
+result is dropped. Long tasks should look at `current_context().cancelled` now and then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import random
+import signal
+import socket
+import threading
+import time
+from typing import Any, Iterable
+
+import grpc
+
+from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
+from gantry.errors import GantryError, execution_error, system_error
+from gantry.task import TaskFunction
+from gantry.types import LiteralTypeError, datetime_of, literal_map, python_values
+from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, worker_pb2, worker_pb2_grpc
+
+log = logging.getLogger("gantry.worker")
+
+# Until the first assignment tells the real lease, heartbeat as if it were this short.
+ASSUMED_LEASE = 15.0
+MIN_HEARTBEAT_INTERVAL = 0.05
+POLL_DEADLINE_MARGIN = 15.0
+# Errors that retrying the same request cannot fix.
+FATAL_CODES = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+}
+
+_context = threading.local()
+
+
+@dataclasses.dataclass
+class AttemptContext:
+    """What a running task may know about its attempt (see `current_context`)."""
+
+    execution_id: str
+    node_id: str
+    attempt: int
+    worker_id: str
+    task: TaskFunction | None
+    deadline: Any  # datetime | None
+    cancelled: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def is_cancelled(self) -> bool:
+        """True once the server cancelled the attempt (execution terminated, lease lost or deadline passed)."""
+        return self.cancelled.is_set()
+
+
+def current_context() -> AttemptContext:
+    """The attempt the calling thread runs; RuntimeError outside a task run by a worker."""
+    context = getattr(_context, "current", None)
+    if context is None:
+        raise RuntimeError("no attempt runs on this thread")
+    return context
+
+
+def channel_target(address: str) -> str:
+    """`http://host:port` or `host:port` as a gRPC target."""
+    for scheme in ("http://", "grpc://"):
+        if address.startswith(scheme):
+            return address[len(scheme) :].rstrip("/")
+    if address.startswith("https://"):
+        raise ValueError("TLS endpoints are not supported yet; use http://")
+    return address
+
+
+def make_channel(address: str, max_message_bytes: int) -> grpc.Channel:
+    options = [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+    ]
+    return grpc.insecure_channel(channel_target(address), options=options)
+
+
+def default_worker_id() -> str:
+    host = socket.gethostname() or "worker"
+    return f"{host}-{os.getpid()}-py{random.randrange(16**6):06x}"
+
+
+class _Backoff:
+    """Doubling delays with jitter, for retrying RPCs while the server is unavailable."""
+
+    def __init__(self, initial: float, maximum: float):
+        self.initial, self.maximum, self.current = initial, maximum, initial
+
+    def next_delay(self) -> float:
+        delay = self.current
+        self.current = min(self.current * 2, self.maximum)
+        return delay * random.uniform(0.75, 1.0)
+
+    def reset(self) -> None:
+        self.current = self.initial
+
+
+@dataclasses.dataclass
+class _Attempt:
+    """An attempt being run, or whose result is not yet acknowledged: what heartbeats present for it."""
+
+    key: tuple[str, str, int]
+    ref: Any  # AttemptRef
+    lease_id: str
+    context: AttemptContext
+    assignment: worker_pb2.AttemptAssignment
+    deadline: float | None  # time.time() seconds
+
+
+class _Slots:
+    """Free places for attempts; a poll takes every free one at once."""
+
+    def __init__(self, count: int):
+        self._free = count
+        self._condition = threading.Condition()
+
+    def take_all(self, stopping: threading.Event) -> int:
+        with self._condition:
+            while self._free == 0 and not stopping.is_set():
+                self._condition.wait(0.5)
+            taken, self._free = self._free, 0
+            return taken
+
+    def give(self, count: int = 1) -> None:
+        with self._condition:
+            self._free += count
+            self._condition.notify_all()
+
+
+class _Pool:
+    """A fixed pool of daemon threads: a task stuck forever cannot keep the process from exiting."""
+
+    def __init__(self, size: int, name: str):
+        self._jobs: queue.Queue = queue.Queue()
+        self._active = 0
+        self._idle = threading.Condition()
+        self._threads = [threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True) for i in range(size)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job) -> None:
+        with self._idle:
+            self._active += 1
+        self._jobs.put(job)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            finally:
+                with self._idle:
+                    self._active -= 1
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        with self._idle:
+            while self._active:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
+class Worker:
+    """Runs Python tasks for a Gantry server: `Worker("http://127.0.0.1:50051", tasks=[other_task, ...]).run()`.
+
+    `queues` defaults to the queues of `tasks`; tasks are dispatched by name, as the Rust SDK does. `run()` blocks
+    until `stop()` (from any thread) or SIGINT/SIGTERM (when run on the main thread); `start()` runs it on a
+    background thread.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        tasks: Iterable[TaskFunction],
+        *,
+        queues: Iterable[str] | None = None,
+        concurrency: int = 4,
+        worker_id: str | None = None,
+        poll_wait: float = 20.0,
+        shutdown_grace: float = 30.0,
+        completion_linger: float = 0.005,
+        max_completion_batch: int = 500,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ):
+        self.tasks: dict[str, TaskFunction] = {}
+        for task in tasks:
+            if not isinstance(task, TaskFunction):
+                raise TypeError(f"{task!r} is not a @task or @dynamic_task function")
+            if task.name in self.tasks:
+                raise ValueError(f"task {task.name!r} is given twice")
+            self.tasks[task.name] = task
+        self.queues = sorted(set(queues) if queues is not None else {task.queue for task in self.tasks.values()})
+        if not self.queues or any(not q for q in self.queues):
+            raise ValueError("a worker needs at least one non-empty queue")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.address = address
+        self.concurrency = concurrency
+        self.worker_id = worker_id or default_worker_id()
+        self.poll_wait = poll_wait
+        self.shutdown_grace = shutdown_grace
+        self.completion_linger = completion_linger
+        self.max_completion_batch = max_completion_batch
+        self._channel = make_channel(address, max_message_bytes)
+        self._stub = worker_pb2_grpc.WorkerServiceStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str, int], _Attempt] = {}
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+        self._poll_future: Any = None
+        self._lease = ASSUMED_LEASE
+        self._lease_changed = threading.Event()
+        self._completions: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    # --- public ------------------------------------------------------------------------------------------------
+
+    def register(self) -> int:
+        """Registers the template of every task; an identical template already registered is fine. Returns how many
+        were newly created. GantryError when the server refuses one (ALREADY_EXISTS: a different template)."""
+        created = 0
+        for task in self.tasks.values():
+            try:
+                response = self._admin.RegisterTask(admin_pb2.RegisterTaskRequest(task=task.template), timeout=30)
+            except grpc.RpcError as error:
+                raise GantryError(f"registering {task!r}: {error.code().name}: {error.details()}") from None
+            created += int(response.created)
+        return created
+
+    def run(self) -> None:
+        """Polls and runs attempts until stopped, then shuts down in order. Raises when the server refuses the
+        worker in a way retrying cannot fix."""
+        restore = self._install_signal_handlers()
+        try:
+            self._run()
+        finally:
+            for signum, handler in restore.items():
+                signal.signal(signum, handler)
+
+    def start(self) -> threading.Thread:
+        """Runs the worker on a background thread and returns once it polls."""
+        def target() -> None:
+            try:
+                self.run()
+            except BaseException as error:  # noqa: BLE001 - kept for whoever joins the thread
+                self.error = error
+                log.exception("worker failed")
+                self._started.set()
+
+        self._thread = threading.Thread(target=target, name=f"gantry-worker-{self.worker_id}", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        return self._thread
+
+    def stop(self, wait: bool = False, timeout: float | None = None) -> None:
+        """Asks the worker to stop polling and shut down; with `wait`, returns once it has."""
+        with self._lock:
+            self._stopping.set()
+            if self._poll_future is not None:
+                self._poll_future.cancel()
+        if wait:
+            self._stopped.wait(timeout)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, lambda *_: self.stop())
+        return previous
+
+    def _run(self) -> None:
+        log.info("worker %s started: queues %s, concurrency %d", self.worker_id, self.queues, self.concurrency)
+        pool = _Pool(self.concurrency, "gantry-attempt")
+        flusher = threading.Thread(target=self._flush_loop, name="gantry-completions", daemon=True)
+        heartbeats_stop = threading.Event()
+        heartbeats = threading.Thread(
+            target=self._heartbeat_loop, args=(heartbeats_stop,), name="gantry-heartbeats", daemon=True
+        )
+        flusher.start()
+        heartbeats.start()
+        slots = _Slots(self.concurrency)
+        try:
+            self._poll_loop(pool, slots)
+        finally:
+            log.info("worker %s shutting down: no more polls, draining running attempts", self.worker_id)
+            if not pool.wait_idle(self.shutdown_grace):
+                log.warning("shutdown grace elapsed, reporting the attempts still running as failed")
+                self._abandon_running()
+            pool.close()
+            self._completions.put(None)
+            flusher.join(self.shutdown_grace)
+            heartbeats_stop.set()
+            self._lease_changed.set()
+            heartbeats.join()
+            self._stopped.set()
+            log.info("worker %s stopped", self.worker_id)
+
+    def _poll_loop(self, pool: _Pool, slots: _Slots) -> None:
+        backoff = _Backoff(0.1, 5.0)
+        self._started.set()
+        while not self._stopping.is_set():
+            free = slots.take_all(self._stopping)
+            if self._stopping.is_set():
+                return
+            request = worker_pb2.PollTasksRequest(
+                worker_id=self.worker_id, queues=self.queues, max_attempts=free
+            )
+            request.wait.FromNanoseconds(int(self.poll_wait * 1e9))
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                future = self._stub.PollTasks.future(request, timeout=self.poll_wait + POLL_DEADLINE_MARGIN)
+                self._poll_future = future
+            try:
+                response = future.result()
+            except grpc.FutureCancelledError:
+                return
+            except grpc.RpcError as error:
+                slots.give(free)
+                if self._stopping.is_set():
+                    return
+                if error.code() in FATAL_CODES:
+                    raise GantryError(f"PollTasks failed: {error.code().name}: {error.details()}") from None
+                delay = backoff.next_delay()
+                log.warning("poll failed (%s: %s), retrying in %.2fs", error.code().name, error.details(), delay)
+                self._stopping.wait(delay)
+                continue
+            finally:
+                with self._lock:
+                    self._poll_future = None
+            backoff.reset()
+            assignments = list(response.assignments)
+            # The server never hands out more than asked.
+            slots.give(free - min(free, len(assignments)))
+            for assignment in assignments:
+                attempt = self._track(assignment)
+                if attempt is None:
+                    slots.give()
+                    continue
+                pool.submit(lambda attempt=attempt: self._run_attempt(attempt, slots))
+
+    def _track(self, assignment: worker_pb2.AttemptAssignment) -> _Attempt | None:
+        if not assignment.HasField("attempt"):
+            log.warning("assignment without an attempt, ignored (lease %s)", assignment.lease_id)
+            return None
+        ref = assignment.attempt
+        self._observe_lease(assignment.lease_expires_at)
+        deadline = None
+        if assignment.HasField("deadline"):
+            deadline = assignment.deadline.seconds + assignment.deadline.nanos / 1e9
+        context = AttemptContext(
+            execution_id=ref.execution_id,
+            node_id=ref.node_id,
+            attempt=ref.attempt,
+            worker_id=self.worker_id,
+            task=self.tasks.get(assignment.task.id.name),
+            deadline=datetime_of(assignment.deadline) if assignment.HasField("deadline") else None,
+        )
+        attempt = _Attempt(
+            key=(ref.execution_id, ref.node_id, ref.attempt),
+            ref=ref,
+            lease_id=assignment.lease_id,
+            context=context,
+            assignment=assignment,
+            deadline=deadline,
+        )
+        with self._lock:
+            self._running[attempt.key] = attempt
+        return attempt
+
+    def _run_attempt(self, attempt: _Attempt, slots: _Slots) -> None:
+        try:
+            completion = worker_pb2.Completion(attempt=attempt.ref, lease_id=attempt.lease_id)
+            _context.current = attempt.context
+            try:
+                self._execute(attempt, completion)
+            finally:
+                _context.current = None
+            if attempt.context.is_cancelled():
+                self._forget(attempt.key)
+            else:
+                self._completions.put((attempt.key, completion))
+        finally:
+            slots.give()
+
+    def _execute(self, attempt: _Attempt, completion: worker_pb2.Completion) -> None:
+        task = attempt.context.task
+        template = attempt.assignment.task
+        if task is None:
+            completion.error.CopyFrom(
+                system_error(f"worker {self.worker_id} has no handler for task {template.id.name}", "unknown_task")
+            )
+            return
+        try:
+            inputs = python_values(attempt.assignment.inputs, task.interface.inputs)
+        except (LiteralTypeError, ValueError, TypeError) as error:
+            completion.error.CopyFrom(execution_error(error, code="bad_input"))
+            return
+        try:
+            if task.is_dynamic:
+                completion.dynamic_spec.CopyFrom(build_spec(task, inputs))
+                return
+            result = task.fn(**inputs)
+        except DynamicSpecError as error:
+            completion.error.CopyFrom(execution_error(error, code="bad_spec"))
+            return
+        except Exception as error:  # noqa: BLE001 - any exception is the task's failure, reported with its traceback
+            completion.error.CopyFrom(execution_error(error))
+            return
+        try:
+            values = named_outputs(result, task.interface.outputs, task.name)
+            completion.outputs.CopyFrom(literal_map(values, task.interface.outputs))
+        except (LiteralTypeError, TypeError) as error:
+            completion.error.CopyFrom(execution_error(error, code="bad_output"))
+
+    def _abandon_running(self) -> None:
+        """After the shutdown grace: report attempts still running as recoverable system errors."""
+        with self._lock:
+            abandoned = list(self._running.values())
+        for attempt in abandoned:
+            if attempt.context.is_cancelled():
+                continue
+            attempt.context.cancelled.set()
+            completion = worker_pb2.Completion(attempt=attempt.ref, lease_id=attempt.lease_id)
+            completion.error.CopyFrom(
+                system_error("the worker shut down before the attempt finished", "worker_shutdown")
+            )
+            self._completions.put((attempt.key, completion))
+
+    def _forget(self, key: tuple[str, str, int]) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+
+    def _cancel(self, key: tuple[str, str, int]) -> None:
+        with self._lock:
+            attempt = self._running.pop(key, None)
+        if attempt is not None:
+            attempt.context.cancelled.set()
+
+    # --- heartbeats --------------------------------------------------------------------------------------------
+
+    def _observe_lease(self, expires_at: Any) -> None:
+        lease = expires_at.seconds + expires_at.nanos / 1e9 - time.time()
+        if lease <= 0:
+            return
+        # Rounded up to 100 ms so that the time a message spent in flight does not wake the heartbeat loop each time.
+        lease = -(-lease // 0.1) * 0.1
+        if abs(lease - self._lease) > 1e-6:
+            self._lease = lease
+            self._lease_changed.set()
+
+    def _heartbeat_loop(self, stop: threading.Event) -> None:
+        last_beat = time.monotonic()
+        while not stop.is_set():
+            interval = max(self._lease / 3, MIN_HEARTBEAT_INTERVAL)
+            wait = last_beat + interval - time.monotonic()
+            if wait > 0:
+                if self._lease_changed.wait(wait):
+                    self._lease_changed.clear()
+                    continue
+            if stop.is_set():
+                return
+            last_beat = time.monotonic()
+            self._beat()
+
+    def _beat(self) -> None:
+        now = time.time()
+        with self._lock:
+            attempts = list(self._running.values())
+        for attempt in attempts:
+            if attempt.deadline is not None and now >= attempt.deadline:
+                # The server times the attempt out by itself; a completion would be rejected.
+                log.warning("attempt %s passed its deadline, its result will be dropped", attempt.key)
+                self._cancel(attempt.key)
+        attempts = [a for a in attempts if not a.context.is_cancelled()]
+        if not attempts:
+            return
+        request = worker_pb2.HeartbeatRequest(
+            worker_id=self.worker_id,
+            attempts=[worker_pb2.LeasedAttempt(attempt=a.ref, lease_id=a.lease_id) for a in attempts],
+        )
+        try:
+            response = self._stub.Heartbeat(request, timeout=max(self._lease / 3, 1.0))
+        except grpc.RpcError as error:
+            # The next beat retries; the lease outlives two missed beats.
+            log.warning("heartbeat failed: %s: %s", error.code().name, error.details())
+            return
+        for attempt, status in zip(attempts, response.statuses):
+            if status.state == worker_pb2.LEASE_STATE_EXTENDED:
+                self._observe_lease(status.lease_expires_at)
+            elif status.state == worker_pb2.LEASE_STATE_CANCEL:
+                log.info("server cancelled attempt %s, stopping it", attempt.key)
+                self._cancel(attempt.key)
+            elif status.state == worker_pb2.LEASE_STATE_LOST:
+                log.warning("lease of attempt %s lost, stopping it", attempt.key)
+                self._cancel(attempt.key)
+
+    # --- completions -------------------------------------------------------------------------------------------
+
+    def _flush_loop(self) -> None:
+        done = False
+        while not done:
+            first = self._completions.get()
+            if first is None:
+                return
+            batch = [first]
+            send_by = time.monotonic() + self.completion_linger
+            while len(batch) < self.max_completion_batch:
+                left = send_by - time.monotonic()
+                try:
+                    item = self._completions.get(timeout=left) if left > 0 else self._completions.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
+            retry = self._send(batch)
+            while retry:
+                retry = self._send(retry)
+
+    def _send(self, batch: list[tuple[Any, worker_pb2.Completion]]) -> list[tuple[Any, worker_pb2.Completion]]:
+        request = worker_pb2.CompleteAttemptsRequest(
+            worker_id=self.worker_id, completions=[completion for _, completion in batch]
+        )
+        backoff = _Backoff(0.05, 5.0)
+        give_up_at = None
+        while True:
+            try:
+                response = self._stub.CompleteAttempts(request, timeout=30)
+                break
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                    log.error("server refused the completion batch (%s), dropped", error.details())
+                    for key, _ in batch:
+                        self._forget(key)
+                    return []
+                if self._stopping.is_set():
+                    give_up_at = give_up_at or time.monotonic() + self.shutdown_grace
+                    if time.monotonic() > give_up_at:
+                        for key, _ in batch:
+                            self._forget(key)
+                        return []
+                delay = backoff.next_delay()
+                log.warning("sending %d completions failed (%s), retrying in %.2fs", len(batch), error.code().name, delay)
+                time.sleep(delay)
+        retry = []
+        for (key, completion), result in zip(batch, response.results):
+            malformed = result.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+            if result.status == worker_pb2.COMPLETION_STATUS_ACCEPTED:
+                self._forget(key)
+            elif malformed and completion.WhichOneof("result") != "error":
+                log.warning("completion of %s malformed (%s), reporting an error instead", key, result.message)
+                replacement = worker_pb2.Completion(attempt=completion.attempt, lease_id=completion.lease_id)
+                replacement.error.kind = execution_pb2.ERROR_KIND_USER
+                replacement.error.code = "bad_result"
+                replacement.error.message = f"the worker reported a malformed result: {result.message}"
+                retry.append((key, replacement))
+            else:
+                log.warning("completion of %s rejected: %s", key, result.message)
+                self._forget(key)
+        return retry
