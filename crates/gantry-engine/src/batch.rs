@@ -8,13 +8,14 @@ use std::sync::Arc;
 use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::LiteralMap;
 use gantry_core::state::{ExecutionEvent, NodeEvent};
-use gantry_store::{AttemptRow, ExecutionRow, NodeRow, SpecRow, Tx};
+use gantry_store::{AttemptRow, ExecutionRow, NodeRow, PARKED, SpecRow, Tx};
 use uuid::Uuid;
 
 use crate::codec;
 use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
 use crate::notify::{ChangeScope, PhaseChange};
+use crate::parallelism::Rebalance;
 use crate::shared::Shared;
 
 /// A node execution's key: its execution and its scoped id.
@@ -63,6 +64,8 @@ pub(crate) struct Batch<'e> {
     pub finished: Vec<Uuid>,
     /// Whether an attempt was queued for later (a retry's backoff).
     delayed: bool,
+    /// Executions with a `max_parallelism` whose attempts changed in this batch.
+    pub rebalance: Rebalance,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -96,6 +99,7 @@ impl<'e> Batch<'e> {
             watched: HashMap::new(),
             finished: Vec::new(),
             delayed: false,
+            rebalance: Rebalance::new(),
         })
     }
 
@@ -188,7 +192,9 @@ impl<'e> Batch<'e> {
     }
 
     pub fn add_attempt(&mut self, row: AttemptRow) {
-        if row.not_before <= self.now {
+        if row.not_before == PARKED {
+            // Released by `release_slots`, which wakes the queue then.
+        } else if row.not_before <= self.now {
             self.woken.insert(row.queue.clone());
         } else {
             self.delayed = true;
@@ -320,8 +326,9 @@ impl<'e> Batch<'e> {
         }
     }
 
-    /// Flushes and commits.
+    /// Releases parked attempts into freed slots, flushes and commits.
     pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
+        self.release_slots().await?;
         self.flush().await?;
         if !self.woken.is_empty() {
             let queues: Vec<String> = self.woken.iter().cloned().collect();

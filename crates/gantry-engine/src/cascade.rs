@@ -12,7 +12,7 @@ use gantry_core::state::{
     self, AttemptPhase, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
     NodeState, downstream_action,
 };
-use gantry_store::AttemptRow;
+use gantry_store::{AttemptRow, PARKED};
 use tracing::{debug, error};
 use uuid::Uuid;
 
@@ -64,6 +64,9 @@ impl Batch<'_> {
         let now = self.now;
         let next = decision.state;
         let changed_phase = next.phase != state.phase;
+        if policy.kind == NodeKind::Task && changed_phase {
+            self.attempts_changed(key.0).await?;
+        }
         let row = self.node_mut(&key);
         row.phase = next.phase;
         row.attempts = next.attempts as i32;
@@ -169,6 +172,13 @@ impl Batch<'_> {
     async fn enqueue_attempt(&mut self, key: &NodeKey, attempt: u32, not_before_ms: Option<i64>) -> EngineResult<()> {
         let task_id = self.node(key).await?.task.clone().unwrap_or_default();
         let task = self.task(&task_id).await?;
+        // Under a `max_parallelism`, a first attempt waits parked for a slot; a retry takes over the slot its failed
+        // attempt held (both count as active), keeping its backoff.
+        let not_before = match (not_before_ms, self.cap(key.0).await?) {
+            (Some(not_before), _) => not_before,
+            (None, Some(_)) => PARKED,
+            (None, None) => self.now,
+        };
         let row = AttemptRow {
             id: Uuid::now_v7(),
             execution_id: key.0,
@@ -178,7 +188,7 @@ impl Batch<'_> {
             task: task_id,
             phase: AttemptPhase::Queued,
             worker_id: None,
-            not_before: not_before_ms.unwrap_or(self.now),
+            not_before,
             lease_expires_at: None,
             error: None,
             created_at: self.now,

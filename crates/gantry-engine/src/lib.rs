@@ -19,6 +19,7 @@ mod error;
 mod execution;
 mod launch;
 mod notify;
+mod parallelism;
 mod shared;
 mod submit;
 mod sweep;

@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub sweeper_poke: Arc<tokio::sync::Notify>,
     /// Keyed by (execution, scoped node id, attempt); the execution's own workflow under an empty node id.
     graphs: Mutex<HashMap<(Uuid, String, i32), Arc<GraphInfo>>>,
+    /// Each execution's `max_parallelism`, which never changes; read once.
+    caps: Mutex<HashMap<Uuid, Option<u32>>>,
     /// Registered workflows compiled for sub-workflow nodes; registered templates never change.
     sub_workflows: Mutex<HashMap<Identifier, Arc<CompiledGraph>>>,
 }
@@ -70,6 +72,7 @@ impl Shared {
             sweeper_poke: Arc::new(tokio::sync::Notify::new()),
             graphs: Mutex::new(HashMap::new()),
             sub_workflows: Mutex::new(HashMap::new()),
+            caps: Mutex::new(HashMap::new()),
         }
     }
 
@@ -93,8 +96,22 @@ impl Shared {
         graphs.insert(id.clone(), graph);
     }
 
+    pub fn cap(&self, execution_id: Uuid) -> Option<Option<u32>> {
+        let caps = self.caps.lock().unwrap_or_else(|p| p.into_inner());
+        caps.get(&execution_id).copied()
+    }
+
+    pub fn remember_cap(&self, execution_id: Uuid, cap: Option<u32>) {
+        let mut caps = self.caps.lock().unwrap_or_else(|p| p.into_inner());
+        caps.insert(execution_id, cap);
+    }
+
     /// Drops what was cached for a finished execution.
     pub fn forget_execution(&self, execution_id: Uuid) {
+        self.caps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&execution_id);
         let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
         graphs.retain(|(exec, _, _), _| *exec != execution_id);
     }

@@ -26,6 +26,10 @@ pub use rows::{
 };
 pub use sqlite::SqliteStore;
 
+/// `not_before` of a parked attempt: one that waits for a slot under its execution's `max_parallelism` and is never
+/// claimable until [`Tx::unpark_attempts`] releases it.
+pub const PARKED: i64 = i64::MAX;
+
 /// The result type of every store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -170,6 +174,11 @@ pub trait Tx: Send {
     async fn lock_attempts(&mut self, ids: &[Uuid]) -> StoreResult<Vec<AttemptRow>>;
     /// Writes every mutable column of each attempt in one statement.
     async fn update_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()>;
+    /// Attempts of the execution that hold a slot under its `max_parallelism`: queued and not parked, or running.
+    async fn count_active_attempts(&mut self, execution_id: Uuid) -> StoreResult<u64>;
+    /// Makes up to `limit` of the execution's parked attempts claimable from `now`, oldest first; returns their
+    /// queues (one entry per attempt).
+    async fn unpark_attempts(&mut self, execution_id: Uuid, limit: u64, now: i64) -> StoreResult<Vec<String>>;
     /// Running attempts whose lease expired at `now`, up to `limit`, skipping locked rows.
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;
 

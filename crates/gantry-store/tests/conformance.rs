@@ -9,6 +9,7 @@ mod conformance {
     pub mod executions;
     pub mod fixtures;
     pub mod nodes;
+    pub mod parking;
     pub mod registry;
 }
 
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, executions, fixtures, nodes, registry};
+pub use conformance::{attempts, executions, fixtures, nodes, parking, registry};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -108,6 +109,8 @@ both_stores!(
     nodes::node_key_conflict,
     nodes::abort_descendants_aborts_only_the_subtree,
     nodes::abort_whole_execution,
+    parking::parked_attempts_count_and_unpark_oldest_first,
+    parking::running_child_executions_below_a_node,
     attempts::claim_respects_queue_not_before_limit_and_phase,
     attempts::sequential_claims_are_disjoint,
     attempts::concurrent_claimers_never_share_an_attempt,

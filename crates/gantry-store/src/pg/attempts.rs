@@ -180,10 +180,13 @@ pub(super) async fn next_lease_expiry<'e>(executor: impl PgExecutor<'e>) -> Stor
 }
 
 pub(super) async fn next_not_before<'e>(executor: impl PgExecutor<'e>, now: i64) -> StoreResult<Option<i64>> {
-    let next = sqlx::query_scalar("SELECT min(not_before) FROM attempts WHERE phase = 'queued' AND not_before > $1")
-        .bind(now)
-        .fetch_one(executor)
-        .await?;
+    let next = sqlx::query_scalar(
+        "SELECT min(not_before) FROM attempts WHERE phase = 'queued' AND not_before > $1 \
+         AND not_before < 9223372036854775807",
+    )
+    .bind(now)
+    .fetch_one(executor)
+    .await?;
     Ok(next)
 }
 
@@ -230,4 +233,36 @@ pub(super) async fn get_spec<'e>(
             .fetch_optional(executor)
             .await?;
     Ok(raw.map(SpecRow::from))
+}
+
+/// Parked attempts are never claimable; the constant is written out so the partial indexes' predicates match.
+const PARKED_SQL: &str = "9223372036854775807";
+
+pub(super) async fn count_active_attempts(conn: &mut PgConnection, execution_id: Uuid) -> StoreResult<u64> {
+    let sql = format!(
+        "SELECT count(*) FROM attempts WHERE execution_id = $1 AND phase IN ('queued', 'running') \
+         AND not_before < {PARKED_SQL}"
+    );
+    let count: i64 = sqlx::query_scalar(&sql).bind(execution_id).fetch_one(conn).await?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+pub(super) async fn unpark_attempts(
+    conn: &mut PgConnection,
+    execution_id: Uuid,
+    limit: u64,
+    now: i64,
+) -> StoreResult<Vec<String>> {
+    let sql = format!(
+        "UPDATE attempts SET not_before = $3 WHERE id IN (SELECT id FROM attempts \
+         WHERE execution_id = $1 AND phase = 'queued' AND not_before = {PARKED_SQL} \
+         ORDER BY id LIMIT $2 FOR UPDATE) RETURNING queue"
+    );
+    let queues = sqlx::query_scalar(&sql)
+        .bind(execution_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(now)
+        .fetch_all(conn)
+        .await?;
+    Ok(queues)
 }

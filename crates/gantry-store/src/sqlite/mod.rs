@@ -305,6 +305,14 @@ impl Tx for SqliteTx {
         attempts::update_attempts(&mut self.tx, rows).await
     }
 
+    async fn count_active_attempts(&mut self, execution_id: Uuid) -> StoreResult<u64> {
+        attempts::count_active_attempts(&mut self.tx, execution_id).await
+    }
+
+    async fn unpark_attempts(&mut self, execution_id: Uuid, limit: u64, now: i64) -> StoreResult<Vec<String>> {
+        attempts::unpark_attempts(&mut self.tx, execution_id, limit, now).await
+    }
+
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
         attempts::expired_attempts(&mut self.tx, now, limit).await
     }

@@ -1,0 +1,59 @@
+//! `max_parallelism`: at most that many task attempts of an execution (dynamic children, sub-workflows and array
+//! elements included) hold a slot at once — queued and claimable, or running. Further attempts are inserted parked
+//! (never claimable) and released oldest first when a batch that finished some of the execution's attempts ends.
+//! Executions without a limit never pay for it: their attempts are claimable at once and nothing is counted.
+
+use std::collections::BTreeSet;
+
+use uuid::Uuid;
+
+use crate::batch::Batch;
+use crate::error::EngineResult;
+
+impl Batch<'_> {
+    /// The execution's `max_parallelism`, read once per process.
+    pub async fn cap(&mut self, execution_id: Uuid) -> EngineResult<Option<u32>> {
+        if let Some(cap) = self.shared.cap(execution_id) {
+            return Ok(cap);
+        }
+        let cap = self
+            .execution(execution_id)
+            .await?
+            .max_parallelism
+            .map(|n| n.max(0) as u32);
+        self.shared.remember_cap(execution_id, cap);
+        Ok(cap)
+    }
+
+    /// Notes that the execution's attempts changed (one was queued, finished or aborted): its slots are recounted
+    /// before the batch commits, if it has a limit.
+    pub async fn attempts_changed(&mut self, execution_id: Uuid) -> EngineResult<()> {
+        if self.cap(execution_id).await?.is_some() {
+            self.rebalance.insert(execution_id);
+        }
+        Ok(())
+    }
+
+    /// Releases parked attempts of the executions whose attempts changed, up to each one's free slots.
+    pub async fn release_slots(&mut self) -> EngineResult<()> {
+        if self.rebalance.is_empty() {
+            return Ok(());
+        }
+        self.flush().await?;
+        for execution_id in std::mem::take(&mut self.rebalance) {
+            let Some(cap) = self.cap(execution_id).await? else {
+                continue;
+            };
+            let active = self.tx.count_active_attempts(execution_id).await?;
+            let free = u64::from(cap.max(1)).saturating_sub(active);
+            if free > 0 {
+                let queues = self.tx.unpark_attempts(execution_id, free, self.now).await?;
+                self.woken.extend(queues);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Executions whose slots must be recounted before a batch commits.
+pub(crate) type Rebalance = BTreeSet<Uuid>;
