@@ -14,10 +14,14 @@ from gantry import (
     Directory,
     SystemTaskError,
     UserError,
+    branch,
     current_context,
     dynamic_task,
+    reference_launch_plan,
     reference_task,
+    reference_workflow,
     task,
+    var,
 )
 
 PROJECT = {"project": "pytest", "domain": "dev"}
@@ -200,6 +204,23 @@ def wait_for_cancel(limit_seconds: float) -> bool:
     return cancelled
 
 
+# --- every node kind (test_node_kinds.py registers the workflow and the launch plan) ---------------------------------
+
+add_two = reference_workflow("pytest/dev/add_two@1", inputs={"x": int}, outputs={"out": int})
+total_with_bonus = reference_launch_plan(
+    "pytest/dev/total_with_bonus@1", inputs={"values": list[int]}, outputs={"out": int}
+)
+
+
+@dynamic_task(**PROJECT)
+def every_node_kind(n: int) -> list[int]:
+    planned = yield total_with_bonus(values=[n, n])
+    workflow = yield add_two(x=n)
+    chosen = yield branch(v=workflow.outputs.out).if_(var("v") > 10, add_one(x=100)).else_(add_one(x=-1))
+    plain = yield add_one(x=chosen.outputs.out)
+    return [planned.outputs.out, workflow.outputs.out, chosen.outputs.out, plain.outputs.out]
+
+
 # --- cross-language ------------------------------------------------------------------------------------------------
 
 # The Rust example worker's tasks (crates/gantry-examples), named by id.
@@ -246,6 +267,7 @@ ALL = [
     infrastructure_down,
     cached_fan_out,
     wait_for_cancel,
+    every_node_kind,
     py_square,
     py_cross,
 ]

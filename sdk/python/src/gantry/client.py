@@ -9,9 +9,18 @@ from typing import Any, Iterable, Iterator
 import grpc
 
 from gantry.errors import ExecutionFailed, GantryError
-from gantry.task import Target, TaskFunction, format_identifier, parse_identifier
+from gantry.task import (
+    Interface,
+    LaunchPlanReference,
+    Target,
+    TaskFunction,
+    WorkflowReference,
+    format_identifier,
+    identifier,
+    parse_identifier,
+)
 from gantry.types import literal_map, python_values
-from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2
+from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, identifier_pb2, launch_plan_pb2, workflow_pb2
 from gantry.worker import make_channel
 
 TERMINAL_PHASES = {
@@ -156,6 +165,54 @@ class Client:
             )
             created += int(response.created)
         return created
+
+    def register_workflow(
+        self, template: workflow_pb2.WorkflowTemplate, inputs: dict[str, Any] | None = None, outputs: Any = None
+    ) -> WorkflowReference:
+        """Registers a workflow template (built as a proto) and returns a reference to yield or run it; `inputs` and
+        `outputs` give Python types for its variables."""
+        _rpc(self.admin.RegisterWorkflow, admin_pb2.RegisterWorkflowRequest(workflow=template), "RegisterWorkflow")
+        return WorkflowReference(template.id, inputs, outputs)
+
+    def register_launch_plan(
+        self,
+        target: TaskFunction | WorkflowReference,
+        name: str,
+        *,
+        version: str = "1",
+        default_inputs: dict[str, Any] | None = None,
+        fixed_inputs: dict[str, Any] | None = None,
+        max_parallelism: int | None = None,
+    ) -> LaunchPlanReference:
+        """Registers a launch plan of a task or workflow, in the target's project and domain, and returns a reference
+        whose interface is the target's less the fixed inputs."""
+        interface = target.interface
+        input_types = interface.inputs if interface is not None else {}
+        default_inputs, fixed_inputs = dict(default_inputs or {}), dict(fixed_inputs or {})
+        plan = launch_plan_pb2.LaunchPlan(
+            id=identifier(target.id.project, target.id.domain, name, version),
+            target=target.id,
+            target_type=(
+                identifier_pb2.RESOURCE_TYPE_TASK if target.kind == "task" else identifier_pb2.RESOURCE_TYPE_WORKFLOW
+            ),
+        )
+        if default_inputs:
+            plan.default_inputs.CopyFrom(literal_map(default_inputs, input_types))
+        if fixed_inputs:
+            plan.fixed_inputs.CopyFrom(literal_map(fixed_inputs, input_types))
+        if max_parallelism is not None:
+            plan.max_parallelism = max_parallelism
+        _rpc(self.admin.RegisterLaunchPlan, admin_pb2.RegisterLaunchPlanRequest(launch_plan=plan), "RegisterLaunchPlan")
+        if interface is None:
+            return LaunchPlanReference(plan.id, None, None)
+        visible = {name: ty for name, ty in interface.inputs.items() if name not in fixed_inputs}
+        reference = LaunchPlanReference(plan.id, visible, interface.outputs)
+        reference.interface = Interface(
+            inputs=visible,
+            outputs=interface.outputs,
+            defaults={**{n: v for n, v in interface.defaults.items() if n in visible}, **default_inputs},
+        )
+        return reference
 
     def run(
         self,

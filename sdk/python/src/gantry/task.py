@@ -265,10 +265,6 @@ class TaskReference(_Reference):
 
     kind = "task"
 
-    def __init__(self, ident, inputs=None, outputs=None, queue: str | None = None):
-        super().__init__(ident, inputs, outputs)
-        self.queue = queue
-
 
 class LaunchPlanReference(_Reference):
     """A registered launch plan; a yielded call starts a child execution and brings its outputs back."""

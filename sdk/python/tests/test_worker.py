@@ -1,0 +1,99 @@
+"""The worker's lifecycle: heartbeats keep a long attempt's lease, stop() drains running attempts and reports them,
+and an attempt still running after the shutdown grace is reported as a recoverable system error.
+
+These tasks use queues of their own, so the session's worker never claims them; each test starts its own workers.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+
+import gantry
+from gantry import current_context, task
+from gantry.v1 import admin_pb2, execution_pb2
+
+from conftest import LEASE
+
+LEASE_SECONDS = float(LEASE.removesuffix("s"))
+STARTED: dict[str, threading.Event] = collections.defaultdict(threading.Event)
+RELEASE: dict[str, threading.Event] = collections.defaultdict(threading.Event)
+
+
+@task(project="pytest", domain="dev", queue="pytest-long")
+def outlives_its_lease(seconds: float) -> int:
+    """Runs for longer than a lease: only heartbeats keep the attempt."""
+    context = current_context()
+    cancelled = context.cancelled.wait(seconds)
+    return context.attempt if not cancelled else -1
+
+
+@task(project="pytest", domain="dev", queue="pytest-gated")
+def gated(x: int) -> int:
+    """Starts, then waits until the test releases it."""
+    execution_id = current_context().execution_id
+    STARTED[execution_id].set()
+    RELEASE[execution_id].wait(60)
+    return x
+
+
+def attempts_of(client, execution):
+    (node,) = execution.nodes()
+    request = admin_pb2.ListTaskAttemptsRequest(execution_id=execution.id, node_id=node.node_id)
+    return list(client.admin.ListTaskAttempts(request).attempts)
+
+
+def test_heartbeats_keep_an_attempt_running_longer_than_its_lease(server, client):
+    worker = gantry.Worker(server, tasks=[outlives_its_lease], concurrency=1)
+    worker.register()
+    worker.start()
+    try:
+        execution = client.run(outlives_its_lease, seconds=LEASE_SECONDS * 1.5)
+        assert execution.result(timeout=60) == 0
+        (attempt,) = attempts_of(client, execution)
+        assert attempt.phase == execution_pb2.ATTEMPT_PHASE_SUCCEEDED
+        assert attempt.worker_id == worker.worker_id
+    finally:
+        worker.stop(wait=True, timeout=30)
+
+
+def test_stop_drains_running_attempts_and_reports_them(server, client):
+    worker = gantry.Worker(server, tasks=[gated], concurrency=2)
+    worker.register()
+    thread = worker.start()
+    execution = client.run(gated, x=7)
+    assert STARTED[execution.id].wait(30)
+    worker.stop()
+    # Stopping waits for the running attempt: the worker is still there until the task is released.
+    assert thread.is_alive()
+    RELEASE[execution.id].set()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert execution.result(timeout=30) == 7
+
+
+def test_an_attempt_outliving_the_shutdown_grace_is_a_recoverable_system_error(server, client):
+    impatient = gantry.Worker(server, tasks=[gated], concurrency=1, shutdown_grace=0.1)
+    impatient.register()
+    thread = impatient.start()
+    execution = client.run(gated, x=9)
+    assert STARTED[execution.id].wait(30)
+    impatient.stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    # The server retries it under the system budget; a second worker runs it to the end.
+    patient = gantry.Worker(server, tasks=[gated], concurrency=1)
+    patient.start()
+    try:
+        RELEASE[execution.id].set()
+        assert execution.result(timeout=60) == 9
+        first, second = attempts_of(client, execution)
+        assert first.phase == execution_pb2.ATTEMPT_PHASE_FAILED
+        assert first.error.kind == execution_pb2.ERROR_KIND_SYSTEM
+        assert first.error.recoverable
+        assert first.error.code == "worker_shutdown"
+        assert first.worker_id == impatient.worker_id
+        assert second.phase == execution_pb2.ATTEMPT_PHASE_SUCCEEDED
+        assert second.worker_id == patient.worker_id
+    finally:
+        patient.stop(wait=True, timeout=30)
