@@ -79,7 +79,9 @@ class LineWatcher:
         self.found.wait(READY_TIMEOUT)
         if self.match is None:
             process.kill()
-            pytest.fail(f"{what} did not become ready (exit code {process.poll()}); log:\n{log_path.read_text()[-4000:]}")
+            pytest.fail(
+                f"{what} did not become ready (exit code {process.poll()}); log:\n{log_path.read_text()[-4000:]}"
+            )
         return self.match
 
 

@@ -224,9 +224,7 @@ def every_node_kind(n: int) -> list[int]:
 # --- cross-language ------------------------------------------------------------------------------------------------
 
 # The Rust example worker's tasks (crates/gantry-examples), named by id.
-rust_other_task = reference_task(
-    "demo/dev/other_task@1", inputs={"index": int}, outputs={"other_task_out": int}
-)
+rust_other_task = reference_task("demo/dev/other_task@1", inputs={"index": int}, outputs={"other_task_out": int})
 rust_fans_out_python = reference_task(
     "demo/dev/rust_fans_out_python@1", inputs={"count": int}, outputs={"out": list[int]}
 )

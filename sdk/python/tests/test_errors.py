@@ -35,9 +35,7 @@ def test_a_recoverable_user_error_is_retried(client):
     assert execution.result(timeout=60) == 5
     assert tasks.ATTEMPTS[execution.id] == 2
     (node,) = execution.nodes()
-    attempts = client.admin.ListTaskAttempts(
-        tasks_attempts_request(execution.id, node.node_id)
-    ).attempts
+    attempts = client.admin.ListTaskAttempts(tasks_attempts_request(execution.id, node.node_id)).attempts
     assert [a.phase for a in attempts] == [execution_pb2.ATTEMPT_PHASE_FAILED, execution_pb2.ATTEMPT_PHASE_SUCCEEDED]
     assert attempts[0].error.kind == execution_pb2.ERROR_KIND_USER
     assert attempts[0].error.recoverable

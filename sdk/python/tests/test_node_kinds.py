@@ -17,7 +17,9 @@ def add_two_workflow():
     first = workflow_pb2.Node(
         id="first",
         task=tasks.add_one.id,
-        inputs=[workflow_pb2.Binding(var="x", binding=workflow_pb2.BindingData(promise=workflow_pb2.Promise(output="x")))],
+        inputs=[
+            workflow_pb2.Binding(var="x", binding=workflow_pb2.BindingData(promise=workflow_pb2.Promise(output="x")))
+        ],
     )
     second = workflow_pb2.Node(
         id="second",
@@ -37,7 +39,8 @@ def add_two_workflow():
         nodes=[first, second],
         outputs=[
             workflow_pb2.Binding(
-                var="out", binding=workflow_pb2.BindingData(promise=workflow_pb2.Promise(node_id="second", output="out"))
+                var="out",
+                binding=workflow_pb2.BindingData(promise=workflow_pb2.Promise(node_id="second", output="out")),
             )
         ],
         failure_policy=workflow_pb2.FAILURE_POLICY_FAIL_IMMEDIATELY,

@@ -80,6 +80,7 @@ def generated_protobuf_version(package: Path) -> str | None:
 
 def differences(expected: Path, actual: Path) -> list[str]:
     """How the generated package directory `actual` differs from `expected`, one line per file; empty if equal."""
+
     def names(directory: Path) -> set[str]:
         if not directory.is_dir():
             return set()

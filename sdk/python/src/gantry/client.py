@@ -121,10 +121,7 @@ class Execution:
 
     def node_tree(self, parent: str = "") -> list[tuple[execution_pb2.NodeExecution, list]]:
         """Every node under `parent`, recursively: `[(node, children), ...]`."""
-        return [
-            (node, self.node_tree(node.node_id) if node.is_parent else [])
-            for node in self.nodes(parent)
-        ]
+        return [(node, self.node_tree(node.node_id) if node.is_parent else []) for node in self.nodes(parent)]
 
     def node_data(self, node_id: str) -> admin_pb2.GetNodeExecutionDataResponse:
         request = admin_pb2.GetNodeExecutionDataRequest(execution_id=self.id, node_id=node_id)
@@ -138,8 +135,14 @@ class Execution:
 class Client:
     """A connection to a Gantry server's admin API: `Client("http://127.0.0.1:50051")`."""
 
-    def __init__(self, address: str, *, project: str | None = None, domain: str | None = None,
-                 max_message_bytes: int = 64 * 1024 * 1024):
+    def __init__(
+        self,
+        address: str,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ):
         self.address = address
         self.project = project
         self.domain = domain

@@ -17,7 +17,7 @@ import typing
 from typing import Any, Iterator
 
 from gantry.types import LiteralTypeError, infer_type, to_literal
-from gantry.v1 import dynamic_pb2, literals_pb2, workflow_pb2
+from gantry.v1 import dynamic_pb2, workflow_pb2
 
 _state = threading.local()
 
@@ -175,10 +175,6 @@ class Node:
 
     def __iter__(self):
         raise TypeError("a node is not iterable; did you mean node.outputs.<name>?")
-
-
-def _is_bindable_literal(value: Any) -> bool:
-    return not isinstance(value, (Promise, Node))
 
 
 def _contains_promise(value: Any) -> bool:
@@ -421,7 +417,7 @@ def named_outputs(result: Any, output_types: dict[str, Any], task_name: str) -> 
             raise TypeError(f"{task_name} did not return output {missing[0]!r}")
         return {name: result[name] for name in names}
     if isinstance(result, tuple) and len(result) == len(names):
-        return dict(zip(names, result))
+        return dict(zip(names, result, strict=True))
     raise TypeError(f"{task_name} returns {len(names)} outputs {names}: return a tuple (or the NamedTuple)")
 
 
@@ -441,9 +437,3 @@ def build_spec(task: Any, inputs: dict[str, Any]) -> dynamic_pb2.DynamicJobSpec:
             result = produced
         outputs = named_outputs(result, task.interface.outputs, task.name)
         return builder.spec(outputs, task.interface.outputs)
-
-
-def literal_outputs(values: dict[str, Any], output_types: dict[str, Any]) -> literals_pb2.LiteralMap:
-    from gantry.types import literal_map
-
-    return literal_map(values, output_types)

@@ -121,14 +121,16 @@ class Target:
             names = list(self.interface.inputs)
             if len(args) > len(names):
                 raise TypeError(f"{self.display_name} takes {len(names)} inputs, got {len(args)} positional")
-            for name, value in zip(names, args):
+            for name, value in zip(names, args, strict=False):
                 if name in kwargs:
                     raise TypeError(f"{self.display_name}: input {name!r} given twice")
                 kwargs[name] = value
         if self.interface is not None:
             unknown = sorted(set(kwargs) - set(self.interface.inputs))
             if unknown:
-                raise TypeError(f"{self.display_name} has no input {unknown[0]!r} (inputs: {list(self.interface.inputs)})")
+                raise TypeError(
+                    f"{self.display_name} has no input {unknown[0]!r} (inputs: {list(self.interface.inputs)})"
+                )
             missing = [n for n in self.interface.inputs if n not in kwargs and n not in self.interface.defaults]
             if missing:
                 raise TypeError(f"{self.display_name}: missing input {missing[0]!r}")
@@ -184,7 +186,7 @@ class TaskFunction(Target):
             return self.node(*args, **kwargs)
         if self.is_dynamic:
             raise RuntimeError(
-                f"{self.fn.__qualname__} is a dynamic task: run it with Client.run, or yield it from another dynamic task"
+                f"{self.fn.__qualname__} is a dynamic task: run it with Client.run, or yield it from another one"
             )
         return self.fn(*args, **kwargs)
 

@@ -357,8 +357,10 @@ def _json_of(value: Any, py_type: Any) -> Any:
     """A JSON-like value (for google.protobuf.Struct) of `value` typed `py_type`."""
     py_type = _strip_annotated(py_type)
     if value is None:
-        if py_type is NoneType or _optional_inner(py_type) is not None or (
-            _is_union(py_type) and NoneType in _args(py_type)
+        if (
+            py_type is NoneType
+            or _optional_inner(py_type) is not None
+            or (_is_union(py_type) and NoneType in _args(py_type))
         ):
             return None
         raise LiteralTypeError(f"expected {getattr(py_type, '__name__', py_type)}, got None")

@@ -133,7 +133,7 @@ class _Slots:
     def take_all(self, stopping: threading.Event) -> int:
         with self._condition:
             while self._free == 0 and not stopping.is_set():
-                self._condition.wait(0.5)
+                self._condition.wait()
             taken, self._free = self._free, 0
             return taken
 
@@ -240,6 +240,7 @@ class Worker:
         self._lease_changed = threading.Event()
         self._completions: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._slots = _Slots(concurrency)
         self.error: BaseException | None = None
 
     # --- public ------------------------------------------------------------------------------------------------
@@ -268,6 +269,7 @@ class Worker:
 
     def start(self) -> threading.Thread:
         """Runs the worker on a background thread and returns once it polls."""
+
         def target() -> None:
             try:
                 self.run()
@@ -287,6 +289,8 @@ class Worker:
             self._stopping.set()
             if self._poll_future is not None:
                 self._poll_future.cancel()
+        # A poll loop waiting for a free slot wakes up and sees the stop.
+        self._slots.give(0)
         if wait:
             self._stopped.wait(timeout)
 
@@ -314,7 +318,7 @@ class Worker:
         )
         flusher.start()
         heartbeats.start()
-        slots = _Slots(self.concurrency)
+        slots = self._slots
         try:
             self._poll_loop(pool, slots)
         finally:
@@ -338,9 +342,7 @@ class Worker:
             free = slots.take_all(self._stopping)
             if self._stopping.is_set():
                 return
-            request = worker_pb2.PollTasksRequest(
-                worker_id=self.worker_id, queues=self.queues, max_attempts=free
-            )
+            request = worker_pb2.PollTasksRequest(worker_id=self.worker_id, queues=self.queues, max_attempts=free)
             request.wait.FromNanoseconds(int(self.poll_wait * 1e9))
             with self._lock:
                 if self._stopping.is_set():
@@ -521,7 +523,8 @@ class Worker:
             # The next beat retries; the lease outlives two missed beats.
             log.warning("heartbeat failed: %s: %s", error.code().name, error.details())
             return
-        for attempt, status in zip(attempts, response.statuses):
+        # One status per attempt, in request order; an attempt left unanswered is heartbeated again next time.
+        for attempt, status in zip(attempts, response.statuses, strict=False):
             if status.state == worker_pb2.LEASE_STATE_EXTENDED:
                 self._observe_lease(status.lease_expires_at)
             elif status.state == worker_pb2.LEASE_STATE_CANCEL:
@@ -578,10 +581,15 @@ class Worker:
                             self._forget(key)
                         return []
                 delay = backoff.next_delay()
-                log.warning("sending %d completions failed (%s), retrying in %.2fs", len(batch), error.code().name, delay)
+                log.warning(
+                    "sending %d completions failed (%s), retrying in %.2fs", len(batch), error.code().name, delay
+                )
                 time.sleep(delay)
         retry = []
-        for (key, completion), result in zip(batch, response.results):
+        for key, _ in batch[len(response.results) :]:
+            log.warning("server did not answer for the completion of %s", key)
+            self._forget(key)
+        for (key, completion), result in zip(batch, response.results, strict=False):
             malformed = result.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
             if result.status == worker_pb2.COMPLETION_STATUS_ACCEPTED:
                 self._forget(key)
