@@ -7,13 +7,16 @@ These tasks use queues of their own, so the session's worker never claims them; 
 from __future__ import annotations
 
 import collections
+import signal
+import subprocess
+import sys
 import threading
 
 import gantry
 from gantry import current_context, task
 from gantry.v1 import admin_pb2, execution_pb2
 
-from conftest import LEASE
+from conftest import LEASE, REPO, LineWatcher
 
 LEASE_SECONDS = float(LEASE.removesuffix("s"))
 STARTED: dict[str, threading.Event] = collections.defaultdict(threading.Event)
@@ -97,3 +100,26 @@ def test_an_attempt_outliving_the_shutdown_grace_is_a_recoverable_system_error(s
         assert second.worker_id == patient.worker_id
     finally:
         patient.stop(wait=True, timeout=30)
+
+
+def test_the_example_worker_process_stops_cleanly_on_sigterm(server, logs_dir):
+    """`examples/seed.py worker` as a user runs it: ready once it prints its polling line, gone with exit code 0 after
+    SIGTERM, having logged its orderly shutdown."""
+    log_path = logs_dir / "seed-worker.log"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "sdk" / "python" / "examples" / "seed.py"), "--address", server, "worker"],
+        stdout=subprocess.PIPE,
+        stderr=open(log_path, "w"),
+        text=True,
+    )
+    try:
+        LineWatcher(process.stdout, logs_dir / "seed-worker.stdout", r"polling queue").wait(
+            "seed.py worker", process, log_path
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = log_path.read_text()
+    assert "shutting down" in log and "stopped" in log
