@@ -99,13 +99,34 @@ pub fn choose_plan_spec(n: i64) -> DynamicJobSpec {
     }
 }
 
+/// The tasks this worker serves under `version`, memoised with `cache_version` "1" (one holder of a key at a time
+/// when `serializable`). A generator of a version yields children of the same version.
+pub fn cached_templates(version: &str, serializable: bool) -> Vec<TaskTemplate> {
+    task_templates()
+        .into_iter()
+        .map(|mut task| {
+            task.id.version = version.to_owned();
+            task.metadata.cache = true;
+            task.metadata.cache_version = "1".to_owned();
+            task.metadata.cache_serializable = serializable;
+            task
+        })
+        .collect()
+}
+
 /// The seed's spec: `tasks_count` × `other_task(index=i)`, `out` = the list of their outputs.
 pub fn seed_spec(tasks_count: i64) -> DynamicJobSpec {
+    seed_spec_of(tasks_count, "1")
+}
+
+/// [`seed_spec`] with children of `other_task@version`.
+pub fn seed_spec_of(tasks_count: i64, version: &str) -> DynamicJobSpec {
+    let other_task = Identifier::new("demo", "dev", "other_task", version);
     let nodes = (0..tasks_count)
         .map(|i| {
             Node::task(
                 format!("dn{i}"),
-                id("other_task"),
+                other_task.clone(),
                 vec![Binding::literal("index", Literal::Integer(i))],
             )
         })
@@ -148,11 +169,11 @@ fn integer(inputs: &LiteralMap, name: &str) -> i64 {
 
 /// What this worker answers for an assignment.
 pub fn result_for(assignment: &pb::AttemptAssignment) -> pb::completion::Result {
-    let task = assignment
+    let (task, version) = assignment
         .task
         .as_ref()
         .and_then(|t| t.id.as_ref())
-        .map(|id| id.name.clone())
+        .map(|id| (id.name.clone(), id.version.clone()))
         .unwrap_or_default();
     let inputs: LiteralMap = assignment
         .inputs
@@ -166,7 +187,10 @@ pub fn result_for(assignment: &pb::AttemptAssignment) -> pb::completion::Result 
             let outputs = LiteralMap::from([("other_task_out".to_owned(), Literal::Integer(index * 2))]);
             pb::completion::Result::Outputs(outputs.into())
         }
-        "generate_others" => pb::completion::Result::DynamicSpec(seed_spec(integer(&inputs, "tasks_count")).into()),
+        "generate_others" => {
+            let spec = seed_spec_of(integer(&inputs, "tasks_count"), &version);
+            pb::completion::Result::DynamicSpec(spec.into())
+        }
         "nest" => pb::completion::Result::DynamicSpec(nest_spec(integer(&inputs, "depth")).into()),
         "deep" => pb::completion::Result::DynamicSpec(deep_spec(integer(&inputs, "depth")).into()),
         "choose_plan" => pb::completion::Result::DynamicSpec(choose_plan_spec(integer(&inputs, "n")).into()),

@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 
 use gantry_core::ids::NodeExecutionId;
-use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap};
+use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap, NodeTarget};
 use gantry_core::resolve::{self, OutputSource};
 use gantry_core::state::{
-    self, AttemptPhase, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
-    NodeState, downstream_action,
+    self, AttemptPhase, CacheStatus, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase,
+    NodePolicy, NodeState, downstream_action,
 };
 use gantry_store::{AttemptRow, PARKED};
 use tracing::{debug, error};
@@ -108,11 +108,13 @@ impl Batch<'_> {
                 {
                     retries = overridden;
                 }
-                // The cache store does not exist yet: nodes report caching as disabled rather than claim a write.
+                let cache = task.metadata.cache;
+                let overwrite_cache = cache && self.execution(key.0).await?.overwrite_cache;
                 Ok(NodePolicy {
                     kind: NodeKind::Task,
                     retries,
-                    cache: false,
+                    cache,
+                    overwrite_cache,
                 })
             }
             kind => Ok(NodePolicy {
@@ -133,7 +135,8 @@ impl Batch<'_> {
                 self.enqueue_attempt(key, attempt, not_before_ms).await
             }
             // The spec row was added when the spec was accepted, in the same batch.
-            NodeEffect::PersistSpec | NodeEffect::WriteCache => Ok(()),
+            NodeEffect::PersistSpec => Ok(()),
+            NodeEffect::WriteCache => self.write_cache(key).await,
             NodeEffect::CreateChildren { .. } => self.create_node_children(key).await,
             NodeEffect::StartChildren => {
                 let children = self.prepared.get(key).cloned();
@@ -264,19 +267,27 @@ impl Batch<'_> {
         let event = match self.prepare_start(key, &definition, &source).await? {
             Ok(inputs) => {
                 self.node_mut(key).inputs = Some(codec::encode_literals(&inputs));
-                NodeEvent::Start
+                match &definition.target {
+                    NodeTarget::Task(task_id) => self.start_task(key, task_id, &inputs).await?,
+                    _ => Some(NodeEvent::Start),
+                }
             }
-            Err(error) => NodeEvent::InputsFailed {
+            Err(error) => Some(NodeEvent::InputsFailed {
                 error: error.at_node(key.1.clone()),
-            },
+            }),
         };
-        self.events.push_back((key.clone(), event));
+        if let Some(event) = event {
+            self.events.push_back((key.clone(), event));
+        }
         Ok(())
     }
 
     async fn settled(&mut self, key: &NodeKey, phase: NodePhase) -> EngineResult<()> {
         let row = self.node(key).await?;
         let (parent_id, downstream) = (row.parent_id.clone(), row.downstream.clone());
+        if row.kind == NodeKind::Task && row.cache_status != CacheStatus::Disabled {
+            self.release_reservation(key).await?;
+        }
         if !downstream.is_empty() {
             let siblings: Vec<String> = downstream.iter().map(|local| sibling_id(&key.1, local)).collect();
             self.load_nodes(key.0, &siblings).await?;

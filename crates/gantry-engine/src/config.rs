@@ -15,6 +15,8 @@ pub struct EngineConfig {
     pub max_poll_wait: Duration,
     /// The most attempts one poll may claim.
     pub max_poll_attempts: u32,
+    /// How long a `cache_serializable` reservation lasts unless the holder's worker heartbeats.
+    pub cache_reservation: Duration,
 }
 
 impl Default for EngineConfig {
@@ -25,6 +27,7 @@ impl Default for EngineConfig {
             watch_buffer: 65_536,
             max_poll_wait: Duration::from_secs(60),
             max_poll_attempts: 1_000,
+            cache_reservation: Duration::from_secs(60),
         }
     }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod cache;
 mod cascade;
 mod children;
 mod codec;

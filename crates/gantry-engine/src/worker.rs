@@ -132,6 +132,7 @@ impl Batch<'_> {
             .map(|row| (row.id, row))
             .collect();
         let mut statuses = Vec::with_capacity(leases.len());
+        let mut holders = Vec::new();
         for (attempt, lease_id) in leases {
             let Some(row) = rows.get_mut(lease_id).filter(|row| same_attempt(row, attempt)) else {
                 statuses.push(LeaseStatus::Lost);
@@ -146,6 +147,9 @@ impl Batch<'_> {
                 Ok((next, _)) => {
                     row.lease_expires_at = next.lease_expires_at_ms;
                     self.update_attempt(row.clone());
+                    if self.task(&row.task).await?.metadata.cache_serializable {
+                        holders.push((row.execution_id, row.node_id.clone()));
+                    }
                     LeaseStatus::Extended {
                         until_ms: next.lease_expires_at_ms.unwrap_or(self.now),
                     }
@@ -155,6 +159,7 @@ impl Batch<'_> {
             };
             statuses.push(status);
         }
+        self.extend_reservations(holders).await?;
         Ok(statuses)
     }
 

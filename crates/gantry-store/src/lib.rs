@@ -22,7 +22,8 @@ use uuid::Uuid;
 pub use error::StoreError;
 pub use pg::PgStore;
 pub use rows::{
-    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+    AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
+    SpecRow,
 };
 pub use sqlite::SqliteStore;
 
@@ -181,6 +182,33 @@ pub trait Tx: Send {
     async fn unpark_attempts(&mut self, execution_id: Uuid, limit: u64, now: i64) -> StoreResult<Vec<String>>;
     /// Running attempts whose lease expired at `now`, up to `limit`, skipping locked rows.
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;
+
+    /// The cache entry under `key`.
+    async fn get_cache_entry(&mut self, key: &str) -> StoreResult<Option<CacheEntryRow>>;
+    /// Writes a cache entry, replacing one under the same key.
+    async fn put_cache_entry(&mut self, row: &CacheEntryRow) -> StoreResult<()>;
+    /// Reserves `key` for the node until `expires_at`, if no other node holds an unexpired reservation on it at
+    /// `now` (its own reservation is extended). `None`: reserved; `Some(holder)`: the node that holds it.
+    async fn reserve_cache(
+        &mut self,
+        key: &str,
+        holder: (Uuid, &str),
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<(Uuid, String)>>;
+    /// Records that the node waits for `key`'s holder.
+    async fn add_cache_waiter(&mut self, key: &str, waiter: (Uuid, &str), now: i64) -> StoreResult<()>;
+    /// Drops the node's reservation of `key` (if it holds it) and returns, forgetting them, the nodes that waited.
+    async fn release_cache(&mut self, key: &str, holder: (Uuid, &str)) -> StoreResult<Vec<(Uuid, String)>>;
+    /// Extends the reservations these nodes hold until `expires_at`.
+    async fn extend_cache_reservations(&mut self, holders: &[(Uuid, String)], expires_at: i64) -> StoreResult<u64>;
+    /// `(key, node_id)` of the reservations held by nodes strictly below `node_id` (the whole execution when
+    /// `None`): what aborting those nodes must release.
+    async fn reservations_below(
+        &mut self,
+        execution_id: Uuid,
+        node_id: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>>;
 
     /// Stores an accepted dynamic job spec. One already stored for the node and attempt is a
     /// [`StoreError::Conflict`].

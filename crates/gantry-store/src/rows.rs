@@ -218,3 +218,20 @@ pub struct Page {
     /// At most this many rows.
     pub limit: u32,
 }
+
+/// A memoised task result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntryRow {
+    /// The core's cache key.
+    pub key: String,
+    /// protobuf LiteralMap.
+    pub outputs: Vec<u8>,
+    /// `project/domain/name@version` of the task that wrote it.
+    pub task: String,
+    /// The execution of the node execution that wrote it.
+    pub execution_id: Uuid,
+    /// The scoped id of that node.
+    pub node_id: String,
+    /// When it was written, in milliseconds since the Unix epoch.
+    pub created_at: i64,
+}

@@ -111,6 +111,7 @@ both_stores!(
     nodes::abort_whole_execution,
     parking::parked_attempts_count_and_unpark_oldest_first,
     parking::running_child_executions_below_a_node,
+    parking::cache_entries_reservations_and_waiters,
     attempts::claim_respects_queue_not_before_limit_and_phase,
     attempts::sequential_claims_are_disjoint,
     attempts::concurrent_claimers_never_share_an_attempt,

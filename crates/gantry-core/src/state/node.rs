@@ -2,7 +2,7 @@
 //!
 //! | from                          | event                       | to                          | effects                          |
 //! |-------------------------------|-----------------------------|-----------------------------|----------------------------------|
-//! | NotStarted                    | Start (task)                | Queued                      | EnqueueAttempt 0                 |
+//! | NotStarted                    | Start (task)                | Queued (cache: miss/overwr.)| EnqueueAttempt 0                 |
 //! | NotStarted                    | Start (composite)           | SpecAccepted                | CreateChildren                   |
 //! | NotStarted                    | Start (launch plan)         | Running                     | StartChildExecution              |
 //! | NotStarted                    | CacheHit                    | Succeeded (cache hit)       | Settled                          |
@@ -79,6 +79,8 @@ pub struct NodePolicy {
     pub retries: RetryPolicy,
     /// The task caches its outputs (`cache` on, with a `cache_version`).
     pub cache: bool,
+    /// The execution skips cache lookups and replaces entries (`overwrite_cache`).
+    pub overwrite_cache: bool,
 }
 
 impl NodePolicy {
@@ -87,6 +89,7 @@ impl NodePolicy {
             kind: NodeKind::Task,
             retries,
             cache: false,
+            overwrite_cache: false,
         }
     }
 
@@ -95,6 +98,7 @@ impl NodePolicy {
             kind: NodeKind::Composite,
             retries: RetryPolicy::default(),
             cache: false,
+            overwrite_cache: false,
         }
     }
 }
@@ -231,7 +235,11 @@ pub fn transition(state: &NodeState, policy: &NodePolicy, event: NodeEvent) -> R
                 next.phase = P::Queued;
                 next.attempts = 1;
                 if policy.cache {
-                    next.cache_status = CacheStatus::Miss;
+                    next.cache_status = if policy.overwrite_cache {
+                        CacheStatus::Overwritten
+                    } else {
+                        CacheStatus::Miss
+                    };
                 }
                 vec![E::EnqueueAttempt {
                     attempt: 0,

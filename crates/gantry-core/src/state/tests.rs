@@ -35,6 +35,7 @@ fn policy(kind: NodeKind) -> NodePolicy {
         kind,
         retries: retries(1, 1),
         cache: false,
+        overwrite_cache: false,
     }
 }
 
@@ -640,6 +641,33 @@ fn min_successes_lets_a_dynamic_parent_succeed_with_failed_children() {
 }
 
 #[test]
+fn overwriting_task_records_overwritten() {
+    let overwriting = NodePolicy {
+        cache: true,
+        overwrite_cache: true,
+        ..policy(NodeKind::Task)
+    };
+    let queued = node::transition(&NodeState::new(), &overwriting, NodeEvent::Start)
+        .expect("start")
+        .state;
+    assert_eq!(queued.cache_status, CacheStatus::Overwritten);
+    let running = NodeState {
+        phase: NodePhase::Running,
+        ..queued
+    };
+    let done = node::transition(&running, &overwriting, NodeEvent::AttemptSucceeded).expect("done");
+    assert_eq!(
+        done.state.cache_status,
+        CacheStatus::Overwritten,
+        "not reported as a plain populate"
+    );
+    assert_eq!(
+        done.effects,
+        vec![NodeEffect::WriteCache, NodeEffect::Settled(NodePhase::Succeeded)]
+    );
+}
+
+#[test]
 fn cached_task_records_populated() {
     let cached = NodePolicy {
         cache: true,
@@ -802,7 +830,7 @@ proptest! {
         kind in prop_oneof![Just(NodeKind::Task), Just(NodeKind::Composite), Just(NodeKind::LaunchPlan)],
         events in prop::collection::vec(any_node_event(), 0..40),
     ) {
-        let policy = NodePolicy { kind, retries: retries(2, 2), cache: true };
+        let policy = NodePolicy { kind, retries: retries(2, 2), cache: true, overwrite_cache: false };
         let mut state = NodeState::new();
         let mut settled = 0;
         for event in events {

@@ -2,6 +2,7 @@
 //! several server replicas can share one database.
 
 mod attempts;
+mod cache;
 mod executions;
 mod nodes;
 mod registry;
@@ -14,7 +15,8 @@ use sqlx::{Connection, Executor, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::rows::{
-    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+    AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
+    SpecRow,
 };
 use crate::{PutOutcome, Store, StoreError, StoreResult, Tx};
 
@@ -368,6 +370,44 @@ impl Tx for PgTx {
 
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
         attempts::expired_attempts(&mut self.tx, now, limit).await
+    }
+
+    async fn get_cache_entry(&mut self, key: &str) -> StoreResult<Option<CacheEntryRow>> {
+        cache::get_cache_entry(&mut self.tx, key).await
+    }
+
+    async fn put_cache_entry(&mut self, row: &CacheEntryRow) -> StoreResult<()> {
+        cache::put_cache_entry(&mut self.tx, row).await
+    }
+
+    async fn reserve_cache(
+        &mut self,
+        key: &str,
+        holder: (Uuid, &str),
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<(Uuid, String)>> {
+        cache::reserve_cache(&mut self.tx, key, holder, now, expires_at).await
+    }
+
+    async fn add_cache_waiter(&mut self, key: &str, waiter: (Uuid, &str), now: i64) -> StoreResult<()> {
+        cache::add_cache_waiter(&mut self.tx, key, waiter, now).await
+    }
+
+    async fn release_cache(&mut self, key: &str, holder: (Uuid, &str)) -> StoreResult<Vec<(Uuid, String)>> {
+        cache::release_cache(&mut self.tx, key, holder).await
+    }
+
+    async fn extend_cache_reservations(&mut self, holders: &[(Uuid, String)], expires_at: i64) -> StoreResult<u64> {
+        cache::extend_cache_reservations(&mut self.tx, holders, expires_at).await
+    }
+
+    async fn reservations_below(
+        &mut self,
+        execution_id: Uuid,
+        node_id: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>> {
+        cache::reservations_below(&mut self.tx, execution_id, node_id).await
     }
 
     async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()> {

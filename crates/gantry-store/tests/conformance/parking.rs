@@ -91,3 +91,84 @@ pub async fn running_child_executions_below_a_node(store: &dyn Store) {
     );
     tx.rollback().await.unwrap();
 }
+
+pub async fn cache_entries_reservations_and_waiters(store: &dyn Store) {
+    use gantry_store::CacheEntryRow;
+    let execution = committed_execution(store, "cache").await;
+    let id = execution.id;
+    let entry = |outputs: &[u8]| CacheEntryRow {
+        key: "k1".to_owned(),
+        outputs: outputs.to_vec(),
+        task: "p/d/t@v1".to_owned(),
+        execution_id: id,
+        node_id: "n0".to_owned(),
+        created_at: 5,
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.get_cache_entry("k1").await.unwrap(), None);
+    tx.put_cache_entry(&entry(b"first")).await.unwrap();
+    tx.put_cache_entry(&entry(b"second")).await.unwrap();
+    assert_eq!(
+        tx.get_cache_entry("k1").await.unwrap(),
+        Some(entry(b"second")),
+        "a put replaces"
+    );
+
+    assert_eq!(
+        tx.reserve_cache("k2", (id, "a"), 100, 200).await.unwrap(),
+        None,
+        "free: reserved"
+    );
+    assert_eq!(
+        tx.reserve_cache("k2", (id, "a"), 150, 300).await.unwrap(),
+        None,
+        "its own: extended"
+    );
+    assert_eq!(
+        tx.reserve_cache("k2", (id, "b"), 250, 400).await.unwrap(),
+        Some((id, "a".to_owned())),
+        "held until 300 by a"
+    );
+    tx.add_cache_waiter("k2", (id, "b"), 250).await.unwrap();
+    tx.add_cache_waiter("k2", (id, "b"), 251).await.unwrap();
+    tx.add_cache_waiter("k2", (id, "c"), 260).await.unwrap();
+    assert_eq!(
+        tx.extend_cache_reservations(&[(id, "a".to_owned())], 500)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.reserve_cache("k2", (id, "b"), 450, 600).await.unwrap(),
+        Some((id, "a".to_owned()))
+    );
+    assert_eq!(
+        tx.reservations_below(id, None).await.unwrap(),
+        [("k2".to_owned(), "a".to_owned())]
+    );
+    assert!(
+        tx.reservations_below(id, Some("a")).await.unwrap().is_empty(),
+        "strictly below"
+    );
+
+    assert_eq!(
+        tx.release_cache("k2", (id, "b")).await.unwrap(),
+        [(id, "b".to_owned()), (id, "c".to_owned())],
+        "waiters come back oldest first, once each, whoever releases"
+    );
+    assert!(
+        tx.release_cache("k2", (id, "a")).await.unwrap().is_empty(),
+        "they were forgotten"
+    );
+    assert_eq!(
+        tx.reserve_cache("k2", (id, "c"), 460, 700).await.unwrap(),
+        None,
+        "released: free again"
+    );
+    assert_eq!(
+        tx.reserve_cache("k2", (id, "d"), 700, 800).await.unwrap(),
+        None,
+        "expired: taken over"
+    );
+    tx.rollback().await.unwrap();
+}
