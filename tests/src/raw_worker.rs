@@ -219,10 +219,21 @@ pub fn completion(assignment: &pb::AttemptAssignment, result: pb::completion::Re
 
 /// Polls and completes until `stop` turns true. Returns how many attempts it completed.
 pub async fn run(
+    client: WorkerServiceClient<Channel>,
+    worker_id: &str,
+    batch: u32,
+    stop: watch::Receiver<bool>,
+) -> usize {
+    run_with(client, worker_id, batch, stop, result_for).await
+}
+
+/// [`run`], answering each assignment with `answer`.
+pub async fn run_with(
     mut client: WorkerServiceClient<Channel>,
     worker_id: &str,
     batch: u32,
     mut stop: watch::Receiver<bool>,
+    answer: impl Fn(&pb::AttemptAssignment) -> pb::completion::Result,
 ) -> usize {
     let mut completed = 0;
     loop {
@@ -239,7 +250,7 @@ pub async fn run(
         if assignments.is_empty() {
             continue;
         }
-        let completions: Vec<pb::Completion> = assignments.iter().map(|a| completion(a, result_for(a))).collect();
+        let completions: Vec<pb::Completion> = assignments.iter().map(|a| completion(a, answer(a))).collect();
         let request = pb::CompleteAttemptsRequest {
             worker_id: worker_id.to_owned(),
             completions,

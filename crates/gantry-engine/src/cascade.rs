@@ -237,6 +237,9 @@ impl Batch<'_> {
 
     /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve).
     pub async fn start_node(&mut self, key: &NodeKey) -> EngineResult<()> {
+        if self.try_recover(key).await? {
+            return Ok(());
+        }
         let row = self.node(key).await?;
         let definition = codec::decode_node(&row.definition)?;
         let parent_id = row.parent_id.clone();

@@ -33,6 +33,7 @@ impl Batch<'_> {
             inputs,
             max_parallelism: None,
             overwrite_cache: parent.overwrite_cache,
+            origin: Default::default(),
         };
         match self.new_execution(&request, Some(key.clone())).await {
             Ok(child) => {

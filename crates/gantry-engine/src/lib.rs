@@ -21,6 +21,7 @@ mod execution;
 mod launch;
 mod notify;
 mod parallelism;
+mod recover;
 mod shared;
 mod submit;
 mod sweep;
@@ -42,7 +43,7 @@ pub use codec::{
 pub use config::EngineConfig;
 pub use error::{EngineError, EngineResult};
 pub use notify::{ChangeScope, PhaseChange};
-pub use submit::{CreateExecution, Registration, Target};
+pub use submit::{CreateExecution, Origin, Registration, Target};
 pub use worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
 
 use shared::Shared;
@@ -135,6 +136,37 @@ impl Engine {
     pub async fn create_execution(&self, request: CreateExecution) -> EngineResult<(ExecutionRow, bool)> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Create(Box::new(request)), Reply::Execution(tx), rx)
+            .await
+    }
+
+    /// Starts `id`'s target again with its inputs, as `name`. A relaunch reuses nothing (the cache still applies); a
+    /// recovery reuses the nodes that succeeded and the specs that were accepted, and needs an execution that ended
+    /// without succeeding.
+    pub async fn rerun(
+        &self,
+        id: Uuid,
+        name: Option<String>,
+        overwrite_cache: bool,
+        recover: bool,
+    ) -> EngineResult<(ExecutionRow, bool)> {
+        let old = self
+            .shared
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("execution {id} not found")))?;
+        if recover && (!old.phase.is_terminal() || old.phase == gantry_core::state::ExecutionPhase::Succeeded) {
+            return Err(EngineError::FailedPrecondition(format!(
+                "execution {id} is {}: only an execution that ended without succeeding can be recovered",
+                old.phase
+            )));
+        }
+        let origin = if recover {
+            Origin::Recovered(id)
+        } else {
+            Origin::Relaunched(id)
+        };
+        self.create_execution(submit::rerun_of(&old, name, overwrite_cache, origin)?)
             .await
     }
 

@@ -9,20 +9,26 @@ use uuid::Uuid;
 
 use crate::batch::Batch;
 use crate::error::EngineResult;
+use crate::shared::ExecutionFacts;
 
 impl Batch<'_> {
-    /// The execution's `max_parallelism`, read once per process.
+    /// The execution's `max_parallelism`.
     pub async fn cap(&mut self, execution_id: Uuid) -> EngineResult<Option<u32>> {
-        if let Some(cap) = self.shared.cap(execution_id) {
-            return Ok(cap);
+        Ok(self.facts(execution_id).await?.cap)
+    }
+
+    /// What never changes about the execution, read once per process.
+    pub async fn facts(&mut self, execution_id: Uuid) -> EngineResult<ExecutionFacts> {
+        if let Some(facts) = self.shared.facts(execution_id) {
+            return Ok(facts);
         }
-        let cap = self
-            .execution(execution_id)
-            .await?
-            .max_parallelism
-            .map(|n| n.max(0) as u32);
-        self.shared.remember_cap(execution_id, cap);
-        Ok(cap)
+        let row = self.execution(execution_id).await?;
+        let facts = ExecutionFacts {
+            cap: row.max_parallelism.map(|n| n.max(0) as u32),
+            recovered_from: row.source_execution_id.filter(|_| row.origin == "recovered"),
+        };
+        self.shared.remember_facts(execution_id, facts);
+        Ok(facts)
     }
 
     /// Notes that the execution's attempts changed (one was queued, finished or aborted): its slots are recounted

@@ -46,6 +46,15 @@ impl GraphInfo {
     }
 }
 
+/// What never changes about an execution once created.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExecutionFacts {
+    /// `max_parallelism`.
+    pub cap: Option<u32>,
+    /// For a recovered execution: the execution whose succeeded nodes and accepted specs it reuses.
+    pub recovered_from: Option<Uuid>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
@@ -56,8 +65,8 @@ pub(crate) struct Shared {
     pub sweeper_poke: Arc<tokio::sync::Notify>,
     /// Keyed by (execution, scoped node id, attempt); the execution's own workflow under an empty node id.
     graphs: Mutex<HashMap<(Uuid, String, i32), Arc<GraphInfo>>>,
-    /// Each execution's `max_parallelism`, which never changes; read once.
-    caps: Mutex<HashMap<Uuid, Option<u32>>>,
+    /// What never changes about an execution once created; read once.
+    facts: Mutex<HashMap<Uuid, ExecutionFacts>>,
     /// Registered workflows compiled for sub-workflow nodes; registered templates never change.
     sub_workflows: Mutex<HashMap<Identifier, Arc<CompiledGraph>>>,
 }
@@ -72,7 +81,7 @@ impl Shared {
             sweeper_poke: Arc::new(tokio::sync::Notify::new()),
             graphs: Mutex::new(HashMap::new()),
             sub_workflows: Mutex::new(HashMap::new()),
-            caps: Mutex::new(HashMap::new()),
+            facts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -96,19 +105,19 @@ impl Shared {
         graphs.insert(id.clone(), graph);
     }
 
-    pub fn cap(&self, execution_id: Uuid) -> Option<Option<u32>> {
-        let caps = self.caps.lock().unwrap_or_else(|p| p.into_inner());
-        caps.get(&execution_id).copied()
+    pub fn facts(&self, execution_id: Uuid) -> Option<ExecutionFacts> {
+        let facts = self.facts.lock().unwrap_or_else(|p| p.into_inner());
+        facts.get(&execution_id).copied()
     }
 
-    pub fn remember_cap(&self, execution_id: Uuid, cap: Option<u32>) {
-        let mut caps = self.caps.lock().unwrap_or_else(|p| p.into_inner());
-        caps.insert(execution_id, cap);
+    pub fn remember_facts(&self, execution_id: Uuid, facts: ExecutionFacts) {
+        let mut known = self.facts.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(execution_id, facts);
     }
 
     /// Drops what was cached for a finished execution.
     pub fn forget_execution(&self, execution_id: Uuid) {
-        self.caps
+        self.facts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&execution_id);

@@ -38,6 +38,29 @@ pub struct CreateExecution {
     pub inputs: LiteralMap,
     pub max_parallelism: Option<u32>,
     pub overwrite_cache: bool,
+    /// A new execution, or one made from an earlier one.
+    pub origin: Origin,
+}
+
+/// How an execution came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    #[default]
+    Created,
+    /// The same target and inputs as this execution; nothing reused.
+    Relaunched(Uuid),
+    /// The same target and inputs as this execution, reusing what succeeded in it.
+    Recovered(Uuid),
+}
+
+impl Origin {
+    fn parts(self) -> (&'static str, Option<Uuid>) {
+        match self {
+            Origin::Created => ("created", None),
+            Origin::Relaunched(source) => ("relaunched", Some(source)),
+            Origin::Recovered(source) => ("recovered", Some(source)),
+        }
+    }
 }
 
 /// A template to register.
@@ -168,6 +191,7 @@ impl Batch<'_> {
 
         let id = Uuid::now_v7();
         let (parent_execution_id, parent_node_id) = parent.unzip();
+        let (origin, source_execution_id) = request.origin.parts();
         let row = ExecutionRow {
             id,
             project: request.project.clone(),
@@ -184,6 +208,8 @@ impl Batch<'_> {
             overwrite_cache: request.overwrite_cache,
             parent_execution_id,
             parent_node_id,
+            origin: origin.to_owned(),
+            source_execution_id,
             nodes_total: 0,
             nodes_succeeded: 0,
             nodes_failed: 0,
@@ -253,6 +279,31 @@ impl Batch<'_> {
         self.run().await?;
         Ok(self.execution(id).await?.clone())
     }
+}
+
+/// A request that runs `old`'s target with its inputs again.
+pub(crate) fn rerun_of(
+    old: &ExecutionRow,
+    name: Option<String>,
+    overwrite_cache: bool,
+    origin: Origin,
+) -> EngineResult<CreateExecution> {
+    let id = codec::parse_identifier(&old.target)?;
+    let target = match old.target_kind.as_str() {
+        "task" => Target::Task(id),
+        "workflow" => Target::Workflow(id),
+        _ => Target::LaunchPlan(id),
+    };
+    Ok(CreateExecution {
+        project: old.project.clone(),
+        domain: old.domain.clone(),
+        name,
+        target,
+        inputs: codec::decode_literals(&old.inputs)?,
+        max_parallelism: old.max_parallelism.map(|n| n.max(0) as u32),
+        overwrite_cache,
+        origin,
+    })
 }
 
 fn target_id(target: &Target) -> &Identifier {

@@ -361,6 +361,20 @@ impl Batch<'_> {
                 }
             }
         }
+        self.install_spec(key, attempt, &spec, graph, &task);
+        Ok(NodeEvent::SpecCompiled)
+    }
+
+    /// Keeps a compiled spec for the node's attempt: stored (so the generator never runs again for it), its output
+    /// assembly remembered, its children prepared.
+    pub fn install_spec(
+        &mut self,
+        key: &NodeKey,
+        attempt: i32,
+        spec: &DynamicJobSpec,
+        graph: gantry_core::compile::CompiledGraph,
+        task: &TaskTemplate,
+    ) {
         let rule = state::ChildRule {
             min_successes: spec.min_successes,
             fail_fast: true,
@@ -370,13 +384,12 @@ impl Batch<'_> {
             execution_id: key.0,
             node_id: key.1.clone(),
             attempt,
-            spec: codec::encode_spec(&spec),
+            spec: codec::encode_spec(spec),
             created_at: self.now,
         });
         self.node_mut(key).is_dynamic = true;
         self.shared.remember_graph(key.0, &key.1, attempt, Arc::new(info));
         self.prepared.insert(key.clone(), Children::Graph(Arc::new(graph)));
-        Ok(NodeEvent::SpecCompiled)
     }
 }
 

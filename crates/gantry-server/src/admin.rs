@@ -262,6 +262,7 @@ impl AdminService for AdminApi {
             inputs,
             max_parallelism: r.max_parallelism,
             overwrite_cache: r.overwrite_cache,
+            origin: Default::default(),
         };
         let (row, created) = self.engine.create_execution(request).await.or_status()?;
         Ok(Response::new(pb::CreateExecutionResponse {
@@ -444,23 +445,13 @@ impl AdminService for AdminApi {
         request: Request<pb::RelaunchExecutionRequest>,
     ) -> Result<Response<pb::RelaunchExecutionResponse>, Status> {
         let r = request.into_inner();
-        let old = self.execution_row(&r.id).await?;
-        let id = gantry_engine::parse_identifier(&old.target).or_status()?;
-        let target = match old.target_kind.as_str() {
-            "task" => Target::Task(id),
-            "workflow" => Target::Workflow(id),
-            _ => Target::LaunchPlan(id),
-        };
-        let request = CreateExecution {
-            project: old.project.clone(),
-            domain: old.domain.clone(),
-            name: (!r.name.is_empty()).then_some(r.name),
-            target,
-            inputs: gantry_engine::decode_literals(&old.inputs).or_status()?,
-            max_parallelism: old.max_parallelism.map(|n| n as u32),
-            overwrite_cache: r.overwrite_cache,
-        };
-        let (row, created) = self.engine.create_execution(request).await.or_status()?;
+        let id = parse_id("id", &r.id)?;
+        let name = (!r.name.is_empty()).then_some(r.name);
+        let (row, created) = self
+            .engine
+            .rerun(id, name, r.overwrite_cache, false)
+            .await
+            .or_status()?;
         Ok(Response::new(pb::RelaunchExecutionResponse {
             execution: Some(records::execution(&row)?),
             created,
@@ -469,9 +460,16 @@ impl AdminService for AdminApi {
 
     async fn recover_execution(
         &self,
-        _request: Request<pb::RecoverExecutionRequest>,
+        request: Request<pb::RecoverExecutionRequest>,
     ) -> Result<Response<pb::RecoverExecutionResponse>, Status> {
-        Err(Status::unimplemented("recover is not available yet"))
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        let name = (!r.name.is_empty()).then_some(r.name);
+        let (row, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
+        Ok(Response::new(pb::RecoverExecutionResponse {
+            execution: Some(records::execution(&row)?),
+            created,
+        }))
     }
 }
 

@@ -59,12 +59,13 @@ pub fn execution(row: &ExecutionRow) -> Result<pb::Execution, Status> {
         },
         max_parallelism: row.max_parallelism.map(|n| n as u32),
         overwrite_cache: row.overwrite_cache,
-        origin: if row.parent_execution_id.is_some() {
-            pb::ExecutionOrigin::Child
-        } else {
-            pb::ExecutionOrigin::Created
+        origin: match (row.parent_execution_id, row.origin.as_str()) {
+            (Some(_), _) => pb::ExecutionOrigin::Child,
+            (None, "relaunched") => pb::ExecutionOrigin::Relaunched,
+            (None, "recovered") => pb::ExecutionOrigin::Recovered,
+            (None, _) => pb::ExecutionOrigin::Created,
         } as i32,
-        source_execution_id: String::new(),
+        source_execution_id: row.source_execution_id.map(|id| id.to_string()).unwrap_or_default(),
     })
 }
 

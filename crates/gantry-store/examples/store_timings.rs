@@ -121,6 +121,8 @@ fn execution() -> ExecutionRow {
         overwrite_cache: false,
         parent_execution_id: None,
         parent_node_id: None,
+        origin: "created".to_owned(),
+        source_execution_id: None,
         nodes_total: 1,
         nodes_succeeded: 0,
         nodes_failed: 0,

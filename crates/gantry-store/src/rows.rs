@@ -72,6 +72,10 @@ pub struct ExecutionRow {
     pub parent_execution_id: Option<Uuid>,
     /// That node's scoped id.
     pub parent_node_id: Option<String>,
+    /// `created`, `relaunched` or `recovered`.
+    pub origin: String,
+    /// For a relaunch or recovery: the execution it was made from.
+    pub source_execution_id: Option<Uuid>,
     /// Top-level nodes.
     pub nodes_total: i64,
     /// Top-level nodes that succeeded.

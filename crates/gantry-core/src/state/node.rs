@@ -8,6 +8,7 @@
 //! | NotStarted                    | CacheHit                    | Succeeded (cache hit)       | Settled                          |
 //! | NotStarted                    | Skip                        | Skipped                     | Settled                          |
 //! | NotStarted                    | Recover                     | Recovered                   | Settled                          |
+//! | NotStarted (task)             | SpecRecovered(k)            | SpecAccepted, attempt k     | PersistSpec, CreateChildren      |
 //! | NotStarted                    | InputsFailed                | Failed (user, no retry)     | Settled                          |
 //! | Queued, RetryWaiting          | AttemptStarted              | Running                     |                                  |
 //! | Running                       | AttemptSucceeded            | Succeeded                   | WriteCache?, Settled             |
@@ -112,6 +113,11 @@ pub enum NodeEvent {
     Skip,
     /// Outputs copied from an earlier execution.
     Recover,
+    /// A recovered execution reuses the spec attempt `attempt` of the same node returned in the earlier execution,
+    /// instead of running the generator again; the children keep their ids (`node/attempt/child`).
+    SpecRecovered {
+        attempt: u32,
+    },
     /// The node's inputs could not be resolved from its upstreams' outputs (a missing key on an attribute path, a
     /// value of the wrong type at run time).
     InputsFailed {
@@ -160,6 +166,7 @@ impl NodeEvent {
             NodeEvent::CacheHit => "cache_hit",
             NodeEvent::Skip => "skip",
             NodeEvent::Recover => "recover",
+            NodeEvent::SpecRecovered { .. } => "spec_recovered",
             NodeEvent::InputsFailed { .. } => "inputs_failed",
             NodeEvent::AttemptStarted => "attempt_started",
             NodeEvent::AttemptSucceeded => "attempt_succeeded",
@@ -262,6 +269,11 @@ pub fn transition(state: &NodeState, policy: &NodePolicy, event: NodeEvent) -> R
         }
         (P::NotStarted, NodeEvent::Skip) => settle(&mut next, P::Skipped, None),
         (P::NotStarted, NodeEvent::Recover) => settle(&mut next, P::Recovered, None),
+        (P::NotStarted, NodeEvent::SpecRecovered { attempt }) if policy.kind == NodeKind::Task => {
+            next.phase = P::SpecAccepted;
+            next.attempts = attempt + 1;
+            vec![E::PersistSpec, E::CreateChildren { attempt }]
+        }
         (P::NotStarted, NodeEvent::InputsFailed { error }) => settle(&mut next, P::Failed, Some(error)),
         (P::Queued | P::RetryWaiting, NodeEvent::AttemptStarted) => {
             next.phase = P::Running;

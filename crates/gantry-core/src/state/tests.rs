@@ -641,6 +641,32 @@ fn min_successes_lets_a_dynamic_parent_succeed_with_failed_children() {
 }
 
 #[test]
+fn recovered_spec_keeps_the_attempt_of_the_earlier_run() {
+    let decision = node::transition(
+        &NodeState::new(),
+        &policy(NodeKind::Task),
+        NodeEvent::SpecRecovered { attempt: 2 },
+    )
+    .expect("recover spec");
+    assert_eq!(decision.state.phase, NodePhase::SpecAccepted);
+    assert_eq!(
+        decision.state.current_attempt(),
+        Some(2),
+        "children are scoped under attempt 2, as before"
+    );
+    assert_eq!(
+        decision.effects,
+        vec![NodeEffect::PersistSpec, NodeEffect::CreateChildren { attempt: 2 }]
+    );
+    let refused = node::transition(
+        &NodeState::new(),
+        &policy(NodeKind::Composite),
+        NodeEvent::SpecRecovered { attempt: 0 },
+    );
+    assert!(refused.is_err(), "only task nodes have specs");
+}
+
+#[test]
 fn overwriting_task_records_overwritten() {
     let overwriting = NodePolicy {
         cache: true,
@@ -807,6 +833,7 @@ fn any_node_event() -> impl Strategy<Value = NodeEvent> {
         Just(NodeEvent::CacheHit),
         Just(NodeEvent::Skip),
         Just(NodeEvent::Recover),
+        (0u32..3).prop_map(|attempt| NodeEvent::SpecRecovered { attempt }),
         error.clone().prop_map(|error| NodeEvent::InputsFailed { error }),
         Just(NodeEvent::AttemptStarted),
         Just(NodeEvent::AttemptSucceeded),

@@ -12,9 +12,9 @@ pub(super) async fn insert_execution(conn: &mut SqliteConnection, row: &Executio
     let inserted = sqlx::query(
         "INSERT INTO executions (id, project, domain, name, target_kind, target, workflow, phase, inputs, outputs, \
          error, max_parallelism, overwrite_cache, parent_execution_id, parent_node_id, nodes_total, nodes_succeeded, \
-         nodes_failed, nodes_skipped, created_at, updated_at, started_at, finished_at) \
+         nodes_failed, nodes_skipped, created_at, updated_at, started_at, finished_at, origin, source_execution_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
-         ?23) ON CONFLICT DO NOTHING",
+         ?23, ?24, ?25) ON CONFLICT DO NOTHING",
     )
     .bind(row.id)
     .bind(&row.project)
@@ -39,6 +39,8 @@ pub(super) async fn insert_execution(conn: &mut SqliteConnection, row: &Executio
     .bind(row.updated_at)
     .bind(row.started_at)
     .bind(row.finished_at)
+    .bind(&row.origin)
+    .bind(row.source_execution_id)
     .execute(conn)
     .await?
     .rows_affected();

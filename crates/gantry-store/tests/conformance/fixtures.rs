@@ -34,6 +34,8 @@ pub fn execution(project: &str, domain: &str, name: &str) -> ExecutionRow {
         overwrite_cache: true,
         parent_execution_id: None,
         parent_node_id: Some("parent/0/n".to_owned()),
+        origin: "created".to_owned(),
+        source_execution_id: None,
         nodes_total: 3,
         nodes_succeeded: 0,
         nodes_failed: 0,
