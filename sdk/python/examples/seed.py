@@ -44,8 +44,12 @@ def main() -> None:
     if args.command == "worker":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         worker = Worker(args.address, tasks=TASKS, concurrency=8)
-        print(f"registered {worker.register()} new task(s); polling queue(s) {worker.queues}; Ctrl-C stops", flush=True)
-        worker.run()
+        created = worker.register()
+        worker.run(
+            ready=lambda: print(
+                f"registered {created} new task(s); polling queue(s) {worker.queues}; Ctrl-C stops", flush=True
+            )
+        )
         return
     with Client(args.address) as client:
         client.register(*TASKS)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 import tasks
 from gantry.v1 import execution_pb2
 
@@ -15,7 +13,6 @@ def test_the_template_asks_for_caching():
     assert metadata.cache and metadata.cache_version == "1"
 
 
-@pytest.mark.xfail(strict=True, reason="caching lands with issue 4")
 def test_a_second_run_hits_the_cache(client):
     salt = uuid.uuid4().hex
     first = client.run(tasks.cached_fan_out, count=3, salt=salt)

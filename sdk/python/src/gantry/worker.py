@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import grpc
 
@@ -257,12 +257,13 @@ class Worker:
             created += int(response.created)
         return created
 
-    def run(self) -> None:
-        """Polls and runs attempts until stopped, then shuts down in order. Raises when the server refuses the
-        worker in a way retrying cannot fix."""
+    def run(self, ready: Callable[[], None] | None = None) -> None:
+        """Polls and runs attempts until stopped, then shuts down in order. `ready` is called once signals are
+        handled and the first poll is about to go out. Raises when the server refuses the worker in a way retrying
+        cannot fix."""
         restore = self._install_signal_handlers()
         try:
-            self._run()
+            self._run(ready)
         finally:
             for signum, handler in restore.items():
                 signal.signal(signum, handler)
@@ -302,13 +303,20 @@ class Worker:
     def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            # A handler runs on the main thread between two bytecodes, possibly while it holds the worker's lock:
+            # stop from another thread so that it can wait for that lock.
+            log.info("worker %s got %s", self.worker_id, signal.Signals(signum).name)
+            threading.Thread(target=self.stop, name="gantry-worker-stop", daemon=True).start()
+
         previous = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.getsignal(signum)
-            signal.signal(signum, lambda *_: self.stop())
+            signal.signal(signum, on_signal)
         return previous
 
-    def _run(self) -> None:
+    def _run(self, ready: Callable[[], None] | None) -> None:
         log.info("worker %s started: queues %s, concurrency %d", self.worker_id, self.queues, self.concurrency)
         pool = _Pool(self.concurrency, "gantry-attempt")
         flusher = threading.Thread(target=self._flush_loop, name="gantry-completions", daemon=True)
@@ -320,7 +328,7 @@ class Worker:
         heartbeats.start()
         slots = self._slots
         try:
-            self._poll_loop(pool, slots)
+            self._poll_loop(pool, slots, ready)
         finally:
             log.info("worker %s shutting down: no more polls, draining running attempts", self.worker_id)
             if not pool.wait_idle(self.shutdown_grace):
@@ -335,9 +343,11 @@ class Worker:
             self._stopped.set()
             log.info("worker %s stopped", self.worker_id)
 
-    def _poll_loop(self, pool: _Pool, slots: _Slots) -> None:
+    def _poll_loop(self, pool: _Pool, slots: _Slots, ready: Callable[[], None] | None) -> None:
         backoff = _Backoff(0.1, 5.0)
         self._started.set()
+        if ready is not None:
+            ready()
         while not self._stopping.is_set():
             free = slots.take_all(self._stopping)
             if self._stopping.is_set():
