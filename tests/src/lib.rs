@@ -29,6 +29,8 @@ pub enum Backend {
 pub struct TestServer {
     pub server: RunningServer,
     pub endpoint: String,
+    /// The directory of the server's blob store (offloaded literals).
+    pub blobs: PathBuf,
     cleanup: Cleanup,
 }
 
@@ -51,8 +53,10 @@ impl TestServer {
 
     /// Starts a server on `backend` after `configure` adjusted its settings.
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let blobs = std::env::temp_dir().join(format!("gantry-e2e-blobs-{}", uuid::Uuid::now_v7().simple()));
         let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
+            blob_store: blobs.display().to_string(),
             ..ServerConfig::default()
         };
         let cleanup = match backend {
@@ -77,6 +81,7 @@ impl TestServer {
         TestServer {
             server,
             endpoint,
+            blobs,
             cleanup,
         }
     }
@@ -100,6 +105,7 @@ impl TestServer {
     /// Stops the server and removes its database.
     pub async fn stop(self) {
         self.server.shutdown().await.expect("clean shutdown");
+        let _ = std::fs::remove_dir_all(&self.blobs);
         match self.cleanup {
             Cleanup::Postgres { admin_url, url } => {
                 PgStore::drop_fresh(&admin_url, &url)

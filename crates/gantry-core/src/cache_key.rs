@@ -227,6 +227,14 @@ impl Encoder {
                 self.tag(14);
                 self.str(value);
             }
+            // The digest of the encoded value stands for the value: an offloaded literal is keyed without fetching it.
+            // The same value held inline keys differently; offloading depends only on size, so one value is always
+            // held the same way.
+            Literal::Offloaded(offloaded) => {
+                self.tag(15);
+                self.str(&offloaded.sha256);
+                self.literal_type(&offloaded.ty);
+            }
         }
     }
 

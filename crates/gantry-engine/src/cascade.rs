@@ -259,7 +259,10 @@ impl Batch<'_> {
                 }
             }
         }
-        let parent_inputs = self.parent_inputs(key.0, &parent_id).await?;
+        let mut parent_inputs = self.parent_inputs(key.0, &parent_id).await?;
+        if let Some(hydrated) = self.hydrate(&definition, &mut sources, &parent_inputs).await? {
+            parent_inputs = std::sync::Arc::new(hydrated);
+        }
         let source = resolve::from_fn(|node_id: &str, name: &str| {
             if node_id.is_empty() {
                 parent_inputs.get(name)
@@ -395,6 +398,13 @@ impl Batch<'_> {
                 .find_map(|(_, outputs)| outputs)
                 .ok_or_else(|| "no arm of the branch produced outputs".to_owned()),
             Assembly::Gather { vars } => gather(vars, &sources),
+        };
+        let assembled = match assembled {
+            Ok(outputs) => {
+                let (what, group) = (format!("node {:?}", key.1), key.0.to_string());
+                self.store_assembled(outputs, &what, &group).await?
+            }
+            Err(problem) => Err(problem),
         };
         let event = match assembled {
             Ok(outputs) => {

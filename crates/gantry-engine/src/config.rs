@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::blobs::{BlobStore, Limits};
+
 /// Settings of the engine. `Default` gives the values the server uses unless told otherwise.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -17,6 +19,10 @@ pub struct EngineConfig {
     pub max_poll_attempts: u32,
     /// How long a `cache_serializable` reservation lasts unless the holder's worker heartbeats.
     pub cache_reservation: Duration,
+    /// Byte limits and the offload threshold.
+    pub limits: Limits,
+    /// Where offloaded literals go; `None` keeps them in memory (for tests).
+    pub blobs: Option<BlobStore>,
 }
 
 impl Default for EngineConfig {
@@ -28,6 +34,8 @@ impl Default for EngineConfig {
             max_poll_wait: Duration::from_secs(60),
             max_poll_attempts: 1_000,
             cache_reservation: Duration::from_secs(60),
+            limits: Limits::default(),
+            blobs: None,
         }
     }
 }

@@ -99,7 +99,14 @@ impl Batch<'_> {
                 let Assembly::Bindings { outputs, vars } = &info.assembly else {
                     return Err(EngineError::Internal(format!("execution {id} has no output bindings")));
                 };
-                let event = match assemble(outputs, vars, &inputs, &sources) {
+                let assembled = match assemble(outputs, vars, &inputs, &sources) {
+                    Ok(outputs) => {
+                        let what = format!("execution {id}");
+                        self.store_assembled(outputs, &what, &id.to_string()).await?
+                    }
+                    Err(problem) => Err(problem),
+                };
+                let event = match assembled {
                     Ok(outputs) => {
                         self.execution_mut(id).outputs = Some(codec::encode_literals(&outputs));
                         ExecutionEvent::Assembled

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod blobs;
 mod cache;
 mod cascade;
 mod children;
@@ -18,6 +19,7 @@ mod composite;
 mod config;
 mod error;
 mod execution;
+mod ingress;
 mod launch;
 mod notify;
 mod parallelism;
@@ -37,6 +39,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+pub use blobs::{BlobStore, Limits, contains_offloaded, encoded_size};
 pub use codec::{
     decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier,
 };
@@ -134,6 +137,7 @@ impl Engine {
 
     /// Creates an execution (or returns the existing one of the same name): `(execution, created)`.
     pub async fn create_execution(&self, request: CreateExecution) -> EngineResult<(ExecutionRow, bool)> {
+        let request = self.admit_inputs(request).await?;
         let (tx, rx) = oneshot::channel();
         self.send(Request::Create(Box::new(request)), Reply::Execution(tx), rx)
             .await
@@ -202,7 +206,7 @@ impl Engine {
             };
             let claimed = self.send(request, Reply::Claimed(tx), rx).await?;
             if !claimed.is_empty() || tokio::time::Instant::now() >= deadline || self.shared.signals.is_closing() {
-                return Ok(claimed);
+                return self.resolve_assignments(claimed).await;
             }
             if tokio::time::timeout_at(deadline, any_notified(notified)).await.is_err() {
                 return Ok(Vec::new());
@@ -231,12 +235,30 @@ impl Engine {
         worker_id: &str,
         completions: Vec<Completion>,
     ) -> EngineResult<Vec<CompletionOutcome>> {
-        let (tx, rx) = oneshot::channel();
-        let request = Request::Complete {
-            worker_id: worker_id.to_owned(),
-            completions,
-        };
-        self.send(request, Reply::Completed(tx), rx).await
+        let count = completions.len();
+        let mut outcomes: Vec<Option<CompletionOutcome>> = vec![None; count];
+        let mut admitted = Vec::with_capacity(count);
+        for (position, completion) in completions.into_iter().enumerate() {
+            match self.admit_completion(completion).await {
+                Ok(completion) => admitted.push((position, completion)),
+                Err(refused) => outcomes[position] = Some(Err(refused)),
+            }
+        }
+        let (positions, completions): (Vec<usize>, Vec<Completion>) = admitted.into_iter().unzip();
+        if !completions.is_empty() {
+            let (tx, rx) = oneshot::channel();
+            let request = Request::Complete {
+                worker_id: worker_id.to_owned(),
+                completions,
+            };
+            for (position, outcome) in positions
+                .into_iter()
+                .zip(self.send(request, Reply::Completed(tx), rx).await?)
+            {
+                outcomes[position] = Some(outcome);
+            }
+        }
+        Ok(outcomes.into_iter().flatten().collect())
     }
 
     /// Fails attempts whose lease expired now; returns how many it looked at.

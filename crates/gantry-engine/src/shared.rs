@@ -9,6 +9,7 @@ use gantry_core::state::ChildRule;
 use gantry_store::Store;
 use uuid::Uuid;
 
+use crate::blobs::{BlobStore, Offloader};
 use crate::config::EngineConfig;
 use crate::notify::Signals;
 use crate::templates::TemplateCache;
@@ -61,6 +62,7 @@ pub(crate) struct Shared {
     pub templates: TemplateCache,
     pub signals: Signals,
     pub config: EngineConfig,
+    pub offloader: Offloader,
     /// Wakes the sweeper when a delayed attempt was queued (see `sweep.rs`).
     pub sweeper_poke: Arc<tokio::sync::Notify>,
     /// Keyed by (execution, scoped node id, attempt); the execution's own workflow under an empty node id.
@@ -77,6 +79,10 @@ impl Shared {
             store,
             templates: TemplateCache::default(),
             signals: Signals::new(config.watch_buffer),
+            offloader: Offloader {
+                store: config.blobs.clone().unwrap_or_else(BlobStore::in_memory),
+                limits: config.limits,
+            },
             config,
             sweeper_poke: Arc::new(tokio::sync::Notify::new()),
             graphs: Mutex::new(HashMap::new()),

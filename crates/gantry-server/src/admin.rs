@@ -266,7 +266,7 @@ impl AdminService for AdminApi {
         };
         let (row, created) = self.engine.create_execution(request).await.or_status()?;
         Ok(Response::new(pb::CreateExecutionResponse {
-            execution: Some(records::execution(&row)?),
+            execution: Some(self.execution_record(&row).await?),
             created,
         }))
     }
@@ -277,7 +277,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetExecutionResponse>, Status> {
         let row = self.execution_row(&request.into_inner().id).await?;
         Ok(Response::new(pb::GetExecutionResponse {
-            execution: Some(records::execution(&row)?),
+            execution: Some(self.execution_record(&row).await?),
         }))
     }
 
@@ -313,8 +313,11 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetExecutionDataResponse>, Status> {
         let row = self.execution_row(&request.into_inner().id).await?;
         Ok(Response::new(pb::GetExecutionDataResponse {
-            inputs: Some(records::literals(&row.inputs)?),
-            outputs: row.outputs.as_deref().map(records::literals).transpose()?,
+            inputs: Some(self.resolved(&row.inputs).await?),
+            outputs: match &row.outputs {
+                Some(bytes) => Some(self.resolved(bytes).await?),
+                None => None,
+            },
             error: records::execution(&row)?.error,
         }))
     }
@@ -369,8 +372,14 @@ impl AdminService for AdminApi {
         let r = request.into_inner();
         let row = self.node_row(&r.execution_id, &r.node_id).await?;
         let mut response = pb::GetNodeExecutionDataResponse {
-            inputs: row.inputs.as_deref().map(records::literals).transpose()?,
-            outputs: row.outputs.as_deref().map(records::literals).transpose()?,
+            inputs: match &row.inputs {
+                Some(bytes) => Some(self.resolved(bytes).await?),
+                None => None,
+            },
+            outputs: match &row.outputs {
+                Some(bytes) => Some(self.resolved(bytes).await?),
+                None => None,
+            },
             error: records::node(&row)?.error,
             ..Default::default()
         };
@@ -436,7 +445,7 @@ impl AdminService for AdminApi {
         };
         let row = self.engine.terminate(id, reason).await.or_status()?;
         Ok(Response::new(pb::TerminateExecutionResponse {
-            execution: Some(records::execution(&row)?),
+            execution: Some(self.execution_record(&row).await?),
         }))
     }
 
@@ -453,7 +462,7 @@ impl AdminService for AdminApi {
             .await
             .or_status()?;
         Ok(Response::new(pb::RelaunchExecutionResponse {
-            execution: Some(records::execution(&row)?),
+            execution: Some(self.execution_record(&row).await?),
             created,
         }))
     }
@@ -467,13 +476,27 @@ impl AdminService for AdminApi {
         let name = (!r.name.is_empty()).then_some(r.name);
         let (row, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
         Ok(Response::new(pb::RecoverExecutionResponse {
-            execution: Some(records::execution(&row)?),
+            execution: Some(self.execution_record(&row).await?),
             created,
         }))
     }
 }
 
 impl AdminApi {
+    /// Stored literals for a client: offloaded values resolved.
+    async fn resolved(&self, bytes: &[u8]) -> Result<pb::LiteralMap, Status> {
+        let literals = gantry_engine::decode_literals(bytes).or_status()?;
+        let literals = self.engine.resolve_literals(literals).await.or_status()?;
+        Ok(literals.into())
+    }
+
+    /// An execution for a client, its inputs' offloaded values resolved.
+    async fn execution_record(&self, row: &gantry_store::ExecutionRow) -> Result<pb::Execution, Status> {
+        let mut record = records::execution(row)?;
+        record.inputs = Some(self.resolved(&row.inputs).await?);
+        Ok(record)
+    }
+
     async fn execution_row(&self, id: &str) -> Result<gantry_store::ExecutionRow, Status> {
         let uuid = parse_id("id", id)?;
         let row = self.engine.store().get_execution(uuid).await.or_status()?;

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gantry_engine::Limits;
+
 /// How to run the server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerConfig {
@@ -28,6 +30,39 @@ pub struct ServerConfig {
     /// Largest gRPC message accepted or sent, in bytes.
     #[arg(long, env = "GANTRY_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_message_bytes: usize,
+    /// Where literals above `--offload-bytes` are kept: a directory, a `file://` URL, or `s3://bucket/prefix` for
+    /// S3 and S3-compatible stores (configured by the `AWS_*` environment variables, e.g. `AWS_ENDPOINT`,
+    /// `AWS_REGION`, `AWS_ACCESS_KEY_ID`).
+    #[arg(long, env = "GANTRY_BLOB_STORE", default_value = "gantry-blobs")]
+    pub blob_store: String,
+    /// Literals larger than this many bytes (encoded) are moved to the blob store and referenced.
+    #[arg(long, env = "GANTRY_OFFLOAD_BYTES", default_value_t = Limits::default().offload_bytes)]
+    pub offload_bytes: u64,
+    /// Largest single literal (an input or output value) accepted, in bytes.
+    #[arg(long, env = "GANTRY_MAX_LITERAL_BYTES", default_value_t = Limits::default().literal_bytes)]
+    pub max_literal_bytes: u64,
+    /// Largest outputs of one task (or inputs of one execution) accepted, in bytes.
+    #[arg(long, env = "GANTRY_MAX_OUTPUTS_BYTES", default_value_t = Limits::default().outputs_bytes)]
+    pub max_outputs_bytes: u64,
+    /// Largest assembled outputs of a dynamic task, sub-workflow, array node or execution, in bytes.
+    #[arg(long, env = "GANTRY_MAX_ASSEMBLED_BYTES", default_value_t = Limits::default().assembled_bytes)]
+    pub max_assembled_bytes: u64,
+    /// Largest dynamic job spec accepted, in bytes.
+    #[arg(long, env = "GANTRY_MAX_SPEC_BYTES", default_value_t = Limits::default().spec_bytes)]
+    pub max_spec_bytes: u64,
+}
+
+impl ServerConfig {
+    /// The engine's limits from these settings.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            offload_bytes: self.offload_bytes,
+            literal_bytes: self.max_literal_bytes,
+            outputs_bytes: self.max_outputs_bytes,
+            assembled_bytes: self.max_assembled_bytes,
+            spec_bytes: self.max_spec_bytes,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -40,6 +75,12 @@ impl Default for ServerConfig {
             lease: Duration::from_secs(30),
             watch_buffer: 65_536,
             max_message_bytes: 64 * 1024 * 1024,
+            blob_store: "gantry-blobs".to_owned(),
+            offload_bytes: Limits::default().offload_bytes,
+            max_literal_bytes: Limits::default().literal_bytes,
+            max_outputs_bytes: Limits::default().outputs_bytes,
+            max_assembled_bytes: Limits::default().assembled_bytes,
+            max_spec_bytes: Limits::default().spec_bytes,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gantry_engine::{Engine, EngineConfig, EngineTasks};
+use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
 use gantry_proto::v1::admin_service_server::AdminServiceServer;
 use gantry_proto::v1::worker_service_server::WorkerServiceServer;
 use gantry_store::{PgStore, SqliteStore, Store};
@@ -104,9 +104,13 @@ fn redact(url: &str) -> String {
 /// Opens the store, starts the engine and serves gRPC on `config.listen`.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = open_store(&config).await?;
+    let blobs =
+        BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
     let engine_config = EngineConfig {
         lease: config.lease,
         watch_buffer: config.watch_buffer.max(1),
+        limits: config.limits(),
+        blobs: Some(blobs),
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);

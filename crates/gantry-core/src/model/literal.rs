@@ -76,6 +76,22 @@ pub enum Literal {
     Union(Box<UnionValue>),
     /// One of the values of an enum type.
     Enum(String),
+    /// A large literal the server moved to its blob store. Issued by the server only: clients and workers always see
+    /// the value itself.
+    Offloaded(Offloaded),
+}
+
+/// Where an offloaded literal lives, and what the control plane may know of it without fetching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offloaded {
+    /// The object holding the encoded literal.
+    pub uri: String,
+    /// The encoded literal's size in bytes.
+    pub size_bytes: u64,
+    /// The literal's type, for type checks.
+    pub ty: LiteralType,
+    /// Hex SHA-256 of the encoded literal, for cache keys.
+    pub sha256: String,
 }
 
 /// A value of a union type, stamped with the variant it belongs to.
@@ -106,6 +122,7 @@ impl Literal {
             Literal::Map(_) => "map",
             Literal::Union(_) => "union",
             Literal::Enum(_) => "enum",
+            Literal::Offloaded(_) => "offloaded literal",
         }
     }
 }

@@ -53,6 +53,19 @@ pub fn conform(lit: Literal, ty: &LiteralType) -> Result<Literal, ResolveError> 
 }
 
 fn conform_at(lit: Literal, ty: &LiteralType, path: &mut Vec<AttrStep>, mode: Mode) -> Result<Literal, Mismatch> {
+    // An offloaded literal is checked by the type it was stored with, without fetching it.
+    if let Literal::Offloaded(offloaded) = &lit
+        && !matches!(ty, LiteralType::Union(_))
+    {
+        return if crate::typing::is_castable(&offloaded.ty, ty) {
+            Ok(lit)
+        } else {
+            Err(mismatch(
+                path,
+                format!("expected {ty}, got an offloaded {}", offloaded.ty),
+            ))
+        };
+    }
     if let LiteralType::Union(variants) = ty {
         return conform_union(lit, variants, ty, path, mode);
     }
@@ -152,7 +165,7 @@ fn conform_union(
 fn may_fit(lit: &Literal, ty: &LiteralType, mode: Mode) -> bool {
     let coerce = mode == Mode::Coerce;
     match (ty, lit) {
-        (LiteralType::Union(_), _) | (_, Literal::Union(_)) => true,
+        (LiteralType::Union(_), _) | (_, Literal::Union(_) | Literal::Offloaded(_)) => true,
         (LiteralType::Integer, Literal::Float(f)) => coerce && integral(*f),
         (LiteralType::Enum(_), Literal::String(_)) | (LiteralType::Map(_), Literal::Struct(_)) => coerce,
         (LiteralType::Enum(_), Literal::Enum(_))

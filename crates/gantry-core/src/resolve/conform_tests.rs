@@ -256,3 +256,27 @@ fn blobs_check_format_and_dimensionality() {
         "expected blob(csv, single), got blob(csv, multipart)"
     );
 }
+
+fn offloaded(ty: LiteralType) -> Literal {
+    Literal::Offloaded(crate::model::Offloaded {
+        uri: "file:///blobs/offloaded/1".into(),
+        size_bytes: 2 << 20,
+        ty,
+        sha256: "ab".repeat(32),
+    })
+}
+
+#[test]
+fn offloaded_literals_are_checked_by_their_recorded_type() {
+    let list = LiteralType::collection(LiteralType::String);
+    assert_eq!(conform(offloaded(list.clone()), &list), Ok(offloaded(list.clone())));
+    assert_eq!(
+        message(offloaded(list.clone()), &LiteralType::Integer),
+        "expected integer, got an offloaded list<string>"
+    );
+    let optional = LiteralType::optional(list.clone());
+    match conform(offloaded(list.clone()), &optional) {
+        Ok(Literal::Union(union)) => assert_eq!(union.value, offloaded(list)),
+        other => panic!("an offloaded list into an optional list: {other:?}"),
+    }
+}

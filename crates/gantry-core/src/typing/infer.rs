@@ -35,6 +35,7 @@ pub fn literal_type_of(literal: &Literal) -> LiteralType {
         Literal::Map(entries) => LiteralType::map(union_of(entries.values().map(literal_type_of))),
         Literal::Union(union) => union.variant.clone(),
         Literal::Enum(value) => LiteralType::Enum(vec![value.clone()]),
+        Literal::Offloaded(offloaded) => offloaded.ty.clone(),
     }
 }
 

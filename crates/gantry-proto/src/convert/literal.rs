@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use gantry_core::model::{
-    Blob, BlobDimensionality, BlobType, Duration, Literal, LiteralMap, LiteralType, StructType, StructValue, Timestamp,
-    UnionValue,
+    Blob, BlobDimensionality, BlobType, Duration, Literal, LiteralMap, LiteralType, Offloaded, StructType, StructValue,
+    Timestamp, UnionValue,
 };
 use prost_types::value::Kind as ValueKind;
 
@@ -155,12 +155,7 @@ impl TryFrom<pb::Literal> for Literal {
             Value::Map(literal_map) => Literal::Map(LiteralMap::try_from(literal_map).at("map")?),
             Value::Union(union) => Literal::Union(Box::new(UnionValue::try_from(*union).at("union")?)),
             Value::EnumValue(value) => Literal::Enum(value),
-            Value::Offloaded(_) => {
-                return Err(ConversionError::new(
-                    "offloaded",
-                    "offloaded literal must be resolved before use",
-                ));
-            }
+            Value::Offloaded(offloaded) => Literal::Offloaded(Offloaded::try_from(offloaded).at("offloaded")?),
         })
     }
 }
@@ -185,8 +180,36 @@ impl From<Literal> for pb::Literal {
             Literal::Map(literals) => Value::Map(literals.into()),
             Literal::Union(union) => Value::Union(Box::new((*union).into())),
             Literal::Enum(value) => Value::EnumValue(value),
+            Literal::Offloaded(offloaded) => Value::Offloaded(offloaded.into()),
         };
         pb::Literal { value: Some(value) }
+    }
+}
+
+impl TryFrom<pb::OffloadedLiteral> for Offloaded {
+    type Error = ConversionError;
+
+    fn try_from(offloaded: pb::OffloadedLiteral) -> Result<Self, Self::Error> {
+        if offloaded.uri.is_empty() {
+            return Err(ConversionError::new("uri", "must not be empty"));
+        }
+        Ok(Offloaded {
+            uri: offloaded.uri,
+            size_bytes: offloaded.size_bytes,
+            ty: required_with("type", offloaded.r#type, "required field is missing")?,
+            sha256: offloaded.sha256,
+        })
+    }
+}
+
+impl From<Offloaded> for pb::OffloadedLiteral {
+    fn from(offloaded: Offloaded) -> Self {
+        pb::OffloadedLiteral {
+            uri: offloaded.uri,
+            size_bytes: offloaded.size_bytes,
+            r#type: Some(offloaded.ty.into()),
+            sha256: offloaded.sha256,
+        }
     }
 }
 

@@ -98,13 +98,18 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
             continue;
         };
         let status = pb::CompletionStatus::try_from(result.status).unwrap_or(pb::CompletionStatus::Unspecified);
-        let malformed = result.code == tonic::Code::InvalidArgument as i32;
-        match status {
-            pb::CompletionStatus::Accepted => shared.forget(&pending.id),
-            pb::CompletionStatus::Rejected if malformed && !is_error_report(&pending.completion) => {
-                warn!(attempt = %pending.id, error = %result.message, "completion malformed, reporting an error instead");
-                let error = TaskError::user(format!("the worker reported a malformed result: {}", result.message))
-                    .with_code("bad_result");
+        // A malformed result, or one over a server limit, is refused and the attempt keeps running: report an error
+        // in its place, so that the attempt ends now rather than when its lease runs out.
+        let replacement = match tonic::Code::from_i32(result.code) {
+            tonic::Code::InvalidArgument => Some(("bad_result", "the worker reported a malformed result")),
+            tonic::Code::ResourceExhausted => Some(("result_too_large", "the result is over a server limit")),
+            _ => None,
+        };
+        match (status, replacement) {
+            (pb::CompletionStatus::Accepted, _) => shared.forget(&pending.id),
+            (pb::CompletionStatus::Rejected, Some((code, what))) if !is_error_report(&pending.completion) => {
+                warn!(attempt = %pending.id, error = %result.message, "{what}; reporting an error instead");
+                let error = TaskError::user(format!("{what}: {}", result.message)).with_code(code);
                 let Some(attempt) = pending.completion.attempt.clone() else {
                     shared.forget(&pending.id);
                     continue;

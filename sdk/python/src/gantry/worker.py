@@ -600,15 +600,21 @@ class Worker:
             log.warning("server did not answer for the completion of %s", key)
             self._forget(key)
         for (key, completion), result in zip(batch, response.results, strict=False):
-            malformed = result.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+            # A malformed result, or one over a server limit, is refused and the attempt keeps running: report an
+            # error in its place, so that the attempt ends now rather than when its lease runs out.
+            replaced = {
+                grpc.StatusCode.INVALID_ARGUMENT.value[0]: ("bad_result", "the worker reported a malformed result"),
+                grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]: ("result_too_large", "the result is over a server limit"),
+            }.get(result.code)
             if result.status == worker_pb2.COMPLETION_STATUS_ACCEPTED:
                 self._forget(key)
-            elif malformed and completion.WhichOneof("result") != "error":
-                log.warning("completion of %s malformed (%s), reporting an error instead", key, result.message)
+            elif replaced and completion.WhichOneof("result") != "error":
+                code, what = replaced
+                log.warning("completion of %s refused (%s), reporting an error instead", key, result.message)
                 replacement = worker_pb2.Completion(attempt=completion.attempt, lease_id=completion.lease_id)
                 replacement.error.kind = execution_pb2.ERROR_KIND_USER
-                replacement.error.code = "bad_result"
-                replacement.error.message = f"the worker reported a malformed result: {result.message}"
+                replacement.error.code = code
+                replacement.error.message = f"{what}: {result.message}"
                 retry.append((key, replacement))
             else:
                 log.warning("completion of %s rejected: %s", key, result.message)

@@ -94,26 +94,31 @@ fn a_literal_without_a_value_is_named_by_its_map_key() {
 }
 
 #[test]
-fn an_offloaded_literal_is_rejected_until_resolution_exists() {
-    let offloaded = pb::Literal {
+fn an_offloaded_literal_needs_a_uri_and_a_type() {
+    let offloaded = |uri: &str, ty: Option<LiteralType>| pb::Literal {
         value: Some(pb::literal::Value::Offloaded(pb::OffloadedLiteral {
-            uri: "s3://bucket/offloaded/1".to_owned(),
+            uri: uri.to_owned(),
             size_bytes: 10 << 20,
-            r#type: Some(LiteralType::Integer.into()),
-            sha256: String::new(),
+            r#type: ty.map(Into::into),
+            sha256: "ab".repeat(32),
         })),
     };
-    let collection = pb::Literal {
+    let collection = |item: pb::Literal| pb::Literal {
         value: Some(pb::literal::Value::Collection(pb::LiteralCollection {
-            literals: vec![int_literal(1), offloaded],
+            literals: vec![int_literal(1), item],
         })),
     };
-    let error = expect_error::<Literal, _>(collection);
+    let error = expect_error::<Literal, _>(collection(offloaded("s3://bucket/offloaded/1", None)));
     assert_error(
         &error,
-        "collection.literals[1].offloaded",
-        "offloaded literal must be resolved before use",
+        "collection.literals[1].offloaded.type",
+        "required field is missing",
     );
+    let error = expect_error::<Literal, _>(collection(offloaded("", Some(LiteralType::Integer))));
+    assert_error(&error, "collection.literals[1].offloaded.uri", "must not be empty");
+    let good = offloaded("s3://bucket/offloaded/1", Some(LiteralType::Integer));
+    let model = Literal::try_from(good.clone()).expect("converts");
+    assert_eq!(pb::Literal::from(model), good, "round trip");
 }
 
 #[test]

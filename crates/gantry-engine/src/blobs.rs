@@ -1,0 +1,337 @@
+//! Size limits, and offloading large literals to a blob store.
+//!
+//! A literal whose encoding is larger than the offload threshold is written to the blob store (the `object_store`
+//! crate: a local directory by default, S3-compatible stores by URL) and replaced by a [`Literal::Offloaded`]
+//! reference carrying its type and digest, so rows and batches stay small and type checks and cache keys need not
+//! fetch it. References are resolved wherever literals leave the control plane (a worker's inputs, a client's
+//! reads), and inside it only where a value itself is needed (a branch condition, an attribute path into it).
+//! Literals larger than the hard limit are refused, naming what was too large. Blob literals (URIs of the user's own
+//! data) are never fetched nor offloaded.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gantry_core::model::{Literal, LiteralMap, Offloaded, UnionValue};
+use gantry_core::typing::literal_type_of;
+use gantry_proto::v1 as pb;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{EngineError, EngineResult};
+
+/// Byte limits on what workers and clients send, and the size above which literals are offloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Literals whose encoding is larger than this are moved to the blob store.
+    pub offload_bytes: u64,
+    /// No single literal (an input or output value) may be larger than this.
+    pub literal_bytes: u64,
+    /// No task's outputs may be larger than this in all, before offloading.
+    pub outputs_bytes: u64,
+    /// No assembled outputs (of a dynamic task, a sub-workflow, an array node, an execution) may be larger than this
+    /// in all, before offloading.
+    pub assembled_bytes: u64,
+    /// No dynamic job spec may be larger than this, encoded.
+    pub spec_bytes: u64,
+}
+
+impl Default for Limits {
+    /// Defaults that let a 100,000-child spec and its assembled list through.
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        Limits {
+            offload_bytes: MIB,
+            literal_bytes: 64 * MIB,
+            outputs_bytes: 128 * MIB,
+            assembled_bytes: 128 * MIB,
+            spec_bytes: 256 * MIB,
+        }
+    }
+}
+
+/// Where offloaded literals are kept: an object store and the URL its objects' URIs start with.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    base: String,
+}
+
+impl BlobStore {
+    /// A store in memory: for tests and engines that never offload.
+    pub fn in_memory() -> Self {
+        BlobStore {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            base: "memory://".to_owned(),
+        }
+    }
+
+    /// A store at `location`: a directory path (created if missing), a `file://` URL, or an `s3://bucket/prefix`
+    /// URL configured by the usual `AWS_*` environment variables (endpoint, region, keys), which also reaches
+    /// S3-compatible stores.
+    pub fn open(location: &str) -> EngineResult<Self> {
+        let invalid = |e: &dyn std::fmt::Display| EngineError::InvalidArgument(format!("blob store {location:?}: {e}"));
+        if !location.contains("://") {
+            std::fs::create_dir_all(location).map_err(|e| invalid(&e))?;
+            let dir = std::fs::canonicalize(location).map_err(|e| invalid(&e))?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| invalid(&e))?;
+            return Ok(BlobStore {
+                store: Arc::new(store),
+                base: format!("file://{}", dir.display()),
+            });
+        }
+        let url = url::Url::parse(location).map_err(|e| invalid(&e))?;
+        let options = std::env::vars().filter(|(key, _)| key.starts_with("AWS_"));
+        let (store, prefix) = object_store::parse_url_opts(&url, options).map_err(|e| invalid(&e))?;
+        let store: Arc<dyn ObjectStore> = Arc::from(store);
+        let store = if prefix.as_ref().is_empty() {
+            store
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(BlobStore {
+            store,
+            base: location.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> EngineResult<String> {
+        self.store
+            .put(&Path::from(key), Bytes::from(bytes).into())
+            .await
+            .map_err(|e| EngineError::Unavailable(format!("blob store: writing {key}: {e}")))?;
+        Ok(format!("{}/{key}", self.base))
+    }
+
+    async fn get(&self, uri: &str) -> EngineResult<Bytes> {
+        let key = uri
+            .strip_prefix(&self.base)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(|| {
+                EngineError::Internal(format!("offloaded literal {uri} is not in this server's blob store"))
+            })?;
+        let object = self
+            .store
+            .get(&Path::from(key))
+            .await
+            .map_err(|e| EngineError::Unavailable(format!("blob store: reading {uri}: {e}")))?;
+        object
+            .bytes()
+            .await
+            .map_err(|e| EngineError::Unavailable(format!("blob store: reading {uri}: {e}")))
+    }
+}
+
+/// A literal's encoded size.
+pub fn encoded_size(literal: &Literal) -> u64 {
+    pb::Literal::from(literal.clone()).encoded_len() as u64
+}
+
+/// Offloading and resolving literals under the configured limits.
+#[derive(Debug, Clone)]
+pub(crate) struct Offloader {
+    pub store: BlobStore,
+    pub limits: Limits,
+}
+
+impl Offloader {
+    /// Checks a task's outputs (or an execution's inputs) against the limits, then offloads the large values.
+    /// `what` names the map in errors (`outputs of node "n0"`); the result's values are in the same order.
+    pub async fn admit(&self, map: LiteralMap, group: &str, what: &str, total_limit: u64) -> EngineResult<LiteralMap> {
+        let sizes: Vec<u64> = map.values().map(encoded_size).collect();
+        for ((name, _), size) in map.iter().zip(&sizes) {
+            if *size > self.limits.literal_bytes {
+                return Err(EngineError::ResourceExhausted(format!(
+                    "{what}: {name:?} is {size} bytes, above the limit of {} bytes for one literal",
+                    self.limits.literal_bytes
+                )));
+            }
+        }
+        let total: u64 = sizes.iter().sum();
+        if total > total_limit {
+            return Err(EngineError::ResourceExhausted(format!(
+                "{what} are {total} bytes in all, above the limit of {total_limit} bytes"
+            )));
+        }
+        self.offload(map, &sizes, group).await
+    }
+
+    /// Replaces the values larger than the offload threshold by references, stored under `offloaded/{group}/`.
+    /// `sizes` are the values' encoded sizes.
+    pub async fn offload(&self, map: LiteralMap, sizes: &[u64], group: &str) -> EngineResult<LiteralMap> {
+        let mut out = LiteralMap::new();
+        for ((name, literal), size) in map.into_iter().zip(sizes) {
+            let keep =
+                *size <= self.limits.offload_bytes || matches!(literal, Literal::Offloaded(_) | Literal::Blob(_));
+            let literal = if keep {
+                literal
+            } else {
+                self.offload_one(literal, group).await?
+            };
+            out.insert(name, literal);
+        }
+        Ok(out)
+    }
+
+    async fn offload_one(&self, literal: Literal, group: &str) -> EngineResult<Literal> {
+        let ty = literal_type_of(&literal);
+        let bytes = pb::Literal::from(literal).encode_to_vec();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let size_bytes = bytes.len() as u64;
+        let key = format!("offloaded/{group}/{}", Uuid::now_v7().simple());
+        let uri = self.store.put(&key, bytes).await?;
+        tracing::debug!(%uri, size_bytes, "offloaded a literal");
+        Ok(Literal::Offloaded(Offloaded {
+            uri,
+            size_bytes,
+            ty,
+            sha256,
+        }))
+    }
+
+    /// The map with every offloaded literal in it, at any depth, replaced by its value.
+    pub async fn resolve_map(&self, map: LiteralMap) -> EngineResult<LiteralMap> {
+        if !map.values().any(contains_offloaded) {
+            return Ok(map);
+        }
+        let mut out = LiteralMap::new();
+        for (name, literal) in map {
+            out.insert(name, self.resolve(literal).await?);
+        }
+        Ok(out)
+    }
+
+    /// The literal with every offloaded literal in it replaced by its value.
+    pub fn resolve(&self, literal: Literal) -> Pin<Box<dyn Future<Output = EngineResult<Literal>> + Send + '_>> {
+        Box::pin(async move {
+            match literal {
+                Literal::Offloaded(offloaded) => {
+                    let bytes = self.store.get(&offloaded.uri).await?;
+                    let decoded = pb::Literal::decode(bytes)
+                        .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", offloaded.uri)))?;
+                    Ok(Literal::try_from(decoded)?)
+                }
+                Literal::Collection(items) if items.iter().any(contains_offloaded) => {
+                    let mut resolved = Vec::with_capacity(items.len());
+                    for item in items {
+                        resolved.push(self.resolve(item).await?);
+                    }
+                    Ok(Literal::Collection(resolved))
+                }
+                Literal::Map(entries) if entries.values().any(contains_offloaded) => {
+                    let mut resolved = std::collections::BTreeMap::new();
+                    for (key, value) in entries {
+                        resolved.insert(key, self.resolve(value).await?);
+                    }
+                    Ok(Literal::Map(resolved))
+                }
+                Literal::Union(union) if contains_offloaded(&union.value) => {
+                    let UnionValue { value, variant } = *union;
+                    let value = self.resolve(value).await?;
+                    Ok(Literal::Union(Box::new(UnionValue { value, variant })))
+                }
+                other => Ok(other),
+            }
+        })
+    }
+}
+
+/// Whether the literal is, or contains, an offloaded literal.
+pub fn contains_offloaded(literal: &Literal) -> bool {
+    match literal {
+        Literal::Offloaded(_) => true,
+        Literal::Collection(items) => items.iter().any(contains_offloaded),
+        Literal::Map(entries) => entries.values().any(contains_offloaded),
+        Literal::Union(union) => contains_offloaded(&union.value),
+        _ => false,
+    }
+}
+
+/// The promises of a node (its own bindings, its branch arms' and array inner node's) that need the value itself
+/// rather than a reference: those with an attribute path, and every one of a branch, whose conditions compare values.
+pub(crate) fn promises_needing_values(node: &gantry_core::model::Node) -> Vec<gantry_core::model::Promise> {
+    use gantry_core::model::{ElseArm, NodeTarget};
+    let is_branch = matches!(node.target, NodeTarget::Branch(_));
+    let mut out: Vec<gantry_core::model::Promise> = node
+        .inputs
+        .iter()
+        .flat_map(|binding| binding.data.promises())
+        .filter(|promise| is_branch || !promise.attr_path.is_empty())
+        .cloned()
+        .collect();
+    match &node.target {
+        NodeTarget::Branch(branch) => {
+            for case in &branch.cases {
+                out.extend(promises_needing_values(&case.then_node));
+            }
+            if let Some(ElseArm::Node(otherwise)) = &branch.otherwise {
+                out.extend(promises_needing_values(otherwise));
+            }
+        }
+        NodeTarget::Array(array) => out.extend(promises_needing_values(&array.node)),
+        _ => {}
+    }
+    out
+}
+
+impl crate::batch::Batch<'_> {
+    /// Fetches the offloaded values that `node`'s bindings need as values (see [`promises_needing_values`]):
+    /// in place in `sources` (sibling outputs by local id), and into a copy of the parent's inputs, returned, when
+    /// one of those is needed.
+    pub async fn hydrate(
+        &mut self,
+        node: &gantry_core::model::Node,
+        sources: &mut std::collections::HashMap<String, LiteralMap>,
+        parent_inputs: &LiteralMap,
+    ) -> EngineResult<Option<LiteralMap>> {
+        let mut parent: Option<LiteralMap> = None;
+        for promise in promises_needing_values(node) {
+            let offloader = &self.shared.offloader;
+            if promise.is_workflow_input() {
+                let current = parent.as_ref().unwrap_or(parent_inputs);
+                if let Some(value @ Literal::Offloaded(_)) = current.get(&promise.output) {
+                    let value = offloader.resolve(value.clone()).await?;
+                    parent
+                        .get_or_insert_with(|| parent_inputs.clone())
+                        .insert(promise.output.clone(), value);
+                }
+            } else if let Some(outputs) = sources.get_mut(&promise.node_id)
+                && let Some(value @ Literal::Offloaded(_)) = outputs.get(&promise.output)
+            {
+                let value = offloader.resolve(value.clone()).await?;
+                outputs.insert(promise.output.clone(), value);
+            }
+        }
+        Ok(parent)
+    }
+
+    /// Assembled outputs as stored: refused above the assembled-outputs limit (the message names the largest value),
+    /// large values offloaded.
+    pub async fn store_assembled(
+        &mut self,
+        outputs: LiteralMap,
+        what: &str,
+        group: &str,
+    ) -> EngineResult<Result<LiteralMap, String>> {
+        let offloader = self.shared.offloader.clone();
+        let sizes: Vec<u64> = outputs.values().map(encoded_size).collect();
+        let total: u64 = sizes.iter().sum();
+        if total > offloader.limits.assembled_bytes {
+            let largest = outputs
+                .keys()
+                .zip(&sizes)
+                .max_by_key(|(_, size)| **size)
+                .map(|(name, _)| name.clone());
+            return Ok(Err(format!(
+                "the assembled outputs of {what} are {total} bytes, above the limit of {} bytes (largest: {:?})",
+                offloader.limits.assembled_bytes,
+                largest.unwrap_or_default()
+            )));
+        }
+        Ok(Ok(offloader.offload(outputs, &sizes, group).await?))
+    }
+}
