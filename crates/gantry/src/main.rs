@@ -1,5 +1,5 @@
 //! The `gantry` command: runs the server (`server`, `migrate`) and drives it through the admin API (`register`, `run`,
-//! `get`, `outputs`, `nodes`, `terminate`, `list`).
+//! `get`, `outputs`, `nodes`, `terminate`, `list`, `relaunch`, `recover`).
 //!
 //! It owns the command line, the spec file format of `register`, and the literal ↔ JSON conversion of the CLI. It
 //! talks to a server only over gRPC; `server` and `migrate` call the server and store crates in process, and
@@ -75,6 +75,17 @@ enum Command {
     },
     /// List executions, newest first.
     List(commands::inspect::ListArgs),
+    /// Start an execution's target again with the same inputs; nothing from it is reused (the cache still applies).
+    Relaunch {
+        #[command(flatten)]
+        args: commands::rerun::RerunArgs,
+        /// Skip cache lookups and replace the entries of every cached task that runs.
+        #[arg(long)]
+        overwrite_cache: bool,
+    },
+    /// Start a failed, aborted or timed-out execution again, reusing the outputs of the nodes that succeeded and the
+    /// specs dynamic nodes returned.
+    Recover(commands::rerun::RerunArgs),
 }
 
 fn init_logging(default: &str) {
@@ -100,6 +111,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::inspect::terminate(endpoint, output, &execution_id, reason).await
         }
         Command::List(args) => commands::inspect::list(endpoint, output, args).await,
+        Command::Relaunch { args, overwrite_cache } => {
+            commands::rerun::relaunch(endpoint, output, args, overwrite_cache).await
+        }
+        Command::Recover(args) => commands::rerun::recover(endpoint, output, args).await,
     }
 }
 

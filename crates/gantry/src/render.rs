@@ -139,6 +139,10 @@ pub fn execution_json(execution: &pb::Execution) -> Value {
         "finished_at": timestamp(execution.finished_at.as_ref()),
         "max_parallelism": execution.max_parallelism,
         "overwrite_cache": execution.overwrite_cache,
+        "origin": pb::ExecutionOrigin::try_from(execution.origin)
+            .map_or("unspecified", |origin| origin.as_str_name())
+            .trim_start_matches("EXECUTION_ORIGIN_")
+            .to_lowercase(),
         "source_execution_id": execution.source_execution_id,
     });
     if let Some(error) = &execution.error {

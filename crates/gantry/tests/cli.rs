@@ -90,6 +90,7 @@ async fn register_run_watch_and_inspect_through_the_cli() {
     let config = ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data_path: dir.path().join("gantry.db"),
+        blob_store: dir.path().join("blobs").display().to_string(),
         ..ServerConfig::default()
     };
     let server = gantry_server::start(config).await.unwrap();
@@ -247,6 +248,25 @@ async fn register_run_watch_and_inspect_through_the_cli() {
         ["aborting", "aborted"].contains(&terminated["phase"].as_str().unwrap()),
         "{terminated}"
     );
+
+    // Relaunch runs the same target with the same inputs again; recover needs an execution that did not succeed.
+    let relaunched = cli
+        .json(&["relaunch", &execution_id, "--name", "seed-5-again", "--watch"])
+        .await;
+    assert_eq!(relaunched["execution"]["origin"], "relaunched", "{relaunched}");
+    assert_eq!(relaunched["execution"]["source_execution_id"], execution_id.as_str());
+    assert_eq!(relaunched["outputs"]["out"], json!([0, 2, 4, 6, 8]));
+    let refused = cli.run(&["recover", &execution_id]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("can be recovered"),
+        "{refused:?}"
+    );
+    let recovered = cli.json(&["recover", orphan_id, "--name", "orphan-again"]).await;
+    assert_eq!(recovered["execution"]["origin"], "recovered", "{recovered}");
+    assert_eq!(recovered["created"], true);
+    let recovered_id = recovered["execution"]["id"].as_str().unwrap().to_owned();
+    cli.json(&["terminate", &recovered_id]).await;
 
     stop.send(()).unwrap();
     worker.await.unwrap().unwrap();

@@ -3,6 +3,7 @@
 pub mod inspect;
 pub mod nodes;
 pub mod register;
+pub mod rerun;
 pub mod run;
 pub mod server;
 mod watch;

@@ -133,30 +133,35 @@ pub async fn run(endpoint: &str, output: OutputFormat, args: RunArgs) -> anyhow:
     let execution = response
         .execution
         .ok_or_else(|| anyhow!("the server returned no execution"))?;
+    started(&mut client, output, execution, response.created, args.watch).await
+}
 
-    if !args.watch {
+/// Prints an execution just started (or found under its name); with `watch`, follows it to the end and prints how
+/// it ended.
+pub async fn started(
+    client: &mut crate::client::Admin,
+    output: OutputFormat,
+    execution: pb::Execution,
+    created: bool,
+    watch: bool,
+) -> anyhow::Result<ExitCode> {
+    if !watch {
         match output {
-            OutputFormat::Json => {
-                print_json(&json!({"execution": execution_json(&execution), "created": response.created}))
-            }
+            OutputFormat::Json => print_json(&json!({"execution": execution_json(&execution), "created": created})),
             OutputFormat::Table => {
                 println!("{}", execution_table(&execution));
-                if !response.created {
+                if !created {
                     eprintln!("an execution named {:?} already existed; this is it", execution.name);
                 }
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
-
     if output == OutputFormat::Table {
-        match &args.name {
-            Some(name) => eprintln!("execution {} ({name}) started", execution.id),
-            None => eprintln!("execution {} started", execution.id),
-        }
+        eprintln!("execution {} ({}) started", execution.id, execution.name);
     }
-    watch_execution(&mut client, &execution.id, true).await?;
-    finish(&mut client, output, &execution.id).await
+    watch_execution(client, &execution.id, true).await?;
+    finish(client, output, &execution.id).await
 }
 
 /// Prints how a watched execution ended: its outputs on stdout, its error on stderr.
