@@ -212,6 +212,8 @@ fn check_struct_fields(
         path.push(AttrStep::Key(name.clone()));
         // JSON has no integers, so a struct's fields are always checked with conversions allowed.
         let checked = match fields.get(name) {
+            // As in `typing::check_literal`: JSON cannot express these types, so the SDK decides their encoding.
+            Some(value) if !matches!(value, StructValue::Null) && json_opaque(field_type) => Ok(()),
             Some(value) => conform_at(struct_value_to_literal(value), field_type, path, Mode::Coerce).map(drop),
             None if accepts_none(field_type) => Ok(()),
             None => Err(mismatch(path, "missing field".to_owned())),
@@ -220,6 +222,15 @@ fn check_struct_fields(
         checked?;
     }
     Ok(())
+}
+
+/// A struct field type JSON has no spelling for (datetime, duration, binary, blob), or an optional one.
+fn json_opaque(ty: &LiteralType) -> bool {
+    match ty {
+        LiteralType::Datetime | LiteralType::Duration | LiteralType::Binary | LiteralType::Blob(_) => true,
+        LiteralType::Union(variants) => variants.iter().any(json_opaque),
+        _ => false,
+    }
 }
 
 fn accepts_none(ty: &LiteralType) -> bool {

@@ -218,6 +218,36 @@ fn structs_check_declared_fields() {
 }
 
 #[test]
+fn struct_fields_json_cannot_spell_accept_any_encoding_like_the_type_check() {
+    let ty = LiteralType::Struct(StructType {
+        fields: [
+            ("joined".to_owned(), LiteralType::Datetime),
+            ("took".to_owned(), LiteralType::optional(LiteralType::Duration)),
+            ("raw".to_owned(), LiteralType::Binary),
+        ]
+        .into(),
+    });
+    let encoded = Literal::Struct(
+        [
+            ("joined".to_owned(), StructValue::String("2026-11-25T04:00:00Z".into())),
+            ("took".to_owned(), StructValue::Number(1.5)),
+            ("raw".to_owned(), StructValue::String("AAE=".into())),
+        ]
+        .into(),
+    );
+    assert_eq!(conform(encoded.clone(), &ty), Ok(encoded.clone()));
+    assert_eq!(crate::typing::check_literal(&encoded, &ty), Ok(()), "both checks agree");
+    let null = Literal::Struct(
+        [
+            ("joined".to_owned(), StructValue::Null),
+            ("raw".to_owned(), StructValue::String("AAE=".into())),
+        ]
+        .into(),
+    );
+    assert_eq!(message(null, &ty), r#"at ["joined"]: expected datetime, got none"#);
+}
+
+#[test]
 fn structs_declared_as_maps_become_maps() {
     let lit = Literal::Struct([("a".to_owned(), StructValue::Number(1.0))].into());
     assert_eq!(
