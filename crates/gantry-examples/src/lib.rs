@@ -10,13 +10,16 @@
 //!   `[0, 2, 0, 2, 0, 2, 0, 2]`.
 //! - `flatten_lists(lists: list<list<integer>>) -> flat: list<integer>` is that reduce step.
 //! - `fail_task(message: string)` fails with a non-recoverable user error whose message includes `message`.
+//! - `choose_plan(n: integer) -> out: integer` picks a launch plan by its input, as the seed describes: above 10 it
+//!   starts `double_hundred` (`other_task` with `index` fixed to 100), otherwise `double` (`other_task(index = n)`),
+//!   and returns what the child execution returns. The launch plans are [`launch_plans`].
 //!
 //! It depends only on the worker SDK and the core model; never on the engine, the store or the server.
 #![forbid(unsafe_code)]
 
 pub mod cross_language;
 
-use gantry_core::model::LiteralType;
+use gantry_core::model::{Identifier, LaunchPlan, Literal, LiteralMap, LiteralType, ResourceKind};
 use gantry_worker::{
     DynamicSpec, Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, WorkerBuilder, outputs,
 };
@@ -71,6 +74,37 @@ pub fn fail_task_def() -> TaskDef {
     def("fail_task").input("message", LiteralType::String)
 }
 
+/// `choose_plan(n: integer) -> out: integer`: a dynamic task that starts one of two launch plans.
+pub fn choose_plan_def() -> TaskDef {
+    def("choose_plan")
+        .input("n", LiteralType::Integer)
+        .output("out", LiteralType::Integer)
+}
+
+fn example_id(name: &str) -> Identifier {
+    Identifier::new(PROJECT, DOMAIN, name, VERSION)
+}
+
+/// The launch plans `choose_plan` starts: `double` runs `other_task`; `double_hundred` runs it with `index` fixed to
+/// 100. Register them once the tasks are registered.
+pub fn launch_plans() -> Vec<LaunchPlan> {
+    let plan = |name: &str, fixed: LiteralMap| LaunchPlan {
+        id: example_id(name),
+        target: example_id("other_task"),
+        target_kind: ResourceKind::Task,
+        default_inputs: LiteralMap::new(),
+        fixed_inputs: fixed,
+        max_parallelism: None,
+    };
+    vec![
+        plan("double", LiteralMap::new()),
+        plan(
+            "double_hundred",
+            LiteralMap::from([("index".to_owned(), Literal::Integer(100))]),
+        ),
+    ]
+}
+
 /// The seed's two tasks: `other_task` and `generate_others`.
 pub fn seed_tasks() -> Vec<TaskDef> {
     vec![other_task_def(), generate_others_def()]
@@ -84,6 +118,7 @@ pub fn all_tasks() -> Vec<TaskDef> {
         nested_dynamic_def(),
         flatten_lists_def(),
         fail_task_def(),
+        choose_plan_def(),
     ]
 }
 
@@ -95,6 +130,7 @@ pub fn seed_worker(endpoint: impl Into<String>) -> WorkerBuilder {
         .task(nested_dynamic_def(), nested_dynamic)
         .task(flatten_lists_def(), flatten_lists)
         .task(fail_task_def(), fail_task)
+        .task(choose_plan_def(), choose_plan)
 }
 
 /// Doubles its input.
@@ -171,6 +207,24 @@ pub fn nested_dynamic_spec(depth: i64, width: i64) -> DynamicSpec {
 pub async fn flatten_lists(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
     let lists: Vec<Vec<i64>> = inputs.get("lists")?;
     Ok(outputs().set("flat", lists.concat()).into())
+}
+
+/// Starts `double_hundred` above 10, `double(index = n)` otherwise, and returns the child execution's result.
+pub async fn choose_plan(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    let n: i64 = inputs.get("n")?;
+    Ok(TaskOutput::Dynamic(choose_plan_spec(n)))
+}
+
+/// The spec `choose_plan` yields for `n`: one launch-plan node.
+pub fn choose_plan_spec(n: i64) -> DynamicSpec {
+    let mut spec = DynamicSpec::new();
+    let child = if n > 10 {
+        spec.launch_plan(&example_id("double_hundred"), Vec::<(&str, _)>::new())
+    } else {
+        spec.launch_plan(&example_id("double"), [("index", n.into_binding())])
+    };
+    spec.set_output("out", child.output("other_task_out"));
+    spec
 }
 
 /// Fails as asked.

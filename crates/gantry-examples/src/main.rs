@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// Runs Gantry's example tasks (other_task, generate_others, nested_dynamic, flatten_lists, fail_task,
+/// Runs Gantry's example tasks (other_task, generate_others, nested_dynamic, flatten_lists, fail_task, choose_plan,
 /// rust_fans_out_python).
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -142,3 +142,20 @@ fn every_example_has_a_handler_and_the_seed_is_cached() {
     assert!(generate.metadata.cache);
     assert_eq!(generate.metadata.cache_version, "1");
 }
+
+#[test]
+fn choose_plan_picks_a_launch_plan_by_its_input() {
+    use gantry_core::model::NodeTarget;
+    let plans: Vec<String> = launch_plans().iter().map(|plan| plan.id.name.clone()).collect();
+    assert_eq!(plans, ["double", "double_hundred"]);
+    for (n, plan, inputs) in [(3, "double", 1), (11, "double_hundred", 0)] {
+        let spec = choose_plan_spec(n).into_job_spec();
+        assert_eq!(spec.nodes.len(), 1);
+        match &spec.nodes[0].target {
+            NodeTarget::LaunchPlan(id) => assert_eq!(id.name, plan, "n = {n}"),
+            other => panic!("n = {n}: {other:?}"),
+        }
+        assert_eq!(spec.nodes[0].inputs.len(), inputs);
+        assert_eq!(spec.outputs.len(), 1);
+    }
+}

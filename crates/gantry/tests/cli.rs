@@ -113,7 +113,7 @@ async fn register_run_watch_and_inspect_through_the_cli() {
 
     // The example worker registers the rest of the examples (the seed's two again, identically) and runs them.
     let worker = gantry_examples::seed_worker(&endpoint).concurrency(8).build().unwrap();
-    assert_eq!(worker.register_tasks().await.unwrap(), 3);
+    assert_eq!(worker.register_tasks().await.unwrap(), 4);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(worker.run(async {
         let _ = stopped.await;
@@ -248,6 +248,23 @@ async fn register_run_watch_and_inspect_through_the_cli() {
         ["aborting", "aborted"].contains(&terminated["phase"].as_str().unwrap()),
         "{terminated}"
     );
+
+    // A dynamic task built with the SDK picks a launch plan by its input (plans registered from a file).
+    let plans = dir.path().join("plans.yaml");
+    std::fs::write(
+        &plans,
+        "project: demo\ndomain: dev\nversion: \"1\"\nlaunch_plans:\n  - {name: double, task: other_task}\n  \
+         - {name: double_hundred, task: other_task, fixed_inputs: {index: 100}}\n",
+    )
+    .unwrap();
+    cli.ok(&["register", plans.to_str().unwrap()]).await;
+    for (n, expected) in [(3, 6), (20, 200)] {
+        let inputs = format!(r#"{{"n": {n}}}"#);
+        let chosen = cli
+            .json(&["run", "demo/dev/choose_plan@1", "--inputs", &inputs, "--watch"])
+            .await;
+        assert_eq!(chosen["outputs"]["out"], json!(expected), "{chosen}");
+    }
 
     // Relaunch runs the same target with the same inputs again; recover needs an execution that did not succeed.
     let relaunched = cli

@@ -70,6 +70,9 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .concurrency(args.example_concurrency)
         .build()?;
     worker.register_tasks().await.context("registering the example tasks")?;
+    register_example_launch_plans(&endpoint)
+        .await
+        .context("registering the example launch plans")?;
     let endpoint_flag = if endpoint == "http://127.0.0.1:50051" {
         String::new()
     } else {
@@ -89,6 +92,21 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     server.shutdown().await?;
     worker_result.context("the example worker failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Registers the launch plans the example `choose_plan` starts (again is fine: registration is idempotent).
+async fn register_example_launch_plans(endpoint: &str) -> anyhow::Result<()> {
+    let mut client = crate::client::connect(endpoint).await?;
+    for plan in gantry_examples::launch_plans() {
+        let name = plan.id.to_string();
+        client
+            .register_launch_plan(gantry_proto::v1::RegisterLaunchPlanRequest {
+                launch_plan: Some(plan.into()),
+            })
+            .await
+            .with_context(|| format!("registering launch plan {name}"))?;
+    }
+    Ok(())
 }
 
 /// `postgres://user:secret@host/db` as `postgres://***@host/db`.
