@@ -547,3 +547,115 @@ async fn terminating_reaches_child_executions() {
     assert_eq!(attempts[0].phase, pb::AttemptPhase::Aborted as i32);
     server.stop().await;
 }
+
+/// `a = flaky(1)` fails; `b` runs beside it; `c` waits on `a`.
+fn policy_workflow(name: &str, policy: FailurePolicy, b_task: &str) -> WorkflowTemplate {
+    let mut c = other_task("c", Binding::literal("index", int(2)));
+    c.upstream = vec!["a".into()];
+    WorkflowTemplate {
+        failure_policy: policy,
+        ..workflow(
+            name,
+            interface(&[], &[("out", LiteralType::Integer)]),
+            vec![
+                Node::task("a", id("flaky"), vec![Binding::literal("index", int(1))]),
+                Node::task("b", id(b_task), vec![Binding::literal("index", int(4))]),
+                c,
+            ],
+            vec![Binding::promise("out", "c", "other_task_out")],
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_immediately_aborts_the_running_nodes() {
+    let (server, mut admin, stop) = setup(Backend::Postgres).await;
+    // Nobody serves `stuck`'s queue: only an abort ends it.
+    let stuck = TaskTemplate {
+        id: id("stuck_b"),
+        interface: interface(
+            &[("index", LiteralType::Integer)],
+            &[("other_task_out", LiteralType::Integer)],
+        ),
+        metadata: TaskMetadata {
+            queue: "nobody".into(),
+            ..TaskMetadata::default()
+        },
+        container: None,
+    };
+    admin
+        .register_task(pb::RegisterTaskRequest {
+            task: Some(stuck.into()),
+        })
+        .await
+        .expect("register");
+    let immediately = policy_workflow("fails_at_once", FailurePolicy::FailImmediately, "stuck_b");
+    client::register_workflow(&mut admin, immediately).await;
+
+    let execution = run_to_end(
+        &mut admin,
+        client::workflow_target(id("fails_at_once")),
+        LiteralMap::new(),
+    )
+    .await;
+    assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32);
+    assert!(execution.error.expect("error").message.contains("index 1 is odd"));
+    let nodes = ids(&client::children(&mut admin, &execution.id, "").await);
+    assert_eq!(nodes, owned(&[("a", "FAILED"), ("b", "ABORTED"), ("c", "SKIPPED")]));
+
+    let _ = stop.send(true);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_after_every_runnable_node_waits_for_them() {
+    // With `a` failed, the execution still runs until `b` has finished: a manual worker holds `b` to see it.
+    let server = TestServer::start(Backend::Postgres).await;
+    let mut admin = server.admin().await;
+    client::register_raw_tasks(&mut admin).await;
+    let after = policy_workflow(
+        "fails_after",
+        FailurePolicy::FailAfterExecutableNodesComplete,
+        "other_task",
+    );
+    client::register_workflow(&mut admin, after).await;
+    let mut worker = server.worker().await;
+    let created = client::create(
+        &mut admin,
+        client::workflow_target(id("fails_after")),
+        LiteralMap::new(),
+        |_| {},
+    )
+    .await;
+    let polled = worker
+        .poll_tasks(pb::PollTasksRequest {
+            worker_id: "manual".into(),
+            queues: vec!["default".into()],
+            max_attempts: 2,
+            wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+        })
+        .await
+        .expect("poll")
+        .into_inner()
+        .assignments;
+    let node_of = |a: &pb::AttemptAssignment| a.attempt.as_ref().expect("attempt").node_id.clone();
+    let (a, b): (Vec<_>, Vec<_>) = polled.into_iter().partition(|assignment| node_of(assignment) == "a");
+    assert_eq!((a.len(), b.len()), (1, 1), "a and b are both ready");
+    let complete = |assignment: &pb::AttemptAssignment| pb::CompleteAttemptsRequest {
+        worker_id: "manual".into(),
+        completions: vec![raw_worker::completion(assignment, raw_worker::result_for(assignment))],
+    };
+    worker.complete_attempts(complete(&a[0])).await.expect("complete a");
+    assert_eq!(
+        client::execution(&mut admin, &created.id).await.phase,
+        pb::ExecutionPhase::Running as i32
+    );
+    let held = ids(&client::children(&mut admin, &created.id, "").await);
+    assert_eq!(held, owned(&[("a", "FAILED"), ("b", "RUNNING"), ("c", "SKIPPED")]));
+    worker.complete_attempts(complete(&b[0])).await.expect("complete b");
+    let execution = wait_for_terminal(&mut admin, &created.id).await;
+    assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32);
+    let nodes = ids(&client::children(&mut admin, &execution.id, "").await);
+    assert_eq!(nodes, owned(&[("a", "FAILED"), ("b", "SUCCEEDED"), ("c", "SKIPPED")]));
+    server.stop().await;
+}
