@@ -12,13 +12,18 @@ pub type Admin = AdminServiceClient<Channel>;
 /// Registers every task the raw worker serves.
 pub async fn register_raw_tasks(admin: &mut Admin) {
     for task in raw_worker::task_templates() {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(task.into()),
-            })
-            .await
-            .expect("register task");
+        register_task(admin, task).await;
     }
+}
+
+pub async fn register_task(admin: &mut Admin, task: gantry_core::model::TaskTemplate) {
+    let name = task.id.to_string();
+    admin
+        .register_task(pb::RegisterTaskRequest {
+            task: Some(task.into()),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("register task {name}: {status}"));
 }
 
 pub async fn register_workflow(admin: &mut Admin, workflow: WorkflowTemplate) {

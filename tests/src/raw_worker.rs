@@ -16,7 +16,8 @@ pub fn id(name: &str) -> Identifier {
     Identifier::new("demo", "dev", name, "1")
 }
 
-fn template(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralType)]) -> TaskTemplate {
+/// A task `demo/dev/{name}@1` on queue `default`.
+pub fn template(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralType)]) -> TaskTemplate {
     TaskTemplate {
         id: id(name),
         interface: TypedInterface {

@@ -14,12 +14,7 @@ fn versioned(name: &str, version: &str) -> Identifier {
 
 async fn register(admin: &mut Admin, version: &str, serializable: bool) {
     for task in raw_worker::cached_templates(version, serializable) {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(task.into()),
-            })
-            .await
-            .expect("register");
+        client::register_task(admin, task).await;
     }
 }
 

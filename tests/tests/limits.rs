@@ -4,7 +4,7 @@
 
 use gantry_core::model::{
     ArrayNode, AttrStep, Binding, BindingData, FailurePolicy, Literal, LiteralMap, LiteralType, Node, NodeTarget,
-    Promise, SuccessCriteria, TaskMetadata, TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
+    Promise, SuccessCriteria, TypedInterface, Variable, WorkflowTemplate,
 };
 use gantry_proto::v1 as pb;
 use gantry_tests::client::{self, Admin};
@@ -14,18 +14,6 @@ use tonic::Code;
 
 const THRESHOLD: u64 = 1024;
 const HARD_LIMIT: u64 = 64 * 1024;
-
-fn task(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralType)]) -> TaskTemplate {
-    TaskTemplate {
-        id: id(name),
-        interface: TypedInterface {
-            inputs: inputs.iter().map(|(n, t)| Variable::new(*n, t.clone())).collect(),
-            outputs: outputs.iter().map(|(n, t)| Variable::new(*n, t.clone())).collect(),
-        },
-        metadata: TaskMetadata::default(),
-        container: None,
-    }
-}
 
 fn integer(inputs: &LiteralMap, name: &str) -> i64 {
     match inputs.get(name) {
@@ -82,20 +70,15 @@ async fn setup(backend: Backend) -> (TestServer, Admin) {
     let int = LiteralType::Integer;
     let text = LiteralType::String;
     for template in [
-        task("big", &[("n", int.clone())], &[("text", text.clone())]),
-        task(
+        raw_worker::template("big", &[("n", int.clone())], &[("text", text.clone())]),
+        raw_worker::template(
             "big_list",
             &[("n", int.clone())],
             &[("items", LiteralType::collection(text.clone()))],
         ),
-        task("measure", &[("text", text)], &[("len", int)]),
+        raw_worker::template("measure", &[("text", text)], &[("len", int)]),
     ] {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(template.into()),
-            })
-            .await
-            .expect("register");
+        client::register_task(&mut admin, template).await;
     }
     (server, admin)
 }

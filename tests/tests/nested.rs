@@ -3,25 +3,9 @@
 
 use gantry_core::model::{Literal, LiteralMap};
 use gantry_proto::v1 as pb;
+use gantry_tests::client;
 use gantry_tests::raw_worker::{self, id};
 use gantry_tests::{Backend, TestServer, wait_for_terminal};
-
-async fn children(
-    admin: &mut gantry_proto::v1::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
-    execution_id: &str,
-    parent: &str,
-) -> Vec<pb::NodeExecution> {
-    admin
-        .list_node_executions(pb::ListNodeExecutionsRequest {
-            execution_id: execution_id.to_owned(),
-            parent_node_id: parent.to_owned(),
-            ..Default::default()
-        })
-        .await
-        .expect("list nodes")
-        .into_inner()
-        .node_executions
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_level_nested_dynamic() {
@@ -72,10 +56,10 @@ async fn three_level_nested_dynamic() {
         Literal::Collection(vec![Literal::Integer(0), Literal::Integer(2), Literal::Integer(4)])
     );
 
-    let top = children(&mut admin, &execution_id, "").await;
+    let top = client::children(&mut admin, &execution_id, "").await;
     assert_eq!(top.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["n0"]);
     assert!(top[0].is_dynamic_parent);
-    let level1 = children(&mut admin, &execution_id, "n0").await;
+    let level1 = client::children(&mut admin, &execution_id, "n0").await;
     assert_eq!(
         level1.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(),
         ["n0/0/dn0", "n0/0/dn1"]
@@ -83,11 +67,11 @@ async fn three_level_nested_dynamic() {
     for parent in &level1 {
         assert!(parent.is_dynamic_parent && parent.is_parent);
         assert_eq!(parent.parent_node_id, "n0");
-        let level2 = children(&mut admin, &execution_id, &parent.node_id).await;
+        let level2 = client::children(&mut admin, &execution_id, &parent.node_id).await;
         let expected: Vec<String> = (0..2).map(|i| format!("{}/0/dn{i}", parent.node_id)).collect();
         assert_eq!(level2.iter().map(|n| n.node_id.clone()).collect::<Vec<_>>(), expected);
         for generator in &level2 {
-            let leaves = children(&mut admin, &execution_id, &generator.node_id).await;
+            let leaves = client::children(&mut admin, &execution_id, &generator.node_id).await;
             let expected: Vec<String> = (0..3).map(|i| format!("{}/0/dn{i}", generator.node_id)).collect();
             assert_eq!(
                 leaves.iter().map(|n| n.node_id.clone()).collect::<Vec<_>>(),

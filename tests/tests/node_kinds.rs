@@ -4,8 +4,8 @@
 
 use gantry_core::model::{
     ArrayNode, Binding, BooleanExpr, BranchNode, ComparisonOp, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Literal,
-    LiteralMap, LiteralType, Node, NodeTarget, Operand, ResourceKind, SuccessCriteria, TaskMetadata, TaskTemplate,
-    TypedInterface, Variable, WorkflowTemplate,
+    LiteralMap, LiteralType, Node, NodeTarget, Operand, ResourceKind, SuccessCriteria, TaskTemplate, TypedInterface,
+    Variable, WorkflowTemplate,
 };
 use gantry_proto::v1 as pb;
 use gantry_tests::client::{self, Admin};
@@ -478,26 +478,22 @@ async fn dynamic_tasks_ten_levels_deep() {
     server.stop().await;
 }
 
+/// Registers `task` on a queue no worker serves.
+async fn register_unserved(admin: &mut Admin, mut task: TaskTemplate) {
+    task.metadata.queue = "nobody".into();
+    client::register_task(admin, task).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminating_reaches_child_executions() {
     let server = TestServer::start(Backend::Postgres).await;
     let mut admin = server.admin().await;
     // Nobody serves the queue of `stuck`: its attempt stays queued until the termination.
-    let stuck = TaskTemplate {
-        id: id("stuck"),
-        interface: interface(&[], &[("out", LiteralType::Integer)]),
-        metadata: TaskMetadata {
-            queue: "nobody".into(),
-            ..TaskMetadata::default()
-        },
-        container: None,
-    };
-    admin
-        .register_task(pb::RegisterTaskRequest {
-            task: Some(stuck.into()),
-        })
-        .await
-        .expect("register");
+    register_unserved(
+        &mut admin,
+        raw_worker::template("stuck", &[], &[("out", LiteralType::Integer)]),
+    )
+    .await;
     client::register_launch_plan(&mut admin, launch_plan("lp_stuck", "stuck", ResourceKind::Task)).await;
     let parent = workflow(
         "parent",
@@ -570,25 +566,10 @@ fn policy_workflow(name: &str, policy: FailurePolicy, b_task: &str) -> WorkflowT
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_immediately_aborts_the_running_nodes() {
     let (server, mut admin, stop) = setup(Backend::Postgres).await;
-    // Nobody serves `stuck`'s queue: only an abort ends it.
-    let stuck = TaskTemplate {
-        id: id("stuck_b"),
-        interface: interface(
-            &[("index", LiteralType::Integer)],
-            &[("other_task_out", LiteralType::Integer)],
-        ),
-        metadata: TaskMetadata {
-            queue: "nobody".into(),
-            ..TaskMetadata::default()
-        },
-        container: None,
-    };
-    admin
-        .register_task(pb::RegisterTaskRequest {
-            task: Some(stuck.into()),
-        })
-        .await
-        .expect("register");
+    // Nobody serves `stuck_b`'s queue: only an abort ends it.
+    let int = LiteralType::Integer;
+    let stuck = raw_worker::template("stuck_b", &[("index", int.clone())], &[("other_task_out", int)]);
+    register_unserved(&mut admin, stuck).await;
     let immediately = policy_workflow("fails_at_once", FailurePolicy::FailImmediately, "stuck_b");
     client::register_workflow(&mut admin, immediately).await;
 

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use gantry_core::model::{
     Binding, BindingData, DynamicJobSpec, ExecutionError, Literal, LiteralMap, LiteralType, Node, Promise,
-    TaskMetadata, TaskTemplate, TypedInterface, Variable,
 };
 use gantry_proto::v1 as pb;
 use gantry_tests::client::{self, Admin};
@@ -15,18 +14,6 @@ use gantry_tests::{Backend, TestServer, wait_for_terminal};
 use tonic::Code;
 
 const CHILDREN: i64 = 4;
-
-fn task(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralType)]) -> TaskTemplate {
-    TaskTemplate {
-        id: id(name),
-        interface: TypedInterface {
-            inputs: inputs.iter().map(|(n, t)| Variable::new(*n, t.clone())).collect(),
-            outputs: outputs.iter().map(|(n, t)| Variable::new(*n, t.clone())).collect(),
-        },
-        metadata: TaskMetadata::default(),
-        container: None,
-    }
-}
 
 /// `gated_parent()`: `other_task(i)` for i < 4, then `gate` after all of them; `out` lists the five outputs.
 fn gated_spec() -> DynamicJobSpec {
@@ -96,19 +83,14 @@ async fn register(admin: &mut Admin) {
     client::register_raw_tasks(admin).await;
     let list = LiteralType::collection(LiteralType::Integer);
     for template in [
-        task("gated_parent", &[], &[("out", list)]),
-        task(
+        raw_worker::template("gated_parent", &[], &[("out", list)]),
+        raw_worker::template(
             "gate",
             &[("index", LiteralType::Integer)],
             &[("other_task_out", LiteralType::Integer)],
         ),
     ] {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(template.into()),
-            })
-            .await
-            .expect("register");
+        client::register_task(admin, template).await;
     }
 }
 
