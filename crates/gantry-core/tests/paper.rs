@@ -359,6 +359,7 @@ impl Paper {
             worker_id: "paper".into(),
             now_ms: self.now,
             lease_ms: 1_000,
+            timeout_ms: None,
         };
         let (running, started) =
             state::attempt::transition(node.attempt.as_ref().expect("queued"), claim).expect("claim");

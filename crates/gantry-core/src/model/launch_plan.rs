@@ -2,7 +2,7 @@
 
 use super::identifier::{Identifier, ResourceKind};
 use super::interface::TypedInterface;
-use super::literal::LiteralMap;
+use super::literal::{Duration, LiteralMap};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaunchPlan {
@@ -16,6 +16,8 @@ pub struct LaunchPlan {
     pub fixed_inputs: LiteralMap,
     /// Limit on task nodes running at once in executions it starts; `None` means no limit.
     pub max_parallelism: Option<u32>,
+    /// Limit on the running time of executions it starts, unless the request gives one; `None` means no limit.
+    pub timeout: Option<Duration>,
 }
 
 impl LaunchPlan {

@@ -33,8 +33,11 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskMetadata {
     pub retries: RetryPolicy,
-    /// Limit on one attempt's running time; `None` means no limit.
+    /// Limit on one attempt's running time, from its claim; `None` means no limit.
     pub timeout: Option<Duration>,
+    /// Limit on the time an attempt may wait queued (from when it becomes claimable) before a worker claims it;
+    /// `None` means no limit.
+    pub queue_timeout: Option<Duration>,
     pub cache: bool,
     /// Part of the cache key: bump it to invalidate earlier entries.
     pub cache_version: String,
@@ -49,6 +52,7 @@ impl Default for TaskMetadata {
         TaskMetadata {
             retries: RetryPolicy::default(),
             timeout: None,
+            queue_timeout: None,
             cache: false,
             cache_version: String::new(),
             cache_serializable: false,

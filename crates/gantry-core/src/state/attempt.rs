@@ -1,18 +1,26 @@
-//! The attempt state machine: one run of a task node on a worker, under a lease.
+//! The attempt state machine: one run of a task node on a worker, under a lease and, when the task has timeouts,
+//! before a deadline.
 //!
-//! | from     | event                          | to        | notes                                              |
-//! |----------|--------------------------------|-----------|----------------------------------------------------|
-//! | Queued   | Claim                          | Running   | lease starts                                       |
-//! | Running  | Heartbeat (holder, in time)    | Running   | lease extended                                     |
-//! | Running  | Complete (holder, in time)     | Succeeded | outputs or a dynamic spec                          |
-//! | Running  | Complete error (holder, in time)| Failed   |                                                    |
-//! | Running  | LeaseExpired (past expiry)     | Failed    | system error `lease_expired`                       |
-//! | Running  | LeaseExpired (not yet expired) | Running   | a sweep raced a heartbeat: nothing happens         |
-//! | Running  | TimedOut                       | TimedOut  | the attempt ran past the task's timeout            |
-//! | Queued   | QueueTimedOut                  | TimedOut  | waited in the queue past the allowed time          |
-//! | Queued, Running | Abort                   | Aborted   | the worker learns it from its next heartbeat       |
-//! | terminal | Abort, LeaseExpired, TimedOut  | unchanged | idempotent                                         |
-//! | terminal | Complete, Heartbeat            | error     | `AlreadyTerminal`: a second completion is refused  |
+//! | from     | event                            | to        | notes                                              |
+//! |----------|----------------------------------|-----------|----------------------------------------------------|
+//! | Queued   | Claim (before the queue deadline)| Running   | lease starts; the run deadline is now + timeout    |
+//! | Queued   | Claim (past the queue deadline)  | error     | `DeadlinePassed`: the sweep is about to time it out|
+//! | Running  | Heartbeat (holder, in time)      | Running   | lease extended                                     |
+//! | Running  | Complete (holder, in time)       | Succeeded | outputs or a dynamic spec                          |
+//! | Running  | Complete error (holder, in time) | Failed    |                                                    |
+//! | Running  | Heartbeat, Complete (late)       | error     | `LeaseExpired` or `DeadlinePassed`: refused        |
+//! | Running  | LeaseExpired (past expiry)       | Failed    | system error `lease_expired`, recoverable          |
+//! | Running  | LeaseExpired (not yet expired)   | Running   | a sweep raced a heartbeat: nothing happens         |
+//! | Running  | DeadlinePassed (past deadline)   | TimedOut  | user error `attempt_timeout`, recoverable          |
+//! | Queued   | DeadlinePassed (past deadline)   | TimedOut  | system error `queue_timeout`, not recoverable      |
+//! | Queued, Running | DeadlinePassed (not yet, or none) | unchanged | a sweep raced a claim or a clock      |
+//! | Queued, Running | Abort                     | Aborted   | the worker learns it from its next heartbeat       |
+//! | terminal | Abort, LeaseExpired, DeadlinePassed | unchanged | idempotent                                     |
+//! | terminal | Complete, Heartbeat              | error     | `AlreadyTerminal`: a second completion is refused  |
+//!
+//! An attempt timeout is the task's own doing (its code ran too long while its worker kept heartbeating), so it is a
+//! user error and spends the user retry budget. A queue timeout means no worker of the queue claimed the attempt in
+//! time; queueing it again would wait on the same absent workers, so it is not retried.
 //!
 //! Time is passed in as milliseconds since the Unix epoch: the core has no clock.
 
@@ -45,16 +53,30 @@ pub struct AttemptState {
     /// The worker holding the lease, once claimed.
     pub worker_id: Option<String>,
     pub lease_expires_at_ms: Option<i64>,
+    /// Queued: when a worker must have claimed it by (the task's queue timeout). Running: when it must have finished
+    /// by (the attempt timeout, from the claim). `None`: no limit.
+    pub deadline_ms: Option<i64>,
 }
 
 impl AttemptState {
     pub fn queued() -> Self {
+        AttemptState::queued_until(None)
+    }
+
+    /// A queued attempt that must be claimed before `deadline_ms`.
+    pub fn queued_until(deadline_ms: Option<i64>) -> Self {
         AttemptState {
             phase: AttemptPhase::Queued,
             worker_id: None,
             lease_expires_at_ms: None,
+            deadline_ms,
         }
     }
+}
+
+/// When a queued attempt must be claimed by: `queue_timeout_ms` after it becomes claimable (`not_before_ms`).
+pub fn queue_deadline(not_before_ms: i64, queue_timeout_ms: Option<i64>) -> Option<i64> {
+    queue_timeout_ms.map(|timeout| not_before_ms.saturating_add(timeout))
 }
 
 /// What can happen to an attempt.
@@ -64,6 +86,8 @@ pub enum AttemptEvent {
         worker_id: String,
         now_ms: i64,
         lease_ms: i64,
+        /// The attempt timeout (the node's override, else the task's); `None`: no limit.
+        timeout_ms: Option<i64>,
     },
     Heartbeat {
         worker_id: String,
@@ -79,10 +103,10 @@ pub enum AttemptEvent {
     LeaseExpired {
         now_ms: i64,
     },
-    /// The attempt ran past the task's timeout.
-    TimedOut,
-    /// The attempt waited in the queue past the allowed time.
-    QueueTimedOut,
+    /// The engine's sweep found the attempt's deadline passed: queued too long, or running too long.
+    DeadlinePassed {
+        now_ms: i64,
+    },
     Abort,
 }
 
@@ -93,11 +117,11 @@ impl AttemptEvent {
             AttemptEvent::Heartbeat { .. } => "heartbeat",
             AttemptEvent::Complete { .. } => "complete",
             AttemptEvent::LeaseExpired { .. } => "lease_expired",
-            AttemptEvent::TimedOut => "timed_out",
-            AttemptEvent::QueueTimedOut => "queue_timed_out",
+            AttemptEvent::DeadlinePassed { .. } => "deadline_passed",
             AttemptEvent::Abort => "abort",
         }
     }
+
 }
 
 /// What the node machine must hear about, as the attempt's effect.
@@ -131,15 +155,20 @@ pub fn transition(state: &AttemptState, event: AttemptEvent) -> Result<(AttemptS
                 worker_id,
                 now_ms,
                 lease_ms,
+                timeout_ms,
             },
-        ) => Ok((
-            AttemptState {
-                phase: P::Running,
-                worker_id: Some(worker_id),
-                lease_expires_at_ms: Some(now_ms.saturating_add(lease_ms)),
-            },
-            AttemptEffect::Started,
-        )),
+        ) => {
+            state.check_deadline(now_ms)?;
+            Ok((
+                AttemptState {
+                    phase: P::Running,
+                    worker_id: Some(worker_id),
+                    lease_expires_at_ms: Some(now_ms.saturating_add(lease_ms)),
+                    deadline_ms: timeout_ms.map(|timeout| now_ms.saturating_add(timeout)),
+                },
+                AttemptEffect::Started,
+            ))
+        }
         (
             P::Running,
             AttemptEvent::Heartbeat {
@@ -176,28 +205,26 @@ pub fn transition(state: &AttemptState, event: AttemptEvent) -> Result<(AttemptS
                 AttemptEffect::Finished(AttemptResult::Error(error)),
             ))
         }
-        (P::Running, AttemptEvent::TimedOut) => {
-            let error = ExecutionError::system("attempt_timeout", "the attempt ran past the task's timeout");
-            Ok((
-                with_phase(P::TimedOut),
-                AttemptEffect::Finished(AttemptResult::Error(error)),
-            ))
-        }
-        (P::Queued, AttemptEvent::QueueTimedOut) => {
-            let error = ExecutionError::system("queue_timeout", "no worker claimed the attempt in the allowed time")
-                .recoverable(false);
+        (phase @ (P::Queued | P::Running), AttemptEvent::DeadlinePassed { now_ms }) => {
+            if state.check_deadline(now_ms).is_ok() {
+                return unchanged();
+            }
+            let error = match phase {
+                P::Queued => ExecutionError::system("queue_timeout", "no worker claimed the attempt in the allowed time")
+                    .recoverable(false),
+                _ => ExecutionError::user("attempt_timeout", "the attempt ran past the task's timeout").recoverable(true),
+            };
             Ok((
                 with_phase(P::TimedOut),
                 AttemptEffect::Finished(AttemptResult::Error(error)),
             ))
         }
         (P::Queued | P::Running, AttemptEvent::Abort) => Ok((with_phase(P::Aborted), AttemptEffect::Aborted)),
-        (phase, AttemptEvent::Abort | AttemptEvent::LeaseExpired { .. } | AttemptEvent::TimedOut)
+        (phase, AttemptEvent::Abort | AttemptEvent::LeaseExpired { .. } | AttemptEvent::DeadlinePassed { .. })
             if phase.is_terminal() =>
         {
             unchanged()
         }
-        (P::Running, AttemptEvent::QueueTimedOut) => unchanged(),
         (phase, event @ (AttemptEvent::Complete { .. } | AttemptEvent::Heartbeat { .. })) if phase.is_terminal() => {
             Err(TransitionError::AlreadyTerminal {
                 phase: phase.as_str(),
@@ -221,6 +248,13 @@ impl AttemptState {
             Some(expired_at_ms) if now_ms >= expired_at_ms => {
                 Err(TransitionError::LeaseExpired { expired_at_ms, now_ms })
             }
+            _ => self.check_deadline(now_ms),
+        }
+    }
+
+    fn check_deadline(&self, now_ms: i64) -> Result<(), TransitionError> {
+        match self.deadline_ms {
+            Some(deadline_ms) if now_ms >= deadline_ms => Err(TransitionError::DeadlinePassed { deadline_ms, now_ms }),
             _ => Ok(()),
         }
     }

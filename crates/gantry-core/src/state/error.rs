@@ -19,4 +19,7 @@ pub enum TransitionError {
     /// A completion or heartbeat that arrived after the lease expired.
     #[error("lease expired at {expired_at_ms} ms, event at {now_ms} ms")]
     LeaseExpired { expired_at_ms: i64, now_ms: i64 },
+    /// A claim, heartbeat or completion that arrived after the attempt's deadline (its queue or attempt timeout).
+    #[error("the attempt's deadline passed at {deadline_ms} ms, event at {now_ms} ms")]
+    DeadlinePassed { deadline_ms: i64, now_ms: i64 },
 }

@@ -55,6 +55,14 @@ fn running(worker: &str, expires: i64) -> AttemptState {
         phase: AttemptPhase::Running,
         worker_id: Some(worker.into()),
         lease_expires_at_ms: Some(expires),
+        deadline_ms: None,
+    }
+}
+
+fn running_until(worker: &str, expires: i64, deadline: i64) -> AttemptState {
+    AttemptState {
+        deadline_ms: Some(deadline),
+        ..running(worker, expires)
     }
 }
 
@@ -78,10 +86,15 @@ fn attempt_table_rows() {
             worker_id: "w1".into(),
             now_ms: 1_000,
             lease_ms: 500,
+            timeout_ms: Some(2_000),
         },
     )
     .expect("claim");
-    assert_eq!((state.phase, state.lease_expires_at_ms), (P::Running, Some(1_500)));
+    assert_eq!(
+        (state.phase, state.lease_expires_at_ms, state.deadline_ms),
+        (P::Running, Some(1_500), Some(3_000)),
+        "the run deadline counts from the claim"
+    );
     assert_eq!(effect, AttemptEffect::Started);
 
     let heartbeat = AttemptEvent::Heartbeat {
@@ -129,15 +142,63 @@ fn attempt_table_rows() {
             Ok((P::Running, AttemptEffect::None)),
         ),
         (
-            running("w1", 1_500),
-            AttemptEvent::TimedOut,
+            running_until("w1", 1_500, 1_300),
+            AttemptEvent::DeadlinePassed { now_ms: 1_300 },
             Ok((
                 P::TimedOut,
-                AttemptEffect::Finished(AttemptResult::Error(ExecutionError::system(
-                    "attempt_timeout",
-                    "the attempt ran past the task's timeout",
-                ))),
+                AttemptEffect::Finished(AttemptResult::Error(
+                    ExecutionError::user("attempt_timeout", "the attempt ran past the task's timeout")
+                        .recoverable(true),
+                )),
             )),
+        ),
+        (
+            running_until("w1", 1_500, 1_300),
+            AttemptEvent::DeadlinePassed { now_ms: 1_299 },
+            Ok((P::Running, AttemptEffect::None)),
+        ),
+        (
+            running("w1", 1_500),
+            AttemptEvent::DeadlinePassed { now_ms: 9_999 },
+            Ok((P::Running, AttemptEffect::None)),
+        ),
+        (
+            running_until("w1", 1_500, 1_300),
+            complete("w1", 1_300, outputs.clone()),
+            Err(TransitionError::DeadlinePassed {
+                deadline_ms: 1_300,
+                now_ms: 1_300,
+            }),
+        ),
+        (
+            running_until("w1", 1_500, 1_300),
+            AttemptEvent::Heartbeat {
+                worker_id: "w1".into(),
+                now_ms: 1_301,
+                lease_ms: 500,
+            },
+            Err(TransitionError::DeadlinePassed {
+                deadline_ms: 1_300,
+                now_ms: 1_301,
+            }),
+        ),
+        (
+            AttemptState::queued_until(Some(800)),
+            AttemptEvent::Claim {
+                worker_id: "w1".into(),
+                now_ms: 800,
+                lease_ms: 500,
+                timeout_ms: None,
+            },
+            Err(TransitionError::DeadlinePassed {
+                deadline_ms: 800,
+                now_ms: 800,
+            }),
+        ),
+        (
+            AttemptState::queued_until(Some(800)),
+            AttemptEvent::DeadlinePassed { now_ms: 799 },
+            Ok((P::Queued, AttemptEffect::None)),
         ),
         (
             AttemptState::queued(),
@@ -148,11 +209,6 @@ fn attempt_table_rows() {
             running("w1", 1_500),
             AttemptEvent::Abort,
             Ok((P::Aborted, AttemptEffect::Aborted)),
-        ),
-        (
-            running("w1", 1_500),
-            AttemptEvent::QueueTimedOut,
-            Ok((P::Running, AttemptEffect::None)),
         ),
         (
             AttemptState::queued(),
@@ -183,10 +239,14 @@ fn attempt_table_rows() {
         ("lease_expired", crate::model::ErrorKind::System, true)
     );
 
-    let (timed_out, effect) = attempt::transition(&AttemptState::queued(), AttemptEvent::QueueTimedOut).expect("queue");
+    let (timed_out, effect) = attempt::transition(
+        &AttemptState::queued_until(attempt::queue_deadline(500, Some(300))),
+        AttemptEvent::DeadlinePassed { now_ms: 800 },
+    )
+    .expect("queue");
     assert_eq!(timed_out.phase, P::TimedOut);
     assert!(
-        matches!(effect, AttemptEffect::Finished(AttemptResult::Error(e)) if e.code == "queue_timeout" && !e.recoverable)
+        matches!(effect, AttemptEffect::Finished(AttemptResult::Error(e)) if e.code == "queue_timeout" && !e.recoverable && e.kind == crate::model::ErrorKind::System)
     );
 }
 
@@ -207,7 +267,7 @@ fn second_completion_is_refused_and_changes_nothing() {
     );
     for absorbed in [
         AttemptEvent::Abort,
-        AttemptEvent::TimedOut,
+        AttemptEvent::DeadlinePassed { now_ms: 1_000 },
         AttemptEvent::LeaseExpired { now_ms: 1_000 },
     ] {
         assert_eq!(
@@ -372,6 +432,35 @@ fn node_table_rows() {
             NodeEvent::AttemptFailed {
                 error: ExecutionError::system("queue_timeout", "x").recoverable(false),
                 now_ms: 0,
+            },
+            P::TimedOut,
+            vec![E::Settled(P::TimedOut)],
+        ),
+        (
+            "attempt timeout, retried under the user budget",
+            node_in(P::Running),
+            &task,
+            NodeEvent::AttemptFailed {
+                error: ExecutionError::user("attempt_timeout", "x").recoverable(true),
+                now_ms: 1_000,
+            },
+            P::RetryWaiting,
+            vec![E::EnqueueAttempt {
+                attempt: 1,
+                not_before_ms: Some(1_100),
+            }],
+        ),
+        (
+            "attempt timeout, user budget spent",
+            NodeState {
+                user_failures: 1,
+                attempts: 2,
+                ..node_in(P::Running)
+            },
+            &task,
+            NodeEvent::AttemptFailed {
+                error: ExecutionError::user("attempt_timeout", "x").recoverable(true),
+                now_ms: 1_000,
             },
             P::TimedOut,
             vec![E::Settled(P::TimedOut)],
@@ -917,15 +1006,14 @@ proptest! {
     #[test]
     fn attempt_terminal_phases_never_change(events in prop::collection::vec(
         prop_oneof![
-            (0i64..100).prop_map(|now_ms| AttemptEvent::Claim { worker_id: "w".into(), now_ms, lease_ms: 10 }),
+            (0i64..100, prop::option::of(0i64..50)).prop_map(|(now_ms, timeout_ms)| AttemptEvent::Claim { worker_id: "w".into(), now_ms, lease_ms: 10, timeout_ms }),
             (0i64..100).prop_map(|now_ms| AttemptEvent::Heartbeat { worker_id: "w".into(), now_ms, lease_ms: 10 }),
             (0i64..100).prop_map(|now_ms| AttemptEvent::Complete { worker_id: "w".into(), now_ms, result: AttemptResult::Outputs(LiteralMap::new()) }),
             (0i64..100).prop_map(|now_ms| AttemptEvent::LeaseExpired { now_ms }),
-            Just(AttemptEvent::TimedOut),
-            Just(AttemptEvent::QueueTimedOut),
+            (0i64..100).prop_map(|now_ms| AttemptEvent::DeadlinePassed { now_ms }),
             Just(AttemptEvent::Abort),
         ], 0..30)) {
-        let mut state = AttemptState::queued();
+        let mut state = AttemptState::queued_until(Some(60));
         let mut finished = 0;
         for event in events {
             let Ok((next, effect)) = attempt::transition(&state, event) else { continue };

@@ -365,6 +365,7 @@ fn launch_plans_hide_fixed_inputs_and_default_others() {
         default_inputs: [("b".to_owned(), Literal::Integer(2))].into(),
         fixed_inputs: [("a".to_owned(), Literal::Integer(1))].into(),
         max_parallelism: None,
+        timeout: None,
     };
     let mut registry = registry();
     registry.add_launch_plan(plan, &target);
