@@ -302,6 +302,24 @@ pub(crate) fn duration_from_pb(duration: prost_types::Duration) -> Duration {
     }
 }
 
+/// A limit on time (a timeout): absent means none; present, it must be positive.
+pub fn timeout_from_pb(
+    field: &str,
+    duration: Option<prost_types::Duration>,
+) -> Result<Option<Duration>, ConversionError> {
+    let Some(duration) = duration else {
+        return Ok(None);
+    };
+    let duration = duration_from_pb(duration);
+    if duration.as_millis() <= 0 {
+        return Err(ConversionError::new(
+            field,
+            "a timeout must be at least one millisecond",
+        ));
+    }
+    Ok(Some(duration))
+}
+
 pub(crate) fn duration_to_pb(duration: Duration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: duration.seconds,

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 
 pub use error::ConversionError;
 pub(crate) use error::ResultExt;
+pub use literal::timeout_from_pb;
 pub use task::DEFAULT_QUEUE;
 
 /// Converts a required field of a request: absent gives an error at `field` saying so, a malformed one an error whose

@@ -3,7 +3,7 @@
 use gantry_core::model::{DynamicJobSpec, LaunchPlan};
 
 use super::interface::required_identifier;
-use super::literal::literal_map_or_empty;
+use super::literal::{duration_to_pb, literal_map_or_empty, timeout_from_pb};
 use super::{ConversionError, decode_enum, into_list, list};
 use crate::v1 as pb;
 
@@ -45,6 +45,7 @@ impl TryFrom<pb::LaunchPlan> for LaunchPlan {
             default_inputs: literal_map_or_empty("default_inputs", launch_plan.default_inputs)?,
             fixed_inputs: literal_map_or_empty("fixed_inputs", launch_plan.fixed_inputs)?,
             max_parallelism: launch_plan.max_parallelism,
+            timeout: timeout_from_pb("timeout", launch_plan.timeout)?,
         })
     }
 }
@@ -58,6 +59,7 @@ impl From<LaunchPlan> for pb::LaunchPlan {
             default_inputs: Some(launch_plan.default_inputs.into()),
             fixed_inputs: Some(launch_plan.fixed_inputs.into()),
             max_parallelism: launch_plan.max_parallelism,
+            timeout: launch_plan.timeout.map(duration_to_pb),
         }
     }
 }

@@ -3,7 +3,7 @@
 use gantry_core::model::{ContainerSpec, RetryPolicy, TaskMetadata, TaskTemplate};
 
 use super::interface::{interface_or_empty, required_identifier};
-use super::literal::{duration_from_pb, duration_to_pb};
+use super::literal::{duration_from_pb, duration_to_pb, timeout_from_pb};
 use super::{ConversionError, optional};
 use crate::v1 as pb;
 
@@ -45,7 +45,8 @@ impl TryFrom<pb::TaskMetadata> for TaskMetadata {
     fn try_from(metadata: pb::TaskMetadata) -> Result<Self, Self::Error> {
         Ok(TaskMetadata {
             retries: optional("retries", metadata.retries)?.unwrap_or_default(),
-            timeout: metadata.timeout.map(duration_from_pb),
+            timeout: timeout_from_pb("timeout", metadata.timeout)?,
+            queue_timeout: timeout_from_pb("queue_timeout", metadata.queue_timeout)?,
             cache: metadata.cache,
             cache_version: metadata.cache_version,
             cache_serializable: metadata.cache_serializable,
@@ -63,6 +64,7 @@ impl From<TaskMetadata> for pb::TaskMetadata {
         pb::TaskMetadata {
             retries: Some(metadata.retries.into()),
             timeout: metadata.timeout.map(duration_to_pb),
+            queue_timeout: metadata.queue_timeout.map(duration_to_pb),
             cache: metadata.cache,
             cache_version: metadata.cache_version,
             cache_serializable: metadata.cache_serializable,

@@ -6,7 +6,7 @@ use gantry_core::model::{
 };
 
 use super::interface::{interface_or_empty, required_identifier};
-use super::literal::{duration_from_pb, duration_to_pb};
+use super::literal::{duration_to_pb, timeout_from_pb};
 use super::{ConversionError, ResultExt, decode_enum, into_list, list, optional, required_with};
 use crate::v1 as pb;
 
@@ -19,7 +19,7 @@ impl TryFrom<pb::Node> for Node {
             None => NodeOverrides::default(),
             Some(overrides) => NodeOverrides {
                 retries: optional("retries", overrides.retries).at("overrides")?,
-                timeout: overrides.timeout.map(duration_from_pb),
+                timeout: timeout_from_pb("timeout", overrides.timeout)?,
             },
         };
         let Some(target) = node.target else {

@@ -238,3 +238,29 @@ fn the_descriptor_set_holds_both_services() {
         "imports are included"
     );
 }
+
+#[test]
+fn a_timeout_that_is_not_positive_is_refused_naming_its_field() {
+    let mut task = pb::TaskTemplate::from(TaskTemplate {
+        id: Identifier::new("p", "d", "t", "v1"),
+        interface: Default::default(),
+        metadata: Default::default(),
+        container: None,
+    });
+    task.metadata.get_or_insert_default().queue_timeout = Some(prost_types::Duration { seconds: 0, nanos: 0 });
+    let error = required::<_, TaskTemplate>("task", Some(task.clone())).unwrap_err();
+    assert_error(&error, "task.metadata.queue_timeout", "at least one millisecond");
+
+    let metadata = task.metadata.get_or_insert_default();
+    metadata.queue_timeout = None;
+    metadata.timeout = Some(prost_types::Duration { seconds: -1, nanos: 0 });
+    let error = required::<_, TaskTemplate>("task", Some(task.clone())).unwrap_err();
+    assert_error(&error, "task.metadata.timeout", "at least one millisecond");
+
+    task.metadata.get_or_insert_default().timeout = Some(prost_types::Duration {
+        seconds: 0,
+        nanos: 250_000_000,
+    });
+    let converted = required::<_, TaskTemplate>("task", Some(task)).expect("a positive timeout converts");
+    assert_eq!(converted.metadata.timeout.map(|t| t.as_millis()), Some(250));
+}

@@ -2,8 +2,8 @@
 
 use gantry_core::model::{
     ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ContainerSpec,
-    DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Node, NodeOverrides, NodeTarget, Operand, Promise,
-    ResourceKind, RetryPolicy, SuccessCriteria, TaskMetadata, TaskTemplate, WorkflowTemplate,
+    Duration, DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Node, NodeOverrides, NodeTarget, Operand,
+    Promise, ResourceKind, RetryPolicy, SuccessCriteria, TaskMetadata, TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -26,16 +26,18 @@ fn task_metadata() -> impl Strategy<Value = TaskMetadata> {
     // An empty queue would come back as `default`, so the queue is never empty here.
     (
         retry_policy(),
-        option::of(duration()),
+        option::of(timeout()),
+        option::of(timeout()),
         any::<bool>(),
         text(),
         any::<bool>(),
         "[a-z]{1,8}",
     )
         .prop_map(
-            |(retries, timeout, cache, cache_version, cache_serializable, queue)| TaskMetadata {
+            |(retries, timeout, queue_timeout, cache, cache_version, cache_serializable, queue)| TaskMetadata {
                 retries,
                 timeout,
+                queue_timeout,
                 cache,
                 cache_version,
                 cache_serializable,
@@ -132,8 +134,13 @@ fn boolean_expr() -> BoxedStrategy<BooleanExpr> {
     .boxed()
 }
 
+/// Timeouts are positive: zero or negative ones are refused at conversion.
+fn timeout() -> impl Strategy<Value = Duration> {
+    (1i64..1_000_000_000).prop_map(Duration::from_millis)
+}
+
 fn overrides() -> impl Strategy<Value = NodeOverrides> {
-    (option::of(retry_policy()), option::of(duration()))
+    (option::of(retry_policy()), option::of(timeout()))
         .prop_map(|(retries, timeout)| NodeOverrides { retries, timeout })
 }
 
@@ -238,15 +245,17 @@ pub fn launch_plan() -> impl Strategy<Value = LaunchPlan> {
         literal_map(),
         literal_map(),
         option::of(any::<u32>()),
+        option::of(timeout()),
     )
         .prop_map(
-            |(id, target, target_kind, default_inputs, fixed_inputs, max_parallelism)| LaunchPlan {
+            |(id, target, target_kind, default_inputs, fixed_inputs, max_parallelism, timeout)| LaunchPlan {
                 id,
                 target,
                 target_kind,
                 default_inputs,
                 fixed_inputs,
                 max_parallelism,
+                timeout,
             },
         )
 }
