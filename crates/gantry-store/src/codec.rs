@@ -223,6 +223,8 @@ pub(crate) struct RawExecution {
     error: Option<Vec<u8>>,
     max_parallelism: Option<i32>,
     overwrite_cache: bool,
+    timeout_ms: Option<i64>,
+    deadline: Option<i64>,
     parent_execution_id: Option<Uuid>,
     parent_node_id: Option<String>,
     origin: String,
@@ -256,6 +258,8 @@ impl TryFrom<RawExecution> for ExecutionRow {
             error: raw.error,
             max_parallelism: raw.max_parallelism,
             overwrite_cache: raw.overwrite_cache,
+            timeout_ms: raw.timeout_ms,
+            deadline: raw.deadline,
             parent_execution_id: raw.parent_execution_id,
             parent_node_id: raw.parent_node_id,
             origin: raw.origin,
@@ -363,6 +367,8 @@ pub(crate) struct RawAttempt {
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
+    timeout_ms: Option<i64>,
+    deadline: Option<i64>,
 }
 
 impl TryFrom<RawAttempt> for AttemptRow {
@@ -381,6 +387,8 @@ impl TryFrom<RawAttempt> for AttemptRow {
             worker_id: raw.worker_id,
             not_before: raw.not_before,
             lease_expires_at: raw.lease_expires_at,
+            timeout_ms: raw.timeout_ms,
+            deadline: raw.deadline,
             error: raw.error,
             created_at: raw.created_at,
             started_at: raw.started_at,

@@ -82,6 +82,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The earliest lease expiry of a running attempt: when the engine's sweep must next look.
     async fn next_lease_expiry(&self) -> StoreResult<Option<i64>>;
+    /// The earliest deadline of a queued or running attempt (its queue or attempt timeout) or of a non-terminal
+    /// execution (its timeout): when the engine's sweep must next look for timeouts.
+    async fn next_deadline(&self) -> StoreResult<Option<i64>>;
     /// The earliest `not_before` later than `now` of a queued attempt: when waiting workers must next be woken.
     async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>>;
     /// Queues that have attempts claimable at `now`.
@@ -159,10 +162,10 @@ pub trait Tx: Send {
     /// Inserts attempts in one statement (or chunked statements). An (execution, node, attempt) already taken is
     /// a [`StoreError::Conflict`].
     async fn insert_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()>;
-    /// Claims up to `limit` queued attempts of `queues` whose `not_before <= now`, oldest first within a queue and the
-    /// queues in the order given, skipping rows other
+    /// Claims up to `limit` queued attempts of `queues` whose `not_before <= now` and whose queue deadline (if any)
+    /// is still ahead, oldest first within a queue and the queues in the order given, skipping rows other
     /// transactions hold (`FOR UPDATE SKIP LOCKED`); marks them running under `worker_id` with a lease until
-    /// `now + lease_ms`, and returns them as updated.
+    /// `now + lease_ms` and a deadline of `now + timeout_ms` (none without a timeout), and returns them as updated.
     async fn claim_attempts(
         &mut self,
         queues: &[String],
@@ -209,6 +212,10 @@ pub trait Tx: Send {
         execution_id: Uuid,
         node_id: Option<&str>,
     ) -> StoreResult<Vec<(String, String)>>;
+    /// Queued or running attempts whose deadline passed at `now`, up to `limit`, skipping locked rows.
+    async fn overdue_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;
+    /// Ids of non-terminal executions whose deadline passed at `now`, up to `limit`, skipping locked rows.
+    async fn overdue_executions(&mut self, now: i64, limit: u32) -> StoreResult<Vec<Uuid>>;
 
     /// Stores an accepted dynamic job spec. One already stored for the node and attempt is a
     /// [`StoreError::Conflict`].

@@ -68,6 +68,10 @@ pub struct ExecutionRow {
     pub max_parallelism: Option<i32>,
     /// Skip cache lookups and replace the entries.
     pub overwrite_cache: bool,
+    /// The execution's timeout in milliseconds; `None`: no limit.
+    pub timeout_ms: Option<i64>,
+    /// `created_at + timeout_ms`: past it, a non-terminal execution times out.
+    pub deadline: Option<i64>,
     /// The execution whose launch-plan node started this one.
     pub parent_execution_id: Option<Uuid>,
     /// That node's scoped id.
@@ -178,6 +182,12 @@ pub struct AttemptRow {
     pub not_before: i64,
     /// While running: the worker must renew its lease before this time.
     pub lease_expires_at: Option<i64>,
+    /// The attempt timeout in milliseconds (the node's override, else the task's), counted from the claim; `None`:
+    /// no limit.
+    pub timeout_ms: Option<i64>,
+    /// Queued: when a worker must have claimed it by (the queue timeout). Running: when it must have finished by
+    /// (claim time + `timeout_ms`). `None`: no limit.
+    pub deadline: Option<i64>,
     /// protobuf ExecutionError.
     pub error: Option<Vec<u8>>,
     /// When it was created, in milliseconds since the Unix epoch.

@@ -11,6 +11,7 @@ mod conformance {
     pub mod nodes;
     pub mod parking;
     pub mod registry;
+    pub mod timeouts;
 }
 
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, executions, fixtures, nodes, parking, registry};
+pub use conformance::{attempts, executions, fixtures, nodes, parking, registry, timeouts};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -120,6 +121,8 @@ both_stores!(
     attempts::specs_insert_get_and_conflict,
     attempts::dropped_transaction_leaves_nothing,
     attempts::abort_node_attempts_touches_only_those_nodes,
+    timeouts::claims_skip_past_queue_deadlines_and_start_the_run_deadline,
+    timeouts::overdue_attempts_and_executions_and_the_next_deadline,
 );
 
 // Holding one transaction open while a second claims needs row locks: Postgres only (a second SQLite writer waits

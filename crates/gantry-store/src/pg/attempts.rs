@@ -21,6 +21,8 @@ struct AttemptColumns<'a> {
     worker_id: Vec<Option<&'a str>>,
     not_before: Vec<i64>,
     lease_expires_at: Vec<Option<i64>>,
+    timeout_ms: Vec<Option<i64>>,
+    deadline: Vec<Option<i64>>,
     error: Vec<Option<&'a [u8]>>,
     created_at: Vec<i64>,
     started_at: Vec<Option<i64>>,
@@ -41,6 +43,8 @@ impl<'a> AttemptColumns<'a> {
             columns.worker_id.push(row.worker_id.as_deref());
             columns.not_before.push(row.not_before);
             columns.lease_expires_at.push(row.lease_expires_at);
+            columns.timeout_ms.push(row.timeout_ms);
+            columns.deadline.push(row.deadline);
             columns.error.push(row.error.as_deref());
             columns.created_at.push(row.created_at);
             columns.started_at.push(row.started_at);
@@ -55,9 +59,10 @@ pub(super) async fn insert_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         let c = AttemptColumns::of(chunk);
         sqlx::query(
             "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
-             lease_expires_at, error, created_at, started_at, finished_at) \
+             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::text[], \
-             $7::text[], $8::text[], $9::int8[], $10::int8[], $11::bytea[], $12::int8[], $13::int8[], $14::int8[])",
+             $7::text[], $8::text[], $9::int8[], $10::int8[], $11::bytea[], $12::int8[], $13::int8[], $14::int8[], \
+             $15::int8[], $16::int8[])",
         )
         .bind(&c.id)
         .bind(&c.execution_id)
@@ -73,6 +78,8 @@ pub(super) async fn insert_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         .bind(&c.created_at)
         .bind(&c.started_at)
         .bind(&c.finished_at)
+        .bind(&c.timeout_ms)
+        .bind(&c.deadline)
         .execute(&mut *conn)
         .await
         .map_err(|error| conflict_or(error, || attempts_conflict(chunk)))?;
@@ -87,9 +94,10 @@ pub(super) async fn update_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         sqlx::query(
             "UPDATE attempts AS a SET phase = u.phase, worker_id = u.worker_id, not_before = u.not_before, \
              lease_expires_at = u.lease_expires_at, error = u.error, started_at = u.started_at, \
-             finished_at = u.finished_at \
+             finished_at = u.finished_at, deadline = u.deadline \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bytea[], $7::int8[], \
-             $8::int8[]) AS u(id, phase, worker_id, not_before, lease_expires_at, error, started_at, finished_at) \
+             $8::int8[], $9::int8[]) \
+             AS u(id, phase, worker_id, not_before, lease_expires_at, error, started_at, finished_at, deadline) \
              WHERE a.id = u.id",
         )
         .bind(&c.id)
@@ -100,6 +108,7 @@ pub(super) async fn update_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         .bind(&c.error)
         .bind(&c.started_at)
         .bind(&c.finished_at)
+        .bind(&c.deadline)
         .execute(&mut *conn)
         .await?;
     }
@@ -120,8 +129,9 @@ pub(super) async fn claim_attempts(conn: &mut PgConnection, claim: &Claim<'_>) -
         }
         let raws: Vec<RawAttempt> = sqlx::query_as(
             "WITH picked AS (SELECT id FROM attempts WHERE phase = 'queued' AND queue = $1 AND not_before <= $3 \
-             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             UPDATE attempts AS a SET phase = 'running', worker_id = $4, started_at = $3, lease_expires_at = $5 \
+             AND (deadline IS NULL OR deadline > $3) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             UPDATE attempts AS a SET phase = 'running', worker_id = $4, started_at = $3, lease_expires_at = $5, \
+             deadline = $3 + a.timeout_ms \
              FROM picked WHERE a.id = picked.id RETURNING a.*",
         )
         .bind(queue)
@@ -158,6 +168,19 @@ pub(super) async fn expired_attempts(conn: &mut PgConnection, now: i64, limit: u
     decode_all(raws)
 }
 
+/// Queued or running attempts whose deadline passed at `now`, up to `limit`, skipping locked rows.
+pub(super) async fn overdue_attempts(conn: &mut PgConnection, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
+    let raws: Vec<RawAttempt> = sqlx::query_as(
+        "SELECT * FROM attempts WHERE phase IN ('queued', 'running') AND deadline <= $1 \
+         ORDER BY deadline, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    decode_all(raws)
+}
+
 pub(super) async fn list_attempts<'e>(
     executor: impl PgExecutor<'e>,
     execution_id: Uuid,
@@ -176,6 +199,17 @@ pub(super) async fn next_lease_expiry<'e>(executor: impl PgExecutor<'e>) -> Stor
     let next = sqlx::query_scalar("SELECT min(lease_expires_at) FROM attempts WHERE phase = 'running'")
         .fetch_one(executor)
         .await?;
+    Ok(next)
+}
+
+/// The earliest deadline of a queued or running attempt or of a non-terminal execution.
+pub(super) async fn next_deadline<'e>(executor: impl PgExecutor<'e>) -> StoreResult<Option<i64>> {
+    let next = sqlx::query_scalar(
+        "SELECT least((SELECT min(deadline) FROM attempts WHERE phase IN ('queued', 'running')), \
+         (SELECT min(deadline) FROM executions WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out')))",
+    )
+    .fetch_one(executor)
+    .await?;
     Ok(next)
 }
 

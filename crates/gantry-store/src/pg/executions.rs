@@ -11,9 +11,10 @@ pub(super) async fn insert_execution(conn: &mut PgConnection, row: &ExecutionRow
     let inserted = sqlx::query(
         "INSERT INTO executions (id, project, domain, name, target_kind, target, workflow, phase, inputs, outputs, \
          error, max_parallelism, overwrite_cache, parent_execution_id, parent_node_id, nodes_total, nodes_succeeded, \
-         nodes_failed, nodes_skipped, created_at, updated_at, started_at, finished_at, origin, source_execution_id) \
+         nodes_failed, nodes_skipped, created_at, updated_at, started_at, finished_at, origin, source_execution_id, \
+         timeout_ms, deadline) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-         $23, $24, $25) ON CONFLICT DO NOTHING",
+         $23, $24, $25, $26, $27) ON CONFLICT DO NOTHING",
     )
     .bind(row.id)
     .bind(&row.project)
@@ -40,6 +41,8 @@ pub(super) async fn insert_execution(conn: &mut PgConnection, row: &ExecutionRow
     .bind(row.finished_at)
     .bind(&row.origin)
     .bind(row.source_execution_id)
+    .bind(row.timeout_ms)
+    .bind(row.deadline)
     .execute(conn)
     .await?
     .rows_affected();
@@ -48,6 +51,20 @@ pub(super) async fn insert_execution(conn: &mut PgConnection, row: &ExecutionRow
         return Err(StoreError::Conflict(execution_conflict(row)));
     }
     Ok(())
+}
+
+/// Non-terminal executions whose deadline passed at `now`, up to `limit`, skipping locked rows (the caller locks
+/// each again with [`get_execution`]).
+pub(super) async fn overdue_executions(conn: &mut PgConnection, now: i64, limit: u32) -> StoreResult<Vec<Uuid>> {
+    let ids = sqlx::query_scalar(
+        "SELECT id FROM executions WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out') \
+         AND deadline <= $1 ORDER BY deadline, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
 }
 
 /// One execution by id; `for_update` takes its row lock.

@@ -205,6 +205,10 @@ impl Store for PgStore {
         attempts::next_lease_expiry(&self.pool).await
     }
 
+    async fn next_deadline(&self) -> StoreResult<Option<i64>> {
+        attempts::next_deadline(&self.pool).await
+    }
+
     async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {
         attempts::next_not_before(&self.pool, now).await
     }
@@ -408,6 +412,14 @@ impl Tx for PgTx {
         node_id: Option<&str>,
     ) -> StoreResult<Vec<(String, String)>> {
         cache::reservations_below(&mut self.tx, execution_id, node_id).await
+    }
+
+    async fn overdue_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
+        attempts::overdue_attempts(&mut self.tx, now, limit).await
+    }
+
+    async fn overdue_executions(&mut self, now: i64, limit: u32) -> StoreResult<Vec<Uuid>> {
+        executions::overdue_executions(&mut self.tx, now, limit).await
     }
 
     async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()> {

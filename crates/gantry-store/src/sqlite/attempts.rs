@@ -14,7 +14,7 @@ pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[Attempt
     for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
-             lease_expires_at, error, created_at, started_at, finished_at) ",
+             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline) ",
         );
         insert.push_values(chunk, |mut values, row| {
             values
@@ -31,7 +31,9 @@ pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[Attempt
                 .push_bind(&row.error)
                 .push_bind(row.created_at)
                 .push_bind(row.started_at)
-                .push_bind(row.finished_at);
+                .push_bind(row.finished_at)
+                .push_bind(row.timeout_ms)
+                .push_bind(row.deadline);
         });
         insert
             .build()
@@ -47,7 +49,7 @@ pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[Attempt
 pub(super) async fn update_attempts(conn: &mut SqliteConnection, rows: &[AttemptRow]) -> StoreResult<()> {
     for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
         let mut update = QueryBuilder::<Sqlite>::new(
-            "WITH u(id, phase, worker_id, not_before, lease_expires_at, error, started_at, finished_at) AS (",
+            "WITH u(id, phase, worker_id, not_before, lease_expires_at, error, started_at, finished_at, deadline) AS (",
         );
         update.push_values(chunk, |mut values, row| {
             values
@@ -58,12 +60,13 @@ pub(super) async fn update_attempts(conn: &mut SqliteConnection, rows: &[Attempt
                 .push_bind(row.lease_expires_at)
                 .push_bind(&row.error)
                 .push_bind(row.started_at)
-                .push_bind(row.finished_at);
+                .push_bind(row.finished_at)
+                .push_bind(row.deadline);
         });
         update.push(
             ") UPDATE attempts SET phase = u.phase, worker_id = u.worker_id, not_before = u.not_before, \
              lease_expires_at = u.lease_expires_at, error = u.error, started_at = u.started_at, \
-             finished_at = u.finished_at FROM u WHERE attempts.id = +u.id",
+             finished_at = u.finished_at, deadline = u.deadline FROM u WHERE attempts.id = +u.id",
         );
         update.build().execute(&mut *conn).await?;
     }
@@ -74,9 +77,11 @@ pub(super) async fn update_attempts(conn: &mut SqliteConnection, rows: &[Attempt
 /// exactly what `SKIP LOCKED` achieves on Postgres: no other writer can claim the same rows.
 pub(super) async fn claim_attempts(conn: &mut SqliteConnection, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
     let raws: Vec<RawAttempt> = sqlx::query_as(
-        "UPDATE attempts SET phase = 'running', worker_id = ?4, started_at = ?3, lease_expires_at = ?5 \
+        "UPDATE attempts SET phase = 'running', worker_id = ?4, started_at = ?3, lease_expires_at = ?5, \
+         deadline = ?3 + timeout_ms \
          WHERE id IN (SELECT id FROM attempts WHERE phase = 'queued' \
-         AND queue IN (SELECT value FROM json_each(?1)) AND not_before <= ?3 ORDER BY id LIMIT ?2) RETURNING *",
+         AND queue IN (SELECT value FROM json_each(?1)) AND not_before <= ?3 \
+         AND (deadline IS NULL OR deadline > ?3) ORDER BY id LIMIT ?2) RETURNING *",
     )
     .bind(json_strings(claim.queues.iter().map(String::as_str)))
     .bind(i64::from(claim.limit))
@@ -116,6 +121,23 @@ pub(super) async fn expired_attempts(
     decode_all(raws)
 }
 
+/// Queued or running attempts whose deadline passed at `now`, up to `limit`.
+pub(super) async fn overdue_attempts(
+    conn: &mut SqliteConnection,
+    now: i64,
+    limit: u32,
+) -> StoreResult<Vec<AttemptRow>> {
+    let raws: Vec<RawAttempt> = sqlx::query_as(
+        "SELECT * FROM attempts WHERE phase IN ('queued', 'running') AND deadline <= ?1 \
+         ORDER BY deadline, id LIMIT ?2",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    decode_all(raws)
+}
+
 pub(super) async fn list_attempts<'e>(
     executor: impl SqliteExecutor<'e>,
     execution_id: Uuid,
@@ -134,6 +156,18 @@ pub(super) async fn next_lease_expiry<'e>(executor: impl SqliteExecutor<'e>) -> 
     let next = sqlx::query_scalar("SELECT min(lease_expires_at) FROM attempts WHERE phase = 'running'")
         .fetch_one(executor)
         .await?;
+    Ok(next)
+}
+
+/// The earliest deadline of a queued or running attempt or of a non-terminal execution.
+pub(super) async fn next_deadline<'e>(executor: impl SqliteExecutor<'e>) -> StoreResult<Option<i64>> {
+    let next = sqlx::query_scalar(
+        "SELECT min(d) FROM (SELECT min(deadline) AS d FROM attempts WHERE phase IN ('queued', 'running') \
+         UNION ALL SELECT min(deadline) FROM executions \
+         WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out'))",
+    )
+    .fetch_one(executor)
+    .await?;
     Ok(next)
 }
 
