@@ -25,6 +25,8 @@ fn execution(name: &str) -> ExecutionRow {
         error: None,
         max_parallelism: None,
         overwrite_cache: false,
+        timeout_ms: None,
+        deadline: None,
         parent_execution_id: None,
         parent_node_id: None,
         origin: "created".to_owned(),
