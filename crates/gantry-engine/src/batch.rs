@@ -62,7 +62,7 @@ pub(crate) struct Batch<'e> {
     watched: HashMap<Uuid, bool>,
     /// Executions that became terminal in this batch.
     pub finished: Vec<Uuid>,
-    /// Whether an attempt was queued for later (a retry's backoff).
+    /// Whether an attempt was queued for later (a retry's backoff) or a deadline was set: the sweeper must look again.
     delayed: bool,
     /// Executions with a `max_parallelism` whose attempts changed in this batch.
     pub rebalance: Rebalance,
@@ -200,6 +200,11 @@ impl<'e> Batch<'e> {
             self.delayed = true;
         }
         self.new_attempts.push(row);
+    }
+
+    /// Has the sweeper re-read its next wake-up time after the commit: a deadline or a delayed attempt was written.
+    pub fn wake_sweeper(&mut self) {
+        self.delayed = true;
     }
 
     pub fn update_attempt(&mut self, row: AttemptRow) {

@@ -182,6 +182,7 @@ impl Batch<'_> {
             (None, Some(_)) => PARKED,
             (None, None) => self.now,
         };
+        let limits = self.attempt_limits(key, &task, not_before).await?;
         let row = AttemptRow {
             id: Uuid::now_v7(),
             execution_id: key.0,
@@ -193,6 +194,8 @@ impl Batch<'_> {
             worker_id: None,
             not_before,
             lease_expires_at: None,
+            timeout_ms: limits.timeout_ms,
+            deadline: limits.queue_deadline,
             error: None,
             created_at: self.now,
             started_at: None,

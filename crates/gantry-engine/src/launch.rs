@@ -34,6 +34,8 @@ impl Batch<'_> {
             max_parallelism: None,
             overwrite_cache: parent.overwrite_cache,
             origin: Default::default(),
+            // The launch plan's own timeout, if any; the parent's timeout reaches the child by termination.
+            timeout: None,
         };
         match self.new_execution(&request, Some(key.clone())).await {
             Ok(child) => {

@@ -28,6 +28,7 @@ mod shared;
 mod submit;
 mod sweep;
 mod templates;
+mod timeouts;
 mod worker;
 mod writer;
 
@@ -261,10 +262,11 @@ impl Engine {
         Ok(outcomes.into_iter().flatten().collect())
     }
 
-    /// Fails attempts whose lease expired now; returns how many it looked at.
-    pub async fn expire_leases(&self) -> EngineResult<usize> {
+    /// Fails attempts whose lease expired now and times out attempts and executions past their deadlines; returns
+    /// how many rows it looked at.
+    pub async fn sweep(&self) -> EngineResult<usize> {
         let (tx, rx) = oneshot::channel();
-        self.send(Request::ExpireLeases, Reply::Expired(tx), rx).await
+        self.send(Request::Sweep, Reply::Swept(tx), rx).await
     }
 
     /// Phase changes of one execution from now on. A receiver that falls behind by more than the buffer gets

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use gantry_core::compile::{Registry, compile_workflow};
 use gantry_core::model::{
-    Binding, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate, TypedInterface,
+    Binding, Duration, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate, TypedInterface,
     WorkflowTemplate,
 };
 use gantry_core::resolve;
@@ -38,6 +38,8 @@ pub struct CreateExecution {
     pub inputs: LiteralMap,
     pub max_parallelism: Option<u32>,
     pub overwrite_cache: bool,
+    /// Limit on the execution's running time, from its creation; `None` takes the launch plan's, if any.
+    pub timeout: Option<Duration>,
     /// A new execution, or one made from an earlier one.
     pub origin: Origin,
 }
@@ -179,7 +181,7 @@ impl Batch<'_> {
         request: &CreateExecution,
         parent: Option<(Uuid, String)>,
     ) -> EngineResult<Uuid> {
-        let (workflow, fixed, defaults, max_parallelism) = self.target_workflow(request).await?;
+        let (workflow, fixed, defaults, max_parallelism, plan_timeout) = self.target_workflow(request).await?;
         let inputs = check_inputs(&workflow.interface, &request.inputs, &fixed, &defaults)?;
         let registry = self
             .shared
@@ -192,6 +194,10 @@ impl Batch<'_> {
         let id = Uuid::now_v7();
         let (parent_execution_id, parent_node_id) = parent.unzip();
         let (origin, source_execution_id) = request.origin.parts();
+        let timeout_ms = request.timeout.or(plan_timeout).map(|t| t.as_millis());
+        if timeout_ms.is_some() {
+            self.wake_sweeper();
+        }
         let row = ExecutionRow {
             id,
             project: request.project.clone(),
@@ -206,6 +212,8 @@ impl Batch<'_> {
             error: None,
             max_parallelism: request.max_parallelism.or(max_parallelism).map(|n| n as i32),
             overwrite_cache: request.overwrite_cache,
+            timeout_ms,
+            deadline: timeout_ms.map(|t| self.now.saturating_add(t)),
             parent_execution_id,
             parent_node_id,
             origin: origin.to_owned(),
@@ -228,22 +236,22 @@ impl Batch<'_> {
         Ok(id)
     }
 
-    /// The workflow a request runs, with a launch plan's fixed and default inputs and parallelism.
+    /// The workflow a request runs, with a launch plan's fixed and default inputs, parallelism and timeout.
     async fn target_workflow(
         &mut self,
         request: &CreateExecution,
-    ) -> EngineResult<(WorkflowTemplate, LiteralMap, LiteralMap, Option<u32>)> {
+    ) -> EngineResult<(WorkflowTemplate, LiteralMap, LiteralMap, Option<u32>, Option<Duration>)> {
         match &request.target {
             Target::Task(id) => {
                 let task = self.shared.templates.task(self.tx.as_mut(), id).await?;
                 let task = task.ok_or_else(|| EngineError::NotFound(format!("task {id} is not registered")))?;
-                Ok((task_workflow(&task), LiteralMap::new(), LiteralMap::new(), None))
+                Ok((task_workflow(&task), LiteralMap::new(), LiteralMap::new(), None, None))
             }
             Target::Workflow(id) => {
                 let workflow = self.shared.templates.workflow(self.tx.as_mut(), id).await?;
                 let workflow =
                     workflow.ok_or_else(|| EngineError::NotFound(format!("workflow {id} is not registered")))?;
-                Ok(((*workflow).clone(), LiteralMap::new(), LiteralMap::new(), None))
+                Ok(((*workflow).clone(), LiteralMap::new(), LiteralMap::new(), None, None))
             }
             Target::LaunchPlan(id) => {
                 let plan = self.shared.templates.launch_plan(self.tx.as_mut(), id).await?;
@@ -254,6 +262,7 @@ impl Batch<'_> {
                     plan.fixed_inputs.clone(),
                     plan.default_inputs.clone(),
                     plan.max_parallelism,
+                    plan.timeout,
                 ))
             }
         }
@@ -302,6 +311,8 @@ pub(crate) fn rerun_of(
         inputs: codec::decode_literals(&old.inputs)?,
         max_parallelism: old.max_parallelism.map(|n| n.max(0) as u32),
         overwrite_cache,
+        // The same time allowed, from the new execution's creation.
+        timeout: old.timeout_ms.map(Duration::from_millis),
         origin,
     })
 }

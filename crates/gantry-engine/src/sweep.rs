@@ -1,7 +1,7 @@
-//! The sweeper: one task that fails attempts whose lease expired and wakes workers when a retry's backoff ends. It
-//! sleeps until the earliest lease expiry or backoff end the store knows of (at most a second, so that leases taken
-//! meanwhile are seen; a batch that queues a delayed attempt wakes it at once), and asks the writer to act; it holds
-//! no per-node timers.
+//! The sweeper: one task that fails attempts whose lease expired, times out attempts and executions past their
+//! deadlines, and wakes workers when a retry's backoff ends. It sleeps until the earliest lease expiry, deadline or
+//! backoff end the store knows of (at most a second, so that leases taken meanwhile are seen; a batch that queues a
+//! delayed attempt or sets a deadline wakes it at once), and asks the writer to act; it holds no per-node timers.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -29,25 +29,30 @@ pub(crate) async fn run(engine: WeakEngine) {
             warn!(%error, "sweeper could not read lease expiries");
             None
         });
-        if next_lease.is_some_and(|expiry| expiry <= now) {
+        let next_deadline = shared.store.next_deadline().await.unwrap_or_else(|error| {
+            warn!(%error, "sweeper could not read deadlines");
+            None
+        });
+        let next_sweep = [next_lease, next_deadline].into_iter().flatten().min();
+        if next_sweep.is_some_and(|due| due <= now) {
             let Some(commands) = engine.commands.upgrade() else {
                 return;
             };
             let (tx, rx) = oneshot::channel();
             let command = Command {
-                request: Request::ExpireLeases,
-                reply: Reply::Expired(tx),
+                request: Request::Sweep,
+                reply: Reply::Swept(tx),
             };
             if commands.send(command).await.is_err() {
                 return;
             }
             if let Ok(Err(error)) = rx.await {
-                warn!(%error, "expiring leases failed");
+                warn!(%error, "sweeping leases and deadlines failed");
             }
             continue;
         }
         let next_due = shared.store.next_not_before(now).await.unwrap_or(None);
-        let wake_at = [next_lease, next_due]
+        let wake_at = [next_sweep, next_due]
             .into_iter()
             .flatten()
             .fold(now + MAX_SLEEP_MS, i64::min);

@@ -1,5 +1,5 @@
 //! What workers do: claim attempts, heartbeat their leases, complete them; and the sweep that fails attempts whose
-//! lease expired.
+//! lease expired (deadlines are in `timeouts.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +35,9 @@ pub struct Assignment {
     /// The lease's id (the attempt row's id): heartbeats and completions present it.
     pub lease_id: Uuid,
     pub lease_expires_at_ms: i64,
+    /// When the attempt times out (claim time + the attempt timeout); `None` without a timeout.
+    pub deadline_ms: Option<i64>,
+    /// The task, with the node's timeout override applied to its metadata.
     pub task: Arc<TaskTemplate>,
     /// protobuf-encoded LiteralMap of the resolved inputs.
     pub inputs: Vec<u8>,
@@ -65,7 +68,7 @@ pub type CompletionOutcome = Result<AttemptPhase, EngineError>;
 
 impl Batch<'_> {
     /// Reads the nodes of these attempts: one statement per execution, not one per attempt.
-    async fn load_attempt_nodes<'r>(&mut self, rows: impl IntoIterator<Item = &'r AttemptRow>) -> EngineResult<()> {
+    pub(crate) async fn load_attempt_nodes<'r>(&mut self, rows: impl IntoIterator<Item = &'r AttemptRow>) -> EngineResult<()> {
         let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
         for row in rows {
             by_execution
@@ -99,7 +102,14 @@ impl Batch<'_> {
             let key: NodeKey = (row.execution_id, row.node_id.clone());
             self.changed(key.0, &key.1, Some(row.attempt as u32), ChangeScope::Attempt, "running");
             self.events.push_back((key.clone(), NodeEvent::AttemptStarted));
-            let task = self.task(&row.task).await?;
+            let mut task = self.task(&row.task).await?;
+            let timeout = row.timeout_ms.map(gantry_core::model::Duration::from_millis);
+            if timeout != task.metadata.timeout {
+                Arc::make_mut(&mut task).metadata.timeout = timeout;
+            }
+            if row.deadline.is_some() {
+                self.wake_sweeper();
+            }
             let inputs = self.node(&key).await?.inputs.clone().unwrap_or_default();
             assignments.push(Assignment {
                 attempt: AttemptRef {
@@ -109,6 +119,7 @@ impl Batch<'_> {
                 },
                 lease_id: row.id,
                 lease_expires_at_ms: row.lease_expires_at.unwrap_or(self.now + lease_ms),
+                deadline_ms: row.deadline,
                 task,
                 inputs,
             });
@@ -155,6 +166,8 @@ impl Batch<'_> {
                     }
                 }
                 Err(_) if matches!(row.phase, AttemptPhase::Aborted | AttemptPhase::TimedOut) => LeaseStatus::Cancel,
+                // Past its deadline the attempt is timing out (the sweep records it): the worker must stop.
+                Err(TransitionError::DeadlinePassed { .. }) => LeaseStatus::Cancel,
                 Err(_) => LeaseStatus::Lost,
             };
             statuses.push(status);
@@ -228,8 +241,15 @@ impl Batch<'_> {
         Ok(outcomes)
     }
 
+    /// Fails running attempts whose lease expired (their nodes retry under the system budget) and times out attempts
+    /// and executions past their deadlines. Returns how many rows it looked at.
+    pub async fn sweep(&mut self, limit: u32) -> EngineResult<usize> {
+        let expired = self.expire_leases(limit).await?;
+        Ok(expired + self.pass_deadlines(limit).await?)
+    }
+
     /// Fails running attempts whose lease expired; their nodes retry under the system budget.
-    pub async fn expire_leases(&mut self, limit: u32) -> EngineResult<usize> {
+    async fn expire_leases(&mut self, limit: u32) -> EngineResult<usize> {
         let rows = self.tx.expired_attempts(self.now, limit).await?;
         let count = rows.len();
         self.load_attempt_nodes(&rows).await?;
@@ -269,7 +289,7 @@ impl Batch<'_> {
     }
 
     /// Turns an attempt's result into its node's event.
-    async fn attempt_finished(&mut self, key: &NodeKey, attempt: i32, result: AttemptResult) -> EngineResult<()> {
+    pub(crate) async fn attempt_finished(&mut self, key: &NodeKey, attempt: i32, result: AttemptResult) -> EngineResult<()> {
         let event = match result {
             AttemptResult::Outputs(outputs) => {
                 let task_id = self.node(key).await?.task.clone().unwrap_or_default();
@@ -397,11 +417,12 @@ fn same_attempt(row: &AttemptRow, attempt: &AttemptRef) -> bool {
     row.execution_id == attempt.execution_id && row.node_id == attempt.node_id && row.attempt as u32 == attempt.attempt
 }
 
-fn attempt_state(row: &AttemptRow) -> AttemptState {
+pub(crate) fn attempt_state(row: &AttemptRow) -> AttemptState {
     AttemptState {
         phase: row.phase,
         worker_id: row.worker_id.clone(),
         lease_expires_at_ms: row.lease_expires_at,
+        deadline_ms: row.deadline,
     }
 }
 

@@ -43,7 +43,7 @@ pub(crate) enum Request {
         worker_id: String,
         completions: Vec<Completion>,
     },
-    ExpireLeases,
+    Sweep,
 }
 
 #[derive(Debug)]
@@ -54,7 +54,7 @@ pub(crate) enum Reply {
     Claimed(oneshot::Sender<EngineResult<Vec<Assignment>>>),
     Leases(oneshot::Sender<EngineResult<Vec<LeaseStatus>>>),
     Completed(oneshot::Sender<EngineResult<Vec<CompletionOutcome>>>),
-    Expired(oneshot::Sender<EngineResult<usize>>),
+    Swept(oneshot::Sender<EngineResult<usize>>),
 }
 
 /// A command's result, held until the batch commits.
@@ -65,7 +65,7 @@ enum Outcome {
     Claimed(EngineResult<Vec<Assignment>>),
     Leases(EngineResult<Vec<LeaseStatus>>),
     Completed(EngineResult<Vec<CompletionOutcome>>),
-    Expired(EngineResult<usize>),
+    Swept(EngineResult<usize>),
 }
 
 impl Outcome {
@@ -77,7 +77,7 @@ impl Outcome {
             Outcome::Claimed(r) => r.as_ref().err(),
             Outcome::Leases(r) => r.as_ref().err(),
             Outcome::Completed(r) => r.as_ref().err(),
-            Outcome::Expired(r) => r.as_ref().err(),
+            Outcome::Swept(r) => r.as_ref().err(),
         }
     }
 
@@ -101,7 +101,7 @@ impl Reply {
             (Reply::Claimed(tx), Outcome::Claimed(r)) => drop(tx.send(r)),
             (Reply::Leases(tx), Outcome::Leases(r)) => drop(tx.send(r)),
             (Reply::Completed(tx), Outcome::Completed(r)) => drop(tx.send(r)),
-            (Reply::Expired(tx), Outcome::Expired(r)) => drop(tx.send(r)),
+            (Reply::Swept(tx), Outcome::Swept(r)) => drop(tx.send(r)),
             (reply, _) => reply.fail(EngineError::Internal("mismatched reply".into())),
         }
     }
@@ -114,7 +114,7 @@ impl Reply {
             Reply::Claimed(tx) => drop(tx.send(Err(error))),
             Reply::Leases(tx) => drop(tx.send(Err(error))),
             Reply::Completed(tx) => drop(tx.send(Err(error))),
-            Reply::Expired(tx) => drop(tx.send(Err(error))),
+            Reply::Swept(tx) => drop(tx.send(Err(error))),
         }
     }
 }
@@ -219,6 +219,6 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         Request::Complete { worker_id, completions } => {
             Outcome::Completed(batch.complete(worker_id, completions.clone()).await)
         }
-        Request::ExpireLeases => Outcome::Expired(batch.expire_leases(1_000).await),
+        Request::Sweep => Outcome::Swept(batch.sweep(1_000).await),
     }
 }

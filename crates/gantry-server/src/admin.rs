@@ -263,6 +263,7 @@ impl AdminService for AdminApi {
             max_parallelism: r.max_parallelism,
             overwrite_cache: r.overwrite_cache,
             origin: Default::default(),
+            timeout: gantry_proto::convert::timeout_from_pb("timeout", r.timeout)?,
         };
         let (row, created) = self.engine.create_execution(request).await.or_status()?;
         Ok(Response::new(pb::CreateExecutionResponse {

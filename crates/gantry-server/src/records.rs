@@ -17,6 +17,14 @@ pub fn timestamp(ms: i64) -> Timestamp {
     }
 }
 
+/// A millisecond span as a protobuf duration.
+pub fn duration(ms: i64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
 fn error(bytes: &Option<Vec<u8>>) -> Result<Option<pb::ExecutionError>, Status> {
     bytes
         .as_deref()
@@ -66,6 +74,8 @@ pub fn execution(row: &ExecutionRow) -> Result<pb::Execution, Status> {
             (None, _) => pb::ExecutionOrigin::Created,
         } as i32,
         source_execution_id: row.source_execution_id.map(|id| id.to_string()).unwrap_or_default(),
+        timeout: row.timeout_ms.map(duration),
+        deadline: row.deadline.map(timestamp),
     })
 }
 
@@ -100,6 +110,8 @@ pub fn node(row: &NodeRow) -> Result<pb::NodeExecution, Status> {
         kind: kind as i32,
         target: target.map(Into::into),
         child_execution_id: row.child_execution_id.map(|id| id.to_string()).unwrap_or_default(),
+        user_failures: row.user_failures as u32,
+        system_failures: row.system_failures as u32,
     })
 }
 
@@ -116,5 +128,7 @@ pub fn attempt(row: &AttemptRow) -> Result<pb::TaskAttempt, Status> {
         updated_at: Some(timestamp(row.finished_at.or(row.started_at).unwrap_or(row.created_at))),
         started_at: row.started_at.map(timestamp),
         finished_at: row.finished_at.map(timestamp),
+        not_before: Some(timestamp(row.not_before)),
+        deadline: row.deadline.map(timestamp),
     })
 }

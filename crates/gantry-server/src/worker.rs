@@ -132,7 +132,7 @@ impl WorkerService for WorkerApi {
                     lease_expires_at: Some(timestamp(a.lease_expires_at_ms)),
                     task: Some((*a.task).clone().into()),
                     inputs: Some(inputs),
-                    deadline: None,
+                    deadline: a.deadline_ms.map(timestamp),
                 })
             })
             .collect::<Result<_, Status>>()?;

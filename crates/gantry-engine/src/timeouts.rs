@@ -1,0 +1,94 @@
+//! Timeouts: the limits an attempt gets when it is queued (its attempt timeout, and the deadline by which a worker
+//! must claim it), and the sweep's handling of passed deadlines. The core decides what a passed deadline means
+//! (`AttemptEvent::DeadlinePassed`, `ExecutionEvent::TimedOut`); this file finds the rows and persists the result.
+//! Nothing here holds a timer: the sweeper wakes at the earliest deadline the store knows of.
+
+use gantry_core::model::TaskTemplate;
+use gantry_core::state::{self, AttemptEffect, AttemptEvent, AttemptResult, ExecutionEvent};
+
+use crate::batch::{Batch, NodeKey};
+use crate::codec;
+use crate::error::EngineResult;
+use crate::notify::ChangeScope;
+use crate::worker::attempt_state;
+
+/// The limits of a new attempt, as stored on its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AttemptLimits {
+    /// The attempt timeout, counted from the claim.
+    pub timeout_ms: Option<i64>,
+    /// When a worker must have claimed it by.
+    pub queue_deadline: Option<i64>,
+}
+
+impl Batch<'_> {
+    /// The node's timeout override, else the task's; and the queue deadline of an attempt claimable from
+    /// `not_before`.
+    pub(crate) async fn attempt_limits(
+        &mut self,
+        key: &NodeKey,
+        task: &TaskTemplate,
+        not_before: i64,
+    ) -> EngineResult<AttemptLimits> {
+        let definition = codec::decode_node(&self.node(key).await?.definition)?;
+        let timeout = definition.overrides.timeout.or(task.metadata.timeout);
+        let limits = AttemptLimits {
+            timeout_ms: timeout.map(|t| t.as_millis()),
+            queue_deadline: state::attempt::queue_deadline(
+                not_before,
+                task.metadata.queue_timeout.map(|t| t.as_millis()),
+            ),
+        };
+        if limits.queue_deadline.is_some() {
+            self.wake_sweeper();
+        }
+        Ok(limits)
+    }
+
+    /// Times out queued and running attempts whose deadline passed, and executions past theirs. Returns how many
+    /// rows it looked at.
+    pub(crate) async fn pass_deadlines(&mut self, limit: u32) -> EngineResult<usize> {
+        let rows = self.tx.overdue_attempts(self.now, limit).await?;
+        let mut count = rows.len();
+        self.load_attempt_nodes(&rows).await?;
+        for mut row in rows {
+            let event = AttemptEvent::DeadlinePassed { now_ms: self.now };
+            let Ok((next, effect)) = state::attempt::transition(&attempt_state(&row), event) else {
+                continue;
+            };
+            if next.phase == row.phase {
+                continue;
+            }
+            tracing::info!(execution_id = %row.execution_id, node_id = %row.node_id, attempt = row.attempt,
+                was = %row.phase, "attempt timed out");
+            row.phase = next.phase;
+            row.finished_at = Some(self.now);
+            if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
+                row.error = Some(codec::encode_error(error));
+            }
+            let key: NodeKey = (row.execution_id, row.node_id.clone());
+            let attempt = row.attempt;
+            self.update_attempt(row);
+            self.changed(
+                key.0,
+                &key.1,
+                Some(attempt as u32),
+                ChangeScope::Attempt,
+                next.phase.as_str(),
+            );
+            if let AttemptEffect::Finished(result) = effect {
+                self.attempt_finished(&key, attempt, result).await?;
+            }
+        }
+        self.run().await?;
+
+        let executions = self.tx.overdue_executions(self.now, limit).await?;
+        count += executions.len();
+        for id in executions {
+            tracing::info!(execution_id = %id, "execution timed out");
+            self.execution_events.push_back((id, ExecutionEvent::TimedOut));
+        }
+        self.run().await?;
+        Ok(count)
+    }
+}
