@@ -5,6 +5,7 @@
 pub mod client;
 pub mod process;
 pub mod raw_worker;
+pub mod scripted;
 
 use std::path::PathBuf;
 use std::time::Duration;

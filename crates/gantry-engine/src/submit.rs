@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use gantry_core::compile::{Registry, compile_workflow};
 use gantry_core::model::{
-    Binding, Duration, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate, TypedInterface,
-    WorkflowTemplate,
+    Binding, Duration, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate,
+    TypedInterface, WorkflowTemplate,
 };
 use gantry_core::resolve;
 use gantry_core::state::{ExecutionEvent, ExecutionPhase};

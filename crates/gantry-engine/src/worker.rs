@@ -68,7 +68,10 @@ pub type CompletionOutcome = Result<AttemptPhase, EngineError>;
 
 impl Batch<'_> {
     /// Reads the nodes of these attempts: one statement per execution, not one per attempt.
-    pub(crate) async fn load_attempt_nodes<'r>(&mut self, rows: impl IntoIterator<Item = &'r AttemptRow>) -> EngineResult<()> {
+    pub(crate) async fn load_attempt_nodes<'r>(
+        &mut self,
+        rows: impl IntoIterator<Item = &'r AttemptRow>,
+    ) -> EngineResult<()> {
         let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
         for row in rows {
             by_execution
@@ -289,7 +292,12 @@ impl Batch<'_> {
     }
 
     /// Turns an attempt's result into its node's event.
-    pub(crate) async fn attempt_finished(&mut self, key: &NodeKey, attempt: i32, result: AttemptResult) -> EngineResult<()> {
+    pub(crate) async fn attempt_finished(
+        &mut self,
+        key: &NodeKey,
+        attempt: i32,
+        result: AttemptResult,
+    ) -> EngineResult<()> {
         let event = match result {
             AttemptResult::Outputs(outputs) => {
                 let task_id = self.node(key).await?.task.clone().unwrap_or_default();

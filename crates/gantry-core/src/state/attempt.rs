@@ -121,7 +121,6 @@ impl AttemptEvent {
             AttemptEvent::Abort => "abort",
         }
     }
-
 }
 
 /// What the node machine must hear about, as the attempt's effect.
@@ -210,9 +209,13 @@ pub fn transition(state: &AttemptState, event: AttemptEvent) -> Result<(AttemptS
                 return unchanged();
             }
             let error = match phase {
-                P::Queued => ExecutionError::system("queue_timeout", "no worker claimed the attempt in the allowed time")
-                    .recoverable(false),
-                _ => ExecutionError::user("attempt_timeout", "the attempt ran past the task's timeout").recoverable(true),
+                P::Queued => {
+                    ExecutionError::system("queue_timeout", "no worker claimed the attempt in the allowed time")
+                        .recoverable(false)
+                }
+                _ => {
+                    ExecutionError::user("attempt_timeout", "the attempt ran past the task's timeout").recoverable(true)
+                }
             };
             Ok((
                 with_phase(P::TimedOut),
