@@ -254,3 +254,42 @@ async fn a_launch_plan_timeout_is_the_default_and_the_request_overrides_it() {
     assert!(zero.message().contains("timeout"), "{}", zero.message());
     server.stop().await;
 }
+
+/// A dynamic spec's node override replaces the task's (absent) timeout: the child's assignment carries the deadline
+/// and the overridden metadata, and the child times out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_override_gives_a_dynamic_child_its_timeout() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut admin = server.admin().await;
+    register(&mut admin, raw_worker::task_templates()).await;
+    let execution = start(&mut admin, create("generate_others", ("tasks_count", 1), None)).await;
+    let mut worker = Scripted::new(&server, "w").await;
+    let generator = worker.poll_one().await;
+    assert!(generator.deadline.is_none(), "no timeout, no deadline");
+    let mut spec = raw_worker::seed_spec(1);
+    spec.nodes[0].overrides.timeout = Some(gantry_core::model::Duration::from_millis(250));
+    worker
+        .finish(&generator, pb::completion::Result::DynamicSpec(spec.into()))
+        .await;
+    let child = worker.poll_one().await;
+    let metadata = child.task.as_ref().and_then(|t| t.metadata.as_ref()).expect("metadata");
+    assert_eq!(
+        metadata.timeout,
+        Some(millis(250)),
+        "the override is applied to the assignment's task"
+    );
+    let records = attempts(&mut admin, &execution.id, "n0/0/dn0").await;
+    assert_eq!(ms(&child.deadline), ms(&records[0].started_at) + 250);
+
+    let finished = wait_for_terminal(&mut admin, &execution.id).await;
+    assert_eq!(finished.phase, pb::ExecutionPhase::Failed as i32);
+    assert_eq!(
+        node(&mut admin, &execution.id, "n0/0/dn0").await.phase,
+        pb::NodePhase::TimedOut as i32
+    );
+    assert_eq!(
+        node(&mut admin, &execution.id, "n0").await.phase,
+        pb::NodePhase::Failed as i32
+    );
+    server.stop().await;
+}
