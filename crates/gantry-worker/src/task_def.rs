@@ -78,10 +78,18 @@ impl TaskDef {
         self
     }
 
-    /// Limit on one attempt's running time.
+    /// Limit on one attempt's running time, from its claim. Past it the server times the attempt out (a recoverable
+    /// user error, retried under the user budget) and the handler's context is cancelled.
     #[must_use]
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.template.metadata.timeout = Some(duration(timeout));
+        self
+    }
+
+    /// Limit on the time an attempt may wait queued before a worker claims it; past it the node times out.
+    #[must_use]
+    pub fn queue_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.template.metadata.queue_timeout = Some(duration(timeout));
         self
     }
 

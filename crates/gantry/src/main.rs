@@ -163,5 +163,17 @@ mod tests {
         let Command::Run(args) = cli.command else { panic!("run") };
         assert!(args.watch);
         assert_eq!(args.target, "demo/dev/generate_others@1");
+        assert_eq!(args.timeout, None);
+    }
+
+    #[test]
+    fn run_takes_a_positive_timeout() {
+        let parse = |timeout: &str| Cli::try_parse_from(["gantry", "run", "demo/dev/t@1", "--timeout", timeout]);
+        let Command::Run(args) = parse("1m30s").unwrap().command else {
+            panic!("run")
+        };
+        assert_eq!(args.timeout.map(|t| t.as_millis()), Some(90_000));
+        let refused = parse("0s").expect_err("a zero timeout");
+        assert!(refused.to_string().contains("at least one millisecond"), "{refused}");
     }
 }

@@ -6,7 +6,7 @@ use gantry_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use crate::json::literal_map_to_json;
-use crate::time_text::format_timestamp;
+use crate::time_text::{format_duration, format_timestamp};
 
 /// `--output`: tables for people, JSON for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -124,6 +124,14 @@ pub fn literals_json(literals: Option<pb::LiteralMap>) -> anyhow::Result<Value> 
     Ok(literal_map_to_json(&literals))
 }
 
+/// A wire duration as text (`1.5s`).
+pub fn duration(duration: prost_types::Duration) -> String {
+    format_duration(gantry_core::model::Duration {
+        seconds: duration.seconds,
+        nanos: duration.nanos,
+    })
+}
+
 /// An execution as a JSON object (with its inputs when the response carried them).
 pub fn execution_json(execution: &pb::Execution) -> Value {
     let mut value = json!({
@@ -144,6 +152,8 @@ pub fn execution_json(execution: &pb::Execution) -> Value {
             .trim_start_matches("EXECUTION_ORIGIN_")
             .to_lowercase(),
         "source_execution_id": execution.source_execution_id,
+        "timeout": execution.timeout.map(duration),
+        "deadline": execution.deadline.as_ref().map(|d| timestamp(Some(d))),
     });
     if let Some(error) = &execution.error {
         value["error"] = error_json(error);
@@ -172,6 +182,13 @@ pub fn execution_table(execution: &pb::Execution) -> Table {
     table.add_row(vec!["created".to_owned(), timestamp(execution.created_at.as_ref())]);
     table.add_row(vec!["started".to_owned(), timestamp(execution.started_at.as_ref())]);
     table.add_row(vec!["finished".to_owned(), timestamp(execution.finished_at.as_ref())]);
+    if let Some(timeout) = execution.timeout {
+        let deadline = timestamp(execution.deadline.as_ref());
+        table.add_row(vec![
+            "timeout".to_owned(),
+            format!("{} (until {deadline})", duration(timeout)),
+        ]);
+    }
     if let Some(inputs) = &execution.inputs {
         let inputs = literals_json(Some(inputs.clone())).map_or_else(|e| format!("unreadable: {e}"), |v| v.to_string());
         table.add_row(vec!["inputs".to_owned(), inputs]);

@@ -233,6 +233,7 @@ fn convert_task(file: &SpecFile, task: &TaskSpec) -> anyhow::Result<TaskTemplate
             .transpose()?
             .unwrap_or(defaults.retries),
         timeout: duration(&task.timeout, "timeout")?,
+        queue_timeout: duration(&task.queue_timeout, "queue_timeout")?,
         cache: task.cache.unwrap_or(task.cache_version.is_some()),
         cache_version: text(&task.cache_version).unwrap_or_default(),
         cache_serializable: task.cache_serializable,
@@ -432,6 +433,7 @@ fn convert_launch_plan(
         target,
         target_kind: kind,
         max_parallelism: spec.max_parallelism,
+        timeout: duration(&spec.timeout, "timeout")?,
     };
     Ok((launch_plan, interface))
 }

@@ -10,7 +10,7 @@
 //!     outputs: {other_task_out: integer}
 //!     queue: default
 //!     retries: {user: 0, system: 3}             # also initial_backoff / max_backoff: "100ms"
-//!     timeout: 5m
+//!     timeout: 5m                               # per attempt; queue_timeout: time allowed in the queue
 //!     cache_version: "1"                        # implies cache: true
 //!   - name: scale
 //!     inputs:
@@ -95,6 +95,8 @@ pub struct TaskSpec {
     pub retries: Option<RetriesSpec>,
     /// Limit on one attempt, such as `5m`.
     pub timeout: Option<Text>,
+    /// Limit on the time an attempt may wait queued before a worker claims it, such as `10m`.
+    pub queue_timeout: Option<Text>,
     /// Memoise outputs; on by default when `cache_version` is set.
     pub cache: Option<bool>,
     /// Part of the cache key.
@@ -215,6 +217,8 @@ pub struct LaunchPlanSpec {
     pub fixed_inputs: OrderedMap<Value>,
     /// Limit on task nodes running at once.
     pub max_parallelism: Option<u32>,
+    /// Limit on the running time of the executions it starts, such as `1h`.
+    pub timeout: Option<Text>,
 }
 
 /// A scalar read as text, so that `version: 1` and `version: "1"` mean the same.

@@ -25,6 +25,7 @@ tasks:
     outputs: {y: float}
     retries: {user: 2, initial_backoff: 50ms}
     timeout: 1m
+    queue_timeout: 90s
     queue: gpu
     container: {image: "ghcr.io/x:1", args: ["--fast"]}
 workflows:
@@ -45,6 +46,7 @@ launch_plans:
     workflow: chain
     default_inputs: {x: 3}
     max_parallelism: 4
+    timeout: 2h
 "#;
 
 #[test]
@@ -64,6 +66,10 @@ fn tasks_workflows_and_launch_plans_convert_with_typed_literals() {
     assert_eq!(scale.metadata.retries.user_retries, 2);
     assert_eq!(scale.metadata.retries.system_retries, 3);
     assert_eq!(scale.metadata.retries.initial_backoff.as_millis(), 50);
+    assert_eq!(
+        scale.metadata.queue_timeout,
+        Some(gantry_core::model::Duration::from_secs(90))
+    );
     assert_eq!(scale.metadata.queue, "gpu");
     assert!(!scale.metadata.cache);
     assert_eq!(scale.container.as_ref().unwrap().args, ["--fast"]);
@@ -93,6 +99,7 @@ fn tasks_workflows_and_launch_plans_convert_with_typed_literals() {
     assert_eq!(plan.target_kind, ResourceKind::Workflow);
     assert_eq!(plan.default_inputs["x"], Literal::Float(3.0));
     assert_eq!(plan.max_parallelism, Some(4));
+    assert_eq!(plan.timeout, Some(gantry_core::model::Duration::from_secs(7_200)));
     assert!(interfaces.contains(ResourceKind::LaunchPlan, &plan.id));
 }
 

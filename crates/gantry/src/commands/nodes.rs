@@ -117,6 +117,8 @@ fn node_json(tree: &TreeNode) -> Value {
         "target": identifier(node.target.as_ref()),
         "phase": node_phase(node.phase),
         "attempts": node.attempts,
+        "user_failures": node.user_failures,
+        "system_failures": node.system_failures,
         "cache_status": cache_status(node.cache_status),
         "is_dynamic_parent": node.is_dynamic_parent,
         "child_execution_id": node.child_execution_id,
@@ -128,6 +130,17 @@ fn node_json(tree: &TreeNode) -> Value {
     value
 }
 
+/// `3`, or `3 (2 user, 1 system failures)` once attempts failed.
+fn attempts_text(node: &pb::NodeExecution) -> String {
+    if node.user_failures + node.system_failures == 0 {
+        return node.attempts.to_string();
+    }
+    format!(
+        "{} ({} user, {} system failures)",
+        node.attempts, node.user_failures, node.system_failures
+    )
+}
+
 fn add_rows(rows: &mut comfy_table::Table, nodes: &[TreeNode], depth: usize) {
     for tree in nodes {
         let node = &tree.node;
@@ -137,7 +150,7 @@ fn add_rows(rows: &mut comfy_table::Table, nodes: &[TreeNode], depth: usize) {
             node_kind(node.kind),
             identifier(node.target.as_ref()),
             node_phase(node.phase),
-            node.attempts.to_string(),
+            attempts_text(node),
             cache_status(node.cache_status),
             node.error.as_ref().map(error_text).unwrap_or_default(),
         ]);

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
-use gantry_core::model::{Identifier, ResourceKind};
+use gantry_core::model::{Duration, Identifier, ResourceKind};
 use gantry_proto::v1 as pb;
 use serde_json::{Value, json};
 
@@ -14,6 +14,7 @@ use crate::reference::Reference;
 use crate::render::{
     OutputFormat, error_text, execution_json, execution_phase, execution_table, literals_json, print_json,
 };
+use crate::time_text::parse_duration;
 
 /// Exit code of `run --watch` when the execution ends in any phase but succeeded.
 pub const EXIT_NOT_SUCCEEDED: u8 = 3;
@@ -51,6 +52,10 @@ pub struct RunArgs {
     /// Skip cache lookups and replace the entries of every cached task that runs.
     #[arg(long)]
     pub overwrite_cache: bool,
+    /// Limit on the execution's running time (`90s`, `5m`, `1h30m`); past it the execution is timed out and
+    /// everything still running in it is aborted. Default: the launch plan's timeout, if any, else none.
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     /// Follow the execution with a progress bar of nodes done (children of dynamic nodes included), then print its
     /// outputs; exits with 3 unless it succeeded.
     #[arg(long, short = 'w')]
@@ -67,6 +72,15 @@ impl RunArgs {
             ResourceKind::Task
         }
     }
+}
+
+/// A positive duration.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.as_millis() <= 0 {
+        return Err(format!("{text:?}: a timeout must be at least one millisecond"));
+    }
+    Ok(duration)
 }
 
 fn read_inputs(text: &str) -> anyhow::Result<Value> {
@@ -125,6 +139,10 @@ pub async fn run(endpoint: &str, output: OutputFormat, args: RunArgs) -> anyhow:
         inputs: Some(inputs.into()),
         max_parallelism: args.max_parallelism,
         overwrite_cache: args.overwrite_cache,
+        timeout: args.timeout.map(|t| prost_types::Duration {
+            seconds: t.seconds,
+            nanos: t.nanos,
+        }),
     };
     let response = client
         .create_execution(request)
