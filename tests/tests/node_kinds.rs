@@ -405,6 +405,7 @@ fn launch_plan(name: &str, target: &str, kind: ResourceKind) -> LaunchPlan {
         default_inputs: LiteralMap::new(),
         fixed_inputs: LiteralMap::new(),
         max_parallelism: None,
+        timeout: None,
     }
 }
 

@@ -195,6 +195,7 @@ impl Batch<'_> {
             not_before,
             lease_expires_at: None,
             timeout_ms: limits.timeout_ms,
+            queue_timeout_ms: limits.queue_timeout_ms,
             deadline: limits.queue_deadline,
             error: None,
             created_at: self.now,

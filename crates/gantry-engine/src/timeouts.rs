@@ -6,6 +6,8 @@
 use gantry_core::model::TaskTemplate;
 use gantry_core::state::{self, AttemptEffect, AttemptEvent, AttemptResult, ExecutionEvent};
 
+use gantry_store::PARKED;
+
 use crate::batch::{Batch, NodeKey};
 use crate::codec;
 use crate::error::EngineResult;
@@ -17,13 +19,15 @@ use crate::worker::attempt_state;
 pub(crate) struct AttemptLimits {
     /// The attempt timeout, counted from the claim.
     pub timeout_ms: Option<i64>,
+    /// The queue timeout, counted from when the attempt becomes claimable.
+    pub queue_timeout_ms: Option<i64>,
     /// When a worker must have claimed it by.
     pub queue_deadline: Option<i64>,
 }
 
 impl Batch<'_> {
     /// The node's timeout override, else the task's; and the queue deadline of an attempt claimable from
-    /// `not_before`.
+    /// `not_before` (none while parked under `max_parallelism`: its release sets it).
     pub(crate) async fn attempt_limits(
         &mut self,
         key: &NodeKey,
@@ -32,14 +36,16 @@ impl Batch<'_> {
     ) -> EngineResult<AttemptLimits> {
         let definition = codec::decode_node(&self.node(key).await?.definition)?;
         let timeout = definition.overrides.timeout.or(task.metadata.timeout);
+        let queue_timeout_ms = task.metadata.queue_timeout.map(|t| t.as_millis());
         let limits = AttemptLimits {
             timeout_ms: timeout.map(|t| t.as_millis()),
-            queue_deadline: state::attempt::queue_deadline(
-                not_before,
-                task.metadata.queue_timeout.map(|t| t.as_millis()),
-            ),
+            queue_timeout_ms,
+            queue_deadline: match not_before {
+                PARKED => None,
+                _ => state::attempt::queue_deadline(not_before, queue_timeout_ms),
+            },
         };
-        if limits.queue_deadline.is_some() {
+        if limits.queue_timeout_ms.is_some() {
             self.wake_sweeper();
         }
         Ok(limits)

@@ -182,6 +182,7 @@ fn attempt(node: &NodeRow) -> AttemptRow {
         not_before: 0,
         lease_expires_at: None,
         timeout_ms: None,
+        queue_timeout_ms: None,
         deadline: None,
         error: None,
         created_at: 5,

@@ -369,6 +369,7 @@ pub(crate) struct RawAttempt {
     finished_at: Option<i64>,
     timeout_ms: Option<i64>,
     deadline: Option<i64>,
+    queue_timeout_ms: Option<i64>,
 }
 
 impl TryFrom<RawAttempt> for AttemptRow {
@@ -388,6 +389,7 @@ impl TryFrom<RawAttempt> for AttemptRow {
             not_before: raw.not_before,
             lease_expires_at: raw.lease_expires_at,
             timeout_ms: raw.timeout_ms,
+            queue_timeout_ms: raw.queue_timeout_ms,
             deadline: raw.deadline,
             error: raw.error,
             created_at: raw.created_at,

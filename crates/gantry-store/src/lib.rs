@@ -180,8 +180,8 @@ pub trait Tx: Send {
     async fn update_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()>;
     /// Attempts of the execution that hold a slot under its `max_parallelism`: queued and not parked, or running.
     async fn count_active_attempts(&mut self, execution_id: Uuid) -> StoreResult<u64>;
-    /// Makes up to `limit` of the execution's parked attempts claimable from `now`, oldest first; returns their
-    /// queues (one entry per attempt).
+    /// Makes up to `limit` of the execution's parked attempts claimable from `now` (their queue deadline, if they
+    /// have a queue timeout, counting from `now`), oldest first; returns their queues (one entry per attempt).
     async fn unpark_attempts(&mut self, execution_id: Uuid, limit: u64, now: i64) -> StoreResult<Vec<String>>;
     /// Running attempts whose lease expired at `now`, up to `limit`, skipping locked rows.
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;

@@ -185,7 +185,9 @@ pub struct AttemptRow {
     /// The attempt timeout in milliseconds (the node's override, else the task's), counted from the claim; `None`:
     /// no limit.
     pub timeout_ms: Option<i64>,
-    /// Queued: when a worker must have claimed it by (the queue timeout). Running: when it must have finished by
+    /// The queue timeout in milliseconds, counted from when the attempt becomes claimable; `None`: no limit.
+    pub queue_timeout_ms: Option<i64>,
+    /// Queued: when a worker must have claimed it by (the queue timeout; none while parked). Running: when it must have finished by
     /// (claim time + `timeout_ms`). `None`: no limit.
     pub deadline: Option<i64>,
     /// protobuf ExecutionError.

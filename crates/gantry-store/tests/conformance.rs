@@ -123,6 +123,7 @@ both_stores!(
     attempts::abort_node_attempts_touches_only_those_nodes,
     timeouts::claims_skip_past_queue_deadlines_and_start_the_run_deadline,
     timeouts::overdue_attempts_and_executions_and_the_next_deadline,
+    timeouts::a_released_parked_attempt_gets_its_queue_deadline,
 );
 
 // Holding one transaction open while a second claims needs row locks: Postgres only (a second SQLite writer waits

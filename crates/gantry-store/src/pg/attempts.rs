@@ -22,6 +22,7 @@ struct AttemptColumns<'a> {
     not_before: Vec<i64>,
     lease_expires_at: Vec<Option<i64>>,
     timeout_ms: Vec<Option<i64>>,
+    queue_timeout_ms: Vec<Option<i64>>,
     deadline: Vec<Option<i64>>,
     error: Vec<Option<&'a [u8]>>,
     created_at: Vec<i64>,
@@ -44,6 +45,7 @@ impl<'a> AttemptColumns<'a> {
             columns.not_before.push(row.not_before);
             columns.lease_expires_at.push(row.lease_expires_at);
             columns.timeout_ms.push(row.timeout_ms);
+            columns.queue_timeout_ms.push(row.queue_timeout_ms);
             columns.deadline.push(row.deadline);
             columns.error.push(row.error.as_deref());
             columns.created_at.push(row.created_at);
@@ -59,10 +61,10 @@ pub(super) async fn insert_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         let c = AttemptColumns::of(chunk);
         sqlx::query(
             "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
-             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline) \
+             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline, queue_timeout_ms) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::int8[], $10::int8[], $11::bytea[], $12::int8[], $13::int8[], $14::int8[], \
-             $15::int8[], $16::int8[])",
+             $15::int8[], $16::int8[], $17::int8[])",
         )
         .bind(&c.id)
         .bind(&c.execution_id)
@@ -80,6 +82,7 @@ pub(super) async fn insert_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         .bind(&c.finished_at)
         .bind(&c.timeout_ms)
         .bind(&c.deadline)
+        .bind(&c.queue_timeout_ms)
         .execute(&mut *conn)
         .await
         .map_err(|error| conflict_or(error, || attempts_conflict(chunk)))?;
@@ -288,7 +291,7 @@ pub(super) async fn unpark_attempts(
     now: i64,
 ) -> StoreResult<Vec<String>> {
     let sql = format!(
-        "UPDATE attempts SET not_before = $3 WHERE id IN (SELECT id FROM attempts \
+        "UPDATE attempts SET not_before = $3, deadline = $3 + queue_timeout_ms WHERE id IN (SELECT id FROM attempts \
          WHERE execution_id = $1 AND phase = 'queued' AND not_before = {PARKED_SQL} \
          ORDER BY id LIMIT $2 FOR UPDATE) RETURNING queue"
     );

@@ -14,7 +14,7 @@ pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[Attempt
     for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
-             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline) ",
+             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline, queue_timeout_ms) ",
         );
         insert.push_values(chunk, |mut values, row| {
             values
@@ -33,7 +33,8 @@ pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[Attempt
                 .push_bind(row.started_at)
                 .push_bind(row.finished_at)
                 .push_bind(row.timeout_ms)
-                .push_bind(row.deadline);
+                .push_bind(row.deadline)
+                .push_bind(row.queue_timeout_ms);
         });
         insert
             .build()
@@ -246,7 +247,7 @@ pub(super) async fn unpark_attempts(
     now: i64,
 ) -> StoreResult<Vec<String>> {
     let sql = format!(
-        "UPDATE attempts SET not_before = ?3 WHERE id IN (SELECT id FROM attempts \
+        "UPDATE attempts SET not_before = ?3, deadline = ?3 + queue_timeout_ms WHERE id IN (SELECT id FROM attempts \
          WHERE execution_id = ?1 AND phase = 'queued' AND not_before = {PARKED_SQL} \
          ORDER BY id LIMIT ?2) RETURNING queue"
     );

@@ -104,6 +104,7 @@ pub fn attempt(execution_id: Uuid, node_id: &str, queue: &str, not_before: i64) 
         not_before,
         lease_expires_at: None,
         timeout_ms: None,
+        queue_timeout_ms: None,
         deadline: None,
         error: None,
         created_at: 30,

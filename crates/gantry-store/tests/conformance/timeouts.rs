@@ -130,3 +130,33 @@ pub async fn overdue_attempts_and_executions_and_the_next_deadline(store: &dyn S
         "update_attempts writes the deadline"
     );
 }
+
+pub async fn a_released_parked_attempt_gets_its_queue_deadline(store: &dyn Store) {
+    let execution = committed_execution(store, "parked").await;
+    let limited = AttemptRow {
+        queue_timeout_ms: Some(500),
+        ..attempt(execution.id, "limited", "q", gantry_store::PARKED)
+    };
+    let unlimited = attempt(execution.id, "unlimited", "q", gantry_store::PARKED);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_attempts(&[limited.clone(), unlimited.clone()]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.next_deadline().await.unwrap(),
+        None,
+        "a parked attempt waits for no deadline"
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.unpark_attempts(execution.id, 10, 1_000).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
+    let limited = store.list_attempts(execution.id, "limited").await.unwrap();
+    assert_eq!(
+        (limited[0].not_before, limited[0].deadline, limited[0].queue_timeout_ms),
+        (1_000, Some(1_500), Some(500)),
+        "the queue timeout counts from the release"
+    );
+    let unlimited = store.list_attempts(execution.id, "unlimited").await.unwrap();
+    assert_eq!(unlimited[0].deadline, None);
+    assert_eq!(store.next_deadline().await.unwrap(), Some(1_500));
+}
