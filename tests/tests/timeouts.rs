@@ -293,3 +293,46 @@ async fn a_node_override_gives_a_dynamic_child_its_timeout() {
     );
     server.stop().await;
 }
+
+/// Under `max_parallelism = 1` a child waiting for a slot is parked: its queue timeout does not run while it waits
+/// for its own execution's limit, only from its release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_timeout_counts_from_the_release_of_a_parked_attempt() {
+    let server = TestServer::start(Backend::Postgres).await;
+    let mut admin = server.admin().await;
+    let mut tasks = raw_worker::task_templates();
+    tasks[0].metadata.queue_timeout = Some(gantry_core::model::Duration::from_secs(60));
+    register(&mut admin, tasks).await;
+    let request = pb::CreateExecutionRequest {
+        max_parallelism: Some(1),
+        ..create("generate_others", ("tasks_count", 2), None)
+    };
+    let execution = start(&mut admin, request).await;
+    let mut worker = Scripted::new(&server, "w").await;
+    let generator = worker.poll_one().await;
+    worker.finish(&generator, raw_worker::result_for(&generator)).await;
+    let first = worker.poll_one().await;
+    assert_eq!(scripted::node_id(&first), "n0/0/dn0");
+    let parked = attempts(&mut admin, &execution.id, "n0/0/dn1").await;
+    assert_eq!(parked[0].deadline, None, "no queue deadline while parked");
+    worker.finish(&first, raw_worker::result_for(&first)).await;
+    // Released by the completion that freed the slot, and not claimed yet.
+    let released = attempts(&mut admin, &execution.id, "n0/0/dn1").await;
+    assert_eq!(released[0].phase, pb::AttemptPhase::Queued as i32);
+    assert_eq!(
+        ms(&released[0].deadline),
+        ms(&released[0].not_before) + 60_000,
+        "the queue deadline counts from the release"
+    );
+    let first_record = attempts(&mut admin, &execution.id, "n0/0/dn0").await;
+    assert_eq!(
+        ms(&released[0].not_before),
+        ms(&first_record[0].finished_at),
+        "released as the slot freed"
+    );
+    let second = worker.poll_one().await;
+    worker.finish(&second, raw_worker::result_for(&second)).await;
+    let finished = wait_for_terminal(&mut admin, &execution.id).await;
+    assert_eq!(finished.phase, pb::ExecutionPhase::Succeeded as i32);
+    server.stop().await;
+}
