@@ -212,6 +212,7 @@ pub trait Tx: Send {
         execution_id: Uuid,
         node_id: Option<&str>,
     ) -> StoreResult<Vec<(String, String)>>;
+
     /// Queued or running attempts whose deadline passed at `now`, up to `limit`, skipping locked rows.
     async fn overdue_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;
     /// Ids of non-terminal executions whose deadline passed at `now`, up to `limit`, skipping locked rows.
