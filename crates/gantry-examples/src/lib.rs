@@ -95,6 +95,7 @@ pub fn launch_plans() -> Vec<LaunchPlan> {
         default_inputs: LiteralMap::new(),
         fixed_inputs: fixed,
         max_parallelism: None,
+        timeout: None,
     };
     vec![
         plan("double", LiteralMap::new()),
