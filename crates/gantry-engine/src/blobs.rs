@@ -335,3 +335,101 @@ impl crate::batch::Batch<'_> {
         Ok(Ok(offloader.offload(outputs, &sizes, group).await?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gantry_core::model::{Blob, BlobDimensionality};
+
+    use super::*;
+
+    fn offloader() -> Offloader {
+        Offloader {
+            store: BlobStore::in_memory(),
+            limits: Limits {
+                offload_bytes: 100,
+                literal_bytes: 1_000,
+                outputs_bytes: 1_500,
+                ..Limits::default()
+            },
+        }
+    }
+
+    fn values() -> LiteralMap {
+        let blob = Blob {
+            uri: format!("s3://bucket/{}", "k".repeat(300)),
+            format: "csv".into(),
+            dimensionality: BlobDimensionality::Single,
+        };
+        LiteralMap::from([
+            ("big".to_owned(), Literal::String("x".repeat(500))),
+            ("blob".to_owned(), Literal::Blob(blob)),
+            ("small".to_owned(), Literal::Integer(7)),
+            (
+                "list".to_owned(),
+                Literal::Collection((0..50).map(|i| Literal::String(format!("item {i}"))).collect()),
+            ),
+        ])
+    }
+
+    #[tokio::test]
+    async fn large_values_are_offloaded_and_resolve_to_what_they_were() {
+        let offloader = offloader();
+        let stored = offloader
+            .admit(values(), "e", "outputs", 1_500)
+            .await
+            .expect("admitted");
+        let offloaded: Vec<&str> = stored
+            .iter()
+            .filter(|(_, literal)| matches!(literal, Literal::Offloaded(_)))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert_eq!(
+            offloaded,
+            ["big", "list"],
+            "blobs pass through untouched, small values stay inline"
+        );
+        match &stored["big"] {
+            Literal::Offloaded(o) => {
+                assert_eq!(o.ty, gantry_core::model::LiteralType::String);
+                assert_eq!(o.size_bytes, encoded_size(&values()["big"]));
+                assert!(o.uri.starts_with("memory:///offloaded/e/"), "{}", o.uri);
+            }
+            other => panic!("{other:?}"),
+        }
+        let nested = LiteralMap::from([(
+            "wrapped".to_owned(),
+            Literal::Collection(vec![stored["big"].clone(), Literal::Integer(1)]),
+        )]);
+        assert_eq!(offloader.resolve_map(stored).await.expect("resolved"), values());
+        let resolved = offloader.resolve_map(nested).await.expect("nested");
+        assert_eq!(
+            resolved["wrapped"],
+            Literal::Collection(vec![values()["big"].clone(), Literal::Integer(1)])
+        );
+    }
+
+    #[tokio::test]
+    async fn limits_name_what_is_too_large() {
+        let offloader = offloader();
+        let one = LiteralMap::from([("huge".to_owned(), Literal::String("y".repeat(2_000)))]);
+        let error = offloader
+            .admit(one, "e", "outputs of n0", 1_500)
+            .await
+            .expect_err("too large");
+        assert!(
+            matches!(&error, EngineError::ResourceExhausted(m) if m.contains("outputs of n0: \"huge\"")),
+            "{error}"
+        );
+        let many: LiteralMap = (0..3)
+            .map(|i| (format!("v{i}"), Literal::String("z".repeat(600))))
+            .collect();
+        let error = offloader
+            .admit(many, "e", "outputs of n0", 1_500)
+            .await
+            .expect_err("too large in all");
+        assert!(
+            matches!(&error, EngineError::ResourceExhausted(m) if m.contains("in all")),
+            "{error}"
+        );
+    }
+}

@@ -289,3 +289,35 @@ async fn register_run_watch_and_inspect_through_the_cli() {
     worker.await.unwrap().unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// The README's first command: the server with the examples runs the seed once it is up and prints its outputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_with_examples_runs_the_seed() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["server", "--examples", "--seed-tasks", "4", "--listen", "127.0.0.1:0"])
+        .arg("--data-path")
+        .arg(dir.path().join("gantry.db"))
+        .arg("--blob-store")
+        .arg(dir.path().join("blobs"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let seed_line = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("seed example:") {
+                return line;
+            }
+        }
+        panic!("the server exited before running the seed");
+    })
+    .await
+    .expect("the seed ran within a minute");
+    assert!(seed_line.contains("succeeded"), "{seed_line}");
+    assert!(seed_line.ends_with(r#"{"out":[0,2,4,6]}"#), "{seed_line}");
+    child.kill().await.unwrap();
+}

@@ -18,6 +18,10 @@ pub struct ServerArgs {
     /// How many attempts the example worker runs at once.
     #[arg(long, default_value_t = 8, requires = "examples")]
     example_concurrency: usize,
+    /// With --examples, run the seed (`generate_others`) with this many children once the worker is up, and print
+    /// its outputs; 0 skips it.
+    #[arg(long, default_value_t = 10, requires = "examples")]
+    seed_tasks: i64,
 }
 
 /// `gantry migrate`.
@@ -78,20 +82,71 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     } else {
         format!(" --endpoint {endpoint}")
     };
-    println!(
-        "gantry listening on {endpoint} ({store}) with the example worker; try: \
-         gantry run demo/dev/generate_others@1 --inputs '{{\"tasks_count\": 5}}' --watch{endpoint_flag}"
-    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(worker.run(async {
         let _ = stopped.await;
     }));
+    println!("gantry listening on {endpoint} ({store}) with the example worker");
+    if args.seed_tasks > 0 {
+        run_seed(&endpoint, args.seed_tasks)
+            .await
+            .context("running the seed example")?;
+    }
+    println!(
+        "try: gantry run demo/dev/generate_others@1 --inputs '{{\"tasks_count\": 5}}' --watch{endpoint_flag}; \
+         ctrl-c stops the server"
+    );
     ctrl_c().await;
     let _ = stop.send(());
     let worker_result = worker.await.context("the example worker panicked")?;
     server.shutdown().await?;
     worker_result.context("the example worker failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the seed's `generate_others(tasks_count)` to its end and prints what it returned.
+async fn run_seed(endpoint: &str, tasks_count: i64) -> anyhow::Result<()> {
+    use gantry_proto::v1 as pb;
+    let mut client = crate::client::connect(endpoint).await?;
+    let inputs = gantry_core::model::LiteralMap::from([(
+        "tasks_count".to_owned(),
+        gantry_core::model::Literal::Integer(tasks_count),
+    )]);
+    let target = gantry_core::model::Identifier::new(
+        gantry_examples::PROJECT,
+        gantry_examples::DOMAIN,
+        "generate_others",
+        gantry_examples::VERSION,
+    );
+    let execution = client
+        .create_execution(pb::CreateExecutionRequest {
+            project: gantry_examples::PROJECT.to_owned(),
+            domain: gantry_examples::DOMAIN.to_owned(),
+            target: Some(pb::create_execution_request::Target::Task(target.into())),
+            inputs: Some(inputs.into()),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .execution
+        .context("the server returned no execution")?;
+    let phase = super::watch::watch_execution(&mut client, &execution.id, false).await?;
+    let data = client
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: execution.id.clone(),
+        })
+        .await?
+        .into_inner();
+    let outputs = crate::render::literals_json(data.outputs)?;
+    println!(
+        "seed example: generate_others(tasks_count={tasks_count}) {} in execution {}: {outputs}",
+        phase
+            .as_str_name()
+            .trim_start_matches("EXECUTION_PHASE_")
+            .to_lowercase(),
+        execution.id
+    );
+    Ok(())
 }
 
 /// Registers the launch plans the example `choose_plan` starts (again is fine: registration is idempotent).
