@@ -273,6 +273,25 @@ impl<'e> Batch<'e> {
             }
             entry.status = Status::Clean;
         }
+        self.write(inserts, updates).await
+    }
+
+    /// The last flush before the commit: the held rows are not read again, so they are moved out rather than copied
+    /// (a fan-out's creation holds every child's row).
+    async fn flush_final(&mut self) -> EngineResult<()> {
+        let mut inserts = Vec::new();
+        let mut updates = Vec::new();
+        for (_, entry) in self.nodes.drain() {
+            match entry.status {
+                Status::New => inserts.push(entry.row),
+                Status::Dirty => updates.push(entry.row),
+                Status::Clean => {}
+            }
+        }
+        self.write(inserts, updates).await
+    }
+
+    async fn write(&mut self, mut inserts: Vec<NodeRow>, updates: Vec<NodeRow>) -> EngineResult<()> {
         if !inserts.is_empty() {
             inserts.sort_by(|a, b| (&a.parent_id, a.position).cmp(&(&b.parent_id, b.position)));
             self.tx.insert_nodes(&inserts).await?;
@@ -334,7 +353,7 @@ impl<'e> Batch<'e> {
     /// Releases parked attempts into freed slots, flushes and commits.
     pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
         self.release_slots().await?;
-        self.flush().await?;
+        self.flush_final().await?;
         if !self.woken.is_empty() {
             let queues: Vec<String> = self.woken.iter().cloned().collect();
             self.tx.announce_queues(&queues).await?;

@@ -42,7 +42,7 @@ impl Engine {
                 AttemptResult::Outputs(offloader.admit(outputs, &group, &what, limit).await?)
             }
             AttemptResult::DynamicSpec(spec) => {
-                let size = pb::DynamicJobSpec::from((*spec).clone()).encoded_len() as u64;
+                let size = completion.result_bytes;
                 if size > offloader.limits.spec_bytes {
                     return Err(EngineError::ResourceExhausted(format!(
                         "the dynamic spec of node {:?} in execution {} is {size} bytes, above the limit of {} bytes",

@@ -61,6 +61,8 @@ pub struct Completion {
     pub attempt: AttemptRef,
     pub lease_id: Uuid,
     pub result: AttemptResult,
+    /// The result's size as received (protobuf-encoded), checked against the spec limit without encoding it again.
+    pub result_bytes: u64,
 }
 
 /// Whether a completion was recorded, and the attempt's phase after it.

@@ -66,6 +66,7 @@ fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> 
     let attempt = attempt_ref(&format!("{field}.attempt"), wire.attempt)?;
     let lease_id = Uuid::parse_str(&wire.lease_id)
         .map_err(|_| Status::invalid_argument(format!("{field}.lease_id: {:?} is not a lease id", wire.lease_id)))?;
+    let result_bytes = wire.result.as_ref().map_or(0, |result| result.encoded_len()) as u64;
     let result = match wire.result {
         Some(pb::completion::Result::Outputs(outputs)) => AttemptResult::Outputs(
             LiteralMap::try_from(outputs).map_err(|e| Status::from(e.at(&format!("{field}.outputs"))))?,
@@ -86,6 +87,7 @@ fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> 
         attempt,
         lease_id,
         result,
+        result_bytes,
     })
 }
 
