@@ -22,9 +22,20 @@ pub(crate) struct WeakEngine {
 const MAX_SLEEP_MS: i64 = 1_000;
 
 pub(crate) async fn run(engine: WeakEngine) {
+    // Attempts whose `not_before` is at or before this have had their queues woken.
+    let mut announced_until = i64::MIN;
     loop {
         let Some(shared) = engine.shared.upgrade() else { return };
         let now = crate::now_ms();
+        // Wake the queues of attempts whose backoff ended since the last look, however the sweeper woke: a backoff
+        // may end between the sweep that queued the retry and the sweeper's next look, and must not be missed.
+        match shared.store.ready_queues(announced_until, now).await {
+            Ok(queues) => {
+                queues.iter().for_each(|queue| shared.signals.wake(queue));
+                announced_until = now;
+            }
+            Err(error) => warn!(%error, "sweeper could not read ready queues"),
+        }
         let next_lease = shared.store.next_lease_expiry().await.unwrap_or_else(|error| {
             warn!(%error, "sweeper could not read lease expiries");
             None
@@ -63,13 +74,7 @@ pub(crate) async fn run(engine: WeakEngine) {
         let sleep = tokio::time::sleep(Duration::from_millis((wake_at - now).max(1) as u64));
         tokio::select! {
             _ = sleep => {}
-            _ = poked.notified() => continue,
-        }
-        if next_due.is_some_and(|due| due <= crate::now_ms()) {
-            let Some(shared) = engine.shared.upgrade() else { return };
-            if let Ok(queues) = shared.store.ready_queues(crate::now_ms()).await {
-                queues.iter().for_each(|queue| shared.signals.wake(queue));
-            }
+            _ = poked.notified() => {}
         }
     }
 }

@@ -87,8 +87,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn next_deadline(&self) -> StoreResult<Option<i64>>;
     /// The earliest `not_before` later than `now` of a queued attempt: when waiting workers must next be woken.
     async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>>;
-    /// Queues that have attempts claimable at `now`.
-    async fn ready_queues(&self, now: i64) -> StoreResult<Vec<String>>;
+    /// Queues with queued attempts that became claimable in `(after, now]`: what the sweeper must wake after a
+    /// backoff ended (`after = i64::MIN` gives every queue with claimable work).
+    async fn ready_queues(&self, after: i64, now: i64) -> StoreResult<Vec<String>>;
 
     /// Wake-ups of queues announced by other processes sharing the database ([`Tx::announce_queues`]), as a
     /// channel of queue names; `None` when the store has no such channel (SQLite: one process owns the file). On

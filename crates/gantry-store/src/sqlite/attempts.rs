@@ -183,10 +183,16 @@ pub(super) async fn next_not_before<'e>(executor: impl SqliteExecutor<'e>, now: 
     Ok(next)
 }
 
-pub(super) async fn ready_queues<'e>(executor: impl SqliteExecutor<'e>, now: i64) -> StoreResult<Vec<String>> {
+pub(super) async fn ready_queues<'e>(
+    executor: impl SqliteExecutor<'e>,
+    after: i64,
+    now: i64,
+) -> StoreResult<Vec<String>> {
     let queues = sqlx::query_scalar(
-        "SELECT DISTINCT queue FROM attempts WHERE phase = 'queued' AND not_before <= ?1 ORDER BY queue",
+        "SELECT DISTINCT queue FROM attempts WHERE phase = 'queued' AND not_before > ?1 AND not_before <= ?2 \
+         ORDER BY queue",
     )
+    .bind(after)
     .bind(now)
     .fetch_all(executor)
     .await?;

@@ -193,8 +193,8 @@ impl Store for SqliteStore {
         attempts::next_not_before(&self.pool, now).await
     }
 
-    async fn ready_queues(&self, now: i64) -> StoreResult<Vec<String>> {
-        attempts::ready_queues(&self.pool, now).await
+    async fn ready_queues(&self, after: i64, now: i64) -> StoreResult<Vec<String>> {
+        attempts::ready_queues(&self.pool, after, now).await
     }
 }
 

@@ -156,9 +156,15 @@ pub async fn leases_not_before_and_ready_queues(store: &dyn Store) {
     assert_eq!(store.next_not_before(100).await.unwrap(), Some(200));
     assert_eq!(store.next_not_before(200).await.unwrap(), Some(800));
     assert_eq!(store.next_not_before(800).await.unwrap(), None);
-    assert!(store.ready_queues(199).await.unwrap().is_empty());
-    assert_eq!(store.ready_queues(250).await.unwrap(), ["q1"]);
-    assert_eq!(store.ready_queues(900).await.unwrap(), ["q1", "q2"]);
+    assert!(store.ready_queues(i64::MIN, 199).await.unwrap().is_empty());
+    assert_eq!(store.ready_queues(i64::MIN, 250).await.unwrap(), ["q1"]);
+    assert_eq!(store.ready_queues(i64::MIN, 900).await.unwrap(), ["q1", "q2"]);
+    assert_eq!(
+        store.ready_queues(200, 900).await.unwrap(),
+        ["q2"],
+        "only what became due after 200"
+    );
+    assert!(store.ready_queues(800, 900).await.unwrap().is_empty());
 
     let mut tx = store.begin().await.unwrap();
     assert!(tx.expired_attempts(299, 10).await.unwrap().is_empty());
@@ -294,7 +300,7 @@ pub async fn dropped_transaction_leaves_nothing(store: &dyn Store) {
             .unwrap(),
         None
     );
-    assert!(store.ready_queues(i64::MAX).await.unwrap().is_empty());
+    assert!(store.ready_queues(i64::MIN, i64::MAX).await.unwrap().is_empty());
 
     // And the store takes the same rows afterwards.
     let mut tx = store.begin().await.unwrap();
