@@ -4,14 +4,13 @@
 //! Nothing here holds a timer: the sweeper wakes at the earliest deadline the store knows of.
 
 use gantry_core::model::TaskTemplate;
-use gantry_core::state::{self, AttemptEffect, AttemptEvent, AttemptResult, ExecutionEvent};
+use gantry_core::state::{self, AttemptEvent, ExecutionEvent};
 
 use gantry_store::PARKED;
 
 use crate::batch::{Batch, NodeKey};
 use crate::codec;
 use crate::error::EngineResult;
-use crate::notify::ChangeScope;
 use crate::worker::attempt_state;
 
 /// The limits of a new attempt, as stored on its row.
@@ -57,7 +56,7 @@ impl Batch<'_> {
         let rows = self.tx.overdue_attempts(self.now, limit).await?;
         let mut count = rows.len();
         self.load_attempt_nodes(&rows).await?;
-        for mut row in rows {
+        for row in rows {
             let event = AttemptEvent::DeadlinePassed { now_ms: self.now };
             let Ok((next, effect)) = state::attempt::transition(&attempt_state(&row), event) else {
                 continue;
@@ -67,24 +66,7 @@ impl Batch<'_> {
             }
             tracing::info!(execution_id = %row.execution_id, node_id = %row.node_id, attempt = row.attempt,
                 was = %row.phase, "attempt timed out");
-            row.phase = next.phase;
-            row.finished_at = Some(self.now);
-            if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
-                row.error = Some(codec::encode_error(error));
-            }
-            let key: NodeKey = (row.execution_id, row.node_id.clone());
-            let attempt = row.attempt;
-            self.update_attempt(row);
-            self.changed(
-                key.0,
-                &key.1,
-                Some(attempt as u32),
-                ChangeScope::Attempt,
-                next.phase.as_str(),
-            );
-            if let AttemptEffect::Finished(result) = effect {
-                self.attempt_finished(&key, attempt, result).await?;
-            }
+            self.end_attempt(row, next.phase, effect).await?;
         }
         self.run().await?;
 

@@ -258,7 +258,7 @@ impl Batch<'_> {
         let rows = self.tx.expired_attempts(self.now, limit).await?;
         let count = rows.len();
         self.load_attempt_nodes(&rows).await?;
-        for mut row in rows {
+        for row in rows {
             let (next, effect) =
                 match state::attempt::transition(&attempt_state(&row), AttemptEvent::LeaseExpired { now_ms: self.now })
                 {
@@ -270,24 +270,7 @@ impl Batch<'_> {
             }
             tracing::warn!(execution_id = %row.execution_id, node_id = %row.node_id, attempt = row.attempt,
                 worker_id = row.worker_id.as_deref().unwrap_or(""), "lease expired");
-            row.phase = next.phase;
-            row.finished_at = Some(self.now);
-            if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
-                row.error = Some(codec::encode_error(error));
-            }
-            let key: NodeKey = (row.execution_id, row.node_id.clone());
-            let attempt = row.attempt;
-            self.update_attempt(row);
-            self.changed(
-                key.0,
-                &key.1,
-                Some(attempt as u32),
-                ChangeScope::Attempt,
-                next.phase.as_str(),
-            );
-            if let AttemptEffect::Finished(result) = effect {
-                self.attempt_finished(&key, attempt, result).await?;
-            }
+            self.end_attempt(row, next.phase, effect).await?;
         }
         self.run().await?;
         Ok(count)
@@ -420,6 +403,37 @@ impl Batch<'_> {
         self.node_mut(key).is_dynamic = true;
         self.shared.remember_graph(key.0, &key.1, attempt, Arc::new(info));
         self.prepared.insert(key.clone(), Children::Graph(Arc::new(graph)));
+    }
+}
+
+impl Batch<'_> {
+    /// Ends an attempt the server decided on (a lease expired, a deadline passed): records its new phase and error,
+    /// tells watchers, and lets its node react.
+    pub(crate) async fn end_attempt(
+        &mut self,
+        mut row: AttemptRow,
+        phase: AttemptPhase,
+        effect: AttemptEffect,
+    ) -> EngineResult<()> {
+        row.phase = phase;
+        row.finished_at = Some(self.now);
+        if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
+            row.error = Some(codec::encode_error(error));
+        }
+        let key: NodeKey = (row.execution_id, row.node_id.clone());
+        let attempt = row.attempt;
+        self.update_attempt(row);
+        self.changed(
+            key.0,
+            &key.1,
+            Some(attempt as u32),
+            ChangeScope::Attempt,
+            phase.as_str(),
+        );
+        if let AttemptEffect::Finished(result) = effect {
+            self.attempt_finished(&key, attempt, result).await?;
+        }
+        Ok(())
     }
 }
 
