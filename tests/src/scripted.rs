@@ -139,12 +139,7 @@ pub fn error(kind: pb::ErrorKind, recoverable: bool, code: &str) -> pb::completi
 /// Registers tasks.
 pub async fn register(admin: &mut AdminServiceClient<Channel>, tasks: impl IntoIterator<Item = TaskTemplate>) {
     for task in tasks {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(task.into()),
-            })
-            .await
-            .expect("register");
+        crate::client::register_task(admin, task).await;
     }
 }
 
