@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::codec;
 use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
+use crate::held::HeldAttempts;
 use crate::notify::{ChangeScope, PhaseChange};
 use crate::parallelism::Rebalance;
 use crate::shared::Shared;
@@ -43,8 +44,8 @@ pub(crate) struct Batch<'e> {
     pub shared: &'e Shared,
     nodes: HashMap<NodeKey, Entry>,
     executions: HashMap<Uuid, (ExecutionRow, bool)>,
-    new_attempts: Vec<AttemptRow>,
-    dirty_attempts: HashMap<Uuid, AttemptRow>,
+    /// Attempt rows read or written, with their pending writes (see `held.rs`).
+    attempts: HeldAttempts,
     new_specs: Vec<SpecRow>,
     pub events: VecDeque<(NodeKey, NodeEvent)>,
     pub execution_events: VecDeque<(Uuid, ExecutionEvent)>,
@@ -81,12 +82,11 @@ impl<'e> Batch<'e> {
     pub async fn begin(shared: &'e Shared) -> EngineResult<Batch<'e>> {
         Ok(Batch {
             tx: shared.store.begin().await?,
-            now: crate::now_ms(),
+            now: shared.config.clock.now(),
             shared,
             nodes: HashMap::new(),
             executions: HashMap::new(),
-            new_attempts: Vec::new(),
-            dirty_attempts: HashMap::new(),
+            attempts: HeldAttempts::default(),
             new_specs: Vec::new(),
             events: VecDeque::new(),
             execution_events: VecDeque::new(),
@@ -199,7 +199,7 @@ impl<'e> Batch<'e> {
         } else {
             self.delayed = true;
         }
-        self.new_attempts.push(row);
+        self.attempts.insert(row);
     }
 
     /// Has the sweeper re-read its next wake-up time after the commit: a deadline or a delayed attempt was written.
@@ -207,8 +207,55 @@ impl<'e> Batch<'e> {
         self.delayed = true;
     }
 
+    /// Writes a changed attempt with the batch; it must have been read through [`Batch::lock_attempts`] or added.
     pub fn update_attempt(&mut self, row: AttemptRow) {
-        self.dirty_attempts.insert(row.id, row);
+        self.attempts.update(row);
+    }
+
+    /// Reads and locks the attempts not yet held; held ones keep this batch's writes. Missing ids are skipped.
+    pub async fn lock_attempts(&mut self, ids: &[Uuid]) -> EngineResult<()> {
+        let missing = self.attempts.missing(ids);
+        if !missing.is_empty() {
+            let rows = self.tx.lock_attempts(&missing).await?;
+            self.attempts.hold_read(rows);
+        }
+        Ok(())
+    }
+
+    /// An attempt read through [`Batch::lock_attempts`], as this batch left it.
+    pub fn held_attempt(&self, id: &Uuid) -> Option<&AttemptRow> {
+        self.attempts.get(id)
+    }
+
+    /// Holds attempts a statement just read (after [`Batch::write_attempts`]); held ones keep this batch's writes.
+    pub fn hold_attempts(&mut self, rows: Vec<AttemptRow>) {
+        self.attempts.hold_read(rows);
+    }
+
+    /// Holds attempts a statement just changed (a claim), as the statement returned them.
+    pub fn hold_written_attempts(&mut self, rows: Vec<AttemptRow>) {
+        self.attempts.hold_written(rows);
+    }
+
+    /// Writes the attempts' pending changes, so that a statement selecting attempts by their state sees them.
+    pub async fn write_attempts(&mut self) -> EngineResult<()> {
+        if !self.attempts.has_pending() {
+            return Ok(());
+        }
+        let pending = self.attempts.take_pending();
+        if !pending.inserts.is_empty() {
+            self.tx.insert_attempts(&pending.inserts).await?;
+        }
+        if !pending.updates.is_empty() {
+            self.tx.update_attempts(&pending.updates).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the execution's held attempts after a statement changed them in the database; call
+    /// [`Batch::write_attempts`] (or [`Batch::flush`]) first.
+    pub fn forget_attempts(&mut self, execution_id: Uuid) {
+        self.attempts.forget_execution(execution_id);
     }
 
     pub fn add_spec(&mut self, row: SpecRow) {
@@ -304,14 +351,7 @@ impl<'e> Batch<'e> {
                 self.tx.insert_spec(&spec).await?;
             }
         }
-        if !self.new_attempts.is_empty() {
-            let attempts = std::mem::take(&mut self.new_attempts);
-            self.tx.insert_attempts(&attempts).await?;
-        }
-        if !self.dirty_attempts.is_empty() {
-            let attempts: Vec<AttemptRow> = std::mem::take(&mut self.dirty_attempts).into_values().collect();
-            self.tx.update_attempts(&attempts).await?;
-        }
+        self.write_attempts().await?;
         for (row, dirty) in self.executions.values_mut() {
             if *dirty {
                 self.tx.update_execution(row).await?;

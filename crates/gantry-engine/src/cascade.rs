@@ -156,6 +156,7 @@ impl Batch<'_> {
                 self.tx
                     .abort_node_attempts(key.0, std::slice::from_ref(&key.1), self.now)
                     .await?;
+                self.forget_attempts(key.0);
                 Ok(())
             }
             NodeEffect::AbortChildren => {

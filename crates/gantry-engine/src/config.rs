@@ -1,5 +1,6 @@
 //! The engine's settings, filled by the server's configuration.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blobs::{BlobStore, Limits};
@@ -23,6 +24,41 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Where offloaded literals go; `None` keeps them in memory (for tests).
     pub blobs: Option<BlobStore>,
+    /// The engine's only clock: every batch reads it once, and the sweeper sleeps by it.
+    pub clock: Clock,
+}
+
+/// Milliseconds since the Unix epoch. The system clock unless a test sets its own, so that batches applied together
+/// and one after the other can be compared at the same instant.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(crate::now_ms))
+    }
+
+    /// A clock that reads `now`.
+    pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(now))
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 impl Default for EngineConfig {
@@ -36,6 +72,7 @@ impl Default for EngineConfig {
             cache_reservation: Duration::from_secs(60),
             limits: Limits::default(),
             blobs: None,
+            clock: Clock::system(),
         }
     }
 }

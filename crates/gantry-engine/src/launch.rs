@@ -76,6 +76,7 @@ impl Batch<'_> {
         let children = self.tx.running_child_executions(execution_id, node_id).await?;
         self.tx.abort_descendants(execution_id, node_id, self.now).await?;
         self.forget_below(execution_id, node_id);
+        self.forget_attempts(execution_id);
         self.release_reservations_below(execution_id, node_id).await?;
         self.attempts_changed(execution_id).await?;
         for child in children {

@@ -19,6 +19,7 @@ mod composite;
 mod config;
 mod error;
 mod execution;
+mod held;
 mod ingress;
 mod launch;
 mod notify;
@@ -44,7 +45,7 @@ pub use blobs::{BlobStore, Limits, contains_offloaded, encoded_size};
 pub use codec::{
     decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier,
 };
-pub use config::EngineConfig;
+pub use config::{Clock, EngineConfig};
 pub use error::{EngineError, EngineResult};
 pub use notify::{ChangeScope, PhaseChange};
 pub use submit::{CreateExecution, Origin, Registration, Target};
@@ -289,3 +290,6 @@ async fn any_notified(mut notified: Vec<std::pin::Pin<Box<tokio::sync::futures::
     })
     .await
 }
+
+#[cfg(test)]
+mod tests;

@@ -54,6 +54,7 @@ impl Batch<'_> {
             let free = u64::from(cap.max(1)).saturating_sub(active);
             if free > 0 {
                 let queues = self.tx.unpark_attempts(execution_id, free, self.now).await?;
+                self.forget_attempts(execution_id);
                 self.woken.extend(queues);
             }
         }

@@ -26,7 +26,7 @@ pub(crate) async fn run(engine: WeakEngine) {
     let mut announced_until = i64::MIN;
     loop {
         let Some(shared) = engine.shared.upgrade() else { return };
-        let now = crate::now_ms();
+        let now = shared.config.clock.now();
         // Wake the queues of attempts whose backoff ended since the last look, however the sweeper woke: a backoff
         // may end between the sweep that queued the retry and the sweeper's next look, and must not be missed.
         match shared.store.ready_queues(announced_until, now).await {

@@ -53,8 +53,10 @@ impl Batch<'_> {
     /// Times out queued and running attempts whose deadline passed, and executions past theirs. Returns how many
     /// rows it looked at.
     pub(crate) async fn pass_deadlines(&mut self, limit: u32) -> EngineResult<usize> {
+        self.flush().await?;
         let rows = self.tx.overdue_attempts(self.now, limit).await?;
         let mut count = rows.len();
+        self.hold_attempts(rows.clone());
         self.load_attempt_nodes(&rows).await?;
         for row in rows {
             let event = AttemptEvent::DeadlinePassed { now_ms: self.now };
@@ -70,6 +72,7 @@ impl Batch<'_> {
         }
         self.run().await?;
 
+        self.flush().await?;
         let executions = self.tx.overdue_executions(self.now, limit).await?;
         count += executions.len();
         for id in executions {

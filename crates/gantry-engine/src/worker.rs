@@ -94,6 +94,7 @@ impl Batch<'_> {
         limit: u32,
         lease_ms: i64,
     ) -> EngineResult<Vec<Assignment>> {
+        self.write_attempts().await?;
         let rows = self
             .tx
             .claim_attempts(queues, limit, worker_id, self.now, lease_ms)
@@ -101,6 +102,7 @@ impl Batch<'_> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        self.hold_written_attempts(rows.clone());
         self.load_attempt_nodes(&rows).await?;
         let mut assignments = Vec::with_capacity(rows.len());
         for row in rows {
@@ -140,17 +142,11 @@ impl Batch<'_> {
         lease_ms: i64,
     ) -> EngineResult<Vec<LeaseStatus>> {
         let ids: Vec<Uuid> = leases.iter().map(|(_, id)| *id).collect();
-        let mut rows: BTreeMap<Uuid, AttemptRow> = self
-            .tx
-            .lock_attempts(&ids)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
+        self.lock_attempts(&ids).await?;
         let mut statuses = Vec::with_capacity(leases.len());
         let mut holders = Vec::new();
         for (attempt, lease_id) in leases {
-            let Some(row) = rows.get_mut(lease_id).filter(|row| same_attempt(row, attempt)) else {
+            let Some(mut row) = self.leased_attempt(lease_id, attempt) else {
                 statuses.push(LeaseStatus::Lost);
                 continue;
             };
@@ -159,7 +155,7 @@ impl Batch<'_> {
                 now_ms: self.now,
                 lease_ms,
             };
-            let status = match state::attempt::transition(&attempt_state(row), event) {
+            let status = match state::attempt::transition(&attempt_state(&row), event) {
                 Ok((next, _)) => {
                     row.lease_expires_at = next.lease_expires_at_ms;
                     self.update_attempt(row.clone());
@@ -187,20 +183,12 @@ impl Batch<'_> {
         completions: Vec<Completion>,
     ) -> EngineResult<Vec<CompletionOutcome>> {
         let ids: Vec<Uuid> = completions.iter().map(|c| c.lease_id).collect();
-        let mut rows: BTreeMap<Uuid, AttemptRow> = self
-            .tx
-            .lock_attempts(&ids)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
-        self.load_attempt_nodes(rows.values()).await?;
+        self.lock_attempts(&ids).await?;
+        let rows: Vec<AttemptRow> = ids.iter().filter_map(|id| self.held_attempt(id).cloned()).collect();
+        self.load_attempt_nodes(&rows).await?;
         let mut outcomes = Vec::with_capacity(completions.len());
         for completion in completions {
-            let Some(row) = rows
-                .get_mut(&completion.lease_id)
-                .filter(|row| same_attempt(row, &completion.attempt))
-            else {
+            let Some(mut row) = self.leased_attempt(&completion.lease_id, &completion.attempt) else {
                 outcomes.push(Err(EngineError::NotFound(format!(
                     "no attempt {} of node {:?} in execution {} holds lease {}",
                     completion.attempt.attempt,
@@ -215,7 +203,7 @@ impl Batch<'_> {
                 now_ms: self.now,
                 result: completion.result,
             };
-            let (next, effect) = match state::attempt::transition(&attempt_state(row), event) {
+            let (next, effect) = match state::attempt::transition(&attempt_state(&row), event) {
                 Ok(decision) => decision,
                 Err(refused) => {
                     outcomes.push(Err(refusal(&completion.attempt, refused)));
@@ -255,8 +243,10 @@ impl Batch<'_> {
 
     /// Fails running attempts whose lease expired; their nodes retry under the system budget.
     async fn expire_leases(&mut self, limit: u32) -> EngineResult<usize> {
+        self.flush().await?;
         let rows = self.tx.expired_attempts(self.now, limit).await?;
         let count = rows.len();
+        self.hold_attempts(rows.clone());
         self.load_attempt_nodes(&rows).await?;
         for row in rows {
             let (next, effect) =
@@ -434,6 +424,15 @@ impl Batch<'_> {
             self.attempt_finished(&key, attempt, result).await?;
         }
         Ok(())
+    }
+}
+
+impl Batch<'_> {
+    /// The held attempt under `lease_id`, if it is the named attempt (a lease id names one attempt row).
+    fn leased_attempt(&self, lease_id: &Uuid, attempt: &AttemptRef) -> Option<AttemptRow> {
+        self.held_attempt(lease_id)
+            .filter(|row| same_attempt(row, attempt))
+            .cloned()
     }
 }
 

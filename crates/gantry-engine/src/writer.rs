@@ -124,16 +124,21 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Comman
     let max_batch = shared.config.max_batch.max(1);
     let mut waiting = Vec::with_capacity(max_batch);
     while commands.recv_many(&mut waiting, max_batch).await > 0 {
-        let batch: Vec<Command> = std::mem::take(&mut waiting);
-        if let Some(retry) = isolated(&shared, batch).await {
-            warn!(
-                commands = retry.len(),
-                "a command failed inside a batch; retrying them one by one"
-            );
-            for command in retry {
-                // A batch of one always answers its command.
-                let _ = isolated(&shared, vec![command]).await;
-            }
+        apply_batch(&shared, std::mem::take(&mut waiting)).await;
+    }
+}
+
+/// Applies the commands in one transaction and answers each; when one of them failed the transaction, they are
+/// applied again one per transaction, so that one bad command cannot fail the others.
+pub(crate) async fn apply_batch(shared: &Arc<Shared>, batch: Vec<Command>) {
+    if let Some(retry) = isolated(shared, batch).await {
+        warn!(
+            commands = retry.len(),
+            "a command failed inside a batch; retrying them one by one"
+        );
+        for command in retry {
+            // A batch of one always answers its command.
+            let _ = isolated(shared, vec![command]).await;
         }
     }
 }
