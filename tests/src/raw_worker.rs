@@ -7,7 +7,10 @@ use gantry_core::model::{
     Binding, BindingData, DynamicJobSpec, ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node,
     NodeTarget, Promise, TaskMetadata, TaskTemplate, TypedInterface, Variable,
 };
+use gantry_core::state::AttemptPhase;
 use gantry_proto::v1 as pb;
+
+use crate::records::Acknowledged;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -287,10 +290,13 @@ pub struct Tally {
     pub accepted: usize,
     /// RPCs that failed (the server was down).
     pub failed_calls: usize,
+    /// Every completion the server acknowledged, with the phase it said it recorded.
+    pub acknowledged: Vec<Acknowledged>,
 }
 
 /// Like [`run`], but survives the server going away: on a failed call it reconnects (every 20 ms) and goes on.
-/// `tally` is published after every batch.
+/// Each batch's completion is sent together with a heartbeat of the same attempts, as an SDK whose heartbeat falls
+/// due while it reports does. `tally` is published after every batch.
 pub async fn run_resilient(
     endpoint: String,
     worker_id: &str,
@@ -343,17 +349,31 @@ pub async fn run_resilient(
             worker_id: worker_id.to_owned(),
             completions,
         };
-        match connected.complete_attempts(request).await {
+        let heartbeat = pb::HeartbeatRequest {
+            worker_id: worker_id.to_owned(),
+            attempts: assignments
+                .iter()
+                .map(|a| pb::LeasedAttempt {
+                    attempt: a.attempt.clone(),
+                    lease_id: a.lease_id.clone(),
+                })
+                .collect(),
+        };
+        let mut heartbeats = connected.clone();
+        let (completed, _) = tokio::join!(connected.complete_attempts(request), heartbeats.heartbeat(heartbeat));
+        match completed {
             Ok(response) => {
-                let accepted = response
+                let acknowledged: Vec<Acknowledged> = response
                     .into_inner()
                     .results
                     .iter()
                     .filter(|r| r.status == pb::CompletionStatus::Accepted as i32)
-                    .count();
+                    .filter_map(acknowledged)
+                    .collect();
                 tally.send_modify(|t| {
                     t.generator_runs += generators;
-                    t.accepted += accepted;
+                    t.accepted += acknowledged.len();
+                    t.acknowledged.extend(acknowledged);
                 });
             }
             Err(_) => {
@@ -365,4 +385,16 @@ pub async fn run_resilient(
             }
         }
     }
+}
+
+/// An accepted completion result as the records must show it.
+pub fn acknowledged(result: &pb::CompletionResult) -> Option<Acknowledged> {
+    let attempt = result.attempt.as_ref()?;
+    let phase = AttemptPhase::try_from(pb::AttemptPhase::try_from(result.phase).ok()?).ok()?;
+    Some(Acknowledged {
+        execution_id: attempt.execution_id.clone(),
+        node_id: attempt.node_id.clone(),
+        attempt: attempt.attempt as i32,
+        phase,
+    })
 }
