@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod process;
+pub mod race;
 pub mod raw_worker;
 pub mod records;
 pub mod scripted;

@@ -11,7 +11,7 @@ use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use gantry_store::PgStore;
 use gantry_tests::process::Process;
-use gantry_tests::raw_worker::{self, Tally, id};
+use gantry_tests::raw_worker::{self, Resilient, Tally, id};
 use gantry_tests::records::{self, Db};
 use gantry_tests::{admin_url, wait_for_terminal};
 use tokio::sync::watch;
@@ -81,7 +81,13 @@ async fn server_killed_mid_fan_out_loses_nothing_and_runs_nothing_twice() {
     let (tally, mut tallies) = watch::channel(Tally::default());
     let worker = tokio::spawn({
         let endpoint = endpoint.clone();
-        async move { raw_worker::run_resilient(endpoint, "resilient", 256, stopped, tally).await }
+        let worker = Resilient {
+            heartbeat_with: Some(endpoint.clone()),
+            endpoint,
+            worker_id: "resilient".into(),
+            batch: 256,
+        };
+        async move { worker.run(stopped, tally).await }
     });
     for kill_at in KILL_POINTS {
         let at_kill = tallies
