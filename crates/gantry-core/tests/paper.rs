@@ -53,17 +53,17 @@ fn worker(task: &TaskTemplate, inputs: &LiteralMap) -> AttemptResult {
                 Literal::Integer(index * 2),
             )]))
         }
-        "generate_others" => AttemptResult::DynamicSpec(Box::new(seed_spec(int(inputs.get("tasks_count"))))),
+        "generate_others" => AttemptResult::DynamicSpec(Arc::new(seed_spec(int(inputs.get("tasks_count"))))),
         "nest" => {
             let depth = int(inputs.get("depth"));
             if depth == 0 {
-                return AttemptResult::DynamicSpec(Box::new(seed_spec(3)));
+                return AttemptResult::DynamicSpec(Arc::new(seed_spec(3)));
             }
             let child = |i: usize| {
                 let depth = Binding::literal("depth", Literal::Integer(depth - 1));
                 Node::task(format!("dn{i}"), id("nest"), vec![depth])
             };
-            AttemptResult::DynamicSpec(Box::new(DynamicJobSpec {
+            AttemptResult::DynamicSpec(Arc::new(DynamicJobSpec {
                 nodes: vec![child(0), child(1)],
                 outputs: vec![Binding::promise("out", "dn0", "out")],
                 ..Default::default()

@@ -67,6 +67,10 @@ pub(crate) struct Batch<'e> {
     delayed: bool,
     /// Executions with a `max_parallelism` whose attempts changed in this batch.
     pub rebalance: Rebalance,
+    /// Composites with children still to create once this batch committed (see `creation.rs`).
+    pub creating: Vec<NodeKey>,
+    /// How many children of composites this batch created in chunks, to size the next chunk by.
+    pub children_chunked: usize,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -100,6 +104,8 @@ impl<'e> Batch<'e> {
             finished: Vec::new(),
             delayed: false,
             rebalance: Rebalance::new(),
+            creating: Vec::new(),
+            children_chunked: 0,
         })
     }
 
@@ -404,6 +410,8 @@ impl<'e> Batch<'e> {
             changes: self.changes,
             finished: self.finished,
             delayed: self.delayed,
+            creating: self.creating,
+            children_chunked: self.children_chunked,
         })
     }
 }
@@ -415,6 +423,8 @@ pub(crate) struct BatchOutcome {
     pub changes: Vec<PhaseChange>,
     pub finished: Vec<Uuid>,
     pub delayed: bool,
+    pub creating: Vec<NodeKey>,
+    pub children_chunked: usize,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

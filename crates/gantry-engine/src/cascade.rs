@@ -138,19 +138,7 @@ impl Batch<'_> {
             NodeEffect::PersistSpec => Ok(()),
             NodeEffect::WriteCache => self.write_cache(key).await,
             NodeEffect::CreateChildren { .. } => self.create_node_children(key).await,
-            NodeEffect::StartChildren => {
-                let children = self.prepared.get(key).cloned();
-                match children {
-                    Some(children) => {
-                        let scope = self.child_scope(key).await?;
-                        self.start_ready_children(&scope, &children).await
-                    }
-                    None => Err(EngineError::Internal(format!(
-                        "no prepared children for node {:?}",
-                        key.1
-                    ))),
-                }
-            }
+            NodeEffect::StartChildren => self.start_node_children(key).await,
             NodeEffect::AbortAttempt => {
                 self.flush().await?;
                 self.tx
@@ -209,7 +197,7 @@ impl Batch<'_> {
     }
 
     /// The scope of a node's children: the node and its current attempt.
-    async fn child_scope(&mut self, key: &NodeKey) -> EngineResult<Scope> {
+    pub(crate) async fn child_scope(&mut self, key: &NodeKey) -> EngineResult<Scope> {
         let attempts = self.node(key).await?.attempts;
         let parent = NodeExecutionId::parse(&key.1).map_err(|e| EngineError::Internal(e.to_string()))?;
         Ok(Scope {
@@ -218,64 +206,13 @@ impl Batch<'_> {
         })
     }
 
-    async fn create_node_children(&mut self, key: &NodeKey) -> EngineResult<()> {
-        let Some(children) = self.prepared.get(key).cloned() else {
-            return Err(EngineError::Internal(format!(
-                "no prepared children for node {:?}",
-                key.1
-            )));
-        };
-        let scope = self.child_scope(key).await?;
-        let (total, skipped) = self.create_children(&scope, &children);
-        let row = self.node_mut(key);
-        row.children_total = total as i64;
-        row.children_skipped = skipped as i64;
-        let rule = self.graph_info(key).await?.rule;
-        let counts = ChildCounts {
-            skipped,
-            ..ChildCounts::new(total)
-        };
-        self.events
-            .push_back((key.clone(), NodeEvent::ChildrenCreated { counts, rule }));
-        Ok(())
-    }
-
     /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve).
     pub async fn start_node(&mut self, key: &NodeKey) -> EngineResult<()> {
         if self.try_recover(key).await? {
             return Ok(());
         }
-        let row = self.node(key).await?;
-        let definition = codec::decode_node(&row.definition)?;
-        let parent_id = row.parent_id.clone();
-        let promised: Vec<String> = promised_nodes(&definition)
-            .iter()
-            .map(|local| sibling_id(&key.1, local))
-            .collect();
-        let mut sources: HashMap<String, LiteralMap> = HashMap::new();
-        if !promised.is_empty() {
-            self.load_nodes(key.0, &promised).await?;
-            for sibling in &promised {
-                let Some(row) = self.held_node(&(key.0, sibling.clone())) else {
-                    continue;
-                };
-                if let Some(outputs) = &row.outputs {
-                    sources.insert(row.local_id.clone(), codec::decode_literals(outputs)?);
-                }
-            }
-        }
-        let mut parent_inputs = self.parent_inputs(key.0, &parent_id).await?;
-        if let Some(hydrated) = self.hydrate(&definition, &mut sources, &parent_inputs).await? {
-            parent_inputs = std::sync::Arc::new(hydrated);
-        }
-        let source = resolve::from_fn(|node_id: &str, name: &str| {
-            if node_id.is_empty() {
-                parent_inputs.get(name)
-            } else {
-                sources.get(node_id).and_then(|outputs| outputs.get(name))
-            }
-        });
-        let event = match self.prepare_start(key, &definition, &source).await? {
+        let definition = codec::decode_node(&self.node(key).await?.definition)?;
+        let event = match self.prepare_node(key, &definition).await? {
             Ok(inputs) => {
                 self.node_mut(key).inputs = Some(codec::encode_literals(&inputs));
                 match &definition.target {
@@ -293,6 +230,44 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Resolves the inputs of the node `key` defined by `definition` from its upstream nodes' outputs and its
+    /// parent's inputs, and prepares its children (see [`Batch::prepare_start`]).
+    pub async fn prepare_node(
+        &mut self,
+        key: &NodeKey,
+        definition: &gantry_core::model::Node,
+    ) -> EngineResult<Result<LiteralMap, ExecutionError>> {
+        let parent_id = self.node(key).await?.parent_id.clone();
+        let promised: Vec<String> = promised_nodes(definition)
+            .iter()
+            .map(|local| sibling_id(&key.1, local))
+            .collect();
+        let mut sources: HashMap<String, LiteralMap> = HashMap::new();
+        if !promised.is_empty() {
+            self.load_nodes(key.0, &promised).await?;
+            for sibling in &promised {
+                let Some(row) = self.held_node(&(key.0, sibling.clone())) else {
+                    continue;
+                };
+                if let Some(outputs) = &row.outputs {
+                    sources.insert(row.local_id.clone(), codec::decode_literals(outputs)?);
+                }
+            }
+        }
+        let mut parent_inputs = self.parent_inputs(key.0, &parent_id).await?;
+        if let Some(hydrated) = self.hydrate(definition, &mut sources, &parent_inputs).await? {
+            parent_inputs = std::sync::Arc::new(hydrated);
+        }
+        let source = resolve::from_fn(|node_id: &str, name: &str| {
+            if node_id.is_empty() {
+                parent_inputs.get(name)
+            } else {
+                sources.get(node_id).and_then(|outputs| outputs.get(name))
+            }
+        });
+        self.prepare_start(key, definition, &source).await
+    }
+
     async fn settled(&mut self, key: &NodeKey, phase: NodePhase) -> EngineResult<()> {
         let row = self.node(key).await?;
         let (parent_id, downstream) = (row.parent_id.clone(), row.downstream.clone());
@@ -304,6 +279,10 @@ impl Batch<'_> {
             self.load_nodes(key.0, &siblings).await?;
             for sibling in siblings {
                 let sibling_key = (key.0, sibling);
+                // A sibling in a chunk not created yet looks at this node when it is created (`creation.rs`).
+                if self.held_node(&sibling_key).is_none() {
+                    continue;
+                }
                 match downstream_action(phase) {
                     DownstreamAction::Skip => self.events.push_back((sibling_key, NodeEvent::Skip)),
                     DownstreamAction::Release => {
@@ -361,7 +340,12 @@ impl Batch<'_> {
             return Ok(());
         }
         let next_key = (element.0, sibling_id(&element.1, &next.to_string()));
-        if self.node(&next_key).await?.phase == NodePhase::NotStarted {
+        self.load_nodes(next_key.0, std::slice::from_ref(&next_key.1)).await?;
+        // An element not created yet starts when it is created, if enough elements have settled by then.
+        if self
+            .held_node(&next_key)
+            .is_some_and(|row| row.phase == NodePhase::NotStarted)
+        {
             self.start_node(&next_key).await?;
         }
         Ok(())

@@ -1,5 +1,8 @@
-//! Creating a composite's children (a dynamic spec's, workflow's or sub-workflow's nodes, a branch's arms, an array's
-//! elements, or an execution's top-level nodes) in one batch, and starting those that can start.
+//! The rows of a composite's children (a dynamic spec's, workflow's or sub-workflow's nodes, a branch's arms, an
+//! array's elements, or an execution's top-level nodes); `creation.rs` decides how many a batch creates and which
+//! start.
+
+use std::ops::Range;
 
 use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::{Node, NodeTarget};
@@ -7,10 +10,9 @@ use gantry_core::state::{CacheStatus, NodeKind, NodePhase};
 use gantry_store::NodeRow;
 use uuid::Uuid;
 
-use crate::batch::{Batch, NodeKey};
+use crate::batch::Batch;
 use crate::codec;
 use crate::composite::Children;
-use crate::error::EngineResult;
 
 /// Where new children go: under a node's attempt, or at the top of an execution.
 #[derive(Debug, Clone)]
@@ -37,15 +39,14 @@ impl Scope {
 }
 
 impl Batch<'_> {
-    /// Creates the rows of the prepared `children` under `scope`; returns `(created, skipped at creation)`. Rows go
-    /// in with the batch's flush, as one multi-row insert.
-    pub fn create_children(&mut self, scope: &Scope, children: &Children) -> (u64, u64) {
+    /// Creates the rows of the prepared `children` in `range` (positions) under `scope`; returns how many of them
+    /// were skipped at creation (a branch's untaken arms). Rows go in with the batch's flush, as one multi-row
+    /// insert. Every upstream node counts as pending; `creation.rs` corrects that for later chunks.
+    pub fn create_children(&mut self, scope: &Scope, children: &Children, range: Range<usize>) -> u64 {
         let rows: Vec<NodeRow> = match children {
-            Children::Graph(graph) => graph
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(position, compiled)| {
+            Children::Graph(graph) => range
+                .map(|position| {
+                    let compiled = &graph.nodes[position];
                     let downstream = compiled
                         .downstream
                         .iter()
@@ -62,28 +63,23 @@ impl Batch<'_> {
                     )
                 })
                 .collect(),
-            Children::Arms { nodes, taken } => nodes
-                .iter()
-                .enumerate()
-                .map(|(position, node)| {
+            Children::Arms { nodes, taken } => range
+                .map(|position| {
                     let phase = if position == *taken {
                         NodePhase::NotStarted
                     } else {
                         NodePhase::Skipped
                     };
-                    self.child_row(scope, position, node, phase, 0, Vec::new())
+                    self.child_row(scope, position, &nodes[position], phase, 0, Vec::new())
                 })
                 .collect(),
-            Children::Elements { nodes, .. } => nodes
-                .iter()
-                .enumerate()
-                .map(|(position, node)| self.child_row(scope, position, node, NodePhase::NotStarted, 0, Vec::new()))
+            Children::Elements { nodes, .. } => range
+                .map(|position| self.child_row(scope, position, &nodes[position], NodePhase::NotStarted, 0, Vec::new()))
                 .collect(),
         };
-        let count = rows.len() as u64;
         let skipped = rows.iter().filter(|row| row.phase == NodePhase::Skipped).count() as u64;
         self.create_nodes(rows);
-        (count, skipped)
+        skipped
     }
 
     fn child_row(
@@ -121,6 +117,7 @@ impl Batch<'_> {
             children_succeeded: 0,
             children_failed: 0,
             children_skipped: 0,
+            children_created: 0,
             inputs: None,
             outputs: None,
             error: None,
@@ -130,23 +127,5 @@ impl Batch<'_> {
             started_at: None,
             finished_at,
         }
-    }
-
-    /// Starts the children of `scope` that can start now: a graph's nodes that wait on no other node, a branch's
-    /// taken arm, the first elements of an array (up to its parallelism).
-    pub async fn start_ready_children(&mut self, scope: &Scope, children: &Children) -> EngineResult<()> {
-        let locals: Vec<String> = match children {
-            Children::Graph(graph) => graph.roots().map(|i| graph.nodes[i].node.id.clone()).collect(),
-            Children::Arms { nodes, taken } => vec![nodes[*taken].id.clone()],
-            Children::Elements { nodes, parallelism } => {
-                let running = parallelism.map_or(nodes.len(), |p| (p as usize).max(1));
-                nodes.iter().take(running).map(|node| node.id.clone()).collect()
-            }
-        };
-        for local in locals {
-            let key: NodeKey = (scope.execution_id, scope.child_id(&local));
-            self.start_node(&key).await?;
-        }
-        Ok(())
     }
 }

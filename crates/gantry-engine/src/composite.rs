@@ -28,6 +28,16 @@ pub(crate) enum Children {
     Elements { nodes: Vec<Node>, parallelism: Option<u32> },
 }
 
+impl Children {
+    /// How many children there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Children::Graph(graph) => graph.nodes.len(),
+            Children::Arms { nodes, .. } | Children::Elements { nodes, .. } => nodes.len(),
+        }
+    }
+}
+
 /// Why a node could not start: its inputs did not resolve (a user error, never retried).
 type StartResult = Result<LiteralMap, ExecutionError>;
 

@@ -20,6 +20,12 @@ pub struct EngineConfig {
     pub max_poll_attempts: u32,
     /// How long a `cache_serializable` reservation lasts unless the holder's worker heartbeats.
     pub cache_reservation: Duration,
+    /// The most children one batch creates: a larger composite gets the rest in later batches, interleaved with
+    /// other clients' work. Within it, the chunk adapts so that a batch that creates children takes about
+    /// `children_batch_target`.
+    pub children_chunk: usize,
+    /// How long a batch that creates children should take, at most: what another client may wait for it.
+    pub children_batch_target: Duration,
     /// Byte limits and the offload threshold.
     pub limits: Limits,
     /// Where offloaded literals go; `None` keeps them in memory (for tests).
@@ -70,6 +76,8 @@ impl Default for EngineConfig {
             max_poll_wait: Duration::from_secs(60),
             max_poll_attempts: 1_000,
             cache_reservation: Duration::from_secs(60),
+            children_chunk: 5_000,
+            children_batch_target: Duration::from_millis(40),
             limits: Limits::default(),
             blobs: None,
             clock: Clock::system(),

@@ -72,9 +72,10 @@ impl Batch<'_> {
                     execution_id: id,
                     parent: None,
                 };
-                let (count, _) = self.create_children(&scope, &children);
+                let count = children.len();
+                self.create_children(&scope, &children, 0..count);
                 self.execution_mut(id).nodes_total = count as i64;
-                self.start_ready_children(&scope, &children).await?;
+                self.start_created(&scope, &children, 0..count, 0).await?;
                 if count == 0 {
                     self.progressed_executions.insert(id);
                 }

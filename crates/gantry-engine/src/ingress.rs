@@ -2,7 +2,10 @@
 //! large values offloaded before the writer sees it (uploads never hold up the writer); what leaves for workers and
 //! clients has its offloaded values resolved.
 
-use gantry_core::model::LiteralMap;
+use std::sync::Arc;
+
+use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic};
+use gantry_core::model::{LiteralMap, TaskTemplate};
 use gantry_core::state::AttemptResult;
 use gantry_proto::v1 as pb;
 use prost::Message;
@@ -10,6 +13,7 @@ use prost::Message;
 use crate::blobs::contains_offloaded;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
+use crate::shared::Shared;
 use crate::worker::{Assignment, Completion};
 use crate::{CreateExecution, Engine};
 
@@ -26,9 +30,101 @@ fn refuse_offloaded(map: &LiteralMap, what: &str) -> EngineResult<()> {
     }
 }
 
+/// A dynamic spec compiled at the engine's edge, so that the writer neither compiles nor encodes it: a spec of
+/// 100,000 nodes takes a while to compile, and every other client would wait for it.
+#[derive(Debug)]
+pub(crate) struct CompiledSpec {
+    /// The compiled graph, or every compile error.
+    pub graph: Result<Arc<CompiledGraph>, String>,
+    /// The spec as the store keeps it.
+    pub bytes: Vec<u8>,
+}
+
+/// A completion past the engine's edge: checked, its large values offloaded, its spec compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct Admitted {
+    pub completion: Completion,
+    /// For a dynamic spec whose node and task were found; otherwise the writer compiles it.
+    pub spec: Option<Arc<CompiledSpec>>,
+}
+
+/// Compiles the completion's dynamic spec, if it has one, against its node's task as registered. The node and the
+/// templates are read outside any writer transaction (a node's task and registered templates never change); a
+/// completion the writer then refuses was compiled for nothing. Large specs compile on the blocking pool.
+pub(crate) async fn admit_spec(shared: &Shared, completion: Completion) -> Admitted {
+    let AttemptResult::DynamicSpec(spec) = &completion.result else {
+        return Admitted { completion, spec: None };
+    };
+    let spec = spec.clone();
+    let compiled = match spec_context(shared, &completion).await {
+        Ok(Some((task, registry))) => {
+            let compile = move || {
+                let graph = compile_dynamic(&spec, &task.interface, &registry)
+                    .map(Arc::new)
+                    .map_err(|errors| errors.to_string());
+                CompiledSpec {
+                    graph,
+                    bytes: codec::encode_spec(&spec),
+                }
+            };
+            if completion_nodes(&completion) > 256 {
+                tokio::task::spawn_blocking(compile).await.ok()
+            } else {
+                Some(compile())
+            }
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, "could not read what a dynamic spec compiles against; the writer will");
+            None
+        }
+    };
+    Admitted {
+        completion,
+        spec: compiled.map(Arc::new),
+    }
+}
+
+fn completion_nodes(completion: &Completion) -> usize {
+    match &completion.result {
+        AttemptResult::DynamicSpec(spec) => spec.nodes.len(),
+        _ => 0,
+    }
+}
+
+/// The task the completion's node runs and the registered templates its spec names; `None` when the node is not
+/// there (the writer refuses the completion).
+async fn spec_context(shared: &Shared, completion: &Completion) -> EngineResult<Option<(Arc<TaskTemplate>, Registry)>> {
+    let AttemptResult::DynamicSpec(spec) = &completion.result else {
+        return Ok(None);
+    };
+    let attempt = &completion.attempt;
+    let Some(node) = shared.store.get_node(attempt.execution_id, &attempt.node_id).await? else {
+        return Ok(None);
+    };
+    let Some(task_id) = node.task else {
+        return Ok(None);
+    };
+    let id = codec::parse_identifier(&task_id)?;
+    // A transaction that only reads, so that the template cache's loaders can be used as they are.
+    let mut tx = shared.store.begin().await?;
+    let found = match shared.templates.task(tx.as_mut(), &id).await? {
+        Some(task) => {
+            let registry = shared
+                .templates
+                .registry_for(tx.as_mut(), &spec.nodes, &Registry::new())
+                .await?;
+            Some((task, registry))
+        }
+        None => None,
+    };
+    let _ = tx.rollback().await;
+    Ok(found)
+}
+
 impl Engine {
-    /// Checks a completion against the limits and offloads its large outputs.
-    pub(crate) async fn admit_completion(&self, mut completion: Completion) -> EngineResult<Completion> {
+    /// Checks a completion against the limits, offloads its large outputs and compiles its dynamic spec.
+    pub(crate) async fn admit_completion(&self, mut completion: Completion) -> EngineResult<Admitted> {
         let offloader = &self.shared.offloader;
         let what = format!(
             "outputs of attempt {} of node {:?} in execution {}",
@@ -53,7 +149,7 @@ impl Engine {
             }
             error => error,
         };
-        Ok(completion)
+        Ok(admit_spec(&self.shared, completion).await)
     }
 
     /// Checks an execution's inputs against the limits and offloads the large ones.

@@ -17,6 +17,7 @@ mod children;
 mod codec;
 mod composite;
 mod config;
+mod creation;
 mod error;
 mod execution;
 mod held;
@@ -246,7 +247,7 @@ impl Engine {
                 Err(refused) => outcomes[position] = Some(Err(refused)),
             }
         }
-        let (positions, completions): (Vec<usize>, Vec<Completion>) = admitted.into_iter().unzip();
+        let (positions, completions): (Vec<usize>, Vec<ingress::Admitted>) = admitted.into_iter().unzip();
         if !completions.is_empty() {
             let (tx, rx) = oneshot::channel();
             let request = Request::Complete {

@@ -53,7 +53,7 @@ impl Batch<'_> {
         };
         debug!(execution_id = %key.0, node_id = %key.1, %source, attempt, "reusing the earlier spec");
         self.node_mut(key).inputs = old.inputs;
-        self.install_spec(key, attempt, &spec, graph, &task);
+        self.install_spec(key, attempt, &spec, std::sync::Arc::new(graph), &task, spec_row.spec);
         let attempt = attempt as u32;
         self.events
             .push_back((key.clone(), NodeEvent::SpecRecovered { attempt }));

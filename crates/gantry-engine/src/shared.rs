@@ -1,6 +1,7 @@
 //! What every part of the engine shares: the store, caches of immutable data, signals and settings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use gantry_core::compile::CompiledGraph;
@@ -9,8 +10,11 @@ use gantry_core::state::ChildRule;
 use gantry_store::Store;
 use uuid::Uuid;
 
+use crate::batch::NodeKey;
 use crate::blobs::{BlobStore, Offloader};
+use crate::composite::Children;
 use crate::config::EngineConfig;
+use crate::creation;
 use crate::notify::Signals;
 use crate::templates::TemplateCache;
 
@@ -71,10 +75,39 @@ pub(crate) struct Shared {
     facts: Mutex<HashMap<Uuid, ExecutionFacts>>,
     /// Registered workflows compiled for sub-workflow nodes; registered templates never change.
     sub_workflows: Mutex<HashMap<Identifier, Arc<CompiledGraph>>>,
+    /// The prepared children of composites whose children are still being created, so that each chunk need not
+    /// prepare them again.
+    children: Mutex<HashMap<NodeKey, Arc<Children>>>,
+    /// Composites with children still to create, in the order the writer takes them (one chunk a batch).
+    pub creations: Mutex<CreationQueue>,
+    /// How many children the next chunk creates (see `creation::adapt_chunk`).
+    pub chunk: AtomicUsize,
+}
+
+/// Composites waiting for their next chunk of children, each once, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct CreationQueue {
+    order: VecDeque<NodeKey>,
+    queued: HashSet<NodeKey>,
+}
+
+impl CreationQueue {
+    pub fn push(&mut self, key: NodeKey) {
+        if self.queued.insert(key.clone()) {
+            self.order.push_back(key);
+        }
+    }
+
+    pub fn pop(&mut self) -> Option<NodeKey> {
+        let key = self.order.pop_front()?;
+        self.queued.remove(&key);
+        Some(key)
+    }
 }
 
 impl Shared {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
+        let first_chunk = config.children_chunk.clamp(1, creation::FIRST_CHUNK);
         Shared {
             store,
             templates: TemplateCache::default(),
@@ -88,6 +121,9 @@ impl Shared {
             graphs: Mutex::new(HashMap::new()),
             sub_workflows: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
+            children: Mutex::new(HashMap::new()),
+            creations: Mutex::new(CreationQueue::default()),
+            chunk: AtomicUsize::new(first_chunk),
         }
     }
 
@@ -129,5 +165,34 @@ impl Shared {
             .remove(&execution_id);
         let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
         graphs.retain(|(exec, _, _), _| *exec != execution_id);
+        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        children.retain(|(exec, _), _| *exec != execution_id);
+    }
+
+    pub fn children(&self, key: &NodeKey) -> Option<Arc<Children>> {
+        self.children
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    pub fn remember_children(&self, key: &NodeKey, children: Arc<Children>) {
+        let mut known = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(key.clone(), children);
+    }
+
+    pub fn forget_children(&self, key: &NodeKey) {
+        self.children.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    /// Queues composites for their next chunk of children.
+    pub fn queue_creations(&self, keys: impl IntoIterator<Item = NodeKey>) {
+        let mut queue = self.creations.lock().unwrap_or_else(|p| p.into_inner());
+        keys.into_iter().for_each(|key| queue.push(key));
+    }
+
+    pub fn next_creation(&self) -> Option<NodeKey> {
+        self.creations.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 }

@@ -24,9 +24,16 @@ const MAX_SLEEP_MS: i64 = 1_000;
 pub(crate) async fn run(engine: WeakEngine) {
     // Attempts whose `not_before` is at or before this have had their queues woken.
     let mut announced_until = i64::MIN;
+    let mut next_stall_check = i64::MIN;
     loop {
         let Some(shared) = engine.shared.upgrade() else { return };
         let now = shared.config.clock.now();
+        if now >= next_stall_check {
+            next_stall_check = now + crate::creation::STALL_CHECK_MS;
+            if !take_over_stalled_creations(&engine, &shared, now).await {
+                return;
+            }
+        }
         // Wake the queues of attempts whose backoff ended since the last look, however the sweeper woke: a backoff
         // may end between the sweep that queued the retry and the sweeper's next look, and must not be missed.
         match shared.store.ready_queues(announced_until, now).await {
@@ -77,6 +84,36 @@ pub(crate) async fn run(engine: WeakEngine) {
             _ = poked.notified() => {}
         }
     }
+}
+
+/// Asks the writer to go on creating the children of composites no one has created a chunk of for a while (the
+/// replica creating them died). Returns `false` once the engine is gone.
+async fn take_over_stalled_creations(engine: &WeakEngine, shared: &Shared, now: i64) -> bool {
+    let stalled = match shared
+        .store
+        .nodes_creating_children(now - crate::creation::STALLED_AFTER_MS)
+        .await
+    {
+        Ok(stalled) => stalled,
+        Err(error) => {
+            warn!(%error, "sweeper could not read which composites still create children");
+            return true;
+        }
+    };
+    let Some(commands) = engine.commands.upgrade() else {
+        return false;
+    };
+    for key in stalled {
+        tracing::info!(execution_id = %key.0, node_id = %key.1, "taking over the creation of stalled children");
+        let command = Command {
+            request: Request::CreateChildren(key),
+            reply: Reply::Internal,
+        };
+        if commands.send(command).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Wakes local long polls when another replica sharing the database announces work on a queue.

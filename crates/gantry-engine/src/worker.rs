@@ -17,6 +17,7 @@ use crate::batch::{Batch, NodeKey};
 use crate::codec;
 use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
+use crate::ingress::{Admitted, CompiledSpec};
 use crate::notify::ChangeScope;
 use crate::shared::GraphInfo;
 
@@ -180,14 +181,14 @@ impl Batch<'_> {
     pub async fn complete(
         &mut self,
         worker_id: &str,
-        completions: Vec<Completion>,
+        completions: &[Admitted],
     ) -> EngineResult<Vec<CompletionOutcome>> {
-        let ids: Vec<Uuid> = completions.iter().map(|c| c.lease_id).collect();
+        let ids: Vec<Uuid> = completions.iter().map(|c| c.completion.lease_id).collect();
         self.lock_attempts(&ids).await?;
         let rows: Vec<AttemptRow> = ids.iter().filter_map(|id| self.held_attempt(id).cloned()).collect();
         self.load_attempt_nodes(&rows).await?;
         let mut outcomes = Vec::with_capacity(completions.len());
-        for completion in completions {
+        for Admitted { completion, spec } in completions {
             let Some(mut row) = self.leased_attempt(&completion.lease_id, &completion.attempt) else {
                 outcomes.push(Err(EngineError::NotFound(format!(
                     "no attempt {} of node {:?} in execution {} holds lease {}",
@@ -201,7 +202,7 @@ impl Batch<'_> {
             let event = AttemptEvent::Complete {
                 worker_id: worker_id.to_owned(),
                 now_ms: self.now,
-                result: completion.result,
+                result: completion.result.clone(),
             };
             let (next, effect) = match state::attempt::transition(&attempt_state(&row), event) {
                 Ok(decision) => decision,
@@ -226,7 +227,7 @@ impl Batch<'_> {
                 next.phase.as_str(),
             );
             if let AttemptEffect::Finished(result) = effect {
-                self.attempt_finished(&key, attempt, result).await?;
+                self.attempt_finished(&key, attempt, result, spec.as_deref()).await?;
             }
             outcomes.push(Ok(next.phase));
         }
@@ -266,12 +267,13 @@ impl Batch<'_> {
         Ok(count)
     }
 
-    /// Turns an attempt's result into its node's event.
+    /// Turns an attempt's result into its node's event; a dynamic spec compiled at the edge comes as `compiled`.
     pub(crate) async fn attempt_finished(
         &mut self,
         key: &NodeKey,
         attempt: i32,
         result: AttemptResult,
+        compiled: Option<&CompiledSpec>,
     ) -> EngineResult<()> {
         let event = match result {
             AttemptResult::Outputs(outputs) => {
@@ -308,7 +310,7 @@ impl Batch<'_> {
                     },
                 }
             }
-            AttemptResult::DynamicSpec(spec) => self.accept_spec(key, attempt, *spec).await?,
+            AttemptResult::DynamicSpec(spec) => self.accept_spec(key, attempt, &spec, compiled).await?,
             AttemptResult::Error(error) => NodeEvent::AttemptFailed {
                 error: error.at_node(key.1.clone()),
                 now_ms: self.now,
@@ -320,20 +322,34 @@ impl Batch<'_> {
 
     /// Compiles a generator's spec against its task's output interface. Accepted: persisted (with its embedded
     /// tasks registered) and kept for creating the children. Rejected: the node fails with every compile error.
-    async fn accept_spec(&mut self, key: &NodeKey, attempt: i32, spec: DynamicJobSpec) -> EngineResult<NodeEvent> {
+    async fn accept_spec(
+        &mut self,
+        key: &NodeKey,
+        attempt: i32,
+        spec: &DynamicJobSpec,
+        compiled: Option<&CompiledSpec>,
+    ) -> EngineResult<NodeEvent> {
         let task_id = self.node(key).await?.task.clone().unwrap_or_default();
         let task = self.task(&task_id).await?;
-        let registry = self
-            .shared
-            .templates
-            .registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new())
-            .await?;
         let reject = |message: String| NodeEvent::SpecRejected {
             error: ExecutionError::user("compile_error", message)
                 .recoverable(false)
                 .at_node(key.1.clone()),
         };
-        let graph = match compile_dynamic(&spec, &task.interface, &registry) {
+        let graph = match compiled {
+            Some(compiled) => compiled.graph.clone(),
+            None => {
+                let registry = self
+                    .shared
+                    .templates
+                    .registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new())
+                    .await?;
+                compile_dynamic(spec, &task.interface, &registry)
+                    .map(Arc::new)
+                    .map_err(|errors| errors.to_string())
+            }
+        };
+        let graph = match graph {
             Ok(graph) => graph,
             Err(errors) => return Ok(reject(format!("the dynamic spec does not compile: {errors}"))),
         };
@@ -364,19 +380,24 @@ impl Batch<'_> {
                 }
             }
         }
-        self.install_spec(key, attempt, &spec, graph, &task);
+        let bytes = match compiled {
+            Some(compiled) => compiled.bytes.clone(),
+            None => codec::encode_spec(spec),
+        };
+        self.install_spec(key, attempt, spec, graph, &task, bytes);
         Ok(NodeEvent::SpecCompiled)
     }
 
-    /// Keeps a compiled spec for the node's attempt: stored (so the generator never runs again for it), its output
-    /// assembly remembered, its children prepared.
+    /// Keeps a compiled spec for the node's attempt: stored as `bytes` (so the generator never runs again for it),
+    /// its output assembly remembered, its children prepared.
     pub fn install_spec(
         &mut self,
         key: &NodeKey,
         attempt: i32,
         spec: &DynamicJobSpec,
-        graph: gantry_core::compile::CompiledGraph,
+        graph: Arc<gantry_core::compile::CompiledGraph>,
         task: &TaskTemplate,
+        bytes: Vec<u8>,
     ) {
         let rule = state::ChildRule {
             min_successes: spec.min_successes,
@@ -387,12 +408,12 @@ impl Batch<'_> {
             execution_id: key.0,
             node_id: key.1.clone(),
             attempt,
-            spec: codec::encode_spec(spec),
+            spec: bytes,
             created_at: self.now,
         });
         self.node_mut(key).is_dynamic = true;
         self.shared.remember_graph(key.0, &key.1, attempt, Arc::new(info));
-        self.prepared.insert(key.clone(), Children::Graph(Arc::new(graph)));
+        self.prepared.insert(key.clone(), Children::Graph(graph));
     }
 }
 
@@ -421,7 +442,7 @@ impl Batch<'_> {
             phase.as_str(),
         );
         if let AttemptEffect::Finished(result) = effect {
-            self.attempt_finished(&key, attempt, result).await?;
+            self.attempt_finished(&key, attempt, result, None).await?;
         }
         Ok(())
     }

@@ -12,11 +12,27 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 use uuid::Uuid;
 
-use crate::batch::{Batch, BatchOutcome};
+use crate::batch::{Batch, BatchOutcome, NodeKey};
 use crate::error::{EngineError, EngineResult};
+use crate::ingress::Admitted;
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration};
-use crate::worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
+use crate::worker::{Assignment, AttemptRef, CompletionOutcome, LeaseStatus};
+
+impl Request {
+    fn name(&self) -> &'static str {
+        match self {
+            Request::Register(_) => "register",
+            Request::Create(_) => "create",
+            Request::Terminate(..) => "terminate",
+            Request::Claim { .. } => "claim",
+            Request::Heartbeat { .. } => "heartbeat",
+            Request::Complete { .. } => "complete",
+            Request::Sweep => "sweep",
+            Request::CreateChildren(_) => "create_children",
+        }
+    }
+}
 
 /// A state-changing request and where its answer goes.
 #[derive(Debug)]
@@ -41,9 +57,11 @@ pub(crate) enum Request {
     },
     Complete {
         worker_id: String,
-        completions: Vec<Completion>,
+        completions: Vec<Admitted>,
     },
     Sweep,
+    /// The engine's own: create the next chunk of a composite's children.
+    CreateChildren(NodeKey),
 }
 
 #[derive(Debug)]
@@ -55,6 +73,8 @@ pub(crate) enum Reply {
     Leases(oneshot::Sender<EngineResult<Vec<LeaseStatus>>>),
     Completed(oneshot::Sender<EngineResult<Vec<CompletionOutcome>>>),
     Swept(oneshot::Sender<EngineResult<usize>>),
+    /// No one waits: a failure is logged.
+    Internal,
 }
 
 /// A command's result, held until the batch commits.
@@ -66,6 +86,7 @@ enum Outcome {
     Leases(EngineResult<Vec<LeaseStatus>>),
     Completed(EngineResult<Vec<CompletionOutcome>>),
     Swept(EngineResult<usize>),
+    Internal(EngineResult<()>),
 }
 
 impl Outcome {
@@ -78,6 +99,7 @@ impl Outcome {
             Outcome::Leases(r) => r.as_ref().err(),
             Outcome::Completed(r) => r.as_ref().err(),
             Outcome::Swept(r) => r.as_ref().err(),
+            Outcome::Internal(r) => r.as_ref().err(),
         }
     }
 
@@ -102,6 +124,11 @@ impl Reply {
             (Reply::Leases(tx), Outcome::Leases(r)) => drop(tx.send(r)),
             (Reply::Completed(tx), Outcome::Completed(r)) => drop(tx.send(r)),
             (Reply::Swept(tx), Outcome::Swept(r)) => drop(tx.send(r)),
+            (Reply::Internal, Outcome::Internal(r)) => {
+                if let Err(error) = r {
+                    tracing::error!(%error, "creating children failed");
+                }
+            }
             (reply, _) => reply.fail(EngineError::Internal("mismatched reply".into())),
         }
     }
@@ -115,15 +142,42 @@ impl Reply {
             Reply::Leases(tx) => drop(tx.send(Err(error))),
             Reply::Completed(tx) => drop(tx.send(Err(error))),
             Reply::Swept(tx) => drop(tx.send(Err(error))),
+            Reply::Internal => tracing::error!(%error, "creating children failed"),
         }
     }
 }
 
-/// Runs until every sender of commands is gone.
+/// Runs until every sender of commands is gone. While composites have children still to create, each batch
+/// creates one more chunk beside whatever clients sent (and does not wait for them).
 pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
     let max_batch = shared.config.max_batch.max(1);
-    let mut waiting = Vec::with_capacity(max_batch);
-    while commands.recv_many(&mut waiting, max_batch).await > 0 {
+    crate::creation::resume(&shared).await;
+    let mut waiting = Vec::with_capacity(max_batch + 1);
+    loop {
+        match shared.next_creation() {
+            None => {
+                if commands.recv_many(&mut waiting, max_batch).await == 0 {
+                    return;
+                }
+            }
+            Some(key) => {
+                loop {
+                    match commands.try_recv() {
+                        Ok(command) => waiting.push(command),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        // Stopping: the rest is created after the restart.
+                        Err(mpsc::error::TryRecvError::Disconnected) => return,
+                    }
+                    if waiting.len() == max_batch {
+                        break;
+                    }
+                }
+                waiting.push(Command {
+                    request: Request::CreateChildren(key),
+                    reply: Reply::Internal,
+                });
+            }
+        }
         apply_batch(&shared, std::mem::take(&mut waiting)).await;
     }
 }
@@ -160,6 +214,7 @@ async fn isolated(shared: &Arc<Shared>, commands: Vec<Command>) -> Option<Vec<Co
 /// poisoned the transaction, nothing is answered and the commands come back to be retried one by one.
 async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Command>> {
     let several = commands.len() > 1;
+    let started = std::time::Instant::now();
     let mut batch = match Batch::begin(shared).await {
         Ok(batch) => batch,
         Err(error) => {
@@ -169,25 +224,39 @@ async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Comman
     };
     let mut outcomes = Vec::with_capacity(commands.len());
     for command in &commands {
+        let command_started = std::time::Instant::now();
         let outcome = execute(&mut batch, shared, &command.request).await;
+        tracing::trace!(
+            command = command.request.name(),
+            elapsed_us = command_started.elapsed().as_micros() as u64,
+            "command applied"
+        );
         if outcome.poisons() && several {
             batch.rollback().await;
             return Err(commands);
         }
         outcomes.push(outcome);
     }
+    let applied = started.elapsed();
     let committed = if outcomes.iter().any(Outcome::poisons) {
         batch.rollback().await;
         Ok(None)
     } else {
         batch.commit().await.map(Some)
     };
+    tracing::debug!(
+        commands = commands.len(),
+        applied_us = applied.as_micros() as u64,
+        total_us = started.elapsed().as_micros() as u64,
+        "batch done"
+    );
     match committed {
         Ok(done) => {
             for (command, outcome) in commands.into_iter().zip(outcomes) {
                 command.reply.send(outcome);
             }
             if let Some(done) = done {
+                crate::creation::adapt_chunk(shared, done.children_chunked, started.elapsed());
                 after_commit(shared, done);
             }
         }
@@ -207,6 +276,7 @@ fn after_commit(shared: &Shared, outcome: BatchOutcome) {
     for execution_id in outcome.finished {
         shared.forget_execution(execution_id);
     }
+    shared.queue_creations(outcome.creating);
 }
 
 async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> Outcome {
@@ -222,8 +292,9 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         } => Outcome::Claimed(batch.claim(worker_id, queues, *limit, lease_ms).await),
         Request::Heartbeat { worker_id, leases } => Outcome::Leases(batch.heartbeat(worker_id, leases, lease_ms).await),
         Request::Complete { worker_id, completions } => {
-            Outcome::Completed(batch.complete(worker_id, completions.clone()).await)
+            Outcome::Completed(batch.complete(worker_id, completions).await)
         }
         Request::Sweep => Outcome::Swept(batch.sweep(1_000).await),
+        Request::CreateChildren(key) => Outcome::Internal(batch.continue_children(key).await),
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gantry_engine::Limits;
+use gantry_engine::{EngineConfig, Limits};
 
 /// How to run the server.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,6 +50,11 @@ pub struct ServerConfig {
     /// Largest dynamic job spec accepted, in bytes.
     #[arg(long, env = "GANTRY_MAX_SPEC_BYTES", default_value_t = Limits::default().spec_bytes)]
     pub max_spec_bytes: u64,
+    /// The most children of one composite created in one transaction; a larger spec, sub-workflow or array gets the
+    /// rest in later ones, between other clients' requests. Below it, each chunk is sized so that its transaction
+    /// takes about 40 ms.
+    #[arg(long, env = "GANTRY_CHILDREN_CHUNK", default_value_t = EngineConfig::default().children_chunk)]
+    pub children_chunk: usize,
 }
 
 impl ServerConfig {
@@ -81,6 +86,7 @@ impl Default for ServerConfig {
             max_outputs_bytes: Limits::default().outputs_bytes,
             max_assembled_bytes: Limits::default().assembled_bytes,
             max_spec_bytes: Limits::default().spec_bytes,
+            children_chunk: EngineConfig::default().children_chunk,
         }
     }
 }

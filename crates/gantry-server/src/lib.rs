@@ -111,6 +111,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         watch_buffer: config.watch_buffer.max(1),
         limits: config.limits(),
         blobs: Some(blobs),
+        children_chunk: config.children_chunk.max(1),
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);

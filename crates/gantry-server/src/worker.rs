@@ -71,7 +71,7 @@ fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> 
         Some(pb::completion::Result::Outputs(outputs)) => AttemptResult::Outputs(
             LiteralMap::try_from(outputs).map_err(|e| Status::from(e.at(&format!("{field}.outputs"))))?,
         ),
-        Some(pb::completion::Result::DynamicSpec(spec)) => AttemptResult::DynamicSpec(Box::new(
+        Some(pb::completion::Result::DynamicSpec(spec)) => AttemptResult::DynamicSpec(std::sync::Arc::new(
             DynamicJobSpec::try_from(spec).map_err(|e| Status::from(e.at(&format!("{field}.dynamic_spec"))))?,
         )),
         Some(pb::completion::Result::Error(error)) => AttemptResult::Error(

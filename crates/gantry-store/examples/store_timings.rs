@@ -158,6 +158,7 @@ fn node(execution_id: Uuid, position: usize) -> NodeRow {
         children_succeeded: 0,
         children_failed: 0,
         children_skipped: 0,
+        children_created: 0,
         inputs: Some(vec![1; 16]),
         outputs: None,
         error: None,

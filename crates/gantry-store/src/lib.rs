@@ -91,6 +91,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// backoff ended (`after = i64::MIN` gives every queue with claimable work).
     async fn ready_queues(&self, after: i64, now: i64) -> StoreResult<Vec<String>>;
 
+    /// `(execution, node)` of every composite still running whose children are not all created yet
+    /// (`children_created < children_total`) and that was last updated before `updated_before`: what an engine
+    /// must go on creating (all of them at start, `i64::MAX`; those no one has been creating for a while, later).
+    async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
+
     /// Wake-ups of queues announced by other processes sharing the database ([`Tx::announce_queues`]), as a
     /// channel of queue names; `None` when the store has no such channel (SQLite: one process owns the file). On
     /// Postgres this holds one pooled connection until the receiver is dropped.

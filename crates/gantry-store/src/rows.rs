@@ -141,6 +141,9 @@ pub struct NodeRow {
     pub children_failed: i64,
     /// Children that were skipped.
     pub children_skipped: i64,
+    /// How many of the children exist: they are created in chunks, and one below `children_total` means more are
+    /// still to be created.
+    pub children_created: i64,
     /// protobuf LiteralMap, once resolved.
     pub inputs: Option<Vec<u8>>,
     /// protobuf LiteralMap, once the node succeeded.

@@ -64,6 +64,7 @@ fn node(execution_id: Uuid) -> NodeRow {
         children_succeeded: 0,
         children_failed: 0,
         children_skipped: 0,
+        children_created: 0,
         inputs: None,
         outputs: None,
         error: None,

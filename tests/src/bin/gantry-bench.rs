@@ -3,7 +3,9 @@
 //! - the seed fan-out for N = 1,000, 10,000 and 100,000 (submit -> assembled outputs read back), and children/s;
 //! - ready -> dispatched latency to an idle, waiting worker (p50, p99);
 //! - a chain of 100 sequential tasks (per-step latency), on the fresh database and again after the fan-outs;
-//! - the server's peak RSS.
+//! - another client's CreateExecution latency while each fan-out is created and runs (p50, p99, max), and while
+//!   only the children of a 100,000-child fan-out are being created (no worker runs them);
+//! - the server's peak RSS above its idle size per child, and its RSS after each fan-out.
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 4] [--batch 256]`;
 //! `scripts/bench` builds it in release mode and provides Postgres.
@@ -127,6 +129,70 @@ async fn run_chain(admin: &mut AdminServiceClient<Channel>, name: &str) -> anyho
     Ok(())
 }
 
+/// The creation of a fan-out's children alone: `generate_others@idle` yields `n` children on a queue no worker
+/// serves, so the writer does nothing but create them (in chunks) and serve another client's CreateExecution calls,
+/// whose latency is the figure. The execution is terminated afterwards.
+async fn creation_alone(admin: &mut AdminServiceClient<Channel>, url: &str, n: i64) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let mut probe = admin.clone();
+    let started = Instant::now();
+    let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
+    let target = pb::create_execution_request::Target::Task(
+        gantry_core::model::Identifier::new("demo", "dev", "generate_others", "idle").into(),
+    );
+    let execution_id = create(admin, target, inputs).await?;
+    let mut latencies = Vec::new();
+    let mut created = 0i64;
+    let mut i = 0i64;
+    while created < n {
+        let probed = Instant::now();
+        let inputs = LiteralMap::from([("index".to_owned(), Literal::Integer(i))]);
+        create(
+            &mut probe,
+            pb::create_execution_request::Target::Task(id("probe_task").into()),
+            inputs,
+        )
+        .await?;
+        latencies.push(probed.elapsed().as_secs_f64() * 1000.0);
+        i += 1;
+        created = sqlx::query_scalar(
+            "SELECT coalesce(max(children_created), 0) FROM nodes WHERE execution_id = $1::uuid AND node_id = 'n0'",
+        )
+        .bind(&execution_id)
+        .fetch_one(&pool)
+        .await?;
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "creation did not finish");
+    }
+    figure("creation_alone_wall", started.elapsed().as_secs_f64(), "s", Some(n));
+    latencies.sort_by(f64::total_cmp);
+    figure(
+        "creation_alone_other_client_create_p50",
+        percentile(&latencies, 50.0),
+        "ms",
+        Some(n),
+    );
+    figure(
+        "creation_alone_other_client_create_p99",
+        percentile(&latencies, 99.0),
+        "ms",
+        Some(n),
+    );
+    figure(
+        "creation_alone_other_client_create_max",
+        latencies[latencies.len() - 1],
+        "ms",
+        Some(n),
+    );
+    admin
+        .terminate_execution(pb::TerminateExecutionRequest {
+            id: execution_id,
+            ..Default::default()
+        })
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
 /// Dispatch latency: with workers idle in a long poll, the time from submitting a one-task execution to a worker
 /// holding its attempt.
 async fn dispatch_latency(endpoint: &str, samples: usize) -> anyhow::Result<Vec<f64>> {
@@ -173,9 +239,10 @@ async fn dispatch_latency(endpoint: &str, samples: usize) -> anyhow::Result<Vec<
     Ok(latencies)
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// A memory figure of the process in KiB: `VmRSS:` (now) or `VmHWM:` (peak).
+fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -202,7 +269,25 @@ async fn main() -> anyhow::Result<()> {
     let mut latency_task = templates[0].clone();
     latency_task.id = id("latency_task");
     latency_task.metadata.queue = "latency".into();
+    // Never claimed: its executions only measure how long another client's CreateExecution takes.
+    let mut probe_task = latency_task.clone();
+    probe_task.id = id("probe_task");
+    probe_task.metadata.queue = "probe".into();
     templates.push(latency_task);
+    templates.push(probe_task);
+    // `generate_others@idle` yields `other_task@idle` children, which no worker serves (see `creation_alone`).
+    for task in raw_worker::task_templates() {
+        let mut idle = task.clone();
+        idle.id.version = "idle".into();
+        match task.id.name.as_str() {
+            "generate_others" => templates.push(idle),
+            "other_task" => {
+                idle.metadata.queue = "nobody".into();
+                templates.push(idle);
+            }
+            _ => {}
+        }
+    }
     for task in templates {
         admin
             .register_task(pb::RegisterTaskRequest {
@@ -228,7 +313,26 @@ async fn main() -> anyhow::Result<()> {
     }
 
     run_chain(&mut admin, "chain_fresh").await?;
+    let idle_rss = rss_kib(pid, "VmRSS:");
     for &n in &options.sizes {
+        // Another client creates small executions one after the other while the fan-out is created and runs.
+        let (busy, mut probe) = (watch::channel(true), admin.clone());
+        let probing = {
+            let mut running = busy.1.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0i64;
+                while *running.borrow_and_update() {
+                    let started = Instant::now();
+                    let inputs = LiteralMap::from([("index".to_owned(), Literal::Integer(i))]);
+                    let target = pb::create_execution_request::Target::Task(id("probe_task").into());
+                    create(&mut probe, target, inputs).await?;
+                    latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                    i += 1;
+                }
+                anyhow::Ok(latencies)
+            })
+        };
         let started = Instant::now();
         let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
         let execution_id = create(
@@ -255,15 +359,35 @@ async fn main() -> anyhow::Result<()> {
         );
         figure("fanout_wall", wall, "s", Some(n));
         figure("fanout_children_per_second", n as f64 / wall, "children/s", Some(n));
+        busy.0.send(false)?;
+        let mut latencies = probing.await??;
+        latencies.sort_by(f64::total_cmp);
+        if !latencies.is_empty() {
+            figure("other_client_create_p50", percentile(&latencies, 50.0), "ms", Some(n));
+            figure("other_client_create_p99", percentile(&latencies, 99.0), "ms", Some(n));
+            figure("other_client_create_max", latencies[latencies.len() - 1], "ms", Some(n));
+        }
+        if let (Some(idle), Some(peak)) = (idle_rss, rss_kib(pid, "VmHWM:")) {
+            figure(
+                "server_peak_above_idle_per_node",
+                (peak.saturating_sub(idle) * 1024) as f64 / n as f64,
+                "bytes",
+                Some(n),
+            );
+        }
+        if let Some(now) = rss_kib(pid, "VmRSS:") {
+            figure("server_rss_after", now as f64 / 1024.0, "MiB", Some(n));
+        }
     }
 
     run_chain(&mut admin, "chain_after_fanouts").await?;
+    creation_alone(&mut admin, &url, 100_000).await?;
 
     let latencies = dispatch_latency(&endpoint, 200).await?;
     figure("dispatch_latency_p50", percentile(&latencies, 50.0), "ms", None);
     figure("dispatch_latency_p99", percentile(&latencies, 99.0), "ms", None);
 
-    if let Some(kib) = peak_rss_kib(pid) {
+    if let Some(kib) = rss_kib(pid, "VmHWM:") {
         figure("server_peak_rss", kib as f64 / 1024.0, "MiB", None);
     }
     stop.send(true)?;

@@ -16,12 +16,16 @@ async fn main() -> anyhow::Result<()> {
     let [_, listen, database_url, lease_ms] = args.as_slice() else {
         anyhow::bail!("usage: gantry-test-server LISTEN DATABASE_URL LEASE_MS");
     };
-    let config = gantry_server::ServerConfig {
+    let mut config = gantry_server::ServerConfig {
         listen: listen.parse()?,
         database_url: Some(database_url.clone()),
         lease: Duration::from_millis(lease_ms.parse()?),
         ..Default::default()
     };
+    // The benchmark tries other chunk sizes.
+    if let Ok(chunk) = std::env::var("GANTRY_CHILDREN_CHUNK") {
+        config.children_chunk = chunk.parse()?;
+    }
     let server = gantry_server::start(config).await?;
     println!("listening on {}", server.local_addr());
     server.wait().await

@@ -33,7 +33,7 @@ use crate::model::{DynamicJobSpec, ExecutionError, LiteralMap};
 pub enum AttemptResult {
     Outputs(LiteralMap),
     /// A dynamic task's generator step returned a spec.
-    DynamicSpec(Box<DynamicJobSpec>),
+    DynamicSpec(std::sync::Arc<DynamicJobSpec>),
     Error(ExecutionError),
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::config::{Clock, EngineConfig};
+use crate::ingress::Admitted;
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration, Target};
 use crate::worker::{Assignment, Completion, CompletionOutcome, LeaseStatus};
@@ -57,10 +58,16 @@ enum Waiting {
     Leases(oneshot::Receiver<EngineResult<Vec<LeaseStatus>>>),
     Completed(oneshot::Receiver<EngineResult<Vec<CompletionOutcome>>>),
     Swept(oneshot::Receiver<EngineResult<usize>>),
+    Nothing,
 }
 
 impl Harness {
     pub async fn new(backend: Backend) -> Harness {
+        Harness::with_config(backend, |_| {}).await
+    }
+
+    /// A harness whose engine settings `configure` adjusted.
+    pub async fn with_config(backend: Backend, configure: impl FnOnce(&mut EngineConfig)) -> Harness {
         let (store, postgres): (Arc<dyn Store>, _) = match backend {
             Backend::Sqlite => (Arc::new(SqliteStore::open(":memory:").await.expect("sqlite")), None),
             Backend::Postgres => {
@@ -71,15 +78,46 @@ impl Harness {
         };
         let clock = Arc::new(AtomicI64::new(1_000_000_000_000));
         let reading = clock.clone();
-        let config = EngineConfig {
+        let mut config = EngineConfig {
             clock: Clock::from_fn(move || reading.load(Ordering::SeqCst)),
             ..EngineConfig::default()
         };
+        configure(&mut config);
         Harness {
             shared: Arc::new(Shared::new(store, config)),
             clock,
             postgres,
         }
+    }
+
+    /// As if the server restarted on the same store: every in-memory cache and queue is new, and the composites left
+    /// creating children are queued again, as a starting writer does.
+    pub async fn restart(&mut self) {
+        let config = self.shared.config.clone();
+        self.shared = Arc::new(Shared::new(self.shared.store.clone(), config));
+        crate::creation::resume(&self.shared).await;
+    }
+
+    /// Creates the queued chunks of children, one chunk a batch as the writer does, until none is left; returns how
+    /// many batches that took.
+    pub async fn create_queued_children(&self) -> usize {
+        let mut batches = 0;
+        while let Some(key) = self.shared.next_creation() {
+            let answer = self.apply_one(Request::CreateChildren(key)).await;
+            assert!(matches!(answer, Answer::Other(Ok(()))), "{answer:?}");
+            batches += 1;
+        }
+        batches
+    }
+
+    /// How many nodes the execution has.
+    pub async fn node_count(&self, execution_id: Uuid) -> usize {
+        self.records(execution_id, 0)
+            .await
+            .text
+            .lines()
+            .filter(|l| l.starts_with("node "))
+            .count()
     }
 
     pub fn set_now(&self, now_ms: i64) {
@@ -99,6 +137,10 @@ impl Harness {
                 Request::Heartbeat { .. } => reply(Reply::Leases, Waiting::Leases, &mut waiting),
                 Request::Complete { .. } => reply(Reply::Completed, Waiting::Completed, &mut waiting),
                 Request::Sweep => reply(Reply::Swept, Waiting::Swept, &mut waiting),
+                Request::CreateChildren(_) => {
+                    waiting.push(Waiting::Nothing);
+                    Reply::Internal
+                }
             };
             commands.push(Command { request, reply });
         }
@@ -114,6 +156,7 @@ impl Harness {
                 Waiting::Leases(rx) => Answer::Leases(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Completed(rx) => Answer::Completed(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Swept(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped())).map(drop)),
+                Waiting::Nothing => Answer::Other(Ok(())),
             });
         }
         answers
@@ -151,6 +194,21 @@ impl Harness {
         match self.apply_one(Request::Create(Box::new(create))).await {
             Answer::Execution(result) => result.expect("created"),
             other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// A completion admitted as the engine's edge admits it: a dynamic spec compiled before the writer sees it.
+    pub async fn complete_at_the_edge(
+        &self,
+        worker: &str,
+        assignment: &Assignment,
+        result: gantry_core::state::AttemptResult,
+    ) -> Request {
+        let admitted = crate::ingress::admit_spec(&self.shared, completion(assignment, result)).await;
+        assert!(admitted.spec.is_some(), "the spec compiled at the edge");
+        Request::Complete {
+            worker_id: worker.to_owned(),
+            completions: vec![admitted],
         }
     }
 
@@ -321,6 +379,19 @@ pub fn relative_times(text: &str, base: i64) -> String {
     out
 }
 
+impl Records {
+    /// No attempt left queued or running under a finished node, no node succeeded twice.
+    pub fn assert_sound(&self) {
+        assert!(
+            self.orphans.is_empty() && self.succeeded_twice.is_empty(),
+            "open attempts under finished nodes {:?}, nodes succeeded twice {:?}\n{}",
+            self.orphans,
+            self.succeeded_twice,
+            self.text
+        );
+    }
+}
+
 fn describe_error(bytes: Option<&[u8]>) -> String {
     match bytes.map(codec::decode_error) {
         None => "-".into(),
@@ -412,14 +483,23 @@ pub fn heartbeat(worker: &str, assignment: &Assignment) -> Request {
     }
 }
 
+/// A completion as the writer gets it when its dynamic spec could not be compiled at the edge: the writer compiles
+/// it (see [`Harness::complete_at_the_edge`] for the usual way).
 pub fn complete(worker: &str, assignment: &Assignment, result: gantry_core::state::AttemptResult) -> Request {
     Request::Complete {
         worker_id: worker.to_owned(),
-        completions: vec![Completion {
-            attempt: assignment.attempt.clone(),
-            lease_id: assignment.lease_id,
-            result,
-            result_bytes: 0,
+        completions: vec![Admitted {
+            completion: completion(assignment, result),
+            spec: None,
         }],
+    }
+}
+
+fn completion(assignment: &Assignment, result: gantry_core::state::AttemptResult) -> Completion {
+    Completion {
+        attempt: assignment.attempt.clone(),
+        lease_id: assignment.lease_id,
+        result,
+        result_bytes: 0,
     }
 }

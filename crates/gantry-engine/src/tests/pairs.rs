@@ -132,7 +132,7 @@ impl Scenario {
                 let generator_lease = one(harness.claim("w1", &queue).await);
                 fixture.child_task = Some(task.clone());
                 if self == Scenario::RunningChildren {
-                    let spec = AttemptResult::DynamicSpec(Box::new(fan_out(&task, 2)));
+                    let spec = AttemptResult::DynamicSpec(std::sync::Arc::new(fan_out(&task, 2)));
                     let answer = harness.apply_one(complete("w1", &generator_lease, spec)).await;
                     assert!(
                         matches!(&answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
@@ -183,7 +183,7 @@ fn command(fixture: &Fixture, name: &str) -> Request {
             complete(
                 "w1",
                 lease("a"),
-                AttemptResult::DynamicSpec(Box::new(fan_out(child, 2))),
+                AttemptResult::DynamicSpec(std::sync::Arc::new(fan_out(child, 2))),
             )
         }
         "c0_outputs" => complete("w1", lease("c0"), outputs(10)),

@@ -216,6 +216,17 @@ impl Store for PgStore {
     async fn ready_queues(&self, after: i64, now: i64) -> StoreResult<Vec<String>> {
         attempts::ready_queues(&self.pool, after, now).await
     }
+
+    async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT execution_id, node_id FROM nodes WHERE children_created < children_total \
+             AND phase = 'children_running' AND updated_at < $1 ORDER BY execution_id, node_id",
+        )
+        .bind(updated_before)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
 }
 
 /// One Postgres transaction; dropping it rolls back.

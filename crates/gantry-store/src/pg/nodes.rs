@@ -34,6 +34,7 @@ struct NodeColumns<'a> {
     children_succeeded: Vec<i64>,
     children_failed: Vec<i64>,
     children_skipped: Vec<i64>,
+    children_created: Vec<i64>,
     inputs: Vec<Option<&'a [u8]>>,
     outputs: Vec<Option<&'a [u8]>>,
     error: Vec<Option<&'a [u8]>>,
@@ -68,6 +69,7 @@ impl<'a> NodeColumns<'a> {
             columns.children_succeeded.push(row.children_succeeded);
             columns.children_failed.push(row.children_failed);
             columns.children_skipped.push(row.children_skipped);
+            columns.children_created.push(row.children_created);
             columns.inputs.push(row.inputs.as_deref());
             columns.outputs.push(row.outputs.as_deref());
             columns.error.push(row.error.as_deref());
@@ -84,11 +86,11 @@ impl<'a> NodeColumns<'a> {
 const INSERT_NODES: &str = "INSERT INTO nodes (execution_id, node_id, parent_id, local_id, kind, definition, task, \
     phase, is_dynamic, attempts, user_failures, system_failures, cache_status, upstream_pending, downstream, position, \
     children_total, children_succeeded, children_failed, children_skipped, inputs, outputs, error, child_execution_id, \
-    created_at, updated_at, started_at, finished_at) \
+    created_at, updated_at, started_at, finished_at, children_created) \
     SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], \
     $8::text[], $9::bool[], $10::int4[], $11::int4[], $12::int4[], $13::text[], $14::int4[], $15::text[], $16::int8[], \
     $17::int8[], $18::int8[], $19::int8[], $20::int8[], $21::bytea[], $22::bytea[], $23::bytea[], $24::uuid[], \
-    $25::int8[], $26::int8[], $27::int8[], $28::int8[])";
+    $25::int8[], $26::int8[], $27::int8[], $28::int8[], $29::int8[])";
 
 pub(super) async fn insert_nodes(conn: &mut PgConnection, rows: &[NodeRow]) -> StoreResult<()> {
     for chunk in rows.chunks(POSTGRES_BATCH_ROWS) {
@@ -122,6 +124,7 @@ pub(super) async fn insert_nodes(conn: &mut PgConnection, rows: &[NodeRow]) -> S
             .bind(&c.updated_at)
             .bind(&c.started_at)
             .bind(&c.finished_at)
+            .bind(&c.children_created)
             .execute(&mut *conn)
             .await
             .map_err(|error| conflict_or(error, || nodes_conflict(chunk)))?;
@@ -137,13 +140,14 @@ const UPDATE_NODES: &str = "UPDATE nodes AS n SET kind = u.kind, task = u.task, 
     downstream = u.downstream, children_total = u.children_total, children_succeeded = u.children_succeeded, \
     children_failed = u.children_failed, children_skipped = u.children_skipped, inputs = u.inputs, \
     outputs = u.outputs, error = u.error, child_execution_id = u.child_execution_id, updated_at = u.updated_at, \
-    started_at = u.started_at, finished_at = u.finished_at \
+    started_at = u.started_at, finished_at = u.finished_at, children_created = u.children_created \
     FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::int4[], $8::int4[], \
     $9::int4[], $10::text[], $11::int4[], $12::text[], $13::int8[], $14::int8[], $15::int8[], $16::int8[], \
-    $17::bytea[], $18::bytea[], $19::bytea[], $20::uuid[], $21::int8[], $22::int8[], $23::int8[]) \
+    $17::bytea[], $18::bytea[], $19::bytea[], $20::uuid[], $21::int8[], $22::int8[], $23::int8[], $24::int8[]) \
     AS u(execution_id, node_id, kind, task, phase, is_dynamic, attempts, user_failures, system_failures, \
     cache_status, upstream_pending, downstream, children_total, children_succeeded, children_failed, \
-    children_skipped, inputs, outputs, error, child_execution_id, updated_at, started_at, finished_at) \
+    children_skipped, inputs, outputs, error, child_execution_id, updated_at, started_at, finished_at, \
+    children_created) \
     WHERE n.execution_id = u.execution_id AND n.node_id = u.node_id";
 
 pub(super) async fn update_nodes(conn: &mut PgConnection, rows: &[NodeRow]) -> StoreResult<()> {
@@ -173,6 +177,7 @@ pub(super) async fn update_nodes(conn: &mut PgConnection, rows: &[NodeRow]) -> S
             .bind(&c.updated_at)
             .bind(&c.started_at)
             .bind(&c.finished_at)
+            .bind(&c.children_created)
             .execute(&mut *conn)
             .await?;
     }

@@ -12,7 +12,7 @@ use crate::codec::{
 use crate::error::conflict_or;
 use crate::rows::{NodeRow, Page};
 
-/// Rows per multi-row statement: 28 binds a row stays far below SQLite's 32,766-parameter limit, and beyond a few
+/// Rows per multi-row statement: 29 binds a row stays far below SQLite's 32,766-parameter limit, and beyond a few
 /// hundred rows a statement gets no faster.
 pub(super) const SQLITE_BATCH_ROWS: usize = 500;
 
@@ -22,7 +22,7 @@ pub(super) async fn insert_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) 
             "INSERT INTO nodes (execution_id, node_id, parent_id, local_id, kind, definition, task, phase, \
              is_dynamic, attempts, user_failures, system_failures, cache_status, upstream_pending, downstream, \
              position, children_total, children_succeeded, children_failed, children_skipped, inputs, outputs, error, \
-             child_execution_id, created_at, updated_at, started_at, finished_at) ",
+             child_execution_id, created_at, updated_at, started_at, finished_at, children_created) ",
         );
         insert.push_values(chunk, |mut values, row| {
             values
@@ -53,7 +53,8 @@ pub(super) async fn insert_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) 
                 .push_bind(row.created_at)
                 .push_bind(row.updated_at)
                 .push_bind(row.started_at)
-                .push_bind(row.finished_at);
+                .push_bind(row.finished_at)
+                .push_bind(row.children_created);
         });
         insert
             .build()
@@ -76,7 +77,7 @@ const UPDATE_NODES_SET: &str = ") UPDATE nodes SET kind = u.kind, task = u.task,
     downstream = u.downstream, children_total = u.children_total, children_succeeded = u.children_succeeded, \
     children_failed = u.children_failed, children_skipped = u.children_skipped, inputs = u.inputs, \
     outputs = u.outputs, error = u.error, child_execution_id = u.child_execution_id, updated_at = u.updated_at, \
-    started_at = u.started_at, finished_at = u.finished_at \
+    started_at = u.started_at, finished_at = u.finished_at, children_created = u.children_created \
     FROM u WHERE nodes.execution_id = +u.execution_id AND nodes.node_id = +u.node_id";
 
 pub(super) async fn update_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) -> StoreResult<()> {
@@ -84,7 +85,8 @@ pub(super) async fn update_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) 
         let mut update = QueryBuilder::<Sqlite>::new(
             "WITH u(execution_id, node_id, kind, task, phase, is_dynamic, attempts, user_failures, system_failures, \
              cache_status, upstream_pending, downstream, children_total, children_succeeded, children_failed, \
-             children_skipped, inputs, outputs, error, child_execution_id, updated_at, started_at, finished_at) AS (",
+             children_skipped, inputs, outputs, error, child_execution_id, updated_at, started_at, finished_at, \
+             children_created) AS (",
         );
         update.push_values(chunk, |mut values, row| {
             values
@@ -110,7 +112,8 @@ pub(super) async fn update_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) 
                 .push_bind(row.child_execution_id)
                 .push_bind(row.updated_at)
                 .push_bind(row.started_at)
-                .push_bind(row.finished_at);
+                .push_bind(row.finished_at)
+                .push_bind(row.children_created);
         });
         update.push(UPDATE_NODES_SET);
         update.build().execute(&mut *conn).await?;

@@ -79,6 +79,7 @@ pub fn node(execution_id: Uuid, node_id: &str, position: i64) -> NodeRow {
         children_succeeded: 0,
         children_failed: 0,
         children_skipped: 0,
+        children_created: 0,
         inputs: None,
         outputs: None,
         error: None,

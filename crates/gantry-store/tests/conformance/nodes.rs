@@ -296,3 +296,46 @@ pub async fn abort_whole_execution(store: &dyn Store) {
     );
     assert_eq!(attempt_phase(store, other.id, "gen").await, AttemptPhase::Queued);
 }
+
+/// A composite's children are created in chunks: the count of those created is kept (insert and update), and the
+/// nodes with children still to create are listed for a starting engine.
+pub async fn nodes_creating_children_are_listed_until_all_are_created(store: &dyn Store) {
+    let execution = committed_execution(store, "creating").await;
+    let mut creating = node(execution.id, "gen", 0);
+    creating.kind = NodeKind::Composite;
+    creating.phase = NodePhase::ChildrenRunning;
+    creating.children_total = 100_000;
+    creating.children_created = 2_000;
+    let mut done = node(execution.id, "other", 1);
+    done.kind = NodeKind::Composite;
+    done.phase = NodePhase::ChildrenRunning;
+    done.children_total = 3;
+    done.children_created = 3;
+    // Aborted while its children were being created: nothing more to create.
+    let mut aborted = creating.clone();
+    aborted.node_id = "stopped".to_owned();
+    aborted.local_id = "stopped".to_owned();
+    aborted.phase = NodePhase::Aborted;
+    let leaf = node(execution.id, "leaf", 2);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&[creating.clone(), done, aborted, leaf]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.get_node(execution.id, "gen").await.unwrap(),
+        Some(creating.clone())
+    );
+    assert_eq!(
+        store.nodes_creating_children(i64::MAX).await.unwrap(),
+        [(execution.id, "gen".to_owned())]
+    );
+    // Updated at 20: not stalled before then.
+    assert!(store.nodes_creating_children(20).await.unwrap().is_empty());
+    assert_eq!(store.nodes_creating_children(21).await.unwrap().len(), 1);
+
+    creating.children_created = 100_000;
+    let mut tx = store.begin().await.unwrap();
+    tx.update_nodes(std::slice::from_ref(&creating)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.get_node(execution.id, "gen").await.unwrap(), Some(creating));
+    assert!(store.nodes_creating_children(i64::MAX).await.unwrap().is_empty());
+}

@@ -1,0 +1,272 @@
+//! Creating a composite's children in bounded chunks. A 100,000-node spec must not hold the writer while its rows
+//! are built and inserted: the batch that accepts it commits the spec, the parent and the first chunk, and each
+//! later batch creates one more chunk beside whatever other clients sent. A chunk is sized from how long the last
+//! one took, so that a batch that creates children takes about `EngineConfig::children_batch_target` (at most
+//! `EngineConfig::children_chunk` children). The parent's `children_created` says how far creation got, so a
+//! restarted server (or another replica, when the creating one died) goes on from there.
+//!
+//! Children are created in order. A child whose upstream nodes were created in an earlier chunk looks at them when
+//! it is created: those that succeeded no longer hold it, one that failed or was skipped skips it, those still
+//! running release it when they settle. An array element beyond the first `parallelism` starts when it is created
+//! if enough elements have settled by then.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use gantry_core::compile::{Registry, compile_dynamic};
+use gantry_core::model::NodeTarget;
+use gantry_core::state::{ChildCounts, DownstreamAction, NodeEvent, NodePhase, downstream_action};
+
+use crate::batch::{Batch, NodeKey};
+
+/// How many children the first chunk creates, before any batch was timed.
+pub(crate) const FIRST_CHUNK: usize = 500;
+/// The smallest chunk: below it, the commit costs more than the children.
+const SMALLEST_CHUNK: usize = 50;
+
+/// Sizes the next chunk from how long a batch that created `created` children took: aiming at the configured
+/// batch time, halfway from the current size (so that one slow commit does not swing it), within the configured
+/// maximum.
+pub(crate) fn adapt_chunk(shared: &Shared, created: usize, took: Duration) {
+    let config = &shared.config;
+    if created == 0 || config.children_chunk <= SMALLEST_CHUNK {
+        return;
+    }
+    let per_child = took.as_secs_f64() / created as f64;
+    let fitting = (config.children_batch_target.as_secs_f64() / per_child.max(1e-9)) as usize;
+    let current = shared.chunk.load(Ordering::Relaxed);
+    let next = ((current + fitting) / 2).clamp(SMALLEST_CHUNK, config.children_chunk);
+    shared.chunk.store(next, Ordering::Relaxed);
+}
+
+/// How often the sweeper looks for composites whose children stopped being created.
+pub(crate) const STALL_CHECK_MS: i64 = 5_000;
+/// A composite whose children no one created a chunk of for this long is taken over (its creator died). The one
+/// creating it updates it every chunk, a few milliseconds apart.
+pub(crate) const STALLED_AFTER_MS: i64 = 10_000;
+use crate::cascade::counts_of;
+use crate::children::Scope;
+use crate::codec;
+use crate::composite::Children;
+use crate::error::{EngineError, EngineResult};
+use crate::shared::Shared;
+
+impl Batch<'_> {
+    /// Creates the first chunk of a node's prepared children, all of them when they fit, and reports them created.
+    pub async fn create_node_children(&mut self, key: &NodeKey) -> EngineResult<()> {
+        let Some(children) = self.prepared.get(key).cloned() else {
+            return Err(EngineError::Internal(format!(
+                "no prepared children for node {:?}",
+                key.1
+            )));
+        };
+        let scope = self.child_scope(key).await?;
+        let total = children.len();
+        let end = total.min(self.shared.chunk.load(Ordering::Relaxed));
+        let skipped = self.create_children(&scope, &children, 0..end);
+        self.children_chunked += end;
+        let row = self.node_mut(key);
+        row.children_total = total as i64;
+        row.children_created = end as i64;
+        row.children_skipped = skipped as i64;
+        if end < total {
+            self.shared.remember_children(key, Arc::new(children));
+            self.creating.push(key.clone());
+        }
+        let rule = self.graph_info(key).await?.rule;
+        let counts = ChildCounts {
+            skipped,
+            ..ChildCounts::new(total as u64)
+        };
+        self.events
+            .push_back((key.clone(), NodeEvent::ChildrenCreated { counts, rule }));
+        Ok(())
+    }
+
+    /// Starts the children of the node's first chunk that can start.
+    pub async fn start_node_children(&mut self, key: &NodeKey) -> EngineResult<()> {
+        let Some(children) = self.prepared.get(key).cloned() else {
+            return Err(EngineError::Internal(format!(
+                "no prepared children for node {:?}",
+                key.1
+            )));
+        };
+        let scope = self.child_scope(key).await?;
+        let created = self.node(key).await?.children_created as usize;
+        self.start_created(&scope, &children, 0..created, 0).await
+    }
+
+    /// Creates the next chunk of the node's children, if it still runs and has children to create; queues the node
+    /// again when more remain.
+    pub async fn continue_children(&mut self, key: &NodeKey) -> EngineResult<()> {
+        let row = self.node(key).await?;
+        let (start, total) = (row.children_created as usize, row.children_total as usize);
+        if row.phase != NodePhase::ChildrenRunning || start >= total {
+            self.shared.forget_children(key);
+            return Ok(());
+        }
+        let settled = counts_of(row).settled();
+        let children = match self.shared.children(key) {
+            Some(children) => children,
+            None => {
+                let children = Arc::new(self.rebuild_children(key).await?);
+                self.shared.remember_children(key, children.clone());
+                children
+            }
+        };
+        if children.len() != total {
+            return Err(EngineError::Internal(format!(
+                "node {:?} has {total} children, but {} were prepared again",
+                key.1,
+                children.len()
+            )));
+        }
+        let scope = self.child_scope(key).await?;
+        let end = total.min(start + self.shared.chunk.load(Ordering::Relaxed));
+        self.create_children(&scope, &children, start..end);
+        let now = self.now;
+        self.children_chunked += end - start;
+        let row = self.node_mut(key);
+        row.children_created = end as i64;
+        row.updated_at = now;
+        self.start_created(&scope, &children, start..end, settled).await?;
+        if end < total {
+            self.creating.push(key.clone());
+        } else {
+            self.shared.forget_children(key);
+        }
+        self.run().await
+    }
+
+    /// Starts the children in `range`, created just now: graph nodes whose upstream nodes all succeeded (or are not
+    /// there to wait for), skipping those with an upstream node that failed; array elements within the parallelism,
+    /// given `settled` elements have finished; a branch's taken arm.
+    pub(crate) async fn start_created(
+        &mut self,
+        scope: &Scope,
+        children: &Children,
+        range: Range<usize>,
+        settled: u64,
+    ) -> EngineResult<()> {
+        let mut start = Vec::new();
+        let mut skip = Vec::new();
+        match children {
+            Children::Graph(graph) => {
+                // Upstream nodes of earlier chunks exist and may have settled: read them once.
+                let earlier: Vec<String> = range
+                    .clone()
+                    .flat_map(|i| graph.nodes[i].upstream.iter().copied())
+                    .filter(|&u| u < range.start)
+                    .map(|u| scope.child_id(&graph.nodes[u].node.id))
+                    .collect();
+                self.load_nodes(scope.execution_id, &earlier).await?;
+                for i in range.clone() {
+                    let mut pending = 0;
+                    let mut skipped = false;
+                    for &u in &graph.nodes[i].upstream {
+                        if u >= range.start {
+                            pending += 1;
+                            continue;
+                        }
+                        let upstream = (scope.execution_id, scope.child_id(&graph.nodes[u].node.id));
+                        match self.held_node(&upstream).map(|row| row.phase) {
+                            Some(phase) if phase.is_terminal() => {
+                                skipped |= downstream_action(phase) == DownstreamAction::Skip;
+                            }
+                            _ => pending += 1,
+                        }
+                    }
+                    let key = (scope.execution_id, scope.child_id(&graph.nodes[i].node.id));
+                    if skipped {
+                        skip.push(key);
+                    } else if range.start > 0 {
+                        // `create_children` counted every upstream node as pending.
+                        self.node_mut(&key).upstream_pending = pending;
+                        if pending == 0 {
+                            start.push(key);
+                        }
+                    } else if pending == 0 {
+                        start.push(key);
+                    }
+                }
+            }
+            Children::Arms { nodes, taken } => {
+                if range.contains(taken) {
+                    start.push((scope.execution_id, scope.child_id(&nodes[*taken].id)));
+                }
+            }
+            Children::Elements { nodes, parallelism } => {
+                let running = parallelism.map_or(nodes.len() as u64, |p| u64::from(p.max(1)));
+                for i in range.filter(|&i| (i as u64) < running + settled) {
+                    start.push((scope.execution_id, scope.child_id(&nodes[i].id)));
+                }
+            }
+        }
+        for key in start {
+            self.start_node(&key).await?;
+        }
+        for key in skip {
+            self.events.push_back((key, NodeEvent::Skip));
+        }
+        Ok(())
+    }
+
+    /// A node's children prepared again, after a restart (or on another replica): a dynamic node's from its accepted
+    /// spec, a sub-workflow's from its workflow, an array's from its inputs.
+    async fn rebuild_children(&mut self, key: &NodeKey) -> EngineResult<Children> {
+        let row = self.node(key).await?;
+        let (is_dynamic, attempt, task_id) = (
+            row.is_dynamic,
+            row.attempts.saturating_sub(1),
+            row.task.clone().unwrap_or_default(),
+        );
+        if is_dynamic {
+            let spec = self.tx.get_spec(key.0, &key.1, attempt).await?.ok_or_else(|| {
+                EngineError::Internal(format!("node {:?} creates children but has no accepted spec", key.1))
+            })?;
+            let spec = codec::decode_spec(&spec.spec)?;
+            let task = self.task(&task_id).await?;
+            let registry = self
+                .shared
+                .templates
+                .registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new())
+                .await?;
+            let graph = compile_dynamic(&spec, &task.interface, &registry).map_err(|errors| {
+                EngineError::Internal(format!(
+                    "the accepted spec of node {:?} no longer compiles: {errors}",
+                    key.1
+                ))
+            })?;
+            return Ok(Children::Graph(Arc::new(graph)));
+        }
+        let definition = codec::decode_node(&self.node(key).await?.definition)?;
+        if let NodeTarget::SubWorkflow(id) = &definition.target {
+            return Ok(Children::Graph(self.sub_workflow_graph(id).await?));
+        }
+        self.prepare_node(key, &definition).await?.map_err(|error| {
+            EngineError::Internal(format!(
+                "node {:?} no longer prepares its children: {}",
+                key.1, error.message
+            ))
+        })?;
+        self.prepared
+            .remove(key)
+            .ok_or_else(|| EngineError::Internal(format!("node {:?} prepared no children", key.1)))
+    }
+}
+
+/// Queues every composite of the store with children still to create: at start, the ones this server or a dead
+/// one left half-created.
+pub(crate) async fn resume(shared: &Shared) {
+    match shared.store.nodes_creating_children(i64::MAX).await {
+        Ok(keys) => {
+            if !keys.is_empty() {
+                tracing::info!(composites = keys.len(), "going on creating children");
+            }
+            shared.queue_creations(keys);
+        }
+        Err(error) => tracing::warn!(%error, "cannot read which composites still create children"),
+    }
+}
