@@ -33,6 +33,7 @@ mod dynamic;
 mod error;
 mod io;
 mod literal;
+mod spec_limits;
 mod task_def;
 mod worker;
 
@@ -41,6 +42,7 @@ pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, TaskTarget};
 pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};
 pub use literal::{FromLiteral, IntoLiteral, LiteralError};
+pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use task_def::TaskDef;
 pub use worker::{HandlerFuture, Worker, WorkerBuilder};
 
