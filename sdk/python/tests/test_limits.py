@@ -12,7 +12,8 @@ import pytest
 import gantry
 import seed
 from conftest import SPEC_NODES
-from gantry.dynamic import SpecLimits, SpecTooLarge, build_spec
+from gantry.dynamic import build_spec
+from gantry.limits import SpecLimits, SpecTooLarge
 from gantry.v1 import admin_pb2, execution_pb2, worker_pb2
 
 RUNAWAY = 2**63 - 1

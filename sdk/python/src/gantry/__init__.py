@@ -22,8 +22,9 @@ starts an execution. The protobuf and gRPC modules (`gantry.v1`) are generated f
 """
 
 from gantry.client import Client, Execution, phase_name
-from gantry.dynamic import Branch, Node, Promise, SpecLimits, SpecTooLarge, branch, var
+from gantry.dynamic import Branch, Node, Promise, branch, var
 from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, UserError
+from gantry.limits import SpecLimits, SpecTooLarge
 from gantry.task import (
     LaunchPlanReference,
     TaskFunction,

@@ -9,23 +9,23 @@ once the nodes are done (the seed's "think of this step as a map").
 A spec keeps to the server's limits (`SpecLimits`, which the worker learns from every poll): the `yield` of a node
 past the node limit, or of one that takes the encoded spec past the byte limit, raises `SpecTooLarge` inside the
 generator, a non-recoverable user error `spec_too_large` naming the limit, so a runaway loop (`range(2**63 - 1)`)
-stops there instead of exhausting the worker's memory. A node is encoded when yielded (and again only if changed
-afterwards); the whole spec, outputs included, is checked once more when the generator returns.
+stops there instead of exhausting the worker's memory. A node is encoded to be measured when yielded (the encoding is
+not kept: encoded messages take several times the memory of the nodes); the whole spec, outputs included, is checked
+once more as it is built when the generator returns.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import threading
 import types as pytypes
 import typing
 from typing import Any, Iterator
 
-from gantry.errors import UserError
+from gantry.limits import COMPLETION_SPEC_FIELD, NODES_FIELD, SpecLimits, SpecTooLarge, field_len
 from gantry.types import LiteralTypeError, infer_type, to_literal
-from gantry.v1 import dynamic_pb2, worker_pb2, workflow_pb2
+from gantry.v1 import dynamic_pb2, workflow_pb2
 
 _state = threading.local()
 
@@ -46,54 +46,6 @@ def _building() -> Iterator[None]:
 
 class DynamicSpecError(ValueError):
     """A generator produced something that is not a valid spec (a promise of a node never yielded, say)."""
-
-
-class SpecTooLarge(UserError):
-    """The spec would pass one of the server's limits; no retry changes that, so it is not recoverable."""
-
-    def __init__(self, message: str):
-        super().__init__(message, recoverable=False, code="spec_too_large")
-
-
-# Field numbers of DynamicJobSpec.nodes (dynamic.proto) and Completion.dynamic_spec (worker.proto).
-_NODES_FIELD = 1
-_COMPLETION_SPEC_FIELD = 4
-
-
-def _varint_len(value: int) -> int:
-    return max(1, (value.bit_length() + 6) // 7)
-
-
-def _field_len(field: int, body: int) -> int:
-    """The encoded size of a length-delimited field with a body of `body` bytes."""
-    return _varint_len(field << 3) + _varint_len(body) + body
-
-
-@dataclasses.dataclass(frozen=True)
-class SpecLimits:
-    """What the server accepts in a dynamic spec (WorkerLimits in worker.proto): its nodes, and its bytes counted as
-    the encoded `Completion.dynamic_spec` field. The defaults are a server's, for specs built before a poll told."""
-
-    max_nodes: int = 1_000_000
-    max_bytes: int = 64 * 1024 * 1024 - 64 * 1024
-
-    @classmethod
-    def from_proto(cls, limits: worker_pb2.WorkerLimits) -> SpecLimits:
-        defaults = cls()
-        return cls(
-            max_nodes=limits.max_spec_nodes or defaults.max_nodes,
-            max_bytes=limits.max_spec_bytes or defaults.max_bytes,
-        )
-
-    def too_many_nodes(self, count: int) -> SpecTooLarge:
-        return SpecTooLarge(
-            f"the dynamic spec would have {count} nodes, above the server's limit of {self.max_nodes} nodes"
-        )
-
-    def too_many_bytes(self, size: int) -> SpecTooLarge:
-        return SpecTooLarge(
-            f"the dynamic spec would be {size} bytes, above the server's limit of {self.max_bytes} bytes"
-        )
 
 
 class Promise:
@@ -166,8 +118,6 @@ class Node:
         self.upstream: list[Node] = []
         self.retries: tuple[int, int] | None = None
         self.timeout: Any = None
-        # The node as encoded when yielded; None until then, and again once changed.
-        self.encoded: workflow_pb2.Node | None = None
 
     @property
     def output_types(self) -> dict[str, Any] | None:
@@ -189,7 +139,6 @@ class Node:
     def after(self, *nodes: Node) -> Node:
         """Runs this node only after `nodes` finish, though none of its inputs says so."""
         self.upstream.extend(nodes)
-        self.encoded = None
         return self
 
     def with_overrides(self, *, retries: int | None = None, system_retries: int | None = None, timeout: Any = None):
@@ -198,7 +147,6 @@ class Node:
             self.retries = (retries or 0, 3 if system_retries is None else system_retries)
         if timeout is not None:
             self.timeout = timeout
-        self.encoded = None
         return self
 
     def to_proto(self, node_id: str) -> workflow_pb2.Node:
@@ -372,20 +320,17 @@ class Branch(Node):
 
     def if_(self, condition: Condition, node: Node) -> Branch:
         self.cases.append((condition, node))
-        self.encoded = None
         return self
 
     elif_ = if_
 
     def else_(self, node: Node) -> Branch:
         self.else_node = node
-        self.encoded = None
         return self
 
     def fail(self, message: str) -> Branch:
         """Fails the branch node with `message` when no case holds."""
         self.else_error = message
-        self.encoded = None
         return self
 
     @property
@@ -449,14 +394,14 @@ class SpecBuilder:
 
     def _count_bytes(self, node: Node) -> None:
         try:
-            node.encoded = node.to_proto(node.id)
+            encoded = node.to_proto(node.id)
         except DynamicSpecError:
             # It names a node yielded later (or is malformed): counted, or reported, when the spec is built.
             return
-        size = self.size + _field_len(_NODES_FIELD, node.encoded.ByteSize())
-        total = _field_len(_COMPLETION_SPEC_FIELD, size)
+        size = self.size + field_len(NODES_FIELD, encoded.ByteSize())
+        total = field_len(COMPLETION_SPEC_FIELD, size)
         if total > self.limits.max_bytes:
-            node.id = node.encoded = None
+            node.id = None
             raise self.limits.too_many_bytes(total)
         self.size = size
 
@@ -466,11 +411,11 @@ class SpecBuilder:
         workflows: dict[tuple[str, str, str, str], Any] = {}
         size = 0
         for node in self.nodes:
-            encoded = node.encoded if node.encoded is not None else node.to_proto(node.id)
+            encoded = node.to_proto(node.id)
             # The nodes alone may pass the byte limit: stop at the first that does, before encoding the rest.
-            size += _field_len(_NODES_FIELD, encoded.ByteSize())
-            if _field_len(_COMPLETION_SPEC_FIELD, size) > self.limits.max_bytes:
-                raise self.limits.too_many_bytes(_field_len(_COMPLETION_SPEC_FIELD, size))
+            size += field_len(NODES_FIELD, encoded.ByteSize())
+            if field_len(COMPLETION_SPEC_FIELD, size) > self.limits.max_bytes:
+                raise self.limits.too_many_bytes(field_len(COMPLETION_SPEC_FIELD, size))
             spec.nodes.append(encoded)
             for each in node.arms() if isinstance(node, Branch) else [node]:
                 template = getattr(each.target, "template", None)
@@ -487,7 +432,7 @@ class SpecBuilder:
             except LiteralTypeError as error:
                 raise DynamicSpecError(f"output {name!r}: {error}") from None
             spec.outputs.append(workflow_pb2.Binding(var=name, binding=data))
-        total = _field_len(_COMPLETION_SPEC_FIELD, spec.ByteSize())
+        total = field_len(COMPLETION_SPEC_FIELD, spec.ByteSize())
         if total > self.limits.max_bytes:
             raise self.limits.too_many_bytes(total)
         return spec

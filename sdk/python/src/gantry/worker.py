@@ -26,8 +26,9 @@ from typing import Any, Callable, Iterable
 import grpc
 
 from gantry import _completions
-from gantry.dynamic import DynamicSpecError, SpecLimits, build_spec, named_outputs
+from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
 from gantry.errors import GantryError, execution_error, system_error
+from gantry.limits import SpecLimits
 from gantry.task import TaskFunction
 from gantry.types import LiteralTypeError, datetime_of, literal_map, python_values
 from gantry.v1 import admin_pb2, admin_pb2_grpc, worker_pb2, worker_pb2_grpc
