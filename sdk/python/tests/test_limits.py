@@ -129,3 +129,26 @@ def test_the_byte_limit_counts_as_the_server_does():
     assert f"limit of {counted - 1} bytes" in str(raised.value)
     with pytest.raises(SpecTooLarge):
         build_spec(records_the_error, {"n": RUNAWAY}, SpecLimits(max_nodes=10**6, max_bytes=2_000))
+
+
+@gantry.task(project="pytest", domain="dev", queue="pytest-small-messages")
+def sized(n: int) -> str:
+    return "x" * n
+
+
+def test_results_are_sent_within_the_message_limit(client, server):
+    # A worker whose messages are small: results are batched by bytes, and one too large to send at all is reported
+    # as an error in its place instead of being retried forever.
+    worker = gantry.Worker(server, tasks=[sized], concurrency=8, max_message_bytes=256 * 1024, shutdown_grace=10)
+    worker.register()
+    worker.start()
+    try:
+        executions = [client.run(sized, n=100_000) for _ in range(6)]
+        assert all(execution.result(timeout=60) == "x" * 100_000 for execution in executions)
+        final = client.run(sized, n=300_000).wait(timeout=60)
+        assert final.phase == execution_pb2.EXECUTION_PHASE_FAILED
+        assert (final.error.code, final.error.recoverable) == ("result_too_large", False), final.error
+        assert worker.error is None
+    finally:
+        worker.stop(wait=True, timeout=30)
+        worker.close()

@@ -148,12 +148,21 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
                 batch.iter().for_each(|pending| shared.forget(&pending.id));
                 return Vec::new();
             }
-            // A call is only this large when it holds one result (see `Batch`): report an error in its place.
+            // One result too large to send: report an error in its place.
             Err(status) if too_large(&status) && batch.len() == 1 => {
                 return batch
                     .into_iter()
                     .filter_map(|pending| replace_with_error(shared, pending, "result_too_large", status.message()))
                     .collect();
+            }
+            // Several, in a call larger than the server takes (its message limit may be below ours): halve it.
+            Err(status) if too_large(&status) => {
+                warn!(error = %status.message(), count = batch.len(), "completion batch too large, splitting it");
+                let mut first = batch;
+                let second = first.split_off(first.len() / 2);
+                let mut retry = Box::pin(send(shared, first, give_up)).await;
+                retry.extend(Box::pin(send(shared, second, give_up)).await);
+                return retry;
             }
             Err(status) => {
                 let delay = backoff.next_delay();
@@ -229,4 +238,58 @@ fn too_large(status: &tonic::Status) -> bool {
 
 fn is_error_report(completion: &pb::Completion) -> bool {
     matches!(completion.result, Some(pb::completion::Result::Error(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use gantry_core::model::{Literal, LiteralMap};
+
+    use super::*;
+    use crate::context::AttemptId;
+    use crate::io::TaskOutput;
+
+    fn pending(node: &str, bytes: usize) -> PendingCompletion {
+        let id = AttemptId {
+            execution_id: "e".into(),
+            node_id: node.into(),
+            attempt: 0,
+        };
+        let attempt = pb::AttemptRef {
+            execution_id: "e".into(),
+            node_id: node.into(),
+            attempt: 0,
+        };
+        let outputs = LiteralMap::from([("out".to_owned(), Literal::String("x".repeat(bytes)))]);
+        PendingCompletion::new(id, attempt, "lease".into(), Ok(TaskOutput::Outputs(outputs)))
+    }
+
+    fn nodes(pending: &[PendingCompletion]) -> Vec<&str> {
+        pending.iter().map(|p| p.id.node_id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_call_holds_what_fits_and_the_rest_waits_in_order() {
+        let mut batch = Batch::new(3, 1_000);
+        batch.push(pending("a", 400));
+        batch.push(pending("b", 400));
+        assert!(!batch.is_full());
+        batch.push(pending("c", 400));
+        assert!(batch.is_full(), "c does not fit beside a and b");
+        batch.push(pending("d", 10));
+        assert_eq!(nodes(&batch.take()), ["a", "b"]);
+        batch.refill();
+        assert_eq!(nodes(&batch.take()), ["c", "d"], "what waited goes first, in order");
+        batch.push(pending("huge", 5_000));
+        assert_eq!(
+            nodes(&batch.take()),
+            ["huge"],
+            "one alone is sent alone, whatever its size"
+        );
+        for node in ["1", "2", "3", "4"] {
+            batch.push(pending(node, 1));
+        }
+        assert_eq!(nodes(&batch.take()), ["1", "2", "3"], "no more than the count");
+        batch.refill();
+        assert_eq!(nodes(&batch.take()), ["4"]);
+    }
 }

@@ -100,8 +100,13 @@ def send(worker: Worker, batch: list[Pending]) -> list[Pending]:
                     worker._forget(key)
                 return []
             too_large = error.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.OUT_OF_RANGE)
-            if too_large and len(batch) == 1:
-                # A call is only this large when it holds one result: report an error in its place.
+            if too_large and len(batch) > 1:
+                # Larger than the server takes (its message limit may be below ours): halve it.
+                log.warning("completion batch of %d too large (%s), splitting it", len(batch), error.details())
+                half = len(batch) // 2
+                return send(worker, batch[:half]) + send(worker, batch[half:])
+            if too_large:
+                # One result too large to send: report an error in its place.
                 ((key, completion),) = batch
                 if completion.WhichOneof("result") == "error":
                     worker._forget(key)
