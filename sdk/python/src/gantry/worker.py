@@ -1,8 +1,9 @@
 """The worker: polls attempts of its queues (worker.proto), runs them in a pool of threads, heartbeats their leases
 every third of the lease, stops those the server cancels, and reports results in batches.
 
-It mirrors the Rust SDK's worker (crates/gantry-worker): a poll asks for as many attempts as there are free slots; an
-attempt stays heartbeated until its result is acknowledged; completions linger 5 ms to join a batch; shutdown stops
+It mirrors the Rust SDK's worker (crates/gantry-worker): a poll asks for as many attempts as there are free slots (up
+to the server's 1,000); an attempt stays heartbeated until its result is acknowledged; completions linger 5 ms to join
+a batch (see `_completions`); dynamic tasks are held to the spec limits every poll response announces; shutdown stops
 polling, lets running attempts finish for a grace period (then reports them as recoverable system errors), sends
 every result, and stops heartbeating.
 
