@@ -38,6 +38,8 @@ pub struct Limits {
     pub assembled_bytes: u64,
     /// No dynamic job spec may be larger than this, encoded.
     pub spec_bytes: u64,
+    /// No dynamic job spec may have more nodes than this.
+    pub spec_nodes: u64,
 }
 
 impl Default for Limits {
@@ -50,6 +52,7 @@ impl Default for Limits {
             outputs_bytes: 128 * MIB,
             assembled_bytes: 128 * MIB,
             spec_bytes: 256 * MIB,
+            spec_nodes: 1_000_000,
         }
     }
 }

@@ -145,6 +145,13 @@ impl Engine {
                         completion.attempt.node_id, completion.attempt.execution_id, offloader.limits.spec_bytes
                     )));
                 }
+                let nodes = spec.nodes.len() as u64;
+                if nodes > offloader.limits.spec_nodes {
+                    return Err(EngineError::ResourceExhausted(format!(
+                        "the dynamic spec of node {:?} in execution {} has {nodes} nodes, above the limit of {} nodes",
+                        completion.attempt.node_id, completion.attempt.execution_id, offloader.limits.spec_nodes
+                    )));
+                }
                 AttemptResult::DynamicSpec(spec)
             }
             error => error,

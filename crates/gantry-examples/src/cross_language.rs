@@ -37,24 +37,26 @@ pub fn with_cross_language_tasks(builder: WorkerBuilder) -> WorkerBuilder {
 }
 
 /// Yields `count` × `py_square(x = i)`.
-pub async fn rust_fans_out_python(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+pub async fn rust_fans_out_python(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
     let count: i64 = inputs.get("count")?;
     if count < 0 {
         return Err(TaskError::user(format!("count must not be negative, got {count}")));
     }
-    Ok(TaskOutput::Dynamic(rust_fans_out_python_spec(count)))
+    Ok(TaskOutput::Dynamic(rust_fans_out_python_spec(
+        ctx.dynamic_spec(),
+        count,
+    )?))
 }
 
-/// The spec `rust_fans_out_python` yields for `count`.
-pub fn rust_fans_out_python_spec(count: i64) -> DynamicSpec {
+/// The spec `rust_fans_out_python` yields for `count`, built on `spec`.
+pub fn rust_fans_out_python_spec(mut spec: DynamicSpec, count: i64) -> Result<DynamicSpec, TaskError> {
     let square = python_square_def();
-    let mut spec = DynamicSpec::new();
     spec.embed(&square);
-    let squares: Vec<_> = (0..count)
-        .map(|x| spec.task(&square, [("x", x.into_binding())]).output("out"))
-        .collect();
+    let squares = (0..count)
+        .map(|x| Ok(spec.task(&square, [("x", x.into_binding())])?.output("out")))
+        .collect::<Result<Vec<_>, TaskError>>()?;
     spec.set_output("out", squares);
-    spec
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -65,7 +67,9 @@ mod tests {
 
     #[test]
     fn the_spec_runs_the_python_task_on_its_queue() {
-        let spec = rust_fans_out_python_spec(3).into_job_spec();
+        let spec = rust_fans_out_python_spec(DynamicSpec::new(), 3)
+            .expect("within the limits")
+            .into_job_spec();
         assert_eq!(spec.nodes.len(), 3);
         assert!(
             spec.nodes

@@ -143,65 +143,71 @@ pub async fn other_task(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput,
     Ok(outputs().set("other_task_out", doubled).into())
 }
 
-/// The seed's generator: one `other_task` per index, and `out` bound to the list of their outputs.
-pub async fn generate_others(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+/// The seed's generator: one `other_task` per index, and `out` bound to the list of their outputs. A `tasks_count`
+/// past the server's spec limits fails the attempt with a non-recoverable `spec_too_large` at the first node over.
+pub async fn generate_others(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
     let tasks_count: i64 = inputs.get("tasks_count")?;
-    Ok(TaskOutput::Dynamic(generate_others_spec(tasks_count)))
+    Ok(TaskOutput::Dynamic(generate_others_spec(
+        ctx.dynamic_spec(),
+        tasks_count,
+    )?))
 }
 
-/// The spec `generate_others` yields for `tasks_count`.
-pub fn generate_others_spec(tasks_count: i64) -> DynamicSpec {
+/// The spec `generate_others` yields for `tasks_count`, built on `spec` (empty, with the server's limits).
+pub fn generate_others_spec(mut spec: DynamicSpec, tasks_count: i64) -> Result<DynamicSpec, TaskError> {
     let other_task = other_task_def();
-    let mut spec = DynamicSpec::new();
     let mut res = Vec::new();
     for i in 0..tasks_count {
-        let task = spec.task(&other_task, [("index", i.into_binding())]);
+        let task = spec.task(&other_task, [("index", i.into_binding())])?;
         res.push(task.output("other_task_out"));
     }
     spec.set_output("out", res);
-    spec
+    Ok(spec)
 }
 
 /// Yields `width` leaves at depth 1, else `width` nested children and a `flatten_lists` node over their totals.
-pub async fn nested_dynamic(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+pub async fn nested_dynamic(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
     let depth: i64 = inputs.get("depth")?;
     let width: i64 = inputs.get("width")?;
     if width < 0 {
         return Err(TaskError::user(format!("width must not be negative, got {width}")));
     }
-    Ok(TaskOutput::Dynamic(nested_dynamic_spec(depth, width)))
+    Ok(TaskOutput::Dynamic(nested_dynamic_spec(
+        ctx.dynamic_spec(),
+        depth,
+        width,
+    )?))
 }
 
-/// The spec `nested_dynamic` yields for `depth` and `width`.
-pub fn nested_dynamic_spec(depth: i64, width: i64) -> DynamicSpec {
-    let mut spec = DynamicSpec::new();
+/// The spec `nested_dynamic` yields for `depth` and `width`, built on `spec`.
+pub fn nested_dynamic_spec(mut spec: DynamicSpec, depth: i64, width: i64) -> Result<DynamicSpec, TaskError> {
     if depth <= 0 {
         spec.set_output("total", Vec::<i64>::new());
-        return spec;
+        return Ok(spec);
     }
     if depth == 1 {
-        let leaves: Vec<_> = (0..width)
+        let leaves = (0..width)
             .map(|i| {
-                spec.task(&other_task_def(), [("index", i.into_binding())])
-                    .output("other_task_out")
+                let leaf = spec.task(&other_task_def(), [("index", i.into_binding())])?;
+                Ok(leaf.output("other_task_out"))
             })
-            .collect();
+            .collect::<Result<Vec<_>, TaskError>>()?;
         spec.set_output("total", leaves);
-        return spec;
+        return Ok(spec);
     }
     let nested = nested_dynamic_def();
-    let totals: Vec<_> = (0..width)
+    let totals = (0..width)
         .map(|_| {
             let child = spec.task(
                 &nested,
                 [("depth", (depth - 1).into_binding()), ("width", width.into_binding())],
-            );
-            child.output("total")
+            )?;
+            Ok(child.output("total"))
         })
-        .collect();
-    let flatten = spec.task(&flatten_lists_def(), [("lists", totals.into_binding())]);
+        .collect::<Result<Vec<_>, TaskError>>()?;
+    let flatten = spec.task(&flatten_lists_def(), [("lists", totals.into_binding())])?;
     spec.set_output("total", flatten.output("flat"));
-    spec
+    Ok(spec)
 }
 
 /// Concatenates its input lists.
@@ -211,21 +217,20 @@ pub async fn flatten_lists(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutp
 }
 
 /// Starts `double_hundred` above 10, `double(index = n)` otherwise, and returns the child execution's result.
-pub async fn choose_plan(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+pub async fn choose_plan(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
     let n: i64 = inputs.get("n")?;
-    Ok(TaskOutput::Dynamic(choose_plan_spec(n)))
+    Ok(TaskOutput::Dynamic(choose_plan_spec(ctx.dynamic_spec(), n)?))
 }
 
-/// The spec `choose_plan` yields for `n`: one launch-plan node.
-pub fn choose_plan_spec(n: i64) -> DynamicSpec {
-    let mut spec = DynamicSpec::new();
+/// The spec `choose_plan` yields for `n`, built on `spec`: one launch-plan node.
+pub fn choose_plan_spec(mut spec: DynamicSpec, n: i64) -> Result<DynamicSpec, TaskError> {
     let child = if n > 10 {
-        spec.launch_plan(&example_id("double_hundred"), Vec::<(&str, _)>::new())
+        spec.launch_plan(&example_id("double_hundred"), Vec::<(&str, _)>::new())?
     } else {
-        spec.launch_plan(&example_id("double"), [("index", n.into_binding())])
+        spec.launch_plan(&example_id("double"), [("index", n.into_binding())])?
     };
     spec.set_output("out", child.output("other_task_out"));
-    spec
+    Ok(spec)
 }
 
 /// Fails as asked.

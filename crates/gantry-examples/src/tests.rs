@@ -97,7 +97,9 @@ async fn nested_dynamic_flattens_three_levels() {
 
 #[test]
 fn the_seed_spec_for_five_has_five_other_tasks() {
-    let job = generate_others_spec(5).into_job_spec();
+    let job = generate_others_spec(DynamicSpec::new(), 5)
+        .expect("within the limits")
+        .into_job_spec();
     let ids: Vec<_> = job.nodes.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids, ["dn0", "dn1", "dn2", "dn3", "dn4"]);
     assert!(
@@ -110,10 +112,19 @@ fn the_seed_spec_for_five_has_five_other_tasks() {
 
 #[test]
 fn nested_specs_recurse_then_reduce() {
-    let job = nested_dynamic_spec(3, 2).into_job_spec();
+    let job = nested_dynamic_spec(DynamicSpec::new(), 3, 2)
+        .expect("within the limits")
+        .into_job_spec();
     assert_eq!(job.nodes.len(), 3, "two nested children and the flatten node");
     assert_eq!(job.nodes[2].target, NodeTarget::Task(flatten_lists_def().id().clone()));
-    assert_eq!(nested_dynamic_spec(0, 4).into_job_spec().nodes.len(), 0);
+    assert_eq!(
+        nested_dynamic_spec(DynamicSpec::new(), 0, 4)
+            .expect("within the limits")
+            .into_job_spec()
+            .nodes
+            .len(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -149,7 +160,9 @@ fn choose_plan_picks_a_launch_plan_by_its_input() {
     let plans: Vec<String> = launch_plans().iter().map(|plan| plan.id.name.clone()).collect();
     assert_eq!(plans, ["double", "double_hundred"]);
     for (n, plan, inputs) in [(3, "double", 1), (11, "double_hundred", 0)] {
-        let spec = choose_plan_spec(n).into_job_spec();
+        let spec = choose_plan_spec(DynamicSpec::new(), n)
+            .expect("within the limits")
+            .into_job_spec();
         assert_eq!(spec.nodes.len(), 1);
         match &spec.nodes[0].target {
             NodeTarget::LaunchPlan(id) => assert_eq!(id.name, plan, "n = {n}"),

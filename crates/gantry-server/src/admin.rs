@@ -8,11 +8,12 @@ use gantry_engine::{CreateExecution, Engine, Registration, Target, decode_spec};
 use gantry_proto::convert::{decode_enum, required};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_server::AdminService;
-use gantry_store::{ExecutionFilter, Page, ResourceKind};
+use gantry_store::{ExecutionFilter, ResourceKind};
 use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::paging::{next_token, page};
 use crate::records;
 use crate::status::{IntoStatus, parse_id};
 use crate::watch;
@@ -26,25 +27,6 @@ pub struct AdminApi {
 impl AdminApi {
     pub fn new(engine: Engine) -> Self {
         AdminApi { engine }
-    }
-}
-
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 10_000;
-
-fn page(size: u32, token: String) -> Page {
-    let limit = if size == 0 { DEFAULT_PAGE } else { size.min(MAX_PAGE) };
-    Page {
-        after: (!token.is_empty()).then_some(token),
-        limit,
-    }
-}
-
-/// The next page's token: the key of the last row when the page is full.
-fn next_token<T>(rows: &[T], limit: u32, key: impl Fn(&T) -> String) -> String {
-    match rows.last() {
-        Some(last) if rows.len() as u32 >= limit => key(last),
-        _ => String::new(),
     }
 }
 
@@ -79,7 +61,7 @@ async fn list_resources<P: Message + Default>(
 ) -> Result<(Vec<P>, String), Status> {
     non_empty("project", &project)?;
     non_empty("domain", &domain)?;
-    let page = page(size, token);
+    let page = page(size, token)?;
     let name = (!name.is_empty()).then_some(name.as_str());
     let rows = api
         .engine
@@ -298,7 +280,7 @@ impl AdminService for AdminApi {
             domain: (!r.domain.is_empty()).then_some(r.domain),
             phases,
         };
-        let page = page(r.page_size, r.page_token);
+        let page = page(r.page_size, r.page_token)?;
         let rows = self.engine.store().list_executions(&filter, &page).await.or_status()?;
         let next_page_token = next_token(&rows, page.limit, |row| row.id.to_string());
         let executions = rows.iter().map(records::execution).collect::<Result<_, _>>()?;
@@ -329,6 +311,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListNodeExecutionsResponse>, Status> {
         let r = request.into_inner();
         let execution_id = parse_id("execution_id", &r.execution_id)?;
+        let page = page(r.page_size, r.page_token)?;
         self.execution_row(&r.execution_id).await?;
         let phases = r
             .phases
@@ -336,7 +319,6 @@ impl AdminService for AdminApi {
             .enumerate()
             .map(|(i, raw)| decode_enum::<pb::NodePhase, gantry_core::state::NodePhase>(&format!("phases[{i}]"), *raw))
             .collect::<Result<Vec<_>, _>>()?;
-        let page = page(r.page_size, r.page_token);
         let rows = self
             .engine
             .store()

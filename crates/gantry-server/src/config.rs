@@ -6,6 +6,39 @@ use std::time::Duration;
 
 use gantry_engine::{EngineConfig, Limits};
 
+/// What one request may ask for at most: the same on every server, documented in worker.proto and admin.proto, and
+/// respected by the SDKs and the CLI. The handlers refuse a request beyond them with INVALID_ARGUMENT naming the
+/// field, the limit and the value before any of it reaches the engine, so that no single request can hold the
+/// engine's one writer for long (a poll's claim is one statement over all its queues, bounded by both limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// `PollTasksRequest.queues`.
+    pub poll_queues: usize,
+    /// `PollTasksRequest.max_attempts`.
+    pub poll_attempts: u32,
+    /// `HeartbeatRequest.attempts`.
+    pub heartbeat_attempts: usize,
+    /// `CompleteAttemptsRequest.completions`.
+    pub completions: usize,
+    /// `page_size` of every listing.
+    pub page_size: u32,
+    /// The page size of a listing that gives none.
+    pub default_page_size: u32,
+}
+
+/// The request limits every Gantry server applies.
+pub const REQUEST_LIMITS: RequestLimits = RequestLimits {
+    poll_queues: 100,
+    poll_attempts: 1_000,
+    heartbeat_attempts: 10_000,
+    completions: 1_000,
+    page_size: 1_000,
+    default_page_size: 100,
+};
+
+/// Room left in a gRPC message beside a dynamic spec, for the rest of the completion request.
+const SPEC_MESSAGE_MARGIN: u64 = 64 * 1024;
+
 /// How to run the server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerConfig {
@@ -55,6 +88,10 @@ pub struct ServerConfig {
     /// takes about 40 ms.
     #[arg(long, env = "GANTRY_CHILDREN_CHUNK", default_value_t = EngineConfig::default().children_chunk)]
     pub children_chunk: usize,
+    /// Most nodes a dynamic job spec may have. Workers learn it (and the spec byte limit) from every poll, so that the
+    /// SDKs stop a runaway generator before it exhausts the worker's memory.
+    #[arg(long, env = "GANTRY_MAX_SPEC_NODES", default_value_t = Limits::default().spec_nodes)]
+    pub max_spec_nodes: u64,
 }
 
 impl ServerConfig {
@@ -66,7 +103,15 @@ impl ServerConfig {
             outputs_bytes: self.max_outputs_bytes,
             assembled_bytes: self.max_assembled_bytes,
             spec_bytes: self.max_spec_bytes,
+            spec_nodes: self.max_spec_nodes,
         }
+    }
+
+    /// The spec limits workers are told: a spec larger than one message could not even be sent.
+    pub fn spec_limits(&self) -> (u64, u64) {
+        let message = u64::try_from(self.max_message_bytes).unwrap_or(u64::MAX);
+        let bytes = self.max_spec_bytes.min(message.saturating_sub(SPEC_MESSAGE_MARGIN));
+        (self.max_spec_nodes, bytes)
     }
 }
 
@@ -87,6 +132,7 @@ impl Default for ServerConfig {
             max_assembled_bytes: Limits::default().assembled_bytes,
             max_spec_bytes: Limits::default().spec_bytes,
             children_chunk: EngineConfig::default().children_chunk,
+            max_spec_nodes: Limits::default().spec_nodes,
         }
     }
 }

@@ -9,6 +9,7 @@
 mod admin;
 mod config;
 mod limits;
+mod paging;
 mod records;
 mod status;
 mod watch;
@@ -27,7 +28,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 pub use admin::AdminApi;
-pub use config::{ServerConfig, parse_duration};
+pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration};
 pub use status::to_status;
 pub use worker::WorkerApi;
 
@@ -110,6 +111,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         lease: config.lease,
         watch_buffer: config.watch_buffer.max(1),
         limits: config.limits(),
+        max_poll_attempts: REQUEST_LIMITS.poll_attempts,
         blobs: Some(blobs),
         children_chunk: config.children_chunk.max(1),
         ..EngineConfig::default()
@@ -132,7 +134,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let admin = AdminServiceServer::new(AdminApi::new(engine.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let worker = WorkerServiceServer::new(WorkerApi::new(engine.clone()))
+    let worker = WorkerServiceServer::new(WorkerApi::new(engine.clone(), config.spec_limits()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
 

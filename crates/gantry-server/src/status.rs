@@ -38,3 +38,26 @@ pub fn parse_id(field: &str, text: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(text)
         .map_err(|_| Status::invalid_argument(format!("{field}: {text:?} is not an execution id")))
 }
+
+/// Refuses a request that asks for more than a documented limit, naming the field, the limit and the value given.
+pub fn within(field: &str, given: usize, limit: usize) -> Result<(), Status> {
+    if given > limit {
+        return Err(Status::invalid_argument(format!(
+            "{field}: {given} given, over the limit of {limit}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_over_a_limit_names_the_field_the_limit_and_the_value() {
+        assert!(within("queues", 100, 100).is_ok());
+        let refused = within("queues", 100_000, 100).expect_err("over the limit");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert_eq!(refused.message(), "queues: 100000 given, over the limit of 100");
+    }
+}

@@ -1,5 +1,6 @@
-//! The worker service: poll, heartbeat, complete. Each completion is validated on its own, so one malformed
-//! completion is refused without failing the rest of the batch.
+//! The worker service: poll, heartbeat, complete. A request over a [`REQUEST_LIMITS`] count is refused whole before
+//! anything reaches the engine; within them, each completion is validated on its own, so one malformed completion is
+//! refused without failing the rest of the batch.
 
 use std::time::Duration;
 
@@ -12,8 +13,9 @@ use prost::Message;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
+use crate::config::REQUEST_LIMITS;
 use crate::records::timestamp;
-use crate::status::{IntoStatus, to_status};
+use crate::status::{IntoStatus, to_status, within};
 
 /// How long a poll waits for work when the worker does not say.
 const DEFAULT_WAIT: Duration = Duration::from_secs(20);
@@ -22,11 +24,20 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone)]
 pub struct WorkerApi {
     engine: Engine,
+    /// Announced to workers with every poll.
+    limits: pb::WorkerLimits,
 }
 
 impl WorkerApi {
-    pub fn new(engine: Engine) -> Self {
-        WorkerApi { engine }
+    /// The service; `(max_spec_nodes, max_spec_bytes)` are announced to workers (see `ServerConfig::spec_limits`).
+    pub fn new(engine: Engine, (max_spec_nodes, max_spec_bytes): (u64, u64)) -> Self {
+        WorkerApi {
+            engine,
+            limits: pb::WorkerLimits {
+                max_spec_nodes,
+                max_spec_bytes,
+            },
+        }
     }
 }
 
@@ -112,6 +123,12 @@ impl WorkerService for WorkerApi {
         if r.queues.is_empty() {
             return Err(Status::invalid_argument("queues: at least one queue is required"));
         }
+        within("queues", r.queues.len(), REQUEST_LIMITS.poll_queues)?;
+        within(
+            "max_attempts",
+            r.max_attempts as usize,
+            REQUEST_LIMITS.poll_attempts as usize,
+        )?;
         let wait = match r.wait {
             Some(wait) => {
                 Duration::try_from(wait).map_err(|_| Status::invalid_argument("wait: must not be negative"))?
@@ -138,7 +155,10 @@ impl WorkerService for WorkerApi {
                 })
             })
             .collect::<Result<_, Status>>()?;
-        Ok(Response::new(pb::PollTasksResponse { assignments }))
+        Ok(Response::new(pb::PollTasksResponse {
+            assignments,
+            limits: Some(self.limits),
+        }))
     }
 
     async fn heartbeat(
@@ -147,6 +167,7 @@ impl WorkerService for WorkerApi {
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let r = request.into_inner();
         require_worker(&r.worker_id)?;
+        within("attempts", r.attempts.len(), REQUEST_LIMITS.heartbeat_attempts)?;
         let mut refs = Vec::with_capacity(r.attempts.len());
         let mut leases = Vec::with_capacity(r.attempts.len());
         for (i, leased) in r.attempts.into_iter().enumerate() {
@@ -181,6 +202,7 @@ impl WorkerService for WorkerApi {
     ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
         let r = request.into_inner();
         require_worker(&r.worker_id)?;
+        within("completions", r.completions.len(), REQUEST_LIMITS.completions)?;
         let mut results: Vec<Option<pb::CompletionResult>> = Vec::with_capacity(r.completions.len());
         let mut valid = Vec::new();
         let mut valid_slots = Vec::new();

@@ -115,6 +115,7 @@ both_stores!(
     parking::running_child_executions_below_a_node,
     parking::cache_entries_reservations_and_waiters,
     attempts::claim_respects_queue_not_before_limit_and_phase,
+    attempts::a_claim_takes_the_oldest_across_its_queues,
     attempts::sequential_claims_are_disjoint,
     attempts::concurrent_claimers_never_share_an_attempt,
     attempts::leases_not_before_and_ready_queues,
@@ -129,4 +130,8 @@ both_stores!(
 
 // Holding one transaction open while a second claims needs row locks: Postgres only (a second SQLite writer waits
 // for the first to finish).
-store_test_suite!(pg_only, PgHarness: attempts::open_claim_is_skipped_and_released_on_rollback);
+store_test_suite!(
+    pg_only,
+    PgHarness: attempts::open_claim_is_skipped_and_released_on_rollback,
+    attempts::open_claims_across_queues_are_passed_over
+);

@@ -5,6 +5,9 @@ use std::time::SystemTime;
 use gantry_core::model::TaskTemplate;
 use tokio_util::sync::CancellationToken;
 
+use crate::dynamic::DynamicSpec;
+use crate::spec_limits::SpecLimits;
+
 /// Names one attempt of one node of one execution.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AttemptId {
@@ -34,6 +37,7 @@ pub struct TaskContext {
     task: TaskTemplate,
     deadline: Option<SystemTime>,
     cancellation: CancellationToken,
+    spec_limits: SpecLimits,
 }
 
 impl TaskContext {
@@ -45,7 +49,15 @@ impl TaskContext {
             task,
             deadline: None,
             cancellation: CancellationToken::new(),
+            spec_limits: SpecLimits::default(),
         }
+    }
+
+    /// The same context, holding dynamic specs to `limits` (for tests of handlers; the worker sets the server's).
+    #[must_use]
+    pub fn with_spec_limits(mut self, limits: SpecLimits) -> Self {
+        self.spec_limits = limits;
+        self
     }
 
     pub(crate) fn with_deadline(mut self, deadline: Option<SystemTime>) -> Self {
@@ -86,6 +98,16 @@ impl TaskContext {
     /// When the server times the attempt out, if the task has a timeout.
     pub fn deadline(&self) -> Option<SystemTime> {
         self.deadline
+    }
+
+    /// What the server accepts in a dynamic spec, as it told the worker.
+    pub fn spec_limits(&self) -> SpecLimits {
+        self.spec_limits
+    }
+
+    /// An empty dynamic spec held to the server's limits: what a dynamic task's handler builds and returns.
+    pub fn dynamic_spec(&self) -> DynamicSpec {
+        DynamicSpec::with_limits(self.spec_limits)
     }
 
     /// Whether the attempt was cancelled.

@@ -2,24 +2,32 @@
 //!
 //! ```
 //! use gantry_core::model::LiteralType;
-//! use gantry_worker::{DynamicSpec, IntoBinding, TaskDef, TaskOutput};
+//! use gantry_worker::{DynamicSpec, IntoBinding, TaskDef, TaskError, TaskOutput};
 //!
+//! # fn main() -> Result<(), TaskError> {
 //! let other_task = TaskDef::new("demo", "dev", "other_task", "1")
 //!     .input("index", LiteralType::Integer)
 //!     .output("other_task_out", LiteralType::Integer);
-//! let mut spec = DynamicSpec::new();
+//! let mut spec = DynamicSpec::new(); // in a handler: ctx.dynamic_spec(), which knows the server's limits
 //! let mut res = Vec::new();
 //! for i in 0..3i64 {
-//!     let task = spec.task(&other_task, [("index", i.into_binding())]);
+//!     let task = spec.task(&other_task, [("index", i.into_binding())])?;
 //!     res.push(task.output("other_task_out"));
 //! }
 //! spec.set_output("out", res);
 //! let _ = TaskOutput::Dynamic(spec);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Outputs of yielded nodes are only referenced ([`Promise`]s), never read: the server assembles the parent's
 //! outputs from the output bindings once the nodes are done. A reduce is a separate node that takes the promises
 //! as inputs.
+//!
+//! A spec keeps to the server's [`SpecLimits`] as it grows: adding a node past the node limit, or one that takes the
+//! spec past the byte limit, returns a non-recoverable user error (`spec_too_large`, naming the limit) instead, and
+//! `?` ends the handler with it. Outputs and embedded templates count towards the bytes too; a spec they take over
+//! the limit is reported the same way when the handler returns it.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -28,7 +36,11 @@ use gantry_core::model::{
     TaskTemplate, WorkflowTemplate,
 };
 
+use crate::error::TaskError;
 use crate::literal::IntoLiteral;
+use crate::spec_limits::{
+    SpecLimits, completion_field_len, min_successes_len, node_len, output_len, task_len, workflow_len,
+};
 use crate::task_def::TaskDef;
 
 /// A reference to an output of a node of the spec (or, from [`DynamicSpec::parent_input`], to an input of the
@@ -224,7 +236,8 @@ impl NodeHandle {
 }
 
 /// A dynamic job spec under construction: nodes (ids `dn0`, `dn1`, ... in the order added), templates they may
-/// use beyond the registered ones, and one output binding per output of the dynamic task.
+/// use beyond the registered ones, and one output binding per output of the dynamic task. It counts its encoded
+/// size as it grows, to keep to its [`SpecLimits`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DynamicSpec {
     nodes: Vec<Node>,
@@ -232,16 +245,44 @@ pub struct DynamicSpec {
     tasks: Vec<TaskTemplate>,
     subworkflows: Vec<WorkflowTemplate>,
     min_successes: Option<u64>,
+    limits: SpecLimits,
+    /// The encoded size of the nodes, outputs and templates so far (`min_successes` aside).
+    bytes: u64,
 }
 
 impl DynamicSpec {
-    /// An empty spec. With no nodes and literal outputs it is an ordinary success.
+    /// An empty spec, held to a server's default limits. In a handler, prefer [`crate::TaskContext::dynamic_spec`],
+    /// which knows the limits of the server that handed out the attempt. With no nodes and literal outputs it is an
+    /// ordinary success.
     pub fn new() -> Self {
         DynamicSpec::default()
     }
 
+    /// An empty spec held to `limits`.
+    pub fn with_limits(limits: SpecLimits) -> Self {
+        DynamicSpec {
+            limits,
+            ..DynamicSpec::default()
+        }
+    }
+
+    /// The limits this spec keeps to.
+    pub fn limits(&self) -> SpecLimits {
+        self.limits
+    }
+
+    /// The spec's size as the server counts it (the encoded `Completion.dynamic_spec` field), in bytes.
+    pub fn encoded_len(&self) -> u64 {
+        completion_field_len(self.bytes + min_successes_len(self.min_successes))
+    }
+
     /// Adds a node running a task (registered, or [embedded](DynamicSpec::embed)) with the given input bindings.
-    pub fn task<T, K>(&mut self, task: &T, inputs: impl IntoIterator<Item = (K, BindingData)>) -> NodeHandle
+    /// Past the spec's limits, a non-recoverable user error `spec_too_large` naming the limit, and nothing is added.
+    pub fn task<T, K>(
+        &mut self,
+        task: &T,
+        inputs: impl IntoIterator<Item = (K, BindingData)>,
+    ) -> Result<NodeHandle, TaskError>
     where
         T: TaskTarget + ?Sized,
         K: Into<String>,
@@ -249,21 +290,23 @@ impl DynamicSpec {
         self.add_node(NodeTarget::Task(task.task_id()), inputs)
     }
 
-    /// Adds a node starting a child execution of a launch plan and bringing its outputs back.
+    /// Adds a node starting a child execution of a launch plan and bringing its outputs back. Past the spec's limits,
+    /// an error as [`DynamicSpec::task`] says.
     pub fn launch_plan<K: Into<String>>(
         &mut self,
         launch_plan: &Identifier,
         inputs: impl IntoIterator<Item = (K, BindingData)>,
-    ) -> NodeHandle {
+    ) -> Result<NodeHandle, TaskError> {
         self.add_node(NodeTarget::LaunchPlan(launch_plan.clone()), inputs)
     }
 
     /// Adds a node running a workflow (registered, or [embedded](DynamicSpec::embed_workflow)) inside this execution.
+    /// Past the spec's limits, an error as [`DynamicSpec::task`] says.
     pub fn sub_workflow<K: Into<String>>(
         &mut self,
         workflow: &Identifier,
         inputs: impl IntoIterator<Item = (K, BindingData)>,
-    ) -> NodeHandle {
+    ) -> Result<NodeHandle, TaskError> {
         self.add_node(NodeTarget::SubWorkflow(workflow.clone()), inputs)
     }
 
@@ -271,20 +314,54 @@ impl DynamicSpec {
         &mut self,
         target: NodeTarget,
         inputs: impl IntoIterator<Item = (K, BindingData)>,
-    ) -> NodeHandle {
+    ) -> Result<NodeHandle, TaskError> {
+        let count = self.nodes.len() as u64 + 1;
+        if count > self.limits.max_nodes {
+            return Err(self.limits.too_many_nodes(count));
+        }
         let id = format!("dn{}", self.nodes.len());
         let inputs = inputs
             .into_iter()
             .map(|(name, data)| Binding::new(name, data))
             .collect();
-        self.nodes.push(Node {
+        let node = Node {
             id: id.clone(),
             inputs,
             upstream: Vec::new(),
             target,
             overrides: NodeOverrides::default(),
-        });
-        NodeHandle { id }
+        };
+        let size = node_len(node.clone());
+        let total = completion_field_len(self.bytes + size + min_successes_len(self.min_successes));
+        if total > self.limits.max_bytes {
+            return Err(self.limits.too_many_bytes(total));
+        }
+        self.bytes += size;
+        self.nodes.push(node);
+        Ok(NodeHandle { id })
+    }
+
+    /// Applies `change` to node `id` and recounts its size.
+    fn change_node(&mut self, id: &str, change: impl FnOnce(&mut Node)) {
+        if let Some(node) = self.nodes.iter_mut().find(|n| n.id == id) {
+            let before = node_len(node.clone());
+            change(node);
+            self.bytes = (self.bytes + node_len(node.clone())).saturating_sub(before);
+        }
+    }
+
+    /// Whether the spec keeps to its limits: what the worker checks before sending it, so that outputs or embedded
+    /// templates that took it over the byte limit are reported like a node that would have.
+    pub fn check(&self) -> Result<(), TaskError> {
+        let count = self.nodes.len() as u64;
+        if count > self.limits.max_nodes {
+            return Err(self.limits.too_many_nodes(count));
+        }
+        let total = self.encoded_len();
+        if total > self.limits.max_bytes {
+            return Err(self.limits.too_many_bytes(total));
+        }
+        Ok(())
     }
 
     /// A promise of one of the dynamic task's own inputs, to pass through to a node or an output.
@@ -296,26 +373,28 @@ impl DynamicSpec {
     /// same output again replaces the earlier binding.
     pub fn set_output(&mut self, name: impl Into<String>, value: impl IntoBinding) {
         let binding = Binding::new(name, value.into_binding());
+        self.bytes += output_len(binding.clone());
         match self.outputs.iter_mut().find(|existing| existing.var == binding.var) {
-            Some(existing) => *existing = binding,
+            Some(existing) => {
+                self.bytes = self.bytes.saturating_sub(output_len(existing.clone()));
+                *existing = binding;
+            }
             None => self.outputs.push(binding),
         }
     }
 
     /// Makes `node` wait for `upstream` even though none of its inputs says so.
     pub fn depends_on(&mut self, node: &NodeHandle, upstream: &NodeHandle) {
-        if let Some(node) = self.nodes.iter_mut().find(|n| n.id == node.id)
-            && !node.upstream.contains(&upstream.id)
-        {
-            node.upstream.push(upstream.id.clone());
-        }
+        self.change_node(&node.id, |node| {
+            if !node.upstream.contains(&upstream.id) {
+                node.upstream.push(upstream.id.clone());
+            }
+        });
     }
 
     /// Replaces the retry policy of `node`'s task.
     pub fn override_retries(&mut self, node: &NodeHandle, retries: RetryPolicy) {
-        if let Some(node) = self.nodes.iter_mut().find(|n| n.id == node.id) {
-            node.overrides.retries = Some(retries);
-        }
+        self.change_node(&node.id, |node| node.overrides.retries = Some(retries));
     }
 
     /// Ships a task template with the spec, so that nodes may run a task the server has not registered. Embedding
@@ -323,6 +402,7 @@ impl DynamicSpec {
     pub fn embed(&mut self, task: impl Into<TaskTemplate>) {
         let task = task.into();
         if !self.tasks.iter().any(|existing| existing.id == task.id) {
+            self.bytes += task_len(task.clone());
             self.tasks.push(task);
         }
     }
@@ -330,6 +410,7 @@ impl DynamicSpec {
     /// Ships a workflow template with the spec for sub-workflow nodes. Embedding the same id twice keeps the first.
     pub fn embed_workflow(&mut self, workflow: WorkflowTemplate) {
         if !self.subworkflows.iter().any(|existing| existing.id == workflow.id) {
+            self.bytes += workflow_len(workflow.clone());
             self.subworkflows.push(workflow);
         }
     }

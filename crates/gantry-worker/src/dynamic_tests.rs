@@ -16,7 +16,9 @@ fn seed_spec(tasks_count: i64) -> DynamicSpec {
     let mut spec = DynamicSpec::new();
     let mut res = Vec::new();
     for i in 0..tasks_count {
-        let task = spec.task(&other_task, [("index", i.into_binding())]);
+        let task = spec
+            .task(&other_task, [("index", i.into_binding())])
+            .expect("within the limits");
         res.push(task.output("other_task_out"));
     }
     spec.set_output("out", res);
@@ -69,18 +71,25 @@ fn a_spec_with_no_nodes_binds_literal_outputs() {
 fn promises_create_dependencies_and_parent_inputs_have_no_node() {
     let mut spec = DynamicSpec::new();
     let sum = TaskDef::new("demo", "dev", "sum", "1").input("values", LiteralType::collection(LiteralType::Integer));
-    let first = spec.task(&other_task(), [("index", spec.parent_input("start").into_binding())]);
-    let second = spec.task(
-        &other_task(),
-        [("index", first.output("other_task_out").into_binding())],
-    );
-    let total = spec.task(
-        &sum,
-        [(
-            "values",
-            vec![first.output("other_task_out"), second.output("other_task_out")].into_binding(),
-        )],
-    );
+    let start = spec.parent_input("start");
+    let first = spec
+        .task(&other_task(), [("index", start.into_binding())])
+        .expect("room");
+    let second = spec
+        .task(
+            &other_task(),
+            [("index", first.output("other_task_out").into_binding())],
+        )
+        .expect("room");
+    let total = spec
+        .task(
+            &sum,
+            [(
+                "values",
+                vec![first.output("other_task_out"), second.output("other_task_out")].into_binding(),
+            )],
+        )
+        .expect("room");
     spec.depends_on(&total, &first);
     spec.set_output("total", total.output("total"));
     spec.set_output("total", total.output("total"));
@@ -123,8 +132,10 @@ fn embedded_templates_launch_plans_and_sub_workflows() {
     spec.embed(def);
     let lp = Identifier::new("demo", "dev", "lp", "1");
     let wf = Identifier::new("demo", "dev", "wf", "1");
-    let a = spec.launch_plan(&lp, [("x", 1i64.into_binding())]);
-    let b = spec.sub_workflow(&wf, Vec::<(String, BindingData)>::new());
+    let a = spec.launch_plan(&lp, [("x", 1i64.into_binding())]).expect("room");
+    let b = spec
+        .sub_workflow(&wf, Vec::<(String, BindingData)>::new())
+        .expect("room");
     spec.min_successes(1);
     assert_eq!((a.id(), b.id()), ("dn0", "dn1"));
     let job = spec.into_job_spec();
@@ -132,4 +143,70 @@ fn embedded_templates_launch_plans_and_sub_workflows() {
     assert_eq!(job.nodes[0].target, NodeTarget::LaunchPlan(lp));
     assert_eq!(job.nodes[1].target, NodeTarget::SubWorkflow(wf));
     assert_eq!(job.min_successes, Some(1));
+}
+
+/// What the server counts for a spec: the encoded `Completion.dynamic_spec` field.
+fn server_count(spec: &DynamicSpec) -> u64 {
+    let wire = gantry_proto::v1::completion::Result::DynamicSpec(spec.clone().into());
+    wire.encoded_len() as u64
+}
+
+#[test]
+fn the_spec_counts_its_bytes_as_the_server_does() {
+    let mut spec = seed_spec(50);
+    assert_eq!(spec.encoded_len(), server_count(&spec));
+    let node = NodeHandle { id: "dn3".into() };
+    spec.depends_on(&node, &NodeHandle { id: "dn1".into() });
+    spec.override_retries(&node, RetryPolicy::default());
+    spec.embed(other_task());
+    spec.min_successes(40);
+    spec.set_output("out", vec![node.output("other_task_out")]);
+    assert_eq!(spec.encoded_len(), server_count(&spec), "every change is counted");
+}
+
+#[test]
+fn a_runaway_generator_stops_at_the_node_limit_with_a_non_recoverable_error() {
+    let limits = SpecLimits {
+        max_nodes: 1_000,
+        ..SpecLimits::default()
+    };
+    let mut spec = DynamicSpec::with_limits(limits);
+    let mut added = 0u64;
+    let error = loop {
+        match spec.task(&other_task(), [("index", 1i64.into_binding())]) {
+            Ok(_) => added += 1,
+            Err(error) => break error,
+        }
+        assert!(added <= 1_000, "the limit holds");
+    };
+    assert_eq!(added, 1_000);
+    assert_eq!(spec.nodes().len(), 1_000, "the node over the limit is not added");
+    assert_eq!(error.code(), crate::SPEC_TOO_LARGE);
+    assert!(!error.is_recoverable());
+    assert_eq!(
+        error.message(),
+        "the dynamic spec would have 1001 nodes, above the server's limit of 1000 nodes"
+    );
+    assert!(spec.check().is_ok(), "what was built keeps to the limits");
+}
+
+#[test]
+fn a_spec_stops_at_the_byte_limit_as_it_grows_and_is_checked_whole() {
+    let limits = SpecLimits {
+        max_nodes: u64::MAX,
+        max_bytes: 2_000,
+    };
+    let mut spec = DynamicSpec::with_limits(limits);
+    let error = loop {
+        if let Err(error) = spec.task(&other_task(), [("index", 1i64.into_binding())]) {
+            break error;
+        }
+    };
+    assert_eq!(error.code(), crate::SPEC_TOO_LARGE);
+    assert!(error.message().contains("limit of 2000 bytes"), "{}", error.message());
+    assert!(spec.encoded_len() <= 2_000 && server_count(&spec) == spec.encoded_len());
+    // Outputs never fail on the spot; the whole spec is checked when the handler returns it.
+    spec.set_output("out", "x".repeat(3_000));
+    let error = spec.check().expect_err("the output took it over");
+    assert_eq!(error.code(), crate::SPEC_TOO_LARGE);
 }

@@ -2,8 +2,9 @@
 //!
 //! It owns what a worker process needs: [`TaskDef`] (task templates built in code), handlers
 //! (`async fn(TaskContext, Inputs) -> Result<TaskOutput, TaskError>`) with typed inputs and outputs
-//! ([`FromLiteral`], [`IntoLiteral`]), the [`DynamicSpec`] builder for dynamic tasks, and the [`Worker`] loop that
-//! polls attempts, runs them concurrently, heartbeats their leases and reports results in batches.
+//! ([`FromLiteral`], [`IntoLiteral`]), the [`DynamicSpec`] builder for dynamic tasks (held to the server's
+//! [`SpecLimits`], which the worker learns from every poll), and the [`Worker`] loop that polls attempts, runs them
+//! concurrently, heartbeats their leases and reports results in batches, within the server's request limits.
 //!
 //! It talks to the server only over the gRPC API of `gantry-proto`, and uses `gantry-core` for the data model. It
 //! must not depend on the engine, the store or the server.
@@ -33,6 +34,7 @@ mod dynamic;
 mod error;
 mod io;
 mod literal;
+mod spec_limits;
 mod task_def;
 mod worker;
 
@@ -41,6 +43,7 @@ pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, TaskTarget};
 pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};
 pub use literal::{FromLiteral, IntoLiteral, LiteralError};
+pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use task_def::TaskDef;
 pub use worker::{HandlerFuture, Worker, WorkerBuilder};
 

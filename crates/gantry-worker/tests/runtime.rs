@@ -1,5 +1,6 @@
 //! The worker loop against a fake `WorkerService` on 127.0.0.1:0: outputs, dynamic specs, errors and panics are
-//! reported; the server's CANCEL stops a handler; shutdown drains running attempts, or reports them after the grace.
+//! reported; a generator past the spec limits the server announced fails at once; the server's CANCEL stops a
+//! handler; shutdown drains running attempts, or reports them after the grace.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashSet, VecDeque};
@@ -10,12 +11,17 @@ use std::time::{Duration, SystemTime};
 use gantry_core::model::LiteralType;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_server::{WorkerService, WorkerServiceServer};
-use gantry_worker::{DynamicSpec, Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs};
+use gantry_worker::{Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 /// Every wait in these tests is on an event; this only bounds a broken test.
 const LIMIT: Duration = Duration::from_secs(20);
+/// What the fake server announces: small enough for a generator to pass it.
+const SPEC_LIMITS: pb::WorkerLimits = pb::WorkerLimits {
+    max_spec_nodes: 5,
+    max_spec_bytes: 1_000_000,
+};
 
 type AttemptKey = (String, String, u32);
 
@@ -54,6 +60,7 @@ impl WorkerService for Fake {
     ) -> Result<Response<pb::PollTasksResponse>, Status> {
         let request = request.into_inner();
         assert!(!request.worker_id.is_empty() && !request.queues.is_empty());
+        assert!(request.max_attempts <= 1_000, "the server's limit per poll");
         let max = request.max_attempts.max(1) as usize;
         loop {
             let notified = self.0.work.notified();
@@ -62,7 +69,10 @@ impl WorkerService for Fake {
                 if !queue.is_empty() {
                     let take = max.min(queue.len());
                     let assignments = queue.drain(..take).collect();
-                    return Ok(Response::new(pb::PollTasksResponse { assignments }));
+                    return Ok(Response::new(pb::PollTasksResponse {
+                        assignments,
+                        limits: Some(SPEC_LIMITS),
+                    }));
                 }
             }
             if tokio::time::timeout(Duration::from_secs(1), notified).await.is_err() {
@@ -215,12 +225,13 @@ fn fan_out_def() -> TaskDef {
     TaskDef::new("demo", "dev", "fan_out", "1").input("n", LiteralType::Integer)
 }
 
-async fn fan_out(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+async fn fan_out(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
     let n: i64 = inputs.get("n")?;
-    let mut spec = DynamicSpec::new();
-    let outs: Vec<_> = (0..n)
-        .map(|i| spec.task(&double_def(), [("x", i.into_binding())]).output("y"))
-        .collect();
+    let mut spec = ctx.dynamic_spec();
+    let mut outs = Vec::new();
+    for i in 0..n {
+        outs.push(spec.task(&double_def(), [("x", i.into_binding())])?.output("y"));
+    }
     spec.set_output("ys", outs);
     Ok(TaskOutput::Dynamic(spec))
 }
@@ -233,7 +244,7 @@ fn inputs(name: &str, value: i64) -> gantry_core::model::LiteralMap {
 async fn reports_outputs_specs_errors_and_panics() {
     let mut harness = Harness::start(Duration::from_secs(30)).await;
     let worker = Worker::builder(&harness.endpoint)
-        .concurrency(4)
+        .concurrency(2_000)
         .task(double_def(), double)
         .task(fan_out_def(), fan_out)
         .build()
@@ -252,9 +263,10 @@ async fn reports_outputs_specs_errors_and_panics() {
         &TaskDef::new("demo", "dev", "nobody_runs_this", "1"),
         Default::default(),
     );
+    harness.assign("f", &fan_out_def(), inputs("n", i64::MAX));
 
     let mut seen = std::collections::BTreeMap::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let (node, result) = harness.next_completion().await;
         seen.insert(node, result);
     }
@@ -297,8 +309,15 @@ async fn reports_outputs_specs_errors_and_panics() {
         }
         other => panic!("e: {other:?}"),
     }
+    match &seen["f"] {
+        R::Error(error) => {
+            assert_eq!((error.code.as_str(), error.recoverable), ("spec_too_large", false));
+            assert!(error.message.contains("limit of 5 nodes"), "{}", error.message);
+        }
+        other => panic!("f: the runaway generator stops at the announced limit: {other:?}"),
+    }
     let calls = harness.fake.0.complete_calls.load(Ordering::SeqCst);
-    assert!((1..=5).contains(&calls), "{calls} CompleteAttempts calls for 5 results");
+    assert!((1..=6).contains(&calls), "{calls} CompleteAttempts calls for 6 results");
 
     stop.send(()).unwrap();
     tokio::time::timeout(LIMIT, running).await.unwrap().unwrap().unwrap();

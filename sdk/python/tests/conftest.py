@@ -31,6 +31,8 @@ import seed  # noqa: E402
 
 # Short leases make heartbeats (a third of the lease) and cancellations quick to observe.
 LEASE = "3s"
+# Far above any spec the suites build, far below the default (1,000,000), so that a runaway generator reaches it fast.
+SPEC_NODES = 10_000
 READY_TIMEOUT = 120.0
 
 
@@ -117,7 +119,18 @@ def server(database_url, logs_dir) -> str:
     """The server's endpoint, `http://127.0.0.1:PORT`."""
     log_path = logs_dir / "server.log"
     process = subprocess.Popen(
-        [binary("gantry"), "server", "--listen", "127.0.0.1:0", "--database-url", database_url, "--lease", LEASE],
+        [
+            binary("gantry"),
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--lease",
+            LEASE,
+            "--max-spec-nodes",
+            str(SPEC_NODES),
+        ],
         stdout=subprocess.PIPE,
         stderr=open(log_path, "w"),
         text=True,
@@ -130,8 +143,8 @@ def server(database_url, logs_dir) -> str:
 
 
 @pytest.fixture(scope="session")
-def rust_worker(server, logs_dir) -> None:
-    """The Rust example worker (seed tasks and `rust_fans_out_python`), its tasks registered."""
+def rust_worker(server, logs_dir) -> subprocess.Popen:
+    """The Rust example worker (seed tasks and `rust_fans_out_python`), its tasks registered: its process."""
     log_path = logs_dir / "rust-worker.log"
     process = subprocess.Popen(
         [binary("gantry-example-worker"), "--endpoint", server, "--register", "--concurrency", "8"],
@@ -141,7 +154,7 @@ def rust_worker(server, logs_dir) -> None:
         env={**os.environ, "RUST_LOG": "info", "NO_COLOR": "1"},
     )
     LineWatcher(process.stderr, log_path, r"worker started").wait("gantry-example-worker", process, log_path)
-    yield
+    yield process
     stop(process)
 
 

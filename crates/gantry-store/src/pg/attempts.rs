@@ -118,34 +118,39 @@ pub(super) async fn update_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
     Ok(())
 }
 
-/// The CTE holding `FOR UPDATE SKIP LOCKED` is evaluated once (a data-modifying or locking CTE is always
-/// materialised), so each row is claimed by exactly one transaction.
+/// One statement over all the poll's queues, oldest first across them, in two steps:
 ///
-/// One statement per queue (`queue = $1`), so that the `(queue, id)` index can serve the `ORDER BY id LIMIT` of each;
-/// `queue = ANY(...)` over several queues cannot use the index's order at all.
+/// 1. `candidates`: per queue, its oldest claimable ids along the `(queue, id)` index (a LATERAL join over the
+///    queue array), then the oldest `limit` of those together. Neither `queue = ANY($1) ORDER BY id` nor a UNION
+///    of the queues serves this: the planner then walks the primary key past every finished attempt, or sorts every
+///    queued attempt of the queues (EXPLAIN ANALYZE in docs/ARCHITECTURE.md).
+/// 2. `picked`: per queue, as many as it has among the candidates, taken again with `FOR UPDATE SKIP LOCKED`, so
+///    that an attempt another replica is claiming at this instant is passed over for the next one of its queue
+///    rather than costing this poll its share.
+///
+/// `picked` is `MATERIALIZED` (a locking query always is, this says so) so each row is locked and claimed by
+/// exactly one transaction, and the update looks its rows up by id, whatever the planner guesses of their number.
 pub(super) async fn claim_attempts(conn: &mut PgConnection, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
-    let mut claimed: Vec<AttemptRow> = Vec::new();
-    for queue in claim.queues {
-        let remaining = i64::from(claim.limit) - claimed.len() as i64;
-        if remaining <= 0 {
-            break;
-        }
-        let raws: Vec<RawAttempt> = sqlx::query_as(
-            "WITH picked AS (SELECT id FROM attempts WHERE phase = 'queued' AND queue = $1 AND not_before <= $3 \
-             AND (deadline IS NULL OR deadline > $3) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             UPDATE attempts AS a SET phase = 'running', worker_id = $4, started_at = $3, lease_expires_at = $5, \
-             deadline = $3 + a.timeout_ms \
-             FROM picked WHERE a.id = picked.id RETURNING a.*",
-        )
-        .bind(queue)
-        .bind(remaining)
-        .bind(claim.now)
-        .bind(claim.worker_id)
-        .bind(claim.now.saturating_add(claim.lease_ms))
-        .fetch_all(&mut *conn)
-        .await?;
-        claimed.extend(decode_all(raws)?);
-    }
+    let raws: Vec<RawAttempt> = sqlx::query_as(
+        "WITH candidates AS (SELECT c.queue, c.id FROM unnest($1::text[]) AS q(queue) CROSS JOIN LATERAL \
+         (SELECT queue, id FROM attempts WHERE phase = 'queued' AND queue = q.queue AND not_before <= $3 \
+         AND (deadline IS NULL OR deadline > $3) ORDER BY id LIMIT $2) AS c ORDER BY c.id LIMIT $2), \
+         shares AS (SELECT queue, count(*) AS share FROM candidates GROUP BY queue), \
+         picked AS MATERIALIZED (SELECT p.id FROM shares CROSS JOIN LATERAL \
+         (SELECT id FROM attempts WHERE phase = 'queued' AND queue = shares.queue AND not_before <= $3 \
+         AND (deadline IS NULL OR deadline > $3) ORDER BY id LIMIT shares.share FOR UPDATE SKIP LOCKED) AS p) \
+         UPDATE attempts AS a SET phase = 'running', worker_id = $4, started_at = $3, lease_expires_at = $5, \
+         deadline = $3 + a.timeout_ms \
+         WHERE a.id = ANY(ARRAY(SELECT id FROM picked)) RETURNING a.*",
+    )
+    .bind(claim.queues)
+    .bind(i64::from(claim.limit))
+    .bind(claim.now)
+    .bind(claim.worker_id)
+    .bind(claim.now.saturating_add(claim.lease_ms))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut claimed: Vec<AttemptRow> = decode_all(raws)?;
     // RETURNING has no order; callers get the oldest first.
     claimed.sort_unstable_by_key(|attempt| attempt.id);
     Ok(claimed)

@@ -36,8 +36,11 @@ impl PgStore {
     /// server is [`StoreError::Unavailable`] at once.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         // Plan every statement for its parameters: a generic plan cached while a table was small (an execution's
-        // nodes before its fan-out) would keep scanning it whole after it grew to 100,000 rows.
-        let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+        // nodes before its fan-out) would keep scanning it whole after it grew to 100,000 rows. No JIT: our
+        // statements are short, and a claim over many queues, estimated expensive, spent longer compiling (30 ms)
+        // than running.
+        let options =
+            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
         // The pool retries failed connects until its acquire timeout (30 s); one direct connect fails fast.
         PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()

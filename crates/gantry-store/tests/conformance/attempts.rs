@@ -66,6 +66,38 @@ pub async fn claim_respects_queue_not_before_limit_and_phase(store: &dyn Store) 
     );
 }
 
+/// Attempts of `queues`, one of each in turn, `rounds` times: ids (creation order) interleave across the queues.
+async fn interleaved(store: &dyn Store, execution_id: Uuid, queues: &[&str], rounds: usize) -> Vec<AttemptRow> {
+    let attempts: Vec<AttemptRow> = (0..rounds)
+        .flat_map(|round| queues.iter().map(move |queue| (round, *queue)))
+        .map(|(round, queue)| attempt(execution_id, &format!("{queue}-r{round}"), queue, 0))
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_attempts(&attempts).await.unwrap();
+    tx.commit().await.unwrap();
+    attempts
+}
+
+/// One claim over several queues takes the oldest claimable attempts across all of them, whatever the order the
+/// queues are named in; attempts that are not claimable (a later `not_before`, parked) are passed over.
+pub async fn a_claim_takes_the_oldest_across_its_queues(store: &dyn Store) {
+    let execution = committed_execution(store, "across").await;
+    let parked = attempt(execution.id, "parked", "a", i64::MAX);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_attempts(&[parked]).await.unwrap();
+    tx.commit().await.unwrap();
+    let attempts = interleaved(store, execution.id, &["a", "b", "c"], 4).await;
+    let first = claim(store, &["c", "nothing", "b", "a"], 5, "w1", 1).await;
+    assert_eq!(ids(&first), ids(&attempts[..5]), "the five oldest, across the queues");
+    let second = claim(store, &["b", "a"], 100, "w2", 1).await;
+    let expected: Vec<Uuid> = attempts[5..].iter().filter(|a| a.queue != "c").map(|a| a.id).collect();
+    assert_eq!(
+        ids(&second),
+        expected,
+        "every claimable one left in b and a, oldest first, the parked one not"
+    );
+}
+
 pub async fn sequential_claims_are_disjoint(store: &dyn Store) {
     let execution = committed_execution(store, "disjoint").await;
     let attempts = committed_attempts(store, execution.id, "q", 10).await;
@@ -102,6 +134,26 @@ pub async fn concurrent_claimers_never_share_an_attempt(store: &dyn Store) {
         }
     }
     assert_eq!(seen, attempts.iter().map(|row| row.id).collect::<HashSet<_>>());
+}
+
+/// Postgres only: a claim over several queues held by an open transaction is passed over: another claim gets the next
+/// attempts of those queues, not fewer.
+pub async fn open_claims_across_queues_are_passed_over(store: &dyn Store) {
+    let execution = committed_execution(store, "skip-across").await;
+    let attempts = interleaved(store, execution.id, &["a", "b"], 5).await;
+    let queues = ["a".to_owned(), "b".to_owned()];
+    let mut holder = store.begin().await.unwrap();
+    let held = holder.claim_attempts(&queues, 4, "w1", 1, LEASE_MS).await.unwrap();
+    assert_eq!(ids(&held), ids(&attempts[..4]));
+    let mut other = store.begin().await.unwrap();
+    let claimed = other.claim_attempts(&queues, 4, "w2", 1, LEASE_MS).await.unwrap();
+    assert_eq!(
+        ids(&claimed),
+        ids(&attempts[4..8]),
+        "the next four, not the held ones, and no fewer"
+    );
+    other.commit().await.unwrap();
+    holder.commit().await.unwrap();
 }
 
 /// Postgres only: a claim held by an open transaction is skipped, not waited for, and comes back on rollback.

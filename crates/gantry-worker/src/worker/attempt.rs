@@ -35,7 +35,11 @@ impl PendingCompletion {
         use pb::completion::Result as Outcome;
         let outcome = match result {
             Ok(TaskOutput::Outputs(outputs)) => Outcome::Outputs(outputs.into()),
-            Ok(TaskOutput::Dynamic(spec)) => Outcome::DynamicSpec(spec.into()),
+            // Outputs or embedded templates may have taken the spec over a limit after its last node was added.
+            Ok(TaskOutput::Dynamic(spec)) => match spec.check() {
+                Ok(()) => Outcome::DynamicSpec(spec.into()),
+                Err(error) => Outcome::Error(error.into_execution_error().into()),
+            },
             Err(error) => Outcome::Error(error.into_execution_error().into()),
         };
         PendingCompletion {
@@ -119,7 +123,8 @@ impl AttemptJob {
                     handler: registered.handler.clone(),
                     ctx: TaskContext::new(id.clone(), shared.config.worker_id.clone(), task)
                         .with_deadline(deadline)
-                        .with_cancellation(cancel.clone()),
+                        .with_cancellation(cancel.clone())
+                        .with_spec_limits(shared.spec_limits()),
                     inputs: Inputs::new(inputs),
                 },
             },

@@ -1,21 +1,28 @@
 //! The completion flusher: gathers finished attempts' results and sends them in one `CompleteAttempts` call.
 //!
-//! A batch is sent when it is full, when the poll loop is about to wait with nothing running (no other result can
-//! join it), or at the latest `completion_linger` (5 ms) after its first result arrived. Attempts stay heartbeated
-//! until their result is acknowledged, so a server outage while sending does not cost the leases.
+//! A batch is sent when it is full (500 results, within the server's 1,000 per call, or as many as fit in one
+//! message), when the poll loop is about to wait with nothing running (no other result can join it), or at the latest
+//! `completion_linger` (5 ms) after its first result arrived. Attempts stay heartbeated until their result is
+//! acknowledged, so a server outage while sending does not cost the leases.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use gantry_proto::v1 as pb;
+use prost::Message;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
+use super::MAX_COMPLETIONS;
 use super::attempt::PendingCompletion;
 use super::backoff::Backoff;
 use super::run::Shared;
 use crate::error::TaskError;
+
+/// Room left in a message beside the completions, for the request's other fields.
+const MESSAGE_MARGIN: usize = 16 * 1024;
 
 pub(crate) async fn flush_loop(
     shared: Arc<Shared>,
@@ -24,24 +31,24 @@ pub(crate) async fn flush_loop(
     give_up: CancellationToken,
 ) {
     let linger = shared.config.completion_linger;
-    let max_batch = shared.config.max_completion_batch;
-    let mut batch: Vec<PendingCompletion> = Vec::new();
+    let mut batch = Batch::new(
+        shared.config.max_completion_batch.min(MAX_COMPLETIONS),
+        shared.config.max_message_bytes.saturating_sub(MESSAGE_MARGIN),
+    );
     loop {
+        if batch.is_empty() {
+            batch.refill();
+        }
         if batch.is_empty() {
             match results.recv().await {
                 Some(first) => batch.push(first),
                 None => return,
             }
             let send_by = Instant::now() + linger;
-            loop {
-                while batch.len() < max_batch {
-                    match results.try_recv() {
-                        Ok(pending) => batch.push(pending),
-                        Err(_) => break,
-                    }
-                }
-                if batch.len() >= max_batch {
-                    break;
+            while !batch.is_full() {
+                if let Ok(pending) = results.try_recv() {
+                    batch.push(pending);
+                    continue;
                 }
                 tokio::select! {
                     biased;
@@ -54,7 +61,74 @@ pub(crate) async fn flush_loop(
                 }
             }
         }
-        batch = send(&shared, std::mem::take(&mut batch), &give_up).await;
+        let pending = batch.take();
+        for retry in send(&shared, pending, &give_up).await {
+            batch.push(retry);
+        }
+    }
+}
+
+/// The results to send in one call: at most `max_count` of them, and no more bytes than fit in one message. Results
+/// that do not fit wait, in order, for the next call; one alone is sent alone, whatever its size.
+struct Batch {
+    pending: Vec<PendingCompletion>,
+    bytes: usize,
+    max_count: usize,
+    max_bytes: usize,
+    waiting: VecDeque<PendingCompletion>,
+}
+
+impl Batch {
+    fn new(max_count: usize, max_bytes: usize) -> Self {
+        Batch {
+            pending: Vec::new(),
+            bytes: 0,
+            max_count: max_count.max(1),
+            max_bytes,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.pending.len() >= self.max_count || !self.waiting.is_empty()
+    }
+
+    /// Adds a result to this call, or to the ones waiting for the next.
+    fn push(&mut self, pending: PendingCompletion) {
+        if !self.waiting.is_empty() || !self.fits(&pending) {
+            self.waiting.push_back(pending);
+            return;
+        }
+        self.bytes = self.bytes.saturating_add(pending.completion.encoded_len());
+        self.pending.push(pending);
+    }
+
+    fn fits(&self, pending: &PendingCompletion) -> bool {
+        self.pending.is_empty()
+            || (self.pending.len() < self.max_count
+                && self.bytes.saturating_add(pending.completion.encoded_len()) <= self.max_bytes)
+    }
+
+    /// Starts a call with the results that waited for it.
+    fn refill(&mut self) {
+        while let Some(next) = self.waiting.front() {
+            if !self.fits(next) {
+                break;
+            }
+            if let Some(next) = self.waiting.pop_front() {
+                self.bytes = self.bytes.saturating_add(next.completion.encoded_len());
+                self.pending.push(next);
+            }
+        }
+    }
+
+    fn take(&mut self) -> Vec<PendingCompletion> {
+        self.bytes = 0;
+        std::mem::take(&mut self.pending)
     }
 }
 
@@ -73,6 +147,22 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
                 error!(error = %status.message(), count = batch.len(), "server refused the completion batch, dropped");
                 batch.iter().for_each(|pending| shared.forget(&pending.id));
                 return Vec::new();
+            }
+            // One result too large to send: report an error in its place.
+            Err(status) if too_large(&status) && batch.len() == 1 => {
+                return batch
+                    .into_iter()
+                    .filter_map(|pending| replace_with_error(shared, pending, "result_too_large", status.message()))
+                    .collect();
+            }
+            // Several, in a call larger than the server takes (its message limit may be below ours): halve it.
+            Err(status) if too_large(&status) => {
+                warn!(error = %status.message(), count = batch.len(), "completion batch too large, splitting it");
+                let mut first = batch;
+                let second = first.split_off(first.len() / 2);
+                let mut retry = Box::pin(send(shared, first, give_up)).await;
+                retry.extend(Box::pin(send(shared, second, give_up)).await);
+                return retry;
             }
             Err(status) => {
                 let delay = backoff.next_delay();
@@ -107,19 +197,9 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
         };
         match (status, replacement) {
             (pb::CompletionStatus::Accepted, _) => shared.forget(&pending.id),
-            (pb::CompletionStatus::Rejected, Some((code, what))) if !is_error_report(&pending.completion) => {
-                warn!(attempt = %pending.id, error = %result.message, "{what}; reporting an error instead");
-                let error = TaskError::user(format!("{what}: {}", result.message)).with_code(code);
-                let Some(attempt) = pending.completion.attempt.clone() else {
-                    shared.forget(&pending.id);
-                    continue;
-                };
-                retry.push(PendingCompletion::new(
-                    pending.id,
-                    attempt,
-                    pending.completion.lease_id,
-                    Err(error),
-                ));
+            (pb::CompletionStatus::Rejected, Some((code, what))) => {
+                let message = format!("{what}: {}", result.message);
+                retry.extend(replace_with_error(shared, pending, code, &message));
             }
             _ => {
                 warn!(attempt = %pending.id, code = result.code, error = %result.message, "completion rejected");
@@ -130,6 +210,86 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
     retry
 }
 
+/// An error report in place of a result the server could not take; `None` (and the attempt forgotten) when the
+/// refused completion was an error report already, which then has no better replacement.
+fn replace_with_error(shared: &Shared, pending: PendingCompletion, code: &str, why: &str) -> Option<PendingCompletion> {
+    let attempt = match pending.completion.attempt.clone() {
+        Some(attempt) if !is_error_report(&pending.completion) => attempt,
+        _ => {
+            warn!(attempt = %pending.id, error = %why, "completion refused");
+            shared.forget(&pending.id);
+            return None;
+        }
+    };
+    warn!(attempt = %pending.id, error = %why, "completion refused; reporting an error instead");
+    let error = TaskError::user(why.to_owned()).with_code(code);
+    Some(PendingCompletion::new(
+        pending.id,
+        attempt,
+        pending.completion.lease_id,
+        Err(error),
+    ))
+}
+
+/// A call refused for its size, by the client's encoder (OUT_OF_RANGE) or by the server (RESOURCE_EXHAUSTED).
+fn too_large(status: &tonic::Status) -> bool {
+    matches!(status.code(), tonic::Code::OutOfRange | tonic::Code::ResourceExhausted)
+}
+
 fn is_error_report(completion: &pb::Completion) -> bool {
     matches!(completion.result, Some(pb::completion::Result::Error(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use gantry_core::model::{Literal, LiteralMap};
+
+    use super::*;
+    use crate::context::AttemptId;
+    use crate::io::TaskOutput;
+
+    fn pending(node: &str, bytes: usize) -> PendingCompletion {
+        let id = AttemptId {
+            execution_id: "e".into(),
+            node_id: node.into(),
+            attempt: 0,
+        };
+        let attempt = pb::AttemptRef {
+            execution_id: "e".into(),
+            node_id: node.into(),
+            attempt: 0,
+        };
+        let outputs = LiteralMap::from([("out".to_owned(), Literal::String("x".repeat(bytes)))]);
+        PendingCompletion::new(id, attempt, "lease".into(), Ok(TaskOutput::Outputs(outputs)))
+    }
+
+    fn nodes(pending: &[PendingCompletion]) -> Vec<&str> {
+        pending.iter().map(|p| p.id.node_id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_call_holds_what_fits_and_the_rest_waits_in_order() {
+        let mut batch = Batch::new(3, 1_000);
+        batch.push(pending("a", 400));
+        batch.push(pending("b", 400));
+        assert!(!batch.is_full());
+        batch.push(pending("c", 400));
+        assert!(batch.is_full(), "c does not fit beside a and b");
+        batch.push(pending("d", 10));
+        assert_eq!(nodes(&batch.take()), ["a", "b"]);
+        batch.refill();
+        assert_eq!(nodes(&batch.take()), ["c", "d"], "what waited goes first, in order");
+        batch.push(pending("huge", 5_000));
+        assert_eq!(
+            nodes(&batch.take()),
+            ["huge"],
+            "one alone is sent alone, whatever its size"
+        );
+        for node in ["1", "2", "3", "4"] {
+            batch.push(pending(node, 1));
+        }
+        assert_eq!(nodes(&batch.take()), ["1", "2", "3"], "no more than the count");
+        batch.refill();
+        assert_eq!(nodes(&batch.take()), ["4"]);
+    }
 }

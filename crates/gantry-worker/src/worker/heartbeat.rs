@@ -1,5 +1,5 @@
-//! The heartbeat loop: one `Heartbeat` call for every running attempt each third of the lease; attempts the server
-//! cancels or no longer leases to us are stopped.
+//! The heartbeat loop: each third of the lease, `Heartbeat` calls for every running attempt (one call per 10,000,
+//! the server's limit); attempts the server cancels or no longer leases to us are stopped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::MAX_HEARTBEAT_ATTEMPTS;
 use super::run::Shared;
 
 /// Heartbeats never come closer together than this, however short the lease.
@@ -36,10 +37,15 @@ pub(crate) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
 }
 
 async fn beat(shared: &Shared) {
-    let leased = shared.leased_attempts();
-    if leased.is_empty() {
-        return;
+    let mut leased = shared.leased_attempts();
+    while !leased.is_empty() {
+        let rest = leased.split_off(leased.len().min(MAX_HEARTBEAT_ATTEMPTS));
+        beat_some(shared, leased).await;
+        leased = rest;
     }
+}
+
+async fn beat_some(shared: &Shared, leased: Vec<(crate::context::AttemptId, pb::LeasedAttempt)>) {
     let (ids, attempts): (Vec<_>, Vec<_>) = leased.into_iter().unzip();
     let request = pb::HeartbeatRequest {
         worker_id: shared.config.worker_id.clone(),

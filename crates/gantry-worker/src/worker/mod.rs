@@ -40,6 +40,12 @@ pub(crate) struct RegisteredTask {
 /// How often registration retries while the server is unavailable (it may still be starting).
 const REGISTER_ATTEMPTS: u32 = 12;
 
+/// What one request may carry at most, on every server (worker.proto): the worker keeps within these.
+pub(crate) const MAX_POLL_QUEUES: usize = 100;
+pub(crate) const MAX_POLL_ATTEMPTS: usize = 1_000;
+pub(crate) const MAX_HEARTBEAT_ATTEMPTS: usize = 10_000;
+pub(crate) const MAX_COMPLETIONS: usize = 1_000;
+
 /// Tunables of the worker loop.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerConfig {
@@ -81,14 +87,14 @@ impl WorkerBuilder {
         self
     }
 
-    /// The queues to poll (default `["default"]`).
+    /// The queues to poll (default `["default"]`); at most 100, the server's limit per poll.
     #[must_use]
     pub fn queues<Q: Into<String>>(mut self, queues: impl IntoIterator<Item = Q>) -> Self {
         self.config.queues = queues.into_iter().map(Into::into).collect();
         self
     }
 
-    /// How many attempts run at once; also the most one poll asks for. Default 4.
+    /// How many attempts run at once; also the most one poll asks for (up to 1,000, the server's limit). Default 4.
     #[must_use]
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.config.concurrency = concurrency;
@@ -144,6 +150,12 @@ impl WorkerBuilder {
         }
         if config.queues.is_empty() || config.queues.iter().any(String::is_empty) {
             return Err(WorkerError::Config("queues must be non-empty names".to_owned()));
+        }
+        if config.queues.len() > MAX_POLL_QUEUES {
+            return Err(WorkerError::Config(format!(
+                "{} queues given; a poll may name at most {MAX_POLL_QUEUES}",
+                config.queues.len()
+            )));
         }
         if config.worker_id.is_empty() {
             return Err(WorkerError::Config("worker id must not be empty".to_owned()));

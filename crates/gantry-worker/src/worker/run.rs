@@ -16,14 +16,17 @@ use tracing::{debug, info, warn};
 
 use super::attempt::{AttemptJob, PendingCompletion, run_attempt};
 use super::backoff::Backoff;
-use super::{RegisteredTask, WorkerConfig, completions, heartbeat};
+use super::{MAX_POLL_ATTEMPTS, RegisteredTask, WorkerConfig, completions, heartbeat};
 use crate::context::AttemptId;
 use crate::error::WorkerError;
+use crate::spec_limits::SpecLimits;
 
 /// Until the first assignment tells the real lease, heartbeat as if it were this short.
 const ASSUMED_LEASE: Duration = Duration::from_secs(15);
 /// A poll's RPC deadline is its wait plus this much.
 const POLL_DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+/// Room left in a message beside a dynamic spec, for the rest of the completion request (as the server counts it).
+const SPEC_MESSAGE_MARGIN: u64 = 64 * 1024;
 
 /// An attempt being run (or whose result is not yet acknowledged): what heartbeats present for it.
 #[derive(Debug)]
@@ -40,6 +43,8 @@ pub(crate) struct Shared {
     client: WorkerServiceClient<Channel>,
     running: Mutex<HashMap<AttemptId, RunningAttempt>>,
     lease: watch::Sender<Duration>,
+    /// The server's spec limits, as its last poll response told them.
+    spec_limits: Mutex<SpecLimits>,
 }
 
 impl Shared {
@@ -116,6 +121,19 @@ impl Shared {
     pub(crate) fn lease_updates(&self) -> watch::Receiver<Duration> {
         self.lease.subscribe()
     }
+
+    /// The spec limits to hold a new attempt's dynamic specs to.
+    pub(crate) fn spec_limits(&self) -> SpecLimits {
+        *self.spec_limits.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Learns the server's spec limits from a poll response; a spec must also fit in one of this worker's messages.
+    fn observe_limits(&self, limits: Option<&pb::WorkerLimits>) {
+        let mut limits = SpecLimits::from_wire(limits);
+        let message = u64::try_from(self.config.max_message_bytes).unwrap_or(u64::MAX);
+        limits.max_bytes = limits.max_bytes.min(message.saturating_sub(SPEC_MESSAGE_MARGIN));
+        *self.spec_limits.lock().unwrap_or_else(PoisonError::into_inner) = limits;
+    }
 }
 
 /// See [`crate::Worker::run`].
@@ -133,7 +151,9 @@ pub(crate) async fn run(
         client,
         running: Mutex::new(HashMap::new()),
         lease: watch::Sender::new(ASSUMED_LEASE),
+        spec_limits: Mutex::new(SpecLimits::default()),
     });
+    shared.observe_limits(None);
     info!(worker_id = %config.worker_id, queues = ?config.queues, concurrency = config.concurrency, "worker started");
 
     let (completions_tx, completions_rx) = mpsc::unbounded_channel::<PendingCompletion>();
@@ -222,7 +242,8 @@ impl Poller {
             let request = pb::PollTasksRequest {
                 worker_id: config.worker_id.clone(),
                 queues: config.queues.clone(),
-                max_attempts: u32::try_from(slots.len()).unwrap_or(u32::MAX),
+                // The server refuses more per poll; the slots left over are freed when `slots` is dropped.
+                max_attempts: u32::try_from(slots.len().min(MAX_POLL_ATTEMPTS)).unwrap_or(1),
                 wait: Some(prost_types::Duration {
                     seconds: i64::try_from(config.poll_wait.as_secs()).unwrap_or(i64::MAX),
                     nanos: i32::try_from(config.poll_wait.subsec_nanos()).unwrap_or(0),
@@ -240,7 +261,11 @@ impl Poller {
             let assignments = match response {
                 Ok(response) => {
                     backoff.reset();
-                    response.into_inner().assignments
+                    let response = response.into_inner();
+                    if let Some(limits) = &response.limits {
+                        self.shared.observe_limits(Some(limits));
+                    }
+                    response.assignments
                 }
                 Err(status) if is_fatal(&status) => return Err(WorkerError::rpc("PollTasks", status)),
                 Err(status) => {

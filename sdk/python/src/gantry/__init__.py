@@ -24,6 +24,7 @@ starts an execution. The protobuf and gRPC modules (`gantry.v1`) are generated f
 from gantry.client import Client, Execution, phase_name
 from gantry.dynamic import Branch, Node, Promise, branch, var
 from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, UserError
+from gantry.limits import SpecLimits, SpecTooLarge
 from gantry.task import (
     LaunchPlanReference,
     TaskFunction,
@@ -50,6 +51,8 @@ __all__ = [
     "LaunchPlanReference",
     "Node",
     "Promise",
+    "SpecLimits",
+    "SpecTooLarge",
     "SystemTaskError",
     "TaskError",
     "TaskFunction",

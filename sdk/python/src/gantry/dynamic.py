@@ -5,6 +5,13 @@ order, as the Rust SDK numbers them) and the `yield` expression gives the node b
 returns becomes the spec's output bindings: promises of the nodes' outputs (`node.outputs.name`), literals, or lists
 and dicts of them. Outputs of yielded nodes are only referenced, never read: the server assembles the parent's outputs
 once the nodes are done (the seed's "think of this step as a map").
+
+A spec keeps to the server's limits (`SpecLimits`, which the worker learns from every poll): the `yield` of a node
+past the node limit, or of one that takes the encoded spec past the byte limit, raises `SpecTooLarge` inside the
+generator, a non-recoverable user error `spec_too_large` naming the limit, so a runaway loop (`range(2**63 - 1)`)
+stops there instead of exhausting the worker's memory. A node is encoded to be measured when yielded (the encoding is
+not kept: encoded messages take several times the memory of the nodes); the whole spec, outputs included, is checked
+once more as it is built when the generator returns.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import types as pytypes
 import typing
 from typing import Any, Iterator
 
+from gantry.limits import COMPLETION_SPEC_FIELD, NODES_FIELD, SpecLimits, SpecTooLarge, field_len
 from gantry.types import LiteralTypeError, infer_type, to_literal
 from gantry.v1 import dynamic_pb2, workflow_pb2
 
@@ -362,28 +370,53 @@ def branch(**inputs: Any) -> Branch:
 
 
 class SpecBuilder:
-    """Collects yielded nodes and the templates they need into a DynamicJobSpec."""
+    """Collects yielded nodes and the templates they need into a DynamicJobSpec, within `limits`."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: SpecLimits | None = None) -> None:
         self.nodes: list[Node] = []
+        self.limits = limits or SpecLimits()
+        # The encoded size of the nodes so far, as yielded.
+        self.size = 0
 
     def add(self, item: Any) -> Any:
         if isinstance(item, Node):
             if item.id is not None:
                 raise DynamicSpecError(f"{item.describe()} was yielded twice")
+            if len(self.nodes) >= self.limits.max_nodes:
+                raise self.limits.too_many_nodes(len(self.nodes) + 1)
             item.id = f"dn{len(self.nodes)}"
+            self._count_bytes(item)
             self.nodes.append(item)
             return item
         if isinstance(item, (list, tuple)):
             return [self.add(each) for each in item]
         raise DynamicSpecError(f"a dynamic task yields nodes (task calls, branches), got {type(item).__name__}")
 
+    def _count_bytes(self, node: Node) -> None:
+        try:
+            encoded = node.to_proto(node.id)
+        except DynamicSpecError:
+            # It names a node yielded later (or is malformed): counted, or reported, when the spec is built.
+            return
+        size = self.size + field_len(NODES_FIELD, encoded.ByteSize())
+        total = field_len(COMPLETION_SPEC_FIELD, size)
+        if total > self.limits.max_bytes:
+            node.id = None
+            raise self.limits.too_many_bytes(total)
+        self.size = size
+
     def spec(self, outputs: dict[str, Any], output_types: dict[str, Any]) -> dynamic_pb2.DynamicJobSpec:
         spec = dynamic_pb2.DynamicJobSpec()
         embedded: dict[tuple[str, str, str, str], Any] = {}
         workflows: dict[tuple[str, str, str, str], Any] = {}
+        size = 0
         for node in self.nodes:
-            spec.nodes.append(node.to_proto(node.id))
+            encoded = node.to_proto(node.id)
+            # The nodes alone may pass the byte limit: stop at the first that does, before encoding the rest.
+            size += field_len(NODES_FIELD, encoded.ByteSize())
+            if field_len(COMPLETION_SPEC_FIELD, size) > self.limits.max_bytes:
+                raise self.limits.too_many_bytes(field_len(COMPLETION_SPEC_FIELD, size))
+            spec.nodes.append(encoded)
             for each in node.arms() if isinstance(node, Branch) else [node]:
                 template = getattr(each.target, "template", None)
                 if template is None:
@@ -399,6 +432,9 @@ class SpecBuilder:
             except LiteralTypeError as error:
                 raise DynamicSpecError(f"output {name!r}: {error}") from None
             spec.outputs.append(workflow_pb2.Binding(var=name, binding=data))
+        total = field_len(COMPLETION_SPEC_FIELD, spec.ByteSize())
+        if total > self.limits.max_bytes:
+            raise self.limits.too_many_bytes(total)
         return spec
 
 
@@ -421,16 +457,25 @@ def named_outputs(result: Any, output_types: dict[str, Any], task_name: str) -> 
     raise TypeError(f"{task_name} returns {len(names)} outputs {names}: return a tuple (or the NamedTuple)")
 
 
-def build_spec(task: Any, inputs: dict[str, Any]) -> dynamic_pb2.DynamicJobSpec:
-    """Runs a dynamic task's generator on `inputs` and returns the spec it describes."""
-    builder = SpecBuilder()
+def build_spec(task: Any, inputs: dict[str, Any], limits: SpecLimits | None = None) -> dynamic_pb2.DynamicJobSpec:
+    """Runs a dynamic task's generator on `inputs` and returns the spec it describes, within `limits` (a server's
+    defaults when None). A yield past the node limit raises `SpecTooLarge` at the `yield`, in the generator."""
+    builder = SpecBuilder(limits)
     with _building():
         produced = task.fn(**inputs)
         if inspect.isgenerator(produced):
             try:
                 item = next(produced)
                 while True:
-                    item = produced.send(builder.add(item))
+                    try:
+                        node = builder.add(item)
+                    except SpecTooLarge as error:
+                        # Raised where the generator yielded: it stops there unless it catches the error, and one
+                        # that catches it and yields on is stopped all the same.
+                        produced.throw(error)
+                        produced.close()
+                        raise error from None
+                    item = produced.send(node)
             except StopIteration as stop:
                 result = stop.value
         else:

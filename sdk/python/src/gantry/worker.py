@@ -1,8 +1,9 @@
 """The worker: polls attempts of its queues (worker.proto), runs them in a pool of threads, heartbeats their leases
 every third of the lease, stops those the server cancels, and reports results in batches.
 
-It mirrors the Rust SDK's worker (crates/gantry-worker): a poll asks for as many attempts as there are free slots; an
-attempt stays heartbeated until its result is acknowledged; completions linger 5 ms to join a batch; shutdown stops
+It mirrors the Rust SDK's worker (crates/gantry-worker): a poll asks for as many attempts as there are free slots (up
+to the server's 1,000); an attempt stays heartbeated until its result is acknowledged; completions linger 5 ms to join
+a batch (see `_completions`); dynamic tasks are held to the spec limits every poll response announces; shutdown stops
 polling, lets running attempts finish for a grace period (then reports them as recoverable system errors), sends
 every result, and stops heartbeating.
 
@@ -25,11 +26,13 @@ from typing import Any, Callable, Iterable
 
 import grpc
 
+from gantry import _completions
 from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
 from gantry.errors import GantryError, execution_error, system_error
+from gantry.limits import SpecLimits
 from gantry.task import TaskFunction
 from gantry.types import LiteralTypeError, datetime_of, literal_map, python_values
-from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, worker_pb2, worker_pb2_grpc
+from gantry.v1 import admin_pb2, admin_pb2_grpc, worker_pb2, worker_pb2_grpc
 
 log = logging.getLogger("gantry.worker")
 
@@ -37,6 +40,12 @@ log = logging.getLogger("gantry.worker")
 ASSUMED_LEASE = 15.0
 MIN_HEARTBEAT_INTERVAL = 0.05
 POLL_DEADLINE_MARGIN = 15.0
+# What one request may carry at most, on every server (worker.proto).
+MAX_POLL_QUEUES = 100
+MAX_POLL_ATTEMPTS = 1_000
+MAX_HEARTBEAT_ATTEMPTS = 10_000
+# Room left in a message beside a dynamic spec, for the rest of the completion request (as the server counts it).
+SPEC_MESSAGE_MARGIN = 64 * 1024
 # Errors that retrying the same request cannot fix.
 FATAL_CODES = {
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -59,6 +68,8 @@ class AttemptContext:
     task: TaskFunction | None
     deadline: Any  # datetime | None
     cancelled: threading.Event = dataclasses.field(default_factory=threading.Event)
+    # What the server accepts in a dynamic spec, as it told the worker; a dynamic task's yields keep to it.
+    spec_limits: SpecLimits = dataclasses.field(default_factory=SpecLimits)
 
     def is_cancelled(self) -> bool:
         """True once the server cancelled the attempt (execution terminated, lease lost or deadline passed)."""
@@ -218,6 +229,8 @@ class Worker:
         self.queues = sorted(set(queues) if queues is not None else {task.queue for task in self.tasks.values()})
         if not self.queues or any(not q for q in self.queues):
             raise ValueError("a worker needs at least one non-empty queue")
+        if len(self.queues) > MAX_POLL_QUEUES:
+            raise ValueError(f"{len(self.queues)} queues given; a poll may name at most {MAX_POLL_QUEUES}")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.address = address
@@ -227,6 +240,8 @@ class Worker:
         self.shutdown_grace = shutdown_grace
         self.completion_linger = completion_linger
         self.max_completion_batch = max_completion_batch
+        self.max_message_bytes = max_message_bytes
+        self._spec_limits = self._within_message(SpecLimits())
         self._channel = make_channel(address, max_message_bytes)
         self._stub = worker_pb2_grpc.WorkerServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
@@ -319,7 +334,9 @@ class Worker:
     def _run(self, ready: Callable[[], None] | None) -> None:
         log.info("worker %s started: queues %s, concurrency %d", self.worker_id, self.queues, self.concurrency)
         pool = _Pool(self.concurrency, "gantry-attempt")
-        flusher = threading.Thread(target=self._flush_loop, name="gantry-completions", daemon=True)
+        flusher = threading.Thread(
+            target=_completions.flush_loop, args=(self,), name="gantry-completions", daemon=True
+        )
         heartbeats_stop = threading.Event()
         heartbeats = threading.Thread(
             target=self._heartbeat_loop, args=(heartbeats_stop,), name="gantry-heartbeats", daemon=True
@@ -352,7 +369,9 @@ class Worker:
             free = slots.take_all(self._stopping)
             if self._stopping.is_set():
                 return
-            request = worker_pb2.PollTasksRequest(worker_id=self.worker_id, queues=self.queues, max_attempts=free)
+            # The server refuses more per poll; the slots not asked for are given back with the unused ones.
+            asked = min(free, MAX_POLL_ATTEMPTS)
+            request = worker_pb2.PollTasksRequest(worker_id=self.worker_id, queues=self.queues, max_attempts=asked)
             request.wait.FromNanoseconds(int(self.poll_wait * 1e9))
             with self._lock:
                 if self._stopping.is_set():
@@ -377,6 +396,8 @@ class Worker:
                 with self._lock:
                     self._poll_future = None
             backoff.reset()
+            if response.HasField("limits"):
+                self._spec_limits = self._within_message(SpecLimits.from_proto(response.limits))
             assignments = list(response.assignments)
             # The server never hands out more than asked.
             slots.give(free - min(free, len(assignments)))
@@ -403,6 +424,7 @@ class Worker:
             worker_id=self.worker_id,
             task=self.tasks.get(assignment.task.id.name),
             deadline=datetime_of(assignment.deadline) if assignment.HasField("deadline") else None,
+            spec_limits=self._spec_limits,
         )
         attempt = _Attempt(
             key=(ref.execution_id, ref.node_id, ref.attempt),
@@ -446,7 +468,7 @@ class Worker:
             return
         try:
             if task.is_dynamic:
-                completion.dynamic_spec.CopyFrom(build_spec(task, inputs))
+                completion.dynamic_spec.CopyFrom(build_spec(task, inputs, attempt.context.spec_limits))
                 return
             result = task.fn(**inputs)
         except DynamicSpecError as error:
@@ -474,6 +496,11 @@ class Worker:
                 system_error("the worker shut down before the attempt finished", "worker_shutdown")
             )
             self._completions.put((attempt.key, completion))
+
+    def _within_message(self, limits: SpecLimits) -> SpecLimits:
+        """A spec must also fit in one of this worker's messages."""
+        fits = self.max_message_bytes - SPEC_MESSAGE_MARGIN
+        return dataclasses.replace(limits, max_bytes=min(limits.max_bytes, fits))
 
     def _forget(self, key: tuple[str, str, int]) -> None:
         with self._lock:
@@ -521,8 +548,11 @@ class Worker:
                 log.warning("attempt %s passed its deadline, its result will be dropped", attempt.key)
                 self._cancel(attempt.key)
         attempts = [a for a in attempts if not a.context.is_cancelled()]
-        if not attempts:
-            return
+        # One call per 10,000 attempts, the server's limit.
+        for start in range(0, len(attempts), MAX_HEARTBEAT_ATTEMPTS):
+            self._beat_some(attempts[start : start + MAX_HEARTBEAT_ATTEMPTS])
+
+    def _beat_some(self, attempts: list[_Attempt]) -> None:
         request = worker_pb2.HeartbeatRequest(
             worker_id=self.worker_id,
             attempts=[worker_pb2.LeasedAttempt(attempt=a.ref, lease_id=a.lease_id) for a in attempts],
@@ -543,80 +573,3 @@ class Worker:
             elif status.state == worker_pb2.LEASE_STATE_LOST:
                 log.warning("lease of attempt %s lost, stopping it", attempt.key)
                 self._cancel(attempt.key)
-
-    # --- completions -------------------------------------------------------------------------------------------
-
-    def _flush_loop(self) -> None:
-        done = False
-        while not done:
-            first = self._completions.get()
-            if first is None:
-                return
-            batch = [first]
-            send_by = time.monotonic() + self.completion_linger
-            while len(batch) < self.max_completion_batch:
-                left = send_by - time.monotonic()
-                try:
-                    item = self._completions.get(timeout=left) if left > 0 else self._completions.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    done = True
-                    break
-                batch.append(item)
-            retry = self._send(batch)
-            while retry:
-                retry = self._send(retry)
-
-    def _send(self, batch: list[tuple[Any, worker_pb2.Completion]]) -> list[tuple[Any, worker_pb2.Completion]]:
-        request = worker_pb2.CompleteAttemptsRequest(
-            worker_id=self.worker_id, completions=[completion for _, completion in batch]
-        )
-        backoff = _Backoff(0.05, 5.0)
-        give_up_at = None
-        while True:
-            try:
-                response = self._stub.CompleteAttempts(request, timeout=30)
-                break
-            except grpc.RpcError as error:
-                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    log.error("server refused the completion batch (%s), dropped", error.details())
-                    for key, _ in batch:
-                        self._forget(key)
-                    return []
-                if self._stopping.is_set():
-                    give_up_at = give_up_at or time.monotonic() + self.shutdown_grace
-                    if time.monotonic() > give_up_at:
-                        for key, _ in batch:
-                            self._forget(key)
-                        return []
-                delay = backoff.next_delay()
-                log.warning(
-                    "sending %d completions failed (%s), retrying in %.2fs", len(batch), error.code().name, delay
-                )
-                time.sleep(delay)
-        retry = []
-        for key, _ in batch[len(response.results) :]:
-            log.warning("server did not answer for the completion of %s", key)
-            self._forget(key)
-        for (key, completion), result in zip(batch, response.results, strict=False):
-            # A malformed result, or one over a server limit, is refused and the attempt keeps running: report an
-            # error in its place, so that the attempt ends now rather than when its lease runs out.
-            replaced = {
-                grpc.StatusCode.INVALID_ARGUMENT.value[0]: ("bad_result", "the worker reported a malformed result"),
-                grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]: ("result_too_large", "the result is over a server limit"),
-            }.get(result.code)
-            if result.status == worker_pb2.COMPLETION_STATUS_ACCEPTED:
-                self._forget(key)
-            elif replaced and completion.WhichOneof("result") != "error":
-                code, what = replaced
-                log.warning("completion of %s refused (%s), reporting an error instead", key, result.message)
-                replacement = worker_pb2.Completion(attempt=completion.attempt, lease_id=completion.lease_id)
-                replacement.error.kind = execution_pb2.ERROR_KIND_USER
-                replacement.error.code = code
-                replacement.error.message = f"{what}: {result.message}"
-                retry.append((key, replacement))
-            else:
-                log.warning("completion of %s rejected: %s", key, result.message)
-                self._forget(key)
-        return retry
