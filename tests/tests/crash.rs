@@ -108,6 +108,7 @@ async fn server_killed_mid_fan_out_loses_nothing_and_runs_nothing_twice() {
     let data = admin
         .get_execution_data(pb::GetExecutionDataRequest {
             id: execution_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("data");

@@ -38,6 +38,9 @@ pub struct Limits {
     pub assembled_bytes: u64,
     /// No dynamic job spec may be larger than this, encoded.
     pub spec_bytes: u64,
+    /// The values one response (to a read or a poll) carries inline, in all; beyond, it carries references (see
+    /// `reads`). The server makes it half its message limit.
+    pub response_bytes: u64,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             outputs_bytes: 128 * MIB,
             assembled_bytes: 128 * MIB,
             spec_bytes: 256 * MIB,
+            response_bytes: 32 * MIB,
         }
     }
 }
@@ -107,7 +111,7 @@ impl BlobStore {
         Ok(format!("{}/{key}", self.base))
     }
 
-    async fn get(&self, uri: &str) -> EngineResult<Bytes> {
+    pub(crate) async fn get(&self, uri: &str) -> EngineResult<Bytes> {
         let key = uri
             .strip_prefix(&self.base)
             .and_then(|rest| rest.strip_prefix('/'))
@@ -123,6 +127,41 @@ impl BlobStore {
             .bytes()
             .await
             .map_err(|e| EngineError::Unavailable(format!("blob store: reading {uri}: {e}")))
+    }
+}
+
+impl BlobStore {
+    /// The key of `uri` if it is one this store issues for an offloaded literal (`offloaded/GROUP/ID`, the group an
+    /// execution id or `inputs`); `None` for anything else, so that readers reach offloaded literals only.
+    pub(crate) fn offloaded_key(&self, uri: &str) -> Option<String> {
+        let key = uri.strip_prefix(&self.base)?.strip_prefix('/')?;
+        let mut parts = key.split('/');
+        let (Some("offloaded"), Some(group), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let group_ok = group == "inputs" || Uuid::parse_str(group).is_ok_and(|g| g.to_string() == group);
+        let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        (group_ok && id_ok).then(|| key.to_owned())
+    }
+
+    /// The size of the object at `key`; NotFound when there is none.
+    pub(crate) async fn size_of(&self, key: &str) -> EngineResult<u64> {
+        match self.store.head(&Path::from(key)).await {
+            Ok(meta) => Ok(meta.size),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(EngineError::NotFound(format!("no such reference: {key}")))
+            }
+            Err(e) => Err(EngineError::Unavailable(format!("blob store: reading {key}: {e}"))),
+        }
+    }
+
+    /// Bytes `range` of the object at `key`.
+    pub(crate) async fn read_range(&self, key: &str, range: std::ops::Range<u64>) -> EngineResult<Bytes> {
+        self.store
+            .get_range(&Path::from(key), range)
+            .await
+            .map_err(|e| EngineError::Unavailable(format!("blob store: reading {key}: {e}")))
     }
 }
 
@@ -194,6 +233,7 @@ impl Offloader {
     }
 
     /// The map with every offloaded literal in it, at any depth, replaced by its value.
+    #[cfg(test)]
     pub async fn resolve_map(&self, map: LiteralMap) -> EngineResult<LiteralMap> {
         if !map.values().any(contains_offloaded) {
             return Ok(map);

@@ -61,6 +61,8 @@ impl ServerConfig {
             outputs_bytes: self.max_outputs_bytes,
             assembled_bytes: self.max_assembled_bytes,
             spec_bytes: self.max_spec_bytes,
+            // Half the message limit leaves room for everything else a response holds (errors, templates, references).
+            response_bytes: self.max_message_bytes as u64 / 2,
         }
     }
 }

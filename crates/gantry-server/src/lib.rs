@@ -8,7 +8,9 @@
 
 mod admin;
 mod config;
+mod data;
 mod limits;
+mod paging;
 mod records;
 mod status;
 mod watch;

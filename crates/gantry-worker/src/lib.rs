@@ -3,7 +3,9 @@
 //! It owns what a worker process needs: [`TaskDef`] (task templates built in code), handlers
 //! (`async fn(TaskContext, Inputs) -> Result<TaskOutput, TaskError>`) with typed inputs and outputs
 //! ([`FromLiteral`], [`IntoLiteral`]), the [`DynamicSpec`] builder for dynamic tasks, and the [`Worker`] loop that
-//! polls attempts, runs them concurrently, heartbeats their leases and reports results in batches.
+//! polls attempts, runs them concurrently, heartbeats their leases and reports results in batches. [`References`]
+//! reads the references a server answers with in place of values too large for one message: the worker reads its
+//! inputs' before a handler runs, and clients may read what they get back.
 //!
 //! It talks to the server only over the gRPC API of `gantry-proto`, and uses `gantry-core` for the data model. It
 //! must not depend on the engine, the store or the server.
@@ -33,6 +35,7 @@ mod dynamic;
 mod error;
 mod io;
 mod literal;
+mod references;
 mod task_def;
 mod worker;
 
@@ -41,6 +44,7 @@ pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, TaskTarget};
 pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};
 pub use literal::{FromLiteral, IntoLiteral, LiteralError};
+pub use references::{ReferenceError, References, holds_reference};
 pub use task_def::TaskDef;
 pub use worker::{HandlerFuture, Worker, WorkerBuilder};
 
