@@ -61,8 +61,9 @@ impl Default for Limits {
 /// Where offloaded literals are kept: an object store and the URL its objects' URIs start with.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    store: Arc<dyn ObjectStore>,
-    base: String,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    /// What the URIs of its objects start with.
+    pub(crate) base: String,
 }
 
 impl BlobStore {
@@ -127,41 +128,6 @@ impl BlobStore {
             .bytes()
             .await
             .map_err(|e| EngineError::Unavailable(format!("blob store: reading {uri}: {e}")))
-    }
-}
-
-impl BlobStore {
-    /// The key of `uri` if it is one this store issues for an offloaded literal (`offloaded/GROUP/ID`, the group an
-    /// execution id or `inputs`); `None` for anything else, so that readers reach offloaded literals only.
-    pub(crate) fn offloaded_key(&self, uri: &str) -> Option<String> {
-        let key = uri.strip_prefix(&self.base)?.strip_prefix('/')?;
-        let mut parts = key.split('/');
-        let (Some("offloaded"), Some(group), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        let group_ok = group == "inputs" || Uuid::parse_str(group).is_ok_and(|g| g.to_string() == group);
-        let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        (group_ok && id_ok).then(|| key.to_owned())
-    }
-
-    /// The size of the object at `key`; NotFound when there is none.
-    pub(crate) async fn size_of(&self, key: &str) -> EngineResult<u64> {
-        match self.store.head(&Path::from(key)).await {
-            Ok(meta) => Ok(meta.size),
-            Err(object_store::Error::NotFound { .. }) => {
-                Err(EngineError::NotFound(format!("no such reference: {key}")))
-            }
-            Err(e) => Err(EngineError::Unavailable(format!("blob store: reading {key}: {e}"))),
-        }
-    }
-
-    /// Bytes `range` of the object at `key`.
-    pub(crate) async fn read_range(&self, key: &str, range: std::ops::Range<u64>) -> EngineResult<Bytes> {
-        self.store
-            .get_range(&Path::from(key), range)
-            .await
-            .map_err(|e| EngineError::Unavailable(format!("blob store: reading {key}: {e}")))
     }
 }
 
@@ -377,12 +343,12 @@ impl crate::batch::Batch<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use gantry_core::model::{Blob, BlobDimensionality};
 
     use super::*;
 
-    fn offloader() -> Offloader {
+    pub(crate) fn offloader() -> Offloader {
         Offloader {
             store: BlobStore::in_memory(),
             limits: Limits {
@@ -394,7 +360,7 @@ mod tests {
         }
     }
 
-    fn values() -> LiteralMap {
+    pub(crate) fn values() -> LiteralMap {
         let blob = Blob {
             uri: format!("s3://bucket/{}", "k".repeat(300)),
             format: "csv".into(),
