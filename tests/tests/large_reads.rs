@@ -469,6 +469,14 @@ async fn values_held_in_rows_and_specs_by_reference(backend: Backend) {
         Some(pb::binding_data::Value::Literal(literal)) => assert_eq!(digest(string(literal).as_bytes()), expected),
         other => panic!("{other:?}"),
     }
+    // Asking for references: nothing large inline, the spec included.
+    let child = setup
+        .node_data(&id, "n0/0/dn0", true, "a child bound to 5 MB inline")
+        .await;
+    assert!(largest_inline(child.inputs.as_ref().expect("inputs")) <= MIB);
+    assert!(largest_inline(child.outputs.as_ref().expect("outputs")) <= MIB);
+    let parent = setup.node_data(&id, "n0", true, "a 5 MB spec").await;
+    assert!(parent.dynamic_spec.is_none() && parent.dynamic_spec_reference.is_some());
     let data = setup.execution_data(&id, false, "a dynamic task's 5 MB output").await;
     let outputs = setup.values(data.outputs, "a dynamic task's 5 MB output").await;
     assert_eq!(digest(string(&outputs.literals["text"]).as_bytes()), expected);

@@ -3,8 +3,8 @@
 //! A literal whose encoding is larger than the offload threshold is written to the blob store (the `object_store`
 //! crate: a local directory by default, S3-compatible stores by URL) and replaced by a [`Literal::Offloaded`]
 //! reference carrying its type and digest, so rows and batches stay small and type checks and cache keys need not
-//! fetch it. References are resolved wherever literals leave the control plane (a worker's inputs, a client's
-//! reads), and inside it only where a value itself is needed (a branch condition, an attribute path into it).
+//! fetch it. Inside the control plane a reference is resolved only where a value itself is needed (a branch
+//! condition, an attribute path into it); what leaves it is `reads`' part.
 //! Literals larger than the hard limit are refused, naming what was too large. Blob literals (URIs of the user's own
 //! data) are never fetched nor offloaded.
 

@@ -27,7 +27,8 @@ pub struct ServerConfig {
     /// Phase changes buffered per watched execution; a watcher further behind is resynchronised with a snapshot.
     #[arg(long, env = "GANTRY_WATCH_BUFFER", default_value_t = 65_536)]
     pub watch_buffer: usize,
-    /// Largest gRPC message accepted or sent, in bytes.
+    /// Largest gRPC message accepted or sent, in bytes. A response carries values inline up to half of it and the
+    /// larger ones as references, which `ReadOffloaded` streams.
     #[arg(long, env = "GANTRY_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_message_bytes: usize,
     /// Where literals above `--offload-bytes` are kept: a directory, a `file://` URL, or `s3://bucket/prefix` for
