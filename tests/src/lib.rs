@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod process;
+pub mod race;
 pub mod raw_worker;
+pub mod records;
 pub mod scripted;
 
 use std::path::PathBuf;
@@ -84,6 +86,14 @@ impl TestServer {
             endpoint,
             blobs,
             cleanup,
+        }
+    }
+
+    /// The server's database, for tests that check its records (see [`records`]).
+    pub async fn records_db(&self) -> records::Db {
+        match &self.cleanup {
+            Cleanup::Postgres { url, .. } => records::Db::postgres(url).await,
+            Cleanup::Sqlite(path) => records::Db::sqlite(path).await,
         }
     }
 

@@ -7,7 +7,10 @@ use gantry_core::model::{
     Binding, BindingData, DynamicJobSpec, ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node,
     NodeTarget, Promise, TaskMetadata, TaskTemplate, TypedInterface, Variable,
 };
+use gantry_core::state::AttemptPhase;
 use gantry_proto::v1 as pb;
+
+use crate::records::Acknowledged;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -287,6 +290,10 @@ pub struct Tally {
     pub accepted: usize,
     /// RPCs that failed (the server was down).
     pub failed_calls: usize,
+    /// Every completion the server acknowledged, with the phase it said it recorded.
+    pub acknowledged: Vec<Acknowledged>,
+    /// Every assignment received, as its attempt and lease: a live attempt dispatched twice would show twice.
+    pub leases: Vec<pb::LeasedAttempt>,
 }
 
 /// Like [`run`], but survives the server going away: on a failed call it reconnects (every 20 ms) and goes on.
@@ -295,74 +302,139 @@ pub async fn run_resilient(
     endpoint: String,
     worker_id: &str,
     batch: u32,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     tally: watch::Sender<Tally>,
 ) {
-    let mut client: Option<WorkerServiceClient<Channel>> = None;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let Some(connected) = client.as_mut() else {
-            match WorkerServiceClient::connect(endpoint.clone()).await {
-                Ok(connected) => client = Some(connected),
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+    let worker = Resilient {
+        endpoint,
+        worker_id: worker_id.to_owned(),
+        batch,
+        heartbeat_with: None,
+    };
+    worker.run(stop, tally).await;
+}
+
+/// A worker that survives the server going away (see [`run_resilient`]).
+#[derive(Debug, Clone)]
+pub struct Resilient {
+    pub endpoint: String,
+    pub worker_id: String,
+    /// The most attempts per poll.
+    pub batch: u32,
+    /// When set, each batch's completion is sent together with a heartbeat of the same attempts through this
+    /// endpoint (the same server, or another replica), as an SDK whose heartbeat falls due while it reports does.
+    pub heartbeat_with: Option<String>,
+}
+
+impl Resilient {
+    pub async fn run(self, mut stop: watch::Receiver<bool>, tally: watch::Sender<Tally>) {
+        let mut client: Option<WorkerServiceClient<Channel>> = None;
+        let mut heartbeats: Option<WorkerServiceClient<Channel>> = None;
+        loop {
+            if *stop.borrow() {
+                return;
             }
-            continue;
-        };
-        let poll = pb::PollTasksRequest {
-            worker_id: worker_id.to_owned(),
-            queues: vec!["default".to_owned()],
-            max_attempts: batch,
-            wait: Some(prost_types_duration(1)),
-        };
-        let polled = tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return,
-            polled = connected.poll_tasks(poll) => polled,
-        };
-        let assignments = match polled {
-            Ok(response) => response.into_inner().assignments,
-            Err(_) => {
-                tally.send_modify(|t| t.failed_calls += 1);
-                client = None;
+            let Some(connected) = client.as_mut() else {
+                match WorkerServiceClient::connect(self.endpoint.clone()).await {
+                    Ok(connected) => client = Some(connected),
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                }
+                continue;
+            };
+            if let (Some(endpoint), None) = (&self.heartbeat_with, &heartbeats) {
+                heartbeats = WorkerServiceClient::connect(endpoint.clone()).await.ok();
+            }
+            let poll = pb::PollTasksRequest {
+                worker_id: self.worker_id.clone(),
+                queues: vec!["default".to_owned()],
+                max_attempts: self.batch,
+                wait: Some(prost_types_duration(1)),
+            };
+            let polled = tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => return,
+                polled = connected.poll_tasks(poll) => polled,
+            };
+            let assignments = match polled {
+                Ok(response) => response.into_inner().assignments,
+                Err(_) => {
+                    tally.send_modify(|t| t.failed_calls += 1);
+                    client = None;
+                    continue;
+                }
+            };
+            if assignments.is_empty() {
                 continue;
             }
-        };
-        if assignments.is_empty() {
-            continue;
-        }
-        let generators = assignments
-            .iter()
-            .filter(|a| {
-                let name = a.task.as_ref().and_then(|t| t.id.as_ref()).map(|id| id.name.as_str());
-                matches!(name, Some("generate_others" | "nest"))
-            })
-            .count();
-        let completions: Vec<pb::Completion> = assignments.iter().map(|a| completion(a, result_for(a))).collect();
-        let request = pb::CompleteAttemptsRequest {
-            worker_id: worker_id.to_owned(),
-            completions,
-        };
-        match connected.complete_attempts(request).await {
-            Ok(response) => {
-                let accepted = response
-                    .into_inner()
-                    .results
-                    .iter()
-                    .filter(|r| r.status == pb::CompletionStatus::Accepted as i32)
-                    .count();
-                tally.send_modify(|t| {
-                    t.generator_runs += generators;
-                    t.accepted += accepted;
-                });
+            tally.send_modify(|t| t.leases.extend(assignments.iter().map(leased)));
+            let generators = assignments
+                .iter()
+                .filter(|a| {
+                    let name = a.task.as_ref().and_then(|t| t.id.as_ref()).map(|id| id.name.as_str());
+                    matches!(name, Some("generate_others" | "nest"))
+                })
+                .count();
+            let completions: Vec<pb::Completion> = assignments.iter().map(|a| completion(a, result_for(a))).collect();
+            let request = pb::CompleteAttemptsRequest {
+                worker_id: self.worker_id.clone(),
+                completions,
+            };
+            let heartbeat = pb::HeartbeatRequest {
+                worker_id: self.worker_id.clone(),
+                attempts: assignments.iter().map(leased).collect(),
+            };
+            let heartbeating = async {
+                match heartbeats.as_mut() {
+                    Some(heartbeats) => heartbeats.heartbeat(heartbeat).await.is_ok(),
+                    None => true,
+                }
+            };
+            let (completed, heartbeat_ok) = tokio::join!(connected.complete_attempts(request), heartbeating);
+            if !heartbeat_ok {
+                heartbeats = None;
             }
-            Err(_) => {
-                tally.send_modify(|t| {
-                    t.generator_runs += generators;
-                    t.failed_calls += 1;
-                });
-                client = None;
+            match completed {
+                Ok(response) => {
+                    let acknowledged: Vec<Acknowledged> = response
+                        .into_inner()
+                        .results
+                        .iter()
+                        .filter(|r| r.status == pb::CompletionStatus::Accepted as i32)
+                        .filter_map(acknowledged)
+                        .collect();
+                    tally.send_modify(|t| {
+                        t.generator_runs += generators;
+                        t.accepted += acknowledged.len();
+                        t.acknowledged.extend(acknowledged);
+                    });
+                }
+                Err(_) => {
+                    tally.send_modify(|t| {
+                        t.generator_runs += generators;
+                        t.failed_calls += 1;
+                    });
+                    client = None;
+                }
             }
         }
     }
+}
+
+/// The attempt and lease of an assignment, as heartbeats present them.
+pub fn leased(assignment: &pb::AttemptAssignment) -> pb::LeasedAttempt {
+    pb::LeasedAttempt {
+        attempt: assignment.attempt.clone(),
+        lease_id: assignment.lease_id.clone(),
+    }
+}
+
+/// An accepted completion result as the records must show it.
+pub fn acknowledged(result: &pb::CompletionResult) -> Option<Acknowledged> {
+    let attempt = result.attempt.as_ref()?;
+    let phase = AttemptPhase::try_from(pb::AttemptPhase::try_from(result.phase).ok()?).ok()?;
+    Some(Acknowledged {
+        execution_id: attempt.execution_id.clone(),
+        node_id: attempt.node_id.clone(),
+        attempt: attempt.attempt as i32,
+        phase,
+    })
 }

@@ -5,6 +5,13 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Warnings (a lease expired, a batch retried) on stderr, which the tests pass through.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let [_, listen, database_url, lease_ms] = args.as_slice() else {
         anyhow::bail!("usage: gantry-test-server LISTEN DATABASE_URL LEASE_MS");
