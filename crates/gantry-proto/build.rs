@@ -38,6 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Deterministic map order, matching the core's `BTreeMap`s.
         .btree_map(".")
+        // Chunks of references pass from the blob store to the wire, and back into a buffer, without copies.
+        .bytes(".gantry.v1.ReadOffloadedResponse.chunk")
         .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }

@@ -80,7 +80,10 @@ pub fn task_target(id: Identifier) -> pb::create_execution_request::Target {
 
 pub async fn execution(admin: &mut Admin, id: &str) -> pb::Execution {
     admin
-        .get_execution(pb::GetExecutionRequest { id: id.to_owned() })
+        .get_execution(pb::GetExecutionRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        })
         .await
         .expect("get execution")
         .into_inner()
@@ -91,7 +94,10 @@ pub async fn execution(admin: &mut Admin, id: &str) -> pb::Execution {
 /// The execution's outputs.
 pub async fn outputs(admin: &mut Admin, id: &str) -> LiteralMap {
     admin
-        .get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() })
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        })
         .await
         .expect("execution data")
         .into_inner()

@@ -149,6 +149,7 @@ pub async fn wait_for_terminal(admin: &mut AdminServiceClient<Channel>, executio
     let execution = admin
         .get_execution(pb::GetExecutionRequest {
             id: execution_id.to_owned(),
+            ..Default::default()
         })
         .await
         .expect("get execution")

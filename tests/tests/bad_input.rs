@@ -281,7 +281,10 @@ async fn a_second_completion_and_a_stranger_are_refused_and_change_nothing() {
     );
 
     let data = admin
-        .get_execution_data(pb::GetExecutionDataRequest { id: execution_id })
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: execution_id,
+            ..Default::default()
+        })
         .await
         .expect("data")
         .into_inner();

@@ -212,6 +212,7 @@ async fn assert_seed_outputs(
     let data = admin
         .get_execution_data(pb::GetExecutionDataRequest {
             id: execution_id.to_owned(),
+            ..Default::default()
         })
         .await
         .expect("data");

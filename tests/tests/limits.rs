@@ -186,6 +186,7 @@ async fn offloaded_literals_round_trip(backend: Backend) {
         .get_node_execution_data(pb::GetNodeExecutionDataRequest {
             execution_id: execution.id.clone(),
             node_id: "m0".into(),
+            ..Default::default()
         })
         .await
         .expect("node data")

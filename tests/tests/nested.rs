@@ -47,6 +47,7 @@ async fn three_level_nested_dynamic() {
     let data = admin
         .get_execution_data(pb::GetExecutionDataRequest {
             id: execution_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("data");
@@ -90,6 +91,7 @@ async fn three_level_nested_dynamic() {
         .get_node_execution_data(pb::GetNodeExecutionDataRequest {
             execution_id: execution_id.clone(),
             node_id: "n0/0/dn1/0/dn1/0/dn2".into(),
+            ..Default::default()
         })
         .await
         .expect("leaf data")
@@ -100,6 +102,7 @@ async fn three_level_nested_dynamic() {
         .get_node_execution_data(pb::GetNodeExecutionDataRequest {
             execution_id: execution_id.clone(),
             node_id: "n0/0/dn1".into(),
+            ..Default::default()
         })
         .await
         .expect("generator data")

@@ -152,6 +152,7 @@ async fn a_replica_killed_mid_fan_out_loses_nothing_and_runs_nothing_twice() {
     let data = client
         .get_execution_data(pb::GetExecutionDataRequest {
             id: execution_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("data")

@@ -319,7 +319,10 @@ async fn min_successes_lets_the_parent_succeed_despite_a_failed_child() {
         finished.error
     );
     let outputs: LiteralMap = admin
-        .get_execution_data(pb::GetExecutionDataRequest { id: execution.clone() })
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: execution.clone(),
+            ..Default::default()
+        })
         .await
         .expect("data")
         .into_inner()

@@ -40,7 +40,10 @@ async fn run_seed(server: &TestServer, tasks_count: i64) -> pb::Execution {
 async fn outputs(server: &TestServer, id: &str) -> Vec<i64> {
     let mut admin = server.admin().await;
     let data = admin
-        .get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() })
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        })
         .await
         .expect("data")
         .into_inner();

@@ -98,7 +98,10 @@ async fn many_workers_at_once(backend: Backend) {
         );
     }
     let outputs: LiteralMap = admin
-        .get_execution_data(pb::GetExecutionDataRequest { id: fan_out.clone() })
+        .get_execution_data(pb::GetExecutionDataRequest {
+            id: fan_out.clone(),
+            ..Default::default()
+        })
         .await
         .expect("data")
         .into_inner()

@@ -234,6 +234,7 @@ async fn a_launch_plan_timeout_is_the_default_and_the_request_overrides_it() {
     let still = admin
         .get_execution(pb::GetExecutionRequest {
             id: overridden.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("get")

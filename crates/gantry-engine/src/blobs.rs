@@ -3,8 +3,8 @@
 //! A literal whose encoding is larger than the offload threshold is written to the blob store (the `object_store`
 //! crate: a local directory by default, S3-compatible stores by URL) and replaced by a [`Literal::Offloaded`]
 //! reference carrying its type and digest, so rows and batches stay small and type checks and cache keys need not
-//! fetch it. References are resolved wherever literals leave the control plane (a worker's inputs, a client's
-//! reads), and inside it only where a value itself is needed (a branch condition, an attribute path into it).
+//! fetch it. Inside the control plane a reference is resolved only where a value itself is needed (a branch
+//! condition, an attribute path into it); what leaves it is `reads`' part.
 //! Literals larger than the hard limit are refused, naming what was too large. Blob literals (URIs of the user's own
 //! data) are never fetched nor offloaded.
 
@@ -40,6 +40,9 @@ pub struct Limits {
     pub spec_bytes: u64,
     /// No dynamic job spec may have more nodes than this.
     pub spec_nodes: u64,
+    /// The values one response (to a read or a poll) carries inline, in all; beyond, it carries references (see
+    /// `reads`). The server makes it half its message limit.
+    pub response_bytes: u64,
 }
 
 impl Default for Limits {
@@ -53,6 +56,7 @@ impl Default for Limits {
             assembled_bytes: 128 * MIB,
             spec_bytes: 256 * MIB,
             spec_nodes: 1_000_000,
+            response_bytes: 32 * MIB,
         }
     }
 }
@@ -60,8 +64,9 @@ impl Default for Limits {
 /// Where offloaded literals are kept: an object store and the URL its objects' URIs start with.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    store: Arc<dyn ObjectStore>,
-    base: String,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    /// What the URIs of its objects start with.
+    pub(crate) base: String,
 }
 
 impl BlobStore {
@@ -110,7 +115,7 @@ impl BlobStore {
         Ok(format!("{}/{key}", self.base))
     }
 
-    async fn get(&self, uri: &str) -> EngineResult<Bytes> {
+    pub(crate) async fn get(&self, uri: &str) -> EngineResult<Bytes> {
         let key = uri
             .strip_prefix(&self.base)
             .and_then(|rest| rest.strip_prefix('/'))
@@ -197,6 +202,7 @@ impl Offloader {
     }
 
     /// The map with every offloaded literal in it, at any depth, replaced by its value.
+    #[cfg(test)]
     pub async fn resolve_map(&self, map: LiteralMap) -> EngineResult<LiteralMap> {
         if !map.values().any(contains_offloaded) {
             return Ok(map);
@@ -340,12 +346,12 @@ impl crate::batch::Batch<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use gantry_core::model::{Blob, BlobDimensionality};
 
     use super::*;
 
-    fn offloader() -> Offloader {
+    pub(crate) fn offloader() -> Offloader {
         Offloader {
             store: BlobStore::in_memory(),
             limits: Limits {
@@ -357,7 +363,7 @@ mod tests {
         }
     }
 
-    fn values() -> LiteralMap {
+    pub(crate) fn values() -> LiteralMap {
         let blob = Blob {
             uri: format!("s3://bucket/{}", "k".repeat(300)),
             format: "csv".into(),

@@ -1,25 +1,18 @@
-//! Literals crossing the engine's edge: what workers and clients send is checked against the size limits and its
-//! large values offloaded before the writer sees it (uploads never hold up the writer); what leaves for workers and
-//! clients has its offloaded values resolved.
+//! Literals entering the engine: what workers and clients send is checked against the size limits and its large
+//! values offloaded before the writer sees it (uploads never hold up the writer). What leaves is `reads`' part.
 
 use std::sync::Arc;
 
 use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic};
 use gantry_core::model::{LiteralMap, TaskTemplate};
 use gantry_core::state::AttemptResult;
-use gantry_proto::v1 as pb;
-use prost::Message;
 
 use crate::blobs::contains_offloaded;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
 use crate::shared::Shared;
-use crate::worker::{Assignment, Completion};
+use crate::worker::Completion;
 use crate::{CreateExecution, Engine};
-
-/// The tag byte of `Literal.offloaded` (field 15, length-delimited). Encoded literal maps without this byte hold no
-/// offloaded literal; with it they may (it can also occur inside other data), and are decoded to find out.
-const OFFLOADED_TAG: u8 = (15 << 3) | 2;
 
 fn refuse_offloaded(map: &LiteralMap, what: &str) -> EngineResult<()> {
     match map.iter().find(|(_, literal)| contains_offloaded(literal)) {
@@ -170,24 +163,5 @@ impl Engine {
             .admit(inputs, "inputs", what, offloader.limits.outputs_bytes)
             .await?;
         Ok(request)
-    }
-
-    /// Resolves the offloaded literals in the inputs of claimed attempts.
-    pub(crate) async fn resolve_assignments(&self, mut assignments: Vec<Assignment>) -> EngineResult<Vec<Assignment>> {
-        for assignment in &mut assignments {
-            if assignment.inputs.contains(&OFFLOADED_TAG) {
-                let inputs = codec::decode_literals(&assignment.inputs)?;
-                if inputs.values().any(contains_offloaded) {
-                    let resolved = self.shared.offloader.resolve_map(inputs).await?;
-                    assignment.inputs = pb::LiteralMap::from(resolved).encode_to_vec();
-                }
-            }
-        }
-        Ok(assignments)
-    }
-
-    /// The literals with their offloaded values resolved, for clients.
-    pub async fn resolve_literals(&self, literals: LiteralMap) -> EngineResult<LiteralMap> {
-        self.shared.offloader.resolve_map(literals).await
     }
 }

@@ -25,6 +25,7 @@ mod ingress;
 mod launch;
 mod notify;
 mod parallelism;
+mod reads;
 mod recover;
 mod shared;
 mod submit;
@@ -49,6 +50,7 @@ pub use codec::{
 pub use config::{Clock, EngineConfig};
 pub use error::{EngineError, EngineResult};
 pub use notify::{ChangeScope, PhaseChange};
+pub use reads::{CHUNK_BYTES, ExecutionValues, NodeValues, ReadMode, ReferenceReader, SpecRead};
 pub use submit::{CreateExecution, Origin, Registration, Target};
 pub use worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
 
@@ -209,7 +211,7 @@ impl Engine {
             };
             let claimed = self.send(request, Reply::Claimed(tx), rx).await?;
             if !claimed.is_empty() || tokio::time::Instant::now() >= deadline || self.shared.signals.is_closing() {
-                return self.resolve_assignments(claimed).await;
+                return self.assignments_out(claimed).await;
             }
             if tokio::time::timeout_at(deadline, any_notified(notified)).await.is_err() {
                 return Ok(Vec::new());

@@ -4,7 +4,7 @@
 use std::pin::Pin;
 
 use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, TaskTemplate, WorkflowTemplate};
-use gantry_engine::{CreateExecution, Engine, Registration, Target, decode_spec};
+use gantry_engine::{CreateExecution, Engine, Registration, Target};
 use gantry_proto::convert::{decode_enum, required};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_server::AdminService;
@@ -13,7 +13,8 @@ use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::paging::{next_token, page};
+use crate::data::{self, mode};
+use crate::paging::{fit, page};
 use crate::records;
 use crate::status::{IntoStatus, parse_id};
 use crate::watch;
@@ -69,12 +70,17 @@ async fn list_resources<P: Message + Default>(
         .list_resources(kind, &project, &domain, name, &page)
         .await
         .or_status()?;
-    let token = next_token(&rows, page.limit, |r| format!("{}@{}", r.key.name, r.key.version));
+    let key = |r: &gantry_store::ResourceRow| format!("{}@{}", r.key.name, r.key.version);
+    let last = rows.last().map(key);
     let items = rows
         .iter()
-        .map(|r| P::decode(r.template.as_slice()).map_err(|e| Status::internal(format!("stored template: {e}"))))
-        .collect::<Result<_, _>>()?;
-    Ok((items, token))
+        .map(|r| {
+            let template =
+                P::decode(r.template.as_slice()).map_err(|e| Status::internal(format!("stored template: {e}")))?;
+            Ok((key(r), template))
+        })
+        .collect::<Result<_, Status>>()?;
+    Ok(fit(items, api.budget(), (rows.len(), page.limit, last)))
 }
 
 fn resource_key(id: &Identifier) -> gantry_store::ResourceKey {
@@ -249,7 +255,7 @@ impl AdminService for AdminApi {
         };
         let (row, created) = self.engine.create_execution(request).await.or_status()?;
         Ok(Response::new(pb::CreateExecutionResponse {
-            execution: Some(self.execution_record(&row).await?),
+            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
             created,
         }))
     }
@@ -258,9 +264,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetExecutionRequest>,
     ) -> Result<Response<pb::GetExecutionResponse>, Status> {
-        let row = self.execution_row(&request.into_inner().id).await?;
+        let r = request.into_inner();
+        let row = self.execution_row(&r.id).await?;
         Ok(Response::new(pb::GetExecutionResponse {
-            execution: Some(self.execution_record(&row).await?),
+            execution: Some(data::execution(&self.engine, &row, mode(r.references)).await?),
         }))
     }
 
@@ -282,8 +289,12 @@ impl AdminService for AdminApi {
         };
         let page = page(r.page_size, r.page_token)?;
         let rows = self.engine.store().list_executions(&filter, &page).await.or_status()?;
-        let next_page_token = next_token(&rows, page.limit, |row| row.id.to_string());
-        let executions = rows.iter().map(records::execution).collect::<Result<_, _>>()?;
+        let last = rows.last().map(|row| row.id.to_string());
+        let executions = rows
+            .iter()
+            .map(|row| Ok((row.id.to_string(), records::execution(row)?)))
+            .collect::<Result<_, Status>>()?;
+        let (executions, next_page_token) = fit(executions, self.budget(), (rows.len(), page.limit, last));
         Ok(Response::new(pb::ListExecutionsResponse {
             executions,
             next_page_token,
@@ -294,15 +305,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetExecutionDataRequest>,
     ) -> Result<Response<pb::GetExecutionDataResponse>, Status> {
-        let row = self.execution_row(&request.into_inner().id).await?;
-        Ok(Response::new(pb::GetExecutionDataResponse {
-            inputs: Some(self.resolved(&row.inputs).await?),
-            outputs: match &row.outputs {
-                Some(bytes) => Some(self.resolved(bytes).await?),
-                None => None,
-            },
-            error: records::execution(&row)?.error,
-        }))
+        let r = request.into_inner();
+        let row = self.execution_row(&r.id).await?;
+        let response = data::execution_data(&self.engine, &row, mode(r.references)).await?;
+        Ok(Response::new(response))
     }
 
     async fn list_node_executions(
@@ -325,12 +331,13 @@ impl AdminService for AdminApi {
             .list_nodes(execution_id, &r.parent_node_id, &page)
             .await
             .or_status()?;
-        let next_page_token = next_token(&rows, page.limit, |row| row.position.to_string());
+        let last = rows.last().map(|row| row.position.to_string());
         let node_executions = rows
             .iter()
             .filter(|row| phases.is_empty() || phases.contains(&row.phase))
-            .map(records::node)
-            .collect::<Result<_, _>>()?;
+            .map(|row| Ok((row.position.to_string(), records::node(row)?)))
+            .collect::<Result<_, Status>>()?;
+        let (node_executions, next_page_token) = fit(node_executions, self.budget(), (rows.len(), page.limit, last));
         Ok(Response::new(pb::ListNodeExecutionsResponse {
             node_executions,
             next_page_token,
@@ -354,31 +361,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetNodeExecutionDataResponse>, Status> {
         let r = request.into_inner();
         let row = self.node_row(&r.execution_id, &r.node_id).await?;
-        let mut response = pb::GetNodeExecutionDataResponse {
-            inputs: match &row.inputs {
-                Some(bytes) => Some(self.resolved(bytes).await?),
-                None => None,
-            },
-            outputs: match &row.outputs {
-                Some(bytes) => Some(self.resolved(bytes).await?),
-                None => None,
-            },
-            error: records::node(&row)?.error,
-            ..Default::default()
-        };
-        if row.is_dynamic {
-            let attempt = row.attempts.saturating_sub(1);
-            let spec = self
-                .engine
-                .store()
-                .get_spec(row.execution_id, &row.node_id, attempt)
-                .await
-                .or_status()?;
-            if let Some(spec) = spec {
-                response.dynamic_spec = Some(decode_spec(&spec.spec).map(pb::DynamicJobSpec::from).or_status()?);
-                response.dynamic_spec_attempt = attempt as u32;
-            }
-        }
+        let response = data::node_data(&self.engine, &row, mode(r.references)).await?;
         Ok(Response::new(response))
     }
 
@@ -428,7 +411,7 @@ impl AdminService for AdminApi {
         };
         let row = self.engine.terminate(id, reason).await.or_status()?;
         Ok(Response::new(pb::TerminateExecutionResponse {
-            execution: Some(self.execution_record(&row).await?),
+            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
         }))
     }
 
@@ -445,7 +428,7 @@ impl AdminService for AdminApi {
             .await
             .or_status()?;
         Ok(Response::new(pb::RelaunchExecutionResponse {
-            execution: Some(self.execution_record(&row).await?),
+            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
             created,
         }))
     }
@@ -459,25 +442,28 @@ impl AdminService for AdminApi {
         let name = (!r.name.is_empty()).then_some(r.name);
         let (row, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
         Ok(Response::new(pb::RecoverExecutionResponse {
-            execution: Some(self.execution_record(&row).await?),
+            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
             created,
         }))
+    }
+
+    type ReadOffloadedStream = data::ChunkStream;
+
+    async fn read_offloaded(
+        &self,
+        request: Request<pb::ReadOffloadedRequest>,
+    ) -> Result<Response<Self::ReadOffloadedStream>, Status> {
+        let uri = request.into_inner().uri;
+        non_empty("uri", &uri)?;
+        let reader = self.engine.open_reference(&uri).await.or_status()?;
+        Ok(Response::new(data::chunks(reader)))
     }
 }
 
 impl AdminApi {
-    /// Stored literals for a client: offloaded values resolved.
-    async fn resolved(&self, bytes: &[u8]) -> Result<pb::LiteralMap, Status> {
-        let literals = gantry_engine::decode_literals(bytes).or_status()?;
-        let literals = self.engine.resolve_literals(literals).await.or_status()?;
-        Ok(literals.into())
-    }
-
-    /// An execution for a client, its inputs' offloaded values resolved.
-    async fn execution_record(&self, row: &gantry_store::ExecutionRow) -> Result<pb::Execution, Status> {
-        let mut record = records::execution(row)?;
-        record.inputs = Some(self.resolved(&row.inputs).await?);
-        Ok(record)
+    /// What one response may carry, for cutting list pages.
+    fn budget(&self) -> u64 {
+        self.engine.config().limits.response_bytes
     }
 
     async fn execution_row(&self, id: &str) -> Result<gantry_store::ExecutionRow, Status> {

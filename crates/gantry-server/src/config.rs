@@ -60,7 +60,8 @@ pub struct ServerConfig {
     /// Phase changes buffered per watched execution; a watcher further behind is resynchronised with a snapshot.
     #[arg(long, env = "GANTRY_WATCH_BUFFER", default_value_t = 65_536)]
     pub watch_buffer: usize,
-    /// Largest gRPC message accepted or sent, in bytes.
+    /// Largest gRPC message accepted or sent, in bytes. A response carries values inline up to half of it and the
+    /// larger ones as references, which `ReadOffloaded` streams.
     #[arg(long, env = "GANTRY_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_message_bytes: usize,
     /// Where literals above `--offload-bytes` are kept: a directory, a `file://` URL, or `s3://bucket/prefix` for
@@ -104,6 +105,8 @@ impl ServerConfig {
             assembled_bytes: self.max_assembled_bytes,
             spec_bytes: self.max_spec_bytes,
             spec_nodes: self.max_spec_nodes,
+            // Half the message limit leaves room for everything else a response holds (errors, templates, references).
+            response_bytes: self.max_message_bytes as u64 / 2,
         }
     }
 

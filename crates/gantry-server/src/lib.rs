@@ -8,6 +8,7 @@
 
 mod admin;
 mod config;
+mod data;
 mod limits;
 mod paging;
 mod records;

@@ -1,7 +1,7 @@
 //! Stored rows as the wire's records.
 
 use gantry_core::model::{Identifier, NodeTarget};
-use gantry_engine::{decode_error, decode_literals, decode_node, parse_identifier};
+use gantry_engine::{decode_error, decode_node, parse_identifier};
 use gantry_proto::v1 as pb;
 use gantry_store::{AttemptRow, ExecutionRow, NodeRow};
 use prost_types::Timestamp;
@@ -25,7 +25,8 @@ pub fn duration(ms: i64) -> prost_types::Duration {
     }
 }
 
-fn error(bytes: &Option<Vec<u8>>) -> Result<Option<pb::ExecutionError>, Status> {
+/// A stored error for the wire.
+pub fn error(bytes: &Option<Vec<u8>>) -> Result<Option<pb::ExecutionError>, Status> {
     bytes
         .as_deref()
         .map(|b| decode_error(b).map(pb::ExecutionError::from))
@@ -33,11 +34,7 @@ fn error(bytes: &Option<Vec<u8>>) -> Result<Option<pb::ExecutionError>, Status> 
         .or_status()
 }
 
-/// Decodes stored literals for the wire.
-pub fn literals(bytes: &[u8]) -> Result<pb::LiteralMap, Status> {
-    decode_literals(bytes).map(pb::LiteralMap::from).or_status()
-}
-
+/// An execution without its inputs, as lists show it (`data::execution` adds them).
 pub fn execution(row: &ExecutionRow) -> Result<pb::Execution, Status> {
     let target_type = match row.target_kind.as_str() {
         "task" => pb::ResourceType::Task,
@@ -52,7 +49,7 @@ pub fn execution(row: &ExecutionRow) -> Result<pb::Execution, Status> {
         target: Some(parse_identifier(&row.target).or_status()?.into()),
         target_type: target_type as i32,
         phase: pb::ExecutionPhase::from(row.phase) as i32,
-        inputs: Some(literals(&row.inputs)?),
+        inputs: None,
         error: error(&row.error)?,
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),

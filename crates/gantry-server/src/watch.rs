@@ -6,6 +6,7 @@ use gantry_core::state::{AttemptPhase, ExecutionPhase, NodePhase};
 use gantry_engine::{ChangeScope, Engine, PhaseChange};
 use gantry_proto::v1 as pb;
 use gantry_store::{ExecutionRow, Page};
+use prost::Message;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
 use tonic::Status;
@@ -24,8 +25,9 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
         let id = execution.id;
         let mut sequence = 0u64;
         if include_snapshot {
-            for chunk in snapshot(&engine, &execution).await?.chunks(BATCH) {
-                send(&tx, chunk.to_vec(), false).await?;
+            let budget = engine.config().limits.response_bytes;
+            for batch in batches(snapshot(&engine, &execution).await?, budget) {
+                send(&tx, batch, false).await?;
             }
             send(&tx, Vec::new(), true).await?;
         }
@@ -76,6 +78,27 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
             }
         }
     })
+}
+
+/// The changes in messages of at most `BATCH` changes and `budget` bytes (errors with long messages add up); a
+/// change larger than that goes alone.
+fn batches(changes: Vec<pb::PhaseChange>, budget: u64) -> Vec<Vec<pb::PhaseChange>> {
+    let mut batches = Vec::new();
+    let mut batch = Vec::new();
+    let mut used = 0u64;
+    for change in changes {
+        let size = change.encoded_len() as u64;
+        if !batch.is_empty() && (batch.len() >= BATCH || used.saturating_add(size) > budget) {
+            batches.push(std::mem::take(&mut batch));
+            used = 0;
+        }
+        used = used.saturating_add(size);
+        batch.push(change);
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
 }
 
 fn is_terminal_execution(phase: &str) -> bool {
@@ -218,4 +241,36 @@ async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::P
         }
     }
     Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(message_len: usize) -> pb::PhaseChange {
+        pb::PhaseChange {
+            change: Some(pb::phase_change::Change::Node(pb::NodePhaseChange {
+                error: Some(pb::ExecutionError {
+                    message: "x".repeat(message_len),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn snapshot_messages_are_bounded_by_count_and_size() {
+        let sizes = |batches: &[Vec<pb::PhaseChange>]| batches.iter().map(Vec::len).collect::<Vec<_>>();
+        let many: Vec<_> = (0..2_500).map(|_| failed(1)).collect();
+        assert_eq!(sizes(&batches(many, u64::MAX)), [1_000, 1_000, 500]);
+        let long: Vec<_> = (0..5).map(|_| failed(400)).collect();
+        assert_eq!(sizes(&batches(long, 1_000)), [2, 2, 1]);
+        assert_eq!(
+            sizes(&batches(vec![failed(5_000)], 1_000)),
+            [1],
+            "one change goes alone, however large"
+        );
+    }
 }

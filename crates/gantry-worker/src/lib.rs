@@ -5,6 +5,8 @@
 //! ([`FromLiteral`], [`IntoLiteral`]), the [`DynamicSpec`] builder for dynamic tasks (held to the server's
 //! [`SpecLimits`], which the worker learns from every poll), and the [`Worker`] loop that polls attempts, runs them
 //! concurrently, heartbeats their leases and reports results in batches, within the server's request limits.
+//! [`References`] reads the references a server answers with in place of values too large for one message: the
+//! worker reads its inputs' before a handler runs, and clients may read what they get back.
 //!
 //! It talks to the server only over the gRPC API of `gantry-proto`, and uses `gantry-core` for the data model. It
 //! must not depend on the engine, the store or the server.
@@ -35,6 +37,7 @@ mod error;
 mod io;
 mod literal;
 mod spec_limits;
+mod references;
 mod task_def;
 mod worker;
 
@@ -44,6 +47,7 @@ pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};
 pub use literal::{FromLiteral, IntoLiteral, LiteralError};
 pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
+pub use references::{ReferenceError, References, holds_reference};
 pub use task_def::TaskDef;
 pub use worker::{HandlerFuture, Worker, WorkerBuilder};
 

@@ -29,6 +29,47 @@ pub async fn connect(endpoint: &str) -> anyhow::Result<Admin> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
+/// The map with the references the server sent in place of values too large for one response read, so that users
+/// see values.
+pub async fn read_references(client: &Admin, map: Option<pb::LiteralMap>) -> anyhow::Result<Option<pb::LiteralMap>> {
+    let Some(map) = map else { return Ok(None) };
+    let references = gantry_worker::References::from_client(client.clone());
+    Ok(Some(references.resolve_map(map).await?))
+}
+
+/// An execution; its inputs read whole with `values`, else left out where large (as references).
+pub async fn get_execution(client: &mut Admin, id: &str, values: bool) -> anyhow::Result<pb::Execution> {
+    let request = pb::GetExecutionRequest {
+        id: id.to_owned(),
+        references: !values,
+    };
+    let mut execution = client
+        .get_execution(request)
+        .await
+        .rpc(format!("fetching execution {id}"))?
+        .execution
+        .ok_or_else(|| anyhow!("the server returned no execution"))?;
+    if values {
+        execution.inputs = read_references(client, execution.inputs.take()).await?;
+    }
+    Ok(execution)
+}
+
+/// An execution's data, its values read whole.
+pub async fn get_execution_data(client: &mut Admin, id: &str) -> anyhow::Result<pb::GetExecutionDataResponse> {
+    let request = pb::GetExecutionDataRequest {
+        id: id.to_owned(),
+        references: false,
+    };
+    let mut data = client
+        .get_execution_data(request)
+        .await
+        .rpc(format!("fetching the data of execution {id}"))?;
+    data.inputs = read_references(client, data.inputs.take()).await?;
+    data.outputs = read_references(client, data.outputs.take()).await?;
+    Ok(data)
+}
+
 /// A failed RPC: what the CLI was doing, and the server's status (whose message names what was wrong).
 #[derive(Debug)]
 pub struct RpcError {

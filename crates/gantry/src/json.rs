@@ -213,7 +213,8 @@ pub fn literal_to_json(literal: &Literal) -> Value {
         Literal::Collection(items) => Value::Array(items.iter().map(literal_to_json).collect()),
         Literal::Map(items) => Value::Object(items.iter().map(|(k, v)| (k.clone(), literal_to_json(v))).collect()),
         Literal::Union(union) => literal_to_json(&union.value),
-        // The server resolves offloaded values before it sends literals; a reference is shown as what it is.
+        // The CLI reads references before it shows literals (see `client::read_references`); one left is shown as
+        // what it is.
         Literal::Offloaded(offloaded) => serde_json::json!({
             "offloaded": offloaded.uri,
             "size_bytes": offloaded.size_bytes,

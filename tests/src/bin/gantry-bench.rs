@@ -343,7 +343,10 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         let execution = wait_for_terminal(&mut admin, &execution_id).await;
         let data = admin
-            .get_execution_data(pb::GetExecutionDataRequest { id: execution_id })
+            .get_execution_data(pb::GetExecutionDataRequest {
+                id: execution_id,
+                ..Default::default()
+            })
             .await?
             .into_inner();
         let wall = started.elapsed().as_secs_f64();

@@ -76,8 +76,9 @@ pub enum Literal {
     Union(Box<UnionValue>),
     /// One of the values of an enum type.
     Enum(String),
-    /// A large literal the server moved to its blob store. Issued by the server only: clients and workers always see
-    /// the value itself.
+    /// A reference to a large literal: in rows, one the server moved to its blob store; in a response, also one held
+    /// in a row that did not fit the response. Issued by the server only; clients and workers read the value behind
+    /// it (`AdminService.ReadOffloaded`).
     Offloaded(Offloaded),
 }
 

@@ -17,6 +17,7 @@ use super::run::{RunningAttempt, Shared};
 use crate::context::{AttemptId, TaskContext};
 use crate::error::TaskError;
 use crate::io::{Inputs, TaskOutput};
+use crate::references::References;
 
 /// A result waiting to be sent, with the attempt it belongs to.
 #[derive(Debug)]
@@ -53,12 +54,13 @@ impl PendingCompletion {
     }
 }
 
-/// What to run: the handler and its arguments, or the error to report instead.
+/// What to run: the handler and its arguments (inputs as received, references unread), or the error to report
+/// instead.
 enum Work {
     Run {
         handler: super::Handler,
         ctx: TaskContext,
-        inputs: Inputs,
+        inputs: pb::LiteralMap,
     },
     Fail(TaskError),
 }
@@ -102,16 +104,10 @@ impl AttemptJob {
         );
         let deadline = assignment.deadline.as_ref().and_then(system_time);
         let task: Result<TaskTemplate, _> = gantry_proto::convert::required("task", assignment.task);
-        let inputs: Result<LiteralMap, _> = assignment
-            .inputs
-            .map_or_else(|| Ok(LiteralMap::new()), LiteralMap::try_from);
-        let work = match (task, inputs) {
-            (Err(error), _) | (_, Err(error)) => Work::Fail(
-                TaskError::system(format!("the worker could not decode the assignment: {error}"))
-                    .non_recoverable()
-                    .with_code("bad_assignment"),
-            ),
-            (Ok(task), Ok(inputs)) => match handlers.get(&task.id.name) {
+        let inputs = assignment.inputs.unwrap_or_default();
+        let work = match task {
+            Err(error) => Work::Fail(bad_assignment(error)),
+            Ok(task) => match handlers.get(&task.id.name) {
                 None => Work::Fail(
                     TaskError::system(format!(
                         "worker {:?} has no handler for task {}",
@@ -125,7 +121,7 @@ impl AttemptJob {
                         .with_deadline(deadline)
                         .with_cancellation(cancel.clone())
                         .with_spec_limits(shared.spec_limits()),
-                    inputs: Inputs::new(inputs),
+                    inputs,
                 },
             },
         };
@@ -152,7 +148,12 @@ pub(crate) async fn run_attempt(
     let result = match job.work {
         Work::Fail(error) => Some(Err(error)),
         Work::Run { handler, ctx, inputs } => {
-            let mut handle = tokio::spawn(handler(ctx, inputs));
+            // Reading the inputs' references is part of the attempt: heartbeated, cancellable, under its deadline.
+            let references = shared.references.clone();
+            let mut handle = tokio::spawn(async move {
+                let inputs = read_inputs(&references, inputs).await?;
+                handler(ctx, inputs).await
+            });
             let until_deadline = job
                 .deadline
                 .map(|deadline| deadline.duration_since(SystemTime::now()).unwrap_or_default());
@@ -200,6 +201,21 @@ pub(crate) async fn run_attempt(
         _ => shared.forget(&job.id),
     }
     drop(slot);
+}
+
+/// The inputs with their references read, for the handler. A reference that cannot be read is a system error
+/// (retried under the system budget); inputs that do not decode cannot be fixed by a retry.
+async fn read_inputs(references: &References, inputs: pb::LiteralMap) -> Result<Inputs, TaskError> {
+    let inputs = references.resolve_map(inputs).await.map_err(|error| {
+        TaskError::system(format!("the worker could not read its inputs: {error}")).with_code("inputs_unavailable")
+    })?;
+    LiteralMap::try_from(inputs).map(Inputs::new).map_err(bad_assignment)
+}
+
+fn bad_assignment(error: impl std::fmt::Display) -> TaskError {
+    TaskError::system(format!("the worker could not decode the assignment: {error}"))
+        .non_recoverable()
+        .with_code("bad_assignment")
 }
 
 /// A panic is the task's own fault: a non-recoverable user error carrying the panic message.

@@ -19,6 +19,7 @@ use super::backoff::Backoff;
 use super::{MAX_POLL_ATTEMPTS, RegisteredTask, WorkerConfig, completions, heartbeat};
 use crate::context::AttemptId;
 use crate::error::WorkerError;
+use crate::references::References;
 use crate::spec_limits::SpecLimits;
 
 /// Until the first assignment tells the real lease, heartbeat as if it were this short.
@@ -41,6 +42,8 @@ pub(crate) struct RunningAttempt {
 pub(crate) struct Shared {
     pub(crate) config: WorkerConfig,
     client: WorkerServiceClient<Channel>,
+    /// Reads the references in attempts' inputs.
+    pub(crate) references: References,
     running: Mutex<HashMap<AttemptId, RunningAttempt>>,
     lease: watch::Sender<Duration>,
     /// The server's spec limits, as its last poll response told them.
@@ -143,12 +146,14 @@ pub(crate) async fn run(
     handlers: Arc<BTreeMap<String, RegisteredTask>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), WorkerError> {
+    let references = References::new(channel.clone(), config.max_message_bytes);
     let client = WorkerServiceClient::new(channel)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
     let shared = Arc::new(Shared {
         config: config.clone(),
         client,
+        references,
         running: Mutex::new(HashMap::new()),
         lease: watch::Sender::new(ASSUMED_LEASE),
         spec_limits: Mutex::new(SpecLimits::default()),

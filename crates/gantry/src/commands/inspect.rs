@@ -7,7 +7,7 @@ use gantry_core::state::ExecutionPhase;
 use gantry_proto::v1 as pb;
 use serde_json::Value;
 
-use crate::client::{RpcResultExt, connect};
+use crate::client::{RpcResultExt, connect, get_execution, get_execution_data};
 use crate::render::{
     OutputFormat, error_text, execution_json, execution_phase, execution_table, executions_table, literals_json,
     print_json,
@@ -31,19 +31,10 @@ pub struct ListArgs {
     limit: u32,
 }
 
-async fn fetch(client: &mut crate::client::Admin, id: &str) -> anyhow::Result<pb::Execution> {
-    client
-        .get_execution(pb::GetExecutionRequest { id: id.to_owned() })
-        .await
-        .rpc(format!("fetching execution {id}"))?
-        .execution
-        .ok_or_else(|| anyhow!("the server returned no execution"))
-}
-
 /// Prints one execution.
 pub async fn get(endpoint: &str, output: OutputFormat, id: &str) -> anyhow::Result<ExitCode> {
     let mut client = connect(endpoint).await?;
-    let execution = fetch(&mut client, id).await?;
+    let execution = get_execution(&mut client, id, true).await?;
     match output {
         OutputFormat::Json => print_json(&execution_json(&execution)),
         OutputFormat::Table => println!("{}", execution_table(&execution)),
@@ -54,10 +45,7 @@ pub async fn get(endpoint: &str, output: OutputFormat, id: &str) -> anyhow::Resu
 /// Prints the outputs as JSON; an execution that failed or has not finished is an error saying so.
 pub async fn outputs(endpoint: &str, id: &str) -> anyhow::Result<ExitCode> {
     let mut client = connect(endpoint).await?;
-    let data = client
-        .get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() })
-        .await
-        .rpc(format!("fetching the outputs of execution {id}"))?;
+    let data = get_execution_data(&mut client, id).await?;
     if let Some(outputs) = data.outputs {
         print_json(&literals_json(Some(outputs))?);
         return Ok(ExitCode::SUCCESS);
@@ -65,7 +53,7 @@ pub async fn outputs(endpoint: &str, id: &str) -> anyhow::Result<ExitCode> {
     if let Some(error) = data.error {
         bail!("execution {id} has no outputs: {}", error_text(&error));
     }
-    let execution = fetch(&mut client, id).await?;
+    let execution = get_execution(&mut client, id, false).await?;
     bail!(
         "execution {id} has no outputs yet (it is {})",
         execution_phase(execution.phase)

@@ -184,16 +184,8 @@ pub async fn started(
 
 /// Prints how a watched execution ended: its outputs on stdout, its error on stderr.
 async fn finish(client: &mut crate::client::Admin, output: OutputFormat, id: &str) -> anyhow::Result<ExitCode> {
-    let execution = client
-        .get_execution(pb::GetExecutionRequest { id: id.to_owned() })
-        .await
-        .rpc(format!("fetching execution {id}"))?
-        .execution
-        .ok_or_else(|| anyhow!("the server returned no execution"))?;
-    let data = client
-        .get_execution_data(pb::GetExecutionDataRequest { id: id.to_owned() })
-        .await
-        .rpc(format!("fetching the outputs of execution {id}"))?;
+    let execution = crate::client::get_execution(client, id, true).await?;
+    let data = crate::client::get_execution_data(client, id).await?;
     let succeeded = execution.phase == pb::ExecutionPhase::Succeeded as i32;
     let outputs = if succeeded {
         literals_json(data.outputs)?

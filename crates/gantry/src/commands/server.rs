@@ -131,12 +131,7 @@ async fn run_seed(endpoint: &str, tasks_count: i64) -> anyhow::Result<()> {
         .execution
         .context("the server returned no execution")?;
     let phase = super::watch::watch_execution(&mut client, &execution.id, false).await?;
-    let data = client
-        .get_execution_data(pb::GetExecutionDataRequest {
-            id: execution.id.clone(),
-        })
-        .await?
-        .into_inner();
+    let data = crate::client::get_execution_data(&mut client, &execution.id).await?;
     let outputs = crate::render::literals_json(data.outputs)?;
     println!(
         "seed example: generate_others(tasks_count={tasks_count}) {} in execution {}: {outputs}",

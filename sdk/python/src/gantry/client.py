@@ -1,5 +1,5 @@
 """The client: register tasks, run them with Python inputs, wait for or watch an execution, read its outputs as
-Python values, list its node tree, terminate it (admin.proto)."""
+Python values (reading what the server sent by reference), list its node tree, terminate it (admin.proto)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Iterable, Iterator
 import grpc
 
 from gantry.errors import ExecutionFailed, GantryError
+from gantry.references import read_spec, resolve_map
 from gantry.task import (
     Interface,
     LaunchPlanReference,
@@ -56,8 +57,10 @@ class Execution:
     output_types: dict[str, Any] | None = None
 
     def get(self) -> execution_pb2.Execution:
-        """The execution as the server has it now (phase, error, times)."""
-        return _rpc(self.client.admin.GetExecution, admin_pb2.GetExecutionRequest(id=self.id), "GetExecution").execution
+        """The execution as the server has it now (phase, error, times). Its large inputs come as references (read
+        the values with `data()`), so that waiting on an execution never downloads them."""
+        request = admin_pb2.GetExecutionRequest(id=self.id, references=True)
+        return _rpc(self.client.admin.GetExecution, request, "GetExecution").execution
 
     @property
     def phase(self) -> str:
@@ -92,9 +95,15 @@ class Execution:
         # The stream ends after the terminal change; reaching here means it was the last one seen.
         return self.get()
 
-    def data(self) -> admin_pb2.GetExecutionDataResponse:
-        request = admin_pb2.GetExecutionDataRequest(id=self.id)
-        return _rpc(self.client.admin.GetExecutionData, request, "GetExecutionData")
+    def data(self, references: bool = False) -> admin_pb2.GetExecutionDataResponse:
+        """The execution's inputs, and its outputs or error. Values the server sent by reference (too large for one
+        response) are read, unless `references` asks for every large value as a reference, left unread."""
+        request = admin_pb2.GetExecutionDataRequest(id=self.id, references=references)
+        response = _rpc(self.client.admin.GetExecutionData, request, "GetExecutionData")
+        if not references:
+            resolve_map(self.client.admin, response.inputs)
+            resolve_map(self.client.admin, response.outputs)
+        return response
 
     def outputs(self, timeout: float | None = None) -> dict[str, Any]:
         """Waits for the execution and returns its outputs as Python values (typed by the target's declared outputs
@@ -123,9 +132,18 @@ class Execution:
         """Every node under `parent`, recursively: `[(node, children), ...]`."""
         return [(node, self.node_tree(node.node_id) if node.is_parent else []) for node in self.nodes(parent)]
 
-    def node_data(self, node_id: str) -> admin_pb2.GetNodeExecutionDataResponse:
-        request = admin_pb2.GetNodeExecutionDataRequest(execution_id=self.id, node_id=node_id)
-        return _rpc(self.client.admin.GetNodeExecutionData, request, "GetNodeExecutionData")
+    def node_data(self, node_id: str, references: bool = False) -> admin_pb2.GetNodeExecutionDataResponse:
+        """A node's inputs, outputs and dynamic spec, read whole as `data()` reads them (a spec sent by reference
+        too, into `dynamic_spec`) unless `references` asks for references to every large value."""
+        request = admin_pb2.GetNodeExecutionDataRequest(execution_id=self.id, node_id=node_id, references=references)
+        response = _rpc(self.client.admin.GetNodeExecutionData, request, "GetNodeExecutionData")
+        if not references:
+            resolve_map(self.client.admin, response.inputs)
+            resolve_map(self.client.admin, response.outputs)
+            if response.HasField("dynamic_spec_reference"):
+                response.dynamic_spec.CopyFrom(read_spec(self.client.admin, response.dynamic_spec_reference))
+                response.ClearField("dynamic_spec_reference")
+        return response
 
     def terminate(self, reason: str = "terminated by the Python client") -> execution_pb2.Execution:
         request = admin_pb2.TerminateExecutionRequest(id=self.id, reason=reason)

@@ -30,6 +30,7 @@ from gantry import _completions
 from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
 from gantry.errors import GantryError, execution_error, system_error
 from gantry.limits import SpecLimits
+from gantry.references import resolve_map
 from gantry.task import TaskFunction
 from gantry.types import LiteralTypeError, datetime_of, literal_map, python_values
 from gantry.v1 import admin_pb2, admin_pb2_grpc, worker_pb2, worker_pb2_grpc
@@ -460,6 +461,13 @@ class Worker:
             completion.error.CopyFrom(
                 system_error(f"worker {self.worker_id} has no handler for task {template.id.name}", "unknown_task")
             )
+            return
+        try:
+            # Inputs too large for the poll's response come as references: read them first, as part of the attempt.
+            resolve_map(self._admin, attempt.assignment.inputs)
+        except GantryError as error:
+            message = f"the worker could not read its inputs: {error}"
+            completion.error.CopyFrom(system_error(message, "inputs_unavailable"))
             return
         try:
             inputs = python_values(attempt.assignment.inputs, task.interface.inputs)

@@ -229,7 +229,9 @@ fn the_descriptor_set_holds_both_services() {
             .map(|method| method.name().to_owned())
             .collect::<Vec<_>>()
     };
-    assert_eq!(service("AdminService").len(), 21);
+    let admin = service("AdminService");
+    assert_eq!(admin.len(), 22);
+    assert_eq!(admin.last().map(String::as_str), Some("ReadOffloaded"));
     assert_eq!(service("WorkerService"), ["PollTasks", "Heartbeat", "CompleteAttempts"]);
     assert!(
         set.file
