@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::blobs::{BlobStore, Offloader};
 use crate::config::EngineConfig;
+use crate::guarded::GuardedStore;
+use crate::health::StoreHealth;
 use crate::notify::Signals;
 use crate::templates::TemplateCache;
 
@@ -58,7 +60,10 @@ pub(crate) struct ExecutionFacts {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The store, guarded by its health: refused at once while unreachable (see `guarded.rs`).
     pub store: Arc<dyn Store>,
+    /// Whether the store is reachable (see `health.rs`).
+    pub health: Arc<StoreHealth>,
     pub templates: TemplateCache,
     pub signals: Signals,
     pub config: EngineConfig,
@@ -75,8 +80,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
+        let health = Arc::new(StoreHealth::new(store));
         Shared {
-            store,
+            store: Arc::new(GuardedStore::new(health.clone())),
+            health,
             templates: TemplateCache::default(),
             signals: Signals::new(config.watch_buffer),
             offloader: Offloader {
