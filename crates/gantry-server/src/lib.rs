@@ -8,6 +8,7 @@
 
 mod admin;
 mod config;
+mod health;
 mod limits;
 mod records;
 mod status;
@@ -21,7 +22,7 @@ use anyhow::Context;
 use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
 use gantry_proto::v1::admin_service_server::AdminServiceServer;
 use gantry_proto::v1::worker_service_server::WorkerServiceServer;
-use gantry_store::{PgStore, SqliteStore, Store};
+use gantry_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -39,6 +40,8 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<Result<(), tonic::transport::Error>>,
     engine_tasks: EngineTasks,
+    /// Keeps `grpc.health.v1` in step with the database.
+    health: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -62,6 +65,8 @@ impl RunningServer {
         drop(self.engine);
         self.engine_tasks.sweeper.abort();
         self.engine_tasks.listener.abort();
+        self.engine_tasks.monitor.abort();
+        self.health.abort();
         let _ = self.engine_tasks.writer.await;
         served.context("server failed")
     }
@@ -79,7 +84,11 @@ impl RunningServer {
 pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
     match &config.database_url {
         Some(url) => {
-            let store = PgStore::connect(url, config.database_connections)
+            let settings = PgSettings {
+                max_connections: config.database_connections,
+                acquire_timeout: config.database_acquire_timeout,
+            };
+            let store = PgStore::connect_with(url, &settings)
                 .await
                 .with_context(|| format!("connecting to Postgres at {}", redact(url)))?;
             Ok(Arc::new(store))
@@ -103,6 +112,7 @@ fn redact(url: &str) -> String {
 
 /// Opens the store, starts the engine and serves gRPC on `config.listen`.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    config.validate().map_err(anyhow::Error::msg)?;
     let store = open_store(&config).await?;
     let blobs =
         BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
@@ -111,6 +121,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         watch_buffer: config.watch_buffer.max(1),
         limits: config.limits(),
         blobs: Some(blobs),
+        store_probe_interval: config.database_probe_interval,
+        store_probe_timeout: config.database_probe_timeout,
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);
@@ -119,9 +131,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("binding {}", config.listen))?;
     let local_addr = listener.local_addr()?;
 
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<AdminServiceServer<AdminApi>>().await;
-    health_reporter.set_serving::<WorkerServiceServer<WorkerApi>>().await;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health = health::follow_store(health_reporter, engine.store_reachable()).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gantry_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -138,7 +149,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(limits::relabel_too_large))
-        .add_service(health)
+        .add_service(health_service)
         .add_service(reflection)
         .add_service(admin)
         .add_service(worker);
@@ -154,5 +165,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         stop: Some(stop),
         serving,
         engine_tasks,
+        health,
     })
 }
