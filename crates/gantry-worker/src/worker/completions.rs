@@ -1,8 +1,10 @@
 //! The completion flusher: gathers finished attempts' results and sends them in one `CompleteAttempts` call.
 //!
 //! A batch is sent when it is full, when the poll loop is about to wait with nothing running (no other result can
-//! join it), or at the latest `completion_linger` (5 ms) after its first result arrived. Attempts stay heartbeated
-//! until their result is acknowledged, so a server outage while sending does not cost the leases.
+//! join it), or at the latest `completion_linger` (5 ms) after its first result arrived. A batch the server does
+//! not acknowledge (it, or its database, is unavailable) is sent again, with backoff, until it is; only shutdown's
+//! grace ends that. Attempts stay heartbeated until their result is acknowledged, so an outage while sending does
+//! not cost the leases.
 
 use std::sync::Arc;
 
@@ -16,6 +18,10 @@ use super::attempt::PendingCompletion;
 use super::backoff::Backoff;
 use super::run::Shared;
 use crate::error::TaskError;
+
+/// How long one `CompleteAttempts` call may take before it is sent again: long enough for the largest spec the
+/// server accepts to be compiled and stored (a resent completion the server did record is answered as such).
+const COMPLETION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(crate) async fn flush_loop(
     shared: Arc<Shared>,
@@ -67,7 +73,10 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
     };
     let mut backoff = Backoff::new(std::time::Duration::from_millis(50), std::time::Duration::from_secs(5));
     let response = loop {
-        match shared.client().complete_attempts(request.clone()).await {
+        let mut call = tonic::Request::new(request.clone());
+        // A call the server does not answer is given up and sent again, as a failed one is.
+        call.set_timeout(COMPLETION_DEADLINE);
+        match shared.client().complete_attempts(call).await {
             Ok(response) => break response.into_inner(),
             Err(status) if status.code() == tonic::Code::InvalidArgument => {
                 error!(error = %status.message(), count = batch.len(), "server refused the completion batch, dropped");
