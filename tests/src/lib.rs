@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod outage;
 pub mod process;
+pub mod proxy;
 pub mod race;
 pub mod raw_worker;
 pub mod records;

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_gantry-test-server");
 const CLAIMER: &str = env!("CARGO_BIN_EXE_gantry-test-claimer");
-const SDK_WORKER: &str = env!("CARGO_BIN_EXE_gantry-test-sdk-worker");
+const SDK_WORKER: &str = env!("CARGO_BIN_EXE_gantry-test-seed-worker");
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

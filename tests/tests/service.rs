@@ -189,3 +189,40 @@ async fn creating_by_name_is_idempotent_and_terminating_leaves_nothing_running()
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_its_client_dropped_ends_without_waiting_for_a_change() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut admin = server.admin().await;
+    for task in raw_worker::task_templates() {
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await
+            .expect("register");
+    }
+    // No worker: the execution stays queued, so its watch sees no change.
+    let id = admin
+        .create_execution(create("unwatched", 1))
+        .await
+        .expect("create")
+        .into_inner()
+        .execution
+        .expect("execution")
+        .id;
+    let request = pb::WatchExecutionRequest {
+        execution_id: id,
+        include_snapshot: true,
+        after_sequence: 0,
+    };
+    let mut stream = admin.watch_execution(request).await.expect("watch").into_inner();
+    let snapshot = stream.next().await.expect("a snapshot message").expect("ok");
+    assert!(!snapshot.changes.is_empty());
+    drop(stream);
+    drop(admin);
+    // A watch left waiting would hold the engine, and the server's shutdown would wait for it.
+    tokio::time::timeout(std::time::Duration::from_secs(30), server.stop())
+        .await
+        .expect("the server stops although a watch was open");
+}

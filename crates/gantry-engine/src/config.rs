@@ -32,6 +32,11 @@ pub struct EngineConfig {
     pub blobs: Option<BlobStore>,
     /// The engine's only clock: every batch reads it once, and the sweeper sleeps by it.
     pub clock: Clock,
+    /// How often the store's reachability is checked (and so how soon an outage with no traffic, or the end of
+    /// one, is noticed).
+    pub store_probe_interval: Duration,
+    /// A check of the store slower than this, twice in a row, counts as the store being unreachable.
+    pub store_probe_timeout: Duration,
 }
 
 /// Milliseconds since the Unix epoch. The system clock unless a test sets its own, so that batches applied together
@@ -81,6 +86,8 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             blobs: None,
             clock: Clock::system(),
+            store_probe_interval: Duration::from_secs(1),
+            store_probe_timeout: Duration::from_secs(1),
         }
     }
 }

@@ -31,7 +31,7 @@ impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(message) => EngineError::AlreadyExists(message),
-            StoreError::Unavailable(message) => EngineError::Unavailable(message),
+            StoreError::Unavailable(message) => EngineError::Unavailable(format!("database unavailable: {message}")),
             other => {
                 tracing::error!(error = %other, "store failure");
                 EngineError::Internal("storage failure".to_owned())

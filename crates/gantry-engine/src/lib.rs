@@ -20,6 +20,8 @@ mod config;
 mod creation;
 mod error;
 mod execution;
+mod guarded;
+mod health;
 mod held;
 mod ingress;
 mod launch;
@@ -39,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_store::{ExecutionRow, PutOutcome, Store};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -79,10 +81,13 @@ pub struct EngineTasks {
     pub sweeper: JoinHandle<()>,
     /// Forwards other replicas' queue announcements to local long polls.
     pub listener: JoinHandle<()>,
+    /// Watches whether the store is reachable, and renews leases after an outage.
+    pub monitor: JoinHandle<()>,
 }
 
 impl Engine {
-    /// Starts the writer and the lease sweeper on the current tokio runtime.
+    /// Starts the writer, the lease sweeper, the listener for other replicas and the store's health monitor on the
+    /// current tokio runtime.
     pub fn start(store: Arc<dyn Store>, config: EngineConfig) -> (Engine, EngineTasks) {
         let shared = Arc::new(Shared::new(store, config));
         let (commands, receiver) = mpsc::channel(4_096);
@@ -90,19 +95,27 @@ impl Engine {
         let engine = Engine { shared, commands };
         let sweeper = tokio::spawn(sweep::run(engine.downgrade()));
         let listener = tokio::spawn(sweep::listen(engine.downgrade()));
+        let monitor = tokio::spawn(health::monitor(Arc::downgrade(&engine.shared)));
         (
             engine,
             EngineTasks {
                 writer,
                 sweeper,
                 listener,
+                monitor,
             },
         )
     }
 
-    /// The store, for reads.
+    /// The store, for reads. Refuses at once, as unavailable, while the store is unreachable.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.shared.store
+    }
+
+    /// Whether the store is reachable, as the engine last found (`true` when it answers): what the server's health
+    /// reports.
+    pub fn store_reachable(&self) -> watch::Receiver<bool> {
+        self.shared.health.subscribe()
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -123,15 +136,22 @@ impl Engine {
         answer: oneshot::Receiver<EngineResult<T>>,
     ) -> EngineResult<T> {
         let stopped = || EngineError::Unavailable("the engine is shutting down".to_owned());
+        // Nothing queues up for the writer while the store is known to be unreachable.
+        self.shared.health.check()?;
         self.commands
             .send(Command { request, reply })
             .await
             .map_err(|_| stopped())?;
         // A dropped reply with the writer still running means the batch failed on a bug (logged by the writer).
-        answer.await.map_err(|_| match self.commands.is_closed() {
+        let answered = answer.await.map_err(|_| match self.commands.is_closed() {
             true => stopped(),
             false => EngineError::Internal("the request failed inside the engine".to_owned()),
-        })?
+        })?;
+        if matches!(answered, Err(EngineError::Unavailable(_))) {
+            // A store call inside the batch failed: the store may have become unreachable.
+            self.shared.health.suspect();
+        }
+        answered
     }
 
     /// Registers a task, workflow or launch plan. Registering the identical template again is a no-op.
@@ -213,7 +233,14 @@ impl Engine {
             if !claimed.is_empty() || tokio::time::Instant::now() >= deadline || self.shared.signals.is_closing() {
                 return self.assignments_out(claimed).await;
             }
-            if tokio::time::timeout_at(deadline, any_notified(notified)).await.is_err() {
+            // A poll waiting on an unreachable store ends, as a poll made then would, so that the worker learns of it.
+            let woken = tokio::select! {
+                woken = tokio::time::timeout_at(deadline, any_notified(notified)) => woken,
+                () = self.shared.health.until_unreachable() => {
+                    return Err(health::StoreHealth::unreachable().into());
+                }
+            };
+            if woken.is_err() {
                 return Ok(Vec::new());
             }
         }
@@ -294,5 +321,7 @@ async fn any_notified(mut notified: Vec<std::pin::Pin<Box<tokio::sync::futures::
     .await
 }
 
+#[cfg(test)]
+mod health_tests;
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,8 @@ use crate::blobs::{BlobStore, Offloader};
 use crate::composite::Children;
 use crate::config::EngineConfig;
 use crate::creation;
+use crate::guarded::GuardedStore;
+use crate::health::StoreHealth;
 use crate::notify::Signals;
 use crate::templates::TemplateCache;
 
@@ -62,7 +64,10 @@ pub(crate) struct ExecutionFacts {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The store, guarded by its health: refused at once while unreachable (see `guarded.rs`).
     pub store: Arc<dyn Store>,
+    /// Whether the store is reachable (see `health.rs`).
+    pub health: Arc<StoreHealth>,
     pub templates: TemplateCache,
     pub signals: Signals,
     pub config: EngineConfig,
@@ -108,8 +113,10 @@ impl CreationQueue {
 impl Shared {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         let first_chunk = config.children_chunk.clamp(1, creation::FIRST_CHUNK);
+        let health = Arc::new(StoreHealth::new(store));
         Shared {
-            store,
+            store: Arc::new(GuardedStore::new(health.clone())),
+            health,
             templates: TemplateCache::default(),
             signals: Signals::new(config.watch_buffer),
             offloader: Offloader {

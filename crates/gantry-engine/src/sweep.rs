@@ -2,6 +2,11 @@
 //! deadlines, and wakes workers when a retry's backoff ends. It sleeps until the earliest lease expiry, deadline or
 //! backoff end the store knows of (at most a second, so that leases taken meanwhile are seen; a batch that queues a
 //! delayed attempt or sets a deadline wakes it at once), and asks the writer to act; it holds no per-node timers.
+//! While the store is unreachable it waits: nothing expires for want of heartbeats the server could not record, and
+//! when the store is back the health monitor has renewed the leases before the sweeper looks again.
+//!
+//! Here too: the listener that wakes local long polls when other replicas announce work, listening again whenever
+//! its connection is lost.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -27,6 +32,14 @@ pub(crate) async fn run(engine: WeakEngine) {
     let mut next_stall_check = i64::MIN;
     loop {
         let Some(shared) = engine.shared.upgrade() else { return };
+        if !shared.health.is_reachable() {
+            let mut reachable = shared.health.subscribe();
+            drop(shared);
+            if reachable.wait_for(|reachable| *reachable).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let now = shared.config.clock.now();
         if now >= next_stall_check {
             next_stall_check = now + crate::creation::STALL_CHECK_MS;
@@ -116,20 +129,35 @@ async fn take_over_stalled_creations(engine: &WeakEngine, shared: &Shared, now: 
     true
 }
 
-/// Wakes local long polls when another replica sharing the database announces work on a queue.
+/// Wakes local long polls when another replica sharing the database announces work on a queue. The store ends the
+/// channel when its connection is lost; then this listens again once the store is reachable, and wakes every local
+/// poll, since announcements made meanwhile were missed.
 pub(crate) async fn listen(engine: WeakEngine) {
-    let Some(shared) = engine.shared.upgrade() else { return };
-    let mut wakeups = match shared.store.listen_queues().await {
-        Ok(Some(wakeups)) => wakeups,
-        Ok(None) => return,
-        Err(error) => {
-            warn!(%error, "cannot listen for other replicas' queue announcements");
+    loop {
+        let Some(shared) = engine.shared.upgrade() else { return };
+        let mut reachable = shared.health.subscribe();
+        let retry_after = shared.config.store_probe_interval;
+        let mut wakeups = match shared.store.listen_queues().await {
+            Ok(Some(wakeups)) => wakeups,
+            Ok(None) => return,
+            Err(error) => {
+                warn!(%error, "cannot listen for other replicas' queue announcements; trying again");
+                drop(shared);
+                if reachable.wait_for(|reachable| *reachable).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(retry_after).await;
+                continue;
+            }
+        };
+        shared.signals.wake_all();
+        drop(shared);
+        while let Some(queue) = wakeups.recv().await {
+            let Some(shared) = engine.shared.upgrade() else { return };
+            shared.signals.wake(&queue);
+        }
+        if reachable.wait_for(|reachable| *reachable).await.is_err() {
             return;
         }
-    };
-    drop(shared);
-    while let Some(queue) = wakeups.recv().await {
-        let Some(shared) = engine.shared.upgrade() else { return };
-        shared.signals.wake(&queue);
     }
 }

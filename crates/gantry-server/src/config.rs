@@ -54,6 +54,17 @@ pub struct ServerConfig {
     /// Connections in the Postgres pool.
     #[arg(long, env = "GANTRY_DATABASE_CONNECTIONS", default_value_t = 8)]
     pub database_connections: u32,
+    /// The longest a request waits for a Postgres connection (connecting included) before it fails as
+    /// UNAVAILABLE, e.g. `1s`.
+    #[arg(long, env = "GANTRY_DATABASE_ACQUIRE_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub database_acquire_timeout: Duration,
+    /// How often the server checks that the database answers: how soon an outage nobody's request ran into, or
+    /// the end of one, is noticed.
+    #[arg(long, env = "GANTRY_DATABASE_PROBE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub database_probe_interval: Duration,
+    /// A check of the database slower than this, twice in a row, counts as the database being unreachable.
+    #[arg(long, env = "GANTRY_DATABASE_PROBE_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub database_probe_timeout: Duration,
     /// How long a claimed attempt's lease lasts without a heartbeat, e.g. `30s`.
     #[arg(long, env = "GANTRY_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub lease: Duration,
@@ -96,6 +107,20 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// Refuses settings the server cannot run with.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("--lease", self.lease),
+            ("--database-acquire-timeout", self.database_acquire_timeout),
+            ("--database-probe-interval", self.database_probe_interval),
+            ("--database-probe-timeout", self.database_probe_timeout),
+        ];
+        match positive.iter().find(|(_, duration)| duration.is_zero()) {
+            Some((flag, _)) => Err(format!("{flag} must be longer than zero")),
+            None => Ok(()),
+        }
+    }
+
     /// The engine's limits from these settings.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -125,6 +150,9 @@ impl Default for ServerConfig {
             database_url: None,
             data_path: PathBuf::from("gantry.db"),
             database_connections: 8,
+            database_acquire_timeout: Duration::from_secs(1),
+            database_probe_interval: Duration::from_secs(1),
+            database_probe_timeout: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             watch_buffer: 65_536,
             max_message_bytes: 64 * 1024 * 1024,
@@ -158,4 +186,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s, m or h)")),
     };
     Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_of_zero_are_refused() {
+        assert!(ServerConfig::default().validate().is_ok());
+        let config = ServerConfig {
+            database_probe_interval: Duration::ZERO,
+            ..ServerConfig::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err("--database-probe-interval must be longer than zero".to_owned())
+        );
+    }
 }

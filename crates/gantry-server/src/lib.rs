@@ -9,6 +9,7 @@
 mod admin;
 mod config;
 mod data;
+mod health;
 mod limits;
 mod paging;
 mod records;
@@ -23,7 +24,7 @@ use anyhow::Context;
 use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
 use gantry_proto::v1::admin_service_server::AdminServiceServer;
 use gantry_proto::v1::worker_service_server::WorkerServiceServer;
-use gantry_store::{PgStore, SqliteStore, Store};
+use gantry_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -41,6 +42,8 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<Result<(), tonic::transport::Error>>,
     engine_tasks: EngineTasks,
+    /// Keeps `grpc.health.v1` in step with the database.
+    health: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -64,6 +67,8 @@ impl RunningServer {
         drop(self.engine);
         self.engine_tasks.sweeper.abort();
         self.engine_tasks.listener.abort();
+        self.engine_tasks.monitor.abort();
+        self.health.abort();
         let _ = self.engine_tasks.writer.await;
         served.context("server failed")
     }
@@ -81,7 +86,11 @@ impl RunningServer {
 pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
     match &config.database_url {
         Some(url) => {
-            let store = PgStore::connect(url, config.database_connections)
+            let settings = PgSettings {
+                max_connections: config.database_connections,
+                acquire_timeout: config.database_acquire_timeout,
+            };
+            let store = PgStore::connect_with(url, &settings)
                 .await
                 .with_context(|| format!("connecting to Postgres at {}", redact(url)))?;
             Ok(Arc::new(store))
@@ -105,6 +114,7 @@ fn redact(url: &str) -> String {
 
 /// Opens the store, starts the engine and serves gRPC on `config.listen`.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    config.validate().map_err(anyhow::Error::msg)?;
     let store = open_store(&config).await?;
     let blobs =
         BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
@@ -115,6 +125,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         max_poll_attempts: REQUEST_LIMITS.poll_attempts,
         blobs: Some(blobs),
         children_chunk: config.children_chunk.max(1),
+        store_probe_interval: config.database_probe_interval,
+        store_probe_timeout: config.database_probe_timeout,
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);
@@ -123,9 +135,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("binding {}", config.listen))?;
     let local_addr = listener.local_addr()?;
 
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<AdminServiceServer<AdminApi>>().await;
-    health_reporter.set_serving::<WorkerServiceServer<WorkerApi>>().await;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health = health::follow_store(health_reporter, engine.store_reachable()).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gantry_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -142,7 +153,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(limits::relabel_too_large))
-        .add_service(health)
+        .add_service(health_service)
         .add_service(reflection)
         .add_service(admin)
         .add_service(worker);
@@ -158,5 +169,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         stop: Some(stop),
         serving,
         engine_tasks,
+        health,
     })
 }

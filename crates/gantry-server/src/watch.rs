@@ -39,7 +39,13 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
             return Ok(());
         }
         loop {
-            let first = match live.recv().await {
+            // A watcher that went away ends the stream now, not at the execution's next change, which may never come
+            // to this replica; until then the stream holds the engine, and a shutdown would wait for it.
+            let received = tokio::select! {
+                received = live.recv() => received,
+                () = tx.closed() => return Ok(()),
+            };
+            let first = match received {
                 Ok(change) => change,
                 Err(RecvError::Lagged(missed)) => {
                     // Fell behind a burst of changes (a large fan-out): send the execution's current phase, which

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use pg::PgStore;
+pub use pg::{PgSettings, PgStore};
 pub use rows::{
     AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
     SpecRow,
@@ -48,6 +48,11 @@ pub enum PutOutcome {
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Starts a transaction. Everything the engine decides for one batch of events is written in one.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+
+    /// Checks that the database answers, on a connection of its own (on Postgres, not one of the pool's: a pool
+    /// busy with slow requests says nothing about whether the database is reachable). A refused or lost connection
+    /// is [`StoreError::Unavailable`] at once; the caller bounds how long it waits for an answer.
+    async fn ping(&self) -> StoreResult<()>;
 
     /// One registered resource by its full key.
     async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>>;
@@ -191,6 +196,12 @@ pub trait Tx: Send {
     async fn unpark_attempts(&mut self, execution_id: Uuid, limit: u64, now: i64) -> StoreResult<Vec<String>>;
     /// Running attempts whose lease expired at `now`, up to `limit`, skipping locked rows.
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;
+    /// After the server could not record heartbeats for a while (the database was unreachable): moves the lease of
+    /// every running attempt that ends before `lease_until` to `lease_until`, and the cache reservation of every
+    /// node with a running attempt that ends before `reservation_until` to `reservation_until`. Nothing is ever
+    /// shortened and nothing but running attempts' leases (and their nodes' reservations) is touched, so several
+    /// server replicas may each do it after the same outage. Returns how many leases it moved.
+    async fn renew_leases(&mut self, lease_until: i64, reservation_until: i64) -> StoreResult<u64>;
 
     /// The cache entry under `key`.
     async fn get_cache_entry(&mut self, key: &str) -> StoreResult<Option<CacheEntryRow>>;

@@ -124,6 +124,71 @@ async fn unreachable_postgres_is_unavailable() {
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_fail_at_once_when_the_database_is_gone_and_recover_with_it() {
+    let admin = admin_url();
+    let (store, url) = PgStore::connect_fresh(&admin).await.unwrap();
+    store.ping().await.unwrap();
+    // The probe's own connection is killed: the next ping notices and connects again.
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(killed >= 1, "the probe's connection was there to kill");
+    store.ping().await.unwrap();
+
+    // A store whose database refuses connections: the ping fails at once (no retrying until a pool timeout).
+    let unreachable = PgStore::from_pool(
+        sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://postgres@127.0.0.1:1/postgres")
+            .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let error = unreachable.ping().await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    store.close().await;
+    PgStore::drop_fresh(&admin, &url).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_channel_ends_when_its_connection_is_lost() {
+    let admin = admin_url();
+    let (store, url) = PgStore::connect_fresh(&admin).await.unwrap();
+    let mut wakeups = store.listen_queues().await.unwrap().expect("Postgres has a channel");
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() \
+         AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(terminated, 1, "one listening connection");
+    // The caller learns that announcements may have been missed, and listens again (a guard against a hang).
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), wakeups.recv())
+        .await
+        .unwrap();
+    assert_eq!(ended, None, "the channel ends");
+    let mut again = store.listen_queues().await.unwrap().expect("Postgres has a channel");
+    let mut tx = store.begin().await.unwrap();
+    tx.announce_queues(&["q".to_owned()]).await.unwrap();
+    tx.commit().await.unwrap();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(30), again.recv())
+        .await
+        .unwrap();
+    assert_eq!(next.as_deref(), Some("q"));
+    drop(again);
+    store.close().await;
+    PgStore::drop_fresh(&admin, &url).await.unwrap();
+}
+
 #[tokio::test]
 async fn unknown_phases_are_corrupt_rows() {
     let (postgres, url) = PgStore::connect_fresh(&admin_url()).await.unwrap();

@@ -9,6 +9,7 @@ mod conformance {
     pub mod executions;
     pub mod fixtures;
     pub mod nodes;
+    pub mod outage;
     pub mod parking;
     pub mod registry;
     pub mod timeouts;
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, executions, fixtures, nodes, parking, registry, timeouts};
+pub use conformance::{attempts, executions, fixtures, nodes, outage, parking, registry, timeouts};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -126,6 +127,8 @@ both_stores!(
     timeouts::claims_skip_past_queue_deadlines_and_start_the_run_deadline,
     timeouts::overdue_attempts_and_executions_and_the_next_deadline,
     timeouts::a_released_parked_attempt_gets_its_queue_deadline,
+    outage::ping_answers,
+    outage::renewing_leases_moves_running_ones_forward_only_and_is_idempotent,
 );
 
 // Holding one transaction open while a second claims needs row locks: Postgres only (a second SQLite writer waits

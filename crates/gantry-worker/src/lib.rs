@@ -36,8 +36,8 @@ mod dynamic;
 mod error;
 mod io;
 mod literal;
-mod spec_limits;
 mod references;
+mod spec_limits;
 mod task_def;
 mod worker;
 
@@ -46,8 +46,8 @@ pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, TaskTarget};
 pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};
 pub use literal::{FromLiteral, IntoLiteral, LiteralError};
-pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use references::{ReferenceError, References, holds_reference};
+pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use task_def::TaskDef;
 pub use worker::{HandlerFuture, Worker, WorkerBuilder};
 

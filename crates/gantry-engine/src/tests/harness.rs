@@ -94,7 +94,7 @@ impl Harness {
     /// creating children are queued again, as a starting writer does.
     pub async fn restart(&mut self) {
         let config = self.shared.config.clone();
-        self.shared = Arc::new(Shared::new(self.shared.store.clone(), config));
+        self.shared = Arc::new(Shared::new(self.shared.health.store.clone(), config));
         crate::creation::resume(&self.shared).await;
     }
 

@@ -176,6 +176,32 @@ pub(super) async fn expired_attempts(conn: &mut PgConnection, now: i64, limit: u
     decode_all(raws)
 }
 
+/// See [`crate::Tx::renew_leases`]. Rows are locked in id order (attempts) and key order (reservations), attempts
+/// first, as the writer's batches lock them, so that renewals of several replicas and their batches cannot deadlock.
+pub(super) async fn renew_leases(
+    conn: &mut PgConnection,
+    lease_until: i64,
+    reservation_until: i64,
+) -> StoreResult<u64> {
+    let renewed = sqlx::query(
+        "UPDATE attempts SET lease_expires_at = $1 WHERE id IN (SELECT id FROM attempts \
+         WHERE phase = 'running' AND lease_expires_at < $1 ORDER BY id FOR UPDATE)",
+    )
+    .bind(lease_until)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE cache_reservations SET expires_at = $1 WHERE key IN (SELECT r.key FROM cache_reservations AS r \
+         WHERE r.expires_at < $1 AND EXISTS (SELECT 1 FROM attempts AS a WHERE a.execution_id = r.execution_id \
+         AND a.node_id = r.node_id AND a.phase = 'running') ORDER BY r.key FOR UPDATE OF r)",
+    )
+    .bind(reservation_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(renewed)
+}
+
 /// Queued or running attempts whose deadline passed at `now`, up to `limit`, skipping locked rows.
 pub(super) async fn overdue_attempts(conn: &mut PgConnection, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
     let raws: Vec<RawAttempt> = sqlx::query_as(

@@ -3,11 +3,13 @@
 
 mod attempts;
 mod cache;
+mod connection;
 mod executions;
 mod nodes;
 mod registry;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -19,42 +21,56 @@ use crate::rows::{
     SpecRow,
 };
 use crate::{PutOutcome, Store, StoreError, StoreResult, Tx};
+pub use connection::PgSettings;
+use connection::Probe;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// Databases [`PgStore::connect_fresh`] creates are named with this prefix; [`PgStore::drop_fresh`] drops no other.
 const FRESH_DATABASE_PREFIX: &str = "gantry_test_";
 
-/// Gantry's store on Postgres, over a connection pool.
+/// Gantry's store on Postgres, over a connection pool (and one connection of its own for [`Store::ping`]).
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    probe: Arc<Probe>,
 }
 
 impl PgStore {
     /// Connects a pool of at most `max_connections` to `url` and applies the embedded migrations. An unreachable
     /// server is [`StoreError::Unavailable`] at once.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let settings = PgSettings {
+            max_connections,
+            ..PgSettings::default()
+        };
+        PgStore::connect_with(url, &settings).await
+    }
+
+    /// [`PgStore::connect`] with every setting given.
+    pub async fn connect_with(url: &str, settings: &PgSettings) -> StoreResult<Self> {
         // Plan every statement for its parameters: a generic plan cached while a table was small (an execution's
         // nodes before its fan-out) would keep scanning it whole after it grew to 100,000 rows. No JIT: our
         // statements are short, and a claim over many queues, estimated expensive, spent longer compiling (30 ms)
         // than running.
         let options =
             PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
-        // The pool retries failed connects until its acquire timeout (30 s); one direct connect fails fast.
+        // The pool retries refused connects until its acquire timeout; one direct connect fails fast.
         PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
-        let store = PgStore { pool };
+        let store = PgStore::from_pool(pool);
         store.migrate().await?;
         Ok(store)
     }
 
     /// Wraps a pool the caller built; does not migrate (call [`PgStore::migrate`]).
     pub fn from_pool(pool: PgPool) -> Self {
-        PgStore { pool }
+        let probe = Arc::new(Probe::new((*pool.connect_options()).clone()));
+        PgStore { pool, probe }
     }
 
     /// Applies the embedded migrations that are not applied yet (concurrent callers serialise on an advisory lock).
@@ -135,26 +151,38 @@ impl Store for PgStore {
         Ok(Box::new(PgTx { tx }))
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.probe.ping().await
+    }
+
     async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        // Reconnecting is the caller's to decide (it knows whether the database is reachable), and it must learn
+        // that announcements may have been missed meanwhile: a lost connection ends the channel.
+        listener.eager_reconnect(false);
         listener.listen(QUEUE_CHANNEL).await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(1_024);
-        // The listener holds one pooled connection until the receiver is dropped.
+        // The listener holds one pooled connection until the receiver is dropped or the connection breaks.
         tokio::spawn(async move {
             loop {
                 let received = tokio::select! {
                     _ = sender.closed() => return,
-                    received = listener.recv() => received,
+                    received = listener.try_recv() => received,
                 };
                 match received {
-                    Ok(notification) => {
+                    Ok(Some(notification)) => {
                         if sender.send(notification.payload().to_owned()).await.is_err() {
                             return;
                         }
                     }
-                    // PgListener reconnects by itself on the next recv; a wake-up lost meanwhile is covered by the
-                    // pollers' own timeouts.
-                    Err(error) => tracing::warn!(%error, "queue notifications interrupted"),
+                    Ok(None) => {
+                        tracing::warn!("queue notifications interrupted: the connection was lost");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "queue notifications interrupted");
+                        return;
+                    }
                 }
             }
         });
@@ -388,6 +416,10 @@ impl Tx for PgTx {
 
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
         attempts::expired_attempts(&mut self.tx, now, limit).await
+    }
+
+    async fn renew_leases(&mut self, lease_until: i64, reservation_until: i64) -> StoreResult<u64> {
+        attempts::renew_leases(&mut self.tx, lease_until, reservation_until).await
     }
 
     async fn get_cache_entry(&mut self, key: &str) -> StoreResult<Option<CacheEntryRow>> {

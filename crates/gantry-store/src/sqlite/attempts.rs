@@ -106,6 +106,29 @@ pub(super) async fn lock_attempts(conn: &mut SqliteConnection, ids: &[Uuid]) -> 
     decode_all(raws)
 }
 
+/// See [`crate::Tx::renew_leases`].
+pub(super) async fn renew_leases(
+    conn: &mut SqliteConnection,
+    lease_until: i64,
+    reservation_until: i64,
+) -> StoreResult<u64> {
+    let renewed =
+        sqlx::query("UPDATE attempts SET lease_expires_at = ?1 WHERE phase = 'running' AND lease_expires_at < ?1")
+            .bind(lease_until)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    sqlx::query(
+        "UPDATE cache_reservations SET expires_at = ?1 WHERE expires_at < ?1 AND EXISTS (SELECT 1 FROM attempts AS a \
+         WHERE a.execution_id = cache_reservations.execution_id AND a.node_id = cache_reservations.node_id \
+         AND a.phase = 'running')",
+    )
+    .bind(reservation_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(renewed)
+}
+
 pub(super) async fn expired_attempts(
     conn: &mut SqliteConnection,
     now: i64,

@@ -134,6 +134,19 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { tx }))
     }
 
+    /// An embedded database has no server to lose; this only checks the pool is usable. A pool whose connections
+    /// are all busy is alive, and waiting for one could take as long as the longest transaction (the in-memory
+    /// database has a single connection).
+    async fn ping(&self) -> StoreResult<()> {
+        if self.pool.is_closed() {
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        if let Some(mut connection) = self.pool.try_acquire() {
+            sqlx::query("SELECT 1").execute(&mut *connection).await?;
+        }
+        Ok(())
+    }
+
     async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>> {
         Ok(None)
     }
@@ -332,6 +345,10 @@ impl Tx for SqliteTx {
 
     async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
         attempts::expired_attempts(&mut self.tx, now, limit).await
+    }
+
+    async fn renew_leases(&mut self, lease_until: i64, reservation_until: i64) -> StoreResult<u64> {
+        attempts::renew_leases(&mut self.tx, lease_until, reservation_until).await
     }
 
     async fn get_cache_entry(&mut self, key: &str) -> StoreResult<Option<CacheEntryRow>> {

@@ -2,8 +2,9 @@
 //!
 //! A batch is sent when it is full (500 results, within the server's 1,000 per call, or as many as fit in one
 //! message), when the poll loop is about to wait with nothing running (no other result can join it), or at the latest
-//! `completion_linger` (5 ms) after its first result arrived. Attempts stay heartbeated until their result is
-//! acknowledged, so a server outage while sending does not cost the leases.
+//! `completion_linger` (5 ms) after its first result arrived. A batch the server does not acknowledge (it, or its
+//! database, is unavailable) is sent again, with backoff, until it is; only shutdown's grace ends that. Attempts stay
+//! heartbeated until their result is acknowledged, so an outage while sending does not cost the leases.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -23,6 +24,9 @@ use crate::error::TaskError;
 
 /// Room left in a message beside the completions, for the request's other fields.
 const MESSAGE_MARGIN: usize = 16 * 1024;
+/// How long one `CompleteAttempts` call may take before it is sent again: long enough for the largest spec the
+/// server accepts to be compiled and stored (a resent completion the server did record is answered as such).
+const COMPLETION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(crate) async fn flush_loop(
     shared: Arc<Shared>,
@@ -141,7 +145,10 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
     };
     let mut backoff = Backoff::new(std::time::Duration::from_millis(50), std::time::Duration::from_secs(5));
     let response = loop {
-        match shared.client().complete_attempts(request.clone()).await {
+        let mut call = tonic::Request::new(request.clone());
+        // A call the server does not answer is given up and sent again, as a failed one is.
+        call.set_timeout(COMPLETION_DEADLINE);
+        match shared.client().complete_attempts(call).await {
             Ok(response) => break response.into_inner(),
             Err(status) if status.code() == tonic::Code::InvalidArgument => {
                 error!(error = %status.message(), count = batch.len(), "server refused the completion batch, dropped");

@@ -1,5 +1,8 @@
 //! The heartbeat loop: each third of the lease, `Heartbeat` calls for every running attempt (one call per 10,000,
-//! the server's limit); attempts the server cancels or no longer leases to us are stopped.
+//! the server's limit); attempts the server cancels or no longer leases to us are stopped. A heartbeat that fails
+//! (the server or its database unavailable) stops nothing: the attempts keep running and the next beat tries again.
+//! A server whose database was unreachable renews every running lease once it is back, so an outage does not cost
+//! the attempts their leases.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +17,8 @@ use super::run::Shared;
 
 /// Heartbeats never come closer together than this, however short the lease.
 const MIN_INTERVAL: Duration = Duration::from_millis(50);
+/// A heartbeat call is given up after one interval, but never sooner than this.
+const MIN_RPC_DEADLINE: Duration = Duration::from_secs(1);
 
 pub(crate) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
     let mut lease = shared.lease_updates();
@@ -32,25 +37,27 @@ pub(crate) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
             () = tokio::time::sleep_until(last_beat + interval) => {}
         }
         last_beat = Instant::now();
-        beat(&shared).await;
+        beat(&shared, interval.max(MIN_RPC_DEADLINE)).await;
     }
 }
 
-async fn beat(shared: &Shared) {
+async fn beat(shared: &Shared, deadline: Duration) {
     let mut leased = shared.leased_attempts();
     while !leased.is_empty() {
         let rest = leased.split_off(leased.len().min(MAX_HEARTBEAT_ATTEMPTS));
-        beat_some(shared, leased).await;
+        beat_some(shared, leased, deadline).await;
         leased = rest;
     }
 }
 
-async fn beat_some(shared: &Shared, leased: Vec<(crate::context::AttemptId, pb::LeasedAttempt)>) {
+async fn beat_some(shared: &Shared, leased: Vec<(crate::context::AttemptId, pb::LeasedAttempt)>, deadline: Duration) {
     let (ids, attempts): (Vec<_>, Vec<_>) = leased.into_iter().unzip();
-    let request = pb::HeartbeatRequest {
+    let mut request = tonic::Request::new(pb::HeartbeatRequest {
         worker_id: shared.config.worker_id.clone(),
         attempts,
-    };
+    });
+    // A call the server does not answer must not hold up the beats after it.
+    request.set_timeout(deadline);
     let response = match shared.client().heartbeat(request).await {
         Ok(response) => response.into_inner(),
         Err(status) => {

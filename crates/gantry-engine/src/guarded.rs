@@ -1,0 +1,124 @@
+//! The store as the engine uses it: every call consults [`StoreHealth`]. While the store is known to be unreachable
+//! a call fails at once; a call already waiting (for a pooled connection, say) ends as soon as the store is declared
+//! unreachable; a call that fails as unavailable has the monitor look at once. Transactions are guarded where they
+//! begin: a writer batch on an unreachable store fails before it touches anything.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gantry_store::{
+    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow, Store,
+    StoreError, StoreResult, Tx,
+};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::health::StoreHealth;
+
+#[derive(Debug)]
+pub(crate) struct GuardedStore {
+    health: Arc<StoreHealth>,
+}
+
+impl GuardedStore {
+    pub fn new(health: Arc<StoreHealth>) -> Self {
+        GuardedStore { health }
+    }
+
+    async fn guard<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.health.check()?;
+        let result = tokio::select! {
+            biased;
+            result = call => result,
+            () = self.health.until_unreachable() => Err(StoreHealth::unreachable()),
+        };
+        if matches!(result, Err(StoreError::Unavailable(_))) {
+            self.health.suspect();
+        }
+        result
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.health.store.as_ref()
+    }
+}
+
+#[async_trait]
+impl Store for GuardedStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        self.guard(self.store().begin()).await
+    }
+
+    /// Never refused: this is how the store is found reachable again.
+    async fn ping(&self) -> StoreResult<()> {
+        self.store().ping().await
+    }
+
+    async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
+        self.guard(self.store().get_resource(kind, key)).await
+    }
+
+    async fn list_resources(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Vec<ResourceRow>> {
+        self.guard(self.store().list_resources(kind, project, domain, name, page))
+            .await
+    }
+
+    async fn get_execution(&self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
+        self.guard(self.store().get_execution(id)).await
+    }
+
+    async fn find_execution(&self, project: &str, domain: &str, name: &str) -> StoreResult<Option<ExecutionRow>> {
+        self.guard(self.store().find_execution(project, domain, name)).await
+    }
+
+    async fn list_executions(&self, filter: &ExecutionFilter, page: &Page) -> StoreResult<Vec<ExecutionRow>> {
+        self.guard(self.store().list_executions(filter, page)).await
+    }
+
+    async fn get_node(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Option<NodeRow>> {
+        self.guard(self.store().get_node(execution_id, node_id)).await
+    }
+
+    async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
+        self.guard(self.store().list_nodes(execution_id, parent_id, page)).await
+    }
+
+    async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {
+        self.guard(self.store().list_attempts(execution_id, node_id)).await
+    }
+
+    async fn get_spec(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
+        self.guard(self.store().get_spec(execution_id, node_id, attempt)).await
+    }
+
+    async fn next_lease_expiry(&self) -> StoreResult<Option<i64>> {
+        self.guard(self.store().next_lease_expiry()).await
+    }
+
+    async fn next_deadline(&self) -> StoreResult<Option<i64>> {
+        self.guard(self.store().next_deadline()).await
+    }
+
+    async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        self.guard(self.store().nodes_creating_children(updated_before)).await
+    }
+
+    async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {
+        self.guard(self.store().next_not_before(now)).await
+    }
+
+    async fn ready_queues(&self, after: i64, now: i64) -> StoreResult<Vec<String>> {
+        self.guard(self.store().ready_queues(after, now)).await
+    }
+
+    async fn listen_queues(&self) -> StoreResult<Option<mpsc::Receiver<String>>> {
+        self.guard(self.store().listen_queues()).await
+    }
+}
