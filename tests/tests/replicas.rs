@@ -224,3 +224,65 @@ async fn a_heartbeat_through_another_replica_undoes_nothing() {
     }
     PgStore::drop_fresh(&admin_url, &url).await.expect("drop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_on_one_replica_sees_an_execution_finish_on_another() {
+    let admin_url = admin_url();
+    let (store, url) = PgStore::connect_fresh(&admin_url).await.expect("fresh database");
+    store.close().await;
+    let mut replicas = vec![Replica::start(&url, "30000").await, Replica::start(&url, "30000").await];
+    // Everything happens on replica 0; the watch is on replica 1.
+    let mut working = admin(&replicas[0].endpoint).await;
+    gantry_tests::client::register_raw_tasks(&mut working).await;
+    let request = pb::CreateExecutionRequest {
+        project: "demo".into(),
+        domain: "dev".into(),
+        target: Some(pb::create_execution_request::Target::Task(id("other_task").into())),
+        inputs: Some(LiteralMap::from([("index".to_owned(), Literal::Integer(21))]).into()),
+        ..Default::default()
+    };
+    let execution_id = working
+        .create_execution(request)
+        .await
+        .expect("create")
+        .into_inner()
+        .execution
+        .expect("execution")
+        .id;
+    let mut watching = admin(&replicas[1].endpoint).await;
+    let watch = pb::WatchExecutionRequest {
+        execution_id: execution_id.clone(),
+        include_snapshot: false,
+        after_sequence: 0,
+    };
+    let mut stream = watching.watch_execution(watch).await.expect("watch").into_inner();
+    let worker = Resilient {
+        endpoint: replicas[0].endpoint.clone(),
+        worker_id: "only-on-0".into(),
+        batch: 1,
+        heartbeat_with: None,
+    };
+    let (stop, stopped) = watch::channel(false);
+    let (tally, _) = watch::channel(Tally::default());
+    let working_worker = tokio::spawn(async move { worker.run(stopped, tally).await });
+    // The stream ends with the execution's terminal phase (a guard against a hang, not a timing assertion).
+    let mut last_phase = None;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(message) = tokio_stream::StreamExt::next(&mut stream).await {
+            for change in message.expect("watch message").changes {
+                if let Some(pb::phase_change::Change::Execution(execution)) = change.change {
+                    last_phase = Some(execution.phase);
+                }
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the watch on the other replica never ended");
+    assert_eq!(last_phase, Some(pb::ExecutionPhase::Succeeded as i32));
+    stop.send(true).expect("stop");
+    working_worker.await.expect("worker");
+    for replica in &mut replicas {
+        replica.kill().await;
+    }
+    PgStore::drop_fresh(&admin_url, &url).await.expect("drop");
+}

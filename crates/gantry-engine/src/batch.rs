@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::LiteralMap;
-use gantry_core::state::{ExecutionEvent, NodeEvent};
+use gantry_core::state::{ExecutionEvent, ExecutionPhase, NodeEvent};
 use gantry_store::{AttemptRow, ExecutionRow, NodeRow, PARKED, SpecRow, Tx};
 use uuid::Uuid;
 
@@ -71,6 +71,8 @@ pub(crate) struct Batch<'e> {
     pub creating: Vec<NodeKey>,
     /// How many children of composites this batch created in chunks, to size the next chunk by.
     pub children_chunked: usize,
+    /// Executions whose phase changed, announced to the other replicas' watchers on commit.
+    pub execution_phases: Vec<(Uuid, ExecutionPhase)>,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -106,6 +108,7 @@ impl<'e> Batch<'e> {
             rebalance: Rebalance::new(),
             creating: Vec::new(),
             children_chunked: 0,
+            execution_phases: Vec::new(),
         })
     }
 
@@ -403,6 +406,11 @@ impl<'e> Batch<'e> {
         if !self.woken.is_empty() {
             let queues: Vec<String> = self.woken.iter().cloned().collect();
             self.tx.announce_queues(&queues).await?;
+        }
+        if !self.execution_phases.is_empty() {
+            self.tx
+                .announce_executions(self.shared.instance, &self.execution_phases)
+                .await?;
         }
         self.tx.commit().await?;
         Ok(BatchOutcome {

@@ -52,6 +52,7 @@ impl Batch<'_> {
                 info!(execution_id = %id, phase = %next.phase, "execution finished");
             }
             self.changed(id, "", None, ChangeScope::Execution, next.phase.as_str());
+            self.execution_phases.push((id, next.phase));
         }
         for effect in decision.effects {
             self.execution_effect(id, effect).await?;

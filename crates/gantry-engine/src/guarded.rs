@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gantry_store::{
-    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow, Store,
-    StoreError, StoreResult, Tx,
+    Announcement, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
+    SpecRow, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -118,7 +118,7 @@ impl Store for GuardedStore {
         self.guard(self.store().ready_queues(after, now)).await
     }
 
-    async fn listen_queues(&self) -> StoreResult<Option<mpsc::Receiver<String>>> {
-        self.guard(self.store().listen_queues()).await
+    async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
+        self.guard(self.store().listen()).await
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gantry_core::model::{Identifier, TaskMetadata, TaskTemplate, TypedInterface};
 use gantry_store::{
-    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
-    SqliteStore, Store, StoreError, StoreResult, Tx,
+    Announcement, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
+    SpecRow, SqliteStore, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
@@ -114,8 +114,8 @@ impl Store for Switched {
     async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
         self.reach().await?.nodes_creating_children(updated_before).await
     }
-    async fn listen_queues(&self) -> StoreResult<Option<mpsc::Receiver<String>>> {
-        self.reach().await?.listen_queues().await
+    async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
+        self.reach().await?.listen().await
     }
 }
 

@@ -87,6 +87,8 @@ pub(crate) struct Shared {
     pub creations: Mutex<CreationQueue>,
     /// How many children the next chunk creates (see `creation::adapt_chunk`).
     pub chunk: AtomicUsize,
+    /// This engine among the replicas sharing the database: its own announcements come back to it and are skipped.
+    pub instance: Uuid,
 }
 
 /// Composites waiting for their next chunk of children, each once, oldest first.
@@ -131,6 +133,7 @@ impl Shared {
             children: Mutex::new(HashMap::new()),
             creations: Mutex::new(CreationQueue::default()),
             chunk: AtomicUsize::new(first_chunk),
+            instance: Uuid::now_v7(),
         }
     }
 

@@ -14,6 +14,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
+use gantry_store::Announcement;
+
+use crate::notify::{ChangeScope, PhaseChange};
 use crate::shared::Shared;
 use crate::writer::{Command, Reply, Request};
 
@@ -129,15 +132,16 @@ async fn take_over_stalled_creations(engine: &WeakEngine, shared: &Shared, now: 
     true
 }
 
-/// Wakes local long polls when another replica sharing the database announces work on a queue. The store ends the
-/// channel when its connection is lost; then this listens again once the store is reachable, and wakes every local
-/// poll, since announcements made meanwhile were missed.
+/// Wakes local long polls when another replica sharing the database announces work on a queue, and tells local
+/// watchers of executions whose phase another replica changed. The store ends the channel when its connection is
+/// lost; then this listens again once the store is reachable, and wakes every local poll, since announcements made
+/// meanwhile were missed.
 pub(crate) async fn listen(engine: WeakEngine) {
     loop {
         let Some(shared) = engine.shared.upgrade() else { return };
         let mut reachable = shared.health.subscribe();
         let retry_after = shared.config.store_probe_interval;
-        let mut wakeups = match shared.store.listen_queues().await {
+        let mut announcements = match shared.store.listen().await {
             Ok(Some(wakeups)) => wakeups,
             Ok(None) => return,
             Err(error) => {
@@ -152,9 +156,23 @@ pub(crate) async fn listen(engine: WeakEngine) {
         };
         shared.signals.wake_all();
         drop(shared);
-        while let Some(queue) = wakeups.recv().await {
+        while let Some(announcement) = announcements.recv().await {
             let Some(shared) = engine.shared.upgrade() else { return };
-            shared.signals.wake(&queue);
+            match announcement {
+                Announcement::Queue(queue) => shared.signals.wake(&queue),
+                Announcement::Execution { origin, id, phase } if origin != shared.instance => {
+                    let change = PhaseChange {
+                        execution_id: id,
+                        node_id: String::new(),
+                        attempt: None,
+                        scope: ChangeScope::Execution,
+                        phase: phase.as_str(),
+                        at_ms: shared.config.clock.now(),
+                    };
+                    shared.signals.publish(vec![change]);
+                }
+                Announcement::Execution { .. } => {}
+            }
         }
         if reachable.wait_for(|reachable| *reachable).await.is_err() {
             return;

@@ -17,6 +17,7 @@ mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
+use gantry_core::state::ExecutionPhase;
 use uuid::Uuid;
 
 pub use error::StoreError;
@@ -30,6 +31,19 @@ pub use sqlite::SqliteStore;
 /// `not_before` of a parked attempt: one that waits for a slot under its execution's `max_parallelism` and is never
 /// claimable until [`Tx::unpark_attempts`] releases it.
 pub const PARKED: i64 = i64::MAX;
+
+/// What another process sharing the database announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announcement {
+    /// A queue got claimable attempts.
+    Queue(String),
+    /// An execution reached a phase; `origin` is the announcing process.
+    Execution {
+        origin: Uuid,
+        id: Uuid,
+        phase: ExecutionPhase,
+    },
+}
 
 /// The result type of every store call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -101,10 +115,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// must go on creating (all of them at start, `i64::MAX`; those no one has been creating for a while, later).
     async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
 
-    /// Wake-ups of queues announced by other processes sharing the database ([`Tx::announce_queues`]), as a
-    /// channel of queue names; `None` when the store has no such channel (SQLite: one process owns the file). On
-    /// Postgres this holds one pooled connection until the receiver is dropped.
-    async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>>;
+    /// What other processes sharing the database announce ([`Tx::announce_queues`], [`Tx::announce_executions`]), as
+    /// a channel; `None` when the store has no such channel (SQLite: one process owns the file). On Postgres this holds
+    /// one pooled connection until the receiver is dropped; a lost connection ends the channel.
+    async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>>;
 }
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls it back.
@@ -127,6 +141,10 @@ pub trait Tx: Send {
     /// Announces, when the transaction commits, that these queues got claimable attempts, so that long polls waiting
     /// on other server replicas wake (Postgres `NOTIFY`). A no-op where there is no one else to tell.
     async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()>;
+    /// Announces, when the transaction commits, that these executions reached these phases, tagged with the
+    /// announcing process (`origin`), so that watchers on other server replicas learn of them. A no-op where there
+    /// is no one else to tell.
+    async fn announce_executions(&mut self, origin: Uuid, changes: &[(Uuid, ExecutionPhase)]) -> StoreResult<()>;
 
     /// Registers a resource. The same key with a different template is a [`StoreError::Conflict`].
     async fn put_resource(&mut self, kind: ResourceKind, row: &ResourceRow) -> StoreResult<PutOutcome>;

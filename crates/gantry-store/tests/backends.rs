@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use gantry_core::state::{ExecutionPhase, NodeKind, NodePhase};
-use gantry_store::{ExecutionRow, NodeRow, PgStore, SqliteStore, Store, StoreError};
+use gantry_store::{Announcement, ExecutionRow, NodeRow, PgStore, SqliteStore, Store, StoreError};
 use uuid::Uuid;
 
 fn admin_url() -> String {
@@ -159,10 +159,10 @@ async fn pings_fail_at_once_when_the_database_is_gone_and_recover_with_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_queue_channel_ends_when_its_connection_is_lost() {
+async fn the_announcement_channel_ends_when_its_connection_is_lost() {
     let admin = admin_url();
     let (store, url) = PgStore::connect_fresh(&admin).await.unwrap();
-    let mut wakeups = store.listen_queues().await.unwrap().expect("Postgres has a channel");
+    let mut wakeups = store.listen().await.unwrap().expect("Postgres has a channel");
     let terminated: i64 = sqlx::query_scalar(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() \
          AND query ILIKE 'LISTEN%'",
@@ -176,14 +176,14 @@ async fn the_queue_channel_ends_when_its_connection_is_lost() {
         .await
         .unwrap();
     assert_eq!(ended, None, "the channel ends");
-    let mut again = store.listen_queues().await.unwrap().expect("Postgres has a channel");
+    let mut again = store.listen().await.unwrap().expect("Postgres has a channel");
     let mut tx = store.begin().await.unwrap();
     tx.announce_queues(&["q".to_owned()]).await.unwrap();
     tx.commit().await.unwrap();
     let next = tokio::time::timeout(std::time::Duration::from_secs(30), again.recv())
         .await
         .unwrap();
-    assert_eq!(next.as_deref(), Some("q"));
+    assert_eq!(next, Some(Announcement::Queue("q".to_owned())));
     drop(again);
     store.close().await;
     PgStore::drop_fresh(&admin, &url).await.unwrap();
@@ -257,11 +257,11 @@ async fn migrations_are_idempotent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_announces_queues_to_other_replicas_on_commit_only() {
+async fn postgres_announces_queues_and_phases_to_other_replicas_on_commit_only() {
     let admin = admin_url();
     let (store, url) = PgStore::connect_fresh(&admin).await.unwrap();
     let replica = PgStore::connect(&url, 2).await.unwrap();
-    let mut wakeups = replica.listen_queues().await.unwrap().expect("Postgres has a channel");
+    let mut wakeups = replica.listen().await.unwrap().expect("Postgres has a channel");
     let mut next = async || {
         // A guard against a hang, not a timing assertion.
         tokio::time::timeout(std::time::Duration::from_secs(30), wakeups.recv())
@@ -277,9 +277,23 @@ async fn postgres_announces_queues_to_other_replicas_on_commit_only() {
     tx.announce_queues(&["gpu".to_owned(), "default".to_owned()])
         .await
         .unwrap();
+    let (origin, execution) = (Uuid::now_v7(), Uuid::now_v7());
+    tx.announce_executions(origin, &[(execution, ExecutionPhase::Succeeded)])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(next().await, "gpu", "a rolled-back announcement is never sent");
-    assert_eq!(next().await, "default");
+    let queue = |name: &str| Announcement::Queue(name.to_owned());
+    assert_eq!(next().await, queue("gpu"), "a rolled-back announcement is never sent");
+    assert_eq!(next().await, queue("default"));
+    let phase = ExecutionPhase::Succeeded;
+    assert_eq!(
+        next().await,
+        Announcement::Execution {
+            origin,
+            id: execution,
+            phase
+        }
+    );
 
     drop(wakeups);
     replica.close().await;
@@ -288,10 +302,13 @@ async fn postgres_announces_queues_to_other_replicas_on_commit_only() {
 }
 
 #[tokio::test]
-async fn sqlite_has_no_queue_channel() {
+async fn sqlite_has_no_announcements() {
     let store = SqliteStore::open(":memory:").await.unwrap();
-    assert!(store.listen_queues().await.unwrap().is_none());
+    assert!(store.listen().await.unwrap().is_none());
     let mut tx = store.begin().await.unwrap();
     tx.announce_queues(&["q".to_owned()]).await.unwrap();
+    tx.announce_executions(Uuid::now_v7(), &[(Uuid::now_v7(), ExecutionPhase::Failed)])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 }

@@ -20,9 +20,10 @@ use crate::rows::{
     AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
     SpecRow,
 };
-use crate::{PutOutcome, Store, StoreError, StoreResult, Tx};
+use crate::{Announcement, PutOutcome, Store, StoreError, StoreResult, Tx};
 pub use connection::PgSettings;
 use connection::Probe;
+use gantry_core::state::ExecutionPhase;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -155,12 +156,12 @@ impl Store for PgStore {
         self.probe.ping().await
     }
 
-    async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>> {
+    async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
         // Reconnecting is the caller's to decide (it knows whether the database is reachable), and it must learn
         // that announcements may have been missed meanwhile: a lost connection ends the channel.
         listener.eager_reconnect(false);
-        listener.listen(QUEUE_CHANNEL).await?;
+        listener.listen_all([QUEUE_CHANNEL, EXECUTION_CHANNEL]).await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(1_024);
         // The listener holds one pooled connection until the receiver is dropped or the connection breaks.
         tokio::spawn(async move {
@@ -171,16 +172,20 @@ impl Store for PgStore {
                 };
                 match received {
                     Ok(Some(notification)) => {
-                        if sender.send(notification.payload().to_owned()).await.is_err() {
+                        let Some(announcement) = announcement(notification.channel(), notification.payload()) else {
+                            tracing::warn!(payload = notification.payload(), "an announcement that does not parse");
+                            continue;
+                        };
+                        if sender.send(announcement).await.is_err() {
                             return;
                         }
                     }
                     Ok(None) => {
-                        tracing::warn!("queue notifications interrupted: the connection was lost");
+                        tracing::warn!("announcements interrupted: the connection was lost");
                         return;
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "queue notifications interrupted");
+                        tracing::warn!(%error, "announcements interrupted");
                         return;
                     }
                 }
@@ -283,9 +288,38 @@ async fn refresh_statistics(
 
 /// The `NOTIFY` channel on which replicas announce queues with new work.
 const QUEUE_CHANNEL: &str = "gantry_queues";
+/// The `NOTIFY` channel on which replicas announce executions' new phases, as `origin id phase`.
+const EXECUTION_CHANNEL: &str = "gantry_executions";
+
+/// A notification as an announcement.
+fn announcement(channel: &str, payload: &str) -> Option<Announcement> {
+    if channel == QUEUE_CHANNEL {
+        return Some(Announcement::Queue(payload.to_owned()));
+    }
+    let mut parts = payload.split(' ');
+    let origin = parts.next()?.parse().ok()?;
+    let id = parts.next()?.parse().ok()?;
+    let phase = parts.next()?.parse().ok()?;
+    Some(Announcement::Execution { origin, id, phase })
+}
 
 struct PgTx {
     tx: Transaction<'static, Postgres>,
+}
+
+impl PgTx {
+    /// One `NOTIFY` per payload, in one statement; delivered when the transaction commits.
+    async fn notify(&mut self, channel: &str, payloads: &[String]) -> StoreResult<()> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
+            .bind(channel)
+            .bind(payloads)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -301,17 +335,15 @@ impl Tx for PgTx {
     }
 
     async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()> {
-        if queues.is_empty() {
-            return Ok(());
-        }
-        for queue in queues {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(QUEUE_CHANNEL)
-                .bind(queue)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
+        self.notify(QUEUE_CHANNEL, queues).await
+    }
+
+    async fn announce_executions(&mut self, origin: Uuid, changes: &[(Uuid, ExecutionPhase)]) -> StoreResult<()> {
+        let payloads: Vec<String> = changes
+            .iter()
+            .map(|(id, phase)| format!("{origin} {id} {phase}"))
+            .collect();
+        self.notify(EXECUTION_CHANNEL, &payloads).await
     }
 
     async fn put_resource(&mut self, kind: ResourceKind, row: &ResourceRow) -> StoreResult<PutOutcome> {

@@ -21,7 +21,8 @@ use crate::rows::{
     AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
     SpecRow,
 };
-use crate::{PutOutcome, Store, StoreResult, Tx};
+use crate::{Announcement, PutOutcome, Store, StoreResult, Tx};
+use gantry_core::state::ExecutionPhase;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -147,7 +148,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn listen_queues(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<String>>> {
+    async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>> {
         Ok(None)
     }
 
@@ -240,6 +241,10 @@ impl Tx for SqliteTx {
     }
 
     async fn announce_queues(&mut self, _queues: &[String]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn announce_executions(&mut self, _origin: Uuid, _changes: &[(Uuid, ExecutionPhase)]) -> StoreResult<()> {
         Ok(())
     }
 
