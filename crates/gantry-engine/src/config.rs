@@ -82,7 +82,7 @@ impl Default for EngineConfig {
             max_poll_attempts: 1_000,
             cache_reservation: Duration::from_secs(60),
             children_chunk: 5_000,
-            children_batch_target: Duration::from_millis(40),
+            children_batch_target: Duration::from_millis(25),
             limits: Limits::default(),
             blobs: None,
             clock: Clock::system(),

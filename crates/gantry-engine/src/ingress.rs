@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic};
-use gantry_core::model::{LiteralMap, TaskTemplate};
+use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic_owned};
+use gantry_core::model::{DynamicJobSpec, LiteralMap, TaskTemplate};
 use gantry_core::state::AttemptResult;
 
 use crate::blobs::contains_offloaded;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
 use crate::shared::Shared;
-use crate::worker::Completion;
+use crate::worker::{AttemptRef, Completion};
 use crate::{CreateExecution, Engine};
 
 fn refuse_offloaded(map: &LiteralMap, what: &str) -> EngineResult<()> {
@@ -44,54 +44,58 @@ pub(crate) struct Admitted {
 /// Compiles the completion's dynamic spec, if it has one, against its node's task as registered. The node and the
 /// templates are read outside any writer transaction (a node's task and registered templates never change); a
 /// completion the writer then refuses was compiled for nothing. Large specs compile on the blocking pool.
-pub(crate) async fn admit_spec(shared: &Shared, completion: Completion) -> Admitted {
+pub(crate) async fn admit_spec(shared: &Shared, mut completion: Completion) -> Admitted {
     let AttemptResult::DynamicSpec(spec) = &completion.result else {
         return Admitted { completion, spec: None };
     };
-    let spec = spec.clone();
-    let compiled = match spec_context(shared, &completion).await {
-        Ok(Some((task, registry))) => {
-            let compile = move || {
-                let graph = compile_dynamic(&spec, &task.interface, &registry)
-                    .map(Arc::new)
-                    .map_err(|errors| errors.to_string());
-                CompiledSpec {
-                    graph,
-                    bytes: codec::encode_spec(&spec),
-                }
-            };
-            if completion_nodes(&completion) > 256 {
-                tokio::task::spawn_blocking(compile).await.ok()
-            } else {
-                Some(compile())
-            }
-        }
-        Ok(None) => None,
+    let context = match spec_context(shared, &completion.attempt, spec).await {
+        Ok(context) => context,
         Err(error) => {
             tracing::warn!(%error, "could not read what a dynamic spec compiles against; the writer will");
             None
         }
     };
+    let Some((task, registry)) = context else {
+        return Admitted { completion, spec: None };
+    };
+    let encoded = completion.encoded_spec.take();
+    let AttemptResult::DynamicSpec(spec) =
+        std::mem::replace(&mut completion.result, AttemptResult::Outputs(LiteralMap::new()))
+    else {
+        unreachable!("matched above");
+    };
+    let large = spec.nodes.len() > 256;
+    // The graph takes the spec's nodes over: a large spec is held once, not twice.
+    let compile = move || {
+        let mut spec = Arc::unwrap_or_clone(spec);
+        let bytes = encoded.unwrap_or_else(|| codec::encode_spec(&spec));
+        let graph = compile_dynamic_owned(&mut spec, &task.interface, &registry)
+            .map(Arc::new)
+            .map_err(|errors| errors.to_string());
+        (spec, CompiledSpec { graph, bytes })
+    };
+    let (spec, compiled) = if large {
+        match tokio::task::spawn_blocking(compile).await {
+            Ok(compiled) => compiled,
+            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+        }
+    } else {
+        compile()
+    };
+    completion.result = AttemptResult::DynamicSpec(Arc::new(spec));
     Admitted {
         completion,
-        spec: compiled.map(Arc::new),
-    }
-}
-
-fn completion_nodes(completion: &Completion) -> usize {
-    match &completion.result {
-        AttemptResult::DynamicSpec(spec) => spec.nodes.len(),
-        _ => 0,
+        spec: Some(Arc::new(compiled)),
     }
 }
 
 /// The task the completion's node runs and the registered templates its spec names; `None` when the node is not
 /// there (the writer refuses the completion).
-async fn spec_context(shared: &Shared, completion: &Completion) -> EngineResult<Option<(Arc<TaskTemplate>, Registry)>> {
-    let AttemptResult::DynamicSpec(spec) = &completion.result else {
-        return Ok(None);
-    };
-    let attempt = &completion.attempt;
+async fn spec_context(
+    shared: &Shared,
+    attempt: &AttemptRef,
+    spec: &DynamicJobSpec,
+) -> EngineResult<Option<(Arc<TaskTemplate>, Registry)>> {
     let Some(node) = shared.store.get_node(attempt.execution_id, &attempt.node_id).await? else {
         return Ok(None);
     };

@@ -64,6 +64,8 @@ pub struct Completion {
     pub result: AttemptResult,
     /// The result's size as received (protobuf-encoded), checked against the spec limit without encoding it again.
     pub result_bytes: u64,
+    /// A dynamic spec as received (protobuf-encoded), stored as it is; `None` has the engine encode it.
+    pub encoded_spec: Option<Vec<u8>>,
 }
 
 /// Whether a completion was recorded, and the attempt's phase after it.

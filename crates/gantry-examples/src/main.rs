@@ -2,6 +2,10 @@
 
 use std::io::IsTerminal;
 
+/// The allocator: it gives memory back to the system after a large fan-out, where glibc's keeps it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;

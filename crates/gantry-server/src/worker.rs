@@ -78,13 +78,18 @@ fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> 
     let lease_id = Uuid::parse_str(&wire.lease_id)
         .map_err(|_| Status::invalid_argument(format!("{field}.lease_id: {:?} is not a lease id", wire.lease_id)))?;
     let result_bytes = wire.result.as_ref().map_or(0, |result| result.encoded_len()) as u64;
+    let mut encoded_spec = None;
     let result = match wire.result {
         Some(pb::completion::Result::Outputs(outputs)) => AttemptResult::Outputs(
             LiteralMap::try_from(outputs).map_err(|e| Status::from(e.at(&format!("{field}.outputs"))))?,
         ),
-        Some(pb::completion::Result::DynamicSpec(spec)) => AttemptResult::DynamicSpec(std::sync::Arc::new(
-            DynamicJobSpec::try_from(spec).map_err(|e| Status::from(e.at(&format!("{field}.dynamic_spec"))))?,
-        )),
+        Some(pb::completion::Result::DynamicSpec(spec)) => {
+            // Stored as received: encoding it again from the converted spec would hold a second copy of it.
+            encoded_spec = Some(spec.encode_to_vec());
+            let spec =
+                DynamicJobSpec::try_from(spec).map_err(|e| Status::from(e.at(&format!("{field}.dynamic_spec"))))?;
+            AttemptResult::DynamicSpec(std::sync::Arc::new(spec))
+        }
         Some(pb::completion::Result::Error(error)) => AttemptResult::Error(
             ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?,
         ),
@@ -99,6 +104,7 @@ fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> 
         lease_id,
         result,
         result_bytes,
+        encoded_spec,
     })
 }
 

@@ -17,6 +17,10 @@ mod time_text;
 mod types;
 
 use std::io::IsTerminal;
+
+/// The allocator: it gives memory back to the system after a large fan-out, where glibc's keeps it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

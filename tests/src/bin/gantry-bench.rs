@@ -132,9 +132,11 @@ async fn run_chain(admin: &mut AdminServiceClient<Channel>, name: &str) -> anyho
 /// The creation of a fan-out's children alone: `generate_others@idle` yields `n` children on a queue no worker
 /// serves, so the writer does nothing but create them (in chunks) and serve another client's CreateExecution calls,
 /// whose latency is the figure. The execution is terminated afterwards.
-async fn creation_alone(admin: &mut AdminServiceClient<Channel>, url: &str, n: i64) -> anyhow::Result<()> {
+async fn creation_alone(admin: &mut AdminServiceClient<Channel>, url: &str, n: i64, pid: u32) -> anyhow::Result<()> {
     let pool = sqlx::PgPool::connect(url).await?;
     let mut probe = admin.clone();
+    let idle = rss_kib(pid, "VmRSS:");
+    reset_peak_rss(pid);
     let started = Instant::now();
     let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
     let target = pb::create_execution_request::Target::Task(
@@ -183,6 +185,10 @@ async fn creation_alone(admin: &mut AdminServiceClient<Channel>, url: &str, n: i
         "ms",
         Some(n),
     );
+    if let (Some(idle), Some(peak)) = (idle, rss_kib(pid, "VmHWM:")) {
+        let per_node = (peak.saturating_sub(idle) * 1024) as f64 / n as f64;
+        figure("creation_alone_peak_above_idle_per_node", per_node, "bytes", Some(n));
+    }
     admin
         .terminate_execution(pb::TerminateExecutionRequest {
             id: execution_id,
@@ -190,7 +196,24 @@ async fn creation_alone(admin: &mut AdminServiceClient<Channel>, url: &str, n: i
         })
         .await?;
     pool.close().await;
+    // What the server holds once the execution is over, against what it held before.
+    let terminated = Instant::now();
+    while terminated.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if let (Some(idle), Some(after)) = (idle, rss_kib(pid, "VmRSS:")) {
+        figure("creation_alone_rss_idle_before", idle as f64 / 1024.0, "MiB", Some(n));
+        figure("creation_alone_rss_10s_after", after as f64 / 1024.0, "MiB", Some(n));
+    }
     Ok(())
+}
+
+/// Resets the process's peak RSS (`VmHWM`) to its current size, so that the next reading is the peak of what
+/// follows (Linux: `5` written to `/proc/PID/clear_refs`).
+fn reset_peak_rss(pid: u32) {
+    if let Err(error) = std::fs::write(format!("/proc/{pid}/clear_refs"), "5") {
+        eprintln!("cannot reset the server's peak RSS: {error}");
+    }
 }
 
 /// Dispatch latency: with workers idle in a long poll, the time from submitting a one-task execution to a worker
@@ -255,12 +278,13 @@ async fn main() -> anyhow::Result<()> {
     store.close().await;
     let server_bin = std::env::current_exe()?.with_file_name("gantry-test-server");
     let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
-    let server = Process::start(
-        server_bin.to_str().unwrap_or_default(),
-        &[&listen, &url, "30000"],
-        "listening on",
-    )
-    .await;
+    let server_bin = server_bin.to_str().unwrap_or_default();
+    // GANTRY_BENCH_SERVER_UNDER runs the server under a profiler, e.g. `heaptrack` (its pid is then the profiler's,
+    // so the memory figures are not the server's).
+    let server = match std::env::var("GANTRY_BENCH_SERVER_UNDER") {
+        Ok(profiler) => Process::start(&profiler, &[server_bin, &listen, &url, "30000"], "listening on").await,
+        Err(_) => Process::start(server_bin, &[&listen, &url, "30000"], "listening on").await,
+    };
     let pid = server.child.id().unwrap_or_default();
     let endpoint = format!("http://{listen}");
 
@@ -384,7 +408,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     run_chain(&mut admin, "chain_after_fanouts").await?;
-    creation_alone(&mut admin, &url, 100_000).await?;
+    creation_alone(&mut admin, &url, 100_000, pid).await?;
 
     let latencies = dispatch_latency(&endpoint, 200).await?;
     figure("dispatch_latency_p50", percentile(&latencies, 50.0), "ms", None);

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// The allocator the `gantry` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Warnings (a lease expired, a batch retried) on stderr, which the tests pass through.

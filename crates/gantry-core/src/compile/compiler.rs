@@ -43,7 +43,8 @@ pub(super) struct GraphSpec<'a> {
     /// Who owns the graph's inputs and outputs, for messages: `the workflow` or `the parent task`.
     pub owner: &'static str,
     pub interface: Arc<TypedInterface>,
-    pub nodes: &'a [Node],
+    /// Borrowed, or owned when the caller no longer needs them: the compiled graph then keeps them, not a copy.
+    pub nodes: Cow<'a, [Node]>,
     pub outputs: &'a [Binding],
     pub source: GraphSource,
 }
@@ -242,7 +243,7 @@ impl<'r> Compiler<'r> {
             path,
             owner: "the workflow",
             interface: Arc::new(workflow.interface.clone()),
-            nodes: &workflow.nodes,
+            nodes: Cow::Borrowed(&workflow.nodes),
             outputs: &workflow.outputs,
             source: GraphSource::Workflow {
                 id: workflow.id.clone(),
@@ -295,7 +296,7 @@ impl<'r> Compiler<'r> {
                 format!("{} has no nodes", spec.owner),
             ));
         }
-        let index = self.index_nodes(spec.path, spec.nodes);
+        let index = self.index_nodes(spec.path, &spec.nodes);
         let resolved: Vec<_> = spec
             .nodes
             .iter()
@@ -320,7 +321,7 @@ impl<'r> Compiler<'r> {
         let order = match graph::order(&upstream, &downstream) {
             Ordering::Sorted(order) => Some(order),
             Ordering::Cyclic { cycles, blocked } => {
-                self.report_cycles(spec.path, spec.nodes, &cycles, &blocked);
+                self.report_cycles(spec.path, &spec.nodes, &cycles, &blocked);
                 None
             }
         };
@@ -329,13 +330,14 @@ impl<'r> Compiler<'r> {
         }
         let nodes = spec
             .nodes
-            .iter()
+            .into_owned()
+            .into_iter()
             .zip(finished)
             .zip(upstream.into_iter().zip(downstream))
             .map(|((node, finished), (upstream, downstream))| {
                 let (target, interface) = finished?;
                 Some(CompiledNode {
-                    node: node.clone(),
+                    node,
                     interface,
                     target,
                     upstream,

@@ -24,9 +24,10 @@ mod targets;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::model::{DynamicJobSpec, TypedInterface, WorkflowTemplate};
+use crate::model::{DynamicJobSpec, Node, TypedInterface, WorkflowTemplate};
 
 pub use error::{CompileError, CompileErrorCode, CompileErrors, VarSide};
 pub use graph::{CompiledGraph, CompiledNode, CompiledTarget, GraphSource};
@@ -67,6 +68,27 @@ pub fn compile_dynamic(
     parent: &TypedInterface,
     resolver: &dyn Resolver,
 ) -> Result<CompiledGraph, CompileErrors> {
+    compile_spec(spec, Cow::Borrowed(&spec.nodes), parent, resolver)
+}
+
+/// [`compile_dynamic`] taking the spec's nodes out of `spec`: the compiled graph keeps them instead of a copy, which
+/// halves what a large spec holds while it is accepted. `spec` is left with every other field.
+pub fn compile_dynamic_owned(
+    spec: &mut DynamicJobSpec,
+    parent: &TypedInterface,
+    resolver: &dyn Resolver,
+) -> Result<CompiledGraph, CompileErrors> {
+    let nodes = std::mem::take(&mut spec.nodes);
+    compile_spec(spec, Cow::Owned(nodes), parent, resolver)
+}
+
+/// Compiles `nodes` as the nodes of `spec` (whose own `nodes` are not read).
+fn compile_spec(
+    spec: &DynamicJobSpec,
+    nodes: Cow<'_, [Node]>,
+    parent: &TypedInterface,
+    resolver: &dyn Resolver,
+) -> Result<CompiledGraph, CompileErrors> {
     let (embedded, conflicts) = Embedded::new(spec, resolver);
     let mut compiler = Compiler::new(&embedded, true);
     for conflict in conflicts {
@@ -78,14 +100,14 @@ pub fn compile_dynamic(
     }
     compiler.check_interface("", "the parent task", parent);
     if let Some(min_successes) = spec.min_successes
-        && min_successes > spec.nodes.len() as u64
+        && min_successes > nodes.len() as u64
     {
         compiler.push(CompileError::node(
             CompileErrorCode::InvalidMinSuccesses,
             "",
             format!(
                 "the spec requires {min_successes} successes but has {} nodes",
-                spec.nodes.len()
+                nodes.len()
             ),
         ));
     }
@@ -93,7 +115,7 @@ pub fn compile_dynamic(
         path: "",
         owner: "the parent task",
         interface: Arc::new(parent.clone()),
-        nodes: &spec.nodes,
+        nodes,
         outputs: &spec.outputs,
         source: GraphSource::Dynamic {
             min_successes: spec.min_successes,

@@ -501,5 +501,6 @@ fn completion(assignment: &Assignment, result: gantry_core::state::AttemptResult
         lease_id: assignment.lease_id,
         result,
         result_bytes: 0,
+        encoded_spec: None,
     }
 }
