@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod convert;
+pub mod lazy;
 
 /// Generated code for the `gantry.v1` package.
 pub mod gantry {

@@ -16,6 +16,7 @@ mod records;
 mod status;
 mod watch;
 mod worker;
+mod worker_routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +24,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
 use gantry_proto::v1::admin_service_server::AdminServiceServer;
-use gantry_proto::v1::worker_service_server::WorkerServiceServer;
 use gantry_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -33,6 +33,7 @@ pub use admin::AdminApi;
 pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration};
 pub use status::to_status;
 pub use worker::WorkerApi;
+pub use worker_routes::WorkerRoutes;
 
 /// A running server.
 #[derive(Debug)]
@@ -146,9 +147,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let admin = AdminServiceServer::new(AdminApi::new(engine.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let worker = WorkerServiceServer::new(WorkerApi::new(engine.clone(), config.spec_limits()))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let worker = WorkerRoutes::new(WorkerApi::new(engine.clone(), config.spec_limits()), limit);
 
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()

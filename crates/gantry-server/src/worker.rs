@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use gantry_core::model::{DynamicJobSpec, ExecutionError, LiteralMap};
+use gantry_core::model::{ExecutionError, LiteralMap};
 use gantry_core::state::AttemptResult;
 use gantry_engine::{AttemptRef, Completion, Engine, LeaseStatus};
+use gantry_proto::lazy;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_server::WorkerService;
 use prost::Message;
@@ -41,6 +42,53 @@ impl WorkerApi {
     }
 }
 
+impl WorkerApi {
+    /// `CompleteAttempts`, with each dynamic spec as the bytes the worker sent.
+    pub async fn complete(
+        &self,
+        request: Request<lazy::CompleteAttemptsRequest>,
+    ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
+        let r = request.into_inner();
+        require_worker(&r.worker_id)?;
+        within("completions", r.completions.len(), REQUEST_LIMITS.completions)?;
+        let mut results: Vec<Option<pb::CompletionResult>> = Vec::with_capacity(r.completions.len());
+        let mut valid = Vec::new();
+        let mut valid_slots = Vec::new();
+        for (i, wire) in r.completions.into_iter().enumerate() {
+            let echo = wire.attempt.clone();
+            match completion(i, wire) {
+                Ok(completion) => {
+                    valid_slots.push(i);
+                    valid.push(completion);
+                    results.push(None);
+                }
+                Err(status) => results.push(Some(rejected(echo, status))),
+            }
+        }
+        let refs: Vec<AttemptRef> = valid.iter().map(|c| c.attempt.clone()).collect();
+        let outcomes = if valid.is_empty() {
+            Vec::new()
+        } else {
+            self.engine.complete(&r.worker_id, valid).await.or_status()?
+        };
+        for ((slot, attempt), outcome) in valid_slots.into_iter().zip(&refs).zip(outcomes) {
+            results[slot] = Some(match outcome {
+                Ok(phase) => pb::CompletionResult {
+                    attempt: Some(wire_ref(attempt)),
+                    status: pb::CompletionStatus::Accepted as i32,
+                    code: Code::Ok as i32,
+                    message: String::new(),
+                    phase: pb::AttemptPhase::from(phase) as i32,
+                },
+                Err(error) => rejected(Some(wire_ref(attempt)), to_status(error)),
+            });
+        }
+        Ok(Response::new(pb::CompleteAttemptsResponse {
+            results: results.into_iter().flatten().collect(),
+        }))
+    }
+}
+
 fn require_worker(worker_id: &str) -> Result<(), Status> {
     if worker_id.is_empty() {
         return Err(Status::invalid_argument("worker_id is required"));
@@ -72,7 +120,7 @@ fn wire_ref(attempt: &AttemptRef) -> pb::AttemptRef {
 }
 
 /// Decodes one completion, naming the field that is wrong.
-fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> {
+fn completion(index: usize, wire: lazy::Completion) -> Result<Completion, Status> {
     let field = format!("completions[{index}]");
     let attempt = attempt_ref(&format!("{field}.attempt"), wire.attempt)?;
     let lease_id = Uuid::parse_str(&wire.lease_id)
@@ -80,17 +128,17 @@ fn completion(index: usize, wire: pb::Completion) -> Result<Completion, Status> 
     let result_bytes = wire.result.as_ref().map_or(0, |result| result.encoded_len()) as u64;
     let mut encoded_spec = None;
     let result = match wire.result {
-        Some(pb::completion::Result::Outputs(outputs)) => AttemptResult::Outputs(
+        Some(lazy::CompletionResult::Outputs(outputs)) => AttemptResult::Outputs(
             LiteralMap::try_from(outputs).map_err(|e| Status::from(e.at(&format!("{field}.outputs"))))?,
         ),
-        Some(pb::completion::Result::DynamicSpec(spec)) => {
-            // Stored as received: encoding it again from the converted spec would hold a second copy of it.
-            encoded_spec = Some(spec.encode_to_vec());
+        Some(lazy::CompletionResult::DynamicSpec(bytes)) => {
+            // Stored as received, and decoded a node at a time: the spec is never a tree of `pb` messages here.
             let spec =
-                DynamicJobSpec::try_from(spec).map_err(|e| Status::from(e.at(&format!("{field}.dynamic_spec"))))?;
+                lazy::spec_from_bytes(&bytes).map_err(|e| Status::from(e.at(&format!("{field}.dynamic_spec"))))?;
+            encoded_spec = Some(Vec::from(bytes));
             AttemptResult::DynamicSpec(std::sync::Arc::new(spec))
         }
-        Some(pb::completion::Result::Error(error)) => AttemptResult::Error(
+        Some(lazy::CompletionResult::Error(error)) => AttemptResult::Error(
             ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?,
         ),
         None => {
@@ -206,43 +254,7 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::CompleteAttemptsRequest>,
     ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
-        let r = request.into_inner();
-        require_worker(&r.worker_id)?;
-        within("completions", r.completions.len(), REQUEST_LIMITS.completions)?;
-        let mut results: Vec<Option<pb::CompletionResult>> = Vec::with_capacity(r.completions.len());
-        let mut valid = Vec::new();
-        let mut valid_slots = Vec::new();
-        for (i, wire) in r.completions.into_iter().enumerate() {
-            let echo = wire.attempt.clone();
-            match completion(i, wire) {
-                Ok(completion) => {
-                    valid_slots.push(i);
-                    valid.push(completion);
-                    results.push(None);
-                }
-                Err(status) => results.push(Some(rejected(echo, status))),
-            }
-        }
-        let refs: Vec<AttemptRef> = valid.iter().map(|c| c.attempt.clone()).collect();
-        let outcomes = if valid.is_empty() {
-            Vec::new()
-        } else {
-            self.engine.complete(&r.worker_id, valid).await.or_status()?
-        };
-        for ((slot, attempt), outcome) in valid_slots.into_iter().zip(&refs).zip(outcomes) {
-            results[slot] = Some(match outcome {
-                Ok(phase) => pb::CompletionResult {
-                    attempt: Some(wire_ref(attempt)),
-                    status: pb::CompletionStatus::Accepted as i32,
-                    code: Code::Ok as i32,
-                    message: String::new(),
-                    phase: pb::AttemptPhase::from(phase) as i32,
-                },
-                Err(error) => rejected(Some(wire_ref(attempt)), to_status(error)),
-            });
-        }
-        Ok(Response::new(pb::CompleteAttemptsResponse {
-            results: results.into_iter().flatten().collect(),
-        }))
+        // Served by `WorkerRoutes` through `complete`; here for clients of the generated trait.
+        self.complete(request.map(lazy::CompleteAttemptsRequest::from)).await
     }
 }
