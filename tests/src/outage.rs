@@ -46,11 +46,10 @@ impl ProxiedServer {
             configure(config);
         })
         .await;
-        let database = proxied_url
-            .rsplit('/')
-            .next()
-            .and_then(|tail| tail.split('?').next())
-            .expect("a database in the url")
+        let database = url::Url::parse(&proxied_url)
+            .expect("a database URL")
+            .path()
+            .trim_start_matches('/')
             .to_owned();
         ProxiedServer {
             proxy,

@@ -60,17 +60,10 @@ impl TcpProxy {
 
     /// `url` with its host and port replaced by the proxy's.
     pub fn url(&self, url: &str) -> String {
-        let authority_start = url.find("://").map_or(0, |i| i + 3);
-        let rest = &url[authority_start..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let user = authority.rfind('@').map_or("", |at| &authority[..=at]);
-        format!(
-            "{}{user}127.0.0.1:{}{}",
-            &url[..authority_start],
-            self.port,
-            &rest[authority_end..]
-        )
+        let mut url = url::Url::parse(url).expect("a database URL");
+        url.set_host(Some("127.0.0.1")).expect("a URL with a host");
+        url.set_port(Some(self.port)).expect("a URL with a host");
+        url.into()
     }
 
     /// The database goes away: new connections are refused and open ones are closed.
@@ -139,14 +132,11 @@ async fn forward(mut client: TcpStream, upstream: SocketAddr) {
 
 /// The host and port of a `postgres://user@host:port/db` url (port 5432 when none is given).
 fn host_and_port(url: &str) -> (String, u16) {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[authority_start..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let host_port = authority.rfind('@').map_or(authority, |at| &authority[at + 1..]);
-    match host_port.rsplit_once(':') {
-        Some((host, port)) => (host.to_owned(), port.parse().expect("a numeric port")),
-        None => (host_port.to_owned(), 5432),
-    }
+    let url = url::Url::parse(url).expect("a database URL");
+    (
+        url.host_str().unwrap_or("localhost").to_owned(),
+        url.port().unwrap_or(5432),
+    )
 }
 
 #[cfg(test)]

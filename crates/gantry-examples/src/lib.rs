@@ -24,10 +24,10 @@ use gantry_worker::{
     DynamicSpec, Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, WorkerBuilder, outputs,
 };
 
-/// The project of every example task.
-pub const PROJECT: &str = "demo";
-/// The domain of every example task.
-pub const DOMAIN: &str = "dev";
+/// The project of every example task: the default one of the SDKs and the CLI.
+pub const PROJECT: &str = gantry_worker::DEFAULT_PROJECT;
+/// The domain of every example task: the default one of the SDKs and the CLI.
+pub const DOMAIN: &str = gantry_worker::DEFAULT_DOMAIN;
 /// The version of every example task.
 pub const VERSION: &str = "1";
 

@@ -168,29 +168,49 @@ impl Default for ServerConfig {
     }
 }
 
-/// Parses `250ms`, `30s`, `5m` or a bare number of seconds.
+/// Parses a duration: `250ms`, `30s`, `1m30s`, `1h 30m`, `1.5s` (jiff's friendly format, or ISO 8601 `PT1M30S`), or a
+/// bare number of seconds; a leading `-` negates. The one duration syntax of every flag of the server and the CLI.
+pub fn parse_signed_duration(text: &str) -> Result<jiff::SignedDuration, String> {
+    let trimmed = text.trim();
+    let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    let is_bare_number =
+        digits.bytes().any(|b| b.is_ascii_digit()) && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let parsed = if is_bare_number {
+        format!("{trimmed}s").parse()
+    } else {
+        trimmed.parse()
+    };
+    parsed.map_err(|_| format!("{text:?} is not a duration like 250ms, 30s, 1m30s or 1h30m"))
+}
+
+/// Parses a duration flag (see [`parse_signed_duration`]); a negative one is refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s or 250ms"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-    };
-    Ok(Duration::from_secs_f64(seconds))
+    let signed = parse_signed_duration(text)?;
+    Duration::try_from(signed).map_err(|_| format!("{text:?}: a duration must not be negative"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_duration_flag_takes_one_syntax() {
+        for (text, millis) in [
+            ("1m30s", 90_000),
+            ("1m 30s", 90_000),
+            ("250ms", 250),
+            ("30", 30_000),
+            ("1.5s", 1500),
+            ("PT1M", 60_000),
+            ("1h", 3_600_000),
+        ] {
+            assert_eq!(parse_duration(text).map(|d| d.as_millis()), Ok(millis), "{text}");
+        }
+        for text in ["", "s", "1x", "1..5s", "-1s", "forever"] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+        assert_eq!(parse_signed_duration("-1.5s").map(|d| d.as_millis()), Ok(-1500));
+    }
 
     #[test]
     fn durations_of_zero_are_refused() {

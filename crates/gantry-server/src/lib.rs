@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 pub use admin::AdminApi;
-pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration};
+pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
 pub use status::to_status;
 pub use worker::WorkerApi;
 pub use worker_routes::WorkerRoutes;
@@ -93,7 +93,7 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
             };
             let store = PgStore::connect_with(url, &settings)
                 .await
-                .with_context(|| format!("connecting to Postgres at {}", redact(url)))?;
+                .with_context(|| format!("connecting to Postgres at {}", gantry_store::redact_url(url)))?;
             Ok(Arc::new(store))
         }
         None => {
@@ -103,13 +103,6 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
                 .with_context(|| format!("opening the embedded store {path}"))?;
             Ok(Arc::new(store))
         }
-    }
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
-        _ => url.to_owned(),
     }
 }
 

@@ -18,9 +18,16 @@ pub enum StoreError {
     /// Any other database error.
     #[error("database error: {0}")]
     Database(sqlx::Error),
-    /// Applying the embedded migrations failed.
+    /// Applying the embedded migrations failed. The message holds the cause's, so it is not also a `source` (a chain
+    /// printed with `{:#}` would say it twice).
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(error)
+    }
 }
 
 /// Classifies a sqlx error once, so that every `?` in the store yields the right variant: a lost connection is

@@ -21,7 +21,7 @@ use gantry_core::state::ExecutionPhase;
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use pg::{PgSettings, PgStore};
+pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
     AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
     SpecRow,

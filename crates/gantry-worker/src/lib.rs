@@ -49,6 +49,13 @@ pub use literal::{FromLiteral, IntoLiteral, LiteralError};
 pub use references::{ReferenceError, References, holds_reference};
 pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use task_def::TaskDef;
+
+/// The project of tasks, executions and listings that name none: the same in this SDK ([`TaskDef::named`]), the
+/// Python SDK (`gantry.DEFAULT_PROJECT`) and the `gantry` CLI (`--project`), so that what one registers or starts the
+/// others list.
+pub const DEFAULT_PROJECT: &str = "demo";
+/// The domain of tasks, executions and listings that name none (see [`DEFAULT_PROJECT`]).
+pub const DEFAULT_DOMAIN: &str = "dev";
 pub use worker::{HandlerFuture, Worker, WorkerBuilder};
 
 /// The core model types a worker's code names most often.

@@ -16,6 +16,12 @@ pub struct TaskDef {
 }
 
 impl TaskDef {
+    /// A task in the default project and domain ([`crate::DEFAULT_PROJECT`], [`crate::DEFAULT_DOMAIN`]), with no
+    /// inputs or outputs yet.
+    pub fn named(name: impl Into<String>, version: impl Into<String>) -> Self {
+        TaskDef::new(crate::DEFAULT_PROJECT, crate::DEFAULT_DOMAIN, name, version)
+    }
+
     /// A task with no inputs or outputs yet.
     pub fn new(
         project: impl Into<String>,

@@ -16,10 +16,23 @@ pub type Admin = AdminServiceClient<Channel>;
 /// The largest message the CLI sends or accepts (the server's default limit).
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Connects to the server at `endpoint`, failing fast when nothing listens there.
+/// The URL of `endpoint`: `host:port` (as grpcurl takes it) means `http://host:port`.
+pub fn endpoint_url(endpoint: &str) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else {
+        format!("http://{endpoint}")
+    }
+}
+
+/// Connects to the server at `endpoint` (a URL, or `host:port`), failing fast when nothing listens there.
 pub async fn connect(endpoint: &str) -> anyhow::Result<Admin> {
-    let channel = Endpoint::from_shared(endpoint.to_owned())
-        .with_context(|| format!("{endpoint:?} is not a valid endpoint URL"))?
+    let url = endpoint_url(endpoint);
+    let endpoint = url.as_str();
+    let channel = Endpoint::from_shared(url.clone())
+        .with_context(|| {
+            format!("{endpoint:?} is not a valid endpoint (http://host:port, https://host:port or host:port)")
+        })?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
@@ -108,37 +121,60 @@ impl<T> RpcResultExt<T> for Result<tonic::Response<T>, tonic::Status> {
     }
 }
 
+/// A failed lookup of `id`: when the server does not know it, what is registered instead.
+async fn lookup_failed(
+    client: &mut Admin,
+    kind: ResourceKind,
+    id: &Identifier,
+    status: tonic::Status,
+) -> anyhow::Error {
+    if status.code() == tonic::Code::NotFound {
+        return not_registered(client, kind, &id.project, &id.domain, &id.name, Some(&id.version)).await;
+    }
+    RpcError {
+        doing: format!("fetching {kind} {id}"),
+        status,
+    }
+    .into()
+}
+
 /// The registered task `id`.
 pub async fn get_task(client: &mut Admin, id: &Identifier) -> anyhow::Result<TaskTemplate> {
-    let response = client
-        .get_task(pb::GetTaskRequest {
-            id: Some(id.clone().into()),
-        })
-        .await
-        .rpc(format!("fetching task {id}"))?;
-    Ok(gantry_proto::convert::required("task", response.task)?)
+    let request = pb::GetTaskRequest {
+        id: Some(id.clone().into()),
+    };
+    match client.get_task(request).await {
+        Ok(response) => Ok(gantry_proto::convert::required("task", response.into_inner().task)?),
+        Err(status) => Err(lookup_failed(client, ResourceKind::Task, id, status).await),
+    }
 }
 
 /// The registered workflow `id`.
 pub async fn get_workflow(client: &mut Admin, id: &Identifier) -> anyhow::Result<WorkflowTemplate> {
-    let response = client
-        .get_workflow(pb::GetWorkflowRequest {
-            id: Some(id.clone().into()),
-        })
-        .await
-        .rpc(format!("fetching workflow {id}"))?;
-    Ok(gantry_proto::convert::required("workflow", response.workflow)?)
+    let request = pb::GetWorkflowRequest {
+        id: Some(id.clone().into()),
+    };
+    match client.get_workflow(request).await {
+        Ok(response) => Ok(gantry_proto::convert::required(
+            "workflow",
+            response.into_inner().workflow,
+        )?),
+        Err(status) => Err(lookup_failed(client, ResourceKind::Workflow, id, status).await),
+    }
 }
 
 /// The registered launch plan `id`.
 pub async fn get_launch_plan(client: &mut Admin, id: &Identifier) -> anyhow::Result<LaunchPlan> {
-    let response = client
-        .get_launch_plan(pb::GetLaunchPlanRequest {
-            id: Some(id.clone().into()),
-        })
-        .await
-        .rpc(format!("fetching launch plan {id}"))?;
-    Ok(gantry_proto::convert::required("launch_plan", response.launch_plan)?)
+    let request = pb::GetLaunchPlanRequest {
+        id: Some(id.clone().into()),
+    };
+    match client.get_launch_plan(request).await {
+        Ok(response) => Ok(gantry_proto::convert::required(
+            "launch_plan",
+            response.into_inner().launch_plan,
+        )?),
+        Err(status) => Err(lookup_failed(client, ResourceKind::LaunchPlan, id, status).await),
+    }
 }
 
 /// The interface callers see: a task's or workflow's own, or a launch plan's (its target's without the fixed inputs,
@@ -159,6 +195,144 @@ pub async fn interface_of(client: &mut Admin, kind: ResourceKind, id: &Identifie
     })
 }
 
+/// The ids registered under `project/domain` (only `name`'s versions when not empty), newest version first, at most
+/// `limit`.
+pub async fn list_registered(
+    client: &mut Admin,
+    kind: ResourceKind,
+    project: &str,
+    domain: &str,
+    name: &str,
+    limit: usize,
+) -> anyhow::Result<Vec<Identifier>> {
+    let doing = if name.is_empty() {
+        format!("listing the {kind}s of {project}/{domain}")
+    } else {
+        format!("looking up the versions of {kind} {project}/{domain}/{name}")
+    };
+    let mut ids: Vec<pb::Identifier> = Vec::new();
+    let mut page_token = String::new();
+    while ids.len() < limit {
+        let page_size = (limit - ids.len()).min(1000) as u32;
+        let (project, domain, name) = (project.to_owned(), domain.to_owned(), name.to_owned());
+        let (page, next) = match kind {
+            ResourceKind::Task => {
+                let request = pb::ListTasksRequest {
+                    project,
+                    domain,
+                    name,
+                    page_size,
+                    page_token,
+                };
+                let page = client.list_tasks(request).await.rpc(doing.clone())?;
+                (
+                    page.tasks.into_iter().filter_map(|t| t.id).collect::<Vec<_>>(),
+                    page.next_page_token,
+                )
+            }
+            ResourceKind::Workflow => {
+                let request = pb::ListWorkflowsRequest {
+                    project,
+                    domain,
+                    name,
+                    page_size,
+                    page_token,
+                };
+                let page = client.list_workflows(request).await.rpc(doing.clone())?;
+                (
+                    page.workflows.into_iter().filter_map(|w| w.id).collect(),
+                    page.next_page_token,
+                )
+            }
+            ResourceKind::LaunchPlan => {
+                let request = pb::ListLaunchPlansRequest {
+                    project,
+                    domain,
+                    name,
+                    page_size,
+                    page_token,
+                };
+                let page = client.list_launch_plans(request).await.rpc(doing.clone())?;
+                (
+                    page.launch_plans.into_iter().filter_map(|l| l.id).collect(),
+                    page.next_page_token,
+                )
+            }
+        };
+        ids.extend(page);
+        page_token = next;
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    ids.truncate(limit);
+    Ok(ids
+        .into_iter()
+        .map(|id| Identifier::new(id.project, id.domain, id.name, id.version))
+        .collect())
+}
+
+/// How many registered names a "did you mean" looks through.
+const SUGGESTION_SCAN: usize = 10_000;
+
+/// The registered names closest to `wanted`, closest first: those within a few edits, or sharing a prefix.
+pub fn suggestions<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut scored: Vec<(usize, &str)> = names
+        .into_iter()
+        .filter_map(|name| {
+            let distance = strsim::damerau_levenshtein(wanted, name);
+            let close = distance <= (wanted.chars().count() / 3).max(2)
+                || (wanted.len() >= 3 && (name.starts_with(wanted) || wanted.starts_with(name)));
+            close.then_some((distance, name))
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, name)| name).collect()
+}
+
+/// The error for a `kind` named `name` (of `version`, when given) that is not registered: the registered versions
+/// of that name, else the closest registered names ("did you mean"), else what is registered at all.
+pub async fn not_registered(
+    client: &mut Admin,
+    kind: ResourceKind,
+    project: &str,
+    domain: &str,
+    name: &str,
+    version: Option<&str>,
+) -> anyhow::Error {
+    let scope = format!("{project}/{domain}");
+    if let Some(version) = version {
+        let versions = list_registered(client, kind, project, domain, name, 20)
+            .await
+            .unwrap_or_default();
+        if !versions.is_empty() {
+            let versions: Vec<&str> = versions.iter().map(|id| id.version.as_str()).collect();
+            return anyhow!(
+                "{kind} {scope}/{name} has no version {version:?}; registered versions, newest first: {}",
+                versions.join(", ")
+            );
+        }
+    }
+    let registered = list_registered(client, kind, project, domain, "", SUGGESTION_SCAN)
+        .await
+        .unwrap_or_default();
+    let mut names: Vec<&str> = registered.iter().map(|id| id.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let close = suggestions(name, names.iter().copied());
+    let hint = if !close.is_empty() {
+        format!("; did you mean {}?", close.join(" or "))
+    } else if names.is_empty() {
+        format!("; no {kind} is registered in {scope} (see --project, --domain and gantry register)")
+    } else {
+        let shown: Vec<&str> = names.iter().take(10).copied().collect();
+        let more = if names.len() > shown.len() { ", ..." } else { "" };
+        format!("; registered in {scope}: {}{more}", shown.join(", "))
+    };
+    anyhow!("no {kind} named {name:?} is registered in {scope}{hint}")
+}
+
 /// The newest registered version of `project/domain/name`.
 pub async fn latest_version(
     client: &mut Admin,
@@ -167,64 +341,29 @@ pub async fn latest_version(
     domain: &str,
     name: &str,
 ) -> anyhow::Result<String> {
-    let doing = format!("looking up the versions of {kind} {project}/{domain}/{name}");
-    let (project, domain, wanted) = (project.to_owned(), domain.to_owned(), name.to_owned());
-    let ids: Vec<Option<pb::Identifier>> = match kind {
-        ResourceKind::Task => {
-            let request = pb::ListTasksRequest {
-                project,
-                domain,
-                name: wanted,
-                page_size: 1,
-                page_token: String::new(),
-            };
-            client
-                .list_tasks(request)
-                .await
-                .rpc(doing)?
-                .tasks
-                .into_iter()
-                .map(|t| t.id)
-                .collect()
-        }
-        ResourceKind::Workflow => {
-            let request = pb::ListWorkflowsRequest {
-                project,
-                domain,
-                name: wanted,
-                page_size: 1,
-                page_token: String::new(),
-            };
-            client
-                .list_workflows(request)
-                .await
-                .rpc(doing)?
-                .workflows
-                .into_iter()
-                .map(|w| w.id)
-                .collect()
-        }
-        ResourceKind::LaunchPlan => {
-            let request = pb::ListLaunchPlansRequest {
-                project,
-                domain,
-                name: wanted,
-                page_size: 1,
-                page_token: String::new(),
-            };
-            client
-                .list_launch_plans(request)
-                .await
-                .rpc(doing)?
-                .launch_plans
-                .into_iter()
-                .map(|l| l.id)
-                .collect()
-        }
-    };
-    ids.into_iter()
-        .flatten()
-        .next()
-        .map(|id| id.version)
-        .ok_or_else(|| anyhow!("no {kind} named {name:?} is registered; give the version as name@version"))
+    let newest = list_registered(client, kind, project, domain, name, 1).await?;
+    match newest.into_iter().next() {
+        Some(id) => Ok(id.version),
+        None => Err(not_registered(client, kind, project, domain, name, None).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_mean_http() {
+        assert_eq!(endpoint_url("127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(endpoint_url("https://gantry.example:443"), "https://gantry.example:443");
+    }
+
+    #[test]
+    fn typos_find_the_registered_name() {
+        let names = ["generate_others", "other_task", "choose_plan", "double_hundred"];
+        assert_eq!(suggestions("generate_other", names), ["generate_others"]);
+        assert_eq!(suggestions("othr_task", names), ["other_task"]);
+        assert_eq!(suggestions("generate", names), ["generate_others"]);
+        assert!(suggestions("zzz", names).is_empty());
+    }
 }

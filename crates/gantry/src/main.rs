@@ -1,10 +1,14 @@
-//! The `gantry` command: runs the server (`server`, `migrate`) and drives it through the admin API (`register`, `run`,
-//! `get`, `outputs`, `nodes`, `terminate`, `list`, `relaunch`, `recover`).
+//! The `gantry` command: runs the server (`server`, `migrate`) and drives it through the admin API: `register`, `run`,
+//! `task|workflow|launch-plan list|show`, `execution list|get|outputs|nodes|terminate|relaunch|recover` (also at the
+//! top level: `gantry list`, `gantry nodes ID`, ...), and prints shell completions (`completions`).
 //!
 //! It owns the command line, the spec file format of `register`, and the literal ↔ JSON conversion of the CLI. It
 //! talks to a server only over gRPC; `server` and `migrate` call the server and store crates in process, and
 //! `server --examples` runs the example worker from `gantry-examples`. It must not depend on the engine.
 #![forbid(unsafe_code)]
+
+#[macro_use]
+mod output;
 
 mod client;
 mod commands;
@@ -23,9 +27,11 @@ use std::io::IsTerminal;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use gantry_core::model::ResourceKind;
 use tracing_subscriber::EnvFilter;
 
+use commands::catalog::CatalogCommand;
 use render::OutputFormat;
 
 /// The help heading of the options of the client commands.
@@ -37,7 +43,7 @@ const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 #[derive(Debug, Parser)]
 #[command(name = "gantry", version, propagate_version = true)]
 struct Cli {
-    /// The Gantry server the client commands talk to.
+    /// The Gantry server the client commands talk to: a URL, or host:port for http://host:port.
     #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
     endpoint: String,
     /// How to print results: tables for people, JSON for scripts.
@@ -57,7 +63,35 @@ enum Command {
     Register(commands::register::RegisterArgs),
     /// Start an execution of a task, workflow or launch plan; --watch follows it to the end.
     Run(commands::run::RunArgs),
+    /// Registered tasks: list, show.
+    #[command(subcommand, visible_alias = "tasks")]
+    Task(CatalogCommand),
+    /// Registered workflows: list, show.
+    #[command(subcommand, visible_alias = "workflows")]
+    Workflow(CatalogCommand),
+    /// Registered launch plans: list, show.
+    #[command(subcommand, visible_alias = "launch-plans")]
+    LaunchPlan(CatalogCommand),
+    /// Executions: list, get, outputs, nodes, terminate, relaunch, recover (each also works without `execution`).
+    #[command(subcommand, visible_alias = "executions")]
+    Execution(ExecutionCommand),
+    #[command(flatten)]
+    Shortcut(ExecutionCommand),
+    /// Print a shell completion script: `gantry completions bash > ~/.local/share/bash-completion/completions/gantry`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What `gantry execution ...` does, and the same commands at the top level.
+#[derive(Debug, Subcommand)]
+enum ExecutionCommand {
+    /// List executions, newest first.
+    #[command(visible_alias = "ls")]
+    List(commands::inspect::ListArgs),
     /// Show an execution.
+    #[command(visible_alias = "show")]
     Get {
         /// The execution's id.
         execution_id: String,
@@ -77,8 +111,6 @@ enum Command {
         #[arg(long, default_value = "terminated with the gantry command")]
         reason: String,
     },
-    /// List executions, newest first.
-    List(commands::inspect::ListArgs),
     /// Start an execution's target again with the same inputs; nothing from it is reused (the cache still applies).
     Relaunch {
         #[command(flatten)]
@@ -108,17 +140,36 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => commands::server::migrate(args).await,
         Command::Register(args) => commands::register::register(endpoint, output, args).await,
         Command::Run(args) => commands::run::run(endpoint, output, args).await,
-        Command::Get { execution_id } => commands::inspect::get(endpoint, output, &execution_id).await,
-        Command::Outputs { execution_id } => commands::inspect::outputs(endpoint, &execution_id).await,
-        Command::Nodes(args) => commands::nodes::nodes(endpoint, output, args).await,
-        Command::Terminate { execution_id, reason } => {
+        Command::Task(command) => commands::catalog::catalog(endpoint, output, ResourceKind::Task, command).await,
+        Command::Workflow(command) => {
+            commands::catalog::catalog(endpoint, output, ResourceKind::Workflow, command).await
+        }
+        Command::LaunchPlan(command) => {
+            commands::catalog::catalog(endpoint, output, ResourceKind::LaunchPlan, command).await
+        }
+        Command::Execution(command) | Command::Shortcut(command) => execution(endpoint, output, command).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "gantry", &mut script);
+            outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn execution(endpoint: &str, output: OutputFormat, command: ExecutionCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ExecutionCommand::Get { execution_id } => commands::inspect::get(endpoint, output, &execution_id).await,
+        ExecutionCommand::Outputs { execution_id } => commands::inspect::outputs(endpoint, &execution_id).await,
+        ExecutionCommand::Nodes(args) => commands::nodes::nodes(endpoint, output, args).await,
+        ExecutionCommand::Terminate { execution_id, reason } => {
             commands::inspect::terminate(endpoint, output, &execution_id, reason).await
         }
-        Command::List(args) => commands::inspect::list(endpoint, output, args).await,
-        Command::Relaunch { args, overwrite_cache } => {
+        ExecutionCommand::List(args) => commands::inspect::list(endpoint, output, args).await,
+        ExecutionCommand::Relaunch { args, overwrite_cache } => {
             commands::rerun::relaunch(endpoint, output, args, overwrite_cache).await
         }
-        Command::Recover(args) => commands::rerun::recover(endpoint, output, args).await,
+        ExecutionCommand::Recover(args) => commands::rerun::recover(endpoint, output, args).await,
     }
 }
 
@@ -133,7 +184,7 @@ async fn main() -> ExitCode {
     match dispatch(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", output::error_chain(&error));
             ExitCode::FAILURE
         }
     }
@@ -141,8 +192,6 @@ async fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
 
     #[test]
@@ -179,5 +228,49 @@ mod tests {
         assert_eq!(args.timeout.map(|t| t.as_millis()), Some(90_000));
         let refused = parse("0s").expect_err("a zero timeout");
         assert!(refused.to_string().contains("at least one millisecond"), "{refused}");
+    }
+
+    #[test]
+    fn resources_take_verbs_and_the_old_commands_still_work() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["gantry"], args].concat()).map(|cli| cli.command);
+        assert!(matches!(
+            parse(&["task", "list"]),
+            Ok(Command::Task(CatalogCommand::List(_)))
+        ));
+        assert!(matches!(
+            parse(&["launch-plan", "show", "p"]),
+            Ok(Command::LaunchPlan(CatalogCommand::Show { .. }))
+        ));
+        assert!(matches!(
+            parse(&["workflows", "ls"]),
+            Ok(Command::Workflow(CatalogCommand::List(_)))
+        ));
+        assert!(matches!(
+            parse(&["execution", "show", "x"]),
+            Ok(Command::Execution(ExecutionCommand::Get { .. }))
+        ));
+        assert!(matches!(
+            parse(&["get", "x"]),
+            Ok(Command::Shortcut(ExecutionCommand::Get { .. }))
+        ));
+        assert!(matches!(
+            parse(&["list"]),
+            Ok(Command::Shortcut(ExecutionCommand::List(_)))
+        ));
+        assert!(matches!(
+            parse(&["completions", "zsh"]),
+            Ok(Command::Completions { .. })
+        ));
+    }
+
+    #[test]
+    fn every_duration_flag_takes_the_same_syntax() {
+        for text in ["1m30s", "90s", "1m 30s", "90"] {
+            let cli = Cli::try_parse_from(["gantry", "server", "--lease", text]).expect(text);
+            assert!(matches!(cli.command, Command::Server(_)), "{text}");
+            let cli = Cli::try_parse_from(["gantry", "run", "t", "--timeout", text]).expect(text);
+            let Command::Run(args) = cli.command else { panic!("run") };
+            assert_eq!(args.timeout.map(|t| t.as_millis()), Some(90_000), "{text}");
+        }
     }
 }

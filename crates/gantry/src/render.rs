@@ -29,7 +29,7 @@ pub fn table<const N: usize>(header: [&str; N]) -> Table {
 
 /// Prints JSON, pretty.
 pub fn print_json(value: &Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
     );

@@ -15,12 +15,15 @@ import os
 from gantry import Client, Worker, dynamic_task, task
 
 
-@task(output_name="other_task_out")
+# Registered as py_other_task and py_generate_others: in the default project and domain (demo/dev), beside the Rust
+# example's other_task and generate_others, which `gantry server --examples` registers and whose cache entries these
+# must not share (the cache is keyed by name, not by version).
+@task(name="py_other_task", output_name="other_task_out")
 def other_task(index: int) -> int:
     return index * 2
 
 
-@dynamic_task(cache_version="1")
+@dynamic_task(name="py_generate_others", cache_version="1")
 def generate_others(tasks_count: int) -> list[int]:
     res = []
     for i in range(tasks_count):

@@ -20,12 +20,12 @@ def test_seed_outputs_and_node_tree(client, tasks_count):
 
     (top,) = execution.nodes()
     assert top.phase == execution_pb2.NODE_PHASE_SUCCEEDED
-    assert top.target.name == "generate_others"
+    assert top.target.name == "py_generate_others"
     assert top.is_dynamic_parent
     children = execution.nodes(parent=top.node_id)
     assert len(children) == tasks_count
     assert all(child.phase == execution_pb2.NODE_PHASE_SUCCEEDED for child in children)
-    assert all(child.target.name == "other_task" for child in children)
+    assert all(child.target.name == "py_other_task" for child in children)
     assert all(child.parent_node_id == top.node_id for child in children)
     # Children are scoped by the parent and its attempt, ids in yield order.
     assert {child.node_id for child in children} == {f"{top.node_id}/0/dn{i}" for i in range(tasks_count)}
@@ -43,7 +43,7 @@ def test_the_spec_is_the_seeds(client):
     promises = [item.promise for item in out.binding.collection.bindings]
     assert [(p.node_id, p.output) for p in promises] == [(f"dn{i}", "other_task_out") for i in range(3)]
     # The yielded task's template ships with the spec.
-    assert [task.id.name for task in spec.tasks] == ["other_task"]
+    assert [task.id.name for task in spec.tasks] == ["py_other_task"]
 
 
 def test_watch_streams_every_change_until_the_terminal_phase(client):

@@ -128,3 +128,24 @@ def test_interfaces_come_from_type_hints():
     assert [v.name for v in seed.other_task.template.interface.outputs] == ["other_task_out"]
     assert [v.name for v in tasks.split_outputs.template.interface.outputs] == ["evens", "label"]
     assert seed.other_task.template.metadata.queue == "python"
+
+
+def test_one_default_project_and_domain_everywhere():
+    """A task that names no project lands where the Rust SDK's and the CLI's defaults do, so `gantry list` shows
+    the executions a Python client starts."""
+    import re
+    from pathlib import Path
+
+    import gantry
+
+    @task
+    def anywhere(n: int) -> int:
+        return n
+
+    assert (anywhere.id.project, anywhere.id.domain) == (gantry.DEFAULT_PROJECT, gantry.DEFAULT_DOMAIN)
+    rust = Path(__file__).resolve().parents[3] / "crates" / "gantry-worker" / "src" / "lib.rs"
+    if not rust.exists():
+        pytest.skip("not in the repository")
+    text = rust.read_text()
+    assert re.search(r'DEFAULT_PROJECT: &str = "([^"]+)"', text).group(1) == gantry.DEFAULT_PROJECT
+    assert re.search(r'DEFAULT_DOMAIN: &str = "([^"]+)"', text).group(1) == gantry.DEFAULT_DOMAIN

@@ -98,7 +98,7 @@ impl PgStore {
         // A database name cannot be a bind parameter; this one is ours, made of [a-z0-9_].
         admin.execute(format!("CREATE DATABASE {database}").as_str()).await?;
         admin.close().await?;
-        let url = with_database(admin_url, &database);
+        let url = with_database(admin_url, &database)?;
         let store = PgStore::connect(&url, 8).await?;
         Ok((store, url))
     }
@@ -107,6 +107,7 @@ impl PgStore {
     /// Refuses any database not named `gantry_test_*`.
     pub async fn drop_fresh(admin_url: &str, fresh_url: &str) -> StoreResult<()> {
         let database = database_of(fresh_url);
+        let database = database.as_str();
         let is_fresh = database
             .strip_prefix(FRESH_DATABASE_PREFIX)
             .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -124,25 +125,29 @@ impl PgStore {
 }
 
 /// `url` with its database (the path) replaced by `database`, query parameters kept.
-fn with_database(url: &str, database: &str) -> String {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let (before_query, query) = match url[authority_start..].find('?') {
-        Some(i) => url.split_at(authority_start + i),
-        None => (url, ""),
-    };
-    let base = match before_query[authority_start..].find('/') {
-        Some(i) => &before_query[..authority_start + i],
-        None => before_query,
-    };
-    format!("{base}/{database}{query}")
+fn with_database(url: &str, database: &str) -> StoreResult<String> {
+    let mut url =
+        url::Url::parse(url).map_err(|error| StoreError::Database(sqlx::Error::Configuration(Box::new(error))))?;
+    url.set_path(&format!("/{database}"));
+    Ok(url.into())
 }
 
-/// The database (path) of a Postgres url.
-fn database_of(url: &str) -> &str {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[authority_start..];
-    let path = rest.find('/').map_or("", |i| &rest[i + 1..]);
-    path.split('?').next().unwrap_or_default()
+/// The database (path) of a Postgres url; empty when it names none or does not parse.
+fn database_of(url: &str) -> String {
+    url::Url::parse(url).map_or_else(|_| String::new(), |url| url.path().trim_start_matches('/').to_owned())
+}
+
+/// `postgres://user:secret@host/db` as `postgres://***@host/db`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(a database URL that does not parse)".to_owned();
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Neither fails on a URL with a host, which every URL with credentials has.
+        let _ = parsed.set_password(None);
+        let _ = parsed.set_username("***");
+    }
+    parsed.into()
 }
 
 #[async_trait]
@@ -515,20 +520,30 @@ mod tests {
 
     #[test]
     fn database_urls_are_rewritten_and_read() {
+        let with = |url: &str, database: &str| with_database(url, database).unwrap();
         assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "gantry_test_ab"),
+            with("postgres://postgres@127.0.0.1:5432/postgres", "gantry_test_ab"),
             "postgres://postgres@127.0.0.1:5432/gantry_test_ab"
         );
         assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            with("postgres://u:p@h/db?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(with("postgres://h:5432", "x"), "postgres://h:5432/x");
         assert_eq!(
-            with_database("postgres://h?sslmode=disable", "x"),
+            with("postgres://h?sslmode=disable", "x"),
             "postgres://h/x?sslmode=disable"
         );
+        assert_eq!(with("postgres://u:p%40ss@h/db", "x"), "postgres://u:p%40ss@h/x");
+        assert!(with_database("not a url", "x").is_err());
         assert_eq!(database_of("postgres://u@h:1/gantry_test_ab?a=b"), "gantry_test_ab");
         assert_eq!(database_of("postgres://u@h:1"), "");
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(redact_url("postgres://u:pw@db:5432/g"), "postgres://***@db:5432/g");
+        assert_eq!(redact_url("postgres://db/g"), "postgres://db/g");
+        assert!(!redact_url("postgres://u:p@ss@db/g").contains("p@ss"));
     }
 }

@@ -8,6 +8,7 @@ use gantry_proto::v1 as pb;
 use serde_json::Value;
 
 use crate::client::{RpcResultExt, connect, get_execution, get_execution_data};
+use crate::commands::catalog::Scope;
 use crate::render::{
     OutputFormat, error_text, execution_json, execution_phase, execution_table, executions_table, literals_json,
     print_json,
@@ -16,19 +17,21 @@ use crate::render::{
 /// `gantry list`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// Only executions in these phases (queued, running, succeeding, succeeded, failing, failed, aborting, aborted,
-    /// timed_out); repeat or separate with commas.
-    #[arg(long, value_delimiter = ',')]
+    /// Only executions in these phases; repeat or separate with commas.
+    #[arg(long, value_delimiter = ',', value_parser = phase_parser())]
     phase: Vec<ExecutionPhase>,
-    /// The project to list.
-    #[arg(long, env = "GANTRY_PROJECT", default_value = "demo")]
-    project: String,
-    /// The domain to list.
-    #[arg(long, env = "GANTRY_DOMAIN", default_value = "dev")]
-    domain: String,
+    #[command(flatten)]
+    scope: Scope,
     /// The most executions to show.
     #[arg(long, default_value_t = 20)]
     limit: u32,
+}
+
+/// `--phase`: one of the execution phases' names, which clap lists when given another.
+fn phase_parser() -> impl clap::builder::TypedValueParser<Value = ExecutionPhase> {
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = ExecutionPhase::ALL.iter().map(|phase| phase.as_str()).collect();
+    clap::builder::PossibleValuesParser::new(names).try_map(|name| name.parse::<ExecutionPhase>())
 }
 
 /// Prints one execution.
@@ -37,7 +40,7 @@ pub async fn get(endpoint: &str, output: OutputFormat, id: &str) -> anyhow::Resu
     let execution = get_execution(&mut client, id, true).await?;
     match output {
         OutputFormat::Json => print_json(&execution_json(&execution)),
-        OutputFormat::Table => println!("{}", execution_table(&execution)),
+        OutputFormat::Table => outln!("{}", execution_table(&execution)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -74,7 +77,7 @@ pub async fn terminate(endpoint: &str, output: OutputFormat, id: &str, reason: S
         .ok_or_else(|| anyhow!("the server returned no execution"))?;
     match output {
         OutputFormat::Json => print_json(&execution_json(&execution)),
-        OutputFormat::Table => println!("execution {id} is {}", execution_phase(execution.phase)),
+        OutputFormat::Table => outln!("execution {id} is {}", execution_phase(execution.phase)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -88,8 +91,8 @@ pub async fn list(endpoint: &str, output: OutputFormat, args: ListArgs) -> anyho
     while executions.len() < args.limit as usize {
         let remaining = args.limit - executions.len() as u32;
         let request = pb::ListExecutionsRequest {
-            project: args.project.clone(),
-            domain: args.domain.clone(),
+            project: args.scope.project.clone(),
+            domain: args.scope.domain.clone(),
             phases: phases.clone(),
             page_size: remaining.min(1000),
             page_token,
@@ -104,7 +107,17 @@ pub async fn list(endpoint: &str, output: OutputFormat, args: ListArgs) -> anyho
     executions.truncate(args.limit as usize);
     match output {
         OutputFormat::Json => print_json(&Value::Array(executions.iter().map(execution_json).collect())),
-        OutputFormat::Table => println!("{}", executions_table(&executions)),
+        OutputFormat::Table if executions.is_empty() => {
+            let Scope { project, domain } = &args.scope;
+            let phases = if args.phase.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = args.phase.iter().map(|phase| phase.as_str()).collect();
+                format!(" in phase {}", names.join(" or "))
+            };
+            eprintln!("no executions{phases} in {project}/{domain} (see --project and --domain)");
+        }
+        OutputFormat::Table => outln!("{}", executions_table(&executions)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -170,7 +170,7 @@ pub async fn nodes(endpoint: &str, output: OutputFormat, args: NodesArgs) -> any
         OutputFormat::Table => {
             let mut rows = table(["NODE", "KIND", "TARGET", "PHASE", "ATTEMPTS", "CACHE", "ERROR"]);
             add_rows(&mut rows, &roots, 0);
-            println!("{rows}");
+            outln!("{rows}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -114,7 +114,7 @@ pub async fn register(endpoint: &str, output: OutputFormat, args: RegisterArgs) 
                     if r.created { "created" } else { "already registered" },
                 ]);
             }
-            println!("{rows}");
+            outln!("{rows}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -22,8 +22,8 @@ pub const EXIT_NOT_SUCCEEDED: u8 = 3;
 /// `gantry run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// What to run: `project/domain/name@version`, or `name[@version]` with --project and --domain. Without a
-    /// version, the newest registered one.
+    /// What to run: `project/domain/name@version`, or `name[@version]` in --project and --domain (by default
+    /// demo/dev, the SDKs' default). Without a version, the newest registered one.
     pub target: String,
     /// The target is a workflow.
     #[arg(long, conflicts_with = "launch_plan")]
@@ -99,22 +99,12 @@ pub async fn run(endpoint: &str, output: OutputFormat, args: RunArgs) -> anyhow:
         .project
         .clone()
         .or_else(|| args.project.clone())
-        .ok_or_else(|| {
-            anyhow!(
-                "{:?} names no project: write project/domain/name@version or pass --project",
-                args.target
-            )
-        })?;
+        .unwrap_or_else(|| gantry_worker::DEFAULT_PROJECT.to_owned());
     let domain = reference
         .domain
         .clone()
         .or_else(|| args.domain.clone())
-        .ok_or_else(|| {
-            anyhow!(
-                "{:?} names no domain: write project/domain/name@version or pass --domain",
-                args.target
-            )
-        })?;
+        .unwrap_or_else(|| gantry_worker::DEFAULT_DOMAIN.to_owned());
     let inputs_json = read_inputs(&args.inputs)?;
 
     let mut client = connect(endpoint).await?;
@@ -167,7 +157,7 @@ pub async fn started(
         match output {
             OutputFormat::Json => print_json(&json!({"execution": execution_json(&execution), "created": created})),
             OutputFormat::Table => {
-                println!("{}", execution_table(&execution));
+                outln!("{}", execution_table(&execution));
                 if !created {
                     eprintln!("an execution named {:?} already existed; this is it", execution.name);
                 }

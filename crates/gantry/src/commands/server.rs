@@ -64,7 +64,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let server = gantry_server::start(args.config).await?;
     let endpoint = client_endpoint(server.local_addr());
     if !args.examples {
-        println!("gantry listening on {endpoint} ({store}); ctrl-c stops it");
+        outln!("gantry listening on {endpoint} ({store}); ctrl-c stops it");
         ctrl_c().await;
         server.shutdown().await?;
         return Ok(ExitCode::SUCCESS);
@@ -86,15 +86,16 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let worker = tokio::spawn(worker.run(async {
         let _ = stopped.await;
     }));
-    println!("gantry listening on {endpoint} ({store}) with the example worker");
+    outln!("gantry listening on {endpoint} ({store}) with the example worker");
     if args.seed_tasks > 0 {
         run_seed(&endpoint, args.seed_tasks)
             .await
             .context("running the seed example")?;
     }
-    println!(
-        "try: gantry run demo/dev/generate_others@1 --inputs '{{\"tasks_count\": 5}}' --watch{endpoint_flag}; \
-         ctrl-c stops the server"
+    outln!(
+        "try: {} run demo/dev/generate_others@1 --inputs '{{\"tasks_count\": 5}}' --watch{endpoint_flag}; \
+         ctrl-c stops the server",
+        gantry_command()
     );
     ctrl_c().await;
     let _ = stop.send(());
@@ -102,6 +103,23 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     server.shutdown().await?;
     worker_result.context("the example worker failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a user in this shell runs this binary: `gantry` when that is on PATH, else this binary's path (relative to
+/// the working directory when inside it), so that the banner's suggestion works before `cargo install`.
+fn gantry_command() -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("gantry").is_file()));
+    if on_path {
+        return "gantry".to_owned();
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return "gantry".to_owned();
+    };
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(std::path::Path::to_path_buf));
+    relative.unwrap_or(exe).display().to_string()
 }
 
 /// Runs the seed's `generate_others(tasks_count)` to its end and prints what it returned.
@@ -133,7 +151,7 @@ async fn run_seed(endpoint: &str, tasks_count: i64) -> anyhow::Result<()> {
     let phase = super::watch::watch_execution(&mut client, &execution.id, false).await?;
     let data = crate::client::get_execution_data(&mut client, &execution.id).await?;
     let outputs = crate::render::literals_json(data.outputs)?;
-    println!(
+    outln!(
         "seed example: generate_others(tasks_count={tasks_count}) {} in execution {}: {outputs}",
         phase
             .as_str_name()
@@ -159,23 +177,15 @@ async fn register_example_launch_plans(endpoint: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `postgres://user:secret@host/db` as `postgres://***@host/db`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
-        _ => url.to_owned(),
-    }
-}
-
 /// Applies the migrations of the configured database.
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     match &args.database_url {
         Some(url) => {
             let store = gantry_store::PgStore::connect(url, 2)
                 .await
-                .with_context(|| format!("migrating the Postgres database at {}", redact(url)))?;
+                .with_context(|| format!("migrating the Postgres database at {}", gantry_store::redact_url(url)))?;
             store.close().await;
-            println!("migrations applied to {}", redact(url));
+            outln!("migrations applied to {}", gantry_store::redact_url(url));
         }
         None => {
             let path = args.data_path.to_string_lossy().into_owned();
@@ -183,7 +193,7 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("migrating the embedded database {path}"))?;
             store.close().await;
-            println!("migrations applied to {path}");
+            outln!("migrations applied to {path}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -200,11 +210,5 @@ mod tests {
             "http://127.0.0.1:50051"
         );
         assert_eq!(client_endpoint("10.1.2.3:7".parse().unwrap()), "http://10.1.2.3:7");
-    }
-
-    #[test]
-    fn passwords_are_not_printed() {
-        assert_eq!(redact("postgres://u:pw@db:5432/g"), "postgres://***@db:5432/g");
-        assert_eq!(redact("postgres://db/g"), "postgres://db/g");
     }
 }

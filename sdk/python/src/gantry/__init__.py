@@ -26,6 +26,8 @@ from gantry.dynamic import Branch, Node, Promise, branch, var
 from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, UserError
 from gantry.limits import SpecLimits, SpecTooLarge
 from gantry.task import (
+    DEFAULT_DOMAIN,
+    DEFAULT_PROJECT,
     LaunchPlanReference,
     TaskFunction,
     TaskReference,
@@ -41,6 +43,8 @@ from gantry.worker import AttemptContext, Worker, current_context
 
 __all__ = [
     "AttemptContext",
+    "DEFAULT_DOMAIN",
+    "DEFAULT_PROJECT",
     "Blob",
     "Branch",
     "Client",

@@ -19,8 +19,10 @@ from gantry import dynamic
 from gantry.types import literal_type, to_literal
 from gantry.v1 import identifier_pb2, interface_pb2, task_pb2
 
-DEFAULT_PROJECT = "default"
-DEFAULT_DOMAIN = "development"
+# The project and domain of tasks that name none: the same as the Rust SDK's (`gantry_worker::DEFAULT_PROJECT`) and
+# the CLI's (`gantry list --project`), so that what one registers or starts the others list.
+DEFAULT_PROJECT = "demo"
+DEFAULT_DOMAIN = "dev"
 DEFAULT_VERSION = "1"
 # Python tasks get a queue of their own by default, so that a worker in another language polling `default` never
 # claims an attempt it has no code for.
