@@ -184,7 +184,7 @@ async fn main() -> ExitCode {
     match dispatch(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", output::error_chain(&error));
+            errln!("error: {}", output::error_chain(&error));
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,7 @@
 //! Writing to stdout and stderr without panicking: `gantry nodes ID | head` closes the pipe early, and the standard
 //! `println!` panics on that ("failed printing to stdout: Broken pipe"). A closed stdout ends the command quietly
-//! and successfully, as it ends `cat`; any other write failure ends it with a message.
+//! and successfully, as it ends `cat`; any other write failure ends it with a message. Lines for stderr go through
+//! `errln!`, which never panics either.
 //!
 //! Also the one place that renders an error for people: an error chain printed without repeating a cause whose
 //! text its context already shows.
@@ -13,6 +14,20 @@ macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::output::line(::std::format_args!($($arg)*))
     };
+}
+
+/// `errln!("...", args)`: `eprintln!` that never panics; when stderr is gone (`2>&1 | head` closed it), there is no
+/// one left to tell.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::error_line(::std::format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stderr, ignoring failure.
+pub fn error_line(text: fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_fmt(text).and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// Writes one line to stdout; see the module's header for what happens when that fails.

@@ -63,6 +63,19 @@ fn with_closed_stdout(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `args` with stdout and stderr both closed pipes (`gantry ... 2>&1 | head` after head left): its exit code.
+fn with_closed_stdout_and_stderr(args: &[&str]) -> std::process::ExitStatus {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    std::process::Command::new(GANTRY)
+        .args(args)
+        .env_remove("GANTRY_OUTPUT")
+        .stdout(Stdio::from(writer.try_clone().unwrap()))
+        .stderr(Stdio::from(writer))
+        .status()
+        .unwrap()
+}
+
 fn assert_quiet_exit(output: &Output, what: &str) {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{what}: {:?} {err}", output.status);
@@ -194,6 +207,22 @@ async fn a_first_run_without_surprises() {
         let all: Vec<&str> = e.iter().copied().chain(args.iter().copied()).collect();
         assert_quiet_exit(&with_closed_stdout(&all), &args.join(" "));
     }
+
+    // Both closed: a panic would exit with 101.
+    let all: Vec<&str> = e.iter().copied().chain(["list", "--phase", "failed"]).collect();
+    assert!(
+        with_closed_stdout_and_stderr(&all).success(),
+        "an empty listing, nowhere to say so"
+    );
+    let all: Vec<&str> = e
+        .iter()
+        .copied()
+        .chain(["run", "generate_others", "--inputs", r#"{"tasks_count": 2}"#, "--watch"])
+        .collect();
+    assert!(
+        with_closed_stdout_and_stderr(&all).success(),
+        "run --watch, nowhere to print"
+    );
 
     let _ = stop.send(());
     worker.await.unwrap().unwrap();

@@ -83,7 +83,7 @@ async fn list(
             } else {
                 format!(" named {:?}", args.name)
             };
-            eprintln!("no {kind}{named} is registered in {project}/{domain}");
+            errln!("no {kind}{named} is registered in {project}/{domain}");
         }
         OutputFormat::Table => {
             let mut rows = table(["NAME", "VERSION", "ID"]);

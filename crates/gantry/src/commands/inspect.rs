@@ -115,7 +115,7 @@ pub async fn list(endpoint: &str, output: OutputFormat, args: ListArgs) -> anyho
                 let names: Vec<&str> = args.phase.iter().map(|phase| phase.as_str()).collect();
                 format!(" in phase {}", names.join(" or "))
             };
-            eprintln!("no executions{phases} in {project}/{domain} (see --project and --domain)");
+            errln!("no executions{phases} in {project}/{domain} (see --project and --domain)");
         }
         OutputFormat::Table => outln!("{}", executions_table(&executions)),
     }

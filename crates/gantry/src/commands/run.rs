@@ -159,14 +159,14 @@ pub async fn started(
             OutputFormat::Table => {
                 outln!("{}", execution_table(&execution));
                 if !created {
-                    eprintln!("an execution named {:?} already existed; this is it", execution.name);
+                    errln!("an execution named {:?} already existed; this is it", execution.name);
                 }
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
     if output == OutputFormat::Table {
-        eprintln!("execution {} ({}) started", execution.id, execution.name);
+        errln!("execution {} ({}) started", execution.id, execution.name);
     }
     watch_execution(client, &execution.id, true).await?;
     finish(client, output, &execution.id).await
@@ -185,9 +185,9 @@ async fn finish(client: &mut crate::client::Admin, output: OutputFormat, id: &st
     match output {
         OutputFormat::Json => print_json(&json!({"execution": execution_json(&execution), "outputs": outputs})),
         OutputFormat::Table => {
-            eprintln!("execution {id} {}", execution_phase(execution.phase));
+            errln!("execution {id} {}", execution_phase(execution.phase));
             if let Some(error) = execution.error.as_ref().or(data.error.as_ref()) {
-                eprintln!("{}", error_text(error));
+                errln!("{}", error_text(error));
             }
             if succeeded {
                 print_json(&outputs);
