@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 
 import pytest
 
 import seed
+from conftest import binary
 from gantry.v1 import execution_pb2
 
 
@@ -62,3 +66,21 @@ def test_watch_streams_every_change_until_the_terminal_phase(client):
     assert len(succeeded_children) == 5
     sequences = [change.sequence for change in changes if change.sequence]
     assert sequences == sorted(sequences)
+
+
+def test_the_cli_lists_what_python_started(client, server):
+    """One default project and domain: an execution the Python client starts with no project or domain shows in a
+    plain `gantry list`, and its task in `gantry task list`."""
+    execution = client.run(seed.generate_others, tasks_count=2)
+    execution.wait(timeout=60)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GANTRY_")}
+    listed = subprocess.run(
+        [binary("gantry"), "--endpoint", server, "--output", "json", "list", "--limit", "1000"],
+        check=True, capture_output=True, text=True, env=env,
+    )
+    assert execution.id in {e["id"] for e in json.loads(listed.stdout)}
+    tasks = subprocess.run(
+        [binary("gantry"), "--endpoint", server, "--output", "json", "task", "list", "--name", "py_generate_others"],
+        check=True, capture_output=True, text=True, env=env,
+    )
+    assert json.loads(tasks.stdout) == ["demo/dev/py_generate_others@1"]
