@@ -365,9 +365,12 @@ fn check_inputs(
     let mut problems = Vec::new();
     for name in given.keys() {
         if interface.input(name).is_none() {
-            problems.push(format!("input {name:?} is not declared"));
+            problems.push(format!("input {} is not declared", gantry_core::names::quote(name)));
         } else if fixed.contains_key(name) {
-            problems.push(format!("input {name:?} is fixed by the launch plan"));
+            problems.push(format!(
+                "input {} is fixed by the launch plan",
+                gantry_core::names::quote(name)
+            ));
         }
     }
     let mut inputs = LiteralMap::new();

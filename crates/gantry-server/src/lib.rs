@@ -151,7 +151,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
-        .layer(tower::util::MapResponseLayer::new(limits::relabel_too_large))
+        .layer(tower::util::MapResponseLayer::new(limits::relabel))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(admin)

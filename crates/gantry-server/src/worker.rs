@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::{ExecutionError, LiteralMap};
+use gantry_core::names;
 use gantry_core::state::AttemptResult;
 use gantry_engine::{AttemptRef, Completion, Engine, LeaseStatus};
+use gantry_proto::convert::check_name;
 use gantry_proto::lazy;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_server::WorkerService;
@@ -93,17 +96,18 @@ fn require_worker(worker_id: &str) -> Result<(), Status> {
     if worker_id.is_empty() {
         return Err(Status::invalid_argument("worker_id is required"));
     }
-    Ok(())
+    Ok(check_name("worker_id", worker_id, names::NAME)?)
 }
 
 fn attempt_ref(field: &str, attempt: Option<pb::AttemptRef>) -> Result<AttemptRef, Status> {
     let attempt = attempt.ok_or_else(|| Status::invalid_argument(format!("{field}: required field is missing")))?;
     let execution_id = Uuid::parse_str(&attempt.execution_id).map_err(|_| {
         Status::invalid_argument(format!(
-            "{field}.execution_id: {:?} is not an execution id",
-            attempt.execution_id
+            "{field}.execution_id: {} is not an execution id",
+            names::quote(&attempt.execution_id)
         ))
     })?;
+    NodeExecutionId::parse(&attempt.node_id).map_err(|e| Status::invalid_argument(format!("{field}.node_id: {e}")))?;
     Ok(AttemptRef {
         execution_id,
         node_id: attempt.node_id,
@@ -123,8 +127,12 @@ fn wire_ref(attempt: &AttemptRef) -> pb::AttemptRef {
 fn completion(index: usize, wire: lazy::Completion) -> Result<Completion, Status> {
     let field = format!("completions[{index}]");
     let attempt = attempt_ref(&format!("{field}.attempt"), wire.attempt)?;
-    let lease_id = Uuid::parse_str(&wire.lease_id)
-        .map_err(|_| Status::invalid_argument(format!("{field}.lease_id: {:?} is not a lease id", wire.lease_id)))?;
+    let lease_id = Uuid::parse_str(&wire.lease_id).map_err(|_| {
+        Status::invalid_argument(format!(
+            "{field}.lease_id: {} is not a lease id",
+            names::quote(&wire.lease_id)
+        ))
+    })?;
     let result_bytes = wire.result.as_ref().map_or(0, |result| result.encoded_len()) as u64;
     let mut encoded_spec = None;
     let result = match wire.result {
@@ -138,9 +146,15 @@ fn completion(index: usize, wire: lazy::Completion) -> Result<Completion, Status
             encoded_spec = Some(Vec::from(bytes));
             AttemptResult::DynamicSpec(std::sync::Arc::new(spec))
         }
-        Some(lazy::CompletionResult::Error(error)) => AttemptResult::Error(
-            ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?,
-        ),
+        Some(lazy::CompletionResult::Error(error)) => {
+            let mut error =
+                ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?;
+            if !error.code.is_empty() {
+                check_name(&format!("{field}.error.code"), &error.code, names::NAME)?;
+            }
+            error.message = names::cap_message(error.message, names::MAX_MESSAGE_BYTES);
+            AttemptResult::Error(error)
+        }
         None => {
             return Err(Status::invalid_argument(format!(
                 "{field}.result: one of outputs, dynamic_spec or error is required"
@@ -178,6 +192,9 @@ impl WorkerService for WorkerApi {
             return Err(Status::invalid_argument("queues: at least one queue is required"));
         }
         within("queues", r.queues.len(), REQUEST_LIMITS.poll_queues)?;
+        for (i, queue) in r.queues.iter().enumerate() {
+            check_name(&format!("queues[{i}]"), queue, names::NAME)?;
+        }
         within(
             "max_attempts",
             r.max_attempts as usize,

@@ -3,6 +3,7 @@
 
 use std::str::FromStr;
 
+use gantry_core::names::quote;
 use gantry_core::state::{NodeKind, UnknownPhase};
 use uuid::Uuid;
 
@@ -143,7 +144,7 @@ pub(crate) fn page_after_position(page: &Page) -> StoreResult<Option<i64>> {
         .map(|after| {
             after
                 .parse::<i64>()
-                .map_err(|_| StoreError::InvalidPage(format!("{after:?} is not a node position")))
+                .map_err(|_| StoreError::InvalidPage(format!("{} is not a node position", quote(after))))
         })
         .transpose()
 }
@@ -153,7 +154,8 @@ pub(crate) fn page_after_execution(page: &Page) -> StoreResult<Option<Uuid>> {
     page.after
         .as_deref()
         .map(|after| {
-            Uuid::parse_str(after).map_err(|_| StoreError::InvalidPage(format!("{after:?} is not an execution id")))
+            Uuid::parse_str(after)
+                .map_err(|_| StoreError::InvalidPage(format!("{} is not an execution id", quote(after))))
         })
         .transpose()
 }
@@ -166,7 +168,7 @@ pub(crate) fn page_after_resource(page: &Page) -> StoreResult<Option<(String, St
             after
                 .split_once('@')
                 .map(|(name, version)| (name.to_owned(), version.to_owned()))
-                .ok_or_else(|| StoreError::InvalidPage(format!("{after:?} is not name@version")))
+                .ok_or_else(|| StoreError::InvalidPage(format!("{} is not name@version", quote(after))))
         })
         .transpose()
 }
