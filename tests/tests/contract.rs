@@ -246,7 +246,7 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     let unknown = uuid::Uuid::now_v7().to_string();
     let mut rows = Vec::new();
     macro_rules! admin {
-        ($method:literal, $code:ident, $what:literal, $rpc:ident($request:expr)) => {{
+        ($method:literal, $code:ident, $what:literal; $rpc:ident($request:expr)) => {{
             let mut client = admin.clone();
             let request = $request;
             rows.push(row(
@@ -258,7 +258,7 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
         }};
     }
     macro_rules! worker {
-        ($method:literal, $code:ident, $what:literal, $rpc:ident($request:expr)) => {{
+        ($method:literal, $code:ident, $what:literal; $rpc:ident($request:expr)) => {{
             let mut client = worker.clone();
             let request = $request;
             rows.push(row(
@@ -275,290 +275,110 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     // Registrations.
     let mut long_name = other_task();
     long_name.id.as_mut().expect("id").name = huge.clone();
-    admin!(
-        "RegisterTask",
-        InvalidArgument,
-        "a 1 MiB task name",
-        register_task(register_task(long_name))
-    );
+    admin!("RegisterTask", InvalidArgument, "a 1 MiB task name"; register_task(register_task(long_name)));
     let mut nul_project = other_task();
     nul_project.id.as_mut().expect("id").project = "de\0mo".into();
-    admin!(
-        "RegisterTask",
-        InvalidArgument,
-        "NUL in the project",
-        register_task(register_task(nul_project))
-    );
+    admin!("RegisterTask", InvalidArgument, "NUL in the project"; register_task(register_task(nul_project)));
     let mut long_queue = other_task();
     long_queue.id.as_mut().expect("id").name = "long_queue".into();
     long_queue.metadata.as_mut().expect("metadata").queue = "q".repeat(3_000);
-    admin!(
-        "RegisterTask",
-        InvalidArgument,
-        "a 3 kB queue",
-        register_task(register_task(long_queue))
-    );
+    admin!("RegisterTask", InvalidArgument, "a 3 kB queue"; register_task(register_task(long_queue)));
     let mut changed = other_task();
     changed.interface = Some(TypedInterface::default().into());
-    admin!(
-        "RegisterTask",
-        AlreadyExists,
-        "another template under a taken id",
-        register_task(register_task(changed))
-    );
-    admin!(
-        "GetTask",
-        InvalidArgument,
-        "NUL in the project",
-        get_task(pb::GetTaskRequest {
-            id: Some(identifier("de\0mo", "other_task"))
-        })
-    );
-    admin!(
-        "GetTask",
-        NotFound,
-        "an unregistered task",
-        get_task(pb::GetTaskRequest {
-            id: Some(identifier("demo", "no_such_task"))
-        })
-    );
-    admin!(
-        "ListTasks",
-        InvalidArgument,
-        "an empty project",
-        list_tasks(list_tasks("", "dev", ""))
-    );
-    admin!(
-        "ListTasks",
-        InvalidArgument,
-        "NUL in the domain",
-        list_tasks(list_tasks("demo", "d\0ev", ""))
-    );
-    admin!(
-        "ListTasks",
-        InvalidArgument,
-        "a made-up page token",
-        list_tasks(list_tasks("demo", "dev", "garbage"))
-    );
+    admin!("RegisterTask", AlreadyExists, "another template under a taken id"; register_task(register_task(changed)));
+    admin!("GetTask", InvalidArgument, "NUL in the project"; get_task(pb::GetTaskRequest {
+        id: Some(identifier("de\0mo", "other_task"))
+    }));
+    admin!("GetTask", NotFound, "an unregistered task"; get_task(pb::GetTaskRequest {
+        id: Some(identifier("demo", "no_such_task"))
+    }));
+    admin!("ListTasks", InvalidArgument, "an empty project"; list_tasks(list_tasks("", "dev", "")));
+    admin!("ListTasks", InvalidArgument, "NUL in the domain"; list_tasks(list_tasks("demo", "d\0ev", "")));
+    admin!("ListTasks", InvalidArgument, "a made-up page token"; list_tasks(list_tasks("demo", "dev", "garbage")));
 
     let register_workflow = |workflow: WorkflowTemplate| pb::RegisterWorkflowRequest {
         workflow: Some(workflow.into()),
     };
-    admin!(
-        "RegisterWorkflow",
-        InvalidArgument,
-        "a node of an unregistered task",
-        register_workflow(register_workflow(workflow("wf_missing", 1, "no_such_task")))
-    );
-    admin!(
-        "RegisterWorkflow",
-        AlreadyExists,
-        "another template under a taken id",
-        register_workflow(register_workflow(workflow("wf", 2, "other_task")))
-    );
-    admin!(
-        "RegisterWorkflow",
-        ResourceExhausted,
-        "more nodes than the limit",
-        register_workflow(register_workflow(workflow("wf_big", 4, "other_task")))
-    );
-    admin!(
-        "GetWorkflow",
-        InvalidArgument,
-        "an empty version",
-        get_workflow(pb::GetWorkflowRequest {
-            id: Some(pb::Identifier {
-                version: String::new(),
-                ..identifier("demo", "wf")
-            })
+    admin!("RegisterWorkflow", InvalidArgument, "a node of an unregistered task"; register_workflow(register_workflow(workflow("wf_missing", 1, "no_such_task"))));
+    admin!("RegisterWorkflow", AlreadyExists, "another template under a taken id"; register_workflow(register_workflow(workflow("wf", 2, "other_task"))));
+    admin!("RegisterWorkflow", ResourceExhausted, "more nodes than the limit"; register_workflow(register_workflow(workflow("wf_big", 4, "other_task"))));
+    admin!("GetWorkflow", InvalidArgument, "an empty version"; get_workflow(pb::GetWorkflowRequest {
+        id: Some(pb::Identifier {
+            version: String::new(),
+            ..identifier("demo", "wf")
         })
-    );
-    admin!(
-        "GetWorkflow",
-        NotFound,
-        "an unregistered workflow",
-        get_workflow(pb::GetWorkflowRequest {
-            id: Some(identifier("demo", "no_such_workflow"))
-        })
-    );
-    admin!(
-        "ListWorkflows",
-        InvalidArgument,
-        "an uppercase project",
-        list_workflows(pb::ListWorkflowsRequest {
-            project: "Demo".into(),
-            domain: "dev".into(),
-            ..Default::default()
-        })
-    );
+    }));
+    admin!("GetWorkflow", NotFound, "an unregistered workflow"; get_workflow(pb::GetWorkflowRequest {
+        id: Some(identifier("demo", "no_such_workflow"))
+    }));
+    admin!("ListWorkflows", InvalidArgument, "an uppercase project"; list_workflows(pb::ListWorkflowsRequest {
+        project: "Demo".into(),
+        domain: "dev".into(),
+        ..Default::default()
+    }));
 
     let register_plan = |plan: LaunchPlan| pb::RegisterLaunchPlanRequest {
         launch_plan: Some(plan.into()),
     };
     let bogus_input = LiteralMap::from([("bogus".to_owned(), Literal::Integer(1))]);
-    admin!(
-        "RegisterLaunchPlan",
-        InvalidArgument,
-        "an input the target does not have",
-        register_launch_plan(register_plan(launch_plan("lp_bogus", "other_task", bogus_input)))
-    );
-    admin!(
-        "RegisterLaunchPlan",
-        NotFound,
-        "an unregistered target",
-        register_launch_plan(register_plan(launch_plan(
-            "lp_missing",
-            "no_such_task",
-            LiteralMap::new()
-        )))
-    );
+    admin!("RegisterLaunchPlan", InvalidArgument, "an input the target does not have"; register_launch_plan(register_plan(launch_plan("lp_bogus", "other_task", bogus_input))));
+    admin!("RegisterLaunchPlan", NotFound, "an unregistered target"; register_launch_plan(register_plan(launch_plan(
+        "lp_missing",
+        "no_such_task",
+        LiteralMap::new()
+    ))));
     let other_default = LiteralMap::from([("index".to_owned(), Literal::Integer(9))]);
-    admin!(
-        "RegisterLaunchPlan",
-        AlreadyExists,
-        "another plan under a taken id",
-        register_launch_plan(register_plan(launch_plan("lp", "other_task", other_default)))
-    );
-    admin!(
-        "GetLaunchPlan",
-        InvalidArgument,
-        "a 1 MiB version",
-        get_launch_plan(pb::GetLaunchPlanRequest {
-            id: Some(pb::Identifier {
-                version: huge.clone(),
-                ..identifier("demo", "lp")
-            })
+    admin!("RegisterLaunchPlan", AlreadyExists, "another plan under a taken id"; register_launch_plan(register_plan(launch_plan("lp", "other_task", other_default))));
+    admin!("GetLaunchPlan", InvalidArgument, "a 1 MiB version"; get_launch_plan(pb::GetLaunchPlanRequest {
+        id: Some(pb::Identifier {
+            version: huge.clone(),
+            ..identifier("demo", "lp")
         })
-    );
-    admin!(
-        "GetLaunchPlan",
-        NotFound,
-        "an unregistered plan",
-        get_launch_plan(pb::GetLaunchPlanRequest {
-            id: Some(identifier("demo", "no_such_plan"))
-        })
-    );
-    admin!(
-        "ListLaunchPlans",
-        InvalidArgument,
-        "a control character in the name filter",
-        list_launch_plans(pb::ListLaunchPlansRequest {
-            project: "demo".into(),
-            domain: "dev".into(),
-            name: "l\u{1b}p".into(),
-            ..Default::default()
-        })
-    );
+    }));
+    admin!("GetLaunchPlan", NotFound, "an unregistered plan"; get_launch_plan(pb::GetLaunchPlanRequest {
+        id: Some(identifier("demo", "no_such_plan"))
+    }));
+    admin!("ListLaunchPlans", InvalidArgument, "a control character in the name filter"; list_launch_plans(pb::ListLaunchPlansRequest {
+        project: "demo".into(),
+        domain: "dev".into(),
+        name: "l\u{1b}p".into(),
+        ..Default::default()
+    }));
 
     // Executions.
-    admin!(
-        "CreateExecution",
-        InvalidArgument,
-        "a 1 MiB name",
-        create_execution(create(&huge, "other_task", Literal::Integer(1)))
-    );
-    admin!(
-        "CreateExecution",
-        InvalidArgument,
-        "an input of the wrong type",
-        create_execution(create("", "other_task", Literal::String("one".into())))
-    );
-    admin!(
-        "CreateExecution",
-        InvalidArgument,
-        "NUL in the project",
-        create_execution(pb::CreateExecutionRequest {
-            project: "de\0mo".into(),
-            ..create("", "other_task", Literal::Integer(1))
-        })
-    );
-    admin!(
-        "CreateExecution",
-        NotFound,
-        "an unregistered task",
-        create_execution(create("", "no_such_task", Literal::Integer(1)))
-    );
-    admin!(
-        "CreateExecution",
-        AlreadyExists,
-        "a taken name with other inputs",
-        create_execution(create("a", "other_task", Literal::Integer(99)))
-    );
-    admin!(
-        "CreateExecution",
-        ResourceExhausted,
-        "an input over the literal limit",
-        create_execution(create("", "other_task", Literal::String("x".repeat(64 * 1024))))
-    );
-    admin!(
-        "GetExecution",
-        InvalidArgument,
-        "an id that is not a UUID",
-        get_execution(pb::GetExecutionRequest {
-            id: huge.clone(),
-            references: false,
-        })
-    );
-    admin!(
-        "GetExecution",
-        NotFound,
-        "an unknown id",
-        get_execution(pb::GetExecutionRequest {
-            id: unknown.clone(),
-            references: false,
-        })
-    );
-    admin!(
-        "ListExecutions",
-        InvalidArgument,
-        "an empty project",
-        list_executions(list_executions("", "dev", ""))
-    );
-    admin!(
-        "ListExecutions",
-        InvalidArgument,
-        "an empty domain",
-        list_executions(list_executions("demo", "", ""))
-    );
-    admin!(
-        "ListExecutions",
-        InvalidArgument,
-        "NUL in the project",
-        list_executions(list_executions("d\0", "dev", ""))
-    );
-    admin!(
-        "ListExecutions",
-        InvalidArgument,
-        "a made-up page token",
-        list_executions(list_executions("demo", "dev", "garbage"))
-    );
-    admin!(
-        "ListExecutions",
-        InvalidArgument,
-        "UNSPECIFIED in phases",
-        list_executions(pb::ListExecutionsRequest {
-            phases: vec![0],
-            ..list_executions("demo", "dev", "")
-        })
-    );
-    admin!(
-        "GetExecutionData",
-        InvalidArgument,
-        "an id that is not a UUID",
-        get_execution_data(pb::GetExecutionDataRequest {
-            id: "x".into(),
-            references: false
-        })
-    );
-    admin!(
-        "GetExecutionData",
-        NotFound,
-        "an unknown id",
-        get_execution_data(pb::GetExecutionDataRequest {
-            id: unknown.clone(),
-            references: false,
-        })
-    );
+    admin!("CreateExecution", InvalidArgument, "a 1 MiB name"; create_execution(create(&huge, "other_task", Literal::Integer(1))));
+    admin!("CreateExecution", InvalidArgument, "an input of the wrong type"; create_execution(create("", "other_task", Literal::String("one".into()))));
+    admin!("CreateExecution", InvalidArgument, "NUL in the project"; create_execution(pb::CreateExecutionRequest {
+        project: "de\0mo".into(),
+        ..create("", "other_task", Literal::Integer(1))
+    }));
+    admin!("CreateExecution", NotFound, "an unregistered task"; create_execution(create("", "no_such_task", Literal::Integer(1))));
+    admin!("CreateExecution", AlreadyExists, "a taken name with other inputs"; create_execution(create("a", "other_task", Literal::Integer(99))));
+    admin!("CreateExecution", ResourceExhausted, "an input over the literal limit"; create_execution(create("", "other_task", Literal::String("x".repeat(64 * 1024)))));
+    admin!("GetExecution", InvalidArgument, "an id that is not a UUID"; get_execution(pb::GetExecutionRequest {
+        id: huge.clone(),
+        references: false,
+    }));
+    admin!("GetExecution", NotFound, "an unknown id"; get_execution(pb::GetExecutionRequest {
+        id: unknown.clone(),
+        references: false,
+    }));
+    admin!("ListExecutions", InvalidArgument, "an empty project"; list_executions(list_executions("", "dev", "")));
+    admin!("ListExecutions", InvalidArgument, "an empty domain"; list_executions(list_executions("demo", "", "")));
+    admin!("ListExecutions", InvalidArgument, "NUL in the project"; list_executions(list_executions("d\0", "dev", "")));
+    admin!("ListExecutions", InvalidArgument, "a made-up page token"; list_executions(list_executions("demo", "dev", "garbage")));
+    admin!("ListExecutions", InvalidArgument, "UNSPECIFIED in phases"; list_executions(pb::ListExecutionsRequest {
+        phases: vec![0],
+        ..list_executions("demo", "dev", "")
+    }));
+    admin!("GetExecutionData", InvalidArgument, "an id that is not a UUID"; get_execution_data(pb::GetExecutionDataRequest {
+        id: "x".into(),
+        references: false
+    }));
+    admin!("GetExecutionData", NotFound, "an unknown id"; get_execution_data(pb::GetExecutionDataRequest {
+        id: unknown.clone(),
+        references: false,
+    }));
 
     // Nodes and attempts.
     let nodes = |execution_id: &str, parent: &str, token: &str| pb::ListNodeExecutionsRequest {
@@ -567,79 +387,29 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
         page_token: token.into(),
         ..Default::default()
     };
-    admin!(
-        "ListNodeExecutions",
-        InvalidArgument,
-        "a malformed parent id",
-        list_node_executions(nodes(&world.succeeded, "n0//x", ""))
-    );
-    admin!(
-        "ListNodeExecutions",
-        InvalidArgument,
-        "a made-up page token",
-        list_node_executions(nodes(&world.succeeded, "", "garbage"))
-    );
-    admin!(
-        "ListNodeExecutions",
-        NotFound,
-        "an unknown execution",
-        list_node_executions(nodes(&unknown, "", ""))
-    );
-    admin!(
-        "ListNodeExecutions",
-        NotFound,
-        "an unknown parent node",
-        list_node_executions(nodes(&world.succeeded, "zz", ""))
-    );
+    admin!("ListNodeExecutions", InvalidArgument, "a malformed parent id"; list_node_executions(nodes(&world.succeeded, "n0//x", "")));
+    admin!("ListNodeExecutions", InvalidArgument, "a made-up page token"; list_node_executions(nodes(&world.succeeded, "", "garbage")));
+    admin!("ListNodeExecutions", NotFound, "an unknown execution"; list_node_executions(nodes(&unknown, "", "")));
+    admin!("ListNodeExecutions", NotFound, "an unknown parent node"; list_node_executions(nodes(&world.succeeded, "zz", "")));
     let node = |execution_id: &str, node_id: &str| pb::GetNodeExecutionRequest {
         execution_id: execution_id.into(),
         node_id: node_id.into(),
     };
-    admin!(
-        "GetNodeExecution",
-        InvalidArgument,
-        "NUL in the node id",
-        get_node_execution(node(&world.succeeded, "n\0x"))
-    );
-    admin!(
-        "GetNodeExecution",
-        NotFound,
-        "an unknown node",
-        get_node_execution(node(&world.succeeded, "zz"))
-    );
+    admin!("GetNodeExecution", InvalidArgument, "NUL in the node id"; get_node_execution(node(&world.succeeded, "n\0x")));
+    admin!("GetNodeExecution", NotFound, "an unknown node"; get_node_execution(node(&world.succeeded, "zz")));
     let node_data = |execution_id: &str, node_id: &str| pb::GetNodeExecutionDataRequest {
         execution_id: execution_id.into(),
         node_id: node_id.into(),
         references: false,
     };
-    admin!(
-        "GetNodeExecutionData",
-        InvalidArgument,
-        "a 1 MiB node id",
-        get_node_execution_data(node_data(&world.succeeded, &huge))
-    );
-    admin!(
-        "GetNodeExecutionData",
-        NotFound,
-        "an unknown execution",
-        get_node_execution_data(node_data(&unknown, "n0"))
-    );
+    admin!("GetNodeExecutionData", InvalidArgument, "a 1 MiB node id"; get_node_execution_data(node_data(&world.succeeded, &huge)));
+    admin!("GetNodeExecutionData", NotFound, "an unknown execution"; get_node_execution_data(node_data(&unknown, "n0")));
     let attempts = |execution_id: &str, node_id: &str| pb::ListTaskAttemptsRequest {
         execution_id: execution_id.into(),
         node_id: node_id.into(),
     };
-    admin!(
-        "ListTaskAttempts",
-        InvalidArgument,
-        "an empty node id",
-        list_task_attempts(attempts(&world.succeeded, ""))
-    );
-    admin!(
-        "ListTaskAttempts",
-        NotFound,
-        "an unknown node",
-        list_task_attempts(attempts(&world.succeeded, "zz"))
-    );
+    admin!("ListTaskAttempts", InvalidArgument, "an empty node id"; list_task_attempts(attempts(&world.succeeded, "")));
+    admin!("ListTaskAttempts", NotFound, "an unknown node"; list_task_attempts(attempts(&world.succeeded, "zz")));
 
     // Watching and control.
     let watch = |execution_id: &str, include_snapshot: bool, after_sequence: u64| pb::WatchExecutionRequest {
@@ -647,190 +417,70 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
         include_snapshot,
         after_sequence,
     };
-    admin!(
-        "WatchExecution",
-        InvalidArgument,
-        "both a snapshot and a sequence",
-        watch_execution(watch(&world.running, true, 3))
-    );
-    admin!(
-        "WatchExecution",
-        InvalidArgument,
-        "an id that is not a UUID",
-        watch_execution(watch("x", true, 0))
-    );
-    admin!(
-        "WatchExecution",
-        NotFound,
-        "an unknown execution",
-        watch_execution(watch(&unknown, true, 0))
-    );
-    admin!(
-        "WatchExecution",
-        OutOfRange,
-        "resuming after a sequence",
-        watch_execution(watch(&world.running, false, 3))
-    );
+    admin!("WatchExecution", InvalidArgument, "both a snapshot and a sequence"; watch_execution(watch(&world.running, true, 3)));
+    admin!("WatchExecution", InvalidArgument, "an id that is not a UUID"; watch_execution(watch("x", true, 0)));
+    admin!("WatchExecution", NotFound, "an unknown execution"; watch_execution(watch(&unknown, true, 0)));
+    admin!("WatchExecution", OutOfRange, "resuming after a sequence"; watch_execution(watch(&world.running, false, 3)));
     let terminate = |id: &str| pb::TerminateExecutionRequest {
         id: id.into(),
         reason: "x".repeat(100_000),
     };
-    admin!(
-        "TerminateExecution",
-        InvalidArgument,
-        "an id that is not a UUID",
-        terminate_execution(terminate("x"))
-    );
-    admin!(
-        "TerminateExecution",
-        NotFound,
-        "an unknown execution",
-        terminate_execution(terminate(&unknown))
-    );
-    admin!(
-        "TerminateExecution",
-        FailedPrecondition,
-        "a succeeded execution",
-        terminate_execution(terminate(&world.succeeded))
-    );
+    admin!("TerminateExecution", InvalidArgument, "an id that is not a UUID"; terminate_execution(terminate("x")));
+    admin!("TerminateExecution", NotFound, "an unknown execution"; terminate_execution(terminate(&unknown)));
+    admin!("TerminateExecution", FailedPrecondition, "a succeeded execution"; terminate_execution(terminate(&world.succeeded)));
     let relaunch = |id: &str, name: &str| pb::RelaunchExecutionRequest {
         id: id.into(),
         name: name.into(),
         overwrite_cache: false,
     };
-    admin!(
-        "RelaunchExecution",
-        InvalidArgument,
-        "a name with a space",
-        relaunch_execution(relaunch(&world.succeeded, "new name"))
-    );
-    admin!(
-        "RelaunchExecution",
-        NotFound,
-        "an unknown execution",
-        relaunch_execution(relaunch(&unknown, ""))
-    );
-    admin!(
-        "RelaunchExecution",
-        AlreadyExists,
-        "a name taken by another execution",
-        relaunch_execution(relaunch(&world.running, "a"))
-    );
+    admin!("RelaunchExecution", InvalidArgument, "a name with a space"; relaunch_execution(relaunch(&world.succeeded, "new name")));
+    admin!("RelaunchExecution", NotFound, "an unknown execution"; relaunch_execution(relaunch(&unknown, "")));
+    admin!("RelaunchExecution", AlreadyExists, "a name taken by another execution"; relaunch_execution(relaunch(&world.running, "a")));
     let recover = |id: &str, name: &str| pb::RecoverExecutionRequest {
         id: id.into(),
         name: name.into(),
     };
-    admin!(
-        "RecoverExecution",
-        InvalidArgument,
-        "NUL in the name",
-        recover_execution(recover(&world.aborted, "r\0"))
-    );
-    admin!(
-        "RecoverExecution",
-        NotFound,
-        "an unknown execution",
-        recover_execution(recover(&unknown, ""))
-    );
-    admin!(
-        "RecoverExecution",
-        FailedPrecondition,
-        "a succeeded execution",
-        recover_execution(recover(&world.succeeded, ""))
-    );
-    admin!(
-        "RecoverExecution",
-        AlreadyExists,
-        "a name taken by another execution",
-        recover_execution(recover(&world.aborted, "a"))
-    );
+    admin!("RecoverExecution", InvalidArgument, "NUL in the name"; recover_execution(recover(&world.aborted, "r\0")));
+    admin!("RecoverExecution", NotFound, "an unknown execution"; recover_execution(recover(&unknown, "")));
+    admin!("RecoverExecution", FailedPrecondition, "a succeeded execution"; recover_execution(recover(&world.succeeded, "")));
+    admin!("RecoverExecution", AlreadyExists, "a name taken by another execution"; recover_execution(recover(&world.aborted, "a")));
     let read = |uri: String| pb::ReadOffloadedRequest { uri };
-    admin!(
-        "ReadOffloaded",
-        InvalidArgument,
-        "an empty uri",
-        read_offloaded(read(String::new()))
-    );
-    admin!(
-        "ReadOffloaded",
-        NotFound,
-        "a reference to nothing",
-        read_offloaded(read(format!("gantry:value?execution={unknown}&map=inputs&name=x")))
-    );
-    admin!(
-        "ReadOffloaded",
-        NotFound,
-        "a reference with NUL in its node",
-        read_offloaded(read(format!(
-            "gantry:value?execution={}&node=n%000&map=inputs&name=index",
-            world.succeeded
-        )))
-    );
+    admin!("ReadOffloaded", InvalidArgument, "an empty uri"; read_offloaded(read(String::new())));
+    admin!("ReadOffloaded", NotFound, "a reference to nothing"; read_offloaded(read(format!("gantry:value?execution={unknown}&map=inputs&name=x"))));
+    admin!("ReadOffloaded", NotFound, "a reference with NUL in its node"; read_offloaded(read(format!(
+        "gantry:value?execution={}&node=n%000&map=inputs&name=index",
+        world.succeeded
+    ))));
 
     // Workers.
-    worker!(
-        "PollTasks",
-        InvalidArgument,
-        "an empty worker id",
-        poll_tasks(poll("", vec!["default".into()]))
-    );
-    worker!(
-        "PollTasks",
-        InvalidArgument,
-        "NUL in the worker id",
-        poll_tasks(poll("w\0", vec!["default".into()]))
-    );
-    worker!(
-        "PollTasks",
-        InvalidArgument,
-        "a 3 kB queue",
-        poll_tasks(poll("w", vec!["q".repeat(3_000)]))
-    );
-    worker!(
-        "PollTasks",
-        InvalidArgument,
-        "101 queues",
-        poll_tasks(poll("w", (0..101).map(|i| format!("q{i}")).collect()))
-    );
+    worker!("PollTasks", InvalidArgument, "an empty worker id"; poll_tasks(poll("", vec!["default".into()])));
+    worker!("PollTasks", InvalidArgument, "NUL in the worker id"; poll_tasks(poll("w\0", vec!["default".into()])));
+    worker!("PollTasks", InvalidArgument, "a 3 kB queue"; poll_tasks(poll("w", vec!["q".repeat(3_000)])));
+    worker!("PollTasks", InvalidArgument, "101 queues"; poll_tasks(poll("w", (0..101).map(|i| format!("q{i}")).collect())));
     let leased = |assignment: &pb::AttemptAssignment| pb::LeasedAttempt {
         attempt: assignment.attempt.clone(),
         lease_id: assignment.lease_id.clone(),
     };
-    worker!(
-        "Heartbeat",
-        InvalidArgument,
-        "NUL in the worker id",
-        heartbeat(pb::HeartbeatRequest {
-            worker_id: "w\0".into(),
-            attempts: vec![leased(&world.running_assignment)],
-        })
-    );
-    worker!(
-        "Heartbeat",
-        InvalidArgument,
-        "a 1 MiB node id",
-        heartbeat(pb::HeartbeatRequest {
-            worker_id: "contract".into(),
-            attempts: vec![pb::LeasedAttempt {
-                attempt: Some(pb::AttemptRef {
-                    execution_id: world.running.clone(),
-                    node_id: huge.clone(),
-                    attempt: 0,
-                }),
-                lease_id: world.running_assignment.lease_id.clone(),
-            }],
-        })
-    );
+    worker!("Heartbeat", InvalidArgument, "NUL in the worker id"; heartbeat(pb::HeartbeatRequest {
+        worker_id: "w\0".into(),
+        attempts: vec![leased(&world.running_assignment)],
+    }));
+    worker!("Heartbeat", InvalidArgument, "a 1 MiB node id"; heartbeat(pb::HeartbeatRequest {
+        worker_id: "contract".into(),
+        attempts: vec![pb::LeasedAttempt {
+            attempt: Some(pb::AttemptRef {
+                execution_id: world.running.clone(),
+                node_id: huge.clone(),
+                attempt: 0,
+            }),
+            lease_id: world.running_assignment.lease_id.clone(),
+        }],
+    }));
     let outputs = raw_worker::result_for(&world.running_assignment);
-    worker!(
-        "CompleteAttempts",
-        InvalidArgument,
-        "an empty worker id",
-        complete_attempts(pb::CompleteAttemptsRequest {
-            worker_id: String::new(),
-            completions: vec![completion(&world.running_assignment, outputs.clone())],
-        })
-    );
+    worker!("CompleteAttempts", InvalidArgument, "an empty worker id"; complete_attempts(pb::CompleteAttemptsRequest {
+        worker_id: String::new(),
+        completions: vec![completion(&world.running_assignment, outputs.clone())],
+    }));
     let mut stranger = completion(&world.running_assignment, outputs.clone());
     stranger.attempt.as_mut().expect("attempt").attempt = 7;
     rows.push(completion_row(
@@ -1092,148 +742,4 @@ async fn every_rpc_answers_every_documented_error_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_answers_every_documented_error_on_postgres() {
     every_rpc_answers_every_documented_error(Backend::Postgres).await;
-}
-
-/// A 2 MB execution name is refused with a message a standard client can read: the name quoted by a short prefix.
-async fn a_huge_name_gets_a_short_message(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let mut standard = AdminServiceClient::connect(server.endpoint.clone())
-        .await
-        .expect("a client with tonic's defaults");
-    let name = "n".repeat(2 << 20);
-    let status = standard
-        .create_execution(create(&name, "other_task", Literal::Integer(1)))
-        .await
-        .expect_err("refused");
-    assert_eq!(status.code(), Code::InvalidArgument, "{}", truncated(status.message()));
-    assert!(status.message().len() < 300, "{} bytes", status.message().len());
-    assert!(status.message().contains("name"), "{}", status.message());
-    assert!(status.message().contains("(2097152 bytes)"), "{}", status.message());
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_huge_name_gets_a_short_message_on_sqlite() {
-    a_huge_name_gets_a_short_message(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_huge_name_gets_a_short_message_on_postgres() {
-    a_huge_name_gets_a_short_message(Backend::Postgres).await;
-}
-
-/// Reads the attempts of `n0` of an execution.
-async fn attempts_of(admin: &mut AdminServiceClient<Channel>, execution_id: &str) -> Vec<pb::TaskAttempt> {
-    admin
-        .list_task_attempts(pb::ListTaskAttemptsRequest {
-            execution_id: execution_id.into(),
-            node_id: "n0".into(),
-        })
-        .await
-        .expect("attempts")
-        .into_inner()
-        .attempts
-}
-
-/// Outputs that do not match the task's interface and a spec that does not compile fail the attempt with the user
-/// error that fails the node: the completion's result, the attempt's record and the node all say FAILED.
-async fn a_refused_result_fails_the_attempt_as_it_fails_the_node(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let mut admin = server.admin().await;
-    let mut worker = server.worker().await;
-    for task in raw_worker::task_templates() {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(task.into()),
-            })
-            .await
-            .expect("register");
-    }
-    let wrong_outputs = pb::completion::Result::Outputs(
-        LiteralMap::from([("other_task_out".to_owned(), Literal::String("forty-two".into()))]).into(),
-    );
-    let not_compiling = pb::completion::Result::DynamicSpec(
-        DynamicJobSpec {
-            nodes: vec![Node::task("dn0", id("no_such_task"), vec![])],
-            ..Default::default()
-        }
-        .into(),
-    );
-    let cases = [
-        ("other_task", "outputs", wrong_outputs, "invalid_outputs"),
-        ("generate_others", "spec", not_compiling, "compile_error"),
-    ];
-    for (task, name, result, code) in cases {
-        let mut request = create(name, task, Literal::Integer(1));
-        if task == "generate_others" {
-            request.inputs = Some(LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(1))]).into());
-        }
-        let execution_id = admin
-            .create_execution(request)
-            .await
-            .expect("create")
-            .into_inner()
-            .execution
-            .expect("execution")
-            .id;
-        let assignment = poll_one(&mut worker).await;
-        let results = worker
-            .complete_attempts(pb::CompleteAttemptsRequest {
-                worker_id: "contract".into(),
-                completions: vec![completion(&assignment, result)],
-            })
-            .await
-            .expect("complete")
-            .into_inner()
-            .results;
-        assert_eq!(results[0].status, pb::CompletionStatus::Accepted as i32, "{task}");
-        assert_eq!(
-            results[0].phase,
-            pb::AttemptPhase::Failed as i32,
-            "{task}: the completion's result"
-        );
-
-        let execution = wait_for_terminal(&mut admin, &execution_id).await;
-        assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32, "{task}");
-        let node = admin
-            .get_node_execution(pb::GetNodeExecutionRequest {
-                execution_id: execution_id.clone(),
-                node_id: "n0".into(),
-            })
-            .await
-            .expect("node")
-            .into_inner()
-            .node_execution
-            .expect("node");
-        assert_eq!(node.phase, pb::NodePhase::Failed as i32, "{task}");
-        let attempts = attempts_of(&mut admin, &execution_id).await;
-        assert_eq!(attempts.len(), 1, "{task}: not retried");
-        assert_eq!(
-            attempts[0].phase,
-            pb::AttemptPhase::Failed as i32,
-            "{task}: the attempt's record"
-        );
-        let error = attempts[0].error.clone().expect("the attempt's error");
-        assert_eq!(
-            (error.code.as_str(), error.kind, error.recoverable),
-            (code, pb::ErrorKind::User as i32, false),
-            "{task}"
-        );
-        let node_error = execution.error.expect("the execution's error");
-        assert_eq!(
-            node_error.code, error.code,
-            "{task}: the attempt and the execution agree"
-        );
-    }
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_result_fails_the_attempt_as_it_fails_the_node_on_sqlite() {
-    a_refused_result_fails_the_attempt_as_it_fails_the_node(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_result_fails_the_attempt_as_it_fails_the_node_on_postgres() {
-    a_refused_result_fails_the_attempt_as_it_fails_the_node(Backend::Postgres).await;
 }

@@ -270,10 +270,13 @@ fn a_timeout_that_is_not_positive_is_refused_naming_its_field() {
     assert_eq!(converted.metadata.timeout.map(|t| t.as_millis()), Some(250));
 }
 
+/// Sets one field of a task template.
+type Setter = fn(&mut pb::TaskTemplate, &str);
+
 #[test]
 fn names_outside_their_rules_are_named_and_quoted_short() {
     let long = "n".repeat(2 << 20);
-    let cases: [(&str, fn(&mut pb::TaskTemplate, &str)); 4] = [
+    let cases: [(&str, Setter); 4] = [
         ("id.name", |task, value| {
             task.id.get_or_insert_default().name = value.to_owned()
         }),
