@@ -169,3 +169,93 @@ async fn names_at_their_limits_run_and_one_byte_more_is_refused_on_sqlite() {
 async fn names_at_their_limits_run_and_one_byte_more_is_refused_on_postgres() {
     names_at_their_limits_run_and_one_byte_more_is_refused(Backend::Postgres).await;
 }
+
+/// A worker's error message and a terminate reason are kept up to 8 KiB and say when they were cut.
+async fn long_messages_are_capped_and_say_so(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut admin = server.admin().await;
+    let mut worker = server.worker().await;
+    for task in raw_worker::task_templates() {
+        admin
+            .register_task(pb::RegisterTaskRequest {
+                task: Some(task.into()),
+            })
+            .await
+            .expect("register");
+    }
+    let failing = admin
+        .create_execution(create("failing", "other_task", Literal::Integer(1)))
+        .await
+        .expect("create")
+        .into_inner()
+        .execution
+        .expect("execution")
+        .id;
+    let assignment = poll_one(&mut worker, "w", "default").await;
+    let error = pb::ExecutionError {
+        kind: pb::ErrorKind::User as i32,
+        recoverable: false,
+        code: "boom".into(),
+        message: "é".repeat(50_000),
+        node_id: String::new(),
+    };
+    let results = worker
+        .complete_attempts(pb::CompleteAttemptsRequest {
+            worker_id: "w".into(),
+            completions: vec![completion(&assignment, pb::completion::Result::Error(error))],
+        })
+        .await
+        .expect("complete")
+        .into_inner()
+        .results;
+    assert_eq!(
+        results[0].phase,
+        pb::AttemptPhase::Failed as i32,
+        "{}",
+        results[0].message
+    );
+    let execution = wait_for_terminal(&mut admin, &failing).await;
+    let message = execution.error.expect("error").message;
+    assert!(message.len() <= 8 * 1024, "{} bytes", message.len());
+    assert!(message.starts_with("éé"), "the message's start is kept");
+    assert!(
+        message.ends_with("… (truncated from 100000 bytes)"),
+        "{}",
+        &message[message.len() - 60..]
+    );
+
+    let terminated = admin
+        .create_execution(create("terminated", "other_task", Literal::Integer(2)))
+        .await
+        .expect("create")
+        .into_inner()
+        .execution
+        .expect("execution")
+        .id;
+    admin
+        .terminate_execution(pb::TerminateExecutionRequest {
+            id: terminated.clone(),
+            reason: "r".repeat(1 << 20),
+        })
+        .await
+        .expect("terminate");
+    let execution = wait_for_terminal(&mut admin, &terminated).await;
+    let reason = execution.error.expect("error").message;
+    assert!(reason.len() <= 8 * 1024, "{} bytes", reason.len());
+    assert!(
+        reason.ends_with("… (truncated from 1048576 bytes)"),
+        "{}",
+        &reason[reason.len() - 60..]
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_messages_are_capped_and_say_so_on_sqlite() {
+    long_messages_are_capped_and_say_so(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_messages_are_capped_and_say_so_on_postgres() {
+    long_messages_are_capped_and_say_so(Backend::Postgres).await;
+}

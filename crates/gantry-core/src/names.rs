@@ -104,6 +104,15 @@ pub fn quote(value: &str) -> String {
     }
 }
 
+/// A value for a field path or a message where quotes would not fit (`literals['key']`): the value itself when it is
+/// short, else its first [`QUOTED_CHARS`] characters and its length, `nnnn… (2097152 bytes)`.
+pub fn shorten(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}… ({} bytes)", &value[..cut], value.len())),
+    }
+}
+
 /// Cuts a message longer than `max_bytes` at a character boundary and says so; a shorter one is kept as it is.
 pub fn cap_message(message: String, max_bytes: usize) -> String {
     if message.len() <= max_bytes {
@@ -152,6 +161,15 @@ mod tests {
         assert!(refused.contains("longer than 255 bytes"), "{refused}");
         assert!(check("run-1_a", EXECUTION_NAME).is_ok());
         assert!(check("run/1", EXECUTION_NAME).is_err());
+    }
+
+    #[test]
+    fn short_values_are_kept_and_long_ones_shortened() {
+        assert_eq!(shorten("key"), "key");
+        assert_eq!(
+            shorten(&"k".repeat(1000)),
+            format!("{}… (1000 bytes)", "k".repeat(QUOTED_CHARS))
+        );
     }
 
     #[test]

@@ -144,8 +144,13 @@ impl Batch<'_> {
                     plan.id, plan.target
                 ))
             })?;
-            resolve::conform(value.clone(), &var.ty)
-                .map_err(|e| EngineError::InvalidArgument(format!("launch plan {}: input {name:?}: {e}", plan.id)))?;
+            resolve::conform(value.clone(), &var.ty).map_err(|e| {
+                EngineError::InvalidArgument(format!(
+                    "launch plan {}: input {}: {e}",
+                    plan.id,
+                    gantry_core::names::quote(name)
+                ))
+            })?;
         }
         let interface = workflow.interface.clone();
         Ok((workflow, interface))
@@ -210,7 +215,11 @@ impl Batch<'_> {
             inputs: codec::encode_literals(&inputs),
             outputs: None,
             error: None,
-            max_parallelism: request.max_parallelism.or(max_parallelism).map(|n| n as i32),
+            // A limit beyond what the store holds is no limit in practice: clamped, never wrapped to a negative one.
+            max_parallelism: request
+                .max_parallelism
+                .or(max_parallelism)
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             overwrite_cache: request.overwrite_cache,
             timeout_ms,
             deadline: timeout_ms.map(|t| self.now.saturating_add(t)),

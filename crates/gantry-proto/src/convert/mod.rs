@@ -92,7 +92,7 @@ where
         .into_iter()
         .map(|(key, item)| match T::try_from(item) {
             Ok(value) => Ok((key, value)),
-            Err(error) => Err(error.at(&format!("{field}['{key}']"))),
+            Err(error) => Err(error.at(&format!("{field}['{}']", gantry_core::names::shorten(&key)))),
         })
         .collect()
 }
