@@ -6,7 +6,7 @@ use std::pin::Pin;
 use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, TaskTemplate, WorkflowTemplate};
 use gantry_core::names;
 use gantry_engine::{CreateExecution, Engine, Registration, Target};
-use gantry_proto::convert::{check_name, decode_enum, required};
+use gantry_proto::convert::{decode_enum, required};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_server::AdminService;
 use gantry_store::{ExecutionFilter, ResourceKind};
@@ -15,6 +15,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::data::{self, mode};
+use crate::edge;
 use crate::paging::{fit, page};
 use crate::records;
 use crate::status::{IntoStatus, parse_id};
@@ -30,27 +31,6 @@ impl AdminApi {
     pub fn new(engine: Engine) -> Self {
         AdminApi { engine }
     }
-}
-
-fn non_empty(field: &str, value: &str) -> Result<(), Status> {
-    if value.is_empty() {
-        return Err(Status::invalid_argument(format!("{field} is required")));
-    }
-    Ok(())
-}
-
-/// A required project or domain: INVALID_ARGUMENT naming the field when empty or outside its rule.
-fn project_or_domain(field: &str, value: &str) -> Result<(), Status> {
-    non_empty(field, value)?;
-    Ok(check_name(field, value, names::PROJECT)?)
-}
-
-/// An optional name: empty means none; otherwise it must follow `rule`.
-fn optional_name(field: &str, value: &str, rule: names::Rule) -> Result<(), Status> {
-    if value.is_empty() {
-        return Ok(());
-    }
-    Ok(check_name(field, value, rule)?)
 }
 
 async fn get_resource<P: Message + Default>(
@@ -75,9 +55,9 @@ async fn list_resources<P: Message + Default>(
     (project, domain, name): (String, String, String),
     (size, token): (u32, String),
 ) -> Result<(Vec<P>, String), Status> {
-    project_or_domain("project", &project)?;
-    project_or_domain("domain", &domain)?;
-    optional_name("name", &name, names::NAME)?;
+    edge::project_or_domain("project", &project)?;
+    edge::project_or_domain("domain", &domain)?;
+    edge::optional_name("name", &name, names::NAME)?;
     let page = page(size, token)?;
     let name = (!name.is_empty()).then_some(name.as_str());
     let rows = api
@@ -241,9 +221,9 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateExecutionRequest>,
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
         let r = request.into_inner();
-        project_or_domain("project", &r.project)?;
-        project_or_domain("domain", &r.domain)?;
-        optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        edge::project_or_domain("project", &r.project)?;
+        edge::project_or_domain("domain", &r.domain)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let target = match r.target {
             Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
             Some(pb::create_execution_request::Target::Workflow(id)) => {
@@ -296,8 +276,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListExecutionsRequest>,
     ) -> Result<Response<pb::ListExecutionsResponse>, Status> {
         let r = request.into_inner();
-        project_or_domain("project", &r.project)?;
-        project_or_domain("domain", &r.domain)?;
+        edge::project_or_domain("project", &r.project)?;
+        edge::project_or_domain("domain", &r.domain)?;
         let phases = r
             .phases
             .iter()
@@ -438,7 +418,7 @@ impl AdminService for AdminApi {
         let reason = if r.reason.is_empty() {
             "terminated by request".to_owned()
         } else {
-            names::cap_message(r.reason, names::MAX_MESSAGE_BYTES)
+            edge::capped_message(r.reason)
         };
         let row = self.engine.terminate(id, reason).await.or_status()?;
         Ok(Response::new(pb::TerminateExecutionResponse {
@@ -452,7 +432,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::RelaunchExecutionResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
-        optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let name = (!r.name.is_empty()).then_some(r.name);
         let (row, created) = self
             .engine
@@ -471,7 +451,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::RecoverExecutionResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
-        optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let name = (!r.name.is_empty()).then_some(r.name);
         let (row, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
         Ok(Response::new(pb::RecoverExecutionResponse {
@@ -487,7 +467,7 @@ impl AdminService for AdminApi {
         request: Request<pb::ReadOffloadedRequest>,
     ) -> Result<Response<Self::ReadOffloadedStream>, Status> {
         let uri = request.into_inner().uri;
-        non_empty("uri", &uri)?;
+        edge::required("uri", &uri)?;
         let reader = self.engine.open_reference(&uri).await.or_status()?;
         Ok(Response::new(data::chunks(reader)))
     }
@@ -518,8 +498,7 @@ impl AdminApi {
         node_id: &str,
     ) -> Result<gantry_store::NodeRow, Status> {
         let uuid = parse_id("execution_id", execution_id)?;
-        gantry_core::ids::NodeExecutionId::parse(node_id)
-            .map_err(|e| Status::invalid_argument(format!("{field}: {e}")))?;
+        edge::node_id(field, node_id)?;
         let row = self.engine.store().get_node(uuid, node_id).await.or_status()?;
         row.ok_or_else(|| {
             Status::not_found(format!(

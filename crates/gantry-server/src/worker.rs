@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::{ExecutionError, LiteralMap};
 use gantry_core::names;
 use gantry_core::state::AttemptResult;
 use gantry_engine::{AttemptRef, Completion, Engine, LeaseStatus};
-use gantry_proto::convert::check_name;
 use gantry_proto::lazy;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_server::WorkerService;
@@ -18,6 +16,7 @@ use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 use crate::config::REQUEST_LIMITS;
+use crate::edge;
 use crate::records::timestamp;
 use crate::status::{IntoStatus, to_status, within};
 
@@ -52,7 +51,7 @@ impl WorkerApi {
         request: Request<lazy::CompleteAttemptsRequest>,
     ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
         let r = request.into_inner();
-        require_worker(&r.worker_id)?;
+        edge::worker_id(&r.worker_id)?;
         within("completions", r.completions.len(), REQUEST_LIMITS.completions)?;
         let mut results: Vec<Option<pb::CompletionResult>> = Vec::with_capacity(r.completions.len());
         let mut valid = Vec::new();
@@ -92,13 +91,6 @@ impl WorkerApi {
     }
 }
 
-fn require_worker(worker_id: &str) -> Result<(), Status> {
-    if worker_id.is_empty() {
-        return Err(Status::invalid_argument("worker_id is required"));
-    }
-    Ok(check_name("worker_id", worker_id, names::NAME)?)
-}
-
 fn attempt_ref(field: &str, attempt: Option<pb::AttemptRef>) -> Result<AttemptRef, Status> {
     let attempt = attempt.ok_or_else(|| Status::invalid_argument(format!("{field}: required field is missing")))?;
     let execution_id = Uuid::parse_str(&attempt.execution_id).map_err(|_| {
@@ -107,7 +99,7 @@ fn attempt_ref(field: &str, attempt: Option<pb::AttemptRef>) -> Result<AttemptRe
             names::quote(&attempt.execution_id)
         ))
     })?;
-    NodeExecutionId::parse(&attempt.node_id).map_err(|e| Status::invalid_argument(format!("{field}.node_id: {e}")))?;
+    edge::node_id(&format!("{field}.node_id"), &attempt.node_id)?;
     Ok(AttemptRef {
         execution_id,
         node_id: attempt.node_id,
@@ -150,9 +142,9 @@ fn completion(index: usize, wire: lazy::Completion) -> Result<Completion, Status
             let mut error =
                 ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?;
             if !error.code.is_empty() {
-                check_name(&format!("{field}.error.code"), &error.code, names::NAME)?;
+                edge::name(&format!("{field}.error.code"), &error.code, names::NAME)?;
             }
-            error.message = names::cap_message(error.message, names::MAX_MESSAGE_BYTES);
+            error.message = edge::capped_message(error.message);
             AttemptResult::Error(error)
         }
         None => {
@@ -187,13 +179,13 @@ impl WorkerService for WorkerApi {
         request: Request<pb::PollTasksRequest>,
     ) -> Result<Response<pb::PollTasksResponse>, Status> {
         let r = request.into_inner();
-        require_worker(&r.worker_id)?;
+        edge::worker_id(&r.worker_id)?;
         if r.queues.is_empty() {
             return Err(Status::invalid_argument("queues: at least one queue is required"));
         }
         within("queues", r.queues.len(), REQUEST_LIMITS.poll_queues)?;
         for (i, queue) in r.queues.iter().enumerate() {
-            check_name(&format!("queues[{i}]"), queue, names::NAME)?;
+            edge::name(&format!("queues[{i}]"), queue, names::NAME)?;
         }
         within(
             "max_attempts",
@@ -237,7 +229,7 @@ impl WorkerService for WorkerApi {
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let r = request.into_inner();
-        require_worker(&r.worker_id)?;
+        edge::worker_id(&r.worker_id)?;
         within("attempts", r.attempts.len(), REQUEST_LIMITS.heartbeat_attempts)?;
         let mut refs = Vec::with_capacity(r.attempts.len());
         let mut leases = Vec::with_capacity(r.attempts.len());

@@ -279,3 +279,48 @@ impl AttemptState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running() -> AttemptState {
+        AttemptState {
+            phase: AttemptPhase::Running,
+            worker_id: Some("w1".into()),
+            lease_expires_at_ms: Some(1_500),
+            deadline_ms: None,
+        }
+    }
+    #[test]
+    fn a_refused_result_fails_the_attempt_just_recorded_and_nothing_else() {
+        let refusal = ExecutionError::user("invalid_outputs", "output \"x\" is missing");
+        let succeeded = AttemptState {
+            phase: AttemptPhase::Succeeded,
+            ..running()
+        };
+        let refused = AttemptEvent::ResultRefused { error: refusal.clone() };
+        assert_eq!(
+            transition(&succeeded, refused.clone()).map(|(s, e)| (s.phase, e)),
+            Ok((
+                AttemptPhase::Failed,
+                AttemptEffect::Finished(AttemptResult::Error(refusal))
+            ))
+        );
+        for phase in [
+            AttemptPhase::Queued,
+            AttemptPhase::Running,
+            AttemptPhase::Failed,
+            AttemptPhase::Aborted,
+        ] {
+            let state = AttemptState { phase, ..running() };
+            assert!(
+                matches!(
+                    transition(&state, refused.clone()),
+                    Err(TransitionError::Invalid { .. })
+                ),
+                "{phase:?}"
+            );
+        }
+    }
+}

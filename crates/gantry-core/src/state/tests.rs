@@ -1026,38 +1026,3 @@ proptest! {
         prop_assert_eq!(finished, usize::from(state.phase.is_terminal()));
     }
 }
-
-#[test]
-fn a_refused_result_fails_the_attempt_just_recorded_and_nothing_else() {
-    let refusal = ExecutionError::user("invalid_outputs", "output \"x\" is missing");
-    let succeeded = AttemptState {
-        phase: AttemptPhase::Succeeded,
-        ..running("w1", 1_500)
-    };
-    let refused = AttemptEvent::ResultRefused { error: refusal.clone() };
-    assert_eq!(
-        attempt_after(&succeeded, refused.clone()),
-        Ok((
-            AttemptPhase::Failed,
-            AttemptEffect::Finished(AttemptResult::Error(refusal))
-        ))
-    );
-    for phase in [
-        AttemptPhase::Queued,
-        AttemptPhase::Running,
-        AttemptPhase::Failed,
-        AttemptPhase::Aborted,
-    ] {
-        let state = AttemptState {
-            phase,
-            ..running("w1", 1_500)
-        };
-        assert!(
-            matches!(
-                attempt::transition(&state, refused.clone()),
-                Err(TransitionError::Invalid { .. })
-            ),
-            "{phase:?}"
-        );
-    }
-}
