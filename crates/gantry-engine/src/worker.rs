@@ -192,7 +192,15 @@ impl Batch<'_> {
         let mut outcomes = Vec::with_capacity(completions.len());
         for Admitted { completion, spec } in completions {
             let Some(mut row) = self.leased_attempt(&completion.lease_id, &completion.attempt) else {
-                outcomes.push(Err(self.unleased(completion).await?));
+                // Told apart from a made-up lease on a real attempt after the batch, by a read that does not hold
+                // up the writer (`Engine::complete`).
+                outcomes.push(Err(EngineError::NotFound(format!(
+                    "no attempt {} of node {} in execution {} holds lease {}",
+                    completion.attempt.attempt,
+                    gantry_core::names::quote(&completion.attempt.node_id),
+                    completion.attempt.execution_id,
+                    completion.lease_id
+                ))));
                 continue;
             };
             let event = AttemptEvent::Complete {
@@ -448,32 +456,6 @@ impl Batch<'_> {
 }
 
 impl Batch<'_> {
-    /// Why no held attempt matches a completion's lease: the attempt exists under another lease (one made up, or of
-    /// an earlier claim) — FAILED_PRECONDITION, as for any lease that is not the current one — or there is no such
-    /// attempt at all — NOT_FOUND.
-    async fn unleased(&mut self, completion: &Completion) -> EngineResult<EngineError> {
-        let attempt = &completion.attempt;
-        let key: NodeKey = (attempt.execution_id, attempt.node_id.clone());
-        self.load_nodes(key.0, std::slice::from_ref(&key.1)).await?;
-        let exists = self
-            .held_node(&key)
-            .is_some_and(|node| i64::from(attempt.attempt) < i64::from(node.attempts));
-        let which = format!(
-            "attempt {} of node {} in execution {}",
-            attempt.attempt,
-            gantry_core::names::quote(&attempt.node_id),
-            attempt.execution_id
-        );
-        Ok(if exists {
-            EngineError::FailedPrecondition(format!(
-                "{which}: lease {} is not the attempt's lease",
-                completion.lease_id
-            ))
-        } else {
-            EngineError::NotFound(format!("no {which}"))
-        })
-    }
-
     /// The held attempt under `lease_id`, if it is the named attempt (a lease id names one attempt row).
     fn leased_attempt(&self, lease_id: &Uuid, attempt: &AttemptRef) -> Option<AttemptRow> {
         self.held_attempt(lease_id)
