@@ -295,6 +295,10 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     admin!("ListTasks", InvalidArgument, "an empty project"; list_tasks(list_tasks("", "dev", "")));
     admin!("ListTasks", InvalidArgument, "NUL in the domain"; list_tasks(list_tasks("demo", "d\0ev", "")));
     admin!("ListTasks", InvalidArgument, "a made-up page token"; list_tasks(list_tasks("demo", "dev", "garbage")));
+    admin!("ListTasks", InvalidArgument, "a page token holding NUL"; list_tasks(list_tasks("demo", "dev", "a\0@1")));
+    let mut at_version = other_task();
+    at_version.id.as_mut().expect("id").version = "1@2".into();
+    admin!("RegisterTask", InvalidArgument, "an '@' in the version"; register_task(register_task(at_version)));
 
     let register_workflow = |workflow: WorkflowTemplate| pb::RegisterWorkflowRequest {
         workflow: Some(workflow.into()),

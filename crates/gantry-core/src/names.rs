@@ -19,6 +19,9 @@ pub enum Charset {
     Word,
     /// Printable text: any character but control characters (NUL included), not starting or ending with spaces.
     Printable,
+    /// Printable text without `@`, which separates a resource's name from its version (`project/domain/name@version`
+    /// is how identifiers are written, stored and paged).
+    ResourceName,
 }
 
 /// A kind of name: its maximum length in bytes and its characters.
@@ -38,8 +41,12 @@ pub const EXECUTION_NAME: Rule = Rule {
     max_bytes: 63,
     charset: Charset::Word,
 };
-/// Task, workflow and launch plan names and versions, queues, worker ids, variable names, error codes, cache
-/// versions: 1 to 255 bytes of printable text.
+/// Task, workflow and launch plan names and versions: 1 to 255 bytes of printable text without `@`.
+pub const RESOURCE_NAME: Rule = Rule {
+    max_bytes: 255,
+    charset: Charset::ResourceName,
+};
+/// Queues, worker ids, variable names, error codes, cache versions: 1 to 255 bytes of printable text.
 pub const NAME: Rule = Rule {
     max_bytes: 255,
     charset: Charset::Printable,
@@ -71,12 +78,17 @@ pub fn check(value: &str, rule: Rule) -> Result<(), String> {
         Charset::Word => value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
-        Charset::Printable => !value.chars().any(char::is_control) && value.trim() == value,
+        Charset::Printable => printable(value),
+        Charset::ResourceName => printable(value) && !value.contains('@'),
     };
     if !fits {
         return Err(format!("{} {}", quote(value), charset_rule(rule.charset)));
     }
     Ok(())
+}
+
+fn printable(value: &str) -> bool {
+    !value.chars().any(char::is_control) && value.trim() == value
 }
 
 fn charset_rule(charset: Charset) -> &'static str {
@@ -85,6 +97,9 @@ fn charset_rule(charset: Charset) -> &'static str {
         Charset::Word => "may only contain letters, digits, '_' and '-'",
         Charset::Printable => {
             "must be printable text: no control characters (NUL included), no leading or trailing spaces"
+        }
+        Charset::ResourceName => {
+            "must be printable text without '@': no control characters (NUL included), no leading or trailing spaces"
         }
     }
 }
@@ -159,6 +174,9 @@ mod tests {
         let refused = check(&"n".repeat(2 << 20), NAME).expect_err("too long");
         assert!(refused.len() < 200, "{refused}");
         assert!(refused.contains("longer than 255 bytes"), "{refused}");
+        assert!(check("module.task", RESOURCE_NAME).is_ok());
+        assert!(check("task@1", RESOURCE_NAME).is_err());
+        assert!(check("task@1", NAME).is_ok());
         assert!(check("run-1_a", EXECUTION_NAME).is_ok());
         assert!(check("run/1", EXECUTION_NAME).is_err());
     }

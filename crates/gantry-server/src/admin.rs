@@ -57,7 +57,7 @@ async fn list_resources<P: Message + Default>(
 ) -> Result<(Vec<P>, String), Status> {
     edge::project_or_domain("project", &project)?;
     edge::project_or_domain("domain", &domain)?;
-    edge::optional_name("name", &name, names::NAME)?;
+    edge::optional_name("name", &name, names::RESOURCE_NAME)?;
     let page = page(size, token)?;
     let name = (!name.is_empty()).then_some(name.as_str());
     let rows = api

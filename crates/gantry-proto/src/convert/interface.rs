@@ -7,7 +7,7 @@ use super::{ConversionError, ResultExt, list, optional, required_with};
 use crate::v1 as pb;
 
 /// Every part must be a valid name (see `gantry_core::names`): project and domain 1 to 63 bytes of
-/// `[a-z0-9][a-z0-9_-]*`, name and version 1 to 255 bytes of printable text. The error names the part.
+/// `[a-z0-9][a-z0-9_-]*`, name and version 1 to 255 bytes of printable text without `@`. The error names the part.
 impl TryFrom<pb::Identifier> for Identifier {
     type Error = ConversionError;
 
@@ -15,8 +15,8 @@ impl TryFrom<pb::Identifier> for Identifier {
         for (part, value, rule) in [
             ("project", &id.project, names::PROJECT),
             ("domain", &id.domain, names::PROJECT),
-            ("name", &id.name, names::NAME),
-            ("version", &id.version, names::NAME),
+            ("name", &id.name, names::RESOURCE_NAME),
+            ("version", &id.version, names::RESOURCE_NAME),
         ] {
             check_name(part, value, rule)?;
         }
