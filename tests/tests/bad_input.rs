@@ -130,7 +130,11 @@ async fn unknown_targets_are_not_found_and_bad_inputs_are_invalid_naming_the_inp
 
     // Nothing was created by any of these.
     let listed = admin
-        .list_executions(pb::ListExecutionsRequest::default())
+        .list_executions(pb::ListExecutionsRequest {
+            project: "demo".into(),
+            domain: "dev".into(),
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();
@@ -266,13 +270,17 @@ async fn a_second_completion_and_a_stranger_are_refused_and_change_nothing() {
     assert_eq!(again[0].code, Code::FailedPrecondition as i32);
     assert!(again[0].message.contains("already succeeded"), "{}", again[0].message);
 
-    // A lease id that matches nothing is NotFound; a completion without a result is InvalidArgument, per item.
-    let mut unknown = completion(&assignment, outputs(7));
-    unknown.lease_id = uuid::Uuid::now_v7().to_string();
+    // A made-up lease on a real attempt is FailedPrecondition (not its lease), an attempt that does not exist is
+    // NotFound, and a completion without a result is InvalidArgument, per item.
+    let mut made_up = completion(&assignment, outputs(7));
+    made_up.lease_id = uuid::Uuid::now_v7().to_string();
     let mut empty = completion(&assignment, outputs(7));
     empty.result = None;
-    let mixed = complete(&server, "w", vec![unknown, empty]).await;
-    assert_eq!(mixed[0].code, Code::NotFound as i32);
+    let mut stranger = completion(&assignment, outputs(7));
+    stranger.attempt.as_mut().expect("attempt").attempt = 3;
+    let mixed = complete(&server, "w", vec![made_up, empty, stranger]).await;
+    assert_eq!(mixed[0].code, Code::FailedPrecondition as i32, "{}", mixed[0].message);
+    assert_eq!(mixed[2].code, Code::NotFound as i32, "{}", mixed[2].message);
     assert_eq!(mixed[1].code, Code::InvalidArgument as i32);
     assert!(
         mixed[1].message.contains("completions[1].result"),

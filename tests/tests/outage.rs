@@ -195,7 +195,11 @@ async fn one_of_each(endpoint: &str, execution_id: &str, held: &pb::AttemptAssig
         .await,
         timed(
             "ListExecutions",
-            admin.list_executions(pb::ListExecutionsRequest::default()),
+            admin.list_executions(pb::ListExecutionsRequest {
+                project: "demo".into(),
+                domain: "dev".into(),
+                ..Default::default()
+            }),
         )
         .await,
         timed(
@@ -322,7 +326,11 @@ async fn while_the_database_is_down_calls_fail_fast_health_says_so_and_the_serve
 
     // Nothing written during the outage was half-applied: no execution was created, the first one not terminated.
     let listed = admin
-        .list_executions(pb::ListExecutionsRequest::default())
+        .list_executions(pb::ListExecutionsRequest {
+            project: "demo".into(),
+            domain: "dev".into(),
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner()

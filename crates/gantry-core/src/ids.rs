@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::names::{MAX_SCOPED_NODE_ID_BYTES, quote};
+
 /// Longest local node id accepted.
 pub const MAX_LOCAL_ID_LEN: usize = 63;
 
@@ -16,12 +18,14 @@ pub const MAX_LOCAL_ID_LEN: usize = 63;
 pub enum IdError {
     #[error("node id is empty")]
     Empty,
-    #[error("node id {0:?} is longer than {MAX_LOCAL_ID_LEN} characters")]
+    #[error("node id {} is longer than {MAX_LOCAL_ID_LEN} characters", quote(.0))]
     TooLong(String),
-    #[error("node id {0:?} may only contain letters, digits, '_' and '-'")]
+    #[error("node id {} may only contain letters, digits, '_' and '-'", quote(.0))]
     BadCharacter(String),
-    #[error("scoped node id {0:?} is not of the form node(/attempt/node)*")]
+    #[error("scoped node id {} is not of the form node(/attempt/node)*", quote(.0))]
     BadScope(String),
+    #[error("scoped node id {} is longer than {MAX_SCOPED_NODE_ID_BYTES} bytes", quote(.0))]
+    ScopeTooLong(String),
 }
 
 /// Checks a node id as written in a workflow or spec: 1 to 63 characters of `[A-Za-z0-9_-]`.
@@ -57,6 +61,9 @@ impl NodeExecutionId {
 
     /// Parses and validates a scoped id received from outside.
     pub fn parse(scoped: &str) -> Result<Self, IdError> {
+        if scoped.len() > MAX_SCOPED_NODE_ID_BYTES {
+            return Err(IdError::ScopeTooLong(scoped.to_owned()));
+        }
         let parts: Vec<&str> = scoped.split('/').collect();
         if parts.len().is_multiple_of(2) {
             return Err(IdError::BadScope(scoped.to_owned()));

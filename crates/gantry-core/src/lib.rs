@@ -9,6 +9,7 @@ pub mod cache_key;
 pub mod compile;
 pub mod ids;
 pub mod model;
+pub mod names;
 pub mod resolve;
 pub mod state;
 pub mod typing;

@@ -188,7 +188,13 @@ fn elements(inner: &Node, lists: &LiteralMap) -> Result<Vec<Node>, String> {
         match unwrap_union(value) {
             Literal::Collection(items) => columns.push((name, items)),
             Literal::None => columns.push((name, &EMPTY)),
-            other => return Err(format!("array input {name:?} is not a list but {}", other.kind_name())),
+            other => {
+                return Err(format!(
+                    "array input {} is not a list but {}",
+                    gantry_core::names::quote(name),
+                    other.kind_name()
+                ));
+            }
         }
     }
     let count = columns.first().map_or(0, |(_, items)| items.len());

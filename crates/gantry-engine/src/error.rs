@@ -32,6 +32,8 @@ impl From<StoreError> for EngineError {
         match error {
             StoreError::Conflict(message) => EngineError::AlreadyExists(message),
             StoreError::Unavailable(message) => EngineError::Unavailable(format!("database unavailable: {message}")),
+            // The caller made the token up: the listing never handed it out.
+            StoreError::InvalidPage(message) => EngineError::InvalidArgument(format!("page_token: {message}")),
             other => {
                 tracing::error!(error = %other, "store failure");
                 EngineError::Internal("storage failure".to_owned())

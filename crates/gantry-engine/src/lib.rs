@@ -278,19 +278,42 @@ impl Engine {
         }
         let (positions, completions): (Vec<usize>, Vec<ingress::Admitted>) = admitted.into_iter().unzip();
         if !completions.is_empty() {
+            let attempts: Vec<AttemptRef> = completions.iter().map(|c| c.completion.attempt.clone()).collect();
             let (tx, rx) = oneshot::channel();
             let request = Request::Complete {
                 worker_id: worker_id.to_owned(),
                 completions,
             };
-            for (position, outcome) in positions
-                .into_iter()
-                .zip(self.send(request, Reply::Completed(tx), rx).await?)
-            {
+            let replies = self.send(request, Reply::Completed(tx), rx).await?;
+            for ((position, attempt), outcome) in positions.into_iter().zip(attempts).zip(replies) {
+                let outcome = match outcome {
+                    Err(EngineError::NotFound(message)) => Err(self.unleased(&attempt, message).await?),
+                    other => other,
+                };
                 outcomes[position] = Some(outcome);
             }
         }
         Ok(outcomes.into_iter().flatten().collect())
+    }
+
+    /// Why no attempt held a completion's lease: the attempt exists under another lease (made up, or of an earlier
+    /// claim), which is FAILED_PRECONDITION as for any lease that is not the current one; or there is no such attempt,
+    /// NOT_FOUND. A read outside the writer, so that completions of attempts that do not exist cost the writer nothing.
+    async fn unleased(&self, attempt: &AttemptRef, not_found: String) -> EngineResult<EngineError> {
+        let attempts = self
+            .shared
+            .store
+            .list_attempts(attempt.execution_id, &attempt.node_id)
+            .await?;
+        if !attempts.iter().any(|row| row.attempt as u32 == attempt.attempt) {
+            return Ok(EngineError::NotFound(not_found));
+        }
+        Ok(EngineError::FailedPrecondition(format!(
+            "attempt {} of node {} in execution {}: the lease is not the attempt's lease",
+            attempt.attempt,
+            gantry_core::names::quote(&attempt.node_id),
+            attempt.execution_id
+        )))
     }
 
     /// Fails attempts whose lease expired now and times out attempts and executions past their deadlines; returns

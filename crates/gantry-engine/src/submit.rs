@@ -144,8 +144,13 @@ impl Batch<'_> {
                     plan.id, plan.target
                 ))
             })?;
-            resolve::conform(value.clone(), &var.ty)
-                .map_err(|e| EngineError::InvalidArgument(format!("launch plan {}: input {name:?}: {e}", plan.id)))?;
+            resolve::conform(value.clone(), &var.ty).map_err(|e| {
+                EngineError::InvalidArgument(format!(
+                    "launch plan {}: input {}: {e}",
+                    plan.id,
+                    gantry_core::names::quote(name)
+                ))
+            })?;
         }
         let interface = workflow.interface.clone();
         Ok((workflow, interface))
@@ -210,7 +215,11 @@ impl Batch<'_> {
             inputs: codec::encode_literals(&inputs),
             outputs: None,
             error: None,
-            max_parallelism: request.max_parallelism.or(max_parallelism).map(|n| n as i32),
+            // A limit beyond what the store holds is no limit in practice: clamped, never wrapped to a negative one.
+            max_parallelism: request
+                .max_parallelism
+                .or(max_parallelism)
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             overwrite_cache: request.overwrite_cache,
             timeout_ms,
             deadline: timeout_ms.map(|t| self.now.saturating_add(t)),
@@ -365,9 +374,12 @@ fn check_inputs(
     let mut problems = Vec::new();
     for name in given.keys() {
         if interface.input(name).is_none() {
-            problems.push(format!("input {name:?} is not declared"));
+            problems.push(format!("input {} is not declared", gantry_core::names::quote(name)));
         } else if fixed.contains_key(name) {
-            problems.push(format!("input {name:?} is fixed by the launch plan"));
+            problems.push(format!(
+                "input {} is fixed by the launch plan",
+                gantry_core::names::quote(name)
+            ));
         }
     }
     let mut inputs = LiteralMap::new();

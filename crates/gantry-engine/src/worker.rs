@@ -192,10 +192,12 @@ impl Batch<'_> {
         let mut outcomes = Vec::with_capacity(completions.len());
         for Admitted { completion, spec } in completions {
             let Some(mut row) = self.leased_attempt(&completion.lease_id, &completion.attempt) else {
+                // Told apart from a made-up lease on a real attempt after the batch, by a read that does not hold
+                // up the writer (`Engine::complete`).
                 outcomes.push(Err(EngineError::NotFound(format!(
-                    "no attempt {} of node {:?} in execution {} holds lease {}",
+                    "no attempt {} of node {} in execution {} holds lease {}",
                     completion.attempt.attempt,
-                    completion.attempt.node_id,
+                    gantry_core::names::quote(&completion.attempt.node_id),
                     completion.attempt.execution_id,
                     completion.lease_id
                 ))));
@@ -209,12 +211,26 @@ impl Batch<'_> {
             let (next, effect) = match state::attempt::transition(&attempt_state(&row), event) {
                 Ok(decision) => decision,
                 Err(refused) => {
-                    outcomes.push(Err(refusal(&completion.attempt, refused)));
+                    outcomes.push(Err(refusal_error(&completion.attempt, refused)));
                     continue;
                 }
             };
             let key: NodeKey = (row.execution_id, row.node_id.clone());
             let attempt = row.attempt;
+            // The result is judged before the attempt is written: a refused one fails the attempt as it fails the
+            // node, so that the attempt's record and this completion's answer say what the node says.
+            let refusal = match &effect {
+                AttemptEffect::Finished(result) => {
+                    self.attempt_finished(&key, attempt, result.clone(), spec.as_deref())
+                        .await?
+                }
+                _ => None,
+            };
+            let (next, effect) = match refusal {
+                Some(error) => state::attempt::transition(&next, AttemptEvent::ResultRefused { error })
+                    .map_err(|refused| refusal_error(&completion.attempt, refused))?,
+                None => (next, effect),
+            };
             row.phase = next.phase;
             row.finished_at = Some(self.now);
             if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
@@ -228,9 +244,6 @@ impl Batch<'_> {
                 ChangeScope::Attempt,
                 next.phase.as_str(),
             );
-            if let AttemptEffect::Finished(result) = effect {
-                self.attempt_finished(&key, attempt, result, spec.as_deref()).await?;
-            }
             outcomes.push(Ok(next.phase));
         }
         self.run().await?;
@@ -270,56 +283,48 @@ impl Batch<'_> {
     }
 
     /// Turns an attempt's result into its node's event; a dynamic spec compiled at the edge comes as `compiled`.
+    /// Returns the user error when the server refuses the result (outputs that do not match the task's interface, a
+    /// spec that does not compile): the node fails with it, and so must the attempt.
     pub(crate) async fn attempt_finished(
         &mut self,
         key: &NodeKey,
         attempt: i32,
         result: AttemptResult,
         compiled: Option<&CompiledSpec>,
-    ) -> EngineResult<()> {
-        let event = match result {
+    ) -> EngineResult<Option<ExecutionError>> {
+        let (event, refusal) = match result {
             AttemptResult::Outputs(outputs) => {
                 let task_id = self.node(key).await?.task.clone().unwrap_or_default();
                 let task = self.task(&task_id).await?;
-                // Outputs must match the interface exactly: each declared output present and of its type.
-                let checked = task
-                    .interface
-                    .outputs
-                    .iter()
-                    .map(|var| match outputs.get(&var.name) {
-                        Some(value) => resolve::conform(value.clone(), &var.ty)
-                            .map(|v| (var.name.clone(), v))
-                            .map_err(|e| format!("output {:?}: {e}", var.name)),
-                        None => Err(format!("output {:?} is missing", var.name)),
-                    })
-                    .collect::<Result<gantry_core::model::LiteralMap, String>>()
-                    .and_then(
-                        |checked| match outputs.keys().find(|name| task.interface.output(name).is_none()) {
-                            Some(extra) => Err(format!("output {extra:?} is not declared by task {}", task.id)),
-                            None => Ok(checked),
-                        },
-                    );
-                match checked {
+                match resolve::task_outputs(&outputs, &task.interface) {
                     Ok(outputs) => {
                         self.node_mut(key).outputs = Some(codec::encode_literals(&outputs));
-                        NodeEvent::AttemptSucceeded
+                        (NodeEvent::AttemptSucceeded, None)
                     }
-                    Err(problem) => NodeEvent::AttemptFailed {
-                        error: ExecutionError::user("invalid_outputs", problem)
-                            .recoverable(false)
-                            .at_node(key.1.clone()),
-                        now_ms: self.now,
-                    },
+                    Err(error) => {
+                        let error = error.at_node(key.1.clone());
+                        let event = NodeEvent::AttemptFailed {
+                            error: error.clone(),
+                            now_ms: self.now,
+                        };
+                        (event, Some(error))
+                    }
                 }
             }
-            AttemptResult::DynamicSpec(spec) => self.accept_spec(key, attempt, &spec, compiled).await?,
-            AttemptResult::Error(error) => NodeEvent::AttemptFailed {
-                error: error.at_node(key.1.clone()),
-                now_ms: self.now,
+            AttemptResult::DynamicSpec(spec) => match self.accept_spec(key, attempt, &spec, compiled).await? {
+                NodeEvent::SpecRejected { error } => (NodeEvent::SpecRejected { error: error.clone() }, Some(error)),
+                event => (event, None),
             },
+            AttemptResult::Error(error) => (
+                NodeEvent::AttemptFailed {
+                    error: error.at_node(key.1.clone()),
+                    now_ms: self.now,
+                },
+                None,
+            ),
         };
         self.events.push_back((key.clone(), event));
-        Ok(())
+        Ok(refusal)
     }
 
     /// Compiles a generator's spec against its task's output interface. Accepted: persisted (with its embedded
@@ -472,7 +477,7 @@ pub(crate) fn attempt_state(row: &AttemptRow) -> AttemptState {
     }
 }
 
-fn refusal(attempt: &AttemptRef, refused: TransitionError) -> EngineError {
+fn refusal_error(attempt: &AttemptRef, refused: TransitionError) -> EngineError {
     EngineError::FailedPrecondition(format!(
         "attempt {} of node {:?} in execution {}: {refused}",
         attempt.attempt, attempt.node_id, attempt.execution_id

@@ -4,6 +4,7 @@
 use std::pin::Pin;
 
 use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, TaskTemplate, WorkflowTemplate};
+use gantry_core::names;
 use gantry_engine::{CreateExecution, Engine, Registration, Target};
 use gantry_proto::convert::{decode_enum, required};
 use gantry_proto::v1 as pb;
@@ -14,6 +15,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::data::{self, mode};
+use crate::edge;
 use crate::paging::{fit, page};
 use crate::records;
 use crate::status::{IntoStatus, parse_id};
@@ -29,13 +31,6 @@ impl AdminApi {
     pub fn new(engine: Engine) -> Self {
         AdminApi { engine }
     }
-}
-
-fn non_empty(field: &str, value: &str) -> Result<(), Status> {
-    if value.is_empty() {
-        return Err(Status::invalid_argument(format!("{field} is required")));
-    }
-    Ok(())
 }
 
 async fn get_resource<P: Message + Default>(
@@ -60,8 +55,9 @@ async fn list_resources<P: Message + Default>(
     (project, domain, name): (String, String, String),
     (size, token): (u32, String),
 ) -> Result<(Vec<P>, String), Status> {
-    non_empty("project", &project)?;
-    non_empty("domain", &domain)?;
+    edge::project_or_domain("project", &project)?;
+    edge::project_or_domain("domain", &domain)?;
+    edge::optional_name("name", &name, names::RESOURCE_NAME)?;
     let page = page(size, token)?;
     let name = (!name.is_empty()).then_some(name.as_str());
     let rows = api
@@ -143,6 +139,13 @@ impl AdminService for AdminApi {
         request: Request<pb::RegisterWorkflowRequest>,
     ) -> Result<Response<pb::RegisterWorkflowResponse>, Status> {
         let workflow: WorkflowTemplate = required("workflow", request.into_inner().workflow)?;
+        let limit = self.engine.config().limits.spec_nodes;
+        if workflow.nodes.len() as u64 > limit {
+            return Err(Status::resource_exhausted(format!(
+                "workflow.nodes: {} given, over the limit of {limit}",
+                workflow.nodes.len()
+            )));
+        }
         let created = register(self, Registration::Workflow(workflow)).await?;
         Ok(Response::new(pb::RegisterWorkflowResponse { created }))
     }
@@ -218,8 +221,9 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateExecutionRequest>,
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
         let r = request.into_inner();
-        non_empty("project", &r.project)?;
-        non_empty("domain", &r.domain)?;
+        edge::project_or_domain("project", &r.project)?;
+        edge::project_or_domain("domain", &r.domain)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let target = match r.target {
             Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
             Some(pb::create_execution_request::Target::Workflow(id)) => {
@@ -238,10 +242,6 @@ impl AdminService for AdminApi {
             Some(inputs) => required("inputs", Some(inputs))?,
             None => LiteralMap::new(),
         };
-        if !r.name.is_empty() {
-            gantry_core::ids::validate_local_id(&r.name)
-                .map_err(|e| Status::invalid_argument(format!("name: {}", e.to_string().replace("node id", "name"))))?;
-        }
         let request = CreateExecution {
             project: r.project,
             domain: r.domain,
@@ -276,6 +276,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListExecutionsRequest>,
     ) -> Result<Response<pb::ListExecutionsResponse>, Status> {
         let r = request.into_inner();
+        edge::project_or_domain("project", &r.project)?;
+        edge::project_or_domain("domain", &r.domain)?;
         let phases = r
             .phases
             .iter()
@@ -283,8 +285,8 @@ impl AdminService for AdminApi {
             .map(|(i, raw)| decode_enum::<pb::ExecutionPhase, _>(&format!("phases[{i}]"), *raw))
             .collect::<Result<Vec<_>, _>>()?;
         let filter = ExecutionFilter {
-            project: (!r.project.is_empty()).then_some(r.project),
-            domain: (!r.domain.is_empty()).then_some(r.domain),
+            project: Some(r.project),
+            domain: Some(r.domain),
             phases,
         };
         let page = page(r.page_size, r.page_token)?;
@@ -319,6 +321,10 @@ impl AdminService for AdminApi {
         let execution_id = parse_id("execution_id", &r.execution_id)?;
         let page = page(r.page_size, r.page_token)?;
         self.execution_row(&r.execution_id).await?;
+        if !r.parent_node_id.is_empty() {
+            self.node_row_of("parent_node_id", &r.execution_id, &r.parent_node_id)
+                .await?;
+        }
         let phases = r
             .phases
             .iter()
@@ -388,6 +394,11 @@ impl AdminService for AdminApi {
         request: Request<pb::WatchExecutionRequest>,
     ) -> Result<Response<Self::WatchExecutionStream>, Status> {
         let r = request.into_inner();
+        if r.include_snapshot && r.after_sequence != 0 {
+            return Err(Status::invalid_argument(
+                "include_snapshot and after_sequence are mutually exclusive",
+            ));
+        }
         if r.after_sequence != 0 {
             return Err(Status::out_of_range(
                 "resuming after a sequence is not supported; watch with a snapshot",
@@ -407,7 +418,7 @@ impl AdminService for AdminApi {
         let reason = if r.reason.is_empty() {
             "terminated by request".to_owned()
         } else {
-            r.reason
+            edge::capped_message(r.reason)
         };
         let row = self.engine.terminate(id, reason).await.or_status()?;
         Ok(Response::new(pb::TerminateExecutionResponse {
@@ -421,6 +432,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::RelaunchExecutionResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let name = (!r.name.is_empty()).then_some(r.name);
         let (row, created) = self
             .engine
@@ -439,6 +451,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::RecoverExecutionResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let name = (!r.name.is_empty()).then_some(r.name);
         let (row, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
         Ok(Response::new(pb::RecoverExecutionResponse {
@@ -454,7 +467,7 @@ impl AdminService for AdminApi {
         request: Request<pb::ReadOffloadedRequest>,
     ) -> Result<Response<Self::ReadOffloadedStream>, Status> {
         let uri = request.into_inner().uri;
-        non_empty("uri", &uri)?;
+        edge::required("uri", &uri)?;
         let reader = self.engine.open_reference(&uri).await.or_status()?;
         Ok(Response::new(data::chunks(reader)))
     }
@@ -473,10 +486,25 @@ impl AdminApi {
     }
 
     async fn node_row(&self, execution_id: &str, node_id: &str) -> Result<gantry_store::NodeRow, Status> {
+        self.node_row_of("node_id", execution_id, node_id).await
+    }
+
+    /// The node `node_id` (given in `field`) of an execution: INVALID_ARGUMENT for a malformed id, NOT_FOUND when
+    /// the execution or the node does not exist.
+    async fn node_row_of(
+        &self,
+        field: &str,
+        execution_id: &str,
+        node_id: &str,
+    ) -> Result<gantry_store::NodeRow, Status> {
         let uuid = parse_id("execution_id", execution_id)?;
-        gantry_core::ids::NodeExecutionId::parse(node_id)
-            .map_err(|e| Status::invalid_argument(format!("node_id: {e}")))?;
+        edge::node_id(field, node_id)?;
         let row = self.engine.store().get_node(uuid, node_id).await.or_status()?;
-        row.ok_or_else(|| Status::not_found(format!("node {node_id:?} not found in execution {execution_id}")))
+        row.ok_or_else(|| {
+            Status::not_found(format!(
+                "node {} not found in execution {execution_id}",
+                names::quote(node_id)
+            ))
+        })
     }
 }

@@ -1,14 +1,15 @@
 //! Gantry's gRPC server: the admin service (clients and operators) and the worker service (pull-based workers) over
 //! the engine, with the standard `grpc.health.v1` health service and gRPC reflection.
 //!
-//! Handlers are thin: decode and validate with `gantry-proto`'s conversions, call the engine (writes) or the store
-//! (reads), map the result; engine errors become gRPC statuses in one place (`status.rs`). Must not contain SQL or
-//! state-machine decisions.
+//! Handlers are thin: decode and validate with `gantry-proto`'s conversions (and `edge.rs` for plain string fields:
+//! projects, names, worker ids), call the engine (writes) or the store (reads), map the result; engine errors become
+//! gRPC statuses in one place (`status.rs`). Must not contain SQL or state-machine decisions.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod config;
 mod data;
+mod edge;
 mod health;
 mod limits;
 mod paging;
@@ -144,7 +145,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
-        .layer(tower::util::MapResponseLayer::new(limits::relabel_too_large))
+        .layer(tower::util::MapResponseLayer::new(limits::relabel))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(admin)

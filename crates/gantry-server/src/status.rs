@@ -1,5 +1,6 @@
 //! The one place where engine errors become gRPC statuses (codes chosen as AIP-193 asks).
 
+use gantry_core::names::quote;
 use gantry_engine::EngineError;
 use tonic::Status;
 
@@ -36,7 +37,7 @@ impl<T> IntoStatus<T> for Result<T, gantry_store::StoreError> {
 /// Parses an execution id, naming the field on failure.
 pub fn parse_id(field: &str, text: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(text)
-        .map_err(|_| Status::invalid_argument(format!("{field}: {text:?} is not an execution id")))
+        .map_err(|_| Status::invalid_argument(format!("{field}: {} is not an execution id", quote(text))))
 }
 
 /// Refuses a request that asks for more than a documented limit, naming the field, the limit and the value given.

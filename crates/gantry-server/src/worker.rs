@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use gantry_core::model::{ExecutionError, LiteralMap};
+use gantry_core::names;
 use gantry_core::state::AttemptResult;
 use gantry_engine::{AttemptRef, Completion, Engine, LeaseStatus};
 use gantry_proto::lazy;
@@ -15,6 +16,7 @@ use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 use crate::config::REQUEST_LIMITS;
+use crate::edge;
 use crate::records::timestamp;
 use crate::status::{IntoStatus, to_status, within};
 
@@ -49,7 +51,7 @@ impl WorkerApi {
         request: Request<lazy::CompleteAttemptsRequest>,
     ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
         let r = request.into_inner();
-        require_worker(&r.worker_id)?;
+        edge::worker_id(&r.worker_id)?;
         within("completions", r.completions.len(), REQUEST_LIMITS.completions)?;
         let mut results: Vec<Option<pb::CompletionResult>> = Vec::with_capacity(r.completions.len());
         let mut valid = Vec::new();
@@ -89,21 +91,15 @@ impl WorkerApi {
     }
 }
 
-fn require_worker(worker_id: &str) -> Result<(), Status> {
-    if worker_id.is_empty() {
-        return Err(Status::invalid_argument("worker_id is required"));
-    }
-    Ok(())
-}
-
 fn attempt_ref(field: &str, attempt: Option<pb::AttemptRef>) -> Result<AttemptRef, Status> {
     let attempt = attempt.ok_or_else(|| Status::invalid_argument(format!("{field}: required field is missing")))?;
     let execution_id = Uuid::parse_str(&attempt.execution_id).map_err(|_| {
         Status::invalid_argument(format!(
-            "{field}.execution_id: {:?} is not an execution id",
-            attempt.execution_id
+            "{field}.execution_id: {} is not an execution id",
+            names::quote(&attempt.execution_id)
         ))
     })?;
+    edge::node_id(&format!("{field}.node_id"), &attempt.node_id)?;
     Ok(AttemptRef {
         execution_id,
         node_id: attempt.node_id,
@@ -123,8 +119,12 @@ fn wire_ref(attempt: &AttemptRef) -> pb::AttemptRef {
 fn completion(index: usize, wire: lazy::Completion) -> Result<Completion, Status> {
     let field = format!("completions[{index}]");
     let attempt = attempt_ref(&format!("{field}.attempt"), wire.attempt)?;
-    let lease_id = Uuid::parse_str(&wire.lease_id)
-        .map_err(|_| Status::invalid_argument(format!("{field}.lease_id: {:?} is not a lease id", wire.lease_id)))?;
+    let lease_id = Uuid::parse_str(&wire.lease_id).map_err(|_| {
+        Status::invalid_argument(format!(
+            "{field}.lease_id: {} is not a lease id",
+            names::quote(&wire.lease_id)
+        ))
+    })?;
     let result_bytes = wire.result.as_ref().map_or(0, |result| result.encoded_len()) as u64;
     let mut encoded_spec = None;
     let result = match wire.result {
@@ -138,9 +138,15 @@ fn completion(index: usize, wire: lazy::Completion) -> Result<Completion, Status
             encoded_spec = Some(Vec::from(bytes));
             AttemptResult::DynamicSpec(std::sync::Arc::new(spec))
         }
-        Some(lazy::CompletionResult::Error(error)) => AttemptResult::Error(
-            ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?,
-        ),
+        Some(lazy::CompletionResult::Error(error)) => {
+            let mut error =
+                ExecutionError::try_from(error).map_err(|e| Status::from(e.at(&format!("{field}.error"))))?;
+            if !error.code.is_empty() {
+                edge::name(&format!("{field}.error.code"), &error.code, names::NAME)?;
+            }
+            error.message = edge::capped_message(error.message);
+            AttemptResult::Error(error)
+        }
         None => {
             return Err(Status::invalid_argument(format!(
                 "{field}.result: one of outputs, dynamic_spec or error is required"
@@ -173,11 +179,14 @@ impl WorkerService for WorkerApi {
         request: Request<pb::PollTasksRequest>,
     ) -> Result<Response<pb::PollTasksResponse>, Status> {
         let r = request.into_inner();
-        require_worker(&r.worker_id)?;
+        edge::worker_id(&r.worker_id)?;
         if r.queues.is_empty() {
             return Err(Status::invalid_argument("queues: at least one queue is required"));
         }
         within("queues", r.queues.len(), REQUEST_LIMITS.poll_queues)?;
+        for (i, queue) in r.queues.iter().enumerate() {
+            edge::name(&format!("queues[{i}]"), queue, names::NAME)?;
+        }
         within(
             "max_attempts",
             r.max_attempts as usize,
@@ -220,7 +229,7 @@ impl WorkerService for WorkerApi {
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let r = request.into_inner();
-        require_worker(&r.worker_id)?;
+        edge::worker_id(&r.worker_id)?;
         within("attempts", r.attempts.len(), REQUEST_LIMITS.heartbeat_attempts)?;
         let mut refs = Vec::with_capacity(r.attempts.len());
         let mut leases = Vec::with_capacity(r.attempts.len());

@@ -3,6 +3,7 @@
 
 use std::str::FromStr;
 
+use gantry_core::names::quote;
 use gantry_core::state::{NodeKind, UnknownPhase};
 use uuid::Uuid;
 
@@ -143,7 +144,7 @@ pub(crate) fn page_after_position(page: &Page) -> StoreResult<Option<i64>> {
         .map(|after| {
             after
                 .parse::<i64>()
-                .map_err(|_| StoreError::InvalidPage(format!("{after:?} is not a node position")))
+                .map_err(|_| StoreError::InvalidPage(format!("{} is not a node position", quote(after))))
         })
         .transpose()
 }
@@ -153,7 +154,8 @@ pub(crate) fn page_after_execution(page: &Page) -> StoreResult<Option<Uuid>> {
     page.after
         .as_deref()
         .map(|after| {
-            Uuid::parse_str(after).map_err(|_| StoreError::InvalidPage(format!("{after:?} is not an execution id")))
+            Uuid::parse_str(after)
+                .map_err(|_| StoreError::InvalidPage(format!("{} is not an execution id", quote(after))))
         })
         .transpose()
 }
@@ -165,8 +167,13 @@ pub(crate) fn page_after_resource(page: &Page) -> StoreResult<Option<(String, St
         .map(|after| {
             after
                 .split_once('@')
+                .filter(|(name, version)| {
+                    // Anything a listing could not have handed out (a NUL, a name too long) must not reach a query.
+                    let valid = |part: &str| gantry_core::names::check(part, gantry_core::names::RESOURCE_NAME).is_ok();
+                    valid(name) && valid(version)
+                })
                 .map(|(name, version)| (name.to_owned(), version.to_owned()))
-                .ok_or_else(|| StoreError::InvalidPage(format!("{after:?} is not name@version")))
+                .ok_or_else(|| StoreError::InvalidPage(format!("{} is not name@version", quote(after))))
         })
         .transpose()
 }
@@ -486,9 +493,15 @@ mod tests {
             Err(StoreError::InvalidPage(_))
         ));
         assert_eq!(
-            page_after_resource(&page("n@v1@x")).ok(),
-            Some(Some(("n".to_owned(), "v1@x".to_owned())))
+            page_after_resource(&page("n@v1")).ok(),
+            Some(Some(("n".to_owned(), "v1".to_owned())))
         );
+        for made_up in ["n@v1@x", "n\0@v1", "@v1"] {
+            assert!(
+                matches!(page_after_resource(&page(made_up)), Err(StoreError::InvalidPage(_))),
+                "{made_up:?}"
+            );
+        }
         assert!(matches!(
             page_after_resource(&page("n")),
             Err(StoreError::InvalidPage(_))

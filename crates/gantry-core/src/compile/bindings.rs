@@ -47,7 +47,10 @@ impl Scope<'_> {
             let Some(&index) = self.index.get(promise.node_id.as_str()) else {
                 return Err((
                     CompileErrorCode::UnknownNode,
-                    format!("{promise} reads node {:?}, which does not exist", promise.node_id),
+                    format!(
+                        "{promise} reads node {}, which does not exist",
+                        crate::names::quote(&promise.node_id)
+                    ),
                 ));
             };
             match &self.interfaces[index] {
@@ -57,7 +60,11 @@ impl Scope<'_> {
                     None => {
                         return Err((
                             CompileErrorCode::UnknownOutput,
-                            format!("node {:?} has no output {:?}", promise.node_id, promise.output),
+                            format!(
+                                "node {} has no output {}",
+                                crate::names::quote(&promise.node_id),
+                                crate::names::quote(&promise.output)
+                            ),
                         ));
                     }
                 },
@@ -289,7 +296,7 @@ impl Compiler<'_> {
                 None => self.push(CompileError::node(
                     CompileErrorCode::UnknownNode,
                     path,
-                    format!("upstream node {id:?} does not exist"),
+                    format!("upstream node {} does not exist", crate::names::quote(id)),
                 )),
             }
         }

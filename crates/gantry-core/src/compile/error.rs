@@ -215,7 +215,7 @@ impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut located = false;
         if !self.node_id.is_empty() {
-            write!(f, "node {:?}", self.node_id)?;
+            write!(f, "node {}", crate::names::quote(&self.node_id))?;
             located = true;
         }
         if !self.input.is_empty() {
@@ -226,7 +226,7 @@ impl fmt::Display for CompileError {
                 VarSide::Input => "input",
                 VarSide::Output => "output",
             };
-            write!(f, "{side} {:?}", self.input)?;
+            write!(f, "{side} {}", crate::names::quote(&self.input))?;
             located = true;
         }
         if located {

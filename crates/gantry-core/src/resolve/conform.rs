@@ -247,7 +247,11 @@ fn enum_value(value: String, values: &[String], path: &[AttrStep]) -> Result<Lit
     } else {
         Err(mismatch(
             path,
-            format!("{value:?} is not one of enum{{{}}}", values.join(", ")),
+            format!(
+                "{} is not one of enum{{{}}}",
+                crate::names::quote(&value),
+                values.join(", ")
+            ),
         ))
     }
 }
@@ -262,3 +266,29 @@ fn mismatch(path: &[AttrStep], message: String) -> Mismatch {
 #[cfg(test)]
 #[path = "conform_tests.rs"]
 mod tests;
+
+/// Checks a task's reported outputs against its interface: each declared output present and fitting its type (as
+/// [`conform`] makes it fit), none undeclared. `Err` is the user error that fails the attempt and its node (not
+/// recoverable: the same code would report the same outputs again).
+pub fn task_outputs(
+    outputs: &crate::model::LiteralMap,
+    interface: &crate::model::TypedInterface,
+) -> Result<crate::model::LiteralMap, crate::model::ExecutionError> {
+    let invalid = |problem: String| crate::model::ExecutionError::user("invalid_outputs", problem);
+    if let Some(extra) = outputs.keys().find(|name| interface.output(name).is_none()) {
+        return Err(invalid(format!(
+            "output {} is not declared by the task's interface",
+            crate::names::quote(extra)
+        )));
+    }
+    interface
+        .outputs
+        .iter()
+        .map(|var| match outputs.get(&var.name) {
+            Some(value) => conform(value.clone(), &var.ty)
+                .map(|value| (var.name.clone(), value))
+                .map_err(|e| invalid(format!("output {}: {e}", crate::names::quote(&var.name)))),
+            None => Err(invalid(format!("output {} is missing", crate::names::quote(&var.name)))),
+        })
+        .collect()
+}

@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 use crate::model::{Binding, BindingData, Literal, LiteralMap, Promise, Variable};
 
 pub use branch::{BranchChoice, evaluate, select_branch};
-pub use conform::conform;
+pub use conform::{conform, task_outputs};
 pub use error::{ResolveError, VarKind};
 pub use path::{struct_value_to_literal, value_at_path};
 pub use success::{Outcome, criteria_from_min_successes, outcome, required_successes};

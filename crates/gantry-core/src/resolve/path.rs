@@ -83,7 +83,9 @@ fn index_into<T>(items: &[T], index: u32) -> Result<&T, String> {
 }
 
 fn key_into<'a, T>(entries: &'a BTreeMap<String, T>, key: &str) -> Result<&'a T, String> {
-    entries.get(key).ok_or_else(|| format!("key {key:?} not found"))
+    entries
+        .get(key)
+        .ok_or_else(|| format!("key {} not found", crate::names::quote(key)))
 }
 
 fn struct_kind_name(value: &StructValue) -> &'static str {

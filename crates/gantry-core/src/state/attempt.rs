@@ -8,6 +8,7 @@
 //! | Running  | Heartbeat (holder, in time)      | Running   | lease extended                                     |
 //! | Running  | Complete (holder, in time)       | Succeeded | outputs or a dynamic spec                          |
 //! | Running  | Complete error (holder, in time) | Failed    |                                                    |
+//! | Succeeded| ResultRefused                    | Failed    | the server refused the outputs or spec: user error |
 //! | Running  | Heartbeat, Complete (late)       | error     | `LeaseExpired` or `DeadlinePassed`: refused        |
 //! | Running  | LeaseExpired (past expiry)       | Failed    | system error `lease_expired`, recoverable          |
 //! | Running  | LeaseExpired (not yet expired)   | Running   | a sweep raced a heartbeat: nothing happens         |
@@ -16,11 +17,17 @@
 //! | Queued, Running | DeadlinePassed (not yet, or none) | unchanged | a sweep raced a claim or a clock      |
 //! | Queued, Running | Abort                     | Aborted   | the worker learns it from its next heartbeat       |
 //! | terminal | Abort, LeaseExpired, DeadlinePassed | unchanged | idempotent                                     |
+//! | other    | ResultRefused                    | error     | only a result just recorded can be refused         |
 //! | terminal | Complete, Heartbeat              | error     | `AlreadyTerminal`: a second completion is refused  |
 //!
 //! An attempt timeout is the task's own doing (its code ran too long while its worker kept heartbeating), so it is a
 //! user error and spends the user retry budget. A queue timeout means no worker of the queue claimed the attempt in
 //! time; queueing it again would wait on the same absent workers, so it is not retried.
+//!
+//! A completion is recorded before its result is judged: outputs are checked against the task's interface, a spec is
+//! compiled. When the server refuses the result, the attempt the worker reported as succeeded fails with the user
+//! error that fails its node (`ResultRefused`), so the attempt, its record and the completion's answer all say what
+//! the node says.
 //!
 //! Time is passed in as milliseconds since the Unix epoch: the core has no clock.
 
@@ -108,6 +115,11 @@ pub enum AttemptEvent {
         now_ms: i64,
     },
     Abort,
+    /// The server refused a result just recorded as a success: outputs that do not match the task's interface, or a
+    /// dynamic spec that does not compile. `error` is the user error that fails the node too.
+    ResultRefused {
+        error: ExecutionError,
+    },
 }
 
 impl AttemptEvent {
@@ -119,6 +131,7 @@ impl AttemptEvent {
             AttemptEvent::LeaseExpired { .. } => "lease_expired",
             AttemptEvent::DeadlinePassed { .. } => "deadline_passed",
             AttemptEvent::Abort => "abort",
+            AttemptEvent::ResultRefused { .. } => "result_refused",
         }
     }
 }
@@ -222,6 +235,10 @@ pub fn transition(state: &AttemptState, event: AttemptEvent) -> Result<(AttemptS
                 AttemptEffect::Finished(AttemptResult::Error(error)),
             ))
         }
+        (P::Succeeded, AttemptEvent::ResultRefused { error }) => Ok((
+            with_phase(P::Failed),
+            AttemptEffect::Finished(AttemptResult::Error(error)),
+        )),
         (P::Queued | P::Running, AttemptEvent::Abort) => Ok((with_phase(P::Aborted), AttemptEffect::Aborted)),
         (phase, AttemptEvent::Abort | AttemptEvent::LeaseExpired { .. } | AttemptEvent::DeadlinePassed { .. })
             if phase.is_terminal() =>
@@ -259,6 +276,51 @@ impl AttemptState {
         match self.deadline_ms {
             Some(deadline_ms) if now_ms >= deadline_ms => Err(TransitionError::DeadlinePassed { deadline_ms, now_ms }),
             _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running() -> AttemptState {
+        AttemptState {
+            phase: AttemptPhase::Running,
+            worker_id: Some("w1".into()),
+            lease_expires_at_ms: Some(1_500),
+            deadline_ms: None,
+        }
+    }
+    #[test]
+    fn a_refused_result_fails_the_attempt_just_recorded_and_nothing_else() {
+        let refusal = ExecutionError::user("invalid_outputs", "output \"x\" is missing");
+        let succeeded = AttemptState {
+            phase: AttemptPhase::Succeeded,
+            ..running()
+        };
+        let refused = AttemptEvent::ResultRefused { error: refusal.clone() };
+        assert_eq!(
+            transition(&succeeded, refused.clone()).map(|(s, e)| (s.phase, e)),
+            Ok((
+                AttemptPhase::Failed,
+                AttemptEffect::Finished(AttemptResult::Error(refusal))
+            ))
+        );
+        for phase in [
+            AttemptPhase::Queued,
+            AttemptPhase::Running,
+            AttemptPhase::Failed,
+            AttemptPhase::Aborted,
+        ] {
+            let state = AttemptState { phase, ..running() };
+            assert!(
+                matches!(
+                    transition(&state, refused.clone()),
+                    Err(TransitionError::Invalid { .. })
+                ),
+                "{phase:?}"
+            );
         }
     }
 }

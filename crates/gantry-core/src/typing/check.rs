@@ -92,7 +92,7 @@ fn check_at(literal: &Literal, ty: &LiteralType, path: &mut Vec<AttrStep>) -> Re
             if values.contains(value) {
                 true
             } else {
-                return Err(TypeMismatch::at(path, ty, format!("{value:?}")));
+                return Err(TypeMismatch::at(path, ty, crate::names::quote(value)));
             }
         }
         (LiteralType::Blob(_), Literal::Blob(_)) => {
@@ -182,7 +182,7 @@ fn check_struct_value(value: &StructValue, ty: &LiteralType, path: &mut Vec<Attr
             if values.contains(text) {
                 true
             } else {
-                return Err(TypeMismatch::at(path, ty, format!("{text:?}")));
+                return Err(TypeMismatch::at(path, ty, crate::names::quote(text)));
             }
         }
         (LiteralType::Datetime | LiteralType::Duration | LiteralType::Binary | LiteralType::Blob(_), _) => {

@@ -191,7 +191,7 @@ impl Engine {
     /// Opens a reference from a response for reading. NotFound for anything that is not one: another store's URI,
     /// a key this server never issues, a value or spec that does not exist.
     pub async fn open_reference(&self, uri: &str) -> EngineResult<ReferenceReader> {
-        let not_found = || EngineError::NotFound(format!("no such reference: {uri:?}"));
+        let not_found = || EngineError::NotFound(format!("no such reference: {}", gantry_core::names::quote(uri)));
         if let Some(named) = Named::parse(uri) {
             let bytes = match named {
                 Named::Value { held, name } => {

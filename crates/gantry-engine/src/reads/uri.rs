@@ -92,6 +92,10 @@ impl Named {
             }
         }
         let execution = Uuid::parse_str(&execution?).ok()?;
+        // A node id the server could never have handed out names nothing (and must not reach the store).
+        if let Some(node) = &node {
+            gantry_core::ids::NodeExecutionId::parse(node).ok()?;
+        }
         match kind {
             "value" if attempt.is_none() => {
                 let map = match map?.as_str() {

@@ -1,27 +1,24 @@
 //! Identifiers, resource kinds, variables and typed interfaces.
 
 use gantry_core::model::{Identifier, ResourceKind, TypedInterface, Variable};
+use gantry_core::names;
 
 use super::{ConversionError, ResultExt, list, optional, required_with};
 use crate::v1 as pb;
 
-/// Every part must be non-empty; the error names the empty part.
+/// Every part must be a valid name (see `gantry_core::names`): project and domain 1 to 63 bytes of
+/// `[a-z0-9][a-z0-9_-]*`, name and version 1 to 255 bytes of printable text without `@`. The error names the part.
 impl TryFrom<pb::Identifier> for Identifier {
     type Error = ConversionError;
 
     fn try_from(id: pb::Identifier) -> Result<Self, Self::Error> {
-        for (part, value) in [
-            ("project", &id.project),
-            ("domain", &id.domain),
-            ("name", &id.name),
-            ("version", &id.version),
+        for (part, value, rule) in [
+            ("project", &id.project, names::PROJECT),
+            ("domain", &id.domain, names::PROJECT),
+            ("name", &id.name, names::RESOURCE_NAME),
+            ("version", &id.version, names::RESOURCE_NAME),
         ] {
-            if value.is_empty() {
-                return Err(ConversionError::new(
-                    part,
-                    format!("identifier {part} must not be empty"),
-                ));
-            }
+            check_name(part, value, rule)?;
         }
         Ok(Identifier {
             project: id.project,
@@ -30,6 +27,11 @@ impl TryFrom<pb::Identifier> for Identifier {
             version: id.version,
         })
     }
+}
+
+/// Checks a name against its rule, as an error at `field`.
+pub fn check_name(field: &str, value: &str, rule: names::Rule) -> Result<(), ConversionError> {
+    names::check(value, rule).map_err(|problem| ConversionError::new(field, problem))
 }
 
 impl From<Identifier> for pb::Identifier {
@@ -76,6 +78,7 @@ impl TryFrom<pb::Variable> for Variable {
     type Error = ConversionError;
 
     fn try_from(variable: pb::Variable) -> Result<Self, Self::Error> {
+        check_name("name", &variable.name, names::NAME)?;
         Ok(Variable {
             ty: required_with("type", variable.r#type, "missing literal type")?,
             default: optional("default", variable.default)?,

@@ -1,7 +1,8 @@
 //! Conversions between the `gantry.v1` wire messages and `gantry_core`'s model.
 //!
 //! `TryFrom<pb::X> for core::X` validates at the edge: missing required messages and oneofs, `UNSPECIFIED` or
-//! unknown enum values, empty identifier parts and literals the core cannot represent (offloaded references) are
+//! unknown enum values, names outside their rules (`gantry_core::names`: lengths and characters, so that every
+//! store accepts exactly the same names) and literals the core cannot represent (offloaded references) are
 //! rejected with a [`ConversionError`] naming the field path. Everything else (unique node ids, type checks, graph
 //! shape) is the spec compiler's job. `From<core::X> for pb::X` is total, and `core -> pb -> core` is the identity,
 //! except that an empty task queue comes back as `default`.
@@ -25,6 +26,7 @@ use std::collections::BTreeMap;
 
 pub use error::ConversionError;
 pub(crate) use error::ResultExt;
+pub use interface::check_name;
 pub use literal::timeout_from_pb;
 pub use task::DEFAULT_QUEUE;
 
@@ -90,7 +92,7 @@ where
         .into_iter()
         .map(|(key, item)| match T::try_from(item) {
             Ok(value) => Ok((key, value)),
-            Err(error) => Err(error.at(&format!("{field}['{key}']"))),
+            Err(error) => Err(error.at(&format!("{field}['{}']", gantry_core::names::shorten(&key)))),
         })
         .collect()
 }

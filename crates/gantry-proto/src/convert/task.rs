@@ -2,7 +2,9 @@
 
 use gantry_core::model::{ContainerSpec, RetryPolicy, TaskMetadata, TaskTemplate};
 
-use super::interface::{interface_or_empty, required_identifier};
+use gantry_core::names;
+
+use super::interface::{check_name, interface_or_empty, required_identifier};
 use super::literal::{duration_from_pb, duration_to_pb, timeout_from_pb};
 use super::{ConversionError, optional};
 use crate::v1 as pb;
@@ -43,6 +45,12 @@ impl TryFrom<pb::TaskMetadata> for TaskMetadata {
     type Error = ConversionError;
 
     fn try_from(metadata: pb::TaskMetadata) -> Result<Self, Self::Error> {
+        if !metadata.queue.is_empty() {
+            check_name("queue", &metadata.queue, names::NAME)?;
+        }
+        if !metadata.cache_version.is_empty() {
+            check_name("cache_version", &metadata.cache_version, names::NAME)?;
+        }
         Ok(TaskMetadata {
             retries: optional("retries", metadata.retries)?.unwrap_or_default(),
             timeout: timeout_from_pb("timeout", metadata.timeout)?,

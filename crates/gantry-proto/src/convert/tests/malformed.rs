@@ -1,6 +1,9 @@
 //! Malformed literals, types, identifiers and errors are rejected with an error naming the exact field path.
 
-use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node, TaskTemplate, Variable};
+use gantry_core::model::{
+    ExecutionError, Identifier, Literal, LiteralMap, LiteralType, Node, TaskMetadata, TaskTemplate, TypedInterface,
+    Variable,
+};
 use gantry_core::state::ExecutionPhase;
 
 use crate::convert::{ConversionError, decode_enum, required};
@@ -79,7 +82,7 @@ fn an_empty_identifier_part_is_named() {
             ..Default::default()
         };
         let error = expect_error::<TaskTemplate, _>(task);
-        assert_error(&error, field, &format!("identifier {part} must not be empty"));
+        assert_error(&error, field, "must not be empty");
     }
     let error = expect_error::<TaskTemplate, _>(pb::TaskTemplate::default());
     assert_error(&error, "id", "missing identifier");
@@ -265,4 +268,44 @@ fn a_timeout_that_is_not_positive_is_refused_naming_its_field() {
     });
     let converted = required::<_, TaskTemplate>("task", Some(task)).expect("a positive timeout converts");
     assert_eq!(converted.metadata.timeout.map(|t| t.as_millis()), Some(250));
+}
+
+/// Sets one field of a task template.
+type Setter = fn(&mut pb::TaskTemplate, &str);
+
+#[test]
+fn names_outside_their_rules_are_named_and_quoted_short() {
+    let long = "n".repeat(2 << 20);
+    let cases: [(&str, Setter); 4] = [
+        ("id.name", |task, value| {
+            task.id.get_or_insert_default().name = value.to_owned()
+        }),
+        ("id.project", |task, value| {
+            task.id.get_or_insert_default().project = value.to_owned()
+        }),
+        ("metadata.queue", |task, value| {
+            task.metadata.get_or_insert_default().queue = value.to_owned()
+        }),
+        ("metadata.cache_version", |task, value| {
+            task.metadata.get_or_insert_default().cache_version = value.to_owned();
+        }),
+    ];
+    for (field, set) in cases {
+        for (value, says) in [(long.as_str(), "(2097152 bytes)"), ("nul\0", "\\0")] {
+            let mut task = pb::TaskTemplate::from(TaskTemplate {
+                id: Identifier::new("p", "d", "t", "v1"),
+                interface: TypedInterface::default(),
+                metadata: TaskMetadata::default(),
+                container: None,
+            });
+            set(&mut task, value);
+            let error = expect_error::<TaskTemplate, _>(task);
+            assert_error(&error, field, says);
+            assert!(
+                error.to_string().len() < 300,
+                "{field}: {} bytes",
+                error.to_string().len()
+            );
+        }
+    }
 }

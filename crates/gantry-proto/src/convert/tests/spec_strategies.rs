@@ -29,7 +29,8 @@ fn task_metadata() -> impl Strategy<Value = TaskMetadata> {
         option::of(timeout()),
         option::of(timeout()),
         any::<bool>(),
-        text(),
+        // A cache version is empty or a name (printable, no surrounding spaces).
+        prop_oneof![Just(String::new()), "[a-z0-9.]{1,8}"],
         any::<bool>(),
         "[a-z]{1,8}",
     )
