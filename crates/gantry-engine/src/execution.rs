@@ -154,10 +154,7 @@ impl Batch<'_> {
 
     /// The error of a failed top-level node held in this batch, to explain the execution's failure.
     async fn first_node_error(&mut self, id: Uuid) -> EngineResult<Option<ExecutionError>> {
-        self.held_top_level_errors(id)
-            .first()
-            .map(|bytes| codec::decode_error(bytes))
-            .transpose()
+        self.first_held_child_error(id, "").map(codec::decode_error).transpose()
     }
 
     /// How the outputs of a composite (an execution's workflow under an empty node id, a spec, sub-workflow, branch
