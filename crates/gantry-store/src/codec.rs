@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use gantry_core::state::{NodeKind, UnknownPhase};
+use gantry_core::state::{NodeKind, NodePhase, UnknownPhase};
 use uuid::Uuid;
 
 use crate::rows::{AttemptRow, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow};
@@ -146,6 +146,37 @@ pub(crate) fn page_after_position(page: &Page) -> StoreResult<Option<i64>> {
                 .map_err(|_| StoreError::InvalidPage(format!("{after:?} is not a node position")))
         })
         .transpose()
+}
+
+/// The bounds, both exclusive, of the node ids a listing of the descendants of `below` (every node when empty)
+/// resumes between. Scoped ids are `parent/attempt/local`, so a node's descendants are the ids starting with
+/// `below/`, which sort bytewise between `below/` and `below0` (`0` is the byte after `/`); no id of the execution
+/// sorts after `char::MAX`. The page token is the last id listed and must be one.
+pub(crate) fn descendant_bounds(below: &str, page: &Page) -> StoreResult<(String, String)> {
+    let (start, end) = if below.is_empty() {
+        (String::new(), char::MAX.to_string())
+    } else {
+        (format!("{below}/"), format!("{below}0"))
+    };
+    let Some(after) = page.after.as_deref() else {
+        return Ok((start, end));
+    };
+    if gantry_core::ids::NodeExecutionId::parse(after).is_err() {
+        return Err(StoreError::InvalidPage(format!(
+            "{:?} is not a node id",
+            after.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok((start.max(after.to_owned()), end))
+}
+
+/// The phases a node listing asks for as the schema spells them, each once; every phase when none is given.
+pub(crate) fn listed_phases(phases: &[NodePhase]) -> Vec<&'static str> {
+    let phases = if phases.is_empty() { &NodePhase::ALL[..] } else { phases };
+    let mut names: Vec<&'static str> = phases.iter().map(|phase| phase.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// The execution id after which an execution listing resumes.

@@ -17,7 +17,7 @@ mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
-use gantry_core::state::ExecutionPhase;
+use gantry_core::state::{ExecutionPhase, NodePhase};
 use uuid::Uuid;
 
 pub use error::StoreError;
@@ -94,6 +94,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The children of `parent_id` (empty: the top-level nodes) in position order; `page.after` is the position of
     /// the last row of the previous page, as a decimal string.
     async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>>;
+    /// Nodes at every depth strictly below `below` (the whole execution when empty) that are in one of `phases` (in
+    /// any phase when empty), ordered by scoped node id, bytewise; `page.after` is the node id of the last row of the
+    /// previous page. Reads at most `page.limit` rows per phase asked for, along an index of (execution, phase, node
+    /// id), however many nodes the execution has: the failed nodes of a 100,000-child fan-out come a page at a time.
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>>;
     /// Every attempt of a node, in attempt order.
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>>;
     /// The dynamic job spec attempt `attempt` of `node_id` returned, once accepted.

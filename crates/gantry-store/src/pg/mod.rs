@@ -23,7 +23,7 @@ use crate::rows::{
 use crate::{Announcement, PutOutcome, Store, StoreError, StoreResult, Tx};
 pub use connection::PgSettings;
 use connection::Probe;
-use gantry_core::state::ExecutionPhase;
+use gantry_core::state::{ExecutionPhase, NodePhase};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -227,6 +227,16 @@ impl Store for PgStore {
 
     async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
         nodes::list_nodes(&self.pool, execution_id, parent_id, page).await
+    }
+
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>> {
+        nodes::list_descendants(&self.pool, execution_id, below, phases, page).await
     }
 
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {

@@ -1,12 +1,13 @@
 //! Nodes: batch writes as one `UNNEST` statement per [`POSTGRES_BATCH_ROWS`] rows.
 
+use gantry_core::state::NodePhase;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::StoreResult;
 use crate::codec::{
-    POSTGRES_BATCH_ROWS, RawNode, decode_all, join_downstream, node_kind_str, nodes_conflict, page_after_position,
-    page_limit, terminal_node_phases_sql,
+    POSTGRES_BATCH_ROWS, RawNode, decode_all, descendant_bounds, join_downstream, listed_phases, node_kind_str,
+    nodes_conflict, page_after_position, page_limit, terminal_node_phases_sql,
 };
 use crate::error::conflict_or;
 use crate::rows::{NodeRow, Page};
@@ -210,6 +211,33 @@ pub(super) async fn list_nodes<'e>(
     .bind(execution_id)
     .bind(parent_id)
     .bind(page_after_position(page)?)
+    .bind(page_limit(page))
+    .fetch_all(executor)
+    .await?;
+    decode_all(raws)
+}
+
+/// One index range per phase (`nodes_phase`: execution, phase, node id in the "C" collation, so that the order is
+/// bytewise as on SQLite), each read for at most a page, then merged: bounded by the page size times the phases.
+pub(super) async fn list_descendants<'e>(
+    executor: impl PgExecutor<'e>,
+    execution_id: Uuid,
+    below: &str,
+    phases: &[NodePhase],
+    page: &Page,
+) -> StoreResult<Vec<NodeRow>> {
+    let (after, before) = descendant_bounds(below, page)?;
+    let raws: Vec<RawNode> = sqlx::query_as(
+        "SELECT n.* FROM unnest($2::text[]) AS p (phase) CROSS JOIN LATERAL ( \
+             SELECT * FROM nodes WHERE execution_id = $1 AND phase = p.phase \
+             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 \
+             ORDER BY node_id COLLATE \"C\" LIMIT $5) AS n \
+         ORDER BY n.node_id COLLATE \"C\" LIMIT $5",
+    )
+    .bind(execution_id)
+    .bind(listed_phases(phases))
+    .bind(after)
+    .bind(before)
     .bind(page_limit(page))
     .fetch_all(executor)
     .await?;

@@ -22,7 +22,7 @@ use crate::rows::{
     SpecRow,
 };
 use crate::{Announcement, PutOutcome, Store, StoreResult, Tx};
-use gantry_core::state::ExecutionPhase;
+use gantry_core::state::{ExecutionPhase, NodePhase};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -185,6 +185,16 @@ impl Store for SqliteStore {
 
     async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
         nodes::list_nodes(&self.pool, execution_id, parent_id, page).await
+    }
+
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>> {
+        nodes::list_descendants(&self.pool, execution_id, below, phases, page).await
     }
 
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {

@@ -1,13 +1,14 @@
 //! Nodes: batch writes as multi-row statements of [`SQLITE_BATCH_ROWS`] rows, inside the caller's transaction.
 
+use gantry_core::state::NodePhase;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
 use super::json_strings;
 use crate::StoreResult;
 use crate::codec::{
-    RawNode, decode_all, join_downstream, node_kind_str, nodes_conflict, page_after_position, page_limit,
-    terminal_node_phases_sql,
+    RawNode, decode_all, descendant_bounds, join_downstream, listed_phases, node_kind_str, nodes_conflict,
+    page_after_position, page_limit, terminal_node_phases_sql,
 };
 use crate::error::conflict_or;
 use crate::rows::{NodeRow, Page};
@@ -150,6 +151,39 @@ pub(super) async fn list_nodes<'e>(
     .bind(page_limit(page))
     .fetch_all(executor)
     .await?;
+    decode_all(raws)
+}
+
+/// One index range per phase (`nodes_phase`: execution, phase, node id), each read for at most a page, then
+/// merged: bounded by the page size times the phases. SQLite would sort every match of `phase IN (...)` instead.
+pub(super) async fn list_descendants<'e>(
+    executor: impl SqliteExecutor<'e>,
+    execution_id: Uuid,
+    below: &str,
+    phases: &[NodePhase],
+    page: &Page,
+) -> StoreResult<Vec<NodeRow>> {
+    let (after, before) = descendant_bounds(below, page)?;
+    let mut query = QueryBuilder::<Sqlite>::new("");
+    for (i, phase) in listed_phases(phases).into_iter().enumerate() {
+        if i > 0 {
+            query.push(" UNION ALL ");
+        }
+        query
+            .push("SELECT * FROM (SELECT * FROM nodes INDEXED BY nodes_phase WHERE execution_id = ")
+            .push_bind(execution_id)
+            .push(" AND phase = ")
+            .push_bind(phase)
+            .push(" AND node_id > ")
+            .push_bind(after.clone())
+            .push(" AND node_id < ")
+            .push_bind(before.clone())
+            .push(" ORDER BY node_id LIMIT ")
+            .push_bind(page_limit(page))
+            .push(")");
+    }
+    query.push(" ORDER BY node_id LIMIT ").push_bind(page_limit(page));
+    let raws: Vec<RawNode> = query.build_query_as().fetch_all(executor).await?;
     decode_all(raws)
 }
 
