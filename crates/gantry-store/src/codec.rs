@@ -170,13 +170,38 @@ pub(crate) fn descendant_bounds(below: &str, page: &Page) -> StoreResult<(String
     Ok((start.max(after.to_owned()), end))
 }
 
-/// The phases a node listing asks for as the schema spells them, each once; every phase when none is given.
-pub(crate) fn listed_phases(phases: &[NodePhase]) -> Vec<&'static str> {
-    let phases = if phases.is_empty() { &NodePhase::ALL[..] } else { phases };
+/// The phases of a node that stopped without success, as the schema spells them: the `unsuccessful` flag (Postgres)
+/// and the `nodes_unsuccessful` partial index (both stores) are defined by this list.
+macro_rules! unsuccessful_node_phases_sql {
+    () => {
+        "('failed', 'timed_out', 'aborted')"
+    };
+}
+pub(crate) use unsuccessful_node_phases_sql;
+
+/// The phases of [`unsuccessful_node_phases_sql`].
+pub(crate) const UNSUCCESSFUL_NODE_PHASES: [NodePhase; 3] =
+    [NodePhase::Failed, NodePhase::TimedOut, NodePhase::Aborted];
+
+/// How a listing of nodes at every depth reads: along the index of unsuccessful nodes when it asks only for their
+/// phases (a page of them costs a page whatever else the execution holds), else along node ids, keeping the phases
+/// asked for (`None`: every node).
+pub(crate) enum DescendantScan {
+    Unsuccessful(Vec<&'static str>),
+    ById(Option<Vec<&'static str>>),
+}
+
+pub(crate) fn descendant_scan(phases: &[NodePhase]) -> DescendantScan {
     let mut names: Vec<&'static str> = phases.iter().map(|phase| phase.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    names
+    if names.is_empty() {
+        DescendantScan::ById(None)
+    } else if phases.iter().all(|phase| UNSUCCESSFUL_NODE_PHASES.contains(phase)) {
+        DescendantScan::Unsuccessful(names)
+    } else {
+        DescendantScan::ById(Some(names))
+    }
 }
 
 /// The execution id after which an execution listing resumes.
@@ -467,6 +492,23 @@ mod tests {
     use gantry_core::state::{AttemptPhase, NodePhase};
 
     use super::*;
+
+    #[test]
+    fn unsuccessful_phases_sql_lists_the_constant() {
+        let listed: Vec<String> = unsuccessful_node_phases_sql!()
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .map(|quoted| quoted.trim_matches('\'').to_owned())
+            .collect();
+        let expected: Vec<String> = UNSUCCESSFUL_NODE_PHASES
+            .iter()
+            .map(|phase| phase.as_str().to_owned())
+            .collect();
+        assert_eq!(listed, expected);
+        for phase in UNSUCCESSFUL_NODE_PHASES {
+            assert!(phase.is_terminal() && !phase.is_success(), "{phase:?}");
+        }
+    }
 
     #[test]
     fn terminal_phase_literal_matches_the_core() {

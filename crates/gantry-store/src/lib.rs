@@ -96,8 +96,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>>;
     /// Nodes at every depth strictly below `below` (the whole execution when empty) that are in one of `phases` (in
     /// any phase when empty), ordered by scoped node id, bytewise; `page.after` is the node id of the last row of the
-    /// previous page. Reads at most `page.limit` rows per phase asked for, along an index of (execution, phase, node
-    /// id), however many nodes the execution has: the failed nodes of a 100,000-child fan-out come a page at a time.
+    /// previous page. A page reads at most `page.limit` rows, however many nodes the execution has, when `phases` is
+    /// empty or holds only phases of nodes that stopped without success (failed, timed out, aborted: they have an
+    /// index of their own, so the failed nodes of a 100,000-child fan-out come a page at a time); with other phases
+    /// it reads along node ids past the nodes in phases not asked for.
     async fn list_descendants(
         &self,
         execution_id: Uuid,

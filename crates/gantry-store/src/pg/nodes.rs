@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::StoreResult;
 use crate::codec::{
-    POSTGRES_BATCH_ROWS, RawNode, decode_all, descendant_bounds, join_downstream, listed_phases, node_kind_str,
-    nodes_conflict, page_after_position, page_limit, terminal_node_phases_sql,
+    DescendantScan, POSTGRES_BATCH_ROWS, RawNode, decode_all, descendant_bounds, descendant_scan, join_downstream,
+    node_kind_str, nodes_conflict, page_after_position, page_limit, terminal_node_phases_sql,
 };
 use crate::error::conflict_or;
 use crate::rows::{NodeRow, Page};
@@ -217,8 +217,9 @@ pub(super) async fn list_nodes<'e>(
     decode_all(raws)
 }
 
-/// One index range per phase (`nodes_phase`: execution, phase, node id in the "C" collation, so that the order is
-/// bytewise as on SQLite), each read for at most a page, then merged: bounded by the page size times the phases.
+/// Along `nodes_unsuccessful` when only the phases of nodes that stopped without success are asked for, else along
+/// `nodes_by_id` (node ids in the "C" collation, so that the order is bytewise, as on SQLite): a page reads at most
+/// the page's rows, but for a filter of other phases, which reads past the nodes in other phases.
 pub(super) async fn list_descendants<'e>(
     executor: impl PgExecutor<'e>,
     execution_id: Uuid,
@@ -227,20 +228,26 @@ pub(super) async fn list_descendants<'e>(
     page: &Page,
 ) -> StoreResult<Vec<NodeRow>> {
     let (after, before) = descendant_bounds(below, page)?;
-    let raws: Vec<RawNode> = sqlx::query_as(
-        "SELECT n.* FROM unnest($2::text[]) AS p (phase) CROSS JOIN LATERAL ( \
-             SELECT * FROM nodes WHERE execution_id = $1 AND phase = p.phase \
-             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 \
-             ORDER BY node_id COLLATE \"C\" LIMIT $5) AS n \
-         ORDER BY n.node_id COLLATE \"C\" LIMIT $5",
-    )
-    .bind(execution_id)
-    .bind(listed_phases(phases))
-    .bind(after)
-    .bind(before)
-    .bind(page_limit(page))
-    .fetch_all(executor)
-    .await?;
+    let (statement, phases) = match descendant_scan(phases) {
+        DescendantScan::Unsuccessful(phases) => (
+            "SELECT * FROM nodes WHERE execution_id = $1 AND unsuccessful AND phase = ANY($2) \
+             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 ORDER BY node_id COLLATE \"C\" LIMIT $5",
+            Some(phases),
+        ),
+        DescendantScan::ById(phases) => (
+            "SELECT * FROM nodes WHERE execution_id = $1 AND ($2::text[] IS NULL OR phase = ANY($2)) \
+             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 ORDER BY node_id COLLATE \"C\" LIMIT $5",
+            phases,
+        ),
+    };
+    let raws: Vec<RawNode> = sqlx::query_as(statement)
+        .bind(execution_id)
+        .bind(phases)
+        .bind(after)
+        .bind(before)
+        .bind(page_limit(page))
+        .fetch_all(executor)
+        .await?;
     decode_all(raws)
 }
 

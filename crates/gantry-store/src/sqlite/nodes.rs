@@ -7,8 +7,8 @@ use uuid::Uuid;
 use super::json_strings;
 use crate::StoreResult;
 use crate::codec::{
-    RawNode, decode_all, descendant_bounds, join_downstream, listed_phases, node_kind_str, nodes_conflict,
-    page_after_position, page_limit, terminal_node_phases_sql,
+    DescendantScan, RawNode, decode_all, descendant_bounds, descendant_scan, join_downstream, node_kind_str,
+    nodes_conflict, page_after_position, page_limit, terminal_node_phases_sql, unsuccessful_node_phases_sql,
 };
 use crate::error::conflict_or;
 use crate::rows::{NodeRow, Page};
@@ -154,8 +154,9 @@ pub(super) async fn list_nodes<'e>(
     decode_all(raws)
 }
 
-/// One index range per phase (`nodes_phase`: execution, phase, node id), each read for at most a page, then
-/// merged: bounded by the page size times the phases. SQLite would sort every match of `phase IN (...)` instead.
+/// Along `nodes_unsuccessful` when only the phases of nodes that stopped without success are asked for, else along
+/// the primary key (execution, node id), whose order is bytewise: a page reads at most the page's rows, but for a
+/// filter of other phases, which reads past the nodes in other phases.
 pub(super) async fn list_descendants<'e>(
     executor: impl SqliteExecutor<'e>,
     execution_id: Uuid,
@@ -164,26 +165,32 @@ pub(super) async fn list_descendants<'e>(
     page: &Page,
 ) -> StoreResult<Vec<NodeRow>> {
     let (after, before) = descendant_bounds(below, page)?;
-    let mut query = QueryBuilder::<Sqlite>::new("");
-    for (i, phase) in listed_phases(phases).into_iter().enumerate() {
-        if i > 0 {
-            query.push(" UNION ALL ");
-        }
-        query
-            .push("SELECT * FROM (SELECT * FROM nodes INDEXED BY nodes_phase WHERE execution_id = ")
-            .push_bind(execution_id)
-            .push(" AND phase = ")
-            .push_bind(phase)
-            .push(" AND node_id > ")
-            .push_bind(after.clone())
-            .push(" AND node_id < ")
-            .push_bind(before.clone())
-            .push(" ORDER BY node_id LIMIT ")
-            .push_bind(page_limit(page))
-            .push(")");
-    }
-    query.push(" ORDER BY node_id LIMIT ").push_bind(page_limit(page));
-    let raws: Vec<RawNode> = query.build_query_as().fetch_all(executor).await?;
+    let (statement, phases) = match descendant_scan(phases) {
+        // The partial index's own term must appear as written for SQLite to use the index.
+        DescendantScan::Unsuccessful(phases) => (
+            concat!(
+                "SELECT * FROM nodes INDEXED BY nodes_unsuccessful WHERE execution_id = ?1 AND phase IN ",
+                unsuccessful_node_phases_sql!(),
+                " AND phase IN (SELECT value FROM json_each(?2)) AND node_id > ?3 AND node_id < ?4 \
+                 ORDER BY node_id LIMIT ?5"
+            ),
+            Some(phases),
+        ),
+        DescendantScan::ById(phases) => (
+            "SELECT * FROM nodes WHERE execution_id = ?1 \
+             AND (?2 IS NULL OR phase IN (SELECT value FROM json_each(?2))) AND node_id > ?3 AND node_id < ?4 \
+             ORDER BY node_id LIMIT ?5",
+            phases,
+        ),
+    };
+    let raws: Vec<RawNode> = sqlx::query_as(statement)
+        .bind(execution_id)
+        .bind(phases.map(|phases| json_strings(phases)))
+        .bind(after)
+        .bind(before)
+        .bind(page_limit(page))
+        .fetch_all(executor)
+        .await?;
     decode_all(raws)
 }
 

@@ -414,6 +414,8 @@ pub async fn descendants_of_some_phases_page_in_node_id_order(store: &dyn Store)
         ("b", unsuccessful, 1_000),
         ("b/0/dn7", &[][..], 4),
         ("bb", failed, 2),
+        ("b", &[NodePhase::Running, NodePhase::Failed][..], 11),
+        ("", &[NodePhase::Skipped][..], 6),
         ("a", failed, 5),
     ] {
         let want = expected(below, phases);
