@@ -185,7 +185,7 @@ pub(super) async fn list_descendants<'e>(
     };
     let raws: Vec<RawNode> = sqlx::query_as(statement)
         .bind(execution_id)
-        .bind(phases.map(|phases| json_strings(phases)))
+        .bind(phases.map(json_strings))
         .bind(after)
         .bind(before)
         .bind(page_limit(page))
