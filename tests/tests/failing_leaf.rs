@@ -9,6 +9,7 @@ use gantry_core::model::{
 use gantry_proto::v1 as pb;
 use gantry_tests::client::{self, Admin};
 use gantry_tests::raw_worker::{self, id};
+use gantry_tests::scripted::{self, Scripted};
 use gantry_tests::{Backend, TestServer, wait_for_terminal};
 use tokio::sync::watch;
 
@@ -340,4 +341,67 @@ async fn failed_nodes_of_a_fan_out_page_by_page_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_nodes_of_a_fan_out_page_by_page_on_sqlite() {
     failed_nodes_of_a_fan_out_page_by_page(Backend::Sqlite).await;
+}
+
+/// The first failure, not the decisive one: an array node of four elements that needs three to succeed fails at
+/// its second failure, completed in a later call (and so a later batch) than the first; its error is the first's.
+async fn the_first_failure_is_named_not_the_decisive_one(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut admin = server.admin().await;
+    client::register_raw_tasks(&mut admin).await;
+    client::register_workflow(
+        &mut admin,
+        mapped("three_of_four", SuccessCriteria::MinSuccessRatio(0.75)),
+    )
+    .await;
+    let created = client::create(
+        &mut admin,
+        client::workflow_target(id("three_of_four")),
+        xs([1, 3, 0, 2]),
+        |_| {},
+    )
+    .await;
+    let mut worker = Scripted::new(&server, "one-by-one").await;
+    let mut held = Vec::new();
+    while held.len() < 4 {
+        let claimed = worker.poll(4, std::time::Duration::from_secs(20)).await;
+        assert!(!claimed.is_empty(), "the four elements are queued");
+        held.extend(claimed);
+    }
+    let element = |node_id: &str| {
+        held.iter()
+            .find(|a| scripted::node_id(a) == node_id)
+            .unwrap_or_else(|| panic!("{node_id} claimed"))
+            .clone()
+    };
+    let (first, second) = (element("m/0/0"), element("m/0/1"));
+    worker.finish(&first, raw_worker::result_for(&first)).await;
+    assert_eq!(
+        client::node(&mut admin, &created.id, "m").await.phase,
+        pb::NodePhase::ChildrenRunning as i32,
+        "one failure of four is within the ratio"
+    );
+    worker.finish(&second, raw_worker::result_for(&second)).await;
+    let execution = wait_for_terminal(&mut admin, &created.id).await;
+    assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32);
+    let error = execution.error.expect("a failed execution has an error");
+    assert_eq!(
+        (error.code.as_str(), error.node_id.as_str(), error.message.as_str()),
+        (
+            "odd",
+            "m/0/0",
+            "index 1 is odd (2 of 4 children failed or were skipped; 0 succeeded, 3 required)"
+        )
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_failure_is_named_not_the_decisive_one_on_postgres() {
+    the_first_failure_is_named_not_the_decisive_one(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_failure_is_named_not_the_decisive_one_on_sqlite() {
+    the_first_failure_is_named_not_the_decisive_one(Backend::Sqlite).await;
 }

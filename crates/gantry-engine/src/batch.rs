@@ -378,20 +378,6 @@ impl<'e> Batch<'e> {
             .retain(|(exec, id), _| *exec != execution_id || prefix.as_deref().is_some_and(|p| !id.starts_with(p)));
     }
 
-    /// The error of the first failed child of `parent_id` (empty: the execution's top-level nodes) among the rows
-    /// held, in the order they finished, then by position: what explains the parent's failure. A parent fails in
-    /// the batch in which a child's settlement made success impossible, so that child is held.
-    pub fn first_held_child_error(&self, execution_id: Uuid, parent_id: &str) -> Option<&[u8]> {
-        self.nodes
-            .values()
-            .map(|e| &e.row)
-            .filter(|row| row.execution_id == execution_id && row.parent_id == parent_id)
-            .filter(|row| row.phase.is_terminal() && !row.phase.is_success())
-            .filter_map(|row| Some(((row.finished_at, row.position), row.error.as_deref()?)))
-            .min_by_key(|(order, _)| *order)
-            .map(|(_, error)| error)
-    }
-
     /// Rolls back at once, so that the rows it locked are free for the next batch. A failed rollback (a lost
     /// connection) rolls back anyway, on the server's side.
     pub async fn rollback(self) {

@@ -367,7 +367,9 @@ impl Batch<'_> {
     }
 
     /// The error of the composite's first failed child, which the core makes the composite's own error when its
-    /// children fail (`children_failed_error`); looked up only when they just did.
+    /// children fail (`children_failed_error`); looked up only when they just did. The child may have failed in an
+    /// earlier batch (under `min_successes`, or when a later chunk's children were skipped), so the store is asked,
+    /// after this batch's rows are written.
     pub(crate) async fn first_child_failure(
         &mut self,
         key: &NodeKey,
@@ -383,9 +385,7 @@ impl Batch<'_> {
         if !failing {
             return Ok(None);
         }
-        self.first_held_child_error(key.0, &key.1)
-            .map(codec::decode_error)
-            .transpose()
+        self.first_child_error(key.0, &key.1).await
     }
 
     async fn assemble_node(&mut self, key: &NodeKey) -> EngineResult<()> {

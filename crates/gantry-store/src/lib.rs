@@ -189,6 +189,10 @@ pub trait Tx: Send {
         execution_id: Uuid,
         parent_id: &str,
     ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>>;
+    /// The error of the first child of `parent_id` (empty: the top-level nodes) that stopped without success (failed,
+    /// timed out, aborted) with an error, by finish time and then position: what explains the parent's failure.
+    /// Reads the children that did not succeed only, along an index.
+    async fn first_child_error(&mut self, execution_id: Uuid, parent_id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Writes every mutable column of each node (phase, counters, inputs, outputs, error, times) in one statement.
     async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()>;
     /// Aborts every non-terminal node strictly below `node_id` (every node of the execution when `None`) and their

@@ -402,6 +402,10 @@ impl Tx for PgTx {
         nodes::child_outputs(&mut self.tx, execution_id, parent_id).await
     }
 
+    async fn first_child_error(&mut self, execution_id: Uuid, parent_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        nodes::first_child_error(&mut self.tx, execution_id, parent_id).await
+    }
+
     async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
         nodes::update_nodes(&mut self.tx, rows).await
     }

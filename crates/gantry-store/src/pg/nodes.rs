@@ -299,6 +299,22 @@ pub(super) async fn child_outputs(
     Ok(outputs)
 }
 
+pub(super) async fn first_child_error(
+    conn: &mut PgConnection,
+    execution_id: Uuid,
+    parent_id: &str,
+) -> StoreResult<Option<Vec<u8>>> {
+    let error: Option<(Vec<u8>,)> = sqlx::query_as(
+        "SELECT error FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND unsuccessful \
+         AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1",
+    )
+    .bind(execution_id)
+    .bind(parent_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(error.map(|(error,)| error))
+}
+
 /// One statement: the attempts' update runs as a data-modifying CTE beside the nodes' update. `starts_with`
 /// rather than `LIKE`, so `_` and `%` in node ids are plain characters.
 const ABORT_DESCENDANTS: &str = concat!(

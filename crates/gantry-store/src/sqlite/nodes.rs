@@ -228,6 +228,23 @@ pub(super) async fn lock_children(
     decode_all(raws)
 }
 
+pub(super) async fn first_child_error(
+    conn: &mut SqliteConnection,
+    execution_id: Uuid,
+    parent_id: &str,
+) -> StoreResult<Option<Vec<u8>>> {
+    let error: Option<(Vec<u8>,)> = sqlx::query_as(concat!(
+        "SELECT error FROM nodes WHERE execution_id = ?1 AND parent_id = ?2 AND phase IN ",
+        unsuccessful_node_phases_sql!(),
+        " AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1"
+    ))
+    .bind(execution_id)
+    .bind(parent_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(error.map(|(error,)| error))
+}
+
 pub(super) async fn child_outputs(
     conn: &mut SqliteConnection,
     execution_id: Uuid,

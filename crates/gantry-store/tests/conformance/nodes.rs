@@ -446,3 +446,39 @@ pub async fn descendants_of_some_phases_page_in_node_id_order(store: &dyn Store)
             .is_err_and(|error| matches!(error, StoreError::InvalidPage(_)))
     );
 }
+
+/// The first child of a parent to stop without success with an error, by finish time and then position: neither a
+/// later failure, nor one without an error, nor a success, nor another parent's child, nor a grandchild.
+pub async fn first_child_error_is_the_earliest_unsuccessful_child(store: &dyn Store) {
+    let execution = committed_execution(store, "first-failure").await;
+    let settled = |id: &str, position: i64, phase: NodePhase, finished_at: i64, error: Option<&str>| NodeRow {
+        phase,
+        finished_at: Some(finished_at),
+        error: error.map(|e| e.as_bytes().to_vec()),
+        ..node(execution.id, id, position)
+    };
+    let rows = [
+        settled("a", 0, NodePhase::Failed, 30, Some("top a")),
+        settled("b", 1, NodePhase::Failed, 20, Some("top b")),
+        settled("b/0/x", 0, NodePhase::Succeeded, 1, None),
+        settled("b/0/y", 1, NodePhase::Failed, 50, Some("late")),
+        settled("b/0/z", 2, NodePhase::Failed, 10, None),
+        settled("b/0/w", 5, NodePhase::TimedOut, 40, Some("timed out at 40")),
+        settled("b/0/v", 4, NodePhase::Aborted, 40, Some("aborted at 40, before w")),
+        settled("b/0/v/0/deep", 0, NodePhase::Failed, 5, Some("a grandchild")),
+        settled("c/0/q", 0, NodePhase::Failed, 1, Some("another parent's")),
+    ];
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&rows).await.unwrap();
+    let error = |bytes: Option<Vec<u8>>| bytes.map(|b| String::from_utf8(b).unwrap());
+    assert_eq!(
+        error(tx.first_child_error(execution.id, "b").await.unwrap()).as_deref(),
+        Some("aborted at 40, before w")
+    );
+    assert_eq!(
+        error(tx.first_child_error(execution.id, "").await.unwrap()).as_deref(),
+        Some("top b")
+    );
+    assert_eq!(tx.first_child_error(execution.id, "a").await.unwrap(), None);
+    tx.commit().await.unwrap();
+}
