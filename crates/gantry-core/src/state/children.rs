@@ -82,15 +82,19 @@ pub fn required_children(counts: ChildCounts, rule: ChildRule) -> u64 {
     rule.min_successes.map_or(counts.total, |n| n.min(counts.total))
 }
 
+/// How long a composite's error message may grow with the counts of the levels above its failed leaf.
+pub const COUNTED_MESSAGE_BYTES: usize = 4096;
+
 /// The error of a composite whose children can no longer meet its rule.
 ///
 /// What an operator needs is the cause, not the count. When a child failed with an error, the composite's error is
 /// that error (its kind, code and message, and the scoped id of the node it concerns) with this level's count
 /// appended to the message. A failed composite child's own error was built the same way, so at any depth of nesting
 /// (dynamic in dynamic, sub-workflow, array node) the error names the first failed descendant and carries its
-/// message, followed by one count per level, innermost first. Without a failed child's error (only skipped children
-/// are known), it is a `children_failed` error with the count alone. The error is never recoverable: the composite
-/// does not run again.
+/// message, followed by one count per level, innermost first, as long as the message stays within
+/// [`COUNTED_MESSAGE_BYTES`] (a recursion thousands of levels deep keeps the leaf's message and its innermost
+/// counts). Without a failed child's error (only skipped children are known), it is a `children_failed` error with
+/// the count alone. The error is never recoverable: the composite does not run again.
 pub fn children_failed_error(
     counts: ChildCounts,
     rule: ChildRule,
@@ -104,11 +108,15 @@ pub fn children_failed_error(
         required_children(counts, rule),
     );
     match first_failure {
-        Some(cause) => ExecutionError {
-            message: format!("{} ({count})", cause.message),
-            recoverable: false,
-            ..cause
-        },
+        Some(mut cause) => {
+            if cause.message.len() + count.len() + 3 <= COUNTED_MESSAGE_BYTES {
+                cause.message = format!("{} ({count})", cause.message);
+            }
+            ExecutionError {
+                recoverable: false,
+                ..cause
+            }
+        }
         None => ExecutionError::user("children_failed", count),
     }
 }

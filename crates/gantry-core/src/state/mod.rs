@@ -12,8 +12,8 @@ mod phase;
 
 pub use attempt::{AttemptEffect, AttemptEvent, AttemptResult, AttemptState};
 pub use children::{
-    ChildCounts, ChildRule, DownstreamAction, NodeKind, children_failed_error, children_outcome, downstream_action,
-    required_children,
+    COUNTED_MESSAGE_BYTES, ChildCounts, ChildRule, DownstreamAction, NodeKind, children_failed_error, children_outcome,
+    downstream_action, required_children,
 };
 pub use error::TransitionError;
 pub use execution::{ExecutionDecision, ExecutionEffect, ExecutionEvent, ExecutionState};

@@ -768,6 +768,24 @@ fn a_failed_composite_names_its_first_failed_descendant_at_every_depth() {
     assert_eq!(execution.state.error, Some(outer));
 }
 
+/// A failure thousands of levels deep: the counts stop growing the message at its bound, the leaf's id, code and
+/// message stay.
+#[test]
+fn a_failure_deep_down_keeps_its_message_bounded() {
+    let leaf = ExecutionError::user("boom", "the leaf's own words").at_node("deep");
+    let mut error = leaf.clone();
+    for _ in 0..10_000 {
+        error = children_failed_error(counts(2, 1, 1), ChildRule::ALL_FAIL_FAST, Some(error));
+    }
+    assert!(error.message.len() <= COUNTED_MESSAGE_BYTES, "{}", error.message.len());
+    assert!(
+        error
+            .message
+            .starts_with("the leaf's own words (1 of 2 children failed")
+    );
+    assert_eq!((error.code, error.node_id), (leaf.code, leaf.node_id));
+}
+
 /// Only skipped children known (no failed child's error): the count alone, under `children_failed`.
 #[test]
 fn a_composite_failed_by_skipped_children_alone_says_how_many() {
