@@ -1,6 +1,8 @@
 //! Compiles `proto/gantry/v1/*.proto` with protox (no `protoc` needed), writes the file descriptor set to
 //! `$OUT_DIR/gantry_descriptor.bin` for gRPC reflection, and generates the messages and services with
-//! tonic-prost-build.
+//! tonic-prost-build. Also compiles the `grpc.health.v1` proto shipped beside ours (`proto/grpc/health/v1`, verbatim
+//! from the gRPC project) into `$OUT_DIR/health_descriptor.bin`, so that reflection serves the file clients get
+//! from us; tonic-health implements the service.
 
 use std::path::PathBuf;
 
@@ -18,12 +20,15 @@ const PROTO_FILES: &[&str] = &[
     "gantry/v1/worker.proto",
 ];
 
+/// The standard health service's proto, served by tonic-health; only its descriptor is built here.
+const HEALTH_PROTO: &str = "grpc/health/v1/health.proto";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let proto_root = manifest_dir.join("../../proto");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", proto_root.display());
-    for file in PROTO_FILES {
+    for file in PROTO_FILES.iter().chain([&HEALTH_PROTO]) {
         println!("cargo:rerun-if-changed={}", proto_root.join(file).display());
     }
 
@@ -33,6 +38,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(
         out_dir.join("gantry_descriptor.bin"),
         compiler.encode_file_descriptor_set(),
+    )?;
+
+    let mut health = protox::Compiler::new([&proto_root])?;
+    health.include_source_info(true).include_imports(true);
+    health.open_files([HEALTH_PROTO])?;
+    std::fs::write(
+        out_dir.join("health_descriptor.bin"),
+        health.encode_file_descriptor_set(),
     )?;
 
     tonic_prost_build::configure()

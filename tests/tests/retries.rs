@@ -244,7 +244,18 @@ async fn child_failure_fails_the_parent(backend: Backend) {
     );
     let parent = node(&mut admin, &execution, "n0").await;
     assert_eq!(parent.phase, pb::NodePhase::Failed as i32);
-    assert_eq!(parent.error.as_ref().map(|e| e.code.as_str()), Some("children_failed"));
+    let error = parent.error.expect("the failed parent has an error");
+    assert_eq!(
+        (error.code.as_str(), error.node_id.as_str()),
+        ("flaky", "n0/0/dn1"),
+        "the parent's error is its failed child's"
+    );
+    assert!(
+        error.message.starts_with("flaky on purpose (1 of 3 children failed"),
+        "{}",
+        error.message
+    );
+    assert_eq!(finished.error, Some(error), "and so is the execution's");
     assert_eq!(parent.attempts, 1, "a child's failure does not re-run the generator");
     for node in all_nodes(&mut admin, &execution).await {
         assert!(

@@ -301,6 +301,7 @@ impl Paper {
                     NodeEvent::ChildrenCreated {
                         counts,
                         rule: ChildRule::ALL_FAIL_FAST,
+                        first_failure: None,
                     },
                 ));
             }
@@ -345,6 +346,7 @@ impl Paper {
                     NodeEvent::ChildrenProgress {
                         counts,
                         rule: ChildRule::ALL_FAIL_FAST,
+                        first_failure: None,
                     },
                 ));
             }

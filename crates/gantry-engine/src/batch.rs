@@ -378,19 +378,6 @@ impl<'e> Batch<'e> {
             .retain(|(exec, id), _| *exec != execution_id || prefix.as_deref().is_some_and(|p| !id.starts_with(p)));
     }
 
-    /// Errors of failed top-level nodes of an execution among the rows held.
-    pub fn held_top_level_errors(&self, execution_id: Uuid) -> Vec<Vec<u8>> {
-        let mut failed: Vec<&NodeRow> = self
-            .nodes
-            .values()
-            .map(|e| &e.row)
-            .filter(|row| row.execution_id == execution_id && row.parent_id.is_empty())
-            .filter(|row| row.phase.is_terminal() && !row.phase.is_success() && row.error.is_some())
-            .collect();
-        failed.sort_by_key(|row| (row.finished_at, row.position));
-        failed.into_iter().filter_map(|row| row.error.clone()).collect()
-    }
-
     /// Rolls back at once, so that the rows it locked are free for the next batch. A failed rollback (a lost
     /// connection) rolls back anyway, on the server's side.
     pub async fn rollback(self) {

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 
 use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap, NodeTarget};
-use gantry_core::resolve::{self, OutputSource};
+use gantry_core::resolve::{self, Outcome, OutputSource};
 use gantry_core::state::{
-    self, AttemptPhase, CacheStatus, ChildCounts, DownstreamAction, NodeEffect, NodeEvent, NodeKind, NodePhase,
-    NodePolicy, NodeState, downstream_action,
+    self, AttemptPhase, CacheStatus, ChildCounts, ChildRule, DownstreamAction, NodeEffect, NodeEvent, NodeKind,
+    NodePhase, NodePolicy, NodeState, downstream_action,
 };
 use gantry_store::{AttemptRow, PARKED};
 use tracing::{debug, error};
@@ -354,9 +354,38 @@ impl Batch<'_> {
     async fn report_children_progress(&mut self, key: NodeKey) -> EngineResult<()> {
         let counts = counts_of(self.node(&key).await?);
         let rule = self.graph_info(&key).await?.rule;
-        self.events
-            .push_back((key, NodeEvent::ChildrenProgress { counts, rule }));
+        let first_failure = self.first_child_failure(&key, counts, rule).await?;
+        self.events.push_back((
+            key,
+            NodeEvent::ChildrenProgress {
+                counts,
+                rule,
+                first_failure,
+            },
+        ));
         Ok(())
+    }
+
+    /// The error of the composite's first failed child, which the core makes the composite's own error when its
+    /// children fail (`children_failed_error`); looked up only when they just did. The child may have failed in an
+    /// earlier batch (under `min_successes`, or when a later chunk's children were skipped), so the store is asked,
+    /// after this batch's rows are written.
+    pub(crate) async fn first_child_failure(
+        &mut self,
+        key: &NodeKey,
+        counts: ChildCounts,
+        rule: ChildRule,
+    ) -> EngineResult<Option<ExecutionError>> {
+        let failing = counts.failed > 0
+            && matches!(
+                self.node(key).await?.phase,
+                NodePhase::SpecAccepted | NodePhase::ChildrenRunning
+            )
+            && state::children_outcome(counts, rule) == Outcome::Failed;
+        if !failing {
+            return Ok(None);
+        }
+        self.first_child_error(key.0, &key.1).await
     }
 
     async fn assemble_node(&mut self, key: &NodeKey) -> EngineResult<()> {

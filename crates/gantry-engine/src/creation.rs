@@ -80,8 +80,15 @@ impl Batch<'_> {
             skipped,
             ..ChildCounts::new(total as u64)
         };
-        self.events
-            .push_back((key.clone(), NodeEvent::ChildrenCreated { counts, rule }));
+        let first_failure = self.first_child_failure(key, counts, rule).await?;
+        self.events.push_back((
+            key.clone(),
+            NodeEvent::ChildrenCreated {
+                counts,
+                rule,
+                first_failure,
+            },
+        ));
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use gantry_core::compile::array_interface;
 use gantry_core::model::{ExecutionError, FailurePolicy, LiteralMap, NodeTarget, WorkflowTemplate};
-use gantry_core::resolve::required_successes;
+use gantry_core::resolve::{Outcome, required_successes};
 use gantry_core::state::{
     self, ChildCounts, ChildRule, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState,
 };
@@ -135,12 +135,15 @@ impl Batch<'_> {
             failed: row.nodes_failed as u64,
             skipped: row.nodes_skipped as u64,
         };
-        let first_error = if counts.failed > 0 {
+        let running = row.phase == ExecutionPhase::Running;
+        let rule = self.graph_info(&(id, String::new())).await?.rule;
+        // Looked up only when the nodes just failed the execution: it is a write of the batch's rows and a read.
+        let failing = running && counts.failed > 0 && state::children_outcome(counts, rule) == Outcome::Failed;
+        let first_error = if failing {
             self.first_node_error(id).await?
         } else {
             None
         };
-        let rule = self.graph_info(&(id, String::new())).await?.rule;
         self.execution_events.push_back((
             id,
             ExecutionEvent::NodesProgress {
@@ -152,11 +155,24 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// The error of a failed top-level node held in this batch, to explain the execution's failure.
+    /// The error of the first top-level node that failed, to explain the execution's failure.
     async fn first_node_error(&mut self, id: Uuid) -> EngineResult<Option<ExecutionError>> {
-        self.held_top_level_errors(id)
-            .first()
-            .map(|bytes| codec::decode_error(bytes))
+        self.first_child_error(id, "").await
+    }
+
+    /// The error of the first child of `parent_id` (empty: the execution's top-level nodes) that stopped without
+    /// success, by finish time and then position, after writing this batch's rows.
+    pub(crate) async fn first_child_error(
+        &mut self,
+        id: Uuid,
+        parent_id: &str,
+    ) -> EngineResult<Option<ExecutionError>> {
+        self.flush().await?;
+        self.tx
+            .first_child_error(id, parent_id)
+            .await?
+            .as_deref()
+            .map(codec::decode_error)
             .transpose()
     }
 

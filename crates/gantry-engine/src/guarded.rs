@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use gantry_core::state::NodePhase;
 use gantry_store::{
     Announcement, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
     SpecRow, Store, StoreError, StoreResult, Tx,
@@ -88,6 +89,17 @@ impl Store for GuardedStore {
 
     async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
         self.guard(self.store().list_nodes(execution_id, parent_id, page)).await
+    }
+
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>> {
+        self.guard(self.store().list_descendants(execution_id, below, phases, page))
+            .await
     }
 
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_core::model::{Identifier, TaskMetadata, TaskTemplate, TypedInterface};
+use gantry_core::state::NodePhase;
 use gantry_store::{
     Announcement, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
     SpecRow, SqliteStore, Store, StoreError, StoreResult, Tx,
@@ -92,6 +93,18 @@ impl Store for Switched {
     }
     async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
         self.reach().await?.list_nodes(execution_id, parent_id, page).await
+    }
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>> {
+        self.reach()
+            .await?
+            .list_descendants(execution_id, below, phases, page)
+            .await
     }
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {
         self.reach().await?.list_attempts(execution_id, node_id).await

@@ -25,4 +25,8 @@ pub use gantry::v1;
 /// The encoded `FileDescriptorSet` of every `gantry.v1` file and its imports, for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gantry_descriptor.bin"));
 
+/// The encoded `FileDescriptorSet` of `grpc/health/v1/health.proto` as shipped in `proto/` (verbatim from the gRPC
+/// project), for `tonic-reflection`: the health service's description clients can read is the file we ship.
+pub const HEALTH_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/health_descriptor.bin"));
+
 pub use convert::ConversionError;

@@ -331,6 +331,11 @@ impl AdminService for AdminApi {
             .enumerate()
             .map(|(i, raw)| decode_enum::<pb::NodePhase, gantry_core::state::NodePhase>(&format!("phases[{i}]"), *raw))
             .collect::<Result<Vec<_>, _>>()?;
+        if r.all_depths {
+            return self
+                .list_descendants(execution_id, &r.parent_node_id, &phases, page)
+                .await;
+        }
         let rows = self
             .engine
             .store()
@@ -483,6 +488,43 @@ impl AdminApi {
         let uuid = parse_id("id", id)?;
         let row = self.engine.store().get_execution(uuid).await.or_status()?;
         row.ok_or_else(|| Status::not_found(format!("execution {id} not found")))
+    }
+
+    /// `ListNodeExecutions` with `all_depths`: every node below `parent` in one of `phases`, by node id; the page
+    /// token is the last node id listed.
+    async fn list_descendants(
+        &self,
+        execution_id: uuid::Uuid,
+        parent: &str,
+        phases: &[gantry_core::state::NodePhase],
+        page: gantry_store::Page,
+    ) -> Result<Response<pb::ListNodeExecutionsResponse>, Status> {
+        if !parent.is_empty() {
+            self.node_row(&execution_id.to_string(), parent).await?;
+        }
+        if let Some(after) = &page.after
+            && gantry_core::ids::NodeExecutionId::parse(after).is_err()
+        {
+            return Err(Status::invalid_argument(
+                "page_token: not a token of this listing (all_depths)",
+            ));
+        }
+        let rows = self
+            .engine
+            .store()
+            .list_descendants(execution_id, parent, phases, &page)
+            .await
+            .or_status()?;
+        let last = rows.last().map(|row| row.node_id.clone());
+        let node_executions = rows
+            .iter()
+            .map(|row| Ok((row.node_id.clone(), records::node(row)?)))
+            .collect::<Result<_, Status>>()?;
+        let (node_executions, next_page_token) = fit(node_executions, self.budget(), (rows.len(), page.limit, last));
+        Ok(Response::new(pb::ListNodeExecutionsResponse {
+            node_executions,
+            next_page_token,
+        }))
     }
 
     async fn node_row(&self, execution_id: &str, node_id: &str) -> Result<gantry_store::NodeRow, Status> {

@@ -132,11 +132,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health = health::follow_store(health_reporter, engine.store_reachable()).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(gantry_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection v1, and v1alpha for the clients that only speak it (older grpcurl, Postman, many IDE plugins).
+    let reflection = reflection_builder()
         .build_v1()
         .context("building the reflection service")?;
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
+        .context("building the v1alpha reflection service")?;
     let limit = config.max_message_bytes;
     let admin = AdminServiceServer::new(AdminApi::new(engine.clone()))
         .max_decoding_message_size(limit)
@@ -148,6 +150,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .layer(tower::util::MapResponseLayer::new(limits::relabel))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(admin)
         .add_service(worker);
     // No Nagle delay: a unary reply's small frames must leave at once.
@@ -164,4 +167,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         engine_tasks,
         health,
     })
+}
+
+/// What reflection describes: our services and the health service, from the protos in `proto/`.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(gantry_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(gantry_proto::HEALTH_FILE_DESCRIPTOR_SET)
 }

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use gantry_core::names::quote;
-use gantry_core::state::{NodeKind, UnknownPhase};
+use gantry_core::state::{NodeKind, NodePhase, UnknownPhase};
 use uuid::Uuid;
 
 use crate::rows::{AttemptRow, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow};
@@ -147,6 +147,62 @@ pub(crate) fn page_after_position(page: &Page) -> StoreResult<Option<i64>> {
                 .map_err(|_| StoreError::InvalidPage(format!("{} is not a node position", quote(after))))
         })
         .transpose()
+}
+
+/// The bounds, both exclusive, of the node ids a listing of the descendants of `below` (every node when empty)
+/// resumes between. Scoped ids are `parent/attempt/local`, so a node's descendants are the ids starting with
+/// `below/`, which sort bytewise between `below/` and `below0` (`0` is the byte after `/`); no id of the execution
+/// sorts after `char::MAX`. The page token is the last id listed and must be one.
+pub(crate) fn descendant_bounds(below: &str, page: &Page) -> StoreResult<(String, String)> {
+    let (start, end) = if below.is_empty() {
+        (String::new(), char::MAX.to_string())
+    } else {
+        (format!("{below}/"), format!("{below}0"))
+    };
+    let Some(after) = page.after.as_deref() else {
+        return Ok((start, end));
+    };
+    if gantry_core::ids::NodeExecutionId::parse(after).is_err() {
+        return Err(StoreError::InvalidPage(format!(
+            "{:?} is not a node id",
+            after.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok((start.max(after.to_owned()), end))
+}
+
+/// The phases of a node that stopped without success, as the schema spells them: the `unsuccessful` flag (Postgres)
+/// and the `nodes_unsuccessful` partial index (both stores) are defined by this list.
+macro_rules! unsuccessful_node_phases_sql {
+    () => {
+        "('failed', 'timed_out', 'aborted')"
+    };
+}
+pub(crate) use unsuccessful_node_phases_sql;
+
+/// The phases of [`unsuccessful_node_phases_sql`].
+pub(crate) const UNSUCCESSFUL_NODE_PHASES: [NodePhase; 3] =
+    [NodePhase::Failed, NodePhase::TimedOut, NodePhase::Aborted];
+
+/// How a listing of nodes at every depth reads: along the index of unsuccessful nodes when it asks only for their
+/// phases (a page of them costs a page whatever else the execution holds), else along node ids, keeping the phases
+/// asked for (`None`: every node).
+pub(crate) enum DescendantScan {
+    Unsuccessful(Vec<&'static str>),
+    ById(Option<Vec<&'static str>>),
+}
+
+pub(crate) fn descendant_scan(phases: &[NodePhase]) -> DescendantScan {
+    let mut names: Vec<&'static str> = phases.iter().map(|phase| phase.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        DescendantScan::ById(None)
+    } else if phases.iter().all(|phase| UNSUCCESSFUL_NODE_PHASES.contains(phase)) {
+        DescendantScan::Unsuccessful(names)
+    } else {
+        DescendantScan::ById(Some(names))
+    }
 }
 
 /// The execution id after which an execution listing resumes.
@@ -443,6 +499,23 @@ mod tests {
     use gantry_core::state::{AttemptPhase, NodePhase};
 
     use super::*;
+
+    #[test]
+    fn unsuccessful_phases_sql_lists_the_constant() {
+        let listed: Vec<String> = unsuccessful_node_phases_sql!()
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .map(|quoted| quoted.trim_matches('\'').to_owned())
+            .collect();
+        let expected: Vec<String> = UNSUCCESSFUL_NODE_PHASES
+            .iter()
+            .map(|phase| phase.as_str().to_owned())
+            .collect();
+        assert_eq!(listed, expected);
+        for phase in UNSUCCESSFUL_NODE_PHASES {
+            assert!(phase.is_terminal() && !phase.is_success(), "{phase:?}");
+        }
+    }
 
     #[test]
     fn terminal_phase_literal_matches_the_core() {

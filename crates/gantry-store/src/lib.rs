@@ -17,7 +17,7 @@ mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
-use gantry_core::state::ExecutionPhase;
+use gantry_core::state::{ExecutionPhase, NodePhase};
 use uuid::Uuid;
 
 pub use error::StoreError;
@@ -94,6 +94,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The children of `parent_id` (empty: the top-level nodes) in position order; `page.after` is the position of
     /// the last row of the previous page, as a decimal string.
     async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>>;
+    /// Nodes at every depth strictly below `below` (the whole execution when empty) that are in one of `phases` (in
+    /// any phase when empty), ordered by scoped node id, bytewise; `page.after` is the node id of the last row of the
+    /// previous page. A page reads at most `page.limit` rows, however many nodes the execution has, when `phases` is
+    /// empty or holds only phases of nodes that stopped without success (failed, timed out, aborted: they have an
+    /// index of their own, so the failed nodes of a 100,000-child fan-out come a page at a time); with other phases
+    /// it reads along node ids past the nodes in phases not asked for.
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>>;
     /// Every attempt of a node, in attempt order.
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>>;
     /// The dynamic job spec attempt `attempt` of `node_id` returned, once accepted.
@@ -176,6 +189,10 @@ pub trait Tx: Send {
         execution_id: Uuid,
         parent_id: &str,
     ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>>;
+    /// The error of the first child of `parent_id` (empty: the top-level nodes) that stopped without success (failed,
+    /// timed out, aborted) with an error, by finish time and then position: what explains the parent's failure.
+    /// Reads the children that did not succeed only, along an index.
+    async fn first_child_error(&mut self, execution_id: Uuid, parent_id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Writes every mutable column of each node (phase, counters, inputs, outputs, error, times) in one statement.
     async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()>;
     /// Aborts every non-terminal node strictly below `node_id` (every node of the execution when `None`) and their

@@ -222,6 +222,18 @@ async fn register_run_watch_and_inspect_through_the_cli() {
         .await;
     assert_eq!(failed.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&failed.stderr).contains("disk on fire"));
+    // Its failed nodes at every depth, flat: the task's one node, `n0`, with its error.
+    let failures = cli.json(&["list", "--phase", "failed"]).await;
+    let failed_id = failures[0]["id"].as_str().unwrap();
+    let failed_nodes = cli.json(&["nodes", failed_id, "--failed"]).await;
+    assert_eq!(failed_nodes.as_array().unwrap().len(), 1, "{failed_nodes}");
+    assert_eq!(failed_nodes[0]["node_id"], "n0");
+    assert!(
+        failed_nodes[0]["error"].to_string().contains("disk on fire"),
+        "{failed_nodes}"
+    );
+    let succeeded_nodes = cli.json(&["nodes", &execution_id, "--failed"]).await;
+    assert_eq!(succeeded_nodes, json!([]), "a succeeded execution has no failed node");
 
     // Mistakes name what was wrong.
     let unknown = cli.run(&["run", "demo/dev/no_such_task@1"]).await;

@@ -4,7 +4,7 @@
 //! The engine keeps these counts on the parent's row and applies a whole batch of child completions as one
 //! update, so no parent is locked once per child.
 
-use crate::model::NodeTarget;
+use crate::model::{ExecutionError, NodeTarget};
 use crate::resolve::{Outcome, outcome};
 
 use super::phase::NodePhase;
@@ -69,11 +69,55 @@ impl ChildRule {
 
 /// Decides a composite's fate from its children's counts.
 pub fn children_outcome(counts: ChildCounts, rule: ChildRule) -> Outcome {
-    let required = rule.min_successes.map_or(counts.total, |n| n.min(counts.total));
+    let required = required_children(counts, rule);
     let decided = outcome(required, counts.succeeded, counts.failed + counts.skipped, counts.total);
     match decided {
         Outcome::Failed if !rule.fail_fast && !counts.all_settled() => Outcome::Pending,
         other => other,
+    }
+}
+
+/// How many children a composite needs to succeed under `rule`.
+pub fn required_children(counts: ChildCounts, rule: ChildRule) -> u64 {
+    rule.min_successes.map_or(counts.total, |n| n.min(counts.total))
+}
+
+/// How long a composite's error message may grow with the counts of the levels above its failed leaf.
+pub const COUNTED_MESSAGE_BYTES: usize = 4096;
+
+/// The error of a composite whose children can no longer meet its rule.
+///
+/// What an operator needs is the cause, not the count. When a child failed with an error, the composite's error is
+/// that error (its kind, code and message, and the scoped id of the node it concerns) with this level's count
+/// appended to the message. A failed composite child's own error was built the same way, so at any depth of nesting
+/// (dynamic in dynamic, sub-workflow, array node) the error names the first failed descendant and carries its
+/// message, followed by one count per level, innermost first, as long as the message stays within
+/// [`COUNTED_MESSAGE_BYTES`] (a recursion thousands of levels deep keeps the leaf's message and its innermost
+/// counts). Without a failed child's error (only skipped children are known), it is a `children_failed` error with
+/// the count alone. The error is never recoverable: the composite does not run again.
+pub fn children_failed_error(
+    counts: ChildCounts,
+    rule: ChildRule,
+    first_failure: Option<ExecutionError>,
+) -> ExecutionError {
+    let count = format!(
+        "{} of {} children failed or were skipped; {} succeeded, {} required",
+        counts.failed + counts.skipped,
+        counts.total,
+        counts.succeeded,
+        required_children(counts, rule),
+    );
+    match first_failure {
+        Some(mut cause) => {
+            if cause.message.len() + count.len() + 3 <= COUNTED_MESSAGE_BYTES {
+                cause.message = format!("{} ({count})", cause.message);
+            }
+            ExecutionError {
+                recoverable: false,
+                ..cause
+            }
+        }
+        None => ExecutionError::user("children_failed", count),
     }
 }
 

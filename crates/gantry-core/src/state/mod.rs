@@ -11,7 +11,10 @@ pub mod node;
 mod phase;
 
 pub use attempt::{AttemptEffect, AttemptEvent, AttemptResult, AttemptState};
-pub use children::{ChildCounts, ChildRule, DownstreamAction, NodeKind, children_outcome, downstream_action};
+pub use children::{
+    COUNTED_MESSAGE_BYTES, ChildCounts, ChildRule, DownstreamAction, NodeKind, children_failed_error, children_outcome,
+    downstream_action, required_children,
+};
 pub use error::TransitionError;
 pub use execution::{ExecutionDecision, ExecutionEffect, ExecutionEvent, ExecutionState};
 pub use node::{NodeDecision, NodeEffect, NodeEvent, NodePolicy, NodeState};

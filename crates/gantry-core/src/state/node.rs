@@ -19,7 +19,7 @@
 //! | SpecAccepted                  | ChildrenCreated             | ChildrenRunning / Assembling| StartChildren / AssembleOutputs  |
 //! | ChildrenRunning               | ChildrenProgress (pending)  | ChildrenRunning             |                                  |
 //! | ChildrenRunning               | ChildrenProgress (success)  | Assembling                  | AssembleOutputs                  |
-//! | ChildrenRunning               | ChildrenProgress (failure)  | Failing                     | AbortChildren                    |
+//! | ChildrenRunning               | ChildrenProgress (failure)  | Failing, the leaf's error   | AbortChildren                    |
 //! | Failing                       | ChildrenAborted             | Failed                      | Settled                          |
 //! | Assembling                    | Assembled                   | Succeeded                   | WriteCache?, Settled             |
 //! | Assembling                    | AssemblyFailed              | Failed                      | Settled                          |
@@ -33,7 +33,7 @@
 use crate::model::{Duration, ErrorKind, ExecutionError, LiteralMap, RetryPolicy};
 use crate::resolve::Outcome;
 
-use super::children::{ChildCounts, ChildRule, NodeKind, children_outcome};
+use super::children::{ChildCounts, ChildRule, NodeKind, children_failed_error, children_outcome};
 use super::error::TransitionError;
 use super::phase::{CacheStatus, NodePhase};
 
@@ -139,11 +139,15 @@ pub enum NodeEvent {
     ChildrenCreated {
         counts: ChildCounts,
         rule: ChildRule,
+        /// The error of the first child that failed, if one did (see [`children_failed_error`]).
+        first_failure: Option<ExecutionError>,
     },
     /// Some children settled; `counts` are the totals so far.
     ChildrenProgress {
         counts: ChildCounts,
         rule: ChildRule,
+        /// The error of the first child that failed, if one did (see [`children_failed_error`]).
+        first_failure: Option<ExecutionError>,
     },
     /// Every child is terminal after an abort.
     ChildrenAborted,
@@ -322,18 +326,32 @@ pub fn transition(state: &NodeState, policy: &NodePolicy, event: NodeEvent) -> R
                 }
             }
         }
-        (P::SpecAccepted, NodeEvent::ChildrenCreated { counts, rule }) => {
+        (
+            P::SpecAccepted,
+            NodeEvent::ChildrenCreated {
+                counts,
+                rule,
+                first_failure,
+            },
+        ) => {
             if counts.total == 0 {
                 next.phase = P::Assembling;
                 vec![E::AssembleOutputs]
             } else {
                 next.phase = P::ChildrenRunning;
                 let mut effects = vec![E::StartChildren];
-                effects.extend(on_children(&mut next, counts, rule));
+                effects.extend(on_children(&mut next, counts, rule, first_failure));
                 effects
             }
         }
-        (P::ChildrenRunning, NodeEvent::ChildrenProgress { counts, rule }) => on_children(&mut next, counts, rule),
+        (
+            P::ChildrenRunning,
+            NodeEvent::ChildrenProgress {
+                counts,
+                rule,
+                first_failure,
+            },
+        ) => on_children(&mut next, counts, rule, first_failure),
         (P::Failing, NodeEvent::ChildrenProgress { .. }) => Vec::new(),
         (P::Failing, NodeEvent::ChildrenAborted) => {
             let error = next.error.take();
@@ -387,7 +405,12 @@ fn cache_write(next: &mut NodeState, policy: &NodePolicy) -> Vec<NodeEffect> {
     vec![NodeEffect::WriteCache]
 }
 
-fn on_children(next: &mut NodeState, counts: ChildCounts, rule: ChildRule) -> Vec<NodeEffect> {
+fn on_children(
+    next: &mut NodeState,
+    counts: ChildCounts,
+    rule: ChildRule,
+    first_failure: Option<ExecutionError>,
+) -> Vec<NodeEffect> {
     match children_outcome(counts, rule) {
         Outcome::Pending => Vec::new(),
         Outcome::Succeeded => {
@@ -396,16 +419,7 @@ fn on_children(next: &mut NodeState, counts: ChildCounts, rule: ChildRule) -> Ve
         }
         Outcome::Failed => {
             next.phase = NodePhase::Failing;
-            next.error = Some(ExecutionError::user(
-                "children_failed",
-                format!(
-                    "{} of {} children failed or were skipped; {} succeeded, {} required",
-                    counts.failed + counts.skipped,
-                    counts.total,
-                    counts.succeeded,
-                    rule.min_successes.map_or(counts.total, |n| n.min(counts.total)),
-                ),
-            ));
+            next.error = Some(children_failed_error(counts, rule, first_failure));
             vec![NodeEffect::AbortChildren]
         }
     }

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::model::{Duration, ExecutionError, LiteralMap, RetryPolicy};
+use crate::model::{Duration, ErrorKind, ExecutionError, LiteralMap, RetryPolicy};
 
 fn user_error(recoverable: bool) -> ExecutionError {
     ExecutionError::user("boom", "task raised").recoverable(recoverable)
@@ -236,7 +236,7 @@ fn attempt_table_rows() {
     };
     assert_eq!(
         (error.code.as_str(), error.kind, error.recoverable),
-        ("lease_expired", crate::model::ErrorKind::System, true)
+        ("lease_expired", ErrorKind::System, true)
     );
 
     let (timed_out, effect) = attempt::transition(
@@ -246,7 +246,7 @@ fn attempt_table_rows() {
     .expect("queue");
     assert_eq!(timed_out.phase, P::TimedOut);
     assert!(
-        matches!(effect, AttemptEffect::Finished(AttemptResult::Error(e)) if e.code == "queue_timeout" && !e.recoverable && e.kind == crate::model::ErrorKind::System)
+        matches!(effect, AttemptEffect::Finished(AttemptResult::Error(e)) if e.code == "queue_timeout" && !e.recoverable && e.kind == ErrorKind::System)
     );
 }
 
@@ -472,6 +472,7 @@ fn node_table_rows() {
             NodeEvent::ChildrenCreated {
                 counts: counts(3, 0, 0),
                 rule: all,
+                first_failure: None,
             },
             P::ChildrenRunning,
             vec![E::StartChildren],
@@ -483,6 +484,7 @@ fn node_table_rows() {
             NodeEvent::ChildrenCreated {
                 counts: counts(0, 0, 0),
                 rule: all,
+                first_failure: None,
             },
             P::Assembling,
             vec![E::AssembleOutputs],
@@ -494,6 +496,7 @@ fn node_table_rows() {
             NodeEvent::ChildrenProgress {
                 counts: counts(3, 2, 0),
                 rule: all,
+                first_failure: None,
             },
             P::ChildrenRunning,
             vec![],
@@ -505,6 +508,7 @@ fn node_table_rows() {
             NodeEvent::ChildrenProgress {
                 counts: counts(3, 3, 0),
                 rule: all,
+                first_failure: None,
             },
             P::Assembling,
             vec![E::AssembleOutputs],
@@ -516,6 +520,7 @@ fn node_table_rows() {
             NodeEvent::ChildrenProgress {
                 counts: counts(3, 0, 1),
                 rule: all,
+                first_failure: None,
             },
             P::Failing,
             vec![E::AbortChildren],
@@ -527,6 +532,7 @@ fn node_table_rows() {
             NodeEvent::ChildrenProgress {
                 counts: counts(3, 1, 1),
                 rule: all,
+                first_failure: None,
             },
             P::Failing,
             vec![],
@@ -704,6 +710,103 @@ fn retry_budgets_are_separate_and_backoff_doubles_up_to_the_cap() {
     assert_eq!(decision.state.error, Some(user_error(true)));
 }
 
+/// A composite failed by its children takes the first failed child's error: kind, code, message and the node it
+/// concerns (the leaf, at any depth, since a failed composite child's error already names it), with each level's
+/// count appended, innermost first; all the way up to the execution, whose error is its first failed node's.
+#[test]
+fn a_failed_composite_names_its_first_failed_descendant_at_every_depth() {
+    let task = policy(NodeKind::Task);
+    let composite = policy(NodeKind::Composite);
+    let leaf = ExecutionError::system("lease_expired", "the worker stopped heartbeating").at_node("n0/0/dn1/0/arr/0/3");
+    let fail = |policy: &NodePolicy, counts: ChildCounts, first_failure: Option<ExecutionError>| {
+        let failing = node::transition(
+            &node_in(NodePhase::ChildrenRunning),
+            policy,
+            NodeEvent::ChildrenProgress {
+                counts,
+                rule: ChildRule::ALL_FAIL_FAST,
+                first_failure,
+            },
+        )
+        .expect("children failed");
+        assert_eq!(failing.state.phase, NodePhase::Failing);
+        let failed = node::transition(&failing.state, policy, NodeEvent::ChildrenAborted).expect("aborted");
+        assert_eq!(failed.state.phase, NodePhase::Failed);
+        failed.state.error.expect("a failed composite has an error")
+    };
+    let array = fail(&composite, counts(5, 3, 1), Some(leaf.clone()));
+    let inner = fail(&task, counts(2, 1, 1), Some(array));
+    let outer = fail(&task, counts(3, 0, 1), Some(inner));
+    assert_eq!(
+        (
+            outer.kind,
+            outer.recoverable,
+            outer.code.as_str(),
+            outer.node_id.as_str()
+        ),
+        (ErrorKind::System, false, "lease_expired", "n0/0/dn1/0/arr/0/3"),
+        "the leaf's kind, code and id, never retried at the composite"
+    );
+    assert_eq!(
+        outer.message,
+        "the worker stopped heartbeating (1 of 5 children failed or were skipped; 3 succeeded, 5 required) \
+         (1 of 2 children failed or were skipped; 1 succeeded, 2 required) \
+         (1 of 3 children failed or were skipped; 0 succeeded, 3 required)"
+    );
+    let execution = execution::transition(
+        &ExecutionState {
+            phase: ExecutionPhase::Running,
+            error: None,
+        },
+        ExecutionEvent::NodesProgress {
+            counts: counts(1, 0, 1),
+            rule: ChildRule::ALL_FAIL_FAST,
+            first_error: Some(outer.clone()),
+        },
+    )
+    .expect("the execution fails");
+    assert_eq!(execution.state.error, Some(outer));
+}
+
+/// A failure thousands of levels deep: the counts stop growing the message at its bound, the leaf's id, code and
+/// message stay.
+#[test]
+fn a_failure_deep_down_keeps_its_message_bounded() {
+    let leaf = ExecutionError::user("boom", "the leaf's own words").at_node("deep");
+    let mut error = leaf.clone();
+    for _ in 0..10_000 {
+        error = children_failed_error(counts(2, 1, 1), ChildRule::ALL_FAIL_FAST, Some(error));
+    }
+    assert!(error.message.len() <= COUNTED_MESSAGE_BYTES, "{}", error.message.len());
+    assert!(
+        error
+            .message
+            .starts_with("the leaf's own words (1 of 2 children failed")
+    );
+    assert_eq!((error.code, error.node_id), (leaf.code, leaf.node_id));
+}
+
+/// Only skipped children known (no failed child's error): the count alone, under `children_failed`.
+#[test]
+fn a_composite_failed_by_skipped_children_alone_says_how_many() {
+    let error = children_failed_error(
+        ChildCounts {
+            skipped: 3,
+            ..counts(4, 1, 0)
+        },
+        ChildRule::ALL_FAIL_FAST,
+        None,
+    );
+    assert_eq!(
+        (error.code.as_str(), error.node_id.as_str(), error.message.as_str()),
+        (
+            "children_failed",
+            "",
+            "3 of 4 children failed or were skipped; 1 succeeded, 4 required"
+        )
+    );
+}
+
 #[test]
 fn min_successes_lets_a_dynamic_parent_succeed_with_failed_children() {
     let task = policy(NodeKind::Task);
@@ -714,6 +817,7 @@ fn min_successes_lets_a_dynamic_parent_succeed_with_failed_children() {
     let progress = |s, f| NodeEvent::ChildrenProgress {
         counts: counts(3, s, f),
         rule,
+        first_failure: None,
     };
     assert_eq!(
         node_after(&node_in(NodePhase::ChildrenRunning), &task, progress(1, 1)).0,
@@ -929,8 +1033,16 @@ fn any_node_event() -> impl Strategy<Value = NodeEvent> {
         Just(NodeEvent::SpecCompiled),
         error.clone().prop_map(|error| NodeEvent::SpecRejected { error }),
         (error.clone(), 0i64..10_000).prop_map(|(error, now_ms)| NodeEvent::AttemptFailed { error, now_ms }),
-        (child_counts.clone(), rule.clone()).prop_map(|(counts, rule)| NodeEvent::ChildrenCreated { counts, rule }),
-        (child_counts, rule).prop_map(|(counts, rule)| NodeEvent::ChildrenProgress { counts, rule }),
+        (child_counts.clone(), rule.clone()).prop_map(|(counts, rule)| NodeEvent::ChildrenCreated {
+            counts,
+            rule,
+            first_failure: None,
+        }),
+        (child_counts, rule).prop_map(|(counts, rule)| NodeEvent::ChildrenProgress {
+            counts,
+            rule,
+            first_failure: None,
+        }),
         Just(NodeEvent::ChildrenAborted),
         Just(NodeEvent::Assembled),
         error.clone().prop_map(|error| NodeEvent::AssemblyFailed { error }),

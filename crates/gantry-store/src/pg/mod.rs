@@ -23,7 +23,7 @@ use crate::rows::{
 use crate::{Announcement, PutOutcome, Store, StoreError, StoreResult, Tx};
 pub use connection::PgSettings;
 use connection::Probe;
-use gantry_core::state::ExecutionPhase;
+use gantry_core::state::{ExecutionPhase, NodePhase};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -234,6 +234,16 @@ impl Store for PgStore {
         nodes::list_nodes(&self.pool, execution_id, parent_id, page).await
     }
 
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>> {
+        nodes::list_descendants(&self.pool, execution_id, below, phases, page).await
+    }
+
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {
         attempts::list_attempts(&self.pool, execution_id, node_id).await
     }
@@ -395,6 +405,10 @@ impl Tx for PgTx {
         parent_id: &str,
     ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
         nodes::child_outputs(&mut self.tx, execution_id, parent_id).await
+    }
+
+    async fn first_child_error(&mut self, execution_id: Uuid, parent_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        nodes::first_child_error(&mut self.tx, execution_id, parent_id).await
     }
 
     async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {

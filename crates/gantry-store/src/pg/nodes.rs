@@ -1,12 +1,13 @@
 //! Nodes: batch writes as one `UNNEST` statement per [`POSTGRES_BATCH_ROWS`] rows.
 
+use gantry_core::state::NodePhase;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::StoreResult;
 use crate::codec::{
-    POSTGRES_BATCH_ROWS, RawNode, decode_all, join_downstream, node_kind_str, nodes_conflict, page_after_position,
-    page_limit, terminal_node_phases_sql,
+    DescendantScan, POSTGRES_BATCH_ROWS, RawNode, decode_all, descendant_bounds, descendant_scan, join_downstream,
+    node_kind_str, nodes_conflict, page_after_position, page_limit, terminal_node_phases_sql,
 };
 use crate::error::conflict_or;
 use crate::rows::{NodeRow, Page};
@@ -216,6 +217,40 @@ pub(super) async fn list_nodes<'e>(
     decode_all(raws)
 }
 
+/// Along `nodes_unsuccessful` when only the phases of nodes that stopped without success are asked for, else along
+/// `nodes_by_id` (node ids in the "C" collation, so that the order is bytewise, as on SQLite): a page reads at most
+/// the page's rows, but for a filter of other phases, which reads past the nodes in other phases.
+pub(super) async fn list_descendants<'e>(
+    executor: impl PgExecutor<'e>,
+    execution_id: Uuid,
+    below: &str,
+    phases: &[NodePhase],
+    page: &Page,
+) -> StoreResult<Vec<NodeRow>> {
+    let (after, before) = descendant_bounds(below, page)?;
+    let (statement, phases) = match descendant_scan(phases) {
+        DescendantScan::Unsuccessful(phases) => (
+            "SELECT * FROM nodes WHERE execution_id = $1 AND unsuccessful AND phase = ANY($2) \
+             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 ORDER BY node_id COLLATE \"C\" LIMIT $5",
+            Some(phases),
+        ),
+        DescendantScan::ById(phases) => (
+            "SELECT * FROM nodes WHERE execution_id = $1 AND ($2::text[] IS NULL OR phase = ANY($2)) \
+             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 ORDER BY node_id COLLATE \"C\" LIMIT $5",
+            phases,
+        ),
+    };
+    let raws: Vec<RawNode> = sqlx::query_as(statement)
+        .bind(execution_id)
+        .bind(phases)
+        .bind(after)
+        .bind(before)
+        .bind(page_limit(page))
+        .fetch_all(executor)
+        .await?;
+    decode_all(raws)
+}
+
 /// Locks are taken in key order, so two transactions locking overlapping sets cannot deadlock.
 pub(super) async fn lock_nodes(
     conn: &mut PgConnection,
@@ -262,6 +297,22 @@ pub(super) async fn child_outputs(
     .fetch_all(conn)
     .await?;
     Ok(outputs)
+}
+
+pub(super) async fn first_child_error(
+    conn: &mut PgConnection,
+    execution_id: Uuid,
+    parent_id: &str,
+) -> StoreResult<Option<Vec<u8>>> {
+    let error: Option<(Vec<u8>,)> = sqlx::query_as(
+        "SELECT error FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND unsuccessful \
+         AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1",
+    )
+    .bind(execution_id)
+    .bind(parent_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(error.map(|(error,)| error))
 }
 
 /// One statement: the attempts' update runs as a data-modifying CTE beside the nodes' update. `starts_with`

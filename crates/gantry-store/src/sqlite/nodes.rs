@@ -1,13 +1,14 @@
 //! Nodes: batch writes as multi-row statements of [`SQLITE_BATCH_ROWS`] rows, inside the caller's transaction.
 
+use gantry_core::state::NodePhase;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
 use super::json_strings;
 use crate::StoreResult;
 use crate::codec::{
-    RawNode, decode_all, join_downstream, node_kind_str, nodes_conflict, page_after_position, page_limit,
-    terminal_node_phases_sql,
+    DescendantScan, RawNode, decode_all, descendant_bounds, descendant_scan, join_downstream, node_kind_str,
+    nodes_conflict, page_after_position, page_limit, terminal_node_phases_sql, unsuccessful_node_phases_sql,
 };
 use crate::error::conflict_or;
 use crate::rows::{NodeRow, Page};
@@ -153,6 +154,46 @@ pub(super) async fn list_nodes<'e>(
     decode_all(raws)
 }
 
+/// Along `nodes_unsuccessful` when only the phases of nodes that stopped without success are asked for, else along
+/// the primary key (execution, node id), whose order is bytewise: a page reads at most the page's rows, but for a
+/// filter of other phases, which reads past the nodes in other phases.
+pub(super) async fn list_descendants<'e>(
+    executor: impl SqliteExecutor<'e>,
+    execution_id: Uuid,
+    below: &str,
+    phases: &[NodePhase],
+    page: &Page,
+) -> StoreResult<Vec<NodeRow>> {
+    let (after, before) = descendant_bounds(below, page)?;
+    let (statement, phases) = match descendant_scan(phases) {
+        // The partial index's own term must appear as written for SQLite to use the index.
+        DescendantScan::Unsuccessful(phases) => (
+            concat!(
+                "SELECT * FROM nodes INDEXED BY nodes_unsuccessful WHERE execution_id = ?1 AND phase IN ",
+                unsuccessful_node_phases_sql!(),
+                " AND phase IN (SELECT value FROM json_each(?2)) AND node_id > ?3 AND node_id < ?4 \
+                 ORDER BY node_id LIMIT ?5"
+            ),
+            Some(phases),
+        ),
+        DescendantScan::ById(phases) => (
+            "SELECT * FROM nodes WHERE execution_id = ?1 \
+             AND (?2 IS NULL OR phase IN (SELECT value FROM json_each(?2))) AND node_id > ?3 AND node_id < ?4 \
+             ORDER BY node_id LIMIT ?5",
+            phases,
+        ),
+    };
+    let raws: Vec<RawNode> = sqlx::query_as(statement)
+        .bind(execution_id)
+        .bind(phases.map(json_strings))
+        .bind(after)
+        .bind(before)
+        .bind(page_limit(page))
+        .fetch_all(executor)
+        .await?;
+    decode_all(raws)
+}
+
 pub(super) async fn lock_nodes(
     conn: &mut SqliteConnection,
     execution_id: Uuid,
@@ -185,6 +226,23 @@ pub(super) async fn lock_children(
     .fetch_all(conn)
     .await?;
     decode_all(raws)
+}
+
+pub(super) async fn first_child_error(
+    conn: &mut SqliteConnection,
+    execution_id: Uuid,
+    parent_id: &str,
+) -> StoreResult<Option<Vec<u8>>> {
+    let error: Option<(Vec<u8>,)> = sqlx::query_as(concat!(
+        "SELECT error FROM nodes WHERE execution_id = ?1 AND parent_id = ?2 AND phase IN ",
+        unsuccessful_node_phases_sql!(),
+        " AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1"
+    ))
+    .bind(execution_id)
+    .bind(parent_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(error.map(|(error,)| error))
 }
 
 pub(super) async fn child_outputs(

@@ -339,3 +339,146 @@ pub async fn nodes_creating_children_are_listed_until_all_are_created(store: &dy
     assert_eq!(store.get_node(execution.id, "gen").await.unwrap(), Some(creating));
     assert!(store.nodes_creating_children(i64::MAX).await.unwrap().is_empty());
 }
+
+/// Nodes of some phases at every depth, the whole execution's or one subtree's, paged in bytewise node id order
+/// (ids with upper case, `-` and `_`, which a locale's collation would order otherwise), without gaps or repeats,
+/// and nothing of another execution or outside the subtree (`b` is not `bb`'s ancestor).
+pub async fn descendants_of_some_phases_page_in_node_id_order(store: &dyn Store) {
+    let execution = committed_execution(store, "descendants").await;
+    let other = committed_execution(store, "other").await;
+    let phase_of = |i: usize| match i % 5 {
+        0 => NodePhase::Failed,
+        1 => NodePhase::TimedOut,
+        2 => NodePhase::Succeeded,
+        3 => NodePhase::Skipped,
+        _ => NodePhase::Running,
+    };
+    let mut ids: Vec<String> = ["a", "b", "bb", "B", "_c", "-d", "Z9"].map(str::to_owned).to_vec();
+    ids.extend((0..300).map(|i| format!("b/0/dn{i}")));
+    ids.extend((0..40).map(|i| format!("b/0/dn7/0/x{i}")));
+    ids.extend((0..30).map(|i| format!("bb/0/e{i}")));
+    ids.extend(["b/0/A", "b/0/_z", "b/0/-z", "b/1/dn0"].map(str::to_owned));
+    let rows: Vec<NodeRow> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| NodeRow {
+            phase: phase_of(i),
+            ..node(execution.id, id, i as i64)
+        })
+        .collect();
+    let elsewhere: Vec<NodeRow> = (0..20)
+        .map(|i| NodeRow {
+            phase: NodePhase::Failed,
+            ..node(other.id, &format!("b/0/dn{i}"), i)
+        })
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&rows).await.unwrap();
+    tx.insert_nodes(&elsewhere).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let expected = |below: &str, phases: &[NodePhase]| -> Vec<String> {
+        let prefix = format!("{below}/");
+        let mut ids: Vec<String> = rows
+            .iter()
+            .filter(|row| below.is_empty() || row.node_id.starts_with(&prefix))
+            .filter(|row| phases.is_empty() || phases.contains(&row.phase))
+            .map(|row| row.node_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let listed = |below: &'static str, phases: &'static [NodePhase], limit: u32| async move {
+        let mut ids = Vec::new();
+        let mut page = Page { after: None, limit };
+        loop {
+            let rows = store
+                .list_descendants(execution.id, below, phases, &page)
+                .await
+                .unwrap();
+            assert!(rows.len() <= limit as usize, "a page holds at most its limit");
+            assert!(rows.iter().all(|row| row.execution_id == execution.id));
+            let Some(last) = rows.last() else { break };
+            page.after = Some(last.node_id.clone());
+            ids.extend(rows.into_iter().map(|row| row.node_id));
+        }
+        ids
+    };
+    let failed: &[NodePhase] = &[NodePhase::Failed];
+    let unsuccessful: &[NodePhase] = &[NodePhase::Failed, NodePhase::TimedOut, NodePhase::Failed];
+    for (below, phases, limit) in [
+        ("", failed, 7),
+        ("", unsuccessful, 50),
+        ("", &[][..], 33),
+        ("b", failed, 9),
+        ("b", unsuccessful, 1_000),
+        ("b/0/dn7", &[][..], 4),
+        ("bb", failed, 2),
+        ("b", &[NodePhase::Running, NodePhase::Failed][..], 11),
+        ("", &[NodePhase::Skipped][..], 6),
+        ("a", failed, 5),
+    ] {
+        let want = expected(below, phases);
+        assert_eq!(
+            listed(below, phases, limit).await,
+            want,
+            "below {below:?}, phases {phases:?}"
+        );
+    }
+    assert!(expected("", failed).len() > 70, "the fixture has many failed nodes");
+    assert!(
+        expected("b", failed).contains(&"b/0/dn7/0/x3".to_owned()),
+        "a failed grandchild is a descendant"
+    );
+    assert!(!expected("b", &[]).iter().any(|id| id.starts_with("bb")));
+    assert!(
+        store
+            .list_descendants(
+                execution.id,
+                "",
+                failed,
+                &Page {
+                    after: Some("a\0/".to_owned()),
+                    limit: 5
+                }
+            )
+            .await
+            .is_err_and(|error| matches!(error, StoreError::InvalidPage(_)))
+    );
+}
+
+/// The first child of a parent to stop without success with an error, by finish time and then position: neither a
+/// later failure, nor one without an error, nor a success, nor another parent's child, nor a grandchild.
+pub async fn first_child_error_is_the_earliest_unsuccessful_child(store: &dyn Store) {
+    let execution = committed_execution(store, "first-failure").await;
+    let settled = |id: &str, position: i64, phase: NodePhase, finished_at: i64, error: Option<&str>| NodeRow {
+        phase,
+        finished_at: Some(finished_at),
+        error: error.map(|e| e.as_bytes().to_vec()),
+        ..node(execution.id, id, position)
+    };
+    let rows = [
+        settled("a", 0, NodePhase::Failed, 30, Some("top a")),
+        settled("b", 1, NodePhase::Failed, 20, Some("top b")),
+        settled("b/0/x", 0, NodePhase::Succeeded, 1, None),
+        settled("b/0/y", 1, NodePhase::Failed, 50, Some("late")),
+        settled("b/0/z", 2, NodePhase::Failed, 10, None),
+        settled("b/0/w", 5, NodePhase::TimedOut, 40, Some("timed out at 40")),
+        settled("b/0/v", 4, NodePhase::Aborted, 40, Some("aborted at 40, before w")),
+        settled("b/0/v/0/deep", 0, NodePhase::Failed, 5, Some("a grandchild")),
+        settled("c/0/q", 0, NodePhase::Failed, 1, Some("another parent's")),
+    ];
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&rows).await.unwrap();
+    let error = |bytes: Option<Vec<u8>>| bytes.map(|b| String::from_utf8(b).unwrap());
+    assert_eq!(
+        error(tx.first_child_error(execution.id, "b").await.unwrap()).as_deref(),
+        Some("aborted at 40, before w")
+    );
+    assert_eq!(
+        error(tx.first_child_error(execution.id, "").await.unwrap()).as_deref(),
+        Some("top b")
+    );
+    assert_eq!(tx.first_child_error(execution.id, "a").await.unwrap(), None);
+    tx.commit().await.unwrap();
+}
