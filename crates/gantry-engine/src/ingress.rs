@@ -30,7 +30,7 @@ pub(crate) struct CompiledSpec {
     /// The compiled graph, or every compile error.
     pub graph: Result<Arc<CompiledGraph>, String>,
     /// The spec as the store keeps it.
-    pub bytes: Vec<u8>,
+    pub bytes: bytes::Bytes,
 }
 
 /// A completion past the engine's edge: checked, its large values offloaded, its spec compiled.
@@ -68,7 +68,7 @@ pub(crate) async fn admit_spec(shared: &Shared, mut completion: Completion) -> A
     // The graph takes the spec's nodes over: a large spec is held once, not twice.
     let compile = move || {
         let mut spec = Arc::unwrap_or_clone(spec);
-        let bytes = encoded.unwrap_or_else(|| codec::encode_spec(&spec));
+        let bytes = codec::spec_to_store(encoded.map_or_else(|| codec::encode_spec(&spec).into(), bytes::Bytes::from));
         let graph = compile_dynamic_owned(&mut spec, &task.interface, &registry)
             .map(Arc::new)
             .map_err(|errors| errors.to_string());

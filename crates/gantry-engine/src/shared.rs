@@ -35,7 +35,10 @@ pub(crate) struct GraphInfo {
 pub(crate) enum Assembly {
     /// Output bindings over the children (a workflow, sub-workflow or dynamic spec), producing `vars`: the
     /// workflow's outputs, or the dynamic parent task's.
-    Bindings { outputs: Vec<Binding>, vars: Vec<Variable> },
+    Bindings {
+        outputs: Arc<[Binding]>,
+        vars: Vec<Variable>,
+    },
     /// A branch: the outputs of the arm that ran.
     TakenArm,
     /// An array node: one list per output, element `i` from child `i` (`none` where it did not succeed).
@@ -44,9 +47,12 @@ pub(crate) enum Assembly {
 
 impl GraphInfo {
     /// A workflow's or spec's: output bindings, and how many children must succeed.
-    pub fn bindings(outputs: Vec<Binding>, vars: Vec<Variable>, rule: ChildRule) -> Self {
+    pub fn bindings(outputs: impl Into<Arc<[Binding]>>, vars: Vec<Variable>, rule: ChildRule) -> Self {
         GraphInfo {
-            assembly: Assembly::Bindings { outputs, vars },
+            assembly: Assembly::Bindings {
+                outputs: outputs.into(),
+                vars,
+            },
             rule,
             parallelism: None,
         }

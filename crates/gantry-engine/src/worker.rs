@@ -389,7 +389,7 @@ impl Batch<'_> {
         }
         let bytes = match compiled {
             Some(compiled) => compiled.bytes.clone(),
-            None => codec::encode_spec(spec),
+            None => codec::spec_to_store(codec::encode_spec(spec).into()),
         };
         self.install_spec(key, attempt, spec, graph, &task, bytes);
         Ok(NodeEvent::SpecCompiled)
@@ -404,13 +404,14 @@ impl Batch<'_> {
         spec: &DynamicJobSpec,
         graph: Arc<gantry_core::compile::CompiledGraph>,
         task: &TaskTemplate,
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
     ) {
         let rule = state::ChildRule {
             min_successes: spec.min_successes,
             fail_fast: true,
         };
-        let info = GraphInfo::bindings(spec.outputs.clone(), task.interface.outputs.clone(), rule);
+        // The graph's outputs are the spec's (a spec compiled as it was accepted no longer has them).
+        let info = GraphInfo::bindings(graph.outputs.clone(), task.interface.outputs.clone(), rule);
         self.add_spec(SpecRow {
             execution_id: key.0,
             node_id: key.1.clone(),

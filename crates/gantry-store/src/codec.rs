@@ -480,7 +480,7 @@ impl From<RawSpec> for SpecRow {
             execution_id: raw.execution_id,
             node_id: raw.node_id,
             attempt: raw.attempt,
-            spec: raw.spec,
+            spec: raw.spec.into(),
             created_at: raw.created_at,
         }
     }

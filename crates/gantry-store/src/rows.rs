@@ -213,7 +213,7 @@ pub struct SpecRow {
     /// The attempt number, from 0.
     pub attempt: i32,
     /// protobuf DynamicJobSpec.
-    pub spec: Vec<u8>,
+    pub spec: bytes::Bytes,
     /// When it was created, in milliseconds since the Unix epoch.
     pub created_at: i64,
 }

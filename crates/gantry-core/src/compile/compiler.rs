@@ -45,7 +45,8 @@ pub(super) struct GraphSpec<'a> {
     pub interface: Arc<TypedInterface>,
     /// Borrowed, or owned when the caller no longer needs them: the compiled graph then keeps them, not a copy.
     pub nodes: Cow<'a, [Node]>,
-    pub outputs: &'a [Binding],
+    /// As `nodes`.
+    pub outputs: Cow<'a, [Binding]>,
     pub source: GraphSource,
 }
 
@@ -244,7 +245,7 @@ impl<'r> Compiler<'r> {
             owner: "the workflow",
             interface: Arc::new(workflow.interface.clone()),
             nodes: Cow::Borrowed(&workflow.nodes),
-            outputs: &workflow.outputs,
+            outputs: Cow::Borrowed(&workflow.outputs),
             source: GraphSource::Workflow {
                 id: workflow.id.clone(),
                 failure_policy: workflow.failure_policy,
@@ -316,7 +317,7 @@ impl<'r> Compiler<'r> {
             finished.push(self.finish_node(&scope, node, resolved, &join_path(spec.path, &node.id), &mut deps));
             upstream.push(deps);
         }
-        self.check_outputs(&scope, spec.outputs);
+        self.check_outputs(&scope, &spec.outputs);
         let downstream = graph::downstream_of(&upstream);
         let order = match graph::order(&upstream, &downstream) {
             Ordering::Sorted(order) => Some(order),
@@ -328,28 +329,24 @@ impl<'r> Compiler<'r> {
         if self.errors.len() > errors_before {
             return None;
         }
-        let nodes = spec
-            .nodes
-            .into_owned()
-            .into_iter()
-            .zip(finished)
-            .zip(upstream.into_iter().zip(downstream))
-            .map(|((node, finished), (upstream, downstream))| {
-                let (target, interface) = finished?;
-                Some(CompiledNode {
-                    node,
-                    interface,
-                    target,
-                    upstream,
-                    downstream,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
+        // Exactly as many as there are nodes: a collected `Option<Vec<_>>` would grow by doubling.
+        let mut nodes = Vec::with_capacity(spec.nodes.len());
+        let parts = finished.into_iter().zip(upstream.into_iter().zip(downstream));
+        for (node, (finished, (upstream, downstream))) in spec.nodes.into_owned().into_iter().zip(parts) {
+            let (target, interface) = finished?;
+            nodes.push(CompiledNode {
+                node,
+                interface,
+                target,
+                upstream,
+                downstream,
+            });
+        }
         Some(CompiledGraph::new(
             spec.interface,
             nodes,
             order?,
-            spec.outputs.to_vec(),
+            spec.outputs.into_owned(),
             spec.source,
         ))
     }

@@ -19,8 +19,9 @@ pub struct CompiledGraph {
     pub nodes: Vec<CompiledNode>,
     /// Every node once, after all of its upstream nodes; among nodes ready together, declaration order.
     pub order: Vec<usize>,
-    /// How the graph's outputs are assembled, one binding per declared output.
-    pub outputs: Vec<Binding>,
+    /// How the graph's outputs are assembled, one binding per declared output; shared with whoever assembles them
+    /// (a 100,000-child spec's output is one binding with 100,000 promises).
+    pub outputs: Arc<[Binding]>,
     /// A workflow or a dynamic spec, with the settings of that kind.
     pub source: GraphSource,
     index: HashMap<String, usize>,
@@ -125,7 +126,7 @@ impl CompiledGraph {
             interface,
             nodes,
             order,
-            outputs,
+            outputs: outputs.into(),
             source,
             index,
         }

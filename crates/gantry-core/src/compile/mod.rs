@@ -27,7 +27,7 @@ mod tests;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::model::{DynamicJobSpec, Node, TypedInterface, WorkflowTemplate};
+use crate::model::{Binding, DynamicJobSpec, Node, TypedInterface, WorkflowTemplate};
 
 pub use error::{CompileError, CompileErrorCode, CompileErrors, VarSide};
 pub use graph::{CompiledGraph, CompiledNode, CompiledTarget, GraphSource};
@@ -68,24 +68,31 @@ pub fn compile_dynamic(
     parent: &TypedInterface,
     resolver: &dyn Resolver,
 ) -> Result<CompiledGraph, CompileErrors> {
-    compile_spec(spec, Cow::Borrowed(&spec.nodes), parent, resolver)
+    compile_spec(
+        spec,
+        (Cow::Borrowed(&spec.nodes), Cow::Borrowed(&spec.outputs)),
+        parent,
+        resolver,
+    )
 }
 
-/// [`compile_dynamic`] taking the spec's nodes out of `spec`: the compiled graph keeps them instead of a copy, which
-/// halves what a large spec holds while it is accepted. `spec` is left with every other field.
+/// [`compile_dynamic`] taking the spec's nodes and output bindings out of `spec`: the compiled graph keeps them
+/// instead of a copy, which halves what a large spec holds while it is accepted. `spec` is left with every other
+/// field; the graph's `outputs` are the spec's.
 pub fn compile_dynamic_owned(
     spec: &mut DynamicJobSpec,
     parent: &TypedInterface,
     resolver: &dyn Resolver,
 ) -> Result<CompiledGraph, CompileErrors> {
     let nodes = std::mem::take(&mut spec.nodes);
-    compile_spec(spec, Cow::Owned(nodes), parent, resolver)
+    let outputs = std::mem::take(&mut spec.outputs);
+    compile_spec(spec, (Cow::Owned(nodes), Cow::Owned(outputs)), parent, resolver)
 }
 
-/// Compiles `nodes` as the nodes of `spec` (whose own `nodes` are not read).
+/// Compiles `nodes` and `outputs` as those of `spec` (whose own `nodes` and `outputs` are not read).
 fn compile_spec(
     spec: &DynamicJobSpec,
-    nodes: Cow<'_, [Node]>,
+    (nodes, outputs): (Cow<'_, [Node]>, Cow<'_, [Binding]>),
     parent: &TypedInterface,
     resolver: &dyn Resolver,
 ) -> Result<CompiledGraph, CompileErrors> {
@@ -116,7 +123,7 @@ fn compile_spec(
         owner: "the parent task",
         interface: Arc::new(parent.clone()),
         nodes,
-        outputs: &spec.outputs,
+        outputs,
         source: GraphSource::Dynamic {
             min_successes: spec.min_successes,
         },

@@ -137,7 +137,7 @@ impl Engine {
                         node: row.node_id.clone(),
                         attempt,
                     },
-                    bytes: stored.spec,
+                    bytes: crate::codec::spec_from_store(stored.spec)?.into(),
                 });
             }
         }
@@ -228,7 +228,7 @@ impl Engine {
                     attempt,
                 } => {
                     let stored = self.store().get_spec(execution, &node, attempt).await?;
-                    stored.ok_or_else(not_found)?.spec
+                    Vec::from(crate::codec::spec_from_store(stored.ok_or_else(not_found)?.spec)?)
                 }
             };
             return Ok(ReferenceReader::memory(bytes));

@@ -76,11 +76,13 @@ pub(crate) fn list<P, T>(field: &str, items: Vec<P>) -> Result<Vec<T>, Conversio
 where
     T: TryFrom<P, Error = ConversionError>,
 {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| T::try_from(item).map_err(|error| error.at(&format!("{field}[{index}]"))))
-        .collect()
+    // Into a vector of its own, exactly as long: collecting would reuse the wire vector's allocation, sized for
+    // the wire type and grown by doubling while decoding, and a 100,000-node spec would hold that slack per node.
+    let mut converted = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        converted.push(T::try_from(item).map_err(|error| error.at(&format!("{field}[{index}]")))?);
+    }
+    Ok(converted)
 }
 
 /// Converts every value of a map field, naming a bad one `field['key']`.

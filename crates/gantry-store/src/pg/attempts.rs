@@ -278,7 +278,7 @@ pub(super) async fn insert_spec(conn: &mut PgConnection, row: &SpecRow) -> Store
     .bind(row.execution_id)
     .bind(&row.node_id)
     .bind(row.attempt)
-    .bind(&row.spec)
+    .bind(row.spec.as_ref())
     .bind(row.created_at)
     .execute(conn)
     .await?

@@ -230,7 +230,7 @@ pub(super) async fn insert_spec(conn: &mut SqliteConnection, row: &SpecRow) -> S
     .bind(row.execution_id)
     .bind(&row.node_id)
     .bind(row.attempt)
-    .bind(&row.spec)
+    .bind(row.spec.as_ref())
     .bind(row.created_at)
     .execute(conn)
     .await?

@@ -290,14 +290,14 @@ pub async fn specs_insert_get_and_conflict(store: &dyn Store) {
         execution_id: execution.id,
         node_id: "gen".to_owned(),
         attempt: 1,
-        spec: vec![8; 64],
+        spec: vec![8; 64].into(),
         created_at: 5,
     };
     let mut tx = store.begin().await.unwrap();
     tx.insert_spec(&spec).await.unwrap();
     assert_eq!(tx.get_spec(execution.id, "gen", 1).await.unwrap(), Some(spec.clone()));
     let again = SpecRow {
-        spec: vec![9],
+        spec: vec![9].into(),
         ..spec.clone()
     };
     assert!(matches!(tx.insert_spec(&again).await, Err(StoreError::Conflict(_))));
@@ -317,7 +317,7 @@ pub async fn dropped_transaction_leaves_nothing(store: &dyn Store) {
         execution_id: row.id,
         node_id: "a".to_owned(),
         attempt: 0,
-        spec: vec![1],
+        spec: vec![1].into(),
         created_at: 1,
     })
     .await
