@@ -31,11 +31,22 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
             }
             send(&tx, Vec::new(), true).await?;
         }
-        // Read again after subscribing: the execution may have finished meanwhile.
+        // Read again after subscribing: the execution may have finished meanwhile. The changes received since the
+        // subscription go first (a child that succeeded after the snapshot read it running), then the end.
         let current = engine.store().get_execution(id).await.or_status()?;
         if let Some(current) = current.filter(|row| row.phase.is_terminal()) {
-            let change = execution_change(&current, 0);
-            send(&tx, vec![change], false).await?;
+            let mut out = Vec::new();
+            while let Ok(change) = live.try_recv() {
+                if change.scope == ChangeScope::Execution && is_terminal_execution(change.phase) {
+                    continue;
+                }
+                sequence += 1;
+                out.push(live_change(&change, sequence));
+            }
+            out.push(execution_change(&current, 0));
+            for batch in batches(out, engine.config().limits.response_bytes) {
+                send(&tx, batch, false).await?;
+            }
             return Ok(());
         }
         loop {
