@@ -216,7 +216,7 @@ impl Paper {
                 .into_string(),
             None => NodeExecutionId::top(local).into_string(),
         };
-        for compiled in &graph.nodes {
+        for (compiled, declared) in graph.nodes.iter().zip(&graph.declared) {
             let task = match &compiled.target {
                 gantry_core::compile::CompiledTarget::Task(task) => task.clone(),
                 other => panic!("paper runs task nodes only, got {other:?}"),
@@ -224,26 +224,22 @@ impl Paper {
             let node = PaperNode {
                 state: NodeState::new(),
                 attempt: None,
-                definition: compiled.node.clone(),
+                definition: declared.clone(),
                 task,
                 parent: parent.map(|(p, _)| p.to_owned()),
                 inputs: LiteralMap::new(),
                 outputs: None,
                 children: None,
                 upstream_pending: compiled.upstream.len(),
-                downstream: compiled
-                    .downstream
-                    .iter()
-                    .map(|&i| scoped(&graph.nodes[i].node.id))
-                    .collect(),
+                downstream: compiled.downstream.iter().map(|&i| scoped(graph.node_id(i))).collect(),
             };
             assert!(
-                self.nodes.insert(scoped(&compiled.node.id), node).is_none(),
+                self.nodes.insert(scoped(&declared.id), node).is_none(),
                 "node ids are exact and unique"
             );
         }
         for root in graph.roots() {
-            self.start(&scoped(&graph.nodes[root].node.id));
+            self.start(&scoped(graph.node_id(root)));
         }
     }
 

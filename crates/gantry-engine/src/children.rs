@@ -50,13 +50,13 @@ impl Batch<'_> {
                     let downstream = compiled
                         .downstream
                         .iter()
-                        .map(|&i| graph.nodes[i].node.id.clone())
+                        .map(|&i| graph.node_id(i).to_owned())
                         .collect();
                     let upstream = compiled.upstream.len() as i32;
                     self.child_row(
                         scope,
                         position,
-                        &compiled.node,
+                        &graph.declared[position],
                         NodePhase::NotStarted,
                         upstream,
                         downstream,

@@ -166,7 +166,7 @@ impl Batch<'_> {
                     .clone()
                     .flat_map(|i| graph.nodes[i].upstream.iter().copied())
                     .filter(|&u| u < range.start)
-                    .map(|u| scope.child_id(&graph.nodes[u].node.id))
+                    .map(|u| scope.child_id(graph.node_id(u)))
                     .collect();
                 self.load_nodes(scope.execution_id, &earlier).await?;
                 for i in range.clone() {
@@ -177,7 +177,7 @@ impl Batch<'_> {
                             pending += 1;
                             continue;
                         }
-                        let upstream = (scope.execution_id, scope.child_id(&graph.nodes[u].node.id));
+                        let upstream = (scope.execution_id, scope.child_id(graph.node_id(u)));
                         match self.held_node(&upstream).map(|row| row.phase) {
                             Some(phase) if phase.is_terminal() => {
                                 skipped |= downstream_action(phase) == DownstreamAction::Skip;
@@ -185,7 +185,7 @@ impl Batch<'_> {
                             _ => pending += 1,
                         }
                     }
-                    let key = (scope.execution_id, scope.child_id(&graph.nodes[i].node.id));
+                    let key = (scope.execution_id, scope.child_id(graph.node_id(i)));
                     if skipped {
                         skip.push(key);
                     } else if range.start > 0 {

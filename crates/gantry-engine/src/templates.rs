@@ -79,8 +79,7 @@ impl TemplateCache {
     /// a registry for the compiler. Names that are not registered are left out: the compiler reports them.
     pub async fn registry_for(&self, tx: &mut dyn Tx, nodes: &[Node], skip: &Registry) -> EngineResult<Registry> {
         let mut registry = skip.clone();
-        let mut pending: Vec<(ResourceKind, Identifier)> = Vec::new();
-        collect_references(nodes, &mut pending);
+        let mut pending = references(nodes);
         let mut seen = BTreeSet::new();
         while let Some((kind, id)) = pending.pop() {
             if !seen.insert((kind, id.clone())) {
@@ -94,7 +93,7 @@ impl TemplateCache {
                 }
                 ResourceKind::Workflow => {
                     if let Some(workflow) = self.workflow(tx, &id).await? {
-                        collect_references(&workflow.nodes, &mut pending);
+                        pending.extend(references(&workflow.nodes));
                         registry.add_workflow((*workflow).clone());
                     }
                 }
@@ -116,21 +115,33 @@ impl TemplateCache {
     }
 }
 
-/// Every registered resource the nodes name, branch arms and array elements included.
-fn collect_references(nodes: &[Node], out: &mut Vec<(ResourceKind, Identifier)>) {
+/// Every registered resource the nodes name, branch arms and array elements included, each once (the 100,000
+/// nodes of a fan-out name one task).
+fn references(nodes: &[Node]) -> Vec<(ResourceKind, Identifier)> {
+    let mut named = BTreeSet::new();
+    collect_references(nodes, &mut named);
+    named.into_iter().map(|(kind, id)| (kind, id.clone())).collect()
+}
+
+fn collect_references<'n>(nodes: &'n [Node], out: &mut BTreeSet<(ResourceKind, &'n Identifier)>) {
     for node in nodes {
         match &node.target {
-            NodeTarget::Task(id) => out.push((ResourceKind::Task, id.clone())),
-            NodeTarget::SubWorkflow(id) => out.push((ResourceKind::Workflow, id.clone())),
-            NodeTarget::LaunchPlan(id) => out.push((ResourceKind::LaunchPlan, id.clone())),
+            NodeTarget::Task(id) => {
+                out.insert((ResourceKind::Task, id));
+            }
+            NodeTarget::SubWorkflow(id) => {
+                out.insert((ResourceKind::Workflow, id));
+            }
+            NodeTarget::LaunchPlan(id) => {
+                out.insert((ResourceKind::LaunchPlan, id));
+            }
             NodeTarget::Branch(branch) => {
-                let arms = branch.cases.iter().map(|case| (*case.then_node).clone());
-                let otherwise = match &branch.otherwise {
-                    Some(gantry_core::model::ElseArm::Node(node)) => Some((**node).clone()),
-                    _ => None,
-                };
-                let arms: Vec<Node> = arms.chain(otherwise).collect();
-                collect_references(&arms, out);
+                for case in &branch.cases {
+                    collect_references(std::slice::from_ref(&*case.then_node), out);
+                }
+                if let Some(gantry_core::model::ElseArm::Node(node)) = &branch.otherwise {
+                    collect_references(std::slice::from_ref(&**node), out);
+                }
             }
             NodeTarget::Array(array) => collect_references(std::slice::from_ref(&array.node), out),
         }

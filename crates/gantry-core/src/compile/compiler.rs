@@ -332,10 +332,9 @@ impl<'r> Compiler<'r> {
         // Exactly as many as there are nodes: a collected `Option<Vec<_>>` would grow by doubling.
         let mut nodes = Vec::with_capacity(spec.nodes.len());
         let parts = finished.into_iter().zip(upstream.into_iter().zip(downstream));
-        for (node, (finished, (upstream, downstream))) in spec.nodes.into_owned().into_iter().zip(parts) {
+        for (finished, (upstream, downstream)) in parts {
             let (target, interface) = finished?;
             nodes.push(CompiledNode {
-                node,
                 interface,
                 target,
                 upstream,
@@ -344,7 +343,7 @@ impl<'r> Compiler<'r> {
         }
         Some(CompiledGraph::new(
             spec.interface,
-            nodes,
+            (spec.nodes.into_owned(), nodes),
             order?,
             spec.outputs.into_owned(),
             spec.source,

@@ -45,7 +45,6 @@ impl Compiler<'_> {
         branch_deps.extend_from_slice(&deps);
         let (target, interface) = finished?;
         Some(CompiledNode {
-            node: arm.clone(),
             interface,
             target,
             upstream: deps,

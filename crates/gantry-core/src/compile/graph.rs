@@ -2,8 +2,11 @@
 //! there is no such order.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use crate::model::{Binding, FailurePolicy, Identifier, Node, TaskTemplate, TypedInterface, WorkflowTemplate};
 
@@ -15,7 +18,11 @@ use super::resolver::ResolvedLaunchPlan;
 pub struct CompiledGraph {
     /// The interface the graph fulfils: the workflow's, or the dynamic parent task's.
     pub interface: Arc<TypedInterface>,
-    /// Nodes in declaration order; `upstream`, `downstream` and `order` index into it.
+    /// The nodes as declared, in declaration order: the spec's own vector, taken over (a 100,000-node spec is held
+    /// once, not as nodes and again as compiled nodes).
+    pub declared: Vec<Node>,
+    /// What each of `declared` was compiled to, at the same position; `upstream`, `downstream` and `order` index
+    /// into both.
     pub nodes: Vec<CompiledNode>,
     /// Every node once, after all of its upstream nodes; among nodes ready together, declaration order.
     pub order: Vec<usize>,
@@ -24,7 +31,10 @@ pub struct CompiledGraph {
     pub outputs: Arc<[Binding]>,
     /// A workflow or a dynamic spec, with the settings of that kind.
     pub source: GraphSource,
-    index: HashMap<String, usize>,
+    /// Positions in `declared` by node id, hashed with `hasher`: the ids are not copied (a copy of each is about
+    /// 50 bytes a node in a 100,000-node spec).
+    index: HashTable<usize>,
+    hasher: RandomState,
 }
 
 /// Where a compiled graph came from, with the settings that only one kind of graph has.
@@ -47,12 +57,18 @@ pub enum GraphSource {
 impl CompiledGraph {
     /// The position of the node with this id in [`CompiledGraph::nodes`].
     pub fn node_index(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        let hash = self.hasher.hash_one(id);
+        self.index.find(hash, |&i| self.declared[i].id == id).copied()
     }
 
     /// The node with this id.
     pub fn node(&self, id: &str) -> Option<&CompiledNode> {
         self.node_index(id).map(|i| &self.nodes[i])
+    }
+
+    /// The id of the node at `position`.
+    pub fn node_id(&self, position: usize) -> &str {
+        &self.declared[position].id
     }
 
     /// Nodes with no upstream nodes: ready as soon as the graph starts.
@@ -61,11 +77,9 @@ impl CompiledGraph {
     }
 }
 
-/// A node and what it was compiled against.
+/// What a node was compiled to; the node itself is its graph's `declared` (or, for a branch arm, the branch's).
 #[derive(Debug, Clone)]
 pub struct CompiledNode {
-    /// The node as the spec declared it.
-    pub node: Node,
     /// The interface the node's bindings were checked against and its outputs are read through: the target's for
     /// tasks, sub-workflows and launch plans; for a branch, its bound inputs (typed from the bindings) and the arms'
     /// outputs; for an array node, lists of the task's inputs and outputs.
@@ -112,23 +126,30 @@ pub enum CompiledTarget {
 impl CompiledGraph {
     pub(super) fn new(
         interface: Arc<TypedInterface>,
-        nodes: Vec<CompiledNode>,
+        (declared, nodes): (Vec<Node>, Vec<CompiledNode>),
         order: Vec<usize>,
         outputs: Vec<Binding>,
         source: GraphSource,
     ) -> Self {
-        let index = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, node)| (node.node.id.clone(), i))
-            .collect();
+        let hasher = RandomState::new();
+        let mut index = HashTable::with_capacity(declared.len());
+        for (i, node) in declared.iter().enumerate() {
+            let hash = hasher.hash_one(node.id.as_str());
+            let same = |&j: &usize| declared[j].id == node.id;
+            // Ids are unique in a compiled graph; were one repeated, the first would be found.
+            if index.find(hash, same).is_none() {
+                index.insert_unique(hash, i, |&j| hasher.hash_one(declared[j].id.as_str()));
+            }
+        }
         CompiledGraph {
             interface,
+            declared,
             nodes,
             order,
             outputs: outputs.into(),
             source,
             index,
+            hasher,
         }
     }
 }

@@ -74,7 +74,7 @@ proptest! {
             position[index] = at;
         }
         for (index, node) in graph.nodes.iter().enumerate() {
-            let original: usize = node.node.id[1..].parse().expect("n<number>");
+            let original: usize = graph.node_id(index)[1..].parse().expect("n<number>");
             let mut expected: Vec<usize> = dag.edges[original].iter().map(|&i| graph.node_index(&name(i)).expect("exists")).collect();
             expected.sort_unstable();
             prop_assert_eq!(&node.upstream, &expected);
