@@ -1,6 +1,6 @@
 //! Small admin-client helpers shared by the end-to-end tests: register, run, read outputs and node trees.
 
-use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, WorkflowTemplate};
+use gantry_core::model::{Identifier, LaunchPlan, Literal, LiteralMap, WorkflowTemplate};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use tonic::transport::Channel;
@@ -44,6 +44,19 @@ pub async fn register_launch_plan(admin: &mut Admin, plan: LaunchPlan) {
         })
         .await
         .unwrap_or_else(|status| panic!("register launch plan {name}: {status}"));
+}
+
+/// A request to run the raw worker's task `task` on input `index` in `demo/dev`, named `name` (empty: the server
+/// names it); for tests that expect it refused, or change it before sending.
+pub fn task_request(name: &str, task: &str, index: Literal) -> pb::CreateExecutionRequest {
+    pb::CreateExecutionRequest {
+        project: "demo".into(),
+        domain: "dev".into(),
+        name: name.into(),
+        target: Some(task_target(raw_worker::id(task))),
+        inputs: Some(LiteralMap::from([("index".to_owned(), index)]).into()),
+        ..Default::default()
+    }
 }
 
 /// Creates an execution in `demo/dev` and returns it.

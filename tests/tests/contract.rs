@@ -19,7 +19,9 @@ use gantry_core::model::{
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
+use gantry_tests::client::{self, task_request};
 use gantry_tests::raw_worker::{self, completion, id};
+use gantry_tests::scripted::Scripted;
 use gantry_tests::{Backend, TestServer, wait_for_terminal};
 use prost::Message;
 use tonic::transport::Channel;
@@ -93,17 +95,6 @@ fn identifier(project: &str, name: &str) -> pb::Identifier {
     }
 }
 
-fn create(name: &str, task: &str, index: Literal) -> pb::CreateExecutionRequest {
-    pb::CreateExecutionRequest {
-        project: "demo".into(),
-        domain: "dev".into(),
-        name: name.into(),
-        target: Some(pb::create_execution_request::Target::Task(id(task).into())),
-        inputs: Some(LiteralMap::from([("index".to_owned(), index)]).into()),
-        ..Default::default()
-    }
-}
-
 fn workflow(name: &str, nodes: usize, task: &str) -> WorkflowTemplate {
     WorkflowTemplate {
         id: id(name),
@@ -161,14 +152,6 @@ fn poll(worker_id: &str, queues: Vec<String>) -> pb::PollTasksRequest {
     }
 }
 
-async fn poll_one(worker: &mut WorkerServiceClient<Channel>) -> pb::AttemptAssignment {
-    let mut request = poll("contract", vec!["default".into()]);
-    request.wait = Some(prost_types::Duration { seconds: 30, nanos: 0 });
-    let mut assignments = worker.poll_tasks(request).await.expect("poll").into_inner().assignments;
-    assert_eq!(assignments.len(), 1, "one attempt is queued");
-    assignments.remove(0)
-}
-
 /// What the table's requests refer to.
 struct World {
     /// A succeeded execution, named `a`, and the assignment of its attempt.
@@ -183,44 +166,31 @@ struct World {
 
 async fn world(server: &TestServer) -> World {
     let mut admin = server.admin().await;
-    let mut worker = server.worker().await;
-    for task in raw_worker::task_templates() {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(task.into()),
-            })
-            .await
-            .expect("register");
-    }
+    let mut worker = Scripted::new(server, "contract").await;
+    client::register_raw_tasks(&mut admin).await;
     let execution_id =
         |response: tonic::Response<pb::CreateExecutionResponse>| response.into_inner().execution.expect("execution").id;
     let succeeded = execution_id(
         admin
-            .create_execution(create("a", "other_task", Literal::Integer(1)))
+            .create_execution(task_request("a", "other_task", Literal::Integer(1)))
             .await
             .expect("create a"),
     );
-    let succeeded_assignment = poll_one(&mut worker).await;
-    let done = pb::CompleteAttemptsRequest {
-        worker_id: "contract".into(),
-        completions: vec![completion(
-            &succeeded_assignment,
-            raw_worker::result_for(&succeeded_assignment),
-        )],
-    };
-    worker.complete_attempts(done).await.expect("complete a");
+    let succeeded_assignment = worker.poll_one().await;
+    let result = raw_worker::result_for(&succeeded_assignment);
+    worker.finish(&succeeded_assignment, result).await;
     let phase = wait_for_terminal(&mut admin, &succeeded).await.phase;
     assert_eq!(phase, pb::ExecutionPhase::Succeeded as i32);
     let running = execution_id(
         admin
-            .create_execution(create("b", "other_task", Literal::Integer(2)))
+            .create_execution(task_request("b", "other_task", Literal::Integer(2)))
             .await
             .expect("create b"),
     );
-    let running_assignment = poll_one(&mut worker).await;
+    let running_assignment = worker.poll_one().await;
     let aborted = execution_id(
         admin
-            .create_execution(create("c", "other_task", Literal::Integer(3)))
+            .create_execution(task_request("c", "other_task", Literal::Integer(3)))
             .await
             .expect("create c"),
     );
@@ -350,15 +320,15 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     }));
 
     // Executions.
-    admin!("CreateExecution", InvalidArgument, "a 1 MiB name"; create_execution(create(&huge, "other_task", Literal::Integer(1))));
-    admin!("CreateExecution", InvalidArgument, "an input of the wrong type"; create_execution(create("", "other_task", Literal::String("one".into()))));
+    admin!("CreateExecution", InvalidArgument, "a 1 MiB name"; create_execution(task_request(&huge, "other_task", Literal::Integer(1))));
+    admin!("CreateExecution", InvalidArgument, "an input of the wrong type"; create_execution(task_request("", "other_task", Literal::String("one".into()))));
     admin!("CreateExecution", InvalidArgument, "NUL in the project"; create_execution(pb::CreateExecutionRequest {
         project: "de\0mo".into(),
-        ..create("", "other_task", Literal::Integer(1))
+        ..task_request("", "other_task", Literal::Integer(1))
     }));
-    admin!("CreateExecution", NotFound, "an unregistered task"; create_execution(create("", "no_such_task", Literal::Integer(1))));
-    admin!("CreateExecution", AlreadyExists, "a taken name with other inputs"; create_execution(create("a", "other_task", Literal::Integer(99))));
-    admin!("CreateExecution", ResourceExhausted, "an input over the literal limit"; create_execution(create("", "other_task", Literal::String("x".repeat(64 * 1024)))));
+    admin!("CreateExecution", NotFound, "an unregistered task"; create_execution(task_request("", "no_such_task", Literal::Integer(1))));
+    admin!("CreateExecution", AlreadyExists, "a taken name with other inputs"; create_execution(task_request("a", "other_task", Literal::Integer(99))));
+    admin!("CreateExecution", ResourceExhausted, "an input over the literal limit"; create_execution(task_request("", "other_task", Literal::String("x".repeat(64 * 1024)))));
     admin!("GetExecution", InvalidArgument, "an id that is not a UUID"; get_execution(pb::GetExecutionRequest {
         id: huge.clone(),
         references: false,

@@ -5,34 +5,11 @@
 use gantry_core::model::{Literal, LiteralMap};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
-use gantry_proto::v1::worker_service_client::WorkerServiceClient;
-use gantry_tests::raw_worker::{self, completion, id};
+use gantry_tests::client::{self, task_request};
+use gantry_tests::raw_worker::{self, completion};
+use gantry_tests::scripted::Scripted;
 use gantry_tests::{Backend, TestServer, wait_for_terminal};
 use tonic::Code;
-use tonic::transport::Channel;
-
-fn create(name: &str, task: &str, index: Literal) -> pb::CreateExecutionRequest {
-    pb::CreateExecutionRequest {
-        project: "demo".into(),
-        domain: "dev".into(),
-        name: name.into(),
-        target: Some(pb::create_execution_request::Target::Task(id(task).into())),
-        inputs: Some(LiteralMap::from([("index".to_owned(), index)]).into()),
-        ..Default::default()
-    }
-}
-
-async fn poll_one(worker: &mut WorkerServiceClient<Channel>, worker_id: &str, queue: &str) -> pb::AttemptAssignment {
-    let request = pb::PollTasksRequest {
-        worker_id: worker_id.into(),
-        queues: vec![queue.into()],
-        max_attempts: 1,
-        wait: Some(prost_types::Duration { seconds: 30, nanos: 0 }),
-    };
-    let mut assignments = worker.poll_tasks(request).await.expect("poll").into_inner().assignments;
-    assert_eq!(assignments.len(), 1, "one attempt is queued");
-    assignments.remove(0)
-}
 
 /// A 2 MB execution name is refused with a message a standard client can read: the name quoted by a short prefix.
 async fn a_huge_name_gets_a_short_message(backend: Backend) {
@@ -42,7 +19,7 @@ async fn a_huge_name_gets_a_short_message(backend: Backend) {
         .expect("a client with tonic's defaults");
     let name = "n".repeat(2 << 20);
     let status = standard
-        .create_execution(create(&name, "other_task", Literal::Integer(1)))
+        .create_execution(task_request(&name, "other_task", Literal::Integer(1)))
         .await
         .expect_err("refused");
     assert_eq!(
@@ -72,7 +49,6 @@ async fn a_huge_name_gets_a_short_message_on_postgres() {
 async fn names_at_their_limits_run_and_one_byte_more_is_refused(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut admin = server.admin().await;
-    let mut worker = server.worker().await;
     // 255 bytes of printable text, multi-byte characters included.
     let longest = |c: char| {
         let mut text = "é".repeat(100);
@@ -126,18 +102,16 @@ async fn names_at_their_limits_run_and_one_byte_more_is_refused(backend: Backend
         .execution
         .expect("execution")
         .id;
-    let worker_id = longest('w');
-    let assignment = poll_one(&mut worker, &worker_id, &queue).await;
+    let mut worker = Scripted::new(&server, &longest('w')).await;
+    worker.queue = queue;
+    let assignment = worker.poll_one().await;
     let outputs = LiteralMap::from([("other_task_out".to_owned(), Literal::Integer(42))]);
     let results = worker
-        .complete_attempts(pb::CompleteAttemptsRequest {
-            worker_id,
-            completions: vec![completion(&assignment, pb::completion::Result::Outputs(outputs.into()))],
-        })
-        .await
-        .expect("complete")
-        .into_inner()
-        .results;
+        .complete(vec![completion(
+            &assignment,
+            pb::completion::Result::Outputs(outputs.into()),
+        )])
+        .await;
     assert_eq!(
         results[0].phase,
         pb::AttemptPhase::Succeeded as i32,
@@ -174,24 +148,17 @@ async fn names_at_their_limits_run_and_one_byte_more_is_refused_on_postgres() {
 async fn long_messages_are_capped_and_say_so(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut admin = server.admin().await;
-    let mut worker = server.worker().await;
-    for task in raw_worker::task_templates() {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(task.into()),
-            })
-            .await
-            .expect("register");
-    }
+    client::register_raw_tasks(&mut admin).await;
     let failing = admin
-        .create_execution(create("failing", "other_task", Literal::Integer(1)))
+        .create_execution(task_request("failing", "other_task", Literal::Integer(1)))
         .await
         .expect("create")
         .into_inner()
         .execution
         .expect("execution")
         .id;
-    let assignment = poll_one(&mut worker, "w", "default").await;
+    let mut worker = Scripted::new(&server, "w").await;
+    let assignment = worker.poll_one().await;
     let error = pb::ExecutionError {
         kind: pb::ErrorKind::User as i32,
         recoverable: false,
@@ -200,14 +167,8 @@ async fn long_messages_are_capped_and_say_so(backend: Backend) {
         node_id: String::new(),
     };
     let results = worker
-        .complete_attempts(pb::CompleteAttemptsRequest {
-            worker_id: "w".into(),
-            completions: vec![completion(&assignment, pb::completion::Result::Error(error))],
-        })
-        .await
-        .expect("complete")
-        .into_inner()
-        .results;
+        .complete(vec![completion(&assignment, pb::completion::Result::Error(error))])
+        .await;
     assert_eq!(
         results[0].phase,
         pb::AttemptPhase::Failed as i32,
@@ -225,7 +186,7 @@ async fn long_messages_are_capped_and_say_so(backend: Backend) {
     );
 
     let terminated = admin
-        .create_execution(create("terminated", "other_task", Literal::Integer(2)))
+        .create_execution(task_request("terminated", "other_task", Literal::Integer(2)))
         .await
         .expect("create")
         .into_inner()

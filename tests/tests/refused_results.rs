@@ -2,65 +2,20 @@
 //! task's interface, a dynamic spec that does not compile), the completion's result, the attempt's record and the
 //! node all say FAILED with the same user error — on SQLite and Postgres.
 
-use gantry_core::model::{DynamicJobSpec, Node};
-use gantry_core::model::{Literal, LiteralMap};
+use gantry_core::model::{DynamicJobSpec, Literal, LiteralMap, Node};
 use gantry_proto::v1 as pb;
-use gantry_proto::v1::admin_service_client::AdminServiceClient;
-use gantry_proto::v1::worker_service_client::WorkerServiceClient;
-use gantry_tests::raw_worker::{self, completion, id};
+use gantry_tests::client::{self, task_request};
+use gantry_tests::raw_worker::{completion, id};
+use gantry_tests::scripted::Scripted;
 use gantry_tests::{Backend, TestServer, wait_for_terminal};
-use tonic::transport::Channel;
-
-fn create(name: &str, task: &str, index: Literal) -> pb::CreateExecutionRequest {
-    pb::CreateExecutionRequest {
-        project: "demo".into(),
-        domain: "dev".into(),
-        name: name.into(),
-        target: Some(pb::create_execution_request::Target::Task(id(task).into())),
-        inputs: Some(LiteralMap::from([("index".to_owned(), index)]).into()),
-        ..Default::default()
-    }
-}
-
-async fn poll_one(worker: &mut WorkerServiceClient<Channel>, worker_id: &str, queue: &str) -> pb::AttemptAssignment {
-    let request = pb::PollTasksRequest {
-        worker_id: worker_id.into(),
-        queues: vec![queue.into()],
-        max_attempts: 1,
-        wait: Some(prost_types::Duration { seconds: 30, nanos: 0 }),
-    };
-    let mut assignments = worker.poll_tasks(request).await.expect("poll").into_inner().assignments;
-    assert_eq!(assignments.len(), 1, "one attempt is queued");
-    assignments.remove(0)
-}
-
-/// Reads the attempts of `n0` of an execution.
-async fn attempts_of(admin: &mut AdminServiceClient<Channel>, execution_id: &str) -> Vec<pb::TaskAttempt> {
-    admin
-        .list_task_attempts(pb::ListTaskAttemptsRequest {
-            execution_id: execution_id.into(),
-            node_id: "n0".into(),
-        })
-        .await
-        .expect("attempts")
-        .into_inner()
-        .attempts
-}
 
 /// Outputs that do not match the task's interface and a spec that does not compile fail the attempt with the user
 /// error that fails the node: the completion's result, the attempt's record and the node all say FAILED.
 async fn a_refused_result_fails_the_attempt_as_it_fails_the_node(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut admin = server.admin().await;
-    let mut worker = server.worker().await;
-    for task in raw_worker::task_templates() {
-        admin
-            .register_task(pb::RegisterTaskRequest {
-                task: Some(task.into()),
-            })
-            .await
-            .expect("register");
-    }
+    let mut worker = Scripted::new(&server, "contract").await;
+    client::register_raw_tasks(&mut admin).await;
     let wrong_outputs = pb::completion::Result::Outputs(
         LiteralMap::from([("other_task_out".to_owned(), Literal::String("forty-two".into()))]).into(),
     );
@@ -76,7 +31,7 @@ async fn a_refused_result_fails_the_attempt_as_it_fails_the_node(backend: Backen
         ("generate_others", "spec", not_compiling, "compile_error"),
     ];
     for (task, name, result, code) in cases {
-        let mut request = create(name, task, Literal::Integer(1));
+        let mut request = task_request(name, task, Literal::Integer(1));
         if task == "generate_others" {
             request.inputs = Some(LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(1))]).into());
         }
@@ -88,16 +43,8 @@ async fn a_refused_result_fails_the_attempt_as_it_fails_the_node(backend: Backen
             .execution
             .expect("execution")
             .id;
-        let assignment = poll_one(&mut worker, "contract", "default").await;
-        let results = worker
-            .complete_attempts(pb::CompleteAttemptsRequest {
-                worker_id: "contract".into(),
-                completions: vec![completion(&assignment, result)],
-            })
-            .await
-            .expect("complete")
-            .into_inner()
-            .results;
+        let assignment = worker.poll_one().await;
+        let results = worker.complete(vec![completion(&assignment, result)]).await;
         assert_eq!(results[0].status, pb::CompletionStatus::Accepted as i32, "{task}");
         assert_eq!(
             results[0].phase,
@@ -107,18 +54,9 @@ async fn a_refused_result_fails_the_attempt_as_it_fails_the_node(backend: Backen
 
         let execution = wait_for_terminal(&mut admin, &execution_id).await;
         assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32, "{task}");
-        let node = admin
-            .get_node_execution(pb::GetNodeExecutionRequest {
-                execution_id: execution_id.clone(),
-                node_id: "n0".into(),
-            })
-            .await
-            .expect("node")
-            .into_inner()
-            .node_execution
-            .expect("node");
+        let node = client::node(&mut admin, &execution_id, "n0").await;
         assert_eq!(node.phase, pb::NodePhase::Failed as i32, "{task}");
-        let attempts = attempts_of(&mut admin, &execution_id).await;
+        let attempts = client::attempts(&mut admin, &execution_id, "n0").await;
         assert_eq!(attempts.len(), 1, "{task}: not retried");
         assert_eq!(
             attempts[0].phase,
