@@ -115,6 +115,7 @@ pub async fn run(endpoints: &Endpoints, db: &Db) -> RaceOutcome {
                     queues: vec!["nothing-here".into()],
                     max_attempts: 1,
                     wait: Some(prost_types::Duration { seconds: 0, nanos: 0 }),
+                    completions: Vec::new(),
                 };
                 worker.poll_tasks(poll).await.expect("empty poll");
                 polls += 1;
@@ -133,6 +134,7 @@ pub async fn run(endpoints: &Endpoints, db: &Db) -> RaceOutcome {
             queues: vec![QUEUE.into()],
             max_attempts: 64,
             wait: Some(prost_types::Duration { seconds: 5, nanos: 0 }),
+            completions: Vec::new(),
         };
         let assignments = worker.poll_tasks(poll).await.expect("poll").into_inner().assignments;
         assert!(!assignments.is_empty(), "work was left to claim");

@@ -246,6 +246,7 @@ pub async fn run_with(
             queues: vec!["default".to_owned()],
             max_attempts: batch,
             wait: Some(prost_types_duration(2)),
+            completions: Vec::new(),
         };
         let assignments = tokio::select! {
             _ = stop.wait_for(|stop| *stop) => return completed,
@@ -349,6 +350,7 @@ impl Resilient {
                 queues: vec!["default".to_owned()],
                 max_attempts: self.batch,
                 wait: Some(prost_types_duration(1)),
+                completions: Vec::new(),
             };
             let polled = tokio::select! {
                 _ = stop.wait_for(|stop| *stop) => return,

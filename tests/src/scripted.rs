@@ -38,6 +38,7 @@ impl Scripted {
                 seconds: wait.as_secs() as i64,
                 nanos: wait.subsec_nanos() as i32,
             }),
+            completions: Vec::new(),
         };
         self.client
             .poll_tasks(request)

@@ -43,6 +43,7 @@ async fn poll_one(server: &TestServer, worker_id: &str) -> pb::AttemptAssignment
         queues: vec!["default".into()],
         max_attempts: 1,
         wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+        completions: Vec::new(),
     };
     let mut assignments = worker.poll_tasks(request).await.expect("poll").into_inner().assignments;
     assert_eq!(assignments.len(), 1, "one attempt is queued");
@@ -225,6 +226,7 @@ async fn a_malformed_spec_fails_node_and_execution_at_once_listing_every_error()
             queues: vec!["default".into()],
             max_attempts: 10,
             wait: Some(prost_types::Duration { seconds: 0, nanos: 0 }),
+            completions: Vec::new(),
         })
         .await
         .expect("poll")

@@ -149,6 +149,7 @@ fn poll(worker_id: &str, queues: Vec<String>) -> pb::PollTasksRequest {
         queues,
         max_attempts: 1,
         wait: Some(prost_types::Duration { seconds: 0, nanos: 0 }),
+        completions: Vec::new(),
     }
 }
 

@@ -31,6 +31,7 @@ fn serve(
                 queues: vec!["default".to_owned()],
                 max_attempts: 64,
                 wait: Some(prost_types::Duration { seconds: 2, nanos: 0 }),
+                completions: Vec::new(),
             };
             let assignments = tokio::select! {
                 _ = stopped.wait_for(|stop| *stop) => return,

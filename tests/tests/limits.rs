@@ -354,6 +354,7 @@ async fn poll_one(
             queues: vec!["default".into()],
             max_attempts: 1,
             wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+            completions: Vec::new(),
         })
         .await
         .expect("poll")

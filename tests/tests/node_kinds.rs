@@ -615,6 +615,7 @@ async fn failing_after_every_runnable_node_waits_for_them() {
             queues: vec!["default".into()],
             max_attempts: 2,
             wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+            completions: Vec::new(),
         })
         .await
         .expect("poll")

@@ -41,6 +41,7 @@ fn poll_request(worker_id: &str, queue: &str, wait_seconds: i64) -> pb::PollTask
             seconds: wait_seconds,
             nanos: 0,
         }),
+        completions: Vec::new(),
     }
 }
 

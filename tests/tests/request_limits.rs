@@ -29,6 +29,7 @@ fn poll(queues: Vec<String>, max_attempts: u32) -> pb::PollTasksRequest {
         queues,
         max_attempts,
         wait: Some(prost_types::Duration { seconds: 0, nanos: 0 }),
+        completions: Vec::new(),
     }
 }
 

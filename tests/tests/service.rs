@@ -111,6 +111,7 @@ async fn creating_by_name_is_idempotent_and_terminating_leaves_nothing_running()
         queues: vec!["default".into()],
         max_attempts: 1,
         wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+        completions: Vec::new(),
     };
     let assignment = worker
         .poll_tasks(poll)

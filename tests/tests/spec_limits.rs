@@ -37,6 +37,7 @@ async fn the_server_refuses_a_spec_over_its_node_limit(server: &TestServer, admi
         queues: vec!["default".to_owned()],
         max_attempts: 1,
         wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+        completions: Vec::new(),
     };
     let response = worker.poll_tasks(poll).await.expect("poll").into_inner();
     let limits = response.limits.expect("every poll response announces the limits");

@@ -18,6 +18,7 @@ mod codec;
 mod composite;
 mod config;
 mod creation;
+mod dispatch;
 mod error;
 mod execution;
 mod guarded;
@@ -38,7 +39,6 @@ mod worker;
 mod writer;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use gantry_store::{ExecutionRow, PutOutcome, Store};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -50,6 +50,7 @@ pub use codec::{
     decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier,
 };
 pub use config::{Clock, EngineConfig};
+pub use dispatch::Polled;
 pub use error::{EngineError, EngineResult};
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{CHUNK_BYTES, ExecutionValues, NodeValues, ReadMode, ReferenceReader, SpecRead};
@@ -206,116 +207,6 @@ impl Engine {
             .await
     }
 
-    /// Claims up to `limit` attempts of `queues`, waiting up to `wait` for some to exist.
-    pub async fn poll(
-        &self,
-        worker_id: &str,
-        queues: &[String],
-        limit: u32,
-        wait: Duration,
-    ) -> EngineResult<Vec<Assignment>> {
-        let limit = limit.clamp(1, self.shared.config.max_poll_attempts);
-        let deadline = tokio::time::Instant::now() + wait.min(self.shared.config.max_poll_wait);
-        let wakers: Vec<_> = queues.iter().map(|q| self.shared.signals.queue(q)).collect();
-        loop {
-            // Register interest before looking, so that work queued between the look and the wait wakes us.
-            let mut notified: Vec<_> = wakers.iter().map(|w| Box::pin(w.notified())).collect();
-            for n in &mut notified {
-                n.as_mut().enable();
-            }
-            let (tx, rx) = oneshot::channel();
-            let request = Request::Claim {
-                worker_id: worker_id.to_owned(),
-                queues: queues.to_vec(),
-                limit,
-            };
-            let claimed = self.send(request, Reply::Claimed(tx), rx).await?;
-            if !claimed.is_empty() || tokio::time::Instant::now() >= deadline || self.shared.signals.is_closing() {
-                return self.assignments_out(claimed).await;
-            }
-            // A poll waiting on an unreachable store ends, as a poll made then would, so that the worker learns of it.
-            let woken = tokio::select! {
-                woken = tokio::time::timeout_at(deadline, any_notified(notified)) => woken,
-                () = self.shared.health.until_unreachable() => {
-                    return Err(health::StoreHealth::unreachable().into());
-                }
-            };
-            if woken.is_err() {
-                return Ok(Vec::new());
-            }
-        }
-    }
-
-    /// Ends every long poll now and makes later polls return at once: the server is stopping.
-    pub fn close(&self) {
-        self.shared.signals.close();
-    }
-
-    /// Extends the leases of running attempts; says which to cancel and which are lost.
-    pub async fn heartbeat(&self, worker_id: &str, leases: Vec<(AttemptRef, Uuid)>) -> EngineResult<Vec<LeaseStatus>> {
-        let (tx, rx) = oneshot::channel();
-        let request = Request::Heartbeat {
-            worker_id: worker_id.to_owned(),
-            leases,
-        };
-        self.send(request, Reply::Leases(tx), rx).await
-    }
-
-    /// Records finished attempts, each accepted or refused on its own.
-    pub async fn complete(
-        &self,
-        worker_id: &str,
-        completions: Vec<Completion>,
-    ) -> EngineResult<Vec<CompletionOutcome>> {
-        let count = completions.len();
-        let mut outcomes: Vec<Option<CompletionOutcome>> = vec![None; count];
-        let mut admitted = Vec::with_capacity(count);
-        for (position, completion) in completions.into_iter().enumerate() {
-            match self.admit_completion(completion).await {
-                Ok(completion) => admitted.push((position, completion)),
-                Err(refused) => outcomes[position] = Some(Err(refused)),
-            }
-        }
-        let (positions, completions): (Vec<usize>, Vec<ingress::Admitted>) = admitted.into_iter().unzip();
-        if !completions.is_empty() {
-            let attempts: Vec<AttemptRef> = completions.iter().map(|c| c.completion.attempt.clone()).collect();
-            let (tx, rx) = oneshot::channel();
-            let request = Request::Complete {
-                worker_id: worker_id.to_owned(),
-                completions,
-            };
-            let replies = self.send(request, Reply::Completed(tx), rx).await?;
-            for ((position, attempt), outcome) in positions.into_iter().zip(attempts).zip(replies) {
-                let outcome = match outcome {
-                    Err(EngineError::NotFound(message)) => Err(self.unleased(&attempt, message).await?),
-                    other => other,
-                };
-                outcomes[position] = Some(outcome);
-            }
-        }
-        Ok(outcomes.into_iter().flatten().collect())
-    }
-
-    /// Why no attempt held a completion's lease: the attempt exists under another lease (made up, or of an earlier
-    /// claim), which is FAILED_PRECONDITION as for any lease that is not the current one; or there is no such attempt,
-    /// NOT_FOUND. A read outside the writer, so that completions of attempts that do not exist cost the writer nothing.
-    async fn unleased(&self, attempt: &AttemptRef, not_found: String) -> EngineResult<EngineError> {
-        let attempts = self
-            .shared
-            .store
-            .list_attempts(attempt.execution_id, &attempt.node_id)
-            .await?;
-        if !attempts.iter().any(|row| row.attempt as u32 == attempt.attempt) {
-            return Ok(EngineError::NotFound(not_found));
-        }
-        Ok(EngineError::FailedPrecondition(format!(
-            "attempt {} of node {} in execution {}: the lease is not the attempt's lease",
-            attempt.attempt,
-            gantry_core::names::quote(&attempt.node_id),
-            attempt.execution_id
-        )))
-    }
-
     /// Fails attempts whose lease expired now and times out attempts and executions past their deadlines; returns
     /// how many rows it looked at.
     pub async fn sweep(&self) -> EngineResult<usize> {
@@ -331,7 +222,7 @@ impl Engine {
 }
 
 /// Resolves when any of the notifications fires.
-async fn any_notified(mut notified: Vec<std::pin::Pin<Box<tokio::sync::futures::Notified<'_>>>>) {
+pub(crate) async fn any_notified(mut notified: Vec<std::pin::Pin<Box<tokio::sync::futures::Notified<'_>>>>) {
     use std::future::Future;
     std::future::poll_fn(|cx| {
         for waiting in &mut notified {

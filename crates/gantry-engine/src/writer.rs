@@ -28,6 +28,7 @@ impl Request {
             Request::Claim { .. } => "claim",
             Request::Heartbeat { .. } => "heartbeat",
             Request::Complete { .. } => "complete",
+            Request::Poll { .. } => "poll",
             Request::Sweep => "sweep",
             Request::CreateChildren(_) => "create_children",
         }
@@ -59,6 +60,13 @@ pub(crate) enum Request {
         worker_id: String,
         completions: Vec<Admitted>,
     },
+    /// A poll carrying completions: record them, then claim.
+    Poll {
+        worker_id: String,
+        completions: Vec<Admitted>,
+        queues: Vec<String>,
+        limit: u32,
+    },
     Sweep,
     /// The engine's own: create the next chunk of a composite's children.
     CreateChildren(NodeKey),
@@ -72,6 +80,7 @@ pub(crate) enum Reply {
     Claimed(oneshot::Sender<EngineResult<Vec<Assignment>>>),
     Leases(oneshot::Sender<EngineResult<Vec<LeaseStatus>>>),
     Completed(oneshot::Sender<EngineResult<Vec<CompletionOutcome>>>),
+    Polled(oneshot::Sender<EngineResult<Recorded>>),
     Swept(oneshot::Sender<EngineResult<usize>>),
     /// No one waits: a failure is logged.
     Internal,
@@ -85,9 +94,13 @@ enum Outcome {
     Claimed(EngineResult<Vec<Assignment>>),
     Leases(EngineResult<Vec<LeaseStatus>>),
     Completed(EngineResult<Vec<CompletionOutcome>>),
+    Polled(EngineResult<Recorded>),
     Swept(EngineResult<usize>),
     Internal(EngineResult<()>),
 }
+
+/// A poll's completions recorded and its claim: the outcomes, in order, and the attempts claimed.
+pub(crate) type Recorded = (Vec<CompletionOutcome>, Vec<Assignment>);
 
 impl Outcome {
     fn error(&self) -> Option<&EngineError> {
@@ -98,6 +111,7 @@ impl Outcome {
             Outcome::Claimed(r) => r.as_ref().err(),
             Outcome::Leases(r) => r.as_ref().err(),
             Outcome::Completed(r) => r.as_ref().err(),
+            Outcome::Polled(r) => r.as_ref().err(),
             Outcome::Swept(r) => r.as_ref().err(),
             Outcome::Internal(r) => r.as_ref().err(),
         }
@@ -123,6 +137,7 @@ impl Reply {
             (Reply::Claimed(tx), Outcome::Claimed(r)) => drop(tx.send(r)),
             (Reply::Leases(tx), Outcome::Leases(r)) => drop(tx.send(r)),
             (Reply::Completed(tx), Outcome::Completed(r)) => drop(tx.send(r)),
+            (Reply::Polled(tx), Outcome::Polled(r)) => drop(tx.send(r)),
             (Reply::Swept(tx), Outcome::Swept(r)) => drop(tx.send(r)),
             (Reply::Internal, Outcome::Internal(r)) => {
                 if let Err(error) = r {
@@ -141,6 +156,7 @@ impl Reply {
             Reply::Claimed(tx) => drop(tx.send(Err(error))),
             Reply::Leases(tx) => drop(tx.send(Err(error))),
             Reply::Completed(tx) => drop(tx.send(Err(error))),
+            Reply::Polled(tx) => drop(tx.send(Err(error))),
             Reply::Swept(tx) => drop(tx.send(Err(error))),
             Reply::Internal => tracing::error!(%error, "creating children failed"),
         }
@@ -294,7 +310,27 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         Request::Complete { worker_id, completions } => {
             Outcome::Completed(batch.complete(worker_id, completions).await)
         }
+        Request::Poll {
+            worker_id,
+            completions,
+            queues,
+            limit,
+        } => Outcome::Polled(poll(batch, worker_id, completions, queues, *limit, lease_ms).await),
         Request::Sweep => Outcome::Swept(batch.sweep(1_000).await),
         Request::CreateChildren(key) => Outcome::Internal(batch.continue_children(key).await),
     }
+}
+
+/// Records a poll's completions, then claims: the claim sees what the completions released.
+async fn poll(
+    batch: &mut Batch<'_>,
+    worker_id: &str,
+    completions: &[Admitted],
+    queues: &[String],
+    limit: u32,
+    lease_ms: i64,
+) -> EngineResult<Recorded> {
+    let completed = batch.complete(worker_id, completions).await?;
+    let claimed = batch.claim(worker_id, queues, limit, lease_ms).await?;
+    Ok((completed, claimed))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use gantry_core::model::{ExecutionError, LiteralMap};
 use gantry_core::names;
 use gantry_core::state::AttemptResult;
-use gantry_engine::{AttemptRef, Completion, Engine, LeaseStatus};
+use gantry_engine::{AttemptRef, Completion, CompletionOutcome, Engine, LeaseStatus};
 use gantry_proto::lazy;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_server::WorkerService;
@@ -52,29 +52,52 @@ impl WorkerApi {
     ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
         let r = request.into_inner();
         edge::worker_id(&r.worker_id)?;
-        within("completions", r.completions.len(), REQUEST_LIMITS.completions)?;
-        let mut results: Vec<Option<pb::CompletionResult>> = Vec::with_capacity(r.completions.len());
-        let mut valid = Vec::new();
-        let mut valid_slots = Vec::new();
-        for (i, wire) in r.completions.into_iter().enumerate() {
-            let echo = wire.attempt.clone();
-            match completion(i, wire) {
-                Ok(completion) => {
-                    valid_slots.push(i);
-                    valid.push(completion);
-                    results.push(None);
-                }
-                Err(status) => results.push(Some(rejected(echo, status))),
-            }
-        }
-        let refs: Vec<AttemptRef> = valid.iter().map(|c| c.attempt.clone()).collect();
+        let (mut checked, valid) = Checked::new(r.completions)?;
         let outcomes = if valid.is_empty() {
             Vec::new()
         } else {
             self.engine.complete(&r.worker_id, valid).await.or_status()?
         };
-        for ((slot, attempt), outcome) in valid_slots.into_iter().zip(&refs).zip(outcomes) {
-            results[slot] = Some(match outcome {
+        Ok(Response::new(pb::CompleteAttemptsResponse {
+            results: checked.answer(outcomes),
+        }))
+    }
+}
+
+/// A request's completions checked at the edge: the result of each one refused there, and where the outcomes of the
+/// others go.
+struct Checked {
+    results: Vec<Option<pb::CompletionResult>>,
+    valid: Vec<(usize, AttemptRef)>,
+}
+
+impl Checked {
+    /// Checks each completion on its own; refuses the request whole only over the count limit.
+    fn new(completions: Vec<lazy::Completion>) -> Result<(Checked, Vec<Completion>), Status> {
+        within("completions", completions.len(), REQUEST_LIMITS.completions)?;
+        let mut checked = Checked {
+            results: Vec::with_capacity(completions.len()),
+            valid: Vec::new(),
+        };
+        let mut valid = Vec::new();
+        for (i, wire) in completions.into_iter().enumerate() {
+            let echo = wire.attempt.clone();
+            match completion(i, wire) {
+                Ok(completion) => {
+                    checked.valid.push((i, completion.attempt.clone()));
+                    valid.push(completion);
+                    checked.results.push(None);
+                }
+                Err(status) => checked.results.push(Some(rejected(echo, status))),
+            }
+        }
+        Ok((checked, valid))
+    }
+
+    /// Every completion's result, in request order, given the engine's outcomes of the valid ones.
+    fn answer(&mut self, outcomes: Vec<CompletionOutcome>) -> Vec<pb::CompletionResult> {
+        for ((slot, attempt), outcome) in self.valid.iter().zip(outcomes) {
+            self.results[*slot] = Some(match outcome {
                 Ok(phase) => pb::CompletionResult {
                     attempt: Some(wire_ref(attempt)),
                     status: pb::CompletionStatus::Accepted as i32,
@@ -85,9 +108,7 @@ impl WorkerApi {
                 Err(error) => rejected(Some(wire_ref(attempt)), to_status(error)),
             });
         }
-        Ok(Response::new(pb::CompleteAttemptsResponse {
-            results: results.into_iter().flatten().collect(),
-        }))
+        std::mem::take(&mut self.results).into_iter().flatten().collect()
     }
 }
 
@@ -198,12 +219,15 @@ impl WorkerService for WorkerApi {
             }
             None => DEFAULT_WAIT,
         };
-        let claimed = self
+        // Completions in a poll come decoded whole; CompleteAttempts takes large dynamic specs without that.
+        let (mut checked, completions) = Checked::new(r.completions.into_iter().map(lazy::Completion::from).collect())?;
+        let polled = self
             .engine
-            .poll(&r.worker_id, &r.queues, r.max_attempts.max(1), wait)
+            .poll_with(&r.worker_id, &r.queues, r.max_attempts.max(1), wait, completions)
             .await
             .or_status()?;
-        let assignments = claimed
+        let assignments = polled
+            .assignments
             .into_iter()
             .map(|a| {
                 let inputs = pb::LiteralMap::decode(a.inputs.as_slice())
@@ -221,6 +245,7 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(pb::PollTasksResponse {
             assignments,
             limits: Some(self.limits),
+            completion_results: checked.answer(polled.completions),
         }))
     }
 

@@ -1,6 +1,7 @@
 //! The worker loop against a fake `WorkerService` on 127.0.0.1:0: outputs, dynamic specs, errors and panics are
 //! reported; a generator past the spec limits the server announced fails at once; the server's CANCEL stops a
-//! handler; shutdown drains running attempts, or reports them after the grace.
+//! handler; shutdown drains running attempts, or reports them after the grace; results ride the next poll, which
+//! asks for the free slots and as many again, and go with CompleteAttempts to a server that does not take them.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashSet, VecDeque};
@@ -31,6 +32,10 @@ struct FakeState {
     cancelled: Mutex<HashSet<AttemptKey>>,
     completions: mpsc::UnboundedSender<pb::Completion>,
     complete_calls: AtomicUsize,
+    /// Per poll: the attempts asked for and the results carried.
+    polls: Mutex<Vec<(u32, usize)>>,
+    /// Whether polls record the results they carry (a server from before they could is modelled by `false`).
+    takes_carried: std::sync::atomic::AtomicBool,
     lease: Duration,
 }
 
@@ -61,6 +66,18 @@ impl WorkerService for Fake {
         let request = request.into_inner();
         assert!(!request.worker_id.is_empty() && !request.queues.is_empty());
         assert!(request.max_attempts <= 1_000, "the server's limit per poll");
+        assert!(request.completions.len() <= 1_000, "the server's limit per poll");
+        self.0
+            .polls
+            .lock()
+            .unwrap()
+            .push((request.max_attempts, request.completions.len()));
+        let takes_carried = self.0.takes_carried.load(Ordering::SeqCst);
+        let carried = takes_carried && !request.completions.is_empty();
+        let completion_results = match takes_carried {
+            true => self.record(request.completions),
+            false => Vec::new(),
+        };
         let max = request.max_attempts.max(1) as usize;
         loop {
             let notified = self.0.work.notified();
@@ -72,8 +89,16 @@ impl WorkerService for Fake {
                     return Ok(Response::new(pb::PollTasksResponse {
                         assignments,
                         limits: Some(SPEC_LIMITS),
+                        completion_results,
                     }));
                 }
+            }
+            // As the server: a poll that carries results does not wait.
+            if carried {
+                return Ok(Response::new(pb::PollTasksResponse {
+                    completion_results,
+                    ..Default::default()
+                }));
             }
             if tokio::time::timeout(Duration::from_secs(1), notified).await.is_err() {
                 return Ok(Response::new(pb::PollTasksResponse::default()));
@@ -112,8 +137,16 @@ impl WorkerService for Fake {
         request: Request<pb::CompleteAttemptsRequest>,
     ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
         self.0.complete_calls.fetch_add(1, Ordering::SeqCst);
+        let results = self.record(request.into_inner().completions);
+        Ok(Response::new(pb::CompleteAttemptsResponse { results }))
+    }
+}
+
+impl Fake {
+    /// Accepts every completion, reported by poll or by CompleteAttempts.
+    fn record(&self, completions: Vec<pb::Completion>) -> Vec<pb::CompletionResult> {
         let mut results = Vec::new();
-        for completion in request.into_inner().completions {
+        for completion in completions {
             results.push(pb::CompletionResult {
                 attempt: completion.attempt.clone(),
                 status: pb::CompletionStatus::Accepted as i32,
@@ -121,7 +154,7 @@ impl WorkerService for Fake {
             });
             let _ = self.0.completions.send(completion);
         }
-        Ok(Response::new(pb::CompleteAttemptsResponse { results }))
+        results
     }
 }
 
@@ -145,6 +178,8 @@ impl Harness {
             cancelled: Mutex::new(HashSet::new()),
             completions: tx,
             complete_calls: AtomicUsize::new(0),
+            polls: Mutex::new(Vec::new()),
+            takes_carried: std::sync::atomic::AtomicBool::new(true),
             lease,
         }));
         let addr = listener.local_addr().unwrap();
@@ -490,6 +525,87 @@ async fn the_worker_comes_back_when_the_server_does() {
     let (node, result) = harness.next_completion().await;
     assert_eq!(node, "after");
     assert!(matches!(result, pb::completion::Result::Outputs(_)));
+    stop.send(()).unwrap();
+    tokio::time::timeout(LIMIT, running).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn results_ride_the_next_poll_which_claims_ahead_of_the_free_slots() {
+    let mut harness = Harness::start(Duration::from_secs(30)).await;
+    for i in 0..20 {
+        harness.assign(&format!("n{i}"), &double_def(), inputs("x", i));
+    }
+    // A linger this long means only a poll could have carried the results.
+    let worker = Worker::builder(&harness.endpoint)
+        .concurrency(2)
+        .completion_linger(Duration::from_secs(600))
+        .task(double_def(), double)
+        .build()
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    let mut doubled = std::collections::BTreeMap::new();
+    for _ in 0..20 {
+        let (node, result) = harness.next_completion().await;
+        let pb::completion::Result::Outputs(map) = result else {
+            panic!("{node}: {result:?}");
+        };
+        doubled.insert(node, map.literals["y"].value.clone());
+    }
+    for i in 0..20 {
+        assert_eq!(doubled[&format!("n{i}")], Some(pb::literal::Value::Integer(2 * i)));
+    }
+    assert_eq!(
+        harness.fake.0.complete_calls.load(Ordering::SeqCst),
+        0,
+        "every result rode a poll"
+    );
+    let polls = harness.fake.0.polls.lock().unwrap().clone();
+    assert_eq!(
+        polls[0],
+        (4, 0),
+        "the first poll asks for the 2 slots and 2 attempts ahead"
+    );
+    assert_eq!(polls.iter().map(|(_, carried)| carried).sum::<usize>(), 20);
+    assert!(
+        polls.iter().all(|(asked, _)| *asked <= 4),
+        "never more than 4 held: {polls:?}"
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(LIMIT, running).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_results_in_polls_gets_them_with_complete_attempts() {
+    let mut harness = Harness::start(Duration::from_secs(30)).await;
+    harness.fake.0.takes_carried.store(false, Ordering::SeqCst);
+    for i in 0..5 {
+        harness.assign(&format!("n{i}"), &double_def(), inputs("x", i));
+    }
+    let worker = Worker::builder(&harness.endpoint)
+        .concurrency(1)
+        .prefetch(0)
+        .task(double_def(), double)
+        .build()
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    let mut nodes = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        nodes.insert(harness.next_completion().await.0);
+    }
+    assert_eq!(nodes.len(), 5, "no result was lost: {nodes:?}");
+    assert!(harness.fake.0.complete_calls.load(Ordering::SeqCst) >= 1);
+    let polls = harness.fake.0.polls.lock().unwrap().clone();
+    assert_eq!(polls[0].0, 1, "without prefetch a poll asks for the free slot only");
+    assert!(
+        polls.iter().filter(|(_, carried)| *carried > 0).count() <= 1,
+        "after one unanswered poll, results stop riding polls: {polls:?}"
+    );
     stop.send(()).unwrap();
     tokio::time::timeout(LIMIT, running).await.unwrap().unwrap().unwrap();
 }

@@ -1,5 +1,5 @@
-//! Gantry's benchmark (a program, not a test): starts a server process on Postgres, runs no-op workers over gRPC,
-//! and prints one line per figure — `name value unit [N=..]`:
+//! Gantry's benchmark (a program, not a test): starts a server process on Postgres (or SQLite), runs no-op tasks in
+//! Rust SDK workers over gRPC with a given number of slots, and prints one line per figure — `name value unit [N=..]`:
 //! - the seed fan-out for N = 1,000, 10,000 and 100,000 (submit -> assembled outputs read back, every value checked),
 //!   and children/s;
 //! - ready -> dispatched latency to an idle, waiting worker (p50, p99);
@@ -8,8 +8,10 @@
 //!   only the children of a 100,000-child fan-out are being created (no worker runs them);
 //! - the server's peak RSS above its idle size per child, and its RSS after each fan-out.
 //!
-//! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 4] [--batch 256]`;
-//! `scripts/bench` builds it in release mode and provides Postgres.
+//! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 1] [--slots 8]
+//! [--prefetch P] [--store postgres|sqlite]`: `--workers` SDK workers (each its own connection) of `--slots` slots
+//! each, claiming `--prefetch` attempts ahead (the SDK's default: as many as its slots). `scripts/bench` builds it in
+//! release mode and provides Postgres.
 
 use std::time::{Duration, Instant};
 
@@ -21,22 +23,27 @@ use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use gantry_store::PgStore;
 use gantry_tests::process::Process;
-use gantry_tests::raw_worker::{self, Tally, id};
+use gantry_tests::raw_worker::{self, id};
 use gantry_tests::wait_for_terminal;
+use gantry_worker::{Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, Worker};
 use tokio::sync::watch;
 use tonic::transport::Channel;
 
 struct Options {
     sizes: Vec<i64>,
     workers: usize,
-    batch: u32,
+    slots: usize,
+    prefetch: Option<usize>,
+    sqlite: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
     let mut options = Options {
         sizes: vec![1_000, 10_000, 100_000],
-        workers: 4,
-        batch: 256,
+        workers: 1,
+        slots: 8,
+        prefetch: None,
+        sqlite: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -44,11 +51,37 @@ fn options() -> anyhow::Result<Options> {
         match flag.as_str() {
             "--sizes" => options.sizes = value.split(',').map(str::parse).collect::<Result<_, _>>()?,
             "--workers" => options.workers = value.parse()?,
-            "--batch" => options.batch = value.parse()?,
+            "--slots" => options.slots = value.parse()?,
+            "--prefetch" => options.prefetch = Some(value.parse()?),
+            "--store" => {
+                options.sqlite = match value.as_str() {
+                    "postgres" => false,
+                    "sqlite" => true,
+                    other => anyhow::bail!("--store is postgres or sqlite, not {other}"),
+                }
+            }
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
     Ok(options)
+}
+
+/// `generate_others`: yields `tasks_count` children `other_task` of its own version (so that the children of
+/// `generate_others@idle` are `other_task@idle`, which no worker serves).
+async fn generate_others(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    let count: i64 = inputs.get("tasks_count")?;
+    let mut child = ctx.task().id.clone();
+    child.name = "other_task".into();
+    let mut spec = ctx.dynamic_spec();
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    for index in 0..count {
+        out.push(
+            spec.task(&child, [("index", index.into_binding())])?
+                .output("other_task_out"),
+        );
+    }
+    spec.set_output("out", out);
+    Ok(TaskOutput::Dynamic(spec))
 }
 
 fn figure(name: &str, value: f64, unit: &str, n: Option<i64>) {
@@ -229,6 +262,7 @@ async fn dispatch_latency(endpoint: &str, samples: usize) -> anyhow::Result<Vec<
             queues: vec!["latency".into()],
             max_attempts: 1,
             wait: Some(prost_types::Duration { seconds: 10, nanos: 0 }),
+            completions: Vec::new(),
         };
         let mut poller = worker.clone();
         let waiting = tokio::spawn(async move { (poller.poll_tasks(poll).await, Instant::now()) });
@@ -275,8 +309,13 @@ async fn main() -> anyhow::Result<()> {
     let options = options()?;
     let admin_url =
         std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench does)"))?;
-    let (store, url) = PgStore::connect_fresh(&admin_url).await?;
+    let (store, pg_url) = PgStore::connect_fresh(&admin_url).await?;
     store.close().await;
+    let sqlite_dir = tempfile::tempdir()?;
+    let url = match options.sqlite {
+        true => format!("sqlite:{}", sqlite_dir.path().join("gantry.db").display()),
+        false => pg_url.clone(),
+    };
     let server_bin = std::env::current_exe()?.with_file_name("gantry-test-server");
     let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
     let server_bin = server_bin.to_str().unwrap_or_default();
@@ -329,13 +368,25 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let mut workers = Vec::new();
     for w in 0..options.workers {
-        let (tally, _) = watch::channel(Tally::default());
-        let (endpoint, stopped) = (endpoint.clone(), stopped.clone());
-        let batch = options.batch;
+        let mut builder = Worker::builder(endpoint.clone())
+            .worker_id(format!("bench-{w}"))
+            .concurrency(options.slots)
+            .task(gantry_examples::other_task_def(), gantry_examples::other_task)
+            .task(TaskDef::new("demo", "dev", "generate_others", "1"), generate_others);
+        if let Some(prefetch) = options.prefetch {
+            builder = builder.prefetch(prefetch);
+        }
+        let worker = builder.build()?;
+        let mut stopped = stopped.clone();
         workers.push(tokio::spawn(async move {
-            raw_worker::run_resilient(endpoint, &format!("bench-{w}"), batch, stopped, tally).await
+            worker
+                .run(async move { drop(stopped.wait_for(|stop| *stop).await) })
+                .await
         }));
     }
+    figure("worker_slots", (options.workers * options.slots) as f64, "slots", None);
+    let store_name = if options.sqlite { "sqlite" } else { "postgres" };
+    println!("store {store_name}");
 
     run_chain(&mut admin, "chain_fresh").await?;
     let idle_rss = rss_kib(pid, "VmRSS:");
@@ -408,7 +459,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     run_chain(&mut admin, "chain_after_fanouts").await?;
-    creation_alone(&mut admin, &url, 100_000, pid).await?;
+    // Follows creation in Postgres's tables.
+    if !options.sqlite {
+        creation_alone(&mut admin, &url, 100_000, pid).await?;
+    }
 
     let latencies = dispatch_latency(&endpoint, 200).await?;
     figure("dispatch_latency_p50", percentile(&latencies, 50.0), "ms", None);
@@ -419,9 +473,9 @@ async fn main() -> anyhow::Result<()> {
     }
     stop.send(true)?;
     for worker in workers {
-        worker.await?;
+        worker.await??;
     }
     server.kill().await;
-    PgStore::drop_fresh(&admin_url, &url).await?;
+    PgStore::drop_fresh(&admin_url, &pg_url).await?;
     Ok(())
 }

@@ -16,6 +16,7 @@ async fn main() -> anyhow::Result<()> {
             queues: vec!["default".into()],
             max_attempts: 1,
             wait: Some(prost_types::Duration { seconds: 5, nanos: 0 }),
+            completions: Vec::new(),
         };
         let assignments = client.poll_tasks(request).await?.into_inner().assignments;
         if let Some(attempt) = assignments.first().and_then(|a| a.attempt.as_ref()) {

@@ -1,5 +1,6 @@
-//! A Gantry server process for the crash tests: `gantry-test-server LISTEN DATABASE_URL LEASE_MS`. Prints
-//! `listening on ADDR` once it serves, then runs until killed.
+//! A Gantry server process for the crash tests and the benchmark: `gantry-test-server LISTEN DATABASE_URL LEASE_MS`,
+//! where `DATABASE_URL` is a Postgres URL or `sqlite:PATH` for the embedded store. Prints `listening on ADDR` once it
+//! serves, then runs until killed.
 
 use std::time::Duration;
 
@@ -26,6 +27,10 @@ async fn main() -> anyhow::Result<()> {
         lease: Duration::from_millis(lease_ms.parse()?),
         ..Default::default()
     };
+    if let Some(path) = database_url.strip_prefix("sqlite:") {
+        config.database_url = None;
+        config.data_path = path.into();
+    }
     // The benchmark tries other chunk sizes.
     if let Ok(chunk) = std::env::var("GANTRY_CHILDREN_CHUNK") {
         config.children_chunk = chunk.parse()?;

@@ -47,6 +47,7 @@ pub enum Answer {
     Claimed(EngineResult<Vec<Assignment>>),
     Leases(EngineResult<Vec<LeaseStatus>>),
     Completed(EngineResult<Vec<CompletionOutcome>>),
+    Polled(EngineResult<crate::writer::Recorded>),
     Other(Result<(), EngineError>),
 }
 
@@ -57,6 +58,7 @@ enum Waiting {
     Claimed(oneshot::Receiver<EngineResult<Vec<Assignment>>>),
     Leases(oneshot::Receiver<EngineResult<Vec<LeaseStatus>>>),
     Completed(oneshot::Receiver<EngineResult<Vec<CompletionOutcome>>>),
+    Polled(oneshot::Receiver<EngineResult<crate::writer::Recorded>>),
     Swept(oneshot::Receiver<EngineResult<usize>>),
     Nothing,
 }
@@ -136,6 +138,7 @@ impl Harness {
                 Request::Claim { .. } => reply(Reply::Claimed, Waiting::Claimed, &mut waiting),
                 Request::Heartbeat { .. } => reply(Reply::Leases, Waiting::Leases, &mut waiting),
                 Request::Complete { .. } => reply(Reply::Completed, Waiting::Completed, &mut waiting),
+                Request::Poll { .. } => reply(Reply::Polled, Waiting::Polled, &mut waiting),
                 Request::Sweep => reply(Reply::Swept, Waiting::Swept, &mut waiting),
                 Request::CreateChildren(_) => {
                     waiting.push(Waiting::Nothing);
@@ -155,6 +158,7 @@ impl Harness {
                 Waiting::Claimed(rx) => Answer::Claimed(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Leases(rx) => Answer::Leases(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Completed(rx) => Answer::Completed(rx.await.unwrap_or_else(|_| Err(dropped()))),
+                Waiting::Polled(rx) => Answer::Polled(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Swept(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped())).map(drop)),
                 Waiting::Nothing => Answer::Other(Ok(())),
             });
@@ -492,6 +496,19 @@ pub fn complete(worker: &str, assignment: &Assignment, result: gantry_core::stat
             completion: completion(assignment, result),
             spec: None,
         }],
+    }
+}
+
+/// A poll by `worker` of `queue` carrying a completion of `assignment`.
+pub fn poll(worker: &str, queue: &str, assignment: &Assignment, result: gantry_core::state::AttemptResult) -> Request {
+    Request::Poll {
+        worker_id: worker.to_owned(),
+        completions: vec![Admitted {
+            completion: completion(assignment, result),
+            spec: None,
+        }],
+        queues: vec![queue.to_owned()],
+        limit: 10,
     }
 }
 

@@ -5,7 +5,7 @@
 //! Scenarios: a running task attempt; a running generator attempt; two running children of a dynamic parent (whose
 //! settlements reach the parent); a queued attempt with a queue timeout. Commands: claims, heartbeats (by the holder
 //! and by another worker), completions (outputs, a dynamic spec, outputs that do not match the interface,
-//! recoverable and non-recoverable errors), termination and the sweep (lease expiry and deadlines), each at three
+//! recoverable and non-recoverable errors; alone, or carried by a poll that then claims), termination and the sweep (lease expiry and deadlines), each at three
 //! instants: nothing due, the attempt's deadline passed, its lease expired as well.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,8 @@ use gantry_core::state::AttemptResult;
 use uuid::Uuid;
 
 use super::harness::{
-    Answer, Backend, Harness, Records, claim, complete, fan_out, heartbeat, inputs, int_task, list_task, relative_times,
+    Answer, Backend, Harness, Records, claim, complete, fan_out, heartbeat, inputs, int_task, list_task, poll,
+    relative_times,
 };
 use crate::worker::Assignment;
 use crate::writer::Request;
@@ -48,9 +49,11 @@ impl Scenario {
                 "heartbeat",
                 "heartbeat_other",
                 "outputs",
+                "poll_outputs",
                 "bad_outputs",
                 "recoverable",
                 "fatal",
+                "poll_recoverable",
                 "terminate",
                 "sweep",
                 "claim_other",
@@ -67,6 +70,7 @@ impl Scenario {
             Scenario::RunningChildren => &[
                 "c0_outputs",
                 "c1_outputs",
+                "c1_poll_outputs",
                 "c0_fatal",
                 "c0_recoverable",
                 "c0_heartbeat",
@@ -177,6 +181,9 @@ fn command(fixture: &Fixture, name: &str) -> Request {
             AttemptResult::Outputs(LiteralMap::from([("y".to_owned(), Literal::String("seven".into()))])),
         ),
         "recoverable" => complete("w1", lease("a"), error(true)),
+        "poll_outputs" => poll("w1", &fixture.queue, lease("a"), outputs(7)),
+        "poll_recoverable" => poll("w1", &fixture.queue, lease("a"), error(true)),
+        "c1_poll_outputs" => poll("w1", &fixture.queue, lease("c1"), outputs(11)),
         "fatal" => complete("w1", lease("a"), error(false)),
         "spec" => {
             let child = fixture.child_task.as_ref().expect("a child task");
@@ -203,20 +210,23 @@ fn command(fixture: &Fixture, name: &str) -> Request {
 /// An answer with ids replaced and times made relative, comparable between runs.
 fn describe(answer: &Answer, fixture: &Fixture) -> String {
     let at = |t: i64| t - fixture.base;
-    let text = match answer {
-        Answer::Execution(result) => format!("{:?}", result.as_ref().map(|row| row.phase)),
-        Answer::Claimed(result) => format!(
-            "{:?}",
-            result.as_ref().map(|claimed| claimed
-                .iter()
-                .map(|a| (
+    let claimed = |claimed: &[Assignment]| {
+        claimed
+            .iter()
+            .map(|a| {
+                (
                     a.attempt.node_id.clone(),
                     a.attempt.attempt,
                     at(a.lease_expires_at_ms),
-                    a.deadline_ms.map(at)
-                ))
-                .collect::<Vec<_>>())
-        ),
+                    a.deadline_ms.map(at),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let text = match answer {
+        Answer::Execution(result) => format!("{:?}", result.as_ref().map(|row| row.phase)),
+        Answer::Claimed(result) => format!("{:?}", result.as_ref().map(|c| claimed(c))),
+        Answer::Polled(result) => format!("{:?}", result.as_ref().map(|(completed, c)| (completed, claimed(c)))),
         Answer::Leases(result) => format!(
             "{:?}",
             result.as_ref().map(|statuses| statuses
@@ -311,7 +321,7 @@ async fn check_all(backend: Backend) {
         failures.join("\n\n")
     );
     // Every scenario's every ordered pair at every instant was checked.
-    assert_eq!(checked, 9 * 9 * 3 + 7 * 7 * 3 + 9 * 9 * 3 + 4 * 4 * 2);
+    assert_eq!(checked, 11 * 11 * 3 + 7 * 7 * 3 + 10 * 10 * 3 + 4 * 4 * 2);
 }
 
 #[tokio::test]

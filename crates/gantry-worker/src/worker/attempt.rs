@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gantry_core::model::{LiteralMap, TaskTemplate};
 use gantry_proto::v1 as pb;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -27,6 +27,11 @@ pub(crate) struct PendingCompletion {
 }
 
 impl PendingCompletion {
+    /// Whether this reports a dynamic spec (sent with `CompleteAttempts`, never in a poll).
+    pub(crate) fn is_spec(&self) -> bool {
+        matches!(self.completion.result, Some(pb::completion::Result::DynamicSpec(_)))
+    }
+
     pub(crate) fn new(
         id: AttemptId,
         attempt: pb::AttemptRef,
@@ -136,18 +141,31 @@ impl AttemptJob {
     }
 }
 
-/// Runs one attempt to its end and queues its result; holds `slot` until the result is queued.
+/// Runs one attempt to its end and queues its result. A prefetched attempt first waits for one of `slots`; the slot
+/// and `held` (the attempt's place among those the worker may hold) are freed as soon as the result is queued.
 pub(crate) async fn run_attempt(
     shared: Arc<Shared>,
     job: AttemptJob,
-    completions: mpsc::UnboundedSender<PendingCompletion>,
+    slots: Arc<Semaphore>,
     abort_running: CancellationToken,
-    slot: OwnedSemaphorePermit,
+    held: OwnedSemaphorePermit,
 ) {
-    debug!(attempt = %job.id, "attempt started");
-    let result = match job.work {
-        Work::Fail(error) => Some(Err(error)),
-        Work::Run { handler, ctx, inputs } => {
+    let slot = tokio::select! {
+        biased;
+        slot = slots.acquire_owned() => slot.ok(),
+        () = job.cancel.cancelled() => None,
+        () = abort_running.cancelled() => None,
+    };
+    let result = match (&slot, job.work) {
+        // Cancelled, or never started before shutdown's grace ran out: the server gets the attempt back.
+        (None, _) if job.cancel.is_cancelled() => None,
+        (None, _) => Some(Err(TaskError::system(
+            "the worker shut down before the attempt started",
+        )
+        .with_code("worker_shutdown"))),
+        (Some(_), Work::Fail(error)) => Some(Err(error)),
+        (Some(_), Work::Run { handler, ctx, inputs }) => {
+            debug!(attempt = %job.id, "attempt started");
             // Reading the inputs' references is part of the attempt: heartbeated, cancellable, under its deadline.
             let references = shared.references.clone();
             let mut handle = tokio::spawn(async move {
@@ -193,14 +211,14 @@ pub(crate) async fn run_attempt(
             if let Err(error) = &result {
                 debug!(attempt = %job.id, error = %error, "attempt failed");
             }
-            let pending = PendingCompletion::new(job.id.clone(), job.attempt, job.lease_id, result);
-            if completions.send(pending).is_err() {
-                shared.forget(&job.id);
-            }
+            shared
+                .outbox
+                .push(PendingCompletion::new(job.id, job.attempt, job.lease_id, result));
         }
         _ => shared.forget(&job.id),
     }
     drop(slot);
+    drop(held);
 }
 
 /// The inputs with their references read, for the handler. A reference that cannot be read is a system error

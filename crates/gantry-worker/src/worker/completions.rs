@@ -1,19 +1,20 @@
-//! The completion flusher: gathers finished attempts' results and sends them in one `CompleteAttempts` call.
-//!
-//! A batch is sent when it is full (500 results, within the server's 1,000 per call, or as many as fit in one
-//! message), when the poll loop is about to wait with nothing running (no other result can join it), or at the latest
-//! `completion_linger` (5 ms) after its first result arrived. A batch the server does not acknowledge (it, or its
-//! database, is unavailable) is sent again, with backoff, until it is; only shutdown's grace ends that. Attempts stay
-//! heartbeated until their result is acknowledged, so an outage while sending does not cost the leases.
+//! Reporting results. A finished attempt's result goes to the [`Outbox`]; the next poll carries it (results and
+//! new work in one round trip, `PollTasksRequest.completions`), or, when no poll takes it soon, the flusher sends it
+//! with `CompleteAttempts`: at once when nothing else is running and the poll out may be waiting for work, at the
+//! latest `completion_linger` (5 ms) after it arrived otherwise. Dynamic specs always go with `CompleteAttempts`,
+//! which the server decodes a node at a time. A batch holds at most 500 results (within the server's 1,000 per call)
+//! and as many as fit in one message. A batch the server does not acknowledge (it, or its database, is unavailable)
+//! is sent again, with backoff, until it is; only shutdown's grace ends that. Attempts stay heartbeated until their
+//! result is acknowledged, so an outage while sending does not cost the leases.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use gantry_proto::v1 as pb;
 use prost::Message;
-use tokio::sync::{Notify, mpsc};
-use tokio::time::Instant;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, error, warn};
 
 use super::MAX_COMPLETIONS;
@@ -28,52 +29,125 @@ const MESSAGE_MARGIN: usize = 16 * 1024;
 /// server accepts to be compiled and stored (a resent completion the server did record is answered as such).
 const COMPLETION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Results waiting to be reported, shared by the poll loop and the flusher: whoever takes a result sends it.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    batch: Mutex<Batch>,
+    /// Wakes the flusher when a result arrives.
+    arrived: Notify,
+}
+
+impl Outbox {
+    pub(crate) fn new(max_count: usize, max_message_bytes: usize) -> Self {
+        Outbox {
+            batch: Mutex::new(Batch::new(
+                max_count.min(MAX_COMPLETIONS),
+                max_message_bytes.saturating_sub(MESSAGE_MARGIN),
+            )),
+            arrived: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Batch> {
+        // Every operation on the batch leaves it consistent, so a panic while holding it poisons nothing.
+        self.batch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn push(&self, pending: PendingCompletion) {
+        self.lock().push(pending);
+        self.arrived.notify_one();
+    }
+
+    fn push_all(&self, pending: Vec<PendingCompletion>) {
+        if pending.is_empty() {
+            return;
+        }
+        let mut batch = self.lock();
+        pending.into_iter().for_each(|p| batch.push(p));
+        drop(batch);
+        self.arrived.notify_one();
+    }
+
+    /// The results a poll may carry: a batch of them, or nothing when a dynamic spec is first in line (the flusher
+    /// sends it).
+    pub(crate) fn take_for_poll(&self) -> Vec<PendingCompletion> {
+        let mut batch = self.lock();
+        batch.refill();
+        if batch.pending.iter().any(PendingCompletion::is_spec) {
+            return Vec::new();
+        }
+        batch.take()
+    }
+
+    /// Puts back what a poll carried when the server did not record it.
+    pub(crate) fn put_back(&self, pending: Vec<PendingCompletion>) {
+        self.push_all(pending);
+    }
+
+    fn take(&self) -> Vec<PendingCompletion> {
+        let mut batch = self.lock();
+        batch.refill();
+        batch.take()
+    }
+
+    fn holds_spec(&self) -> bool {
+        let batch = self.lock();
+        batch
+            .pending
+            .iter()
+            .chain(&batch.waiting)
+            .any(PendingCompletion::is_spec)
+    }
+
+    fn is_empty(&self) -> bool {
+        let batch = self.lock();
+        batch.pending.is_empty() && batch.waiting.is_empty()
+    }
+}
+
+/// Sends what no poll takes in time, until `finish` is cancelled and the outbox is empty (or `give_up` is cancelled).
+/// `attempts` tracks the attempts still running or waiting for a slot: while there are some, more results will come.
 pub(crate) async fn flush_loop(
     shared: Arc<Shared>,
-    mut results: mpsc::UnboundedReceiver<PendingCompletion>,
-    flush_now: Arc<Notify>,
+    attempts: TaskTracker,
+    finish: CancellationToken,
     give_up: CancellationToken,
 ) {
     let linger = shared.config.completion_linger;
-    let mut batch = Batch::new(
-        shared.config.max_completion_batch.min(MAX_COMPLETIONS),
-        shared.config.max_message_bytes.saturating_sub(MESSAGE_MARGIN),
-    );
+    let outbox = &shared.outbox;
     loop {
-        if batch.is_empty() {
-            batch.refill();
-        }
-        if batch.is_empty() {
-            match results.recv().await {
-                Some(first) => batch.push(first),
-                None => return,
-            }
-            let send_by = Instant::now() + linger;
-            while !batch.is_full() {
-                if let Ok(pending) = results.try_recv() {
-                    batch.push(pending);
-                    continue;
-                }
-                tokio::select! {
-                    biased;
-                    () = flush_now.notified() => break,
-                    pending = results.recv() => match pending {
-                        Some(pending) => batch.push(pending),
-                        None => break,
-                    },
-                    () = tokio::time::sleep_until(send_by) => break,
+        if outbox.is_empty() {
+            tokio::select! {
+                () = outbox.arrived.notified() => {}
+                () = finish.cancelled() => {
+                    if outbox.is_empty() {
+                        return;
+                    }
                 }
             }
+            continue;
         }
-        let pending = batch.take();
-        for retry in send(&shared, pending, &give_up).await {
-            batch.push(retry);
+        // Linger only when there is something to batch: other attempts still running, or a poll that will soon carry
+        // the results. With nothing running and the poll out waiting for work, nothing would join them: send now.
+        let now = finish.is_cancelled() || outbox.holds_spec() || (attempts.is_empty() && shared.waiting_poll());
+        if !now {
+            tokio::select! {
+                () = tokio::time::sleep(linger) => {}
+                () = finish.cancelled() => {}
+            }
         }
+        let pending = outbox.take();
+        if pending.is_empty() {
+            continue;
+        }
+        let retry = send(&shared, pending, &give_up).await;
+        outbox.push_all(retry);
     }
 }
 
 /// The results to send in one call: at most `max_count` of them, and no more bytes than fit in one message. Results
 /// that do not fit wait, in order, for the next call; one alone is sent alone, whatever its size.
+#[derive(Debug)]
 struct Batch {
     pending: Vec<PendingCompletion>,
     bytes: usize,
@@ -91,14 +165,6 @@ impl Batch {
             max_bytes,
             waiting: VecDeque::new(),
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    fn is_full(&self) -> bool {
-        self.pending.len() >= self.max_count || !self.waiting.is_empty()
     }
 
     /// Adds a result to this call, or to the ones waiting for the next.
@@ -186,8 +252,18 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
         }
     };
     debug!(count = batch.len(), "completions sent");
+    settle(shared, batch, response.results)
+}
+
+/// Acts on the server's answer for each completion sent: acknowledged ones stop being heartbeated, refused ones are
+/// replaced by an error report (returned, to be sent next) or dropped.
+pub(crate) fn settle(
+    shared: &Shared,
+    batch: Vec<PendingCompletion>,
+    results: Vec<pb::CompletionResult>,
+) -> Vec<PendingCompletion> {
     let mut retry = Vec::new();
-    let mut results = response.results.into_iter();
+    let mut results = results.into_iter();
     for pending in batch {
         let Some(result) = results.next() else {
             warn!(attempt = %pending.id, "server did not answer for a completion");
@@ -279,9 +355,9 @@ mod tests {
         let mut batch = Batch::new(3, 1_000);
         batch.push(pending("a", 400));
         batch.push(pending("b", 400));
-        assert!(!batch.is_full());
+        assert!(batch.waiting.is_empty());
         batch.push(pending("c", 400));
-        assert!(batch.is_full(), "c does not fit beside a and b");
+        assert_eq!(batch.waiting.len(), 1, "c does not fit beside a and b");
         batch.push(pending("d", 10));
         assert_eq!(nodes(&batch.take()), ["a", "b"]);
         batch.refill();

@@ -46,12 +46,23 @@ pub(crate) const MAX_POLL_ATTEMPTS: usize = 1_000;
 pub(crate) const MAX_HEARTBEAT_ATTEMPTS: usize = 10_000;
 pub(crate) const MAX_COMPLETIONS: usize = 1_000;
 
+impl WorkerConfig {
+    /// How many attempts may be held at once: running, and claimed ahead while they wait for a slot.
+    pub(crate) fn capacity(&self) -> usize {
+        let prefetch = self.prefetch.unwrap_or(self.concurrency);
+        self.concurrency
+            .saturating_add(prefetch)
+            .clamp(1, MAX_POLL_ATTEMPTS.max(self.concurrency))
+    }
+}
+
 /// Tunables of the worker loop.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerConfig {
     pub(crate) worker_id: String,
     pub(crate) queues: Vec<String>,
     pub(crate) concurrency: usize,
+    pub(crate) prefetch: Option<usize>,
     pub(crate) poll_wait: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) completion_linger: Duration,
@@ -101,6 +112,16 @@ impl WorkerBuilder {
         self
     }
 
+    /// How many attempts beyond the free slots to claim ahead, so that a slot that frees starts its next attempt at
+    /// once instead of after a round trip (default: as many as `concurrency`; running and prefetched attempts together
+    /// are held to 1,000, or to `concurrency` when that is larger). A prefetched
+    /// attempt is leased and heartbeated while it waits, and its timeout runs from its claim; 0 turns prefetching off.
+    #[must_use]
+    pub fn prefetch(mut self, prefetch: usize) -> Self {
+        self.config.prefetch = Some(prefetch);
+        self
+    }
+
     /// How long one poll waits for work (default 20 s; the server clamps it to its maximum).
     #[must_use]
     pub fn poll_wait(mut self, wait: Duration) -> Self {
@@ -115,7 +136,8 @@ impl WorkerBuilder {
         self
     }
 
-    /// The longest a finished attempt's result waits to be sent with others (default 5 ms).
+    /// The longest a finished attempt's result waits to be sent with others when no poll carries it first (default
+    /// 5 ms). A result waits only while other attempts run or a poll is about to go out; otherwise it is sent at once.
     #[must_use]
     pub fn completion_linger(mut self, linger: Duration) -> Self {
         self.config.completion_linger = linger;
@@ -208,6 +230,7 @@ impl Worker {
                 worker_id: default_worker_id(),
                 queues: vec![gantry_proto::convert::DEFAULT_QUEUE.to_owned()],
                 concurrency: 4,
+                prefetch: None,
                 poll_wait: Duration::from_secs(20),
                 shutdown_grace: Duration::from_secs(30),
                 completion_linger: Duration::from_millis(5),

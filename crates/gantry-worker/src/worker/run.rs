@@ -1,14 +1,16 @@
-//! The worker loop: poll for attempts while slots are free, hand each to [`super::attempt`], and shut down in
-//! order (stop polling, drain running attempts, flush results, stop heartbeating).
+//! The worker loop: poll for attempts while the worker may hold more (its slots, and as many again claimed ahead),
+//! carrying the results of finished attempts in the same call; hand each attempt to [`super::attempt`], which waits
+//! for a slot; and shut down in order (stop polling, drain running attempts, flush results, stop heartbeating).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::Channel;
@@ -16,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use super::attempt::{AttemptJob, PendingCompletion, run_attempt};
 use super::backoff::Backoff;
+use super::completions::Outbox;
 use super::{MAX_POLL_ATTEMPTS, RegisteredTask, WorkerConfig, completions, heartbeat};
 use crate::context::AttemptId;
 use crate::error::WorkerError;
@@ -48,6 +51,13 @@ pub(crate) struct Shared {
     lease: watch::Sender<Duration>,
     /// The server's spec limits, as its last poll response told them.
     spec_limits: Mutex<SpecLimits>,
+    /// Results waiting to be reported.
+    pub(crate) outbox: Outbox,
+    /// Whether a poll is out that may be waiting for work: it carries no results (a poll that carries some is answered
+    /// at once) and the poll before it found none.
+    waiting_poll: AtomicBool,
+    /// Whether polls carry results; off for a server that does not answer for them.
+    polls_carry: AtomicBool,
 }
 
 impl Shared {
@@ -125,6 +135,10 @@ impl Shared {
         self.lease.subscribe()
     }
 
+    pub(crate) fn waiting_poll(&self) -> bool {
+        self.waiting_poll.load(Ordering::Acquire)
+    }
+
     /// The spec limits to hold a new attempt's dynamic specs to.
     pub(crate) fn spec_limits(&self) -> SpecLimits {
         *self.spec_limits.lock().unwrap_or_else(PoisonError::into_inner)
@@ -157,17 +171,20 @@ pub(crate) async fn run(
         running: Mutex::new(HashMap::new()),
         lease: watch::Sender::new(ASSUMED_LEASE),
         spec_limits: Mutex::new(SpecLimits::default()),
+        outbox: Outbox::new(config.max_completion_batch, config.max_message_bytes),
+        waiting_poll: AtomicBool::new(false),
+        polls_carry: AtomicBool::new(true),
     });
     shared.observe_limits(None);
     info!(worker_id = %config.worker_id, queues = ?config.queues, concurrency = config.concurrency, "worker started");
 
-    let (completions_tx, completions_rx) = mpsc::unbounded_channel::<PendingCompletion>();
-    let flush_now = Arc::new(Notify::new());
+    let tracker = TaskTracker::new();
+    let finish_flushing = CancellationToken::new();
     let give_up_flushing = CancellationToken::new();
     let mut flusher = tokio::spawn(completions::flush_loop(
         shared.clone(),
-        completions_rx,
-        flush_now.clone(),
+        tracker.clone(),
+        finish_flushing.clone(),
         give_up_flushing.clone(),
     ));
     let stop_heartbeats = CancellationToken::new();
@@ -175,13 +192,11 @@ pub(crate) async fn run(
 
     let stop_polling = CancellationToken::new();
     let abort_running = CancellationToken::new();
-    let tracker = TaskTracker::new();
     let poller = Poller {
         shared: shared.clone(),
         handlers,
         slots: Arc::new(Semaphore::new(config.concurrency)),
-        completions: completions_tx,
-        flush_now,
+        held: Arc::new(Semaphore::new(config.capacity())),
         tracker: tracker.clone(),
         stop: stop_polling.clone(),
         abort_running: abort_running.clone(),
@@ -208,7 +223,8 @@ pub(crate) async fn run(
         abort_running.cancel();
         tracker.wait().await;
     }
-    // Every sender is gone now, so the flusher drains what is left and ends.
+    // Every attempt has ended, so the flusher drains what is left and ends.
+    finish_flushing.cancel();
     if tokio::time::timeout(config.shutdown_grace, &mut flusher).await.is_err() {
         warn!(worker_id = %config.worker_id, "could not report every result before the shutdown grace elapsed");
         give_up_flushing.cancel();
@@ -224,9 +240,10 @@ pub(crate) async fn run(
 struct Poller {
     shared: Arc<Shared>,
     handlers: Arc<BTreeMap<String, RegisteredTask>>,
+    /// One per attempt that may run at once.
     slots: Arc<Semaphore>,
-    completions: mpsc::UnboundedSender<PendingCompletion>,
-    flush_now: Arc<Notify>,
+    /// One per attempt the worker may hold: running, or claimed ahead and waiting for a slot.
+    held: Arc<Semaphore>,
     tracker: TaskTracker,
     stop: CancellationToken,
     abort_running: CancellationToken,
@@ -236,91 +253,124 @@ impl Poller {
     async fn poll_loop(self) -> Result<(), WorkerError> {
         let config = &self.shared.config;
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut found_work = false;
         loop {
-            let Some(mut slots) = self.free_slots().await else {
+            let Some(mut room) = self.room().await else {
                 return Ok(());
             };
-            if slots.len() == config.concurrency {
-                // Nothing is running, so no other result will join the pending batch: send it before waiting.
-                self.flush_now.notify_one();
-            }
+            let carried = match self.shared.polls_carry.load(Ordering::Relaxed) {
+                true => self.shared.outbox.take_for_poll(),
+                false => Vec::new(),
+            };
             let request = pb::PollTasksRequest {
                 worker_id: config.worker_id.clone(),
                 queues: config.queues.clone(),
-                // The server refuses more per poll; the slots left over are freed when `slots` is dropped.
-                max_attempts: u32::try_from(slots.len().min(MAX_POLL_ATTEMPTS)).unwrap_or(1),
+                // The server refuses more per poll; the room left over is freed when `room` is dropped.
+                max_attempts: u32::try_from(room.len().min(MAX_POLL_ATTEMPTS)).unwrap_or(1),
                 wait: Some(prost_types::Duration {
                     seconds: i64::try_from(config.poll_wait.as_secs()).unwrap_or(i64::MAX),
                     nanos: i32::try_from(config.poll_wait.subsec_nanos()).unwrap_or(0),
                 }),
+                completions: carried.iter().map(|pending| pending.completion.clone()).collect(),
             };
             let mut request = tonic::Request::new(request);
             request.set_timeout(config.poll_wait + POLL_DEADLINE_MARGIN);
             let mut client = self.shared.client();
-            // An attempt claimed by a poll cut short here comes back after its lease expires.
+            self.shared
+                .waiting_poll
+                .store(carried.is_empty() && !found_work, Ordering::Release);
+            // An attempt claimed by a poll cut short here comes back after its lease expires; results it carried
+            // are sent again (one the server did record is answered as such).
             let response = tokio::select! {
                 biased;
-                () = self.stop.cancelled() => return Ok(()),
-                response = client.poll_tasks(request) => response,
+                () = self.stop.cancelled() => Err(None),
+                response = client.poll_tasks(request) => response.map_err(Some),
             };
-            let assignments = match response {
-                Ok(response) => {
-                    backoff.reset();
-                    let response = response.into_inner();
-                    if let Some(limits) = &response.limits {
-                        self.shared.observe_limits(Some(limits));
-                    }
-                    response.assignments
-                }
-                Err(status) if is_fatal(&status) => return Err(WorkerError::rpc("PollTasks", status)),
+            self.shared.waiting_poll.store(false, Ordering::Release);
+            let response = match response {
+                Ok(response) => response.into_inner(),
                 Err(status) => {
-                    let delay = backoff.next_delay();
-                    warn!(code = ?status.code(), error = %status.message(), retry_in = ?delay, "poll failed");
-                    tokio::select! {
-                        () = self.stop.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(delay) => continue,
+                    self.shared.outbox.put_back(carried);
+                    match status {
+                        None => return Ok(()),
+                        Some(status) if is_fatal(&status) => return Err(WorkerError::rpc("PollTasks", status)),
+                        Some(status) => {
+                            let delay = backoff.next_delay();
+                            warn!(code = ?status.code(), error = %status.message(), retry_in = ?delay, "poll failed");
+                            tokio::select! {
+                                () = self.stop.cancelled() => return Ok(()),
+                                () = tokio::time::sleep(delay) => continue,
+                            }
+                        }
                     }
                 }
             };
-            debug!(count = assignments.len(), "polled attempts");
-            for assignment in assignments {
-                let slot = match slots.pop() {
-                    Some(slot) => slot,
-                    // The server never hands out more than asked; if it did, run the extra one when a slot frees.
-                    None => match self.slots.clone().acquire_owned().await {
-                        Ok(slot) => slot,
+            backoff.reset();
+            found_work = !response.assignments.is_empty();
+            if let Some(limits) = &response.limits {
+                self.shared.observe_limits(Some(limits));
+            }
+            self.settle_carried(carried, response.completion_results);
+            debug!(count = response.assignments.len(), "polled attempts");
+            for assignment in response.assignments {
+                let held = match room.pop() {
+                    Some(held) => held,
+                    // The server never hands out more than asked; if it did, hold the extra one when room frees.
+                    None => match self.held.clone().acquire_owned().await {
+                        Ok(held) => held,
                         Err(_) => return Ok(()),
                     },
                 };
-                self.start(assignment, slot);
+                self.start(assignment, held);
             }
         }
     }
 
-    /// Waits for at least one free slot and takes every free one; `None` once stopped.
-    async fn free_slots(&self) -> Option<Vec<OwnedSemaphorePermit>> {
+    /// Acts on the answers for the results a poll carried. A server that answers for none of them does not take
+    /// results in polls: they go with `CompleteAttempts`, now and from then on.
+    fn settle_carried(&self, carried: Vec<PendingCompletion>, results: Vec<pb::CompletionResult>) {
+        if carried.is_empty() {
+            return;
+        }
+        if results.len() != carried.len() {
+            warn!(
+                carried = carried.len(),
+                answered = results.len(),
+                "the server did not answer for the results a poll carried; sending them with CompleteAttempts"
+            );
+            self.shared.polls_carry.store(false, Ordering::Relaxed);
+            self.shared.outbox.put_back(carried);
+            return;
+        }
+        let retry = completions::settle(&self.shared, carried, results);
+        self.shared.outbox.put_back(retry);
+    }
+
+    /// Waits until the worker may hold at least one more attempt and takes all the room there is; `None` once
+    /// stopped.
+    async fn room(&self) -> Option<Vec<OwnedSemaphorePermit>> {
         let first = tokio::select! {
             biased;
             () = self.stop.cancelled() => return None,
-            permit = self.slots.clone().acquire_owned() => permit.ok()?,
+            permit = self.held.clone().acquire_owned() => permit.ok()?,
         };
-        let mut slots = vec![first];
-        while let Ok(permit) = self.slots.clone().try_acquire_owned() {
-            slots.push(permit);
+        let mut room = vec![first];
+        while let Ok(permit) = self.held.clone().try_acquire_owned() {
+            room.push(permit);
         }
-        Some(slots)
+        Some(room)
     }
 
-    fn start(&self, assignment: pb::AttemptAssignment, slot: OwnedSemaphorePermit) {
+    fn start(&self, assignment: pb::AttemptAssignment, held: OwnedSemaphorePermit) {
         let Some(job) = AttemptJob::prepare(&self.shared, &self.handlers, assignment) else {
             return;
         };
         self.tracker.spawn(run_attempt(
             self.shared.clone(),
             job,
-            self.completions.clone(),
+            self.slots.clone(),
             self.abort_running.clone(),
-            slot,
+            held,
         ));
     }
 }
