@@ -30,6 +30,17 @@ impl Scripted {
 
     /// Claims up to `max` attempts, waiting up to `wait` for some.
     pub async fn poll(&mut self, max: u32, wait: Duration) -> Vec<pb::AttemptAssignment> {
+        self.poll_carrying(Vec::new(), max, wait).await.assignments
+    }
+
+    /// Reports `completions` and claims up to `max` attempts in one poll, waiting up to `wait` for some when it
+    /// carries none.
+    pub async fn poll_carrying(
+        &mut self,
+        completions: Vec<pb::Completion>,
+        max: u32,
+        wait: Duration,
+    ) -> pb::PollTasksResponse {
         let request = pb::PollTasksRequest {
             worker_id: self.worker_id.clone(),
             queues: vec![self.queue.clone()],
@@ -38,14 +49,9 @@ impl Scripted {
                 seconds: wait.as_secs() as i64,
                 nanos: wait.subsec_nanos() as i32,
             }),
-            completions: Vec::new(),
+            completions,
         };
-        self.client
-            .poll_tasks(request)
-            .await
-            .expect("poll")
-            .into_inner()
-            .assignments
+        self.client.poll_tasks(request).await.expect("poll").into_inner()
     }
 
     /// Claims exactly one attempt, waiting up to 20 s for it (a long poll, woken when one is queued).
