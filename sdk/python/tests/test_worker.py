@@ -1,5 +1,6 @@
 """The worker's lifecycle: heartbeats keep a long attempt's lease, stop() drains running attempts and reports them,
-and an attempt still running after the shutdown grace is reported as a recoverable system error.
+an attempt still running after the shutdown grace is reported as a recoverable system error, and the server answers
+for the results polls carry.
 
 These tasks use queues of their own, so the session's worker never claims them; each test starts its own workers.
 """
@@ -12,9 +13,11 @@ import subprocess
 import sys
 import threading
 
+import grpc
+
 import gantry
 from gantry import current_context, task
-from gantry.v1 import admin_pb2, execution_pb2
+from gantry.v1 import admin_pb2, execution_pb2, worker_pb2_grpc
 
 from conftest import LEASE, REPO, LineWatcher
 
@@ -38,6 +41,27 @@ def gated(x: int) -> int:
     STARTED[execution_id].set()
     RELEASE[execution_id].wait(60)
     return x
+
+
+@task(project="pytest", domain="dev", queue="pytest-ride")
+def incremented(x: int) -> int:
+    return x + 1
+
+
+class CountingInterceptor(grpc.UnaryUnaryClientInterceptor):
+    """Counts the worker's calls by method, and the results its polls carry."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls: collections.Counter = collections.Counter()
+        self.carried = 0
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        with self.lock:
+            self.calls[client_call_details.method.rsplit("/", 1)[-1]] += 1
+            if client_call_details.method.endswith("/PollTasks"):
+                self.carried += len(request.completions)
+        return continuation(client_call_details, request)
 
 
 def attempts_of(client, execution):
@@ -123,3 +147,27 @@ def test_the_example_worker_process_stops_cleanly_on_sigterm(server, logs_dir):
             process.kill()
     log = log_path.read_text()
     assert "shutting down" in log and "stopped" in log
+
+
+def test_the_server_records_the_results_polls_carry(server, client):
+    """With a linger this long, results go with CompleteAttempts only when nothing else runs and a poll waits for
+    work: the others ride polls, and the server answers for them (else the worker would stop carrying them)."""
+    counter = CountingInterceptor()
+    worker = gantry.Worker(server, tasks=[incremented], concurrency=2, completion_linger=600, poll_wait=1)
+    worker._stub = worker_pb2_grpc.WorkerServiceStub(grpc.intercept_channel(worker._channel, counter))
+    worker.register()
+    worker.start()
+    try:
+        executions = [client.run(incremented, x=i) for i in range(12)]
+        assert [execution.result(timeout=60) for execution in executions] == [i + 1 for i in range(12)]
+        assert worker._polls_carry, "the server answered for every result a poll carried"
+        with counter.lock:
+            print(f"polls carried {counter.carried} results; calls {dict(counter.calls)}")
+            assert counter.carried > 0, dict(counter.calls)
+            assert counter.carried + counter.calls["CompleteAttempts"] >= 12, dict(counter.calls)
+    finally:
+        worker.stop(wait=True, timeout=30)
+    for execution in executions:
+        (attempt,) = attempts_of(client, execution)
+        assert attempt.phase == execution_pb2.ATTEMPT_PHASE_SUCCEEDED
+        assert attempt.worker_id == worker.worker_id

@@ -1,11 +1,17 @@
 """The worker: polls attempts of its queues (worker.proto), runs them in a pool of threads, heartbeats their leases
 every third of the lease, stops those the server cancels, and reports results in batches.
 
-It mirrors the Rust SDK's worker (crates/gantry-worker): a poll asks for as many attempts as there are free slots (up
-to the server's 1,000); an attempt stays heartbeated until its result is acknowledged; completions linger 5 ms to join
-a batch (see `_completions`); dynamic tasks are held to the spec limits every poll response announces; shutdown stops
-polling, lets running attempts finish for a grace period (then reports them as recoverable system errors), sends
-every result, and stops heartbeating.
+It mirrors the Rust SDK's worker (crates/gantry-worker). `concurrency` threads run handlers, and the worker holds up
+to `concurrency + prefetch` attempts: a poll asks for all the room there is (up to the server's 1,000), and an
+attempt claimed ahead waits in the pool's queue for a thread, leased and heartbeated from its claim. An attempt's
+room is freed as soon as its handler returns and its result is queued; it stays heartbeated until the result is
+acknowledged. The next poll carries the results queued since the last one (the server records them and claims in one
+round trip); what no poll takes in time goes with `CompleteAttempts` (see `_completions`: at once when nothing is
+running and the poll out is waiting for work, within `completion_linger` otherwise, and always for dynamic specs). A
+server that does not answer for the results a poll carried gets them with `CompleteAttempts` from then on. Dynamic
+tasks are held to the spec limits every poll response announces; shutdown stops polling, lets running attempts and
+those claimed ahead finish for a grace period (then reports them as recoverable system errors), sends every result,
+and stops heartbeating.
 
 Python threads cannot be killed: an attempt the server cancels keeps running until its function returns, but its
 result is dropped. Long tasks should look at `current_context().cancelled` now and then.
@@ -133,10 +139,15 @@ class _Attempt:
     context: AttemptContext
     assignment: worker_pb2.AttemptAssignment
     deadline: float | None  # time.time() seconds
+    # Set once a thread took it up, and once its result was queued or dropped (or it was abandoned at shutdown).
+    started: bool = False
+    finished: bool = False
 
 
-class _Slots:
-    """Free places for attempts; a poll takes every free one at once."""
+class _Room:
+    """Room for attempts the worker may hold (running, or claimed ahead and waiting for a thread); a poll takes all
+    there is at once. An attempt handed out beyond what was asked takes room it does not have: the count goes below
+    zero until attempts end."""
 
     def __init__(self, count: int):
         self._free = count
@@ -144,9 +155,9 @@ class _Slots:
 
     def take_all(self, stopping: threading.Event) -> int:
         with self._condition:
-            while self._free == 0 and not stopping.is_set():
+            while self._free <= 0 and not stopping.is_set():
                 self._condition.wait()
-            taken, self._free = self._free, 0
+            taken, self._free = max(self._free, 0), min(self._free, 0)
             return taken
 
     def give(self, count: int = 1) -> None:
@@ -204,6 +215,14 @@ class Worker:
     `queues` defaults to the queues of `tasks`; tasks are dispatched by name, as the Rust SDK does. `run()` blocks
     until `stop()` (from any thread) or SIGINT/SIGTERM (when run on the main thread); `start()` runs it on a
     background thread.
+
+    `concurrency` attempts run at once, on as many threads. `prefetch` is how many attempts beyond the free threads to
+    claim ahead, so that a thread that frees starts its next attempt at once instead of after a round trip (default:
+    as many as `concurrency`; running and prefetched attempts together are held to 1,000, or to `concurrency` when
+    that is larger). A prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its
+    claim; 0 turns prefetching off. `completion_linger` is the longest a finished attempt's result waits to be sent
+    with others when no poll carries it first (default 5 ms); it waits only while other attempts run or a poll is
+    about to go out, otherwise it is sent at once.
     """
 
     def __init__(
@@ -213,6 +232,7 @@ class Worker:
         *,
         queues: Iterable[str] | None = None,
         concurrency: int = 4,
+        prefetch: int | None = None,
         worker_id: str | None = None,
         poll_wait: float = 20.0,
         shutdown_grace: float = 30.0,
@@ -234,8 +254,13 @@ class Worker:
             raise ValueError(f"{len(self.queues)} queues given; a poll may name at most {MAX_POLL_QUEUES}")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError("prefetch must not be negative")
         self.address = address
         self.concurrency = concurrency
+        self.prefetch = concurrency if prefetch is None else prefetch
+        # How many attempts may be held at once: running, and claimed ahead while they wait for a thread.
+        self.capacity = min(concurrency + self.prefetch, max(MAX_POLL_ATTEMPTS, concurrency))
         self.worker_id = worker_id or default_worker_id()
         self.poll_wait = poll_wait
         self.shutdown_grace = shutdown_grace
@@ -254,9 +279,11 @@ class Worker:
         self._poll_future: Any = None
         self._lease = ASSUMED_LEASE
         self._lease_changed = threading.Event()
-        self._completions: queue.Queue = queue.Queue()
+        self._outbox = _completions.Outbox(max_completion_batch, max_message_bytes, completion_linger)
+        # Whether polls carry results; off for a server that does not answer for them.
+        self._polls_carry = True
         self._thread: threading.Thread | None = None
-        self._slots = _Slots(concurrency)
+        self._room = _Room(self.capacity)
         self.error: BaseException | None = None
 
     # --- public ------------------------------------------------------------------------------------------------
@@ -306,8 +333,9 @@ class Worker:
             self._stopping.set()
             if self._poll_future is not None:
                 self._poll_future.cancel()
-        # A poll loop waiting for a free slot wakes up and sees the stop.
-        self._slots.give(0)
+        # A poll loop waiting for room wakes up and sees the stop; the flusher stops waiting for polls.
+        self._room.give(0)
+        self._outbox.stop()
         if wait:
             self._stopped.wait(timeout)
 
@@ -333,7 +361,13 @@ class Worker:
         return previous
 
     def _run(self, ready: Callable[[], None] | None) -> None:
-        log.info("worker %s started: queues %s, concurrency %d", self.worker_id, self.queues, self.concurrency)
+        log.info(
+            "worker %s started: queues %s, concurrency %d, prefetch %d",
+            self.worker_id,
+            self.queues,
+            self.concurrency,
+            self.prefetch,
+        )
         pool = _Pool(self.concurrency, "gantry-attempt")
         flusher = threading.Thread(
             target=_completions.flush_loop, args=(self,), name="gantry-completions", daemon=True
@@ -344,47 +378,70 @@ class Worker:
         )
         flusher.start()
         heartbeats.start()
-        slots = self._slots
         try:
-            self._poll_loop(pool, slots, ready)
+            self._poll_loop(pool, self._room, ready)
         finally:
             log.info("worker %s shutting down: no more polls, draining running attempts", self.worker_id)
+            self._outbox.stop()
+            # Attempts claimed ahead still run within the grace: the pool works through its queue.
             if not pool.wait_idle(self.shutdown_grace):
                 log.warning("shutdown grace elapsed, reporting the attempts still running as failed")
                 self._abandon_running()
             pool.close()
-            self._completions.put(None)
+            self._outbox.finish()
             flusher.join(self.shutdown_grace)
+            if flusher.is_alive():
+                log.warning("could not report every result before the shutdown grace elapsed")
             heartbeats_stop.set()
             self._lease_changed.set()
             heartbeats.join()
             self._stopped.set()
             log.info("worker %s stopped", self.worker_id)
 
-    def _poll_loop(self, pool: _Pool, slots: _Slots, ready: Callable[[], None] | None) -> None:
+    def _poll_loop(self, pool: _Pool, room: _Room, ready: Callable[[], None] | None) -> None:
         backoff = _Backoff(0.1, 5.0)
+        outbox = self._outbox
+        found_work = False
         self._started.set()
         if ready is not None:
             ready()
         while not self._stopping.is_set():
-            free = slots.take_all(self._stopping)
+            free = room.take_all(self._stopping)
             if self._stopping.is_set():
+                room.give(free)
                 return
-            # The server refuses more per poll; the slots not asked for are given back with the unused ones.
+            # The server refuses more per poll; the room not asked for is given back with the unused room.
             asked = min(free, MAX_POLL_ATTEMPTS)
-            request = worker_pb2.PollTasksRequest(worker_id=self.worker_id, queues=self.queues, max_attempts=asked)
+            carried = outbox.take_for_poll() if self._polls_carry else []
+            request = worker_pb2.PollTasksRequest(
+                worker_id=self.worker_id,
+                queues=self.queues,
+                max_attempts=asked,
+                completions=[completion for _, completion in carried],
+            )
             request.wait.FromNanoseconds(int(self.poll_wait * 1e9))
+            # A poll that carries results is answered at once; one that does not, after a poll that found no work,
+            # may wait: results that arrive meanwhile should not wait for it.
+            outbox.set_waiting_poll(not carried and not found_work)
             with self._lock:
                 if self._stopping.is_set():
+                    outbox.set_waiting_poll(False)
+                    outbox.put_back(carried)
+                    room.give(free)
                     return
                 future = self._stub.PollTasks.future(request, timeout=self.poll_wait + POLL_DEADLINE_MARGIN)
                 self._poll_future = future
             try:
                 response = future.result()
             except grpc.FutureCancelledError:
+                # An attempt claimed by a poll cut short comes back after its lease expires; results it carried are
+                # sent again (one the server did record is answered as such).
+                outbox.put_back(carried)
+                room.give(free)
                 return
             except grpc.RpcError as error:
-                slots.give(free)
+                outbox.put_back(carried)
+                room.give(free)
                 if self._stopping.is_set():
                     return
                 if error.code() in FATAL_CODES:
@@ -394,20 +451,40 @@ class Worker:
                 self._stopping.wait(delay)
                 continue
             finally:
+                outbox.set_waiting_poll(False)
                 with self._lock:
                     self._poll_future = None
             backoff.reset()
             if response.HasField("limits"):
                 self._spec_limits = self._within_message(SpecLimits.from_proto(response.limits))
+            self._settle_carried(carried, list(response.completion_results))
             assignments = list(response.assignments)
-            # The server never hands out more than asked.
-            slots.give(free - min(free, len(assignments)))
+            found_work = bool(assignments)
+            # The server never hands out more than asked; if it did, the extra attempts take room that frees later.
+            room.give(free - len(assignments))
             for assignment in assignments:
                 attempt = self._track(assignment)
                 if attempt is None:
-                    slots.give()
+                    room.give()
                     continue
-                pool.submit(lambda attempt=attempt: self._run_attempt(attempt, slots))
+                outbox.attempt_claimed()
+                pool.submit(lambda attempt=attempt: self._run_attempt(attempt, room))
+
+    def _settle_carried(self, carried: list[_completions.Pending], results: list[worker_pb2.CompletionResult]) -> None:
+        """Acts on the answers for the results a poll carried. A server that answers for none of them does not take
+        results in polls: they go with `CompleteAttempts`, now and from then on."""
+        if not carried:
+            return
+        if len(results) != len(carried):
+            log.warning(
+                "the server answered for %d of the %d results a poll carried; sending them with CompleteAttempts",
+                len(results),
+                len(carried),
+            )
+            self._polls_carry = False
+            self._outbox.put_back(carried)
+            return
+        self._outbox.put_back(_completions.settle(self, carried, results))
 
     def _track(self, assignment: worker_pb2.AttemptAssignment) -> _Attempt | None:
         if not assignment.HasField("attempt"):
@@ -439,8 +516,14 @@ class Worker:
             self._running[attempt.key] = attempt
         return attempt
 
-    def _run_attempt(self, attempt: _Attempt, slots: _Slots) -> None:
+    def _run_attempt(self, attempt: _Attempt, room: _Room) -> None:
+        pending: _completions.Pending | None = None
         try:
+            # Cancelled while it waited for a thread, or abandoned at the end of shutdown's grace: it never runs.
+            if attempt.context.is_cancelled():
+                self._forget(attempt.key)
+                return
+            attempt.started = True
             completion = worker_pb2.Completion(attempt=attempt.ref, lease_id=attempt.lease_id)
             _context.current = attempt.context
             try:
@@ -450,9 +533,17 @@ class Worker:
             if attempt.context.is_cancelled():
                 self._forget(attempt.key)
             else:
-                self._completions.put((attempt.key, completion))
+                pending = (attempt.key, completion)
         finally:
-            slots.give()
+            # The result is queued and the room freed as soon as the handler returns; the attempt stays heartbeated
+            # until the result is acknowledged.
+            with self._lock:
+                if attempt.finished:
+                    # Abandoned at the end of shutdown's grace: reported as such already.
+                    pending = None
+                attempt.finished = True
+            self._outbox.attempt_ended(pending)
+            room.give()
 
     def _execute(self, attempt: _Attempt, completion: worker_pb2.Completion) -> None:
         task = attempt.context.task
@@ -492,18 +583,22 @@ class Worker:
             completion.error.CopyFrom(execution_error(error, code="bad_output"))
 
     def _abandon_running(self) -> None:
-        """After the shutdown grace: report attempts still running as recoverable system errors."""
+        """After the shutdown grace: report attempts still running, or claimed ahead and never started, as recoverable
+        system errors."""
         with self._lock:
-            abandoned = list(self._running.values())
+            # Running, or claimed ahead and never started; not those whose result is queued already.
+            abandoned = [attempt for attempt in self._running.values() if not attempt.finished]
+            for attempt in abandoned:
+                attempt.finished = True
         for attempt in abandoned:
             if attempt.context.is_cancelled():
                 continue
             attempt.context.cancelled.set()
             completion = worker_pb2.Completion(attempt=attempt.ref, lease_id=attempt.lease_id)
-            completion.error.CopyFrom(
-                system_error("the worker shut down before the attempt finished", "worker_shutdown")
-            )
-            self._completions.put((attempt.key, completion))
+            what = "finished" if attempt.started else "started"
+            message = f"the worker shut down before the attempt {what}"
+            completion.error.CopyFrom(system_error(message, "worker_shutdown"))
+            self._outbox.push((attempt.key, completion))
 
     def _within_message(self, limits: SpecLimits) -> SpecLimits:
         """A spec must also fit in one of this worker's messages."""
