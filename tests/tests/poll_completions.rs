@@ -31,19 +31,33 @@ async fn results_ride_a_poll_that_claims_what_they_released(backend: Backend) {
     assert_eq!(polled.completion_results.len(), 1);
     assert_eq!(
         (polled.completion_results[0].status, polled.completion_results[0].phase),
-        (pb::CompletionStatus::Accepted as i32, pb::AttemptPhase::Succeeded as i32),
+        (
+            pb::CompletionStatus::Accepted as i32,
+            pb::AttemptPhase::Succeeded as i32
+        ),
         "{}",
         polled.completion_results[0].message
     );
     let mut children: Vec<String> = polled.assignments.iter().map(|a| node_id(a).to_owned()).collect();
     children.sort();
-    assert_eq!(children.len(), 2, "the children were claimed by the poll that created them: {children:?}");
+    assert_eq!(
+        children.len(),
+        2,
+        "the children were claimed by the poll that created them: {children:?}"
+    );
 
     // Both children's results in one poll with nothing left to claim: answered at once, not after the wait.
-    let finished: Vec<pb::Completion> = polled.assignments.iter().map(|a| completion(a, result_for(a))).collect();
+    let finished: Vec<pb::Completion> = polled
+        .assignments
+        .iter()
+        .map(|a| completion(a, result_for(a)))
+        .collect();
     let asked = Instant::now();
     let polled_again = worker.poll_carrying(finished.clone(), 10, LONG_WAIT).await;
-    assert!(asked.elapsed() < LONG_WAIT / 2, "the poll waited for work although it carried results");
+    assert!(
+        asked.elapsed() < LONG_WAIT / 2,
+        "the poll waited for work although it carried results"
+    );
     assert!(polled_again.assignments.is_empty());
     let statuses: Vec<i32> = polled_again.completion_results.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [pb::CompletionStatus::Accepted as i32; 2]);
@@ -61,8 +75,14 @@ async fn results_ride_a_poll_that_claims_what_they_released(backend: Backend) {
     assert_eq!(
         answers,
         [
-            (pb::CompletionStatus::Rejected as i32, tonic::Code::FailedPrecondition as i32),
-            (pb::CompletionStatus::Rejected as i32, tonic::Code::InvalidArgument as i32),
+            (
+                pb::CompletionStatus::Rejected as i32,
+                tonic::Code::FailedPrecondition as i32
+            ),
+            (
+                pb::CompletionStatus::Rejected as i32,
+                tonic::Code::InvalidArgument as i32
+            ),
         ]
     );
     assert!(refused.completion_results[1].message.contains("completions[1].result"));

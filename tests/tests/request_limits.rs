@@ -105,6 +105,17 @@ async fn oversized_requests_are_refused(backend: Backend) {
         elapsed,
         ("max_attempts", 1_000, 1_001),
     );
+    let carrying = pb::PollTasksRequest {
+        completions: (0..1_001).map(stranger_completion).collect(),
+        ..poll(queues(1), 1)
+    };
+    let (result, elapsed) = timed!(worker.poll_tasks(carrying));
+    assert_refused(
+        "a poll carrying 1,001 completions",
+        result,
+        elapsed,
+        ("completions", 1_000, 1_001),
+    );
     let at_the_limit = worker.poll_tasks(poll(queues(100), 1_000)).await;
     assert!(
         at_the_limit.is_ok(),

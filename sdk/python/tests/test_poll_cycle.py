@@ -207,13 +207,13 @@ def test_attempts_claimed_ahead_run_within_the_shutdown_grace(fake):
     endpoint, service = fake()
     service.assign(held, "first", name="drain")
     service.assign(double, "second", x=1)
-    service.assign(double, "third", x=2)
     worker = gantry.Worker(endpoint, tasks=[double, held], concurrency=1, prefetch=2, poll_wait=0.5)
     thread = worker.start()
     try:
         assert STARTED["drain"].wait(LIMIT)
         with service.condition:
-            assert service.condition.wait_for(lambda: not service.work, LIMIT), "all three claimed by the first poll"
+            # Before it has measured a run, the worker claims as many ahead as it has threads: one.
+            assert service.condition.wait_for(lambda: not service.work, LIMIT), "both claimed by the first poll"
         worker.stop()
         RELEASE["drain"].set()
         thread.join(LIMIT)
@@ -222,10 +222,9 @@ def test_attempts_claimed_ahead_run_within_the_shutdown_grace(fake):
         RELEASE["drain"].set()
         worker.stop(wait=True, timeout=LIMIT)
         worker.close()
-    recorded = service.wait_recorded(3)
+    recorded = service.wait_recorded(2)
     assert output(recorded["first"][0], held) == "drain"
     assert output(recorded["second"][0], double) == 2
-    assert output(recorded["third"][0], double) == 4
 
 
 def test_attempts_claimed_ahead_are_reported_as_worker_shutdown_after_the_grace(fake):
@@ -251,3 +250,31 @@ def test_attempts_claimed_ahead_are_reported_as_worker_shutdown_after_the_grace(
     finally:
         RELEASE["grace"].set()
         worker.close()
+
+
+def test_prefetch_is_deep_for_short_tasks_and_shallow_for_long_ones():
+    from gantry._prefetch import ahead
+
+    assert ahead(8, 32, 0, 0.005) == 8, "unmeasured: as many as the threads"
+    assert ahead(8, 32, 0.00001, 0.005) == 32, "a no-op task: as deep as allowed"
+    assert ahead(8, 32, 0.0025, 0.005) == 16, "a task half a round trip long: two per thread"
+    assert ahead(8, 32, 1.0, 0.005) == 1, "a 1 s task: one ahead"
+    assert ahead(8, 0, 0.00001, 0.005) == 0, "prefetching off"
+
+
+def test_a_worker_of_short_tasks_claims_deeper_ahead_once_it_has_measured_them(fake):
+    endpoint, service = fake()
+    for i in range(60):
+        service.assign(double, f"n{i}", x=i)
+    worker = gantry.Worker(endpoint, tasks=[double], concurrency=2, poll_wait=0.5)
+    worker.start()
+    try:
+        service.wait_recorded(60)
+        with service.condition:
+            asked = [asked for asked, _ in service.polls]
+        assert asked[0] == 4, f"unmeasured: the 2 threads and 2 ahead: {asked}"
+        assert max(asked) == 10, f"short tasks: as deep as the default maximum, 4 per thread: {asked}"
+    finally:
+        worker.stop(wait=True, timeout=LIMIT)
+        worker.close()
+    assert worker.error is None

@@ -9,7 +9,7 @@
 //! - the server's peak RSS above its idle size per child, and its RSS after each fan-out.
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 1] [--slots 8]
-//! [--prefetch P] [--store postgres|sqlite]`: `--workers` SDK workers (each its own connection) of `--slots` slots
+//! [--prefetch P] [--store postgres|sqlite] [--fanouts-only]`: `--workers` SDK workers (each its own connection) of `--slots` slots
 //! each, claiming `--prefetch` attempts ahead (the SDK's default: as many as its slots). `scripts/bench` builds it in
 //! release mode and provides Postgres.
 
@@ -35,6 +35,7 @@ struct Options {
     slots: usize,
     prefetch: Option<usize>,
     sqlite: bool,
+    fanouts_only: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -44,9 +45,14 @@ fn options() -> anyhow::Result<Options> {
         slots: 8,
         prefetch: None,
         sqlite: false,
+        fanouts_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--fanouts-only" {
+            options.fanouts_only = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
         match flag.as_str() {
             "--sizes" => options.sizes = value.split(',').map(str::parse).collect::<Result<_, _>>()?,
@@ -388,7 +394,9 @@ async fn main() -> anyhow::Result<()> {
     let store_name = if options.sqlite { "sqlite" } else { "postgres" };
     println!("store {store_name}");
 
-    run_chain(&mut admin, "chain_fresh").await?;
+    if !options.fanouts_only {
+        run_chain(&mut admin, "chain_fresh").await?;
+    }
     let idle_rss = rss_kib(pid, "VmRSS:");
     for &n in &options.sizes {
         // Another client creates small executions one after the other while the fan-out is created and runs.
@@ -458,15 +466,16 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    run_chain(&mut admin, "chain_after_fanouts").await?;
-    // Follows creation in Postgres's tables.
-    if !options.sqlite {
-        creation_alone(&mut admin, &url, 100_000, pid).await?;
+    if !options.fanouts_only {
+        run_chain(&mut admin, "chain_after_fanouts").await?;
+        // Follows creation in Postgres's tables.
+        if !options.sqlite {
+            creation_alone(&mut admin, &url, 100_000, pid).await?;
+        }
+        let latencies = dispatch_latency(&endpoint, 200).await?;
+        figure("dispatch_latency_p50", percentile(&latencies, 50.0), "ms", None);
+        figure("dispatch_latency_p99", percentile(&latencies, 99.0), "ms", None);
     }
-
-    let latencies = dispatch_latency(&endpoint, 200).await?;
-    figure("dispatch_latency_p50", percentile(&latencies, 50.0), "ms", None);
-    figure("dispatch_latency_p99", percentile(&latencies, 99.0), "ms", None);
 
     if let Some(kib) = rss_kib(pid, "VmHWM:") {
         figure("server_peak_rss", kib as f64 / 1024.0, "MiB", None);

@@ -168,6 +168,7 @@ pub(crate) async fn run_attempt(
             debug!(attempt = %job.id, "attempt started");
             // Reading the inputs' references is part of the attempt: heartbeated, cancellable, under its deadline.
             let references = shared.references.clone();
+            let started = std::time::Instant::now();
             let mut handle = tokio::spawn(async move {
                 let inputs = read_inputs(&references, inputs).await?;
                 handler(ctx, inputs).await
@@ -183,7 +184,10 @@ pub(crate) async fn run_attempt(
             };
             tokio::select! {
                 joined = &mut handle => match joined {
-                    Ok(result) => Some(result),
+                    Ok(result) => {
+                        shared.prefetch.observe_run(started.elapsed());
+                        Some(result)
+                    }
                     Err(error) if error.is_panic() => Some(Err(panic_error(error.into_panic()))),
                     Err(_) => None,
                 },

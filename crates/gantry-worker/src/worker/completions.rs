@@ -20,7 +20,7 @@ use tracing::{debug, error, warn};
 use super::MAX_COMPLETIONS;
 use super::attempt::PendingCompletion;
 use super::backoff::Backoff;
-use super::run::Shared;
+use super::run::{PollState, Shared};
 use crate::error::TaskError;
 
 /// Room left in a message beside the completions, for the request's other fields.
@@ -128,12 +128,17 @@ pub(crate) async fn flush_loop(
             continue;
         }
         // Linger only when there is something to batch: other attempts still running, or a poll that will soon carry
-        // the results. With nothing running and the poll out waiting for work, nothing would join them: send now.
-        let now = finish.is_cancelled() || outbox.holds_spec() || (attempts.is_empty() && shared.waiting_poll());
+        // the results. With nothing running and the poll out waiting for work, nothing would join them: send now. A
+        // poll being gathered takes them itself.
+        let state = shared.poll_state();
+        let now = finish.is_cancelled() || outbox.holds_spec() || (attempts.is_empty() && state == PollState::Waiting);
         if !now {
             tokio::select! {
                 () = tokio::time::sleep(linger) => {}
                 () = finish.cancelled() => {}
+            }
+            if shared.poll_state() == PollState::Gathering && !finish.is_cancelled() && !outbox.holds_spec() {
+                continue;
             }
         }
         let pending = outbox.take();

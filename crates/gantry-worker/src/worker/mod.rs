@@ -4,6 +4,7 @@ mod attempt;
 mod backoff;
 mod completions;
 mod heartbeat;
+mod prefetch;
 mod run;
 
 use std::collections::BTreeMap;
@@ -46,13 +47,24 @@ pub(crate) const MAX_POLL_ATTEMPTS: usize = 1_000;
 pub(crate) const MAX_HEARTBEAT_ATTEMPTS: usize = 10_000;
 pub(crate) const MAX_COMPLETIONS: usize = 1_000;
 
+/// The most attempts claimed ahead of the slots by default, per slot (Celery's prefetch multiplier, for the same
+/// reason: a short task's slot must not wait for a round trip).
+const PREFETCH_PER_SLOT: usize = 4;
+
 impl WorkerConfig {
     /// How many attempts may be held at once: running, and claimed ahead while they wait for a slot.
     pub(crate) fn capacity(&self) -> usize {
-        let prefetch = self.prefetch.unwrap_or(self.concurrency);
         self.concurrency
-            .saturating_add(prefetch)
+            .saturating_add(self.max_prefetch())
             .clamp(1, MAX_POLL_ATTEMPTS.max(self.concurrency))
+    }
+
+    /// The most attempts claimed ahead of the slots.
+    pub(crate) fn max_prefetch(&self) -> usize {
+        let max = self
+            .prefetch
+            .unwrap_or(self.concurrency.saturating_mul(PREFETCH_PER_SLOT));
+        max.min(MAX_POLL_ATTEMPTS.saturating_sub(self.concurrency))
     }
 }
 
@@ -112,10 +124,12 @@ impl WorkerBuilder {
         self
     }
 
-    /// How many attempts beyond the free slots to claim ahead, so that a slot that frees starts its next attempt at
-    /// once instead of after a round trip (default: as many as `concurrency`; running and prefetched attempts together
-    /// are held to 1,000, or to `concurrency` when that is larger). A prefetched
-    /// attempt is leased and heartbeated while it waits, and its timeout runs from its claim; 0 turns prefetching off.
+    /// The most attempts to claim ahead of the slots, so that a slot that frees starts its next attempt at once instead
+    /// of after a round trip (default: 4 × `concurrency`; running and prefetched attempts together are held to 1,000,
+    /// or to `concurrency` when that is larger). Within it the worker claims `concurrency × round trip / run time`
+    /// ahead, at least one: deep for short tasks, shallow for long ones, so that it does not hoard attempts other
+    /// workers could run. A prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its
+    /// claim; 0 turns prefetching off.
     #[must_use]
     pub fn prefetch(mut self, prefetch: usize) -> Self {
         self.config.prefetch = Some(prefetch);

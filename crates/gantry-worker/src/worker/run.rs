@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 use super::attempt::{AttemptJob, PendingCompletion, run_attempt};
 use super::backoff::Backoff;
 use super::completions::Outbox;
+use super::prefetch::Prefetch;
 use super::{MAX_POLL_ATTEMPTS, RegisteredTask, WorkerConfig, completions, heartbeat};
 use crate::context::AttemptId;
 use crate::error::WorkerError;
@@ -29,6 +30,8 @@ use crate::spec_limits::SpecLimits;
 const ASSUMED_LEASE: Duration = Duration::from_secs(15);
 /// A poll's RPC deadline is its wait plus this much.
 const POLL_DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+/// A poll being gathered goes out once no held attempt ended for this long.
+const GATHER_QUIET: Duration = Duration::from_millis(1);
 /// Room left in a message beside a dynamic spec, for the rest of the completion request (as the server counts it).
 const SPEC_MESSAGE_MARGIN: u64 = 64 * 1024;
 
@@ -38,6 +41,20 @@ pub(crate) struct RunningAttempt {
     pub(crate) attempt: pb::AttemptRef,
     pub(crate) lease_id: String,
     pub(crate) cancel: CancellationToken,
+}
+
+/// What the poll loop is doing, as the flusher sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum PollState {
+    /// Waiting for room, backing off, or stopped: it may not send a poll soon.
+    Idle = 0,
+    /// About to send a poll, gathering the results of attempts that are about to finish: it will carry them.
+    Gathering = 1,
+    /// A poll is out that will come back soon (it carries results, or the poll before it found work).
+    Out = 2,
+    /// A poll is out that may wait for work: it carries no results and the poll before it found none.
+    Waiting = 3,
 }
 
 /// State shared by the poll loop, the attempts, the heartbeat loop and the completion flusher.
@@ -53,9 +70,10 @@ pub(crate) struct Shared {
     spec_limits: Mutex<SpecLimits>,
     /// Results waiting to be reported.
     pub(crate) outbox: Outbox,
-    /// Whether a poll is out that may be waiting for work: it carries no results (a poll that carries some is answered
-    /// at once) and the poll before it found none.
-    waiting_poll: AtomicBool,
+    /// How many attempts to claim ahead of the slots.
+    pub(crate) prefetch: Prefetch,
+    /// What the poll loop is doing (a [`PollState`]), for the flusher.
+    poll_state: AtomicU8,
     /// Whether polls carry results; off for a server that does not answer for them.
     polls_carry: AtomicBool,
 }
@@ -135,8 +153,17 @@ impl Shared {
         self.lease.subscribe()
     }
 
-    pub(crate) fn waiting_poll(&self) -> bool {
-        self.waiting_poll.load(Ordering::Acquire)
+    pub(crate) fn poll_state(&self) -> PollState {
+        match self.poll_state.load(Ordering::Acquire) {
+            1 => PollState::Gathering,
+            2 => PollState::Out,
+            3 => PollState::Waiting,
+            _ => PollState::Idle,
+        }
+    }
+
+    fn set_poll_state(&self, state: PollState) {
+        self.poll_state.store(state as u8, Ordering::Release);
     }
 
     /// The spec limits to hold a new attempt's dynamic specs to.
@@ -172,7 +199,8 @@ pub(crate) async fn run(
         lease: watch::Sender::new(ASSUMED_LEASE),
         spec_limits: Mutex::new(SpecLimits::default()),
         outbox: Outbox::new(config.max_completion_batch, config.max_message_bytes),
-        waiting_poll: AtomicBool::new(false),
+        poll_state: AtomicU8::new(PollState::Idle as u8),
+        prefetch: Prefetch::new(config.concurrency, config.max_prefetch()),
         polls_carry: AtomicBool::new(true),
     });
     shared.observe_limits(None);
@@ -258,6 +286,9 @@ impl Poller {
             let Some(mut room) = self.room().await else {
                 return Ok(());
             };
+            if !self.gather(&mut room).await || !self.within_prefetch(&mut room).await {
+                return Ok(());
+            }
             let carried = match self.shared.polls_carry.load(Ordering::Relaxed) {
                 true => self.shared.outbox.take_for_poll(),
                 false => Vec::new(),
@@ -276,9 +307,12 @@ impl Poller {
             let mut request = tonic::Request::new(request);
             request.set_timeout(config.poll_wait + POLL_DEADLINE_MARGIN);
             let mut client = self.shared.client();
-            self.shared
-                .waiting_poll
-                .store(carried.is_empty() && !found_work, Ordering::Release);
+            let may_wait = carried.is_empty() && !found_work;
+            self.shared.set_poll_state(match may_wait {
+                true => PollState::Waiting,
+                false => PollState::Out,
+            });
+            let sent = tokio::time::Instant::now();
             // An attempt claimed by a poll cut short here comes back after its lease expires; results it carried
             // are sent again (one the server did record is answered as such).
             let response = tokio::select! {
@@ -286,7 +320,7 @@ impl Poller {
                 () = self.stop.cancelled() => Err(None),
                 response = client.poll_tasks(request) => response.map_err(Some),
             };
-            self.shared.waiting_poll.store(false, Ordering::Release);
+            self.shared.set_poll_state(PollState::Idle);
             let response = match response {
                 Ok(response) => response.into_inner(),
                 Err(status) => {
@@ -307,6 +341,9 @@ impl Poller {
             };
             backoff.reset();
             found_work = !response.assignments.is_empty();
+            if found_work && !may_wait {
+                self.shared.prefetch.observe_round_trip(sent.elapsed());
+            }
             if let Some(limits) = &response.limits {
                 self.shared.observe_limits(Some(limits));
             }
@@ -344,6 +381,60 @@ impl Poller {
         }
         let retry = completions::settle(&self.shared, carried, results);
         self.shared.outbox.put_back(retry);
+    }
+
+    /// Before a poll, while attempts are still held, waits for more of them to finish, taking the room each frees,
+    /// so that the poll carries their results and asks for their room at once instead of one poll per result: up to
+    /// the completion linger, and no longer than [`GATHER_QUIET`] after the last one ended. `false` once stopped.
+    async fn gather(&self, room: &mut Vec<OwnedSemaphorePermit>) -> bool {
+        let capacity = self.shared.config.capacity();
+        if room.len() >= capacity {
+            return true;
+        }
+        self.shared.set_poll_state(PollState::Gathering);
+        let linger = self.shared.config.completion_linger;
+        let until = tokio::time::Instant::now() + linger;
+        let quiet = linger.min(GATHER_QUIET);
+        while room.len() < capacity {
+            // Until the linger ends, or a quiet spell in which no attempt ended: the rest may run for long.
+            let deadline = until.min(tokio::time::Instant::now() + quiet);
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => {
+                    self.shared.set_poll_state(PollState::Idle);
+                    return false;
+                }
+                permit = self.held.clone().acquire_owned() => match permit {
+                    Ok(permit) => room.push(permit),
+                    Err(_) => return false,
+                },
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        true
+    }
+
+    /// Keeps to the prefetch the measured durations call for: gives back the room beyond it, waiting while there is
+    /// none within it. `false` once stopped.
+    async fn within_prefetch(&self, room: &mut Vec<OwnedSemaphorePermit>) -> bool {
+        let capacity = self.shared.config.capacity();
+        loop {
+            let held = capacity - room.len();
+            let wanted = self.shared.prefetch.target().saturating_sub(held);
+            if wanted > 0 {
+                room.truncate(wanted);
+                return true;
+            }
+            self.shared.set_poll_state(PollState::Idle);
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return false,
+                permit = self.held.clone().acquire_owned() => match permit {
+                    Ok(permit) => room.push(permit),
+                    Err(_) => return false,
+                },
+            }
+        }
     }
 
     /// Waits until the worker may hold at least one more attempt and takes all the room there is; `None` once

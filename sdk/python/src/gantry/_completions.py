@@ -66,6 +66,7 @@ class Outbox:
         self._since = 0.0
         self._held = 0
         self._waiting_poll = False
+        self._gathering = False
         self._stopping = False
         self._finishing = False
 
@@ -109,6 +110,10 @@ class Outbox:
                     continue
                 if self._send_now():
                     break
+                if self._gathering:
+                    # The poll being gathered carries them.
+                    self._condition.wait()
+                    continue
                 left = self._since + self._linger - time.monotonic()
                 if left <= 0:
                     break
@@ -133,6 +138,12 @@ class Outbox:
             self._held -= 1
             if pending is not None:
                 self._push(pending)
+            self._condition.notify_all()
+
+    def set_gathering(self, gathering: bool) -> None:
+        """Whether the poll loop is gathering results for the poll it is about to send, which will carry them."""
+        with self._condition:
+            self._gathering = gathering
             self._condition.notify_all()
 
     def set_waiting_poll(self, waiting: bool) -> None:

@@ -2,8 +2,9 @@
 every third of the lease, stops those the server cancels, and reports results in batches.
 
 It mirrors the Rust SDK's worker (crates/gantry-worker). `concurrency` threads run handlers, and the worker holds up
-to `concurrency + prefetch` attempts: a poll asks for all the room there is (up to the server's 1,000), and an
-attempt claimed ahead waits in the pool's queue for a thread, leased and heartbeated from its claim. An attempt's
+to `concurrency + prefetch` attempts, claiming ahead as many as its measured run times call for (`_prefetch`): a poll
+asks for the room within that (up to the server's 1,000), after gathering for a moment the results of attempts about
+to end, and an attempt claimed ahead waits in the pool's queue for a thread, leased and heartbeated from its claim. An attempt's
 room is freed as soon as its handler returns and its result is queued; it stays heartbeated until the result is
 acknowledged. The next poll carries the results queued since the last one (the server records them and claims in one
 round trip); what no poll takes in time goes with `CompleteAttempts` (see `_completions`: at once when nothing is
@@ -32,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 import grpc
 
-from gantry import _completions
+from gantry import _completions, _prefetch
 from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
 from gantry.errors import GantryError, execution_error, system_error
 from gantry.limits import SpecLimits
@@ -47,6 +48,8 @@ log = logging.getLogger("gantry.worker")
 ASSUMED_LEASE = 15.0
 MIN_HEARTBEAT_INTERVAL = 0.05
 POLL_DEADLINE_MARGIN = 15.0
+# A poll being gathered goes out once no held attempt ended for this long (seconds).
+GATHER_QUIET = 0.001
 # What one request may carry at most, on every server (worker.proto).
 MAX_POLL_QUEUES = 100
 MAX_POLL_ATTEMPTS = 1_000
@@ -157,8 +160,43 @@ class _Room:
         with self._condition:
             while self._free <= 0 and not stopping.is_set():
                 self._condition.wait()
-            taken, self._free = max(self._free, 0), min(self._free, 0)
-            return taken
+            return self._take()
+
+    def gather(self, taken: int, capacity: int, linger: float, stopping: threading.Event) -> int:
+        """While attempts are still held (`taken` below `capacity`), waits for more of them to end, taking the room
+        each frees, so that the next poll carries their results and asks for their room at once: up to `linger`, and
+        no longer than `GATHER_QUIET` after the last one ended (the rest may run for long)."""
+        end = time.monotonic() + linger
+        quiet = min(linger, GATHER_QUIET)
+        with self._condition:
+            while taken < capacity and not stopping.is_set():
+                left = min(end, time.monotonic() + quiet) - time.monotonic()
+                if left <= 0:
+                    break
+                self._condition.wait(left)
+                more = self._take()
+                if not more:
+                    break
+                taken += more
+        return taken
+
+    def within(self, taken: int, capacity: int, target: Callable[[], int], stopping: threading.Event) -> int:
+        """Keeps to the prefetch `target()` calls for: gives back the room beyond it, waiting while there is none
+        within it. Returns the room kept (0 once stopping)."""
+        with self._condition:
+            while not stopping.is_set():
+                wanted = target() - (capacity - taken)
+                if wanted > 0:
+                    self._free += taken - min(taken, wanted)
+                    return min(taken, wanted)
+                self._condition.wait()
+                taken += self._take()
+            self._free += taken
+            return 0
+
+    def _take(self) -> int:
+        taken, self._free = max(self._free, 0), min(self._free, 0)
+        return taken
 
     def give(self, count: int = 1) -> None:
         with self._condition:
@@ -216,11 +254,13 @@ class Worker:
     until `stop()` (from any thread) or SIGINT/SIGTERM (when run on the main thread); `start()` runs it on a
     background thread.
 
-    `concurrency` attempts run at once, on as many threads. `prefetch` is how many attempts beyond the free threads to
-    claim ahead, so that a thread that frees starts its next attempt at once instead of after a round trip (default:
-    as many as `concurrency`; running and prefetched attempts together are held to 1,000, or to `concurrency` when
-    that is larger). A prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its
-    claim; 0 turns prefetching off. `completion_linger` is the longest a finished attempt's result waits to be sent
+    `concurrency` attempts run at once, on as many threads. `prefetch` is the most attempts to claim ahead of the free
+    threads, so that a thread that frees starts its next attempt at once instead of after a round trip (default:
+    4 × `concurrency`; running and prefetched attempts together are held to 1,000, or to `concurrency` when that is
+    larger). Within it the worker claims `concurrency × round trip / run time` ahead, at least one: deep for short
+    tasks, shallow for long ones, so that it does not hoard attempts other workers could run (see `_prefetch`). A
+    prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its claim; 0 turns
+    prefetching off. `completion_linger` is the longest a finished attempt's result waits to be sent
     with others when no poll carries it first (default 5 ms); it waits only while other attempts run or a poll is
     about to go out, otherwise it is sent at once.
     """
@@ -258,9 +298,11 @@ class Worker:
             raise ValueError("prefetch must not be negative")
         self.address = address
         self.concurrency = concurrency
-        self.prefetch = concurrency if prefetch is None else prefetch
+        default = concurrency * _prefetch.PREFETCH_PER_THREAD
+        self.prefetch = min(default if prefetch is None else prefetch, max(MAX_POLL_ATTEMPTS - concurrency, 0))
         # How many attempts may be held at once: running, and claimed ahead while they wait for a thread.
-        self.capacity = min(concurrency + self.prefetch, max(MAX_POLL_ATTEMPTS, concurrency))
+        self.capacity = max(concurrency + self.prefetch, 1)
+        self._prefetch = _prefetch.Prefetch(concurrency, self.prefetch)
         self.worker_id = worker_id or default_worker_id()
         self.poll_wait = poll_wait
         self.shutdown_grace = shutdown_grace
@@ -407,6 +449,10 @@ class Worker:
             ready()
         while not self._stopping.is_set():
             free = room.take_all(self._stopping)
+            outbox.set_gathering(True)
+            free = room.gather(free, self.capacity, self.completion_linger, self._stopping)
+            outbox.set_gathering(False)
+            free = room.within(free, self.capacity, self._prefetch.target, self._stopping)
             if self._stopping.is_set():
                 room.give(free)
                 return
@@ -422,7 +468,9 @@ class Worker:
             request.wait.FromNanoseconds(int(self.poll_wait * 1e9))
             # A poll that carries results is answered at once; one that does not, after a poll that found no work,
             # may wait: results that arrive meanwhile should not wait for it.
-            outbox.set_waiting_poll(not carried and not found_work)
+            may_wait = not carried and not found_work
+            outbox.set_waiting_poll(may_wait)
+            sent = time.monotonic()
             with self._lock:
                 if self._stopping.is_set():
                     outbox.set_waiting_poll(False)
@@ -460,6 +508,8 @@ class Worker:
             self._settle_carried(carried, list(response.completion_results))
             assignments = list(response.assignments)
             found_work = bool(assignments)
+            if found_work and not may_wait:
+                self._prefetch.observe_round_trip(time.monotonic() - sent)
             # The server never hands out more than asked; if it did, the extra attempts take room that frees later.
             room.give(free - len(assignments))
             for assignment in assignments:
@@ -526,8 +576,10 @@ class Worker:
             attempt.started = True
             completion = worker_pb2.Completion(attempt=attempt.ref, lease_id=attempt.lease_id)
             _context.current = attempt.context
+            started = time.monotonic()
             try:
                 self._execute(attempt, completion)
+                self._prefetch.observe_run(time.monotonic() - started)
             finally:
                 _context.current = None
             if attempt.context.is_cancelled():
