@@ -48,9 +48,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use blobs::{BlobStore, Limits, contains_offloaded, encoded_size};
-pub use codec::{
-    decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier,
-};
+pub use codec::{NodeRuns, decode_literals};
 pub use config::{Clock, EngineConfig};
 pub use error::{EngineError, EngineResult};
 pub use gantry_store::{ExecutionFilter, Page, PutOutcome};

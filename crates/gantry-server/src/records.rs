@@ -1,7 +1,7 @@
 //! The engine's records as the wire's.
 
-use gantry_core::model::{ExecutionError, Identifier, Node, NodeTarget, ResourceKind};
-use gantry_engine::{AttemptRecord, ExecutionOrigin, ExecutionRecord, NodeRecord};
+use gantry_core::model::{ExecutionError, Identifier, ResourceKind};
+use gantry_engine::{AttemptRecord, ExecutionOrigin, ExecutionRecord, NodeRecord, NodeRuns};
 use gantry_proto::v1 as pb;
 use prost_types::Timestamp;
 
@@ -68,19 +68,19 @@ pub fn execution(record: &ExecutionRecord) -> pb::Execution {
     }
 }
 
-/// The node's kind and the task, workflow or launch plan it runs, read from its definition.
-pub fn node_kind(definition: &Node) -> (pb::NodeKind, Option<&Identifier>) {
-    match &definition.target {
-        NodeTarget::Task(id) => (pb::NodeKind::Task, Some(id)),
-        NodeTarget::SubWorkflow(id) => (pb::NodeKind::SubWorkflow, Some(id)),
-        NodeTarget::LaunchPlan(id) => (pb::NodeKind::LaunchPlan, Some(id)),
-        NodeTarget::Branch(_) => (pb::NodeKind::Branch, None),
-        NodeTarget::Array(_) => (pb::NodeKind::Array, None),
+/// The node's kind and the task, workflow or launch plan it runs.
+pub fn node_kind(runs: &NodeRuns) -> (pb::NodeKind, Option<&Identifier>) {
+    match runs {
+        NodeRuns::Task(id) => (pb::NodeKind::Task, Some(id)),
+        NodeRuns::SubWorkflow(id) => (pb::NodeKind::SubWorkflow, Some(id)),
+        NodeRuns::LaunchPlan(id) => (pb::NodeKind::LaunchPlan, Some(id)),
+        NodeRuns::Branch => (pb::NodeKind::Branch, None),
+        NodeRuns::Array => (pb::NodeKind::Array, None),
     }
 }
 
 pub fn node(record: &NodeRecord) -> pb::NodeExecution {
-    let (kind, target) = node_kind(&record.definition);
+    let (kind, target) = node_kind(&record.runs);
     pb::NodeExecution {
         execution_id: record.execution_id.to_string(),
         node_id: record.node_id.clone(),

@@ -230,7 +230,7 @@ async fn snapshot(engine: &Engine, execution: &ExecutionRecord) -> Result<Vec<pb
                 if node.children_total > 0 {
                     parents.push(node.node_id.clone());
                 }
-                let (kind, _) = records::node_kind(&node.definition);
+                let (kind, _) = records::node_kind(&node.runs);
                 changes.push(pb::PhaseChange {
                     sequence: 0,
                     occurred_at: Some(timestamp(node.updated_at_ms)),

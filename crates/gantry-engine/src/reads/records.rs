@@ -1,17 +1,18 @@
 //! Typed reads of what the store holds: executions, nodes, attempts and registered templates as records of the core's
-//! types. Every stored value a record shows is decoded here, once (errors, node definitions, templates, target
-//! identifiers); the values of an execution or node (inputs, outputs) stay as stored until a data read fits them to a
-//! response (`Engine::execution_values`, `Engine::node_values`), so that a listing never decodes them.
+//! types. Every stored value a record shows is decoded here, once (errors, templates, target identifiers, what a node
+//! runs); the values of an execution or node (inputs, outputs) stay as stored until a data read fits them to a
+//! response (`Engine::execution_values`, `Engine::node_values`), so that a listing never decodes them. Of a node's
+//! definition only its target is read: its bindings can hold large literals, and no record shows them.
 //!
 //! The server reads only through these; it never sees a row or stored bytes.
 
-use gantry_core::model::{ExecutionError, Identifier, LaunchPlan, Node, ResourceKind, TaskTemplate, WorkflowTemplate};
+use gantry_core::model::{ExecutionError, Identifier, LaunchPlan, ResourceKind, TaskTemplate, WorkflowTemplate};
 use gantry_core::state::{AttemptPhase, CacheStatus, ExecutionPhase, NodePhase};
 use gantry_store::{AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKind as StoredKind};
 use uuid::Uuid;
 
 use crate::Engine;
-use crate::codec;
+use crate::codec::{self, NodeRuns};
 use crate::error::{EngineError, EngineResult};
 
 /// How an execution came to be, as clients are told.
@@ -65,8 +66,8 @@ pub struct NodeRecord {
     pub node_id: String,
     /// The scoped id of the parent node; empty at the top level.
     pub parent_id: String,
-    /// The node as written in its workflow or spec: its kind and what it runs.
-    pub definition: Node,
+    /// What it runs, from its definition in its workflow or spec.
+    pub runs: NodeRuns,
     pub phase: NodePhase,
     /// A task node whose attempt returned a dynamic spec.
     pub is_dynamic: bool,
@@ -187,7 +188,7 @@ impl NodeRecord {
             error_bytes: error_bytes(&row.error),
         };
         Ok(NodeRecord {
-            definition: codec::decode_node(&row.definition)?,
+            runs: codec::decode_node_runs(&row.definition)?,
             execution_id: row.execution_id,
             node_id: row.node_id,
             parent_id: row.parent_id,
