@@ -1,6 +1,7 @@
 //! Compiles `proto/gantry/v1/*.proto` with protox (no `protoc` needed), writes the file descriptor set to
 //! `$OUT_DIR/gantry_descriptor.bin` for gRPC reflection, and generates the messages and services with
-//! tonic-prost-build. Also compiles the `grpc.health.v1` proto shipped beside ours (`proto/grpc/health/v1`, verbatim
+//! tonic-prost-build: the services' clients and servers only with the `services` feature (read from
+//! `CARGO_FEATURE_SERVICES`, as build scripts see features), plain prost messages otherwise. Also compiles the `grpc.health.v1` proto shipped beside ours (`proto/grpc/health/v1`, verbatim
 //! from the gRPC project) into `$OUT_DIR/health_descriptor.bin`, so that reflection serves the file clients get
 //! from us; tonic-health implements the service.
 
@@ -48,7 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         health.encode_file_descriptor_set(),
     )?;
 
+    // Build scripts learn their crate's features from the environment, not from `cfg`.
+    let services = std::env::var_os("CARGO_FEATURE_SERVICES").is_some();
     tonic_prost_build::configure()
+        .build_client(services)
+        .build_server(services)
         // Deterministic map order, matching the core's `BTreeMap`s.
         .btree_map(".")
         // Chunks of references pass from the blob store to the wire, and back into a buffer, without copies.

@@ -12,13 +12,14 @@ pub mod records;
 pub mod scripted;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use gantry_server::{RunningServer, ServerConfig};
-use gantry_store::PgStore;
+use gantry_store::{PgStore, SqliteStore, Store};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
@@ -96,6 +97,21 @@ impl TestServer {
         match &self.cleanup {
             Cleanup::Postgres { url, .. } => records::Db::postgres(url).await,
             Cleanup::Sqlite(path) => records::Db::sqlite(path).await,
+        }
+    }
+
+    /// The server's store, opened anew beside it, for tests that look at what its rows hold (the engine hands out
+    /// records, not rows).
+    pub async fn store(&self) -> Arc<dyn Store> {
+        match &self.cleanup {
+            Cleanup::Postgres { url, .. } => {
+                Arc::new(PgStore::connect(url, 2).await.expect("connect to the test database"))
+            }
+            Cleanup::Sqlite(path) => Arc::new(
+                SqliteStore::open(&path.to_string_lossy())
+                    .await
+                    .expect("open the test database"),
+            ),
         }
     }
 

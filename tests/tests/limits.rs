@@ -195,7 +195,7 @@ async fn offloaded_literals_round_trip(backend: Backend) {
     assert_eq!(m0_inputs["text"], Literal::String("x".repeat(n as usize)));
 
     // The rows hold references; the blob store holds the values.
-    let store = server.server.engine().store();
+    let store = server.store().await;
     let uuid = execution.id.parse().expect("uuid");
     let b0 = store.get_node(uuid, "b0").await.expect("read").expect("b0");
     assert_eq!(offloaded_in(&b0.outputs), ["text"]);
@@ -219,6 +219,7 @@ async fn offloaded_literals_round_trip(backend: Backend) {
     );
     let stored = store.get_execution(uuid).await.expect("read").expect("execution");
     assert_eq!(offloaded_in(&stored.outputs), ["text"]);
+    drop(store);
     let _ = stop.send(true);
     server.stop().await;
 }

@@ -48,6 +48,60 @@ pub fn decode_node(bytes: &[u8]) -> EngineResult<Node> {
     decode::<pb::Node, Node>("node", bytes)
 }
 
+/// What a node runs, as its stored definition says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeRuns {
+    Task(Identifier),
+    SubWorkflow(Identifier),
+    LaunchPlan(Identifier),
+    Branch,
+    Array,
+}
+
+/// `gantry.v1.Node` with only its target read: the rest is skipped, not decoded.
+#[derive(Clone, PartialEq, Message)]
+struct NodeTargetShell {
+    #[prost(oneof = "TargetShell", tags = "10, 11, 12, 13, 14")]
+    target: Option<TargetShell>,
+}
+
+/// `gantry.v1.Node.target`, a branch's and an array's definitions skipped.
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum TargetShell {
+    #[prost(message, tag = "10")]
+    Task(pb::Identifier),
+    #[prost(message, tag = "11")]
+    SubWorkflow(pb::Identifier),
+    #[prost(message, tag = "12")]
+    LaunchPlan(pb::Identifier),
+    #[prost(message, tag = "13")]
+    Branch(Skipped),
+    #[prost(message, tag = "14")]
+    Array(Skipped),
+}
+
+/// A message whose fields are all skipped.
+#[derive(Clone, PartialEq, Message)]
+struct Skipped {}
+
+/// What a stored node runs, read from its definition without decoding the rest: its bindings (or an array's element
+/// node's) may hold large literals, and the records of node listings and watches show only the target.
+pub fn decode_node_runs(bytes: &[u8]) -> EngineResult<NodeRuns> {
+    let shell = NodeTargetShell::decode(bytes)
+        .map_err(|e| EngineError::Internal(format!("stored node does not decode: {e}")))?;
+    let id = |wire: pb::Identifier| {
+        Identifier::try_from(wire).map_err(|e| EngineError::Internal(format!("stored node is invalid: {e}")))
+    };
+    Ok(match shell.target {
+        Some(TargetShell::Task(wire)) => NodeRuns::Task(id(wire)?),
+        Some(TargetShell::SubWorkflow(wire)) => NodeRuns::SubWorkflow(id(wire)?),
+        Some(TargetShell::LaunchPlan(wire)) => NodeRuns::LaunchPlan(id(wire)?),
+        Some(TargetShell::Branch(_)) => NodeRuns::Branch,
+        Some(TargetShell::Array(_)) => NodeRuns::Array,
+        None => return Err(EngineError::Internal("stored node has no target".to_owned())),
+    })
+}
+
 pub fn encode_spec(spec: &DynamicJobSpec) -> Vec<u8> {
     pb::DynamicJobSpec::from(spec.clone()).encode_to_vec()
 }
@@ -179,6 +233,66 @@ mod tests {
         let large = Bytes::from(encode_spec(&spec(5_000)));
         assert_eq!(spec_from_store(large.clone()).expect("as it is"), large);
         assert_eq!(decode_spec(&large).expect("decodes"), spec(5_000));
+    }
+
+    #[test]
+    fn a_node_target_reads_as_the_whole_node_says() {
+        use gantry_core::model::{
+            ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ElseArm, IfBlock, NodeTarget, Operand, SuccessCriteria,
+        };
+        let id = Identifier::new("demo", "dev", "t", "1");
+        // A large literal bound in the node: reading the target does not decode it.
+        let task = Node::task(
+            "n",
+            id.clone(),
+            vec![Binding::literal("x", Literal::String("y".repeat(1 << 20)))],
+        );
+        let with = |target: NodeTarget| Node { target, ..task.clone() };
+        let branch = BranchNode {
+            cases: vec![IfBlock {
+                condition: BooleanExpr::Comparison {
+                    op: ComparisonOp::Eq,
+                    left: Operand::Var("x".into()),
+                    right: Operand::Literal(Literal::Integer(1)),
+                },
+                then_node: Box::new(task.clone()),
+            }],
+            otherwise: Some(ElseArm::Error("no".into())),
+        };
+        let array = ArrayNode {
+            node: Box::new(task.clone()),
+            parallelism: Some(2),
+            success: SuccessCriteria::All,
+        };
+        let nodes = [
+            (task.clone(), NodeRuns::Task(id.clone())),
+            (
+                with(NodeTarget::SubWorkflow(id.clone())),
+                NodeRuns::SubWorkflow(id.clone()),
+            ),
+            (
+                with(NodeTarget::LaunchPlan(id.clone())),
+                NodeRuns::LaunchPlan(id.clone()),
+            ),
+            (with(NodeTarget::Branch(branch)), NodeRuns::Branch),
+            (with(NodeTarget::Array(array)), NodeRuns::Array),
+        ];
+        for (node, runs) in nodes {
+            let bytes = encode_node(&node);
+            assert_eq!(decode_node(&bytes).expect("decodes"), node);
+            assert_eq!(
+                decode_node_runs(&bytes).expect("reads"),
+                runs,
+                "{}",
+                node.target.kind_name()
+            );
+        }
+        let no_target = pb::Node {
+            id: "n".into(),
+            ..Default::default()
+        };
+        let error = decode_node_runs(&no_target.encode_to_vec()).expect_err("no target");
+        assert!(error.to_string().contains("no target"), "{error}");
     }
 
     #[test]

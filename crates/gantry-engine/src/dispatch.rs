@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::{EngineError, EngineResult};
+use crate::reads::TaskAssignment;
 use crate::ingress::Admitted;
 use crate::worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
 use crate::writer::{Reply, Request};
@@ -17,7 +18,7 @@ use crate::{Engine, health};
 #[derive(Debug, Default)]
 pub struct Polled {
     pub completions: Vec<CompletionOutcome>,
-    pub assignments: Vec<Assignment>,
+    pub assignments: Vec<TaskAssignment>,
 }
 
 /// Completions checked at the edge: the admitted ones with their positions, and an outcome slot for each.
@@ -36,7 +37,7 @@ impl Engine {
         queues: &[String],
         limit: u32,
         wait: Duration,
-    ) -> EngineResult<Vec<Assignment>> {
+    ) -> EngineResult<Vec<TaskAssignment>> {
         Ok(self
             .poll_with(worker_id, queues, limit, wait, Vec::new())
             .await?

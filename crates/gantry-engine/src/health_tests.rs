@@ -196,7 +196,12 @@ async fn while_unreachable_every_call_is_refused_without_reaching_the_store_and_
     // Calls made before it was declared unreachable are over by the next ping.
     pings(&store, 1).await;
     let calls = store.calls.load(Ordering::SeqCst);
-    let read = engine.store().get_execution(Uuid::now_v7()).await.expect_err("refused");
+    let read = engine
+        .shared
+        .store
+        .get_execution(Uuid::now_v7())
+        .await
+        .expect_err("refused");
     assert!(matches!(read, StoreError::Unavailable(_)), "{read:?}");
     assert!(is_refused(&engine.register(task()).await.expect_err("refused")));
     let poll = engine.poll("w", &["q".to_owned()], 1, Duration::from_secs(30)).await;

@@ -4,9 +4,11 @@
 //! effects (ready nodes, new attempts, parent assembly, execution completion) follow in the same transaction. There
 //! are no periodic scans of graphs and no task or timer per waiting node; what is not running lives only in the
 //! database. One writer task applies every state change, batching whatever commands are waiting into one
-//! transaction (see `writer.rs`); reads go straight to the store.
+//! transaction (see `writer.rs`); reads go straight to the store, and leave the engine as typed records (`reads/`):
+//! nothing outside the engine sees a row or decodes stored bytes.
 //!
 //! Must not depend on tonic or the server: the server maps requests to this API and [`EngineError`] to gRPC codes.
+//! It uses `gantry-proto`'s messages without its `services` feature, so tonic is not even in its dependency tree.
 #![forbid(unsafe_code)]
 
 mod batch;
@@ -40,22 +42,24 @@ mod writer;
 
 use std::sync::Arc;
 
-use gantry_store::{ExecutionRow, PutOutcome, Store};
+use gantry_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use blobs::{BlobStore, Limits, contains_offloaded, encoded_size};
-pub use codec::{
-    decode_error, decode_literals, decode_node, decode_spec, decode_task, decode_workflow, parse_identifier,
-};
+pub use codec::{NodeRuns, decode_literals};
 pub use config::{Clock, EngineConfig};
 pub use dispatch::Polled;
 pub use error::{EngineError, EngineResult};
+pub use gantry_store::{ExecutionFilter, Page, PutOutcome};
 pub use notify::{ChangeScope, PhaseChange};
-pub use reads::{CHUNK_BYTES, ExecutionValues, NodeValues, ReadMode, ReferenceReader, SpecRead};
+pub use reads::{
+    AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,
+    ReadMode, ReferenceReader, SpecRead, TaskAssignment, Template,
+};
 pub use submit::{CreateExecution, Origin, Registration, Target};
-pub use worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
+pub use worker::{AttemptRef, Completion, CompletionOutcome, LeaseStatus};
 
 use shared::Shared;
 use writer::{Command, Reply, Request};
@@ -108,11 +112,6 @@ impl Engine {
         )
     }
 
-    /// The store, for reads. Refuses at once, as unavailable, while the store is unreachable.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.shared.store
-    }
-
     /// Whether the store is reachable, as the engine last found (`true` when it answers): what the server's health
     /// reports.
     pub fn store_reachable(&self) -> watch::Receiver<bool> {
@@ -162,11 +161,13 @@ impl Engine {
     }
 
     /// Creates an execution (or returns the existing one of the same name): `(execution, created)`.
-    pub async fn create_execution(&self, request: CreateExecution) -> EngineResult<(ExecutionRow, bool)> {
+    pub async fn create_execution(&self, request: CreateExecution) -> EngineResult<(ExecutionRecord, bool)> {
         let request = self.admit_inputs(request).await?;
         let (tx, rx) = oneshot::channel();
-        self.send(Request::Create(Box::new(request)), Reply::Execution(tx), rx)
-            .await
+        let (row, created) = self
+            .send(Request::Create(Box::new(request)), Reply::Execution(tx), rx)
+            .await?;
+        Ok((ExecutionRecord::from_row(row)?, created))
     }
 
     /// Starts `id`'s target again with its inputs, as `name`. A relaunch reuses nothing (the cache still applies); a
@@ -178,7 +179,7 @@ impl Engine {
         name: Option<String>,
         overwrite_cache: bool,
         recover: bool,
-    ) -> EngineResult<(ExecutionRow, bool)> {
+    ) -> EngineResult<(ExecutionRecord, bool)> {
         let old = self
             .shared
             .store
@@ -201,10 +202,12 @@ impl Engine {
     }
 
     /// Aborts a running execution and everything below it.
-    pub async fn terminate(&self, id: Uuid, reason: String) -> EngineResult<ExecutionRow> {
+    pub async fn terminate(&self, id: Uuid, reason: String) -> EngineResult<ExecutionRecord> {
         let (tx, rx) = oneshot::channel();
-        self.send(Request::Terminate(id, reason), Reply::Terminated(tx), rx)
-            .await
+        let row = self
+            .send(Request::Terminate(id, reason), Reply::Terminated(tx), rx)
+            .await?;
+        ExecutionRecord::from_row(row)
     }
 
     /// Fails attempts whose lease expired now and times out attempts and executions past their deadlines; returns

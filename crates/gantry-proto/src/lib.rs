@@ -1,6 +1,9 @@
 //! Gantry's protobuf IDL (`proto/gantry/v1/*.proto`), compiled into Rust messages, tonic clients and servers, and the
 //! conversions between the wire messages and `gantry_core`'s model.
 //!
+//! The clients and servers (and `From<ConversionError> for tonic::Status`) come with the `services` feature; without
+//! it the crate is prost messages only and does not depend on tonic, which is how the engine uses it.
+//!
 //! This crate owns the wire format and its validation at the edge: `TryFrom<pb::X>` for every core type rejects a
 //! malformed message with a [`convert::ConversionError`] naming the exact field path. It must not depend on the
 //! engine, the store or the server; they depend on it.
@@ -11,11 +14,12 @@ pub mod lazy;
 
 /// Generated code for the `gantry.v1` package.
 pub mod gantry {
-    /// Messages, enums, `AdminService` and `WorkerService` clients and servers of `gantry.v1`.
+    /// Messages, enums, and (with the `services` feature) `AdminService` and `WorkerService` clients and servers of
+    /// `gantry.v1`.
     // prost spells every path out in full; clippy's style lints are not ours to satisfy in generated code.
     #[allow(unused_qualifications, clippy::all)]
     pub mod v1 {
-        tonic::include_proto!("gantry.v1");
+        include!(concat!(env!("OUT_DIR"), "/gantry.v1.rs"));
     }
 }
 

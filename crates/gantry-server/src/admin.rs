@@ -1,15 +1,17 @@
 //! The admin service: registrations, executions, node executions, attempts, watch and terminate. Handlers decode and
-//! validate (`TryFrom` from the wire), call the engine or read the store, and map the result; nothing else.
+//! validate (`TryFrom` from the wire), call the engine (its typed reads for reads), and map the result; nothing else.
 
 use std::pin::Pin;
 
 use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, TaskTemplate, WorkflowTemplate};
 use gantry_core::names;
-use gantry_engine::{CreateExecution, Engine, Registration, Target};
+use gantry_engine::{
+    CreateExecution, Engine, ExecutionFilter, ExecutionRecord, NodeRecord, Page, PutOutcome, Registration, Target,
+    Template,
+};
 use gantry_proto::convert::{decode_enum, required};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_server::AdminService;
-use gantry_store::{ExecutionFilter, ResourceKind};
 use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -33,25 +35,17 @@ impl AdminApi {
     }
 }
 
-async fn get_resource<P: Message + Default>(
+async fn get_resource<T: Template, P: Message + From<T>>(
     api: &AdminApi,
-    kind: ResourceKind,
     id: Option<pb::Identifier>,
 ) -> Result<P, Status> {
     let id: Identifier = required("id", id)?;
-    let row = api
-        .engine
-        .store()
-        .get_resource(kind, &resource_key(&id))
-        .await
-        .or_status()?;
-    let row = row.ok_or_else(|| Status::not_found(format!("{} {id} is not registered", kind_name(kind))))?;
-    P::decode(row.template.as_slice()).map_err(|e| Status::internal(format!("stored template does not decode: {e}")))
+    let template: T = api.engine.get_template(&id).await.or_status()?;
+    Ok(P::from(template))
 }
 
-async fn list_resources<P: Message + Default>(
+async fn list_resources<T: Template, P: Message + From<T>>(
     api: &AdminApi,
-    kind: ResourceKind,
     (project, domain, name): (String, String, String),
     (size, token): (u32, String),
 ) -> Result<(Vec<P>, String), Status> {
@@ -60,45 +54,20 @@ async fn list_resources<P: Message + Default>(
     edge::optional_name("name", &name, names::RESOURCE_NAME)?;
     let page = page(size, token)?;
     let name = (!name.is_empty()).then_some(name.as_str());
-    let rows = api
+    let listed = api
         .engine
-        .store()
-        .list_resources(kind, &project, &domain, name, &page)
+        .list_templates::<T>((&project, &domain), name, &page)
         .await
         .or_status()?;
-    let key = |r: &gantry_store::ResourceRow| format!("{}@{}", r.key.name, r.key.version);
-    let last = rows.last().map(key);
-    let items = rows
-        .iter()
-        .map(|r| {
-            let template =
-                P::decode(r.template.as_slice()).map_err(|e| Status::internal(format!("stored template: {e}")))?;
-            Ok((key(r), template))
-        })
-        .collect::<Result<_, Status>>()?;
-    Ok(fit(items, api.budget(), (rows.len(), page.limit, last)))
-}
-
-fn resource_key(id: &Identifier) -> gantry_store::ResourceKey {
-    gantry_store::ResourceKey {
-        project: id.project.clone(),
-        domain: id.domain.clone(),
-        name: id.name.clone(),
-        version: id.version.clone(),
-    }
-}
-
-fn kind_name(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Task => "task",
-        ResourceKind::Workflow => "workflow",
-        ResourceKind::LaunchPlan => "launch plan",
-    }
+    let rows = listed.len();
+    let last = listed.last().map(|l| l.key.clone());
+    let items = listed.into_iter().map(|l| (l.key, P::from(l.template))).collect();
+    Ok(fit(items, api.budget(), (rows, page.limit, last)))
 }
 
 async fn register(api: &AdminApi, registration: Registration) -> Result<bool, Status> {
     let outcome = api.engine.register(registration).await.or_status()?;
-    Ok(outcome == gantry_store::PutOutcome::Created)
+    Ok(outcome == PutOutcome::Created)
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchExecutionResponse, Status>> + Send>>;
@@ -115,7 +84,7 @@ impl AdminService for AdminApi {
     }
 
     async fn get_task(&self, request: Request<pb::GetTaskRequest>) -> Result<Response<pb::GetTaskResponse>, Status> {
-        let task = get_resource::<pb::TaskTemplate>(self, ResourceKind::Task, request.into_inner().id).await?;
+        let task = get_resource::<TaskTemplate, pb::TaskTemplate>(self, request.into_inner().id).await?;
         Ok(Response::new(pb::GetTaskResponse { task: Some(task) }))
     }
 
@@ -124,13 +93,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListTasksRequest>,
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
         let r = request.into_inner();
-        let (tasks, next_page_token) = list_resources(
-            self,
-            ResourceKind::Task,
-            (r.project, r.domain, r.name),
-            (r.page_size, r.page_token),
-        )
-        .await?;
+        let (tasks, next_page_token) =
+            list_resources::<TaskTemplate, _>(self, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
         Ok(Response::new(pb::ListTasksResponse { tasks, next_page_token }))
     }
 
@@ -154,8 +118,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetWorkflowRequest>,
     ) -> Result<Response<pb::GetWorkflowResponse>, Status> {
-        let workflow =
-            get_resource::<pb::WorkflowTemplate>(self, ResourceKind::Workflow, request.into_inner().id).await?;
+        let workflow = get_resource::<WorkflowTemplate, pb::WorkflowTemplate>(self, request.into_inner().id).await?;
         Ok(Response::new(pb::GetWorkflowResponse {
             workflow: Some(workflow),
         }))
@@ -166,13 +129,9 @@ impl AdminService for AdminApi {
         request: Request<pb::ListWorkflowsRequest>,
     ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
         let r = request.into_inner();
-        let (workflows, next_page_token) = list_resources(
-            self,
-            ResourceKind::Workflow,
-            (r.project, r.domain, r.name),
-            (r.page_size, r.page_token),
-        )
-        .await?;
+        let (workflows, next_page_token) =
+            list_resources::<WorkflowTemplate, _>(self, (r.project, r.domain, r.name), (r.page_size, r.page_token))
+                .await?;
         Ok(Response::new(pb::ListWorkflowsResponse {
             workflows,
             next_page_token,
@@ -192,7 +151,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetLaunchPlanRequest>,
     ) -> Result<Response<pb::GetLaunchPlanResponse>, Status> {
-        let plan = get_resource::<pb::LaunchPlan>(self, ResourceKind::LaunchPlan, request.into_inner().id).await?;
+        let plan = get_resource::<LaunchPlan, pb::LaunchPlan>(self, request.into_inner().id).await?;
         Ok(Response::new(pb::GetLaunchPlanResponse {
             launch_plan: Some(plan),
         }))
@@ -203,13 +162,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListLaunchPlansRequest>,
     ) -> Result<Response<pb::ListLaunchPlansResponse>, Status> {
         let r = request.into_inner();
-        let (launch_plans, next_page_token) = list_resources(
-            self,
-            ResourceKind::LaunchPlan,
-            (r.project, r.domain, r.name),
-            (r.page_size, r.page_token),
-        )
-        .await?;
+        let (launch_plans, next_page_token) =
+            list_resources::<LaunchPlan, _>(self, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
         Ok(Response::new(pb::ListLaunchPlansResponse {
             launch_plans,
             next_page_token,
@@ -253,9 +207,9 @@ impl AdminService for AdminApi {
             origin: Default::default(),
             timeout: gantry_proto::convert::timeout_from_pb("timeout", r.timeout)?,
         };
-        let (row, created) = self.engine.create_execution(request).await.or_status()?;
+        let (execution, created) = self.engine.create_execution(request).await.or_status()?;
         Ok(Response::new(pb::CreateExecutionResponse {
-            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
+            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
             created,
         }))
     }
@@ -265,9 +219,9 @@ impl AdminService for AdminApi {
         request: Request<pb::GetExecutionRequest>,
     ) -> Result<Response<pb::GetExecutionResponse>, Status> {
         let r = request.into_inner();
-        let row = self.execution_row(&r.id).await?;
+        let execution = self.find_execution(&r.id).await?;
         Ok(Response::new(pb::GetExecutionResponse {
-            execution: Some(data::execution(&self.engine, &row, mode(r.references)).await?),
+            execution: Some(data::execution(&self.engine, &execution, mode(r.references)).await?),
         }))
     }
 
@@ -290,13 +244,13 @@ impl AdminService for AdminApi {
             phases,
         };
         let page = page(r.page_size, r.page_token)?;
-        let rows = self.engine.store().list_executions(&filter, &page).await.or_status()?;
-        let last = rows.last().map(|row| row.id.to_string());
-        let executions = rows
+        let listed = self.engine.list_executions(&filter, &page).await.or_status()?;
+        let last = listed.last().map(|execution| execution.id.to_string());
+        let executions = listed
             .iter()
-            .map(|row| Ok((row.id.to_string(), records::execution(row)?)))
-            .collect::<Result<_, Status>>()?;
-        let (executions, next_page_token) = fit(executions, self.budget(), (rows.len(), page.limit, last));
+            .map(|execution| (execution.id.to_string(), records::execution(execution)))
+            .collect();
+        let (executions, next_page_token) = fit(executions, self.budget(), (listed.len(), page.limit, last));
         Ok(Response::new(pb::ListExecutionsResponse {
             executions,
             next_page_token,
@@ -308,8 +262,8 @@ impl AdminService for AdminApi {
         request: Request<pb::GetExecutionDataRequest>,
     ) -> Result<Response<pb::GetExecutionDataResponse>, Status> {
         let r = request.into_inner();
-        let row = self.execution_row(&r.id).await?;
-        let response = data::execution_data(&self.engine, &row, mode(r.references)).await?;
+        let execution = self.find_execution(&r.id).await?;
+        let response = data::execution_data(&self.engine, &execution, mode(r.references)).await?;
         Ok(Response::new(response))
     }
 
@@ -320,9 +274,9 @@ impl AdminService for AdminApi {
         let r = request.into_inner();
         let execution_id = parse_id("execution_id", &r.execution_id)?;
         let page = page(r.page_size, r.page_token)?;
-        self.execution_row(&r.execution_id).await?;
+        self.find_execution(&r.execution_id).await?;
         if !r.parent_node_id.is_empty() {
-            self.node_row_of("parent_node_id", &r.execution_id, &r.parent_node_id)
+            self.find_node_of("parent_node_id", &r.execution_id, &r.parent_node_id)
                 .await?;
         }
         let phases = r
@@ -336,19 +290,18 @@ impl AdminService for AdminApi {
                 .list_descendants(execution_id, &r.parent_node_id, &phases, page)
                 .await;
         }
-        let rows = self
+        let listed = self
             .engine
-            .store()
             .list_nodes(execution_id, &r.parent_node_id, &page)
             .await
             .or_status()?;
-        let last = rows.last().map(|row| row.position.to_string());
-        let node_executions = rows
+        let last = listed.last().map(|node| node.position.to_string());
+        let node_executions = listed
             .iter()
-            .filter(|row| phases.is_empty() || phases.contains(&row.phase))
-            .map(|row| Ok((row.position.to_string(), records::node(row)?)))
-            .collect::<Result<_, Status>>()?;
-        let (node_executions, next_page_token) = fit(node_executions, self.budget(), (rows.len(), page.limit, last));
+            .filter(|node| phases.is_empty() || phases.contains(&node.phase))
+            .map(|node| (node.position.to_string(), records::node(node)))
+            .collect();
+        let (node_executions, next_page_token) = fit(node_executions, self.budget(), (listed.len(), page.limit, last));
         Ok(Response::new(pb::ListNodeExecutionsResponse {
             node_executions,
             next_page_token,
@@ -360,9 +313,9 @@ impl AdminService for AdminApi {
         request: Request<pb::GetNodeExecutionRequest>,
     ) -> Result<Response<pb::GetNodeExecutionResponse>, Status> {
         let r = request.into_inner();
-        let row = self.node_row(&r.execution_id, &r.node_id).await?;
+        let node = self.find_node(&r.execution_id, &r.node_id).await?;
         Ok(Response::new(pb::GetNodeExecutionResponse {
-            node_execution: Some(records::node(&row)?),
+            node_execution: Some(records::node(&node)),
         }))
     }
 
@@ -371,8 +324,8 @@ impl AdminService for AdminApi {
         request: Request<pb::GetNodeExecutionDataRequest>,
     ) -> Result<Response<pb::GetNodeExecutionDataResponse>, Status> {
         let r = request.into_inner();
-        let row = self.node_row(&r.execution_id, &r.node_id).await?;
-        let response = data::node_data(&self.engine, &row, mode(r.references)).await?;
+        let node = self.find_node(&r.execution_id, &r.node_id).await?;
+        let response = data::node_data(&self.engine, &node, mode(r.references)).await?;
         Ok(Response::new(response))
     }
 
@@ -381,14 +334,13 @@ impl AdminService for AdminApi {
         request: Request<pb::ListTaskAttemptsRequest>,
     ) -> Result<Response<pb::ListTaskAttemptsResponse>, Status> {
         let r = request.into_inner();
-        let row = self.node_row(&r.execution_id, &r.node_id).await?;
-        let rows = self
+        let node = self.find_node(&r.execution_id, &r.node_id).await?;
+        let listed = self
             .engine
-            .store()
-            .list_attempts(row.execution_id, &row.node_id)
+            .list_attempts(node.execution_id, &node.node_id)
             .await
             .or_status()?;
-        let attempts = rows.iter().map(records::attempt).collect::<Result<_, _>>()?;
+        let attempts = listed.iter().map(records::attempt).collect();
         Ok(Response::new(pb::ListTaskAttemptsResponse { attempts }))
     }
 
@@ -409,8 +361,8 @@ impl AdminService for AdminApi {
                 "resuming after a sequence is not supported; watch with a snapshot",
             ));
         }
-        let row = self.execution_row(&r.execution_id).await?;
-        let stream = watch::stream(self.engine.clone(), row, r.include_snapshot);
+        let execution = self.find_execution(&r.execution_id).await?;
+        let stream = watch::stream(self.engine.clone(), execution, r.include_snapshot);
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -425,9 +377,9 @@ impl AdminService for AdminApi {
         } else {
             edge::capped_message(r.reason)
         };
-        let row = self.engine.terminate(id, reason).await.or_status()?;
+        let execution = self.engine.terminate(id, reason).await.or_status()?;
         Ok(Response::new(pb::TerminateExecutionResponse {
-            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
+            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
         }))
     }
 
@@ -439,13 +391,13 @@ impl AdminService for AdminApi {
         let id = parse_id("id", &r.id)?;
         edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let name = (!r.name.is_empty()).then_some(r.name);
-        let (row, created) = self
+        let (execution, created) = self
             .engine
             .rerun(id, name, r.overwrite_cache, false)
             .await
             .or_status()?;
         Ok(Response::new(pb::RelaunchExecutionResponse {
-            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
+            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
             created,
         }))
     }
@@ -458,9 +410,9 @@ impl AdminService for AdminApi {
         let id = parse_id("id", &r.id)?;
         edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         let name = (!r.name.is_empty()).then_some(r.name);
-        let (row, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
+        let (execution, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
         Ok(Response::new(pb::RecoverExecutionResponse {
-            execution: Some(data::execution(&self.engine, &row, mode(false)).await?),
+            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
             created,
         }))
     }
@@ -484,10 +436,10 @@ impl AdminApi {
         self.engine.config().limits.response_bytes
     }
 
-    async fn execution_row(&self, id: &str) -> Result<gantry_store::ExecutionRow, Status> {
+    async fn find_execution(&self, id: &str) -> Result<ExecutionRecord, Status> {
         let uuid = parse_id("id", id)?;
-        let row = self.engine.store().get_execution(uuid).await.or_status()?;
-        row.ok_or_else(|| Status::not_found(format!("execution {id} not found")))
+        let execution = self.engine.get_execution(uuid).await.or_status()?;
+        execution.ok_or_else(|| Status::not_found(format!("execution {id} not found")))
     }
 
     /// `ListNodeExecutions` with `all_depths`: every node below `parent` in one of `phases`, by node id; the page
@@ -497,10 +449,10 @@ impl AdminApi {
         execution_id: uuid::Uuid,
         parent: &str,
         phases: &[gantry_core::state::NodePhase],
-        page: gantry_store::Page,
+        page: Page,
     ) -> Result<Response<pb::ListNodeExecutionsResponse>, Status> {
         if !parent.is_empty() {
-            self.node_row(&execution_id.to_string(), parent).await?;
+            self.find_node(&execution_id.to_string(), parent).await?;
         }
         if let Some(after) = &page.after
             && gantry_core::ids::NodeExecutionId::parse(after).is_err()
@@ -509,40 +461,34 @@ impl AdminApi {
                 "page_token: not a token of this listing (all_depths)",
             ));
         }
-        let rows = self
+        let listed = self
             .engine
-            .store()
             .list_descendants(execution_id, parent, phases, &page)
             .await
             .or_status()?;
-        let last = rows.last().map(|row| row.node_id.clone());
-        let node_executions = rows
+        let last = listed.last().map(|node| node.node_id.clone());
+        let node_executions = listed
             .iter()
-            .map(|row| Ok((row.node_id.clone(), records::node(row)?)))
-            .collect::<Result<_, Status>>()?;
-        let (node_executions, next_page_token) = fit(node_executions, self.budget(), (rows.len(), page.limit, last));
+            .map(|node| (node.node_id.clone(), records::node(node)))
+            .collect();
+        let (node_executions, next_page_token) = fit(node_executions, self.budget(), (listed.len(), page.limit, last));
         Ok(Response::new(pb::ListNodeExecutionsResponse {
             node_executions,
             next_page_token,
         }))
     }
 
-    async fn node_row(&self, execution_id: &str, node_id: &str) -> Result<gantry_store::NodeRow, Status> {
-        self.node_row_of("node_id", execution_id, node_id).await
+    async fn find_node(&self, execution_id: &str, node_id: &str) -> Result<NodeRecord, Status> {
+        self.find_node_of("node_id", execution_id, node_id).await
     }
 
     /// The node `node_id` (given in `field`) of an execution: INVALID_ARGUMENT for a malformed id, NOT_FOUND when
     /// the execution or the node does not exist.
-    async fn node_row_of(
-        &self,
-        field: &str,
-        execution_id: &str,
-        node_id: &str,
-    ) -> Result<gantry_store::NodeRow, Status> {
+    async fn find_node_of(&self, field: &str, execution_id: &str, node_id: &str) -> Result<NodeRecord, Status> {
         let uuid = parse_id("execution_id", execution_id)?;
         edge::node_id(field, node_id)?;
-        let row = self.engine.store().get_node(uuid, node_id).await.or_status()?;
-        row.ok_or_else(|| {
+        let node = self.engine.get_node(uuid, node_id).await.or_status()?;
+        node.ok_or_else(|| {
             Status::not_found(format!(
                 "node {} not found in execution {execution_id}",
                 names::quote(node_id)

@@ -3,9 +3,8 @@
 
 use std::pin::Pin;
 
-use gantry_engine::{Engine, ReadMode, ReferenceReader, SpecRead};
+use gantry_engine::{Engine, ExecutionRecord, NodeRecord, ReadMode, ReferenceReader, SpecRead};
 use gantry_proto::v1 as pb;
-use gantry_store::{ExecutionRow, NodeRow};
 use tokio_stream::Stream;
 use tonic::Status;
 
@@ -25,35 +24,35 @@ pub fn mode(references: bool) -> ReadMode {
 }
 
 /// An execution for a client, its inputs fitted to the response.
-pub async fn execution(engine: &Engine, row: &ExecutionRow, mode: ReadMode) -> Result<pb::Execution, Status> {
-    let mut record = records::execution(row)?;
-    record.inputs = Some(engine.execution_inputs(row, mode).await.or_status()?);
+pub async fn execution(engine: &Engine, execution: &ExecutionRecord, mode: ReadMode) -> Result<pb::Execution, Status> {
+    let mut record = records::execution(execution);
+    record.inputs = Some(engine.execution_inputs(execution, mode).await.or_status()?);
     Ok(record)
 }
 
 pub async fn execution_data(
     engine: &Engine,
-    row: &ExecutionRow,
+    execution: &ExecutionRecord,
     mode: ReadMode,
 ) -> Result<pb::GetExecutionDataResponse, Status> {
-    let values = engine.execution_values(row, mode).await.or_status()?;
+    let values = engine.execution_values(execution, mode).await.or_status()?;
     Ok(pb::GetExecutionDataResponse {
         inputs: Some(values.inputs),
         outputs: values.outputs,
-        error: records::error(&row.error)?,
+        error: records::error(&execution.error),
     })
 }
 
 pub async fn node_data(
     engine: &Engine,
-    row: &NodeRow,
+    node: &NodeRecord,
     mode: ReadMode,
 ) -> Result<pb::GetNodeExecutionDataResponse, Status> {
-    let values = engine.node_values(row, mode).await.or_status()?;
+    let values = engine.node_values(node, mode).await.or_status()?;
     let mut response = pb::GetNodeExecutionDataResponse {
         inputs: values.inputs,
         outputs: values.outputs,
-        error: records::error(&row.error)?,
+        error: records::error(&node.error),
         ..Default::default()
     };
     if let Some((spec, attempt)) = values.spec {

@@ -2,7 +2,7 @@
 //! the engine, with the standard `grpc.health.v1` health service and gRPC reflection.
 //!
 //! Handlers are thin: decode and validate with `gantry-proto`'s conversions (and `edge.rs` for plain string fields:
-//! projects, names, worker ids), call the engine (writes) or the store (reads), map the result; engine errors become
+//! projects, names, worker ids), call the engine (its typed reads for reads), map the result; engine errors become
 //! gRPC statuses in one place (`status.rs`). Must not contain SQL or state-machine decisions.
 #![forbid(unsafe_code)]
 

@@ -2,7 +2,7 @@
 //! where more items would not fit comfortably in one message (a page of templates with large default inputs, of
 //! nodes with long error messages).
 
-use gantry_store::Page;
+use gantry_engine::Page;
 use prost::Message;
 use tonic::Status;
 

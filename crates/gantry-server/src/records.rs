@@ -1,13 +1,9 @@
-//! Stored rows as the wire's records.
+//! The engine's records as the wire's.
 
-use gantry_core::model::{Identifier, NodeTarget};
-use gantry_engine::{decode_error, decode_node, parse_identifier};
+use gantry_core::model::{ExecutionError, Identifier, ResourceKind};
+use gantry_engine::{AttemptRecord, ExecutionOrigin, ExecutionRecord, NodeRecord, NodeRuns};
 use gantry_proto::v1 as pb;
-use gantry_store::{AttemptRow, ExecutionRow, NodeRow};
 use prost_types::Timestamp;
-use tonic::Status;
-
-use crate::status::IntoStatus;
 
 /// A millisecond time as a protobuf timestamp.
 pub fn timestamp(ms: i64) -> Timestamp {
@@ -25,107 +21,107 @@ pub fn duration(ms: i64) -> prost_types::Duration {
     }
 }
 
-/// A stored error for the wire.
-pub fn error(bytes: &Option<Vec<u8>>) -> Result<Option<pb::ExecutionError>, Status> {
-    bytes
-        .as_deref()
-        .map(|b| decode_error(b).map(pb::ExecutionError::from))
-        .transpose()
-        .or_status()
+/// An error for the wire.
+pub fn error(error: &Option<ExecutionError>) -> Option<pb::ExecutionError> {
+    error.clone().map(pb::ExecutionError::from)
 }
 
 /// An execution without its inputs, as lists show it (`data::execution` adds them).
-pub fn execution(row: &ExecutionRow) -> Result<pb::Execution, Status> {
-    let target_type = match row.target_kind.as_str() {
-        "task" => pb::ResourceType::Task,
-        "workflow" => pb::ResourceType::Workflow,
-        _ => pb::ResourceType::LaunchPlan,
+pub fn execution(record: &ExecutionRecord) -> pb::Execution {
+    let target_type = match record.target_kind {
+        ResourceKind::Task => pb::ResourceType::Task,
+        ResourceKind::Workflow => pb::ResourceType::Workflow,
+        ResourceKind::LaunchPlan => pb::ResourceType::LaunchPlan,
     };
-    Ok(pb::Execution {
-        id: row.id.to_string(),
-        project: row.project.clone(),
-        domain: row.domain.clone(),
-        name: row.name.clone(),
-        target: Some(parse_identifier(&row.target).or_status()?.into()),
+    pb::Execution {
+        id: record.id.to_string(),
+        project: record.project.clone(),
+        domain: record.domain.clone(),
+        name: record.name.clone(),
+        target: Some(record.target.clone().into()),
         target_type: target_type as i32,
-        phase: pb::ExecutionPhase::from(row.phase) as i32,
+        phase: pb::ExecutionPhase::from(record.phase) as i32,
         inputs: None,
-        error: error(&row.error)?,
-        created_at: Some(timestamp(row.created_at)),
-        updated_at: Some(timestamp(row.updated_at)),
-        started_at: row.started_at.map(timestamp),
-        finished_at: row.finished_at.map(timestamp),
-        parent_node_execution: match (&row.parent_execution_id, &row.parent_node_id) {
+        error: error(&record.error),
+        created_at: Some(timestamp(record.created_at_ms)),
+        updated_at: Some(timestamp(record.updated_at_ms)),
+        started_at: record.started_at_ms.map(timestamp),
+        finished_at: record.finished_at_ms.map(timestamp),
+        parent_node_execution: match (&record.parent_execution_id, &record.parent_node_id) {
             (Some(execution_id), Some(node_id)) => Some(pb::NodeExecutionRef {
                 execution_id: execution_id.to_string(),
                 node_id: node_id.clone(),
             }),
             _ => None,
         },
-        max_parallelism: row.max_parallelism.map(|n| n as u32),
-        overwrite_cache: row.overwrite_cache,
-        origin: match (row.parent_execution_id, row.origin.as_str()) {
-            (Some(_), _) => pb::ExecutionOrigin::Child,
-            (None, "relaunched") => pb::ExecutionOrigin::Relaunched,
-            (None, "recovered") => pb::ExecutionOrigin::Recovered,
-            (None, _) => pb::ExecutionOrigin::Created,
+        max_parallelism: record.max_parallelism,
+        overwrite_cache: record.overwrite_cache,
+        origin: match record.origin {
+            ExecutionOrigin::Child => pb::ExecutionOrigin::Child,
+            ExecutionOrigin::Relaunched => pb::ExecutionOrigin::Relaunched,
+            ExecutionOrigin::Recovered => pb::ExecutionOrigin::Recovered,
+            ExecutionOrigin::Created => pb::ExecutionOrigin::Created,
         } as i32,
-        source_execution_id: row.source_execution_id.map(|id| id.to_string()).unwrap_or_default(),
-        timeout: row.timeout_ms.map(duration),
-        deadline: row.deadline.map(timestamp),
-    })
+        source_execution_id: record.source_execution_id.map(|id| id.to_string()).unwrap_or_default(),
+        timeout: record.timeout_ms.map(duration),
+        deadline: record.deadline_ms.map(timestamp),
+    }
 }
 
-/// The node's kind and the task, workflow or launch plan it runs, read from its definition.
-pub fn node_kind(row: &NodeRow) -> Result<(pb::NodeKind, Option<Identifier>), Status> {
-    let definition = decode_node(&row.definition).or_status()?;
-    Ok(match definition.target {
-        NodeTarget::Task(id) => (pb::NodeKind::Task, Some(id)),
-        NodeTarget::SubWorkflow(id) => (pb::NodeKind::SubWorkflow, Some(id)),
-        NodeTarget::LaunchPlan(id) => (pb::NodeKind::LaunchPlan, Some(id)),
-        NodeTarget::Branch(_) => (pb::NodeKind::Branch, None),
-        NodeTarget::Array(_) => (pb::NodeKind::Array, None),
-    })
+/// The node's kind and the task, workflow or launch plan it runs.
+pub fn node_kind(runs: &NodeRuns) -> (pb::NodeKind, Option<&Identifier>) {
+    match runs {
+        NodeRuns::Task(id) => (pb::NodeKind::Task, Some(id)),
+        NodeRuns::SubWorkflow(id) => (pb::NodeKind::SubWorkflow, Some(id)),
+        NodeRuns::LaunchPlan(id) => (pb::NodeKind::LaunchPlan, Some(id)),
+        NodeRuns::Branch => (pb::NodeKind::Branch, None),
+        NodeRuns::Array => (pb::NodeKind::Array, None),
+    }
 }
 
-pub fn node(row: &NodeRow) -> Result<pb::NodeExecution, Status> {
-    let (kind, target) = node_kind(row)?;
-    Ok(pb::NodeExecution {
-        execution_id: row.execution_id.to_string(),
-        node_id: row.node_id.clone(),
-        parent_node_id: row.parent_id.clone(),
-        phase: pb::NodePhase::from(row.phase) as i32,
-        is_dynamic_parent: row.is_dynamic,
-        is_parent: row.children_total > 0 || row.is_dynamic,
-        cache_status: pb::CacheStatus::from(row.cache_status) as i32,
-        attempts: row.attempts as u32,
-        error: error(&row.error)?,
-        created_at: Some(timestamp(row.created_at)),
-        updated_at: Some(timestamp(row.updated_at)),
-        started_at: row.started_at.map(timestamp),
-        finished_at: row.finished_at.map(timestamp),
+pub fn node(record: &NodeRecord) -> pb::NodeExecution {
+    let (kind, target) = node_kind(&record.runs);
+    pb::NodeExecution {
+        execution_id: record.execution_id.to_string(),
+        node_id: record.node_id.clone(),
+        parent_node_id: record.parent_id.clone(),
+        phase: pb::NodePhase::from(record.phase) as i32,
+        is_dynamic_parent: record.is_dynamic,
+        is_parent: record.children_total > 0 || record.is_dynamic,
+        cache_status: pb::CacheStatus::from(record.cache_status) as i32,
+        attempts: record.attempts,
+        error: error(&record.error),
+        created_at: Some(timestamp(record.created_at_ms)),
+        updated_at: Some(timestamp(record.updated_at_ms)),
+        started_at: record.started_at_ms.map(timestamp),
+        finished_at: record.finished_at_ms.map(timestamp),
         kind: kind as i32,
-        target: target.map(Into::into),
-        child_execution_id: row.child_execution_id.map(|id| id.to_string()).unwrap_or_default(),
-        user_failures: row.user_failures as u32,
-        system_failures: row.system_failures as u32,
-    })
+        target: target.cloned().map(Into::into),
+        child_execution_id: record.child_execution_id.map(|id| id.to_string()).unwrap_or_default(),
+        user_failures: record.user_failures,
+        system_failures: record.system_failures,
+    }
 }
 
-pub fn attempt(row: &AttemptRow) -> Result<pb::TaskAttempt, Status> {
-    Ok(pb::TaskAttempt {
-        execution_id: row.execution_id.to_string(),
-        node_id: row.node_id.clone(),
-        attempt: row.attempt as u32,
-        phase: pb::AttemptPhase::from(row.phase) as i32,
-        worker_id: row.worker_id.clone().unwrap_or_default(),
-        lease_expires_at: row.lease_expires_at.map(timestamp),
-        error: error(&row.error)?,
-        created_at: Some(timestamp(row.created_at)),
-        updated_at: Some(timestamp(row.finished_at.or(row.started_at).unwrap_or(row.created_at))),
-        started_at: row.started_at.map(timestamp),
-        finished_at: row.finished_at.map(timestamp),
-        not_before: Some(timestamp(row.not_before)),
-        deadline: row.deadline.map(timestamp),
-    })
+pub fn attempt(record: &AttemptRecord) -> pb::TaskAttempt {
+    pb::TaskAttempt {
+        execution_id: record.execution_id.to_string(),
+        node_id: record.node_id.clone(),
+        attempt: record.attempt,
+        phase: pb::AttemptPhase::from(record.phase) as i32,
+        worker_id: record.worker_id.clone().unwrap_or_default(),
+        lease_expires_at: record.lease_expires_at_ms.map(timestamp),
+        error: error(&record.error),
+        created_at: Some(timestamp(record.created_at_ms)),
+        updated_at: Some(timestamp(
+            record
+                .finished_at_ms
+                .or(record.started_at_ms)
+                .unwrap_or(record.created_at_ms),
+        )),
+        started_at: record.started_at_ms.map(timestamp),
+        finished_at: record.finished_at_ms.map(timestamp),
+        not_before: Some(timestamp(record.not_before_ms)),
+        deadline: record.deadline_ms.map(timestamp),
+    }
 }

@@ -28,12 +28,6 @@ impl<T> IntoStatus<T> for Result<T, EngineError> {
     }
 }
 
-impl<T> IntoStatus<T> for Result<T, gantry_store::StoreError> {
-    fn or_status(self) -> Result<T, Status> {
-        self.map_err(|e| to_status(e.into()))
-    }
-}
-
 /// Parses an execution id, naming the field on failure.
 pub fn parse_id(field: &str, text: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(text)

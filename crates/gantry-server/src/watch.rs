@@ -3,9 +3,8 @@
 
 use gantry_core::ids::NodeExecutionId;
 use gantry_core::state::{AttemptPhase, ExecutionPhase, NodePhase};
-use gantry_engine::{ChangeScope, Engine, PhaseChange};
+use gantry_engine::{ChangeScope, Engine, ExecutionRecord, Page, PhaseChange};
 use gantry_proto::v1 as pb;
-use gantry_store::{ExecutionRow, Page};
 use prost::Message;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
@@ -19,7 +18,7 @@ const BATCH: usize = 1_000;
 type Item = Result<pb::WatchExecutionResponse, Status>;
 
 /// The stream for one watcher. Subscribes before reading the snapshot, so no change falls between the two.
-pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -> impl Stream<Item = Item> + Send {
+pub fn stream(engine: Engine, execution: ExecutionRecord, include_snapshot: bool) -> impl Stream<Item = Item> + Send {
     let mut live = engine.watch(execution.id);
     async_stream(move |tx| async move {
         let id = execution.id;
@@ -33,7 +32,7 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
         }
         // Read again after subscribing: the execution may have finished meanwhile. The changes received since the
         // subscription go first (a child that succeeded after the snapshot read it running), then the end.
-        let current = engine.store().get_execution(id).await.or_status()?;
+        let current = engine.get_execution(id).await.or_status()?;
         if let Some(current) = current.filter(|row| row.phase.is_terminal()) {
             let mut out = Vec::new();
             while let Ok(change) = live.try_recv() {
@@ -63,7 +62,7 @@ pub fn stream(engine: Engine, execution: ExecutionRow, include_snapshot: bool) -
                     // costs one read, and go on live. Node detail missed meanwhile is one snapshot watch away;
                     // re-reading every node here would put a full scan of the fan-out on every lag.
                     tracing::debug!(execution_id = %id, missed, "watch fell behind; sending the current phase");
-                    let current = engine.store().get_execution(id).await.or_status()?;
+                    let current = engine.get_execution(id).await.or_status()?;
                     let current = current.ok_or_else(|| Status::not_found(format!("execution {id} not found")))?;
                     send(&tx, vec![execution_change(&current, 0)], false).await?;
                     if current.phase.is_terminal() {
@@ -152,14 +151,14 @@ where
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
-fn execution_change(row: &ExecutionRow, sequence: u64) -> pb::PhaseChange {
+fn execution_change(execution: &ExecutionRecord, sequence: u64) -> pb::PhaseChange {
     pb::PhaseChange {
         sequence,
-        occurred_at: Some(timestamp(row.updated_at)),
+        occurred_at: Some(timestamp(execution.updated_at_ms)),
         change: Some(pb::phase_change::Change::Execution(pb::ExecutionPhaseChange {
-            execution_id: row.id.to_string(),
-            phase: pb::ExecutionPhase::from(row.phase) as i32,
-            error: records::execution(row).ok().and_then(|e| e.error),
+            execution_id: execution.id.to_string(),
+            phase: pb::ExecutionPhase::from(execution.phase) as i32,
+            error: records::error(&execution.error),
         })),
     }
 }
@@ -217,7 +216,7 @@ fn parent_of(node_id: &str) -> String {
 }
 
 /// The execution's phase and every node's, at any depth, as sequence-0 changes.
-async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::PhaseChange>, Status> {
+async fn snapshot(engine: &Engine, execution: &ExecutionRecord) -> Result<Vec<pb::PhaseChange>, Status> {
     let mut changes = vec![execution_change(execution, 0)];
     let mut parents = vec![String::new()];
     while let Some(parent) = parents.pop() {
@@ -226,33 +225,29 @@ async fn snapshot(engine: &Engine, execution: &ExecutionRow) -> Result<Vec<pb::P
             limit: 10_000,
         };
         loop {
-            let rows = engine
-                .store()
-                .list_nodes(execution.id, &parent, &page)
-                .await
-                .or_status()?;
-            for row in &rows {
-                if row.children_total > 0 {
-                    parents.push(row.node_id.clone());
+            let nodes = engine.list_nodes(execution.id, &parent, &page).await.or_status()?;
+            for node in &nodes {
+                if node.children_total > 0 {
+                    parents.push(node.node_id.clone());
                 }
-                let record = records::node(row)?;
+                let (kind, _) = records::node_kind(&node.runs);
                 changes.push(pb::PhaseChange {
                     sequence: 0,
-                    occurred_at: Some(timestamp(row.updated_at)),
+                    occurred_at: Some(timestamp(node.updated_at_ms)),
                     change: Some(pb::phase_change::Change::Node(pb::NodePhaseChange {
                         execution_id: execution.id.to_string(),
-                        node_id: row.node_id.clone(),
-                        parent_node_id: row.parent_id.clone(),
-                        phase: pb::NodePhase::from(row.phase) as i32,
-                        kind: record.kind,
-                        is_dynamic_parent: row.is_dynamic,
-                        cache_status: pb::CacheStatus::from(row.cache_status) as i32,
-                        error: record.error,
+                        node_id: node.node_id.clone(),
+                        parent_node_id: node.parent_id.clone(),
+                        phase: pb::NodePhase::from(node.phase) as i32,
+                        kind: kind as i32,
+                        is_dynamic_parent: node.is_dynamic,
+                        cache_status: pb::CacheStatus::from(node.cache_status) as i32,
+                        error: records::error(&node.error),
                     })),
                 });
             }
-            match rows.last() {
-                Some(last) if rows.len() as u32 >= page.limit => page.after = Some(last.position.to_string()),
+            match nodes.last() {
+                Some(last) if nodes.len() as u32 >= page.limit => page.after = Some(last.position.to_string()),
                 _ => break,
             }
         }

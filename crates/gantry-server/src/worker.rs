@@ -11,7 +11,6 @@ use gantry_engine::{AttemptRef, Completion, CompletionOutcome, Engine, LeaseStat
 use gantry_proto::lazy;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_server::WorkerService;
-use prost::Message;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
@@ -229,19 +228,15 @@ impl WorkerService for WorkerApi {
         let assignments = polled
             .assignments
             .into_iter()
-            .map(|a| {
-                let inputs = pb::LiteralMap::decode(a.inputs.as_slice())
-                    .map_err(|e| Status::internal(format!("stored inputs do not decode: {e}")))?;
-                Ok(pb::AttemptAssignment {
-                    attempt: Some(wire_ref(&a.attempt)),
-                    lease_id: a.lease_id.to_string(),
-                    lease_expires_at: Some(timestamp(a.lease_expires_at_ms)),
-                    task: Some((*a.task).clone().into()),
-                    inputs: Some(inputs),
-                    deadline: a.deadline_ms.map(timestamp),
-                })
+            .map(|a| pb::AttemptAssignment {
+                attempt: Some(wire_ref(&a.attempt)),
+                lease_id: a.lease_id.to_string(),
+                lease_expires_at: Some(timestamp(a.lease_expires_at_ms)),
+                task: Some((*a.task).clone().into()),
+                inputs: Some(a.inputs),
+                deadline: a.deadline_ms.map(timestamp),
             })
-            .collect::<Result<_, Status>>()?;
+            .collect();
         Ok(Response::new(pb::PollTasksResponse {
             assignments,
             limits: Some(self.limits),

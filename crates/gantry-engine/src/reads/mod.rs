@@ -7,8 +7,13 @@
 //! many values just under the offload threshold) gets a `gantry:` reference naming it (`uri.rs`), and so does a spec.
 //! Reads never write. [`Engine::open_reference`] reads either kind in chunks, for the server's `ReadOffloaded`.
 //! Everything here works on wire messages: values pass through without conversion to the core's types.
+//!
+//! `records.rs` reads the rest of what the store holds as typed records (the server reads nothing else), and
+//! `assign.rs` answers polls.
 
+mod assign;
 mod plan;
+mod records;
 mod stream;
 mod uri;
 
@@ -17,17 +22,18 @@ use std::pin::Pin;
 
 use gantry_core::typing::literal_type_of;
 use gantry_proto::v1 as pb;
-use gantry_store::{ExecutionRow, NodeRow};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::Engine;
 use crate::error::{EngineError, EngineResult};
-use crate::worker::Assignment;
 use plan::{Choice, Slot, plan};
+use records::StoredValues;
 use uri::{Held, MapKind, Named};
 
+pub use assign::TaskAssignment;
 pub use plan::ReadMode;
+pub use records::{AttemptRecord, ExecutionOrigin, ExecutionRecord, Listed, NodeRecord, Template};
 pub use stream::{CHUNK_BYTES, ReferenceReader};
 
 /// A dynamic spec as a response carries it.
@@ -79,18 +85,15 @@ fn decode_map(bytes: &[u8]) -> EngineResult<pb::LiteralMap> {
     pb::LiteralMap::decode(bytes).map_err(|e| EngineError::Internal(format!("stored literal map does not decode: {e}")))
 }
 
-fn stored_len(bytes: &Option<Vec<u8>>) -> u64 {
-    bytes.as_ref().map_or(0, |b| b.len() as u64)
-}
-
 impl Engine {
     /// An execution's inputs, and its outputs once it succeeded.
-    pub async fn execution_values(&self, row: &ExecutionRow, mode: ReadMode) -> EngineResult<ExecutionValues> {
-        let mut maps = vec![self.outgoing(row, MapKind::Inputs, &row.inputs)?];
-        if let Some(outputs) = &row.outputs {
-            maps.push(self.outgoing(row, MapKind::Outputs, outputs)?);
+    pub async fn execution_values(&self, execution: &ExecutionRecord, mode: ReadMode) -> EngineResult<ExecutionValues> {
+        let stored = &execution.values;
+        let mut maps = vec![self.outgoing(execution.id, MapKind::Inputs, stored.inputs.as_deref())?];
+        if let Some(outputs) = &stored.outputs {
+            maps.push(self.outgoing(execution.id, MapKind::Outputs, Some(outputs))?);
         }
-        let (maps, _) = self.fit(maps, None, stored_len(&row.error), mode).await?;
+        let (maps, _) = self.fit(maps, None, stored.error_bytes, mode).await?;
         let mut maps = maps.into_iter();
         let inputs = maps.next().unwrap_or_default();
         Ok(ExecutionValues {
@@ -100,21 +103,27 @@ impl Engine {
     }
 
     /// An execution's inputs, for the records of single-execution responses.
-    pub async fn execution_inputs(&self, row: &ExecutionRow, mode: ReadMode) -> EngineResult<pb::LiteralMap> {
-        let maps = vec![self.outgoing(row, MapKind::Inputs, &row.inputs)?];
-        let (mut maps, _) = self.fit(maps, None, stored_len(&row.error), mode).await?;
+    pub async fn execution_inputs(&self, execution: &ExecutionRecord, mode: ReadMode) -> EngineResult<pb::LiteralMap> {
+        let stored = &execution.values;
+        let maps = vec![self.outgoing(execution.id, MapKind::Inputs, stored.inputs.as_deref())?];
+        let (mut maps, _) = self.fit(maps, None, stored.error_bytes, mode).await?;
         Ok(maps.pop().unwrap_or_default())
     }
 
     /// A node's inputs, outputs and accepted spec.
-    pub async fn node_values(&self, row: &NodeRow, mode: ReadMode) -> EngineResult<NodeValues> {
+    pub async fn node_values(&self, node: &NodeRecord, mode: ReadMode) -> EngineResult<NodeValues> {
         let held = |map| Held {
-            execution: row.execution_id,
-            node: Some(row.node_id.clone()),
+            execution: node.execution_id,
+            node: Some(node.node_id.clone()),
             map,
         };
+        let StoredValues {
+            inputs,
+            outputs,
+            error_bytes,
+        } = &node.values;
         let mut maps = Vec::new();
-        for (map, bytes) in [(MapKind::Inputs, &row.inputs), (MapKind::Outputs, &row.outputs)] {
+        for (map, bytes) in [(MapKind::Inputs, inputs), (MapKind::Outputs, outputs)] {
             if let Some(bytes) = bytes {
                 maps.push((
                     map,
@@ -127,14 +136,19 @@ impl Engine {
         }
         let mut spec = None;
         let mut spec_attempt = 0;
-        if row.is_dynamic {
-            let attempt = row.attempts.saturating_sub(1);
-            if let Some(stored) = self.store().get_spec(row.execution_id, &row.node_id, attempt).await? {
+        if node.is_dynamic {
+            let attempt = node.last_attempt;
+            let stored = self
+                .shared
+                .store
+                .get_spec(node.execution_id, &node.node_id, attempt)
+                .await?;
+            if let Some(stored) = stored {
                 spec_attempt = attempt as u32;
                 spec = Some(OutgoingSpec {
                     named: Named::Spec {
-                        execution: row.execution_id,
-                        node: row.node_id.clone(),
+                        execution: node.execution_id,
+                        node: node.node_id.clone(),
                         attempt,
                     },
                     bytes: crate::codec::spec_from_store(stored.spec)?.into(),
@@ -143,7 +157,7 @@ impl Engine {
         }
         let kinds: Vec<MapKind> = maps.iter().map(|(kind, _)| *kind).collect();
         let outgoing = maps.into_iter().map(|(_, map)| map).collect();
-        let (maps, spec) = self.fit(outgoing, spec, stored_len(&row.error), mode).await?;
+        let (maps, spec) = self.fit(outgoing, spec, *error_bytes, mode).await?;
         let mut values = NodeValues {
             inputs: None,
             outputs: None,
@@ -158,36 +172,6 @@ impl Engine {
         Ok(values)
     }
 
-    /// Claimed attempts as a poll answers them: their inputs fitted, together, to one response.
-    pub(crate) async fn assignments_out(&self, mut assignments: Vec<Assignment>) -> EngineResult<Vec<Assignment>> {
-        let reserved: u64 = assignments
-            .iter()
-            .map(|a| pb::TaskTemplate::from((*a.task).clone()).encoded_len() as u64)
-            .sum();
-        let inputs_bytes: u64 = assignments.iter().map(|a| a.inputs.len() as u64).sum();
-        let budget = self.response_budget(reserved);
-        // The usual poll: small inputs without references pass as they are.
-        if inputs_bytes <= budget && !assignments.iter().any(|a| may_hold_reference(&a.inputs)) {
-            return Ok(assignments);
-        }
-        let mut maps = Vec::with_capacity(assignments.len());
-        for assignment in &assignments {
-            maps.push(Outgoing {
-                held: Held {
-                    execution: assignment.attempt.execution_id,
-                    node: Some(assignment.attempt.node_id.clone()),
-                    map: MapKind::Inputs,
-                },
-                map: decode_map(&assignment.inputs)?,
-            });
-        }
-        let (maps, _) = self.fit(maps, None, reserved, ReadMode::Values).await?;
-        for (assignment, map) in assignments.iter_mut().zip(maps) {
-            assignment.inputs = map.encode_to_vec();
-        }
-        Ok(assignments)
-    }
-
     /// Opens a reference from a response for reading. NotFound for anything that is not one: another store's URI,
     /// a key this server never issues, a value or spec that does not exist.
     pub async fn open_reference(&self, uri: &str) -> EngineResult<ReferenceReader> {
@@ -198,7 +182,8 @@ impl Engine {
                     let stored = match &held.node {
                         None => {
                             let row = self
-                                .store()
+                                .shared
+                                .store
                                 .get_execution(held.execution)
                                 .await?
                                 .ok_or_else(not_found)?;
@@ -209,7 +194,8 @@ impl Engine {
                         }
                         Some(node) => {
                             let row = self
-                                .store()
+                                .shared
+                                .store
                                 .get_node(held.execution, node)
                                 .await?
                                 .ok_or_else(not_found)?;
@@ -227,7 +213,7 @@ impl Engine {
                     node,
                     attempt,
                 } => {
-                    let stored = self.store().get_spec(execution, &node, attempt).await?;
+                    let stored = self.shared.store.get_spec(execution, &node, attempt).await?;
                     Vec::from(crate::codec::spec_from_store(stored.ok_or_else(not_found)?.spec)?)
                 }
             };
@@ -250,14 +236,15 @@ impl Engine {
             .saturating_sub(reserved.saturating_add(OVERHEAD_BYTES))
     }
 
-    fn outgoing(&self, row: &ExecutionRow, map: MapKind, bytes: &[u8]) -> EngineResult<Outgoing> {
+    /// One of an execution's maps, on its way out. An execution always has inputs (`None` only for a node's).
+    fn outgoing(&self, execution: uuid::Uuid, map: MapKind, bytes: Option<&[u8]>) -> EngineResult<Outgoing> {
         Ok(Outgoing {
             held: Held {
-                execution: row.id,
+                execution,
                 node: None,
                 map,
             },
-            map: decode_map(bytes)?,
+            map: decode_map(bytes.unwrap_or_default())?,
         })
     }
 

@@ -48,6 +48,7 @@ impl fmt::Display for ConversionError {
 }
 
 /// A malformed request is the caller's fault: INVALID_ARGUMENT, with the field path in the message.
+#[cfg(feature = "services")]
 impl From<ConversionError> for tonic::Status {
     fn from(error: ConversionError) -> Self {
         tonic::Status::invalid_argument(error.to_string())

@@ -203,6 +203,7 @@ fn a_union_value_needs_its_value_and_variant() {
     assert_error(&error, "union.value", "missing union value");
 }
 
+#[cfg(feature = "services")]
 #[test]
 fn a_conversion_error_is_an_invalid_argument_status() {
     let error = ConversionError::new("type", "missing literal type")
