@@ -14,6 +14,7 @@ mod codec;
 mod error;
 mod pg;
 mod rows;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
