@@ -23,6 +23,17 @@ impl Dialect for PgDialect {
 
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const UNSUCCESSFUL: &'static str = "unsuccessful";
+
+    type TextList<'a> = &'a [String];
+
+    fn text_list(items: &[String]) -> &[String] {
+        items
+    }
+
+    fn in_text_list(parameter: &str) -> String {
+        format!("= ANY({parameter})")
+    }
 
     fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
         done.rows_affected()
@@ -172,52 +183,6 @@ impl Dialect for PgDialect {
 
     async fn update_nodes(conn: &mut PgConnection, rows: &[NodeRow]) -> StoreResult<()> {
         batch::update_nodes(conn, rows).await
-    }
-
-    /// Locks are taken in key order, so two transactions locking overlapping sets cannot deadlock.
-    async fn lock_nodes(conn: &mut PgConnection, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
-        let raws: Vec<RawNode> = sqlx::query_as(
-            "SELECT * FROM nodes WHERE execution_id = $1 AND node_id = ANY($2) ORDER BY node_id FOR UPDATE",
-        )
-        .bind(execution_id)
-        .bind(node_ids)
-        .fetch_all(conn)
-        .await?;
-        decode_all(raws)
-    }
-
-    async fn lock_children(
-        conn: &mut PgConnection,
-        execution_id: Uuid,
-        parent_id: &str,
-        local_ids: &[String],
-    ) -> StoreResult<Vec<NodeRow>> {
-        let raws: Vec<RawNode> = sqlx::query_as(
-            "SELECT * FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND local_id = ANY($3) \
-             ORDER BY node_id FOR UPDATE",
-        )
-        .bind(execution_id)
-        .bind(parent_id)
-        .bind(local_ids)
-        .fetch_all(conn)
-        .await?;
-        decode_all(raws)
-    }
-
-    async fn first_child_error(
-        conn: &mut PgConnection,
-        execution_id: Uuid,
-        parent_id: &str,
-    ) -> StoreResult<Option<Vec<u8>>> {
-        let error: Option<(Vec<u8>,)> = sqlx::query_as(
-            "SELECT error FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND unsuccessful \
-             AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1",
-        )
-        .bind(execution_id)
-        .bind(parent_id)
-        .fetch_optional(conn)
-        .await?;
-        Ok(error.map(|(error,)| error))
     }
 
     /// One statement: the attempts' update runs as a data-modifying CTE beside the nodes' update. `starts_with`

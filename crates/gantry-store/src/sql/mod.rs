@@ -41,6 +41,16 @@ pub trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
     const FOR_UPDATE: &'static str;
     /// What a read that passes over rows other transactions hold ends with (`FOR UPDATE SKIP LOCKED` on Postgres).
     const SKIP_LOCKED: &'static str;
+    /// The condition on a node row that it stopped without success, spelled as the `nodes_unsuccessful` index is
+    /// (Postgres: its generated `unsuccessful` column; SQLite: the phases).
+    const UNSUCCESSFUL: &'static str;
+
+    /// A list of text bound as one parameter: an array on Postgres, one JSON array on SQLite.
+    type TextList<'a>: Encode<'a, Self::Database> + Type<Self::Database> + Send + 'a;
+    /// `items` as a [`Dialect::TextList`].
+    fn text_list(items: &[String]) -> Self::TextList<'_>;
+    /// The test that a column is in the list bound as `parameter`, to follow the column (`= ANY($2)`).
+    fn in_text_list(parameter: &str) -> String;
 
     /// How many rows a statement wrote (sqlx has no trait for it).
     fn rows_affected(done: &<Self::Database as Database>::QueryResult) -> u64;
@@ -98,21 +108,6 @@ pub trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
     async fn insert_nodes(conn: &mut Conn<Self>, rows: &[NodeRow]) -> StoreResult<()>;
     /// See [`crate::Tx::update_nodes`].
     async fn update_nodes(conn: &mut Conn<Self>, rows: &[NodeRow]) -> StoreResult<()>;
-    /// See [`crate::Tx::lock_nodes`].
-    async fn lock_nodes(conn: &mut Conn<Self>, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>>;
-    /// See [`crate::Tx::lock_children`].
-    async fn lock_children(
-        conn: &mut Conn<Self>,
-        execution_id: Uuid,
-        parent_id: &str,
-        local_ids: &[String],
-    ) -> StoreResult<Vec<NodeRow>>;
-    /// See [`crate::Tx::first_child_error`].
-    async fn first_child_error(
-        conn: &mut Conn<Self>,
-        execution_id: Uuid,
-        parent_id: &str,
-    ) -> StoreResult<Option<Vec<u8>>>;
     /// See [`crate::Tx::abort_descendants`].
     async fn abort_descendants(
         conn: &mut Conn<Self>,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Dialect, SqlTx, parked_sql, read_execution, read_resource, read_spec};
 use crate::codec::{
-    Claim, RawAttempt, RawExecution, RawResource, RawSpec, decode_all, execution_conflict, resource_conflict,
+    Claim, RawAttempt, RawExecution, RawNode, RawResource, RawSpec, decode_all, execution_conflict, resource_conflict,
     resource_table, spec_conflict,
 };
 use crate::rows::{AttemptRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow};
@@ -38,6 +38,7 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'r> RawExecution: sqlx::FromRow<'r, DB::Row>,
     for<'r> RawAttempt: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawNode: sqlx::FromRow<'r, DB::Row>,
     for<'r> RawResource: sqlx::FromRow<'r, DB::Row>,
     for<'r> RawSpec: sqlx::FromRow<'r, DB::Row>,
 {
@@ -177,8 +178,19 @@ where
         D::insert_nodes(&mut self.tx, rows).await
     }
 
+    /// Locks are taken in key order, so two transactions locking overlapping sets cannot deadlock.
     async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
-        D::lock_nodes(&mut self.tx, execution_id, node_ids).await
+        let sql = format!(
+            "SELECT * FROM nodes WHERE execution_id = $1 AND node_id {in_list} ORDER BY node_id{lock}",
+            in_list = D::in_text_list("$2"),
+            lock = D::FOR_UPDATE,
+        );
+        let raws: Vec<RawNode> = sqlx::query_as(&sql)
+            .bind(execution_id)
+            .bind(D::text_list(node_ids))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        decode_all(raws)
     }
 
     async fn lock_children(
@@ -187,7 +199,19 @@ where
         parent_id: &str,
         local_ids: &[String],
     ) -> StoreResult<Vec<NodeRow>> {
-        D::lock_children(&mut self.tx, execution_id, parent_id, local_ids).await
+        let sql = format!(
+            "SELECT * FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND local_id {in_list} \
+             ORDER BY node_id{lock}",
+            in_list = D::in_text_list("$3"),
+            lock = D::FOR_UPDATE,
+        );
+        let raws: Vec<RawNode> = sqlx::query_as(&sql)
+            .bind(execution_id)
+            .bind(parent_id)
+            .bind(D::text_list(local_ids))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        decode_all(raws)
     }
 
     async fn child_outputs(
@@ -206,7 +230,17 @@ where
     }
 
     async fn first_child_error(&mut self, execution_id: Uuid, parent_id: &str) -> StoreResult<Option<Vec<u8>>> {
-        D::first_child_error(&mut self.tx, execution_id, parent_id).await
+        let sql = format!(
+            "SELECT error FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND {unsuccessful} \
+             AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1",
+            unsuccessful = D::UNSUCCESSFUL,
+        );
+        let error: Option<(Vec<u8>,)> = sqlx::query_as(&sql)
+            .bind(execution_id)
+            .bind(parent_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(error.map(|(error,)| error))
     }
 
     async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {

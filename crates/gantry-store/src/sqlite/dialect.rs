@@ -33,6 +33,18 @@ impl Dialect for SqliteDialect {
     const FOR_UPDATE: &'static str = "";
     /// No other writer can hold a row this transaction could read.
     const SKIP_LOCKED: &'static str = "";
+    /// The phases, as the partial index `nodes_unsuccessful` is defined, so that SQLite uses it.
+    const UNSUCCESSFUL: &'static str = concat!("phase IN ", unsuccessful_node_phases_sql!());
+
+    type TextList<'a> = String;
+
+    fn text_list(items: &[String]) -> String {
+        json_strings(items.iter().map(String::as_str))
+    }
+
+    fn in_text_list(parameter: &str) -> String {
+        format!("IN (SELECT value FROM json_each({parameter}))")
+    }
 
     fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         done.rows_affected()
@@ -195,57 +207,6 @@ impl Dialect for SqliteDialect {
 
     async fn update_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) -> StoreResult<()> {
         batch::update_nodes(conn, rows).await
-    }
-
-    async fn lock_nodes(
-        conn: &mut SqliteConnection,
-        execution_id: Uuid,
-        node_ids: &[String],
-    ) -> StoreResult<Vec<NodeRow>> {
-        let raws: Vec<RawNode> = sqlx::query_as(
-            "SELECT * FROM nodes WHERE execution_id = ?1 AND node_id IN (SELECT value FROM json_each(?2)) \
-             ORDER BY node_id",
-        )
-        .bind(execution_id)
-        .bind(json_strings(node_ids.iter().map(String::as_str)))
-        .fetch_all(conn)
-        .await?;
-        decode_all(raws)
-    }
-
-    async fn lock_children(
-        conn: &mut SqliteConnection,
-        execution_id: Uuid,
-        parent_id: &str,
-        local_ids: &[String],
-    ) -> StoreResult<Vec<NodeRow>> {
-        let raws: Vec<RawNode> = sqlx::query_as(
-            "SELECT * FROM nodes WHERE execution_id = ?1 AND parent_id = ?2 \
-             AND local_id IN (SELECT value FROM json_each(?3)) ORDER BY node_id",
-        )
-        .bind(execution_id)
-        .bind(parent_id)
-        .bind(json_strings(local_ids.iter().map(String::as_str)))
-        .fetch_all(conn)
-        .await?;
-        decode_all(raws)
-    }
-
-    async fn first_child_error(
-        conn: &mut SqliteConnection,
-        execution_id: Uuid,
-        parent_id: &str,
-    ) -> StoreResult<Option<Vec<u8>>> {
-        let error: Option<(Vec<u8>,)> = sqlx::query_as(concat!(
-            "SELECT error FROM nodes WHERE execution_id = ?1 AND parent_id = ?2 AND phase IN ",
-            unsuccessful_node_phases_sql!(),
-            " AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1"
-        ))
-        .bind(execution_id)
-        .bind(parent_id)
-        .fetch_optional(conn)
-        .await?;
-        Ok(error.map(|(error,)| error))
     }
 
     /// Two statements (SQLite has no data-modifying CTEs): the attempts, then the nodes.
