@@ -3,15 +3,16 @@
 //!
 //! Every statement that reads the same on both databases is written once here (`store.rs`, `tx.rs`), with `$n`
 //! placeholders: Postgres's own, and SQLite takes them as numbered parameters too (`$1` is parameter 1, as `?1`).
-//! The [`Dialect`] holds only what really differs: connecting and beginning a transaction, the announcements
-//! (Postgres `NOTIFY`), batch writes (`UNNEST` arrays on Postgres, multi-row `VALUES` on SQLite), claims, how a list
-//! is bound (an array, or one JSON text), how a subtree of node ids is matched, the statements the two planners
-//! need written differently, and row locks ([`Dialect::FOR_UPDATE`], [`Dialect::SKIP_LOCKED`]: nothing on SQLite,
-//! whose transactions hold the write lock from their start).
+//! The [`Dialect`] holds only what really differs: beginning a transaction, ping and announcements (Postgres
+//! `LISTEN`/`NOTIFY`), batch writes (`UNNEST` arrays on Postgres, multi-row `VALUES` on SQLite), claims, how a list
+//! is bound (an array, or one JSON text), how a subtree of node ids is matched, the statements the two planners need
+//! written differently, and the fragments spliced into shared statements: row locks ([`Dialect::FOR_UPDATE`],
+//! [`Dialect::SKIP_LOCKED`]: nothing on SQLite, whose transactions hold the write lock from their start) and
+//! [`Dialect::UNSUCCESSFUL`]. Connecting is each store's own (`PgStore::connect`, `SqliteStore::open`).
 //!
-//! The generic impls carry one list of bounds (`store.rs`, `tx.rs`, and the three reads both share here): that each value
-//! the statements bind or read encodes and decodes on the database. Rust does not carry such bounds from a trait to
-//! its users, so they are repeated where the generic code is; each dialect satisfies them by being a sqlx database.
+//! The generic code states in its `where` clauses what it needs of the database: that each value its statements bind
+//! or read encodes and decodes there. Rust does not carry such bounds from a trait to its users, so they stand on each
+//! generic impl (`store.rs`, `tx.rs`) and on the three reads both share (below); each dialect's database meets them.
 
 mod store;
 mod tx;
