@@ -56,8 +56,8 @@ pub trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// How many rows a statement wrote (sqlx has no trait for it).
     fn rows_affected(done: &<Self::Database as Database>::QueryResult) -> u64;
 
-    /// Begins a transaction: [`SqlTx`] over it. (Here rather than in the generic [`crate::Store::begin`], so that only
-    /// [`SqlTx`]'s impl states what its statements need of the database.)
+    /// Begins a transaction: `SqlTx` over it. (Here rather than in the generic [`crate::Store::begin`], so that only
+    /// `SqlTx`'s impl states what its statements need of the database.)
     async fn begin(pool: &Pool<Self::Database>) -> StoreResult<Box<dyn Tx>>;
     /// See [`crate::Store::ping`].
     async fn ping(&self, pool: &Pool<Self::Database>) -> StoreResult<()>;
