@@ -234,14 +234,15 @@ pub(crate) fn page_after_resource(page: &Page) -> StoreResult<Option<(String, St
         .transpose()
 }
 
-/// The arguments of [`crate::Tx::claim_attempts`].
+/// The arguments of [`crate::Tx::claim_attempts`]. (`pub` only because the `Dialect` trait names it; outside the
+/// crate no path reaches it.)
 #[derive(Debug)]
-pub(crate) struct Claim<'a> {
-    pub(crate) queues: &'a [String],
-    pub(crate) limit: u32,
-    pub(crate) worker_id: &'a str,
-    pub(crate) now: i64,
-    pub(crate) lease_ms: i64,
+pub struct Claim<'a> {
+    pub queues: &'a [String],
+    pub limit: u32,
+    pub worker_id: &'a str,
+    pub now: i64,
+    pub lease_ms: i64,
 }
 
 /// A registered resource as stored.

@@ -1,5 +1,6 @@
-//! Gantry's storage. One [`Store`] trait, implemented for Postgres ([`PgStore`]) and for embedded SQLite
-//! ([`SqliteStore`]), both through sqlx, and checked by one conformance suite (`tests/conformance.rs`).
+//! Gantry's storage. One [`Store`] trait, implemented once (`sql/`) over Postgres ([`PgStore`]) and embedded SQLite
+//! ([`SqliteStore`]) through sqlx, with what differs between them in a dialect each (`pg/`, `sqlite/`), and checked
+//! by one conformance suite (`tests/conformance.rs`).
 //!
 //! The store keeps normalised rows (executions, nodes, attempts, specs, registered resources) and knows nothing of
 //! what they mean: the engine decides every transition with `gantry-core` and writes the result here, one
@@ -14,6 +15,7 @@ mod codec;
 mod error;
 mod pg;
 mod rows;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;

@@ -1,43 +1,37 @@
-//! The Postgres store: every batch write is one `UNNEST` statement, claims use `FOR UPDATE SKIP LOCKED`, so
+//! The Postgres dialect: every batch write is one `UNNEST` statement, claims use `FOR UPDATE SKIP LOCKED`, so
 //! several server replicas can share one database.
 
-mod attempts;
-mod cache;
+mod batch;
 mod connection;
-mod executions;
-mod nodes;
-mod registry;
+mod dialect;
 
 use std::str::FromStr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Connection, Executor, PgConnection, Postgres, Transaction};
+use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::rows::{
-    AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow,
-};
-use crate::{Announcement, PutOutcome, Store, StoreError, StoreResult, Tx};
+use crate::sql::SqlStore;
+use crate::{Announcement, StoreError, StoreResult};
 pub use connection::PgSettings;
 use connection::Probe;
-use gantry_core::state::{ExecutionPhase, NodePhase};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// Databases [`PgStore::connect_fresh`] creates are named with this prefix; [`PgStore::drop_fresh`] drops no other.
 const FRESH_DATABASE_PREFIX: &str = "gantry_test_";
 
-/// Gantry's store on Postgres, over a connection pool (and one connection of its own for [`Store::ping`]).
+/// Gantry's store on Postgres, over a connection pool (and one connection of its own for [`crate::Store::ping`]).
+pub type PgStore = SqlStore<PgDialect>;
+
+/// The Postgres side of [`SqlStore`]; it keeps the connection [`crate::Store::ping`] uses.
 #[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
+pub struct PgDialect {
     probe: Arc<Probe>,
 }
 
-impl PgStore {
+impl SqlStore<PgDialect> {
     /// Connects a pool of at most `max_connections` to `url` and applies the embedded migrations. An unreachable
     /// server is [`StoreError::Unavailable`] at once.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
@@ -71,7 +65,10 @@ impl PgStore {
     /// Wraps a pool the caller built; does not migrate (call [`PgStore::migrate`]).
     pub fn from_pool(pool: PgPool) -> Self {
         let probe = Arc::new(Probe::new((*pool.connect_options()).clone()));
-        PgStore { pool, probe }
+        PgStore {
+            pool,
+            dialect: PgDialect { probe },
+        }
     }
 
     /// Applies the embedded migrations that are not applied yet (concurrent callers serialise on an advisory lock).
@@ -150,137 +147,6 @@ pub fn redact_url(url: &str) -> String {
     parsed.into()
 }
 
-#[async_trait]
-impl Store for PgStore {
-    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin().await?;
-        Ok(Box::new(PgTx { tx }))
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.probe.ping().await
-    }
-
-    async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
-        // Reconnecting is the caller's to decide (it knows whether the database is reachable), and it must learn
-        // that announcements may have been missed meanwhile: a lost connection ends the channel.
-        listener.eager_reconnect(false);
-        listener.listen_all([QUEUE_CHANNEL, EXECUTION_CHANNEL]).await?;
-        let (sender, receiver) = tokio::sync::mpsc::channel(1_024);
-        // The listener holds one pooled connection until the receiver is dropped or the connection breaks.
-        tokio::spawn(async move {
-            loop {
-                let received = tokio::select! {
-                    _ = sender.closed() => return,
-                    received = listener.try_recv() => received,
-                };
-                match received {
-                    Ok(Some(notification)) => {
-                        let Some(announcement) = announcement(notification.channel(), notification.payload()) else {
-                            tracing::warn!(payload = notification.payload(), "an announcement that does not parse");
-                            continue;
-                        };
-                        if sender.send(announcement).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        tracing::warn!("announcements interrupted: the connection was lost");
-                        return;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "announcements interrupted");
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Some(receiver))
-    }
-
-    async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
-        registry::get_resource(&self.pool, kind, key).await
-    }
-
-    async fn list_resources(
-        &self,
-        kind: ResourceKind,
-        project: &str,
-        domain: &str,
-        name: Option<&str>,
-        page: &Page,
-    ) -> StoreResult<Vec<ResourceRow>> {
-        registry::list_resources(&self.pool, kind, project, domain, name, page).await
-    }
-
-    async fn get_execution(&self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
-        executions::get_execution(&self.pool, id, false).await
-    }
-
-    async fn find_execution(&self, project: &str, domain: &str, name: &str) -> StoreResult<Option<ExecutionRow>> {
-        executions::find_execution(&self.pool, project, domain, name).await
-    }
-
-    async fn list_executions(&self, filter: &ExecutionFilter, page: &Page) -> StoreResult<Vec<ExecutionRow>> {
-        executions::list_executions(&self.pool, filter, page).await
-    }
-
-    async fn get_node(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Option<NodeRow>> {
-        nodes::get_node(&self.pool, execution_id, node_id).await
-    }
-
-    async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
-        nodes::list_nodes(&self.pool, execution_id, parent_id, page).await
-    }
-
-    async fn list_descendants(
-        &self,
-        execution_id: Uuid,
-        below: &str,
-        phases: &[NodePhase],
-        page: &Page,
-    ) -> StoreResult<Vec<NodeRow>> {
-        nodes::list_descendants(&self.pool, execution_id, below, phases, page).await
-    }
-
-    async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {
-        attempts::list_attempts(&self.pool, execution_id, node_id).await
-    }
-
-    async fn get_spec(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
-        attempts::get_spec(&self.pool, execution_id, node_id, attempt).await
-    }
-
-    async fn next_lease_expiry(&self) -> StoreResult<Option<i64>> {
-        attempts::next_lease_expiry(&self.pool).await
-    }
-
-    async fn next_deadline(&self) -> StoreResult<Option<i64>> {
-        attempts::next_deadline(&self.pool).await
-    }
-
-    async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {
-        attempts::next_not_before(&self.pool, now).await
-    }
-
-    async fn ready_queues(&self, after: i64, now: i64) -> StoreResult<Vec<String>> {
-        attempts::ready_queues(&self.pool, after, now).await
-    }
-
-    async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
-        let rows: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT execution_id, node_id FROM nodes WHERE children_created < children_total \
-             AND phase = 'children_running' AND updated_at < $1 ORDER BY execution_id, node_id",
-        )
-        .bind(updated_before)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows)
-    }
-}
-
-/// One Postgres transaction; dropping it rolls back.
 /// Inserts of at least this many rows refresh the table's planner statistics at once.
 const ANALYZE_AFTER_ROWS: usize = 5_000;
 
@@ -290,13 +156,9 @@ const ANALYZE_AFTER_ROWS: usize = 5_000;
 /// fan-out from 35.6 s to 17.8 s. It samples at most 30,000 rows, so it costs about the same at any size. Doing the
 /// same for attempts made claims walk the ordered index past every claimed attempt and slowed later claims 7-fold, so
 /// attempts are left to autovacuum.
-async fn refresh_statistics(
-    tx: &mut Transaction<'static, Postgres>,
-    table: &'static str,
-    inserted: usize,
-) -> StoreResult<()> {
+async fn refresh_statistics(conn: &mut PgConnection, table: &'static str, inserted: usize) -> StoreResult<()> {
     if inserted >= ANALYZE_AFTER_ROWS {
-        sqlx::query(&format!("ANALYZE {table}")).execute(&mut **tx).await?;
+        sqlx::query(&format!("ANALYZE {table}")).execute(conn).await?;
     }
     Ok(())
 }
@@ -318,214 +180,56 @@ fn announcement(channel: &str, payload: &str) -> Option<Announcement> {
     Some(Announcement::Execution { origin, id, phase })
 }
 
-struct PgTx {
-    tx: Transaction<'static, Postgres>,
-}
-
-impl PgTx {
-    /// One `NOTIFY` per payload, in one statement; delivered when the transaction commits.
-    async fn notify(&mut self, channel: &str, payloads: &[String]) -> StoreResult<()> {
-        if payloads.is_empty() {
-            return Ok(());
+/// See [`crate::Store::listen`].
+async fn listen(pool: &PgPool) -> StoreResult<tokio::sync::mpsc::Receiver<Announcement>> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    // Reconnecting is the caller's to decide (it knows whether the database is reachable), and it must learn
+    // that announcements may have been missed meanwhile: a lost connection ends the channel.
+    listener.eager_reconnect(false);
+    listener.listen_all([QUEUE_CHANNEL, EXECUTION_CHANNEL]).await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel(1_024);
+    // The listener holds one pooled connection until the receiver is dropped or the connection breaks.
+    tokio::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                _ = sender.closed() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) => {
+                    let Some(announcement) = announcement(notification.channel(), notification.payload()) else {
+                        tracing::warn!(payload = notification.payload(), "an announcement that does not parse");
+                        continue;
+                    };
+                    if sender.send(announcement).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!("announcements interrupted: the connection was lost");
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "announcements interrupted");
+                    return;
+                }
+            }
         }
-        sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
-            .bind(channel)
-            .bind(payloads)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
+    });
+    Ok(receiver)
 }
 
-#[async_trait]
-impl Tx for PgTx {
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await?;
-        Ok(())
+/// One `NOTIFY` per payload, in one statement; delivered when the transaction commits.
+async fn notify(conn: &mut PgConnection, channel: &str, payloads: &[String]) -> StoreResult<()> {
+    if payloads.is_empty() {
+        return Ok(());
     }
-
-    async fn rollback(self: Box<Self>) -> StoreResult<()> {
-        self.tx.rollback().await?;
-        Ok(())
-    }
-
-    async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()> {
-        self.notify(QUEUE_CHANNEL, queues).await
-    }
-
-    async fn announce_executions(&mut self, origin: Uuid, changes: &[(Uuid, ExecutionPhase)]) -> StoreResult<()> {
-        let payloads: Vec<String> = changes
-            .iter()
-            .map(|(id, phase)| format!("{origin} {id} {phase}"))
-            .collect();
-        self.notify(EXECUTION_CHANNEL, &payloads).await
-    }
-
-    async fn put_resource(&mut self, kind: ResourceKind, row: &ResourceRow) -> StoreResult<PutOutcome> {
-        registry::put_resource(&mut self.tx, kind, row).await
-    }
-
-    async fn get_resource(&mut self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
-        registry::get_resource(&mut *self.tx, kind, key).await
-    }
-
-    async fn insert_execution(&mut self, row: &ExecutionRow) -> StoreResult<()> {
-        executions::insert_execution(&mut self.tx, row).await
-    }
-
-    async fn lock_execution(&mut self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
-        executions::get_execution(&mut *self.tx, id, true).await
-    }
-
-    async fn update_execution(&mut self, row: &ExecutionRow) -> StoreResult<()> {
-        executions::update_execution(&mut self.tx, row).await
-    }
-
-    async fn insert_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
-        nodes::insert_nodes(&mut self.tx, rows).await?;
-        refresh_statistics(&mut self.tx, "nodes", rows.len()).await
-    }
-
-    async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
-        nodes::lock_nodes(&mut self.tx, execution_id, node_ids).await
-    }
-
-    async fn lock_children(
-        &mut self,
-        execution_id: Uuid,
-        parent_id: &str,
-        local_ids: &[String],
-    ) -> StoreResult<Vec<NodeRow>> {
-        nodes::lock_children(&mut self.tx, execution_id, parent_id, local_ids).await
-    }
-
-    async fn child_outputs(
-        &mut self,
-        execution_id: Uuid,
-        parent_id: &str,
-    ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
-        nodes::child_outputs(&mut self.tx, execution_id, parent_id).await
-    }
-
-    async fn first_child_error(&mut self, execution_id: Uuid, parent_id: &str) -> StoreResult<Option<Vec<u8>>> {
-        nodes::first_child_error(&mut self.tx, execution_id, parent_id).await
-    }
-
-    async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
-        nodes::update_nodes(&mut self.tx, rows).await
-    }
-
-    async fn abort_descendants(&mut self, execution_id: Uuid, node_id: Option<&str>, now: i64) -> StoreResult<u64> {
-        nodes::abort_descendants(&mut self.tx, execution_id, node_id, now).await
-    }
-
-    async fn running_child_executions(&mut self, execution_id: Uuid, node_id: Option<&str>) -> StoreResult<Vec<Uuid>> {
-        nodes::running_child_executions(&mut self.tx, execution_id, node_id).await
-    }
-
-    async fn abort_node_attempts(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> StoreResult<u64> {
-        nodes::abort_node_attempts(&mut self.tx, execution_id, node_ids, now).await
-    }
-
-    async fn insert_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()> {
-        attempts::insert_attempts(&mut self.tx, rows).await
-    }
-
-    async fn claim_attempts(
-        &mut self,
-        queues: &[String],
-        limit: u32,
-        worker_id: &str,
-        now: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Vec<AttemptRow>> {
-        let claim = crate::codec::Claim {
-            queues,
-            limit,
-            worker_id,
-            now,
-            lease_ms,
-        };
-        attempts::claim_attempts(&mut self.tx, &claim).await
-    }
-
-    async fn lock_attempts(&mut self, ids: &[Uuid]) -> StoreResult<Vec<AttemptRow>> {
-        attempts::lock_attempts(&mut self.tx, ids).await
-    }
-
-    async fn update_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()> {
-        attempts::update_attempts(&mut self.tx, rows).await
-    }
-
-    async fn count_active_attempts(&mut self, execution_id: Uuid) -> StoreResult<u64> {
-        attempts::count_active_attempts(&mut self.tx, execution_id).await
-    }
-
-    async fn unpark_attempts(&mut self, execution_id: Uuid, limit: u64, now: i64) -> StoreResult<Vec<String>> {
-        attempts::unpark_attempts(&mut self.tx, execution_id, limit, now).await
-    }
-
-    async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
-        attempts::expired_attempts(&mut self.tx, now, limit).await
-    }
-
-    async fn renew_leases(&mut self, lease_until: i64, reservation_until: i64) -> StoreResult<u64> {
-        attempts::renew_leases(&mut self.tx, lease_until, reservation_until).await
-    }
-
-    async fn get_cache_entry(&mut self, key: &str) -> StoreResult<Option<CacheEntryRow>> {
-        cache::get_cache_entry(&mut self.tx, key).await
-    }
-
-    async fn put_cache_entry(&mut self, row: &CacheEntryRow) -> StoreResult<()> {
-        cache::put_cache_entry(&mut self.tx, row).await
-    }
-
-    async fn reserve_cache(
-        &mut self,
-        key: &str,
-        holder: (Uuid, &str),
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<Option<(Uuid, String)>> {
-        cache::reserve_cache(&mut self.tx, key, holder, now, expires_at).await
-    }
-
-    async fn add_cache_waiter(&mut self, key: &str, waiter: (Uuid, &str), now: i64) -> StoreResult<()> {
-        cache::add_cache_waiter(&mut self.tx, key, waiter, now).await
-    }
-
-    async fn release_cache(&mut self, key: &str, holder: (Uuid, &str)) -> StoreResult<Vec<(Uuid, String)>> {
-        cache::release_cache(&mut self.tx, key, holder).await
-    }
-
-    async fn extend_cache_reservations(&mut self, holders: &[(Uuid, String)], expires_at: i64) -> StoreResult<u64> {
-        cache::extend_cache_reservations(&mut self.tx, holders, expires_at).await
-    }
-
-    async fn reservations_below(
-        &mut self,
-        execution_id: Uuid,
-        node_id: Option<&str>,
-    ) -> StoreResult<Vec<(String, String)>> {
-        cache::reservations_below(&mut self.tx, execution_id, node_id).await
-    }
-
-    async fn overdue_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
-        attempts::overdue_attempts(&mut self.tx, now, limit).await
-    }
-
-    async fn overdue_executions(&mut self, now: i64, limit: u32) -> StoreResult<Vec<Uuid>> {
-        executions::overdue_executions(&mut self.tx, now, limit).await
-    }
-
-    async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()> {
-        attempts::insert_spec(&mut self.tx, row).await
-    }
-
-    async fn get_spec(&mut self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
-        attempts::get_spec(&mut *self.tx, execution_id, node_id, attempt).await
-    }
+    sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
+        .bind(channel)
+        .bind(payloads)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,16 +1,13 @@
-//! Nodes: batch writes as one `UNNEST` statement per [`POSTGRES_BATCH_ROWS`] rows.
+//! Batch writes on Postgres: one `UNNEST` statement per [`POSTGRES_BATCH_ROWS`] rows, every column bound as one
+//! array.
 
-use gantry_core::state::NodePhase;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::StoreResult;
-use crate::codec::{
-    DescendantScan, POSTGRES_BATCH_ROWS, RawNode, decode_all, descendant_bounds, descendant_scan, join_downstream,
-    node_kind_str, nodes_conflict, page_after_position, page_limit, terminal_node_phases_sql,
-};
+use crate::codec::{POSTGRES_BATCH_ROWS, attempts_conflict, join_downstream, node_kind_str, nodes_conflict};
 use crate::error::conflict_or;
-use crate::rows::{NodeRow, Page};
+use crate::rows::{AttemptRow, NodeRow};
 
 /// The columns of a batch of nodes, one array per column, borrowed from the rows.
 #[derive(Default)]
@@ -185,195 +182,112 @@ pub(super) async fn update_nodes(conn: &mut PgConnection, rows: &[NodeRow]) -> S
     Ok(())
 }
 
-pub(super) async fn get_node<'e>(
-    executor: impl PgExecutor<'e>,
-    execution_id: Uuid,
-    node_id: &str,
-) -> StoreResult<Option<NodeRow>> {
-    let raw: Option<RawNode> = sqlx::query_as("SELECT * FROM nodes WHERE execution_id = $1 AND node_id = $2")
-        .bind(execution_id)
-        .bind(node_id)
-        .fetch_optional(executor)
+/// The columns of a batch of attempts, one array per column, borrowed from the rows.
+#[derive(Default)]
+struct AttemptColumns<'a> {
+    id: Vec<Uuid>,
+    execution_id: Vec<Uuid>,
+    node_id: Vec<&'a str>,
+    attempt: Vec<i32>,
+    queue: Vec<&'a str>,
+    task: Vec<&'a str>,
+    phase: Vec<&'static str>,
+    worker_id: Vec<Option<&'a str>>,
+    not_before: Vec<i64>,
+    lease_expires_at: Vec<Option<i64>>,
+    timeout_ms: Vec<Option<i64>>,
+    queue_timeout_ms: Vec<Option<i64>>,
+    deadline: Vec<Option<i64>>,
+    error: Vec<Option<&'a [u8]>>,
+    created_at: Vec<i64>,
+    started_at: Vec<Option<i64>>,
+    finished_at: Vec<Option<i64>>,
+}
+
+impl<'a> AttemptColumns<'a> {
+    fn of(rows: &'a [AttemptRow]) -> Self {
+        let mut columns = AttemptColumns::default();
+        for row in rows {
+            columns.id.push(row.id);
+            columns.execution_id.push(row.execution_id);
+            columns.node_id.push(&row.node_id);
+            columns.attempt.push(row.attempt);
+            columns.queue.push(&row.queue);
+            columns.task.push(&row.task);
+            columns.phase.push(row.phase.as_str());
+            columns.worker_id.push(row.worker_id.as_deref());
+            columns.not_before.push(row.not_before);
+            columns.lease_expires_at.push(row.lease_expires_at);
+            columns.timeout_ms.push(row.timeout_ms);
+            columns.queue_timeout_ms.push(row.queue_timeout_ms);
+            columns.deadline.push(row.deadline);
+            columns.error.push(row.error.as_deref());
+            columns.created_at.push(row.created_at);
+            columns.started_at.push(row.started_at);
+            columns.finished_at.push(row.finished_at);
+        }
+        columns
+    }
+}
+
+pub(super) async fn insert_attempts(conn: &mut PgConnection, rows: &[AttemptRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(POSTGRES_BATCH_ROWS) {
+        let c = AttemptColumns::of(chunk);
+        sqlx::query(
+            "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
+             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline, queue_timeout_ms) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::int8[], $10::int8[], $11::bytea[], $12::int8[], $13::int8[], $14::int8[], \
+             $15::int8[], $16::int8[], $17::int8[])",
+        )
+        .bind(&c.id)
+        .bind(&c.execution_id)
+        .bind(&c.node_id)
+        .bind(&c.attempt)
+        .bind(&c.queue)
+        .bind(&c.task)
+        .bind(&c.phase)
+        .bind(&c.worker_id)
+        .bind(&c.not_before)
+        .bind(&c.lease_expires_at)
+        .bind(&c.error)
+        .bind(&c.created_at)
+        .bind(&c.started_at)
+        .bind(&c.finished_at)
+        .bind(&c.timeout_ms)
+        .bind(&c.deadline)
+        .bind(&c.queue_timeout_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(|error| conflict_or(error, || attempts_conflict(chunk)))?;
+    }
+    Ok(())
+}
+
+/// Every column [`crate::Tx::update_attempts`] writes: what a claim, a lease renewal, a result or a retry changes.
+pub(super) async fn update_attempts(conn: &mut PgConnection, rows: &[AttemptRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(POSTGRES_BATCH_ROWS) {
+        let c = AttemptColumns::of(chunk);
+        sqlx::query(
+            "UPDATE attempts AS a SET phase = u.phase, worker_id = u.worker_id, not_before = u.not_before, \
+             lease_expires_at = u.lease_expires_at, error = u.error, started_at = u.started_at, \
+             finished_at = u.finished_at, deadline = u.deadline \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bytea[], $7::int8[], \
+             $8::int8[], $9::int8[]) \
+             AS u(id, phase, worker_id, not_before, lease_expires_at, error, started_at, finished_at, deadline) \
+             WHERE a.id = u.id",
+        )
+        .bind(&c.id)
+        .bind(&c.phase)
+        .bind(&c.worker_id)
+        .bind(&c.not_before)
+        .bind(&c.lease_expires_at)
+        .bind(&c.error)
+        .bind(&c.started_at)
+        .bind(&c.finished_at)
+        .bind(&c.deadline)
+        .execute(&mut *conn)
         .await?;
-    raw.map(NodeRow::try_from).transpose()
-}
-
-pub(super) async fn list_nodes<'e>(
-    executor: impl PgExecutor<'e>,
-    execution_id: Uuid,
-    parent_id: &str,
-    page: &Page,
-) -> StoreResult<Vec<NodeRow>> {
-    let raws: Vec<RawNode> = sqlx::query_as(
-        "SELECT * FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND ($3::int8 IS NULL OR position > $3) \
-         ORDER BY position LIMIT $4",
-    )
-    .bind(execution_id)
-    .bind(parent_id)
-    .bind(page_after_position(page)?)
-    .bind(page_limit(page))
-    .fetch_all(executor)
-    .await?;
-    decode_all(raws)
-}
-
-/// Along `nodes_unsuccessful` when only the phases of nodes that stopped without success are asked for, else along
-/// `nodes_by_id` (node ids in the "C" collation, so that the order is bytewise, as on SQLite): a page reads at most
-/// the page's rows, but for a filter of other phases, which reads past the nodes in other phases.
-pub(super) async fn list_descendants<'e>(
-    executor: impl PgExecutor<'e>,
-    execution_id: Uuid,
-    below: &str,
-    phases: &[NodePhase],
-    page: &Page,
-) -> StoreResult<Vec<NodeRow>> {
-    let (after, before) = descendant_bounds(below, page)?;
-    let (statement, phases) = match descendant_scan(phases) {
-        DescendantScan::Unsuccessful(phases) => (
-            "SELECT * FROM nodes WHERE execution_id = $1 AND unsuccessful AND phase = ANY($2) \
-             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 ORDER BY node_id COLLATE \"C\" LIMIT $5",
-            Some(phases),
-        ),
-        DescendantScan::ById(phases) => (
-            "SELECT * FROM nodes WHERE execution_id = $1 AND ($2::text[] IS NULL OR phase = ANY($2)) \
-             AND node_id COLLATE \"C\" > $3 AND node_id COLLATE \"C\" < $4 ORDER BY node_id COLLATE \"C\" LIMIT $5",
-            phases,
-        ),
-    };
-    let raws: Vec<RawNode> = sqlx::query_as(statement)
-        .bind(execution_id)
-        .bind(phases)
-        .bind(after)
-        .bind(before)
-        .bind(page_limit(page))
-        .fetch_all(executor)
-        .await?;
-    decode_all(raws)
-}
-
-/// Locks are taken in key order, so two transactions locking overlapping sets cannot deadlock.
-pub(super) async fn lock_nodes(
-    conn: &mut PgConnection,
-    execution_id: Uuid,
-    node_ids: &[String],
-) -> StoreResult<Vec<NodeRow>> {
-    let raws: Vec<RawNode> =
-        sqlx::query_as("SELECT * FROM nodes WHERE execution_id = $1 AND node_id = ANY($2) ORDER BY node_id FOR UPDATE")
-            .bind(execution_id)
-            .bind(node_ids)
-            .fetch_all(conn)
-            .await?;
-    decode_all(raws)
-}
-
-pub(super) async fn lock_children(
-    conn: &mut PgConnection,
-    execution_id: Uuid,
-    parent_id: &str,
-    local_ids: &[String],
-) -> StoreResult<Vec<NodeRow>> {
-    let raws: Vec<RawNode> = sqlx::query_as(
-        "SELECT * FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND local_id = ANY($3) \
-         ORDER BY node_id FOR UPDATE",
-    )
-    .bind(execution_id)
-    .bind(parent_id)
-    .bind(local_ids)
-    .fetch_all(conn)
-    .await?;
-    decode_all(raws)
-}
-
-pub(super) async fn child_outputs(
-    conn: &mut PgConnection,
-    execution_id: Uuid,
-    parent_id: &str,
-) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
-    let outputs = sqlx::query_as(
-        "SELECT node_id, outputs FROM nodes WHERE execution_id = $1 AND parent_id = $2 ORDER BY position",
-    )
-    .bind(execution_id)
-    .bind(parent_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(outputs)
-}
-
-pub(super) async fn first_child_error(
-    conn: &mut PgConnection,
-    execution_id: Uuid,
-    parent_id: &str,
-) -> StoreResult<Option<Vec<u8>>> {
-    let error: Option<(Vec<u8>,)> = sqlx::query_as(
-        "SELECT error FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND unsuccessful \
-         AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1",
-    )
-    .bind(execution_id)
-    .bind(parent_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(error.map(|(error,)| error))
-}
-
-/// One statement: the attempts' update runs as a data-modifying CTE beside the nodes' update. `starts_with`
-/// rather than `LIKE`, so `_` and `%` in node ids are plain characters.
-const ABORT_DESCENDANTS: &str = concat!(
-    "WITH aborted_attempts AS (UPDATE attempts SET phase = 'aborted', finished_at = $3 \
-     WHERE execution_id = $1 AND ($2::text IS NULL OR starts_with(node_id, $2 || '/')) \
-     AND phase IN ('queued', 'running') RETURNING 1), \
-     aborted_nodes AS (UPDATE nodes SET phase = 'aborted', finished_at = $3, updated_at = $3 \
-     WHERE execution_id = $1 AND ($2::text IS NULL OR starts_with(node_id, $2 || '/')) AND phase NOT IN ",
-    terminal_node_phases_sql!(),
-    " RETURNING 1) SELECT count(*) FROM aborted_nodes"
-);
-
-pub(super) async fn abort_descendants(
-    conn: &mut PgConnection,
-    execution_id: Uuid,
-    node_id: Option<&str>,
-    now: i64,
-) -> StoreResult<u64> {
-    let aborted: i64 = sqlx::query_scalar(ABORT_DESCENDANTS)
-        .bind(execution_id)
-        .bind(node_id)
-        .bind(now)
-        .fetch_one(conn)
-        .await?;
-    Ok(u64::try_from(aborted).unwrap_or_default())
-}
-
-pub(super) async fn running_child_executions(
-    conn: &mut PgConnection,
-    execution_id: Uuid,
-    node_id: Option<&str>,
-) -> StoreResult<Vec<Uuid>> {
-    let ids = sqlx::query_scalar(concat!(
-        "SELECT child_execution_id FROM nodes WHERE execution_id = $1 \
-         AND ($2::text IS NULL OR starts_with(node_id, $2 || '/')) \
-         AND child_execution_id IS NOT NULL AND phase NOT IN ",
-        terminal_node_phases_sql!()
-    ))
-    .bind(execution_id)
-    .bind(node_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(ids)
-}
-
-pub(super) async fn abort_node_attempts(
-    conn: &mut PgConnection,
-    execution_id: Uuid,
-    node_ids: &[String],
-    now: i64,
-) -> StoreResult<u64> {
-    let aborted = sqlx::query(
-        "UPDATE attempts SET phase = 'aborted', finished_at = $3 \
-         WHERE execution_id = $1 AND node_id = ANY($2) AND phase IN ('queued', 'running')",
-    )
-    .bind(execution_id)
-    .bind(node_ids)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(aborted.rows_affected())
+    }
+    Ok(())
 }

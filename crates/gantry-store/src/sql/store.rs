@@ -1,0 +1,163 @@
+//! [`Store`] for [`SqlStore`]: reads outside transactions, each on a connection of the pool.
+
+use async_trait::async_trait;
+use gantry_core::state::NodePhase;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use uuid::Uuid;
+
+use super::{Dialect, SqlStore, read_execution, read_resource, read_spec};
+use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, resource_table};
+use crate::rows::{
+    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+};
+use crate::{Announcement, Store, StoreResult, Tx};
+
+#[async_trait]
+impl<D, DB> Store for SqlStore<D>
+where
+    D: Dialect<Database = DB>,
+    DB: Database,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i32: Encode<'q, DB> + Type<DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> RawExecution: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawNode: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawAttempt: sqlx::FromRow<'r, DB::Row>,
+    for<'r> crate::codec::RawResource: sqlx::FromRow<'r, DB::Row>,
+    for<'r> crate::codec::RawSpec: sqlx::FromRow<'r, DB::Row>,
+{
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        D::begin(&self.pool).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.dialect.ping(&self.pool).await
+    }
+
+    async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>> {
+        D::listen(&self.pool).await
+    }
+
+    async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
+        read_resource::<DB>(&mut *self.pool.acquire().await?, kind, key).await
+    }
+
+    async fn list_resources(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Vec<ResourceRow>> {
+        let mut conn = self.pool.acquire().await?;
+        D::list_resources(&mut *conn, resource_table(kind), project, domain, name, page).await
+    }
+
+    async fn get_execution(&self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
+        read_execution::<DB>(&mut *self.pool.acquire().await?, id, "").await
+    }
+
+    async fn find_execution(&self, project: &str, domain: &str, name: &str) -> StoreResult<Option<ExecutionRow>> {
+        let raw: Option<RawExecution> =
+            sqlx::query_as("SELECT * FROM executions WHERE project = $1 AND domain = $2 AND name = $3")
+                .bind(project)
+                .bind(domain)
+                .bind(name)
+                .fetch_optional(&mut *self.pool.acquire().await?)
+                .await?;
+        raw.map(ExecutionRow::try_from).transpose()
+    }
+
+    async fn list_executions(&self, filter: &ExecutionFilter, page: &Page) -> StoreResult<Vec<ExecutionRow>> {
+        D::list_executions(&mut *self.pool.acquire().await?, filter, page).await
+    }
+
+    async fn get_node(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Option<NodeRow>> {
+        let raw: Option<RawNode> = sqlx::query_as("SELECT * FROM nodes WHERE execution_id = $1 AND node_id = $2")
+            .bind(execution_id)
+            .bind(node_id)
+            .fetch_optional(&mut *self.pool.acquire().await?)
+            .await?;
+        raw.map(NodeRow::try_from).transpose()
+    }
+
+    async fn list_nodes(&self, execution_id: Uuid, parent_id: &str, page: &Page) -> StoreResult<Vec<NodeRow>> {
+        D::list_nodes(&mut *self.pool.acquire().await?, execution_id, parent_id, page).await
+    }
+
+    async fn list_descendants(
+        &self,
+        execution_id: Uuid,
+        below: &str,
+        phases: &[NodePhase],
+        page: &Page,
+    ) -> StoreResult<Vec<NodeRow>> {
+        D::list_descendants(&mut *self.pool.acquire().await?, execution_id, below, phases, page).await
+    }
+
+    async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>> {
+        let raws: Vec<RawAttempt> =
+            sqlx::query_as("SELECT * FROM attempts WHERE execution_id = $1 AND node_id = $2 ORDER BY attempt")
+                .bind(execution_id)
+                .bind(node_id)
+                .fetch_all(&mut *self.pool.acquire().await?)
+                .await?;
+        decode_all(raws)
+    }
+
+    async fn get_spec(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
+        read_spec::<DB>(&mut *self.pool.acquire().await?, execution_id, node_id, attempt).await
+    }
+
+    async fn next_lease_expiry(&self) -> StoreResult<Option<i64>> {
+        let next = sqlx::query_scalar("SELECT min(lease_expires_at) FROM attempts WHERE phase = 'running'")
+            .fetch_one(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(next)
+    }
+
+    async fn next_deadline(&self) -> StoreResult<Option<i64>> {
+        D::next_deadline(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {
+        let next = sqlx::query_scalar(concat!(
+            "SELECT min(not_before) FROM attempts WHERE phase = 'queued' AND not_before > $1 AND not_before < ",
+            super::parked_sql!()
+        ))
+        .bind(now)
+        .fetch_one(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(next)
+    }
+
+    async fn ready_queues(&self, after: i64, now: i64) -> StoreResult<Vec<String>> {
+        let queues = sqlx::query_scalar(
+            "SELECT DISTINCT queue FROM attempts WHERE phase = 'queued' AND not_before > $1 AND not_before <= $2 \
+             ORDER BY queue",
+        )
+        .bind(after)
+        .bind(now)
+        .fetch_all(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(queues)
+    }
+
+    async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT execution_id, node_id FROM nodes WHERE children_created < children_total \
+             AND phase = 'children_running' AND updated_at < $1 ORDER BY execution_id, node_id",
+        )
+        .bind(updated_before)
+        .fetch_all(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(rows)
+    }
+}

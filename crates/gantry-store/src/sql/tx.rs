@@ -1,0 +1,508 @@
+//! [`Tx`] for [`SqlTx`]: the statements both databases read alike, and the dialect's for the rest.
+
+use async_trait::async_trait;
+use gantry_core::state::ExecutionPhase;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use uuid::Uuid;
+
+use super::{Dialect, SqlTx, parked_sql, read_execution, read_resource, read_spec};
+use crate::codec::{
+    Claim, RawAttempt, RawExecution, RawNode, RawResource, RawSpec, decode_all, execution_conflict, resource_conflict,
+    resource_table, spec_conflict,
+};
+use crate::rows::{AttemptRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow};
+use crate::{PutOutcome, StoreError, StoreResult, Tx};
+
+type RawEntry = (String, Vec<u8>, String, Uuid, String, i64);
+
+#[async_trait]
+impl<D, DB> Tx for SqlTx<D>
+where
+    D: Dialect<Database = DB>,
+    DB: Database,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i32: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<Uuid>: Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> Option<Vec<u8>>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<i32>: Encode<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> RawExecution: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawAttempt: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawNode: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawResource: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawSpec: sqlx::FromRow<'r, DB::Row>,
+{
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
+    async fn announce_queues(&mut self, queues: &[String]) -> StoreResult<()> {
+        D::announce_queues(&mut self.tx, queues).await
+    }
+
+    async fn announce_executions(&mut self, origin: Uuid, changes: &[(Uuid, ExecutionPhase)]) -> StoreResult<()> {
+        D::announce_executions(&mut self.tx, origin, changes).await
+    }
+
+    async fn put_resource(&mut self, kind: ResourceKind, row: &ResourceRow) -> StoreResult<PutOutcome> {
+        let table = resource_table(kind);
+        let key = &row.key;
+        // ON CONFLICT DO NOTHING keeps the transaction usable when the key exists (a unique violation would abort it
+        // on Postgres).
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO {table} (project, domain, name, version, template, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+        ))
+        .bind(&key.project)
+        .bind(&key.domain)
+        .bind(&key.name)
+        .bind(&key.version)
+        .bind(&row.template)
+        .bind(row.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        let inserted = D::rows_affected(&inserted);
+        if inserted == 1 {
+            return Ok(PutOutcome::Created);
+        }
+        let existing: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+            "SELECT template FROM {table} WHERE project = $1 AND domain = $2 AND name = $3 AND version = $4"
+        ))
+        .bind(&key.project)
+        .bind(&key.domain)
+        .bind(&key.name)
+        .bind(&key.version)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        match existing {
+            Some(template) if template == row.template => Ok(PutOutcome::Unchanged),
+            _ => Err(resource_conflict(kind, key)),
+        }
+    }
+
+    async fn get_resource(&mut self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
+        read_resource::<DB>(&mut self.tx, kind, key).await
+    }
+
+    async fn insert_execution(&mut self, row: &ExecutionRow) -> StoreResult<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO executions (id, project, domain, name, target_kind, target, workflow, phase, inputs, \
+             outputs, error, max_parallelism, overwrite_cache, parent_execution_id, parent_node_id, nodes_total, \
+             nodes_succeeded, nodes_failed, nodes_skipped, created_at, updated_at, started_at, finished_at, origin, \
+             source_execution_id, timeout_ms, deadline) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+             $22, $23, $24, $25, $26, $27) ON CONFLICT DO NOTHING",
+        )
+        .bind(row.id)
+        .bind(&row.project)
+        .bind(&row.domain)
+        .bind(&row.name)
+        .bind(&row.target_kind)
+        .bind(&row.target)
+        .bind(&row.workflow)
+        .bind(row.phase.as_str())
+        .bind(&row.inputs)
+        .bind(&row.outputs)
+        .bind(&row.error)
+        .bind(row.max_parallelism)
+        .bind(row.overwrite_cache)
+        .bind(row.parent_execution_id)
+        .bind(&row.parent_node_id)
+        .bind(row.nodes_total)
+        .bind(row.nodes_succeeded)
+        .bind(row.nodes_failed)
+        .bind(row.nodes_skipped)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .bind(row.started_at)
+        .bind(row.finished_at)
+        .bind(&row.origin)
+        .bind(row.source_execution_id)
+        .bind(row.timeout_ms)
+        .bind(row.deadline)
+        .execute(&mut *self.tx)
+        .await?;
+        let inserted = D::rows_affected(&inserted);
+        // ON CONFLICT DO NOTHING rather than a unique violation: the transaction stays usable for the caller.
+        if inserted == 0 {
+            return Err(StoreError::Conflict(execution_conflict(row)));
+        }
+        Ok(())
+    }
+
+    async fn lock_execution(&mut self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
+        read_execution::<DB>(&mut self.tx, id, D::FOR_UPDATE).await
+    }
+
+    async fn update_execution(&mut self, row: &ExecutionRow) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE executions SET phase = $2, outputs = $3, error = $4, max_parallelism = $5, overwrite_cache = $6, \
+             nodes_total = $7, nodes_succeeded = $8, nodes_failed = $9, nodes_skipped = $10, updated_at = $11, \
+             started_at = $12, finished_at = $13 WHERE id = $1",
+        )
+        .bind(row.id)
+        .bind(row.phase.as_str())
+        .bind(&row.outputs)
+        .bind(&row.error)
+        .bind(row.max_parallelism)
+        .bind(row.overwrite_cache)
+        .bind(row.nodes_total)
+        .bind(row.nodes_succeeded)
+        .bind(row.nodes_failed)
+        .bind(row.nodes_skipped)
+        .bind(row.updated_at)
+        .bind(row.started_at)
+        .bind(row.finished_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
+        D::insert_nodes(&mut self.tx, rows).await
+    }
+
+    /// Locks are taken in key order, so two transactions locking overlapping sets cannot deadlock.
+    async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
+        let sql = format!(
+            "SELECT * FROM nodes WHERE execution_id = $1 AND node_id {in_list} ORDER BY node_id{lock}",
+            in_list = D::in_text_list("$2"),
+            lock = D::FOR_UPDATE,
+        );
+        let raws: Vec<RawNode> = sqlx::query_as(&sql)
+            .bind(execution_id)
+            .bind(D::text_list(node_ids))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        decode_all(raws)
+    }
+
+    async fn lock_children(
+        &mut self,
+        execution_id: Uuid,
+        parent_id: &str,
+        local_ids: &[String],
+    ) -> StoreResult<Vec<NodeRow>> {
+        let sql = format!(
+            "SELECT * FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND local_id {in_list} \
+             ORDER BY node_id{lock}",
+            in_list = D::in_text_list("$3"),
+            lock = D::FOR_UPDATE,
+        );
+        let raws: Vec<RawNode> = sqlx::query_as(&sql)
+            .bind(execution_id)
+            .bind(parent_id)
+            .bind(D::text_list(local_ids))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        decode_all(raws)
+    }
+
+    async fn child_outputs(
+        &mut self,
+        execution_id: Uuid,
+        parent_id: &str,
+    ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
+        let outputs = sqlx::query_as(
+            "SELECT node_id, outputs FROM nodes WHERE execution_id = $1 AND parent_id = $2 ORDER BY position",
+        )
+        .bind(execution_id)
+        .bind(parent_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(outputs)
+    }
+
+    async fn first_child_error(&mut self, execution_id: Uuid, parent_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let sql = format!(
+            "SELECT error FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND {unsuccessful} \
+             AND error IS NOT NULL ORDER BY finished_at, position LIMIT 1",
+            unsuccessful = D::UNSUCCESSFUL,
+        );
+        let error: Option<(Vec<u8>,)> = sqlx::query_as(&sql)
+            .bind(execution_id)
+            .bind(parent_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(error.map(|(error,)| error))
+    }
+
+    async fn update_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()> {
+        D::update_nodes(&mut self.tx, rows).await
+    }
+
+    async fn abort_descendants(&mut self, execution_id: Uuid, node_id: Option<&str>, now: i64) -> StoreResult<u64> {
+        D::abort_descendants(&mut self.tx, execution_id, node_id, now).await
+    }
+
+    async fn running_child_executions(&mut self, execution_id: Uuid, node_id: Option<&str>) -> StoreResult<Vec<Uuid>> {
+        D::running_child_executions(&mut self.tx, execution_id, node_id).await
+    }
+
+    async fn abort_node_attempts(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> StoreResult<u64> {
+        D::abort_node_attempts(&mut self.tx, execution_id, node_ids, now).await
+    }
+
+    async fn insert_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()> {
+        D::insert_attempts(&mut self.tx, rows).await
+    }
+
+    async fn claim_attempts(
+        &mut self,
+        queues: &[String],
+        limit: u32,
+        worker_id: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<AttemptRow>> {
+        let claim = Claim {
+            queues,
+            limit,
+            worker_id,
+            now,
+            lease_ms,
+        };
+        let mut claimed = D::claim_attempts(&mut self.tx, &claim).await?;
+        // RETURNING has no order; callers get the oldest first.
+        claimed.sort_unstable_by_key(|attempt| attempt.id);
+        Ok(claimed)
+    }
+
+    async fn lock_attempts(&mut self, ids: &[Uuid]) -> StoreResult<Vec<AttemptRow>> {
+        D::lock_attempts(&mut self.tx, ids).await
+    }
+
+    async fn update_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()> {
+        D::update_attempts(&mut self.tx, rows).await
+    }
+
+    async fn count_active_attempts(&mut self, execution_id: Uuid) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(concat!(
+            "SELECT count(*) FROM attempts WHERE execution_id = $1 AND phase IN ('queued', 'running') \
+             AND not_before < ",
+            parked_sql!()
+        ))
+        .bind(execution_id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn unpark_attempts(&mut self, execution_id: Uuid, limit: u64, now: i64) -> StoreResult<Vec<String>> {
+        let sql = format!(
+            concat!(
+                "UPDATE attempts SET not_before = $3, deadline = $3 + queue_timeout_ms WHERE id IN (SELECT id \
+                 FROM attempts WHERE execution_id = $1 AND phase = 'queued' AND not_before = ",
+                parked_sql!(),
+                " ORDER BY id LIMIT $2{}) RETURNING queue"
+            ),
+            D::FOR_UPDATE
+        );
+        let queues = sqlx::query_scalar(&sql)
+            .bind(execution_id)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(now)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(queues)
+    }
+
+    async fn expired_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
+        let sql = format!(
+            "SELECT * FROM attempts WHERE phase = 'running' AND lease_expires_at <= $1 \
+             ORDER BY lease_expires_at, id LIMIT $2{}",
+            D::SKIP_LOCKED
+        );
+        let raws: Vec<RawAttempt> = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        decode_all(raws)
+    }
+
+    async fn renew_leases(&mut self, lease_until: i64, reservation_until: i64) -> StoreResult<u64> {
+        D::renew_leases(&mut self.tx, lease_until, reservation_until).await
+    }
+
+    async fn get_cache_entry(&mut self, key: &str) -> StoreResult<Option<CacheEntryRow>> {
+        let raw: Option<RawEntry> = sqlx::query_as(
+            "SELECT key, outputs, task, execution_id, node_id, created_at FROM cache_entries WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(raw.map(
+            |(key, outputs, task, execution_id, node_id, created_at)| CacheEntryRow {
+                key,
+                outputs,
+                task,
+                execution_id,
+                node_id,
+                created_at,
+            },
+        ))
+    }
+
+    async fn put_cache_entry(&mut self, row: &CacheEntryRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO cache_entries (key, outputs, task, execution_id, node_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET outputs = excluded.outputs, \
+             task = excluded.task, execution_id = excluded.execution_id, node_id = excluded.node_id, \
+             created_at = excluded.created_at",
+        )
+        .bind(&row.key)
+        .bind(&row.outputs)
+        .bind(&row.task)
+        .bind(row.execution_id)
+        .bind(&row.node_id)
+        .bind(row.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn reserve_cache(
+        &mut self,
+        key: &str,
+        holder: (Uuid, &str),
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<(Uuid, String)>> {
+        let acquired: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO cache_reservations (key, execution_id, node_id, expires_at) VALUES ($1, $2, $3, $5) \
+             ON CONFLICT (key) DO UPDATE SET execution_id = excluded.execution_id, node_id = excluded.node_id, \
+             expires_at = excluded.expires_at WHERE cache_reservations.expires_at <= $4 \
+             OR (cache_reservations.execution_id = excluded.execution_id AND cache_reservations.node_id = excluded.node_id) \
+             RETURNING 1",
+        )
+        .bind(key)
+        .bind(holder.0)
+        .bind(holder.1)
+        .bind(now)
+        .bind(expires_at)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if acquired.is_some() {
+            return Ok(None);
+        }
+        let current = sqlx::query_as("SELECT execution_id, node_id FROM cache_reservations WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(current)
+    }
+
+    async fn add_cache_waiter(&mut self, key: &str, waiter: (Uuid, &str), now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO cache_waiters (key, execution_id, node_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(key)
+        .bind(waiter.0)
+        .bind(waiter.1)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_cache(&mut self, key: &str, holder: (Uuid, &str)) -> StoreResult<Vec<(Uuid, String)>> {
+        sqlx::query("DELETE FROM cache_reservations WHERE key = $1 AND execution_id = $2 AND node_id = $3")
+            .bind(key)
+            .bind(holder.0)
+            .bind(holder.1)
+            .execute(&mut *self.tx)
+            .await?;
+        let mut waiters: Vec<(Uuid, String, i64)> =
+            sqlx::query_as("DELETE FROM cache_waiters WHERE key = $1 RETURNING execution_id, node_id, created_at")
+                .bind(key)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        waiters.sort_by_key(|(_, _, created_at)| *created_at);
+        Ok(waiters
+            .into_iter()
+            .map(|(execution_id, node_id, _)| (execution_id, node_id))
+            .collect())
+    }
+
+    async fn extend_cache_reservations(&mut self, holders: &[(Uuid, String)], expires_at: i64) -> StoreResult<u64> {
+        D::extend_cache_reservations(&mut self.tx, holders, expires_at).await
+    }
+
+    async fn reservations_below(
+        &mut self,
+        execution_id: Uuid,
+        node_id: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>> {
+        D::reservations_below(&mut self.tx, execution_id, node_id).await
+    }
+
+    async fn overdue_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>> {
+        let sql = format!(
+            "SELECT * FROM attempts WHERE phase IN ('queued', 'running') AND deadline <= $1 \
+             ORDER BY deadline, id LIMIT $2{}",
+            D::SKIP_LOCKED
+        );
+        let raws: Vec<RawAttempt> = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        decode_all(raws)
+    }
+
+    /// The caller locks each again with [`Tx::lock_execution`].
+    async fn overdue_executions(&mut self, now: i64, limit: u32) -> StoreResult<Vec<Uuid>> {
+        let sql = format!(
+            "SELECT id FROM executions WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out') \
+             AND deadline <= $1 ORDER BY deadline, id LIMIT $2{}",
+            D::SKIP_LOCKED
+        );
+        let ids = sqlx::query_scalar(&sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(ids)
+    }
+
+    async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO specs (execution_id, node_id, attempt, spec, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(row.execution_id)
+        .bind(&row.node_id)
+        .bind(row.attempt)
+        .bind(row.spec.as_ref())
+        .bind(row.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        let inserted = D::rows_affected(&inserted);
+        if inserted == 0 {
+            return Err(spec_conflict(row));
+        }
+        Ok(())
+    }
+
+    async fn get_spec(&mut self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
+        read_spec::<DB>(&mut self.tx, execution_id, node_id, attempt).await
+    }
+}
