@@ -8,8 +8,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::{EngineError, EngineResult};
-use crate::reads::TaskAssignment;
 use crate::ingress::Admitted;
+use crate::reads::TaskAssignment;
 use crate::worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
 use crate::writer::{Reply, Request};
 use crate::{Engine, health};
