@@ -127,8 +127,8 @@ impl WorkerBuilder {
     /// The most attempts to claim ahead of the slots, so that a slot that frees starts its next attempt at once instead
     /// of after a round trip (default: 4 × `concurrency`; running and prefetched attempts together are held to 1,000,
     /// or to `concurrency` when that is larger). Within it the worker claims `concurrency × round trip / run time`
-    /// ahead, at least one: deep for short tasks, shallow for long ones, so that it does not hoard attempts other
-    /// workers could run. A prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its
+    /// ahead, at least one once it has measured both (none before): deep for short tasks, shallow for long ones, so
+    /// that it does not hoard attempts other workers could run. A prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its
     /// claim; 0 turns prefetching off.
     #[must_use]
     pub fn prefetch(mut self, prefetch: usize) -> Self {

@@ -3,7 +3,8 @@
 //! ahead, between 1 and the configured maximum. Short tasks get a deep prefetch (a no-op task's slot would otherwise
 //! idle for most of every round trip); long ones a shallow one, so that a worker does not hoard attempts other
 //! workers' free slots could run.
-//! Both durations are moving averages of what this worker measured; until it has both, it claims `concurrency` ahead.
+//! Both durations are moving averages of what this worker measured; until it has both, it claims nothing ahead, so that
+//! a worker starting on long tasks does not take work from the workers beside it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -60,13 +61,14 @@ fn observe(average: &AtomicU64, took: Duration) {
     });
 }
 
-/// Attempts to claim ahead: `concurrency × round trip / run time`, between 1 and `max` (0 when `max` is 0).
+/// Attempts to claim ahead: `concurrency × round trip / run time`, between 1 and `max` (0 when `max` is 0 or before
+/// both durations are measured).
 fn ahead(concurrency: usize, max: usize, run_us: u64, round_trip_us: u64) -> usize {
     if max == 0 {
         return 0;
     }
     if run_us == 0 || round_trip_us == 0 {
-        return concurrency.min(max);
+        return 0;
     }
     let wanted = u64::try_from(concurrency)
         .unwrap_or(u64::MAX)
@@ -81,9 +83,9 @@ mod tests {
 
     #[test]
     fn short_tasks_prefetch_deep_and_long_ones_shallow_within_the_bounds() {
-        // Unmeasured: as many as the slots.
-        assert_eq!(ahead(8, 32, 0, 5_000), 8);
-        assert_eq!(ahead(8, 4, 0, 0), 4);
+        // Unmeasured: none.
+        assert_eq!(ahead(8, 32, 0, 5_000), 0);
+        assert_eq!(ahead(8, 4, 10, 0), 0);
         // A no-op task (10 µs) and a 5 ms round trip: as deep as allowed.
         assert_eq!(ahead(8, 32, 10, 5_000), 32);
         // A 2.5 ms task and a 5 ms round trip: two per slot.
@@ -97,7 +99,7 @@ mod tests {
     #[test]
     fn the_averages_follow_the_samples() {
         let prefetch = Prefetch::new(2, 100);
-        assert_eq!(prefetch.target(), 4, "unmeasured: the slots and as many ahead");
+        assert_eq!(prefetch.target(), 2, "unmeasured: the slots alone");
         prefetch.observe_round_trip(Duration::from_millis(4));
         prefetch.observe_run(Duration::from_millis(4));
         assert_eq!(

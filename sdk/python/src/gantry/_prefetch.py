@@ -5,7 +5,7 @@ Enough that the threads never wait for a poll: a thread runs `round trip / run t
 so `concurrency × round trip / run time` are claimed ahead, between 1 and the configured maximum. Short tasks get a
 deep prefetch; long ones a shallow one, so that a worker does not hoard attempts other workers' free threads could
 run. Both durations are moving averages (weight 1/8) of what this worker measured; until it has both, it claims
-`concurrency` ahead.
+nothing ahead, so that a worker starting on long tasks does not take work from the workers beside it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ PREFETCH_PER_THREAD = 4
 
 
 def ahead(concurrency: int, maximum: int, run: float, round_trip: float) -> int:
-    """Attempts to claim ahead: `concurrency × round trip / run time`, between 1 and `maximum` (0 when it is 0)."""
+    """Attempts to claim ahead: `concurrency × round trip / run time`, between 1 and `maximum` (0 when it is 0, or
+    before both durations are measured)."""
     if maximum == 0:
         return 0
     if run <= 0 or round_trip <= 0:
-        return min(concurrency, maximum)
+        return 0
     return max(1, min(maximum, math.ceil(concurrency * round_trip / run)))
 
 

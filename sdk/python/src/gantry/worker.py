@@ -257,8 +257,8 @@ class Worker:
     `concurrency` attempts run at once, on as many threads. `prefetch` is the most attempts to claim ahead of the free
     threads, so that a thread that frees starts its next attempt at once instead of after a round trip (default:
     4 × `concurrency`; running and prefetched attempts together are held to 1,000, or to `concurrency` when that is
-    larger). Within it the worker claims `concurrency × round trip / run time` ahead, at least one: deep for short
-    tasks, shallow for long ones, so that it does not hoard attempts other workers could run (see `_prefetch`). A
+    larger). Within it the worker claims `concurrency × round trip / run time` ahead, at least one once it has
+    measured both (none before): deep for short tasks, shallow for long ones, so that it does not hoard attempts other workers could run (see `_prefetch`). A
     prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its claim; 0 turns
     prefetching off. `completion_linger` is the longest a finished attempt's result waits to be sent
     with others when no poll carries it first (default 5 ms); it waits only while other attempts run or a poll is
