@@ -9,9 +9,9 @@
 //! - the server's peak RSS above its idle size per child, and its RSS after each fan-out.
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 1] [--slots 8]
-//! [--prefetch P] [--store postgres|sqlite] [--fanouts-only]`: `--workers` SDK workers (each its own connection) of `--slots` slots
-//! each, claiming `--prefetch` attempts ahead (the SDK's default: as many as its slots). `scripts/bench` builds it in
-//! release mode and provides Postgres.
+//! [--prefetch P] [--store postgres|sqlite] [--fanouts-only]`: `--workers` SDK workers (each its own connection) of
+//! `--slots` slots each, claiming at most `--prefetch` attempts ahead (the SDK's default: 4 per slot). `scripts/bench`
+//! builds it in release mode and provides Postgres.
 
 use std::time::{Duration, Instant};
 
