@@ -267,25 +267,16 @@ impl Dialect for PgDialect {
     /// `picked` is `MATERIALIZED` (a locking query always is, this says so) so each row is locked and claimed by
     /// exactly one transaction, and the update looks its rows up by id, whatever the planner guesses of their number.
     async fn claim_attempts(conn: &mut PgConnection, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
-        let raws: Vec<RawAttempt> = sqlx::query_as(
-            "WITH candidates AS (SELECT c.queue, c.id FROM unnest($1::text[]) AS q(queue) CROSS JOIN LATERAL \
-             (SELECT queue, id FROM attempts WHERE phase = 'queued' AND queue = q.queue AND not_before <= $3 \
-             AND (deadline IS NULL OR deadline > $3) ORDER BY id LIMIT $2) AS c ORDER BY c.id LIMIT $2), \
-             shares AS (SELECT queue, count(*) AS share FROM candidates GROUP BY queue), \
-             picked AS MATERIALIZED (SELECT p.id FROM shares CROSS JOIN LATERAL \
-             (SELECT id FROM attempts WHERE phase = 'queued' AND queue = shares.queue AND not_before <= $3 \
-             AND (deadline IS NULL OR deadline > $3) ORDER BY id LIMIT shares.share FOR UPDATE SKIP LOCKED) AS p) \
-             UPDATE attempts AS a SET phase = 'running', worker_id = $4, started_at = $3, lease_expires_at = $5, \
-             deadline = $3 + a.timeout_ms \
-             WHERE a.id = ANY(ARRAY(SELECT id FROM picked)) RETURNING a.*",
-        )
-        .bind(claim.queues)
-        .bind(i64::from(claim.limit))
-        .bind(claim.now)
-        .bind(claim.worker_id)
-        .bind(claim.now.saturating_add(claim.lease_ms))
-        .fetch_all(conn)
-        .await?;
+        // The statement is the function `gantry_claim` (migrations/postgres/0008_claim_function.sql), planned with
+        // bitmap scans off so that each queue's partial index is walked in id order and the walk stops at the limit.
+        let raws: Vec<RawAttempt> = sqlx::query_as("SELECT * FROM gantry_claim($1::text[], $2, $3, $4, $5)")
+            .bind(claim.queues)
+            .bind(i64::from(claim.limit))
+            .bind(claim.now)
+            .bind(claim.worker_id)
+            .bind(claim.now.saturating_add(claim.lease_ms))
+            .fetch_all(conn)
+            .await?;
         decode_all(raws)
     }
 
