@@ -620,6 +620,7 @@ async fn a_worker_of_short_tasks_claims_deeper_ahead_once_it_has_measured_them()
     }
     let worker = Worker::builder(&harness.endpoint)
         .concurrency(2)
+        .prefetch(8)
         .task(double_def(), double)
         .build()
         .unwrap();
@@ -637,7 +638,7 @@ async fn a_worker_of_short_tasks_claims_deeper_ahead_once_it_has_measured_them()
         .map(|(asked, _)| *asked)
         .collect();
     assert_eq!(asked[0], 2, "unmeasured: the 2 slots alone");
-    // A task far shorter than a round trip: as deep as the default maximum allows, 4 per slot.
+    // A task far shorter than a round trip: as deep as the maximum allows.
     assert_eq!(asked.iter().max(), Some(&10), "{asked:?}");
     stop.send(()).unwrap();
     tokio::time::timeout(LIMIT, running).await.unwrap().unwrap().unwrap();

@@ -275,14 +275,14 @@ def test_a_worker_of_short_tasks_claims_deeper_ahead_once_it_has_measured_them(f
     endpoint, service = fake()
     for i in range(60):
         service.assign(double, f"n{i}", x=i)
-    worker = gantry.Worker(endpoint, tasks=[double], concurrency=2, poll_wait=0.5)
+    worker = gantry.Worker(endpoint, tasks=[double], concurrency=2, prefetch=8, poll_wait=0.5)
     worker.start()
     try:
         service.wait_recorded(60)
         with service.condition:
             asked = [asked for asked, _ in service.polls]
         assert asked[0] == 2, f"unmeasured: the 2 threads alone: {asked}"
-        assert max(asked) == 10, f"short tasks: as deep as the default maximum, 4 per thread: {asked}"
+        assert max(asked) == 10, f"short tasks: as deep as the maximum: {asked}"
     finally:
         worker.stop(wait=True, timeout=LIMIT)
         worker.close()

@@ -10,7 +10,7 @@
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 1] [--slots 8]
 //! [--prefetch P] [--store postgres|sqlite] [--fanouts-only]`: `--workers` SDK workers (each its own connection) of
-//! `--slots` slots each, claiming at most `--prefetch` attempts ahead (the SDK's default: 4 per slot). `scripts/bench`
+//! `--slots` slots each, claiming at most `--prefetch` attempts ahead (4 per slot unless given; the SDK's default is 0). `scripts/bench`
 //! builds it in release mode and provides Postgres.
 
 use std::time::{Duration, Instant};
@@ -374,15 +374,13 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let mut workers = Vec::new();
     for w in 0..options.workers {
-        let mut builder = Worker::builder(endpoint.clone())
+        let worker = Worker::builder(endpoint.clone())
             .worker_id(format!("bench-{w}"))
             .concurrency(options.slots)
+            .prefetch(options.prefetch.unwrap_or(4 * options.slots))
             .task(gantry_examples::other_task_def(), gantry_examples::other_task)
-            .task(TaskDef::new("demo", "dev", "generate_others", "1"), generate_others);
-        if let Some(prefetch) = options.prefetch {
-            builder = builder.prefetch(prefetch);
-        }
-        let worker = builder.build()?;
+            .task(TaskDef::new("demo", "dev", "generate_others", "1"), generate_others)
+            .build()?;
         let mut stopped = stopped.clone();
         workers.push(tokio::spawn(async move {
             worker
@@ -391,6 +389,13 @@ async fn main() -> anyhow::Result<()> {
         }));
     }
     figure("worker_slots", (options.workers * options.slots) as f64, "slots", None);
+    let prefetch = options.prefetch.unwrap_or(4 * options.slots);
+    figure(
+        "worker_prefetch_max",
+        (options.workers * prefetch) as f64,
+        "attempts",
+        None,
+    );
     let store_name = if options.sqlite { "sqlite" } else { "postgres" };
     println!("store {store_name}");
 

@@ -47,10 +47,6 @@ pub(crate) const MAX_POLL_ATTEMPTS: usize = 1_000;
 pub(crate) const MAX_HEARTBEAT_ATTEMPTS: usize = 10_000;
 pub(crate) const MAX_COMPLETIONS: usize = 1_000;
 
-/// The most attempts claimed ahead of the slots by default, per slot (Celery's prefetch multiplier, for the same
-/// reason: a short task's slot must not wait for a round trip).
-const PREFETCH_PER_SLOT: usize = 4;
-
 impl WorkerConfig {
     /// How many attempts may be held at once: running, and claimed ahead while they wait for a slot.
     pub(crate) fn capacity(&self) -> usize {
@@ -61,10 +57,9 @@ impl WorkerConfig {
 
     /// The most attempts claimed ahead of the slots.
     pub(crate) fn max_prefetch(&self) -> usize {
-        let max = self
-            .prefetch
-            .unwrap_or(self.concurrency.saturating_mul(PREFETCH_PER_SLOT));
-        max.min(MAX_POLL_ATTEMPTS.saturating_sub(self.concurrency))
+        self.prefetch
+            .unwrap_or(0)
+            .min(MAX_POLL_ATTEMPTS.saturating_sub(self.concurrency))
     }
 }
 
@@ -125,11 +120,13 @@ impl WorkerBuilder {
     }
 
     /// The most attempts to claim ahead of the slots, so that a slot that frees starts its next attempt at once instead
-    /// of after a round trip (default: 4 × `concurrency`; running and prefetched attempts together are held to 1,000,
-    /// or to `concurrency` when that is larger). Within it the worker claims `concurrency × round trip / run time`
-    /// ahead, at least one once it has measured both (none before): deep for short tasks, shallow for long ones, so
-    /// that it does not hoard attempts other workers could run. A prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its
-    /// claim; 0 turns prefetching off.
+    /// of after a round trip (default 0: none; running and prefetched attempts together are held to 1,000, or to
+    /// `concurrency` when that is larger). Within it the worker claims `concurrency × round trip / run time` ahead, at
+    /// least one once it has measured both (none before): deep for short tasks, shallow for long ones. Set it for short
+    /// tasks (4 × `concurrency` takes a no-op task's cycle from a round trip to a fraction of one); leave it off where
+    /// long tasks must spread over several workers: attempts one worker claimed ahead wait for its slots even while
+    /// another worker's slots are free. A prefetched attempt is leased and heartbeated while it waits, and its timeout
+    /// runs from its claim.
     #[must_use]
     pub fn prefetch(mut self, prefetch: usize) -> Self {
         self.config.prefetch = Some(prefetch);

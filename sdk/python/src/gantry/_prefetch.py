@@ -13,10 +13,6 @@ from __future__ import annotations
 import math
 import threading
 
-# The most attempts claimed ahead of the threads by default, per thread (Celery's prefetch multiplier, for the same
-# reason: a short task's thread must not wait for a round trip).
-PREFETCH_PER_THREAD = 4
-
 
 def ahead(concurrency: int, maximum: int, run: float, round_trip: float) -> int:
     """Attempts to claim ahead: `concurrency × round trip / run time`, between 1 and `maximum` (0 when it is 0, or

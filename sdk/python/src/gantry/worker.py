@@ -255,14 +255,15 @@ class Worker:
     background thread.
 
     `concurrency` attempts run at once, on as many threads. `prefetch` is the most attempts to claim ahead of the free
-    threads, so that a thread that frees starts its next attempt at once instead of after a round trip (default:
-    4 × `concurrency`; running and prefetched attempts together are held to 1,000, or to `concurrency` when that is
-    larger). Within it the worker claims `concurrency × round trip / run time` ahead, at least one once it has
-    measured both (none before): deep for short tasks, shallow for long ones, so that it does not hoard attempts other workers could run (see `_prefetch`). A
-    prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its claim; 0 turns
-    prefetching off. `completion_linger` is the longest a finished attempt's result waits to be sent
-    with others when no poll carries it first (default 5 ms); it waits only while other attempts run or a poll is
-    about to go out, otherwise it is sent at once.
+    threads, so that a thread that frees starts its next attempt at once instead of after a round trip (default 0:
+    none; running and prefetched attempts together are held to 1,000, or to `concurrency` when that is larger).
+    Within it the worker claims `concurrency × round trip / run time` ahead, at least one once it has measured both
+    (none before; see `_prefetch`). Set it for short tasks; leave it off where long tasks must spread over several
+    workers, since attempts one worker claimed ahead wait for its threads even while another worker's are free. A
+    prefetched attempt is leased and heartbeated while it waits, and its timeout runs from its claim.
+    `completion_linger` is the longest a finished attempt's result waits to be sent with others when no poll carries it
+    first (default 5 ms); it waits only while other attempts run or a poll is about to go out, otherwise it is sent at
+    once.
     """
 
     def __init__(
@@ -298,8 +299,7 @@ class Worker:
             raise ValueError("prefetch must not be negative")
         self.address = address
         self.concurrency = concurrency
-        default = concurrency * _prefetch.PREFETCH_PER_THREAD
-        self.prefetch = min(default if prefetch is None else prefetch, max(MAX_POLL_ATTEMPTS - concurrency, 0))
+        self.prefetch = min(prefetch or 0, max(MAX_POLL_ATTEMPTS - concurrency, 0))
         # How many attempts may be held at once: running, and claimed ahead while they wait for a thread.
         self.capacity = max(concurrency + self.prefetch, 1)
         self._prefetch = _prefetch.Prefetch(concurrency, self.prefetch)
