@@ -74,6 +74,11 @@ pub async fn create(
         ..Default::default()
     };
     configure(&mut request);
+    submit(admin, request).await
+}
+
+/// Sends a prepared `CreateExecution` (from [`task_request`] or built by the test) and returns the execution.
+pub async fn submit(admin: &mut Admin, request: pb::CreateExecutionRequest) -> pb::Execution {
     admin
         .create_execution(request)
         .await

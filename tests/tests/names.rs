@@ -94,14 +94,7 @@ async fn names_at_their_limits_run_and_one_byte_more_is_refused(backend: Backend
         inputs: Some(LiteralMap::from([(input, Literal::Integer(21))]).into()),
         ..Default::default()
     };
-    let execution_id = admin
-        .create_execution(request)
-        .await
-        .expect("create")
-        .into_inner()
-        .execution
-        .expect("execution")
-        .id;
+    let execution_id = client::submit(&mut admin, request).await.id;
     let mut worker = Scripted::new(&server, &longest('w')).await;
     worker.queue = queue;
     let assignment = worker.poll_one().await;
@@ -149,13 +142,8 @@ async fn long_messages_are_capped_and_say_so(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut admin = server.admin().await;
     client::register_raw_tasks(&mut admin).await;
-    let failing = admin
-        .create_execution(task_request("failing", "other_task", Literal::Integer(1)))
+    let failing = client::submit(&mut admin, task_request("failing", "other_task", Literal::Integer(1)))
         .await
-        .expect("create")
-        .into_inner()
-        .execution
-        .expect("execution")
         .id;
     let mut worker = Scripted::new(&server, "w").await;
     let assignment = worker.poll_one().await;
@@ -185,14 +173,12 @@ async fn long_messages_are_capped_and_say_so(backend: Backend) {
         &message[message.len() - 60..]
     );
 
-    let terminated = admin
-        .create_execution(task_request("terminated", "other_task", Literal::Integer(2)))
-        .await
-        .expect("create")
-        .into_inner()
-        .execution
-        .expect("execution")
-        .id;
+    let terminated = client::submit(
+        &mut admin,
+        task_request("terminated", "other_task", Literal::Integer(2)),
+    )
+    .await
+    .id;
     admin
         .terminate_execution(pb::TerminateExecutionRequest {
             id: terminated.clone(),

@@ -35,14 +35,7 @@ async fn a_refused_result_fails_the_attempt_as_it_fails_the_node(backend: Backen
         if task == "generate_others" {
             request.inputs = Some(LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(1))]).into());
         }
-        let execution_id = admin
-            .create_execution(request)
-            .await
-            .expect("create")
-            .into_inner()
-            .execution
-            .expect("execution")
-            .id;
+        let execution_id = client::submit(&mut admin, request).await.id;
         let assignment = worker.poll_one().await;
         let results = worker.complete(vec![completion(&assignment, result)]).await;
         assert_eq!(results[0].status, pb::CompletionStatus::Accepted as i32, "{task}");

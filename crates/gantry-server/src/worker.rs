@@ -232,7 +232,7 @@ impl WorkerService for WorkerApi {
                 attempt: Some(wire_ref(&a.attempt)),
                 lease_id: a.lease_id.to_string(),
                 lease_expires_at: Some(timestamp(a.lease_expires_at_ms)),
-                task: Some((*a.task).clone().into()),
+                task: Some(a.task),
                 inputs: Some(a.inputs),
                 deadline: a.deadline_ms.map(timestamp),
             })

@@ -1,7 +1,7 @@
 //! The worker loop against a fake `WorkerService` on 127.0.0.1:0: outputs, dynamic specs, errors and panics are
 //! reported; a generator past the spec limits the server announced fails at once; the server's CANCEL stops a
 //! handler; shutdown drains running attempts, or reports them after the grace; results ride the next poll, which
-//! asks for the free slots and as many again, and go with CompleteAttempts to a server that does not take them.
+//! asks for the free slots and, with a prefetch set and run times measured, more ahead, and go with CompleteAttempts to a server that does not take them.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashSet, VecDeque};

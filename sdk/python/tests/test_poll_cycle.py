@@ -1,7 +1,7 @@
 """The worker's cycle against a fake `WorkerService` on 127.0.0.1:0 (no database, no server binary): results ride the
-next poll, which asks for the free threads and as many again; a server that ignores results in polls gets them with
-CompleteAttempts; at shutdown, attempts claimed ahead run within the grace, or are reported as `worker_shutdown`
-after it.
+next poll, which asks for the free threads and, with `prefetch` set and run times measured, more ahead; a server that
+ignores results in polls gets them with CompleteAttempts; at shutdown, attempts claimed ahead run within the grace,
+or are reported as `worker_shutdown` after it.
 
 The fake hands out the assignments it is given, records every completion (by poll or by CompleteAttempts; one recorded
 already is refused, as the server refuses it) and, as the server does, answers a poll that carries results at once

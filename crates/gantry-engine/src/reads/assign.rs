@@ -1,7 +1,5 @@
 //! What a poll answers: the claimed attempts with their inputs decoded and fitted, together, to one response.
 
-use std::sync::Arc;
-
 use gantry_core::model::TaskTemplate;
 use gantry_proto::v1 as pb;
 use prost::Message;
@@ -23,21 +21,21 @@ pub struct TaskAssignment {
     pub lease_expires_at_ms: i64,
     /// When the attempt times out (claim time + the attempt timeout); `None` without a timeout.
     pub deadline_ms: Option<i64>,
-    /// The task, with the node's timeout override applied to its metadata.
-    pub task: Arc<TaskTemplate>,
+    /// The task, with the node's timeout override applied to its metadata, as it leaves (converted once, here).
+    pub task: pb::TaskTemplate,
     /// The resolved inputs, values that do not fit the response as references.
     pub inputs: pb::LiteralMap,
 }
 
 impl TaskAssignment {
-    fn new(assignment: Assignment, inputs: pb::LiteralMap) -> Self {
+    fn new(assignment: Assignment, task: pb::TaskTemplate, inputs: pb::LiteralMap) -> Self {
         // Every field named: a field added to `Assignment` must be carried over here, or said to stay behind.
         let Assignment {
             attempt,
             lease_id,
             lease_expires_at_ms,
             deadline_ms,
-            task,
+            task: _,
             inputs: _,
         } = assignment;
         TaskAssignment {
@@ -54,19 +52,21 @@ impl TaskAssignment {
 impl Engine {
     /// Claimed attempts as a poll answers them. Each attempt's inputs are decoded once, here.
     pub(crate) async fn assignments_out(&self, assignments: Vec<Assignment>) -> EngineResult<Vec<TaskAssignment>> {
-        let reserved: u64 = assignments
+        let tasks: Vec<pb::TaskTemplate> = assignments
             .iter()
-            .map(|a| pb::TaskTemplate::from((*a.task).clone()).encoded_len() as u64)
-            .sum();
+            .map(|a| pb::TaskTemplate::from(TaskTemplate::clone(&a.task)))
+            .collect();
+        let reserved: u64 = tasks.iter().map(|task| task.encoded_len() as u64).sum();
         let inputs_bytes: u64 = assignments.iter().map(|a| a.inputs.len() as u64).sum();
         let budget = self.response_budget(reserved);
         // The usual poll: small inputs without references pass as they are.
         if inputs_bytes <= budget && !assignments.iter().any(|a| may_hold_reference(&a.inputs)) {
             return assignments
                 .into_iter()
-                .map(|assignment| {
+                .zip(tasks)
+                .map(|(assignment, task)| {
                     let inputs = decode_map(&assignment.inputs)?;
-                    Ok(TaskAssignment::new(assignment, inputs))
+                    Ok(TaskAssignment::new(assignment, task, inputs))
                 })
                 .collect();
         }
@@ -84,8 +84,9 @@ impl Engine {
         let (maps, _) = self.fit(maps, None, reserved, ReadMode::Values).await?;
         Ok(assignments
             .into_iter()
+            .zip(tasks)
             .zip(maps)
-            .map(|(assignment, inputs)| TaskAssignment::new(assignment, inputs))
+            .map(|((assignment, task), inputs)| TaskAssignment::new(assignment, task, inputs))
             .collect())
     }
 }

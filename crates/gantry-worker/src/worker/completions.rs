@@ -58,7 +58,8 @@ impl Outbox {
         self.arrived.notify_one();
     }
 
-    fn push_all(&self, pending: Vec<PendingCompletion>) {
+    /// Adds results: what a poll carried when the server did not record it, or error reports in place of refused ones.
+    pub(crate) fn push_all(&self, pending: Vec<PendingCompletion>) {
         if pending.is_empty() {
             return;
         }
@@ -68,8 +69,8 @@ impl Outbox {
         self.arrived.notify_one();
     }
 
-    /// The results a poll may carry: a batch of them, or nothing when a dynamic spec is first in line (the flusher
-    /// sends it).
+    /// The results a poll may carry: the next batch of them, or nothing when a dynamic spec is among them (the
+    /// flusher sends those).
     pub(crate) fn take_for_poll(&self) -> Vec<PendingCompletion> {
         let mut batch = self.lock();
         batch.refill();
@@ -77,11 +78,6 @@ impl Outbox {
             return Vec::new();
         }
         batch.take()
-    }
-
-    /// Puts back what a poll carried when the server did not record it.
-    pub(crate) fn put_back(&self, pending: Vec<PendingCompletion>) {
-        self.push_all(pending);
     }
 
     fn take(&self) -> Vec<PendingCompletion> {

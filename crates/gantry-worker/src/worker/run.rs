@@ -1,4 +1,4 @@
-//! The worker loop: poll for attempts while the worker may hold more (its slots, and as many again claimed ahead),
+//! The worker loop: poll for attempts while the worker may hold more (its slots, and any prefetch claimed ahead),
 //! carrying the results of finished attempts in the same call; hand each attempt to [`super::attempt`], which waits
 //! for a slot; and shut down in order (stop polling, drain running attempts, flush results, stop heartbeating).
 
@@ -324,7 +324,7 @@ impl Poller {
             let response = match response {
                 Ok(response) => response.into_inner(),
                 Err(status) => {
-                    self.shared.outbox.put_back(carried);
+                    self.shared.outbox.push_all(carried);
                     match status {
                         None => return Ok(()),
                         Some(status) if is_fatal(&status) => return Err(WorkerError::rpc("PollTasks", status)),
@@ -376,11 +376,11 @@ impl Poller {
                 "the server did not answer for the results a poll carried; sending them with CompleteAttempts"
             );
             self.shared.polls_carry.store(false, Ordering::Relaxed);
-            self.shared.outbox.put_back(carried);
+            self.shared.outbox.push_all(carried);
             return;
         }
         let retry = completions::settle(&self.shared, carried, results);
-        self.shared.outbox.put_back(retry);
+        self.shared.outbox.push_all(retry);
     }
 
     /// Before a poll, while attempts are still held, waits for more of them to finish, taking the room each frees,

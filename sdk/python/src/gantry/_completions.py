@@ -87,8 +87,6 @@ class Outbox:
                 self._push(item)
             self._condition.notify_all()
 
-    put_back = push_all
-
     def take_for_poll(self) -> list[Pending]:
         """The results a poll may carry: a call's worth of them, or nothing when a dynamic spec is among them (the
         flusher sends it)."""

@@ -474,7 +474,7 @@ class Worker:
             with self._lock:
                 if self._stopping.is_set():
                     outbox.set_waiting_poll(False)
-                    outbox.put_back(carried)
+                    outbox.push_all(carried)
                     room.give(free)
                     return
                 future = self._stub.PollTasks.future(request, timeout=self.poll_wait + POLL_DEADLINE_MARGIN)
@@ -484,11 +484,11 @@ class Worker:
             except grpc.FutureCancelledError:
                 # An attempt claimed by a poll cut short comes back after its lease expires; results it carried are
                 # sent again (one the server did record is answered as such).
-                outbox.put_back(carried)
+                outbox.push_all(carried)
                 room.give(free)
                 return
             except grpc.RpcError as error:
-                outbox.put_back(carried)
+                outbox.push_all(carried)
                 room.give(free)
                 if self._stopping.is_set():
                     return
@@ -532,9 +532,9 @@ class Worker:
                 len(carried),
             )
             self._polls_carry = False
-            self._outbox.put_back(carried)
+            self._outbox.push_all(carried)
             return
-        self._outbox.put_back(_completions.settle(self, carried, results))
+        self._outbox.push_all(_completions.settle(self, carried, results))
 
     def _track(self, assignment: worker_pb2.AttemptAssignment) -> _Attempt | None:
         if not assignment.HasField("attempt"):
