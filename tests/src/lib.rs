@@ -63,6 +63,7 @@ impl TestServer {
         let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             blob_store: blobs.display().to_string(),
+            strict_transitions: true,
             ..ServerConfig::default()
         };
         let cleanup = match backend {

@@ -66,6 +66,7 @@ impl ProxiedServer {
             listen: "127.0.0.1:0".parse().expect("address"),
             blob_store: self.server.blobs.display().to_string(),
             database_url: Some(self.proxied_url.clone()),
+            strict_transitions: true,
             ..ServerConfig::default()
         };
         configure(&mut config);

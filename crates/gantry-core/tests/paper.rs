@@ -13,9 +13,8 @@ use gantry_core::model::{
 };
 use gantry_core::resolve::{self, OutputSource};
 use gantry_core::state::{
-    self, AttemptEffect, AttemptEvent, AttemptResult, AttemptState, ChildCounts, ChildRule, DownstreamAction,
-    ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState, NodeEffect, NodeEvent, NodePhase, NodePolicy,
-    NodeState,
+    self, AttemptEffect, AttemptEvent, AttemptResult, AttemptState, ChildCounts, ChildRule, ExecutionEffect,
+    ExecutionEvent, ExecutionPhase, ExecutionState, NodeEffect, NodeEvent, NodePhase, NodePolicy, NodeState, flow,
 };
 
 fn id(name: &str) -> Identifier {
@@ -316,15 +315,17 @@ impl Paper {
 
     fn settled(&mut self, scoped: &str, phase: NodePhase) {
         for sibling in self.nodes[scoped].downstream.clone() {
-            match state::downstream_action(phase) {
-                DownstreamAction::Skip => self.events.push_back((sibling, NodeEvent::Skip)),
-                DownstreamAction::Release => {
-                    let node = self.nodes.get_mut(&sibling).expect("exists");
-                    node.upstream_pending -= 1;
-                    if node.upstream_pending == 0 {
-                        self.start(&sibling);
-                    }
-                }
+            let node = self.nodes.get_mut(&sibling).expect("exists");
+            let waiting = flow::Waiting {
+                phase: node.state.phase,
+                upstream_pending: node.upstream_pending as u32,
+            };
+            let (after, then) = flow::release(phase, waiting).expect("the release rule accepts it");
+            node.upstream_pending = after.upstream_pending as usize;
+            match then {
+                flow::Then::Start => self.start(&sibling),
+                flow::Then::Skip => self.events.push_back((sibling, NodeEvent::Skip)),
+                flow::Then::Nothing => {}
             }
         }
         match self.nodes[scoped].parent.clone() {

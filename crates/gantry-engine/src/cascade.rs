@@ -9,11 +9,11 @@ use gantry_core::ids::NodeExecutionId;
 use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap, NodeTarget};
 use gantry_core::resolve::{self, Outcome, OutputSource};
 use gantry_core::state::{
-    self, AttemptPhase, CacheStatus, ChildCounts, ChildRule, DownstreamAction, NodeEffect, NodeEvent, NodeKind,
-    NodePhase, NodePolicy, NodeState, downstream_action,
+    self, AttemptPhase, CacheStatus, ChildCounts, ChildRule, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
+    NodeState, TransitionError, flow,
 };
 use gantry_store::{AttemptRow, PARKED};
-use tracing::{debug, error};
+use tracing::debug;
 use uuid::Uuid;
 
 use crate::batch::{Batch, NodeKey, sibling_id};
@@ -56,10 +56,7 @@ impl Batch<'_> {
         let event_name = event.name();
         let decision = match state::node::transition(&state, &policy, event) {
             Ok(decision) => decision,
-            Err(refused) => {
-                error!(execution_id = %key.0, node_id = %key.1, error = %refused, "node transition refused");
-                return Ok(());
-            }
+            Err(refused) => return self.refused(&key, &refused),
         };
         let now = self.now;
         let next = decision.state;
@@ -280,68 +277,103 @@ impl Batch<'_> {
             for sibling in siblings {
                 let sibling_key = (key.0, sibling);
                 // A sibling in a chunk not created yet looks at this node when it is created (`creation.rs`).
-                if self.held_node(&sibling_key).is_none() {
+                let Some(row) = self.held_node(&sibling_key) else {
                     continue;
-                }
-                match downstream_action(phase) {
-                    DownstreamAction::Skip => self.events.push_back((sibling_key, NodeEvent::Skip)),
-                    DownstreamAction::Release => {
-                        let row = self.node_mut(&sibling_key);
-                        row.upstream_pending -= 1;
-                        if row.upstream_pending == 0 && row.phase == NodePhase::NotStarted {
-                            self.start_node(&sibling_key).await?;
+                };
+                let waiting = flow::Waiting {
+                    phase: row.phase,
+                    upstream_pending: row.upstream_pending.max(0) as u32,
+                };
+                match flow::release(phase, waiting) {
+                    Ok((after, then)) => {
+                        if after != waiting {
+                            self.node_mut(&sibling_key).upstream_pending = after.upstream_pending as i32;
                         }
+                        self.follow(&sibling_key, then).await?;
                     }
+                    Err(refused) => self.refused(&sibling_key, &refused)?,
                 }
             }
         }
         if parent_id.is_empty() {
             self.execution(key.0).await?;
             let execution = self.execution_mut(key.0);
-            let mut counts = ChildCounts {
-                total: execution.nodes_total as u64,
-                succeeded: execution.nodes_succeeded as u64,
-                failed: execution.nodes_failed as u64,
-                skipped: execution.nodes_skipped as u64,
+            let parent = flow::Parent {
+                counts: ChildCounts {
+                    total: execution.nodes_total as u64,
+                    succeeded: execution.nodes_succeeded as u64,
+                    failed: execution.nodes_failed as u64,
+                    skipped: execution.nodes_skipped as u64,
+                },
+                running: false,
+                parallelism: None,
             };
-            counts.record(phase);
-            execution.nodes_succeeded = counts.succeeded as i64;
-            execution.nodes_failed = counts.failed as i64;
-            execution.nodes_skipped = counts.skipped as i64;
-            self.progressed_executions.insert(key.0);
+            match flow::child_settled(parent, phase) {
+                Ok(counted) => {
+                    execution.nodes_succeeded = counted.counts.succeeded as i64;
+                    execution.nodes_failed = counted.counts.failed as i64;
+                    execution.nodes_skipped = counted.counts.skipped as i64;
+                    self.progressed_executions.insert(key.0);
+                }
+                Err(refused) => self
+                    .shared
+                    .refusals
+                    .refused(&format!("execution {}", key.0), &refused)?,
+            }
         } else {
             let parent_key = (key.0, parent_id);
-            self.node(&parent_key).await?;
-            let parent = self.node_mut(&parent_key);
-            let mut counts = counts_of(parent);
-            counts.record(phase);
-            parent.children_succeeded = counts.succeeded as i64;
-            parent.children_failed = counts.failed as i64;
-            parent.children_skipped = counts.skipped as i64;
-            let parent_running = parent.phase == NodePhase::ChildrenRunning;
-            self.progressed_parents.insert(parent_key.clone());
-            if parent_running && let Some(parallelism) = self.graph_info(&parent_key).await?.parallelism {
-                self.start_next_element(key, parallelism, counts).await?;
+            let row = self.node(&parent_key).await?;
+            let (counts, running) = (counts_of(row), row.phase == NodePhase::ChildrenRunning);
+            // Only an array node has a parallelism, and it matters only while its children run.
+            let parallelism = match running {
+                true => self.graph_info(&parent_key).await?.parallelism,
+                false => None,
+            };
+            let parent = flow::Parent {
+                counts,
+                running,
+                parallelism,
+            };
+            match flow::child_settled(parent, phase) {
+                Ok(counted) => {
+                    let row = self.node_mut(&parent_key);
+                    row.children_succeeded = counted.counts.succeeded as i64;
+                    row.children_failed = counted.counts.failed as i64;
+                    row.children_skipped = counted.counts.skipped as i64;
+                    self.progressed_parents.insert(parent_key);
+                    if let Some(next) = counted.start_element {
+                        self.start_element(key, next).await?;
+                    }
+                }
+                Err(refused) => self.refused(&parent_key, &refused)?,
             }
         }
         Ok(())
     }
 
-    /// An element of an array node with limited parallelism settled: the next element not started yet starts.
-    /// Elements start in order, so after `settled` of them finished, `parallelism + settled - 1` have started.
-    async fn start_next_element(
-        &mut self,
-        element: &NodeKey,
-        parallelism: u32,
-        counts: ChildCounts,
-    ) -> EngineResult<()> {
-        let next = (parallelism.max(1) as u64 + counts.settled()).saturating_sub(1);
-        if next >= counts.total {
-            return Ok(());
+    /// Carries out what a flow rule decided for the node `key`.
+    pub(crate) async fn follow(&mut self, key: &NodeKey, then: flow::Then) -> EngineResult<()> {
+        match then {
+            flow::Then::Start => self.start_node(key).await,
+            flow::Then::Skip => {
+                self.events.push_back((key.clone(), NodeEvent::Skip));
+                Ok(())
+            }
+            flow::Then::Nothing => Ok(()),
         }
-        let next_key = (element.0, sibling_id(&element.1, &next.to_string()));
+    }
+
+    /// Counts and logs a transition the core refused for the node `key`; fails the batch under strict transitions.
+    pub(crate) fn refused(&self, key: &NodeKey, refused: &TransitionError) -> EngineResult<()> {
+        let subject = format!("node {:?} of execution {}", key.1, key.0);
+        self.shared.refusals.refused(&subject, refused)
+    }
+
+    /// Starts the element at `position` of the array node whose element `element` just settled, unless it started
+    /// already. An element not created yet starts when it is created, if enough elements have settled by then.
+    async fn start_element(&mut self, element: &NodeKey, position: u64) -> EngineResult<()> {
+        let next_key = (element.0, sibling_id(&element.1, &position.to_string()));
         self.load_nodes(next_key.0, std::slice::from_ref(&next_key.1)).await?;
-        // An element not created yet starts when it is created, if enough elements have settled by then.
         if self
             .held_node(&next_key)
             .is_some_and(|row| row.phase == NodePhase::NotStarted)

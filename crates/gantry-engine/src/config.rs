@@ -37,6 +37,10 @@ pub struct EngineConfig {
     pub store_probe_interval: Duration,
     /// A check of the store slower than this, twice in a row, counts as the store being unreachable.
     pub store_probe_timeout: Duration,
+    /// Whether a transition the core refuses fails the batch that asked for it. A refusal means the engine asked the
+    /// core for something its tables have no row for: a bug. Tests run strict so that one fails them; a server counts
+    /// and logs each refusal and goes on, since failing a batch would fail every other request in it too.
+    pub strict_transitions: bool,
 }
 
 /// Milliseconds since the Unix epoch. The system clock unless a test sets its own, so that batches applied together
@@ -88,6 +92,7 @@ impl Default for EngineConfig {
             clock: Clock::system(),
             store_probe_interval: Duration::from_secs(1),
             store_probe_timeout: Duration::from_secs(1),
+            strict_transitions: false,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use gantry_core::compile::{Registry, compile_dynamic};
 use gantry_core::model::NodeTarget;
-use gantry_core::state::{ChildCounts, DownstreamAction, NodeEvent, NodePhase, downstream_action};
+use gantry_core::state::{ChildCounts, NodeEvent, NodePhase, flow};
 
 use crate::batch::{Batch, NodeKey};
 
@@ -157,8 +157,7 @@ impl Batch<'_> {
         range: Range<usize>,
         settled: u64,
     ) -> EngineResult<()> {
-        let mut start = Vec::new();
-        let mut skip = Vec::new();
+        let mut follow = Vec::new();
         match children {
             Children::Graph(graph) => {
                 // Upstream nodes of earlier chunks exist and may have settled: read them once.
@@ -170,52 +169,39 @@ impl Batch<'_> {
                     .collect();
                 self.load_nodes(scope.execution_id, &earlier).await?;
                 for i in range.clone() {
-                    let mut pending = 0;
-                    let mut skipped = false;
-                    for &u in &graph.nodes[i].upstream {
-                        if u >= range.start {
-                            pending += 1;
-                            continue;
-                        }
-                        let upstream = (scope.execution_id, scope.child_id(graph.node_id(u)));
-                        match self.held_node(&upstream).map(|row| row.phase) {
-                            Some(phase) if phase.is_terminal() => {
-                                skipped |= downstream_action(phase) == DownstreamAction::Skip;
-                            }
-                            _ => pending += 1,
-                        }
-                    }
+                    // Upstream nodes in this chunk or a later one have not settled.
+                    let upstream = graph.nodes[i].upstream.iter().map(|&u| {
+                        let earlier = (u < range.start).then(|| (scope.execution_id, scope.child_id(graph.node_id(u))));
+                        earlier.and_then(|key| self.held_node(&key)).map(|row| row.phase)
+                    });
+                    let (pending, then) = flow::created_child(upstream);
                     let key = (scope.execution_id, scope.child_id(graph.node_id(i)));
-                    if skipped {
-                        skip.push(key);
-                    } else if range.start > 0 {
-                        // `create_children` counted every upstream node as pending.
-                        self.node_mut(&key).upstream_pending = pending;
-                        if pending == 0 {
-                            start.push(key);
-                        }
-                    } else if pending == 0 {
-                        start.push(key);
+                    // `create_children` counted every upstream node as pending.
+                    if range.start > 0 && then != flow::Then::Skip {
+                        self.node_mut(&key).upstream_pending = pending as i32;
                     }
+                    follow.push((key, then));
                 }
             }
             Children::Arms { nodes, taken } => {
                 if range.contains(taken) {
-                    start.push((scope.execution_id, scope.child_id(&nodes[*taken].id)));
+                    follow.push((
+                        (scope.execution_id, scope.child_id(&nodes[*taken].id)),
+                        flow::Then::Start,
+                    ));
                 }
             }
             Children::Elements { nodes, parallelism } => {
-                let running = parallelism.map_or(nodes.len() as u64, |p| u64::from(p.max(1)));
-                for i in range.filter(|&i| (i as u64) < running + settled) {
-                    start.push((scope.execution_id, scope.child_id(&nodes[i].id)));
+                let started = flow::elements_started(nodes.len() as u64, *parallelism, settled);
+                for i in range.filter(|&i| (i as u64) < started) {
+                    follow.push(((scope.execution_id, scope.child_id(&nodes[i].id)), flow::Then::Start));
                 }
             }
         }
-        for key in start {
-            self.start_node(&key).await?;
-        }
-        for key in skip {
-            self.events.push_back((key, NodeEvent::Skip));
+        // Nodes start first, then the skips are queued, as events.
+        follow.sort_by_key(|(_, then)| *then == flow::Then::Skip);
+        for (key, then) in follow {
+            self.follow(&key, then).await?;
         }
         Ok(())
     }

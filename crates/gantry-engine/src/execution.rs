@@ -10,7 +10,7 @@ use gantry_core::resolve::{Outcome, required_successes};
 use gantry_core::state::{
     self, ChildCounts, ChildRule, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState,
 };
-use tracing::{error, info};
+use tracing::info;
 use uuid::Uuid;
 
 use crate::batch::{Batch, NodeKey};
@@ -30,10 +30,7 @@ impl Batch<'_> {
         };
         let decision = match state::execution::transition(&current, event) {
             Ok(decision) => decision,
-            Err(refused) => {
-                error!(execution_id = %id, error = %refused, "execution transition refused");
-                return Ok(());
-            }
+            Err(refused) => return self.shared.refusals.refused(&format!("execution {id}"), &refused),
         };
         let now = self.now;
         let next = decision.state;

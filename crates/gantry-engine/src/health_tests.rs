@@ -143,6 +143,7 @@ async fn start() -> (Engine, Arc<Switched>, crate::EngineTasks) {
     let config = EngineConfig {
         store_probe_interval: Duration::from_millis(10),
         store_probe_timeout: Duration::from_millis(50),
+        strict_transitions: true,
         ..EngineConfig::default()
     };
     let (engine, tasks) = Engine::start(store.clone(), config);

@@ -32,6 +32,7 @@ mod notify;
 mod parallelism;
 mod reads;
 mod recover;
+mod refusals;
 mod shared;
 mod submit;
 mod sweep;
@@ -120,6 +121,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.shared.config
+    }
+
+    /// How many transitions the core refused since the engine started: each is a bug in the engine (see
+    /// [`EngineConfig::strict_transitions`]).
+    pub fn refused_transitions(&self) -> u64 {
+        self.shared.refusals.count()
     }
 
     fn downgrade(&self) -> sweep::WeakEngine {

@@ -18,6 +18,7 @@ use crate::creation;
 use crate::guarded::GuardedStore;
 use crate::health::StoreHealth;
 use crate::notify::Signals;
+use crate::refusals::Refusals;
 use crate::templates::TemplateCache;
 
 /// How a composite's outputs are assembled and how its children's failures count: the part of a workflow, accepted
@@ -95,6 +96,8 @@ pub(crate) struct Shared {
     pub chunk: AtomicUsize,
     /// This engine among the replicas sharing the database: its own announcements come back to it and are skipped.
     pub instance: Uuid,
+    /// Transitions the core refused (see `refusals.rs`).
+    pub refusals: Refusals,
 }
 
 /// Composites waiting for their next chunk of children, each once, oldest first.
@@ -122,6 +125,7 @@ impl Shared {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         let first_chunk = config.children_chunk.clamp(1, creation::FIRST_CHUNK);
         let health = Arc::new(StoreHealth::new(store));
+        let strict_transitions = config.strict_transitions;
         Shared {
             store: Arc::new(GuardedStore::new(health.clone())),
             health,
@@ -140,6 +144,7 @@ impl Shared {
             creations: Mutex::new(CreationQueue::default()),
             chunk: AtomicUsize::new(first_chunk),
             instance: Uuid::now_v7(),
+            refusals: Refusals::new(strict_transitions),
         }
     }
 

@@ -110,6 +110,7 @@ impl Batch<'_> {
         let mut assignments = Vec::with_capacity(rows.len());
         for row in rows {
             let key: NodeKey = (row.execution_id, row.node_id.clone());
+            self.check_claim(&row, worker_id, lease_ms)?;
             self.changed(key.0, &key.1, Some(row.attempt as u32), ChangeScope::Attempt, "running");
             self.events.push_back((key.clone(), NodeEvent::AttemptStarted));
             let mut task = self.task(&row.task).await?;
@@ -457,6 +458,30 @@ impl Batch<'_> {
 }
 
 impl Batch<'_> {
+    /// Checks that the store wrote the claim of `row` as the core's `Claim` transition decides. The store picked the
+    /// row by the core's rule (`attempt::claimable`), queue deadline included, in one statement for many attempts.
+    fn check_claim(&self, row: &AttemptRow, worker_id: &str, lease_ms: i64) -> EngineResult<()> {
+        let claim = AttemptEvent::Claim {
+            worker_id: worker_id.to_owned(),
+            now_ms: self.now,
+            lease_ms,
+            timeout_ms: row.timeout_ms,
+        };
+        let claimed = attempt_state(row);
+        match state::attempt::transition(&AttemptState::queued(), claim) {
+            Ok((decided, _)) if decided == claimed => Ok(()),
+            Ok((decided, _)) => {
+                let subject = format!(
+                    "attempt {} of node {:?} in execution {}",
+                    row.attempt, row.node_id, row.execution_id
+                );
+                let detail = format!("the store claimed it as {claimed:?}; the core decides {decided:?}");
+                self.shared.refusals.disagreed(&subject, &detail)
+            }
+            Err(refused) => self.refused(&(row.execution_id, row.node_id.clone()), &refused),
+        }
+    }
+
     /// The held attempt under `lease_id`, if it is the named attempt (a lease id names one attempt row).
     fn leased_attempt(&self, lease_id: &Uuid, attempt: &AttemptRef) -> Option<AttemptRow> {
         self.held_attempt(lease_id)

@@ -104,6 +104,10 @@ pub struct ServerConfig {
     /// SDKs stop a runaway generator before it exhausts the worker's memory.
     #[arg(long, env = "GANTRY_MAX_SPEC_NODES", default_value_t = Limits::default().spec_nodes)]
     pub max_spec_nodes: u64,
+    /// Fail the batch of requests behind a state transition the engine's core refuses, instead of counting and
+    /// logging it. A refusal is a bug in the engine; the tests run strict so that none passes unnoticed.
+    #[arg(long, env = "GANTRY_STRICT_TRANSITIONS")]
+    pub strict_transitions: bool,
 }
 
 impl ServerConfig {
@@ -164,6 +168,7 @@ impl Default for ServerConfig {
             max_spec_bytes: Limits::default().spec_bytes,
             children_chunk: EngineConfig::default().children_chunk,
             max_spec_nodes: Limits::default().spec_nodes,
+            strict_transitions: false,
         }
     }
 }

@@ -122,6 +122,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         children_chunk: config.children_chunk.max(1),
         store_probe_interval: config.database_probe_interval,
         store_probe_timeout: config.database_probe_timeout,
+        strict_transitions: config.strict_transitions,
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);

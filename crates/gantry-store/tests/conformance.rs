@@ -6,6 +6,7 @@
 
 mod conformance {
     pub mod attempts;
+    pub mod claims;
     pub mod executions;
     pub mod fixtures;
     pub mod nodes;
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, executions, fixtures, nodes, outage, parking, registry, timeouts};
+pub use conformance::{attempts, claims, executions, fixtures, nodes, outage, parking, registry, timeouts};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -118,6 +119,7 @@ both_stores!(
     parking::running_child_executions_below_a_node,
     parking::cache_entries_reservations_and_waiters,
     attempts::claim_respects_queue_not_before_limit_and_phase,
+    claims::claims_pick_and_write_what_the_core_decides,
     attempts::a_claim_takes_the_oldest_across_its_queues,
     attempts::sequential_claims_are_disjoint,
     attempts::concurrent_claimers_never_share_an_attempt,

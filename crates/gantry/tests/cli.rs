@@ -91,6 +91,7 @@ async fn register_run_watch_and_inspect_through_the_cli() {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data_path: dir.path().join("gantry.db"),
         blob_store: dir.path().join("blobs").display().to_string(),
+        strict_transitions: true,
         ..ServerConfig::default()
     };
     let server = gantry_server::start(config).await.unwrap();

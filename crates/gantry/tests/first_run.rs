@@ -108,6 +108,7 @@ async fn a_first_run_without_surprises() {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data_path: dir.path().join("gantry.db"),
         blob_store: dir.path().join("blobs").display().to_string(),
+        strict_transitions: true,
         ..ServerConfig::default()
     };
     let server = gantry_server::start(config).await.unwrap();

@@ -50,6 +50,7 @@ async fn the_cli_shows_values_sent_by_reference() {
         data_path: dir.path().join("gantry.db"),
         blob_store: dir.path().join("blobs").display().to_string(),
         max_message_bytes: 8 * MIB,
+        strict_transitions: true,
         ..ServerConfig::default()
     };
     let server = gantry_server::start(config).await.unwrap();

@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         listen: listen.parse()?,
         database_url: Some(database_url.clone()),
         lease: Duration::from_millis(lease_ms.parse()?),
+        strict_transitions: true,
         ..Default::default()
     };
     if let Some(path) = database_url.strip_prefix("sqlite:") {

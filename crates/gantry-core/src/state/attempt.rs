@@ -86,6 +86,17 @@ pub fn queue_deadline(not_before_ms: i64, queue_timeout_ms: Option<i64>) -> Opti
     queue_timeout_ms.map(|timeout| not_before_ms.saturating_add(timeout))
 }
 
+/// Whether a worker may claim the attempt at `now_ms`: it is queued, due (`not_before_ms <= now_ms`: a retry's
+/// backoff is over, and it is not parked under a `max_parallelism`), and the Claim row of the table accepts it (its
+/// queue deadline has not passed).
+///
+/// The store carries the claim out in one statement for many attempts at once: it must pick exactly the attempts
+/// this accepts, and write what [`transition`] returns for `Claim`. The engine checks every claimed row against the
+/// transition, and the engine's tests iterate this rule over both stores' claims.
+pub fn claimable(state: &AttemptState, not_before_ms: i64, now_ms: i64) -> bool {
+    state.phase == AttemptPhase::Queued && not_before_ms <= now_ms && state.check_deadline(now_ms).is_ok()
+}
+
 /// What can happen to an attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptEvent {

@@ -121,24 +121,6 @@ pub fn children_failed_error(
     }
 }
 
-/// What becomes of the nodes downstream of a node that has just settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DownstreamAction {
-    /// The upstream succeeded: one fewer upstream to wait for; the node starts when none is left.
-    Release,
-    /// The upstream did not succeed: the node can never run and is skipped (and so, in turn, its downstreams).
-    Skip,
-}
-
-/// The rule for a node's downstream nodes once it settled in `phase`.
-pub fn downstream_action(phase: NodePhase) -> DownstreamAction {
-    if phase.is_success() {
-        DownstreamAction::Release
-    } else {
-        DownstreamAction::Skip
-    }
-}
-
 /// The shape of a node as far as its state machine cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeKind {

@@ -7,18 +7,20 @@ pub mod attempt;
 mod children;
 mod error;
 pub mod execution;
+pub mod flow;
 pub mod node;
 mod phase;
 
 pub use attempt::{AttemptEffect, AttemptEvent, AttemptResult, AttemptState};
 pub use children::{
-    COUNTED_MESSAGE_BYTES, ChildCounts, ChildRule, DownstreamAction, NodeKind, children_failed_error, children_outcome,
-    downstream_action, required_children,
+    COUNTED_MESSAGE_BYTES, ChildCounts, ChildRule, NodeKind, children_failed_error, children_outcome, required_children,
 };
 pub use error::TransitionError;
 pub use execution::{ExecutionDecision, ExecutionEffect, ExecutionEvent, ExecutionState};
 pub use node::{NodeDecision, NodeEffect, NodeEvent, NodePolicy, NodeState};
 pub use phase::{AttemptPhase, CacheStatus, ExecutionPhase, NodePhase, UnknownPhase};
 
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod tests;

@@ -82,6 +82,7 @@ impl Harness {
         let reading = clock.clone();
         let mut config = EngineConfig {
             clock: Clock::from_fn(move || reading.load(Ordering::SeqCst)),
+            strict_transitions: true,
             ..EngineConfig::default()
         };
         configure(&mut config);
