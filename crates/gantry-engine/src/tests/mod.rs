@@ -4,3 +4,4 @@
 mod chunks;
 mod harness;
 mod pairs;
+mod replay;
