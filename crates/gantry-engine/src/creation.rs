@@ -180,7 +180,9 @@ impl Batch<'_> {
                     if range.start > 0 && then != flow::Then::Skip {
                         self.node_mut(&key).upstream_pending = pending as i32;
                     }
-                    follow.push((key, then));
+                    if then != flow::Then::Nothing {
+                        follow.push((key, then));
+                    }
                 }
             }
             Children::Arms { nodes, taken } => {

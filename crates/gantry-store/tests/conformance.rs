@@ -6,13 +6,13 @@
 
 mod conformance {
     pub mod attempts;
-    pub mod claims;
     pub mod executions;
     pub mod fixtures;
     pub mod nodes;
     pub mod outage;
     pub mod parking;
     pub mod registry;
+    pub mod rules;
     pub mod timeouts;
 }
 
@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, claims, executions, fixtures, nodes, outage, parking, registry, timeouts};
+pub use conformance::{attempts, executions, fixtures, nodes, outage, parking, registry, rules, timeouts};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -119,7 +119,8 @@ both_stores!(
     parking::running_child_executions_below_a_node,
     parking::cache_entries_reservations_and_waiters,
     attempts::claim_respects_queue_not_before_limit_and_phase,
-    claims::claims_pick_and_write_what_the_core_decides,
+    rules::claims_pick_and_write_what_the_core_decides,
+    rules::bulk_aborts_end_nodes_and_attempts_as_the_core_decides,
     attempts::a_claim_takes_the_oldest_across_its_queues,
     attempts::sequential_claims_are_disjoint,
     attempts::concurrent_claimers_never_share_an_attempt,

@@ -1,7 +1,8 @@
 //! Every row of the flow rules' tables (`flow.rs`), iterated over every phase they name.
 
 use super::flow::{Counted, Parent, Then, Waiting, child_settled, created_child, elements_started, release};
-use super::{ChildCounts, NodePhase};
+use super::node::{self, NodeEvent, NodePolicy, NodeState};
+use super::{ChildCounts, NodeKind, NodePhase};
 
 fn started(phase: NodePhase) -> bool {
     !phase.is_terminal() && phase != NodePhase::NotStarted
@@ -166,5 +167,24 @@ fn elements_start_up_to_the_parallelism_plus_those_settled() {
             started,
             "{total} {parallelism:?} {settled}"
         );
+    }
+}
+
+#[test]
+fn a_node_below_an_abort_ends_as_the_abort_row_says() {
+    for phase in NodePhase::ALL {
+        for kind in [NodeKind::Task, NodeKind::Composite, NodeKind::LaunchPlan] {
+            let state = NodeState {
+                phase,
+                attempts: 1,
+                ..NodeState::new()
+            };
+            let policy = NodePolicy {
+                kind,
+                ..NodePolicy::composite()
+            };
+            let decided = node::transition(&state, &policy, NodeEvent::Abort).expect("an abort is always taken");
+            assert_eq!(node::aborted_below(phase), decided.state.phase, "{kind:?} in {phase:?}");
+        }
     }
 }

@@ -438,6 +438,15 @@ fn stop_effects(phase: NodePhase, kind: NodeKind) -> Vec<NodeEffect> {
     }
 }
 
+/// What an abort of a composite (or of the execution) makes of a node below it. The engine aborts a whole subtree in
+/// one statement per table (`Tx::abort_descendants`), so the rule depends on the phase alone: the `Abort` row of the
+/// table without its effects, which the bulk abort carries out for the subtree at once (its attempts aborted, child
+/// executions terminated). No node below reports `Settled`: every composite above it, up to the aborted one, is
+/// stopping too. The store's conformance suite checks the store against this rule.
+pub fn aborted_below(phase: NodePhase) -> NodePhase {
+    if phase.is_terminal() { phase } else { NodePhase::Aborted }
+}
+
 /// The delay before the next attempt, or `None` when `error` must not be retried. `state` already counts `error`.
 pub fn retry_backoff(state: &NodeState, policy: &RetryPolicy, error: &ExecutionError) -> Option<Duration> {
     if !error.recoverable {

@@ -1,11 +1,13 @@
-//! The claim follows the core's rule: the store picks exactly the attempts `attempt::claimable` accepts, and writes
-//! what the core's `Claim` transition decides for each.
+//! The two decisions of the core the store carries out in bulk, each in one statement for many rows, iterated over
+//! every phase: the claim picks exactly the attempts `attempt::claimable` accepts and writes what the core's `Claim`
+//! transition decides for each; an abort ends every node and attempt below a composite as `node::aborted_below` and
+//! the attempts' `Abort` row say.
 
-use gantry_core::state::AttemptPhase;
 use gantry_core::state::attempt::{self, AttemptEvent, AttemptState};
-use gantry_store::{AttemptRow, PARKED, Store};
+use gantry_core::state::{AttemptPhase, NodePhase, node};
+use gantry_store::{AttemptRow, NodeRow, PARKED, Store};
 
-use super::fixtures::{attempt, committed_execution};
+use super::fixtures::{attempt, committed_execution, node as node_row};
 
 const NOW: i64 = 1_000;
 const LEASE_MS: i64 = 30_000;
@@ -94,4 +96,67 @@ pub async fn claims_pick_and_write_what_the_core_decides(store: &dyn Store) {
         assert_eq!(state(row), decided, "{} is written as the core decides", row.node_id);
         assert_eq!(row.started_at, Some(NOW));
     }
+}
+
+pub async fn bulk_aborts_end_nodes_and_attempts_as_the_core_decides(store: &dyn Store) {
+    let execution = committed_execution(store, "aborts-rule").await;
+    let attempt_phases = [
+        AttemptPhase::Queued,
+        AttemptPhase::Running,
+        AttemptPhase::Succeeded,
+        AttemptPhase::Failed,
+        AttemptPhase::TimedOut,
+        AttemptPhase::Aborted,
+    ];
+    let mut nodes = vec![NodeRow {
+        phase: NodePhase::ChildrenRunning,
+        ..node_row(execution.id, "gen", 0)
+    }];
+    let mut attempts = Vec::new();
+    for (i, phase) in NodePhase::ALL.into_iter().enumerate() {
+        let node_id = format!("gen/0/c{i}");
+        nodes.push(NodeRow {
+            phase,
+            ..node_row(execution.id, &node_id, i as i64)
+        });
+        let mut row = AttemptRow {
+            phase: attempt_phases[i % attempt_phases.len()],
+            ..attempt(execution.id, &node_id, "q", 0)
+        };
+        if row.phase != AttemptPhase::Queued {
+            row.worker_id = Some("w".to_owned());
+        }
+        attempts.push(row);
+    }
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&nodes).await.unwrap();
+    tx.insert_attempts(&attempts).await.unwrap();
+    tx.abort_descendants(execution.id, Some("gen"), 500).await.unwrap();
+    tx.commit().await.unwrap();
+
+    for before in &nodes[1..] {
+        let after = store.get_node(execution.id, &before.node_id).await.unwrap().unwrap();
+        assert_eq!(
+            after.phase,
+            node::aborted_below(before.phase),
+            "{} was {:?}",
+            before.node_id,
+            before.phase
+        );
+    }
+    for before in &attempts {
+        let after = &store.list_attempts(execution.id, &before.node_id).await.unwrap()[0];
+        let (decided, _) = attempt::transition(&state(before), AttemptEvent::Abort).expect("an abort is always taken");
+        assert_eq!(
+            after.phase, decided.phase,
+            "the attempt of {} was {:?}",
+            before.node_id, before.phase
+        );
+    }
+    let parent = store.get_node(execution.id, "gen").await.unwrap().unwrap();
+    assert_eq!(
+        parent.phase,
+        NodePhase::ChildrenRunning,
+        "strictly below: the composite itself is the engine's"
+    );
 }
