@@ -11,6 +11,7 @@
 //! It uses `gantry-proto`'s messages without its `services` feature, so tonic is not even in its dependency tree.
 #![forbid(unsafe_code)]
 
+mod assembly;
 mod batch;
 mod blobs;
 mod cache;

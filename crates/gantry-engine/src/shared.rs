@@ -5,8 +5,8 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use gantry_core::compile::CompiledGraph;
-use gantry_core::model::{Binding, Identifier, Variable};
-use gantry_core::state::ChildRule;
+use gantry_core::model::Identifier;
+use gantry_core::state::CompositePlan;
 use gantry_store::Store;
 use uuid::Uuid;
 
@@ -19,45 +19,6 @@ use crate::guarded::GuardedStore;
 use crate::health::StoreHealth;
 use crate::notify::Signals;
 use crate::templates::TemplateCache;
-
-/// How a composite's outputs are assembled and how its children's failures count: the part of a workflow, accepted
-/// spec, branch or array node still needed after its children exist. Immutable once written, so cached.
-#[derive(Debug, Clone)]
-pub(crate) struct GraphInfo {
-    pub assembly: Assembly,
-    pub rule: ChildRule,
-    /// For array nodes: how many elements may run at once.
-    pub parallelism: Option<u32>,
-}
-
-/// How a composite's outputs come from its children's.
-#[derive(Debug, Clone)]
-pub(crate) enum Assembly {
-    /// Output bindings over the children (a workflow, sub-workflow or dynamic spec), producing `vars`: the
-    /// workflow's outputs, or the dynamic parent task's.
-    Bindings {
-        outputs: Arc<[Binding]>,
-        vars: Vec<Variable>,
-    },
-    /// A branch: the outputs of the arm that ran.
-    TakenArm,
-    /// An array node: one list per output, element `i` from child `i` (`none` where it did not succeed).
-    Gather { vars: Vec<Variable> },
-}
-
-impl GraphInfo {
-    /// A workflow's or spec's: output bindings, and how many children must succeed.
-    pub fn bindings(outputs: impl Into<Arc<[Binding]>>, vars: Vec<Variable>, rule: ChildRule) -> Self {
-        GraphInfo {
-            assembly: Assembly::Bindings {
-                outputs: outputs.into(),
-                vars,
-            },
-            rule,
-            parallelism: None,
-        }
-    }
-}
 
 /// What never changes about an execution once created.
 #[derive(Debug, Clone, Copy)]
@@ -80,8 +41,9 @@ pub(crate) struct Shared {
     pub offloader: Offloader,
     /// Wakes the sweeper when a delayed attempt was queued (see `sweep.rs`).
     pub sweeper_poke: Arc<tokio::sync::Notify>,
-    /// Keyed by (execution, scoped node id, attempt); the execution's own workflow under an empty node id.
-    graphs: Mutex<HashMap<(Uuid, String, i32), Arc<GraphInfo>>>,
+    /// The plans of composites (see `Batch::plan`), keyed by (execution, scoped node id, attempt); the execution's
+    /// own workflow under an empty node id.
+    plans: Mutex<HashMap<(Uuid, String, i32), Arc<CompositePlan>>>,
     /// What never changes about an execution once created; read once.
     facts: Mutex<HashMap<Uuid, ExecutionFacts>>,
     /// Registered workflows compiled for sub-workflow nodes; registered templates never change.
@@ -133,7 +95,7 @@ impl Shared {
             },
             config,
             sweeper_poke: Arc::new(tokio::sync::Notify::new()),
-            graphs: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
             sub_workflows: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             children: Mutex::new(HashMap::new()),
@@ -143,14 +105,14 @@ impl Shared {
         }
     }
 
-    pub fn graph_info(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> Option<Arc<GraphInfo>> {
-        let graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        graphs.get(&(execution_id, node_id.to_owned(), attempt)).cloned()
+    pub fn plan(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> Option<Arc<CompositePlan>> {
+        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans.get(&(execution_id, node_id.to_owned(), attempt)).cloned()
     }
 
-    pub fn remember_graph(&self, execution_id: Uuid, node_id: &str, attempt: i32, info: Arc<GraphInfo>) {
-        let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        graphs.insert((execution_id, node_id.to_owned(), attempt), info);
+    pub fn remember_plan(&self, execution_id: Uuid, node_id: &str, attempt: i32, plan: Arc<CompositePlan>) {
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans.insert((execution_id, node_id.to_owned(), attempt), plan);
     }
 
     pub fn sub_workflow(&self, id: &Identifier) -> Option<Arc<CompiledGraph>> {
@@ -179,8 +141,8 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&execution_id);
-        let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        graphs.retain(|(exec, _, _), _| *exec != execution_id);
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans.retain(|(exec, _, _), _| *exec != execution_id);
         let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
         children.retain(|(exec, _), _| *exec != execution_id);
     }
