@@ -10,6 +10,9 @@ use gantry_core::state::CompositePlan;
 use gantry_store::Store;
 use uuid::Uuid;
 
+use tokio::sync::mpsc;
+
+use crate::assembly::AssemblyJob;
 use crate::batch::NodeKey;
 use crate::blobs::{BlobStore, Offloader};
 use crate::composite::Children;
@@ -57,6 +60,13 @@ pub(crate) struct Shared {
     pub chunk: AtomicUsize,
     /// This engine among the replicas sharing the database: its own announcements come back to it and are skipped.
     pub instance: Uuid,
+    /// Jobs for the assembler (see `assembly.rs`), sent once their batch committed.
+    assembly_jobs: mpsc::UnboundedSender<AssemblyJob>,
+    /// The assembler's end of `assembly_jobs`, until it takes it (the engine's tests take jobs from it themselves).
+    assembly_queue: Mutex<Option<mpsc::UnboundedReceiver<AssemblyJob>>>,
+    /// The targets (execution, node id; empty for an execution) of the jobs sent and not done yet, so that the
+    /// sweeper does not assemble again what is only slow.
+    assembling: Mutex<HashSet<NodeKey>>,
 }
 
 /// Composites waiting for their next chunk of children, each once, oldest first.
@@ -84,6 +94,7 @@ impl Shared {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         let first_chunk = config.children_chunk.clamp(1, creation::FIRST_CHUNK);
         let health = Arc::new(StoreHealth::new(store));
+        let (assembly_jobs, assembly_queue) = mpsc::unbounded_channel();
         Shared {
             store: Arc::new(GuardedStore::new(health.clone())),
             health,
@@ -102,6 +113,9 @@ impl Shared {
             creations: Mutex::new(CreationQueue::default()),
             chunk: AtomicUsize::new(first_chunk),
             instance: Uuid::now_v7(),
+            assembly_jobs,
+            assembly_queue: Mutex::new(Some(assembly_queue)),
+            assembling: Mutex::new(HashSet::new()),
         }
     }
 
@@ -172,5 +186,41 @@ impl Shared {
 
     pub fn next_creation(&self) -> Option<NodeKey> {
         self.creations.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    /// Sends committed batches' assembly jobs to the assembler, each target once while its job is not done.
+    pub fn queue_assemblies(&self, jobs: Vec<AssemblyJob>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let mut assembling = self.assembling.lock().unwrap_or_else(|p| p.into_inner());
+        for job in jobs {
+            if assembling.insert(job.target.key()) {
+                // Fails only once the assembler is gone (the engine is stopping): the target stays assembling and is
+                // assembled again after the restart.
+                let _ = self.assembly_jobs.send(job);
+            }
+        }
+    }
+
+    /// The assembler's end of the job channel; `None` once taken.
+    pub fn take_assembly_queue(&self) -> Option<mpsc::UnboundedReceiver<AssemblyJob>> {
+        self.assembly_queue.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The next job waiting, for tests that run the assembler's jobs themselves.
+    #[cfg(test)]
+    pub fn next_assembly(&self) -> Option<AssemblyJob> {
+        let mut queue = self.assembly_queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.as_mut().and_then(|queue| queue.try_recv().ok())
+    }
+
+    /// The job of `key` is done (its result sent to the writer, or given up until the sweeper's next look).
+    pub fn assembly_done(&self, key: &NodeKey) {
+        self.assembling.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    pub fn assembly_in_flight(&self, key: &NodeKey) -> bool {
+        self.assembling.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
     }
 }
