@@ -9,9 +9,9 @@
 //! `Request::Assembled`. The writer applies the core's `Assembled` or `AssemblyFailed` only if the target is still
 //! assembling at that attempt ([`Batch::apply_assembly`]); otherwise (terminated, timed out meanwhile) the result is
 //! stale and dropped. So assembling twice is harmless, and an assembly that no job carries any more (a restart, a
-//! crash between the commit and the job, a replica that died) is simply done again: at start (`resume`) and by the
-//! sweeper for targets assembling for longer than [`STALLED_AFTER_MS`], through `Request::Assemble`, which the
-//! writer turns into a job if the target is still assembling.
+//! crash between the commit and the job, a replica that died) is simply done again: at start
+//! (`writer::resume_assemblies`) and by the sweeper for targets assembling for longer than [`STALLED_AFTER_MS`],
+//! through `Request::Assemble`, which the writer turns into a job if the target is still assembling.
 
 use std::sync::{Arc, Weak};
 
