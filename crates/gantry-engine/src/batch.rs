@@ -11,6 +11,7 @@ use gantry_core::state::{ExecutionEvent, ExecutionPhase, NodeEvent};
 use gantry_store::{AttemptRow, ExecutionRow, NodeRow, PARKED, SpecRow, Tx};
 use uuid::Uuid;
 
+use crate::assembly::AssemblyJob;
 use crate::codec;
 use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
@@ -73,6 +74,8 @@ pub(crate) struct Batch<'e> {
     pub children_chunked: usize,
     /// Executions whose phase changed, announced to the other replicas' watchers on commit.
     pub execution_phases: Vec<(Uuid, ExecutionPhase)>,
+    /// Assemblies for the assembler once this batch committed (see `assembly.rs`).
+    pub assemblies: Vec<AssemblyJob>,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -109,6 +112,7 @@ impl<'e> Batch<'e> {
             creating: Vec::new(),
             children_chunked: 0,
             execution_phases: Vec::new(),
+            assemblies: Vec::new(),
         })
     }
 
@@ -407,6 +411,7 @@ impl<'e> Batch<'e> {
             delayed: self.delayed,
             creating: self.creating,
             children_chunked: self.children_chunked,
+            assemblies: self.assemblies,
         })
     }
 }
@@ -420,6 +425,7 @@ pub(crate) struct BatchOutcome {
     pub delayed: bool,
     pub creating: Vec<NodeKey>,
     pub children_chunked: usize,
+    pub assemblies: Vec<AssemblyJob>,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

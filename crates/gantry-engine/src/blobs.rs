@@ -201,6 +201,31 @@ impl Offloader {
         }))
     }
 
+    /// Assembled outputs as stored: refused above the assembled-outputs limit (the message names the largest value),
+    /// large values offloaded under `offloaded/{group}/`. `what` names the composite in the refusal.
+    pub async fn store_assembled(
+        &self,
+        outputs: LiteralMap,
+        what: &str,
+        group: &str,
+    ) -> EngineResult<Result<LiteralMap, String>> {
+        let sizes: Vec<u64> = outputs.values().map(encoded_size).collect();
+        let total: u64 = sizes.iter().sum();
+        if total > self.limits.assembled_bytes {
+            let largest = outputs
+                .keys()
+                .zip(&sizes)
+                .max_by_key(|(_, size)| **size)
+                .map(|(name, _)| name.clone());
+            return Ok(Err(format!(
+                "the assembled outputs of {what} are {total} bytes, above the limit of {} bytes (largest: {:?})",
+                self.limits.assembled_bytes,
+                largest.unwrap_or_default()
+            )));
+        }
+        Ok(Ok(self.offload(outputs, &sizes, group).await?))
+    }
+
     /// The map with every offloaded literal in it, at any depth, replaced by its value.
     #[cfg(test)]
     pub async fn resolve_map(&self, map: LiteralMap) -> EngineResult<LiteralMap> {
@@ -316,32 +341,6 @@ impl crate::batch::Batch<'_> {
             }
         }
         Ok(parent)
-    }
-
-    /// Assembled outputs as stored: refused above the assembled-outputs limit (the message names the largest value),
-    /// large values offloaded.
-    pub async fn store_assembled(
-        &mut self,
-        outputs: LiteralMap,
-        what: &str,
-        group: &str,
-    ) -> EngineResult<Result<LiteralMap, String>> {
-        let offloader = self.shared.offloader.clone();
-        let sizes: Vec<u64> = outputs.values().map(encoded_size).collect();
-        let total: u64 = sizes.iter().sum();
-        if total > offloader.limits.assembled_bytes {
-            let largest = outputs
-                .keys()
-                .zip(&sizes)
-                .max_by_key(|(_, size)| **size)
-                .map(|(name, _)| name.clone());
-            return Ok(Err(format!(
-                "the assembled outputs of {what} are {total} bytes, above the limit of {} bytes (largest: {:?})",
-                offloader.limits.assembled_bytes,
-                largest.unwrap_or_default()
-            )));
-        }
-        Ok(Ok(offloader.offload(outputs, &sizes, group).await?))
     }
 }
 

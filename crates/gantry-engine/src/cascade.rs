@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use gantry_core::ids::NodeExecutionId;
-use gantry_core::model::{ExecutionError, Identifier, Literal, LiteralMap, NodeTarget};
-use gantry_core::resolve::{self, Outcome, OutputSource};
+use gantry_core::model::{ExecutionError, Identifier, LiteralMap, NodeTarget};
+use gantry_core::resolve::{self, Outcome};
 use gantry_core::state::{
     self, AttemptPhase, CacheStatus, ChildCounts, ChildRule, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
     NodeState, TransitionError, flow,
@@ -16,13 +16,13 @@ use gantry_store::{AttemptRow, PARKED};
 use tracing::debug;
 use uuid::Uuid;
 
+use crate::assembly::AssemblyTarget;
 use crate::batch::{Batch, NodeKey, sibling_id};
 use crate::children::Scope;
 use crate::codec;
 use crate::composite::promised_nodes;
 use crate::error::{EngineError, EngineResult};
 use crate::notify::ChangeScope;
-use crate::shared::Assembly;
 
 impl Batch<'_> {
     /// Runs queued events until none is left.
@@ -151,7 +151,10 @@ impl Batch<'_> {
                 }
                 Ok(())
             }
-            NodeEffect::AssembleOutputs => self.assemble_node(key).await,
+            NodeEffect::AssembleOutputs => {
+                let attempt = self.node(key).await?.attempts.saturating_sub(1);
+                self.assemble(AssemblyTarget::node(key, attempt)).await
+            }
             NodeEffect::StartChildExecution => self.start_child_execution(key).await,
             NodeEffect::AbortChildExecution => self.abort_child_execution(key).await,
             NodeEffect::Settled(phase) => self.settled(key, phase).await,
@@ -326,7 +329,7 @@ impl Batch<'_> {
             let (counts, running) = (counts_of(row), row.phase == NodePhase::ChildrenRunning);
             // Only an array node has a parallelism, and it matters only while its children run.
             let parallelism = match running {
-                true => self.graph_info(&parent_key).await?.parallelism,
+                true => self.plan(&parent_key).await?.parallelism,
                 false => None,
             };
             let parent = flow::Parent {
@@ -385,7 +388,7 @@ impl Batch<'_> {
 
     async fn report_children_progress(&mut self, key: NodeKey) -> EngineResult<()> {
         let counts = counts_of(self.node(&key).await?);
-        let rule = self.graph_info(&key).await?.rule;
+        let rule = self.plan(&key).await?.rule;
         let first_failure = self.first_child_failure(&key, counts, rule).await?;
         self.events.push_back((
             key,
@@ -419,81 +422,6 @@ impl Batch<'_> {
         }
         self.first_child_error(key.0, &key.1).await
     }
-
-    async fn assemble_node(&mut self, key: &NodeKey) -> EngineResult<()> {
-        self.flush().await?;
-        let info = self.graph_info(key).await?;
-        let row = self.node(key).await?;
-        let prefix = format!("{}/{}/", key.1, row.attempts.saturating_sub(1));
-        let children = self.tx.child_outputs(key.0, &key.1).await?;
-        let mut sources: Vec<(String, Option<LiteralMap>)> = Vec::with_capacity(children.len());
-        for (node_id, outputs) in children {
-            let Some(local) = node_id.strip_prefix(&prefix) else {
-                continue;
-            };
-            let outputs = outputs.as_deref().map(codec::decode_literals).transpose()?;
-            sources.push((local.to_owned(), outputs));
-        }
-        let assembled = match &info.assembly {
-            Assembly::Bindings { outputs, vars } => {
-                let inputs = self.parent_inputs(key.0, &key.1).await?;
-                let sources: HashMap<String, LiteralMap> = sources
-                    .into_iter()
-                    .filter_map(|(local, outputs)| Some((local, outputs?)))
-                    .collect();
-                assemble(outputs, vars, &inputs, &sources)
-            }
-            Assembly::TakenArm => sources
-                .into_iter()
-                .find_map(|(_, outputs)| outputs)
-                .ok_or_else(|| "no arm of the branch produced outputs".to_owned()),
-            Assembly::Gather { vars } => gather(vars, &sources),
-        };
-        let assembled = match assembled {
-            Ok(outputs) => {
-                let (what, group) = (format!("node {:?}", key.1), key.0.to_string());
-                self.store_assembled(outputs, &what, &group).await?
-            }
-            Err(problem) => Err(problem),
-        };
-        let event = match assembled {
-            Ok(outputs) => {
-                self.node_mut(key).outputs = Some(codec::encode_literals(&outputs));
-                NodeEvent::Assembled
-            }
-            Err(problem) => NodeEvent::AssemblyFailed {
-                error: ExecutionError::user("output_assembly", problem)
-                    .recoverable(false)
-                    .at_node(key.1.clone()),
-            },
-        };
-        self.events.push_back((key.clone(), event));
-        Ok(())
-    }
-}
-
-/// An array node's outputs: per output, the list of its elements' values in element order, `none` for an element
-/// that did not succeed, conformed to the output's type.
-fn gather(
-    vars: &[gantry_core::model::Variable],
-    elements: &[(String, Option<LiteralMap>)],
-) -> Result<LiteralMap, String> {
-    let mut outputs = LiteralMap::new();
-    for var in vars {
-        let items = elements
-            .iter()
-            .map(|(_, outputs)| {
-                outputs
-                    .as_ref()
-                    .and_then(|outputs| outputs.get(&var.name).cloned())
-                    .unwrap_or(Literal::None)
-            })
-            .collect();
-        let list =
-            resolve::conform(Literal::Collection(items), &var.ty).map_err(|e| format!("output {:?}: {e}", var.name))?;
-        outputs.insert(var.name.clone(), list);
-    }
-    Ok(outputs)
 }
 
 /// A composite's children counts, from its row.
@@ -504,22 +432,4 @@ pub(crate) fn counts_of(row: &gantry_store::NodeRow) -> ChildCounts {
         failed: row.children_failed as u64,
         skipped: row.children_skipped as u64,
     }
-}
-
-/// Assembles outputs from bindings over the children's outputs (by local id) and the parent's inputs (empty id).
-pub(crate) fn assemble(
-    bindings: &[gantry_core::model::Binding],
-    vars: &[gantry_core::model::Variable],
-    inputs: &LiteralMap,
-    children: &HashMap<String, LiteralMap>,
-) -> Result<LiteralMap, String> {
-    let source = resolve::from_fn(|node_id: &str, name: &str| {
-        if node_id.is_empty() {
-            inputs.get(name)
-        } else {
-            children.get(node_id).and_then(|outputs| outputs.get(name))
-        }
-    });
-    let source: &dyn OutputSource = &source;
-    resolve::assemble_outputs(bindings, vars, source).map_err(|e| e.to_string())
 }

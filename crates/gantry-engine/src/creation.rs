@@ -75,7 +75,7 @@ impl Batch<'_> {
             self.shared.remember_children(key, Arc::new(children));
             self.creating.push(key.clone());
         }
-        let rule = self.graph_info(key).await?.rule;
+        let rule = self.plan(key).await?.rule;
         let counts = ChildCounts {
             skipped,
             ..ChildCounts::new(total as u64)

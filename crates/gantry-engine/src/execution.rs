@@ -1,25 +1,22 @@
 //! Applying execution events: starting the top-level nodes, reporting their progress, assembling the execution's
 //! outputs, aborting everything on failure or termination.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use gantry_core::compile::array_interface;
-use gantry_core::model::{ExecutionError, FailurePolicy, LiteralMap, NodeTarget, WorkflowTemplate};
-use gantry_core::resolve::{Outcome, required_successes};
+use gantry_core::model::{ExecutionError, NodeTarget};
+use gantry_core::resolve::Outcome;
 use gantry_core::state::{
-    self, ChildCounts, ChildRule, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState,
+    self, ChildCounts, CompositePlan, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState,
 };
 use tracing::info;
 use uuid::Uuid;
 
+use crate::assembly::AssemblyTarget;
 use crate::batch::{Batch, NodeKey};
-use crate::cascade::assemble;
 use crate::children::Scope;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
 use crate::notify::ChangeScope;
-use crate::shared::{Assembly, GraphInfo};
 
 impl Batch<'_> {
     pub async fn apply_execution(&mut self, id: Uuid, event: ExecutionEvent) -> EngineResult<()> {
@@ -84,39 +81,7 @@ impl Batch<'_> {
                 self.execution_events.push_back((id, ExecutionEvent::NodesDrained));
                 Ok(())
             }
-            ExecutionEffect::AssembleOutputs => {
-                self.flush().await?;
-                let info = self.graph_info(&(id, String::new())).await?;
-                let children = self.tx.child_outputs(id, "").await?;
-                let mut sources: HashMap<String, LiteralMap> = HashMap::with_capacity(children.len());
-                for (node_id, outputs) in children {
-                    if let Some(outputs) = outputs {
-                        sources.insert(node_id, codec::decode_literals(&outputs)?);
-                    }
-                }
-                let inputs = self.parent_inputs(id, "").await?;
-                let Assembly::Bindings { outputs, vars } = &info.assembly else {
-                    return Err(EngineError::Internal(format!("execution {id} has no output bindings")));
-                };
-                let assembled = match assemble(outputs, vars, &inputs, &sources) {
-                    Ok(outputs) => {
-                        let what = format!("execution {id}");
-                        self.store_assembled(outputs, &what, &id.to_string()).await?
-                    }
-                    Err(problem) => Err(problem),
-                };
-                let event = match assembled {
-                    Ok(outputs) => {
-                        self.execution_mut(id).outputs = Some(codec::encode_literals(&outputs));
-                        ExecutionEvent::Assembled
-                    }
-                    Err(problem) => ExecutionEvent::AssemblyFailed {
-                        error: ExecutionError::user("output_assembly", problem).recoverable(false),
-                    },
-                };
-                self.execution_events.push_back((id, event));
-                Ok(())
-            }
+            ExecutionEffect::AssembleOutputs => self.assemble(AssemblyTarget::Execution(id)).await,
             ExecutionEffect::Finished(_) => {
                 self.finished.push(id);
                 self.child_execution_finished(id).await
@@ -133,7 +98,7 @@ impl Batch<'_> {
             skipped: row.nodes_skipped as u64,
         };
         let running = row.phase == ExecutionPhase::Running;
-        let rule = self.graph_info(&(id, String::new())).await?.rule;
+        let rule = self.plan(&(id, String::new())).await?.rule;
         // Looked up only when the nodes just failed the execution: it is a write of the batch's rows and a read.
         let failing = running && counts.failed > 0 && state::children_outcome(counts, rule) == Outcome::Failed;
         let first_error = if failing {
@@ -173,21 +138,22 @@ impl Batch<'_> {
             .transpose()
     }
 
-    /// How the outputs of a composite (an execution's workflow under an empty node id, a spec, sub-workflow, branch
-    /// or array node) are assembled and how its children's failures count.
-    pub async fn graph_info(&mut self, key: &NodeKey) -> EngineResult<Arc<GraphInfo>> {
+    /// The plan of a composite (an execution's workflow under an empty node id, a spec, sub-workflow, branch or array
+    /// node): how its outputs are assembled and how its children's failures count. The core decides them
+    /// (`CompositePlan`'s constructors); this loads what they are decided from, once per composite and attempt.
+    pub async fn plan(&mut self, key: &NodeKey) -> EngineResult<Arc<CompositePlan>> {
         let (execution_id, node_id) = (key.0, key.1.as_str());
         let attempt = if node_id.is_empty() {
             0
         } else {
             self.node(key).await?.attempts.saturating_sub(1)
         };
-        if let Some(info) = self.shared.graph_info(execution_id, node_id, attempt) {
-            return Ok(info);
+        if let Some(plan) = self.shared.plan(execution_id, node_id, attempt) {
+            return Ok(plan);
         }
-        let info = if node_id.is_empty() {
+        let plan = if node_id.is_empty() {
             let workflow = codec::decode_workflow(&self.execution(execution_id).await?.workflow)?;
-            workflow_info(&workflow)
+            CompositePlan::workflow(&workflow)
         } else {
             let row = self.node(key).await?;
             let (task_id, total) = (row.task.clone().unwrap_or_default(), row.children_total as u64);
@@ -200,27 +166,16 @@ impl Batch<'_> {
                         .ok_or_else(|| EngineError::Internal(format!("node {node_id:?} has no accepted spec")))?;
                     let spec = codec::decode_spec(&spec.spec)?;
                     let task = self.task(&task_id).await?;
-                    let rule = ChildRule {
-                        min_successes: spec.min_successes,
-                        fail_fast: true,
-                    };
-                    GraphInfo::bindings(spec.outputs, task.interface.outputs.clone(), rule)
+                    CompositePlan::dynamic(spec.outputs, task.interface.outputs.clone(), spec.min_successes)
                 }
                 NodeTarget::SubWorkflow(id) => {
                     let workflow = self.shared.templates.workflow(self.tx.as_mut(), &id).await?;
                     let workflow = workflow.ok_or_else(|| {
                         EngineError::Internal(format!("workflow {id} vanished after it was compiled"))
                     })?;
-                    workflow_info(&workflow)
+                    CompositePlan::workflow(&workflow)
                 }
-                NodeTarget::Branch(_) => GraphInfo {
-                    assembly: Assembly::TakenArm,
-                    rule: ChildRule {
-                        min_successes: Some(1),
-                        fail_fast: true,
-                    },
-                    parallelism: None,
-                },
+                NodeTarget::Branch(_) => CompositePlan::branch(),
                 NodeTarget::Array(array) => {
                     let NodeTarget::Task(task_id) = &array.node.target else {
                         return Err(EngineError::Internal(format!(
@@ -228,17 +183,7 @@ impl Batch<'_> {
                         )));
                     };
                     let task = self.shared.templates.require_task(self.tx.as_mut(), task_id).await?;
-                    let interface = array_interface(&task, &array.node, array.success);
-                    GraphInfo {
-                        assembly: Assembly::Gather {
-                            vars: interface.outputs,
-                        },
-                        rule: ChildRule {
-                            min_successes: Some(required_successes(array.success, total)),
-                            fail_fast: true,
-                        },
-                        parallelism: array.parallelism,
-                    }
+                    CompositePlan::array(&task, &array, total)
                 }
                 NodeTarget::LaunchPlan(_) => {
                     return Err(EngineError::Internal(format!(
@@ -247,17 +192,8 @@ impl Batch<'_> {
                 }
             }
         };
-        let info = Arc::new(info);
-        self.shared.remember_graph(execution_id, node_id, attempt, info.clone());
-        Ok(info)
+        let plan = Arc::new(plan);
+        self.shared.remember_plan(execution_id, node_id, attempt, plan.clone());
+        Ok(plan)
     }
-}
-
-/// How a workflow's outputs are assembled and its nodes' failures count.
-pub(crate) fn workflow_info(workflow: &WorkflowTemplate) -> GraphInfo {
-    let rule = ChildRule {
-        min_successes: None,
-        fail_fast: workflow.failure_policy == FailurePolicy::FailImmediately,
-    };
-    GraphInfo::bindings(workflow.outputs.clone(), workflow.interface.outputs.clone(), rule)
 }

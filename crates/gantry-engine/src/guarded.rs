@@ -122,6 +122,14 @@ impl Store for GuardedStore {
         self.guard(self.store().nodes_creating_children(updated_before)).await
     }
 
+    async fn child_outputs(&self, execution_id: Uuid, parent_id: &str) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
+        self.guard(self.store().child_outputs(execution_id, parent_id)).await
+    }
+
+    async fn assembling(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        self.guard(self.store().assembling(updated_before)).await
+    }
+
     async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {
         self.guard(self.store().next_not_before(now)).await
     }

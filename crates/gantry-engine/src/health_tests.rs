@@ -127,6 +127,12 @@ impl Store for Switched {
     async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
         self.reach().await?.nodes_creating_children(updated_before).await
     }
+    async fn child_outputs(&self, execution_id: Uuid, parent_id: &str) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
+        self.reach().await?.child_outputs(execution_id, parent_id).await
+    }
+    async fn assembling(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        self.reach().await?.assembling(updated_before).await
+    }
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
         self.reach().await?.listen().await
     }

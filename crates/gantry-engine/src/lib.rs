@@ -1,9 +1,10 @@
 //! Gantry's engine: carries out what `gantry-core` decides, against a `gantry-store`.
 //!
 //! Event-driven: a submission, a completion, a lease expiry or a termination is applied in one transaction, and its
-//! effects (ready nodes, new attempts, parent assembly, execution completion) follow in the same transaction. There
-//! are no periodic scans of graphs and no task or timer per waiting node; what is not running lives only in the
-//! database. One writer task applies every state change, batching whatever commands are waiting into one
+//! effects (ready nodes, new attempts, execution completion) follow in the same transaction; a composite's output
+//! assembly is recorded there and done after the commit by the assembler (`assembly.rs`), outside the writer, whose
+//! result is applied as another command. There are no periodic scans of graphs and no task or timer per waiting
+//! node; what is not running lives only in the database. One writer task applies every state change, batching whatever commands are waiting into one
 //! transaction (see `writer.rs`); reads go straight to the store, and leave the engine as typed records (`reads/`):
 //! nothing outside the engine sees a row or decodes stored bytes.
 //!
@@ -11,6 +12,7 @@
 //! It uses `gantry-proto`'s messages without its `services` feature, so tonic is not even in its dependency tree.
 #![forbid(unsafe_code)]
 
+mod assembly;
 mod batch;
 mod blobs;
 mod cache;
@@ -89,11 +91,13 @@ pub struct EngineTasks {
     pub listener: JoinHandle<()>,
     /// Watches whether the store is reachable, and renews leases after an outage.
     pub monitor: JoinHandle<()>,
+    /// Assembles composites' outputs outside the writer (see `assembly.rs`).
+    pub assembler: JoinHandle<()>,
 }
 
 impl Engine {
-    /// Starts the writer, the lease sweeper, the listener for other replicas and the store's health monitor on the
-    /// current tokio runtime.
+    /// Starts the writer, the lease sweeper, the listener for other replicas, the store's health monitor and the
+    /// assembler on the current tokio runtime.
     pub fn start(store: Arc<dyn Store>, config: EngineConfig) -> (Engine, EngineTasks) {
         let shared = Arc::new(Shared::new(store, config));
         let (commands, receiver) = mpsc::channel(4_096);
@@ -102,6 +106,15 @@ impl Engine {
         let sweeper = tokio::spawn(sweep::run(engine.downgrade()));
         let listener = tokio::spawn(sweep::listen(engine.downgrade()));
         let monitor = tokio::spawn(health::monitor(Arc::downgrade(&engine.shared)));
+        let jobs = engine
+            .shared
+            .take_assembly_queue()
+            .expect("a new engine's assembly queue");
+        let assembler = tokio::spawn(assembly::run(
+            Arc::downgrade(&engine.shared),
+            jobs,
+            engine.commands.downgrade(),
+        ));
         (
             engine,
             EngineTasks {
@@ -109,6 +122,7 @@ impl Engine {
                 sweeper,
                 listener,
                 monitor,
+                assembler,
             },
         )
     }

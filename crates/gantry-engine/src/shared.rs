@@ -5,11 +5,14 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use gantry_core::compile::CompiledGraph;
-use gantry_core::model::{Binding, Identifier, Variable};
-use gantry_core::state::ChildRule;
+use gantry_core::model::Identifier;
+use gantry_core::state::CompositePlan;
 use gantry_store::Store;
 use uuid::Uuid;
 
+use tokio::sync::mpsc;
+
+use crate::assembly::AssemblyJob;
 use crate::batch::NodeKey;
 use crate::blobs::{BlobStore, Offloader};
 use crate::composite::Children;
@@ -20,45 +23,6 @@ use crate::health::StoreHealth;
 use crate::notify::Signals;
 use crate::refusals::Refusals;
 use crate::templates::TemplateCache;
-
-/// How a composite's outputs are assembled and how its children's failures count: the part of a workflow, accepted
-/// spec, branch or array node still needed after its children exist. Immutable once written, so cached.
-#[derive(Debug, Clone)]
-pub(crate) struct GraphInfo {
-    pub assembly: Assembly,
-    pub rule: ChildRule,
-    /// For array nodes: how many elements may run at once.
-    pub parallelism: Option<u32>,
-}
-
-/// How a composite's outputs come from its children's.
-#[derive(Debug, Clone)]
-pub(crate) enum Assembly {
-    /// Output bindings over the children (a workflow, sub-workflow or dynamic spec), producing `vars`: the
-    /// workflow's outputs, or the dynamic parent task's.
-    Bindings {
-        outputs: Arc<[Binding]>,
-        vars: Vec<Variable>,
-    },
-    /// A branch: the outputs of the arm that ran.
-    TakenArm,
-    /// An array node: one list per output, element `i` from child `i` (`none` where it did not succeed).
-    Gather { vars: Vec<Variable> },
-}
-
-impl GraphInfo {
-    /// A workflow's or spec's: output bindings, and how many children must succeed.
-    pub fn bindings(outputs: impl Into<Arc<[Binding]>>, vars: Vec<Variable>, rule: ChildRule) -> Self {
-        GraphInfo {
-            assembly: Assembly::Bindings {
-                outputs: outputs.into(),
-                vars,
-            },
-            rule,
-            parallelism: None,
-        }
-    }
-}
 
 /// What never changes about an execution once created.
 #[derive(Debug, Clone, Copy)]
@@ -81,8 +45,9 @@ pub(crate) struct Shared {
     pub offloader: Offloader,
     /// Wakes the sweeper when a delayed attempt was queued (see `sweep.rs`).
     pub sweeper_poke: Arc<tokio::sync::Notify>,
-    /// Keyed by (execution, scoped node id, attempt); the execution's own workflow under an empty node id.
-    graphs: Mutex<HashMap<(Uuid, String, i32), Arc<GraphInfo>>>,
+    /// The plans of composites (see `Batch::plan`), keyed by (execution, scoped node id, attempt); the execution's
+    /// own workflow under an empty node id.
+    plans: Mutex<HashMap<(Uuid, String, i32), Arc<CompositePlan>>>,
     /// What never changes about an execution once created; read once.
     facts: Mutex<HashMap<Uuid, ExecutionFacts>>,
     /// Registered workflows compiled for sub-workflow nodes; registered templates never change.
@@ -98,6 +63,13 @@ pub(crate) struct Shared {
     pub instance: Uuid,
     /// Transitions the core refused (see `refusals.rs`).
     pub refusals: Refusals,
+    /// Jobs for the assembler (see `assembly.rs`), sent once their batch committed.
+    assembly_jobs: mpsc::UnboundedSender<AssemblyJob>,
+    /// The assembler's end of `assembly_jobs`, until it takes it (the engine's tests take jobs from it themselves).
+    assembly_queue: Mutex<Option<mpsc::UnboundedReceiver<AssemblyJob>>>,
+    /// The targets (execution, node id; empty for an execution) of the jobs sent and not done yet, so that the
+    /// sweeper does not assemble again what is only slow.
+    assembling: Mutex<HashSet<NodeKey>>,
 }
 
 /// Composites waiting for their next chunk of children, each once, oldest first.
@@ -126,6 +98,7 @@ impl Shared {
         let first_chunk = config.children_chunk.clamp(1, creation::FIRST_CHUNK);
         let health = Arc::new(StoreHealth::new(store));
         let strict_transitions = config.strict_transitions;
+        let (assembly_jobs, assembly_queue) = mpsc::unbounded_channel();
         Shared {
             store: Arc::new(GuardedStore::new(health.clone())),
             health,
@@ -137,7 +110,7 @@ impl Shared {
             },
             config,
             sweeper_poke: Arc::new(tokio::sync::Notify::new()),
-            graphs: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
             sub_workflows: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             children: Mutex::new(HashMap::new()),
@@ -145,17 +118,20 @@ impl Shared {
             chunk: AtomicUsize::new(first_chunk),
             instance: Uuid::now_v7(),
             refusals: Refusals::new(strict_transitions),
+            assembly_jobs,
+            assembly_queue: Mutex::new(Some(assembly_queue)),
+            assembling: Mutex::new(HashSet::new()),
         }
     }
 
-    pub fn graph_info(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> Option<Arc<GraphInfo>> {
-        let graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        graphs.get(&(execution_id, node_id.to_owned(), attempt)).cloned()
+    pub fn plan(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> Option<Arc<CompositePlan>> {
+        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans.get(&(execution_id, node_id.to_owned(), attempt)).cloned()
     }
 
-    pub fn remember_graph(&self, execution_id: Uuid, node_id: &str, attempt: i32, info: Arc<GraphInfo>) {
-        let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        graphs.insert((execution_id, node_id.to_owned(), attempt), info);
+    pub fn remember_plan(&self, execution_id: Uuid, node_id: &str, attempt: i32, plan: Arc<CompositePlan>) {
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans.insert((execution_id, node_id.to_owned(), attempt), plan);
     }
 
     pub fn sub_workflow(&self, id: &Identifier) -> Option<Arc<CompiledGraph>> {
@@ -184,8 +160,8 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&execution_id);
-        let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        graphs.retain(|(exec, _, _), _| *exec != execution_id);
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans.retain(|(exec, _, _), _| *exec != execution_id);
         let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
         children.retain(|(exec, _), _| *exec != execution_id);
     }
@@ -215,5 +191,41 @@ impl Shared {
 
     pub fn next_creation(&self) -> Option<NodeKey> {
         self.creations.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    /// Sends committed batches' assembly jobs to the assembler, each target once while its job is not done.
+    pub fn queue_assemblies(&self, jobs: Vec<AssemblyJob>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let mut assembling = self.assembling.lock().unwrap_or_else(|p| p.into_inner());
+        for job in jobs {
+            if assembling.insert(job.target.key()) {
+                // Fails only once the assembler is gone (the engine is stopping): the target stays assembling and is
+                // assembled again after the restart.
+                let _ = self.assembly_jobs.send(job);
+            }
+        }
+    }
+
+    /// The assembler's end of the job channel; `None` once taken.
+    pub fn take_assembly_queue(&self) -> Option<mpsc::UnboundedReceiver<AssemblyJob>> {
+        self.assembly_queue.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The next job waiting, for tests that run the assembler's jobs themselves.
+    #[cfg(test)]
+    pub fn next_assembly(&self) -> Option<AssemblyJob> {
+        let mut queue = self.assembly_queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.as_mut().and_then(|queue| queue.try_recv().ok())
+    }
+
+    /// The job of `key` is done (its result sent to the writer, or given up until the sweeper's next look).
+    pub fn assembly_done(&self, key: &NodeKey) {
+        self.assembling.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    pub fn assembly_in_flight(&self, key: &NodeKey) -> bool {
+        self.assembling.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
     }
 }

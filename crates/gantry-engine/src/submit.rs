@@ -16,7 +16,6 @@ use crate::batch::Batch;
 use crate::codec;
 use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
-use crate::execution::workflow_info;
 
 /// What an execution runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,8 +236,12 @@ impl Batch<'_> {
             finished_at: None,
         };
         self.insert_execution(row).await?;
-        self.shared
-            .remember_graph(id, "", 0, Arc::new(workflow_info(&workflow)));
+        self.shared.remember_plan(
+            id,
+            "",
+            0,
+            Arc::new(gantry_core::state::CompositePlan::workflow(&workflow)),
+        );
         self.prepared
             .insert((id, String::new()), Children::Graph(Arc::new(graph)));
         self.execution_events.push_back((id, ExecutionEvent::Start));

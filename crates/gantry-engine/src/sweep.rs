@@ -49,6 +49,9 @@ pub(crate) async fn run(engine: WeakEngine) {
             if !take_over_stalled_creations(&engine, &shared, now).await {
                 return;
             }
+            if !assemble_stalled(&engine, &shared, now).await {
+                return;
+            }
         }
         // Wake the queues of attempts whose backoff ended since the last look, however the sweeper woke: a backoff
         // may end between the sweep that queued the retry and the sweeper's next look, and must not be missed.
@@ -123,6 +126,29 @@ async fn take_over_stalled_creations(engine: &WeakEngine, shared: &Shared, now: 
         tracing::info!(execution_id = %key.0, node_id = %key.1, "taking over the creation of stalled children");
         let command = Command {
             request: Request::CreateChildren(key),
+            reply: Reply::Internal,
+        };
+        if commands.send(command).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Asks the writer to assemble again the nodes and executions left assembling for a while with no job of this
+/// engine's carrying them (the replica assembling them died, or the job failed). Returns `false` once the engine is
+/// gone.
+async fn assemble_stalled(engine: &WeakEngine, shared: &Shared, now: i64) -> bool {
+    let requests = crate::assembly::resumable(shared, now - crate::assembly::STALLED_AFTER_MS).await;
+    if requests.is_empty() {
+        return true;
+    }
+    let Some(commands) = engine.commands.upgrade() else {
+        return false;
+    };
+    for request in requests {
+        let command = Command {
+            request,
             reply: Reply::Internal,
         };
         if commands.send(command).await.is_err() {

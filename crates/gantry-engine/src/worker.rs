@@ -8,7 +8,8 @@ use gantry_core::compile::{Registry, compile_dynamic};
 use gantry_core::model::{DynamicJobSpec, ExecutionError, TaskTemplate};
 use gantry_core::resolve;
 use gantry_core::state::{
-    self, AttemptEffect, AttemptEvent, AttemptPhase, AttemptResult, AttemptState, NodeEvent, TransitionError,
+    self, AttemptEffect, AttemptEvent, AttemptPhase, AttemptResult, AttemptState, CompositePlan, NodeEvent,
+    TransitionError,
 };
 use gantry_store::{AttemptRow, PutOutcome, ResourceKind, ResourceRow, SpecRow};
 use uuid::Uuid;
@@ -19,7 +20,6 @@ use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
 use crate::ingress::{Admitted, CompiledSpec};
 use crate::notify::ChangeScope;
-use crate::shared::GraphInfo;
 
 /// Names an attempt: its execution, scoped node id and attempt number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -407,12 +407,12 @@ impl Batch<'_> {
         task: &TaskTemplate,
         bytes: bytes::Bytes,
     ) {
-        let rule = state::ChildRule {
-            min_successes: spec.min_successes,
-            fail_fast: true,
-        };
         // The graph's outputs are the spec's (a spec compiled as it was accepted no longer has them).
-        let info = GraphInfo::bindings(graph.outputs.clone(), task.interface.outputs.clone(), rule);
+        let plan = CompositePlan::dynamic(
+            graph.outputs.clone(),
+            task.interface.outputs.clone(),
+            spec.min_successes,
+        );
         self.add_spec(SpecRow {
             execution_id: key.0,
             node_id: key.1.clone(),
@@ -421,7 +421,7 @@ impl Batch<'_> {
             created_at: self.now,
         });
         self.node_mut(key).is_dynamic = true;
-        self.shared.remember_graph(key.0, &key.1, attempt, Arc::new(info));
+        self.shared.remember_plan(key.0, &key.1, attempt, Arc::new(plan));
         self.prepared.insert(key.clone(), Children::Graph(graph));
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 use uuid::Uuid;
 
+use crate::assembly::AssemblyTarget;
 use crate::batch::{Batch, BatchOutcome, NodeKey};
 use crate::error::{EngineError, EngineResult};
 use crate::ingress::Admitted;
@@ -31,6 +32,8 @@ impl Request {
             Request::Poll { .. } => "poll",
             Request::Sweep => "sweep",
             Request::CreateChildren(_) => "create_children",
+            Request::Assemble(_) => "assemble",
+            Request::Assembled { .. } => "assembled",
         }
     }
 }
@@ -70,6 +73,15 @@ pub(crate) enum Request {
     Sweep,
     /// The engine's own: create the next chunk of a composite's children.
     CreateChildren(NodeKey),
+    /// The engine's own: assemble again a node (an execution, under an empty node id) left assembling with no job
+    /// carrying it (see `assembly.rs`).
+    Assemble(NodeKey),
+    /// The assembler's: a target's outputs assembled (encoded, large values offloaded) or why they could not be;
+    /// applied only if the target is still assembling at that attempt.
+    Assembled {
+        target: AssemblyTarget,
+        result: Result<Vec<u8>, String>,
+    },
 }
 
 #[derive(Debug)]
@@ -141,7 +153,7 @@ impl Reply {
             (Reply::Swept(tx), Outcome::Swept(r)) => drop(tx.send(r)),
             (Reply::Internal, Outcome::Internal(r)) => {
                 if let Err(error) = r {
-                    tracing::error!(%error, "creating children failed");
+                    tracing::error!(%error, "an engine command failed");
                 }
             }
             (reply, _) => reply.fail(EngineError::Internal("mismatched reply".into())),
@@ -158,7 +170,7 @@ impl Reply {
             Reply::Completed(tx) => drop(tx.send(Err(error))),
             Reply::Polled(tx) => drop(tx.send(Err(error))),
             Reply::Swept(tx) => drop(tx.send(Err(error))),
-            Reply::Internal => tracing::error!(%error, "creating children failed"),
+            Reply::Internal => tracing::error!(%error, "an engine command failed"),
         }
     }
 }
@@ -168,6 +180,7 @@ impl Reply {
 pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
     let max_batch = shared.config.max_batch.max(1);
     crate::creation::resume(&shared).await;
+    resume_assemblies(&shared, max_batch).await;
     let mut waiting = Vec::with_capacity(max_batch + 1);
     loop {
         match shared.next_creation() {
@@ -195,6 +208,26 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Comman
             }
         }
         apply_batch(&shared, std::mem::take(&mut waiting)).await;
+    }
+}
+
+/// Assembles again every node and execution left assembling (the server stopped or crashed before their jobs were
+/// done), `max_batch` commands a batch.
+pub(crate) async fn resume_assemblies(shared: &Arc<Shared>, max_batch: usize) {
+    let mut requests = crate::assembly::resumable(shared, i64::MAX)
+        .await
+        .into_iter()
+        .peekable();
+    while requests.peek().is_some() {
+        let batch = requests
+            .by_ref()
+            .take(max_batch)
+            .map(|request| Command {
+                request,
+                reply: Reply::Internal,
+            })
+            .collect();
+        apply_batch(shared, batch).await;
     }
 }
 
@@ -293,6 +326,7 @@ fn after_commit(shared: &Shared, outcome: BatchOutcome) {
         shared.forget_execution(execution_id);
     }
     shared.queue_creations(outcome.creating);
+    shared.queue_assemblies(outcome.assemblies);
 }
 
 async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> Outcome {
@@ -318,6 +352,8 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         } => Outcome::Polled(poll(batch, worker_id, completions, queues, *limit, lease_ms).await),
         Request::Sweep => Outcome::Swept(batch.sweep(1_000).await),
         Request::CreateChildren(key) => Outcome::Internal(batch.continue_children(key).await),
+        Request::Assemble(key) => Outcome::Internal(batch.assemble_again(key).await),
+        Request::Assembled { target, result } => Outcome::Internal(batch.apply_assembly(target, result).await),
     }
 }
 

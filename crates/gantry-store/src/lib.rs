@@ -130,6 +130,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// must go on creating (all of them at start, `i64::MAX`; those no one has been creating for a while, later).
     async fn nodes_creating_children(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
 
+    /// `(node_id, outputs)` of every child of `parent_id` (empty: the top-level nodes) in position order, read
+    /// outside any transaction, as [`Tx::child_outputs`] reads them: what the engine's assembler assembles a
+    /// composite's outputs from, once the batch that made it `assembling` committed.
+    async fn child_outputs(&self, execution_id: Uuid, parent_id: &str) -> StoreResult<Vec<(String, Option<Vec<u8>>)>>;
+
+    /// `(execution, node)` of every node in phase `assembling` last updated before `updated_before`, and of every
+    /// execution in phase `succeeding` (assembling its outputs) likewise, under an empty node id: the assemblies an
+    /// engine must do again (all of them at start, `i64::MAX`; those no one finished for a while, later). Read along
+    /// partial indexes, so it costs nothing however many nodes are in other phases.
+    async fn assembling(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
+
     /// What other processes sharing the database announce ([`Tx::announce_queues`], [`Tx::announce_executions`]), as
     /// a channel; `None` when the store has no such channel (SQLite: one process owns the file). On Postgres this holds
     /// one pooled connection until the receiver is dropped; a lost connection ends the channel.

@@ -113,6 +113,7 @@ both_stores!(
     nodes::abort_descendants_aborts_only_the_subtree,
     nodes::abort_whole_execution,
     nodes::nodes_creating_children_are_listed_until_all_are_created,
+    nodes::assembling_nodes_and_executions_are_listed,
     nodes::descendants_of_some_phases_page_in_node_id_order,
     nodes::first_child_error_is_the_earliest_unsuccessful_child,
     parking::parked_attempts_count_and_unpark_oldest_first,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use gantry_core::model::{
     Binding, DynamicJobSpec, Identifier, Literal, LiteralMap, LiteralType, Node, TaskTemplate, TypedInterface, Variable,
@@ -27,10 +27,14 @@ pub enum Backend {
     Postgres,
 }
 
-/// The engine's state on a fresh store, without its writer and sweeper tasks: the test applies each batch itself.
+/// The engine's state on a fresh store, without its writer, sweeper and assembler tasks: the test applies each batch
+/// itself, and after each (unless held) does the assembly jobs it left and applies their results, until none is
+/// left, as the assembler and the writer would.
 pub struct Harness {
     pub shared: Arc<Shared>,
     clock: Arc<AtomicI64>,
+    /// Whether assembly jobs wait for [`Harness::run_assemblies`] instead of running after each batch.
+    hold: AtomicBool,
     postgres: Option<(String, String)>,
 }
 
@@ -89,6 +93,7 @@ impl Harness {
         Harness {
             shared: Arc::new(Shared::new(store, config)),
             clock,
+            hold: AtomicBool::new(false),
             postgres,
         }
     }
@@ -99,6 +104,41 @@ impl Harness {
         let config = self.shared.config.clone();
         self.shared = Arc::new(Shared::new(self.shared.health.store.clone(), config));
         crate::creation::resume(&self.shared).await;
+        let max_batch = self.shared.config.max_batch.max(1);
+        crate::writer::resume_assemblies(&self.shared, max_batch).await;
+        self.after_batch().await;
+    }
+
+    /// Holds assembly jobs back (a restart then loses them, as a crash would) until [`Harness::run_assemblies`], or
+    /// lets them run after each batch again.
+    pub fn hold_assemblies(&self, hold: bool) {
+        self.hold.store(hold, Ordering::SeqCst);
+    }
+
+    /// Does the waiting assembly jobs as the assembler does and applies their results, each in a batch of its own,
+    /// until none is left (a result may finish a parent, whose assembly is then another job); returns how many jobs
+    /// ran.
+    pub async fn run_assemblies(&self) -> usize {
+        let mut ran = 0;
+        while let Some(job) = self.shared.next_assembly() {
+            let key = job.target.key();
+            if let Some(request) = crate::assembly::run_job(&self.shared, job).await {
+                let command = Command {
+                    request,
+                    reply: Reply::Internal,
+                };
+                apply_batch(&self.shared, vec![command]).await;
+            }
+            self.shared.assembly_done(&key);
+            ran += 1;
+        }
+        ran
+    }
+
+    async fn after_batch(&self) {
+        if !self.hold.load(Ordering::SeqCst) {
+            self.run_assemblies().await;
+        }
     }
 
     /// Creates the queued chunks of children, one chunk a batch as the writer does, until none is left; returns how
@@ -141,7 +181,7 @@ impl Harness {
                 Request::Complete { .. } => reply(Reply::Completed, Waiting::Completed, &mut waiting),
                 Request::Poll { .. } => reply(Reply::Polled, Waiting::Polled, &mut waiting),
                 Request::Sweep => reply(Reply::Swept, Waiting::Swept, &mut waiting),
-                Request::CreateChildren(_) => {
+                Request::CreateChildren(_) | Request::Assemble(_) | Request::Assembled { .. } => {
                     waiting.push(Waiting::Nothing);
                     Reply::Internal
                 }
@@ -149,6 +189,7 @@ impl Harness {
             commands.push(Command { request, reply });
         }
         apply_batch(&self.shared, commands).await;
+        self.after_batch().await;
         let mut answers = Vec::new();
         for waiting in waiting {
             let dropped = || EngineError::Internal("the batch dropped the reply".into());

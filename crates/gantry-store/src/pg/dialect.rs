@@ -24,6 +24,7 @@ impl Dialect for PgDialect {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const UNSUCCESSFUL: &'static str = "unsuccessful";
+    const ASSEMBLING: &'static str = "assembling";
 
     type TextList<'a> = &'a [String];
 

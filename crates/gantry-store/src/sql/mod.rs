@@ -45,6 +45,9 @@ pub trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// The condition on a node row that it stopped without success, spelled as the `nodes_unsuccessful` index is
     /// (Postgres: its generated `unsuccessful` column; SQLite: the phases).
     const UNSUCCESSFUL: &'static str;
+    /// The condition on a node row that it is assembling its outputs, spelled as the `nodes_assembling` index is
+    /// (Postgres: its generated `assembling` column; SQLite: the phase).
+    const ASSEMBLING: &'static str;
 
     /// A list of text bound as one parameter: an array on Postgres, one JSON array on SQLite.
     type TextList<'a>: Encode<'a, Self::Database> + Type<Self::Database> + Send + 'a;

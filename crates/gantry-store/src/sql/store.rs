@@ -24,6 +24,8 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> i32: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    for<'q> Option<Vec<u8>>: Decode<'q, DB>,
     for<'r> &'r str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
     for<'r> RawExecution: sqlx::FromRow<'r, DB::Row>,
@@ -158,6 +160,34 @@ where
         .bind(updated_before)
         .fetch_all(&mut *self.pool.acquire().await?)
         .await?;
+        Ok(rows)
+    }
+
+    async fn child_outputs(&self, execution_id: Uuid, parent_id: &str) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
+        let outputs = sqlx::query_as(
+            "SELECT node_id, outputs FROM nodes WHERE execution_id = $1 AND parent_id = $2 ORDER BY position",
+        )
+        .bind(execution_id)
+        .bind(parent_id)
+        .fetch_all(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(outputs)
+    }
+
+    async fn assembling(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut rows: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, '' FROM executions WHERE phase = 'succeeding' AND updated_at < $1 ORDER BY id")
+                .bind(updated_before)
+                .fetch_all(&mut *conn)
+                .await?;
+        let sql = format!(
+            "SELECT execution_id, node_id FROM nodes WHERE {assembling} AND updated_at < $1 \
+             ORDER BY execution_id, node_id",
+            assembling = D::ASSEMBLING,
+        );
+        let nodes: Vec<(Uuid, String)> = sqlx::query_as(&sql).bind(updated_before).fetch_all(&mut *conn).await?;
+        rows.extend(nodes);
         Ok(rows)
     }
 }

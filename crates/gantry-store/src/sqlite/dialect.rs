@@ -35,6 +35,8 @@ impl Dialect for SqliteDialect {
     const SKIP_LOCKED: &'static str = "";
     /// The phases, as the partial index `nodes_unsuccessful` is defined, so that SQLite uses it.
     const UNSUCCESSFUL: &'static str = concat!("phase IN ", unsuccessful_node_phases_sql!());
+    /// The phase, as the partial index `nodes_assembling` is defined, so that SQLite uses it.
+    const ASSEMBLING: &'static str = "phase = 'assembling'";
 
     type TextList<'a> = String;
 

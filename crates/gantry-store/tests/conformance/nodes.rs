@@ -482,3 +482,50 @@ pub async fn first_child_error_is_the_earliest_unsuccessful_child(store: &dyn St
     assert_eq!(tx.first_child_error(execution.id, "a").await.unwrap(), None);
     tx.commit().await.unwrap();
 }
+
+/// The composites and executions assembling their outputs are listed for an engine to assemble again (by when they
+/// were last updated), until they leave that phase; children's outputs are read outside a transaction as inside.
+pub async fn assembling_nodes_and_executions_are_listed(store: &dyn Store) {
+    let execution = committed_execution(store, "assembling").await;
+    let mut assembling = node(execution.id, "gen", 0);
+    assembling.kind = NodeKind::Composite;
+    assembling.phase = NodePhase::Assembling;
+    let mut running = node(execution.id, "other", 1);
+    running.kind = NodeKind::Composite;
+    running.phase = NodePhase::ChildrenRunning;
+    let mut child = node(execution.id, "gen/0/c0", 0);
+    child.parent_id = "gen".to_owned();
+    child.local_id = "c0".to_owned();
+    child.phase = NodePhase::Succeeded;
+    child.outputs = Some(vec![7]);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&[assembling.clone(), running, child]).await.unwrap();
+    tx.commit().await.unwrap();
+    let ours = |rows: Vec<(Uuid, String)>| -> Vec<String> {
+        rows.into_iter()
+            .filter(|(id, _)| *id == execution.id)
+            .map(|(_, node_id)| node_id)
+            .collect()
+    };
+    assert_eq!(ours(store.assembling(i64::MAX).await.unwrap()), ["gen"]);
+    // Updated at 20: not stalled before then.
+    assert!(ours(store.assembling(20).await.unwrap()).is_empty());
+    assert_eq!(ours(store.assembling(21).await.unwrap()), ["gen"]);
+    assert_eq!(
+        store.child_outputs(execution.id, "gen").await.unwrap(),
+        [("gen/0/c0".to_owned(), Some(vec![7]))]
+    );
+
+    // The execution assembles its own outputs (`succeeding`), listed under an empty node id, first.
+    let mut tx = store.begin().await.unwrap();
+    let mut row = tx.lock_execution(execution.id).await.unwrap().unwrap();
+    row.phase = gantry_core::state::ExecutionPhase::Succeeding;
+    row.updated_at = 30;
+    tx.update_execution(&row).await.unwrap();
+    assembling.phase = NodePhase::Succeeded;
+    assembling.updated_at = 30;
+    tx.update_nodes(std::slice::from_ref(&assembling)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ours(store.assembling(i64::MAX).await.unwrap()), [""]);
+    assert!(ours(store.assembling(30).await.unwrap()).is_empty());
+}
