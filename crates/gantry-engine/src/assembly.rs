@@ -101,7 +101,7 @@ impl AssemblyTarget {
             let Some(local) = node_id.strip_prefix(&prefix) else {
                 continue;
             };
-            let outputs = outputs.as_deref().map(codec::decode_literals).transpose()?;
+            let outputs = outputs.as_deref().map(codec::decode_outputs).transpose()?;
             children.push((local.to_owned(), outputs));
         }
         Ok(children)

@@ -2,7 +2,7 @@
 //! decoding failure is corruption, reported as an internal error.
 
 use gantry_core::model::{
-    DynamicJobSpec, ExecutionError, Identifier, LiteralMap, Node, TaskTemplate, WorkflowTemplate,
+    DynamicJobSpec, ExecutionError, Identifier, Literal, LiteralMap, Node, TaskTemplate, WorkflowTemplate,
 };
 use std::io::{Read, Write};
 
@@ -30,6 +30,17 @@ pub fn encode_literals(map: &LiteralMap) -> Vec<u8> {
 
 pub fn decode_literals(bytes: &[u8]) -> EngineResult<LiteralMap> {
     decode::<pb::LiteralMap, LiteralMap>("literal map", bytes)
+}
+
+/// Stored outputs as assembly holds them (`gantry_core::state::Outputs`): a slice, not a map.
+pub fn decode_outputs(bytes: &[u8]) -> EngineResult<gantry_core::state::Outputs> {
+    let invalid = |e: &dyn std::fmt::Display| EngineError::Internal(format!("stored literal map is invalid: {e}"));
+    let wire = pb::LiteralMap::decode(bytes)
+        .map_err(|e| EngineError::Internal(format!("stored literal map does not decode: {e}")))?;
+    wire.literals
+        .into_iter()
+        .map(|(name, literal)| Ok((name, Literal::try_from(literal).map_err(|e| invalid(&e))?)))
+        .collect()
 }
 
 pub fn encode_error(error: &ExecutionError) -> Vec<u8> {

@@ -21,7 +21,7 @@ pub use error::TransitionError;
 pub use execution::{ExecutionDecision, ExecutionEffect, ExecutionEvent, ExecutionState};
 pub use node::{NodeDecision, NodeEffect, NodeEvent, NodePolicy, NodeState};
 pub use phase::{AttemptPhase, CacheStatus, ExecutionPhase, NodePhase, UnknownPhase};
-pub use plan::{AssemblyPlan, ChildOutputs, CompositePlan};
+pub use plan::{AssemblyPlan, ChildOutputs, CompositePlan, Outputs};
 
 #[cfg(test)]
 mod flow_tests;

@@ -40,7 +40,20 @@ pub enum AssemblyPlan {
 
 /// One child's outputs as read for assembly: its local id (`n0`, `3`), and its outputs if it produced any (a child
 /// that did not succeed has none). In position order.
-pub type ChildOutputs = (String, Option<LiteralMap>);
+pub type ChildOutputs = (String, Option<Outputs>);
+
+/// A child's named outputs as assembly holds them: a slice, looked up by name. A child has a handful of outputs, and
+/// a [`LiteralMap`] of one entry takes a whole B-tree node (about 1 KiB), which for the 100,000 children of a
+/// fan-out held at once was most of the server's memory.
+pub type Outputs = Box<[(String, Literal)]>;
+
+/// The output `name` of a child's `outputs`.
+fn output<'o>(outputs: &'o [(String, Literal)], name: &str) -> Option<&'o Literal> {
+    outputs
+        .iter()
+        .find(|(output, _)| output == name)
+        .map(|(_, value)| value)
+}
 
 impl CompositePlan {
     /// A workflow's (an execution's or a sub-workflow node's): its output bindings; every node must succeed, and
@@ -119,15 +132,15 @@ impl AssemblyPlan {
     pub fn assemble(&self, inputs: &LiteralMap, children: &[ChildOutputs]) -> Result<LiteralMap, String> {
         match self {
             AssemblyPlan::Bindings { outputs, vars } => {
-                let by_id: HashMap<&str, &LiteralMap> = children
+                let by_id: HashMap<&str, &[(String, Literal)]> = children
                     .iter()
-                    .filter_map(|(local, outputs)| Some((local.as_str(), outputs.as_ref()?)))
+                    .filter_map(|(local, outputs)| Some((local.as_str(), outputs.as_deref()?)))
                     .collect();
                 let source = resolve::from_fn(|node_id: &str, name: &str| {
                     if node_id.is_empty() {
                         inputs.get(name)
                     } else {
-                        by_id.get(node_id).and_then(|outputs| outputs.get(name))
+                        by_id.get(node_id).and_then(|outputs| output(outputs, name))
                     }
                 });
                 let source: &dyn OutputSource = &source;
@@ -135,7 +148,7 @@ impl AssemblyPlan {
             }
             AssemblyPlan::TakenArm => children
                 .iter()
-                .find_map(|(_, outputs)| outputs.clone())
+                .find_map(|(_, outputs)| Some(outputs.as_deref()?.iter().cloned().collect()))
                 .ok_or_else(|| "no arm of the branch produced outputs".to_owned()),
             AssemblyPlan::Gather { vars } => gather(vars, children),
         }
@@ -151,8 +164,8 @@ fn gather(vars: &[Variable], elements: &[ChildOutputs]) -> Result<LiteralMap, St
             .iter()
             .map(|(_, outputs)| {
                 outputs
-                    .as_ref()
-                    .and_then(|outputs| outputs.get(&var.name).cloned())
+                    .as_deref()
+                    .and_then(|outputs| output(outputs, &var.name).cloned())
                     .unwrap_or(Literal::None)
             })
             .collect();

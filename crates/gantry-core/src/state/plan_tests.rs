@@ -17,7 +17,7 @@ fn map(values: &[(&str, Literal)]) -> LiteralMap {
 fn children(values: &[(&str, Option<LiteralMap>)]) -> Vec<ChildOutputs> {
     values
         .iter()
-        .map(|(id, outputs)| ((*id).to_owned(), outputs.clone()))
+        .map(|(id, outputs)| ((*id).to_owned(), outputs.clone().map(|map| map.into_iter().collect())))
         .collect()
 }
 
