@@ -139,11 +139,17 @@ impl ServerConfig {
         }
     }
 
-    /// The spec limits workers are told: a spec larger than one message could not even be sent.
+    /// The spec limits workers are told. A spec goes alone in a `CompleteAttempts` call, which takes messages as large
+    /// as the largest spec (`completion_message_bytes`), so the spec limit does not depend on the message limit.
     pub fn spec_limits(&self) -> (u64, u64) {
-        let message = u64::try_from(self.max_message_bytes).unwrap_or(u64::MAX);
-        let bytes = self.max_spec_bytes.min(message.saturating_sub(SPEC_MESSAGE_MARGIN));
-        (self.max_spec_nodes, bytes)
+        (self.max_spec_nodes, self.max_spec_bytes)
+    }
+
+    /// The largest `CompleteAttempts` message: one that holds the largest spec, or `--max-message-bytes` if larger.
+    /// Every other call is held to `--max-message-bytes`.
+    pub fn completion_message_bytes(&self) -> usize {
+        let spec = self.max_spec_bytes.saturating_add(SPEC_MESSAGE_MARGIN);
+        self.max_message_bytes.max(usize::try_from(spec).unwrap_or(usize::MAX))
     }
 }
 

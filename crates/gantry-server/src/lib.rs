@@ -145,7 +145,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let admin = AdminServiceServer::new(AdminApi::new(engine.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let worker = WorkerRoutes::new(WorkerApi::new(engine.clone(), config.spec_limits()), limit);
+    let api = WorkerApi::new(engine.clone(), config.spec_limits());
+    let worker = WorkerRoutes::new(api, limit, config.completion_message_bytes());
 
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()

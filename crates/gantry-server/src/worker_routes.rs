@@ -1,6 +1,7 @@
 //! The worker service as served: the generated `WorkerServiceServer` for every method but `CompleteAttempts`, whose
 //! requests are decoded with their dynamic specs left encoded (`gantry_proto::lazy`), so that a 100,000-node spec is
-//! never a tree of `pb` messages on the server. Same path, same wire format: clients see one service.
+//! never a tree of `pb` messages on the server, and up to the spec limit in size whatever the message limit (a spec
+//! travels alone in one). Same path, same wire format: clients see one service.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,12 +24,14 @@ const COMPLETE_ATTEMPTS: &str = "/gantry.v1.WorkerService/CompleteAttempts";
 pub struct WorkerRoutes {
     generated: WorkerServiceServer<WorkerApi>,
     api: Arc<WorkerApi>,
-    /// The largest message decoded or encoded, as for the generated server.
+    /// The largest message encoded, as for the generated server.
     max_message_bytes: usize,
+    /// The largest `CompleteAttempts` request decoded: one that holds the largest dynamic spec.
+    max_completion_bytes: usize,
 }
 
 impl WorkerRoutes {
-    pub fn new(api: WorkerApi, max_message_bytes: usize) -> Self {
+    pub fn new(api: WorkerApi, max_message_bytes: usize, max_completion_bytes: usize) -> Self {
         let api = Arc::new(api);
         let generated = WorkerServiceServer::from_arc(api.clone())
             .max_decoding_message_size(max_message_bytes)
@@ -37,6 +40,7 @@ impl WorkerRoutes {
             generated,
             api,
             max_message_bytes,
+            max_completion_bytes,
         }
     }
 }
@@ -62,11 +66,12 @@ where
         if request.uri().path() != COMPLETE_ATTEMPTS {
             return self.generated.call(request);
         }
-        let (api, limit) = (self.api.clone(), self.max_message_bytes);
+        let (api, decoding, encoding) = (self.api.clone(), self.max_completion_bytes, self.max_message_bytes);
         Box::pin(async move {
             let codec =
                 tonic_prost::ProstCodec::<pb::CompleteAttemptsResponse, lazy::CompleteAttemptsRequest>::default();
-            let mut grpc = tonic::server::Grpc::new(codec).apply_max_message_size_config(Some(limit), Some(limit));
+            let mut grpc =
+                tonic::server::Grpc::new(codec).apply_max_message_size_config(Some(decoding), Some(encoding));
             Ok(grpc.unary(CompleteAttempts(api), request).await)
         })
     }

@@ -30,12 +30,12 @@ pub struct SpecLimits {
 }
 
 impl Default for SpecLimits {
-    /// A server's defaults (`--max-spec-nodes`, and what fits in its default 64 MiB message), for specs built before
-    /// any poll told the real ones.
+    /// A server's defaults (`--max-spec-nodes`, `--max-spec-bytes`), for specs built before any poll told the real
+    /// ones.
     fn default() -> Self {
         SpecLimits {
             max_nodes: 1_000_000,
-            max_bytes: 64 * 1024 * 1024 - 64 * 1024,
+            max_bytes: 256 * 1024 * 1024,
         }
     }
 }

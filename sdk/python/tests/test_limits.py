@@ -152,3 +152,39 @@ def test_results_are_sent_within_the_message_limit(client, server):
     finally:
         worker.stop(wait=True, timeout=30)
         worker.close()
+
+
+@gantry.task(project="pytest", domain="dev", queue="pytest-small-messages-spec")
+def doubled(i: int) -> int:
+    return i * 2
+
+
+@gantry.dynamic_task(project="pytest", domain="dev", queue="pytest-small-messages-spec")
+def wide(n: int) -> list[int]:
+    res = []
+    for i in range(n):
+        node = doubled(i=i)
+        yield node
+        res.append(node.outputs.out)
+    return res
+
+
+def test_a_spec_larger_than_the_workers_messages_is_sent_whole(client, server):
+    # A spec goes alone in a CompleteAttempts call, which the server takes up to its spec limit (256 MiB by default),
+    # whatever the message limits: a worker whose messages are 64 KiB sends a 9,000-node spec of about 590 KB.
+    n = 9_000
+    worker = gantry.Worker(
+        server, tasks=[doubled, wide], concurrency=8, max_message_bytes=64 * 1024, shutdown_grace=10
+    )
+    worker.register()
+    worker.start()
+    try:
+        spec = build_spec(wide, {"n": n})
+        size = worker_pb2.Completion(dynamic_spec=spec).ByteSize()
+        assert size > 8 * 64 * 1024, size
+        execution = client.run(wide, n=n)
+        assert execution.result(timeout=120) == [2 * i for i in range(n)]
+        assert worker.error is None
+    finally:
+        worker.stop(wait=True, timeout=30)
+        worker.close()

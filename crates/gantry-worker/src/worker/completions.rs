@@ -215,7 +215,11 @@ async fn send(shared: &Shared, batch: Vec<PendingCompletion>, give_up: &Cancella
         let mut call = tonic::Request::new(request.clone());
         // A call the server does not answer is given up and sent again, as a failed one is.
         call.set_timeout(COMPLETION_DEADLINE);
-        match shared.client().complete_attempts(call).await {
+        let mut client = match batch.iter().any(PendingCompletion::is_spec) {
+            true => shared.spec_client(),
+            false => shared.client(),
+        };
+        match client.complete_attempts(call).await {
             Ok(response) => break response.into_inner(),
             Err(status) if status.code() == tonic::Code::InvalidArgument => {
                 error!(error = %status.message(), count = batch.len(), "server refused the completion batch, dropped");

@@ -171,12 +171,22 @@ impl Shared {
         *self.spec_limits.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Learns the server's spec limits from a poll response; a spec must also fit in one of this worker's messages.
+    /// Learns the server's spec limits from a poll response. A spec goes alone in a `CompleteAttempts` call, which
+    /// the server takes up to its spec limit whatever its message limit, and which this worker sends as large
+    /// (`spec_client`).
     fn observe_limits(&self, limits: Option<&pb::WorkerLimits>) {
-        let mut limits = SpecLimits::from_wire(limits);
-        let message = u64::try_from(self.config.max_message_bytes).unwrap_or(u64::MAX);
-        limits.max_bytes = limits.max_bytes.min(message.saturating_sub(SPEC_MESSAGE_MARGIN));
-        *self.spec_limits.lock().unwrap_or_else(PoisonError::into_inner) = limits;
+        *self.spec_limits.lock().unwrap_or_else(PoisonError::into_inner) = SpecLimits::from_wire(limits);
+    }
+
+    /// A client for a `CompleteAttempts` call that carries a dynamic spec: it sends a message as large as the spec
+    /// limit allows, beyond `max_message_bytes`, which holds every other call.
+    pub(crate) fn spec_client(&self) -> WorkerServiceClient<Channel> {
+        let spec = self.spec_limits().max_bytes.saturating_add(SPEC_MESSAGE_MARGIN);
+        let limit = self
+            .config
+            .max_message_bytes
+            .max(usize::try_from(spec).unwrap_or(usize::MAX));
+        self.client.clone().max_encoding_message_size(limit)
     }
 }
 

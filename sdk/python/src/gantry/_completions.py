@@ -230,7 +230,8 @@ def send(worker: Worker, batch: list[Pending]) -> list[Pending]:
     backoff_delay, give_up_at = 0.05, None
     while True:
         try:
-            response = worker._stub.CompleteAttempts(request, timeout=30)
+            stub = worker._spec_stub() if any(is_spec(pending) for pending in batch) else worker._stub
+            response = stub.CompleteAttempts(request, timeout=30)
             break
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.INVALID_ARGUMENT:

@@ -36,7 +36,7 @@ class SpecLimits:
     the encoded `Completion.dynamic_spec` field. The defaults are a server's, for specs built before a poll told."""
 
     max_nodes: int = 1_000_000
-    max_bytes: int = 64 * 1024 * 1024 - 64 * 1024
+    max_bytes: int = 256 * 1024 * 1024
 
     @classmethod
     def from_proto(cls, limits: worker_pb2.WorkerLimits) -> SpecLimits:

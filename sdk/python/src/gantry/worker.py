@@ -309,10 +309,12 @@ class Worker:
         self.completion_linger = completion_linger
         self.max_completion_batch = max_completion_batch
         self.max_message_bytes = max_message_bytes
-        self._spec_limits = self._within_message(SpecLimits())
+        self._spec_limits = SpecLimits()
         self._channel = make_channel(address, max_message_bytes)
         self._stub = worker_pb2_grpc.WorkerServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        # (send limit, channel, stub) for completions carrying a spec (see `_spec_stub`).
+        self._spec_channel: tuple[int, grpc.Channel, worker_pb2_grpc.WorkerServiceStub] | None = None
         self._lock = threading.Lock()
         self._running: dict[tuple[str, str, int], _Attempt] = {}
         self._stopping = threading.Event()
@@ -383,6 +385,8 @@ class Worker:
 
     def close(self) -> None:
         self._channel.close()
+        if self._spec_channel is not None:
+            self._spec_channel[1].close()
 
     # --- the loop ----------------------------------------------------------------------------------------------
 
@@ -504,7 +508,7 @@ class Worker:
                     self._poll_future = None
             backoff.reset()
             if response.HasField("limits"):
-                self._spec_limits = self._within_message(SpecLimits.from_proto(response.limits))
+                self._spec_limits = SpecLimits.from_proto(response.limits)
             self._settle_carried(carried, list(response.completion_results))
             assignments = list(response.assignments)
             found_work = bool(assignments)
@@ -652,10 +656,24 @@ class Worker:
             completion.error.CopyFrom(system_error(message, "worker_shutdown"))
             self._outbox.push((attempt.key, completion))
 
-    def _within_message(self, limits: SpecLimits) -> SpecLimits:
-        """A spec must also fit in one of this worker's messages."""
-        fits = self.max_message_bytes - SPEC_MESSAGE_MARGIN
-        return dataclasses.replace(limits, max_bytes=min(limits.max_bytes, fits))
+    def _spec_stub(self) -> worker_pb2_grpc.WorkerServiceStub:
+        """A stub for a `CompleteAttempts` call that carries a dynamic spec: the server takes one as large as its spec
+        limit whatever its message limit, so it goes on a channel that sends that much (opened when first needed, and
+        again if the limit grew); every other call is held to `max_message_bytes`."""
+        size = max(self.max_message_bytes, self._spec_limits.max_bytes + SPEC_MESSAGE_MARGIN)
+        with self._lock:
+            if self._spec_channel is None or self._spec_channel[0] < size:
+                if self._spec_channel is not None:
+                    self._spec_channel[1].close()
+                channel = grpc.insecure_channel(
+                    channel_target(self.address),
+                    options=[
+                        ("grpc.max_send_message_length", size),
+                        ("grpc.max_receive_message_length", self.max_message_bytes),
+                    ],
+                )
+                self._spec_channel = (size, channel, worker_pb2_grpc.WorkerServiceStub(channel))
+            return self._spec_channel[2]
 
     def _forget(self, key: tuple[str, str, int]) -> None:
         with self._lock:
