@@ -153,15 +153,24 @@ impl TestServer {
     }
 }
 
-/// Follows an execution's watch stream until it is terminal and returns it as read afterwards.
+/// Follows an execution's watch stream until it is terminal (within 300 s) and returns it as read afterwards.
 pub async fn wait_for_terminal(admin: &mut AdminServiceClient<Channel>, execution_id: &str) -> pb::Execution {
+    wait_for_terminal_within(admin, execution_id, Duration::from_secs(300)).await
+}
+
+/// [`wait_for_terminal`], for an execution that may take up to `within`.
+pub async fn wait_for_terminal_within(
+    admin: &mut AdminServiceClient<Channel>,
+    execution_id: &str,
+    within: Duration,
+) -> pb::Execution {
     let request = pb::WatchExecutionRequest {
         execution_id: execution_id.to_owned(),
         include_snapshot: false,
         after_sequence: 0,
     };
     let mut stream = admin.watch_execution(request).await.expect("watch starts").into_inner();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let deadline = tokio::time::Instant::now() + within;
     while let Ok(Some(message)) = tokio::time::timeout_at(deadline, stream.next()).await {
         message.expect("watch stream message");
     }

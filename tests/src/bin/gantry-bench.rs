@@ -24,7 +24,7 @@ use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use gantry_store::PgStore;
 use gantry_tests::process::Process;
 use gantry_tests::raw_worker::{self, id};
-use gantry_tests::wait_for_terminal;
+use gantry_tests::{wait_for_terminal, wait_for_terminal_within};
 use gantry_worker::{Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, Worker};
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -430,7 +430,9 @@ async fn main() -> anyhow::Result<()> {
             inputs,
         )
         .await?;
-        let execution = wait_for_terminal(&mut admin, &execution_id).await;
+        // A million children take minutes on 8 slots: a millisecond each, and never less than the tests' 300 s.
+        let within = Duration::from_millis(n.max(300_000) as u64);
+        let execution = wait_for_terminal_within(&mut admin, &execution_id, within).await;
         let data = admin
             .get_execution_data(pb::GetExecutionDataRequest {
                 id: execution_id,
