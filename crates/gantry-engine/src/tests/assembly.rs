@@ -196,23 +196,6 @@ async fn a_stalled_assembly_is_taken_over(backend: Backend) {
     harness.finish().await;
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Postgres).await;
-            })*
-        }
-    };
-}
-
 on_both_stores!(
     assemblies_lost_in_a_restart_are_done_again,
     a_result_after_a_termination_is_dropped,

@@ -302,23 +302,6 @@ async fn a_failure_or_termination_stops_creation(backend: Backend) {
     harness.finish().await;
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Postgres).await;
-            })*
-        }
-    };
-}
-
 on_both_stores!(
     chain_spans_chunks,
     fan_out_goes_on_after_a_restart,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use gantry_core::model::{
     Binding, DynamicJobSpec, Identifier, Literal, LiteralMap, LiteralType, Node, TaskTemplate, TypedInterface, Variable,
 };
-use gantry_store::{AttemptRow, ExecutionRow, Page, PgStore, SqliteStore, Store};
+use gantry_store::{AttemptRow, ExecutionRow, NodeRow, Page, PgStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -272,22 +272,13 @@ impl Harness {
         let store = &self.shared.store;
         let execution = store.get_execution(execution_id).await.expect("read").expect("exists");
         let mut nodes = Vec::new();
-        let mut parents = vec![String::new()];
-        while let Some(parent) = parents.pop() {
-            let page = Page {
-                after: None,
-                limit: 10_000,
-            };
-            for node in store.list_nodes(execution_id, &parent, &page).await.expect("nodes") {
-                parents.push(node.node_id.clone());
-                let attempts = store
-                    .list_attempts(execution_id, &node.node_id)
-                    .await
-                    .expect("attempts");
-                nodes.push((node, attempts));
-            }
+        for node in all_nodes(store.as_ref(), execution_id).await {
+            let attempts = store
+                .list_attempts(execution_id, &node.node_id)
+                .await
+                .expect("attempts");
+            nodes.push((node, attempts));
         }
-        nodes.sort_by(|a, b| a.0.node_id.cmp(&b.0.node_id));
         Records::describe(&execution, &nodes, base)
     }
 
@@ -321,7 +312,7 @@ pub struct Records {
 }
 
 impl Records {
-    fn describe(execution: &ExecutionRow, nodes: &[(gantry_store::NodeRow, Vec<AttemptRow>)], base: i64) -> Records {
+    fn describe(execution: &ExecutionRow, nodes: &[(NodeRow, Vec<AttemptRow>)], base: i64) -> Records {
         let at = |t: i64| t - base;
         let at_opt = |t: Option<i64>| t.map(|t| t - base);
         let exec = execution.id.to_string();
@@ -397,6 +388,24 @@ impl Records {
             succeeded_twice,
         }
     }
+}
+
+/// Every node row of an execution, at every depth, in node id order.
+pub async fn all_nodes(store: &dyn Store, execution_id: Uuid) -> Vec<NodeRow> {
+    let mut nodes = Vec::new();
+    let mut parents = vec![String::new()];
+    while let Some(parent) = parents.pop() {
+        let page = Page {
+            after: None,
+            limit: 10_000,
+        };
+        for node in store.list_nodes(execution_id, &parent, &page).await.expect("nodes") {
+            parents.push(node.node_id.clone());
+            nodes.push(node);
+        }
+    }
+    nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+    nodes
 }
 
 /// Replaces instants near `base` written in messages (`deadline passed at 1000601210000 ms`) by their offset from

@@ -14,18 +14,10 @@ const LEASE_MS: i64 = 30_000;
 
 /// Every combination of phase, due time and queue deadline around `NOW`.
 fn table(execution_id: uuid::Uuid) -> Vec<AttemptRow> {
-    let phases = [
-        AttemptPhase::Queued,
-        AttemptPhase::Running,
-        AttemptPhase::Succeeded,
-        AttemptPhase::Failed,
-        AttemptPhase::TimedOut,
-        AttemptPhase::Aborted,
-    ];
     let not_befores = [0, NOW, NOW + 1, PARKED];
     let deadlines = [None, Some(NOW - 1), Some(NOW), Some(NOW + 1)];
     let mut rows = Vec::new();
-    for phase in phases {
+    for phase in AttemptPhase::ALL {
         for not_before in not_befores {
             for deadline in deadlines {
                 let node = format!("n{}", rows.len());
@@ -100,14 +92,6 @@ pub async fn claims_pick_and_write_what_the_core_decides(store: &dyn Store) {
 
 pub async fn bulk_aborts_end_nodes_and_attempts_as_the_core_decides(store: &dyn Store) {
     let execution = committed_execution(store, "aborts-rule").await;
-    let attempt_phases = [
-        AttemptPhase::Queued,
-        AttemptPhase::Running,
-        AttemptPhase::Succeeded,
-        AttemptPhase::Failed,
-        AttemptPhase::TimedOut,
-        AttemptPhase::Aborted,
-    ];
     let mut nodes = vec![NodeRow {
         phase: NodePhase::ChildrenRunning,
         ..node_row(execution.id, "gen", 0)
@@ -120,7 +104,7 @@ pub async fn bulk_aborts_end_nodes_and_attempts_as_the_core_decides(store: &dyn 
             ..node_row(execution.id, &node_id, i as i64)
         });
         let mut row = AttemptRow {
-            phase: attempt_phases[i % attempt_phases.len()],
+            phase: AttemptPhase::ALL[i % AttemptPhase::ALL.len()],
             ..attempt(execution.id, &node_id, "q", 0)
         };
         if row.phase != AttemptPhase::Queued {

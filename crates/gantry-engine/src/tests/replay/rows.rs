@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use gantry_core::cache_key::{CacheKeyInput, cache_key};
 use gantry_core::model::{DynamicJobSpec, TaskTemplate, WorkflowTemplate};
-use gantry_store::{AttemptRow, CacheEntryRow, ExecutionRow, NodeRow, Page, ResourceKind, Store};
+use gantry_store::{AttemptRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKind, Store};
 use uuid::Uuid;
 
 use crate::codec;
+use crate::tests::harness::all_nodes;
 
 /// The stored rows of one execution.
 #[derive(Debug, Clone)]
@@ -35,19 +36,7 @@ impl Snapshot {
     pub async fn read(store: &dyn Store, execution_id: Uuid, lease_ms: i64) -> Snapshot {
         let execution = store.get_execution(execution_id).await.expect("read").expect("exists");
         let workflow = codec::decode_workflow(&execution.workflow).expect("the execution's workflow");
-        let mut nodes = Vec::new();
-        let mut parents = vec![String::new()];
-        while let Some(parent) = parents.pop() {
-            let page = Page {
-                after: None,
-                limit: 10_000,
-            };
-            for node in store.list_nodes(execution_id, &parent, &page).await.expect("nodes") {
-                parents.push(node.node_id.clone());
-                nodes.push(node);
-            }
-        }
-        nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        let nodes = all_nodes(store, execution_id).await;
         let mut snapshot = Snapshot {
             execution,
             workflow,
