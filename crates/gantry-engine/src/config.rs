@@ -41,6 +41,9 @@ pub struct EngineConfig {
     /// core for something its tables have no row for: a bug. Tests run strict so that one fails them; a server counts
     /// and logs each refusal and goes on, since failing a batch would fail every other request in it too.
     pub strict_transitions: bool,
+    /// After how many claimed attempts the store rids the claim's index of their entries (see `compaction.rs`); 0:
+    /// never.
+    pub compact_claims_every: u64,
 }
 
 /// Milliseconds since the Unix epoch. The system clock unless a test sets its own, so that batches applied together
@@ -93,6 +96,7 @@ impl Default for EngineConfig {
             store_probe_interval: Duration::from_secs(1),
             store_probe_timeout: Duration::from_secs(1),
             strict_transitions: false,
+            compact_claims_every: 50_000,
         }
     }
 }

@@ -55,6 +55,10 @@ impl Store for GuardedStore {
         self.store().ping().await
     }
 
+    async fn compact_claims(&self) -> StoreResult<()> {
+        self.guard(self.store().compact_claims()).await
+    }
+
     async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
         self.guard(self.store().get_resource(kind, key)).await
     }

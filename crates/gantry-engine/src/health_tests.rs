@@ -63,6 +63,9 @@ impl Store for Switched {
             _ => std::future::pending().await,
         }
     }
+    async fn compact_claims(&self) -> StoreResult<()> {
+        self.reach().await?.compact_claims().await
+    }
     async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>> {
         self.reach().await?.get_resource(kind, key).await
     }

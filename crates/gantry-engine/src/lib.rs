@@ -19,6 +19,7 @@ mod cache;
 mod cascade;
 mod children;
 mod codec;
+mod compaction;
 mod composite;
 mod config;
 mod creation;

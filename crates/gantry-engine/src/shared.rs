@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::assembly::AssemblyJob;
 use crate::batch::NodeKey;
 use crate::blobs::{BlobStore, Offloader};
+use crate::compaction::ClaimCompaction;
 use crate::composite::Children;
 use crate::config::EngineConfig;
 use crate::creation;
@@ -63,6 +64,8 @@ pub(crate) struct Shared {
     pub instance: Uuid,
     /// Transitions the core refused (see `refusals.rs`).
     pub refusals: Refusals,
+    /// When claims are compacted (see `compaction.rs`).
+    pub compaction: ClaimCompaction,
     /// Jobs for the assembler (see `assembly.rs`), sent once their batch committed.
     assembly_jobs: mpsc::UnboundedSender<AssemblyJob>,
     /// The assembler's end of `assembly_jobs`, until it takes it (the engine's tests take jobs from it themselves).
@@ -97,7 +100,7 @@ impl Shared {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         let first_chunk = config.children_chunk.clamp(1, creation::FIRST_CHUNK);
         let health = Arc::new(StoreHealth::new(store));
-        let strict_transitions = config.strict_transitions;
+        let (strict_transitions, compact_claims_every) = (config.strict_transitions, config.compact_claims_every);
         let (assembly_jobs, assembly_queue) = mpsc::unbounded_channel();
         Shared {
             store: Arc::new(GuardedStore::new(health.clone())),
@@ -118,6 +121,7 @@ impl Shared {
             chunk: AtomicUsize::new(first_chunk),
             instance: Uuid::now_v7(),
             refusals: Refusals::new(strict_transitions),
+            compaction: ClaimCompaction::new(compact_claims_every),
             assembly_jobs,
             assembly_queue: Mutex::new(Some(assembly_queue)),
             assembling: Mutex::new(HashSet::new()),

@@ -105,6 +105,7 @@ impl Batch<'_> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        self.shared.compaction.claimed(rows.len(), &self.shared.store);
         self.hold_written_attempts(rows.clone());
         self.load_attempt_nodes(&rows).await?;
         let mut assignments = Vec::with_capacity(rows.len());

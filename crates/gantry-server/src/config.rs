@@ -108,6 +108,10 @@ pub struct ServerConfig {
     /// logging it. A refusal is a bug in the engine; the tests run strict so that none passes unnoticed.
     #[arg(long, env = "GANTRY_STRICT_TRANSITIONS")]
     pub strict_transitions: bool,
+    /// After how many claimed attempts the server has Postgres rid the claim's index of their entries (`VACUUM
+    /// attempts`), so that claims do not step over them; 0 leaves it to autovacuum.
+    #[arg(long, env = "GANTRY_COMPACT_CLAIMS_EVERY", default_value_t = EngineConfig::default().compact_claims_every)]
+    pub compact_claims_every: u64,
 }
 
 impl ServerConfig {
@@ -175,6 +179,7 @@ impl Default for ServerConfig {
             children_chunk: EngineConfig::default().children_chunk,
             max_spec_nodes: Limits::default().spec_nodes,
             strict_transitions: false,
+            compact_claims_every: EngineConfig::default().compact_claims_every,
         }
     }
 }

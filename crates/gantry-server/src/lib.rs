@@ -124,6 +124,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         store_probe_interval: config.database_probe_interval,
         store_probe_timeout: config.database_probe_timeout,
         strict_transitions: config.strict_transitions,
+        compact_claims_every: config.compact_claims_every,
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);

@@ -70,6 +70,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// is [`StoreError::Unavailable`] at once; the caller bounds how long it waits for an answer.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Rids the claim's index of the entries that claimed attempts left behind, so that claims stop stepping over
+    /// them. On Postgres an updated row's old index entries stay until a vacuum: without one (autovacuum off, or at
+    /// its default of waiting for a fifth of the table), a claim during a 1,000,000-child fan-out walked past hundreds
+    /// of thousands of them, 11.7 ms a claim on average. `VACUUM attempts` there; SQLite drops them at once, so
+    /// nothing to do.
+    async fn compact_claims(&self) -> StoreResult<()>;
+
     /// One registered resource by its full key.
     async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>>;
     /// Registered resources of a project and domain, optionally of one name, ordered by (name, version).

@@ -122,6 +122,7 @@ both_stores!(
     attempts::claim_respects_queue_not_before_limit_and_phase,
     rules::claims_pick_and_write_what_the_core_decides,
     rules::bulk_aborts_end_nodes_and_attempts_as_the_core_decides,
+    rules::compacting_claims_changes_no_row,
     attempts::a_claim_takes_the_oldest_across_its_queues,
     attempts::sequential_claims_are_disjoint,
     attempts::concurrent_claimers_never_share_an_attempt,
@@ -142,5 +143,6 @@ both_stores!(
 store_test_suite!(
     pg_only,
     PgHarness: attempts::open_claim_is_skipped_and_released_on_rollback,
-    attempts::open_claims_across_queues_are_passed_over
+    attempts::open_claims_across_queues_are_passed_over,
+    rules::compacting_claims_shortens_the_claims_walk,
 );

@@ -64,6 +64,8 @@ pub trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
     async fn begin(pool: &Pool<Self::Database>) -> StoreResult<Box<dyn Tx>>;
     /// See [`crate::Store::ping`].
     async fn ping(&self, pool: &Pool<Self::Database>) -> StoreResult<()>;
+    /// See [`crate::Store::compact_claims`].
+    async fn compact_claims(pool: &Pool<Self::Database>) -> StoreResult<()>;
     /// See [`crate::Store::listen`].
     async fn listen(pool: &Pool<Self::Database>) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>>;
     /// See [`crate::Tx::announce_queues`].

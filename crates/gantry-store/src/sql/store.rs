@@ -42,6 +42,10 @@ where
         self.dialect.ping(&self.pool).await
     }
 
+    async fn compact_claims(&self) -> StoreResult<()> {
+        D::compact_claims(&self.pool).await
+    }
+
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>> {
         D::listen(&self.pool).await
     }

@@ -5,7 +5,7 @@
 
 use gantry_core::state::attempt::{self, AttemptEvent, AttemptState};
 use gantry_core::state::{AttemptPhase, NodePhase, node};
-use gantry_store::{AttemptRow, NodeRow, PARKED, Store};
+use gantry_store::{AttemptRow, NodeRow, PARKED, PgStore, Store};
 
 use super::fixtures::{attempt, committed_execution, node as node_row};
 
@@ -143,4 +143,86 @@ pub async fn bulk_aborts_end_nodes_and_attempts_as_the_core_decides(store: &dyn 
         NodePhase::ChildrenRunning,
         "strictly below: the composite itself is the engine's"
     );
+}
+
+/// Pages a read of the first queued attempt of queue `q` touches, walking the claim's index as claims do.
+async fn claim_walk_pages(store: &PgStore) -> u64 {
+    let mut conn = store.pool().acquire().await.unwrap();
+    sqlx::query("SET enable_bitmapscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM attempts \
+         WHERE phase = 'queued' AND queue = 'q' ORDER BY queue, id LIMIT 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("RESET enable_bitmapscan")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    // The plan's first `Buffers:` line is its top node's, which counts its children's: `shared hit=H read=R ...`.
+    let buffers = plan
+        .iter()
+        .find(|line| line.contains("Buffers:"))
+        .expect("a Buffers line");
+    let count = |name: &str| -> u64 {
+        buffers
+            .split_whitespace()
+            .find_map(|part| part.strip_prefix(name))
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    count("hit=") + count("read=")
+}
+
+/// Postgres keeps the index entries of claimed attempts until a vacuum, and claims step over them;
+/// `compact_claims` rids the index of them.
+pub async fn compacting_claims_shortens_the_claims_walk(store: &PgStore) {
+    let execution = committed_execution(store, "compaction").await;
+    let rows: Vec<AttemptRow> = (0..10_000)
+        .map(|i| attempt(execution.id, &format!("n{i}"), "q", 0))
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_attempts(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+    let queues = ["q".to_owned()];
+    for _ in 0..2 {
+        let mut tx = store.begin().await.unwrap();
+        let claimed = tx.claim_attempts(&queues, 4_000, "w", NOW, LEASE_MS).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(claimed.len(), 4_000);
+    }
+    // The first walk marks the claimed attempts' entries dead; the next still steps over them.
+    claim_walk_pages(store).await;
+    let before = claim_walk_pages(store).await;
+    store.compact_claims().await.unwrap();
+    let after = claim_walk_pages(store).await;
+    eprintln!("figure: a claim's walk past 8,000 claimed attempts: {before} pages, {after} after compacting");
+    assert!(
+        before >= 20 && after * 5 <= before,
+        "pages walked: {before} before compacting, {after} after"
+    );
+    let mut tx = store.begin().await.unwrap();
+    let rest = tx.claim_attempts(&queues, 4_000, "w", NOW, LEASE_MS).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(rest.len(), 2_000, "the attempts not claimed are still claimable");
+}
+
+/// Compacting claims leaves every row as it was, on both stores.
+pub async fn compacting_claims_changes_no_row(store: &dyn Store) {
+    let execution = committed_execution(store, "compaction-rows").await;
+    let rows = table(execution.id);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_attempts(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+    store.compact_claims().await.unwrap();
+    for row in &rows {
+        let stored = &store.list_attempts(execution.id, &row.node_id).await.unwrap()[0];
+        assert_eq!(
+            (stored.id, stored.phase, stored.not_before),
+            (row.id, row.phase, row.not_before)
+        );
+    }
 }
