@@ -10,6 +10,7 @@ pub mod race;
 pub mod raw_worker;
 pub mod records;
 pub mod scripted;
+pub mod sdk;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -12,6 +12,7 @@ use gantry_core::model::{
 };
 use gantry_proto::v1 as pb;
 use gantry_tests::client::{self, Admin};
+use gantry_tests::sdk::{RunningWorker, task_def};
 use gantry_tests::{Backend, TestServer, wait_for_terminal};
 use gantry_worker::{
     DynamicSpec, IntoBinding, References, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs,
@@ -23,32 +24,28 @@ use tonic::Code;
 const MB: usize = 1_000_000;
 const MIB: usize = 1024 * 1024;
 
-fn def(name: &str) -> TaskDef {
-    TaskDef::new("demo", "dev", name, "1")
-}
-
 fn echo_def() -> TaskDef {
-    def("echo")
+    task_def("echo")
         .input("text", LiteralType::String)
         .output("text", LiteralType::String)
 }
 
 fn fill_def() -> TaskDef {
-    def("fill")
+    task_def("fill")
         .input("n", LiteralType::Integer)
         .input("seed", LiteralType::Integer)
         .output("text", LiteralType::String)
 }
 
 fn join_def() -> TaskDef {
-    def("join")
+    task_def("join")
         .input("a", LiteralType::String)
         .input("b", LiteralType::String)
         .output("digest", LiteralType::String)
 }
 
 fn spread_def() -> TaskDef {
-    def("spread")
+    task_def("spread")
         .input("n", LiteralType::Integer)
         .output("text", LiteralType::String)
 }
@@ -105,8 +102,7 @@ struct Setup {
     server: TestServer,
     admin: Admin,
     references: References,
-    stop: tokio::sync::oneshot::Sender<()>,
-    worker: tokio::task::JoinHandle<Result<(), gantry_worker::WorkerError>>,
+    worker: RunningWorker,
 }
 
 impl Setup {
@@ -122,22 +118,16 @@ impl Setup {
             .build()
             .expect("worker");
         worker.register_tasks().await.expect("register");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = tokio::spawn(worker.run(async {
-            let _ = stopped.await;
-        }));
         Setup {
             references: References::from_client(admin.clone()),
             server,
             admin,
-            stop,
-            worker,
+            worker: RunningWorker::spawn(worker),
         }
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        self.worker.await.expect("worker task").expect("worker");
+        self.worker.stop().await;
         self.server.stop().await;
     }
 
@@ -349,7 +339,7 @@ fn pair_workflow(n: i64) -> WorkflowTemplate {
     let literal = |var: &str, value: i64| Binding::new(var, BindingData::Literal(Literal::Integer(value)));
     let text = LiteralType::String;
     WorkflowTemplate {
-        id: def("pair").id().clone(),
+        id: task_def("pair").id().clone(),
         interface: TypedInterface {
             inputs: Vec::new(),
             outputs: vec![

@@ -6,6 +6,7 @@
 use gantry_core::model::{Literal, LiteralType};
 use gantry_proto::v1 as pb;
 use gantry_tests::client;
+use gantry_tests::sdk::{RunningWorker, task_def};
 use gantry_tests::{Backend, TestServer, records, wait_for_terminal};
 use gantry_worker::{
     DynamicSpec, IntoBinding, References, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs,
@@ -14,18 +15,14 @@ use gantry_worker::{
 const MESSAGE_BYTES: usize = 256 * 1024;
 const CHILDREN: i64 = 20_000;
 
-fn def(name: &str) -> TaskDef {
-    TaskDef::new("demo", "dev", name, "1")
-}
-
 fn doubled_def() -> TaskDef {
-    def("doubled")
+    task_def("doubled")
         .input("i", LiteralType::Integer)
         .output("out", LiteralType::Integer)
 }
 
 fn wide_def() -> TaskDef {
-    def("wide")
+    task_def("wide")
         .input("n", LiteralType::Integer)
         .output("out", LiteralType::collection(LiteralType::Integer))
 }
@@ -60,10 +57,7 @@ async fn a_spec_beyond_the_message_limit_runs(backend: Backend) {
         .build()
         .expect("worker");
     worker.register_tasks().await.expect("register");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(worker.run(async {
-        let _ = stopped.await;
-    }));
+    let worker = RunningWorker::spawn(worker);
 
     let sent = wide_spec(DynamicSpec::new(), CHILDREN)
         .expect("within the default limits")
@@ -99,8 +93,7 @@ async fn a_spec_beyond_the_message_limit_runs(backend: Backend) {
     );
     records::check(&server.records_db().await, &[]).await.assert_sound();
 
-    let _ = stop.send(());
-    worker.await.expect("worker task").expect("worker");
+    worker.stop().await;
     server.stop().await;
 }
 

@@ -8,23 +8,10 @@ use gantry_core::state::{AttemptResult, ExecutionPhase, NodePhase};
 use gantry_store::{ExecutionRow, NodeRow, Page};
 use uuid::Uuid;
 
-use super::harness::{Answer, Backend, Harness, complete, fan_out, inputs, int_task, list_task};
-use crate::Registration;
+use super::harness::{Answer, Backend, Harness, complete, fan_out, inputs, register_child_and_generator};
 use crate::writer::Request;
 
 const CHILDREN: usize = 3;
-
-async fn register(harness: &Harness) -> (TaskTemplate, TaskTemplate) {
-    let child = int_task("child", "q");
-    let generator = list_task("generator", "q");
-    harness
-        .register(vec![
-            Registration::Task(child.clone()),
-            Registration::Task(generator.clone()),
-        ])
-        .await;
-    (child, generator)
-}
 
 /// Runs the generator of `CHILDREN` children and completes them (`y = 10 * x + 1`), with the assembler's jobs held:
 /// the generator's node is left assembling. Returns the execution and the node's id.
@@ -94,7 +81,7 @@ fn outputs(bytes: Option<&[u8]>) -> LiteralMap {
 /// finds both assembling and assembles them.
 async fn assemblies_lost_in_a_restart_are_done_again(backend: Backend) {
     let mut harness = Harness::new(backend).await;
-    let (child, generator) = register(&harness).await;
+    let (child, generator) = register_child_and_generator(&harness).await;
     let (execution_id, node_id) = children_done(&harness, &child, &generator).await;
 
     // A plain task's execution left `succeeding` (assembling its outputs) too.
@@ -134,7 +121,7 @@ async fn assemblies_lost_in_a_restart_are_done_again(backend: Backend) {
 /// and the node ends aborted, without outputs.
 async fn a_result_after_a_termination_is_dropped(backend: Backend) {
     let harness = Harness::new(backend).await;
-    let (child, generator) = register(&harness).await;
+    let (child, generator) = register_child_and_generator(&harness).await;
     let (execution_id, node_id) = children_done(&harness, &child, &generator).await;
     let answer = harness
         .apply_one(Request::Terminate(execution_id, "stop".to_owned()))
@@ -163,7 +150,7 @@ async fn a_result_after_a_termination_is_dropped(backend: Backend) {
 /// for the same node, arriving after it succeeded, is dropped.
 async fn a_stalled_assembly_is_taken_over(backend: Backend) {
     let harness = Harness::new(backend).await;
-    let (child, generator) = register(&harness).await;
+    let (child, generator) = register_child_and_generator(&harness).await;
     let (execution_id, node_id) = children_done(&harness, &child, &generator).await;
     let now = harness.shared.config.clock.now();
     let key = (execution_id, node_id.clone());

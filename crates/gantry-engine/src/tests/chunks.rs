@@ -11,7 +11,9 @@ use gantry_core::model::{
 use gantry_core::state::{AttemptResult, ExecutionPhase};
 use uuid::Uuid;
 
-use super::harness::{Answer, Backend, Harness, complete, fan_out, id, inputs, int_task, list_task};
+use super::harness::{
+    Answer, Backend, Harness, complete, fan_out, id, inputs, list_task, register_child_and_generator,
+};
 use crate::Registration;
 use crate::writer::Request;
 
@@ -19,19 +21,6 @@ const CHUNK: usize = 3;
 
 async fn harness(backend: Backend) -> Harness {
     Harness::with_config(backend, |config| config.children_chunk = CHUNK).await
-}
-
-/// `int_task` on queue `q` and the dynamic `list_task` generating its children.
-async fn register(harness: &Harness) -> (TaskTemplate, TaskTemplate) {
-    let child = int_task("child", "q");
-    let generator = list_task("generator", "q");
-    harness
-        .register(vec![
-            Registration::Task(child.clone()),
-            Registration::Task(generator.clone()),
-        ])
-        .await;
-    (child, generator)
 }
 
 /// Starts the generator and completes its attempt with `spec`.
@@ -140,7 +129,7 @@ fn chain_outputs(length: usize) -> Literal {
 
 async fn chain_spans_chunks(backend: Backend) {
     let harness = harness(backend).await;
-    let (child, generator) = register(&harness).await;
+    let (child, generator) = register_child_and_generator(&harness).await;
     // Links settle before their downstream link's chunk exists, and after. A last node waits on the eighth link
     // and on the first, which settled chunks before it was created.
     let mut spec = chain(&child, 8);
@@ -170,7 +159,7 @@ async fn chain_spans_chunks(backend: Backend) {
 
 async fn fan_out_goes_on_after_a_restart(backend: Backend) {
     let mut harness = harness(backend).await;
-    let (child, generator) = register(&harness).await;
+    let (child, generator) = register_child_and_generator(&harness).await;
     let execution_id = generate(&harness, &generator, fan_out(&child, 10)).await;
     assert_eq!(harness.node_count(execution_id).await, 1 + CHUNK);
     harness.restart().await;
@@ -228,7 +217,7 @@ fn array_and_sub_workflow(child: &TaskTemplate) -> (DynamicJobSpec, WorkflowTemp
 
 async fn array_and_sub_workflow_span_chunks_and_restarts(backend: Backend) {
     let mut harness = harness(backend).await;
-    let (child, _) = register(&harness).await;
+    let (child, _) = register_child_and_generator(&harness).await;
     let mut generator = list_task("nested", "q");
     let list_of_ints = LiteralType::Collection(Box::new(LiteralType::Integer));
     generator.interface.outputs = vec![Variable::new("y", LiteralType::Collection(Box::new(list_of_ints)))];
@@ -257,7 +246,7 @@ async fn array_and_sub_workflow_span_chunks_and_restarts(backend: Backend) {
 
 async fn a_failure_or_termination_stops_creation(backend: Backend) {
     let harness = harness(backend).await;
-    let (child, generator) = register(&harness).await;
+    let (child, generator) = register_child_and_generator(&harness).await;
     for terminate in [false, true] {
         let execution_id = generate(&harness, &generator, fan_out(&child, 10)).await;
         let claimed = harness.claim("w", "q").await;

@@ -408,6 +408,19 @@ pub async fn all_nodes(store: &dyn Store, execution_id: Uuid) -> Vec<NodeRow> {
     nodes
 }
 
+/// Registers `int_task` "child" on queue `q` and the dynamic `list_task` "generator" that fans out to it.
+pub async fn register_child_and_generator(harness: &Harness) -> (TaskTemplate, TaskTemplate) {
+    let child = int_task("child", "q");
+    let generator = list_task("generator", "q");
+    harness
+        .register(vec![
+            Registration::Task(child.clone()),
+            Registration::Task(generator.clone()),
+        ])
+        .await;
+    (child, generator)
+}
+
 /// Replaces instants near `base` written in messages (`deadline passed at 1000601210000 ms`) by their offset from
 /// it, so that runs at different instants compare equal.
 pub fn relative_times(text: &str, base: i64) -> String {
