@@ -227,11 +227,11 @@ impl Batch<'_> {
         let key = target.key();
         let plan = self.plan(&key).await?;
         let inputs = if plan.assembly.reads_inputs() {
-            self.parent_inputs(key.0, &key.1).await?
+            self.rows.parent_inputs(key.0, &key.1).await?
         } else {
             Arc::default()
         };
-        self.assemblies.push(AssemblyJob { target, plan, inputs });
+        self.outcome.assemblies.push(AssemblyJob { target, plan, inputs });
         Ok(())
     }
 
@@ -239,14 +239,14 @@ impl Batch<'_> {
     /// assembling, at its current attempt; anything else is left alone.
     pub async fn assemble_again(&mut self, key: &NodeKey) -> EngineResult<()> {
         let target = if key.1.is_empty() {
-            match self.execution(key.0).await {
+            match self.rows.execution(key.0).await {
                 Ok(row) if row.phase == ExecutionPhase::Succeeding => AssemblyTarget::Execution(key.0),
                 Ok(_) | Err(EngineError::NotFound(_)) => return Ok(()),
                 Err(error) => return Err(error),
             }
         } else {
-            self.load_nodes(key.0, std::slice::from_ref(&key.1)).await?;
-            match self.held_node(key) {
+            self.rows.load_nodes(key.0, std::slice::from_ref(&key.1)).await?;
+            match self.rows.held_node(key) {
                 Some(row) if row.phase == NodePhase::Assembling => {
                     AssemblyTarget::node(key, row.attempts.saturating_sub(1))
                 }
@@ -267,11 +267,12 @@ impl Batch<'_> {
         let current = match target {
             AssemblyTarget::Node { attempt, .. } => {
                 let key = target.key();
-                self.load_nodes(key.0, std::slice::from_ref(&key.1)).await?;
-                self.held_node(&key)
+                self.rows.load_nodes(key.0, std::slice::from_ref(&key.1)).await?;
+                self.rows
+                    .held_node(&key)
                     .is_some_and(|row| row.phase == NodePhase::Assembling && row.attempts.saturating_sub(1) == *attempt)
             }
-            AssemblyTarget::Execution(id) => match self.execution(*id).await {
+            AssemblyTarget::Execution(id) => match self.rows.execution(*id).await {
                 Ok(row) => row.phase == ExecutionPhase::Succeeding,
                 Err(EngineError::NotFound(_)) => false,
                 Err(error) => return Err(error),
@@ -296,7 +297,7 @@ impl Batch<'_> {
                 let key = target.key();
                 let event = match result {
                     Ok(outputs) => {
-                        self.node_mut(&key).outputs = Some(outputs);
+                        self.rows.node_mut(&key).outputs = Some(outputs);
                         NodeEvent::Assembled
                     }
                     Err(problem) => NodeEvent::AssemblyFailed {
@@ -308,7 +309,7 @@ impl Batch<'_> {
             AssemblyTarget::Execution(id) => {
                 let event = match result {
                     Ok(outputs) => {
-                        self.execution_mut(*id).outputs = Some(outputs);
+                        self.rows.execution_mut(*id).outputs = Some(outputs);
                         ExecutionEvent::Assembled
                     }
                     Err(problem) => ExecutionEvent::AssemblyFailed {

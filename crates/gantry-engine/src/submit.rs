@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::batch::Batch;
 use crate::codec;
-use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
+use crate::interpret::Children;
 
 /// What an execution runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +83,7 @@ impl Batch<'_> {
                 let registry = self
                     .shared
                     .templates
-                    .registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new())
+                    .registry_for(self.rows.tx.as_mut(), &workflow.nodes, &Registry::new())
                     .await?;
                 compile_workflow(workflow, &registry).map_err(|errors| {
                     EngineError::InvalidArgument(format!("workflow {} does not compile: {errors}", workflow.id))
@@ -100,7 +100,7 @@ impl Batch<'_> {
             template,
             created_at: self.now,
         };
-        match self.tx.put_resource(kind, &row).await {
+        match self.rows.tx.put_resource(kind, &row).await {
             Err(gantry_store::StoreError::Conflict(message)) => Err(EngineError::AlreadyExists(message)),
             other => Ok(other?),
         }
@@ -110,7 +110,7 @@ impl Batch<'_> {
     pub async fn launch_plan_target(&mut self, plan: &LaunchPlan) -> EngineResult<(WorkflowTemplate, TypedInterface)> {
         let workflow = match plan.target_kind {
             ResourceKind::Task => {
-                let task = self.shared.templates.task(self.tx.as_mut(), &plan.target).await?;
+                let task = self.shared.templates.task(self.rows.tx.as_mut(), &plan.target).await?;
                 let task = task.ok_or_else(|| {
                     EngineError::NotFound(format!(
                         "launch plan {}: task {} is not registered",
@@ -120,7 +120,11 @@ impl Batch<'_> {
                 task_workflow(&task)
             }
             ResourceKind::Workflow => {
-                let workflow = self.shared.templates.workflow(self.tx.as_mut(), &plan.target).await?;
+                let workflow = self
+                    .shared
+                    .templates
+                    .workflow(self.rows.tx.as_mut(), &plan.target)
+                    .await?;
                 let workflow = workflow.ok_or_else(|| {
                     EngineError::NotFound(format!(
                         "launch plan {}: workflow {} is not registered",
@@ -176,7 +180,7 @@ impl Batch<'_> {
         }
         let id = self.new_execution(request, None).await?;
         self.run().await?;
-        Ok((self.execution(id).await?.clone(), true))
+        Ok((self.rows.execution(id).await?.clone(), true))
     }
 
     /// Inserts a new execution (a child execution when `parent` names a launch-plan node) and queues its start.
@@ -190,7 +194,7 @@ impl Batch<'_> {
         let registry = self
             .shared
             .templates
-            .registry_for(self.tx.as_mut(), &workflow.nodes, &Registry::new())
+            .registry_for(self.rows.tx.as_mut(), &workflow.nodes, &Registry::new())
             .await?;
         let graph = compile_workflow(&workflow, &registry)
             .map_err(|errors| EngineError::InvalidArgument(format!("{} does not compile: {errors}", workflow.id)))?;
@@ -235,7 +239,7 @@ impl Batch<'_> {
             started_at: None,
             finished_at: None,
         };
-        self.insert_execution(row).await?;
+        self.rows.insert_execution(row).await?;
         self.shared.remember_plan(
             id,
             "",
@@ -255,18 +259,18 @@ impl Batch<'_> {
     ) -> EngineResult<(WorkflowTemplate, LiteralMap, LiteralMap, Option<u32>, Option<Duration>)> {
         match &request.target {
             Target::Task(id) => {
-                let task = self.shared.templates.task(self.tx.as_mut(), id).await?;
+                let task = self.shared.templates.task(self.rows.tx.as_mut(), id).await?;
                 let task = task.ok_or_else(|| EngineError::NotFound(format!("task {id} is not registered")))?;
                 Ok((task_workflow(&task), LiteralMap::new(), LiteralMap::new(), None, None))
             }
             Target::Workflow(id) => {
-                let workflow = self.shared.templates.workflow(self.tx.as_mut(), id).await?;
+                let workflow = self.shared.templates.workflow(self.rows.tx.as_mut(), id).await?;
                 let workflow =
                     workflow.ok_or_else(|| EngineError::NotFound(format!("workflow {id} is not registered")))?;
                 Ok(((*workflow).clone(), LiteralMap::new(), LiteralMap::new(), None, None))
             }
             Target::LaunchPlan(id) => {
-                let plan = self.shared.templates.launch_plan(self.tx.as_mut(), id).await?;
+                let plan = self.shared.templates.launch_plan(self.rows.tx.as_mut(), id).await?;
                 let plan = plan.ok_or_else(|| EngineError::NotFound(format!("launch plan {id} is not registered")))?;
                 let (workflow, _) = self.launch_plan_target(&plan).await?;
                 Ok((
@@ -281,7 +285,7 @@ impl Batch<'_> {
     }
 
     pub async fn terminate(&mut self, id: Uuid, reason: &str) -> EngineResult<ExecutionRow> {
-        let row = self.execution(id).await?;
+        let row = self.rows.execution(id).await?;
         let phase = row.phase;
         if matches!(phase, ExecutionPhase::Aborting | ExecutionPhase::Aborted) {
             return Ok(row.clone());
@@ -298,7 +302,7 @@ impl Batch<'_> {
             },
         ));
         self.run().await?;
-        Ok(self.execution(id).await?.clone())
+        Ok(self.rows.execution(id).await?.clone())
     }
 }
 

@@ -45,7 +45,7 @@ pub(crate) async fn run(engine: WeakEngine) {
         }
         let now = shared.config.clock.now();
         if now >= next_stall_check {
-            next_stall_check = now + crate::creation::STALL_CHECK_MS;
+            next_stall_check = now + crate::interpret::creation::STALL_CHECK_MS;
             if !take_over_stalled_creations(&engine, &shared, now).await {
                 return;
             }
@@ -110,7 +110,7 @@ pub(crate) async fn run(engine: WeakEngine) {
 async fn take_over_stalled_creations(engine: &WeakEngine, shared: &Shared, now: i64) -> bool {
     let stalled = match shared
         .store
-        .nodes_creating_children(now - crate::creation::STALLED_AFTER_MS)
+        .nodes_creating_children(now - crate::interpret::creation::STALLED_AFTER_MS)
         .await
     {
         Ok(stalled) => stalled,

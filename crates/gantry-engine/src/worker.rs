@@ -4,21 +4,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gantry_core::compile::{Registry, compile_dynamic};
-use gantry_core::model::{DynamicJobSpec, ExecutionError, TaskTemplate};
-use gantry_core::resolve;
+use gantry_core::model::TaskTemplate;
 use gantry_core::state::{
-    self, AttemptEffect, AttemptEvent, AttemptPhase, AttemptResult, AttemptState, CompositePlan, NodeEvent,
-    TransitionError,
+    self, AttemptEffect, AttemptEvent, AttemptPhase, AttemptResult, AttemptState, NodeEvent, TransitionError,
 };
-use gantry_store::{AttemptRow, PutOutcome, ResourceKind, ResourceRow, SpecRow};
+use gantry_store::AttemptRow;
 use uuid::Uuid;
 
 use crate::batch::{Batch, NodeKey};
 use crate::codec;
-use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
-use crate::ingress::{Admitted, CompiledSpec};
+use crate::ingress::Admitted;
 use crate::notify::ChangeScope;
 
 /// Names an attempt: its execution, scoped node id and attempt number.
@@ -85,7 +81,7 @@ impl Batch<'_> {
                 .push(row.node_id.clone());
         }
         for (execution_id, node_ids) in &by_execution {
-            self.load_nodes(*execution_id, node_ids).await?;
+            self.rows.load_nodes(*execution_id, node_ids).await?;
         }
         Ok(())
     }
@@ -97,8 +93,9 @@ impl Batch<'_> {
         limit: u32,
         lease_ms: i64,
     ) -> EngineResult<Vec<Assignment>> {
-        self.write_attempts().await?;
+        self.rows.write_attempts().await?;
         let rows = self
+            .rows
             .tx
             .claim_attempts(queues, limit, worker_id, self.now, lease_ms)
             .await?;
@@ -106,7 +103,7 @@ impl Batch<'_> {
             return Ok(Vec::new());
         }
         self.shared.compaction.claimed(rows.len(), &self.shared.store);
-        self.hold_written_attempts(rows.clone());
+        self.rows.hold_written_attempts(rows.clone());
         self.load_attempt_nodes(&rows).await?;
         let mut assignments = Vec::with_capacity(rows.len());
         for row in rows {
@@ -122,7 +119,7 @@ impl Batch<'_> {
             if row.deadline.is_some() {
                 self.wake_sweeper();
             }
-            let inputs = self.node(&key).await?.inputs.clone().unwrap_or_default();
+            let inputs = self.rows.node(&key).await?.inputs.clone().unwrap_or_default();
             assignments.push(Assignment {
                 attempt: AttemptRef {
                     execution_id: row.execution_id,
@@ -147,7 +144,7 @@ impl Batch<'_> {
         lease_ms: i64,
     ) -> EngineResult<Vec<LeaseStatus>> {
         let ids: Vec<Uuid> = leases.iter().map(|(_, id)| *id).collect();
-        self.lock_attempts(&ids).await?;
+        self.rows.lock_attempts(&ids).await?;
         let mut statuses = Vec::with_capacity(leases.len());
         let mut holders = Vec::new();
         for (attempt, lease_id) in leases {
@@ -163,7 +160,7 @@ impl Batch<'_> {
             let status = match state::attempt::transition(&attempt_state(&row), event) {
                 Ok((next, _)) => {
                     row.lease_expires_at = next.lease_expires_at_ms;
-                    self.update_attempt(row.clone());
+                    self.rows.update_attempt(row.clone());
                     if self.task(&row.task).await?.metadata.cache_serializable {
                         holders.push((row.execution_id, row.node_id.clone()));
                     }
@@ -188,8 +185,11 @@ impl Batch<'_> {
         completions: &[Admitted],
     ) -> EngineResult<Vec<CompletionOutcome>> {
         let ids: Vec<Uuid> = completions.iter().map(|c| c.completion.lease_id).collect();
-        self.lock_attempts(&ids).await?;
-        let rows: Vec<AttemptRow> = ids.iter().filter_map(|id| self.held_attempt(id).cloned()).collect();
+        self.rows.lock_attempts(&ids).await?;
+        let rows: Vec<AttemptRow> = ids
+            .iter()
+            .filter_map(|id| self.rows.held_attempt(id).cloned())
+            .collect();
         self.load_attempt_nodes(&rows).await?;
         let mut outcomes = Vec::with_capacity(completions.len());
         for Admitted { completion, spec } in completions {
@@ -238,7 +238,7 @@ impl Batch<'_> {
             if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
                 row.error = Some(codec::encode_error(error));
             }
-            self.update_attempt(row.clone());
+            self.rows.update_attempt(row.clone());
             self.changed(
                 key.0,
                 &key.1,
@@ -261,10 +261,10 @@ impl Batch<'_> {
 
     /// Fails running attempts whose lease expired; their nodes retry under the system budget.
     async fn expire_leases(&mut self, limit: u32) -> EngineResult<usize> {
-        self.flush().await?;
-        let rows = self.tx.expired_attempts(self.now, limit).await?;
+        self.rows.flush().await?;
+        let rows = self.rows.tx.expired_attempts(self.now, limit).await?;
         let count = rows.len();
-        self.hold_attempts(rows.clone());
+        self.rows.hold_attempts(rows.clone());
         self.load_attempt_nodes(&rows).await?;
         for row in rows {
             let (next, effect) =
@@ -282,148 +282,6 @@ impl Batch<'_> {
         }
         self.run().await?;
         Ok(count)
-    }
-
-    /// Turns an attempt's result into its node's event; a dynamic spec compiled at the edge comes as `compiled`.
-    /// Returns the user error when the server refuses the result (outputs that do not match the task's interface, a
-    /// spec that does not compile): the node fails with it, and so must the attempt.
-    pub(crate) async fn attempt_finished(
-        &mut self,
-        key: &NodeKey,
-        attempt: i32,
-        result: AttemptResult,
-        compiled: Option<&CompiledSpec>,
-    ) -> EngineResult<Option<ExecutionError>> {
-        let (event, refusal) = match result {
-            AttemptResult::Outputs(outputs) => {
-                let task_id = self.node(key).await?.task.clone().unwrap_or_default();
-                let task = self.task(&task_id).await?;
-                match resolve::task_outputs(&outputs, &task.interface) {
-                    Ok(outputs) => {
-                        self.node_mut(key).outputs = Some(codec::encode_literals(&outputs));
-                        (NodeEvent::AttemptSucceeded, None)
-                    }
-                    Err(error) => {
-                        let error = error.at_node(key.1.clone());
-                        let event = NodeEvent::AttemptFailed {
-                            error: error.clone(),
-                            now_ms: self.now,
-                        };
-                        (event, Some(error))
-                    }
-                }
-            }
-            AttemptResult::DynamicSpec(spec) => match self.accept_spec(key, attempt, &spec, compiled).await? {
-                NodeEvent::SpecRejected { error } => (NodeEvent::SpecRejected { error: error.clone() }, Some(error)),
-                event => (event, None),
-            },
-            AttemptResult::Error(error) => (
-                NodeEvent::AttemptFailed {
-                    error: error.at_node(key.1.clone()),
-                    now_ms: self.now,
-                },
-                None,
-            ),
-        };
-        self.events.push_back((key.clone(), event));
-        Ok(refusal)
-    }
-
-    /// Compiles a generator's spec against its task's output interface. Accepted: persisted (with its embedded
-    /// tasks registered) and kept for creating the children. Rejected: the node fails with every compile error.
-    async fn accept_spec(
-        &mut self,
-        key: &NodeKey,
-        attempt: i32,
-        spec: &DynamicJobSpec,
-        compiled: Option<&CompiledSpec>,
-    ) -> EngineResult<NodeEvent> {
-        let task_id = self.node(key).await?.task.clone().unwrap_or_default();
-        let task = self.task(&task_id).await?;
-        let reject = |message: String| NodeEvent::SpecRejected {
-            error: ExecutionError::user("compile_error", message)
-                .recoverable(false)
-                .at_node(key.1.clone()),
-        };
-        let graph = match compiled {
-            Some(compiled) => compiled.graph.clone(),
-            None => {
-                let registry = self
-                    .shared
-                    .templates
-                    .registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new())
-                    .await?;
-                compile_dynamic(spec, &task.interface, &registry)
-                    .map(Arc::new)
-                    .map_err(|errors| errors.to_string())
-            }
-        };
-        let graph = match graph {
-            Ok(graph) => graph,
-            Err(errors) => return Ok(reject(format!("the dynamic spec does not compile: {errors}"))),
-        };
-        let embedded = spec
-            .tasks
-            .iter()
-            .map(|task| (ResourceKind::Task, "task", &task.id, codec::encode_task(task)))
-            .chain(spec.subworkflows.iter().map(|workflow| {
-                let template = codec::encode_workflow(workflow);
-                (ResourceKind::Workflow, "workflow", &workflow.id, template)
-            }));
-        for (kind, what, id, template) in embedded {
-            let row = ResourceRow {
-                key: codec::resource_key(id),
-                template,
-                created_at: self.now,
-            };
-            match self.tx.get_resource(kind, &row.key).await? {
-                Some(existing) if existing.template != row.template => {
-                    return Ok(reject(format!(
-                        "embedded {what} {id} differs from the {what} registered under that id"
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    let outcome = self.tx.put_resource(kind, &row).await?;
-                    debug_assert_eq!(outcome, PutOutcome::Created);
-                }
-            }
-        }
-        let bytes = match compiled {
-            Some(compiled) => compiled.bytes.clone(),
-            None => codec::spec_to_store(codec::encode_spec(spec).into()),
-        };
-        self.install_spec(key, attempt, spec, graph, &task, bytes);
-        Ok(NodeEvent::SpecCompiled)
-    }
-
-    /// Keeps a compiled spec for the node's attempt: stored as `bytes` (so the generator never runs again for it),
-    /// its output assembly remembered, its children prepared.
-    pub fn install_spec(
-        &mut self,
-        key: &NodeKey,
-        attempt: i32,
-        spec: &DynamicJobSpec,
-        graph: Arc<gantry_core::compile::CompiledGraph>,
-        task: &TaskTemplate,
-        bytes: bytes::Bytes,
-    ) {
-        // The graph's outputs are the spec's (a spec compiled as it was accepted no longer has them).
-        let plan = CompositePlan::dynamic(
-            graph.outputs.clone(),
-            task.interface.outputs.clone(),
-            spec.min_successes,
-        );
-        self.add_spec(SpecRow {
-            execution_id: key.0,
-            node_id: key.1.clone(),
-            attempt,
-            spec: bytes,
-            created_at: self.now,
-        });
-        self.node_mut(key).is_dynamic = true;
-        self.shared.remember_plan(key.0, &key.1, attempt, Arc::new(plan));
-        self.prepared.insert(key.clone(), Children::Graph(graph));
     }
 }
 
@@ -443,7 +301,7 @@ impl Batch<'_> {
         }
         let key: NodeKey = (row.execution_id, row.node_id.clone());
         let attempt = row.attempt;
-        self.update_attempt(row);
+        self.rows.update_attempt(row);
         self.changed(
             key.0,
             &key.1,
@@ -485,7 +343,8 @@ impl Batch<'_> {
 
     /// The held attempt under `lease_id`, if it is the named attempt (a lease id names one attempt row).
     fn leased_attempt(&self, lease_id: &Uuid, attempt: &AttemptRef) -> Option<AttemptRow> {
-        self.held_attempt(lease_id)
+        self.rows
+            .held_attempt(lease_id)
             .filter(|row| same_attempt(row, attempt))
             .cloned()
     }

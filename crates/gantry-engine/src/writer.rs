@@ -179,7 +179,7 @@ impl Reply {
 /// creates one more chunk beside whatever clients sent (and does not wait for them).
 pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
     let max_batch = shared.config.max_batch.max(1);
-    crate::creation::resume(&shared).await;
+    crate::interpret::creation::resume(&shared).await;
     resume_assemblies(&shared, max_batch).await;
     let mut waiting = Vec::with_capacity(max_batch + 1);
     loop {
@@ -305,7 +305,7 @@ async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Comman
                 command.reply.send(outcome);
             }
             if let Some(done) = done {
-                crate::creation::adapt_chunk(shared, done.children_chunked, started.elapsed());
+                crate::interpret::creation::adapt_chunk(shared, done.children_chunked, started.elapsed());
                 after_commit(shared, done);
             }
         }

@@ -103,7 +103,7 @@ impl Harness {
     pub async fn restart(&mut self) {
         let config = self.shared.config.clone();
         self.shared = Arc::new(Shared::new(self.shared.health.store.clone(), config));
-        crate::creation::resume(&self.shared).await;
+        crate::interpret::creation::resume(&self.shared).await;
         let max_batch = self.shared.config.max_batch.max(1);
         crate::writer::resume_assemblies(&self.shared, max_batch).await;
         self.after_batch().await;

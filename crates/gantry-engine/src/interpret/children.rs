@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::batch::Batch;
 use crate::codec;
-use crate::composite::Children;
+use crate::interpret::Children;
 
 /// Where new children go: under a node's attempt, or at the top of an execution.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ impl Batch<'_> {
                 .collect(),
         };
         let skipped = rows.iter().filter(|row| row.phase == NodePhase::Skipped).count() as u64;
-        self.create_nodes(rows);
+        self.rows.create_nodes(rows);
         skipped
     }
 

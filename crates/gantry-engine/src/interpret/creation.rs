@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use gantry_core::compile::{Registry, compile_dynamic};
 use gantry_core::model::NodeTarget;
 use gantry_core::state::{ChildCounts, NodeEvent, NodePhase, flow};
 
@@ -46,11 +45,11 @@ pub(crate) const STALL_CHECK_MS: i64 = 5_000;
 /// A composite whose children no one created a chunk of for this long is taken over (its creator died). The one
 /// creating it updates it every chunk, a few milliseconds apart.
 pub(crate) const STALLED_AFTER_MS: i64 = 10_000;
-use crate::cascade::counts_of;
-use crate::children::Scope;
+use super::counts_of;
 use crate::codec;
-use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
+use crate::interpret::Children;
+use crate::interpret::Scope;
 use crate::shared::Shared;
 
 impl Batch<'_> {
@@ -66,14 +65,14 @@ impl Batch<'_> {
         let total = children.len();
         let end = total.min(self.shared.chunk.load(Ordering::Relaxed));
         let skipped = self.create_children(&scope, &children, 0..end);
-        self.children_chunked += end;
-        let row = self.node_mut(key);
+        self.outcome.children_chunked += end;
+        let row = self.rows.node_mut(key);
         row.children_total = total as i64;
         row.children_created = end as i64;
         row.children_skipped = skipped as i64;
         if end < total {
             self.shared.remember_children(key, Arc::new(children));
-            self.creating.push(key.clone());
+            self.outcome.creating.push(key.clone());
         }
         let rule = self.plan(key).await?.rule;
         let counts = ChildCounts {
@@ -101,14 +100,14 @@ impl Batch<'_> {
             )));
         };
         let scope = self.child_scope(key).await?;
-        let created = self.node(key).await?.children_created as usize;
+        let created = self.rows.node(key).await?.children_created as usize;
         self.start_created(&scope, &children, 0..created, 0).await
     }
 
     /// Creates the next chunk of the node's children, if it still runs and has children to create; queues the node
     /// again when more remain.
     pub async fn continue_children(&mut self, key: &NodeKey) -> EngineResult<()> {
-        let row = self.node(key).await?;
+        let row = self.rows.node(key).await?;
         let (start, total) = (row.children_created as usize, row.children_total as usize);
         if row.phase != NodePhase::ChildrenRunning || start >= total {
             self.shared.forget_children(key);
@@ -134,13 +133,13 @@ impl Batch<'_> {
         let end = total.min(start + self.shared.chunk.load(Ordering::Relaxed));
         self.create_children(&scope, &children, start..end);
         let now = self.now;
-        self.children_chunked += end - start;
-        let row = self.node_mut(key);
+        self.outcome.children_chunked += end - start;
+        let row = self.rows.node_mut(key);
         row.children_created = end as i64;
         row.updated_at = now;
         self.start_created(&scope, &children, start..end, settled).await?;
         if end < total {
-            self.creating.push(key.clone());
+            self.outcome.creating.push(key.clone());
         } else {
             self.shared.forget_children(key);
         }
@@ -167,18 +166,18 @@ impl Batch<'_> {
                     .filter(|&u| u < range.start)
                     .map(|u| scope.child_id(graph.node_id(u)))
                     .collect();
-                self.load_nodes(scope.execution_id, &earlier).await?;
+                self.rows.load_nodes(scope.execution_id, &earlier).await?;
                 for i in range.clone() {
                     // Upstream nodes in this chunk or a later one have not settled.
                     let upstream = graph.nodes[i].upstream.iter().map(|&u| {
                         let earlier = (u < range.start).then(|| (scope.execution_id, scope.child_id(graph.node_id(u))));
-                        earlier.and_then(|key| self.held_node(&key)).map(|row| row.phase)
+                        earlier.and_then(|key| self.rows.held_node(&key)).map(|row| row.phase)
                     });
                     let (pending, then) = flow::created_child(upstream);
                     let key = (scope.execution_id, scope.child_id(graph.node_id(i)));
                     // `create_children` counted every upstream node as pending.
                     if range.start > 0 && then != flow::Then::Skip {
-                        self.node_mut(&key).upstream_pending = pending as i32;
+                        self.rows.node_mut(&key).upstream_pending = pending as i32;
                     }
                     if then != flow::Then::Nothing {
                         follow.push((key, then));
@@ -211,32 +210,16 @@ impl Batch<'_> {
     /// A node's children prepared again, after a restart (or on another replica): a dynamic node's from its accepted
     /// spec, a sub-workflow's from its workflow, an array's from its inputs.
     async fn rebuild_children(&mut self, key: &NodeKey) -> EngineResult<Children> {
-        let row = self.node(key).await?;
+        let row = self.rows.node(key).await?;
         let (is_dynamic, attempt, task_id) = (
             row.is_dynamic,
             row.attempts.saturating_sub(1),
             row.task.clone().unwrap_or_default(),
         );
         if is_dynamic {
-            let spec = self.tx.get_spec(key.0, &key.1, attempt).await?.ok_or_else(|| {
-                EngineError::Internal(format!("node {:?} creates children but has no accepted spec", key.1))
-            })?;
-            let spec = codec::decode_spec(&spec.spec)?;
-            let task = self.task(&task_id).await?;
-            let registry = self
-                .shared
-                .templates
-                .registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new())
-                .await?;
-            let graph = compile_dynamic(&spec, &task.interface, &registry).map_err(|errors| {
-                EngineError::Internal(format!(
-                    "the accepted spec of node {:?} no longer compiles: {errors}",
-                    key.1
-                ))
-            })?;
-            return Ok(Children::Graph(Arc::new(graph)));
+            return self.spec_children(key, attempt, &task_id).await;
         }
-        let definition = codec::decode_node(&self.node(key).await?.definition)?;
+        let definition = codec::decode_node(&self.rows.node(key).await?.definition)?;
         if let NodeTarget::SubWorkflow(id) = &definition.target {
             return Ok(Children::Graph(self.sub_workflow_graph(id).await?));
         }

@@ -21,10 +21,10 @@ impl Batch<'_> {
         let Some(old) = self.shared.store.get_node(source, &key.1).await? else {
             return Ok(false);
         };
-        self.node(key).await?;
+        self.rows.node(key).await?;
         if old.phase.is_success() {
             debug!(execution_id = %key.0, node_id = %key.1, %source, "recovered");
-            let row = self.node_mut(key);
+            let row = self.rows.node_mut(key);
             row.inputs = old.inputs;
             row.outputs = old.outputs;
             self.events.push_back((key.clone(), NodeEvent::Recover));
@@ -42,7 +42,7 @@ impl Batch<'_> {
         let registry = self
             .shared
             .templates
-            .registry_for(self.tx.as_mut(), &spec.nodes, &Registry::new())
+            .registry_for(self.rows.tx.as_mut(), &spec.nodes, &Registry::new())
             .await?;
         let graph = match compile_dynamic(&spec, &task.interface, &registry) {
             Ok(graph) => graph,
@@ -52,7 +52,7 @@ impl Batch<'_> {
             }
         };
         debug!(execution_id = %key.0, node_id = %key.1, %source, attempt, "reusing the earlier spec");
-        self.node_mut(key).inputs = old.inputs;
+        self.rows.node_mut(key).inputs = old.inputs;
         self.install_spec(key, attempt, &spec, std::sync::Arc::new(graph), &task, spec_row.spec);
         let attempt = attempt as u32;
         self.events

@@ -22,7 +22,7 @@ impl Batch<'_> {
         if let Some(facts) = self.shared.facts(execution_id) {
             return Ok(facts);
         }
-        let row = self.execution(execution_id).await?;
+        let row = self.rows.execution(execution_id).await?;
         let facts = ExecutionFacts {
             cap: row.max_parallelism.map(|n| n.max(0) as u32),
             recovered_from: row.source_execution_id.filter(|_| row.origin == "recovered"),
@@ -45,17 +45,17 @@ impl Batch<'_> {
         if self.rebalance.is_empty() {
             return Ok(());
         }
-        self.flush().await?;
+        self.rows.flush().await?;
         for execution_id in std::mem::take(&mut self.rebalance) {
             let Some(cap) = self.cap(execution_id).await? else {
                 continue;
             };
-            let active = self.tx.count_active_attempts(execution_id).await?;
+            let active = self.rows.tx.count_active_attempts(execution_id).await?;
             let free = u64::from(cap.max(1)).saturating_sub(active);
             if free > 0 {
-                let queues = self.tx.unpark_attempts(execution_id, free, self.now).await?;
-                self.forget_attempts(execution_id);
-                self.woken.extend(queues);
+                let queues = self.rows.tx.unpark_attempts(execution_id, free, self.now).await?;
+                self.rows.forget_attempts(execution_id);
+                self.outcome.woken.extend(queues);
             }
         }
         Ok(())

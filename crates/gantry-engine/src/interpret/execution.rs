@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 use crate::assembly::AssemblyTarget;
 use crate::batch::{Batch, NodeKey};
-use crate::children::Scope;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
+use crate::interpret::Scope;
 use crate::notify::ChangeScope;
 
 impl Batch<'_> {
     pub async fn apply_execution(&mut self, id: Uuid, event: ExecutionEvent) -> EngineResult<()> {
-        let row = self.execution(id).await?;
+        let row = self.rows.execution(id).await?;
         let current = ExecutionState {
             phase: row.phase,
             error: row.error.as_deref().map(codec::decode_error).transpose()?,
@@ -31,7 +31,7 @@ impl Batch<'_> {
         };
         let now = self.now;
         let next = decision.state;
-        let row = self.execution_mut(id);
+        let row = self.rows.execution_mut(id);
         row.phase = next.phase;
         if next.error != current.error {
             row.error = next.error.as_ref().map(codec::encode_error);
@@ -69,7 +69,7 @@ impl Batch<'_> {
                 };
                 let count = children.len();
                 self.create_children(&scope, &children, 0..count);
-                self.execution_mut(id).nodes_total = count as i64;
+                self.rows.execution_mut(id).nodes_total = count as i64;
                 self.start_created(&scope, &children, 0..count, 0).await?;
                 if count == 0 {
                     self.progressed_executions.insert(id);
@@ -83,14 +83,14 @@ impl Batch<'_> {
             }
             ExecutionEffect::AssembleOutputs => self.assemble(AssemblyTarget::Execution(id)).await,
             ExecutionEffect::Finished(_) => {
-                self.finished.push(id);
+                self.outcome.finished.push(id);
                 self.child_execution_finished(id).await
             }
         }
     }
 
     pub async fn report_nodes_progress(&mut self, id: Uuid) -> EngineResult<()> {
-        let row = self.execution(id).await?;
+        let row = self.rows.execution(id).await?;
         let counts = ChildCounts {
             total: row.nodes_total as u64,
             succeeded: row.nodes_succeeded as u64,
@@ -129,8 +129,9 @@ impl Batch<'_> {
         id: Uuid,
         parent_id: &str,
     ) -> EngineResult<Option<ExecutionError>> {
-        self.flush().await?;
-        self.tx
+        self.rows.flush().await?;
+        self.rows
+            .tx
             .first_child_error(id, parent_id)
             .await?
             .as_deref()
@@ -146,20 +147,21 @@ impl Batch<'_> {
         let attempt = if node_id.is_empty() {
             0
         } else {
-            self.node(key).await?.attempts.saturating_sub(1)
+            self.rows.node(key).await?.attempts.saturating_sub(1)
         };
         if let Some(plan) = self.shared.plan(execution_id, node_id, attempt) {
             return Ok(plan);
         }
         let plan = if node_id.is_empty() {
-            let workflow = codec::decode_workflow(&self.execution(execution_id).await?.workflow)?;
+            let workflow = codec::decode_workflow(&self.rows.execution(execution_id).await?.workflow)?;
             CompositePlan::workflow(&workflow)
         } else {
-            let row = self.node(key).await?;
+            let row = self.rows.node(key).await?;
             let (task_id, total) = (row.task.clone().unwrap_or_default(), row.children_total as u64);
             match codec::decode_node(&row.definition)?.target {
                 NodeTarget::Task(_) => {
                     let spec = self
+                        .rows
                         .tx
                         .get_spec(execution_id, node_id, attempt)
                         .await?
@@ -169,7 +171,7 @@ impl Batch<'_> {
                     CompositePlan::dynamic(spec.outputs, task.interface.outputs.clone(), spec.min_successes)
                 }
                 NodeTarget::SubWorkflow(id) => {
-                    let workflow = self.shared.templates.workflow(self.tx.as_mut(), &id).await?;
+                    let workflow = self.shared.templates.workflow(self.rows.tx.as_mut(), &id).await?;
                     let workflow = workflow.ok_or_else(|| {
                         EngineError::Internal(format!("workflow {id} vanished after it was compiled"))
                     })?;
@@ -182,7 +184,11 @@ impl Batch<'_> {
                             "array node {node_id:?} runs a non-task node"
                         )));
                     };
-                    let task = self.shared.templates.require_task(self.tx.as_mut(), task_id).await?;
+                    let task = self
+                        .shared
+                        .templates
+                        .require_task(self.rows.tx.as_mut(), task_id)
+                        .await?;
                     CompositePlan::array(&task, &array, total)
                 }
                 NodeTarget::LaunchPlan(_) => {

@@ -1,27 +1,44 @@
-//! The cascade: applies queued node and execution events through the core's state machines, writes the decisions
-//! into the batch, and carries out their effects, which queue further events. A batch of completions settles
-//! children first and then reports each touched parent's progress once, so a parent is locked once per batch, not
-//! once per child.
+//! The interpreter: applies queued node and execution events through the core's state machines, writes the
+//! decisions into the batch's rows, and carries out their effects, which queue further events. A batch of
+//! completions settles children first and then reports each touched parent's progress once, so a parent is locked
+//! once per batch, not once per child.
+//!
+//! This file is the loop and what every node kind shares (a node's transition, its settlement: downstream nodes
+//! released or skipped, the parent's counts). What differs per kind is in one module each: `task.rs` (attempts),
+//! `dynamic.rs` (specs), `workflow.rs` (sub-workflows), `branch.rs`, `array.rs` and `launch_plan.rs`; starting a
+//! node (its inputs resolved, its children prepared) is `start.rs`, and creating children `children.rs` and
+//! `creation.rs`. Executions are `execution.rs`.
 
-use std::collections::HashMap;
+mod array;
+mod branch;
+mod cache;
+mod children;
+pub(crate) mod creation;
+mod dynamic;
+mod execution;
+mod launch_plan;
+pub(crate) mod parallelism;
+mod recover;
+mod start;
+mod task;
+pub(crate) mod timeouts;
+mod workflow;
 
-use gantry_core::ids::NodeExecutionId;
-use gantry_core::model::{ExecutionError, Identifier, LiteralMap, NodeTarget};
-use gantry_core::resolve::{self, Outcome};
+pub(crate) use children::Scope;
+pub(crate) use start::Children;
+
+use gantry_core::model::{ExecutionError, Identifier};
+use gantry_core::resolve::Outcome;
 use gantry_core::state::{
-    self, AttemptPhase, CacheStatus, ChildCounts, ChildRule, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
-    NodeState, TransitionError, flow,
+    self, CacheStatus, ChildCounts, ChildRule, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy, NodeState,
+    TransitionError, flow,
 };
-use gantry_store::{AttemptRow, PARKED};
 use tracing::debug;
-use uuid::Uuid;
 
 use crate::assembly::AssemblyTarget;
 use crate::batch::{Batch, NodeKey, sibling_id};
-use crate::children::Scope;
 use crate::codec;
-use crate::composite::promised_nodes;
-use crate::error::{EngineError, EngineResult};
+use crate::error::EngineResult;
 use crate::notify::ChangeScope;
 
 impl Batch<'_> {
@@ -43,7 +60,7 @@ impl Batch<'_> {
     }
 
     async fn apply_node(&mut self, key: NodeKey, event: NodeEvent) -> EngineResult<()> {
-        let row = self.node(&key).await?;
+        let row = self.rows.node(&key).await?;
         let state = NodeState {
             phase: row.phase,
             attempts: row.attempts as u32,
@@ -64,7 +81,7 @@ impl Batch<'_> {
         if policy.kind == NodeKind::Task && changed_phase {
             self.attempts_changed(key.0).await?;
         }
-        let row = self.node_mut(&key);
+        let row = self.rows.node_mut(&key);
         row.phase = next.phase;
         row.attempts = next.attempts as i32;
         row.user_failures = next.user_failures as i32;
@@ -93,7 +110,7 @@ impl Batch<'_> {
     /// The node's policy. Node overrides of retries only matter when an attempt failed, so the node's definition is
     /// decoded only then.
     async fn policy(&mut self, key: &NodeKey, event: &NodeEvent) -> EngineResult<NodePolicy> {
-        let row = self.node(key).await?;
+        let row = self.rows.node(key).await?;
         match row.kind {
             NodeKind::Task => {
                 let task_id = row.task.clone().unwrap_or_default();
@@ -106,7 +123,7 @@ impl Batch<'_> {
                     retries = overridden;
                 }
                 let cache = task.metadata.cache;
-                let overwrite_cache = cache && self.execution(key.0).await?.overwrite_cache;
+                let overwrite_cache = cache && self.rows.execution(key.0).await?.overwrite_cache;
                 Ok(NodePolicy {
                     kind: NodeKind::Task,
                     retries,
@@ -123,7 +140,7 @@ impl Batch<'_> {
 
     pub async fn task(&mut self, task_id: &str) -> EngineResult<std::sync::Arc<gantry_core::model::TaskTemplate>> {
         let id: Identifier = codec::parse_identifier(task_id)?;
-        self.shared.templates.require_task(self.tx.as_mut(), &id).await
+        self.shared.templates.require_task(self.rows.tx.as_mut(), &id).await
     }
 
     async fn node_effect(&mut self, key: &NodeKey, effect: NodeEffect) -> EngineResult<()> {
@@ -137,22 +154,23 @@ impl Batch<'_> {
             NodeEffect::CreateChildren { .. } => self.create_node_children(key).await,
             NodeEffect::StartChildren => self.start_node_children(key).await,
             NodeEffect::AbortAttempt => {
-                self.flush().await?;
-                self.tx
+                self.rows.flush().await?;
+                self.rows
+                    .tx
                     .abort_node_attempts(key.0, std::slice::from_ref(&key.1), self.now)
                     .await?;
-                self.forget_attempts(key.0);
+                self.rows.forget_attempts(key.0);
                 Ok(())
             }
             NodeEffect::AbortChildren => {
                 self.abort_below(key.0, Some(&key.1)).await?;
-                if self.node(key).await?.phase == NodePhase::Failing {
+                if self.rows.node(key).await?.phase == NodePhase::Failing {
                     self.events.push_back((key.clone(), NodeEvent::ChildrenAborted));
                 }
                 Ok(())
             }
             NodeEffect::AssembleOutputs => {
-                let attempt = self.node(key).await?.attempts.saturating_sub(1);
+                let attempt = self.rows.node(key).await?.attempts.saturating_sub(1);
                 self.assemble(AssemblyTarget::node(key, attempt)).await
             }
             NodeEffect::StartChildExecution => self.start_child_execution(key).await,
@@ -161,126 +179,19 @@ impl Batch<'_> {
         }
     }
 
-    async fn enqueue_attempt(&mut self, key: &NodeKey, attempt: u32, not_before_ms: Option<i64>) -> EngineResult<()> {
-        let task_id = self.node(key).await?.task.clone().unwrap_or_default();
-        let task = self.task(&task_id).await?;
-        // Under a `max_parallelism`, a first attempt waits parked for a slot; a retry takes over the slot its failed
-        // attempt held (both count as active), keeping its backoff.
-        let not_before = match (not_before_ms, self.cap(key.0).await?) {
-            (Some(not_before), _) => not_before,
-            (None, Some(_)) => PARKED,
-            (None, None) => self.now,
-        };
-        let limits = self.attempt_limits(key, &task, not_before).await?;
-        let row = AttemptRow {
-            id: Uuid::now_v7(),
-            execution_id: key.0,
-            node_id: key.1.clone(),
-            attempt: attempt as i32,
-            queue: task.metadata.queue.clone(),
-            task: task_id,
-            phase: AttemptPhase::Queued,
-            worker_id: None,
-            not_before,
-            lease_expires_at: None,
-            timeout_ms: limits.timeout_ms,
-            queue_timeout_ms: limits.queue_timeout_ms,
-            deadline: limits.queue_deadline,
-            error: None,
-            created_at: self.now,
-            started_at: None,
-            finished_at: None,
-        };
-        self.add_attempt(row);
-        self.changed(key.0, &key.1, Some(attempt), ChangeScope::Attempt, "queued");
-        Ok(())
-    }
-
-    /// The scope of a node's children: the node and its current attempt.
-    pub(crate) async fn child_scope(&mut self, key: &NodeKey) -> EngineResult<Scope> {
-        let attempts = self.node(key).await?.attempts;
-        let parent = NodeExecutionId::parse(&key.1).map_err(|e| EngineError::Internal(e.to_string()))?;
-        Ok(Scope {
-            execution_id: key.0,
-            parent: Some((parent, attempts.saturating_sub(1) as u32)),
-        })
-    }
-
-    /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve).
-    pub async fn start_node(&mut self, key: &NodeKey) -> EngineResult<()> {
-        if self.try_recover(key).await? {
-            return Ok(());
-        }
-        let definition = codec::decode_node(&self.node(key).await?.definition)?;
-        let event = match self.prepare_node(key, &definition).await? {
-            Ok(inputs) => {
-                self.node_mut(key).inputs = Some(codec::encode_literals(&inputs));
-                match &definition.target {
-                    NodeTarget::Task(task_id) => self.start_task(key, task_id, &inputs).await?,
-                    _ => Some(NodeEvent::Start),
-                }
-            }
-            Err(error) => Some(NodeEvent::InputsFailed {
-                error: error.at_node(key.1.clone()),
-            }),
-        };
-        if let Some(event) = event {
-            self.events.push_back((key.clone(), event));
-        }
-        Ok(())
-    }
-
-    /// Resolves the inputs of the node `key` defined by `definition` from its upstream nodes' outputs and its
-    /// parent's inputs, and prepares its children (see [`Batch::prepare_start`]).
-    pub async fn prepare_node(
-        &mut self,
-        key: &NodeKey,
-        definition: &gantry_core::model::Node,
-    ) -> EngineResult<Result<LiteralMap, ExecutionError>> {
-        let parent_id = self.node(key).await?.parent_id.clone();
-        let promised: Vec<String> = promised_nodes(definition)
-            .iter()
-            .map(|local| sibling_id(&key.1, local))
-            .collect();
-        let mut sources: HashMap<String, LiteralMap> = HashMap::new();
-        if !promised.is_empty() {
-            self.load_nodes(key.0, &promised).await?;
-            for sibling in &promised {
-                let Some(row) = self.held_node(&(key.0, sibling.clone())) else {
-                    continue;
-                };
-                if let Some(outputs) = &row.outputs {
-                    sources.insert(row.local_id.clone(), codec::decode_literals(outputs)?);
-                }
-            }
-        }
-        let mut parent_inputs = self.parent_inputs(key.0, &parent_id).await?;
-        if let Some(hydrated) = self.hydrate(definition, &mut sources, &parent_inputs).await? {
-            parent_inputs = std::sync::Arc::new(hydrated);
-        }
-        let source = resolve::from_fn(|node_id: &str, name: &str| {
-            if node_id.is_empty() {
-                parent_inputs.get(name)
-            } else {
-                sources.get(node_id).and_then(|outputs| outputs.get(name))
-            }
-        });
-        self.prepare_start(key, definition, &source).await
-    }
-
     async fn settled(&mut self, key: &NodeKey, phase: NodePhase) -> EngineResult<()> {
-        let row = self.node(key).await?;
+        let row = self.rows.node(key).await?;
         let (parent_id, downstream) = (row.parent_id.clone(), row.downstream.clone());
         if row.kind == NodeKind::Task && row.cache_status != CacheStatus::Disabled {
             self.release_reservation(key).await?;
         }
         if !downstream.is_empty() {
             let siblings: Vec<String> = downstream.iter().map(|local| sibling_id(&key.1, local)).collect();
-            self.load_nodes(key.0, &siblings).await?;
+            self.rows.load_nodes(key.0, &siblings).await?;
             for sibling in siblings {
                 let sibling_key = (key.0, sibling);
                 // A sibling in a chunk not created yet looks at this node when it is created (`creation.rs`).
-                let Some(row) = self.held_node(&sibling_key) else {
+                let Some(row) = self.rows.held_node(&sibling_key) else {
                     continue;
                 };
                 let waiting = flow::Waiting {
@@ -290,7 +201,7 @@ impl Batch<'_> {
                 match flow::release(phase, waiting) {
                     Ok((after, then)) => {
                         if after != waiting {
-                            self.node_mut(&sibling_key).upstream_pending = after.upstream_pending as i32;
+                            self.rows.node_mut(&sibling_key).upstream_pending = after.upstream_pending as i32;
                         }
                         self.follow(&sibling_key, then).await?;
                     }
@@ -299,8 +210,8 @@ impl Batch<'_> {
             }
         }
         if parent_id.is_empty() {
-            self.execution(key.0).await?;
-            let execution = self.execution_mut(key.0);
+            self.rows.execution(key.0).await?;
+            let execution = self.rows.execution_mut(key.0);
             let parent = flow::Parent {
                 counts: ChildCounts {
                     total: execution.nodes_total as u64,
@@ -325,7 +236,7 @@ impl Batch<'_> {
             }
         } else {
             let parent_key = (key.0, parent_id);
-            let row = self.node(&parent_key).await?;
+            let row = self.rows.node(&parent_key).await?;
             let (counts, running) = (counts_of(row), row.phase == NodePhase::ChildrenRunning);
             // Only an array node has a parallelism, and it matters only while its children run.
             let parallelism = match running {
@@ -339,7 +250,7 @@ impl Batch<'_> {
             };
             match flow::child_settled(parent, phase) {
                 Ok(counted) => {
-                    let row = self.node_mut(&parent_key);
+                    let row = self.rows.node_mut(&parent_key);
                     row.children_succeeded = counted.counts.succeeded as i64;
                     row.children_failed = counted.counts.failed as i64;
                     row.children_skipped = counted.counts.skipped as i64;
@@ -372,22 +283,8 @@ impl Batch<'_> {
         self.shared.refusals.refused(&subject, refused)
     }
 
-    /// Starts the element at `position` of the array node whose element `element` just settled, unless it started
-    /// already. An element not created yet starts when it is created, if enough elements have settled by then.
-    async fn start_element(&mut self, element: &NodeKey, position: u64) -> EngineResult<()> {
-        let next_key = (element.0, sibling_id(&element.1, &position.to_string()));
-        self.load_nodes(next_key.0, std::slice::from_ref(&next_key.1)).await?;
-        if self
-            .held_node(&next_key)
-            .is_some_and(|row| row.phase == NodePhase::NotStarted)
-        {
-            self.start_node(&next_key).await?;
-        }
-        Ok(())
-    }
-
     async fn report_children_progress(&mut self, key: NodeKey) -> EngineResult<()> {
-        let counts = counts_of(self.node(&key).await?);
+        let counts = counts_of(self.rows.node(&key).await?);
         let rule = self.plan(&key).await?.rule;
         let first_failure = self.first_child_failure(&key, counts, rule).await?;
         self.events.push_back((
@@ -413,7 +310,7 @@ impl Batch<'_> {
     ) -> EngineResult<Option<ExecutionError>> {
         let failing = counts.failed > 0
             && matches!(
-                self.node(key).await?.phase,
+                self.rows.node(key).await?.phase,
                 NodePhase::SpecAccepted | NodePhase::ChildrenRunning
             )
             && state::children_outcome(counts, rule) == Outcome::Failed;

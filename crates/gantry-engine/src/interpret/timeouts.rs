@@ -33,7 +33,7 @@ impl Batch<'_> {
         task: &TaskTemplate,
         not_before: i64,
     ) -> EngineResult<AttemptLimits> {
-        let definition = codec::decode_node(&self.node(key).await?.definition)?;
+        let definition = codec::decode_node(&self.rows.node(key).await?.definition)?;
         let timeout = definition.overrides.timeout.or(task.metadata.timeout);
         let queue_timeout_ms = task.metadata.queue_timeout.map(|t| t.as_millis());
         let limits = AttemptLimits {
@@ -53,10 +53,10 @@ impl Batch<'_> {
     /// Times out queued and running attempts whose deadline passed, and executions past theirs. Returns how many
     /// rows it looked at.
     pub(crate) async fn pass_deadlines(&mut self, limit: u32) -> EngineResult<usize> {
-        self.flush().await?;
-        let rows = self.tx.overdue_attempts(self.now, limit).await?;
+        self.rows.flush().await?;
+        let rows = self.rows.tx.overdue_attempts(self.now, limit).await?;
         let mut count = rows.len();
-        self.hold_attempts(rows.clone());
+        self.rows.hold_attempts(rows.clone());
         self.load_attempt_nodes(&rows).await?;
         for row in rows {
             let event = AttemptEvent::DeadlinePassed { now_ms: self.now };
@@ -72,8 +72,8 @@ impl Batch<'_> {
         }
         self.run().await?;
 
-        self.flush().await?;
-        let executions = self.tx.overdue_executions(self.now, limit).await?;
+        self.rows.flush().await?;
+        let executions = self.rows.tx.overdue_executions(self.now, limit).await?;
         count += executions.len();
         for id in executions {
             tracing::info!(execution_id = %id, "execution timed out");

@@ -41,16 +41,20 @@ impl Batch<'_> {
         task_id: &Identifier,
         inputs: &LiteralMap,
     ) -> EngineResult<Option<NodeEvent>> {
-        let task = self.shared.templates.require_task(self.tx.as_mut(), task_id).await?;
+        let task = self
+            .shared
+            .templates
+            .require_task(self.rows.tx.as_mut(), task_id)
+            .await?;
         if !task.metadata.cache {
             return Ok(Some(NodeEvent::Start));
         }
         let cache_key = key_of(&task, inputs);
-        if !self.execution(key.0).await?.overwrite_cache
-            && let Some(entry) = self.tx.get_cache_entry(&cache_key).await?
+        if !self.rows.execution(key.0).await?.overwrite_cache
+            && let Some(entry) = self.rows.tx.get_cache_entry(&cache_key).await?
         {
             debug!(execution_id = %key.0, node_id = %key.1, %cache_key, "cache hit");
-            self.node_mut(key).outputs = Some(entry.outputs);
+            self.rows.node_mut(key).outputs = Some(entry.outputs);
             return Ok(Some(NodeEvent::CacheHit));
         }
         if !task.metadata.cache_serializable {
@@ -58,6 +62,7 @@ impl Batch<'_> {
         }
         let expires_at = self.now + self.shared.config.cache_reservation.as_millis() as i64;
         let holder = self
+            .rows
             .tx
             .reserve_cache(&cache_key, (key.0, &key.1), self.now, expires_at)
             .await?;
@@ -66,7 +71,10 @@ impl Batch<'_> {
             Some((execution_id, node_id)) => {
                 debug!(execution_id = %key.0, node_id = %key.1, holder_execution = %execution_id,
                     holder_node = %node_id, "waiting for the cache key's holder");
-                self.tx.add_cache_waiter(&cache_key, (key.0, &key.1), self.now).await?;
+                self.rows
+                    .tx
+                    .add_cache_waiter(&cache_key, (key.0, &key.1), self.now)
+                    .await?;
                 Ok(None)
             }
         }
@@ -74,7 +82,7 @@ impl Batch<'_> {
 
     /// Writes a succeeded task node's outputs under its key.
     pub async fn write_cache(&mut self, key: &NodeKey) -> EngineResult<()> {
-        let row = self.node(key).await?;
+        let row = self.rows.node(key).await?;
         let (Some(inputs), Some(outputs), Some(task_id)) = (row.inputs.clone(), row.outputs.clone(), row.task.clone())
         else {
             return Ok(());
@@ -88,13 +96,13 @@ impl Batch<'_> {
             node_id: key.1.clone(),
             created_at: self.now,
         };
-        self.tx.put_cache_entry(&entry).await?;
+        self.rows.tx.put_cache_entry(&entry).await?;
         Ok(())
     }
 
     /// A task node settled: it lets go of its reservation, and the nodes waiting on it start again.
     pub async fn release_reservation(&mut self, key: &NodeKey) -> EngineResult<()> {
-        let row = self.node(key).await?;
+        let row = self.rows.node(key).await?;
         let (Some(inputs), Some(task_id)) = (row.inputs.clone(), row.task.clone()) else {
             return Ok(());
         };
@@ -109,15 +117,15 @@ impl Batch<'_> {
     /// Releases the reservations held by nodes below `node_id` (the whole execution when `None`), which a bulk abort
     /// ended without settling them one by one.
     pub async fn release_reservations_below(&mut self, execution_id: Uuid, node_id: Option<&str>) -> EngineResult<()> {
-        for (cache_key, holder) in self.tx.reservations_below(execution_id, node_id).await? {
+        for (cache_key, holder) in self.rows.tx.reservations_below(execution_id, node_id).await? {
             self.release_and_wake(&cache_key, (execution_id, &holder)).await?;
         }
         Ok(())
     }
 
     async fn release_and_wake(&mut self, cache_key: &str, holder: (Uuid, &str)) -> EngineResult<()> {
-        for waiter in self.tx.release_cache(cache_key, holder).await? {
-            if self.node(&waiter).await?.phase == NodePhase::NotStarted {
+        for waiter in self.rows.tx.release_cache(cache_key, holder).await? {
+            if self.rows.node(&waiter).await?.phase == NodePhase::NotStarted {
                 self.start_node(&waiter).await?;
             }
         }
@@ -130,7 +138,7 @@ impl Batch<'_> {
             return Ok(());
         }
         let expires_at = self.now + self.shared.config.cache_reservation.as_millis() as i64;
-        self.tx.extend_cache_reservations(&nodes, expires_at).await?;
+        self.rows.tx.extend_cache_reservations(&nodes, expires_at).await?;
         Ok(())
     }
 }
