@@ -138,7 +138,7 @@ pub(crate) struct BatchOutcome {
     pub finished: Vec<Uuid>,
     /// Whether an attempt was queued for later (a retry's backoff) or a deadline was set: the sweeper must look again.
     pub delayed: bool,
-    /// Composites with children still to create once this batch committed (see `creation.rs`).
+    /// Composites with children still to create once this batch committed (see `interpret/creation.rs`).
     pub creating: Vec<NodeKey>,
     /// How many children of composites this batch created in chunks, to size the next chunk by.
     pub children_chunked: usize,

@@ -1,5 +1,5 @@
 //! What workers do: claim attempts, heartbeat their leases, complete them; and the sweep that fails attempts whose
-//! lease expired (deadlines are in `timeouts.rs`).
+//! lease expired (deadlines are in `interpret/timeouts.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

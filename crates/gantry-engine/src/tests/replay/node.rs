@@ -11,7 +11,7 @@ use super::rebuild::{Replay, decode_error, progress};
 use super::rows::Snapshot;
 use crate::codec;
 
-/// The policy the engine runs a node under (`cascade.rs` `policy`), from its task's row and its definition.
+/// The policy the engine runs a node under (`interpret/mod.rs` `policy`), from its task's row and its definition.
 fn policy(snapshot: &Snapshot, node: &NodeRow) -> Result<NodePolicy, String> {
     if node.kind != NodeKind::Task {
         return Ok(NodePolicy {

@@ -3,7 +3,7 @@
 //! stored rows. Every refused event and every difference is a mismatch naming the row, the field or event, and both
 //! values.
 //!
-//! How the events are derived (the engine's own rules, see `cascade.rs`, `execution.rs`, `worker.rs`):
+//! How the events are derived (the engine's own rules, see `interpret/mod.rs`, `interpret/execution.rs`, `worker.rs`):
 //! - A node's attempts, in order, give `AttemptStarted` (claimed: a start time), then `AttemptSucceeded`,
 //!   `SpecCompiled` (a spec row for that attempt), `AttemptFailed` (the attempt's stored error, at its finish) or
 //!   `Abort` (aborted).
