@@ -95,6 +95,12 @@ pub struct ExecutionDecision {
     pub effects: Vec<ExecutionEffect>,
 }
 
+/// Whether a `NodesProgress` with `counts` under `rule` fails an execution in `phase`: only then does the event need
+/// the error of its first failed node, which the engine looks up in the store.
+pub fn progress_fails(phase: ExecutionPhase, counts: ChildCounts, rule: ChildRule) -> bool {
+    phase == ExecutionPhase::Running && counts.failed > 0 && children_outcome(counts, rule) == Outcome::Failed
+}
+
 /// Applies `event` to `state`.
 pub fn transition(state: &ExecutionState, event: ExecutionEvent) -> Result<ExecutionDecision, TransitionError> {
     use ExecutionEffect as E;

@@ -223,6 +223,15 @@ pub struct NodeDecision {
     pub effects: Vec<NodeEffect>,
 }
 
+/// Whether a `ChildrenProgress` (for a spec just accepted: `ChildrenCreated`) with `counts` under `rule` fails a
+/// composite in `phase`: only then does the event need the error of its first failed child, which the engine looks
+/// up in the store.
+pub fn progress_fails(phase: NodePhase, counts: ChildCounts, rule: ChildRule) -> bool {
+    matches!(phase, NodePhase::SpecAccepted | NodePhase::ChildrenRunning)
+        && counts.failed > 0
+        && children_outcome(counts, rule) == Outcome::Failed
+}
+
 /// Applies `event` to `state` under `policy`.
 pub fn transition(state: &NodeState, policy: &NodePolicy, event: NodeEvent) -> Result<NodeDecision, TransitionError> {
     use NodeEffect as E;

@@ -1138,3 +1138,77 @@ proptest! {
         prop_assert_eq!(finished, usize::from(state.phase.is_terminal()));
     }
 }
+
+/// The engine looks a failed child's error up only when `progress_fails` says so; it must say so exactly when the
+/// progress event moves the composite (or execution) to `Failing`, for every phase and count.
+#[test]
+fn progress_fails_exactly_when_the_progress_event_fails_the_composite() {
+    let rules = [
+        ChildRule::ALL_FAIL_FAST,
+        ChildRule {
+            min_successes: Some(2),
+            fail_fast: false,
+        },
+    ];
+    let mut checked = 0;
+    for rule in rules {
+        for (total, succeeded, failed) in [
+            (4, 0, 0),
+            (4, 1, 1),
+            (4, 3, 1),
+            (4, 1, 3),
+            (4, 2, 2),
+            (4, 4, 0),
+            (1, 0, 1),
+        ] {
+            let counts = counts(total, succeeded, failed);
+            for (phase, kind) in NodePhase::ALL
+                .into_iter()
+                .flat_map(|phase| [(phase, NodeKind::Task), (phase, NodeKind::Composite)])
+            {
+                // A spec's children report their first progress as they are created.
+                let event = match phase {
+                    NodePhase::SpecAccepted => NodeEvent::ChildrenCreated {
+                        counts,
+                        rule,
+                        first_failure: None,
+                    },
+                    _ => NodeEvent::ChildrenProgress {
+                        counts,
+                        rule,
+                        first_failure: None,
+                    },
+                };
+                let fails = matches!(
+                    node::transition(&node_in(phase), &policy(kind), event),
+                    Ok(decision) if decision.state.phase == NodePhase::Failing && phase != NodePhase::Failing
+                );
+                assert_eq!(
+                    node::progress_fails(phase, counts, rule),
+                    fails,
+                    "{phase} {kind:?} {counts:?} {rule:?}"
+                );
+                checked += 1;
+            }
+            for phase in ExecutionPhase::ALL {
+                let state = ExecutionState { phase, error: None };
+                let event = ExecutionEvent::NodesProgress {
+                    counts,
+                    rule,
+                    first_error: None,
+                };
+                let fails = matches!(
+                    execution::transition(&state, event),
+                    Ok(decision) if decision.state.phase == ExecutionPhase::Failing && phase != ExecutionPhase::Failing
+                );
+                assert_eq!(
+                    execution::progress_fails(phase, counts, rule),
+                    fails,
+                    "{phase} {counts:?} {rule:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 7 * (2 * 14 + 9));
+}

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use gantry_core::model::{ExecutionError, NodeTarget};
-use gantry_core::resolve::Outcome;
 use gantry_core::state::{
     self, ChildCounts, CompositePlan, ExecutionEffect, ExecutionEvent, ExecutionPhase, ExecutionState,
 };
@@ -97,10 +96,10 @@ impl Batch<'_> {
             failed: row.nodes_failed as u64,
             skipped: row.nodes_skipped as u64,
         };
-        let running = row.phase == ExecutionPhase::Running;
+        let row_phase = row.phase;
         let rule = self.plan(&(id, String::new())).await?.rule;
         // Looked up only when the nodes just failed the execution: it is a write of the batch's rows and a read.
-        let failing = running && counts.failed > 0 && state::children_outcome(counts, rule) == Outcome::Failed;
+        let failing = state::execution::progress_fails(row_phase, counts, rule);
         let first_error = if failing {
             self.first_node_error(id).await?
         } else {

@@ -28,7 +28,6 @@ pub(crate) use children::Scope;
 pub(crate) use start::Children;
 
 use gantry_core::model::{ExecutionError, Identifier};
-use gantry_core::resolve::Outcome;
 use gantry_core::state::{
     self, CacheStatus, ChildCounts, ChildRule, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy, NodeState,
     TransitionError, flow,
@@ -308,12 +307,7 @@ impl Batch<'_> {
         counts: ChildCounts,
         rule: ChildRule,
     ) -> EngineResult<Option<ExecutionError>> {
-        let failing = counts.failed > 0
-            && matches!(
-                self.rows.node(key).await?.phase,
-                NodePhase::SpecAccepted | NodePhase::ChildrenRunning
-            )
-            && state::children_outcome(counts, rule) == Outcome::Failed;
+        let failing = state::node::progress_fails(self.rows.node(key).await?.phase, counts, rule);
         if !failing {
             return Ok(None);
         }
