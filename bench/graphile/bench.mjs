@@ -11,7 +11,7 @@
 // - submit: all N jobs in one round trip, WorkerUtils.addJobs (one call of graphile-worker's `add_jobs` SQL function);
 // - completion: the runner's `job:success` events, counted to N (no polling). graphile-worker emits it when the handler
 //   has returned and then sends the completion (the job's delete) without awaiting it, so after the N-th event the
-//   program queries the jobs table until it is empty (back to back, no sleep; in practice one or two round trips):
+//   program queries the jobs table until it is empty (back to back, no sleep: a few round trips, milliseconds):
 //   the wall runs from before the submit to the last completion committed.
 // graphile-worker's other settings keep their defaults (no local queue, no batched completions).
 
