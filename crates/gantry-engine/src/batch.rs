@@ -16,6 +16,7 @@ use crate::codec;
 use crate::composite::Children;
 use crate::error::{EngineError, EngineResult};
 use crate::held::HeldAttempts;
+use crate::hydration::{Hydrated, HydrationJob, WaitRow};
 use crate::notify::{ChangeScope, PhaseChange};
 use crate::parallelism::Rebalance;
 use crate::shared::Shared;
@@ -76,6 +77,12 @@ pub(crate) struct Batch<'e> {
     pub execution_phases: Vec<(Uuid, ExecutionPhase)>,
     /// Assemblies for the assembler once this batch committed (see `assembly.rs`).
     pub assemblies: Vec<AssemblyJob>,
+    /// Offloaded values fetched outside the writer for nodes this batch starts, by URI (see `hydration.rs`).
+    pub hydrated: HashMap<String, Hydrated>,
+    /// Fetches for the hydrator once this batch committed.
+    pub hydrations: Vec<HydrationJob>,
+    /// The `hydrations` rows this batch read or will write, by node.
+    pub hydration_rows: HashMap<NodeKey, WaitRow>,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -113,6 +120,9 @@ impl<'e> Batch<'e> {
             children_chunked: 0,
             execution_phases: Vec::new(),
             assemblies: Vec::new(),
+            hydrated: HashMap::new(),
+            hydrations: Vec::new(),
+            hydration_rows: HashMap::new(),
         })
     }
 
@@ -394,6 +404,7 @@ impl<'e> Batch<'e> {
     pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
         self.release_slots().await?;
         self.flush_final().await?;
+        self.write_hydrations().await?;
         if !self.woken.is_empty() {
             let queues: Vec<String> = self.woken.iter().cloned().collect();
             self.tx.announce_queues(&queues).await?;
@@ -412,6 +423,7 @@ impl<'e> Batch<'e> {
             creating: self.creating,
             children_chunked: self.children_chunked,
             assemblies: self.assemblies,
+            hydrations: self.hydrations,
         })
     }
 }
@@ -426,6 +438,7 @@ pub(crate) struct BatchOutcome {
     pub creating: Vec<NodeKey>,
     pub children_chunked: usize,
     pub assemblies: Vec<AssemblyJob>,
+    pub hydrations: Vec<HydrationJob>,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

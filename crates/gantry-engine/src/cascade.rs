@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use gantry_core::ids::NodeExecutionId;
-use gantry_core::model::{ExecutionError, Identifier, LiteralMap, NodeTarget};
+use gantry_core::model::{ExecutionError, Identifier, LiteralMap, NodeTarget, Offloaded};
 use gantry_core::resolve::{self, Outcome};
 use gantry_core::state::{
     self, AttemptPhase, CacheStatus, ChildCounts, ChildRule, NodeEffect, NodeEvent, NodeKind, NodePhase, NodePolicy,
@@ -22,6 +22,7 @@ use crate::children::Scope;
 use crate::codec;
 use crate::composite::promised_nodes;
 use crate::error::{EngineError, EngineResult};
+use crate::hydration::Hydration;
 use crate::notify::ChangeScope;
 
 impl Batch<'_> {
@@ -206,23 +207,29 @@ impl Batch<'_> {
         })
     }
 
-    /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve).
+    /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve). A
+    /// node whose start needs offloaded values this batch does not have waits for them, not started (see
+    /// `hydration.rs`).
     pub async fn start_node(&mut self, key: &NodeKey) -> EngineResult<()> {
         if self.try_recover(key).await? {
             return Ok(());
         }
         let definition = codec::decode_node(&self.node(key).await?.definition)?;
         let event = match self.prepare_node(key, &definition).await? {
-            Ok(inputs) => {
+            Prepared::Ready(inputs) => {
                 self.node_mut(key).inputs = Some(codec::encode_literals(&inputs));
                 match &definition.target {
                     NodeTarget::Task(task_id) => self.start_task(key, task_id, &inputs).await?,
                     _ => Some(NodeEvent::Start),
                 }
             }
-            Err(error) => Some(NodeEvent::InputsFailed {
+            Prepared::Failed(error) => Some(NodeEvent::InputsFailed {
                 error: error.at_node(key.1.clone()),
             }),
+            Prepared::Hydrating(references) => {
+                self.wait_for_values(key, references);
+                None
+            }
         };
         if let Some(event) = event {
             self.events.push_back((key.clone(), event));
@@ -231,12 +238,13 @@ impl Batch<'_> {
     }
 
     /// Resolves the inputs of the node `key` defined by `definition` from its upstream nodes' outputs and its
-    /// parent's inputs, and prepares its children (see [`Batch::prepare_start`]).
+    /// parent's inputs, and prepares its children (see [`Batch::prepare_start`]); unless offloaded values that needs
+    /// are not in the batch (see [`Batch::hydrate`]).
     pub async fn prepare_node(
         &mut self,
         key: &NodeKey,
         definition: &gantry_core::model::Node,
-    ) -> EngineResult<Result<LiteralMap, ExecutionError>> {
+    ) -> EngineResult<Prepared> {
         let parent_id = self.node(key).await?.parent_id.clone();
         let promised: Vec<String> = promised_nodes(definition)
             .iter()
@@ -255,8 +263,11 @@ impl Batch<'_> {
             }
         }
         let mut parent_inputs = self.parent_inputs(key.0, &parent_id).await?;
-        if let Some(hydrated) = self.hydrate(definition, &mut sources, &parent_inputs).await? {
-            parent_inputs = std::sync::Arc::new(hydrated);
+        match self.hydrate(definition, &mut sources, &parent_inputs) {
+            Hydration::Ready(None) => {}
+            Hydration::Ready(Some(hydrated)) => parent_inputs = std::sync::Arc::new(hydrated),
+            Hydration::Needs(references) => return Ok(Prepared::Hydrating(references)),
+            Hydration::Unavailable(error) => return Ok(Prepared::Failed(error)),
         }
         let source = resolve::from_fn(|node_id: &str, name: &str| {
             if node_id.is_empty() {
@@ -265,7 +276,10 @@ impl Batch<'_> {
                 sources.get(node_id).and_then(|outputs| outputs.get(name))
             }
         });
-        self.prepare_start(key, definition, &source).await
+        Ok(match self.prepare_start(key, definition, &source).await? {
+            Ok(inputs) => Prepared::Ready(inputs),
+            Err(error) => Prepared::Failed(error),
+        })
     }
 
     async fn settled(&mut self, key: &NodeKey, phase: NodePhase) -> EngineResult<()> {
@@ -422,6 +436,17 @@ impl Batch<'_> {
         }
         self.first_child_error(key.0, &key.1).await
     }
+}
+
+/// What preparing a node's start came to.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// Its inputs resolved (and its children, if any, are prepared).
+    Ready(LiteralMap),
+    /// It cannot start: its inputs did not resolve, or a value they need cannot be fetched.
+    Failed(ExecutionError),
+    /// It needs these offloaded values, which the batch does not have: they are fetched outside the writer.
+    Hydrating(Vec<Offloaded>),
 }
 
 /// A composite's children counts, from its row.
