@@ -1,10 +1,11 @@
 //! Size limits and offloaded literals: values above the offload threshold are kept in the blob store and handed to
-//! workers and clients whole; values above the hard limits are refused with RESOURCE_EXHAUSTED naming them, and
-//! nothing is left stuck.
+//! workers and clients whole (and to a branch's condition, fetched outside the writer); values above the hard limits
+//! are refused with RESOURCE_EXHAUSTED naming them, and nothing is left stuck.
 
 use gantry_core::model::{
-    ArrayNode, AttrStep, Binding, BindingData, FailurePolicy, Literal, LiteralMap, LiteralType, Node, NodeTarget,
-    Promise, SuccessCriteria, TypedInterface, Variable, WorkflowTemplate,
+    ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, ComparisonOp, ElseArm, FailurePolicy, IfBlock,
+    Literal, LiteralMap, LiteralType, Node, NodeTarget, Operand, Promise, SuccessCriteria, TypedInterface, Variable,
+    WorkflowTemplate,
 };
 use gantry_proto::v1 as pb;
 use gantry_tests::client::{self, Admin};
@@ -135,6 +136,51 @@ fn offloading_workflow() -> WorkflowTemplate {
     }
 }
 
+/// `b0 = big(n); if b0.text > "w": long = measure(b0.text) else: short = measure("short")`, whose `len` is the
+/// arm's: the branch's condition reads an offloaded value.
+fn offloaded_branch_workflow() -> WorkflowTemplate {
+    let int = LiteralType::Integer;
+    let branch = BranchNode {
+        cases: vec![IfBlock {
+            condition: BooleanExpr::Comparison {
+                op: ComparisonOp::Gt,
+                left: Operand::Var("text".into()),
+                right: Operand::Literal(Literal::String("w".into())),
+            },
+            then_node: Box::new(Node::task(
+                "long",
+                id("measure"),
+                vec![Binding::promise("text", "b0", "text")],
+            )),
+        }],
+        otherwise: Some(ElseArm::Node(Box::new(Node::task(
+            "short",
+            id("measure"),
+            vec![Binding::literal("text", Literal::String("short".into()))],
+        )))),
+    };
+    let nodes = vec![
+        Node::task("b0", id("big"), vec![Binding::promise("n", "", "n")]),
+        Node {
+            id: "br".into(),
+            inputs: vec![Binding::promise("text", "b0", "text")],
+            upstream: Vec::new(),
+            target: NodeTarget::Branch(branch),
+            overrides: Default::default(),
+        },
+    ];
+    WorkflowTemplate {
+        id: id("offloaded_branch"),
+        interface: TypedInterface {
+            inputs: vec![Variable::new("n", int.clone())],
+            outputs: vec![Variable::new("len", int)],
+        },
+        nodes,
+        outputs: vec![Binding::promise("len", "br", "len")],
+        failure_policy: FailurePolicy::FailImmediately,
+    }
+}
+
 fn offloaded_in(outputs: &Option<Vec<u8>>) -> Vec<String> {
     let outputs = gantry_engine::decode_literals(outputs.as_deref().expect("outputs")).expect("decode");
     outputs
@@ -243,6 +289,78 @@ async fn offloaded_literals_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offloaded_literals_sqlite() {
     offloaded_literals_round_trip(Backend::Sqlite).await;
+}
+
+/// The branch's condition reads `b0`'s offloaded text: the branch waits, not started, while the server's hydrator
+/// fetches it outside the writer, then takes the arm the whole value selects; the execution succeeds, its records
+/// are sound and no node is left waiting for values.
+async fn a_branch_reads_an_offloaded_value(backend: Backend) {
+    let (server, mut admin) = setup(backend).await;
+    client::register_workflow(&mut admin, offloaded_branch_workflow()).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(raw_worker::run_with(server.worker().await, "big", 16, stopped, answer));
+    let n = 10_000;
+    let inputs = LiteralMap::from([("n".to_owned(), Literal::Integer(n))]);
+    let created = client::create(
+        &mut admin,
+        client::workflow_target(id("offloaded_branch")),
+        inputs,
+        |_| {},
+    )
+    .await;
+    let execution = wait_for_terminal(&mut admin, &created.id).await;
+    assert_eq!(
+        execution.phase,
+        pb::ExecutionPhase::Succeeded as i32,
+        "{:?}",
+        execution.error
+    );
+    assert_eq!(
+        client::outputs(&mut admin, &execution.id).await["len"],
+        Literal::Integer(n),
+        "the long arm measured the whole text"
+    );
+    let arms: Vec<(String, String)> = client::children(&mut admin, &execution.id, "br")
+        .await
+        .into_iter()
+        .map(|node| (node.node_id.clone(), client::phase_name(node.phase)))
+        .collect();
+    assert_eq!(
+        arms,
+        [
+            ("br/0/long".to_owned(), "SUCCEEDED".to_owned()),
+            ("br/0/short".to_owned(), "SKIPPED".to_owned()),
+        ]
+    );
+
+    let store = server.store().await;
+    let uuid = execution.id.parse().expect("uuid");
+    let b0 = store.get_node(uuid, "b0").await.expect("read").expect("b0");
+    assert_eq!(
+        offloaded_in(&b0.outputs),
+        ["text"],
+        "the condition read an offloaded value"
+    );
+    assert!(
+        store.hydrations(i64::MAX).await.expect("read").is_empty(),
+        "no node is left waiting for values"
+    );
+    drop(store);
+    let db = server.records_db().await;
+    gantry_tests::records::check(&db, &[]).await.assert_sound();
+    db.close().await;
+    let _ = stop.send(true);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offloaded_branch_postgres() {
+    a_branch_reads_an_offloaded_value(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offloaded_branch_sqlite() {
+    a_branch_reads_an_offloaded_value(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::assembly::AssemblyJob;
 use crate::error::EngineResult;
+use crate::hydration::{Hydrated, HydrationJob, WaitRow};
 use crate::interpret::Children;
 use crate::interpret::parallelism::Rebalance;
 use crate::notify::{ChangeScope, PhaseChange};
@@ -36,6 +37,10 @@ pub(crate) struct Batch<'e> {
     pub rebalance: Rebalance,
     /// Executions whose phase changed, announced to the other replicas' watchers on commit.
     pub execution_phases: Vec<(Uuid, ExecutionPhase)>,
+    /// Offloaded values fetched outside the writer for nodes this batch starts, by URI (see `hydration.rs`).
+    pub hydrated: HashMap<String, Hydrated>,
+    /// The `hydrations` rows this batch read or will write, by node.
+    pub hydration_rows: HashMap<NodeKey, WaitRow>,
     /// What the engine does once this batch committed.
     pub outcome: BatchOutcome,
 }
@@ -63,6 +68,8 @@ impl<'e> Batch<'e> {
             watched: HashMap::new(),
             rebalance: Rebalance::new(),
             execution_phases: Vec::new(),
+            hydrated: HashMap::new(),
+            hydration_rows: HashMap::new(),
             outcome: BatchOutcome::default(),
         })
     }
@@ -118,6 +125,7 @@ impl<'e> Batch<'e> {
     /// Releases parked attempts into freed slots, writes, announces and commits.
     pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
         self.release_slots().await?;
+        self.write_hydrations().await?;
         let announce = Announcements {
             instance: self.shared.instance,
             queues: self.outcome.woken.iter().cloned().collect(),
@@ -144,6 +152,7 @@ pub(crate) struct BatchOutcome {
     pub children_chunked: usize,
     /// Assemblies for the assembler once this batch committed (see `assembly.rs`).
     pub assemblies: Vec<AssemblyJob>,
+    pub hydrations: Vec<HydrationJob>,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

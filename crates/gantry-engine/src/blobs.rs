@@ -3,17 +3,16 @@
 //! A literal whose encoding is larger than the offload threshold is written to the blob store (the `object_store`
 //! crate: a local directory by default, S3-compatible stores by URL) and replaced by a [`Literal::Offloaded`]
 //! reference carrying its type and digest, so rows and batches stay small and type checks and cache keys need not
-//! fetch it. Inside the control plane a reference is resolved only where a value itself is needed (a branch
-//! condition, an attribute path into it); what leaves it is `reads`' part.
+//! fetch it. Inside the control plane a reference is resolved only where a value itself is needed to start a node (a
+//! branch condition, an attribute path into it), and then outside the writer (`hydration.rs`); what leaves it is
+//! `reads`' part.
 //! Literals larger than the hard limit are refused, naming what was too large. Blob literals (URIs of the user's own
 //! data) are never fetched nor offloaded.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gantry_core::model::{Literal, LiteralMap, Offloaded, UnionValue};
+use gantry_core::model::{Literal, LiteralMap, Offloaded};
 use gantry_core::typing::literal_type_of;
 use gantry_proto::v1 as pb;
 use object_store::ObjectStore;
@@ -226,52 +225,45 @@ impl Offloader {
         Ok(Ok(self.offload(outputs, &sizes, group).await?))
     }
 
-    /// The map with every offloaded literal in it, at any depth, replaced by its value.
-    #[cfg(test)]
-    pub async fn resolve_map(&self, map: LiteralMap) -> EngineResult<LiteralMap> {
-        if !map.values().any(contains_offloaded) {
-            return Ok(map);
-        }
-        let mut out = LiteralMap::new();
-        for (name, literal) in map {
-            out.insert(name, self.resolve(literal).await?);
-        }
-        Ok(out)
-    }
-
-    /// The literal with every offloaded literal in it replaced by its value.
-    pub fn resolve(&self, literal: Literal) -> Pin<Box<dyn Future<Output = EngineResult<Literal>> + Send + '_>> {
-        Box::pin(async move {
-            match literal {
-                Literal::Offloaded(offloaded) => {
-                    let bytes = self.store.get(&offloaded.uri).await?;
-                    let decoded = pb::Literal::decode(bytes)
-                        .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", offloaded.uri)))?;
-                    Ok(Literal::try_from(decoded)?)
-                }
-                Literal::Collection(items) if items.iter().any(contains_offloaded) => {
-                    let mut resolved = Vec::with_capacity(items.len());
-                    for item in items {
-                        resolved.push(self.resolve(item).await?);
-                    }
-                    Ok(Literal::Collection(resolved))
-                }
-                Literal::Map(entries) if entries.values().any(contains_offloaded) => {
-                    let mut resolved = std::collections::BTreeMap::new();
-                    for (key, value) in entries {
-                        resolved.insert(key, self.resolve(value).await?);
-                    }
-                    Ok(Literal::Map(resolved))
-                }
-                Literal::Union(union) if contains_offloaded(&union.value) => {
-                    let UnionValue { value, variant } = *union;
-                    let value = self.resolve(value).await?;
-                    Ok(Literal::Union(Box::new(UnionValue { value, variant })))
-                }
-                other => Ok(other),
+    /// The value an offloaded literal refers to, fetched from the blob store and decoded (offloaded literals inside
+    /// it stay references). Outside any transaction: the hydrator's.
+    pub async fn fetch(&self, offloaded: &Offloaded) -> Result<Literal, FetchError> {
+        let uri = &offloaded.uri;
+        let Some(key) = uri
+            .strip_prefix(&self.store.base)
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            return Err(FetchError::Unavailable("is not in this server's blob store".to_owned()));
+        };
+        let read = async {
+            let object = self.store.store.get(&Path::from(key)).await?;
+            object.bytes().await
+        };
+        let bytes = match read.await {
+            Ok(bytes) => bytes,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(FetchError::Unavailable("does not exist".to_owned()));
             }
-        })
+            Err(e) => {
+                return Err(FetchError::Failed(EngineError::Unavailable(format!(
+                    "blob store: reading {uri}: {e}"
+                ))));
+            }
+        };
+        let decoded =
+            pb::Literal::decode(bytes).map_err(|e| FetchError::Unavailable(format!("cannot be decoded: {e}")))?;
+        Literal::try_from(decoded).map_err(|e| FetchError::Unavailable(format!("cannot be decoded: {e}")))
     }
+}
+
+/// Why an offloaded value could not be fetched.
+#[derive(Debug)]
+pub(crate) enum FetchError {
+    /// It never will be: it does not exist (or not in this server's blob store), or it is not a literal. Says what is
+    /// wrong with it (`does not exist`); a node that needs it fails.
+    Unavailable(String),
+    /// The blob store failed (unreachable, timed out): fetch again later.
+    Failed(EngineError),
 }
 
 /// Whether the literal is, or contains, an offloaded literal.
@@ -285,70 +277,108 @@ pub fn contains_offloaded(literal: &Literal) -> bool {
     }
 }
 
+/// A promise whose value a node's start needs itself, not a reference to it (see [`promises_needing_values`]).
+#[derive(Debug, Clone)]
+pub(crate) struct NeededValue {
+    /// The input it is bound to.
+    pub input: String,
+    /// The nested node (a branch arm, an array's inner node) whose input it is; `None` for the node's own.
+    pub nested: Option<String>,
+    pub promise: gantry_core::model::Promise,
+}
+
 /// The promises of a node (its own bindings, its branch arms' and array inner node's) that need the value itself
 /// rather than a reference: those with an attribute path, and every one of a branch, whose conditions compare values.
-pub(crate) fn promises_needing_values(node: &gantry_core::model::Node) -> Vec<gantry_core::model::Promise> {
-    use gantry_core::model::{ElseArm, NodeTarget};
-    let is_branch = matches!(node.target, NodeTarget::Branch(_));
-    let mut out: Vec<gantry_core::model::Promise> = node
-        .inputs
-        .iter()
-        .flat_map(|binding| binding.data.promises())
-        .filter(|promise| is_branch || !promise.attr_path.is_empty())
-        .cloned()
-        .collect();
-    match &node.target {
-        NodeTarget::Branch(branch) => {
-            for case in &branch.cases {
-                out.extend(promises_needing_values(&case.then_node));
-            }
-            if let Some(ElseArm::Node(otherwise)) = &branch.otherwise {
-                out.extend(promises_needing_values(otherwise));
-            }
-        }
-        NodeTarget::Array(array) => out.extend(promises_needing_values(&array.node)),
-        _ => {}
-    }
+pub(crate) fn promises_needing_values(node: &gantry_core::model::Node) -> Vec<NeededValue> {
+    let mut out = Vec::new();
+    collect_needing_values(node, None, &mut out);
     out
 }
 
-impl crate::batch::Batch<'_> {
-    /// Fetches the offloaded values that `node`'s bindings need as values (see [`promises_needing_values`]):
-    /// in place in `sources` (sibling outputs by local id), and into a copy of the parent's inputs, returned, when
-    /// one of those is needed.
-    pub async fn hydrate(
-        &mut self,
-        node: &gantry_core::model::Node,
-        sources: &mut std::collections::HashMap<String, LiteralMap>,
-        parent_inputs: &LiteralMap,
-    ) -> EngineResult<Option<LiteralMap>> {
-        let mut parent: Option<LiteralMap> = None;
-        for promise in promises_needing_values(node) {
-            let offloader = &self.shared.offloader;
-            if promise.is_workflow_input() {
-                let current = parent.as_ref().unwrap_or(parent_inputs);
-                if let Some(value @ Literal::Offloaded(_)) = current.get(&promise.output) {
-                    let value = offloader.resolve(value.clone()).await?;
-                    parent
-                        .get_or_insert_with(|| parent_inputs.clone())
-                        .insert(promise.output.clone(), value);
-                }
-            } else if let Some(outputs) = sources.get_mut(&promise.node_id)
-                && let Some(value @ Literal::Offloaded(_)) = outputs.get(&promise.output)
-            {
-                let value = offloader.resolve(value.clone()).await?;
-                outputs.insert(promise.output.clone(), value);
+fn collect_needing_values(node: &gantry_core::model::Node, nested: Option<&str>, out: &mut Vec<NeededValue>) {
+    use gantry_core::model::{ElseArm, NodeTarget};
+    let is_branch = matches!(node.target, NodeTarget::Branch(_));
+    for binding in &node.inputs {
+        for promise in binding.data.promises() {
+            if is_branch || !promise.attr_path.is_empty() {
+                out.push(NeededValue {
+                    input: binding.var.clone(),
+                    nested: nested.map(str::to_owned),
+                    promise: promise.clone(),
+                });
             }
         }
-        Ok(parent)
+    }
+    match &node.target {
+        NodeTarget::Branch(branch) => {
+            for case in &branch.cases {
+                collect_needing_values(&case.then_node, Some(&case.then_node.id), out);
+            }
+            if let Some(ElseArm::Node(otherwise)) = &branch.otherwise {
+                collect_needing_values(otherwise, Some(&otherwise.id), out);
+            }
+        }
+        NodeTarget::Array(array) => collect_needing_values(&array.node, Some(&array.node.id), out),
+        _ => {}
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use gantry_core::model::{Blob, BlobDimensionality};
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use gantry_core::model::{Blob, BlobDimensionality, UnionValue};
 
     use super::*;
+
+    impl Offloader {
+        /// The map with every offloaded literal in it, at any depth, replaced by its value.
+        pub async fn resolve_map(&self, map: LiteralMap) -> EngineResult<LiteralMap> {
+            if !map.values().any(contains_offloaded) {
+                return Ok(map);
+            }
+            let mut out = LiteralMap::new();
+            for (name, literal) in map {
+                out.insert(name, self.resolve(literal).await?);
+            }
+            Ok(out)
+        }
+
+        /// The literal with every offloaded literal in it replaced by its value.
+        pub fn resolve(&self, literal: Literal) -> Pin<Box<dyn Future<Output = EngineResult<Literal>> + Send + '_>> {
+            Box::pin(async move {
+                match literal {
+                    Literal::Offloaded(offloaded) => {
+                        let bytes = self.store.get(&offloaded.uri).await?;
+                        let decoded = pb::Literal::decode(bytes)
+                            .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", offloaded.uri)))?;
+                        Ok(Literal::try_from(decoded)?)
+                    }
+                    Literal::Collection(items) if items.iter().any(contains_offloaded) => {
+                        let mut resolved = Vec::with_capacity(items.len());
+                        for item in items {
+                            resolved.push(self.resolve(item).await?);
+                        }
+                        Ok(Literal::Collection(resolved))
+                    }
+                    Literal::Map(entries) if entries.values().any(contains_offloaded) => {
+                        let mut resolved = std::collections::BTreeMap::new();
+                        for (key, value) in entries {
+                            resolved.insert(key, self.resolve(value).await?);
+                        }
+                        Ok(Literal::Map(resolved))
+                    }
+                    Literal::Union(union) if contains_offloaded(&union.value) => {
+                        let UnionValue { value, variant } = *union;
+                        let value = self.resolve(value).await?;
+                        Ok(Literal::Union(Box::new(UnionValue { value, variant })))
+                    }
+                    other => Ok(other),
+                }
+            })
+        }
+    }
 
     pub(crate) fn offloader() -> Offloader {
         Offloader {

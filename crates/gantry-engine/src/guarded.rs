@@ -134,6 +134,10 @@ impl Store for GuardedStore {
         self.guard(self.store().assembling(updated_before)).await
     }
 
+    async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        self.guard(self.store().hydrations(since_before)).await
+    }
+
     async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {
         self.guard(self.store().next_not_before(now)).await
     }

@@ -136,6 +136,9 @@ impl Store for Switched {
     async fn assembling(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
         self.reach().await?.assembling(updated_before).await
     }
+    async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        self.reach().await?.hydrations(since_before).await
+    }
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
         self.reach().await?.listen().await
     }

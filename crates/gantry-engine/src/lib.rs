@@ -3,7 +3,8 @@
 //! Event-driven: a submission, a completion, a lease expiry or a termination is applied in one transaction, and its
 //! effects (ready nodes, new attempts, execution completion) follow in the same transaction; a composite's output
 //! assembly is recorded there and done after the commit by the assembler (`assembly.rs`), outside the writer, whose
-//! result is applied as another command. There are no periodic scans of graphs and no task or timer per waiting
+//! result is applied as another command; so are the fetches of offloaded values a node needs to start, by the
+//! hydrator (`hydration.rs`). There are no periodic scans of graphs and no task or timer per waiting
 //! node; what is not running lives only in the database. One writer task applies every state change, batching whatever commands are waiting into one
 //! transaction (see `writer.rs`); reads go straight to the store, and leave the engine as typed records (`reads/`):
 //! nothing outside the engine sees a row or decodes stored bytes.
@@ -22,6 +23,7 @@ mod dispatch;
 mod error;
 mod guarded;
 mod health;
+mod hydration;
 mod ingress;
 mod interpret;
 mod notify;
@@ -85,11 +87,13 @@ pub struct EngineTasks {
     pub monitor: JoinHandle<()>,
     /// Assembles composites' outputs outside the writer (see `assembly.rs`).
     pub assembler: JoinHandle<()>,
+    /// Fetches the offloaded values nodes need to start outside the writer (see `hydration.rs`).
+    pub hydrator: JoinHandle<()>,
 }
 
 impl Engine {
-    /// Starts the writer, the lease sweeper, the listener for other replicas, the store's health monitor and the
-    /// assembler on the current tokio runtime.
+    /// Starts the writer, the lease sweeper, the listener for other replicas, the store's health monitor, the
+    /// assembler and the hydrator on the current tokio runtime.
     pub fn start(store: Arc<dyn Store>, config: EngineConfig) -> (Engine, EngineTasks) {
         let shared = Arc::new(Shared::new(store, config));
         let (commands, receiver) = mpsc::channel(4_096);
@@ -107,6 +111,15 @@ impl Engine {
             jobs,
             engine.commands.downgrade(),
         ));
+        let jobs = engine
+            .shared
+            .take_hydration_queue()
+            .expect("a new engine's hydration queue");
+        let hydrator = tokio::spawn(hydration::run(
+            Arc::downgrade(&engine.shared),
+            jobs,
+            engine.commands.downgrade(),
+        ));
         (
             engine,
             EngineTasks {
@@ -115,6 +128,7 @@ impl Engine {
                 listener,
                 monitor,
                 assembler,
+                hydrator,
             },
         )
     }

@@ -19,6 +19,7 @@ use crate::compaction::ClaimCompaction;
 use crate::config::EngineConfig;
 use crate::guarded::GuardedStore;
 use crate::health::StoreHealth;
+use crate::hydration::HydrationJob;
 use crate::interpret::Children;
 use crate::interpret::creation;
 use crate::notify::Signals;
@@ -73,6 +74,15 @@ pub(crate) struct Shared {
     /// The targets (execution, node id; empty for an execution) of the jobs sent and not done yet, so that the
     /// sweeper does not assemble again what is only slow.
     assembling: Mutex<HashSet<NodeKey>>,
+    /// Jobs for the hydrator (see `hydration.rs`), sent once their batch committed.
+    hydration_jobs: mpsc::UnboundedSender<HydrationJob>,
+    /// The hydrator's end of `hydration_jobs`, until it takes it (the engine's tests take jobs from it themselves).
+    hydration_queue: Mutex<Option<mpsc::UnboundedReceiver<HydrationJob>>>,
+    /// The nodes whose values are being fetched, so that the sweeper does not fetch again what is only slow.
+    hydrating: Mutex<HashSet<NodeKey>>,
+    /// Statements batches ran on `hydrations`: the tests check that the common case runs none.
+    #[cfg(test)]
+    pub hydration_statements: AtomicUsize,
 }
 
 /// Composites waiting for their next chunk of children, each once, oldest first.
@@ -102,6 +112,7 @@ impl Shared {
         let health = Arc::new(StoreHealth::new(store));
         let (strict_transitions, compact_claims_every) = (config.strict_transitions, config.compact_claims_every);
         let (assembly_jobs, assembly_queue) = mpsc::unbounded_channel();
+        let (hydration_jobs, hydration_queue) = mpsc::unbounded_channel();
         Shared {
             store: Arc::new(GuardedStore::new(health.clone())),
             health,
@@ -125,6 +136,11 @@ impl Shared {
             assembly_jobs,
             assembly_queue: Mutex::new(Some(assembly_queue)),
             assembling: Mutex::new(HashSet::new()),
+            hydration_jobs,
+            hydration_queue: Mutex::new(Some(hydration_queue)),
+            hydrating: Mutex::new(HashSet::new()),
+            #[cfg(test)]
+            hydration_statements: AtomicUsize::new(0),
         }
     }
 
@@ -231,5 +247,41 @@ impl Shared {
 
     pub fn assembly_in_flight(&self, key: &NodeKey) -> bool {
         self.assembling.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
+    }
+
+    /// Sends committed batches' hydration jobs to the hydrator, each node once while its job is not done.
+    pub fn queue_hydrations(&self, jobs: Vec<HydrationJob>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let mut hydrating = self.hydrating.lock().unwrap_or_else(|p| p.into_inner());
+        for job in jobs {
+            if hydrating.insert(job.key.clone()) {
+                // Fails only once the hydrator is gone (the engine is stopping): the node still waits, and its values
+                // are fetched after the restart.
+                let _ = self.hydration_jobs.send(job);
+            }
+        }
+    }
+
+    /// The hydrator's end of the job channel; `None` once taken.
+    pub fn take_hydration_queue(&self) -> Option<mpsc::UnboundedReceiver<HydrationJob>> {
+        self.hydration_queue.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The next job waiting, for tests that run the hydrator's jobs themselves.
+    #[cfg(test)]
+    pub fn next_hydration(&self) -> Option<HydrationJob> {
+        let mut queue = self.hydration_queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.as_mut().and_then(|queue| queue.try_recv().ok())
+    }
+
+    /// The job of `key` is done (its values sent to the writer, or given up until the sweeper's next look).
+    pub fn hydration_done(&self, key: &NodeKey) {
+        self.hydrating.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    pub fn hydration_in_flight(&self, key: &NodeKey) -> bool {
+        self.hydrating.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
     }
 }

@@ -1,5 +1,6 @@
 //! The sweeper: one task that fails attempts whose lease expired, times out attempts and executions past their
-//! deadlines, and wakes workers when a retry's backoff ends. It sleeps until the earliest lease expiry, deadline or
+//! deadlines, and wakes workers when a retry's backoff ends; every few seconds it also takes over children's
+//! creations, assemblies and fetches of offloaded values that stalled. It sleeps until the earliest lease expiry, deadline or
 //! backoff end the store knows of (at most a second, so that leases taken meanwhile are seen; a batch that queues a
 //! delayed attempt or sets a deadline wakes it at once), and asks the writer to act; it holds no per-node timers.
 //! While the store is unreachable it waits: nothing expires for want of heartbeats the server could not record, and
@@ -50,6 +51,9 @@ pub(crate) async fn run(engine: WeakEngine) {
                 return;
             }
             if !assemble_stalled(&engine, &shared, now).await {
+                return;
+            }
+            if !hydrate_stalled(&engine, &shared, now).await {
                 return;
             }
         }
@@ -140,6 +144,19 @@ async fn take_over_stalled_creations(engine: &WeakEngine, shared: &Shared, now: 
 /// gone.
 async fn assemble_stalled(engine: &WeakEngine, shared: &Shared, now: i64) -> bool {
     let requests = crate::assembly::resumable(shared, now - crate::assembly::STALLED_AFTER_MS).await;
+    send_internal(engine, requests).await
+}
+
+/// Asks the writer to fetch again the values of nodes left waiting for them for a while with no job of this engine's
+/// fetching them (the replica fetching them died, or the blob store failed), and to delete the waits gone stale.
+/// Returns `false` once the engine is gone.
+async fn hydrate_stalled(engine: &WeakEngine, shared: &Shared, now: i64) -> bool {
+    let requests = crate::hydration::resumable(shared, now - crate::hydration::STALLED_AFTER_MS).await;
+    send_internal(engine, requests).await
+}
+
+/// Sends the writer the engine's own requests, answered by no one. Returns `false` once the engine is gone.
+async fn send_internal(engine: &WeakEngine, requests: Vec<Request>) -> bool {
     if requests.is_empty() {
         return true;
     }

@@ -5,6 +5,7 @@
 //! A command whose failure may have left the transaction half-written (a store error, a bug) rolls the batch back;
 //! its commands are then retried one per transaction so that one bad command cannot fail the others.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use gantry_store::{ExecutionRow, PutOutcome};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use crate::assembly::AssemblyTarget;
 use crate::batch::{Batch, BatchOutcome, NodeKey};
 use crate::error::{EngineError, EngineResult};
+use crate::hydration::Hydrated;
 use crate::ingress::Admitted;
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration};
@@ -34,6 +36,8 @@ impl Request {
             Request::CreateChildren(_) => "create_children",
             Request::Assemble(_) => "assemble",
             Request::Assembled { .. } => "assembled",
+            Request::Hydrate(_) => "hydrate",
+            Request::Hydrated { .. } => "hydrated",
         }
     }
 }
@@ -81,6 +85,15 @@ pub(crate) enum Request {
     Assembled {
         target: AssemblyTarget,
         result: Result<Vec<u8>, String>,
+    },
+    /// The engine's own: fetch again the values a node waits for, left with no job fetching them (see
+    /// `hydration.rs`); a node that no longer waits has its row deleted.
+    Hydrate(NodeKey),
+    /// The hydrator's: the offloaded values a node's start needs, by URI (or why one cannot be fetched); the node
+    /// starts with them only if it still waits for them.
+    Hydrated {
+        key: NodeKey,
+        values: HashMap<String, Hydrated>,
     },
 }
 
@@ -181,6 +194,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Comman
     let max_batch = shared.config.max_batch.max(1);
     crate::interpret::creation::resume(&shared).await;
     resume_assemblies(&shared, max_batch).await;
+    resume_hydrations(&shared, max_batch).await;
     let mut waiting = Vec::with_capacity(max_batch + 1);
     loop {
         match shared.next_creation() {
@@ -214,10 +228,20 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::Receiver<Comman
 /// Assembles again every node and execution left assembling (the server stopped or crashed before their jobs were
 /// done), `max_batch` commands a batch.
 pub(crate) async fn resume_assemblies(shared: &Arc<Shared>, max_batch: usize) {
-    let mut requests = crate::assembly::resumable(shared, i64::MAX)
-        .await
-        .into_iter()
-        .peekable();
+    let requests = crate::assembly::resumable(shared, i64::MAX).await;
+    apply_internal(shared, requests, max_batch).await;
+}
+
+/// Fetches again the values of every node left waiting for them (the server stopped or crashed before their jobs
+/// were done), or deletes the waits gone stale, `max_batch` commands a batch.
+pub(crate) async fn resume_hydrations(shared: &Arc<Shared>, max_batch: usize) {
+    let requests = crate::hydration::resumable(shared, i64::MAX).await;
+    apply_internal(shared, requests, max_batch).await;
+}
+
+/// Applies the engine's own requests, `max_batch` a batch.
+async fn apply_internal(shared: &Arc<Shared>, requests: Vec<Request>, max_batch: usize) {
+    let mut requests = requests.into_iter().peekable();
     while requests.peek().is_some() {
         let batch = requests
             .by_ref()
@@ -327,6 +351,7 @@ fn after_commit(shared: &Shared, outcome: BatchOutcome) {
     }
     shared.queue_creations(outcome.creating);
     shared.queue_assemblies(outcome.assemblies);
+    shared.queue_hydrations(outcome.hydrations);
 }
 
 async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> Outcome {
@@ -354,6 +379,8 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         Request::CreateChildren(key) => Outcome::Internal(batch.continue_children(key).await),
         Request::Assemble(key) => Outcome::Internal(batch.assemble_again(key).await),
         Request::Assembled { target, result } => Outcome::Internal(batch.apply_assembly(target, result).await),
+        Request::Hydrate(key) => Outcome::Internal(batch.hydrate_again(key).await),
+        Request::Hydrated { key, values } => Outcome::Internal(batch.apply_hydration(key, values).await),
     }
 }
 

@@ -71,6 +71,7 @@ impl RunningServer {
         self.engine_tasks.listener.abort();
         self.engine_tasks.monitor.abort();
         self.engine_tasks.assembler.abort();
+        self.engine_tasks.hydrator.abort();
         self.health.abort();
         let _ = self.engine_tasks.writer.await;
         served.context("server failed")

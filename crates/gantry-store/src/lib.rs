@@ -148,6 +148,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// partial indexes, so it costs nothing however many nodes are in other phases.
     async fn assembling(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
 
+    /// `(execution, node)` of every node waiting for hydration (offloaded values its start needs, fetched outside
+    /// the writer) since before `since_before`, in key order: the fetches an engine must do again (all of them at
+    /// start, `i64::MAX`; those no one finished for a while, later). Rows whose node stopped waiting are listed too
+    /// (the engine deletes them when it finds them stale).
+    async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
+
     /// What other processes sharing the database announce ([`Tx::announce_queues`], [`Tx::announce_executions`]), as
     /// a channel; `None` when the store has no such channel (SQLite: one process owns the file). On Postgres this holds
     /// one pooled connection until the receiver is dropped; a lost connection ends the channel.
@@ -289,6 +295,15 @@ pub trait Tx: Send {
     async fn overdue_attempts(&mut self, now: i64, limit: u32) -> StoreResult<Vec<AttemptRow>>;
     /// Ids of non-terminal executions whose deadline passed at `now`, up to `limit`, skipping locked rows.
     async fn overdue_executions(&mut self, now: i64, limit: u32) -> StoreResult<Vec<Uuid>>;
+
+    /// Records that these nodes wait, since `since`, for the offloaded values their start needs (hydration). A node
+    /// already waiting keeps its row and its `since`. Multi-row statements, never one per node.
+    async fn insert_hydrations(&mut self, nodes: &[(Uuid, String)], since: i64) -> StoreResult<()>;
+    /// Whether the node waits for hydration, as this transaction sees it.
+    async fn hydration_waiting(&mut self, execution_id: Uuid, node_id: &str) -> StoreResult<bool>;
+    /// Ends these nodes' waits for hydration (started, or found stale); nodes not waiting are passed over. One
+    /// statement per execution.
+    async fn delete_hydrations(&mut self, nodes: &[(Uuid, String)]) -> StoreResult<()>;
 
     /// Stores an accepted dynamic job spec. One already stored for the node and attempt is a
     /// [`StoreError::Conflict`].

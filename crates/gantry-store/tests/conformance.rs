@@ -8,6 +8,7 @@ mod conformance {
     pub mod attempts;
     pub mod executions;
     pub mod fixtures;
+    pub mod hydrations;
     pub mod nodes;
     pub mod outage;
     pub mod parking;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, executions, fixtures, nodes, outage, parking, registry, rules, timeouts};
+pub use conformance::{attempts, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -116,6 +117,8 @@ both_stores!(
     nodes::assembling_nodes_and_executions_are_listed,
     nodes::descendants_of_some_phases_page_in_node_id_order,
     nodes::first_child_error_is_the_earliest_unsuccessful_child,
+    hydrations::hydrations_are_listed_until_deleted,
+    hydrations::many_hydrations_take_multi_row_statements,
     parking::parked_attempts_count_and_unpark_oldest_first,
     parking::running_child_executions_below_a_node,
     parking::cache_entries_reservations_and_waiters,

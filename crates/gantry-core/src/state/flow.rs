@@ -19,6 +19,20 @@
 //! with a `parallelism` then starts its next element not started yet. A child created in a later chunk than its
 //! upstream nodes looks at them when it is created (`created_child`), so releases and creation meet whatever order
 //! the batches ran in.
+//!
+//! A node whose start needs offloaded values (a branch's condition inputs, an attribute path into a value) waits for
+//! them, not started, while they are fetched outside the writer (**hydration**). When they come back:
+//!
+//! | the node's phase | still waiting | then                                                            |
+//! |------------------|---------------|-----------------------------------------------------------------|
+//! | NotStarted       | yes           | Start it with the values (and it waits no more)                 |
+//! | NotStarted       | no            | nothing: stale (another result started it, or it never waited) |
+//! | any other        | any           | nothing: stale (aborted, skipped or started meanwhile)          |
+//!
+//! A value that does not exist any more can never be fetched: the node fails (`value_unavailable`).
+
+use crate::model::ExecutionError;
+use crate::names::quote;
 
 use super::children::ChildCounts;
 use super::error::TransitionError;
@@ -152,4 +166,30 @@ pub fn created_child(upstream: impl IntoIterator<Item = Option<NodePhase>>) -> (
 /// parallelism, else `parallelism + settled`.
 pub fn elements_started(total: u64, parallelism: Option<u32>, settled: u64) -> u64 {
     parallelism.map_or(total, |p| (u64::from(p.max(1)) + settled).min(total))
+}
+
+/// The hydration rule (the table above): the offloaded values a node waited for were fetched; the node is in
+/// `phase` and `waiting` says whether it still waits for them. [`Then::Start`] starts it with them; anything else
+/// means the values are stale, and are dropped (with what recorded the wait).
+pub fn hydrated(phase: NodePhase, waiting: bool) -> Then {
+    if waiting && phase == NodePhase::NotStarted {
+        Then::Start
+    } else {
+        Then::Nothing
+    }
+}
+
+/// Why a node cannot start: its input `input` (of its own bindings, or of the nested node `nested`: a branch arm, an
+/// array's inner node) needs the offloaded value at `uri`, which `problem` (`does not exist`). Fetching again cannot
+/// help, and the user's code did not cause it: a system error, not recoverable. The engine puts the node's id on it.
+pub fn value_unavailable(input: &str, nested: Option<&str>, uri: &str, problem: &str) -> ExecutionError {
+    let input = match nested {
+        Some(node) => format!("input {} of {}", quote(input), quote(node)),
+        None => format!("input {}", quote(input)),
+    };
+    ExecutionError::system(
+        "input_value_unavailable",
+        format!("{input} needs the offloaded value {uri}, which {problem}"),
+    )
+    .recoverable(false)
 }

@@ -1,6 +1,9 @@
 //! Every row of the flow rules' tables (`flow.rs`), iterated over every phase they name.
 
-use super::flow::{Counted, Parent, Then, Waiting, child_settled, created_child, elements_started, release};
+use super::flow::{
+    Counted, Parent, Then, Waiting, child_settled, created_child, elements_started, hydrated, release,
+    value_unavailable,
+};
 use super::node::{self, NodeEvent, NodePolicy, NodeState};
 use super::{ChildCounts, NodeKind, NodePhase};
 
@@ -187,4 +190,44 @@ fn a_node_below_an_abort_ends_as_the_abort_row_says() {
             assert_eq!(node::aborted_below(phase), decided.state.phase, "{kind:?} in {phase:?}");
         }
     }
+}
+
+#[test]
+fn hydrated_values_start_only_a_node_that_still_waits_for_them() {
+    for phase in NodePhase::ALL {
+        for waiting in [false, true] {
+            let expected = if waiting && phase == NodePhase::NotStarted {
+                Then::Start
+            } else {
+                Then::Nothing
+            };
+            assert_eq!(hydrated(phase, waiting), expected, "{phase} waiting {waiting}");
+        }
+    }
+}
+
+#[test]
+fn an_unavailable_value_is_a_final_system_error_naming_the_input_and_the_uri() {
+    let error = value_unavailable("x", None, "s3://bucket/offloaded/e/1", "does not exist");
+    assert_eq!(error.kind, crate::model::ErrorKind::System);
+    assert!(!error.recoverable);
+    assert_eq!(error.code, "input_value_unavailable");
+    assert_eq!(
+        error.message,
+        "input \"x\" needs the offloaded value s3://bucket/offloaded/e/1, which does not exist"
+    );
+    let nested = value_unavailable("index", Some("big"), "memory:///o", "cannot be decoded: bad tag");
+    assert_eq!(
+        nested.message,
+        "input \"index\" of \"big\" needs the offloaded value memory:///o, which cannot be decoded: bad tag"
+    );
+    // A started node is not failed by it: only a node not started takes `InputsFailed`.
+    let failed = node::transition(
+        &NodeState::new(),
+        &NodePolicy::composite(),
+        NodeEvent::InputsFailed { error: error.clone() },
+    )
+    .expect("a node not started fails");
+    assert_eq!(failed.state.phase, NodePhase::Failed);
+    assert_eq!(failed.state.error, Some(error));
 }

@@ -9,7 +9,7 @@
 //! | NotStarted                    | Skip                        | Skipped                     | Settled                          |
 //! | NotStarted                    | Recover                     | Recovered                   | Settled                          |
 //! | NotStarted (task)             | SpecRecovered(k)            | SpecAccepted, attempt k     | PersistSpec, CreateChildren      |
-//! | NotStarted                    | InputsFailed                | Failed (user, no retry)     | Settled                          |
+//! | NotStarted                    | InputsFailed                | Failed (no retry)           | Settled                          |
 //! | Queued, RetryWaiting          | AttemptStarted              | Running                     |                                  |
 //! | Running                       | AttemptSucceeded            | Succeeded                   | WriteCache?, Settled             |
 //! | Running                       | SpecCompiled                | SpecAccepted                | PersistSpec, CreateChildren      |
@@ -119,7 +119,8 @@ pub enum NodeEvent {
         attempt: u32,
     },
     /// The node's inputs could not be resolved from its upstreams' outputs (a missing key on an attribute path, a
-    /// value of the wrong type at run time).
+    /// value of the wrong type at run time: a user error), or an offloaded value they need does not exist
+    /// (`flow::value_unavailable`: a system error). Neither is retried.
     InputsFailed {
         error: ExecutionError,
     },

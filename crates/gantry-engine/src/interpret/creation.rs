@@ -46,6 +46,7 @@ pub(crate) const STALL_CHECK_MS: i64 = 5_000;
 /// creating it updates it every chunk, a few milliseconds apart.
 pub(crate) const STALLED_AFTER_MS: i64 = 10_000;
 use super::counts_of;
+use super::start::Prepared;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
 use crate::interpret::Children;
@@ -117,7 +118,12 @@ impl Batch<'_> {
         let children = match self.shared.children(key) {
             Some(children) => children,
             None => {
-                let children = Arc::new(self.rebuild_children(key).await?);
+                // Values its children need are being fetched: they go on creating it when they come (or the sweeper
+                // takes the creation over, if the fetch failed).
+                let Some(children) = self.rebuild_children(key).await? else {
+                    return Ok(());
+                };
+                let children = Arc::new(children);
                 self.shared.remember_children(key, children.clone());
                 children
             }
@@ -208,8 +214,9 @@ impl Batch<'_> {
     }
 
     /// A node's children prepared again, after a restart (or on another replica): a dynamic node's from its accepted
-    /// spec, a sub-workflow's from its workflow, an array's from its inputs.
-    async fn rebuild_children(&mut self, key: &NodeKey) -> EngineResult<Children> {
+    /// spec, a sub-workflow's from its workflow, an array's from its inputs. `None` when offloaded values that needs
+    /// are not in the batch: they are fetched outside the writer (`hydration.rs`), which then creates the next chunk.
+    async fn rebuild_children(&mut self, key: &NodeKey) -> EngineResult<Option<Children>> {
         let row = self.rows.node(key).await?;
         let (is_dynamic, attempt, task_id) = (
             row.is_dynamic,
@@ -217,20 +224,28 @@ impl Batch<'_> {
             row.task.clone().unwrap_or_default(),
         );
         if is_dynamic {
-            return self.spec_children(key, attempt, &task_id).await;
+            return self.spec_children(key, attempt, &task_id).await.map(Some);
         }
         let definition = codec::decode_node(&self.rows.node(key).await?.definition)?;
         if let NodeTarget::SubWorkflow(id) = &definition.target {
-            return Ok(Children::Graph(self.sub_workflow_graph(id).await?));
+            return Ok(Some(Children::Graph(self.sub_workflow_graph(id).await?)));
         }
-        self.prepare_node(key, &definition).await?.map_err(|error| {
-            EngineError::Internal(format!(
-                "node {:?} no longer prepares its children: {}",
-                key.1, error.message
-            ))
-        })?;
+        match self.prepare_node(key, &definition).await? {
+            Prepared::Ready(_) => {}
+            Prepared::Failed(error) => {
+                return Err(EngineError::Internal(format!(
+                    "node {:?} no longer prepares its children: {}",
+                    key.1, error.message
+                )));
+            }
+            Prepared::Hydrating(references) => {
+                self.fetch_for_children(key, references);
+                return Ok(None);
+            }
+        }
         self.prepared
             .remove(key)
+            .map(Some)
             .ok_or_else(|| EngineError::Internal(format!("node {:?} prepared no children", key.1)))
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use gantry_core::compile::CompiledGraph;
 use gantry_core::ids::NodeExecutionId;
-use gantry_core::model::{BindingData, ElseArm, ExecutionError, LiteralMap, Node, NodeTarget};
+use gantry_core::model::{BindingData, ElseArm, ExecutionError, LiteralMap, Node, NodeTarget, Offloaded};
 use gantry_core::resolve::{self, OutputSource};
 use gantry_core::state::NodeEvent;
 
@@ -18,6 +18,7 @@ use super::Scope;
 use crate::batch::{Batch, NodeKey, sibling_id};
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
+use crate::hydration::Hydration;
 
 /// The children a composite node will create, prepared when it starts (or when a spec or workflow compiled).
 #[derive(Debug, Clone)]
@@ -40,6 +41,17 @@ impl Children {
     }
 }
 
+/// What preparing a node's start came to.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// Its inputs resolved (and its children, if any, are prepared).
+    Ready(LiteralMap),
+    /// It cannot start: its inputs did not resolve, or a value they need cannot be fetched.
+    Failed(ExecutionError),
+    /// It needs these offloaded values, which the batch does not have: they are fetched outside the writer.
+    Hydrating(Vec<Offloaded>),
+}
+
 /// Why a node could not start: its inputs did not resolve (a user error, never retried).
 pub(super) type StartResult = Result<LiteralMap, ExecutionError>;
 
@@ -58,23 +70,29 @@ impl Batch<'_> {
         })
     }
 
-    /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve).
+    /// Resolves a node's inputs from its bindings and queues its start (or its failure, if they do not resolve). A
+    /// node whose start needs offloaded values this batch does not have waits for them, not started (see
+    /// `hydration.rs`).
     pub async fn start_node(&mut self, key: &NodeKey) -> EngineResult<()> {
         if self.try_recover(key).await? {
             return Ok(());
         }
         let definition = codec::decode_node(&self.rows.node(key).await?.definition)?;
         let event = match self.prepare_node(key, &definition).await? {
-            Ok(inputs) => {
+            Prepared::Ready(inputs) => {
                 self.rows.node_mut(key).inputs = Some(codec::encode_literals(&inputs));
                 match &definition.target {
                     NodeTarget::Task(task_id) => self.start_task(key, task_id, &inputs).await?,
                     _ => Some(NodeEvent::Start),
                 }
             }
-            Err(error) => Some(NodeEvent::InputsFailed {
+            Prepared::Failed(error) => Some(NodeEvent::InputsFailed {
                 error: error.at_node(key.1.clone()),
             }),
+            Prepared::Hydrating(references) => {
+                self.wait_for_values(key, references);
+                None
+            }
         };
         if let Some(event) = event {
             self.events.push_back((key.clone(), event));
@@ -83,12 +101,9 @@ impl Batch<'_> {
     }
 
     /// Resolves the inputs of the node `key` defined by `definition` from its upstream nodes' outputs and its
-    /// parent's inputs, and prepares its children (see [`Batch::prepare_start`]).
-    pub async fn prepare_node(
-        &mut self,
-        key: &NodeKey,
-        definition: &Node,
-    ) -> EngineResult<Result<LiteralMap, ExecutionError>> {
+    /// parent's inputs, and prepares its children (see [`Batch::prepare_start`]); unless offloaded values that needs
+    /// are not in the batch (see [`Batch::hydrate`]).
+    pub async fn prepare_node(&mut self, key: &NodeKey, definition: &Node) -> EngineResult<Prepared> {
         let parent_id = self.rows.node(key).await?.parent_id.clone();
         let promised: Vec<String> = promised_nodes(definition)
             .iter()
@@ -107,8 +122,11 @@ impl Batch<'_> {
             }
         }
         let mut parent_inputs = self.rows.parent_inputs(key.0, &parent_id).await?;
-        if let Some(hydrated) = self.hydrate(definition, &mut sources, &parent_inputs).await? {
-            parent_inputs = Arc::new(hydrated);
+        match self.hydrate(definition, &mut sources, &parent_inputs) {
+            Hydration::Ready(None) => {}
+            Hydration::Ready(Some(hydrated)) => parent_inputs = Arc::new(hydrated),
+            Hydration::Needs(references) => return Ok(Prepared::Hydrating(references)),
+            Hydration::Unavailable(error) => return Ok(Prepared::Failed(error)),
         }
         let source = resolve::from_fn(|node_id: &str, name: &str| {
             if node_id.is_empty() {
@@ -117,7 +135,10 @@ impl Batch<'_> {
                 sources.get(node_id).and_then(|outputs| outputs.get(name))
             }
         });
-        self.prepare_start(key, definition, &source).await
+        Ok(match self.prepare_start(key, definition, &source).await? {
+            Ok(inputs) => Prepared::Ready(inputs),
+            Err(error) => Prepared::Failed(error),
+        })
     }
 
     /// Resolves the inputs of the node `key` defined by `node` from `source` and prepares its children. An `Err`

@@ -27,14 +27,16 @@ pub enum Backend {
     Postgres,
 }
 
-/// The engine's state on a fresh store, without its writer, sweeper and assembler tasks: the test applies each batch
-/// itself, and after each (unless held) does the assembly jobs it left and applies their results, until none is
-/// left, as the assembler and the writer would.
+/// The engine's state on a fresh store, without its writer, sweeper, assembler and hydrator tasks: the test applies
+/// each batch itself, and after each (unless held) does the assembly and hydration jobs it left and applies their
+/// results, until none is left, as the assembler, the hydrator and the writer would.
 pub struct Harness {
     pub shared: Arc<Shared>,
     clock: Arc<AtomicI64>,
     /// Whether assembly jobs wait for [`Harness::run_assemblies`] instead of running after each batch.
     hold: AtomicBool,
+    /// Whether hydration jobs wait for [`Harness::run_hydrations`] instead of running after each batch.
+    hold_hydrations: AtomicBool,
     postgres: Option<(String, String)>,
 }
 
@@ -94,19 +96,54 @@ impl Harness {
             shared: Arc::new(Shared::new(store, config)),
             clock,
             hold: AtomicBool::new(false),
+            hold_hydrations: AtomicBool::new(false),
             postgres,
         }
     }
 
     /// As if the server restarted on the same store: every in-memory cache and queue is new, and the composites left
-    /// creating children are queued again, as a starting writer does.
+    /// creating children are queued again, the targets left assembling assembled again and the nodes left waiting for
+    /// offloaded values fetched again, as a starting writer does.
     pub async fn restart(&mut self) {
         let config = self.shared.config.clone();
         self.shared = Arc::new(Shared::new(self.shared.health.store.clone(), config));
         crate::interpret::creation::resume(&self.shared).await;
         let max_batch = self.shared.config.max_batch.max(1);
         crate::writer::resume_assemblies(&self.shared, max_batch).await;
+        crate::writer::resume_hydrations(&self.shared, max_batch).await;
         self.after_batch().await;
+    }
+
+    /// Holds hydration jobs back (a restart then loses them, as a crash would) until [`Harness::run_hydrations`], or
+    /// lets them run after each batch again.
+    pub fn hold_hydrations(&self, hold: bool) {
+        self.hold_hydrations.store(hold, Ordering::SeqCst);
+    }
+
+    /// Does the waiting hydration jobs as the hydrator does (all of them in one round) and applies their results,
+    /// each in a batch of its own, until none is left; returns how many jobs ran.
+    pub async fn run_hydrations(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let mut jobs = Vec::new();
+            while let Some(job) = self.shared.next_hydration() {
+                jobs.push(job);
+            }
+            if jobs.is_empty() {
+                return ran;
+            }
+            ran += jobs.len();
+            for (key, request) in crate::hydration::run_jobs(&self.shared.offloader, jobs).await {
+                if let Some(request) = request {
+                    let command = Command {
+                        request,
+                        reply: Reply::Internal,
+                    };
+                    apply_batch(&self.shared, vec![command]).await;
+                }
+                self.shared.hydration_done(&key);
+            }
+        }
     }
 
     /// Holds assembly jobs back (a restart then loses them, as a crash would) until [`Harness::run_assemblies`], or
@@ -136,8 +173,17 @@ impl Harness {
     }
 
     async fn after_batch(&self) {
-        if !self.hold.load(Ordering::SeqCst) {
-            self.run_assemblies().await;
+        loop {
+            let mut ran = 0;
+            if !self.hold_hydrations.load(Ordering::SeqCst) {
+                ran += self.run_hydrations().await;
+            }
+            if !self.hold.load(Ordering::SeqCst) {
+                ran += self.run_assemblies().await;
+            }
+            if ran == 0 {
+                return;
+            }
         }
     }
 
@@ -181,7 +227,11 @@ impl Harness {
                 Request::Complete { .. } => reply(Reply::Completed, Waiting::Completed, &mut waiting),
                 Request::Poll { .. } => reply(Reply::Polled, Waiting::Polled, &mut waiting),
                 Request::Sweep => reply(Reply::Swept, Waiting::Swept, &mut waiting),
-                Request::CreateChildren(_) | Request::Assemble(_) | Request::Assembled { .. } => {
+                Request::CreateChildren(_)
+                | Request::Assemble(_)
+                | Request::Assembled { .. }
+                | Request::Hydrate(_)
+                | Request::Hydrated { .. } => {
                     waiting.push(Waiting::Nothing);
                     Reply::Internal
                 }

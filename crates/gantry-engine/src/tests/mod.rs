@@ -22,5 +22,6 @@ macro_rules! on_both_stores {
 mod assembly;
 mod chunks;
 mod harness;
+mod hydration;
 mod pairs;
 mod replay;

@@ -178,6 +178,16 @@ where
         Ok(outputs)
     }
 
+    async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        let rows = sqlx::query_as(
+            "SELECT execution_id, node_id FROM hydrations WHERE since < $1 ORDER BY execution_id, node_id",
+        )
+        .bind(since_before)
+        .fetch_all(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(rows)
+    }
+
     async fn assembling(&self, updated_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
         let mut conn = self.pool.acquire().await?;
         let mut rows: Vec<(Uuid, String)> =

@@ -15,6 +15,9 @@ use crate::{PutOutcome, StoreError, StoreResult, Tx};
 
 type RawEntry = (String, Vec<u8>, String, Uuid, String, i64);
 
+/// Rows of one multi-row insert of hydrations: two parameters each, within both databases' limits on parameters.
+const HYDRATIONS_PER_STATEMENT: usize = 500;
+
 #[async_trait]
 impl<D, DB> Tx for SqlTx<D>
 where
@@ -481,6 +484,53 @@ where
             .fetch_all(&mut *self.tx)
             .await?;
         Ok(ids)
+    }
+
+    async fn insert_hydrations(&mut self, nodes: &[(Uuid, String)], since: i64) -> StoreResult<()> {
+        for chunk in nodes.chunks(HYDRATIONS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO hydrations (execution_id, node_id, since) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(since);
+            for (execution_id, node_id) in chunk {
+                query = query.bind(*execution_id).bind(node_id.as_str());
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn hydration_waiting(&mut self, execution_id: Uuid, node_id: &str) -> StoreResult<bool> {
+        let since: Option<i64> =
+            sqlx::query_scalar("SELECT since FROM hydrations WHERE execution_id = $1 AND node_id = $2")
+                .bind(execution_id)
+                .bind(node_id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        Ok(since.is_some())
+    }
+
+    async fn delete_hydrations(&mut self, nodes: &[(Uuid, String)]) -> StoreResult<()> {
+        let mut by_execution: std::collections::BTreeMap<Uuid, Vec<String>> = std::collections::BTreeMap::new();
+        for (execution_id, node_id) in nodes {
+            by_execution.entry(*execution_id).or_default().push(node_id.clone());
+        }
+        let sql = format!(
+            "DELETE FROM hydrations WHERE execution_id = $1 AND node_id {}",
+            D::in_text_list("$2")
+        );
+        for (execution_id, node_ids) in by_execution {
+            sqlx::query(&sql)
+                .bind(execution_id)
+                .bind(D::text_list(&node_ids))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()> {
