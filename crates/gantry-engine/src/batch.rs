@@ -126,6 +126,10 @@ impl<'e> Batch<'e> {
     pub async fn commit(mut self) -> EngineResult<BatchOutcome> {
         self.release_slots().await?;
         self.write_hydrations().await?;
+        self.outcome.unwatched = (self.watched.iter())
+            .filter(|(_, watched)| !**watched)
+            .map(|(id, _)| *id)
+            .collect();
         let announce = Announcements {
             instance: self.shared.instance,
             queues: self.outcome.woken.iter().cloned().collect(),
@@ -152,7 +156,11 @@ pub(crate) struct BatchOutcome {
     pub children_chunked: usize,
     /// Assemblies for the assembler once this batch committed (see `assembly.rs`).
     pub assemblies: Vec<AssemblyJob>,
+    /// Fetches for the hydrator once this batch committed (see `hydration.rs`).
     pub hydrations: Vec<HydrationJob>,
+    /// Executions this batch changed while nobody watched them. A watch that began during the batch, after it looked,
+    /// got none of its changes and may have read the execution before the commit: it is sent the committed phase.
+    pub unwatched: Vec<Uuid>,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

@@ -18,6 +18,7 @@ use crate::batch::{Batch, BatchOutcome, NodeKey};
 use crate::error::{EngineError, EngineResult};
 use crate::hydration::Hydrated;
 use crate::ingress::Admitted;
+use crate::notify::{ChangeScope, PhaseChange};
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration};
 use crate::worker::{Assignment, AttemptRef, CompletionOutcome, LeaseStatus};
@@ -330,12 +331,40 @@ async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Comman
             }
             if let Some(done) = done {
                 crate::interpret::creation::adapt_chunk(shared, done.children_chunked, started.elapsed());
-                after_commit(shared, done);
+                after_batch(shared, done).await;
             }
         }
         Err(error) => commands.into_iter().for_each(|c| c.reply.fail(error.clone())),
     }
     Ok(())
+}
+
+/// What follows a batch's commit: its signals, and the jobs it recorded handed to their tasks.
+pub(crate) async fn after_batch(shared: &Shared, mut outcome: BatchOutcome) {
+    let unwatched = std::mem::take(&mut outcome.unwatched);
+    after_commit(shared, outcome);
+    catch_up_late_watches(shared, unwatched).await;
+}
+
+/// Sends the watches that began while a batch changed their execution (after the batch found it unwatched, so that
+/// it built no change for them) the execution's committed phase: such a watch may have read the execution before
+/// the commit, and would otherwise wait for a change that never comes. Costs a read only in that race.
+async fn catch_up_late_watches(shared: &Shared, unwatched: Vec<Uuid>) {
+    for id in unwatched.into_iter().filter(|id| shared.signals.watched(*id)) {
+        match shared.store.get_execution(id).await {
+            Ok(Some(row)) => shared.signals.publish(vec![PhaseChange {
+                execution_id: id,
+                node_id: String::new(),
+                attempt: None,
+                scope: ChangeScope::Execution,
+                phase: row.phase.as_str(),
+                at_ms: row.updated_at,
+            }]),
+            Ok(None) => {}
+            // The watch goes on live; it learns the phase at the execution's next change, or when it watches again.
+            Err(error) => warn!(execution_id = %id, %error, "cannot read a newly watched execution's phase"),
+        }
+    }
 }
 
 fn after_commit(shared: &Shared, outcome: BatchOutcome) {

@@ -25,3 +25,4 @@ mod harness;
 mod hydration;
 mod pairs;
 mod replay;
+mod watch;
