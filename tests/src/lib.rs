@@ -11,6 +11,7 @@ pub mod raw_worker;
 pub mod records;
 pub mod scripted;
 pub mod sdk;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -85,7 +86,11 @@ impl TestServer {
         };
         configure(&mut config);
         let server = gantry_server::start(config).await.expect("the server starts");
-        let endpoint = format!("http://{}", server.local_addr());
+        // The tests' certificates name localhost (tls::TlsFiles).
+        let endpoint = match server.serves_tls() {
+            true => format!("https://localhost:{}", server.local_addr().port()),
+            false => format!("http://{}", server.local_addr()),
+        };
         TestServer {
             server,
             endpoint,

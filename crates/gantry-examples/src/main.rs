@@ -24,6 +24,15 @@ struct Args {
     /// Register the example task templates before running.
     #[arg(long)]
     register: bool,
+    /// For an https:// endpoint: trust the CA certificates in this PEM file instead of the system's roots.
+    #[arg(long, env = "GANTRY_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
+    /// For an https:// endpoint: present this PEM client certificate (mutual TLS), with --client-key.
+    #[arg(long, env = "GANTRY_CLIENT_CERT", requires = "client_key")]
+    client_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --client-cert.
+    #[arg(long, env = "GANTRY_CLIENT_KEY", requires = "client_cert")]
+    client_key: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -34,8 +43,16 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
+    let mut tls = gantry_worker::ClientTls::new();
+    if let Some(ca_file) = &args.ca_file {
+        tls = tls.with_ca_file(ca_file);
+    }
+    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+        tls = tls.with_identity(cert, key);
+    }
     let worker =
         gantry_examples::cross_language::with_cross_language_tasks(gantry_examples::seed_worker(&args.endpoint))
+            .tls(tls)
             .concurrency(args.concurrency)
             .build()
             .context("building the worker")?;

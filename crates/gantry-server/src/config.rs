@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use gantry_engine::{EngineConfig, Limits};
 
+use crate::tls::{ClientAuth, TlsFiles};
+
 /// What one request may ask for at most: the same on every server, documented in worker.proto and admin.proto, and
 /// respected by the SDKs and the CLI. The handlers refuse a request beyond them with INVALID_ARGUMENT naming the
 /// field, the limit and the value before any of it reaches the engine, so that no single request can hold the
@@ -112,6 +114,32 @@ pub struct ServerConfig {
     /// attempts`), so that claims do not step over them; 0 leaves it to autovacuum.
     #[arg(long, env = "GANTRY_COMPACT_CLAIMS_EVERY", default_value_t = EngineConfig::default().compact_claims_every)]
     pub compact_claims_every: u64,
+    /// Serve TLS with this PEM certificate chain (the server's certificate first), with `--tls-key`. Both files are
+    /// read again without a restart on SIGHUP and when they change (see `--tls-reload-interval`).
+    #[arg(long, env = "GANTRY_TLS_CERT", requires = "tls_key", help_heading = "TLS")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "GANTRY_TLS_KEY", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: verify client certificates against the CA certificates in this PEM file (reloaded with the
+    /// certificate).
+    #[arg(long, env = "GANTRY_TLS_CLIENT_CA", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With `--tls-client-ca`: `required` (the default) refuses a client without a valid certificate at the
+    /// handshake; `optional` accepts one without, and handlers find the certificate a client presented in the
+    /// request's extensions.
+    #[arg(
+        long,
+        env = "GANTRY_TLS_CLIENT_AUTH",
+        value_enum,
+        requires = "tls_client_ca",
+        help_heading = "TLS"
+    )]
+    pub tls_client_auth: Option<ClientAuth>,
+    /// How often the TLS files are checked for changes (their bytes, so that a Kubernetes secret's symlink swap
+    /// counts); SIGHUP checks at once.
+    #[arg(long, env = "GANTRY_TLS_RELOAD_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "TLS")]
+    pub tls_reload_interval: Duration,
 }
 
 impl ServerConfig {
@@ -122,11 +150,34 @@ impl ServerConfig {
             ("--database-acquire-timeout", self.database_acquire_timeout),
             ("--database-probe-interval", self.database_probe_interval),
             ("--database-probe-timeout", self.database_probe_timeout),
+            ("--tls-reload-interval", self.tls_reload_interval),
         ];
-        match positive.iter().find(|(_, duration)| duration.is_zero()) {
-            Some((flag, _)) => Err(format!("{flag} must be longer than zero")),
-            None => Ok(()),
+        if let Some((flag, _)) = positive.iter().find(|(_, duration)| duration.is_zero()) {
+            return Err(format!("{flag} must be longer than zero"));
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return Err("--tls-cert needs --tls-key".to_owned()),
+            (None, Some(_)) => return Err("--tls-key needs --tls-cert".to_owned()),
+            (None, None) if self.tls_client_ca.is_some() => {
+                return Err("--tls-client-ca needs --tls-cert and --tls-key".to_owned());
+            }
+            _ => {}
+        }
+        if self.tls_client_auth.is_some() && self.tls_client_ca.is_none() {
+            return Err("--tls-client-auth needs --tls-client-ca".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The TLS files, when the server serves TLS.
+    pub(crate) fn tls_files(&self) -> Option<TlsFiles> {
+        let (cert, key) = (self.tls_cert.clone()?, self.tls_key.clone()?);
+        Some(TlsFiles {
+            cert,
+            key,
+            client_ca: self.tls_client_ca.clone(),
+            client_auth: self.tls_client_auth.unwrap_or(ClientAuth::Required),
+        })
     }
 
     /// The engine's limits from these settings.
@@ -180,6 +231,11 @@ impl Default for ServerConfig {
             max_spec_nodes: Limits::default().spec_nodes,
             strict_transitions: false,
             compact_claims_every: EngineConfig::default().compact_claims_every,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_client_auth: None,
+            tls_reload_interval: Duration::from_secs(5),
         }
     }
 }
@@ -239,5 +295,45 @@ mod tests {
             config.validate(),
             Err("--database-probe-interval must be longer than zero".to_owned())
         );
+    }
+
+    #[test]
+    fn tls_flags_come_in_working_sets() {
+        let with = |edit: fn(&mut ServerConfig)| {
+            let mut config = ServerConfig::default();
+            edit(&mut config);
+            config.validate()
+        };
+        assert_eq!(
+            with(|c| c.tls_cert = Some("c.pem".into())),
+            Err("--tls-cert needs --tls-key".to_owned())
+        );
+        assert_eq!(
+            with(|c| c.tls_client_ca = Some("ca.pem".into())),
+            Err("--tls-client-ca needs --tls-cert and --tls-key".to_owned())
+        );
+        assert_eq!(
+            with(|c| {
+                c.tls_cert = Some("c.pem".into());
+                c.tls_key = Some("k.pem".into());
+                c.tls_client_auth = Some(ClientAuth::Optional);
+            }),
+            Err("--tls-client-auth needs --tls-client-ca".to_owned())
+        );
+        let mut config = ServerConfig {
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("k.pem".into()),
+            tls_client_ca: Some("ca.pem".into()),
+            ..ServerConfig::default()
+        };
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(
+            config.tls_files().map(|files| files.client_auth),
+            Some(ClientAuth::Required)
+        );
+        config.tls_cert = None;
+        config.tls_key = None;
+        config.tls_client_ca = None;
+        assert_eq!(config.tls_files(), None);
     }
 }

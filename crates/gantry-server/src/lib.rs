@@ -15,6 +15,7 @@ mod limits;
 mod paging;
 mod records;
 mod status;
+mod tls;
 mod watch;
 mod worker;
 mod worker_routes;
@@ -33,6 +34,7 @@ use tracing::info;
 pub use admin::AdminApi;
 pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
 pub use status::to_status;
+pub use tls::{ClientAuth, TlsReloads};
 pub use worker::WorkerApi;
 pub use worker_routes::WorkerRoutes;
 
@@ -46,12 +48,32 @@ pub struct RunningServer {
     engine_tasks: EngineTasks,
     /// Keeps `grpc.health.v1` in step with the database.
     health: JoinHandle<()>,
+    /// The TLS reloader, when the server serves TLS.
+    tls: Option<tls::TlsHandle>,
 }
 
 impl RunningServer {
     /// Where the server listens (the real port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Whether the server serves TLS (clients reach it with `https://`).
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// What the TLS reloads did so far, as they happen; `None` without TLS.
+    pub fn tls_reloads(&self) -> Option<tokio::sync::watch::Receiver<TlsReloads>> {
+        self.tls.as_ref().map(|tls| tls.reloads.clone())
+    }
+
+    /// Checks the TLS files at once, as SIGHUP does (no-op without TLS); see [`RunningServer::tls_reloads`] for
+    /// what came of it.
+    pub fn reload_tls(&self) {
+        if let Some(tls) = &self.tls {
+            tls.nudge.notify_one();
+        }
     }
 
     /// The engine behind the server, for in-process use.
@@ -73,6 +95,7 @@ impl RunningServer {
         self.engine_tasks.assembler.abort();
         self.engine_tasks.hydrator.abort();
         self.health.abort();
+        drop(self.tls.take());
         let _ = self.engine_tasks.writer.await;
         served.context("server failed")
     }
@@ -112,6 +135,15 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
 /// Opens the store, starts the engine and serves gRPC on `config.listen`.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     config.validate().map_err(anyhow::Error::msg)?;
+    // Before the store and the engine: a TLS file that does not load stops the server at once, naming the file.
+    let tls = match config.tls_files() {
+        Some(files) => Some(
+            tls::ServerTls::start(files, config.tls_reload_interval)
+                .await
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     let store = open_store(&config).await?;
     let blobs =
         BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
@@ -158,12 +190,34 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .add_service(reflection_v1alpha)
         .add_service(admin)
         .add_service(worker);
-    // No Nagle delay: a unary reply's small frames must leave at once.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+    let stopped = async {
         let _ = stopped.await;
-    }));
-    info!(address = %local_addr, store = if config.database_url.is_some() { "postgres" } else { "sqlite" }, "gantry listening");
+    };
+    let store = if config.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let (serving, tls) = match tls {
+        Some(tls) => {
+            let incoming = tls::incoming(listener, tls.config);
+            let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped));
+            let client_auth = match (&config.tls_client_ca, config.tls_client_auth) {
+                (None, _) => "none",
+                (Some(_), Some(ClientAuth::Optional)) => "optional",
+                (Some(_), _) => "required",
+            };
+            info!(address = %local_addr, store, tls = true, client_auth, "gantry listening");
+            (serving, Some(tls.handle))
+        }
+        None => {
+            // No Nagle delay: a unary reply's small frames must leave at once.
+            let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped));
+            info!(address = %local_addr, store, tls = false, "gantry listening");
+            (serving, None)
+        }
+    };
     Ok(RunningServer {
         local_addr,
         engine,
@@ -171,6 +225,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         serving,
         engine_tasks,
         health,
+        tls,
     })
 }
 

@@ -120,9 +120,27 @@ pub enum WorkerError {
         /// The server's status, whose message says what was wrong.
         status: Box<tonic::Status>,
     },
+    /// The connection to an `https://` endpoint failed at TLS: the server's certificate was refused, the server does
+    /// not speak TLS there, or it refused this worker's certificate. Never retried, and never plaintext instead.
+    #[error("TLS with {endpoint} failed: {cause}")]
+    Tls {
+        /// The server's URL.
+        endpoint: String,
+        /// What TLS said, with a hint.
+        cause: String,
+    },
 }
 
 impl WorkerError {
+    /// The TLS failure behind a failed call, if it was one (see [`crate::tls_refusal`]).
+    pub(crate) async fn tls(config: &crate::worker::WorkerConfig, status: &tonic::Status) -> Option<Self> {
+        let cause = crate::tls::tls_refusal(&config.endpoint, &config.tls, status).await?;
+        Some(WorkerError::Tls {
+            endpoint: config.endpoint.clone(),
+            cause,
+        })
+    }
+
     pub(crate) fn rpc(rpc: &'static str, status: tonic::Status) -> Self {
         WorkerError::Rpc {
             rpc,

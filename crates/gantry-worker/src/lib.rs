@@ -8,6 +8,10 @@
 //! [`References`] reads the references a server answers with in place of values too large for one message: the
 //! worker reads its inputs' before a handler runs, and clients may read what they get back.
 //!
+//! `https://` endpoints speak TLS ([`ClientTls`]: the system's roots or a CA file, and a client certificate for
+//! mutual TLS), `http://` ones plaintext, and neither falls back to the other; the CLI connects through the same
+//! [`endpoint`].
+//!
 //! It talks to the server only over the gRPC API of `gantry-proto`, and uses `gantry-core` for the data model. It
 //! must not depend on the engine, the store or the server.
 //!
@@ -39,6 +43,7 @@ mod literal;
 mod references;
 mod spec_limits;
 mod task_def;
+mod tls;
 mod worker;
 
 pub use context::{AttemptId, TaskContext};
@@ -49,6 +54,7 @@ pub use literal::{FromLiteral, IntoLiteral, LiteralError};
 pub use references::{ReferenceError, References, holds_reference};
 pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use task_def::TaskDef;
+pub use tls::{ClientTls, ConnectError, diagnose_tls, endpoint, tls_failure, tls_refusal};
 
 /// The project of tasks, executions and listings that name none: the same in this SDK ([`TaskDef::named`]), the
 /// Python SDK (`gantry.DEFAULT_PROJECT`) and the `gantry` CLI (`--project`), so that what one registers or starts the

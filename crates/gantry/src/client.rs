@@ -4,11 +4,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use gantry_core::model::{Identifier, LaunchPlan, ResourceKind, TaskTemplate, TypedInterface, WorkflowTemplate};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use gantry_worker::ClientTls;
+use tonic::transport::Channel;
 
 /// The admin API client.
 pub type Admin = AdminServiceClient<Channel>;
@@ -25,18 +26,40 @@ pub fn endpoint_url(endpoint: &str) -> String {
     }
 }
 
-/// Connects to the server at `endpoint` (a URL, or `host:port`), failing fast when nothing listens there.
-pub async fn connect(endpoint: &str) -> anyhow::Result<Admin> {
-    let url = endpoint_url(endpoint);
-    let endpoint = url.as_str();
-    let channel = Endpoint::from_shared(url.clone())
-        .with_context(|| {
-            format!("{endpoint:?} is not a valid endpoint (http://host:port, https://host:port or host:port)")
-        })?
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the Gantry server at {endpoint}"))?;
+/// How the client commands reach the server: its endpoint (a URL, or `host:port`) and, for `https://`, the TLS
+/// settings (`--ca-file`, `--client-cert`, `--client-key`).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub endpoint: String,
+    pub tls: ClientTls,
+}
+
+impl Connection {
+    /// The endpoint as a URL.
+    pub fn url(&self) -> String {
+        endpoint_url(&self.endpoint)
+    }
+}
+
+/// Connects to the server, failing fast when nothing listens there. An `https://` endpoint speaks TLS or fails: a TLS
+/// failure is reported as one, never retried in plaintext.
+pub async fn connect(connection: &Connection) -> anyhow::Result<Admin> {
+    let url = connection.url();
+    let endpoint = gantry_worker::endpoint(&url, &connection.tls).map_err(|error| match error {
+        gantry_worker::ConnectError::InvalidEndpoint { endpoint, .. } => {
+            anyhow!("{endpoint:?} is not a valid endpoint (http://host:port, https://host:port or host:port)")
+        }
+        other => anyhow::Error::new(other),
+    })?;
+    let channel = match endpoint.connect_timeout(Duration::from_secs(5)).connect().await {
+        Ok(channel) => channel,
+        Err(error) => {
+            if let Some(cause) = gantry_worker::tls_failure(&error) {
+                return Err(anyhow!("TLS with the Gantry server at {url} failed: {cause}"));
+            }
+            return Err(anyhow::Error::new(error).context(format!("cannot reach the Gantry server at {url}")));
+        }
+    };
     Ok(AdminServiceClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
@@ -48,6 +71,19 @@ pub async fn read_references(client: &Admin, map: Option<pb::LiteralMap>) -> any
     let Some(map) = map else { return Ok(None) };
     let references = gantry_worker::References::from_client(client.clone());
     Ok(Some(references.resolve_map(map).await?))
+}
+
+/// `error`, or, when a call failed at TLS (a TLS 1.3 server refuses a client certificate on the first call, after the
+/// handshake), that TLS failure naming the server.
+pub async fn name_tls_failure(error: anyhow::Error, connection: &Connection) -> anyhow::Error {
+    let Some(rpc) = error.downcast_ref::<RpcError>() else {
+        return error;
+    };
+    let url = connection.url();
+    match gantry_worker::tls_refusal(&url, &connection.tls, &rpc.status).await {
+        Some(cause) => anyhow!("TLS with the Gantry server at {url} failed: {cause}"),
+        None => error,
+    }
 }
 
 /// An execution; its inputs read whole with `values`, else left out where large (as references).
@@ -94,6 +130,10 @@ pub struct RpcError {
 
 impl fmt::Display for RpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A server that refuses our certificate says so after the handshake, on the first call.
+        if let Some(cause) = gantry_worker::tls_failure(&self.status) {
+            return write!(f, "{}: TLS with the server failed: {cause}", self.doing);
+        }
         write!(
             f,
             "{}: {} ({:?})",

@@ -21,6 +21,7 @@ mod time_text;
 mod types;
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 /// The allocator: it gives memory back to the system after a large fan-out, where glibc's keeps it.
 #[global_allocator]
@@ -46,6 +47,15 @@ struct Cli {
     /// The Gantry server the client commands talk to: a URL, or host:port for http://host:port.
     #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
     endpoint: String,
+    /// For https:// endpoints: trust the CA certificates in this PEM file instead of the system's roots.
+    #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// For https:// endpoints: present this PEM client certificate (mutual TLS), with --client-key.
+    #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_CLIENT_CERT", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// The PEM private key of --client-cert.
+    #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_CLIENT_KEY", requires = "client_cert")]
+    client_key: Option<PathBuf>,
     /// How to print results: tables for people, JSON for scripts.
     #[arg(long, short, global = true, help_heading = CLIENT, value_enum, env = "GANTRY_OUTPUT", default_value = "table")]
     output: OutputFormat,
@@ -133,10 +143,28 @@ fn init_logging(default: &str) {
         .init();
 }
 
+impl Cli {
+    /// How the client commands (and `server --examples`' worker) reach a server.
+    fn connection(&self) -> client::Connection {
+        let mut tls = gantry_worker::ClientTls::new();
+        if let Some(ca_file) = &self.ca_file {
+            tls = tls.with_ca_file(ca_file);
+        }
+        if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
+            tls = tls.with_identity(cert, key);
+        }
+        client::Connection {
+            endpoint: self.endpoint.clone(),
+            tls,
+        }
+    }
+}
+
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let (endpoint, output) = (cli.endpoint.as_str(), cli.output);
+    let connection = cli.connection();
+    let (endpoint, output) = (&connection, cli.output);
     match cli.command {
-        Command::Server(args) => commands::server::server(args).await,
+        Command::Server(args) => commands::server::server(args, connection.tls).await,
         Command::Migrate(args) => commands::server::migrate(args).await,
         Command::Register(args) => commands::register::register(endpoint, output, args).await,
         Command::Run(args) => commands::run::run(endpoint, output, args).await,
@@ -157,7 +185,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn execution(endpoint: &str, output: OutputFormat, command: ExecutionCommand) -> anyhow::Result<ExitCode> {
+async fn execution(
+    endpoint: &client::Connection,
+    output: OutputFormat,
+    command: ExecutionCommand,
+) -> anyhow::Result<ExitCode> {
     match command {
         ExecutionCommand::Get { execution_id } => commands::inspect::get(endpoint, output, &execution_id).await,
         ExecutionCommand::Outputs { execution_id } => commands::inspect::outputs(endpoint, &execution_id).await,
@@ -181,9 +213,11 @@ async fn main() -> ExitCode {
     } else {
         "warn"
     });
+    let connection = cli.connection();
     match dispatch(cli).await {
         Ok(code) => code,
         Err(error) => {
+            let error = client::name_tls_failure(error, &connection).await;
             errln!("error: {}", output::error_chain(&error));
             ExitCode::FAILURE
         }

@@ -3,7 +3,8 @@
     python sdk/python/examples/seed.py worker            # registers the tasks, then runs them until Ctrl-C
     python sdk/python/examples/seed.py run 10            # runs generate_others(tasks_count=10), prints the output
 
-Both take `--address` (default http://127.0.0.1:50051, or GANTRY_ENDPOINT).
+Both take `--address` (default http://127.0.0.1:50051, or GANTRY_ENDPOINT) and, for an https:// address, `--ca-file`
+(GANTRY_CA_FILE), `--client-cert` and `--client-key` (GANTRY_CLIENT_CERT, GANTRY_CLIENT_KEY), as the CLI does.
 """
 
 from __future__ import annotations
@@ -39,14 +40,18 @@ TASKS = [other_task, generate_others]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--address", default=os.environ.get("GANTRY_ENDPOINT", "http://127.0.0.1:50051"))
+    parser.add_argument("--ca-file", default=os.environ.get("GANTRY_CA_FILE"))
+    parser.add_argument("--client-cert", default=os.environ.get("GANTRY_CLIENT_CERT"))
+    parser.add_argument("--client-key", default=os.environ.get("GANTRY_CLIENT_KEY"))
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("worker", help="register the tasks and run them")
     run = commands.add_parser("run", help="run generate_others and print its output")
     run.add_argument("tasks_count", type=int)
     args = parser.parse_args()
+    tls = {"ca_file": args.ca_file, "client_cert_file": args.client_cert, "client_key_file": args.client_key}
     if args.command == "worker":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        worker = Worker(args.address, tasks=TASKS, concurrency=8)
+        worker = Worker(args.address, tasks=TASKS, concurrency=8, **tls)
         created = worker.register()
         worker.run(
             ready=lambda: print(
@@ -54,7 +59,7 @@ def main() -> None:
             )
         )
         return
-    with Client(args.address) as client:
+    with Client(args.address, **tls) as client:
         client.register(*TASKS)
         execution = client.run(generate_others, tasks_count=args.tasks_count)
         print(f"execution {execution.id}")

@@ -10,19 +10,21 @@ mod run;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tracing::{info, warn};
 
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
 use crate::io::{Inputs, TaskOutput};
 use crate::task_def::TaskDef;
+use crate::tls::{self, ClientTls};
 use backoff::Backoff;
 
 /// The future a handler returns, boxed so that handlers of different types live in one registry.
@@ -66,6 +68,10 @@ impl WorkerConfig {
 /// Tunables of the worker loop.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerConfig {
+    /// The server's URL, for messages.
+    pub(crate) endpoint: String,
+    /// How to reach it over `https://`.
+    pub(crate) tls: ClientTls,
     pub(crate) worker_id: String,
     pub(crate) queues: Vec<String>,
     pub(crate) concurrency: usize,
@@ -162,6 +168,29 @@ impl WorkerBuilder {
         self
     }
 
+    /// For an `https://` endpoint: trusts the CA certificates in this PEM file instead of the system's roots.
+    #[must_use]
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.tls = self.config.tls.clone().with_ca_file(path);
+        self
+    }
+
+    /// For an `https://` endpoint: presents this PEM certificate chain and private key to a server that asks for one
+    /// (mutual TLS).
+    #[must_use]
+    pub fn client_identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.config.tls = self.config.tls.clone().with_identity(cert, key);
+        self
+    }
+
+    /// For an `https://` endpoint: every TLS setting at once (see [`ClientTls`]). An `http://` endpoint stays plaintext
+    /// whatever is set; an `https://` one never falls back to it.
+    #[must_use]
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.config.tls = tls;
+        self
+    }
+
     /// Registers the handler of a task, dispatched on the task's name:
     /// `async fn handler(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError>`.
     #[must_use]
@@ -175,9 +204,11 @@ impl WorkerBuilder {
         self
     }
 
-    /// Checks the configuration and makes the worker. The connection is made lazily, and remade whenever lost.
+    /// Checks the configuration (the TLS files are read here) and makes the worker. The connection is made lazily, and
+    /// remade whenever lost; a TLS failure on it stops the worker with [`WorkerError::Tls`].
     pub fn build(self) -> Result<Worker, WorkerError> {
-        let config = self.config;
+        let mut config = self.config;
+        config.endpoint.clone_from(&self.endpoint);
         if config.concurrency == 0 {
             return Err(WorkerError::Config("concurrency must be at least 1".to_owned()));
         }
@@ -200,8 +231,8 @@ impl WorkerBuilder {
                 return Err(WorkerError::Config(format!("task {name:?} is registered twice")));
             }
         }
-        let endpoint = Endpoint::from_shared(self.endpoint.clone())
-            .map_err(|error| WorkerError::Config(format!("endpoint {:?}: {error}", self.endpoint)))?
+        let endpoint = tls::endpoint(&self.endpoint, &config.tls)
+            .map_err(|error| WorkerError::Config(error.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true);
         Ok(Worker {
@@ -238,6 +269,8 @@ impl Worker {
         WorkerBuilder {
             endpoint: endpoint.into(),
             config: WorkerConfig {
+                endpoint: String::new(),
+                tls: ClientTls::new(),
                 worker_id: default_worker_id(),
                 queues: vec![gantry_proto::convert::DEFAULT_QUEUE.to_owned()],
                 concurrency: 4,
@@ -267,7 +300,7 @@ impl Worker {
     /// newly created. Retries while the server is unavailable, for a while.
     pub async fn register_tasks(&self) -> Result<usize, WorkerError> {
         let defs: Vec<TaskDef> = self.handlers.values().map(|task| task.def.clone()).collect();
-        register_tasks_on(self.channel.clone(), &defs, self.config.max_message_bytes).await
+        register_tasks_on(self.channel.clone(), &defs, &self.config).await
     }
 
     /// Runs until `shutdown` completes, then stops polling, lets running attempts finish (for the shutdown grace,
@@ -286,11 +319,11 @@ impl Worker {
 pub(crate) async fn register_tasks_on(
     channel: Channel,
     defs: &[TaskDef],
-    max_message_bytes: usize,
+    config: &WorkerConfig,
 ) -> Result<usize, WorkerError> {
     let mut client = AdminServiceClient::new(channel)
-        .max_decoding_message_size(max_message_bytes)
-        .max_encoding_message_size(max_message_bytes);
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
     let mut created = 0;
     for def in defs {
         let request = pb::RegisterTaskRequest {
@@ -303,10 +336,16 @@ pub(crate) async fn register_tasks_on(
             match client.register_task(request.clone()).await {
                 Ok(response) => break response.into_inner(),
                 Err(status) if status.code() == tonic::Code::Unavailable && tries < REGISTER_ATTEMPTS => {
+                    if let Some(refused) = WorkerError::tls(config, &status).await {
+                        return Err(refused);
+                    }
                     warn!(task = %def.id(), error = %status.message(), "server unavailable, retrying registration");
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
-                Err(status) => return Err(WorkerError::rpc("RegisterTask", status)),
+                Err(status) => match WorkerError::tls(config, &status).await {
+                    Some(refused) => return Err(refused),
+                    None => return Err(WorkerError::rpc("RegisterTask", status)),
+                },
             }
         };
         if response.created {

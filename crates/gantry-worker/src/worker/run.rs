@@ -339,6 +339,10 @@ impl Poller {
                         None => return Ok(()),
                         Some(status) if is_fatal(&status) => return Err(WorkerError::rpc("PollTasks", status)),
                         Some(status) => {
+                            // Never retried: a server that refuses our TLS (or we its) will not change its mind.
+                            if let Some(refused) = WorkerError::tls(config, &status).await {
+                                return Err(refused);
+                            }
                             let delay = backoff.next_delay();
                             warn!(code = ?status.code(), error = %status.message(), retry_in = ?delay, "poll failed");
                             tokio::select! {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use gantry_core::model::{Identifier, LaunchPlan, ResourceKind, TaskTemplate, TypedInterface, WorkflowTemplate};
 use serde_json::{Value, json};
 
-use crate::client::{Admin, connect, get_launch_plan, get_task, get_workflow, list_registered};
+use crate::client::{Admin, Connection, connect, get_launch_plan, get_task, get_workflow, list_registered};
 use crate::json::{literal_map_to_json, literal_to_json};
 use crate::reference::Reference;
 use crate::render::{OutputFormat, print_json, table};
@@ -55,12 +55,12 @@ pub struct CatalogListArgs {
 
 /// Runs a catalog command for `kind`.
 pub async fn catalog(
-    endpoint: &str,
+    server: &Connection,
     output: OutputFormat,
     kind: ResourceKind,
     command: CatalogCommand,
 ) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+    let mut client = connect(server).await?;
     match command {
         CatalogCommand::List(args) => list(&mut client, output, kind, args).await,
         CatalogCommand::Show { id, scope } => show(&mut client, output, kind, &id, &scope).await,

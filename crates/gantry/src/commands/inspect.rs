@@ -7,7 +7,7 @@ use gantry_core::state::ExecutionPhase;
 use gantry_proto::v1 as pb;
 use serde_json::Value;
 
-use crate::client::{RpcResultExt, connect, get_execution, get_execution_data};
+use crate::client::{Connection, RpcResultExt, connect, get_execution, get_execution_data};
 use crate::commands::catalog::Scope;
 use crate::render::{
     OutputFormat, error_text, execution_json, execution_phase, execution_table, executions_table, literals_json,
@@ -35,8 +35,8 @@ fn phase_parser() -> impl clap::builder::TypedValueParser<Value = ExecutionPhase
 }
 
 /// Prints one execution.
-pub async fn get(endpoint: &str, output: OutputFormat, id: &str) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+pub async fn get(server: &Connection, output: OutputFormat, id: &str) -> anyhow::Result<ExitCode> {
+    let mut client = connect(server).await?;
     let execution = get_execution(&mut client, id, true).await?;
     match output {
         OutputFormat::Json => print_json(&execution_json(&execution)),
@@ -46,8 +46,8 @@ pub async fn get(endpoint: &str, output: OutputFormat, id: &str) -> anyhow::Resu
 }
 
 /// Prints the outputs as JSON; an execution that failed or has not finished is an error saying so.
-pub async fn outputs(endpoint: &str, id: &str) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+pub async fn outputs(server: &Connection, id: &str) -> anyhow::Result<ExitCode> {
+    let mut client = connect(server).await?;
     let data = get_execution_data(&mut client, id).await?;
     if let Some(outputs) = data.outputs {
         print_json(&literals_json(Some(outputs))?);
@@ -64,8 +64,13 @@ pub async fn outputs(endpoint: &str, id: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// Terminates an execution and prints its phase.
-pub async fn terminate(endpoint: &str, output: OutputFormat, id: &str, reason: String) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+pub async fn terminate(
+    server: &Connection,
+    output: OutputFormat,
+    id: &str,
+    reason: String,
+) -> anyhow::Result<ExitCode> {
+    let mut client = connect(server).await?;
     let execution = client
         .terminate_execution(pb::TerminateExecutionRequest {
             id: id.to_owned(),
@@ -83,8 +88,8 @@ pub async fn terminate(endpoint: &str, output: OutputFormat, id: &str, reason: S
 }
 
 /// Lists executions, newest first, up to the limit.
-pub async fn list(endpoint: &str, output: OutputFormat, args: ListArgs) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+pub async fn list(server: &Connection, output: OutputFormat, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let mut client = connect(server).await?;
     let phases: Vec<i32> = args.phase.iter().map(|p| pb::ExecutionPhase::from(*p) as i32).collect();
     let mut executions = Vec::new();
     let mut page_token = String::new();

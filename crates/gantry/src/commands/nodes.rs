@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use gantry_proto::v1 as pb;
 use serde_json::{Value, json};
 
-use crate::client::{Admin, RpcResultExt, connect};
+use crate::client::{Admin, Connection, RpcResultExt, connect};
 use crate::render::{
     OutputFormat, cache_status, error_json, error_text, identifier, node_kind, node_phase, print_json, table,
 };
@@ -193,11 +193,11 @@ fn add_rows(rows: &mut comfy_table::Table, nodes: &[TreeNode], depth: usize) {
 }
 
 /// Prints the node tree.
-pub async fn nodes(endpoint: &str, output: OutputFormat, args: NodesArgs) -> anyhow::Result<ExitCode> {
+pub async fn nodes(server: &Connection, output: OutputFormat, args: NodesArgs) -> anyhow::Result<ExitCode> {
     if args.depth == Some(0) {
         anyhow::bail!("--depth must be at least 1");
     }
-    let mut client = connect(endpoint).await?;
+    let mut client = connect(server).await?;
     let roots = if args.failed {
         failed_nodes(&mut client, &args.execution_id).await?
     } else {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use gantry_proto::v1 as pb;
 use serde_json::json;
 
-use crate::client::{RpcResultExt, connect, interface_of};
+use crate::client::{Connection, RpcResultExt, connect, interface_of};
 use crate::render::{OutputFormat, print_json, table};
 use crate::spec_convert::{Interfaces, Registrations, convert, external_references};
 use crate::spec_file::read_spec_file;
@@ -28,8 +28,8 @@ struct Registered {
 }
 
 /// Registers the files' tasks, workflows and launch plans and prints what was created.
-pub async fn register(endpoint: &str, output: OutputFormat, args: RegisterArgs) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+pub async fn register(server: &Connection, output: OutputFormat, args: RegisterArgs) -> anyhow::Result<ExitCode> {
+    let mut client = connect(server).await?;
     let mut interfaces = Interfaces::default();
     let mut all: Vec<Registrations> = Vec::new();
     for path in &args.files {

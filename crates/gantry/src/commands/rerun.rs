@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use gantry_proto::v1 as pb;
 
-use crate::client::{RpcResultExt, connect};
+use crate::client::{Connection, RpcResultExt, connect};
 use crate::commands::run::started;
 use crate::render::OutputFormat;
 
@@ -24,12 +24,12 @@ pub struct RerunArgs {
 
 /// Starts the execution's target again with the same inputs; nothing is reused but the cache.
 pub async fn relaunch(
-    endpoint: &str,
+    server: &Connection,
     output: OutputFormat,
     args: RerunArgs,
     overwrite_cache: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+    let mut client = connect(server).await?;
     let response = client
         .relaunch_execution(pb::RelaunchExecutionRequest {
             id: args.execution_id.clone(),
@@ -45,8 +45,8 @@ pub async fn relaunch(
 }
 
 /// Starts a failed (or aborted, or timed out) execution again, reusing what succeeded in it.
-pub async fn recover(endpoint: &str, output: OutputFormat, args: RerunArgs) -> anyhow::Result<ExitCode> {
-    let mut client = connect(endpoint).await?;
+pub async fn recover(server: &Connection, output: OutputFormat, args: RerunArgs) -> anyhow::Result<ExitCode> {
+    let mut client = connect(server).await?;
     let response = client
         .recover_execution(pb::RecoverExecutionRequest {
             id: args.execution_id.clone(),

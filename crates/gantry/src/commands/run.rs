@@ -8,7 +8,7 @@ use gantry_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use super::watch::watch_execution;
-use crate::client::{RpcResultExt, connect, interface_of, latest_version};
+use crate::client::{Connection, RpcResultExt, connect, interface_of, latest_version};
 use crate::json::inputs_from_json;
 use crate::reference::Reference;
 use crate::render::{
@@ -92,7 +92,7 @@ fn read_inputs(text: &str) -> anyhow::Result<Value> {
 }
 
 /// Starts an execution; with `--watch`, follows it and prints how it ended.
-pub async fn run(endpoint: &str, output: OutputFormat, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(server: &Connection, output: OutputFormat, args: RunArgs) -> anyhow::Result<ExitCode> {
     let kind = args.kind();
     let reference = Reference::parse(&args.target)?;
     let project = reference
@@ -107,7 +107,7 @@ pub async fn run(endpoint: &str, output: OutputFormat, args: RunArgs) -> anyhow:
         .unwrap_or_else(|| gantry_worker::DEFAULT_DOMAIN.to_owned());
     let inputs_json = read_inputs(&args.inputs)?;
 
-    let mut client = connect(endpoint).await?;
+    let mut client = connect(server).await?;
     let version = match &reference.version {
         Some(version) => version.clone(),
         None => latest_version(&mut client, kind, &project, &domain, &reference.name).await?,

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use gantry_server::ServerConfig;
+use gantry_worker::ClientTls;
+
+use crate::client::Connection;
 
 /// `gantry server`.
 #[derive(Debug, clap::Args)]
@@ -35,14 +38,16 @@ pub struct MigrateArgs {
     data_path: PathBuf,
 }
 
-/// Where a client reaches a server listening on `addr` (an unspecified address is reached on loopback).
-fn client_endpoint(addr: SocketAddr) -> String {
+/// Where a client reaches a server listening on `addr` (an unspecified address is reached on loopback), over TLS when
+/// the server serves it.
+fn client_endpoint(addr: SocketAddr, tls: bool) -> String {
     let ip = if addr.ip().is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
         addr.ip()
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 fn store_description(config: &ServerConfig) -> String {
@@ -58,11 +63,17 @@ async fn ctrl_c() {
     }
 }
 
-/// Runs the server (and the example worker) until ctrl-c.
-pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
+/// Runs the server (and the example worker) until ctrl-c. With TLS, the example worker and the seed's client reach it
+/// over TLS with the client options (`--ca-file`, `--client-cert`, `--client-key`), at its IP address, which its
+/// certificate must name.
+pub async fn server(args: ServerArgs, tls: ClientTls) -> anyhow::Result<ExitCode> {
     let store = store_description(&args.config);
     let server = gantry_server::start(args.config).await?;
-    let endpoint = client_endpoint(server.local_addr());
+    let endpoint = client_endpoint(server.local_addr(), server.serves_tls());
+    let connection = Connection {
+        endpoint: endpoint.clone(),
+        tls: tls.clone(),
+    };
     if !args.examples {
         outln!("gantry listening on {endpoint} ({store}); ctrl-c stops it");
         ctrl_c().await;
@@ -71,24 +82,28 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     }
 
     let worker = gantry_examples::seed_worker(&endpoint)
+        .tls(tls)
         .concurrency(args.example_concurrency)
         .build()?;
     worker.register_tasks().await.context("registering the example tasks")?;
-    register_example_launch_plans(&endpoint)
+    register_example_launch_plans(&connection)
         .await
         .context("registering the example launch plans")?;
-    let endpoint_flag = if endpoint == "http://127.0.0.1:50051" {
+    let mut endpoint_flag = if endpoint == "http://127.0.0.1:50051" {
         String::new()
     } else {
         format!(" --endpoint {endpoint}")
     };
+    if let (true, Some(ca_file)) = (server.serves_tls(), connection.tls.ca_file()) {
+        endpoint_flag.push_str(&format!(" --ca-file {}", ca_file.display()));
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(worker.run(async {
         let _ = stopped.await;
     }));
     outln!("gantry listening on {endpoint} ({store}) with the example worker");
     if args.seed_tasks > 0 {
-        run_seed(&endpoint, args.seed_tasks)
+        run_seed(&connection, args.seed_tasks)
             .await
             .context("running the seed example")?;
     }
@@ -123,9 +138,9 @@ fn gantry_command() -> String {
 }
 
 /// Runs the seed's `generate_others(tasks_count)` to its end and prints what it returned.
-async fn run_seed(endpoint: &str, tasks_count: i64) -> anyhow::Result<()> {
+async fn run_seed(connection: &Connection, tasks_count: i64) -> anyhow::Result<()> {
     use gantry_proto::v1 as pb;
-    let mut client = crate::client::connect(endpoint).await?;
+    let mut client = crate::client::connect(connection).await?;
     let inputs = gantry_core::model::LiteralMap::from([(
         "tasks_count".to_owned(),
         gantry_core::model::Literal::Integer(tasks_count),
@@ -163,8 +178,8 @@ async fn run_seed(endpoint: &str, tasks_count: i64) -> anyhow::Result<()> {
 }
 
 /// Registers the launch plans the example `choose_plan` starts (again is fine: registration is idempotent).
-async fn register_example_launch_plans(endpoint: &str) -> anyhow::Result<()> {
-    let mut client = crate::client::connect(endpoint).await?;
+async fn register_example_launch_plans(connection: &Connection) -> anyhow::Result<()> {
+    let mut client = crate::client::connect(connection).await?;
     for plan in gantry_examples::launch_plans() {
         let name = plan.id.to_string();
         client
@@ -206,9 +221,16 @@ mod tests {
     #[test]
     fn clients_reach_a_wildcard_listener_on_loopback() {
         assert_eq!(
-            client_endpoint("0.0.0.0:50051".parse().unwrap()),
+            client_endpoint("0.0.0.0:50051".parse().unwrap(), false),
             "http://127.0.0.1:50051"
         );
-        assert_eq!(client_endpoint("10.1.2.3:7".parse().unwrap()), "http://10.1.2.3:7");
+        assert_eq!(
+            client_endpoint("10.1.2.3:7".parse().unwrap(), false),
+            "http://10.1.2.3:7"
+        );
+        assert_eq!(
+            client_endpoint("10.1.2.3:7".parse().unwrap(), true),
+            "https://10.1.2.3:7"
+        );
     }
 }

@@ -23,7 +23,7 @@ starts an execution. The protobuf and gRPC modules (`gantry.v1`) are generated f
 
 from gantry.client import Client, Execution, phase_name
 from gantry.dynamic import Branch, Node, Promise, branch, var
-from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, UserError
+from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, TlsError, UserError
 from gantry.limits import SpecLimits, SpecTooLarge
 from gantry.task import (
     DEFAULT_DOMAIN,
@@ -61,6 +61,7 @@ __all__ = [
     "TaskError",
     "TaskFunction",
     "TaskReference",
+    "TlsError",
     "UserError",
     "Worker",
     "WorkflowReference",

@@ -4,7 +4,8 @@ Python values (reading what the server sent by reference), list its node tree, t
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Iterator
+import os
+from typing import Any, Iterable, Iterator, NoReturn
 
 import grpc
 
@@ -22,7 +23,7 @@ from gantry.task import (
 )
 from gantry.types import literal_map, python_values
 from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, identifier_pb2, launch_plan_pb2, workflow_pb2
-from gantry.worker import make_channel
+from gantry._channels import TlsSettings, make_channel, raise_for_tls
 
 TERMINAL_PHASES = {
     execution_pb2.EXECUTION_PHASE_SUCCEEDED,
@@ -41,11 +42,17 @@ def node_phase_name(phase: int) -> str:
     return execution_pb2.NodePhase.Name(phase).removeprefix("NODE_PHASE_")
 
 
-def _rpc(call, request, what: str, timeout: float | None = 30):
+def _rpc(client: Client, call, request, what: str, timeout: float | None = 30):
     try:
         return call(request, timeout=timeout)
     except grpc.RpcError as error:
-        raise GantryError(f"{what}: {error.code().name}: {error.details()}") from None
+        _refused(client, what, error)
+
+
+def _refused(client: Client, what: str, error: grpc.RpcError) -> NoReturn:
+    """Raises the error a failed call is to its caller: TlsError for a TLS failure, GantryError otherwise."""
+    raise_for_tls(client.address, client.tls, error)
+    raise GantryError(f"{what}: {error.code().name}: {error.details()}") from None
 
 
 @dataclasses.dataclass
@@ -60,7 +67,7 @@ class Execution:
         """The execution as the server has it now (phase, error, times). Its large inputs come as references (read
         the values with `data()`), so that waiting on an execution never downloads them."""
         request = admin_pb2.GetExecutionRequest(id=self.id, references=True)
-        return _rpc(self.client.admin.GetExecution, request, "GetExecution").execution
+        return _rpc(self.client, self.client.admin.GetExecution, request, "GetExecution").execution
 
     @property
     def phase(self) -> str:
@@ -74,7 +81,7 @@ class Execution:
             for response in self.client.admin.WatchExecution(request):
                 yield from response.changes
         except grpc.RpcError as error:
-            raise GantryError(f"WatchExecution: {error.code().name}: {error.details()}") from None
+            _refused(self.client, "WatchExecution", error)
 
     def wait(self, timeout: float | None = None) -> execution_pb2.Execution:
         """Waits for a terminal phase (watching, not polling) and returns the execution. TimeoutError after
@@ -91,7 +98,7 @@ class Execution:
             if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise TimeoutError(f"execution {self.id} not finished after {timeout}s") from None
             if error.code() != grpc.StatusCode.CANCELLED:
-                raise GantryError(f"WatchExecution: {error.code().name}: {error.details()}") from None
+                _refused(self.client, "WatchExecution", error)
         # The stream ends after the terminal change; reaching here means it was the last one seen.
         return self.get()
 
@@ -99,7 +106,7 @@ class Execution:
         """The execution's inputs, and its outputs or error. Values the server sent by reference (too large for one
         response) are read, unless `references` asks for every large value as a reference, left unread."""
         request = admin_pb2.GetExecutionDataRequest(id=self.id, references=references)
-        response = _rpc(self.client.admin.GetExecutionData, request, "GetExecutionData")
+        response = _rpc(self.client, self.client.admin.GetExecutionData, request, "GetExecutionData")
         if not references:
             resolve_map(self.client.admin, response.inputs)
             resolve_map(self.client.admin, response.outputs)
@@ -136,7 +143,7 @@ class Execution:
         """A node's inputs, outputs and dynamic spec, read whole as `data()` reads them (a spec sent by reference
         too, into `dynamic_spec`) unless `references` asks for references to every large value."""
         request = admin_pb2.GetNodeExecutionDataRequest(execution_id=self.id, node_id=node_id, references=references)
-        response = _rpc(self.client.admin.GetNodeExecutionData, request, "GetNodeExecutionData")
+        response = _rpc(self.client, self.client.admin.GetNodeExecutionData, request, "GetNodeExecutionData")
         if not references:
             resolve_map(self.client.admin, response.inputs)
             resolve_map(self.client.admin, response.outputs)
@@ -147,11 +154,16 @@ class Execution:
 
     def terminate(self, reason: str = "terminated by the Python client") -> execution_pb2.Execution:
         request = admin_pb2.TerminateExecutionRequest(id=self.id, reason=reason)
-        return _rpc(self.client.admin.TerminateExecution, request, "TerminateExecution").execution
+        return _rpc(self.client, self.client.admin.TerminateExecution, request, "TerminateExecution").execution
 
 
 class Client:
-    """A connection to a Gantry server's admin API: `Client("http://127.0.0.1:50051")`."""
+    """A connection to a Gantry server's admin API: `Client("http://127.0.0.1:50051")`.
+
+    An `https://` address speaks TLS: the server is verified against the system's trust store, or against the CA
+    certificates in `ca_file` (PEM); `client_cert_file` and `client_key_file` (PEM) are presented to a server that
+    asks for a client certificate (mutual TLS). A call that fails at TLS raises `TlsError`; nothing falls back to
+    plaintext. `http://` and `host:port` addresses are plaintext, and ignore the TLS arguments."""
 
     def __init__(
         self,
@@ -160,11 +172,15 @@ class Client:
         project: str | None = None,
         domain: str | None = None,
         max_message_bytes: int = 64 * 1024 * 1024,
+        ca_file: str | os.PathLike | None = None,
+        client_cert_file: str | os.PathLike | None = None,
+        client_key_file: str | os.PathLike | None = None,
     ):
         self.address = address
         self.project = project
         self.domain = domain
-        self.channel = make_channel(address, max_message_bytes)
+        self.tls = TlsSettings(ca_file, client_cert_file, client_key_file)
+        self.channel = make_channel(address, max_message_bytes, self.tls)
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
 
     def close(self) -> None:
@@ -182,6 +198,7 @@ class Client:
         created = 0
         for task in tasks:
             response = _rpc(
+                self,
                 self.admin.RegisterTask, admin_pb2.RegisterTaskRequest(task=task.template), f"registering {task!r}"
             )
             created += int(response.created)
@@ -192,7 +209,8 @@ class Client:
     ) -> WorkflowReference:
         """Registers a workflow template (built as a proto) and returns a reference to yield or run it; `inputs` and
         `outputs` give Python types for its variables."""
-        _rpc(self.admin.RegisterWorkflow, admin_pb2.RegisterWorkflowRequest(workflow=template), "RegisterWorkflow")
+        request = admin_pb2.RegisterWorkflowRequest(workflow=template)
+        _rpc(self, self.admin.RegisterWorkflow, request, "RegisterWorkflow")
         return WorkflowReference(template.id, inputs, outputs)
 
     def register_launch_plan(
@@ -223,7 +241,8 @@ class Client:
             plan.fixed_inputs.CopyFrom(literal_map(fixed_inputs, input_types))
         if max_parallelism is not None:
             plan.max_parallelism = max_parallelism
-        _rpc(self.admin.RegisterLaunchPlan, admin_pb2.RegisterLaunchPlanRequest(launch_plan=plan), "RegisterLaunchPlan")
+        request = admin_pb2.RegisterLaunchPlanRequest(launch_plan=plan)
+        _rpc(self, self.admin.RegisterLaunchPlan, request, "RegisterLaunchPlan")
         if interface is None:
             return LaunchPlanReference(plan.id, None, None)
         visible = {name: ty for name, ty in interface.inputs.items() if name not in fixed_inputs}
@@ -276,7 +295,7 @@ class Client:
             request.launch_plan.CopyFrom(ident)
         else:
             raise ValueError(f"cannot run a {kind_of_target}")
-        response = _rpc(self.admin.CreateExecution, request, f"running {format_identifier(ident)}")
+        response = _rpc(self, self.admin.CreateExecution, request, f"running {format_identifier(ident)}")
         output_types = interface.outputs if interface is not None else None
         return Execution(self, response.execution.id, output_types)
 
@@ -291,7 +310,7 @@ class Client:
             request = admin_pb2.ListNodeExecutionsRequest(
                 execution_id=execution_id, parent_node_id=parent, phases=list(phases), page_size=1000, page_token=token
             )
-            response = _rpc(self.admin.ListNodeExecutions, request, "ListNodeExecutions")
+            response = _rpc(self, self.admin.ListNodeExecutions, request, "ListNodeExecutions")
             nodes.extend(response.node_executions)
             token = response.next_page_token
             if not token:

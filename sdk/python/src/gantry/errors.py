@@ -79,6 +79,17 @@ class GantryError(Exception):
     """A client-side failure: an RPC the server refused, or an execution that did not succeed."""
 
 
+class TlsError(GantryError):
+    """A call to an `https://` address failed at TLS: the server's certificate was not trusted, the server does not
+    speak TLS there, or it refused this client's certificate. Retrying does not fix it, and nothing falls back to
+    plaintext."""
+
+    def __init__(self, address: str, cause: str):
+        super().__init__(f"TLS with {address} failed: {cause}")
+        self.address = address
+        self.cause = cause
+
+
 class ExecutionFailed(GantryError):
     """An execution ended in a phase other than SUCCEEDED; `error` is its ExecutionError (kind, code, message)."""
 

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable
 import grpc
 
 from gantry import _completions, _prefetch
+from gantry._channels import TlsSettings, make_channel, raise_for_tls
 from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
 from gantry.errors import GantryError, execution_error, system_error
 from gantry.limits import SpecLimits
@@ -92,24 +93,6 @@ def current_context() -> AttemptContext:
     if context is None:
         raise RuntimeError("no attempt runs on this thread")
     return context
-
-
-def channel_target(address: str) -> str:
-    """`http://host:port` or `host:port` as a gRPC target."""
-    for scheme in ("http://", "grpc://"):
-        if address.startswith(scheme):
-            return address[len(scheme) :].rstrip("/")
-    if address.startswith("https://"):
-        raise ValueError("TLS endpoints are not supported yet; use http://")
-    return address
-
-
-def make_channel(address: str, max_message_bytes: int) -> grpc.Channel:
-    options = [
-        ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.max_receive_message_length", max_message_bytes),
-    ]
-    return grpc.insecure_channel(channel_target(address), options=options)
 
 
 def default_worker_id() -> str:
@@ -264,6 +247,10 @@ class Worker:
     `completion_linger` is the longest a finished attempt's result waits to be sent with others when no poll carries it
     first (default 5 ms); it waits only while other attempts run or a poll is about to go out, otherwise it is sent at
     once.
+
+    An `https://` address speaks TLS, verified against the system's trust store or the CA certificates in `ca_file`;
+    `client_cert_file` and `client_key_file` are presented for mutual TLS (all PEM). A TLS failure raises `TlsError`
+    from `register()` and stops `run()` with it (it is not retried, and never replaced by plaintext).
     """
 
     def __init__(
@@ -280,6 +267,9 @@ class Worker:
         completion_linger: float = 0.005,
         max_completion_batch: int = 500,
         max_message_bytes: int = 64 * 1024 * 1024,
+        ca_file: str | os.PathLike | None = None,
+        client_cert_file: str | os.PathLike | None = None,
+        client_key_file: str | os.PathLike | None = None,
     ):
         self.tasks: dict[str, TaskFunction] = {}
         for task in tasks:
@@ -310,7 +300,8 @@ class Worker:
         self.max_completion_batch = max_completion_batch
         self.max_message_bytes = max_message_bytes
         self._spec_limits = SpecLimits()
-        self._channel = make_channel(address, max_message_bytes)
+        self.tls = TlsSettings(ca_file, client_cert_file, client_key_file)
+        self._channel = make_channel(address, max_message_bytes, self.tls)
         self._stub = worker_pb2_grpc.WorkerServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         # (send limit, channel, stub) for completions carrying a spec (see `_spec_stub`).
@@ -340,6 +331,7 @@ class Worker:
             try:
                 response = self._admin.RegisterTask(admin_pb2.RegisterTaskRequest(task=task.template), timeout=30)
             except grpc.RpcError as error:
+                raise_for_tls(self.address, self.tls, error)
                 raise GantryError(f"registering {task!r}: {error.code().name}: {error.details()}") from None
             created += int(response.created)
         return created
@@ -496,6 +488,8 @@ class Worker:
                 room.give(free)
                 if self._stopping.is_set():
                     return
+                # Never retried: a server that refuses our TLS (or we its) will not change its mind.
+                raise_for_tls(self.address, self.tls, error)
                 if error.code() in FATAL_CODES:
                     raise GantryError(f"PollTasks failed: {error.code().name}: {error.details()}") from None
                 delay = backoff.next_delay()
@@ -665,13 +659,7 @@ class Worker:
             if self._spec_channel is None or self._spec_channel[0] < size:
                 if self._spec_channel is not None:
                     self._spec_channel[1].close()
-                channel = grpc.insecure_channel(
-                    channel_target(self.address),
-                    options=[
-                        ("grpc.max_send_message_length", size),
-                        ("grpc.max_receive_message_length", self.max_message_bytes),
-                    ],
-                )
+                channel = make_channel(self.address, self.max_message_bytes, self.tls, max_send_bytes=size)
                 self._spec_channel = (size, channel, worker_pb2_grpc.WorkerServiceStub(channel))
             return self._spec_channel[2]
 
