@@ -212,6 +212,22 @@ impl Dialect for SqliteDialect {
         batch::insert_nodes(conn, rows).await
     }
 
+    async fn lock_nodes(
+        conn: &mut SqliteConnection,
+        execution_id: Uuid,
+        node_ids: &[String],
+    ) -> StoreResult<Vec<NodeRow>> {
+        let raws: Vec<RawNode> = sqlx::query_as(
+            "SELECT * FROM nodes WHERE execution_id = ?1 AND node_id IN (SELECT value FROM json_each(?2)) \
+             ORDER BY node_id",
+        )
+        .bind(execution_id)
+        .bind(Self::text_list(node_ids))
+        .fetch_all(conn)
+        .await?;
+        decode_all(raws)
+    }
+
     async fn update_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) -> StoreResult<()> {
         batch::update_nodes(conn, rows).await
     }
