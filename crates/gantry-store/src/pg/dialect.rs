@@ -141,7 +141,7 @@ impl Dialect for PgDialect {
     }
 
     /// Along `nodes_unsuccessful` when only the phases of nodes that stopped without success are asked for, else
-    /// along `nodes_by_id` (node ids in the "C" collation, so that the order is bytewise, as on SQLite): a page reads
+    /// along the primary key (node ids in the "C" collation, so that the order is bytewise, as on SQLite): a page reads
     /// at most the page's rows, but for a filter of other phases, which reads past the nodes in other phases.
     async fn list_descendants(
         conn: &mut PgConnection,
@@ -176,7 +176,8 @@ impl Dialect for PgDialect {
 
     async fn next_deadline(conn: &mut PgConnection) -> StoreResult<Option<i64>> {
         let next = sqlx::query_scalar(
-            "SELECT least((SELECT min(deadline) FROM attempts WHERE phase IN ('queued', 'running')), \
+            "SELECT least((SELECT min(deadline) FROM attempts WHERE phase IN ('queued', 'running') \
+             AND deadline IS NOT NULL), \
              (SELECT min(deadline) FROM executions WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out')))",
         )
         .fetch_one(conn)

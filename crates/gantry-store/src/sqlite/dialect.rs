@@ -200,7 +200,7 @@ impl Dialect for SqliteDialect {
     async fn next_deadline(conn: &mut SqliteConnection) -> StoreResult<Option<i64>> {
         let next = sqlx::query_scalar(
             "SELECT min(d) FROM (SELECT min(deadline) AS d FROM attempts WHERE phase IN ('queued', 'running') \
-             UNION ALL SELECT min(deadline) FROM executions \
+             AND deadline IS NOT NULL UNION ALL SELECT min(deadline) FROM executions \
              WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out'))",
         )
         .fetch_one(conn)
