@@ -101,6 +101,37 @@ async fn sqlite_foreign_keys_are_enforced() {
     assert!(matches!(error, StoreError::Database(_)), "{error:?}");
 }
 
+/// Postgres checks a statement's rows against `executions` once per statement (migration 0012), not with foreign
+/// keys: a statement naming an execution that does not exist fails whole, as a foreign key made it.
+#[tokio::test]
+async fn postgres_refuses_nodes_of_executions_that_do_not_exist() {
+    let admin = admin_url();
+    let (store, url) = PgStore::connect_fresh(&admin).await.unwrap();
+    let known = execution("known");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_execution(&known).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let mut stranger = node(Uuid::now_v7());
+    stranger.node_id = "m".to_owned();
+    let error = tx.insert_nodes(&[node(known.id), stranger]).await.unwrap_err();
+    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        store.get_node(known.id, "n").await.unwrap(),
+        None,
+        "nothing of the statement stays"
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&[node(known.id)]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.get_node(known.id, "n").await.unwrap().is_some());
+    store.close().await;
+    PgStore::drop_fresh(&admin, &url).await.unwrap();
+}
+
 #[tokio::test]
 async fn closed_pools_are_unavailable() {
     let sqlite = SqliteStore::open(":memory:").await.unwrap();

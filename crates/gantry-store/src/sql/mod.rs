@@ -112,6 +112,8 @@ pub trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
 
     /// See [`crate::Tx::insert_nodes`].
     async fn insert_nodes(conn: &mut Conn<Self>, rows: &[NodeRow]) -> StoreResult<()>;
+    /// See [`crate::Tx::lock_nodes`]: the rows in key order, locked.
+    async fn lock_nodes(conn: &mut Conn<Self>, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>>;
     /// See [`crate::Tx::update_nodes`].
     async fn update_nodes(conn: &mut Conn<Self>, rows: &[NodeRow]) -> StoreResult<()>;
     /// See [`crate::Tx::abort_descendants`].

@@ -183,17 +183,7 @@ where
 
     /// Locks are taken in key order, so two transactions locking overlapping sets cannot deadlock.
     async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
-        let sql = format!(
-            "SELECT * FROM nodes WHERE execution_id = $1 AND node_id {in_list} ORDER BY node_id{lock}",
-            in_list = D::in_text_list("$2"),
-            lock = D::FOR_UPDATE,
-        );
-        let raws: Vec<RawNode> = sqlx::query_as(&sql)
-            .bind(execution_id)
-            .bind(D::text_list(node_ids))
-            .fetch_all(&mut *self.tx)
-            .await?;
-        decode_all(raws)
+        D::lock_nodes(&mut self.tx, execution_id, node_ids).await
     }
 
     async fn lock_children(

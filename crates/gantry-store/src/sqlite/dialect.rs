@@ -200,7 +200,7 @@ impl Dialect for SqliteDialect {
     async fn next_deadline(conn: &mut SqliteConnection) -> StoreResult<Option<i64>> {
         let next = sqlx::query_scalar(
             "SELECT min(d) FROM (SELECT min(deadline) AS d FROM attempts WHERE phase IN ('queued', 'running') \
-             UNION ALL SELECT min(deadline) FROM executions \
+             AND deadline IS NOT NULL UNION ALL SELECT min(deadline) FROM executions \
              WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out'))",
         )
         .fetch_one(conn)
@@ -210,6 +210,22 @@ impl Dialect for SqliteDialect {
 
     async fn insert_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) -> StoreResult<()> {
         batch::insert_nodes(conn, rows).await
+    }
+
+    async fn lock_nodes(
+        conn: &mut SqliteConnection,
+        execution_id: Uuid,
+        node_ids: &[String],
+    ) -> StoreResult<Vec<NodeRow>> {
+        let raws: Vec<RawNode> = sqlx::query_as(
+            "SELECT * FROM nodes WHERE execution_id = ?1 AND node_id IN (SELECT value FROM json_each(?2)) \
+             ORDER BY node_id",
+        )
+        .bind(execution_id)
+        .bind(Self::text_list(node_ids))
+        .fetch_all(conn)
+        .await?;
+        decode_all(raws)
     }
 
     async fn update_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) -> StoreResult<()> {
