@@ -26,7 +26,7 @@ use crate::blobs::Offloader;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
 use crate::shared::Shared;
-use crate::writer::{Command, Reply, Request};
+use crate::writer::{Command, Request};
 
 /// A target assembling for this long with no job of this engine's carrying it is assembled again by the sweeper
 /// (the replica assembling it died, or its job failed on an unreachable store). The phase's `updated_at` is when
@@ -187,15 +187,10 @@ pub(crate) async fn run(
         let Some(shared) = shared.upgrade() else { return };
         let key = job.target.key();
         let request = run_job(&shared, job).await;
-        if let Some(request) = request {
-            let Some(commands) = commands.upgrade() else { return };
-            let command = Command {
-                request,
-                reply: Reply::Internal,
-            };
-            if commands.send(command).await.is_err() {
-                return;
-            }
+        if let Some(request) = request
+            && !crate::writer::send_internal(&commands, request).await
+        {
+            return;
         }
         shared.assembly_done(&key);
     }

@@ -39,7 +39,7 @@ use crate::batch::{Batch, NodeKey};
 use crate::blobs::{FetchError, Offloader, promises_needing_values};
 use crate::error::EngineResult;
 use crate::shared::Shared;
-use crate::writer::{Command, Reply, Request};
+use crate::writer::{Command, Request};
 
 /// A node waiting for hydration this long with no job of this engine's carrying it is hydrated again by the sweeper
 /// (the replica fetching its values died, or the blob store failed). Rows keep the time they were first written.
@@ -177,15 +177,10 @@ pub(crate) async fn run(
             .instrument(tracing::info_span!("hydrator"))
             .await;
         for (key, request) in results {
-            if let Some(request) = request {
-                let Some(commands) = commands.upgrade() else { return };
-                let command = Command {
-                    request,
-                    reply: Reply::Internal,
-                };
-                if commands.send(command).await.is_err() {
-                    return;
-                }
+            if let Some(request) = request
+                && !crate::writer::send_internal(&commands, request).await
+            {
+                return;
             }
             shared.hydration_done(&key);
         }

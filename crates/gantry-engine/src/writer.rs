@@ -339,6 +339,18 @@ async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Comman
     Ok(())
 }
 
+/// Sends the writer a command whose answer nobody waits for (a job's result). False once the writer is gone.
+pub(crate) async fn send_internal(commands: &mpsc::WeakSender<Command>, request: Request) -> bool {
+    let Some(commands) = commands.upgrade() else {
+        return false;
+    };
+    let command = Command {
+        request,
+        reply: Reply::Internal,
+    };
+    commands.send(command).await.is_ok()
+}
+
 /// What follows a batch's commit: its signals, and the jobs it recorded handed to their tasks.
 pub(crate) async fn after_batch(shared: &Shared, mut outcome: BatchOutcome) {
     let unwatched = std::mem::take(&mut outcome.unwatched);
