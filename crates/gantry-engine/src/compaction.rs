@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use tokio::sync::Notify;
+
 use gantry_store::Store;
 use tracing::{debug, warn};
 
@@ -19,6 +21,8 @@ pub(crate) struct ClaimCompaction {
     running: Arc<AtomicBool>,
     /// Compactions started, for tests.
     started: AtomicU64,
+    /// Signalled as each compaction ends, for tests.
+    ended: Arc<Notify>,
 }
 
 impl ClaimCompaction {
@@ -28,6 +32,7 @@ impl ClaimCompaction {
             claimed: AtomicU64::new(0),
             running: Arc::new(AtomicBool::new(false)),
             started: AtomicU64::new(0),
+            ended: Arc::new(Notify::new()),
         }
     }
 
@@ -42,7 +47,7 @@ impl ClaimCompaction {
         }
         self.claimed.store(0, Ordering::Relaxed);
         self.started.fetch_add(1, Ordering::Relaxed);
-        let (store, running) = (store.clone(), self.running.clone());
+        let (store, running, ended) = (store.clone(), self.running.clone(), self.ended.clone());
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             match store.compact_claims().await {
@@ -54,6 +59,7 @@ impl ClaimCompaction {
                 Err(error) => warn!(%error, "could not compact the claimed attempts' index entries"),
             }
             running.store(false, Ordering::Release);
+            ended.notify_one();
         });
     }
 
@@ -61,6 +67,12 @@ impl ClaimCompaction {
     #[cfg(test)]
     pub fn started(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
+    }
+
+    /// Waits until a compaction started ends.
+    #[cfg(test)]
+    pub async fn ended(&self) {
+        self.ended.notified().await;
     }
 }
 

@@ -240,3 +240,33 @@ async fn while_unreachable_every_call_is_refused_without_reaching_the_store_and_
     engine.register(task()).await.expect("registered again once reachable");
     tasks.monitor.abort();
 }
+
+/// A compaction the store refuses (unreachable) is logged and forgotten: the next one starts after as many claims
+/// again, and reaches the store once it answers.
+#[tokio::test]
+async fn a_failed_claim_compaction_lets_the_next_one_start() {
+    let (engine, store, tasks) = start().await;
+    let compaction = crate::compaction::ClaimCompaction::new(2);
+    let as_store: Arc<dyn Store> = store.clone();
+    store.mode.store(REFUSING, Ordering::SeqCst);
+    let calls = store.calls.load(Ordering::SeqCst);
+    compaction.claimed(2, &as_store);
+    compaction.ended().await;
+    assert_eq!(compaction.started(), 1);
+    assert!(
+        store.calls.load(Ordering::SeqCst) > calls,
+        "the refused compaction reached the store"
+    );
+    store.mode.store(UP, Ordering::SeqCst);
+    compaction.claimed(1, &as_store);
+    assert_eq!(compaction.started(), 1, "1 of 2 claims since the failed one");
+    compaction.claimed(1, &as_store);
+    assert_eq!(
+        compaction.started(),
+        2,
+        "the failed compaction did not keep the next one from starting"
+    );
+    compaction.ended().await;
+    tasks.monitor.abort();
+    drop(engine);
+}
