@@ -20,7 +20,7 @@
 //! the node still waits and deletes the row if not. A terminated execution's waiting nodes are aborted: their rows
 //! are stale, deleted when their result comes back or the sweeper finds them.
 //!
-//! The same fetch serves a composite whose children are prepared again after a restart (`creation.rs`): an array
+//! The same fetch serves a composite whose children are prepared again after a restart (`interpret/creation.rs`): an array
 //! node's elements can need values too. That job has no row (the composite's unfinished creation is what is
 //! resumed); its values are applied if the composite still has children to create.
 
@@ -290,7 +290,7 @@ impl Batch<'_> {
     }
 
     /// Records the job that fetches the values a composite's children need to be prepared again (see
-    /// `creation.rs`); no row: its unfinished creation is what a restart or the sweeper resumes.
+    /// `interpret/creation.rs`); no row: its unfinished creation is what a restart or the sweeper resumes.
     pub fn fetch_for_children(&mut self, key: &NodeKey, references: Vec<Offloaded>) {
         debug!(execution_id = %key.0, node_id = %key.1, values = references.len(), "children wait for offloaded values");
         self.outcome.hydrations.push(HydrationJob {
