@@ -20,9 +20,9 @@
 //! the node still waits and deletes the row if not. A terminated execution's waiting nodes are aborted: their rows
 //! are stale, deleted when their result comes back or the sweeper finds them.
 //!
-//! The same fetch serves a composite whose children are prepared again after a restart (`interpret/creation.rs`): an array
-//! node's elements can need values too. That job has no row (the composite's unfinished creation is what is
-//! resumed); its values are applied if the composite still has children to create.
+//! The same fetch serves a composite whose children are prepared again after a restart (`interpret/creation.rs`):
+//! an array node's elements can need values too. That job has no row (the composite's unfinished creation is what
+//! is resumed); its values are applied if the composite still has children to create.
 
 use std::collections::HashMap;
 use std::future::Future;
