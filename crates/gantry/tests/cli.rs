@@ -2,6 +2,8 @@
 //! process, and the built `gantry` binary driving them. No sleeps: every step waits on a process exit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::Output;
 
@@ -36,23 +38,9 @@ struct Cli {
 
 impl Cli {
     async fn run(&self, args: &[&str]) -> Output {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
-            .arg("--endpoint")
-            .arg(&self.endpoint)
-            .args(args)
-            .env_remove("GANTRY_OUTPUT")
-            .env_remove("GANTRY_PROJECT")
-            .env_remove("GANTRY_DOMAIN")
-            .output()
-            .await
-            .expect("the gantry binary runs");
-        eprintln!(
-            "$ gantry {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        let mut all = vec!["--endpoint", self.endpoint.as_str()];
+        all.extend_from_slice(args);
+        common::gantry(&all, &[]).await
     }
 
     /// Runs a command that must succeed and returns its stdout.

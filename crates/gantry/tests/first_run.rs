@@ -4,38 +4,14 @@
 //! The real server on 127.0.0.1:0 over an embedded SQLite file, the example worker in process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Output, Stdio};
 
+use common::{GANTRY, gantry, stdout};
 use gantry_server::ServerConfig;
 use serde_json::Value;
-
-const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
-
-/// Runs the binary with `args` (no GANTRY_* settings from the environment).
-async fn gantry(args: &[&str]) -> Output {
-    let output = tokio::process::Command::new(GANTRY)
-        .args(args)
-        .env_remove("GANTRY_OUTPUT")
-        .env_remove("GANTRY_PROJECT")
-        .env_remove("GANTRY_DOMAIN")
-        .env_remove("GANTRY_ENDPOINT")
-        .output()
-        .await
-        .expect("the gantry binary runs");
-    eprintln!(
-        "$ gantry {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
@@ -118,7 +94,7 @@ async fn a_first_run_without_surprises() {
     let with = |args: &[&'static str]| -> Vec<String> { e.iter().chain(args).map(|s| (*s).to_owned()).collect() };
     let run = |args: Vec<String>| async move {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        gantry(&args).await
+        gantry(&args, &[]).await
     };
 
     // Nothing yet: said in words, not drawn as an empty table.
@@ -233,7 +209,7 @@ async fn a_first_run_without_surprises() {
 #[tokio::test]
 async fn a_bad_endpoint_is_said_once() {
     for endpoint in ["http://[::1", "127.0.0.1:1"] {
-        let output = gantry(&["--endpoint", endpoint, "list"]).await;
+        let output = gantry(&["--endpoint", endpoint, "list"], &[]).await;
         assert!(!output.status.success());
         let message = stderr(&output);
         assert!(message.starts_with("error: "), "{message}");

@@ -4,49 +4,20 @@
 //! trust, a missing client certificate, and `https://` to a plaintext server (never retried in plaintext).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use common::{GANTRY, gantry, stdout};
 use gantry_server::{ClientAuth, RunningServer, ServerConfig};
 use gantry_tests::tls::{TlsFiles, presented_certificate};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 /// The longest a test waits for a line from the server process before failing (a bound, not a pause).
 const EVENT_WAIT: Duration = Duration::from_secs(60);
-
-/// Runs the binary with `args` and no GANTRY_* settings from the environment but `env`.
-async fn gantry(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(GANTRY);
-    command.args(args);
-    for name in [
-        "GANTRY_OUTPUT",
-        "GANTRY_PROJECT",
-        "GANTRY_DOMAIN",
-        "GANTRY_ENDPOINT",
-        "GANTRY_CA_FILE",
-        "GANTRY_CLIENT_CERT",
-        "GANTRY_CLIENT_KEY",
-    ] {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied());
-    let output = command.output().await.expect("the gantry binary runs");
-    eprintln!(
-        "$ gantry {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 /// The one error line of a failed command.
 fn error_line(output: &Output) -> String {

@@ -5,7 +5,7 @@
 
 use gantry_core::model::{Literal, LiteralMap, TaskTemplate};
 use gantry_core::state::{AttemptResult, ExecutionPhase, NodePhase};
-use gantry_store::{ExecutionRow, NodeRow, Page};
+use gantry_store::{NodeRow, Page};
 use uuid::Uuid;
 
 use super::harness::{Answer, Backend, Harness, complete, fan_out, inputs, register_child_and_generator};
@@ -24,28 +24,12 @@ async fn children_done(harness: &Harness, child: &TaskTemplate, generator: &Task
         .apply_one(harness.complete_at_the_edge("w", &claimed[0], spec).await)
         .await;
     assert!(matches!(&answer, Answer::Completed(Ok(_))), "{answer:?}");
-    complete_claimable(harness, CHILDREN).await;
+    assert_eq!(harness.complete_children().await, CHILDREN);
     let node = top_node(harness, execution_id).await;
     assert_eq!(node.phase, NodePhase::Assembling);
     assert_eq!(node.outputs, None);
-    assert_eq!(execution(harness, execution_id).await.phase, ExecutionPhase::Running);
+    assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Running);
     (execution_id, node.node_id)
-}
-
-async fn complete_claimable(harness: &Harness, expected: usize) {
-    let claimed = harness.claim("w", "q").await;
-    assert_eq!(claimed.len(), expected);
-    for assignment in &claimed {
-        let inputs = crate::codec::decode_literals(&assignment.inputs).expect("inputs");
-        let Some(Literal::Integer(x)) = inputs.get("x") else {
-            panic!("no x in {inputs:?}")
-        };
-        let outputs = LiteralMap::from([("y".to_owned(), Literal::Integer(10 * x + 1))]);
-        let answer = harness
-            .apply_one(complete("w", assignment, AttemptResult::Outputs(outputs)))
-            .await;
-        assert!(matches!(&answer, Answer::Completed(Ok(_))), "{answer:?}");
-    }
 }
 
 async fn top_node(harness: &Harness, execution_id: Uuid) -> NodeRow {
@@ -57,16 +41,6 @@ async fn top_node(harness: &Harness, execution_id: Uuid) -> NodeRow {
         .await
         .expect("nodes");
     nodes.into_iter().next().expect("a top-level node")
-}
-
-async fn execution(harness: &Harness, execution_id: Uuid) -> ExecutionRow {
-    harness
-        .shared
-        .store
-        .get_execution(execution_id)
-        .await
-        .expect("read")
-        .expect("exists")
 }
 
 fn expected_outputs() -> Literal {
@@ -92,25 +66,19 @@ async fn assemblies_lost_in_a_restart_are_done_again(backend: Backend) {
         .apply_one(complete("w", &claimed[0], AttemptResult::Outputs(outputs_4.clone())))
         .await;
     assert_eq!(
-        execution(&harness, task_execution).await.phase,
+        harness.execution(task_execution).await.phase,
         ExecutionPhase::Succeeding
     );
 
     harness.hold_assemblies(false);
     harness.restart().await;
-    let node = harness
-        .shared
-        .store
-        .get_node(execution_id, &node_id)
-        .await
-        .expect("read")
-        .expect("exists");
+    let node = harness.node(execution_id, &node_id).await;
     assert_eq!(node.phase, NodePhase::Succeeded);
     assert_eq!(outputs(node.outputs.as_deref())["y"], expected_outputs());
-    let done = execution(&harness, execution_id).await;
+    let done = harness.execution(execution_id).await;
     assert_eq!(done.phase, ExecutionPhase::Succeeded);
     assert_eq!(outputs(done.outputs.as_deref())["y"], expected_outputs());
-    let task_done = execution(&harness, task_execution).await;
+    let task_done = harness.execution(task_execution).await;
     assert_eq!(task_done.phase, ExecutionPhase::Succeeded);
     assert_eq!(outputs(task_done.outputs.as_deref()), outputs_4);
     harness.records(execution_id, 0).await.assert_sound();
@@ -129,16 +97,10 @@ async fn a_result_after_a_termination_is_dropped(backend: Backend) {
     assert!(matches!(&answer, Answer::Execution(Ok(_))), "{answer:?}");
     harness.hold_assemblies(false);
     assert_eq!(harness.run_assemblies().await, 1, "the job ran");
-    let node = harness
-        .shared
-        .store
-        .get_node(execution_id, &node_id)
-        .await
-        .expect("read")
-        .expect("exists");
+    let node = harness.node(execution_id, &node_id).await;
     assert_eq!(node.phase, NodePhase::Aborted);
     assert_eq!(node.outputs, None, "the stale result was dropped");
-    let done = execution(&harness, execution_id).await;
+    let done = harness.execution(execution_id).await;
     assert_eq!(done.phase, ExecutionPhase::Aborted);
     assert_eq!(done.outputs, None);
     harness.records(execution_id, 0).await.assert_sound();
@@ -169,7 +131,7 @@ async fn a_stalled_assembly_is_taken_over(backend: Backend) {
     assert!(matches!(&request, Request::Assemble(k) if *k == key));
     harness.hold_assemblies(false);
     harness.apply_one(request).await;
-    let done = execution(&harness, execution_id).await;
+    let done = harness.execution(execution_id).await;
     assert_eq!(done.phase, ExecutionPhase::Succeeded);
     assert_eq!(outputs(done.outputs.as_deref())["y"], expected_outputs());
     let before = harness.records(execution_id, 0).await;

@@ -39,26 +39,6 @@ async fn generate(harness: &Harness, generator: &TaskTemplate, spec: DynamicJobS
     execution_id
 }
 
-/// Claims everything claimable and completes each `child(x)` with `y = 10 * x + 1`; returns how many it completed.
-async fn complete_claimable(harness: &Harness) -> usize {
-    let claimed = harness.claim("w", "q").await;
-    for assignment in &claimed {
-        let inputs = crate::codec::decode_literals(&assignment.inputs).expect("inputs");
-        let Some(Literal::Integer(x)) = inputs.get("x") else {
-            panic!("no x in {inputs:?}")
-        };
-        let outputs = LiteralMap::from([("y".to_owned(), Literal::Integer(10 * x + 1))]);
-        let answer = harness
-            .apply_one(complete("w", assignment, AttemptResult::Outputs(outputs)))
-            .await;
-        assert!(
-            matches!(&answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
-            "{answer:?}"
-        );
-    }
-    claimed.len()
-}
-
 /// Completes and creates until the execution is done, checking that no batch created more than one chunk.
 async fn run_to_end(harness: &Harness, execution_id: Uuid) -> gantry_store::ExecutionRow {
     loop {
@@ -68,14 +48,8 @@ async fn run_to_end(harness: &Harness, execution_id: Uuid) -> gantry_store::Exec
             let created = harness.node_count(execution_id).await - before;
             assert!(created <= CHUNK, "{created} children created in one batch");
         }
-        let completed = complete_claimable(harness).await;
-        let execution = harness
-            .shared
-            .store
-            .get_execution(execution_id)
-            .await
-            .expect("read")
-            .expect("exists");
+        let completed = harness.complete_children().await;
+        let execution = harness.execution(execution_id).await;
         if execution.phase.is_terminal() {
             return execution;
         }
@@ -147,7 +121,7 @@ async fn chain_spans_chunks(backend: Backend) {
         "the first chunk only"
     );
     for _ in 0..3 {
-        assert_eq!(complete_claimable(&harness).await, 1, "one link at a time");
+        assert_eq!(harness.complete_children().await, 1, "one link at a time");
     }
     let execution = run_to_end(&harness, execution_id).await;
     assert_eq!(execution.phase, ExecutionPhase::Succeeded);
@@ -226,7 +200,7 @@ async fn array_and_sub_workflow_span_chunks_and_restarts(backend: Backend) {
     let execution_id = generate(&harness, &generator, spec).await;
     // The array's first chunk and the sub-workflow's first chunk exist; the array runs two elements at a time.
     assert_eq!(harness.node_count(execution_id).await, 1 + 2 + CHUNK + CHUNK);
-    assert_eq!(complete_claimable(&harness).await, 3, "two elements and the first link");
+    assert_eq!(harness.complete_children().await, 3, "two elements and the first link");
     harness.restart().await;
     let execution = run_to_end(&harness, execution_id).await;
     assert_eq!(
@@ -259,13 +233,7 @@ async fn a_failure_or_termination_stops_creation(backend: Backend) {
         };
         harness.apply_one(stop).await;
         harness.create_queued_children().await;
-        let execution = harness
-            .shared
-            .store
-            .get_execution(execution_id)
-            .await
-            .expect("read")
-            .expect("exists");
+        let execution = harness.execution(execution_id).await;
         let expected = if terminate {
             ExecutionPhase::Aborted
         } else {

@@ -316,11 +316,43 @@ impl Harness {
         }
     }
 
+    /// Claims everything claimable on `w`/`q` and completes each `child(x)` with `y = 10 * x + 1`, checking every
+    /// completion was accepted; returns how many it completed.
+    pub async fn complete_children(&self) -> usize {
+        let claimed = self.claim("w", "q").await;
+        for assignment in &claimed {
+            let inputs = codec::decode_literals(&assignment.inputs).expect("inputs");
+            let Some(Literal::Integer(x)) = inputs.get("x") else {
+                panic!("no x in {inputs:?}")
+            };
+            let outputs = LiteralMap::from([("y".to_owned(), Literal::Integer(10 * x + 1))]);
+            let result = gantry_core::state::AttemptResult::Outputs(outputs);
+            let answer = self.apply_one(complete("w", assignment, result)).await;
+            assert!(
+                matches!(&answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
+                "{answer:?}"
+            );
+        }
+        claimed.len()
+    }
+
+    /// The execution's row as stored.
+    pub async fn execution(&self, execution_id: Uuid) -> ExecutionRow {
+        let row = self.shared.store.get_execution(execution_id).await.expect("read");
+        row.expect("the execution exists")
+    }
+
+    /// The node's row as stored.
+    pub async fn node(&self, execution_id: Uuid, node_id: &str) -> NodeRow {
+        let row = self.shared.store.get_node(execution_id, node_id).await.expect("read");
+        row.unwrap_or_else(|| panic!("node {node_id:?} exists"))
+    }
+
     /// Every row of the execution and its nodes and attempts, with times relative to `base` and ids replaced, so
     /// that two runs of one scenario can be compared.
     pub async fn records(&self, execution_id: Uuid, base: i64) -> Records {
         let store = &self.shared.store;
-        let execution = store.get_execution(execution_id).await.expect("read").expect("exists");
+        let execution = self.execution(execution_id).await;
         let mut nodes = Vec::new();
         for node in all_nodes(store.as_ref(), execution_id).await {
             let attempts = store

@@ -16,7 +16,7 @@ use gantry_core::model::{
     TypedInterface, Variable, WorkflowTemplate,
 };
 use gantry_core::state::{AttemptResult, ExecutionPhase, NodePhase};
-use gantry_store::{ExecutionRow, NodeRow};
+use gantry_store::ExecutionRow;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{
@@ -298,46 +298,6 @@ fn text(first: char) -> LiteralMap {
     )])
 }
 
-/// Claims everything claimable and completes each `child(x)` with `y = 10 * x + 1`; returns how many it completed.
-async fn complete_children(harness: &Harness) -> usize {
-    let claimed = harness.claim("w", "q").await;
-    for assignment in &claimed {
-        let inputs = crate::codec::decode_literals(&assignment.inputs).expect("inputs");
-        let Some(Literal::Integer(x)) = inputs.get("x") else {
-            panic!("no x in {inputs:?}")
-        };
-        let outputs = LiteralMap::from([("y".to_owned(), Literal::Integer(10 * x + 1))]);
-        let answer = harness
-            .apply_one(complete("w", assignment, AttemptResult::Outputs(outputs)))
-            .await;
-        assert!(
-            matches!(&answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
-            "{answer:?}"
-        );
-    }
-    claimed.len()
-}
-
-async fn node(harness: &Harness, execution_id: Uuid, node_id: &str) -> NodeRow {
-    harness
-        .shared
-        .store
-        .get_node(execution_id, node_id)
-        .await
-        .expect("read")
-        .expect("exists")
-}
-
-async fn execution(harness: &Harness, execution_id: Uuid) -> ExecutionRow {
-    harness
-        .shared
-        .store
-        .get_execution(execution_id)
-        .await
-        .expect("read")
-        .expect("exists")
-}
-
 /// The nodes waiting for hydration, as the store lists them.
 async fn waiting(harness: &Harness) -> Vec<(Uuid, String)> {
     harness.shared.store.hydrations(i64::MAX).await.expect("read")
@@ -362,7 +322,8 @@ async fn branch_waiting(harness: &Harness, first: char) -> Uuid {
     let execution_id = run_workflow(harness, "branchy").await;
     complete_upstream(harness, execution_id, text(first)).await;
     let u = crate::codec::decode_literals(
-        node(harness, execution_id, "u")
+        harness
+            .node(execution_id, "u")
             .await
             .outputs
             .as_deref()
@@ -370,7 +331,7 @@ async fn branch_waiting(harness: &Harness, first: char) -> Uuid {
     )
     .expect("decode");
     assert!(matches!(u["t"], Literal::Offloaded(_)), "the text is offloaded");
-    assert_eq!(node(harness, execution_id, "b").await.phase, NodePhase::NotStarted);
+    assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::NotStarted);
     assert_eq!(waiting(harness).await, [(execution_id, "b".to_owned())]);
     execution_id
 }
@@ -378,8 +339,8 @@ async fn branch_waiting(harness: &Harness, first: char) -> Uuid {
 /// The branch's arm and the execution finish: the arm `taken` succeeded with `y = expected`, the other skipped, and
 /// no node waits for hydration.
 async fn finishes_with_arm(harness: &Harness, execution_id: Uuid, taken: &str, expected: i64) {
-    assert_eq!(complete_children(harness).await, 1, "the taken arm's task");
-    let done = execution(harness, execution_id).await;
+    assert_eq!(harness.complete_children().await, 1, "the taken arm's task");
+    let done = harness.execution(execution_id).await;
     assert_eq!(
         done.phase,
         ExecutionPhase::Succeeded,
@@ -393,7 +354,7 @@ async fn finishes_with_arm(harness: &Harness, execution_id: Uuid, taken: &str, e
         } else {
             NodePhase::Skipped
         };
-        assert_eq!(node(harness, execution_id, &format!("b/0/{arm}")).await.phase, expected);
+        assert_eq!(harness.node(execution_id, &format!("b/0/{arm}")).await.phase, expected);
     }
     assert!(waiting(harness).await.is_empty(), "no node waits");
     harness.records(execution_id, 0).await.assert_sound();
@@ -408,10 +369,7 @@ async fn a_branch_on_an_offloaded_value_takes_the_right_arm(backend: Backend) {
         let execution_id = branch_waiting(&harness, first).await;
         harness.hold_hydrations(false);
         assert_eq!(harness.run_hydrations().await, 1);
-        assert_eq!(
-            node(&harness, execution_id, "b").await.phase,
-            NodePhase::ChildrenRunning
-        );
+        assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::ChildrenRunning);
         finishes_with_arm(&harness, execution_id, taken, expected).await;
     }
     harness.finish().await;
@@ -425,10 +383,7 @@ async fn nothing_offloaded_runs_no_statement_on_hydrations(backend: Backend) {
     let execution_id = run_workflow(&harness, "branchy").await;
     let small = LiteralMap::from([("t".to_owned(), Literal::String("x".repeat(10)))]);
     complete_upstream(&harness, execution_id, small).await;
-    assert_eq!(
-        node(&harness, execution_id, "b").await.phase,
-        NodePhase::ChildrenRunning
-    );
+    assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::ChildrenRunning);
     finishes_with_arm(&harness, execution_id, "big", 11).await;
     assert_eq!(statements(&harness), 0, "no statement on hydrations");
 
@@ -457,10 +412,10 @@ async fn the_writer_goes_on_while_a_fetch_waits(backend: Backend) {
         .run_task(&int_task("child", "q"), super::harness::inputs(4))
         .await
         .id;
-    assert_eq!(complete_children(&harness).await, 1);
-    let other = execution(&harness, other).await;
+    assert_eq!(harness.complete_children().await, 1);
+    let other = harness.execution(other).await;
     assert_eq!(other.phase, ExecutionPhase::Succeeded);
-    assert_eq!(node(&harness, execution_id, "b").await.phase, NodePhase::NotStarted);
+    assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::NotStarted);
     assert!(!fetching.is_finished(), "the read still waits");
 
     gated.set(Gate::Open);
@@ -481,7 +436,8 @@ async fn a_missing_value_fails_the_node(backend: Backend) {
     let harness = harness(backend, &gated).await;
     let execution_id = branch_waiting(&harness, 'x').await;
     let u = crate::codec::decode_literals(
-        node(&harness, execution_id, "u")
+        harness
+            .node(execution_id, "u")
             .await
             .outputs
             .as_deref()
@@ -496,7 +452,7 @@ async fn a_missing_value_fails_the_node(backend: Backend) {
     harness.hold_hydrations(false);
     assert_eq!(harness.run_hydrations().await, 1);
 
-    let b = node(&harness, execution_id, "b").await;
+    let b = harness.node(execution_id, "b").await;
     assert_eq!(b.phase, NodePhase::Failed);
     let error = crate::codec::decode_error(b.error.as_deref().expect("an error")).expect("decode");
     assert_eq!(error.kind, ErrorKind::System);
@@ -509,7 +465,7 @@ async fn a_missing_value_fails_the_node(backend: Backend) {
         error.message
     );
     assert!(error.message.ends_with("which does not exist"), "{}", error.message);
-    let done = execution(&harness, execution_id).await;
+    let done = harness.execution(execution_id).await;
     assert_eq!(done.phase, ExecutionPhase::Failed);
     assert!(waiting(&harness).await.is_empty());
     harness.records(execution_id, 0).await.assert_sound();
@@ -524,10 +480,7 @@ async fn a_wait_lost_in_a_restart_is_taken_up_at_start(backend: Backend) {
     let execution_id = branch_waiting(&harness, 'x').await;
     harness.hold_hydrations(false);
     harness.restart().await;
-    assert_eq!(
-        node(&harness, execution_id, "b").await.phase,
-        NodePhase::ChildrenRunning
-    );
+    assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::ChildrenRunning);
     finishes_with_arm(&harness, execution_id, "big", 11).await;
     harness.finish().await;
 }
@@ -549,7 +502,7 @@ async fn a_failed_fetch_is_taken_up_by_the_sweeper(backend: Backend) {
     let results = crate::hydration::run_jobs(&harness.shared.offloader, vec![job.clone()]).await;
     assert!(matches!(&results[..], [(k, None)] if *k == key), "no values");
     harness.shared.hydration_done(&key);
-    assert_eq!(node(&harness, execution_id, "b").await.phase, NodePhase::NotStarted);
+    assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::NotStarted);
     assert_eq!(waiting(&harness).await, std::slice::from_ref(&key));
     assert!(
         crate::hydration::resumable(&harness.shared, now).await.is_empty(),
@@ -563,10 +516,7 @@ async fn a_failed_fetch_is_taken_up_by_the_sweeper(backend: Backend) {
     assert!(matches!(&request, Request::Hydrate(k) if *k == key));
     harness.hold_hydrations(false);
     harness.apply_one(request).await;
-    assert_eq!(
-        node(&harness, execution_id, "b").await.phase,
-        NodePhase::ChildrenRunning
-    );
+    assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::ChildrenRunning);
     assert!(waiting(&harness).await.is_empty());
 
     let (_, late) = crate::hydration::run_jobs(&harness.shared.offloader, vec![job])
@@ -596,7 +546,7 @@ async fn a_termination_while_waiting_drops_the_late_values(backend: Backend) {
             .apply_one(Request::Terminate(execution_id, "stop".to_owned()))
             .await;
         assert!(matches!(&answer, Answer::Execution(Ok(_))), "{answer:?}");
-        assert_eq!(node(&harness, execution_id, "b").await.phase, NodePhase::Aborted);
+        assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::Aborted);
         let request = if late_values {
             let (key, request) = crate::hydration::run_jobs(&harness.shared.offloader, vec![job])
                 .await
@@ -611,13 +561,13 @@ async fn a_termination_while_waiting_drops_the_late_values(backend: Backend) {
             requests.pop().expect("one")
         };
         harness.apply_one(request).await;
-        assert_eq!(node(&harness, execution_id, "b").await.phase, NodePhase::Aborted);
+        assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::Aborted);
         assert_eq!(
-            node(&harness, execution_id, "b").await.children_total,
+            harness.node(execution_id, "b").await.children_total,
             0,
             "no arm created"
         );
-        assert_eq!(execution(&harness, execution_id).await.phase, ExecutionPhase::Aborted);
+        assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Aborted);
         assert!(waiting(&harness).await.is_empty(), "the stale row is deleted");
         harness.records(execution_id, 0).await.assert_sound();
     }
@@ -638,7 +588,8 @@ async fn an_array_prepared_again_after_a_restart_fetches_its_values(backend: Bac
     )]);
     complete_upstream(&harness, execution_id, outputs).await;
     let u = crate::codec::decode_literals(
-        node(&harness, execution_id, "u")
+        harness
+            .node(execution_id, "u")
             .await
             .outputs
             .as_deref()
@@ -647,9 +598,9 @@ async fn an_array_prepared_again_after_a_restart_fetches_its_values(backend: Bac
     .expect("decode");
     assert!(matches!(u["l"], Literal::Offloaded(_)), "the lists are offloaded");
     assert!(statements(&harness) > 0, "the array waited for them");
-    assert_eq!(node(&harness, execution_id, "arr").await.children_created, 3);
+    assert_eq!(harness.node(execution_id, "arr").await.children_created, 3);
     assert!(waiting(&harness).await.is_empty());
-    assert_eq!(complete_children(&harness).await, 2, "two elements at a time");
+    assert_eq!(harness.complete_children().await, 2, "two elements at a time");
 
     harness.hold_hydrations(true);
     harness.restart().await;
@@ -660,21 +611,21 @@ async fn an_array_prepared_again_after_a_restart_fetches_its_values(backend: Bac
     let key = (execution_id, "arr".to_owned());
     harness.apply_one(Request::CreateChildren(key.clone())).await;
     assert_eq!(
-        node(&harness, execution_id, "arr").await.children_created,
+        harness.node(execution_id, "arr").await.children_created,
         3,
         "no chunk without the values"
     );
     assert!(waiting(&harness).await.is_empty(), "no row for a composite's children");
     harness.hold_hydrations(false);
     assert_eq!(harness.run_hydrations().await, 1);
-    assert_eq!(node(&harness, execution_id, "arr").await.children_created, 6);
+    assert_eq!(harness.node(execution_id, "arr").await.children_created, 6);
     loop {
         harness.create_queued_children().await;
-        if complete_children(&harness).await == 0 {
+        if harness.complete_children().await == 0 {
             break;
         }
     }
-    let done = execution(&harness, execution_id).await;
+    let done = harness.execution(execution_id).await;
     assert_eq!(
         done.phase,
         ExecutionPhase::Succeeded,

@@ -23,9 +23,7 @@ async fn a_watch_that_begins_during_a_batch_gets_the_committed_phase(backend: Ba
     assert_eq!(outcome.unwatched, vec![execution_id]);
     crate::writer::after_batch(&harness.shared, outcome).await;
 
-    let stored = (harness.shared.store.get_execution(execution_id).await)
-        .expect("read")
-        .expect("exists");
+    let stored = harness.execution(execution_id).await;
     assert!(
         matches!(stored.phase, ExecutionPhase::Aborting | ExecutionPhase::Aborted),
         "{:?}",
