@@ -7,8 +7,7 @@
 -- collations.
 DROP INDEX nodes_by_id;
 ALTER TABLE nodes ALTER COLUMN node_id TYPE TEXT COLLATE "C";
--- Children are looked up by their scoped ids (the primary key); nothing reads a parent's children by local id in the
--- engine, and `Tx::lock_children` walks `nodes_parent` for them.
+-- Children are looked up by their scoped ids (the primary key); nothing reads a parent's children by local id.
 DROP INDEX nodes_local;
 -- Only attempts with a deadline: the others (no queue or attempt timeout, a fan-out's children by default) added an
 -- entry when queued and another when claimed for nothing to find. Every statement that reads the index compares

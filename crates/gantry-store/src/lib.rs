@@ -201,13 +201,6 @@ pub trait Tx: Send {
     async fn insert_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()>;
     /// The nodes with these scoped ids; missing ids are left out.
     async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>>;
-    /// The children of `parent_id` with these local ids.
-    async fn lock_children(
-        &mut self,
-        execution_id: Uuid,
-        parent_id: &str,
-        local_ids: &[String],
-    ) -> StoreResult<Vec<NodeRow>>;
     /// `(node_id, outputs)` of every child of `parent_id` in position order, for assembling the parent's outputs.
     /// The ids are the scoped ones (`parent/attempt/local`), so a caller can keep only one attempt's children.
     async fn child_outputs(

@@ -298,6 +298,12 @@ fn text(first: char) -> LiteralMap {
     )])
 }
 
+/// A node's stored outputs, decoded.
+async fn node_outputs(harness: &Harness, execution_id: Uuid, node_id: &str) -> LiteralMap {
+    let outputs = harness.node(execution_id, node_id).await.outputs;
+    crate::codec::decode_literals(outputs.as_deref().expect("outputs")).expect("decode")
+}
+
 /// The nodes waiting for hydration, as the store lists them.
 async fn waiting(harness: &Harness) -> Vec<(Uuid, String)> {
     harness.shared.store.hydrations(i64::MAX).await.expect("read")
@@ -321,15 +327,7 @@ async fn branch_waiting(harness: &Harness, first: char) -> Uuid {
     harness.hold_hydrations(true);
     let execution_id = run_workflow(harness, "branchy").await;
     complete_upstream(harness, execution_id, text(first)).await;
-    let u = crate::codec::decode_literals(
-        harness
-            .node(execution_id, "u")
-            .await
-            .outputs
-            .as_deref()
-            .expect("outputs"),
-    )
-    .expect("decode");
+    let u = node_outputs(harness, execution_id, "u").await;
     assert!(matches!(u["t"], Literal::Offloaded(_)), "the text is offloaded");
     assert_eq!(harness.node(execution_id, "b").await.phase, NodePhase::NotStarted);
     assert_eq!(waiting(harness).await, [(execution_id, "b".to_owned())]);
@@ -435,15 +433,7 @@ async fn a_missing_value_fails_the_node(backend: Backend) {
     let gated = GatedStore::new();
     let harness = harness(backend, &gated).await;
     let execution_id = branch_waiting(&harness, 'x').await;
-    let u = crate::codec::decode_literals(
-        harness
-            .node(execution_id, "u")
-            .await
-            .outputs
-            .as_deref()
-            .expect("outputs"),
-    )
-    .expect("decode");
+    let u = node_outputs(&harness, execution_id, "u").await;
     let Literal::Offloaded(offloaded) = &u["t"] else {
         panic!("{u:?}")
     };
@@ -587,15 +577,7 @@ async fn an_array_prepared_again_after_a_restart_fetches_its_values(backend: Bac
         Literal::Collection(vec![lists(0), lists(100), lists(200)]),
     )]);
     complete_upstream(&harness, execution_id, outputs).await;
-    let u = crate::codec::decode_literals(
-        harness
-            .node(execution_id, "u")
-            .await
-            .outputs
-            .as_deref()
-            .expect("outputs"),
-    )
-    .expect("decode");
+    let u = node_outputs(&harness, execution_id, "u").await;
     assert!(matches!(u["l"], Literal::Offloaded(_)), "the lists are offloaded");
     assert!(statements(&harness) > 0, "the array waited for them");
     assert_eq!(harness.node(execution_id, "arr").await.children_created, 3);

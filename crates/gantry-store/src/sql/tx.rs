@@ -186,27 +186,6 @@ where
         D::lock_nodes(&mut self.tx, execution_id, node_ids).await
     }
 
-    async fn lock_children(
-        &mut self,
-        execution_id: Uuid,
-        parent_id: &str,
-        local_ids: &[String],
-    ) -> StoreResult<Vec<NodeRow>> {
-        let sql = format!(
-            "SELECT * FROM nodes WHERE execution_id = $1 AND parent_id = $2 AND local_id {in_list} \
-             ORDER BY node_id{lock}",
-            in_list = D::in_text_list("$3"),
-            lock = D::FOR_UPDATE,
-        );
-        let raws: Vec<RawNode> = sqlx::query_as(&sql)
-            .bind(execution_id)
-            .bind(parent_id)
-            .bind(D::text_list(local_ids))
-            .fetch_all(&mut *self.tx)
-            .await?;
-        decode_all(raws)
-    }
-
     async fn child_outputs(
         &mut self,
         execution_id: Uuid,
