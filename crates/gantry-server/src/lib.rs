@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod caller;
 mod config;
 mod data;
 mod edge;
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 pub use admin::AdminApi;
+pub use caller::{Caller, Grant, Role};
 pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
 pub use status::to_status;
 pub use tls::{ClientAuth, TlsReloads};
