@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::error::{EngineError, EngineResult};
 use crate::ingress::Admitted;
 use crate::reads::TaskAssignment;
-use crate::worker::{Assignment, AttemptRef, Completion, CompletionOutcome, LeaseStatus};
+use crate::worker::{Assignment, AttemptRef, Claimant, Completion, CompletionOutcome, LeaseStatus};
 use crate::writer::{Reply, Request};
 use crate::{Engine, health};
 
@@ -38,18 +38,23 @@ impl Engine {
         limit: u32,
         wait: Duration,
     ) -> EngineResult<Vec<TaskAssignment>> {
+        let claimant = Claimant {
+            worker_id: worker_id.to_owned(),
+            project: None,
+        };
         Ok(self
-            .poll_with(worker_id, queues, limit, wait, Vec::new())
+            .poll_with(&claimant, queues, limit, wait, Vec::new())
             .await?
             .assignments)
     }
 
     /// Records `completions` (as [`Engine::complete`] does) and claims up to `limit` attempts of `queues` in one
     /// writer command. With no completions, waits up to `wait` for work; with some, answers at once when nothing is
-    /// claimable, so that their outcomes are not held back.
+    /// claimable, so that their outcomes are not held back. `claimant` says whose worker id the claims go under and
+    /// which project's attempts it may claim.
     pub async fn poll_with(
         &self,
-        worker_id: &str,
+        claimant: &Claimant,
         queues: &[String],
         limit: u32,
         wait: Duration,
@@ -70,7 +75,7 @@ impl Engine {
                 Some(mut admission) if !admission.admitted.is_empty() => {
                     let (tx, rx) = oneshot::channel();
                     let request = Request::Poll {
-                        worker_id: worker_id.to_owned(),
+                        claimant: claimant.clone(),
                         completions: std::mem::take(&mut admission.admitted),
                         queues: queues.to_vec(),
                         limit,
@@ -80,10 +85,10 @@ impl Engine {
                 }
                 // Nothing to record (none carried, or every one refused at the edge): a plain claim.
                 Some(admission) => (
-                    self.claim(worker_id, queues, limit).await?,
+                    self.claim(claimant, queues, limit).await?,
                     self.outcomes(admission, Vec::new()).await?,
                 ),
-                None => (self.claim(worker_id, queues, limit).await?, Vec::new()),
+                None => (self.claim(claimant, queues, limit).await?, Vec::new()),
             };
             if carried
                 || !claimed.is_empty()
@@ -108,10 +113,10 @@ impl Engine {
         }
     }
 
-    async fn claim(&self, worker_id: &str, queues: &[String], limit: u32) -> EngineResult<Vec<Assignment>> {
+    async fn claim(&self, claimant: &Claimant, queues: &[String], limit: u32) -> EngineResult<Vec<Assignment>> {
         let (tx, rx) = oneshot::channel();
         let request = Request::Claim {
-            worker_id: worker_id.to_owned(),
+            claimant: claimant.clone(),
             queues: queues.to_vec(),
             limit,
         };

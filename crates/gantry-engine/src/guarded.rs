@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gantry_core::state::NodePhase;
 use gantry_store::{
-    Announcement, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow, Store, StoreError, StoreResult, Tx,
+    Announcement, ApiKeyRow, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ProjectRow, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -148,5 +148,30 @@ impl Store for GuardedStore {
 
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
         self.guard(self.store().listen()).await
+    }
+
+    async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()> {
+        self.guard(self.store().insert_api_key(row)).await
+    }
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>> {
+        self.guard(self.store().get_api_key(id)).await
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRow>> {
+        self.guard(self.store().list_api_keys()).await
+    }
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<Option<ApiKeyRow>> {
+        self.guard(self.store().revoke_api_key(id, now)).await
+    }
+    async fn insert_project(&self, row: &ProjectRow) -> StoreResult<bool> {
+        self.guard(self.store().insert_project(row)).await
+    }
+    async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>> {
+        self.guard(self.store().get_project(id)).await
+    }
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRow>> {
+        self.guard(self.store().list_projects()).await
+    }
+    async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>> {
+        self.guard(self.store().archive_project(id, now)).await
     }
 }

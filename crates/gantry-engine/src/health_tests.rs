@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use gantry_core::model::{Identifier, TaskMetadata, TaskTemplate, TypedInterface};
 use gantry_core::state::NodePhase;
 use gantry_store::{
-    Announcement, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow, SqliteStore, Store, StoreError, StoreResult, Tx,
+    Announcement, ApiKeyRow, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ProjectRow, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow, SqliteStore, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
@@ -141,6 +141,31 @@ impl Store for Switched {
     }
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
         self.reach().await?.listen().await
+    }
+
+    async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()> {
+        self.reach().await?.insert_api_key(row).await
+    }
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>> {
+        self.reach().await?.get_api_key(id).await
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRow>> {
+        self.reach().await?.list_api_keys().await
+    }
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<Option<ApiKeyRow>> {
+        self.reach().await?.revoke_api_key(id, now).await
+    }
+    async fn insert_project(&self, row: &ProjectRow) -> StoreResult<bool> {
+        self.reach().await?.insert_project(row).await
+    }
+    async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>> {
+        self.reach().await?.get_project(id).await
+    }
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRow>> {
+        self.reach().await?.list_projects().await
+    }
+    async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>> {
+        self.reach().await?.archive_project(id, now).await
     }
 }
 

@@ -56,7 +56,7 @@ pub use reads::{
     ReadMode, ReferenceReader, SpecRead, TaskAssignment, Template,
 };
 pub use submit::{CreateExecution, Origin, Registration, Target};
-pub use worker::{AttemptRef, Completion, CompletionOutcome, LeaseStatus};
+pub use worker::{AttemptRef, Claimant, Completion, CompletionOutcome, LeaseStatus};
 
 use shared::Shared;
 use writer::{Command, Reply, Request};

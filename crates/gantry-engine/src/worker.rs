@@ -25,6 +25,14 @@ pub struct AttemptRef {
     pub attempt: u32,
 }
 
+/// Who claims: the worker id its attempts are recorded under (heartbeats and completions must present the same), and
+/// the one project whose executions' attempts it may claim (`None`: every project's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimant {
+    pub worker_id: String,
+    pub project: Option<String>,
+}
+
 /// A claimed attempt with everything a worker needs to run it.
 #[derive(Debug, Clone)]
 pub struct Assignment {
@@ -88,17 +96,22 @@ impl Batch<'_> {
 
     pub async fn claim(
         &mut self,
-        worker_id: &str,
+        claimant: &Claimant,
         queues: &[String],
         limit: u32,
         lease_ms: i64,
     ) -> EngineResult<Vec<Assignment>> {
         self.rows.write_attempts().await?;
-        let rows = self
-            .rows
-            .tx
-            .claim_attempts(queues, limit, worker_id, self.now, lease_ms)
-            .await?;
+        let worker_id = claimant.worker_id.as_str();
+        let claim = gantry_store::Claim {
+            queues,
+            project: claimant.project.as_deref(),
+            limit,
+            worker_id,
+            now: self.now,
+            lease_ms,
+        };
+        let rows = self.rows.tx.claim_attempts(&claim).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }

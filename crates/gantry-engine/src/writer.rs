@@ -21,7 +21,7 @@ use crate::ingress::Admitted;
 use crate::notify::{ChangeScope, PhaseChange};
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration};
-use crate::worker::{Assignment, AttemptRef, CompletionOutcome, LeaseStatus};
+use crate::worker::{Assignment, AttemptRef, Claimant, CompletionOutcome, LeaseStatus};
 
 impl Request {
     fn name(&self) -> &'static str {
@@ -56,7 +56,7 @@ pub(crate) enum Request {
     Create(Box<CreateExecution>),
     Terminate(Uuid, String),
     Claim {
-        worker_id: String,
+        claimant: Claimant,
         queues: Vec<String>,
         limit: u32,
     },
@@ -70,7 +70,7 @@ pub(crate) enum Request {
     },
     /// A poll carrying completions: record them, then claim.
     Poll {
-        worker_id: String,
+        claimant: Claimant,
         completions: Vec<Admitted>,
         queues: Vec<String>,
         limit: u32,
@@ -402,20 +402,20 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         Request::Create(create) => Outcome::Execution(batch.create_execution(create).await),
         Request::Terminate(id, reason) => Outcome::Terminated(batch.terminate(*id, reason).await),
         Request::Claim {
-            worker_id,
+            claimant,
             queues,
             limit,
-        } => Outcome::Claimed(batch.claim(worker_id, queues, *limit, lease_ms).await),
+        } => Outcome::Claimed(batch.claim(claimant, queues, *limit, lease_ms).await),
         Request::Heartbeat { worker_id, leases } => Outcome::Leases(batch.heartbeat(worker_id, leases, lease_ms).await),
         Request::Complete { worker_id, completions } => {
             Outcome::Completed(batch.complete(worker_id, completions).await)
         }
         Request::Poll {
-            worker_id,
+            claimant,
             completions,
             queues,
             limit,
-        } => Outcome::Polled(poll(batch, worker_id, completions, queues, *limit, lease_ms).await),
+        } => Outcome::Polled(poll(batch, claimant, completions, queues, *limit, lease_ms).await),
         Request::Sweep => Outcome::Swept(batch.sweep(1_000).await),
         Request::CreateChildren(key) => Outcome::Internal(batch.continue_children(key).await),
         Request::Assemble(key) => Outcome::Internal(batch.assemble_again(key).await),
@@ -428,13 +428,13 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
 /// Records a poll's completions, then claims: the claim sees what the completions released.
 async fn poll(
     batch: &mut Batch<'_>,
-    worker_id: &str,
+    claimant: &Claimant,
     completions: &[Admitted],
     queues: &[String],
     limit: u32,
     lease_ms: i64,
 ) -> EngineResult<Recorded> {
-    let completed = batch.complete(worker_id, completions).await?;
-    let claimed = batch.claim(worker_id, queues, limit, lease_ms).await?;
+    let completed = batch.complete(&claimant.worker_id, completions).await?;
+    let claimed = batch.claim(claimant, queues, limit, lease_ms).await?;
     Ok((completed, claimed))
 }

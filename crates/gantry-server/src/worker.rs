@@ -222,7 +222,16 @@ impl WorkerService for WorkerApi {
         let (mut checked, completions) = Checked::new(r.completions.into_iter().map(lazy::Completion::from).collect())?;
         let polled = self
             .engine
-            .poll_with(&r.worker_id, &r.queues, r.max_attempts.max(1), wait, completions)
+            .poll_with(
+                &gantry_engine::Claimant {
+                    worker_id: r.worker_id.clone(),
+                    project: None,
+                },
+                &r.queues,
+                r.max_attempts.max(1),
+                wait,
+                completions,
+            )
             .await
             .or_status()?;
         let assignments = polled

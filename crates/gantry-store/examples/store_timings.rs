@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use gantry_core::state::{AttemptPhase, CacheStatus, ExecutionPhase, NodeKind, NodePhase};
-use gantry_store::{AttemptRow, ExecutionRow, NodeRow, PgStore, SqliteStore, Store};
+use gantry_store::{AttemptRow, Claim, ExecutionRow, NodeRow, PgStore, SqliteStore, Store};
 use uuid::Uuid;
 
 #[tokio::main]
@@ -64,7 +64,14 @@ async fn run(label: &str, store: &dyn Store, children: usize) -> anyhow::Result<
     let started = Instant::now();
     let mut tx = store.begin().await?;
     let claimed = tx
-        .claim_attempts(&["q".to_owned()], children as u32, "w", 10, 30_000)
+        .claim_attempts(&Claim {
+            queues: &["q".to_owned()],
+            project: None,
+            limit: children as u32,
+            worker_id: "w",
+            now: 10,
+            lease_ms: 30_000,
+        })
         .await?;
     tx.commit().await?;
     assert_eq!(claimed.len(), children);
@@ -178,6 +185,7 @@ fn attempt(node: &NodeRow) -> AttemptRow {
         attempt: 0,
         queue: "q".to_owned(),
         task: "p/d/noop@v1".to_owned(),
+        project: "p".to_owned(),
         phase: AttemptPhase::Queued,
         worker_id: None,
         not_before: 0,

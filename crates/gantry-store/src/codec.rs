@@ -234,11 +234,12 @@ pub(crate) fn page_after_resource(page: &Page) -> StoreResult<Option<(String, St
         .transpose()
 }
 
-/// The arguments of [`crate::Tx::claim_attempts`]. (`pub` only because the `Dialect` trait names it; outside the
-/// crate no path reaches it.)
-#[derive(Debug)]
+/// The arguments of [`crate::Tx::claim_attempts`].
+#[derive(Debug, Clone, Copy)]
 pub struct Claim<'a> {
     pub queues: &'a [String],
+    /// Only attempts of this project's executions; `None`: of every project.
+    pub project: Option<&'a str>,
     pub limit: u32,
     pub worker_id: &'a str,
     pub now: i64,
@@ -425,6 +426,7 @@ pub(crate) struct RawAttempt {
     attempt: i32,
     queue: String,
     task: String,
+    project: Option<String>,
     phase: String,
     worker_id: Option<String>,
     not_before: i64,
@@ -450,6 +452,7 @@ impl TryFrom<RawAttempt> for AttemptRow {
             attempt: raw.attempt,
             queue: raw.queue,
             task: raw.task,
+            project: raw.project.unwrap_or_default(),
             phase,
             worker_id: raw.worker_id,
             not_before: raw.not_before,

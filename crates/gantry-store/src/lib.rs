@@ -11,6 +11,7 @@
 //! Must not depend on the engine, the server or tonic.
 #![forbid(unsafe_code)]
 
+mod access;
 mod codec;
 mod error;
 mod pg;
@@ -22,6 +23,8 @@ use async_trait::async_trait;
 use gantry_core::state::{ExecutionPhase, NodePhase};
 use uuid::Uuid;
 
+pub use access::{ApiKeyRow, ProjectRow};
+pub use codec::Claim;
 pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
@@ -154,6 +157,26 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// (the engine deletes them when it finds them stale).
     async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
 
+    /// Stores a new API key. An id already taken is a [`StoreError::Conflict`].
+    async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()>;
+    /// One API key by id.
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>>;
+    /// Every API key, revoked and expired ones too, by id (creation order).
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRow>>;
+    /// Revokes the key at `now` (a key revoked before keeps its first `revoked_at`) and returns it as stored; `None`
+    /// when there is no such key.
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<Option<ApiKeyRow>>;
+
+    /// Creates a project; `false` when the id is taken (the stored project is left as it is).
+    async fn insert_project(&self, row: &ProjectRow) -> StoreResult<bool>;
+    /// One project by id.
+    async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>>;
+    /// Every project, archived ones too, by id.
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRow>>;
+    /// Archives the project at `now` (one archived before keeps its first `archived_at`) and returns it as stored;
+    /// `None` when there is no such project.
+    async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>>;
+
     /// What other processes sharing the database announce ([`Tx::announce_queues`], [`Tx::announce_executions`]), as
     /// a channel; `None` when the store has no such channel (SQLite: one process owns the file). On Postgres this holds
     /// one pooled connection until the receiver is dropped; a lost connection ends the channel.
@@ -227,18 +250,12 @@ pub trait Tx: Send {
     /// Inserts attempts in one statement (or chunked statements). An (execution, node, attempt) already taken is
     /// a [`StoreError::Conflict`].
     async fn insert_attempts(&mut self, rows: &[AttemptRow]) -> StoreResult<()>;
-    /// Claims up to `limit` queued attempts of `queues` whose `not_before <= now` and whose queue deadline (if any)
-    /// is still ahead, oldest first within a queue and the queues in the order given, skipping rows other
-    /// transactions hold (`FOR UPDATE SKIP LOCKED`); marks them running under `worker_id` with a lease until
-    /// `now + lease_ms` and a deadline of `now + timeout_ms` (none without a timeout), and returns them as updated.
-    async fn claim_attempts(
-        &mut self,
-        queues: &[String],
-        limit: u32,
-        worker_id: &str,
-        now: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Vec<AttemptRow>>;
+    /// Claims up to `claim.limit` queued attempts of `claim.queues` (of `claim.project`'s executions only, when it is
+    /// given, along an index of their own) whose `not_before <= now` and whose queue deadline (if any) is still
+    /// ahead, oldest first within a queue and the queues in the order given, skipping rows other transactions hold
+    /// (`FOR UPDATE SKIP LOCKED`); marks them running under `worker_id` with a lease until `now + lease_ms` and a
+    /// deadline of `now + timeout_ms` (none without a timeout), and returns them as updated.
+    async fn claim_attempts(&mut self, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>>;
     /// The attempts with these ids, row-locked, in id order; missing ids are left out.
     async fn lock_attempts(&mut self, ids: &[Uuid]) -> StoreResult<Vec<AttemptRow>>;
     /// Writes every mutable column of each attempt in one statement.

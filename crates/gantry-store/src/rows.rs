@@ -177,6 +177,9 @@ pub struct AttemptRow {
     pub queue: String,
     /// `project/domain/name@version` of the task.
     pub task: String,
+    /// The project of its execution (which a worker of one project claims by); empty for attempts that finished
+    /// before projects were recorded.
+    pub project: String,
     /// Where its state machine stands.
     pub phase: AttemptPhase,
     /// The worker that claimed it.

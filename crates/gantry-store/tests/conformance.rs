@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod conformance {
+    pub mod access;
     pub mod attempts;
     pub mod executions;
     pub mod fixtures;
@@ -22,7 +23,9 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts};
+pub use conformance::{
+    access, attempts, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts,
+};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -139,6 +142,9 @@ both_stores!(
     timeouts::a_released_parked_attempt_gets_its_queue_deadline,
     outage::ping_answers,
     outage::renewing_leases_moves_running_ones_forward_only_and_is_idempotent,
+    access::api_keys_insert_get_list_and_revoke,
+    access::projects_create_list_and_archive,
+    access::a_project_claim_takes_only_that_projects_attempts,
 );
 
 // Holding one transaction open while a second claims needs row locks: Postgres only (a second SQLite writer waits

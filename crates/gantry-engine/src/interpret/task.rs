@@ -31,6 +31,7 @@ impl Batch<'_> {
             (None, None) => self.now,
         };
         let limits = self.attempt_limits(key, &task, not_before).await?;
+        let project = self.rows.execution(key.0).await?.project.clone();
         let row = AttemptRow {
             id: Uuid::now_v7(),
             execution_id: key.0,
@@ -38,6 +39,7 @@ impl Batch<'_> {
             attempt: attempt as i32,
             queue: task.metadata.queue.clone(),
             task: task_id,
+            project,
             phase: AttemptPhase::Queued,
             worker_id: None,
             not_before,

@@ -134,6 +134,7 @@ mod tests {
             attempt: 0,
             queue: "default".into(),
             task: "p/d/t@1".into(),
+            project: "p".to_owned(),
             phase: AttemptPhase::Queued,
             worker_id: None,
             not_before: 0,

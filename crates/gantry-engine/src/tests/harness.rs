@@ -620,9 +620,17 @@ pub fn inputs(x: i64) -> LiteralMap {
 
 pub fn claim(worker: &str, queue: &str) -> Request {
     Request::Claim {
-        worker_id: worker.to_owned(),
+        claimant: any_project(worker),
         queues: vec![queue.to_owned()],
         limit: 10,
+    }
+}
+
+/// A worker that claims attempts of every project.
+fn any_project(worker: &str) -> crate::worker::Claimant {
+    crate::worker::Claimant {
+        worker_id: worker.to_owned(),
+        project: None,
     }
 }
 
@@ -648,7 +656,7 @@ pub fn complete(worker: &str, assignment: &Assignment, result: gantry_core::stat
 /// A poll by `worker` of `queue` carrying a completion of `assignment`.
 pub fn poll(worker: &str, queue: &str, assignment: &Assignment, result: gantry_core::state::AttemptResult) -> Request {
     Request::Poll {
-        worker_id: worker.to_owned(),
+        claimant: any_project(worker),
         completions: vec![Admitted {
             completion: completion(assignment, result),
             spec: None,

@@ -197,6 +197,7 @@ struct AttemptColumns<'a> {
     lease_expires_at: Vec<Option<i64>>,
     timeout_ms: Vec<Option<i64>>,
     queue_timeout_ms: Vec<Option<i64>>,
+    project: Vec<&'a str>,
     deadline: Vec<Option<i64>>,
     error: Vec<Option<&'a [u8]>>,
     created_at: Vec<i64>,
@@ -220,6 +221,7 @@ impl<'a> AttemptColumns<'a> {
             columns.lease_expires_at.push(row.lease_expires_at);
             columns.timeout_ms.push(row.timeout_ms);
             columns.queue_timeout_ms.push(row.queue_timeout_ms);
+            columns.project.push(&row.project);
             columns.deadline.push(row.deadline);
             columns.error.push(row.error.as_deref());
             columns.created_at.push(row.created_at);
@@ -235,10 +237,11 @@ pub(super) async fn insert_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         let c = AttemptColumns::of(chunk);
         sqlx::query(
             "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
-             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline, queue_timeout_ms) \
+             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline, queue_timeout_ms, \
+             project) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::int8[], $10::int8[], $11::bytea[], $12::int8[], $13::int8[], $14::int8[], \
-             $15::int8[], $16::int8[], $17::int8[])",
+             $15::int8[], $16::int8[], $17::int8[], $18::text[])",
         )
         .bind(&c.id)
         .bind(&c.execution_id)
@@ -257,6 +260,7 @@ pub(super) async fn insert_attempts(conn: &mut PgConnection, rows: &[AttemptRow]
         .bind(&c.timeout_ms)
         .bind(&c.deadline)
         .bind(&c.queue_timeout_ms)
+        .bind(&c.project)
         .execute(&mut *conn)
         .await
         .map_err(|error| conflict_or(error, || attempts_conflict(chunk)))?;

@@ -304,14 +304,31 @@ impl Dialect for PgDialect {
     async fn claim_attempts(conn: &mut PgConnection, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
         // The statement is the function `gantry_claim` (migrations/postgres/0008_claim_function.sql), planned with
         // bitmap scans off so that each queue's partial index is walked in id order and the walk stops at the limit.
-        let raws: Vec<RawAttempt> = sqlx::query_as("SELECT * FROM gantry_claim($1::text[], $2, $3, $4, $5)")
-            .bind(claim.queues)
-            .bind(i64::from(claim.limit))
-            .bind(claim.now)
-            .bind(claim.worker_id)
-            .bind(claim.now.saturating_add(claim.lease_ms))
-            .fetch_all(conn)
-            .await?;
+        // One project's claim walks the `(queue, project, id)` index instead (`gantry_claim_project`, migration 0013).
+        let lease_until = claim.now.saturating_add(claim.lease_ms);
+        let raws: Vec<RawAttempt> = match claim.project {
+            None => {
+                sqlx::query_as("SELECT * FROM gantry_claim($1::text[], $2, $3, $4, $5)")
+                    .bind(claim.queues)
+                    .bind(i64::from(claim.limit))
+                    .bind(claim.now)
+                    .bind(claim.worker_id)
+                    .bind(lease_until)
+                    .fetch_all(conn)
+                    .await?
+            }
+            Some(project) => {
+                sqlx::query_as("SELECT * FROM gantry_claim_project($1::text[], $2, $3, $4, $5, $6)")
+                    .bind(claim.queues)
+                    .bind(project)
+                    .bind(i64::from(claim.limit))
+                    .bind(claim.now)
+                    .bind(claim.worker_id)
+                    .bind(lease_until)
+                    .fetch_all(conn)
+                    .await?
+            }
+        };
         decode_all(raws)
     }
 

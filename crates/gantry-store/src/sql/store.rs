@@ -6,7 +6,9 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use uuid::Uuid;
 
 use super::{Dialect, SqlStore, read_execution, read_resource, read_spec};
+use crate::access::{ApiKeyRow, ProjectRow, RawProject};
 use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, resource_table};
+use crate::error::conflict_or;
 use crate::rows::{
     AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
 };
@@ -33,6 +35,11 @@ where
     for<'r> RawAttempt: sqlx::FromRow<'r, DB::Row>,
     for<'r> crate::codec::RawResource: sqlx::FromRow<'r, DB::Row>,
     for<'r> crate::codec::RawSpec: sqlx::FromRow<'r, DB::Row>,
+    for<'r> ApiKeyRow: sqlx::FromRow<'r, DB::Row>,
+    for<'r> RawProject: sqlx::FromRow<'r, DB::Row>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         D::begin(&self.pool).await
@@ -203,5 +210,96 @@ where
         let nodes: Vec<(Uuid, String)> = sqlx::query_as(&sql).bind(updated_before).fetch_all(&mut *conn).await?;
         rows.extend(nodes);
         Ok(rows)
+    }
+    async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, secret_hash, project, role, description, created_at, expires_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(row.id.as_str())
+        .bind(row.secret_hash.as_slice())
+        .bind(row.project.as_deref())
+        .bind(row.role.as_str())
+        .bind(row.description.as_str())
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .bind(row.revoked_at)
+        .execute(&mut *self.pool.acquire().await?)
+        .await
+        .map_err(|error| conflict_or(error, || format!("api key {} already exists", row.id)))?;
+        Ok(())
+    }
+
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>> {
+        let row = sqlx::query_as("SELECT * FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(row)
+    }
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRow>> {
+        let rows = sqlx::query_as("SELECT * FROM api_keys ORDER BY id")
+            .fetch_all(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(rows)
+    }
+
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<Option<ApiKeyRow>> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        let row = sqlx::query_as("SELECT * FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(row)
+    }
+
+    async fn insert_project(&self, row: &ProjectRow) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO projects (id, description, domains, created_at, archived_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(row.id.as_str())
+        .bind(row.description.as_str())
+        .bind(row.domains.join(",").as_str())
+        .bind(row.created_at)
+        .bind(row.archived_at)
+        .execute(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>> {
+        let raw: Option<RawProject> = sqlx::query_as("SELECT * FROM projects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(raw.map(ProjectRow::from))
+    }
+
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRow>> {
+        let raws: Vec<RawProject> = sqlx::query_as("SELECT * FROM projects ORDER BY id")
+            .fetch_all(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(raws.into_iter().map(ProjectRow::from).collect())
+    }
+
+    async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("UPDATE projects SET archived_at = COALESCE(archived_at, $2) WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        let raw: Option<RawProject> = sqlx::query_as("SELECT * FROM projects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(raw.map(ProjectRow::from))
     }
 }

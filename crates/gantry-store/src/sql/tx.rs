@@ -235,22 +235,8 @@ where
         D::insert_attempts(&mut self.tx, rows).await
     }
 
-    async fn claim_attempts(
-        &mut self,
-        queues: &[String],
-        limit: u32,
-        worker_id: &str,
-        now: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Vec<AttemptRow>> {
-        let claim = Claim {
-            queues,
-            limit,
-            worker_id,
-            now,
-            lease_ms,
-        };
-        let mut claimed = D::claim_attempts(&mut self.tx, &claim).await?;
+    async fn claim_attempts(&mut self, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
+        let mut claimed = D::claim_attempts(&mut self.tx, claim).await?;
         // RETURNING has no order; callers get the oldest first.
         claimed.sort_unstable_by_key(|attempt| attempt.id);
         Ok(claimed)

@@ -120,7 +120,8 @@ pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[Attempt
     for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO attempts (id, execution_id, node_id, attempt, queue, task, phase, worker_id, not_before, \
-             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline, queue_timeout_ms) ",
+             lease_expires_at, error, created_at, started_at, finished_at, timeout_ms, deadline, queue_timeout_ms, \
+             project) ",
         );
         insert.push_values(chunk, |mut values, row| {
             values
@@ -140,7 +141,8 @@ pub(super) async fn insert_attempts(conn: &mut SqliteConnection, rows: &[Attempt
                 .push_bind(row.finished_at)
                 .push_bind(row.timeout_ms)
                 .push_bind(row.deadline)
-                .push_bind(row.queue_timeout_ms);
+                .push_bind(row.queue_timeout_ms)
+                .push_bind(&row.project);
         });
         insert
             .build()

@@ -317,18 +317,25 @@ impl Dialect for SqliteDialect {
     /// The transaction holds SQLite's write lock (`BEGIN IMMEDIATE`), so selecting and updating in one statement is
     /// exactly what `SKIP LOCKED` achieves on Postgres: no other writer can claim the same rows.
     async fn claim_attempts(conn: &mut SqliteConnection, claim: &Claim<'_>) -> StoreResult<Vec<AttemptRow>> {
-        let raws: Vec<RawAttempt> = sqlx::query_as(
+        // Written out per case, so that one project's claim can use the `(queue, project, id)` index (migration 0013).
+        let in_project = if claim.project.is_some() {
+            "AND project = ?6 "
+        } else {
+            ""
+        };
+        let raws: Vec<RawAttempt> = sqlx::query_as(&format!(
             "UPDATE attempts SET phase = 'running', worker_id = ?4, started_at = ?3, lease_expires_at = ?5, \
              deadline = ?3 + timeout_ms \
              WHERE id IN (SELECT id FROM attempts WHERE phase = 'queued' \
-             AND queue IN (SELECT value FROM json_each(?1)) AND not_before <= ?3 \
-             AND (deadline IS NULL OR deadline > ?3) ORDER BY id LIMIT ?2) RETURNING *",
-        )
+             AND queue IN (SELECT value FROM json_each(?1)) {in_project}AND not_before <= ?3 \
+             AND (deadline IS NULL OR deadline > ?3) ORDER BY id LIMIT ?2) RETURNING *"
+        ))
         .bind(json_strings(claim.queues.iter().map(String::as_str)))
         .bind(i64::from(claim.limit))
         .bind(claim.now)
         .bind(claim.worker_id)
         .bind(claim.now.saturating_add(claim.lease_ms))
+        .bind(claim.project)
         .fetch_all(conn)
         .await?;
         decode_all(raws)

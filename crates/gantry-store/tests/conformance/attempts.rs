@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use gantry_core::state::AttemptPhase;
-use gantry_store::{AttemptRow, ExecutionFilter, Page, ResourceKind, SpecRow, Store, StoreError};
+use gantry_store::{AttemptRow, Claim, ExecutionFilter, Page, ResourceKind, SpecRow, Store, StoreError};
 use uuid::Uuid;
 
 use super::fixtures::{attempt, committed_attempts, committed_execution, execution, node, resource};
@@ -14,7 +14,17 @@ const LEASE_MS: i64 = 30_000;
 async fn claim(store: &dyn Store, queues: &[&str], limit: u32, worker: &str, now: i64) -> Vec<AttemptRow> {
     let queues: Vec<String> = queues.iter().map(|queue| (*queue).to_owned()).collect();
     let mut tx = store.begin().await.unwrap();
-    let claimed = tx.claim_attempts(&queues, limit, worker, now, LEASE_MS).await.unwrap();
+    let claimed = tx
+        .claim_attempts(&Claim {
+            queues: &queues,
+            project: None,
+            limit,
+            worker_id: worker,
+            now,
+            lease_ms: LEASE_MS,
+        })
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     claimed
 }
@@ -143,10 +153,30 @@ pub async fn open_claims_across_queues_are_passed_over(store: &dyn Store) {
     let attempts = interleaved(store, execution.id, &["a", "b"], 5).await;
     let queues = ["a".to_owned(), "b".to_owned()];
     let mut holder = store.begin().await.unwrap();
-    let held = holder.claim_attempts(&queues, 4, "w1", 1, LEASE_MS).await.unwrap();
+    let held = holder
+        .claim_attempts(&Claim {
+            queues: &queues,
+            project: None,
+            limit: 4,
+            worker_id: "w1",
+            now: 1,
+            lease_ms: LEASE_MS,
+        })
+        .await
+        .unwrap();
     assert_eq!(ids(&held), ids(&attempts[..4]));
     let mut other = store.begin().await.unwrap();
-    let claimed = other.claim_attempts(&queues, 4, "w2", 1, LEASE_MS).await.unwrap();
+    let claimed = other
+        .claim_attempts(&Claim {
+            queues: &queues,
+            project: None,
+            limit: 4,
+            worker_id: "w2",
+            now: 1,
+            lease_ms: LEASE_MS,
+        })
+        .await
+        .unwrap();
     assert_eq!(
         ids(&claimed),
         ids(&attempts[4..8]),
@@ -162,13 +192,30 @@ pub async fn open_claim_is_skipped_and_released_on_rollback(store: &dyn Store) {
     let attempts = committed_attempts(store, execution.id, "q", 10).await;
     let queues = ["q".to_owned()];
     let mut holder = store.begin().await.unwrap();
-    let held = holder.claim_attempts(&queues, 4, "w1", 1, LEASE_MS).await.unwrap();
+    let held = holder
+        .claim_attempts(&Claim {
+            queues: &queues,
+            project: None,
+            limit: 4,
+            worker_id: "w1",
+            now: 1,
+            lease_ms: LEASE_MS,
+        })
+        .await
+        .unwrap();
     assert_eq!(ids(&held), ids(&attempts[..4]));
 
     let mut other = store.begin().await.unwrap();
     let claimed = tokio::time::timeout(
         Duration::from_secs(10),
-        other.claim_attempts(&queues, 10, "w2", 1, LEASE_MS),
+        other.claim_attempts(&Claim {
+            queues: &queues,
+            project: None,
+            limit: 10,
+            worker_id: "w2",
+            now: 1,
+            lease_ms: LEASE_MS,
+        }),
     )
     .await
     .expect("a claim must skip locked rows, not wait for them")

@@ -100,6 +100,7 @@ pub fn attempt(execution_id: Uuid, node_id: &str, queue: &str, not_before: i64) 
         attempt: 0,
         queue: queue.to_owned(),
         task: "p/d/t@v1".to_owned(),
+        project: "p".to_owned(),
         phase: AttemptPhase::Queued,
         worker_id: None,
         not_before,

@@ -1,7 +1,7 @@
 //! Parked attempts (waiting for a slot under `max_parallelism`), running child executions of launch-plan nodes.
 
 use gantry_core::state::{AttemptPhase, NodePhase};
-use gantry_store::{PARKED, Store};
+use gantry_store::{Claim, PARKED, Store};
 use uuid::Uuid;
 
 use super::fixtures::{attempt, committed_execution, node};
@@ -39,7 +39,14 @@ pub async fn parked_attempts_count_and_unpark_oldest_first(store: &dyn Store) {
     );
     let mut tx = store.begin().await.unwrap();
     let claimed = tx
-        .claim_attempts(&["q".to_owned(), "q2".to_owned()], 10, "w", 100, 1_000)
+        .claim_attempts(&Claim {
+            queues: &["q".to_owned(), "q2".to_owned()],
+            project: None,
+            limit: 10,
+            worker_id: "w",
+            now: 100,
+            lease_ms: 1_000,
+        })
         .await
         .unwrap();
     let claimed: Vec<&str> = claimed.iter().map(|a| a.node_id.as_str()).collect();

@@ -5,7 +5,7 @@
 
 use gantry_core::state::attempt::{self, AttemptEvent, AttemptState};
 use gantry_core::state::{AttemptPhase, NodePhase, node};
-use gantry_store::{AttemptRow, NodeRow, PARKED, PgStore, Store};
+use gantry_store::{AttemptRow, Claim, NodeRow, PARKED, PgStore, Store};
 
 use super::fixtures::{attempt, committed_execution, node as node_row};
 
@@ -53,7 +53,14 @@ pub async fn claims_pick_and_write_what_the_core_decides(store: &dyn Store) {
     let mut tx = store.begin().await.unwrap();
     tx.insert_attempts(&rows).await.unwrap();
     let claimed = tx
-        .claim_attempts(&["q".to_owned()], rows.len() as u32, "w", NOW, LEASE_MS)
+        .claim_attempts(&Claim {
+            queues: &["q".to_owned()],
+            project: None,
+            limit: rows.len() as u32,
+            worker_id: "w",
+            now: NOW,
+            lease_ms: LEASE_MS,
+        })
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -190,7 +197,17 @@ pub async fn compacting_claims_shortens_the_claims_walk(store: &PgStore) {
     let queues = ["q".to_owned()];
     for _ in 0..2 {
         let mut tx = store.begin().await.unwrap();
-        let claimed = tx.claim_attempts(&queues, 4_000, "w", NOW, LEASE_MS).await.unwrap();
+        let claimed = tx
+            .claim_attempts(&Claim {
+                queues: &queues,
+                project: None,
+                limit: 4_000,
+                worker_id: "w",
+                now: NOW,
+                lease_ms: LEASE_MS,
+            })
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(claimed.len(), 4_000);
     }
@@ -205,7 +222,17 @@ pub async fn compacting_claims_shortens_the_claims_walk(store: &PgStore) {
         "pages walked: {before} before compacting, {after} after"
     );
     let mut tx = store.begin().await.unwrap();
-    let rest = tx.claim_attempts(&queues, 4_000, "w", NOW, LEASE_MS).await.unwrap();
+    let rest = tx
+        .claim_attempts(&Claim {
+            queues: &queues,
+            project: None,
+            limit: 4_000,
+            worker_id: "w",
+            now: NOW,
+            lease_ms: LEASE_MS,
+        })
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(rest.len(), 2_000, "the attempts not claimed are still claimable");
 }

@@ -1,7 +1,7 @@
 //! Deadlines: queue and attempt timeouts on attempts, execution timeouts, and what the sweeper reads to find them.
 
 use gantry_core::state::{AttemptPhase, ExecutionPhase};
-use gantry_store::{AttemptRow, Store};
+use gantry_store::{AttemptRow, Claim, Store};
 use uuid::Uuid;
 
 use super::fixtures::{attempt, committed_execution, execution};
@@ -27,7 +27,14 @@ pub async fn claims_skip_past_queue_deadlines_and_start_the_run_deadline(store: 
         .await
         .unwrap();
     let claimed = tx
-        .claim_attempts(&["q".to_owned()], 10, "w", 200, 30_000)
+        .claim_attempts(&Claim {
+            queues: &["q".to_owned()],
+            project: None,
+            limit: 10,
+            worker_id: "w",
+            now: 200,
+            lease_ms: 30_000,
+        })
         .await
         .unwrap();
     tx.commit().await.unwrap();
