@@ -16,7 +16,11 @@ use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
+use crate::auth::rules::Access;
 use crate::data::{self, mode};
+use crate::projects::Projects;
 use crate::edge;
 use crate::paging::{fit, page};
 use crate::records;
@@ -27,25 +31,30 @@ use crate::watch;
 #[derive(Debug, Clone)]
 pub struct AdminApi {
     engine: Engine,
+    projects: Arc<Projects>,
 }
 
 impl AdminApi {
-    pub fn new(engine: Engine) -> Self {
-        AdminApi { engine }
+    pub fn new(engine: Engine, projects: Arc<Projects>) -> Self {
+        AdminApi { engine, projects }
     }
 }
 
 async fn get_resource<T: Template, P: Message + From<T>>(
     api: &AdminApi,
-    id: Option<pb::Identifier>,
+    access: &Access,
+    (kind, id): (&str, Option<pb::Identifier>),
 ) -> Result<P, Status> {
     let id: Identifier = required("id", id)?;
+    // Another project's resource is answered as one that is not registered, in the engine's words.
+    access.sees(&id.project, || Status::not_found(format!("{kind} {id} is not registered")))?;
     let template: T = api.engine.get_template(&id).await.or_status()?;
     Ok(P::from(template))
 }
 
 async fn list_resources<T: Template, P: Message + From<T>>(
     api: &AdminApi,
+    access: &Access,
     (project, domain, name): (String, String, String),
     (size, token): (u32, String),
 ) -> Result<(Vec<P>, String), Status> {
@@ -53,6 +62,9 @@ async fn list_resources<T: Template, P: Message + From<T>>(
     edge::project_or_domain("domain", &domain)?;
     edge::optional_name("name", &name, names::RESOURCE_NAME)?;
     let page = page(size, token)?;
+    if !access.lists(&project) {
+        return Ok((Vec::new(), String::new()));
+    }
     let name = (!name.is_empty()).then_some(name.as_str());
     let listed = api
         .engine
@@ -65,7 +77,14 @@ async fn list_resources<T: Template, P: Message + From<T>>(
     Ok(fit(items, api.budget(), (rows, page.limit, last)))
 }
 
-async fn register(api: &AdminApi, registration: Registration) -> Result<bool, Status> {
+async fn register(api: &AdminApi, access: &Access, registration: Registration) -> Result<bool, Status> {
+    let project = match &registration {
+        Registration::Task(task) => &task.id.project,
+        Registration::Workflow(workflow) => &workflow.id.project,
+        Registration::LaunchPlan(plan) => &plan.id.project,
+    };
+    access.in_project(project)?;
+    api.projects.admit(project).await?;
     let outcome = api.engine.register(registration).await.or_status()?;
     Ok(outcome == PutOutcome::Created)
 }
@@ -78,13 +97,16 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RegisterTaskRequest>,
     ) -> Result<Response<pb::RegisterTaskResponse>, Status> {
+        let access = Access::of(&request);
         let task: TaskTemplate = required("task", request.into_inner().task)?;
-        let created = register(self, Registration::Task(task)).await?;
+        let created = register(self, &access, Registration::Task(task)).await?;
         Ok(Response::new(pb::RegisterTaskResponse { created }))
     }
 
     async fn get_task(&self, request: Request<pb::GetTaskRequest>) -> Result<Response<pb::GetTaskResponse>, Status> {
-        let task = get_resource::<TaskTemplate, pb::TaskTemplate>(self, request.into_inner().id).await?;
+        let access = Access::of(&request);
+        let task =
+            get_resource::<TaskTemplate, pb::TaskTemplate>(self, &access, ("task", request.into_inner().id)).await?;
         Ok(Response::new(pb::GetTaskResponse { task: Some(task) }))
     }
 
@@ -92,9 +114,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListTasksRequest>,
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         let (tasks, next_page_token) =
-            list_resources::<TaskTemplate, _>(self, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+            list_resources::<TaskTemplate, _>(self, &access, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
         Ok(Response::new(pb::ListTasksResponse { tasks, next_page_token }))
     }
 
@@ -102,6 +125,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RegisterWorkflowRequest>,
     ) -> Result<Response<pb::RegisterWorkflowResponse>, Status> {
+        let access = Access::of(&request);
         let workflow: WorkflowTemplate = required("workflow", request.into_inner().workflow)?;
         let limit = self.engine.config().limits.spec_nodes;
         if workflow.nodes.len() as u64 > limit {
@@ -110,7 +134,7 @@ impl AdminService for AdminApi {
                 workflow.nodes.len()
             )));
         }
-        let created = register(self, Registration::Workflow(workflow)).await?;
+        let created = register(self, &access, Registration::Workflow(workflow)).await?;
         Ok(Response::new(pb::RegisterWorkflowResponse { created }))
     }
 
@@ -118,7 +142,13 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetWorkflowRequest>,
     ) -> Result<Response<pb::GetWorkflowResponse>, Status> {
-        let workflow = get_resource::<WorkflowTemplate, pb::WorkflowTemplate>(self, request.into_inner().id).await?;
+        let access = Access::of(&request);
+        let workflow = get_resource::<WorkflowTemplate, pb::WorkflowTemplate>(
+            self,
+            &access,
+            ("workflow", request.into_inner().id),
+        )
+        .await?;
         Ok(Response::new(pb::GetWorkflowResponse {
             workflow: Some(workflow),
         }))
@@ -128,9 +158,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListWorkflowsRequest>,
     ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         let (workflows, next_page_token) =
-            list_resources::<WorkflowTemplate, _>(self, (r.project, r.domain, r.name), (r.page_size, r.page_token))
+            list_resources::<WorkflowTemplate, _>(self, &access, (r.project, r.domain, r.name), (r.page_size, r.page_token))
                 .await?;
         Ok(Response::new(pb::ListWorkflowsResponse {
             workflows,
@@ -142,8 +173,9 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RegisterLaunchPlanRequest>,
     ) -> Result<Response<pb::RegisterLaunchPlanResponse>, Status> {
+        let access = Access::of(&request);
         let plan: LaunchPlan = required("launch_plan", request.into_inner().launch_plan)?;
-        let created = register(self, Registration::LaunchPlan(plan)).await?;
+        let created = register(self, &access, Registration::LaunchPlan(plan)).await?;
         Ok(Response::new(pb::RegisterLaunchPlanResponse { created }))
     }
 
@@ -151,7 +183,9 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetLaunchPlanRequest>,
     ) -> Result<Response<pb::GetLaunchPlanResponse>, Status> {
-        let plan = get_resource::<LaunchPlan, pb::LaunchPlan>(self, request.into_inner().id).await?;
+        let access = Access::of(&request);
+        let plan =
+            get_resource::<LaunchPlan, pb::LaunchPlan>(self, &access, ("launch plan", request.into_inner().id)).await?;
         Ok(Response::new(pb::GetLaunchPlanResponse {
             launch_plan: Some(plan),
         }))
@@ -161,9 +195,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListLaunchPlansRequest>,
     ) -> Result<Response<pb::ListLaunchPlansResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         let (launch_plans, next_page_token) =
-            list_resources::<LaunchPlan, _>(self, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+            list_resources::<LaunchPlan, _>(self, &access, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
         Ok(Response::new(pb::ListLaunchPlansResponse {
             launch_plans,
             next_page_token,
@@ -174,10 +209,13 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::CreateExecutionRequest>,
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         edge::project_or_domain("project", &r.project)?;
         edge::project_or_domain("domain", &r.domain)?;
         edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        access.in_project(&r.project)?;
+        self.projects.admit(&r.project).await?;
         let target = match r.target {
             Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
             Some(pb::create_execution_request::Target::Workflow(id)) => {
@@ -218,8 +256,9 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetExecutionRequest>,
     ) -> Result<Response<pb::GetExecutionResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
-        let execution = self.find_execution(&r.id).await?;
+        let execution = self.find_execution(&access, &r.id).await?;
         Ok(Response::new(pb::GetExecutionResponse {
             execution: Some(data::execution(&self.engine, &execution, mode(r.references)).await?),
         }))
@@ -229,6 +268,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListExecutionsRequest>,
     ) -> Result<Response<pb::ListExecutionsResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         edge::project_or_domain("project", &r.project)?;
         edge::project_or_domain("domain", &r.domain)?;
@@ -244,6 +284,9 @@ impl AdminService for AdminApi {
             phases,
         };
         let page = page(r.page_size, r.page_token)?;
+        if !access.lists(filter.project.as_deref().unwrap_or_default()) {
+            return Ok(Response::new(pb::ListExecutionsResponse::default()));
+        }
         let listed = self.engine.list_executions(&filter, &page).await.or_status()?;
         let last = listed.last().map(|execution| execution.id.to_string());
         let executions = listed
@@ -261,8 +304,9 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetExecutionDataRequest>,
     ) -> Result<Response<pb::GetExecutionDataResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
-        let execution = self.find_execution(&r.id).await?;
+        let execution = self.find_execution(&access, &r.id).await?;
         let response = data::execution_data(&self.engine, &execution, mode(r.references)).await?;
         Ok(Response::new(response))
     }
@@ -271,12 +315,13 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListNodeExecutionsRequest>,
     ) -> Result<Response<pb::ListNodeExecutionsResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         let execution_id = parse_id("execution_id", &r.execution_id)?;
         let page = page(r.page_size, r.page_token)?;
-        self.find_execution(&r.execution_id).await?;
+        self.find_execution(&access, &r.execution_id).await?;
         if !r.parent_node_id.is_empty() {
-            self.find_node_of("parent_node_id", &r.execution_id, &r.parent_node_id)
+            self.find_node_of(&access, "parent_node_id", &r.execution_id, &r.parent_node_id)
                 .await?;
         }
         let phases = r
@@ -287,7 +332,7 @@ impl AdminService for AdminApi {
             .collect::<Result<Vec<_>, _>>()?;
         if r.all_depths {
             return self
-                .list_descendants(execution_id, &r.parent_node_id, &phases, page)
+                .list_descendants(&access, execution_id, &r.parent_node_id, &phases, page)
                 .await;
         }
         let listed = self
@@ -312,8 +357,9 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetNodeExecutionRequest>,
     ) -> Result<Response<pb::GetNodeExecutionResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
-        let node = self.find_node(&r.execution_id, &r.node_id).await?;
+        let node = self.find_node(&access, &r.execution_id, &r.node_id).await?;
         Ok(Response::new(pb::GetNodeExecutionResponse {
             node_execution: Some(records::node(&node)),
         }))
@@ -323,8 +369,9 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetNodeExecutionDataRequest>,
     ) -> Result<Response<pb::GetNodeExecutionDataResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
-        let node = self.find_node(&r.execution_id, &r.node_id).await?;
+        let node = self.find_node(&access, &r.execution_id, &r.node_id).await?;
         let response = data::node_data(&self.engine, &node, mode(r.references)).await?;
         Ok(Response::new(response))
     }
@@ -333,8 +380,9 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListTaskAttemptsRequest>,
     ) -> Result<Response<pb::ListTaskAttemptsResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
-        let node = self.find_node(&r.execution_id, &r.node_id).await?;
+        let node = self.find_node(&access, &r.execution_id, &r.node_id).await?;
         let listed = self
             .engine
             .list_attempts(node.execution_id, &node.node_id)
@@ -350,6 +398,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::WatchExecutionRequest>,
     ) -> Result<Response<Self::WatchExecutionStream>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         if r.include_snapshot && r.after_sequence != 0 {
             return Err(Status::invalid_argument(
@@ -361,7 +410,7 @@ impl AdminService for AdminApi {
                 "resuming after a sequence is not supported; watch with a snapshot",
             ));
         }
-        let execution = self.find_execution(&r.execution_id).await?;
+        let execution = self.find_execution(&access, &r.execution_id).await?;
         let stream = watch::stream(self.engine.clone(), execution, r.include_snapshot);
         Ok(Response::new(Box::pin(stream)))
     }
@@ -370,8 +419,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::TerminateExecutionRequest>,
     ) -> Result<Response<pb::TerminateExecutionResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
+        self.find_execution(&access, &r.id).await?;
         let reason = if r.reason.is_empty() {
             "terminated by request".to_owned()
         } else {
@@ -387,9 +438,12 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RelaunchExecutionRequest>,
     ) -> Result<Response<pb::RelaunchExecutionResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        let project = self.find_execution(&access, &r.id).await?.project;
+        self.projects.admit(&project).await?;
         let name = (!r.name.is_empty()).then_some(r.name);
         let (execution, created) = self
             .engine
@@ -406,9 +460,12 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RecoverExecutionRequest>,
     ) -> Result<Response<pb::RecoverExecutionResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        let project = self.find_execution(&access, &r.id).await?.project;
+        self.projects.admit(&project).await?;
         let name = (!r.name.is_empty()).then_some(r.name);
         let (execution, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
         Ok(Response::new(pb::RecoverExecutionResponse {
@@ -423,8 +480,17 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ReadOffloadedRequest>,
     ) -> Result<Response<Self::ReadOffloadedStream>, Status> {
+        let access = Access::of(&request);
         let uri = request.into_inner().uri;
         edge::required("uri", &uri)?;
+        if let Some(execution_id) = referenced_execution(&uri) {
+            // As for a reference that does not exist, in the engine's words.
+            let not_found = || Status::not_found(format!("no such reference: {}", names::quote(&uri)));
+            match self.engine.get_execution(execution_id).await.or_status()? {
+                Some(execution) => access.sees(&execution.project, not_found)?,
+                None => return Err(not_found()),
+            }
+        }
         let reader = self.engine.open_reference(&uri).await.or_status()?;
         Ok(Response::new(data::chunks(reader)))
     }
@@ -436,23 +502,29 @@ impl AdminApi {
         self.engine.config().limits.response_bytes
     }
 
-    async fn find_execution(&self, id: &str) -> Result<ExecutionRecord, Status> {
+    /// The execution `id`: NOT_FOUND when it does not exist, and, in the same words, when the caller may not see it
+    /// (PERMISSION_DENIED when it may see it but not do what it asks).
+    async fn find_execution(&self, access: &Access, id: &str) -> Result<ExecutionRecord, Status> {
         let uuid = parse_id("id", id)?;
+        let not_found = || Status::not_found(format!("execution {id} not found"));
         let execution = self.engine.get_execution(uuid).await.or_status()?;
-        execution.ok_or_else(|| Status::not_found(format!("execution {id} not found")))
+        let execution = execution.ok_or_else(not_found)?;
+        access.on_execution(&execution.project, not_found)?;
+        Ok(execution)
     }
 
     /// `ListNodeExecutions` with `all_depths`: every node below `parent` in one of `phases`, by node id; the page
     /// token is the last node id listed.
     async fn list_descendants(
         &self,
+        access: &Access,
         execution_id: uuid::Uuid,
         parent: &str,
         phases: &[gantry_core::state::NodePhase],
         page: Page,
     ) -> Result<Response<pb::ListNodeExecutionsResponse>, Status> {
         if !parent.is_empty() {
-            self.find_node(&execution_id.to_string(), parent).await?;
+            self.find_node(access, &execution_id.to_string(), parent).await?;
         }
         if let Some(after) = &page.after
             && gantry_core::ids::NodeExecutionId::parse(after).is_err()
@@ -478,15 +550,22 @@ impl AdminApi {
         }))
     }
 
-    async fn find_node(&self, execution_id: &str, node_id: &str) -> Result<NodeRecord, Status> {
-        self.find_node_of("node_id", execution_id, node_id).await
+    async fn find_node(&self, access: &Access, execution_id: &str, node_id: &str) -> Result<NodeRecord, Status> {
+        self.find_node_of(access, "node_id", execution_id, node_id).await
     }
 
     /// The node `node_id` (given in `field`) of an execution: INVALID_ARGUMENT for a malformed id, NOT_FOUND when
     /// the execution or the node does not exist.
-    async fn find_node_of(&self, field: &str, execution_id: &str, node_id: &str) -> Result<NodeRecord, Status> {
+    async fn find_node_of(
+        &self,
+        access: &Access,
+        field: &str,
+        execution_id: &str,
+        node_id: &str,
+    ) -> Result<NodeRecord, Status> {
         let uuid = parse_id("execution_id", execution_id)?;
         edge::node_id(field, node_id)?;
+        self.find_execution(access, execution_id).await?;
         let node = self.engine.get_node(uuid, node_id).await.or_status()?;
         node.ok_or_else(|| {
             Status::not_found(format!(
@@ -495,4 +574,14 @@ impl AdminApi {
             ))
         })
     }
+}
+
+/// The execution a `gantry:` reference names (`...?execution=ID&...`); `None` for blob references, whose keys are
+/// their contents' hashes.
+fn referenced_execution(uri: &str) -> Option<uuid::Uuid> {
+    let (_, query) = uri.strip_prefix("gantry:")?.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("execution="))
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
 }

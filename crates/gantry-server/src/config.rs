@@ -140,6 +140,23 @@ pub struct ServerConfig {
     /// counts); SIGHUP checks at once.
     #[arg(long, env = "GANTRY_TLS_RELOAD_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "TLS")]
     pub tls_reload_interval: Duration,
+    /// How callers authenticate: `keys` (API keys from `gantry auth keys create`, sent as `authorization: Bearer
+    /// <token>`), or `none`, the developer mode, where anyone who reaches the port may do anything: only on a loopback
+    /// address, unless `--insecure`.
+    #[arg(long, env = "GANTRY_AUTH", value_enum, default_value = "none", help_heading = "Authentication")]
+    pub auth: AuthMode,
+    /// Serve without authentication on an address that is not a loopback one (`--auth none` on `0.0.0.0`).
+    #[arg(long, env = "GANTRY_INSECURE", help_heading = "Authentication")]
+    pub insecure: bool,
+}
+
+/// How the server authenticates its callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// No authentication: every request may do everything (the developer mode).
+    None,
+    /// API keys issued by Gantry.
+    Keys,
 }
 
 impl ServerConfig {
@@ -165,6 +182,13 @@ impl ServerConfig {
         }
         if self.tls_client_auth.is_some() && self.tls_client_ca.is_none() {
             return Err("--tls-client-auth needs --tls-client-ca".to_owned());
+        }
+        if self.auth == AuthMode::None && !self.listen.ip().is_loopback() && !self.insecure {
+            return Err(format!(
+                "refusing to serve {} without authentication: anyone who reaches the port could do anything. \
+                 Turn authentication on (--auth keys), listen on a loopback address, or pass --insecure",
+                self.listen
+            ));
         }
         Ok(())
     }
@@ -236,6 +260,8 @@ impl Default for ServerConfig {
             tls_client_ca: None,
             tls_client_auth: None,
             tls_reload_interval: Duration::from_secs(5),
+            auth: AuthMode::None,
+            insecure: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod auth;
 mod caller;
 mod config;
 mod data;
@@ -14,6 +15,7 @@ mod edge;
 mod health;
 mod limits;
 mod paging;
+mod projects;
 mod records;
 mod status;
 mod tls;
@@ -27,14 +29,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
 use gantry_proto::v1::admin_service_server::AdminServiceServer;
+use gantry_proto::v1::auth_service_server::AuthServiceServer;
+use gantry_proto::v1::project_service_server::ProjectServiceServer;
 use gantry_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 pub use admin::AdminApi;
+pub use auth::{AuthError, TokenVerifier};
 pub use caller::{Caller, Grant, Role};
-pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
+pub use projects::DEFAULT_DOMAINS;
+pub use config::{AuthMode, REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
 pub use status::to_status;
 pub use tls::{ClientAuth, TlsReloads};
 pub use worker::WorkerApi;
@@ -136,6 +142,14 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
 
 /// Opens the store, starts the engine and serves gRPC on `config.listen`.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    start_with_verifier(config, None).await
+}
+
+/// [`start`], with a verifier for the tokens that are not Gantry API keys (with `--auth keys`).
+pub async fn start_with_verifier(
+    config: ServerConfig,
+    other_tokens: Option<Arc<dyn TokenVerifier>>,
+) -> anyhow::Result<RunningServer> {
     config.validate().map_err(anyhow::Error::msg)?;
     // Before the store and the engine: a TLS file that does not load stops the server at once, naming the file.
     let tls = match config.tls_files() {
@@ -147,6 +161,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         None => None,
     };
     let store = open_store(&config).await?;
+    let authenticating = config.auth == AuthMode::Keys;
+    let projects = Arc::new(projects::Projects::new(store.clone(), authenticating));
+    let authenticator = authenticating.then(|| {
+        Arc::new(auth::Authenticator {
+            keys: auth::keys::KeyVerifier::new(store.clone(), auth::keys::KEY_CACHE_TTL),
+            other: other_tokens,
+        })
+    });
+    let auth_api = auth::api::AuthApi::new(store.clone(), projects.clone());
     let blobs =
         BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
     let engine_config = EngineConfig {
@@ -178,7 +201,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .build_v1alpha()
         .context("building the v1alpha reflection service")?;
     let limit = config.max_message_bytes;
-    let admin = AdminServiceServer::new(AdminApi::new(engine.clone()))
+    let admin = AdminServiceServer::new(AdminApi::new(engine.clone(), projects.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let api = WorkerApi::new(engine.clone(), config.spec_limits());
@@ -187,11 +210,14 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (stop, stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(limits::relabel))
+        .layer(auth::layer::AuthLayer::new(authenticator))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(admin)
-        .add_service(worker);
+        .add_service(worker)
+        .add_service(AuthServiceServer::new(auth_api))
+        .add_service(ProjectServiceServer::new(projects::ProjectApi::new(projects)));
     let stopped = async {
         let _ = stopped.await;
     };
@@ -199,6 +225,17 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         "postgres"
     } else {
         "sqlite"
+    };
+    let auth = match config.auth {
+        AuthMode::Keys => "keys",
+        AuthMode::None => {
+            warn!(
+                address = %local_addr,
+                "authentication is off (developer mode): anyone who can reach this address may do anything; \
+                 turn it on with --auth keys"
+            );
+            "none"
+        }
     };
     let (serving, tls) = match tls {
         Some(tls) => {
@@ -209,14 +246,14 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 (Some(_), Some(ClientAuth::Optional)) => "optional",
                 (Some(_), _) => "required",
             };
-            info!(address = %local_addr, store, tls = true, client_auth, "gantry listening");
+            info!(address = %local_addr, store, tls = true, client_auth, auth, "gantry listening");
             (serving, Some(tls.handle))
         }
         None => {
             // No Nagle delay: a unary reply's small frames must leave at once.
             let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped));
-            info!(address = %local_addr, store, tls = false, "gantry listening");
+            info!(address = %local_addr, store, tls = false, auth, "gantry listening");
             (serving, None)
         }
     };

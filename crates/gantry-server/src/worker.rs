@@ -7,13 +7,14 @@ use std::time::Duration;
 use gantry_core::model::{ExecutionError, LiteralMap};
 use gantry_core::names;
 use gantry_core::state::AttemptResult;
-use gantry_engine::{AttemptRef, Completion, CompletionOutcome, Engine, LeaseStatus};
+use gantry_engine::{AttemptRef, Claimant, Completion, CompletionOutcome, Engine, LeaseStatus};
 use gantry_proto::lazy;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_server::WorkerService;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
+use crate::auth::rules::Access;
 use crate::config::REQUEST_LIMITS;
 use crate::edge;
 use crate::records::timestamp;
@@ -49,17 +50,36 @@ impl WorkerApi {
         &self,
         request: Request<lazy::CompleteAttemptsRequest>,
     ) -> Result<Response<pb::CompleteAttemptsResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         edge::worker_id(&r.worker_id)?;
+        let claimant = claimant(&access, &r.worker_id);
         let (mut checked, valid) = Checked::new(r.completions)?;
         let outcomes = if valid.is_empty() {
             Vec::new()
         } else {
-            self.engine.complete(&r.worker_id, valid).await.or_status()?
+            self.engine.complete(&claimant.worker_id, valid).await.or_status()?
         };
         Ok(Response::new(pb::CompleteAttemptsResponse {
             results: checked.answer(outcomes),
         }))
+    }
+}
+
+/// Who a worker is to the engine. Without authentication, the id it gives. With it, the caller's principal and that
+/// id (`<principal>/<worker id>`): a lease is granted to that name and heartbeats and completions must present the
+/// same, so a lease id used under another key is refused as a lease not held. Its claims take only attempts of its
+/// project's executions (every project's for an admin).
+fn claimant(access: &Access, worker_id: &str) -> Claimant {
+    if access.caller.is_developer() {
+        return Claimant {
+            worker_id: worker_id.to_owned(),
+            project: None,
+        };
+    }
+    Claimant {
+        worker_id: format!("{}/{worker_id}", access.caller.principal),
+        project: access.caller.worker_project(),
     }
 }
 
@@ -198,8 +218,10 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::PollTasksRequest>,
     ) -> Result<Response<pb::PollTasksResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         edge::worker_id(&r.worker_id)?;
+        let claimant = claimant(&access, &r.worker_id);
         if r.queues.is_empty() {
             return Err(Status::invalid_argument("queues: at least one queue is required"));
         }
@@ -223,10 +245,7 @@ impl WorkerService for WorkerApi {
         let polled = self
             .engine
             .poll_with(
-                &gantry_engine::Claimant {
-                    worker_id: r.worker_id.clone(),
-                    project: None,
-                },
+                &claimant,
                 &r.queues,
                 r.max_attempts.max(1),
                 wait,
@@ -257,8 +276,10 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let access = Access::of(&request);
         let r = request.into_inner();
         edge::worker_id(&r.worker_id)?;
+        let claimant = claimant(&access, &r.worker_id);
         within("attempts", r.attempts.len(), REQUEST_LIMITS.heartbeat_attempts)?;
         let mut refs = Vec::with_capacity(r.attempts.len());
         let mut leases = Vec::with_capacity(r.attempts.len());
@@ -268,7 +289,7 @@ impl WorkerService for WorkerApi {
             leases.push((attempt.clone(), Uuid::parse_str(&leased.lease_id).unwrap_or_default()));
             refs.push(attempt);
         }
-        let states = self.engine.heartbeat(&r.worker_id, leases).await.or_status()?;
+        let states = self.engine.heartbeat(&claimant.worker_id, leases).await.or_status()?;
         let statuses = refs
             .iter()
             .zip(states)
