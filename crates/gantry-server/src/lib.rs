@@ -169,7 +169,7 @@ pub async fn start_with_verifier(
             other: other_tokens,
         })
     });
-    let auth_api = auth::api::AuthApi::new(store.clone(), projects.clone());
+    let auth_api = auth::api::AuthApi::new(store.clone());
     let blobs =
         BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
     let engine_config = EngineConfig {

@@ -57,11 +57,6 @@ impl Projects {
         }
     }
 
-    /// Whether `project` exists (for keys, which name one).
-    pub async fn exists(&self, project: &str) -> Result<bool, Status> {
-        Ok(self.store.get_project(project).await.map_err(store_status)?.is_some())
-    }
-
     fn known(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

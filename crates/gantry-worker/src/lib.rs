@@ -44,6 +44,7 @@ mod references;
 mod spec_limits;
 mod task_def;
 mod tls;
+mod token;
 mod worker;
 
 pub use context::{AttemptId, TaskContext};
@@ -54,6 +55,7 @@ pub use literal::{FromLiteral, IntoLiteral, LiteralError};
 pub use references::{ReferenceError, References, holds_reference};
 pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use task_def::TaskDef;
+pub use token::{AuthedChannel, Bearer, InvalidToken};
 pub use tls::{ClientTls, ConnectError, diagnose_tls, endpoint, tls_failure, tls_refusal};
 
 /// The project of tasks, executions and listings that name none: the same in this SDK ([`TaskDef::named`]), the

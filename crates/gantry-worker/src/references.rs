@@ -13,6 +13,8 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
+use crate::token::AuthedChannel;
+
 /// Why a reference could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
@@ -37,13 +39,21 @@ impl ReferenceError {
 /// Reads references through a server's admin API. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct References {
-    client: AdminServiceClient<Channel>,
+    client: ReadClient,
+}
+
+/// The admin client references are read through: a plain connection's (clients that present no token), or one that
+/// presents the caller's token.
+#[derive(Debug, Clone)]
+enum ReadClient {
+    Plain(AdminServiceClient<Channel>),
+    Authed(AdminServiceClient<AuthedChannel>),
 }
 
 impl References {
     /// Reads through `channel`; `max_message_bytes` bounds what the other admin calls of this client receive.
-    pub fn new(channel: Channel, max_message_bytes: usize) -> Self {
-        References::from_client(
+    pub fn new(channel: AuthedChannel, max_message_bytes: usize) -> Self {
+        References::from_authed(
             AdminServiceClient::new(channel)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
@@ -52,7 +62,16 @@ impl References {
 
     /// Reads through an admin client.
     pub fn from_client(client: AdminServiceClient<Channel>) -> Self {
-        References { client }
+        References {
+            client: ReadClient::Plain(client),
+        }
+    }
+
+    /// Reads through an admin client that presents a token.
+    pub fn from_authed(client: AdminServiceClient<AuthedChannel>) -> Self {
+        References {
+            client: ReadClient::Authed(client),
+        }
     }
 
     /// The map with every reference in it, at any depth, replaced by the value it refers to.
@@ -129,13 +148,11 @@ impl References {
             message,
         };
         let request = pb::ReadOffloadedRequest { uri: uri.to_owned() };
-        let mut stream = self
-            .client
-            .clone()
-            .read_offloaded(request)
-            .await
-            .map_err(rpc)?
-            .into_inner();
+        let response = match &self.client {
+            ReadClient::Plain(client) => client.clone().read_offloaded(request).await,
+            ReadClient::Authed(client) => client.clone().read_offloaded(request).await,
+        };
+        let mut stream = response.map_err(rpc)?.into_inner();
         let capacity = size.map_or(0, |s| usize::try_from(s).unwrap_or(0));
         let mut bytes = Vec::with_capacity(capacity);
         let mut digest = Sha256::new();

@@ -8,11 +8,10 @@ use anyhow::anyhow;
 use gantry_core::model::{Identifier, LaunchPlan, ResourceKind, TaskTemplate, TypedInterface, WorkflowTemplate};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
-use gantry_worker::ClientTls;
-use tonic::transport::Channel;
+use gantry_worker::{AuthedChannel, Bearer, ClientTls};
 
 /// The admin API client.
-pub type Admin = AdminServiceClient<Channel>;
+pub type Admin = AdminServiceClient<AuthedChannel>;
 
 /// The largest message the CLI sends or accepts (the server's default limit).
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -32,6 +31,8 @@ pub fn endpoint_url(endpoint: &str) -> String {
 pub struct Connection {
     pub endpoint: String,
     pub tls: ClientTls,
+    /// The token every call presents (`--token`, `GANTRY_TOKEN`), for a server with authentication.
+    pub token: Option<String>,
 }
 
 impl Connection {
@@ -44,6 +45,14 @@ impl Connection {
 /// Connects to the server, failing fast when nothing listens there. An `https://` endpoint speaks TLS or fails: a TLS
 /// failure is reported as one, never retried in plaintext.
 pub async fn connect(connection: &Connection) -> anyhow::Result<Admin> {
+    Ok(AdminServiceClient::new(connect_channel(connection).await?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// The connection [`connect`] makes, for the other services' clients.
+pub async fn connect_channel(connection: &Connection) -> anyhow::Result<AuthedChannel> {
+    let bearer = Bearer::new(connection.token.as_deref())?;
     let url = connection.url();
     let endpoint = gantry_worker::endpoint(&url, &connection.tls).map_err(|error| match error {
         gantry_worker::ConnectError::InvalidEndpoint { endpoint, .. } => {
@@ -60,16 +69,14 @@ pub async fn connect(connection: &Connection) -> anyhow::Result<Admin> {
             return Err(anyhow::Error::new(error).context(format!("cannot reach the Gantry server at {url}")));
         }
     };
-    Ok(AdminServiceClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    Ok(bearer.on(channel))
 }
 
 /// The map with the references the server sent in place of values too large for one response read, so that users
 /// see values.
 pub async fn read_references(client: &Admin, map: Option<pb::LiteralMap>) -> anyhow::Result<Option<pb::LiteralMap>> {
     let Some(map) = map else { return Ok(None) };
-    let references = gantry_worker::References::from_client(client.clone());
+    let references = gantry_worker::References::from_authed(client.clone());
     Ok(Some(references.resolve_map(map).await?))
 }
 

@@ -56,6 +56,9 @@ struct Cli {
     /// The PEM private key of --client-cert.
     #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_CLIENT_KEY", requires = "client_cert")]
     client_key: Option<PathBuf>,
+    /// Present this token (an API key from `gantry auth keys create`) to a server with authentication.
+    #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// How to print results: tables for people, JSON for scripts.
     #[arg(long, short, global = true, help_heading = CLIENT, value_enum, env = "GANTRY_OUTPUT", default_value = "table")]
     output: OutputFormat,
@@ -87,6 +90,12 @@ enum Command {
     Execution(ExecutionCommand),
     #[command(flatten)]
     Shortcut(ExecutionCommand),
+    /// API keys: create, list, revoke.
+    #[command(subcommand)]
+    Auth(commands::auth::AuthCommand),
+    /// Projects: create, list, describe, archive.
+    #[command(subcommand, visible_alias = "project")]
+    Projects(commands::projects::ProjectCommand),
     /// Print a shell completion script: `gantry completions bash > ~/.local/share/bash-completion/completions/gantry`.
     Completions {
         /// The shell.
@@ -156,6 +165,7 @@ impl Cli {
         client::Connection {
             endpoint: self.endpoint.clone(),
             tls,
+            token: self.token.clone(),
         }
     }
 }
@@ -164,7 +174,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let connection = cli.connection();
     let (endpoint, output) = (&connection, cli.output);
     match cli.command {
-        Command::Server(args) => commands::server::server(args, connection.tls).await,
+        Command::Server(args) => commands::server::server(args, connection.tls, connection.token).await,
+        Command::Auth(command) => commands::auth::auth(endpoint, output, command).await,
+        Command::Projects(command) => commands::projects::projects(endpoint, output, command).await,
         Command::Migrate(args) => commands::server::migrate(args).await,
         Command::Register(args) => commands::register::register(endpoint, output, args).await,
         Command::Run(args) => commands::run::run(endpoint, output, args).await,

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use super::keys::{self, KeySpec};
 use crate::caller::Role;
 use crate::edge;
-use crate::projects::{Projects, store_status};
+use crate::projects::store_status;
 use crate::records::timestamp;
 
 /// The longest description a key takes.
@@ -20,12 +20,11 @@ const MAX_DESCRIPTION_BYTES: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct AuthApi {
     store: Arc<dyn Store>,
-    projects: Arc<Projects>,
 }
 
 impl AuthApi {
-    pub fn new(store: Arc<dyn Store>, projects: Arc<Projects>) -> Self {
-        AuthApi { store, projects }
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AuthApi { store }
     }
 }
 
@@ -106,26 +105,36 @@ pub fn key_spec(request: pb::CreateApiKeyRequest, now: i64) -> Result<KeySpec, S
     })
 }
 
+/// Issues a key and stores it: what `CreateApiKey` does, and what `gantry auth keys create --database-url` does
+/// straight on the store to make the first admin key (no key can call the server before one exists). A key for a
+/// project needs the project to exist.
+pub async fn create_key(
+    store: &dyn Store,
+    request: pb::CreateApiKeyRequest,
+) -> Result<pb::CreateApiKeyResponse, Status> {
+    let now = gantry_engine::now_ms();
+    let spec = key_spec(request, now)?;
+    if let Some(project) = &spec.project
+        && store.get_project(project).await.map_err(store_status)?.is_none()
+    {
+        return Err(Status::not_found(format!("project {project} does not exist")));
+    }
+    let issued = keys::issue(spec, now).map_err(Status::from)?;
+    store.insert_api_key(&issued.row).await.map_err(store_status)?;
+    tracing::info!(key = %issued.row.id, role = %issued.row.role, "api key created");
+    Ok(pb::CreateApiKeyResponse {
+        key: Some(api_key(&issued.row)),
+        token: issued.token,
+    })
+}
+
 #[tonic::async_trait]
 impl AuthService for AuthApi {
     async fn create_api_key(
         &self,
         request: Request<pb::CreateApiKeyRequest>,
     ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
-        let now = gantry_engine::now_ms();
-        let spec = key_spec(request.into_inner(), now)?;
-        if let Some(project) = &spec.project
-            && !self.projects.exists(project).await?
-        {
-            return Err(Status::not_found(format!("project {project} does not exist")));
-        }
-        let issued = keys::issue(spec, now).map_err(Status::from)?;
-        self.store.insert_api_key(&issued.row).await.map_err(store_status)?;
-        tracing::info!(key = %issued.row.id, role = %issued.row.role, "api key created");
-        Ok(Response::new(pb::CreateApiKeyResponse {
-            key: Some(api_key(&issued.row)),
-            token: issued.token,
-        }))
+        Ok(Response::new(create_key(self.store.as_ref(), request.into_inner()).await?))
     }
 
     async fn list_api_keys(

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
-use tonic::transport::Channel;
+use crate::token::{AuthedChannel, Bearer};
 use tracing::{info, warn};
 
 use crate::context::TaskContext;
@@ -86,6 +86,8 @@ pub(crate) struct WorkerConfig {
 /// Builds a [`Worker`]: `Worker::builder("http://127.0.0.1:50051").concurrency(8).task(def, handler).build()?`.
 pub struct WorkerBuilder {
     endpoint: String,
+    /// The token every call presents (`None`: none, for a server without authentication).
+    token: Option<String>,
     config: WorkerConfig,
     tasks: Vec<RegisteredTask>,
 }
@@ -168,6 +170,14 @@ impl WorkerBuilder {
         self
     }
 
+    /// Presents `token` (an API key from `gantry auth keys create`) as `authorization: Bearer <token>` on every call,
+    /// for a server with authentication. A worker key's claims take only attempts of its project's executions.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
     /// For an `https://` endpoint: trusts the CA certificates in this PEM file instead of the system's roots.
     #[must_use]
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
@@ -235,9 +245,10 @@ impl WorkerBuilder {
             .map_err(|error| WorkerError::Config(error.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true);
+        let bearer = Bearer::new(self.token.as_deref()).map_err(|error| WorkerError::Config(error.to_string()))?;
         Ok(Worker {
             endpoint: self.endpoint,
-            channel: endpoint.connect_lazy(),
+            channel: bearer.on(endpoint.connect_lazy()),
             config,
             handlers: Arc::new(handlers),
         })
@@ -248,7 +259,7 @@ impl WorkerBuilder {
 /// leases alive and reports their results. See [`Worker::run`].
 pub struct Worker {
     endpoint: String,
-    channel: Channel,
+    channel: AuthedChannel,
     config: WorkerConfig,
     handlers: Arc<BTreeMap<String, RegisteredTask>>,
 }
@@ -268,6 +279,7 @@ impl Worker {
     pub fn builder(endpoint: impl Into<String>) -> WorkerBuilder {
         WorkerBuilder {
             endpoint: endpoint.into(),
+            token: None,
             config: WorkerConfig {
                 endpoint: String::new(),
                 tls: ClientTls::new(),
@@ -317,7 +329,7 @@ impl Worker {
 
 /// Registers task templates through the admin API on `channel`; see [`Worker::register_tasks`].
 pub(crate) async fn register_tasks_on(
-    channel: Channel,
+    channel: AuthedChannel,
     defs: &[TaskDef],
     config: &WorkerConfig,
 ) -> Result<usize, WorkerError> {

@@ -13,7 +13,7 @@ use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tonic::transport::Channel;
+use crate::token::AuthedChannel;
 use tracing::{debug, info, warn};
 
 use super::attempt::{AttemptJob, PendingCompletion, run_attempt};
@@ -61,7 +61,7 @@ pub(crate) enum PollState {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: WorkerConfig,
-    client: WorkerServiceClient<Channel>,
+    client: WorkerServiceClient<AuthedChannel>,
     /// Reads the references in attempts' inputs.
     pub(crate) references: References,
     running: Mutex<HashMap<AttemptId, RunningAttempt>>,
@@ -80,7 +80,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// A client on the shared connection (clones are cheap).
-    pub(crate) fn client(&self) -> WorkerServiceClient<Channel> {
+    pub(crate) fn client(&self) -> WorkerServiceClient<AuthedChannel> {
         self.client.clone()
     }
 
@@ -180,7 +180,7 @@ impl Shared {
 
     /// A client for a `CompleteAttempts` call that carries a dynamic spec: it sends a message as large as the spec
     /// limit allows, beyond `max_message_bytes`, which holds every other call.
-    pub(crate) fn spec_client(&self) -> WorkerServiceClient<Channel> {
+    pub(crate) fn spec_client(&self) -> WorkerServiceClient<AuthedChannel> {
         let spec = self.spec_limits().max_bytes.saturating_add(SPEC_MESSAGE_MARGIN);
         let limit = self
             .config
@@ -192,7 +192,7 @@ impl Shared {
 
 /// See [`crate::Worker::run`].
 pub(crate) async fn run(
-    channel: Channel,
+    channel: AuthedChannel,
     config: WorkerConfig,
     handlers: Arc<BTreeMap<String, RegisteredTask>>,
     shutdown: impl Future<Output = ()> + Send,

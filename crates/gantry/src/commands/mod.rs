@@ -1,8 +1,10 @@
 //! One module per subcommand (or family of them).
 
+pub mod auth;
 pub mod catalog;
 pub mod inspect;
 pub mod nodes;
+pub mod projects;
 pub mod register;
 pub mod rerun;
 pub mod run;

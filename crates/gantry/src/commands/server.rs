@@ -32,10 +32,10 @@ pub struct ServerArgs {
 pub struct MigrateArgs {
     /// Postgres URL (`postgres://...`). Without it, the embedded SQLite database at --data-path is migrated.
     #[arg(long, env = "GANTRY_DATABASE_URL")]
-    database_url: Option<String>,
+    pub database_url: Option<String>,
     /// Path of the embedded SQLite database.
     #[arg(long, env = "GANTRY_DATA_PATH", default_value = "gantry.db")]
-    data_path: PathBuf,
+    pub data_path: PathBuf,
 }
 
 /// Where a client reaches a server listening on `addr` (an unspecified address is reached on loopback), over TLS when
@@ -66,13 +66,14 @@ async fn ctrl_c() {
 /// Runs the server (and the example worker) until ctrl-c. With TLS, the example worker and the seed's client reach it
 /// over TLS with the client options (`--ca-file`, `--client-cert`, `--client-key`), at its IP address, which its
 /// certificate must name.
-pub async fn server(args: ServerArgs, tls: ClientTls) -> anyhow::Result<ExitCode> {
+pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> anyhow::Result<ExitCode> {
     let store = store_description(&args.config);
     let server = gantry_server::start(args.config).await?;
     let endpoint = client_endpoint(server.local_addr(), server.serves_tls());
     let connection = Connection {
         endpoint: endpoint.clone(),
         tls: tls.clone(),
+        token: token.clone(),
     };
     if !args.examples {
         outln!("gantry listening on {endpoint} ({store}); ctrl-c stops it");
@@ -81,8 +82,11 @@ pub async fn server(args: ServerArgs, tls: ClientTls) -> anyhow::Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
 
-    let worker = gantry_examples::seed_worker(&endpoint)
-        .tls(tls)
+    let mut worker = gantry_examples::seed_worker(&endpoint).tls(tls);
+    if let Some(token) = token {
+        worker = worker.token(token);
+    }
+    let worker = worker
         .concurrency(args.example_concurrency)
         .build()?;
     worker.register_tasks().await.context("registering the example tasks")?;
