@@ -2,6 +2,7 @@
 //! (from `DATABASE_URL`, which `scripts/test` provides) or a fresh SQLite file, and hands out gRPC clients.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod client;
 pub mod outage;
 pub mod process;
