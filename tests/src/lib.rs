@@ -100,6 +100,14 @@ impl TestServer {
         }
     }
 
+    /// The server's Postgres database, for a second replica on it (`None` on SQLite).
+    pub fn database_url(&self) -> Option<&str> {
+        match &self.cleanup {
+            Cleanup::Postgres { url, .. } => Some(url),
+            Cleanup::Sqlite(_) => None,
+        }
+    }
+
     /// The server's database, for tests that check its records (see [`records`]).
     pub async fn records_db(&self) -> records::Db {
         match &self.cleanup {

@@ -1,0 +1,329 @@
+//! Authentication and authorization beyond the matrix (tests/tests/auth_matrix.rs): workers of one project never see
+//! another's attempts, a lease is bound to the key that claimed it, keys are shown once and stored as hashes, a
+//! revocation reaches a second replica within the cache's TTL, a caller without access gets the answer of a missing
+//! execution, listings show only what the caller may see, and projects must exist (and not be archived) once
+//! authentication is on.
+
+use std::time::{Duration, Instant};
+
+use gantry_core::model::{Identifier, Literal, LiteralMap, LiteralType};
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::admin_service_client::AdminServiceClient;
+use gantry_proto::v1::auth_service_client::AuthServiceClient;
+use gantry_proto::v1::project_service_client::ProjectServiceClient;
+use gantry_proto::v1::worker_service_client::WorkerServiceClient;
+use gantry_server::{AuthMode, ServerConfig};
+use gantry_tests::auth::{AuthServer, bearer};
+use gantry_tests::{Backend, TestServer};
+use gantry_worker::TaskDef;
+use sha2::{Digest, Sha256};
+use tonic::Code;
+use tonic::transport::Channel;
+
+fn task(project: &str) -> TaskDef {
+    TaskDef::new(project, "dev", "t", "1")
+        .input("x", LiteralType::Integer)
+        .output("y", LiteralType::Integer)
+        .queue("shared")
+}
+
+/// Projects `alpha` and `beta`, the task in each, and one execution of it in each: `(alpha's, beta's)` ids.
+async fn two_projects(server: &AuthServer) -> (String, String) {
+    let token = Some(server.admin_token.as_str());
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    let mut ids = Vec::new();
+    for project in ["alpha", "beta"] {
+        server.project(project).await;
+        let register = pb::RegisterTaskRequest {
+            task: Some(task(project).into_template().into()),
+        };
+        admin.register_task(bearer(register, token)).await.expect("register");
+        let create = pb::CreateExecutionRequest {
+            project: project.to_owned(),
+            domain: "dev".to_owned(),
+            target: Some(pb::create_execution_request::Target::Task(
+                Identifier::new(project, "dev", "t", "1").into(),
+            )),
+            inputs: Some(LiteralMap::from([("x".to_owned(), Literal::Integer(1))]).into()),
+            ..Default::default()
+        };
+        let execution = admin.create_execution(bearer(create, token)).await.expect("create").into_inner();
+        ids.push(execution.execution.expect("execution").id);
+    }
+    (ids[0].clone(), ids[1].clone())
+}
+
+fn poll(worker_id: &str) -> pb::PollTasksRequest {
+    pb::PollTasksRequest {
+        worker_id: worker_id.to_owned(),
+        queues: vec!["shared".to_owned()],
+        max_attempts: 10,
+        wait: Some(prost_types::Duration { seconds: 0, nanos: 0 }),
+        completions: Vec::new(),
+    }
+}
+
+async fn attempts(admin: &mut AdminServiceClient<Channel>, token: &str, execution_id: &str) -> Vec<pb::TaskAttempt> {
+    let request = pb::ListTaskAttemptsRequest {
+        execution_id: execution_id.to_owned(),
+        node_id: "n0".to_owned(),
+    };
+    admin.list_task_attempts(bearer(request, Some(token))).await.expect("attempts").into_inner().attempts
+}
+
+async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backend: Backend) {
+    let server = AuthServer::start(backend).await;
+    let (alpha_execution, beta_execution) = two_projects(&server).await;
+    let (_, alpha_worker) = server.key(Some("alpha"), pb::Role::Worker, None).await;
+    let (_, beta_worker) = server.key(Some("beta"), pb::Role::Worker, None).await;
+    let (_, other_alpha_worker) = server.key(Some("alpha"), pb::Role::Worker, None).await;
+    let mut worker = WorkerServiceClient::new(server.channel().await);
+    let mut admin = AdminServiceClient::new(server.channel().await);
+
+    // Both attempts wait on the same queue, beta's queued after alpha's; alpha's worker claims only alpha's.
+    let claimed = worker.poll_tasks(bearer(poll("w"), Some(&alpha_worker))).await.expect("poll").into_inner();
+    let executions: Vec<String> = claimed
+        .assignments
+        .iter()
+        .map(|a| a.attempt.as_ref().expect("attempt").execution_id.clone())
+        .collect();
+    assert_eq!(executions, [alpha_execution.clone()], "alpha's worker claims alpha's attempt only");
+    let again = worker.poll_tasks(bearer(poll("w"), Some(&alpha_worker))).await.expect("poll").into_inner();
+    assert!(again.assignments.is_empty(), "beta's queued attempt is not alpha's worker's to claim");
+
+    let beta_claim = worker.poll_tasks(bearer(poll("w"), Some(&beta_worker))).await.expect("poll").into_inner();
+    assert_eq!(beta_claim.assignments.len(), 1);
+    let beta_assignment = beta_claim.assignments[0].clone();
+    assert_eq!(beta_assignment.attempt.as_ref().expect("attempt").execution_id, beta_execution);
+
+    // Alpha's worker holding beta's lease id (and beta's worker id) can neither heartbeat nor complete it.
+    let before = attempts(&mut admin, &server.admin_token, &beta_execution).await;
+    let leased = pb::LeasedAttempt {
+        attempt: beta_assignment.attempt.clone(),
+        lease_id: beta_assignment.lease_id.clone(),
+    };
+    let heartbeat = pb::HeartbeatRequest {
+        worker_id: "w".to_owned(),
+        attempts: vec![leased.clone()],
+    };
+    let stolen = worker.heartbeat(bearer(heartbeat.clone(), Some(&alpha_worker))).await.expect("heartbeat");
+    assert_eq!(stolen.into_inner().statuses[0].state, pb::LeaseState::Lost as i32, "another project's lease");
+    let completion = pb::Completion {
+        attempt: beta_assignment.attempt.clone(),
+        lease_id: beta_assignment.lease_id.clone(),
+        result: Some(pb::completion::Result::Outputs(
+            LiteralMap::from([("y".to_owned(), Literal::Integer(7))]).into(),
+        )),
+    };
+    let complete = pb::CompleteAttemptsRequest {
+        worker_id: "w".to_owned(),
+        completions: vec![completion.clone()],
+    };
+    for thief in [&alpha_worker, &other_alpha_worker] {
+        let refused = worker.complete_attempts(bearer(complete.clone(), Some(thief))).await.expect("complete");
+        assert_eq!(refused.into_inner().results[0].status, pb::CompletionStatus::Rejected as i32);
+    }
+    let after = attempts(&mut admin, &server.admin_token, &beta_execution).await;
+    assert_eq!(before, after, "the stolen lease changed nothing");
+    assert_eq!(after[0].phase, pb::AttemptPhase::Running as i32);
+
+    // The key that claimed it heartbeats and completes it.
+    let own = worker.heartbeat(bearer(heartbeat, Some(&beta_worker))).await.expect("heartbeat");
+    assert_eq!(own.into_inner().statuses[0].state, pb::LeaseState::Extended as i32);
+    let done = worker.complete_attempts(bearer(complete, Some(&beta_worker))).await.expect("complete");
+    assert_eq!(done.into_inner().results[0].status, pb::CompletionStatus::Accepted as i32);
+    server.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys_on_postgres() {
+    workers_see_only_their_projects_attempts_and_leases_bind_to_keys(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys_on_sqlite() {
+    workers_see_only_their_projects_attempts_and_leases_bind_to_keys(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_shown_once_and_stored_as_a_hash() {
+    let server = AuthServer::start(Backend::Sqlite).await;
+    server.project("alpha").await;
+    let (id, token) = server.key(Some("alpha"), pb::Role::Viewer, None).await;
+    let secret = token.rsplit('_').next().expect("secret");
+    assert_eq!(secret.len(), 64, "256 bits in hex");
+    assert_eq!(token, format!("gantry_{id}_{secret}"));
+
+    let row = server.server.store().await.get_api_key(&id).await.expect("read").expect("row");
+    assert_eq!(row.secret_hash, Sha256::digest(secret.as_bytes()).to_vec(), "only the secret's SHA-256");
+    let stored = format!("{row:?}");
+    assert!(!stored.contains(secret), "the row holds no secret: {stored}");
+
+    let mut auth = AuthServiceClient::new(server.channel().await);
+    let listed = auth
+        .list_api_keys(bearer(pb::ListApiKeysRequest {}, Some(&server.admin_token)))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.keys.iter().any(|key| key.id == id));
+    assert!(!format!("{listed:?}").contains(secret), "a listing never shows a secret");
+    server.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_another_replica_within_the_cache_ttl() {
+    let first = AuthServer::start(Backend::Postgres).await;
+    let second = gantry_server::start(ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database_url: first.server.database_url().map(str::to_owned),
+        blob_store: first.server.blobs.display().to_string(),
+        auth: AuthMode::Keys,
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("second replica");
+    first.project("alpha").await;
+    let (id, token) = first.key(Some("alpha"), pb::Role::Viewer, None).await;
+    let channel = Channel::from_shared(format!("http://{}", second.local_addr()))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connects");
+    let mut projects = ProjectServiceClient::new(channel);
+    let list = || bearer(pb::ListProjectsRequest {}, Some(&token));
+    // The second replica verifies (and caches) the key before it is revoked on the first.
+    projects.list_projects(list()).await.expect("the key works on the second replica");
+    first.revoke(&id).await;
+    let revoked_at = Instant::now();
+    let refused = loop {
+        match projects.list_projects(list()).await {
+            Err(status) => break status,
+            Ok(_) if revoked_at.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(_) => panic!("the second replica still accepts a key revoked 10 s ago"),
+        }
+    };
+    let took = revoked_at.elapsed();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(refused.message().contains("was revoked"), "{}", refused.message());
+    assert!(
+        took <= gantry_server::auth::keys::KEY_CACHE_TTL + Duration::from_secs(1),
+        "refused after {took:?}"
+    );
+    second.shutdown().await.expect("second stops");
+    first.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_access_is_answered_as_missing_and_listings_show_only_what_the_caller_may_see() {
+    let server = AuthServer::start(Backend::Sqlite).await;
+    let (alpha_execution, beta_execution) = two_projects(&server).await;
+    let (_, viewer) = server.key(Some("alpha"), pb::Role::Viewer, None).await;
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    let get = |id: &str| {
+        bearer(
+            pb::GetExecutionRequest {
+                id: id.to_owned(),
+                references: false,
+            },
+            Some(&viewer),
+        )
+    };
+    admin.get_execution(get(&alpha_execution)).await.expect("its own project's");
+    let hidden = admin.get_execution(get(&beta_execution)).await.expect_err("another project's");
+    let missing_id = uuid::Uuid::now_v7().to_string();
+    let missing = admin.get_execution(get(&missing_id)).await.expect_err("no such execution");
+    assert_eq!(hidden.code(), Code::NotFound);
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(hidden.message().replace(&beta_execution, "ID"), missing.message().replace(&missing_id, "ID"));
+
+    let list = |project: &str| {
+        bearer(
+            pb::ListExecutionsRequest {
+                project: project.to_owned(),
+                domain: "dev".to_owned(),
+                ..Default::default()
+            },
+            Some(&viewer),
+        )
+    };
+    let own = admin.list_executions(list("alpha")).await.expect("list").into_inner();
+    assert_eq!(own.executions.len(), 1);
+    let other = admin.list_executions(list("beta")).await.expect("list").into_inner();
+    assert!(other.executions.is_empty(), "beta's executions are not the viewer's to see");
+    let mut projects = ProjectServiceClient::new(server.channel().await);
+    let listed = projects
+        .list_projects(bearer(pb::ListProjectsRequest {}, Some(&viewer)))
+        .await
+        .expect("projects")
+        .into_inner();
+    let ids: Vec<&str> = listed.projects.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["alpha"]);
+    server.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_authentication_projects_must_exist_and_not_be_archived() {
+    let server = AuthServer::start(Backend::Sqlite).await;
+    let token = Some(server.admin_token.as_str());
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    let register = |project: &str| pb::RegisterTaskRequest {
+        task: Some(task(project).into_template().into()),
+    };
+    let unknown = admin.register_task(bearer(register("nowhere"), token)).await.expect_err("no such project");
+    assert_eq!(unknown.code(), Code::NotFound);
+    assert!(unknown.message().contains("project nowhere"), "{}", unknown.message());
+
+    server.project("alpha").await;
+    admin.register_task(bearer(register("alpha"), token)).await.expect("an existing project");
+    let mut projects = ProjectServiceClient::new(server.channel().await);
+    let shown = projects
+        .get_project(bearer(pb::GetProjectRequest { id: "alpha".into() }, token))
+        .await
+        .expect("describe")
+        .into_inner()
+        .project
+        .expect("project");
+    assert_eq!(shown.domains, ["development", "staging", "production"]);
+    projects
+        .archive_project(bearer(pb::ArchiveProjectRequest { id: "alpha".into() }, token))
+        .await
+        .expect("archive");
+    let archived = admin.register_task(bearer(register("alpha"), token)).await.expect_err("archived");
+    assert_eq!(archived.code(), Code::FailedPrecondition);
+    assert!(archived.message().contains("project alpha is archived"), "{}", archived.message());
+    server.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_developer_mode_a_project_is_created_on_first_use() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut admin = server.admin().await;
+    admin
+        .register_task(pb::RegisterTaskRequest {
+            task: Some(task("fresh").into_template().into()),
+        })
+        .await
+        .expect("no project needed");
+    let project = server.store().await.get_project("fresh").await.expect("read").expect("created");
+    assert_eq!(project.archived_at, None);
+    server.stop().await;
+}
+
+#[test]
+fn a_server_off_loopback_without_authentication_refuses_to_start_unless_insecure() {
+    let mut config = ServerConfig {
+        listen: "0.0.0.0:0".parse().expect("address"),
+        ..ServerConfig::default()
+    };
+    let refused = config.validate().expect_err("no authentication on every interface");
+    assert!(refused.contains("--insecure") && refused.contains("--auth keys"), "{refused}");
+    config.insecure = true;
+    config.validate().expect("--insecure");
+    config.insecure = false;
+    config.auth = AuthMode::Keys;
+    config.validate().expect("with authentication");
+    let loopback = ServerConfig::default();
+    loopback.validate().expect("loopback without authentication is the developer mode");
+}
