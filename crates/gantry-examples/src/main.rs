@@ -33,6 +33,10 @@ struct Args {
     /// The PEM private key of --client-cert.
     #[arg(long, env = "GANTRY_CLIENT_KEY", requires = "client_cert")]
     client_key: Option<std::path::PathBuf>,
+    /// Present this token (an API key) to a server with authentication; a worker key's worker claims only its
+    /// project's attempts (`--register` needs an operator key).
+    #[arg(long, env = "GANTRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[tokio::main]
@@ -50,12 +54,14 @@ async fn main() -> anyhow::Result<()> {
     if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
         tls = tls.with_identity(cert, key);
     }
-    let worker =
+    let mut builder =
         gantry_examples::cross_language::with_cross_language_tasks(gantry_examples::seed_worker(&args.endpoint))
             .tls(tls)
-            .concurrency(args.concurrency)
-            .build()
-            .context("building the worker")?;
+            .concurrency(args.concurrency);
+    if let Some(token) = args.token {
+        builder = builder.token(token);
+    }
+    let worker = builder.build().context("building the worker")?;
     if args.register {
         worker.register_tasks().await.context("registering the example tasks")?;
     }

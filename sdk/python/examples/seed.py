@@ -43,12 +43,18 @@ def main() -> None:
     parser.add_argument("--ca-file", default=os.environ.get("GANTRY_CA_FILE"))
     parser.add_argument("--client-cert", default=os.environ.get("GANTRY_CLIENT_CERT"))
     parser.add_argument("--client-key", default=os.environ.get("GANTRY_CLIENT_KEY"))
+    parser.add_argument("--token", default=os.environ.get("GANTRY_TOKEN"), help="an API key (or GANTRY_TOKEN)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("worker", help="register the tasks and run them")
     run = commands.add_parser("run", help="run generate_others and print its output")
     run.add_argument("tasks_count", type=int)
     args = parser.parse_args()
-    tls = {"ca_file": args.ca_file, "client_cert_file": args.client_cert, "client_key_file": args.client_key}
+    tls = {
+        "ca_file": args.ca_file,
+        "client_cert_file": args.client_cert,
+        "client_key_file": args.client_key,
+        "token": args.token,
+    }
     if args.command == "worker":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         worker = Worker(args.address, tasks=TASKS, concurrency=8, **tls)

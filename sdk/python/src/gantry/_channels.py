@@ -5,6 +5,7 @@ cause, and the worker stops on it instead of retrying."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import re
@@ -77,16 +78,69 @@ def make_channel(
     max_message_bytes: int,
     tls: TlsSettings | None = None,
     max_send_bytes: int | None = None,
+    token: str | None = None,
 ) -> grpc.Channel:
-    """A channel to `address`: TLS for `https://` (with `tls`, or the system's roots), plaintext otherwise."""
+    """A channel to `address`: TLS for `https://` (with `tls`, or the system's roots), plaintext otherwise; every call
+    presents `token` (an API key) as `authorization: Bearer <token>` when one is given."""
     options = [
         ("grpc.max_send_message_length", max_send_bytes or max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
     ]
     target = channel_target(address)
     if is_tls(address):
-        return grpc.secure_channel(target, (tls or TlsSettings()).credentials(), options=options)
-    return grpc.insecure_channel(target, options=options)
+        channel = grpc.secure_channel(target, (tls or TlsSettings()).credentials(), options=options)
+    else:
+        channel = grpc.insecure_channel(target, options=options)
+    if token:
+        return grpc.intercept_channel(channel, _Bearer(token))
+    return channel
+
+
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _Bearer(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds `authorization: Bearer <token>` to every call. Its repr never shows the token."""
+
+    def __init__(self, token: str):
+        self._header = ("authorization", f"Bearer {token.strip()}")
+
+    def __repr__(self) -> str:
+        return "_Bearer(<redacted>)"
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = [*(details.metadata or ()), self._header]
+        return _CallDetails(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
 
 
 # What grpc-core says when a TLS handshake fails, or when the peer's alert ends the connection after it (TSI is its

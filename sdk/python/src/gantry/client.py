@@ -163,7 +163,8 @@ class Client:
     An `https://` address speaks TLS: the server is verified against the system's trust store, or against the CA
     certificates in `ca_file` (PEM); `client_cert_file` and `client_key_file` (PEM) are presented to a server that
     asks for a client certificate (mutual TLS). A call that fails at TLS raises `TlsError`; nothing falls back to
-    plaintext. `http://` and `host:port` addresses are plaintext, and ignore the TLS arguments."""
+    plaintext. `http://` and `host:port` addresses are plaintext, and ignore the TLS arguments. `token` (an API key
+    from `gantry auth keys create`) is presented on every call to a server with authentication."""
 
     def __init__(
         self,
@@ -175,12 +176,13 @@ class Client:
         ca_file: str | os.PathLike | None = None,
         client_cert_file: str | os.PathLike | None = None,
         client_key_file: str | os.PathLike | None = None,
+        token: str | None = None,
     ):
         self.address = address
         self.project = project
         self.domain = domain
         self.tls = TlsSettings(ca_file, client_cert_file, client_key_file)
-        self.channel = make_channel(address, max_message_bytes, self.tls)
+        self.channel = make_channel(address, max_message_bytes, self.tls, token=token)
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
 
     def close(self) -> None:

@@ -251,6 +251,9 @@ class Worker:
     An `https://` address speaks TLS, verified against the system's trust store or the CA certificates in `ca_file`;
     `client_cert_file` and `client_key_file` are presented for mutual TLS (all PEM). A TLS failure raises `TlsError`
     from `register()` and stops `run()` with it (it is not retried, and never replaced by plaintext).
+
+    `token` (an API key from `gantry auth keys create`) is presented on every call to a server with authentication;
+    a worker key's polls claim only attempts of its project's executions (registering tasks needs an operator key).
     """
 
     def __init__(
@@ -270,6 +273,7 @@ class Worker:
         ca_file: str | os.PathLike | None = None,
         client_cert_file: str | os.PathLike | None = None,
         client_key_file: str | os.PathLike | None = None,
+        token: str | None = None,
     ):
         self.tasks: dict[str, TaskFunction] = {}
         for task in tasks:
@@ -301,7 +305,8 @@ class Worker:
         self.max_message_bytes = max_message_bytes
         self._spec_limits = SpecLimits()
         self.tls = TlsSettings(ca_file, client_cert_file, client_key_file)
-        self._channel = make_channel(address, max_message_bytes, self.tls)
+        self._token = token
+        self._channel = make_channel(address, max_message_bytes, self.tls, token=token)
         self._stub = worker_pb2_grpc.WorkerServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         # (send limit, channel, stub) for completions carrying a spec (see `_spec_stub`).
@@ -659,7 +664,9 @@ class Worker:
             if self._spec_channel is None or self._spec_channel[0] < size:
                 if self._spec_channel is not None:
                     self._spec_channel[1].close()
-                channel = make_channel(self.address, self.max_message_bytes, self.tls, max_send_bytes=size)
+                channel = make_channel(
+                    self.address, self.max_message_bytes, self.tls, max_send_bytes=size, token=self._token
+                )
                 self._spec_channel = (size, channel, worker_pb2_grpc.WorkerServiceStub(channel))
             return self._spec_channel[2]
 
