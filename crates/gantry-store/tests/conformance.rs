@@ -154,4 +154,5 @@ store_test_suite!(
     PgHarness: attempts::open_claim_is_skipped_and_released_on_rollback,
     attempts::open_claims_across_queues_are_passed_over,
     rules::compacting_claims_shortens_the_claims_walk,
+    access::a_project_claim_does_not_walk_other_projects_attempts,
 );

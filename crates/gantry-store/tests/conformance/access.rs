@@ -111,3 +111,65 @@ pub async fn a_project_claim_takes_only_that_projects_attempts(store: &dyn Store
     assert_eq!(claimed.len(), 3, "a claim for every project takes the rest: beta's");
     assert!(claimed.iter().all(|r| r.project == "beta"));
 }
+
+/// One project's claim walks its own entries of the `(queue, project, id)` index: 10,000 queued attempts of another
+/// project ahead of it in the queue cost it nothing. The statement read is the claim's candidate scan, as the
+/// function `gantry_claim_project` (migration 0013) plans it.
+pub async fn a_project_claim_does_not_walk_other_projects_attempts(store: &gantry_store::PgStore) {
+    let beta = execution("beta", "d", "many");
+    let alpha = execution("alpha", "d", "few");
+    let mut rows: Vec<AttemptRow> = (0..10_000)
+        .map(|i| {
+            let mut row = attempt(beta.id, &format!("n{i}"), "q", 0);
+            row.project = "beta".to_owned();
+            row
+        })
+        .collect();
+    for i in 0..5 {
+        let mut row = attempt(alpha.id, &format!("n{i}"), "q", 0);
+        row.project = "alpha".to_owned();
+        rows.push(row);
+    }
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_execution(&beta).await.unwrap();
+    tx.insert_execution(&alpha).await.unwrap();
+    tx.insert_attempts(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("ANALYZE attempts").execute(store.pool()).await.unwrap();
+
+    let mut conn = store.pool().acquire().await.unwrap();
+    sqlx::query("SET enable_bitmapscan = off").execute(&mut *conn).await.unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM attempts WHERE phase = 'queued' AND queue = 'q' \
+         AND project = 'alpha' AND not_before <= 1 AND (deadline IS NULL OR deadline > 1) ORDER BY id LIMIT 5",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let plan = plan.join("\n");
+    assert!(plan.contains("attempts_queued_project"), "{plan}");
+    assert!(!plan.contains("Rows Removed by Filter: 1"), "no other project's rows read and dropped: {plan}");
+
+    let queues = ["q".to_owned()];
+    let started = std::time::Instant::now();
+    let mut tx = store.begin().await.unwrap();
+    let claimed = tx
+        .claim_attempts(&Claim {
+            queues: &queues,
+            project: Some("alpha"),
+            limit: 5,
+            worker_id: "w",
+            now: 1,
+            lease_ms: 1_000,
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    eprintln!(
+        "figure: one project's claim of 5 behind 10,000 of another's: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(claimed.len(), 5);
+    assert!(claimed.iter().all(|row| row.project == "alpha"));
+}
