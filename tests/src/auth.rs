@@ -89,7 +89,10 @@ impl AuthServer {
     pub async fn revoke(&self, id: &str) {
         let mut client = AuthServiceClient::new(self.channel().await);
         client
-            .revoke_api_key(bearer(pb::RevokeApiKeyRequest { id: id.to_owned() }, Some(&self.admin_token)))
+            .revoke_api_key(bearer(
+                pb::RevokeApiKeyRequest { id: id.to_owned() },
+                Some(&self.admin_token),
+            ))
             .await
             .unwrap_or_else(|status| panic!("revoke key: {status}"));
     }
@@ -107,7 +110,13 @@ pub fn bearer<T>(message: T, token: Option<&str>) -> Request<T> {
 
 /// Calls the method at `path` with `request`'s bytes, presenting `token`; for a server-streaming method, the call's
 /// status (its stream's first message read too). What the response holds is not read.
-pub async fn raw_call(channel: Channel, path: &str, request: Vec<u8>, token: Option<&str>, streaming: bool) -> Result<(), Status> {
+pub async fn raw_call(
+    channel: Channel,
+    path: &str,
+    request: Vec<u8>,
+    token: Option<&str>,
+    streaming: bool,
+) -> Result<(), Status> {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.expect("ready");
     let path: http::uri::PathAndQuery = path.parse().expect("path");

@@ -47,7 +47,11 @@ async fn two_projects(server: &AuthServer) -> (String, String) {
             inputs: Some(LiteralMap::from([("x".to_owned(), Literal::Integer(1))]).into()),
             ..Default::default()
         };
-        let execution = admin.create_execution(bearer(create, token)).await.expect("create").into_inner();
+        let execution = admin
+            .create_execution(bearer(create, token))
+            .await
+            .expect("create")
+            .into_inner();
         ids.push(execution.execution.expect("execution").id);
     }
     (ids[0].clone(), ids[1].clone())
@@ -68,7 +72,12 @@ async fn attempts(admin: &mut AdminServiceClient<Channel>, token: &str, executio
         execution_id: execution_id.to_owned(),
         node_id: "n0".to_owned(),
     };
-    admin.list_task_attempts(bearer(request, Some(token))).await.expect("attempts").into_inner().attempts
+    admin
+        .list_task_attempts(bearer(request, Some(token)))
+        .await
+        .expect("attempts")
+        .into_inner()
+        .attempts
 }
 
 async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backend: Backend) {
@@ -81,20 +90,42 @@ async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backen
     let mut admin = AdminServiceClient::new(server.channel().await);
 
     // Both attempts wait on the same queue, beta's queued after alpha's; alpha's worker claims only alpha's.
-    let claimed = worker.poll_tasks(bearer(poll("w"), Some(&alpha_worker))).await.expect("poll").into_inner();
+    let claimed = worker
+        .poll_tasks(bearer(poll("w"), Some(&alpha_worker)))
+        .await
+        .expect("poll")
+        .into_inner();
     let executions: Vec<String> = claimed
         .assignments
         .iter()
         .map(|a| a.attempt.as_ref().expect("attempt").execution_id.clone())
         .collect();
-    assert_eq!(executions, [alpha_execution.clone()], "alpha's worker claims alpha's attempt only");
-    let again = worker.poll_tasks(bearer(poll("w"), Some(&alpha_worker))).await.expect("poll").into_inner();
-    assert!(again.assignments.is_empty(), "beta's queued attempt is not alpha's worker's to claim");
+    assert_eq!(
+        executions,
+        [alpha_execution.clone()],
+        "alpha's worker claims alpha's attempt only"
+    );
+    let again = worker
+        .poll_tasks(bearer(poll("w"), Some(&alpha_worker)))
+        .await
+        .expect("poll")
+        .into_inner();
+    assert!(
+        again.assignments.is_empty(),
+        "beta's queued attempt is not alpha's worker's to claim"
+    );
 
-    let beta_claim = worker.poll_tasks(bearer(poll("w"), Some(&beta_worker))).await.expect("poll").into_inner();
+    let beta_claim = worker
+        .poll_tasks(bearer(poll("w"), Some(&beta_worker)))
+        .await
+        .expect("poll")
+        .into_inner();
     assert_eq!(beta_claim.assignments.len(), 1);
     let beta_assignment = beta_claim.assignments[0].clone();
-    assert_eq!(beta_assignment.attempt.as_ref().expect("attempt").execution_id, beta_execution);
+    assert_eq!(
+        beta_assignment.attempt.as_ref().expect("attempt").execution_id,
+        beta_execution
+    );
 
     // Alpha's worker holding beta's lease id (and beta's worker id) can neither heartbeat nor complete it.
     let before = attempts(&mut admin, &server.admin_token, &beta_execution).await;
@@ -106,8 +137,15 @@ async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backen
         worker_id: "w".to_owned(),
         attempts: vec![leased.clone()],
     };
-    let stolen = worker.heartbeat(bearer(heartbeat.clone(), Some(&alpha_worker))).await.expect("heartbeat");
-    assert_eq!(stolen.into_inner().statuses[0].state, pb::LeaseState::Lost as i32, "another project's lease");
+    let stolen = worker
+        .heartbeat(bearer(heartbeat.clone(), Some(&alpha_worker)))
+        .await
+        .expect("heartbeat");
+    assert_eq!(
+        stolen.into_inner().statuses[0].state,
+        pb::LeaseState::Lost as i32,
+        "another project's lease"
+    );
     let completion = pb::Completion {
         attempt: beta_assignment.attempt.clone(),
         lease_id: beta_assignment.lease_id.clone(),
@@ -120,18 +158,33 @@ async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backen
         completions: vec![completion.clone()],
     };
     for thief in [&alpha_worker, &other_alpha_worker] {
-        let refused = worker.complete_attempts(bearer(complete.clone(), Some(thief))).await.expect("complete");
-        assert_eq!(refused.into_inner().results[0].status, pb::CompletionStatus::Rejected as i32);
+        let refused = worker
+            .complete_attempts(bearer(complete.clone(), Some(thief)))
+            .await
+            .expect("complete");
+        assert_eq!(
+            refused.into_inner().results[0].status,
+            pb::CompletionStatus::Rejected as i32
+        );
     }
     let after = attempts(&mut admin, &server.admin_token, &beta_execution).await;
     assert_eq!(before, after, "the stolen lease changed nothing");
     assert_eq!(after[0].phase, pb::AttemptPhase::Running as i32);
 
     // The key that claimed it heartbeats and completes it.
-    let own = worker.heartbeat(bearer(heartbeat, Some(&beta_worker))).await.expect("heartbeat");
+    let own = worker
+        .heartbeat(bearer(heartbeat, Some(&beta_worker)))
+        .await
+        .expect("heartbeat");
     assert_eq!(own.into_inner().statuses[0].state, pb::LeaseState::Extended as i32);
-    let done = worker.complete_attempts(bearer(complete, Some(&beta_worker))).await.expect("complete");
-    assert_eq!(done.into_inner().results[0].status, pb::CompletionStatus::Accepted as i32);
+    let done = worker
+        .complete_attempts(bearer(complete, Some(&beta_worker)))
+        .await
+        .expect("complete");
+    assert_eq!(
+        done.into_inner().results[0].status,
+        pb::CompletionStatus::Accepted as i32
+    );
     server.server.stop().await;
 }
 
@@ -154,8 +207,19 @@ async fn a_key_is_shown_once_and_stored_as_a_hash() {
     assert_eq!(secret.len(), 64, "256 bits in hex");
     assert_eq!(token, format!("gantry_{id}_{secret}"));
 
-    let row = server.server.store().await.get_api_key(&id).await.expect("read").expect("row");
-    assert_eq!(row.secret_hash, Sha256::digest(secret.as_bytes()).to_vec(), "only the secret's SHA-256");
+    let row = server
+        .server
+        .store()
+        .await
+        .get_api_key(&id)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(
+        row.secret_hash,
+        Sha256::digest(secret.as_bytes()).to_vec(),
+        "only the secret's SHA-256"
+    );
     let stored = format!("{row:?}");
     assert!(!stored.contains(secret), "the row holds no secret: {stored}");
 
@@ -166,7 +230,10 @@ async fn a_key_is_shown_once_and_stored_as_a_hash() {
         .expect("list")
         .into_inner();
     assert!(listed.keys.iter().any(|key| key.id == id));
-    assert!(!format!("{listed:?}").contains(secret), "a listing never shows a secret");
+    assert!(
+        !format!("{listed:?}").contains(secret),
+        "a listing never shows a secret"
+    );
     server.server.stop().await;
 }
 
@@ -192,7 +259,10 @@ async fn a_revocation_reaches_another_replica_within_the_cache_ttl() {
     let mut projects = ProjectServiceClient::new(channel);
     let list = || bearer(pb::ListProjectsRequest {}, Some(&token));
     // The second replica verifies (and caches) the key before it is revoked on the first.
-    projects.list_projects(list()).await.expect("the key works on the second replica");
+    projects
+        .list_projects(list())
+        .await
+        .expect("the key works on the second replica");
     first.revoke(&id).await;
     let revoked_at = Instant::now();
     let refused = loop {
@@ -230,13 +300,25 @@ async fn no_access_is_answered_as_missing_and_listings_show_only_what_the_caller
             Some(&viewer),
         )
     };
-    admin.get_execution(get(&alpha_execution)).await.expect("its own project's");
-    let hidden = admin.get_execution(get(&beta_execution)).await.expect_err("another project's");
+    admin
+        .get_execution(get(&alpha_execution))
+        .await
+        .expect("its own project's");
+    let hidden = admin
+        .get_execution(get(&beta_execution))
+        .await
+        .expect_err("another project's");
     let missing_id = uuid::Uuid::now_v7().to_string();
-    let missing = admin.get_execution(get(&missing_id)).await.expect_err("no such execution");
+    let missing = admin
+        .get_execution(get(&missing_id))
+        .await
+        .expect_err("no such execution");
     assert_eq!(hidden.code(), Code::NotFound);
     assert_eq!(missing.code(), Code::NotFound);
-    assert_eq!(hidden.message().replace(&beta_execution, "ID"), missing.message().replace(&missing_id, "ID"));
+    assert_eq!(
+        hidden.message().replace(&beta_execution, "ID"),
+        missing.message().replace(&missing_id, "ID")
+    );
 
     let list = |project: &str| {
         bearer(
@@ -251,7 +333,10 @@ async fn no_access_is_answered_as_missing_and_listings_show_only_what_the_caller
     let own = admin.list_executions(list("alpha")).await.expect("list").into_inner();
     assert_eq!(own.executions.len(), 1);
     let other = admin.list_executions(list("beta")).await.expect("list").into_inner();
-    assert!(other.executions.is_empty(), "beta's executions are not the viewer's to see");
+    assert!(
+        other.executions.is_empty(),
+        "beta's executions are not the viewer's to see"
+    );
     let mut projects = ProjectServiceClient::new(server.channel().await);
     let listed = projects
         .list_projects(bearer(pb::ListProjectsRequest {}, Some(&viewer)))
@@ -271,12 +356,18 @@ async fn with_authentication_projects_must_exist_and_not_be_archived() {
     let register = |project: &str| pb::RegisterTaskRequest {
         task: Some(task(project).into_template().into()),
     };
-    let unknown = admin.register_task(bearer(register("nowhere"), token)).await.expect_err("no such project");
+    let unknown = admin
+        .register_task(bearer(register("nowhere"), token))
+        .await
+        .expect_err("no such project");
     assert_eq!(unknown.code(), Code::NotFound);
     assert!(unknown.message().contains("project nowhere"), "{}", unknown.message());
 
     server.project("alpha").await;
-    admin.register_task(bearer(register("alpha"), token)).await.expect("an existing project");
+    admin
+        .register_task(bearer(register("alpha"), token))
+        .await
+        .expect("an existing project");
     let mut projects = ProjectServiceClient::new(server.channel().await);
     let shown = projects
         .get_project(bearer(pb::GetProjectRequest { id: "alpha".into() }, token))
@@ -290,9 +381,16 @@ async fn with_authentication_projects_must_exist_and_not_be_archived() {
         .archive_project(bearer(pb::ArchiveProjectRequest { id: "alpha".into() }, token))
         .await
         .expect("archive");
-    let archived = admin.register_task(bearer(register("alpha"), token)).await.expect_err("archived");
+    let archived = admin
+        .register_task(bearer(register("alpha"), token))
+        .await
+        .expect_err("archived");
     assert_eq!(archived.code(), Code::FailedPrecondition);
-    assert!(archived.message().contains("project alpha is archived"), "{}", archived.message());
+    assert!(
+        archived.message().contains("project alpha is archived"),
+        "{}",
+        archived.message()
+    );
     server.server.stop().await;
 }
 
@@ -306,7 +404,13 @@ async fn in_developer_mode_a_project_is_created_on_first_use() {
         })
         .await
         .expect("no project needed");
-    let project = server.store().await.get_project("fresh").await.expect("read").expect("created");
+    let project = server
+        .store()
+        .await
+        .get_project("fresh")
+        .await
+        .expect("read")
+        .expect("created");
     assert_eq!(project.archived_at, None);
     server.stop().await;
 }
@@ -318,12 +422,17 @@ fn a_server_off_loopback_without_authentication_refuses_to_start_unless_insecure
         ..ServerConfig::default()
     };
     let refused = config.validate().expect_err("no authentication on every interface");
-    assert!(refused.contains("--insecure") && refused.contains("--auth keys"), "{refused}");
+    assert!(
+        refused.contains("--insecure") && refused.contains("--auth keys"),
+        "{refused}"
+    );
     config.insecure = true;
     config.validate().expect("--insecure");
     config.insecure = false;
     config.auth = AuthMode::Keys;
     config.validate().expect("with authentication");
     let loopback = ServerConfig::default();
-    loopback.validate().expect("loopback without authentication is the developer mode");
+    loopback
+        .validate()
+        .expect("loopback without authentication is the developer mode");
 }

@@ -44,7 +44,9 @@ async fn the_developer_mode_warns_and_no_secret_is_ever_logged() {
     let developer = TestServer::start(Backend::Sqlite).await;
     let logged = captured.text();
     assert!(
-        logged.lines().any(|line| line.contains("WARN") && line.contains("authentication is off")),
+        logged
+            .lines()
+            .any(|line| line.contains("WARN") && line.contains("authentication is off")),
         "a server without authentication warns"
     );
     developer.stop().await;
@@ -64,12 +66,22 @@ async fn the_developer_mode_warns_and_no_secret_is_ever_logged() {
     server.server.stop().await;
 
     let logged = captured.text();
-    assert!(logged.contains(&id) || logged.contains(&revoked_id), "the key ids (not secret) may be logged");
-    for (what, token) in [("a valid key", &token), ("a revoked key", &revoked), ("a wrong secret", &wrong)] {
+    assert!(
+        logged.contains(&id) || logged.contains(&revoked_id),
+        "the key ids (not secret) may be logged"
+    );
+    for (what, token) in [
+        ("a valid key", &token),
+        ("a revoked key", &revoked),
+        ("a wrong secret", &wrong),
+    ] {
         let secret = token.rsplit('_').next().expect("secret");
         assert!(!logged.contains(secret), "{what}'s secret appears in the log");
     }
     let admin_secret = server.admin_token.rsplit('_').next().expect("secret");
-    assert!(!logged.contains(admin_secret), "the admin key's secret appears in the log");
+    assert!(
+        !logged.contains(admin_secret),
+        "the admin key's secret appears in the log"
+    );
     assert!(logged.lines().count() > 100, "the capture saw the trace-level logs too");
 }

@@ -155,11 +155,17 @@ async fn world(server: &AuthServer) -> BTreeMap<&'static str, Resources> {
         let workflow = pb::RegisterWorkflowRequest {
             workflow: Some(workflow(project, "wf").into()),
         };
-        admin.register_workflow(bearer(workflow, token)).await.expect("register workflow");
+        admin
+            .register_workflow(bearer(workflow, token))
+            .await
+            .expect("register workflow");
         let plan = pb::RegisterLaunchPlanRequest {
             launch_plan: Some(launch_plan(project, "lp").into()),
         };
-        admin.register_launch_plan(bearer(plan, token)).await.expect("register plan");
+        admin
+            .register_launch_plan(bearer(plan, token))
+            .await
+            .expect("register plan");
         let execution = admin
             .create_execution(bearer(create_execution(project), token))
             .await
@@ -330,7 +336,10 @@ fn request(method: &str, r: &Resources, fresh: &str) -> Option<Vec<u8>> {
         "ListProjects" => pb::ListProjectsRequest {}.encode_to_vec(),
         "GetProject" => pb::GetProjectRequest { id: p }.encode_to_vec(),
         // A malformed id: an authorized caller gets INVALID_ARGUMENT, and nothing is archived.
-        "ArchiveProject" => pb::ArchiveProjectRequest { id: "Not A Project".into() }.encode_to_vec(),
+        "ArchiveProject" => pb::ArchiveProjectRequest {
+            id: "Not A Project".into(),
+        }
+        .encode_to_vec(),
         _ => return None,
     };
     Some(bytes)
@@ -341,8 +350,13 @@ fn needs(method: &str) -> Option<Needs> {
         "RegisterTask" | "RegisterWorkflow" | "RegisterLaunchPlan" | "CreateExecution" => Needs::OperateNamed,
         "TerminateExecution" | "RelaunchExecution" | "RecoverExecution" => Needs::OperateExecution,
         "GetTask" | "GetWorkflow" | "GetLaunchPlan" => Needs::ReadNamed,
-        "GetExecution" | "GetExecutionData" | "ListNodeExecutions" | "GetNodeExecution" | "GetNodeExecutionData"
-        | "ListTaskAttempts" | "WatchExecution" => Needs::ReadExecution,
+        "GetExecution"
+        | "GetExecutionData"
+        | "ListNodeExecutions"
+        | "GetNodeExecution"
+        | "GetNodeExecutionData"
+        | "ListTaskAttempts"
+        | "WatchExecution" => Needs::ReadExecution,
         "ListTasks" | "ListWorkflows" | "ListLaunchPlans" | "ListExecutions" => Needs::ReadListing,
         "PollTasks" | "Heartbeat" | "CompleteAttempts" => Needs::Work,
         "ReadOffloaded" => Needs::ReadOrWorkExecution,
@@ -384,7 +398,9 @@ async fn every_rpc_by_every_caller(backend: Backend) {
     ] {
         keys.insert(name, server.key(Some("alpha"), role, None).await.1);
     }
-    let (_, expired) = server.key(Some("alpha"), pb::Role::Operator, Some(Duration::from_millis(1))).await;
+    let (_, expired) = server
+        .key(Some("alpha"), pb::Role::Operator, Some(Duration::from_millis(1)))
+        .await;
     let (revoked_id, revoked) = server.key(Some("alpha"), pb::Role::Operator, None).await;
     server.revoke(&revoked_id).await;
     let (_, valid) = server.key(Some("alpha"), pb::Role::Operator, None).await;
@@ -415,7 +431,9 @@ async fn every_rpc_by_every_caller(backend: Backend) {
                         failures.push(format!("{name} with {what}: the message echoes the token"));
                     }
                 }
-                other => failures.push(format!("{name} with {what}: {other:?}, expected UNAUTHENTICATED ({words})")),
+                other => failures.push(format!(
+                    "{name} with {what}: {other:?}, expected UNAUTHENTICATED ({words})"
+                )),
             }
         }
         for (role_name, role) in [
@@ -431,9 +449,7 @@ async fn every_rpc_by_every_caller(backend: Backend) {
                 let expected = expect(needs, role, own);
                 let code = answer.as_ref().err().map_or(Code::Ok, |status| status.code());
                 let fine = match expected {
-                    Expect::Allowed => {
-                        !matches!(code, Code::Unauthenticated | Code::PermissionDenied | Code::NotFound)
-                    }
+                    Expect::Allowed => !matches!(code, Code::Unauthenticated | Code::PermissionDenied | Code::NotFound),
                     Expect::Refused(refusal) => code == refusal,
                 };
                 if !fine {
@@ -445,7 +461,12 @@ async fn every_rpc_by_every_caller(backend: Backend) {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {calls} calls:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} calls:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     server.server.stop().await;
 }
 

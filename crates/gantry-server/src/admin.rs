@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use crate::auth::rules::Access;
 use crate::data::{self, mode};
-use crate::projects::Projects;
 use crate::edge;
 use crate::paging::{fit, page};
+use crate::projects::Projects;
 use crate::records;
 use crate::status::{IntoStatus, parse_id};
 use crate::watch;
@@ -47,7 +47,9 @@ async fn get_resource<T: Template, P: Message + From<T>>(
 ) -> Result<P, Status> {
     let id: Identifier = required("id", id)?;
     // Another project's resource is answered as one that is not registered, in the engine's words.
-    access.sees(&id.project, || Status::not_found(format!("{kind} {id} is not registered")))?;
+    access.sees(&id.project, || {
+        Status::not_found(format!("{kind} {id} is not registered"))
+    })?;
     let template: T = api.engine.get_template(&id).await.or_status()?;
     Ok(P::from(template))
 }
@@ -116,8 +118,13 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
         let access = Access::of(&request);
         let r = request.into_inner();
-        let (tasks, next_page_token) =
-            list_resources::<TaskTemplate, _>(self, &access, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+        let (tasks, next_page_token) = list_resources::<TaskTemplate, _>(
+            self,
+            &access,
+            (r.project, r.domain, r.name),
+            (r.page_size, r.page_token),
+        )
+        .await?;
         Ok(Response::new(pb::ListTasksResponse { tasks, next_page_token }))
     }
 
@@ -160,9 +167,13 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
         let access = Access::of(&request);
         let r = request.into_inner();
-        let (workflows, next_page_token) =
-            list_resources::<WorkflowTemplate, _>(self, &access, (r.project, r.domain, r.name), (r.page_size, r.page_token))
-                .await?;
+        let (workflows, next_page_token) = list_resources::<WorkflowTemplate, _>(
+            self,
+            &access,
+            (r.project, r.domain, r.name),
+            (r.page_size, r.page_token),
+        )
+        .await?;
         Ok(Response::new(pb::ListWorkflowsResponse {
             workflows,
             next_page_token,
@@ -197,8 +208,13 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListLaunchPlansResponse>, Status> {
         let access = Access::of(&request);
         let r = request.into_inner();
-        let (launch_plans, next_page_token) =
-            list_resources::<LaunchPlan, _>(self, &access, (r.project, r.domain, r.name), (r.page_size, r.page_token)).await?;
+        let (launch_plans, next_page_token) = list_resources::<LaunchPlan, _>(
+            self,
+            &access,
+            (r.project, r.domain, r.name),
+            (r.page_size, r.page_token),
+        )
+        .await?;
         Ok(Response::new(pb::ListLaunchPlansResponse {
             launch_plans,
             next_page_token,

@@ -143,7 +143,13 @@ pub struct ServerConfig {
     /// How callers authenticate: `keys` (API keys from `gantry auth keys create`, sent as `authorization: Bearer
     /// <token>`), or `none`, the developer mode, where anyone who reaches the port may do anything: only on a loopback
     /// address, unless `--insecure`.
-    #[arg(long, env = "GANTRY_AUTH", value_enum, default_value = "none", help_heading = "Authentication")]
+    #[arg(
+        long,
+        env = "GANTRY_AUTH",
+        value_enum,
+        default_value = "none",
+        help_heading = "Authentication"
+    )]
     pub auth: AuthMode,
     /// Serve without authentication on an address that is not a loopback one (`--auth none` on `0.0.0.0`).
     #[arg(long, env = "GANTRY_INSECURE", help_heading = "Authentication")]

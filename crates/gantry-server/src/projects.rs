@@ -50,9 +50,9 @@ impl Projects {
         }
         match self.store.get_project(project).await.map_err(store_status)? {
             None => Err(Status::not_found(format!("project {project} does not exist"))),
-            Some(row) if row.archived_at.is_some() => Err(Status::failed_precondition(format!(
-                "project {project} is archived"
-            ))),
+            Some(row) if row.archived_at.is_some() => {
+                Err(Status::failed_precondition(format!("project {project} is archived")))
+            }
             Some(_) => Ok(()),
         }
     }

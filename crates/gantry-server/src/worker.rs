@@ -244,13 +244,7 @@ impl WorkerService for WorkerApi {
         let (mut checked, completions) = Checked::new(r.completions.into_iter().map(lazy::Completion::from).collect())?;
         let polled = self
             .engine
-            .poll_with(
-                &claimant,
-                &r.queues,
-                r.max_attempts.max(1),
-                wait,
-                completions,
-            )
+            .poll_with(&claimant, &r.queues, r.max_attempts.max(1), wait, completions)
             .await
             .or_status()?;
         let assignments = polled

@@ -55,8 +55,8 @@ pub use literal::{FromLiteral, IntoLiteral, LiteralError};
 pub use references::{ReferenceError, References, holds_reference};
 pub use spec_limits::{SPEC_TOO_LARGE, SpecLimits};
 pub use task_def::TaskDef;
-pub use token::{AuthedChannel, Bearer, InvalidToken};
 pub use tls::{ClientTls, ConnectError, diagnose_tls, endpoint, tls_failure, tls_refusal};
+pub use token::{AuthedChannel, Bearer, InvalidToken};
 
 /// The project of tasks, executions and listings that name none: the same in this SDK ([`TaskDef::named`]), the
 /// Python SDK (`gantry.DEFAULT_PROJECT`) and the `gantry` CLI (`--project`), so that what one registers or starts the

@@ -65,9 +65,18 @@ mod tests {
         let mut bearer = Bearer::new(Some("gantry_abc_def")).expect("ascii");
         assert_eq!(format!("{bearer:?}"), "Bearer(<redacted>)");
         let request = bearer.call(tonic::Request::new(())).expect("passes");
-        assert_eq!(request.metadata().get("authorization").expect("set"), "Bearer gantry_abc_def");
+        assert_eq!(
+            request.metadata().get("authorization").expect("set"),
+            "Bearer gantry_abc_def"
+        );
         let mut none = Bearer::new(Some("  ")).expect("empty");
-        assert!(none.call(tonic::Request::new(())).expect("passes").metadata().get("authorization").is_none());
+        assert!(
+            none.call(tonic::Request::new(()))
+                .expect("passes")
+                .metadata()
+                .get("authorization")
+                .is_none()
+        );
         assert!(Bearer::new(Some("bad\ntoken")).is_err());
     }
 }

@@ -32,7 +32,11 @@ async fn the_cli_and_the_rust_sdk_run_the_seed_with_tokens() {
     let data_flag = data.display().to_string();
 
     // The first admin key, before any server runs: straight on the store.
-    let admin = json_out(&["auth", "keys", "create", "--role", "admin", "--data-path", &data_flag], None).await;
+    let admin = json_out(
+        &["auth", "keys", "create", "--role", "admin", "--data-path", &data_flag],
+        None,
+    )
+    .await;
     let admin_token = admin["token"].as_str().unwrap().to_owned();
     assert_eq!(admin["role"], "admin");
 
@@ -60,14 +64,34 @@ async fn the_cli_and_the_rust_sdk_run_the_seed_with_tokens() {
     let args = at(&["projects", "create", "demo"]);
     ok(&args.iter().map(String::as_str).collect::<Vec<_>>(), Some(&admin_token)).await;
     let key = |role: &'static str| {
-        at(&["--output", "json", "auth", "keys", "create", "--project", "demo", "--role", role, "--expires", "30d"])
+        at(&[
+            "--output",
+            "json",
+            "auth",
+            "keys",
+            "create",
+            "--project",
+            "demo",
+            "--role",
+            role,
+            "--expires",
+            "30d",
+        ])
     };
     let operator: Value = serde_json::from_str(
-        &ok(&key("operator").iter().map(String::as_str).collect::<Vec<_>>(), Some(&admin_token)).await,
+        &ok(
+            &key("operator").iter().map(String::as_str).collect::<Vec<_>>(),
+            Some(&admin_token),
+        )
+        .await,
     )
     .unwrap();
     let worker_key: Value = serde_json::from_str(
-        &ok(&key("worker").iter().map(String::as_str).collect::<Vec<_>>(), Some(&admin_token)).await,
+        &ok(
+            &key("worker").iter().map(String::as_str).collect::<Vec<_>>(),
+            Some(&admin_token),
+        )
+        .await,
     )
     .unwrap();
     let operator_token = operator["token"].as_str().unwrap().to_owned();
@@ -76,7 +100,11 @@ async fn the_cli_and_the_rust_sdk_run_the_seed_with_tokens() {
 
     // The operator registers the seed; a worker with the worker key runs it.
     let args = at(&["register", SEED_YAML]);
-    ok(&args.iter().map(String::as_str).collect::<Vec<_>>(), Some(&operator_token)).await;
+    ok(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some(&operator_token),
+    )
+    .await;
     let worker = gantry_examples::seed_worker(&endpoint)
         .token(worker_token.clone())
         .concurrency(4)
@@ -95,9 +123,14 @@ async fn the_cli_and_the_rust_sdk_run_the_seed_with_tokens() {
         r#"{"tasks_count": 5}"#,
         "--watch",
     ]);
-    let run: Value =
-        serde_json::from_str(&ok(&args.iter().map(String::as_str).collect::<Vec<_>>(), Some(&operator_token)).await)
-            .unwrap();
+    let run: Value = serde_json::from_str(
+        &ok(
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            Some(&operator_token),
+        )
+        .await,
+    )
+    .unwrap();
     assert_eq!(run["execution"]["phase"], "succeeded");
     assert_eq!(run["outputs"], json!({"out": [0, 2, 4, 6, 8]}));
 
@@ -117,7 +150,10 @@ async fn the_cli_and_the_rust_sdk_run_the_seed_with_tokens() {
             assert!(String::from_utf8_lossy(&output.stderr).contains("was revoked"));
             break;
         }
-        assert!(revoked_at.elapsed() < Duration::from_secs(10), "a revoked key still works");
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(10),
+            "a revoked key still works"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 

@@ -134,7 +134,9 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::CreateApiKeyRequest>,
     ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
-        Ok(Response::new(create_key(self.store.as_ref(), request.into_inner()).await?))
+        Ok(Response::new(
+            create_key(self.store.as_ref(), request.into_inner()).await?,
+        ))
     }
 
     async fn list_api_keys(

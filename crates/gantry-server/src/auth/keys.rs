@@ -148,10 +148,14 @@ impl KeyVerifier {
     }
 
     async fn read(&self, id: Uuid) -> Result<Verified, AuthError> {
-        let row = self.store.get_api_key(&id.to_string()).await.map_err(|error| match error {
-            StoreError::Unavailable(message) => AuthError::Unavailable(message),
-            other => AuthError::Internal(other.to_string()),
-        })?;
+        let row = self
+            .store
+            .get_api_key(&id.to_string())
+            .await
+            .map_err(|error| match error {
+                StoreError::Unavailable(message) => AuthError::Unavailable(message),
+                other => AuthError::Internal(other.to_string()),
+            })?;
         let row = row.ok_or(AuthError::UnknownKey(id))?;
         if row.revoked_at.is_some() {
             return Err(AuthError::Revoked(id));

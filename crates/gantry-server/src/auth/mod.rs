@@ -40,8 +40,14 @@ pub enum AuthError {
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AuthError::Missing => write!(f, "authentication required: send the metadata `authorization: Bearer <token>`"),
-            AuthError::Malformed => write!(f, "the authorization token is malformed (expected `Bearer gantry_<key id>_<secret>`)"),
+            AuthError::Missing => write!(
+                f,
+                "authentication required: send the metadata `authorization: Bearer <token>`"
+            ),
+            AuthError::Malformed => write!(
+                f,
+                "the authorization token is malformed (expected `Bearer gantry_<key id>_<secret>`)"
+            ),
             AuthError::UnknownKey(id) => write!(f, "API key {id} does not exist"),
             AuthError::WrongSecret(id) => write!(f, "API key {id}: the secret does not match"),
             AuthError::Expired(id) => write!(f, "API key {id} has expired"),

@@ -61,40 +61,103 @@ impl Rule {
 
 /// Every RPC of the authenticated services, by its gRPC path.
 pub const RULES: &[(&str, Rule)] = &[
-    ("/gantry.v1.AdminService/RegisterTask", rule(Role::Operator, Scope::Named)),
+    (
+        "/gantry.v1.AdminService/RegisterTask",
+        rule(Role::Operator, Scope::Named),
+    ),
     ("/gantry.v1.AdminService/GetTask", rule(Role::Viewer, Scope::Named)),
     ("/gantry.v1.AdminService/ListTasks", rule(Role::Viewer, Scope::Listing)),
-    ("/gantry.v1.AdminService/RegisterWorkflow", rule(Role::Operator, Scope::Named)),
+    (
+        "/gantry.v1.AdminService/RegisterWorkflow",
+        rule(Role::Operator, Scope::Named),
+    ),
     ("/gantry.v1.AdminService/GetWorkflow", rule(Role::Viewer, Scope::Named)),
-    ("/gantry.v1.AdminService/ListWorkflows", rule(Role::Viewer, Scope::Listing)),
-    ("/gantry.v1.AdminService/RegisterLaunchPlan", rule(Role::Operator, Scope::Named)),
-    ("/gantry.v1.AdminService/GetLaunchPlan", rule(Role::Viewer, Scope::Named)),
-    ("/gantry.v1.AdminService/ListLaunchPlans", rule(Role::Viewer, Scope::Listing)),
-    ("/gantry.v1.AdminService/CreateExecution", rule(Role::Operator, Scope::Named)),
-    ("/gantry.v1.AdminService/GetExecution", rule(Role::Viewer, Scope::Execution)),
-    ("/gantry.v1.AdminService/ListExecutions", rule(Role::Viewer, Scope::Listing)),
-    ("/gantry.v1.AdminService/GetExecutionData", rule(Role::Viewer, Scope::Execution)),
-    ("/gantry.v1.AdminService/ListNodeExecutions", rule(Role::Viewer, Scope::Execution)),
-    ("/gantry.v1.AdminService/GetNodeExecution", rule(Role::Viewer, Scope::Execution)),
-    ("/gantry.v1.AdminService/GetNodeExecutionData", rule(Role::Viewer, Scope::Execution)),
-    ("/gantry.v1.AdminService/ListTaskAttempts", rule(Role::Viewer, Scope::Execution)),
-    ("/gantry.v1.AdminService/WatchExecution", rule(Role::Viewer, Scope::Execution)),
-    ("/gantry.v1.AdminService/TerminateExecution", rule(Role::Operator, Scope::Execution)),
-    ("/gantry.v1.AdminService/RelaunchExecution", rule(Role::Operator, Scope::Execution)),
-    ("/gantry.v1.AdminService/RecoverExecution", rule(Role::Operator, Scope::Execution)),
+    (
+        "/gantry.v1.AdminService/ListWorkflows",
+        rule(Role::Viewer, Scope::Listing),
+    ),
+    (
+        "/gantry.v1.AdminService/RegisterLaunchPlan",
+        rule(Role::Operator, Scope::Named),
+    ),
+    (
+        "/gantry.v1.AdminService/GetLaunchPlan",
+        rule(Role::Viewer, Scope::Named),
+    ),
+    (
+        "/gantry.v1.AdminService/ListLaunchPlans",
+        rule(Role::Viewer, Scope::Listing),
+    ),
+    (
+        "/gantry.v1.AdminService/CreateExecution",
+        rule(Role::Operator, Scope::Named),
+    ),
+    (
+        "/gantry.v1.AdminService/GetExecution",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/ListExecutions",
+        rule(Role::Viewer, Scope::Listing),
+    ),
+    (
+        "/gantry.v1.AdminService/GetExecutionData",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/ListNodeExecutions",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/GetNodeExecution",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/GetNodeExecutionData",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/ListTaskAttempts",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/WatchExecution",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/TerminateExecution",
+        rule(Role::Operator, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/RelaunchExecution",
+        rule(Role::Operator, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/RecoverExecution",
+        rule(Role::Operator, Scope::Execution),
+    ),
     // Workers read the large inputs of their attempts too; a `gantry:` reference names its execution, a blob's key
     // is its content's hash (only someone shown the reference knows it).
     ("/gantry.v1.AdminService/ReadOffloaded", read_or_work(Scope::Execution)),
     ("/gantry.v1.WorkerService/PollTasks", rule(Role::Worker, Scope::Worker)),
     ("/gantry.v1.WorkerService/Heartbeat", rule(Role::Worker, Scope::Worker)),
-    ("/gantry.v1.WorkerService/CompleteAttempts", rule(Role::Worker, Scope::Worker)),
+    (
+        "/gantry.v1.WorkerService/CompleteAttempts",
+        rule(Role::Worker, Scope::Worker),
+    ),
     ("/gantry.v1.AuthService/CreateApiKey", rule(Role::Admin, Scope::Global)),
     ("/gantry.v1.AuthService/ListApiKeys", rule(Role::Admin, Scope::Global)),
     ("/gantry.v1.AuthService/RevokeApiKey", rule(Role::Admin, Scope::Global)),
-    ("/gantry.v1.ProjectService/CreateProject", rule(Role::Admin, Scope::Global)),
+    (
+        "/gantry.v1.ProjectService/CreateProject",
+        rule(Role::Admin, Scope::Global),
+    ),
     ("/gantry.v1.ProjectService/ListProjects", read_or_work(Scope::Listing)),
     ("/gantry.v1.ProjectService/GetProject", read_or_work(Scope::Named)),
-    ("/gantry.v1.ProjectService/ArchiveProject", rule(Role::Admin, Scope::Global)),
+    (
+        "/gantry.v1.ProjectService/ArchiveProject",
+        rule(Role::Admin, Scope::Global),
+    ),
 ];
 
 /// An RPC without a rule: admins only.

@@ -138,7 +138,10 @@ pub async fn a_project_claim_does_not_walk_other_projects_attempts(store: &gantr
     sqlx::query("ANALYZE attempts").execute(store.pool()).await.unwrap();
 
     let mut conn = store.pool().acquire().await.unwrap();
-    sqlx::query("SET enable_bitmapscan = off").execute(&mut *conn).await.unwrap();
+    sqlx::query("SET enable_bitmapscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let plan: Vec<String> = sqlx::query_scalar(
         "EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM attempts WHERE phase = 'queued' AND queue = 'q' \
          AND project = 'alpha' AND not_before <= 1 AND (deadline IS NULL OR deadline > 1) ORDER BY id LIMIT 5",
@@ -149,7 +152,10 @@ pub async fn a_project_claim_does_not_walk_other_projects_attempts(store: &gantr
     drop(conn);
     let plan = plan.join("\n");
     assert!(plan.contains("attempts_queued_project"), "{plan}");
-    assert!(!plan.contains("Rows Removed by Filter: 1"), "no other project's rows read and dropped: {plan}");
+    assert!(
+        !plan.contains("Rows Removed by Filter: 1"),
+        "no other project's rows read and dropped: {plan}"
+    );
 
     let queues = ["q".to_owned()];
     let started = std::time::Instant::now();

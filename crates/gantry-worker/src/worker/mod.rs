@@ -15,9 +15,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::token::{AuthedChannel, Bearer};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
-use crate::token::{AuthedChannel, Bearer};
 use tracing::{info, warn};
 
 use crate::context::TaskContext;

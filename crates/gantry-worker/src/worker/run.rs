@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::token::AuthedChannel;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use crate::token::AuthedChannel;
 use tracing::{debug, info, warn};
 
 use super::attempt::{AttemptJob, PendingCompletion, run_attempt};

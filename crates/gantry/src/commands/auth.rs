@@ -116,10 +116,16 @@ pub async fn auth(server: &Connection, output: OutputFormat, command: AuthComman
             for key in &keys {
                 rows.add_row(vec![
                     key.id.clone(),
-                    if key.project.is_empty() { "*".to_owned() } else { key.project.clone() },
+                    if key.project.is_empty() {
+                        "*".to_owned()
+                    } else {
+                        key.project.clone()
+                    },
                     role_name(key.role),
                     timestamp(key.created_at.as_ref()),
-                    key.expires_at.as_ref().map_or("never".to_owned(), |at| timestamp(Some(at))),
+                    key.expires_at
+                        .as_ref()
+                        .map_or("never".to_owned(), |at| timestamp(Some(at))),
                     key.revoked_at.as_ref().map_or(String::new(), |at| timestamp(Some(at))),
                     key.description.clone(),
                 ]);
@@ -182,7 +188,11 @@ async fn create(server: &Connection, output: OutputFormat, args: CreateArgs) -> 
                 "API key {} ({}{}) created. The token above is shown once: keep it (GANTRY_TOKEN, or --token).",
                 key.id,
                 role_name(key.role),
-                if key.project.is_empty() { String::new() } else { format!(" of {}", key.project) }
+                if key.project.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of {}", key.project)
+                }
             );
         }
     }

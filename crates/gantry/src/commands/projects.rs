@@ -54,7 +54,10 @@ fn print(output: OutputFormat, projects: &[pb::Project]) {
             project.id.clone(),
             project.domains.join(","),
             timestamp(project.created_at.as_ref()),
-            project.archived_at.as_ref().map_or(String::new(), |at| timestamp(Some(at))),
+            project
+                .archived_at
+                .as_ref()
+                .map_or(String::new(), |at| timestamp(Some(at))),
             project.description.clone(),
         ]);
     }
@@ -76,16 +79,34 @@ pub async fn projects(server: &Connection, output: OutputFormat, command: Projec
                 description,
                 domains,
             };
-            vec![one(client.create_project(request).await.rpc(format!("creating project {id}"))?.project)?]
+            vec![one(client
+                .create_project(request)
+                .await
+                .rpc(format!("creating project {id}"))?
+                .project)?]
         }
-        ProjectCommand::List => client.list_projects(pb::ListProjectsRequest {}).await.rpc("listing projects")?.projects,
+        ProjectCommand::List => {
+            client
+                .list_projects(pb::ListProjectsRequest {})
+                .await
+                .rpc("listing projects")?
+                .projects
+        }
         ProjectCommand::Describe { id } => {
             let request = pb::GetProjectRequest { id: id.clone() };
-            vec![one(client.get_project(request).await.rpc(format!("fetching project {id}"))?.project)?]
+            vec![one(client
+                .get_project(request)
+                .await
+                .rpc(format!("fetching project {id}"))?
+                .project)?]
         }
         ProjectCommand::Archive { id } => {
             let request = pb::ArchiveProjectRequest { id: id.clone() };
-            vec![one(client.archive_project(request).await.rpc(format!("archiving project {id}"))?.project)?]
+            vec![one(client
+                .archive_project(request)
+                .await
+                .rpc(format!("archiving project {id}"))?
+                .project)?]
         }
     };
     print(output, &shown);

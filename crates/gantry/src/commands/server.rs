@@ -86,9 +86,7 @@ pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> 
     if let Some(token) = token {
         worker = worker.token(token);
     }
-    let worker = worker
-        .concurrency(args.example_concurrency)
-        .build()?;
+    let worker = worker.concurrency(args.example_concurrency).build()?;
     worker.register_tasks().await.context("registering the example tasks")?;
     register_example_launch_plans(&connection)
         .await
