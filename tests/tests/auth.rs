@@ -102,7 +102,7 @@ async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backen
         .collect();
     assert_eq!(
         executions,
-        [alpha_execution.clone()],
+        std::slice::from_ref(&alpha_execution),
         "alpha's worker claims alpha's attempt only"
     );
     let again = worker

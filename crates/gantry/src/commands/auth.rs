@@ -156,7 +156,7 @@ async fn create(server: &Connection, output: OutputFormat, args: CreateArgs) -> 
         role: role(&args.role) as i32,
         expires_in: args
             .expires
-            .map(|expires| prost_types::Duration::try_from(expires))
+            .map(prost_types::Duration::try_from)
             .transpose()
             .context("--expires is too long")?,
         description: args.description,
