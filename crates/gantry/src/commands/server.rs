@@ -68,6 +68,7 @@ async fn ctrl_c() {
 /// certificate must name.
 pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> anyhow::Result<ExitCode> {
     let store = store_description(&args.config);
+    let auth_on = args.config.auth == gantry_server::AuthMode::Keys;
     let server = gantry_server::start(args.config).await?;
     let endpoint = client_endpoint(server.local_addr(), server.serves_tls());
     let connection = Connection {
@@ -82,6 +83,11 @@ pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> 
         return Ok(ExitCode::SUCCESS);
     }
 
+    if auth_on {
+        ensure_example_project(&connection)
+            .await
+            .context("creating the example project (with --auth keys, --token must be an admin key's)")?;
+    }
     let mut worker = gantry_examples::seed_worker(&endpoint).tls(tls);
     if let Some(token) = token {
         worker = worker.token(token);
@@ -177,6 +183,23 @@ async fn run_seed(connection: &Connection, tasks_count: i64) -> anyhow::Result<(
         execution.id
     );
     Ok(())
+}
+
+/// With authentication on, the examples' project must exist before they are registered: creates it unless it does.
+async fn ensure_example_project(connection: &Connection) -> anyhow::Result<()> {
+    use gantry_proto::v1 as pb;
+    let mut client = gantry_proto::v1::project_service_client::ProjectServiceClient::new(
+        crate::client::connect_channel(connection).await?,
+    );
+    let request = pb::CreateProjectRequest {
+        id: gantry_examples::PROJECT.to_owned(),
+        ..Default::default()
+    };
+    match client.create_project(request).await {
+        Ok(_) => Ok(()),
+        Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(()),
+        Err(status) => Err(anyhow::anyhow!("{}", status.message())),
+    }
 }
 
 /// Registers the launch plans the example `choose_plan` starts (again is fine: registration is idempotent).
