@@ -4,7 +4,9 @@
     python sdk/python/examples/seed.py run 10            # runs generate_others(tasks_count=10), prints the output
 
 Both take `--address` (default http://127.0.0.1:50051, or GANTRY_ENDPOINT) and, for an https:// address, `--ca-file`
-(GANTRY_CA_FILE), `--client-cert` and `--client-key` (GANTRY_CLIENT_CERT, GANTRY_CLIENT_KEY), as the CLI does.
+(GANTRY_CA_FILE), `--client-cert` and `--client-key` (GANTRY_CLIENT_CERT, GANTRY_CLIENT_KEY), and for a server with
+authentication `--token` (GANTRY_TOKEN: an operator key of the project, since the tasks are registered), as the CLI
+does.
 """
 
 from __future__ import annotations
