@@ -98,6 +98,25 @@ pub struct ExecutionRow {
     pub finished_at: Option<i64>,
 }
 
+/// A node [`crate::Tx::start_nodes`] started: as it was, and as the statement wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedNode {
+    /// The row as the transaction found it, for the engine to decide on.
+    pub before: NodeRow,
+    /// The row as the statement wrote it: `before` moved to `running` as of the claim.
+    pub written: NodeRow,
+}
+
+impl StartedNode {
+    /// The row as found, and as written once started at `now`.
+    pub(crate) fn start(before: NodeRow, now: i64) -> Self {
+        let mut written = before.clone();
+        written.phase = NodePhase::Running;
+        written.updated_at = now;
+        Self { before, written }
+    }
+}
+
 /// One node execution. `node_id` is the exact scoped id (`gen/0/dn3`); `parent_id` is empty at the top level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRow {

@@ -110,6 +110,7 @@ both_stores!(
     executions::locked_read_modify_write_serialises,
     nodes::ten_thousand_children_round_trip,
     nodes::lock_nodes_and_children_return_only_existing,
+    nodes::start_nodes_starts_only_queued_and_retry_waiting,
     nodes::node_key_conflict,
     nodes::abort_descendants_aborts_only_the_subtree,
     nodes::abort_whole_execution,
