@@ -1,6 +1,7 @@
 //! What an audit entry says of a request, built from the request as it arrived (before it is decoded, so that a
 //! refused request is described too): the target and a short summary of targets, input names and options. Never an
 //! input value or any other literal (default and fixed inputs of a launch plan included): inputs may hold secrets.
+//! A refused call that carried literals keeps its message only up to the field it names (`withheld`).
 //! A terminate reason is free text a person wrote and is kept by its first 64 characters, as messages quote values.
 
 use std::fmt::Write as _;
@@ -21,6 +22,8 @@ pub struct Audited {
     domain: String,
     target: String,
     summary: Vec<String>,
+    /// The request holds literals (inputs, default inputs, bindings), which a refusal's message may quote.
+    carries_literals: bool,
 }
 
 impl Audited {
@@ -32,6 +35,7 @@ impl Audited {
             domain: String::new(),
             target: String::new(),
             summary: Vec::new(),
+            carries_literals: false,
         }
     }
 
@@ -64,6 +68,7 @@ impl Audited {
             workflow.and_then(|w| w.id.as_ref()),
             "workflow",
         );
+        audited.carries_literals = true;
         if let Some(workflow) = workflow {
             audited.summary.push(format!("{} nodes", workflow.nodes.len()));
             if let Some(interface) = &workflow.interface {
@@ -81,6 +86,7 @@ impl Audited {
             plan.and_then(|p| p.id.as_ref()),
             "launch plan",
         );
+        audited.carries_literals = true;
         if let Some(plan) = plan {
             if let Some(target) = &plan.target {
                 audited.summary.push(format!("of {}", identifier(target)));
@@ -93,6 +99,7 @@ impl Audited {
 
     pub fn create_execution(principal: String, request: &pb::CreateExecutionRequest) -> Self {
         let mut audited = Audited::new("CreateExecution", principal);
+        audited.carries_literals = true;
         audited.project.clone_from(&request.project);
         audited.domain.clone_from(&request.domain);
         use pb::create_execution_request::Target;
@@ -163,6 +170,10 @@ impl Audited {
 
     /// The entry, with the call's outcome.
     pub(super) fn into_entry(self, outcome: String, message: String) -> NewAuditEntry {
+        let message = match self.carries_literals {
+            true => withheld(message),
+            false => message,
+        };
         NewAuditEntry {
             principal: self.principal,
             rpc: self.rpc.to_owned(),
@@ -190,6 +201,16 @@ impl Audited {
         if !names.is_empty() || what == "inputs" {
             self.summary.push(format!("{what}: {}", list(&names)));
         }
+    }
+}
+
+/// A refusal's message without what may describe a value: the checks of literals name the field and then say what is
+/// wrong with the value, quoting it (`input "colour": "hunter2" is not one of enum{red, blue}`, `expected enum{red,
+/// blue}, got "hunter2"`), so only what comes before the first `: ` is kept: the field, or a message without one.
+fn withheld(message: String) -> String {
+    match message.split_once(": ") {
+        Some((field, _)) => format!("{field}: … (the rest withheld from the audit log: it may quote an input value)"),
+        None => message,
     }
 }
 
@@ -254,6 +275,22 @@ mod tests {
         );
         assert_eq!((entry.project.as_str(), entry.domain.as_str()), ("demo", "dev"));
         assert!(!format!("{entry:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_refusal_quoting_a_value_is_recorded_without_it() {
+        let request = pb::CreateExecutionRequest::default();
+        let entry = Audited::create_execution("alice".to_owned(), &request).into_entry(
+            "INVALID_ARGUMENT".into(),
+            "input \"colour\": \"hunter2\" is not one of enum{red, blue}".into(),
+        );
+        assert_eq!(
+            entry.message,
+            "input \"colour\": … (the rest withheld from the audit log: it may quote an input value)"
+        );
+        let terminate = Audited::terminate("alice".to_owned(), &pb::TerminateExecutionRequest::default())
+            .into_entry("NOT_FOUND".into(), "id: execution x not found".into());
+        assert_eq!(terminate.message, "id: execution x not found", "no literals: kept whole");
     }
 
     #[test]
