@@ -14,6 +14,7 @@ const HEALTH_FILE: &str = "grpc/health/v1/health.proto";
 const SERVICES: [&str; 3] = [
     "gantry.v1.AdminService",
     "gantry.v1.WorkerService",
+    "gantry.v1.AuditService",
     "grpc.health.v1.Health",
 ];
 

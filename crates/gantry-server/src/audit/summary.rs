@@ -12,6 +12,10 @@ use gantry_proto::v1 as pb;
 
 /// The longest summary kept, in bytes (cut at a character boundary, with `…`).
 const SUMMARY_BYTES: usize = 1_024;
+/// The longest project, domain, target or principal kept: a refused request's fields may be of any length.
+const FIELD_BYTES: usize = 300;
+/// The longest status message kept (a worker's error message is cut at 8 KiB too).
+const MESSAGE_BYTES: usize = 8 * 1_024;
 
 /// An audited call as its handler describes it, before it ran.
 #[derive(Debug, Clone)]
@@ -175,14 +179,14 @@ impl Audited {
             false => message,
         };
         NewAuditEntry {
-            principal: self.principal,
+            principal: capped(&self.principal, FIELD_BYTES),
             rpc: self.rpc.to_owned(),
-            project: self.project,
-            domain: self.domain,
-            target: self.target,
-            summary: capped(self.summary.join("; ")),
+            project: capped(&self.project, FIELD_BYTES),
+            domain: capped(&self.domain, FIELD_BYTES),
+            target: capped(&self.target, FIELD_BYTES),
+            summary: capped(&self.summary.join("; "), SUMMARY_BYTES),
             outcome,
-            message,
+            message: capped(&message, MESSAGE_BYTES),
         }
     }
 
@@ -226,17 +230,22 @@ fn list(names: &[&str]) -> String {
     }
 }
 
-fn capped(mut summary: String) -> String {
-    if summary.len() <= SUMMARY_BYTES {
-        return summary;
+/// `text` as stored: control characters (NUL included, which Postgres does not store in text) written as escapes,
+/// and cut at `max` bytes (at a character, with `…`). A refused request's fields are recorded as they came.
+fn capped(text: &str, max: usize) -> String {
+    let mut kept = String::with_capacity(text.len().min(max + 4));
+    for character in text.chars() {
+        if kept.len() >= max {
+            kept.push('…');
+            break;
+        }
+        if character.is_control() {
+            let _ = write!(kept, "{}", character.escape_default());
+        } else {
+            kept.push(character);
+        }
     }
-    let mut cut = SUMMARY_BYTES;
-    while !summary.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    summary.truncate(cut);
-    let _ = write!(summary, "…");
-    summary
+    kept
 }
 
 #[cfg(test)]
@@ -294,9 +303,16 @@ mod tests {
     }
 
     #[test]
-    fn long_summaries_are_cut_at_a_character() {
-        let summary = capped("é".repeat(SUMMARY_BYTES));
+    fn long_fields_are_cut_at_a_character_and_control_characters_escaped() {
+        let summary = capped(&"é".repeat(SUMMARY_BYTES), SUMMARY_BYTES);
         assert!(summary.len() <= SUMMARY_BYTES + "…".len());
         assert!(summary.ends_with('…'));
+        assert_eq!(capped("de\0mo\n", FIELD_BYTES), "de\\u{0}mo\\n");
+        let request = pb::CreateExecutionRequest {
+            project: "p".repeat(2_000_000),
+            ..Default::default()
+        };
+        let entry = Audited::create_execution("alice".to_owned(), &request).into_entry("OK".into(), String::new());
+        assert_eq!(entry.project.len(), FIELD_BYTES + "…".len());
     }
 }
