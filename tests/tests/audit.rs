@@ -365,8 +365,8 @@ async fn a_refusal_quoting_an_input_value_is_recorded_without_it() {
     server.stop().await;
 }
 
-/// A failed audit write fails the call, saying how the call itself ended; the change was made, and the next call,
-/// with the table back, is audited again.
+/// A failed audit write fails a call that succeeded, saying so (the change was made, and the next call, with the
+/// table back, is audited again); a refused call keeps its own error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_audit_write_fails_the_call() {
     let server = TestServer::start(Backend::Postgres).await;
@@ -390,6 +390,14 @@ async fn a_failed_audit_write_fails_the_call() {
         "audit log: the entry of this RegisterTask could not be written (storage failure); the call itself \
          succeeded (secret_task@1): check before repeating it"
     );
+    let missing = admin
+        .terminate_execution(pb::TerminateExecutionRequest {
+            id: uuid::Uuid::now_v7().to_string(),
+            reason: String::new(),
+        })
+        .await
+        .expect_err("no such execution");
+    assert_eq!(missing.code(), Code::NotFound, "its own error: {missing:?}");
     sqlx::query("ALTER TABLE audit_entries_away RENAME TO audit_entries")
         .execute(&db)
         .await

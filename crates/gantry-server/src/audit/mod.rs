@@ -7,11 +7,12 @@
 //! key and project RPCs of authentication, say) is audited by adding its name to [`AUDITED`] and wrapping its
 //! handler the same way; `ListAuditEntries` filters by the names in the table.
 //!
-//! **A failed audit write fails the call**: the client gets the write's error (UNAVAILABLE when the database is
-//! unreachable, INTERNAL otherwise) instead of the call's answer, with a message saying how the call itself ended,
-//! and the server logs the entry it could not write as an error. No change is answered as done without its entry;
-//! the change itself may have committed before the write failed, which the message says, and the mutating RPCs are
-//! idempotent by name, so a client retries as after any UNAVAILABLE.
+//! **A failed audit write fails the call**: a call that succeeded is answered with the write's error instead
+//! (UNAVAILABLE when the database is unreachable, INTERNAL otherwise), with a message saying that the call itself
+//! succeeded, so that no change is answered as done without its entry; the change did commit, and the mutating RPCs
+//! are idempotent by name, so a client retries as after any UNAVAILABLE and finds it. A call that failed keeps its
+//! own error (it is refused either way, and during an outage that error already says the database is unavailable).
+//! Either way the server logs the entry it could not write, as an error: nothing is lost silently.
 
 mod service;
 mod summary;
@@ -66,47 +67,52 @@ impl Audit {
             Err(status) => (code_name(status.code()), status.message().to_owned()),
         };
         let entry = audited.into_entry(outcome, message);
-        let rpc = entry.rpc.clone();
-        let ended = describe(&entry);
-        match self.engine.record_audit(entry.clone()).await {
-            Ok(_) => result,
-            Err(error) => {
-                tracing::error!(
-                    rpc = %entry.rpc,
-                    principal = %entry.principal,
-                    project = %entry.project,
-                    domain = %entry.domain,
-                    target = %entry.target,
-                    summary = %entry.summary,
-                    outcome = %entry.outcome,
-                    error = %error,
-                    "audit entry not written; the call fails"
-                );
-                let status = to_status(error);
-                Err(Status::new(
-                    status.code(),
-                    format!(
-                        "audit log: the entry of this {rpc} could not be written ({}); the call itself {ended}",
-                        status.message()
-                    ),
-                ))
-            }
+        let Err(error) = self.engine.record_audit(entry.clone()).await else {
+            return result;
+        };
+        if result.is_err() {
+            // Refused either way: the call's own error says why.
+            log_unwritten(&entry, &error, "audit entry of a refused call not written");
+            return result;
         }
+        log_unwritten(&entry, &error, "audit entry not written; the call fails");
+        let status = to_status(error);
+        Err(Status::new(
+            status.code(),
+            format!(
+                "audit log: the entry of this {} could not be written ({}); the call itself {}",
+                entry.rpc,
+                status.message(),
+                describe(&entry)
+            ),
+        ))
     }
 }
 
-/// How a call ended, for the message of a failed audit write.
+/// Logs an entry that could not be written, whole, so that the log holds what the audit log misses.
+fn log_unwritten(entry: &NewAuditEntry, error: &gantry_engine::EngineError, what: &str) {
+    tracing::error!(
+        rpc = %entry.rpc,
+        principal = %entry.principal,
+        project = %entry.project,
+        domain = %entry.domain,
+        target = %entry.target,
+        summary = %entry.summary,
+        outcome = %entry.outcome,
+        message = %entry.message,
+        error = %error,
+        "{what}"
+    );
+}
+
+/// How a call that succeeded ended, for the message of a failed audit write.
 fn describe(entry: &NewAuditEntry) -> String {
-    if entry.outcome == "OK" {
-        let target = if entry.target.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", entry.target)
-        };
-        format!("succeeded{target}: check before repeating it")
+    let target = if entry.target.is_empty() {
+        String::new()
     } else {
-        format!("failed with {}: {}", entry.outcome, entry.message)
-    }
+        format!(" ({})", entry.target)
+    };
+    format!("succeeded{target}: check before repeating it")
 }
 
 /// The caller's principal, for a handler about to consume its request.
