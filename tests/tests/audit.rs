@@ -185,10 +185,16 @@ async fn every_mutation_is_audited(backend: Backend) {
     );
     assert_eq!(task.summary, "task; inputs: password; outputs: out");
     let plan = by_rpc("RegisterLaunchPlan", "OK");
-    assert_eq!(plan.summary, "launch plan; of demo/dev/secret_task@1; fixed inputs: password");
+    assert_eq!(
+        plan.summary,
+        "launch plan; of demo/dev/secret_task@1; fixed inputs: password"
+    );
     let create = by_rpc("CreateExecution", "OK");
     assert_eq!(create.target, created.id, "the execution created");
-    assert_eq!(create.summary, "task demo/dev/secret_task@1; inputs: password; name \"first\"");
+    assert_eq!(
+        create.summary,
+        "task demo/dev/secret_task@1; inputs: password; name \"first\""
+    );
     let terminate = by_rpc("TerminateExecution", "OK");
     assert_eq!(
         (terminate.project.as_str(), terminate.target.as_str()),
@@ -281,7 +287,10 @@ async fn every_mutation_is_audited(backend: Backend) {
     let later = all(&mut auditor, since_relaunch, 100).await;
     assert!(later.iter().all(|e| millis(e) >= at), "since is inclusive");
     assert!(later.iter().any(|e| e.rpc == "RelaunchExecution"));
-    assert_eq!(lines(&later).last().map(String::as_str), Some("bob TerminateExecution NOT_FOUND"));
+    assert_eq!(
+        lines(&later).last().map(String::as_str),
+        Some("bob TerminateExecution NOT_FOUND")
+    );
     let before_relaunch = pb::ListAuditEntriesRequest {
         until: Some(relaunch_time),
         ..Default::default()
@@ -351,9 +360,16 @@ async fn a_refusal_quoting_an_input_value_is_recorded_without_it() {
     let mut wrong = run_secret("wrong");
     wrong.target = Some(pb::create_execution_request::Target::Task(id("colour_task").into()));
     wrong.inputs = Some(LiteralMap::from([("colour".to_owned(), Literal::String(SECRET.to_owned()))]).into());
-    let refused = alice.create_execution(wrong).await.expect_err("not one of the enum's values");
+    let refused = alice
+        .create_execution(wrong)
+        .await
+        .expect_err("not one of the enum's values");
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert!(refused.message().contains(SECRET), "the client is told: {}", refused.message());
+    assert!(
+        refused.message().contains(SECRET),
+        "the client is told: {}",
+        refused.message()
+    );
     let mut auditor = principals::audit(&server, "root").await;
     let entries = all(&mut auditor, list("alice", "", "CreateExecution"), 10).await;
     let [entry] = entries.as_slice() else {
@@ -361,7 +377,11 @@ async fn a_refusal_quoting_an_input_value_is_recorded_without_it() {
     };
     assert_eq!(entry.outcome, "INVALID_ARGUMENT");
     assert!(!entry.message.contains(SECRET), "{}", entry.message);
-    assert!(entry.message.starts_with("input \"colour\": … (the rest withheld"), "{}", entry.message);
+    assert!(
+        entry.message.starts_with("input \"colour\": … (the rest withheld"),
+        "{}",
+        entry.message
+    );
     server.stop().await;
 }
 

@@ -673,7 +673,11 @@ async fn every_rpc_answers_every_documented_error(backend: Backend) {
 
     let worker = server.worker().await;
     let mut rows = table(&admin, &worker, &world);
-    rows.extend(audit_rows(&AuditServiceClient::connect(server.endpoint.clone()).await.expect("audit client")));
+    rows.extend(audit_rows(
+        &AuditServiceClient::connect(server.endpoint.clone())
+            .await
+            .expect("audit client"),
+    ));
     let mut failures = Vec::new();
     let mut covered: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
     for Row {

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use gantry_core::model::Literal;
 use gantry_proto::v1 as pb;
 use gantry_server::Slots;
 use gantry_tests::client::{register_raw_tasks, task_request};
 use gantry_tests::principals;
 use gantry_tests::{Backend, TestServer};
-use gantry_core::model::Literal;
 use tonic::Code;
 
 /// Waits (at most 30 s) until `principal` holds `count` of `slots`.
@@ -54,7 +54,9 @@ async fn one_principal_over_the_rate_is_refused_while_another_is_served() {
     };
     assert!(served >= 5, "the burst is served first: {served}");
     assert!(
-        refused.message().starts_with("rate limit: principal \"alice\" made more than 2 requests a second (--rate-limit)"),
+        refused
+            .message()
+            .starts_with("rate limit: principal \"alice\" made more than 2 requests a second (--rate-limit)"),
         "{}",
         refused.message()
     );
@@ -160,7 +162,11 @@ async fn long_polls_are_held_to_their_maximum_and_given_back_on_cancel_and_shutd
         refused.message(),
         "principal \"alice\" has 1 long polls waiting already, the most allowed (--max-polls-per-principal 1)"
     );
-    let at_once = alice.poll_tasks(poll(0)).await.expect("a poll without a wait").into_inner();
+    let at_once = alice
+        .poll_tasks(poll(0))
+        .await
+        .expect("a poll without a wait")
+        .into_inner();
     assert!(at_once.assignments.is_empty());
     // Bob's long poll is his own.
     let mut bob = principals::worker(&server, "bob").await;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gantry_core::state::NodePhase;
 use gantry_store::{
-    Announcement, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow, Store, StoreError, StoreResult, Tx,
+    Announcement, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;

@@ -21,8 +21,8 @@ use tonic::{Request, Response, Status};
 use crate::audit::{self, Audit, Audited};
 use crate::caller::Caller;
 use crate::data::{self, mode};
-use crate::fair_use::FairUseState;
 use crate::edge;
+use crate::fair_use::FairUseState;
 use crate::paging::{fit, page};
 use crate::records;
 use crate::status::{IntoStatus, parse_id};
@@ -452,7 +452,6 @@ impl AdminApi {
         &self,
         r: pb::CreateExecutionRequest,
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
-
         edge::project_or_domain("project", &r.project)?;
         edge::project_or_domain("domain", &r.domain)?;
         edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;

@@ -216,7 +216,11 @@ impl ServerConfig {
     pub fn fair_use(&self) -> FairUse {
         FairUse {
             rate_per_second: self.rate_limit,
-            burst: if self.rate_burst == 0 { self.rate_limit } else { self.rate_burst },
+            burst: if self.rate_burst == 0 {
+                self.rate_limit
+            } else {
+                self.rate_burst
+            },
             polls_per_principal: self.max_polls_per_principal,
             watches_per_principal: self.max_watches_per_principal,
         }

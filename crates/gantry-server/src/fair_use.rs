@@ -79,8 +79,16 @@ impl FairUseState {
         });
         FairUseState {
             limiter,
-            polls: Slots::new("long polls waiting", "--max-polls-per-principal", limits.polls_per_principal),
-            watches: Slots::new("watches open", "--max-watches-per-principal", limits.watches_per_principal),
+            polls: Slots::new(
+                "long polls waiting",
+                "--max-polls-per-principal",
+                limits.polls_per_principal,
+            ),
+            watches: Slots::new(
+                "watches open",
+                "--max-watches-per-principal",
+                limits.watches_per_principal,
+            ),
         }
     }
 
@@ -101,7 +109,9 @@ struct Limiter {
 
 impl std::fmt::Debug for Limiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limiter").field("rate", &self.rate).finish_non_exhaustive()
+        f.debug_struct("Limiter")
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
     }
 }
 
@@ -309,7 +319,11 @@ mod tests {
         }
         let refused = send(&mut service, "alice", path).await;
         assert_eq!(refused.as_deref(), Some("8"), "RESOURCE_EXHAUSTED");
-        assert_eq!(send(&mut service, "bob", path).await, None, "another principal's bucket is full");
+        assert_eq!(
+            send(&mut service, "bob", path).await,
+            None,
+            "another principal's bucket is full"
+        );
         assert_eq!(
             send(&mut service, "alice", "/grpc.health.v1.Health/Check").await,
             None,
@@ -340,9 +354,14 @@ mod tests {
         });
         let mut service = state.rate_layer().layer(Echo);
         for _ in 0..1_000 {
-            assert_eq!(send(&mut service, "alice", "/gantry.v1.AdminService/GetTask").await, None);
+            assert_eq!(
+                send(&mut service, "alice", "/gantry.v1.AdminService/GetTask").await,
+                None
+            );
         }
-        let held: Vec<Slot> = (0..1_000).map(|_| state.polls.take("alice").expect("no limit")).collect();
+        let held: Vec<Slot> = (0..1_000)
+            .map(|_| state.polls.take("alice").expect("no limit"))
+            .collect();
         assert_eq!(state.polls.held("alice"), 1_000);
         drop(held);
         assert_eq!(state.polls.held("alice"), 0);
@@ -365,6 +384,9 @@ mod tests {
         let again = slots.take("alice").expect("a slot given back is free again");
         drop((second, again, bob));
         assert_eq!(slots.held("alice"), 0);
-        assert!(slots.held.borrow().is_empty(), "no entry left for principals holding nothing");
+        assert!(
+            slots.held.borrow().is_empty(),
+            "no entry left for principals holding nothing"
+        );
     }
 }

@@ -22,9 +22,12 @@ pub fn caller_of<B>(request: &http::Request<B>) -> Caller {
         .unwrap_or_else(Caller::developer)
 }
 
+/// The function of an [`Identify`].
+type IdentifyFn = dyn Fn(&http::HeaderMap) -> Option<Caller> + Send + Sync;
+
 /// Says who made a request, from its headers; `None` leaves the request without a caller (the developer).
 #[derive(Clone)]
-pub struct Identify(Arc<dyn Fn(&http::HeaderMap) -> Option<Caller> + Send + Sync>);
+pub struct Identify(Arc<IdentifyFn>);
 
 impl Identify {
     pub fn new(identify: impl Fn(&http::HeaderMap) -> Option<Caller> + Send + Sync + 'static) -> Self {

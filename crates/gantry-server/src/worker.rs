@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::caller::Caller;
 use crate::config::REQUEST_LIMITS;
-use crate::fair_use::FairUseState;
 use crate::edge;
+use crate::fair_use::FairUseState;
 use crate::records::timestamp;
 use crate::status::{IntoStatus, to_status, within};
 

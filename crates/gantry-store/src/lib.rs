@@ -25,8 +25,8 @@ use uuid::Uuid;
 pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
-    AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow,
+    AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow,
 };
 pub use sqlite::SqliteStore;
 

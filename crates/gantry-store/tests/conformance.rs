@@ -23,7 +23,9 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, audit, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts};
+pub use conformance::{
+    attempts, audit, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts,
+};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {

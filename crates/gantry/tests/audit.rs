@@ -31,7 +31,14 @@ async fn json(server: &TestServer, args: &[&str]) -> Vec<Value> {
 fn lines(entries: &[Value]) -> Vec<String> {
     entries
         .iter()
-        .map(|e| format!("{} {} {}", e["principal"].as_str().unwrap(), e["rpc"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["principal"].as_str().unwrap(),
+                e["rpc"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -56,7 +63,9 @@ async fn audit_list_shows_who_did_what_as_a_table_and_as_json() {
     .expect("terminate");
     let refused = bob
         .create_execution(pb::CreateExecutionRequest {
-            target: Some(pb::create_execution_request::Target::Task(raw_worker::id("nope").into())),
+            target: Some(pb::create_execution_request::Target::Task(
+                raw_worker::id("nope").into(),
+            )),
             ..task_request("", "nope", Literal::Integer(1))
         })
         .await
@@ -77,7 +86,10 @@ async fn audit_list_shows_who_did_what_as_a_table_and_as_json() {
     let create = &everything[2];
     assert_eq!(create["target"], created.id.as_str());
     assert_eq!(create["project"], "demo");
-    assert_eq!(create["summary"], "task demo/dev/other_task@1; inputs: index; name \"audited\"");
+    assert_eq!(
+        create["summary"],
+        "task demo/dev/other_task@1; inputs: index; name \"audited\""
+    );
     assert!(!create["id"].as_str().unwrap().is_empty());
     assert!(create["time"].as_str().unwrap().ends_with('Z'));
     assert!(everything[0]["message"].as_str().unwrap().contains("nope"));
@@ -87,12 +99,29 @@ async fn audit_list_shows_who_did_what_as_a_table_and_as_json() {
         lines(&json(&server, &["--rpc", "CreateExecution", "--project", "demo"]).await),
         ["bob CreateExecution NOT_FOUND", "alice CreateExecution OK"]
     );
-    assert_eq!(lines(&json(&server, &["--limit", "1"]).await), ["bob CreateExecution NOT_FOUND"]);
-    assert_eq!(json(&server, &["--since", "1h", "--limit", "3"]).await.len(), 3, "pages of a limit");
+    assert_eq!(
+        lines(&json(&server, &["--limit", "1"]).await),
+        ["bob CreateExecution NOT_FOUND"]
+    );
+    assert_eq!(
+        json(&server, &["--since", "1h", "--limit", "3"]).await.len(),
+        3,
+        "pages of a limit"
+    );
     assert!(json(&server, &["--until", "2000-01-01T00:00:00Z"]).await.is_empty());
 
     let table = common::stdout(&gantry(&server, &["audit", "list", "--principal", "alice"]).await);
-    for expected in ["TIME", "PRINCIPAL", "RPC", "TARGET", "OUTCOME", "SUMMARY", "alice", "CreateExecution", "OK"] {
+    for expected in [
+        "TIME",
+        "PRINCIPAL",
+        "RPC",
+        "TARGET",
+        "OUTCOME",
+        "SUMMARY",
+        "alice",
+        "CreateExecution",
+        "OK",
+    ] {
         assert!(table.contains(expected), "{expected} in {table}");
     }
     assert!(table.contains(&format!("demo/dev {}", created.id)), "{table}");

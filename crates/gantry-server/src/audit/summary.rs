@@ -299,7 +299,10 @@ mod tests {
         );
         let terminate = Audited::terminate("alice".to_owned(), &pb::TerminateExecutionRequest::default())
             .into_entry("NOT_FOUND".into(), "id: execution x not found".into());
-        assert_eq!(terminate.message, "id: execution x not found", "no literals: kept whole");
+        assert_eq!(
+            terminate.message, "id: execution x not found",
+            "no literals: kept whole"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::{Dialect, SqlStore, read_execution, read_resource, read_spec};
 use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, page_limit, resource_table};
 use crate::error::conflict_or;
 use crate::rows::{
-    AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+    AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind,
+    ResourceRow, SpecRow,
 };
 use crate::{Announcement, Store, StoreResult, Tx};
 
@@ -233,7 +234,10 @@ where
             .as_deref()
             .map(|after| {
                 Uuid::parse_str(after).map_err(|_| {
-                    crate::StoreError::InvalidPage(format!("{} is not an audit entry id", gantry_core::names::quote(after)))
+                    crate::StoreError::InvalidPage(format!(
+                        "{} is not an audit entry id",
+                        gantry_core::names::quote(after)
+                    ))
                 })
             })
             .transpose()?;

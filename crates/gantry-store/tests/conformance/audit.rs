@@ -30,7 +30,9 @@ fn page(after: Option<&AuditRow>, limit: u32) -> Page {
 /// The rpc of each listed entry, newest first.
 async fn listed(store: &dyn Store, filter: AuditFilter) -> Vec<String> {
     let rows = store.list_audit_entries(&filter, &page(None, 100)).await.unwrap();
-    rows.into_iter().map(|row| format!("{}:{}", row.principal, row.rpc)).collect()
+    rows.into_iter()
+        .map(|row| format!("{}:{}", row.principal, row.rpc))
+        .collect()
 }
 
 pub async fn audit_entries_filter_and_page_newest_first(store: &dyn Store) {
@@ -65,12 +67,18 @@ pub async fn audit_entries_filter_and_page_newest_first(store: &dyn Store) {
         project: Some("p2".to_owned()),
         ..AuditFilter::default()
     };
-    assert_eq!(listed(store, p2).await, ["bob:TerminateExecution", "alice:CreateExecution"]);
+    assert_eq!(
+        listed(store, p2).await,
+        ["bob:TerminateExecution", "alice:CreateExecution"]
+    );
     let creations = AuditFilter {
         rpc: Some("CreateExecution".to_owned()),
         ..AuditFilter::default()
     };
-    assert_eq!(listed(store, creations).await, ["alice:CreateExecution", "bob:CreateExecution"]);
+    assert_eq!(
+        listed(store, creations).await,
+        ["alice:CreateExecution", "bob:CreateExecution"]
+    );
     let window = AuditFilter {
         since: Some(200),
         until: Some(400),
@@ -113,6 +121,9 @@ pub async fn audit_entries_filter_and_page_newest_first(store: &dyn Store) {
         .expect_err("a made-up token");
     assert!(matches!(refused, StoreError::InvalidPage(_)), "{refused:?}");
 
-    let again = store.insert_audit_entry(&written[0]).await.expect_err("the same id twice");
+    let again = store
+        .insert_audit_entry(&written[0])
+        .await
+        .expect_err("the same id twice");
     assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
 }

@@ -74,10 +74,7 @@ pub async fn audit(server: &Connection, output: OutputFormat, command: AuditComm
             page_size: remaining.min(1000),
             page_token,
         };
-        let page = client
-            .list_audit_entries(request)
-            .await
-            .rpc("listing audit entries")?;
+        let page = client.list_audit_entries(request).await.rpc("listing audit entries")?;
         entries.extend(page.entries);
         page_token = page.next_page_token;
         if page_token.is_empty() {
