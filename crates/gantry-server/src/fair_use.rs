@@ -25,7 +25,7 @@ use tonic::Status;
 use tonic::codegen::{BoxFuture, Service};
 use tower::Layer;
 
-use crate::identify::caller_of;
+use crate::identify::principal_of;
 
 /// The health service's path prefix: load balancers' probes are not a principal's work.
 const HEALTH: &str = "/grpc.health.v1.Health/";
@@ -175,7 +175,7 @@ where
         if let Some(limiter) = &self.limiter
             && !request.uri().path().starts_with(HEALTH)
         {
-            let principal = caller_of(&request).principal;
+            let principal = principal_of(&request);
             if let Err(status) = limiter.admit(&principal) {
                 return Box::pin(std::future::ready(Ok(status.into_http())));
             }

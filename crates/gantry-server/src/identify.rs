@@ -12,14 +12,13 @@ use tower::Layer;
 
 use crate::caller::Caller;
 
-/// The caller of a request as the router's layers see it: what the authentication layer (or [`Identify`]) put into
-/// its extensions, the developer when nothing did.
-pub fn caller_of<B>(request: &http::Request<B>) -> Caller {
-    request
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or_else(Caller::developer)
+/// The principal of a request as the router's layers see it: the caller's that the authentication layer (or
+/// [`Identify`]) put into its extensions, the developer's when nothing did.
+pub fn principal_of<B>(request: &http::Request<B>) -> String {
+    match request.extensions().get::<Caller>() {
+        Some(caller) => caller.principal.clone(),
+        None => Caller::developer().principal,
+    }
 }
 
 /// The function of an [`Identify`].
