@@ -19,6 +19,7 @@ const PROTO_FILES: &[&str] = &[
     "gantry/v1/execution.proto",
     "gantry/v1/admin.proto",
     "gantry/v1/worker.proto",
+    "gantry/v1/audit.proto",
 ];
 
 /// The standard health service's proto, served by tonic-health; only its descriptor is built here.

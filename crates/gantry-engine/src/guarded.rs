@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gantry_core::state::NodePhase;
 use gantry_store::{
-    Announcement, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow, Store, StoreError, StoreResult, Tx,
+    Announcement, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -148,5 +148,13 @@ impl Store for GuardedStore {
 
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
         self.guard(self.store().listen()).await
+    }
+
+    async fn insert_audit_entry(&self, entry: &AuditRow) -> StoreResult<()> {
+        self.guard(self.store().insert_audit_entry(entry)).await
+    }
+
+    async fn list_audit_entries(&self, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditRow>> {
+        self.guard(self.store().list_audit_entries(filter, page)).await
     }
 }

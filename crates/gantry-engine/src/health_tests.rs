@@ -142,6 +142,18 @@ impl Store for Switched {
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
         self.reach().await?.listen().await
     }
+
+    async fn insert_audit_entry(&self, entry: &gantry_store::AuditRow) -> StoreResult<()> {
+        self.reach().await?.insert_audit_entry(entry).await
+    }
+
+    async fn list_audit_entries(
+        &self,
+        filter: &gantry_store::AuditFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<gantry_store::AuditRow>> {
+        self.reach().await?.list_audit_entries(filter, page).await
+    }
 }
 
 async fn start() -> (Engine, Arc<Switched>, crate::EngineTasks) {

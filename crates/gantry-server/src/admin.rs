@@ -1,5 +1,7 @@
 //! The admin service: registrations, executions, node executions, attempts, watch and terminate. Handlers decode and
 //! validate (`TryFrom` from the wire), call the engine (its typed reads for reads), and map the result; nothing else.
+//! The mutating ones run in `audit::Audit::record`, which writes their audit entry before they are answered (their
+//! bodies are the `*_call` methods below), and a watch holds one of its principal's watch slots while it streams.
 
 use std::pin::Pin;
 
@@ -16,8 +18,11 @@ use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::audit::{self, Audit, Audited};
+use crate::caller::Caller;
 use crate::data::{self, mode};
 use crate::edge;
+use crate::fair_use::FairUseState;
 use crate::paging::{fit, page};
 use crate::records;
 use crate::status::{IntoStatus, parse_id};
@@ -27,11 +32,17 @@ use crate::watch;
 #[derive(Debug, Clone)]
 pub struct AdminApi {
     engine: Engine,
+    audit: Audit,
+    fair_use: FairUseState,
 }
 
 impl AdminApi {
-    pub fn new(engine: Engine) -> Self {
-        AdminApi { engine }
+    pub fn new(engine: Engine, fair_use: FairUseState) -> Self {
+        AdminApi {
+            audit: Audit::new(engine.clone()),
+            engine,
+            fair_use,
+        }
     }
 }
 
@@ -78,9 +89,13 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RegisterTaskRequest>,
     ) -> Result<Response<pb::RegisterTaskResponse>, Status> {
-        let task: TaskTemplate = required("task", request.into_inner().task)?;
-        let created = register(self, Registration::Task(task)).await?;
-        Ok(Response::new(pb::RegisterTaskResponse { created }))
+        let audited = Audited::register_task(audit::principal(&request), request.get_ref());
+        let result = async {
+            let task: TaskTemplate = required("task", request.into_inner().task)?;
+            let created = register(self, Registration::Task(task)).await?;
+            Ok(Response::new(pb::RegisterTaskResponse { created }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 
     async fn get_task(&self, request: Request<pb::GetTaskRequest>) -> Result<Response<pb::GetTaskResponse>, Status> {
@@ -102,16 +117,20 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RegisterWorkflowRequest>,
     ) -> Result<Response<pb::RegisterWorkflowResponse>, Status> {
-        let workflow: WorkflowTemplate = required("workflow", request.into_inner().workflow)?;
-        let limit = self.engine.config().limits.spec_nodes;
-        if workflow.nodes.len() as u64 > limit {
-            return Err(Status::resource_exhausted(format!(
-                "workflow.nodes: {} given, over the limit of {limit}",
-                workflow.nodes.len()
-            )));
-        }
-        let created = register(self, Registration::Workflow(workflow)).await?;
-        Ok(Response::new(pb::RegisterWorkflowResponse { created }))
+        let audited = Audited::register_workflow(audit::principal(&request), request.get_ref());
+        let result = async {
+            let workflow: WorkflowTemplate = required("workflow", request.into_inner().workflow)?;
+            let limit = self.engine.config().limits.spec_nodes;
+            if workflow.nodes.len() as u64 > limit {
+                return Err(Status::resource_exhausted(format!(
+                    "workflow.nodes: {} given, over the limit of {limit}",
+                    workflow.nodes.len()
+                )));
+            }
+            let created = register(self, Registration::Workflow(workflow)).await?;
+            Ok(Response::new(pb::RegisterWorkflowResponse { created }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 
     async fn get_workflow(
@@ -142,9 +161,13 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::RegisterLaunchPlanRequest>,
     ) -> Result<Response<pb::RegisterLaunchPlanResponse>, Status> {
-        let plan: LaunchPlan = required("launch_plan", request.into_inner().launch_plan)?;
-        let created = register(self, Registration::LaunchPlan(plan)).await?;
-        Ok(Response::new(pb::RegisterLaunchPlanResponse { created }))
+        let audited = Audited::register_launch_plan(audit::principal(&request), request.get_ref());
+        let result = async {
+            let plan: LaunchPlan = required("launch_plan", request.into_inner().launch_plan)?;
+            let created = register(self, Registration::LaunchPlan(plan)).await?;
+            Ok(Response::new(pb::RegisterLaunchPlanResponse { created }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 
     async fn get_launch_plan(
@@ -174,44 +197,12 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::CreateExecutionRequest>,
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
-        let r = request.into_inner();
-        edge::project_or_domain("project", &r.project)?;
-        edge::project_or_domain("domain", &r.domain)?;
-        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-        let target = match r.target {
-            Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
-            Some(pb::create_execution_request::Target::Workflow(id)) => {
-                Target::Workflow(required("workflow", Some(id))?)
-            }
-            Some(pb::create_execution_request::Target::LaunchPlan(id)) => {
-                Target::LaunchPlan(required("launch_plan", Some(id))?)
-            }
-            None => {
-                return Err(Status::invalid_argument(
-                    "target is required: a task, workflow or launch plan",
-                ));
-            }
+        let audited = Audited::create_execution(audit::principal(&request), request.get_ref());
+        let result = self.create_execution_call(request.into_inner()).await;
+        let learned = |response: &pb::CreateExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), response.created, true);
         };
-        let inputs: LiteralMap = match r.inputs {
-            Some(inputs) => required("inputs", Some(inputs))?,
-            None => LiteralMap::new(),
-        };
-        let request = CreateExecution {
-            project: r.project,
-            domain: r.domain,
-            name: (!r.name.is_empty()).then_some(r.name),
-            target,
-            inputs,
-            max_parallelism: r.max_parallelism,
-            overwrite_cache: r.overwrite_cache,
-            origin: Default::default(),
-            timeout: gantry_proto::convert::timeout_from_pb("timeout", r.timeout)?,
-        };
-        let (execution, created) = self.engine.create_execution(request).await.or_status()?;
-        Ok(Response::new(pb::CreateExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-            created,
-        }))
+        self.audit.record(audited, result, learned).await
     }
 
     async fn get_execution(
@@ -350,6 +341,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::WatchExecutionRequest>,
     ) -> Result<Response<Self::WatchExecutionStream>, Status> {
+        let principal = Caller::of(&request).principal;
         let r = request.into_inner();
         if r.include_snapshot && r.after_sequence != 0 {
             return Err(Status::invalid_argument(
@@ -362,59 +354,83 @@ impl AdminService for AdminApi {
             ));
         }
         let execution = self.find_execution(&r.execution_id).await?;
+        let slot = self.fair_use.watches.take(&principal)?;
         let stream = watch::stream(self.engine.clone(), execution, r.include_snapshot);
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(watch::holding(stream, slot))))
     }
 
     async fn terminate_execution(
         &self,
         request: Request<pb::TerminateExecutionRequest>,
     ) -> Result<Response<pb::TerminateExecutionResponse>, Status> {
-        let r = request.into_inner();
-        let id = parse_id("id", &r.id)?;
-        let reason = if r.reason.is_empty() {
-            "terminated by request".to_owned()
-        } else {
-            edge::capped_message(r.reason)
+        let audited = Audited::terminate(audit::principal(&request), request.get_ref());
+        let result = async {
+            let r = request.into_inner();
+            let id = parse_id("id", &r.id)?;
+            let reason = if r.reason.is_empty() {
+                "terminated by request".to_owned()
+            } else {
+                edge::capped_message(r.reason)
+            };
+            let execution = self.engine.terminate(id, reason).await.or_status()?;
+            Ok(Response::new(pb::TerminateExecutionResponse {
+                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+            }))
         };
-        let execution = self.engine.terminate(id, reason).await.or_status()?;
-        Ok(Response::new(pb::TerminateExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-        }))
+        let learned = |response: &pb::TerminateExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), true, true);
+        };
+        self.audit.record(audited, result.await, learned).await
     }
 
     async fn relaunch_execution(
         &self,
         request: Request<pb::RelaunchExecutionRequest>,
     ) -> Result<Response<pb::RelaunchExecutionResponse>, Status> {
-        let r = request.into_inner();
-        let id = parse_id("id", &r.id)?;
-        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-        let name = (!r.name.is_empty()).then_some(r.name);
-        let (execution, created) = self
-            .engine
-            .rerun(id, name, r.overwrite_cache, false)
-            .await
-            .or_status()?;
-        Ok(Response::new(pb::RelaunchExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-            created,
-        }))
+        let r = request.get_ref();
+        let audited = Audited::rerun(audit::principal(&request), (&r.id, &r.name, r.overwrite_cache), false);
+        let result = async {
+            let r = request.into_inner();
+            let id = parse_id("id", &r.id)?;
+            edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+            let name = (!r.name.is_empty()).then_some(r.name);
+            let (execution, created) = self
+                .engine
+                .rerun(id, name, r.overwrite_cache, false)
+                .await
+                .or_status()?;
+            Ok(Response::new(pb::RelaunchExecutionResponse {
+                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+                created,
+            }))
+        };
+        let learned = |response: &pb::RelaunchExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), response.created, false);
+        };
+        self.audit.record(audited, result.await, learned).await
     }
 
     async fn recover_execution(
         &self,
         request: Request<pb::RecoverExecutionRequest>,
     ) -> Result<Response<pb::RecoverExecutionResponse>, Status> {
-        let r = request.into_inner();
-        let id = parse_id("id", &r.id)?;
-        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-        let name = (!r.name.is_empty()).then_some(r.name);
-        let (execution, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
-        Ok(Response::new(pb::RecoverExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-            created,
-        }))
+        let r = request.get_ref();
+        let audited = Audited::rerun(audit::principal(&request), (&r.id, &r.name, false), true);
+        let result = async {
+            let r = request.into_inner();
+            let id = parse_id("id", &r.id)?;
+            edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+            let name = (!r.name.is_empty()).then_some(r.name);
+            let (execution, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
+            Ok(Response::new(pb::RecoverExecutionResponse {
+                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+                created,
+            }))
+        };
+        let learned = |response: &pb::RecoverExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), response.created, false);
+        };
+        self.audit.record(audited, result.await, learned).await
     }
 
     type ReadOffloadedStream = data::ChunkStream;
@@ -431,6 +447,50 @@ impl AdminService for AdminApi {
 }
 
 impl AdminApi {
+    /// CreateExecution, without its audit entry.
+    async fn create_execution_call(
+        &self,
+        r: pb::CreateExecutionRequest,
+    ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
+        edge::project_or_domain("project", &r.project)?;
+        edge::project_or_domain("domain", &r.domain)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        let target = match r.target {
+            Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
+            Some(pb::create_execution_request::Target::Workflow(id)) => {
+                Target::Workflow(required("workflow", Some(id))?)
+            }
+            Some(pb::create_execution_request::Target::LaunchPlan(id)) => {
+                Target::LaunchPlan(required("launch_plan", Some(id))?)
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "target is required: a task, workflow or launch plan",
+                ));
+            }
+        };
+        let inputs: LiteralMap = match r.inputs {
+            Some(inputs) => required("inputs", Some(inputs))?,
+            None => LiteralMap::new(),
+        };
+        let request = CreateExecution {
+            project: r.project,
+            domain: r.domain,
+            name: (!r.name.is_empty()).then_some(r.name),
+            target,
+            inputs,
+            max_parallelism: r.max_parallelism,
+            overwrite_cache: r.overwrite_cache,
+            origin: Default::default(),
+            timeout: gantry_proto::convert::timeout_from_pb("timeout", r.timeout)?,
+        };
+        let (execution, created) = self.engine.create_execution(request).await.or_status()?;
+        Ok(Response::new(pb::CreateExecutionResponse {
+            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+            created,
+        }))
+    }
+
     /// What one response may carry, for cutting list pages.
     fn budget(&self) -> u64 {
         self.engine.config().limits.response_bytes

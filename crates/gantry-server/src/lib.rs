@@ -7,11 +7,14 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit;
 mod caller;
 mod config;
 mod data;
 mod edge;
+mod fair_use;
 mod health;
+mod identify;
 mod limits;
 mod paging;
 mod records;
@@ -27,14 +30,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
 use gantry_proto::v1::admin_service_server::AdminServiceServer;
+use gantry_proto::v1::audit_service_server::AuditServiceServer;
 use gantry_store::{PgSettings, PgStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::info;
 
 pub use admin::AdminApi;
+pub use audit::{AUDITED, AuditApi};
 pub use caller::{Caller, Grant, Role};
 pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
+pub use fair_use::{FairUse, FairUseState, Slots};
+pub use identify::Identify;
 pub use status::to_status;
 pub use tls::{ClientAuth, TlsReloads};
 pub use worker::WorkerApi;
@@ -52,6 +59,8 @@ pub struct RunningServer {
     health: JoinHandle<()>,
     /// The TLS reloader, when the server serves TLS.
     tls: Option<tls::TlsHandle>,
+    /// What each principal holds of the fair-use limits.
+    fair_use: FairUseState,
 }
 
 impl RunningServer {
@@ -76,6 +85,11 @@ impl RunningServer {
         if let Some(tls) = &self.tls {
             tls.nudge.notify_one();
         }
+    }
+
+    /// The long polls and watches each principal holds now (see `fair_use.rs`), for tests and metrics.
+    pub fn fair_use(&self) -> &FairUseState {
+        &self.fair_use
     }
 
     /// The engine behind the server, for in-process use.
@@ -136,6 +150,13 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
 
 /// Opens the store, starts the engine and serves gRPC on `config.listen`.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    start_identified(config, None).await
+}
+
+/// [`start`], with callers established by `identify` from each request's headers (see `identify.rs`): for embedders
+/// that authenticate by other means, and for tests that make requests as several principals. Without it every
+/// request is the developer's, until authentication establishes callers.
+pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) -> anyhow::Result<RunningServer> {
     config.validate().map_err(anyhow::Error::msg)?;
     // Before the store and the engine: a TLS file that does not load stops the server at once, naming the file.
     let tls = match config.tls_files() {
@@ -178,19 +199,29 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .build_v1alpha()
         .context("building the v1alpha reflection service")?;
     let limit = config.max_message_bytes;
-    let admin = AdminServiceServer::new(AdminApi::new(engine.clone()))
+    let fair_use = FairUseState::new(config.fair_use());
+    let admin = AdminServiceServer::new(AdminApi::new(engine.clone(), fair_use.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let api = WorkerApi::new(engine.clone(), config.spec_limits());
+    let audit = AuditServiceServer::new(AuditApi::new(engine.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let api = WorkerApi::new(engine.clone(), config.spec_limits(), fair_use.clone());
     let worker = WorkerRoutes::new(api, limit, config.completion_message_bytes());
 
     let (stop, stopped) = oneshot::channel::<()>();
+    // Outermost first: who the caller is (authentication goes here too), then the limits that read the caller.
+    let layers = tower::ServiceBuilder::new()
+        .option_layer(identify)
+        .layer(fair_use.rate_layer())
+        .layer(tower::util::MapResponseLayer::new(limits::relabel));
     let router = tonic::transport::Server::builder()
-        .layer(tower::util::MapResponseLayer::new(limits::relabel))
+        .layer(layers)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(admin)
+        .add_service(audit)
         .add_service(worker);
     let stopped = async {
         let _ = stopped.await;
@@ -228,6 +259,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         engine_tasks,
         health,
         tls,
+        fair_use,
     })
 }
 

@@ -14,8 +14,10 @@ use gantry_proto::v1::worker_service_server::WorkerService;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
+use crate::caller::Caller;
 use crate::config::REQUEST_LIMITS;
 use crate::edge;
+use crate::fair_use::FairUseState;
 use crate::records::timestamp;
 use crate::status::{IntoStatus, to_status, within};
 
@@ -28,17 +30,20 @@ pub struct WorkerApi {
     engine: Engine,
     /// Announced to workers with every poll.
     limits: pb::WorkerLimits,
+    /// Long polls held per principal.
+    fair_use: FairUseState,
 }
 
 impl WorkerApi {
     /// The service; `(max_spec_nodes, max_spec_bytes)` are announced to workers (see `ServerConfig::spec_limits`).
-    pub fn new(engine: Engine, (max_spec_nodes, max_spec_bytes): (u64, u64)) -> Self {
+    pub fn new(engine: Engine, (max_spec_nodes, max_spec_bytes): (u64, u64), fair_use: FairUseState) -> Self {
         WorkerApi {
             engine,
             limits: pb::WorkerLimits {
                 max_spec_nodes,
                 max_spec_bytes,
             },
+            fair_use,
         }
     }
 }
@@ -198,6 +203,7 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::PollTasksRequest>,
     ) -> Result<Response<pb::PollTasksResponse>, Status> {
+        let principal = Caller::of(&request).principal;
         let r = request.into_inner();
         edge::worker_id(&r.worker_id)?;
         if r.queues.is_empty() {
@@ -220,6 +226,12 @@ impl WorkerService for WorkerApi {
         };
         // Completions in a poll come decoded whole; CompleteAttempts takes large dynamic specs without that.
         let (mut checked, completions) = Checked::new(r.completions.into_iter().map(lazy::Completion::from).collect())?;
+        // A long poll holds one of its principal's slots until this call ends, however it ends (a cancelled call's
+        // future is dropped, and the slot with it).
+        let _slot = match wait.is_zero() {
+            true => None,
+            false => Some(self.fair_use.polls.take(&principal)?),
+        };
         let polled = self
             .engine
             .poll_with(&r.worker_id, &r.queues, r.max_attempts.max(1), wait, completions)

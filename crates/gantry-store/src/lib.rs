@@ -25,8 +25,8 @@ use uuid::Uuid;
 pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
-    AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow, StartedNode,
+    AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow, StartedNode,
 };
 pub use sqlite::SqliteStore;
 
@@ -158,6 +158,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// a channel; `None` when the store has no such channel (SQLite: one process owns the file). On Postgres this holds
     /// one pooled connection until the receiver is dropped; a lost connection ends the channel.
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>>;
+
+    /// Writes one audit entry, outside any transaction (on its own pooled connection), committed when this returns.
+    /// An id already taken is a [`StoreError::Conflict`].
+    async fn insert_audit_entry(&self, entry: &AuditRow) -> StoreResult<()>;
+    /// Audit entries matching `filter`, newest first (ids are UUIDv7); `page.after` is the id of the last entry of
+    /// the previous page.
+    async fn list_audit_entries(&self, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditRow>>;
 }
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls it back.

@@ -273,3 +273,39 @@ pub struct CacheEntryRow {
     /// When it was written, in milliseconds since the Unix epoch.
     pub created_at: i64,
 }
+
+/// One entry of the audit log: a mutating call, who made it and how it ended. Never updated once written.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    /// UUIDv7: listings go newest first by id.
+    pub id: Uuid,
+    /// The caller's stable, non-secret name.
+    pub principal: String,
+    /// When the call was answered, in milliseconds since the Unix epoch.
+    pub at: i64,
+    /// The method's name (`CreateExecution`).
+    pub rpc: String,
+    /// What the call acted on; empty where the request did not say.
+    pub project: String,
+    pub domain: String,
+    /// `name@version` of a registration, an execution's id; empty where the request did not say.
+    pub target: String,
+    /// A short description of the request, without input values or secrets.
+    pub summary: String,
+    /// `OK`, or the gRPC code's name (`NOT_FOUND`).
+    pub outcome: String,
+    /// The status message; empty for `OK`.
+    pub message: String,
+}
+
+/// Which audit entries to list; every field narrows the listing, `None` leaves it open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub principal: Option<String>,
+    pub project: Option<String>,
+    pub rpc: Option<String>,
+    /// Only entries at or after this time (milliseconds since the Unix epoch).
+    pub since: Option<i64>,
+    /// Only entries before this time.
+    pub until: Option<i64>,
+}

@@ -6,6 +6,7 @@
 
 mod conformance {
     pub mod attempts;
+    pub mod audit;
     pub mod executions;
     pub mod fixtures;
     pub mod hydrations;
@@ -22,7 +23,9 @@ use std::path::PathBuf;
 use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
-pub use conformance::{attempts, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts};
+pub use conformance::{
+    attempts, audit, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts,
+};
 
 /// The server the Postgres tests create their databases on.
 fn admin_url() -> String {
@@ -99,6 +102,7 @@ macro_rules! both_stores {
 }
 
 both_stores!(
+    audit::audit_entries_filter_and_page_newest_first,
     registry::put_resource_creates_then_is_idempotent_then_conflicts,
     registry::resource_kinds_are_separate,
     registry::list_resources_pages_in_name_version_order,

@@ -44,6 +44,13 @@ impl Connection {
 /// Connects to the server, failing fast when nothing listens there. An `https://` endpoint speaks TLS or fails: a TLS
 /// failure is reported as one, never retried in plaintext.
 pub async fn connect(connection: &Connection) -> anyhow::Result<Admin> {
+    Ok(AdminServiceClient::new(channel(connection).await?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// A channel to the server, for the admin client or another service's ([`connect`] says how it fails).
+pub async fn channel(connection: &Connection) -> anyhow::Result<Channel> {
     let url = connection.url();
     let endpoint = gantry_worker::endpoint(&url, &connection.tls).map_err(|error| match error {
         gantry_worker::ConnectError::InvalidEndpoint { endpoint, .. } => {
@@ -51,18 +58,15 @@ pub async fn connect(connection: &Connection) -> anyhow::Result<Admin> {
         }
         other => anyhow::Error::new(other),
     })?;
-    let channel = match endpoint.connect_timeout(Duration::from_secs(5)).connect().await {
-        Ok(channel) => channel,
+    match endpoint.connect_timeout(Duration::from_secs(5)).connect().await {
+        Ok(channel) => Ok(channel),
         Err(error) => {
             if let Some(cause) = gantry_worker::tls_failure(&error) {
                 return Err(anyhow!("TLS with the Gantry server at {url} failed: {cause}"));
             }
-            return Err(anyhow::Error::new(error).context(format!("cannot reach the Gantry server at {url}")));
+            Err(anyhow::Error::new(error).context(format!("cannot reach the Gantry server at {url}")))
         }
-    };
-    Ok(AdminServiceClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    }
 }
 
 /// The map with the references the server sent in place of values too large for one response read, so that users
