@@ -13,6 +13,7 @@ mod data;
 mod edge;
 mod health;
 mod limits;
+mod oidc;
 mod paging;
 mod records;
 mod status;
@@ -35,7 +36,11 @@ use tracing::info;
 pub use admin::AdminApi;
 pub use caller::{Caller, Grant, Role};
 pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
-pub use status::to_status;
+pub use oidc::{
+    ClaimMapping, DEFAULT_GRANT_RULES, GrantRule, JwksSource, KeySetLoads, OidcArgs, OidcConfig, OidcError,
+    OidcVerifier,
+};
+pub use status::{oidc_status, to_status};
 pub use tls::{ClientAuth, TlsReloads};
 pub use worker::WorkerApi;
 pub use worker_routes::WorkerRoutes;
