@@ -57,6 +57,8 @@ pub struct RunningServer {
     health: JoinHandle<()>,
     /// The TLS reloader, when the server serves TLS.
     tls: Option<tls::TlsHandle>,
+    /// The OIDC token verifier, when `--oidc-issuer` is set.
+    oidc: Option<OidcVerifier>,
 }
 
 impl RunningServer {
@@ -81,6 +83,11 @@ impl RunningServer {
         if let Some(tls) = &self.tls {
             tls.nudge.notify_one();
         }
+    }
+
+    /// The OIDC token verifier (its key set loaded at start), when the server accepts OIDC tokens.
+    pub fn oidc(&self) -> Option<&OidcVerifier> {
+        self.oidc.as_ref()
     }
 
     /// The engine behind the server, for in-process use.
@@ -149,6 +156,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .await
                 .map_err(anyhow::Error::msg)?,
         ),
+        None => None,
+    };
+    // Also before the store: a key set file that does not load stops the server (an issuer that does not answer is
+    // only logged, and asked again when tokens come).
+    let oidc = match config.oidc.config().map_err(anyhow::Error::msg)? {
+        Some(oidc) => Some(OidcVerifier::start(oidc).await.map_err(anyhow::Error::msg)?),
         None => None,
     };
     let store = open_store(&config).await?;
@@ -233,6 +246,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         engine_tasks,
         health,
         tls,
+        oidc,
     })
 }
 

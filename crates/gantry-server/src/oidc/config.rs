@@ -101,6 +101,7 @@ pub struct OidcArgs {
     #[arg(
         long = "oidc-grant",
         env = "GANTRY_OIDC_GRANTS",
+        value_name = "PATTERN=GRANT",
         value_delimiter = ';',
         help_heading = "OIDC"
     )]

@@ -73,6 +73,17 @@ impl OidcVerifier {
         })
     }
 
+    /// The verifier a server starts with: its key set loaded at once. A key set file that does not load is an error
+    /// (a mistake in the deployment); an issuer that does not answer is logged, and its keys are fetched again when
+    /// tokens need them, so that the server starts while the issuer is down.
+    pub async fn start(config: OidcConfig) -> Result<Self, String> {
+        let verifier = Self::new(config)?;
+        match (verifier.load_keys().await, &verifier.config.jwks) {
+            (Ok(_), _) | (Err(_), JwksSource::Url(_)) => Ok(verifier),
+            (Err(error), JwksSource::File(_)) => Err(error.to_string()),
+        }
+    }
+
     /// Loads the key set now (at start-up: a missing file or an unreachable issuer shows at once); returns how many
     /// usable keys it holds.
     pub async fn load_keys(&self) -> Result<usize, OidcError> {

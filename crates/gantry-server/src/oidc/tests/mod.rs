@@ -317,3 +317,58 @@ async fn a_verifier_whose_key_set_never_loaded_says_why() {
         Err(OidcError::KeySetUnavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn a_server_starts_without_its_issuer_but_not_without_its_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = super::JwksSource::File(dir.path().join("absent.json"));
+    let refused = OidcVerifier::start(config(missing)).await.unwrap_err();
+    assert!(
+        refused.starts_with("the issuer's key set is unavailable: reading "),
+        "{refused}"
+    );
+
+    let key = ec_key("ec-1");
+    let server = JwksServer::start(jwks(&[&key])).await;
+    server.publish(503, "down".to_owned());
+    let verifier = OidcVerifier::start(config(server.url()))
+        .await
+        .expect("starts while the issuer is down");
+    assert_eq!(verifier.key_set_loads().borrow().failed, 1);
+    assert_eq!(server.fetches(), 1);
+}
+
+#[tokio::test]
+async fn the_server_starts_with_its_key_file_and_not_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_path: dir.path().join("gantry.db"),
+        blob_store: dir.path().join("blobs").to_string_lossy().into_owned(),
+        oidc: super::OidcArgs {
+            oidc_issuer: Some(ISSUER.to_owned()),
+            oidc_audience: vec![AUDIENCE.to_owned()],
+            oidc_jwks_file: Some(dir.path().join("absent.json")),
+            ..super::OidcArgs::default()
+        },
+        ..crate::ServerConfig::default()
+    };
+    let refused = crate::start(config.clone()).await.unwrap_err().to_string();
+    assert!(
+        refused.starts_with("the issuer's key set is unavailable: reading "),
+        "{refused}"
+    );
+    assert!(
+        !dir.path().join("gantry.db").exists(),
+        "refused before the store is opened"
+    );
+
+    // With the file in place the server starts, its verifier holding the keys.
+    let key = ec_key("ec-1");
+    std::fs::write(dir.path().join("absent.json"), jwks(&[&key])).unwrap();
+    let server = crate::start(config).await.unwrap();
+    let verifier = server.oidc().expect("oidc configured");
+    assert_eq!(verifier.key_set_loads().borrow().loaded, 1);
+    assert_eq!(verifier.verify(&sign(&key, &claims())).await, Ok(ml_operator()));
+    server.shutdown().await.unwrap();
+}
