@@ -226,7 +226,7 @@ impl KeyCache {
     }
 
     async fn fetch(&self, url: &reqwest::Url) -> Result<Vec<u8>, String> {
-        let failed = |error: reqwest::Error| format!("fetching {url}: {error}");
+        let failed = |error: reqwest::Error| format!("fetching {url}: {}", causes(&error.without_url()));
         let mut response = self.client.get(url.clone()).send().await.map_err(failed)?;
         let status = response.status();
         if !status.is_success() {
@@ -241,4 +241,19 @@ impl KeyCache {
         }
         Ok(document)
     }
+}
+
+/// An error and its causes, `a: b: c`: reqwest's own message alone ("error sending request") hides why.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
