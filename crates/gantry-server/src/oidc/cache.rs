@@ -52,10 +52,10 @@ struct Timing {
     last_attempt: Option<Instant>,
     /// When the keys held were loaded.
     loaded_at: Option<Instant>,
-    /// Why the last load failed, while no keys are held.
+    /// Why the last load failed (cleared by one that succeeds).
     last_error: Option<String>,
-    /// A background load is queued or running.
-    background: bool,
+    /// A background load is claimed and not yet started.
+    pending: bool,
 }
 
 /// Why a load is wanted.
@@ -65,6 +65,8 @@ enum Reason {
     Due,
     /// A token names a key the set does not hold.
     UnknownKey,
+    /// A background load claimed earlier (done by whoever gets to it first).
+    Claimed,
 }
 
 #[derive(Debug)]
@@ -127,10 +129,7 @@ impl KeyCache {
         algorithm: Algorithm,
     ) -> Result<DecodingKey, OidcError> {
         let held = match self.keys.load_full() {
-            Some(keys) => {
-                self.refresh_in_background_if_due();
-                keys
-            }
+            Some(keys) => keys,
             None => {
                 self.refresh(Reason::Due).await;
                 self.keys.load_full().ok_or_else(|| {
@@ -145,24 +144,28 @@ impl KeyCache {
                 let keys = self.keys.load_full().unwrap_or(held);
                 keys.select(kid, algorithm).cloned()
             }
-            selected => selected.cloned(),
+            selected => {
+                self.refresh_in_background_if_due();
+                selected.cloned()
+            }
         }
     }
 
-    /// Starts a load in the background when the keys held are older than the refresh interval and none runs.
+    /// Starts a load in the background when the keys held are older than the refresh interval. The attempt is
+    /// claimed before the task starts (`pending`, and the floor counted from now), so that the requests that follow
+    /// start none; a request that needs a load meanwhile (an unknown key) runs the claimed one itself if it gets
+    /// there first, rather than be refused by the floor while the task has not started.
     fn refresh_in_background_if_due(self: &Arc<Self>) {
         {
             let mut timing = self.timing();
-            if timing.background || !self.due(&timing, Reason::Due) {
+            if !self.due(&timing, Reason::Due) {
                 return;
             }
-            timing.background = true;
+            timing.last_attempt = Some(self.clock.now());
+            timing.pending = true;
         }
         let cache = Arc::clone(self);
-        tokio::spawn(async move {
-            cache.refresh(Reason::Due).await;
-            cache.timing().background = false;
-        });
+        tokio::spawn(async move { cache.refresh(Reason::Claimed).await });
     }
 
     /// Whether a load for `reason` may start now.
@@ -175,6 +178,7 @@ impl KeyCache {
         match reason {
             Reason::UnknownKey => true,
             Reason::Due => since(timing.loaded_at).is_none_or(|age| age >= self.refresh),
+            Reason::Claimed => false,
         }
     }
 
@@ -182,8 +186,12 @@ impl KeyCache {
     /// floor not passed, and uses the keys that load brought.
     async fn refresh(&self, reason: Reason) {
         let _loading = self.loading.lock().await;
-        if !self.due(&self.timing(), reason) {
-            return;
+        {
+            let mut timing = self.timing();
+            let claimed = std::mem::take(&mut timing.pending);
+            if !claimed && (reason == Reason::Claimed || !self.due(&timing, reason)) {
+                return;
+            }
         }
         // A failure is logged and counted in `load`; the keys held stay.
         let _ = self.load().await;

@@ -97,7 +97,7 @@ async fn a_key_set_url_is_cached_refreshed_and_floored() {
 
     // Periodic refresh: once the set is older than the refresh interval, a token is checked against the keys held
     // while they load again in the background.
-    server.publish(200, jwks(&[&second, &third]));
+    server.publish(200, jwks(&[&first, &second, &third]));
     clock.advance(REFRESH);
     assert!(
         verifier.verify(&sign(&first, &claims())).await.is_ok(),
@@ -108,6 +108,17 @@ async fn a_key_set_url_is_cached_refreshed_and_floored() {
     assert_eq!(server.fetches(), 3);
     assert!(verifier.verify(&sign(&third, &claims())).await.is_ok());
     assert_eq!(server.fetches(), 3, "the new key came with the periodic load");
+
+    // A token of a new key arriving with the one that starts the periodic load (here, right after it, before the
+    // background task ran): both pass, on one fetch, the second token's request running the load the first claimed.
+    let fourth = ec_key("k4");
+    server.publish(200, jwks(&[&first, &fourth]));
+    clock.advance(REFRESH);
+    let (known_token, new_token) = (sign(&first, &claims()), sign(&fourth, &claims()));
+    let (known, new) = tokio::join!(verifier.verify(&known_token), verifier.verify(&new_token));
+    assert!(known.is_ok() && new.is_ok(), "{known:?} {new:?}");
+    loads_reach(&verifier, |loads| loads.loaded == 4).await;
+    assert_eq!(server.fetches(), 4);
 }
 
 #[tokio::test]
