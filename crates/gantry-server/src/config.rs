@@ -7,6 +7,7 @@ use std::time::Duration;
 use gantry_engine::{EngineConfig, Limits};
 
 use crate::fair_use::FairUse;
+use crate::oidc::OidcArgs;
 use crate::tls::{ClientAuth, TlsFiles};
 
 /// What one request may ask for at most: the same on every server, documented in worker.proto and admin.proto, and
@@ -158,6 +159,9 @@ pub struct ServerConfig {
     /// counts); SIGHUP checks at once.
     #[arg(long, env = "GANTRY_TLS_RELOAD_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "TLS")]
     pub tls_reload_interval: Duration,
+    /// Bearer tokens from an OIDC issuer (`--oidc-*`).
+    #[command(flatten)]
+    pub oidc: OidcArgs,
 }
 
 impl ServerConfig {
@@ -184,6 +188,7 @@ impl ServerConfig {
         if self.tls_client_auth.is_some() && self.tls_client_ca.is_none() {
             return Err("--tls-client-auth needs --tls-client-ca".to_owned());
         }
+        self.oidc.config()?;
         Ok(())
     }
 
@@ -272,6 +277,7 @@ impl Default for ServerConfig {
             rate_burst: 0,
             max_polls_per_principal: FairUse::default().polls_per_principal,
             max_watches_per_principal: FairUse::default().watches_per_principal,
+            oidc: OidcArgs::default(),
         }
     }
 }

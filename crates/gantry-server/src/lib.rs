@@ -16,6 +16,7 @@ mod fair_use;
 mod health;
 mod identify;
 mod limits;
+mod oidc;
 mod paging;
 mod records;
 mod status;
@@ -42,7 +43,11 @@ pub use caller::{Caller, Grant, Role};
 pub use config::{REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
 pub use fair_use::{FairUse, FairUseState, Slots};
 pub use identify::Identify;
-pub use status::to_status;
+pub use oidc::{
+    ClaimMapping, DEFAULT_GRANT_RULES, GrantRule, JwksSource, KeySetLoads, OidcArgs, OidcConfig, OidcError,
+    OidcVerifier,
+};
+pub use status::{oidc_status, to_status};
 pub use tls::{ClientAuth, TlsReloads};
 pub use worker::WorkerApi;
 pub use worker_routes::WorkerRoutes;
@@ -61,6 +66,8 @@ pub struct RunningServer {
     tls: Option<tls::TlsHandle>,
     /// What each principal holds of the fair-use limits.
     fair_use: FairUseState,
+    /// The OIDC token verifier, when `--oidc-issuer` is set.
+    oidc: Option<OidcVerifier>,
 }
 
 impl RunningServer {
@@ -90,6 +97,11 @@ impl RunningServer {
     /// The long polls and watches each principal holds now (see `fair_use.rs`), for tests and metrics.
     pub fn fair_use(&self) -> &FairUseState {
         &self.fair_use
+    }
+
+    /// The OIDC token verifier (its key set loaded at start), when the server accepts OIDC tokens.
+    pub fn oidc(&self) -> Option<&OidcVerifier> {
+        self.oidc.as_ref()
     }
 
     /// The engine behind the server, for in-process use.
@@ -165,6 +177,12 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
                 .await
                 .map_err(anyhow::Error::msg)?,
         ),
+        None => None,
+    };
+    // Also before the store: a key set file that does not load stops the server (an issuer that does not answer is
+    // only logged, and asked again when tokens come).
+    let oidc = match config.oidc.config().map_err(anyhow::Error::msg)? {
+        Some(oidc) => Some(OidcVerifier::start(oidc).await.map_err(anyhow::Error::msg)?),
         None => None,
     };
     let store = open_store(&config).await?;
@@ -260,6 +278,7 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         health,
         tls,
         fair_use,
+        oidc,
     })
 }
 
