@@ -21,6 +21,7 @@ const PROTO_FILES: &[&str] = &[
     "gantry/v1/worker.proto",
     "gantry/v1/auth.proto",
     "gantry/v1/project.proto",
+    "gantry/v1/audit.proto",
 ];
 
 /// The standard health service's proto, served by tonic-health; only its descriptor is built here.

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod client;
 pub mod outage;
+pub mod principals;
 pub mod process;
 pub mod proxy;
 pub mod race;
@@ -62,6 +63,15 @@ impl TestServer {
 
     /// Starts a server on `backend` after `configure` adjusted its settings.
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_identified(backend, configure, None).await
+    }
+
+    /// [`TestServer::start_with`], with callers established by `identify` (see [`principals`]).
+    pub async fn start_identified(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+        identify: Option<gantry_server::Identify>,
+    ) -> TestServer {
         let blobs = std::env::temp_dir().join(format!("gantry-e2e-blobs-{}", uuid::Uuid::now_v7().simple()));
         let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
@@ -86,7 +96,9 @@ impl TestServer {
             }
         };
         configure(&mut config);
-        let server = gantry_server::start(config).await.expect("the server starts");
+        let server = gantry_server::start_identified(config, identify)
+            .await
+            .expect("the server starts");
         // The tests' certificates name localhost (tls::TlsFiles).
         let endpoint = match server.serves_tls() {
             true => format!("https://localhost:{}", server.local_addr().port()),

@@ -326,6 +326,7 @@ fn request(method: &str, r: &Resources, fresh: &str) -> Option<Vec<u8>> {
         }
         .encode_to_vec(),
         "ListApiKeys" => pb::ListApiKeysRequest {}.encode_to_vec(),
+        "ListAuditEntries" => pb::ListAuditEntriesRequest::default().encode_to_vec(),
         // A malformed id: an authorized caller gets INVALID_ARGUMENT, and no key is revoked.
         "RevokeApiKey" => pb::RevokeApiKeyRequest { id: "not-a-key".into() }.encode_to_vec(),
         "CreateProject" => pb::CreateProjectRequest {
@@ -362,7 +363,9 @@ fn needs(method: &str) -> Option<Needs> {
         "ReadOffloaded" => Needs::ReadOrWorkExecution,
         "GetProject" => Needs::ReadOrWorkNamed,
         "ListProjects" => Needs::ReadOrWorkListing,
-        "CreateApiKey" | "ListApiKeys" | "RevokeApiKey" | "CreateProject" | "ArchiveProject" => Needs::Admin,
+        "CreateApiKey" | "ListApiKeys" | "RevokeApiKey" | "CreateProject" | "ArchiveProject" | "ListAuditEntries" => {
+            Needs::Admin
+        }
         _ => return None,
     })
 }

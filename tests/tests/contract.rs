@@ -1,5 +1,5 @@
-//! The API keeps its word: every RPC of AdminService and WorkerService answers each error its proto comment
-//! documents, with that code, and a short message — on Postgres and on SQLite.
+//! The API keeps its word: every RPC of AdminService, WorkerService and AuditService answers each error its proto
+//! comment documents, with that code, and a short message — on Postgres and on SQLite.
 //!
 //! One table holds a row per (RPC, documented error): the request that provokes it and the code it must get. The
 //! table is checked against the service descriptors the server publishes (`gantry_proto::FILE_DESCRIPTOR_SET`, with
@@ -18,6 +18,7 @@ use gantry_core::model::{
 };
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
+use gantry_proto::v1::audit_service_client::AuditServiceClient;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
 use gantry_tests::client::{self, task_request};
 use gantry_tests::raw_worker::{self, completion, id};
@@ -509,7 +510,65 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     rows
 }
 
-/// The methods of `gantry.v1.{AdminService, WorkerService}` and the checked codes each one's comment names.
+/// ListAuditEntries' documented refusals.
+fn audit_rows(audit: &AuditServiceClient<Channel>) -> Vec<Row> {
+    let call = |request: pb::ListAuditEntriesRequest| {
+        let mut audit = audit.clone();
+        async move { audit.list_audit_entries(request).await }
+    };
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    vec![
+        row(
+            "ListAuditEntries",
+            Code::InvalidArgument,
+            "page_size over 1,000",
+            call(pb::ListAuditEntriesRequest {
+                page_size: 1_001,
+                ..Default::default()
+            }),
+        ),
+        row(
+            "ListAuditEntries",
+            Code::InvalidArgument,
+            "a made-up page token",
+            call(pb::ListAuditEntriesRequest {
+                page_token: "made-up".into(),
+                ..Default::default()
+            }),
+        ),
+        row(
+            "ListAuditEntries",
+            Code::InvalidArgument,
+            "a malformed project",
+            call(pb::ListAuditEntriesRequest {
+                project: "Not A Project".into(),
+                ..Default::default()
+            }),
+        ),
+        row(
+            "ListAuditEntries",
+            Code::InvalidArgument,
+            "a method that is not audited",
+            call(pb::ListAuditEntriesRequest {
+                rpc: "GetTask".into(),
+                ..Default::default()
+            }),
+        ),
+        row(
+            "ListAuditEntries",
+            Code::InvalidArgument,
+            "until not after since",
+            call(pb::ListAuditEntriesRequest {
+                since: at(100),
+                until: at(100),
+                ..Default::default()
+            }),
+        ),
+    ]
+}
+
+/// The methods of `gantry.v1.{AdminService, WorkerService, AuditService}` and the checked codes each one's comment
+/// names.
 fn documented() -> BTreeMap<String, BTreeSet<i32>> {
     let set = prost_types::FileDescriptorSet::decode(gantry_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
     let mut methods = BTreeMap::new();
@@ -526,7 +585,7 @@ fn documented() -> BTreeMap<String, BTreeSet<i32>> {
                 continue;
             }
             assert!(
-                matches!(service.name(), "AdminService" | "WorkerService"),
+                matches!(service.name(), "AdminService" | "WorkerService" | "AuditService"),
                 "an unexpected service {}",
                 service.name()
             );
@@ -617,7 +676,12 @@ async fn every_rpc_answers_every_documented_error(backend: Backend) {
         .expect("register lp");
 
     let worker = server.worker().await;
-    let rows = table(&admin, &worker, &world);
+    let mut rows = table(&admin, &worker, &world);
+    rows.extend(audit_rows(
+        &AuditServiceClient::connect(server.endpoint.clone())
+            .await
+            .expect("audit client"),
+    ));
     let mut failures = Vec::new();
     let mut covered: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
     for Row {
@@ -658,10 +722,10 @@ async fn every_rpc_answers_every_documented_error(backend: Backend) {
                 Code::from(*code)
             ));
         }
-        let service = if matches!(method.as_str(), "PollTasks" | "Heartbeat" | "CompleteAttempts") {
-            "WorkerService"
-        } else {
-            "AdminService"
+        let service = match method.as_str() {
+            "PollTasks" | "Heartbeat" | "CompleteAttempts" => "WorkerService",
+            "ListAuditEntries" => "AuditService",
+            _ => "AdminService",
         };
         let channel = Channel::from_shared(server.endpoint.clone())
             .expect("endpoint")

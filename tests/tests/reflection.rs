@@ -11,9 +11,10 @@ use tonic_reflection::pb::{v1, v1alpha};
 use gantry_tests::{Backend, TestServer};
 
 const HEALTH_FILE: &str = "grpc/health/v1/health.proto";
-const SERVICES: [&str; 3] = [
+const SERVICES: [&str; 4] = [
     "gantry.v1.AdminService",
     "gantry.v1.WorkerService",
+    "gantry.v1.AuditService",
     "grpc.health.v1.Health",
 ];
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gantry_core::state::NodePhase;
 use gantry_store::{
-    Announcement, ApiKeyRow, AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ProjectRow, ResourceKey,
-    ResourceKind, ResourceRow, SpecRow, Store, StoreError, StoreResult, Tx,
+    Announcement, ApiKeyRow, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page,
+    ProjectRow, ResourceKey, ResourceKind, ResourceRow, SpecRow, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -173,5 +173,13 @@ impl Store for GuardedStore {
     }
     async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>> {
         self.guard(self.store().archive_project(id, now)).await
+    }
+
+    async fn insert_audit_entry(&self, entry: &AuditRow) -> StoreResult<()> {
+        self.guard(self.store().insert_audit_entry(entry)).await
+    }
+
+    async fn list_audit_entries(&self, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditRow>> {
+        self.guard(self.store().list_audit_entries(filter, page)).await
     }
 }

@@ -167,6 +167,17 @@ impl Store for Switched {
     async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>> {
         self.reach().await?.archive_project(id, now).await
     }
+    async fn insert_audit_entry(&self, entry: &gantry_store::AuditRow) -> StoreResult<()> {
+        self.reach().await?.insert_audit_entry(entry).await
+    }
+
+    async fn list_audit_entries(
+        &self,
+        filter: &gantry_store::AuditFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<gantry_store::AuditRow>> {
+        self.reach().await?.list_audit_entries(filter, page).await
+    }
 }
 
 async fn start() -> (Engine, Arc<Switched>, crate::EngineTasks) {

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod assembly;
+mod audit;
 mod batch;
 mod blobs;
 mod codec;
@@ -44,12 +45,13 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+pub use audit::NewAuditEntry;
 pub use blobs::{BlobStore, Limits, contains_offloaded, encoded_size};
 pub use codec::{NodeRuns, decode_literals};
 pub use config::{Clock, EngineConfig};
 pub use dispatch::Polled;
 pub use error::{EngineError, EngineResult};
-pub use gantry_store::{ExecutionFilter, Page, PutOutcome};
+pub use gantry_store::{AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PutOutcome};
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,

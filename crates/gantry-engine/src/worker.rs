@@ -81,15 +81,17 @@ impl Batch<'_> {
         &mut self,
         rows: impl IntoIterator<Item = &'r AttemptRow>,
     ) -> EngineResult<()> {
-        let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-        for row in rows {
-            by_execution
-                .entry(row.execution_id)
-                .or_default()
-                .push(row.node_id.clone());
-        }
-        for (execution_id, node_ids) in &by_execution {
+        for (execution_id, node_ids) in &nodes_by_execution(rows) {
             self.rows.load_nodes(*execution_id, node_ids).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the nodes of claimed attempts ahead of their `AttemptStarted` events: one statement per execution
+    /// writes them `running` and reads them (see [`crate::rows::Rows::start_nodes`]).
+    async fn start_attempt_nodes(&mut self, rows: &[AttemptRow]) -> EngineResult<()> {
+        for (execution_id, node_ids) in &nodes_by_execution(rows) {
+            self.rows.start_nodes(*execution_id, node_ids, self.now).await?;
         }
         Ok(())
     }
@@ -117,7 +119,7 @@ impl Batch<'_> {
         }
         self.shared.compaction.claimed(rows.len(), &self.shared.store);
         self.rows.hold_written_attempts(rows.clone());
-        self.load_attempt_nodes(&rows).await?;
+        self.start_attempt_nodes(&rows).await?;
         let mut assignments = Vec::with_capacity(rows.len());
         for row in rows {
             let key: NodeKey = (row.execution_id, row.node_id.clone());
@@ -381,4 +383,16 @@ fn refusal_error(attempt: &AttemptRef, refused: TransitionError) -> EngineError 
         "attempt {} of node {:?} in execution {}: {refused}",
         attempt.attempt, attempt.node_id, attempt.execution_id
     ))
+}
+
+/// The node ids of these attempts, by execution.
+fn nodes_by_execution<'r>(rows: impl IntoIterator<Item = &'r AttemptRow>) -> BTreeMap<Uuid, Vec<String>> {
+    let mut by_execution: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+    for row in rows {
+        by_execution
+            .entry(row.execution_id)
+            .or_default()
+            .push(row.node_id.clone());
+    }
+    by_execution
 }

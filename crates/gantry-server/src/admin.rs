@@ -1,5 +1,7 @@
 //! The admin service: registrations, executions, node executions, attempts, watch and terminate. Handlers decode and
 //! validate (`TryFrom` from the wire), call the engine (its typed reads for reads), and map the result; nothing else.
+//! The mutating ones run in `audit::Audit::record`, which writes their audit entry before they are answered (their
+//! bodies are the `*_call` methods below), and a watch holds one of its principal's watch slots while it streams.
 
 use std::pin::Pin;
 
@@ -18,9 +20,11 @@ use tonic::{Request, Response, Status};
 
 use std::sync::Arc;
 
+use crate::audit::{self, Audit, Audited};
 use crate::auth::rules::Access;
 use crate::data::{self, mode};
 use crate::edge;
+use crate::fair_use::FairUseState;
 use crate::paging::{fit, page};
 use crate::projects::Projects;
 use crate::records;
@@ -31,12 +35,19 @@ use crate::watch;
 #[derive(Debug, Clone)]
 pub struct AdminApi {
     engine: Engine,
+    audit: Audit,
+    fair_use: FairUseState,
     projects: Arc<Projects>,
 }
 
 impl AdminApi {
-    pub fn new(engine: Engine, projects: Arc<Projects>) -> Self {
-        AdminApi { engine, projects }
+    pub fn new(engine: Engine, fair_use: FairUseState, projects: Arc<Projects>) -> Self {
+        AdminApi {
+            audit: Audit::new(engine.clone()),
+            engine,
+            fair_use,
+            projects,
+        }
     }
 }
 
@@ -100,9 +111,13 @@ impl AdminService for AdminApi {
         request: Request<pb::RegisterTaskRequest>,
     ) -> Result<Response<pb::RegisterTaskResponse>, Status> {
         let access = Access::of(&request);
-        let task: TaskTemplate = required("task", request.into_inner().task)?;
-        let created = register(self, &access, Registration::Task(task)).await?;
-        Ok(Response::new(pb::RegisterTaskResponse { created }))
+        let audited = Audited::register_task(audit::principal(&request), request.get_ref());
+        let result = async {
+            let task: TaskTemplate = required("task", request.into_inner().task)?;
+            let created = register(self, &access, Registration::Task(task)).await?;
+            Ok(Response::new(pb::RegisterTaskResponse { created }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 
     async fn get_task(&self, request: Request<pb::GetTaskRequest>) -> Result<Response<pb::GetTaskResponse>, Status> {
@@ -133,16 +148,20 @@ impl AdminService for AdminApi {
         request: Request<pb::RegisterWorkflowRequest>,
     ) -> Result<Response<pb::RegisterWorkflowResponse>, Status> {
         let access = Access::of(&request);
-        let workflow: WorkflowTemplate = required("workflow", request.into_inner().workflow)?;
-        let limit = self.engine.config().limits.spec_nodes;
-        if workflow.nodes.len() as u64 > limit {
-            return Err(Status::resource_exhausted(format!(
-                "workflow.nodes: {} given, over the limit of {limit}",
-                workflow.nodes.len()
-            )));
-        }
-        let created = register(self, &access, Registration::Workflow(workflow)).await?;
-        Ok(Response::new(pb::RegisterWorkflowResponse { created }))
+        let audited = Audited::register_workflow(audit::principal(&request), request.get_ref());
+        let result = async {
+            let workflow: WorkflowTemplate = required("workflow", request.into_inner().workflow)?;
+            let limit = self.engine.config().limits.spec_nodes;
+            if workflow.nodes.len() as u64 > limit {
+                return Err(Status::resource_exhausted(format!(
+                    "workflow.nodes: {} given, over the limit of {limit}",
+                    workflow.nodes.len()
+                )));
+            }
+            let created = register(self, &access, Registration::Workflow(workflow)).await?;
+            Ok(Response::new(pb::RegisterWorkflowResponse { created }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 
     async fn get_workflow(
@@ -185,9 +204,13 @@ impl AdminService for AdminApi {
         request: Request<pb::RegisterLaunchPlanRequest>,
     ) -> Result<Response<pb::RegisterLaunchPlanResponse>, Status> {
         let access = Access::of(&request);
-        let plan: LaunchPlan = required("launch_plan", request.into_inner().launch_plan)?;
-        let created = register(self, &access, Registration::LaunchPlan(plan)).await?;
-        Ok(Response::new(pb::RegisterLaunchPlanResponse { created }))
+        let audited = Audited::register_launch_plan(audit::principal(&request), request.get_ref());
+        let result = async {
+            let plan: LaunchPlan = required("launch_plan", request.into_inner().launch_plan)?;
+            let created = register(self, &access, Registration::LaunchPlan(plan)).await?;
+            Ok(Response::new(pb::RegisterLaunchPlanResponse { created }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 
     async fn get_launch_plan(
@@ -226,46 +249,12 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateExecutionRequest>,
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
         let access = Access::of(&request);
-        let r = request.into_inner();
-        edge::project_or_domain("project", &r.project)?;
-        edge::project_or_domain("domain", &r.domain)?;
-        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-        access.in_project(&r.project)?;
-        self.projects.admit(&r.project).await?;
-        let target = match r.target {
-            Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
-            Some(pb::create_execution_request::Target::Workflow(id)) => {
-                Target::Workflow(required("workflow", Some(id))?)
-            }
-            Some(pb::create_execution_request::Target::LaunchPlan(id)) => {
-                Target::LaunchPlan(required("launch_plan", Some(id))?)
-            }
-            None => {
-                return Err(Status::invalid_argument(
-                    "target is required: a task, workflow or launch plan",
-                ));
-            }
+        let audited = Audited::create_execution(audit::principal(&request), request.get_ref());
+        let result = self.create_execution_call(&access, request.into_inner()).await;
+        let learned = |response: &pb::CreateExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), response.created, true);
         };
-        let inputs: LiteralMap = match r.inputs {
-            Some(inputs) => required("inputs", Some(inputs))?,
-            None => LiteralMap::new(),
-        };
-        let request = CreateExecution {
-            project: r.project,
-            domain: r.domain,
-            name: (!r.name.is_empty()).then_some(r.name),
-            target,
-            inputs,
-            max_parallelism: r.max_parallelism,
-            overwrite_cache: r.overwrite_cache,
-            origin: Default::default(),
-            timeout: gantry_proto::convert::timeout_from_pb("timeout", r.timeout)?,
-        };
-        let (execution, created) = self.engine.create_execution(request).await.or_status()?;
-        Ok(Response::new(pb::CreateExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-            created,
-        }))
+        self.audit.record(audited, result, learned).await
     }
 
     async fn get_execution(
@@ -415,6 +404,7 @@ impl AdminService for AdminApi {
         request: Request<pb::WatchExecutionRequest>,
     ) -> Result<Response<Self::WatchExecutionStream>, Status> {
         let access = Access::of(&request);
+        let principal = access.caller.principal.clone();
         let r = request.into_inner();
         if r.include_snapshot && r.after_sequence != 0 {
             return Err(Status::invalid_argument(
@@ -427,8 +417,9 @@ impl AdminService for AdminApi {
             ));
         }
         let execution = self.find_execution(&access, &r.execution_id).await?;
+        let slot = self.fair_use.watches.take(&principal)?;
         let stream = watch::stream(self.engine.clone(), execution, r.include_snapshot);
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(watch::holding(stream, slot))))
     }
 
     async fn terminate_execution(
@@ -436,18 +427,25 @@ impl AdminService for AdminApi {
         request: Request<pb::TerminateExecutionRequest>,
     ) -> Result<Response<pb::TerminateExecutionResponse>, Status> {
         let access = Access::of(&request);
-        let r = request.into_inner();
-        let id = parse_id("id", &r.id)?;
-        self.find_execution(&access, &r.id).await?;
-        let reason = if r.reason.is_empty() {
-            "terminated by request".to_owned()
-        } else {
-            edge::capped_message(r.reason)
+        let audited = Audited::terminate(audit::principal(&request), request.get_ref());
+        let result = async {
+            let r = request.into_inner();
+            let id = parse_id("id", &r.id)?;
+            self.find_execution(&access, &r.id).await?;
+            let reason = if r.reason.is_empty() {
+                "terminated by request".to_owned()
+            } else {
+                edge::capped_message(r.reason)
+            };
+            let execution = self.engine.terminate(id, reason).await.or_status()?;
+            Ok(Response::new(pb::TerminateExecutionResponse {
+                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+            }))
         };
-        let execution = self.engine.terminate(id, reason).await.or_status()?;
-        Ok(Response::new(pb::TerminateExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-        }))
+        let learned = |response: &pb::TerminateExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), true, true);
+        };
+        self.audit.record(audited, result.await, learned).await
     }
 
     async fn relaunch_execution(
@@ -455,21 +453,29 @@ impl AdminService for AdminApi {
         request: Request<pb::RelaunchExecutionRequest>,
     ) -> Result<Response<pb::RelaunchExecutionResponse>, Status> {
         let access = Access::of(&request);
-        let r = request.into_inner();
-        let id = parse_id("id", &r.id)?;
-        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-        let project = self.find_execution(&access, &r.id).await?.project;
-        self.projects.admit(&project).await?;
-        let name = (!r.name.is_empty()).then_some(r.name);
-        let (execution, created) = self
-            .engine
-            .rerun(id, name, r.overwrite_cache, false)
-            .await
-            .or_status()?;
-        Ok(Response::new(pb::RelaunchExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-            created,
-        }))
+        let r = request.get_ref();
+        let audited = Audited::rerun(audit::principal(&request), (&r.id, &r.name, r.overwrite_cache), false);
+        let result = async {
+            let r = request.into_inner();
+            let id = parse_id("id", &r.id)?;
+            edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+            let project = self.find_execution(&access, &r.id).await?.project;
+            self.projects.admit(&project).await?;
+            let name = (!r.name.is_empty()).then_some(r.name);
+            let (execution, created) = self
+                .engine
+                .rerun(id, name, r.overwrite_cache, false)
+                .await
+                .or_status()?;
+            Ok(Response::new(pb::RelaunchExecutionResponse {
+                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+                created,
+            }))
+        };
+        let learned = |response: &pb::RelaunchExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), response.created, false);
+        };
+        self.audit.record(audited, result.await, learned).await
     }
 
     async fn recover_execution(
@@ -477,17 +483,25 @@ impl AdminService for AdminApi {
         request: Request<pb::RecoverExecutionRequest>,
     ) -> Result<Response<pb::RecoverExecutionResponse>, Status> {
         let access = Access::of(&request);
-        let r = request.into_inner();
-        let id = parse_id("id", &r.id)?;
-        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-        let project = self.find_execution(&access, &r.id).await?.project;
-        self.projects.admit(&project).await?;
-        let name = (!r.name.is_empty()).then_some(r.name);
-        let (execution, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
-        Ok(Response::new(pb::RecoverExecutionResponse {
-            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
-            created,
-        }))
+        let r = request.get_ref();
+        let audited = Audited::rerun(audit::principal(&request), (&r.id, &r.name, false), true);
+        let result = async {
+            let r = request.into_inner();
+            let id = parse_id("id", &r.id)?;
+            edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+            let project = self.find_execution(&access, &r.id).await?.project;
+            self.projects.admit(&project).await?;
+            let name = (!r.name.is_empty()).then_some(r.name);
+            let (execution, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
+            Ok(Response::new(pb::RecoverExecutionResponse {
+                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+                created,
+            }))
+        };
+        let learned = |response: &pb::RecoverExecutionResponse, audited: &mut Audited| {
+            audited.execution(response.execution.as_ref(), response.created, false);
+        };
+        self.audit.record(audited, result.await, learned).await
     }
 
     type ReadOffloadedStream = data::ChunkStream;
@@ -513,6 +527,53 @@ impl AdminService for AdminApi {
 }
 
 impl AdminApi {
+    /// CreateExecution, without its audit entry.
+    async fn create_execution_call(
+        &self,
+        access: &Access,
+        r: pb::CreateExecutionRequest,
+    ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
+        edge::project_or_domain("project", &r.project)?;
+        edge::project_or_domain("domain", &r.domain)?;
+        edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
+        access.in_project(&r.project)?;
+        self.projects.admit(&r.project).await?;
+        let target = match r.target {
+            Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
+            Some(pb::create_execution_request::Target::Workflow(id)) => {
+                Target::Workflow(required("workflow", Some(id))?)
+            }
+            Some(pb::create_execution_request::Target::LaunchPlan(id)) => {
+                Target::LaunchPlan(required("launch_plan", Some(id))?)
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "target is required: a task, workflow or launch plan",
+                ));
+            }
+        };
+        let inputs: LiteralMap = match r.inputs {
+            Some(inputs) => required("inputs", Some(inputs))?,
+            None => LiteralMap::new(),
+        };
+        let request = CreateExecution {
+            project: r.project,
+            domain: r.domain,
+            name: (!r.name.is_empty()).then_some(r.name),
+            target,
+            inputs,
+            max_parallelism: r.max_parallelism,
+            overwrite_cache: r.overwrite_cache,
+            origin: Default::default(),
+            timeout: gantry_proto::convert::timeout_from_pb("timeout", r.timeout)?,
+        };
+        let (execution, created) = self.engine.create_execution(request).await.or_status()?;
+        Ok(Response::new(pb::CreateExecutionResponse {
+            execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+            created,
+        }))
+    }
+
     /// What one response may carry, for cutting list pages.
     fn budget(&self) -> u64 {
         self.engine.config().limits.response_bytes

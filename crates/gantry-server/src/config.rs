@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use gantry_engine::{EngineConfig, Limits};
 
+use crate::fair_use::FairUse;
+use crate::oidc::OidcArgs;
 use crate::tls::{ClientAuth, TlsFiles};
 
 /// What one request may ask for at most: the same on every server, documented in worker.proto and admin.proto, and
@@ -114,6 +116,23 @@ pub struct ServerConfig {
     /// attempts`), so that claims do not step over them; 0 leaves it to autovacuum.
     #[arg(long, env = "GANTRY_COMPACT_CLAIMS_EVERY", default_value_t = EngineConfig::default().compact_claims_every)]
     pub compact_claims_every: u64,
+    /// Fair use: the most requests per second one principal may make, on average (a token bucket per principal,
+    /// refilled at this rate and holding `--rate-burst`); beyond it a call is answered RESOURCE_EXHAUSTED at once.
+    /// 0 turns the limit off. Health checks are not counted. Without authentication every caller is one principal,
+    /// `developer`, so the default is far above what a whole deployment's workers send.
+    #[arg(long, env = "GANTRY_RATE_LIMIT", default_value_t = FairUse::default().rate_per_second, help_heading = "Fair use")]
+    pub rate_limit: u32,
+    /// The requests one principal may make at once above `--rate-limit` (the bucket's size); 0: one second's worth.
+    #[arg(long, env = "GANTRY_RATE_BURST", default_value_t = 0, help_heading = "Fair use")]
+    pub rate_burst: u32,
+    /// Fair use: the most long polls (PollTasks with a wait) one principal may have waiting at once; one more is
+    /// answered RESOURCE_EXHAUSTED. 0: no limit.
+    #[arg(long, env = "GANTRY_MAX_POLLS_PER_PRINCIPAL", default_value_t = FairUse::default().polls_per_principal, help_heading = "Fair use")]
+    pub max_polls_per_principal: u32,
+    /// Fair use: the most WatchExecution streams one principal may have open at once; one more is answered
+    /// RESOURCE_EXHAUSTED. 0: no limit.
+    #[arg(long, env = "GANTRY_MAX_WATCHES_PER_PRINCIPAL", default_value_t = FairUse::default().watches_per_principal, help_heading = "Fair use")]
+    pub max_watches_per_principal: u32,
     /// Serve TLS with this PEM certificate chain (the server's certificate first), with `--tls-key`. Both files are
     /// read again without a restart on SIGHUP and when they change (see `--tls-reload-interval`).
     #[arg(long, env = "GANTRY_TLS_CERT", requires = "tls_key", help_heading = "TLS")]
@@ -154,6 +173,9 @@ pub struct ServerConfig {
     /// Serve without authentication on an address that is not a loopback one (`--auth none` on `0.0.0.0`).
     #[arg(long, env = "GANTRY_INSECURE", help_heading = "Authentication")]
     pub insecure: bool,
+    /// Bearer tokens from an OIDC issuer (`--oidc-*`).
+    #[command(flatten)]
+    pub oidc: OidcArgs,
 }
 
 /// How the server authenticates its callers.
@@ -189,14 +211,20 @@ impl ServerConfig {
         if self.tls_client_auth.is_some() && self.tls_client_ca.is_none() {
             return Err("--tls-client-auth needs --tls-client-ca".to_owned());
         }
-        if self.auth == AuthMode::None && !self.listen.ip().is_loopback() && !self.insecure {
+        if !self.authenticates()? && !self.listen.ip().is_loopback() && !self.insecure {
             return Err(format!(
                 "refusing to serve {} without authentication: anyone who reaches the port could do anything. \
-                 Turn authentication on (--auth keys), listen on a loopback address, or pass --insecure",
+                 Turn authentication on (--auth keys, or --oidc-issuer), listen on a loopback address, or pass \
+                 --insecure",
                 self.listen
             ));
         }
         Ok(())
+    }
+
+    /// Whether requests are authenticated: with API keys (`--auth keys`), OIDC tokens (`--oidc-issuer`), or both.
+    pub fn authenticates(&self) -> Result<bool, String> {
+        Ok(self.auth == AuthMode::Keys || self.oidc.config()?.is_some())
     }
 
     /// The TLS files, when the server serves TLS.
@@ -221,6 +249,20 @@ impl ServerConfig {
             spec_nodes: self.max_spec_nodes,
             // Half the message limit leaves room for everything else a response holds (errors, templates, references).
             response_bytes: self.max_message_bytes as u64 / 2,
+        }
+    }
+
+    /// The fair-use limits from these settings.
+    pub fn fair_use(&self) -> FairUse {
+        FairUse {
+            rate_per_second: self.rate_limit,
+            burst: if self.rate_burst == 0 {
+                self.rate_limit
+            } else {
+                self.rate_burst
+            },
+            polls_per_principal: self.max_polls_per_principal,
+            watches_per_principal: self.max_watches_per_principal,
         }
     }
 
@@ -266,8 +308,13 @@ impl Default for ServerConfig {
             tls_client_ca: None,
             tls_client_auth: None,
             tls_reload_interval: Duration::from_secs(5),
+            rate_limit: FairUse::default().rate_per_second,
+            rate_burst: 0,
+            max_polls_per_principal: FairUse::default().polls_per_principal,
+            max_watches_per_principal: FairUse::default().watches_per_principal,
             auth: AuthMode::None,
             insecure: false,
+            oidc: OidcArgs::default(),
         }
     }
 }

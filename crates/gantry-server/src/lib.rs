@@ -7,13 +7,17 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit;
 pub mod auth;
 mod caller;
 mod config;
 mod data;
 mod edge;
+mod fair_use;
 mod health;
+mod identify;
 mod limits;
+mod oidc;
 mod paging;
 mod projects;
 mod records;
@@ -29,6 +33,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
 use gantry_proto::v1::admin_service_server::AdminServiceServer;
+use gantry_proto::v1::audit_service_server::AuditServiceServer;
 use gantry_proto::v1::auth_service_server::AuthServiceServer;
 use gantry_proto::v1::project_service_server::ProjectServiceServer;
 use gantry_store::{PgSettings, PgStore, SqliteStore, Store};
@@ -37,11 +42,18 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 pub use admin::AdminApi;
+pub use audit::{AUDITED, AuditApi};
 pub use auth::{AuthError, TokenVerifier};
 pub use caller::{Caller, Grant, Role};
 pub use config::{AuthMode, REQUEST_LIMITS, RequestLimits, ServerConfig, parse_duration, parse_signed_duration};
+pub use fair_use::{FairUse, FairUseState, Slots};
+pub use identify::Identify;
+pub use oidc::{
+    ClaimMapping, DEFAULT_GRANT_RULES, GrantRule, JwksSource, KeySetLoads, OidcArgs, OidcConfig, OidcError,
+    OidcVerifier,
+};
 pub use projects::DEFAULT_DOMAINS;
-pub use status::to_status;
+pub use status::{oidc_status, to_status};
 pub use tls::{ClientAuth, TlsReloads};
 pub use worker::WorkerApi;
 pub use worker_routes::WorkerRoutes;
@@ -58,6 +70,10 @@ pub struct RunningServer {
     health: JoinHandle<()>,
     /// The TLS reloader, when the server serves TLS.
     tls: Option<tls::TlsHandle>,
+    /// What each principal holds of the fair-use limits.
+    fair_use: FairUseState,
+    /// The OIDC token verifier, when `--oidc-issuer` is set.
+    oidc: Option<OidcVerifier>,
 }
 
 impl RunningServer {
@@ -82,6 +98,16 @@ impl RunningServer {
         if let Some(tls) = &self.tls {
             tls.nudge.notify_one();
         }
+    }
+
+    /// The long polls and watches each principal holds now (see `fair_use.rs`), for tests and metrics.
+    pub fn fair_use(&self) -> &FairUseState {
+        &self.fair_use
+    }
+
+    /// The OIDC token verifier (its key set loaded at start), when the server accepts OIDC tokens.
+    pub fn oidc(&self) -> Option<&OidcVerifier> {
+        self.oidc.as_ref()
     }
 
     /// The engine behind the server, for in-process use.
@@ -142,14 +168,13 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
 
 /// Opens the store, starts the engine and serves gRPC on `config.listen`.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    start_with_verifier(config, None).await
+    start_identified(config, None).await
 }
 
-/// [`start`], with a verifier for the tokens that are not Gantry API keys (with `--auth keys`).
-pub async fn start_with_verifier(
-    config: ServerConfig,
-    other_tokens: Option<Arc<dyn TokenVerifier>>,
-) -> anyhow::Result<RunningServer> {
+/// [`start`], with callers established by `identify` from each request's headers (see `identify.rs`): for embedders
+/// that authenticate by other means, and for tests that make requests as several principals. Without it every
+/// request is the developer's, until authentication establishes callers.
+pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) -> anyhow::Result<RunningServer> {
     config.validate().map_err(anyhow::Error::msg)?;
     // Before the store and the engine: a TLS file that does not load stops the server at once, naming the file.
     let tls = match config.tls_files() {
@@ -160,13 +185,23 @@ pub async fn start_with_verifier(
         ),
         None => None,
     };
+    // Also before the store: a key set file that does not load stops the server (an issuer that does not answer is
+    // only logged, and asked again when tokens come).
+    let oidc = match config.oidc.config().map_err(anyhow::Error::msg)? {
+        Some(oidc) => Some(OidcVerifier::start(oidc).await.map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let store = open_store(&config).await?;
-    let authenticating = config.auth == AuthMode::Keys;
+    // Authentication is on with API keys, OIDC tokens, or both: tokens starting with `gantry_` are keys, the others
+    // go to the OIDC verifier (refused as malformed without one).
+    let authenticating = config.auth == AuthMode::Keys || oidc.is_some();
     let projects = Arc::new(projects::Projects::new(store.clone(), authenticating));
     let authenticator = authenticating.then(|| {
         Arc::new(auth::Authenticator {
             keys: auth::keys::KeyVerifier::new(store.clone(), auth::keys::KEY_CACHE_TTL),
-            other: other_tokens,
+            other: oidc
+                .clone()
+                .map(|verifier| Arc::new(verifier) as Arc<dyn TokenVerifier>),
         })
     });
     let auth_api = auth::api::AuthApi::new(store.clone());
@@ -201,20 +236,30 @@ pub async fn start_with_verifier(
         .build_v1alpha()
         .context("building the v1alpha reflection service")?;
     let limit = config.max_message_bytes;
-    let admin = AdminServiceServer::new(AdminApi::new(engine.clone(), projects.clone()))
+    let fair_use = FairUseState::new(config.fair_use());
+    let admin = AdminServiceServer::new(AdminApi::new(engine.clone(), fair_use.clone(), projects.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let api = WorkerApi::new(engine.clone(), config.spec_limits());
+    let audit = AuditServiceServer::new(AuditApi::new(engine.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let api = WorkerApi::new(engine.clone(), config.spec_limits(), fair_use.clone());
     let worker = WorkerRoutes::new(api, limit, config.completion_message_bytes());
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let router = tonic::transport::Server::builder()
-        .layer(tower::util::MapResponseLayer::new(limits::relabel))
+    // Outermost first: who the caller is (authentication goes here too), then the limits that read the caller.
+    let layers = tower::ServiceBuilder::new()
+        .option_layer(identify)
         .layer(auth::layer::AuthLayer::new(authenticator))
+        .layer(fair_use.rate_layer())
+        .layer(tower::util::MapResponseLayer::new(limits::relabel));
+    let router = tonic::transport::Server::builder()
+        .layer(layers)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(admin)
+        .add_service(audit)
         .add_service(worker)
         .add_service(AuthServiceServer::new(auth_api))
         .add_service(ProjectServiceServer::new(projects::ProjectApi::new(projects)));
@@ -226,9 +271,11 @@ pub async fn start_with_verifier(
     } else {
         "sqlite"
     };
-    let auth = match config.auth {
-        AuthMode::Keys => "keys",
-        AuthMode::None => {
+    let auth = match (config.auth, oidc.is_some()) {
+        (AuthMode::Keys, false) => "keys",
+        (AuthMode::Keys, true) => "keys+oidc",
+        (AuthMode::None, true) => "oidc",
+        (AuthMode::None, false) => {
             warn!(
                 address = %local_addr,
                 "authentication is off (developer mode): anyone who can reach this address may do anything; \
@@ -265,6 +312,8 @@ pub async fn start_with_verifier(
         engine_tasks,
         health,
         tls,
+        fair_use,
+        oidc,
     })
 }
 

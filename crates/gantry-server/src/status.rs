@@ -4,6 +4,8 @@ use gantry_core::names::quote;
 use gantry_engine::EngineError;
 use tonic::Status;
 
+use crate::oidc::OidcError;
+
 /// Maps an engine error to the status the client sees. Internal details stay in the server's log.
 pub fn to_status(error: EngineError) -> Status {
     match error {
@@ -14,6 +16,18 @@ pub fn to_status(error: EngineError) -> Status {
         EngineError::ResourceExhausted(message) => Status::resource_exhausted(message),
         EngineError::Unavailable(message) => Status::unavailable(message),
         EngineError::Internal(message) => Status::internal(message),
+    }
+}
+
+/// Maps a refused OIDC token to the status the client sees: UNAUTHENTICATED for a token that proves nothing,
+/// PERMISSION_DENIED for a valid one that maps to no grant, UNAVAILABLE when the issuer's keys could not be loaded
+/// (the token could not be checked; trying again later may pass).
+pub fn oidc_status(error: &OidcError) -> Status {
+    let message = error.to_string();
+    match error {
+        OidcError::NoGrant { .. } => Status::permission_denied(message),
+        OidcError::KeySetUnavailable(_) => Status::unavailable(message),
+        _ => Status::unauthenticated(message),
     }
 }
 
@@ -54,5 +68,21 @@ mod tests {
         let refused = within("queues", 100_000, 100).expect_err("over the limit");
         assert_eq!(refused.code(), tonic::Code::InvalidArgument);
         assert_eq!(refused.message(), "queues: 100000 given, over the limit of 100");
+    }
+
+    #[test]
+    fn refused_tokens_are_unauthenticated_unless_valid_or_uncheckable() {
+        let status = oidc_status(&OidcError::BadSignature);
+        assert_eq!(
+            (status.code(), status.message()),
+            (tonic::Code::Unauthenticated, "invalid signature")
+        );
+        let no_grant = OidcError::NoGrant {
+            principal: "oidc:alice".to_owned(),
+            claim: "groups".to_owned(),
+        };
+        assert_eq!(oidc_status(&no_grant).code(), tonic::Code::PermissionDenied);
+        let unavailable = OidcError::KeySetUnavailable("fetching https://issuer/keys: HTTP 503".to_owned());
+        assert_eq!(oidc_status(&unavailable).code(), tonic::Code::Unavailable);
     }
 }

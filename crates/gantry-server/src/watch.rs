@@ -7,9 +7,10 @@ use gantry_engine::{ChangeScope, Engine, ExecutionRecord, Page, PhaseChange};
 use gantry_proto::v1 as pb;
 use prost::Message;
 use tokio::sync::broadcast::error::RecvError;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::Status;
 
+use crate::fair_use::Slot;
 use crate::records::{self, timestamp};
 use crate::status::IntoStatus;
 
@@ -135,6 +136,15 @@ async fn send(
 }
 
 /// Runs `body` as a stream fed through a channel; an error ends the stream with that status.
+/// `stream`, holding its principal's watch slot until it is dropped: when it ends, or when tonic drops it because the
+/// client cancelled, its connection was lost or the server is shutting down.
+pub fn holding(stream: impl Stream<Item = Item> + Send, slot: Slot) -> impl Stream<Item = Item> + Send {
+    stream.map(move |item| {
+        let _held = &slot;
+        item
+    })
+}
+
 fn async_stream<F, Fut>(body: F) -> impl Stream<Item = Item> + Send
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Item>) -> Fut,

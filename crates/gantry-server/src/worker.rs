@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::auth::rules::Access;
 use crate::config::REQUEST_LIMITS;
 use crate::edge;
+use crate::fair_use::FairUseState;
 use crate::records::timestamp;
 use crate::status::{IntoStatus, to_status, within};
 
@@ -29,17 +30,20 @@ pub struct WorkerApi {
     engine: Engine,
     /// Announced to workers with every poll.
     limits: pb::WorkerLimits,
+    /// Long polls held per principal.
+    fair_use: FairUseState,
 }
 
 impl WorkerApi {
     /// The service; `(max_spec_nodes, max_spec_bytes)` are announced to workers (see `ServerConfig::spec_limits`).
-    pub fn new(engine: Engine, (max_spec_nodes, max_spec_bytes): (u64, u64)) -> Self {
+    pub fn new(engine: Engine, (max_spec_nodes, max_spec_bytes): (u64, u64), fair_use: FairUseState) -> Self {
         WorkerApi {
             engine,
             limits: pb::WorkerLimits {
                 max_spec_nodes,
                 max_spec_bytes,
             },
+            fair_use,
         }
     }
 }
@@ -219,6 +223,7 @@ impl WorkerService for WorkerApi {
         request: Request<pb::PollTasksRequest>,
     ) -> Result<Response<pb::PollTasksResponse>, Status> {
         let access = Access::of(&request);
+        let principal = access.caller.principal.clone();
         let r = request.into_inner();
         edge::worker_id(&r.worker_id)?;
         let claimant = claimant(&access, &r.worker_id);
@@ -242,6 +247,12 @@ impl WorkerService for WorkerApi {
         };
         // Completions in a poll come decoded whole; CompleteAttempts takes large dynamic specs without that.
         let (mut checked, completions) = Checked::new(r.completions.into_iter().map(lazy::Completion::from).collect())?;
+        // A long poll holds one of its principal's slots until this call ends, however it ends (a cancelled call's
+        // future is dropped, and the slot with it).
+        let _slot = match wait.is_zero() {
+            true => None,
+            false => Some(self.fair_use.polls.take(&principal)?),
+        };
         let polled = self
             .engine
             .poll_with(&claimant, &r.queues, r.max_attempts.max(1), wait, completions)

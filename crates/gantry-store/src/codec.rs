@@ -7,7 +7,9 @@ use gantry_core::names::quote;
 use gantry_core::state::{NodeKind, NodePhase, UnknownPhase};
 use uuid::Uuid;
 
-use crate::rows::{AttemptRow, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow};
+use crate::rows::{
+    AttemptRow, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode,
+};
 use crate::{StoreError, StoreResult};
 
 /// The SQL list of terminal node phases, as a literal so both stores can splice it into static SQL (a bound list
@@ -488,6 +490,17 @@ impl From<RawSpec> for SpecRow {
             created_at: raw.created_at,
         }
     }
+}
+
+/// A node an update started, from the row it wrote and the two columns it changed, as they were.
+pub(crate) fn started_node(written: RawNode, before_phase: String, before_updated_at: i64) -> StoreResult<StartedNode> {
+    let written = NodeRow::try_from(written)?;
+    let mut before = written.clone();
+    before.phase = parse_phase(&before_phase, || {
+        format!("node {:?} of execution {}", written.node_id, written.execution_id)
+    })?;
+    before.updated_at = before_updated_at;
+    Ok(StartedNode { before, written })
 }
 
 /// Decodes every raw row, failing on the first that cannot be read.

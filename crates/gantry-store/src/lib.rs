@@ -28,8 +28,8 @@ pub use codec::Claim;
 pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
-    AttemptRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
-    SpecRow,
+    AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow, StartedNode,
 };
 pub use sqlite::SqliteStore;
 
@@ -181,6 +181,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// a channel; `None` when the store has no such channel (SQLite: one process owns the file). On Postgres this holds
     /// one pooled connection until the receiver is dropped; a lost connection ends the channel.
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Announcement>>>;
+
+    /// Writes one audit entry, outside any transaction (on its own pooled connection), committed when this returns.
+    /// An id already taken is a [`StoreError::Conflict`].
+    async fn insert_audit_entry(&self, entry: &AuditRow) -> StoreResult<()>;
+    /// Audit entries matching `filter`, newest first (ids are UUIDv7); `page.after` is the id of the last entry of
+    /// the previous page.
+    async fn list_audit_entries(&self, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditRow>>;
 }
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls it back.
@@ -224,6 +231,13 @@ pub trait Tx: Send {
     async fn insert_nodes(&mut self, rows: &[NodeRow]) -> StoreResult<()>;
     /// The nodes with these scoped ids; missing ids are left out.
     async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>>;
+    /// Starts the nodes of claimed attempts in one statement, ahead of the engine: each of these nodes that is
+    /// queued or waiting for a retry is written `running` as of `now` (what the core's `AttemptStarted` decides),
+    /// locked, and returned as it was and as written, in key order. The others, and missing ids, are left out: the
+    /// engine reads them as it reads any node. The engine decides from `before` and writes the node again only if
+    /// it decided otherwise.
+    async fn start_nodes(&mut self, execution_id: Uuid, node_ids: &[String], now: i64)
+    -> StoreResult<Vec<StartedNode>>;
     /// `(node_id, outputs)` of every child of `parent_id` in position order, for assembling the parent's outputs.
     /// The ids are the scoped ones (`parent/attempt/local`), so a caller can keep only one attempt's children.
     async fn child_outputs(

@@ -98,6 +98,25 @@ pub struct ExecutionRow {
     pub finished_at: Option<i64>,
 }
 
+/// A node [`crate::Tx::start_nodes`] started: as it was, and as the statement wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedNode {
+    /// The row as the transaction found it, for the engine to decide on.
+    pub before: NodeRow,
+    /// The row as the statement wrote it: `before` moved to `running` as of the claim.
+    pub written: NodeRow,
+}
+
+impl StartedNode {
+    /// The row as found, and as written once started at `now`.
+    pub(crate) fn start(before: NodeRow, now: i64) -> Self {
+        let mut written = before.clone();
+        written.phase = NodePhase::Running;
+        written.updated_at = now;
+        Self { before, written }
+    }
+}
+
 /// One node execution. `node_id` is the exact scoped id (`gen/0/dn3`); `parent_id` is empty at the top level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRow {
@@ -256,4 +275,40 @@ pub struct CacheEntryRow {
     pub node_id: String,
     /// When it was written, in milliseconds since the Unix epoch.
     pub created_at: i64,
+}
+
+/// One entry of the audit log: a mutating call, who made it and how it ended. Never updated once written.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    /// UUIDv7: listings go newest first by id.
+    pub id: Uuid,
+    /// The caller's stable, non-secret name.
+    pub principal: String,
+    /// When the call was answered, in milliseconds since the Unix epoch.
+    pub at: i64,
+    /// The method's name (`CreateExecution`).
+    pub rpc: String,
+    /// What the call acted on; empty where the request did not say.
+    pub project: String,
+    pub domain: String,
+    /// `name@version` of a registration, an execution's id; empty where the request did not say.
+    pub target: String,
+    /// A short description of the request, without input values or secrets.
+    pub summary: String,
+    /// `OK`, or the gRPC code's name (`NOT_FOUND`).
+    pub outcome: String,
+    /// The status message; empty for `OK`.
+    pub message: String,
+}
+
+/// Which audit entries to list; every field narrows the listing, `None` leaves it open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub principal: Option<String>,
+    pub project: Option<String>,
+    pub rpc: Option<String>,
+    /// Only entries at or after this time (milliseconds since the Unix epoch).
+    pub since: Option<i64>,
+    /// Only entries before this time.
+    pub until: Option<i64>,
 }

@@ -7,6 +7,7 @@
 mod conformance {
     pub mod access;
     pub mod attempts;
+    pub mod audit;
     pub mod executions;
     pub mod fixtures;
     pub mod hydrations;
@@ -24,7 +25,7 @@ use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
 pub use conformance::{
-    access, attempts, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts,
+    access, attempts, audit, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts,
 };
 
 /// The server the Postgres tests create their databases on.
@@ -102,6 +103,7 @@ macro_rules! both_stores {
 }
 
 both_stores!(
+    audit::audit_entries_filter_and_page_newest_first,
     registry::put_resource_creates_then_is_idempotent_then_conflicts,
     registry::resource_kinds_are_separate,
     registry::list_resources_pages_in_name_version_order,
@@ -113,6 +115,7 @@ both_stores!(
     executions::locked_read_modify_write_serialises,
     nodes::ten_thousand_children_round_trip,
     nodes::lock_nodes_and_children_return_only_existing,
+    nodes::start_nodes_starts_only_queued_and_retry_waiting,
     nodes::node_key_conflict,
     nodes::abort_descendants_aborts_only_the_subtree,
     nodes::abort_whole_execution,

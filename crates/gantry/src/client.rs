@@ -45,13 +45,14 @@ impl Connection {
 /// Connects to the server, failing fast when nothing listens there. An `https://` endpoint speaks TLS or fails: a TLS
 /// failure is reported as one, never retried in plaintext.
 pub async fn connect(connection: &Connection) -> anyhow::Result<Admin> {
-    Ok(AdminServiceClient::new(connect_channel(connection).await?)
+    Ok(AdminServiceClient::new(channel(connection).await?)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
-/// The connection [`connect`] makes, for the other services' clients.
-pub async fn connect_channel(connection: &Connection) -> anyhow::Result<AuthedChannel> {
+/// A channel to the server, presenting the connection's token, for the admin client or another service's
+/// ([`connect`] says how it fails).
+pub async fn channel(connection: &Connection) -> anyhow::Result<AuthedChannel> {
     let bearer = Bearer::new(connection.token.as_deref())?;
     let url = connection.url();
     let endpoint = gantry_worker::endpoint(&url, &connection.tls).map_err(|error| match error {
@@ -60,16 +61,15 @@ pub async fn connect_channel(connection: &Connection) -> anyhow::Result<AuthedCh
         }
         other => anyhow::Error::new(other),
     })?;
-    let channel = match endpoint.connect_timeout(Duration::from_secs(5)).connect().await {
-        Ok(channel) => channel,
+    match endpoint.connect_timeout(Duration::from_secs(5)).connect().await {
+        Ok(channel) => Ok(bearer.on(channel)),
         Err(error) => {
             if let Some(cause) = gantry_worker::tls_failure(&error) {
                 return Err(anyhow!("TLS with the Gantry server at {url} failed: {cause}"));
             }
-            return Err(anyhow::Error::new(error).context(format!("cannot reach the Gantry server at {url}")));
+            Err(anyhow::Error::new(error).context(format!("cannot reach the Gantry server at {url}")))
         }
-    };
-    Ok(bearer.on(channel))
+    }
 }
 
 /// The map with the references the server sent in place of values too large for one response read, so that users

@@ -96,6 +96,10 @@ enum Command {
     /// Projects: create, list, describe, archive.
     #[command(subcommand, visible_alias = "project")]
     Projects(commands::projects::ProjectCommand),
+    /// The audit log of mutating calls: who registered, ran, terminated, relaunched or recovered what, and how it
+    /// ended (admin only on a server with authentication).
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Print a shell completion script: `gantry completions bash > ~/.local/share/bash-completion/completions/gantry`.
     Completions {
         /// The shell.
@@ -188,6 +192,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::catalog::catalog(endpoint, output, ResourceKind::LaunchPlan, command).await
         }
         Command::Execution(command) | Command::Shortcut(command) => execution(endpoint, output, command).await,
+        Command::Audit(command) => commands::audit::audit(endpoint, output, command).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "gantry", &mut script);

@@ -29,6 +29,31 @@ enum Status {
 struct Entry {
     row: NodeRow,
     status: Status,
+    /// The row as a statement wrote it ahead of the interpreter ([`Rows::start_nodes`]): `row` is written at the
+    /// flush only if it differs.
+    stored: Option<NodeRow>,
+}
+
+impl Entry {
+    fn held(row: NodeRow, status: Status) -> Self {
+        Self {
+            row,
+            status,
+            stored: None,
+        }
+    }
+
+    /// Whether the flush must write the row, which it then takes as written.
+    fn pending(&mut self) -> Option<Status> {
+        let stored = self.stored.take();
+        let status = std::mem::replace(&mut self.status, Status::Clean);
+        match status {
+            Status::New => Some(Status::New),
+            _ if stored.is_some() => (stored.as_ref() != Some(&self.row)).then_some(Status::Dirty),
+            Status::Dirty => Some(Status::Dirty),
+            Status::Clean => None,
+        }
+    }
 }
 
 /// A node execution's key: its execution and its scoped id.
@@ -90,13 +115,31 @@ impl Rows {
         }
         for row in self.tx.lock_nodes(execution_id, &missing).await? {
             let key = (row.execution_id, row.node_id.clone());
-            self.nodes.insert(
-                key,
-                Entry {
-                    row,
-                    status: Status::Clean,
-                },
-            );
+            self.nodes.insert(key, Entry::held(row, Status::Clean));
+        }
+        Ok(())
+    }
+
+    /// Starts the nodes of claimed attempts in one statement ([`gantry_store::Tx::start_nodes`]) and holds them as
+    /// they were, for the interpreter to decide on; they are written again at the flush only if it decides
+    /// otherwise. Nodes that did not start (not queued) are read and locked on first use, as any node.
+    pub async fn start_nodes(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> EngineResult<()> {
+        let missing: Vec<String> = node_ids
+            .iter()
+            .filter(|id| !self.nodes.contains_key(&(execution_id, (*id).clone())))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for started in self.tx.start_nodes(execution_id, &missing, now).await? {
+            let key = (execution_id, started.before.node_id.clone());
+            let entry = Entry {
+                row: started.before,
+                status: Status::Clean,
+                stored: Some(started.written),
+            };
+            self.nodes.insert(key, entry);
         }
         Ok(())
     }
@@ -127,13 +170,7 @@ impl Rows {
     pub fn create_nodes(&mut self, rows: Vec<NodeRow>) {
         for row in rows {
             let key = (row.execution_id, row.node_id.clone());
-            self.nodes.insert(
-                key,
-                Entry {
-                    row,
-                    status: Status::New,
-                },
-            );
+            self.nodes.insert(key, Entry::held(row, Status::New));
         }
     }
 
@@ -252,12 +289,11 @@ impl Rows {
         let mut inserts = Vec::new();
         let mut updates = Vec::new();
         for entry in self.nodes.values_mut() {
-            match entry.status {
-                Status::New => inserts.push(entry.row.clone()),
-                Status::Dirty => updates.push(entry.row.clone()),
-                Status::Clean => continue,
+            match entry.pending() {
+                Some(Status::New) => inserts.push(entry.row.clone()),
+                Some(_) => updates.push(entry.row.clone()),
+                None => {}
             }
-            entry.status = Status::Clean;
         }
         self.write(inserts, updates).await
     }
@@ -267,11 +303,11 @@ impl Rows {
     async fn flush_final(&mut self) -> EngineResult<()> {
         let mut inserts = Vec::new();
         let mut updates = Vec::new();
-        for (_, entry) in self.nodes.drain() {
-            match entry.status {
-                Status::New => inserts.push(entry.row),
-                Status::Dirty => updates.push(entry.row),
-                Status::Clean => {}
+        for (_, mut entry) in self.nodes.drain() {
+            match entry.pending() {
+                Some(Status::New) => inserts.push(entry.row),
+                Some(_) => updates.push(entry.row),
+                None => {}
             }
         }
         self.write(inserts, updates).await
@@ -329,5 +365,106 @@ impl Rows {
         }
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gantry_core::state::{CacheStatus, NodeKind, NodePhase};
+
+    use super::*;
+
+    fn queued() -> NodeRow {
+        NodeRow {
+            execution_id: Uuid::now_v7(),
+            node_id: "n".to_owned(),
+            parent_id: String::new(),
+            local_id: "n".to_owned(),
+            kind: NodeKind::Task,
+            definition: Vec::new(),
+            task: Some("p/d/t@v1".to_owned()),
+            phase: NodePhase::Queued,
+            is_dynamic: false,
+            attempts: 1,
+            user_failures: 0,
+            system_failures: 0,
+            cache_status: CacheStatus::Disabled,
+            upstream_pending: 0,
+            downstream: Vec::new(),
+            position: 0,
+            children_total: 0,
+            children_succeeded: 0,
+            children_failed: 0,
+            children_skipped: 0,
+            children_created: 0,
+            inputs: Some(vec![1, 2, 3]),
+            outputs: None,
+            error: None,
+            child_execution_id: None,
+            created_at: 1,
+            updated_at: 1,
+            started_at: Some(1),
+            finished_at: None,
+        }
+    }
+
+    /// An entry started by a statement, and the interpreter's row after `decide`.
+    fn started(decide: impl FnOnce(&mut NodeRow)) -> Entry {
+        let written = NodeRow {
+            phase: NodePhase::Running,
+            updated_at: 5,
+            ..queued()
+        };
+        let mut entry = Entry {
+            row: NodeRow {
+                execution_id: written.execution_id,
+                ..queued()
+            },
+            status: Status::Clean,
+            stored: Some(written),
+        };
+        decide(&mut entry.row);
+        entry.status = Status::Dirty;
+        entry
+    }
+
+    #[test]
+    fn a_row_decided_as_the_statement_wrote_it_is_not_written_again() {
+        let mut entry = started(|row| {
+            row.phase = NodePhase::Running;
+            row.updated_at = 5;
+        });
+        assert_eq!(entry.pending(), None);
+        assert_eq!(entry.pending(), None, "taken as written");
+    }
+
+    #[test]
+    fn a_row_decided_otherwise_is_written() {
+        let mut entry = started(|row| {
+            row.phase = NodePhase::Running;
+            row.updated_at = 5;
+            row.attempts = 2;
+        });
+        assert_eq!(entry.pending(), Some(Status::Dirty));
+        assert_eq!(entry.pending(), None, "taken as written");
+    }
+
+    #[test]
+    fn a_row_nobody_decided_on_is_written_back_as_it_was() {
+        let mut entry = started(|_| {});
+        entry.status = Status::Clean;
+        assert_eq!(entry.pending(), Some(Status::Dirty));
+        assert_eq!(entry.row.phase, NodePhase::Queued);
+    }
+
+    #[test]
+    fn read_and_new_rows_keep_their_status() {
+        let mut read = Entry::held(queued(), Status::Clean);
+        assert_eq!(read.pending(), None);
+        read.status = Status::Dirty;
+        assert_eq!(read.pending(), Some(Status::Dirty));
+        let mut new = Entry::held(queued(), Status::New);
+        assert_eq!(new.pending(), Some(Status::New));
+        assert_eq!(new.pending(), None);
     }
 }

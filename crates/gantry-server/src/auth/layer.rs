@@ -76,15 +76,21 @@ where
         Box::pin(async move {
             let rule = rule_of(&path);
             let header = request.headers_mut().remove(http::header::AUTHORIZATION);
-            let caller = match &authenticator {
-                None => Caller::developer(),
-                Some(authenticator) => match authenticator.authenticate(header.as_ref().map(|h| h.as_bytes())).await {
-                    Ok(caller) => caller,
-                    Err(error) => {
-                        debug!(path = %path, reason = %error, "request not authenticated");
-                        return Ok(Status::from(error).into_http());
+            // A caller an outer layer established (`crate::Identify`, for embedders that authenticate by other
+            // means) stands; otherwise the token decides, or, without authentication, the developer.
+            let established = request.extensions().get::<Caller>().cloned();
+            let caller = match (&authenticator, established) {
+                (_, Some(caller)) => caller,
+                (None, None) => Caller::developer(),
+                (Some(authenticator), None) => {
+                    match authenticator.authenticate(header.as_ref().map(|h| h.as_bytes())).await {
+                        Ok(caller) => caller,
+                        Err(error) => {
+                            debug!(path = %path, reason = %error, "request not authenticated");
+                            return Ok(Status::from(error).into_http());
+                        }
                     }
-                },
+                }
             };
             if !caller.may_somewhere(rule) {
                 debug!(path = %path, principal = %caller.principal, "request not authorized");

@@ -21,7 +21,7 @@ use crate::caller::Caller;
 use keys::{KEY_PREFIX, KeyVerifier};
 
 /// Why a request is not authenticated (or could not be). Messages name the key's id at most, never the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum AuthError {
     Missing,
     /// Not `Bearer <token>`, or not a token any verifier reads.
@@ -30,8 +30,8 @@ pub enum AuthError {
     WrongSecret(Uuid),
     Expired(Uuid),
     Revoked(Uuid),
-    /// Another verifier's refusal, in its words (which must not hold the token either).
-    Refused(String),
+    /// Another verifier's answer, as it would be sent (its message must not hold the token either).
+    Other(Status),
     /// The store could not be read: UNAVAILABLE, as everywhere.
     Unavailable(String),
     Internal(String),
@@ -52,7 +52,7 @@ impl fmt::Display for AuthError {
             AuthError::WrongSecret(id) => write!(f, "API key {id}: the secret does not match"),
             AuthError::Expired(id) => write!(f, "API key {id} has expired"),
             AuthError::Revoked(id) => write!(f, "API key {id} was revoked"),
-            AuthError::Refused(message) => write!(f, "{message}"),
+            AuthError::Other(status) => write!(f, "{}", status.message()),
             AuthError::Unavailable(message) => write!(f, "database unavailable: {message}"),
             AuthError::Internal(message) => write!(f, "{message}"),
         }
@@ -62,6 +62,7 @@ impl fmt::Display for AuthError {
 impl From<AuthError> for Status {
     fn from(error: AuthError) -> Status {
         match &error {
+            AuthError::Other(status) => status.clone(),
             AuthError::Unavailable(_) => Status::unavailable(error.to_string()),
             AuthError::Internal(_) => Status::internal(error.to_string()),
             _ => Status::unauthenticated(error.to_string()),
@@ -99,5 +100,15 @@ impl Authenticator {
             Some(other) => other.verify(token).await,
             None => Err(AuthError::Malformed),
         }
+    }
+}
+
+/// OIDC tokens: the tokens that are not API keys, when the server has an issuer (`--oidc-issuer`).
+#[tonic::async_trait]
+impl TokenVerifier for crate::oidc::OidcVerifier {
+    async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        crate::oidc::OidcVerifier::verify(self, token)
+            .await
+            .map_err(|error| AuthError::Other(crate::status::oidc_status(&error)))
     }
 }

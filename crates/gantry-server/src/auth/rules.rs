@@ -145,6 +145,10 @@ pub const RULES: &[(&str, Rule)] = &[
         "/gantry.v1.WorkerService/CompleteAttempts",
         rule(Role::Worker, Scope::Worker),
     ),
+    (
+        "/gantry.v1.AuditService/ListAuditEntries",
+        rule(Role::Admin, Scope::Global),
+    ),
     ("/gantry.v1.AuthService/CreateApiKey", rule(Role::Admin, Scope::Global)),
     ("/gantry.v1.AuthService/ListApiKeys", rule(Role::Admin, Scope::Global)),
     ("/gantry.v1.AuthService/RevokeApiKey", rule(Role::Admin, Scope::Global)),

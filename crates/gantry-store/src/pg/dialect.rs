@@ -4,16 +4,16 @@
 
 use async_trait::async_trait;
 use gantry_core::state::{ExecutionPhase, NodePhase};
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row};
 use uuid::Uuid;
 
 use super::{EXECUTION_CHANNEL, PgDialect, QUEUE_CHANNEL, batch, listen, notify, refresh_statistics};
 use crate::codec::{
     Claim, DescendantScan, RawAttempt, RawExecution, RawNode, RawResource, decode_all, descendant_bounds,
-    descendant_scan, page_after_execution, page_after_position, page_after_resource, page_limit,
+    descendant_scan, page_after_execution, page_after_position, page_after_resource, page_limit, started_node,
     terminal_node_phases_sql,
 };
-use crate::rows::{AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceRow};
+use crate::rows::{AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceRow, StartedNode};
 use crate::sql::{Dialect, SqlTx};
 use crate::{Announcement, StoreResult, Tx};
 
@@ -214,6 +214,45 @@ impl Dialect for PgDialect {
         .fetch_all(conn)
         .await?;
         decode_all(raws)
+    }
+
+    /// The nodes are found as [`Dialect::lock_nodes`] finds them (one primary-key lookup per id, in key order), without
+    /// a lock: the update locks each row as it writes it, by its `ctid` (a TID scan). A row another transaction
+    /// changed meanwhile has a new `ctid` and is left out, for the engine to lock and read. The row lock of an update
+    /// is the only write to the row: a `FOR UPDATE` before it would write the row's header once more.
+    async fn start_nodes(
+        conn: &mut PgConnection,
+        execution_id: Uuid,
+        node_ids: &[String],
+        now: i64,
+    ) -> StoreResult<Vec<StartedNode>> {
+        let rows = sqlx::query(
+            "WITH found AS (SELECT o.ctid AS at, o.phase, o.updated_at FROM \
+             (SELECT DISTINCT UNNEST($2::text[]) AS node_id ORDER BY 1) AS k CROSS JOIN LATERAL \
+             (SELECT ctid, phase, updated_at FROM nodes WHERE execution_id = $1 AND node_id = k.node_id OFFSET 0) AS o \
+             WHERE o.phase IN ('queued', 'retry_waiting')) \
+             UPDATE nodes AS n SET phase = 'running', updated_at = $3 FROM found \
+             WHERE n.ctid = found.at AND n.phase IN ('queued', 'retry_waiting') \
+             RETURNING n.*, found.phase AS before_phase, found.updated_at AS before_updated_at",
+        )
+        .bind(execution_id)
+        .bind(node_ids)
+        .bind(now)
+        .persistent(false)
+        .fetch_all(conn)
+        .await?;
+        let mut started = rows
+            .iter()
+            .map(|row| {
+                started_node(
+                    RawNode::from_row(row)?,
+                    row.try_get("before_phase")?,
+                    row.try_get("before_updated_at")?,
+                )
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        started.sort_by(|a, b| a.written.node_id.cmp(&b.written.node_id));
+        Ok(started)
     }
 
     async fn update_nodes(conn: &mut PgConnection, rows: &[NodeRow]) -> StoreResult<()> {

@@ -25,6 +25,7 @@ use uuid::Uuid;
 use crate::codec::{Claim, RawExecution, RawResource, RawSpec, resource_table};
 use crate::rows::{
     AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+    StartedNode,
 };
 use crate::{Announcement, StoreResult, Tx};
 
@@ -114,6 +115,13 @@ pub trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
     async fn insert_nodes(conn: &mut Conn<Self>, rows: &[NodeRow]) -> StoreResult<()>;
     /// See [`crate::Tx::lock_nodes`]: the rows in key order, locked.
     async fn lock_nodes(conn: &mut Conn<Self>, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>>;
+    /// See [`crate::Tx::start_nodes`].
+    async fn start_nodes(
+        conn: &mut Conn<Self>,
+        execution_id: Uuid,
+        node_ids: &[String],
+        now: i64,
+    ) -> StoreResult<Vec<StartedNode>>;
     /// See [`crate::Tx::update_nodes`].
     async fn update_nodes(conn: &mut Conn<Self>, rows: &[NodeRow]) -> StoreResult<()>;
     /// See [`crate::Tx::abort_descendants`].

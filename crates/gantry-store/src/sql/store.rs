@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use super::{Dialect, SqlStore, read_execution, read_resource, read_spec};
 use crate::access::{ApiKeyRow, ProjectRow, RawProject};
-use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, resource_table};
+use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, page_limit, resource_table};
 use crate::error::conflict_or;
 use crate::rows::{
-    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+    AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind,
+    ResourceRow, SpecRow,
 };
 use crate::{Announcement, Store, StoreResult, Tx};
 
@@ -35,6 +36,7 @@ where
     for<'r> RawAttempt: sqlx::FromRow<'r, DB::Row>,
     for<'r> crate::codec::RawResource: sqlx::FromRow<'r, DB::Row>,
     for<'r> crate::codec::RawSpec: sqlx::FromRow<'r, DB::Row>,
+    for<'r> AuditRow: sqlx::FromRow<'r, DB::Row>,
     for<'r> ApiKeyRow: sqlx::FromRow<'r, DB::Row>,
     for<'r> RawProject: sqlx::FromRow<'r, DB::Row>,
     for<'q> Option<i64>: Encode<'q, DB>,
@@ -211,6 +213,95 @@ where
         rows.extend(nodes);
         Ok(rows)
     }
+    async fn insert_audit_entry(&self, entry: &AuditRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_entries (id, principal, at, rpc, project, domain, target, summary, outcome, message) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(entry.id)
+        .bind(entry.principal.as_str())
+        .bind(entry.at)
+        .bind(entry.rpc.as_str())
+        .bind(entry.project.as_str())
+        .bind(entry.domain.as_str())
+        .bind(entry.target.as_str())
+        .bind(entry.summary.as_str())
+        .bind(entry.outcome.as_str())
+        .bind(entry.message.as_str())
+        .execute(&mut *self.pool.acquire().await?)
+        .await
+        .map_err(|error| conflict_or(error, || format!("audit entry {} already exists", entry.id)))?;
+        Ok(())
+    }
+
+    async fn list_audit_entries(&self, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditRow>> {
+        let after = page
+            .after
+            .as_deref()
+            .map(|after| {
+                Uuid::parse_str(after).map_err(|_| {
+                    crate::StoreError::InvalidPage(format!(
+                        "{} is not an audit entry id",
+                        gantry_core::names::quote(after)
+                    ))
+                })
+            })
+            .transpose()?;
+        // Only the filters given become conditions, each with its own parameter: one statement on both databases,
+        // with no typed NULL tests.
+        let mut conditions = Vec::new();
+        let mut next = 0;
+        let mut parameter = |condition: &str| {
+            next += 1;
+            conditions.push(condition.replace('?', &format!("${next}")));
+        };
+        let texts = [
+            ("principal = ?", &filter.principal),
+            ("project = ?", &filter.project),
+            ("rpc = ?", &filter.rpc),
+        ];
+        for (condition, value) in &texts {
+            if value.is_some() {
+                parameter(condition);
+            }
+        }
+        let times = [("at >= ?", filter.since), ("at < ?", filter.until)];
+        for (condition, value) in &times {
+            if value.is_some() {
+                parameter(condition);
+            }
+        }
+        if after.is_some() {
+            parameter("id < ?");
+        }
+        parameter("LIMIT ?");
+        let limit = conditions.pop().unwrap_or_default();
+        let sql = format!(
+            "SELECT * FROM audit_entries{where_}{conditions} ORDER BY id DESC {limit}",
+            where_ = if conditions.is_empty() { "" } else { " WHERE " },
+            conditions = conditions.join(" AND "),
+        );
+        let mut query = sqlx::query_as::<DB, AuditRow>(&sql);
+        for (_, value) in texts {
+            if let Some(value) = value {
+                query = query.bind(value.as_str());
+            }
+        }
+        for (_, value) in times {
+            if let Some(value) = value {
+                query = query.bind(value);
+            }
+        }
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        let rows = query
+            .bind(page_limit(page))
+            .fetch_all(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(rows)
+    }
+
     async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO api_keys (id, secret_hash, project, role, description, created_at, expires_at, revoked_at) \

@@ -10,7 +10,9 @@ use crate::codec::{
     Claim, RawAttempt, RawExecution, RawNode, RawResource, RawSpec, decode_all, execution_conflict, resource_conflict,
     resource_table, spec_conflict,
 };
-use crate::rows::{AttemptRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow};
+use crate::rows::{
+    AttemptRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode,
+};
 use crate::{PutOutcome, StoreError, StoreResult, Tx};
 
 type RawEntry = (String, Vec<u8>, String, Uuid, String, i64);
@@ -184,6 +186,15 @@ where
     /// Locks are taken in key order, so two transactions locking overlapping sets cannot deadlock.
     async fn lock_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> StoreResult<Vec<NodeRow>> {
         D::lock_nodes(&mut self.tx, execution_id, node_ids).await
+    }
+
+    async fn start_nodes(
+        &mut self,
+        execution_id: Uuid,
+        node_ids: &[String],
+        now: i64,
+    ) -> StoreResult<Vec<StartedNode>> {
+        D::start_nodes(&mut self.tx, execution_id, node_ids, now).await
     }
 
     async fn child_outputs(

@@ -13,7 +13,7 @@ use crate::codec::{
     descendant_scan, page_after_execution, page_after_position, page_after_resource, page_limit,
     terminal_node_phases_sql, unsuccessful_node_phases_sql,
 };
-use crate::rows::{AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceRow};
+use crate::rows::{AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceRow, StartedNode};
 use crate::sql::{Dialect, SqlTx};
 use crate::{Announcement, StoreResult, Tx};
 
@@ -226,6 +226,38 @@ impl Dialect for SqliteDialect {
         .fetch_all(conn)
         .await?;
         decode_all(raws)
+    }
+
+    /// Two statements: the nodes as they were, then their update (one writer at a time: nothing changes between).
+    async fn start_nodes(
+        conn: &mut SqliteConnection,
+        execution_id: Uuid,
+        node_ids: &[String],
+        now: i64,
+    ) -> StoreResult<Vec<StartedNode>> {
+        let ids = Self::text_list(node_ids);
+        let raws: Vec<RawNode> = sqlx::query_as(
+            "SELECT * FROM nodes WHERE execution_id = ?1 AND node_id IN (SELECT value FROM json_each(?2)) \
+             AND phase IN ('queued', 'retry_waiting') ORDER BY node_id",
+        )
+        .bind(execution_id)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        if raws.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query(
+            "UPDATE nodes SET phase = 'running', updated_at = ?3 WHERE execution_id = ?1 \
+             AND node_id IN (SELECT value FROM json_each(?2)) AND phase IN ('queued', 'retry_waiting')",
+        )
+        .bind(execution_id)
+        .bind(&ids)
+        .bind(now)
+        .execute(conn)
+        .await?;
+        let before: Vec<NodeRow> = decode_all(raws)?;
+        Ok(before.into_iter().map(|row| StartedNode::start(row, now)).collect())
     }
 
     async fn update_nodes(conn: &mut SqliteConnection, rows: &[NodeRow]) -> StoreResult<()> {

@@ -121,6 +121,68 @@ pub async fn lock_nodes_and_children_return_only_existing(store: &dyn Store) {
     assert_eq!(outputs, [("a".to_owned(), None)]);
 }
 
+/// Only queued nodes and nodes waiting for a retry start; each comes back as it was and as written, and the
+/// database holds what was written.
+pub async fn start_nodes_starts_only_queued_and_retry_waiting(store: &dyn Store) {
+    let execution = committed_execution(store, "starts").await;
+    let phases = [
+        ("a", NodePhase::Queued),
+        ("b", NodePhase::RetryWaiting),
+        ("c", NodePhase::Running),
+        ("d", NodePhase::NotStarted),
+        ("e", NodePhase::Aborted),
+    ];
+    let rows: Vec<NodeRow> = phases
+        .iter()
+        .enumerate()
+        .map(|(position, (id, phase))| NodeRow {
+            phase: *phase,
+            updated_at: 7,
+            ..node(execution.id, id, position as i64)
+        })
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let ids = ["e", "b", "missing", "d", "c", "a", "a"].map(str::to_owned);
+    let started = tx.start_nodes(execution.id, &ids, 1_000).await.unwrap();
+    let expected: Vec<(NodeRow, NodeRow)> = rows[..2]
+        .iter()
+        .map(|before| {
+            let written = NodeRow {
+                phase: NodePhase::Running,
+                updated_at: 1_000,
+                ..before.clone()
+            };
+            (before.clone(), written)
+        })
+        .collect();
+    let got: Vec<(NodeRow, NodeRow)> = started.into_iter().map(|s| (s.before, s.written)).collect();
+    assert_eq!(got, expected, "a and b, in key order, as they were and as written");
+    assert!(tx.start_nodes(execution.id, &[], 1_000).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let all: Vec<String> = phases.iter().map(|(id, _)| (*id).to_owned()).collect();
+    let stored: Vec<(String, NodePhase, i64)> = tx
+        .lock_nodes(execution.id, &all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.node_id, row.phase, row.updated_at))
+        .collect();
+    let want: Vec<(String, NodePhase, i64)> = vec![
+        ("a".into(), NodePhase::Running, 1_000),
+        ("b".into(), NodePhase::Running, 1_000),
+        ("c".into(), NodePhase::Running, 7),
+        ("d".into(), NodePhase::NotStarted, 7),
+        ("e".into(), NodePhase::Aborted, 7),
+    ];
+    assert_eq!(stored, want);
+}
+
 pub async fn node_key_conflict(store: &dyn Store) {
     let execution = committed_execution(store, "dup").await;
     let mut tx = store.begin().await.unwrap();

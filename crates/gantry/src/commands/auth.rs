@@ -10,7 +10,7 @@ use gantry_proto::v1 as pb;
 use gantry_proto::v1::auth_service_client::AuthServiceClient;
 use serde_json::json;
 
-use crate::client::{Connection, RpcResultExt, connect_channel};
+use crate::client::{Connection, RpcResultExt, channel};
 use crate::render::{OutputFormat, print_json, table, timestamp};
 
 /// `gantry auth ...`.
@@ -102,7 +102,7 @@ pub async fn auth(server: &Connection, output: OutputFormat, command: AuthComman
     match command {
         KeysCommand::Create(args) => create(server, output, args).await,
         KeysCommand::List => {
-            let mut client = AuthServiceClient::new(connect_channel(server).await?);
+            let mut client = AuthServiceClient::new(channel(server).await?);
             let keys = client
                 .list_api_keys(pb::ListApiKeysRequest {})
                 .await
@@ -134,7 +134,7 @@ pub async fn auth(server: &Connection, output: OutputFormat, command: AuthComman
             Ok(ExitCode::SUCCESS)
         }
         KeysCommand::Revoke { id } => {
-            let mut client = AuthServiceClient::new(connect_channel(server).await?);
+            let mut client = AuthServiceClient::new(channel(server).await?);
             let key = client
                 .revoke_api_key(pb::RevokeApiKeyRequest { id: id.clone() })
                 .await
@@ -172,7 +172,7 @@ async fn create(server: &Connection, output: OutputFormat, args: CreateArgs) -> 
             .await
             .map_err(|status| anyhow!("creating the API key: {}", status.message()))?
     } else {
-        let mut client = AuthServiceClient::new(connect_channel(server).await?);
+        let mut client = AuthServiceClient::new(channel(server).await?);
         client.create_api_key(request).await.rpc("creating an API key")?
     };
     let key = response.key.ok_or_else(|| anyhow!("no key was returned"))?;

@@ -1,5 +1,6 @@
 //! One module per subcommand (or family of them).
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod inspect;

@@ -7,7 +7,7 @@ use gantry_proto::v1 as pb;
 use gantry_proto::v1::project_service_client::ProjectServiceClient;
 use serde_json::json;
 
-use crate::client::{Connection, RpcResultExt, connect_channel};
+use crate::client::{Connection, RpcResultExt, channel};
 use crate::render::{OutputFormat, print_json, table, timestamp};
 
 /// `gantry projects ...`.
@@ -66,7 +66,7 @@ fn print(output: OutputFormat, projects: &[pb::Project]) {
 
 /// Runs `gantry projects ...`.
 pub async fn projects(server: &Connection, output: OutputFormat, command: ProjectCommand) -> anyhow::Result<ExitCode> {
-    let mut client = ProjectServiceClient::new(connect_channel(server).await?);
+    let mut client = ProjectServiceClient::new(channel(server).await?);
     let one = |project: Option<pb::Project>| project.ok_or_else(|| anyhow!("the server returned no project"));
     let shown = match command {
         ProjectCommand::Create {

@@ -188,9 +188,8 @@ async fn run_seed(connection: &Connection, tasks_count: i64) -> anyhow::Result<(
 /// With authentication on, the examples' project must exist before they are registered: creates it unless it does.
 async fn ensure_example_project(connection: &Connection) -> anyhow::Result<()> {
     use gantry_proto::v1 as pb;
-    let mut client = gantry_proto::v1::project_service_client::ProjectServiceClient::new(
-        crate::client::connect_channel(connection).await?,
-    );
+    let mut client =
+        gantry_proto::v1::project_service_client::ProjectServiceClient::new(crate::client::channel(connection).await?);
     let request = pb::CreateProjectRequest {
         id: gantry_examples::PROJECT.to_owned(),
         ..Default::default()
