@@ -372,3 +372,95 @@ async fn the_server_starts_with_its_key_file_and_not_without_it() {
     assert_eq!(verifier.verify(&sign(&key, &claims())).await, Ok(ml_operator()));
     server.shutdown().await.unwrap();
 }
+
+/// The server's authentication layer hands the tokens that are not API keys to the OIDC verifier: an operator's token
+/// lists its projects, a token of another key or without a grant is refused, and API keys work beside it.
+#[tokio::test]
+async fn the_authentication_layer_takes_oidc_tokens_beside_api_keys() {
+    use gantry_proto::v1 as pb;
+    use gantry_proto::v1::project_service_client::ProjectServiceClient;
+
+    fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let value = format!("Bearer {token}").parse().unwrap();
+        request.metadata_mut().insert("authorization", value);
+        request
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = ec_key("ec-1");
+    std::fs::write(dir.path().join("jwks.json"), jwks(&[&key])).unwrap();
+    let config = crate::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_path: dir.path().join("gantry.db"),
+        blob_store: dir.path().join("blobs").to_string_lossy().into_owned(),
+        auth: crate::AuthMode::Keys,
+        oidc: super::OidcArgs {
+            oidc_issuer: Some(ISSUER.to_owned()),
+            oidc_audience: vec![AUDIENCE.to_owned()],
+            oidc_jwks_file: Some(dir.path().join("jwks.json")),
+            ..super::OidcArgs::default()
+        },
+        ..crate::ServerConfig::default()
+    };
+    let server = crate::start(config.clone()).await.unwrap();
+    let store = crate::open_store(&config).await.unwrap();
+    let admin = crate::auth::api::create_key(
+        store.as_ref(),
+        pb::CreateApiKeyRequest {
+            role: pb::Role::Admin as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .token;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.local_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut projects = ProjectServiceClient::new(channel);
+    let create = |id: &str| pb::CreateProjectRequest {
+        id: id.to_owned(),
+        ..Default::default()
+    };
+    projects
+        .create_project(bearer(create("ml"), &admin))
+        .await
+        .expect("an API key");
+    projects
+        .create_project(bearer(create("web"), &admin))
+        .await
+        .expect("an API key");
+
+    let operator = sign(&key, &claims());
+    let listed = projects
+        .list_projects(bearer(pb::ListProjectsRequest {}, &operator))
+        .await
+        .expect("an OIDC token")
+        .into_inner();
+    let ids: Vec<&str> = listed.projects.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["ml"], "an operator of ml sees ml only");
+    let refused = projects
+        .create_project(bearer(create("other"), &operator))
+        .await
+        .expect_err("operators do not create projects");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    let stranger = sign(&ec_key("ec-2"), &claims());
+    let refused = projects
+        .list_projects(bearer(pb::ListProjectsRequest {}, &stranger))
+        .await
+        .expect_err("a key not in the issuer's set");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    assert!(!refused.message().contains(&stranger));
+    let mut no_grant = claims();
+    no_grant["groups"] = json!(["everyone"]);
+    let refused = projects
+        .list_projects(bearer(pb::ListProjectsRequest {}, &sign(&key, &no_grant)))
+        .await
+        .expect_err("no grant");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    server.shutdown().await.unwrap();
+}
