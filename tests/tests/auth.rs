@@ -84,7 +84,7 @@ async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backen
     let server = AuthServer::start(backend).await;
     let (alpha_execution, beta_execution) = two_projects(&server).await;
     let (_, alpha_worker) = server.key(Some("alpha"), pb::Role::Worker, None).await;
-    let (_, beta_worker) = server.key(Some("beta"), pb::Role::Worker, None).await;
+    let (beta_key, beta_worker) = server.key(Some("beta"), pb::Role::Worker, None).await;
     let (_, other_alpha_worker) = server.key(Some("alpha"), pb::Role::Worker, None).await;
     let mut worker = WorkerServiceClient::new(server.channel().await);
     let mut admin = AdminServiceClient::new(server.channel().await);
@@ -162,9 +162,12 @@ async fn workers_see_only_their_projects_attempts_and_leases_bind_to_keys(backen
             .complete_attempts(bearer(complete.clone(), Some(thief)))
             .await
             .expect("complete");
-        assert_eq!(
-            refused.into_inner().results[0].status,
-            pb::CompletionStatus::Rejected as i32
+        let result = refused.into_inner().results.remove(0);
+        assert_eq!(result.status, pb::CompletionStatus::Rejected as i32);
+        assert!(
+            !result.message.contains(&beta_key),
+            "the refusal does not name the key holding the lease: {}",
+            result.message
         );
     }
     let after = attempts(&mut admin, &server.admin_token, &beta_execution).await;

@@ -14,7 +14,9 @@ pub enum TransitionError {
     #[error("attempt is already {phase}; {event} refused")]
     AlreadyTerminal { phase: &'static str, event: &'static str },
     /// A completion or heartbeat from a worker that does not hold the attempt's lease.
-    #[error("attempt is leased to worker {holder:?}, not {caller:?}")]
+    /// The message names the caller only: under authentication a holder's id names the key that claimed the lease,
+    /// which the caller has no business learning.
+    #[error("attempt is leased to another worker, not {caller:?}")]
     NotLeaseHolder { holder: String, caller: String },
     /// A completion or heartbeat that arrived after the lease expired.
     #[error("lease expired at {expired_at_ms} ms, event at {now_ms} ms")]
