@@ -5,6 +5,10 @@
 
 use gantry_core::model::{Literal, LiteralMap, LiteralType, ResourceKind};
 use gantry_proto::v1 as pb;
+use gantry_proto::v1::audit_service_client::AuditServiceClient;
+use gantry_proto::v1::auth_service_client::AuthServiceClient;
+use gantry_proto::v1::project_service_client::ProjectServiceClient;
+use gantry_tests::auth::{AuthServer, bearer};
 use gantry_tests::principals::{self, Audit};
 use gantry_tests::raw_worker::{self, id};
 use gantry_tests::{Backend, TestServer};
@@ -435,4 +439,84 @@ async fn a_failed_audit_write_fails_the_call() {
     assert_eq!(lines(&entries), ["developer RegisterTask OK"]);
     db.close().await;
     server.stop().await;
+}
+
+/// The key and project RPCs are audited under the key that made them, with the new key's id as the target and never
+/// a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_projects_are_audited_without_tokens() {
+    let server = AuthServer::start(Backend::Sqlite).await;
+    let admin = server.admin_token.clone();
+    let admin_id = admin.split('_').nth(1).expect("the token names its key").to_owned();
+    let channel = server.channel().await;
+    let mut projects = ProjectServiceClient::new(channel.clone());
+    let mut keys = AuthServiceClient::new(channel.clone());
+    let project = |id: &str| pb::CreateProjectRequest {
+        id: id.into(),
+        ..Default::default()
+    };
+    projects
+        .create_project(bearer(project("ledger"), Some(&admin)))
+        .await
+        .expect("create project");
+    let created = keys
+        .create_api_key(bearer(
+            pb::CreateApiKeyRequest {
+                project: "ledger".into(),
+                role: pb::Role::Viewer as i32,
+                expires_in: None,
+                description: "reader".into(),
+            },
+            Some(&admin),
+        ))
+        .await
+        .expect("create key")
+        .into_inner();
+    let key_id = created.key.expect("key").id;
+    keys.revoke_api_key(bearer(pb::RevokeApiKeyRequest { id: key_id.clone() }, Some(&admin)))
+        .await
+        .expect("revoke");
+    let archive = |id: &str| pb::ArchiveProjectRequest { id: id.into() };
+    projects
+        .archive_project(bearer(archive("ledger"), Some(&admin)))
+        .await
+        .expect("archive");
+    let refused = projects
+        .archive_project(bearer(archive("nowhere"), Some(&admin)))
+        .await
+        .expect_err("no such project");
+    assert_eq!(refused.code(), Code::NotFound);
+
+    let request = pb::ListAuditEntriesRequest {
+        principal: admin_id,
+        page_size: 100,
+        ..Default::default()
+    };
+    let entries = AuditServiceClient::new(channel)
+        .list_audit_entries(bearer(request, Some(&admin)))
+        .await
+        .expect("list")
+        .into_inner()
+        .entries;
+    let got: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .rev()
+        .map(|e| (e.rpc.as_str(), e.target.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("CreateProject", "ledger", "OK"),
+            ("CreateApiKey", key_id.as_str(), "OK"),
+            ("RevokeApiKey", key_id.as_str(), "OK"),
+            ("ArchiveProject", "ledger", "OK"),
+            ("ArchiveProject", "nowhere", "NOT_FOUND"),
+        ]
+    );
+    let secret = |token: &str| token.rsplit('_').next().expect("secret").to_owned();
+    for entry in &entries {
+        let text = format!("{entry:?}");
+        assert!(!text.contains(&secret(&created.token)), "no new key's secret: {text}");
+        assert!(!text.contains(&secret(&admin)), "no caller's secret: {text}");
+    }
 }

@@ -20,6 +20,7 @@ use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use gantry_proto::v1::audit_service_client::AuditServiceClient;
 use gantry_proto::v1::worker_service_client::WorkerServiceClient;
+use gantry_tests::auth::RawBytes;
 use gantry_tests::client::{self, task_request};
 use gantry_tests::raw_worker::{self, completion, id};
 use gantry_tests::scripted::Scripted;
@@ -617,41 +618,6 @@ async fn undecodable(channel: Channel, path: &str) -> Status {
     grpc.unary(request, path, codec).await.expect_err("undecodable")
 }
 
-/// Raw bytes, written as they are (a message whose one field is unknown to every request).
-#[derive(Clone, PartialEq, Default)]
-struct RawBytes {
-    bytes: Vec<u8>,
-}
-
-impl std::fmt::Debug for RawBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} raw bytes", self.bytes.len())
-    }
-}
-
-impl Message for RawBytes {
-    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
-        buf.put_slice(&self.bytes);
-    }
-
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: prost::encoding::WireType,
-        buf: &mut impl bytes::Buf,
-        ctx: prost::encoding::DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        prost::encoding::skip_field(wire_type, tag, buf, ctx)
-    }
-
-    fn encoded_len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-    }
-}
 
 async fn every_rpc_answers_every_documented_error(backend: Backend) {
     let server = TestServer::start_with(backend, |config| {

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod assembly;
+mod access;
 mod audit;
 mod batch;
 mod blobs;

@@ -457,18 +457,9 @@ impl AdminService for AdminApi {
         let audited = Audited::rerun(audit::principal(&request), (&r.id, &r.name, r.overwrite_cache), false);
         let result = async {
             let r = request.into_inner();
-            let id = parse_id("id", &r.id)?;
-            edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-            let project = self.find_execution(&access, &r.id).await?.project;
-            self.projects.admit(&project).await?;
-            let name = (!r.name.is_empty()).then_some(r.name);
-            let (execution, created) = self
-                .engine
-                .rerun(id, name, r.overwrite_cache, false)
-                .await
-                .or_status()?;
+            let (execution, created) = self.rerun(&access, &r.id, r.name, r.overwrite_cache, false).await?;
             Ok(Response::new(pb::RelaunchExecutionResponse {
-                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+                execution: Some(execution),
                 created,
             }))
         };
@@ -487,14 +478,9 @@ impl AdminService for AdminApi {
         let audited = Audited::rerun(audit::principal(&request), (&r.id, &r.name, false), true);
         let result = async {
             let r = request.into_inner();
-            let id = parse_id("id", &r.id)?;
-            edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
-            let project = self.find_execution(&access, &r.id).await?.project;
-            self.projects.admit(&project).await?;
-            let name = (!r.name.is_empty()).then_some(r.name);
-            let (execution, created) = self.engine.rerun(id, name, false, true).await.or_status()?;
+            let (execution, created) = self.rerun(&access, &r.id, r.name, false, true).await?;
             Ok(Response::new(pb::RecoverExecutionResponse {
-                execution: Some(data::execution(&self.engine, &execution, mode(false)).await?),
+                execution: Some(execution),
                 created,
             }))
         };
@@ -577,6 +563,29 @@ impl AdminApi {
     /// What one response may carry, for cutting list pages.
     fn budget(&self) -> u64 {
         self.engine.config().limits.response_bytes
+    }
+
+    /// Relaunches (or, with `recover`, recovers) the execution `id` under `name` (empty: a generated one): the new
+    /// execution, and whether this call created it.
+    async fn rerun(
+        &self,
+        access: &Access,
+        id: &str,
+        name: String,
+        overwrite_cache: bool,
+        recover: bool,
+    ) -> Result<(pb::Execution, bool), Status> {
+        let uuid = parse_id("id", id)?;
+        edge::optional_name("name", &name, names::EXECUTION_NAME)?;
+        let project = self.find_execution(access, id).await?.project;
+        self.projects.admit(&project).await?;
+        let name = (!name.is_empty()).then_some(name);
+        let (execution, created) = self
+            .engine
+            .rerun(uuid, name, overwrite_cache, recover)
+            .await
+            .or_status()?;
+        Ok((data::execution(&self.engine, &execution, mode(false)).await?, created))
     }
 
     /// The execution `id`: NOT_FOUND when it does not exist, and, in the same words, when the caller may not see it

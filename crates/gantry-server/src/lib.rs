@@ -192,19 +192,6 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         None => None,
     };
     let store = open_store(&config).await?;
-    // Authentication is on with API keys, OIDC tokens, or both: tokens starting with `gantry_` are keys, the others
-    // go to the OIDC verifier (refused as malformed without one).
-    let authenticating = config.auth == AuthMode::Keys || oidc.is_some();
-    let projects = Arc::new(projects::Projects::new(store.clone(), authenticating));
-    let authenticator = authenticating.then(|| {
-        Arc::new(auth::Authenticator {
-            keys: auth::keys::KeyVerifier::new(store.clone(), auth::keys::KEY_CACHE_TTL),
-            other: oidc
-                .clone()
-                .map(|verifier| Arc::new(verifier) as Arc<dyn TokenVerifier>),
-        })
-    });
-    let auth_api = auth::api::AuthApi::new(store.clone());
     let blobs =
         BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
     let engine_config = EngineConfig {
@@ -221,6 +208,19 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);
+    // Authentication is on with API keys, OIDC tokens, or both: tokens starting with `gantry_` are keys, the others
+    // go to the OIDC verifier (refused as malformed without one).
+    let authenticating = config.auth == AuthMode::Keys || oidc.is_some();
+    let projects = Arc::new(projects::Projects::new(engine.clone(), authenticating));
+    let authenticator = authenticating.then(|| {
+        Arc::new(auth::Authenticator {
+            keys: auth::keys::KeyVerifier::new(engine.clone(), auth::keys::KEY_CACHE_TTL),
+            other: oidc
+                .clone()
+                .map(|verifier| Arc::new(verifier) as Arc<dyn TokenVerifier>),
+        })
+    });
+    let auth_api = auth::api::AuthApi::new(engine.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

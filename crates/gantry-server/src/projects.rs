@@ -7,12 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::project_service_server::ProjectService;
-use gantry_store::{ProjectRow, Store, StoreError};
+use gantry_engine::Engine;
+use gantry_store::ProjectRow;
 use tonic::{Request, Response, Status};
 
+use crate::audit::{self, Audit, Audited};
 use crate::auth::rules::Access;
 use crate::edge;
 use crate::records::timestamp;
+use crate::status::IntoStatus;
 
 /// A project's domains when its creator names none (Flyte's).
 pub const DEFAULT_DOMAINS: [&str; 3] = ["development", "staging", "production"];
@@ -20,7 +23,7 @@ pub const DEFAULT_DOMAINS: [&str; 3] = ["development", "staging", "production"];
 /// The projects, for the services that need one to exist.
 #[derive(Debug)]
 pub struct Projects {
-    store: Arc<dyn Store>,
+    engine: Engine,
     /// Authentication is on: projects must exist.
     enforce: bool,
     /// Developer mode: the projects known to exist, so that each is created once.
@@ -28,9 +31,9 @@ pub struct Projects {
 }
 
 impl Projects {
-    pub fn new(store: Arc<dyn Store>, enforce: bool) -> Self {
+    pub fn new(engine: Engine, enforce: bool) -> Self {
         Projects {
-            store,
+            engine,
             enforce,
             known: Mutex::new(HashSet::new()),
         }
@@ -44,11 +47,11 @@ impl Projects {
                 return Ok(());
             }
             let row = new_project(project.to_owned(), String::new(), Vec::new());
-            self.store.insert_project(&row).await.map_err(store_status)?;
+            self.engine.insert_project(&row).await.or_status()?;
             self.known().insert(project.to_owned());
             return Ok(());
         }
-        match self.store.get_project(project).await.map_err(store_status)? {
+        match self.engine.project(project).await.or_status()? {
             None => Err(Status::not_found(format!("project {project} does not exist"))),
             Some(row) if row.archived_at.is_some() => {
                 Err(Status::failed_precondition(format!("project {project} is archived")))
@@ -77,15 +80,6 @@ fn new_project(id: String, description: String, domains: Vec<String>) -> Project
     }
 }
 
-/// A store error as a status (the store's errors outside the engine).
-pub fn store_status(error: StoreError) -> Status {
-    match error {
-        StoreError::Unavailable(message) => Status::unavailable(format!("database unavailable: {message}")),
-        StoreError::Conflict(message) => Status::already_exists(message),
-        other => Status::internal(other.to_string()),
-    }
-}
-
 fn project(row: ProjectRow) -> pb::Project {
     pb::Project {
         id: row.id,
@@ -100,15 +94,17 @@ fn project(row: ProjectRow) -> pb::Project {
 #[derive(Debug, Clone)]
 pub struct ProjectApi {
     projects: Arc<Projects>,
+    audit: Audit,
 }
 
 impl ProjectApi {
     pub fn new(projects: Arc<Projects>) -> Self {
-        ProjectApi { projects }
+        let audit = Audit::new(projects.engine.clone());
+        ProjectApi { projects, audit }
     }
 
-    fn store(&self) -> &dyn Store {
-        self.projects.store.as_ref()
+    fn engine(&self) -> &Engine {
+        &self.projects.engine
     }
 }
 
@@ -122,25 +118,29 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::CreateProjectRequest>,
     ) -> Result<Response<pb::CreateProjectResponse>, Status> {
-        let r = request.into_inner();
-        edge::project_or_domain("id", &r.id)?;
-        for (i, domain) in r.domains.iter().enumerate() {
-            edge::project_or_domain(&format!("domains[{i}]"), domain)?;
-        }
-        if r.description.len() > 1024 {
-            return Err(Status::invalid_argument(format!(
-                "description: {} bytes given, over the limit of 1024",
-                r.description.len()
-            )));
-        }
-        let row = new_project(r.id.clone(), r.description, r.domains);
-        if !self.store().insert_project(&row).await.map_err(store_status)? {
-            return Err(Status::already_exists(format!("project {} already exists", r.id)));
-        }
-        self.projects.known().insert(r.id);
-        Ok(Response::new(pb::CreateProjectResponse {
-            project: Some(project(row)),
-        }))
+        let audited = Audited::create_project(audit::principal(&request), request.get_ref());
+        let result = async {
+            let r = request.into_inner();
+            edge::project_or_domain("id", &r.id)?;
+            for (i, domain) in r.domains.iter().enumerate() {
+                edge::project_or_domain(&format!("domains[{i}]"), domain)?;
+            }
+            if r.description.len() > 1024 {
+                return Err(Status::invalid_argument(format!(
+                    "description: {} bytes given, over the limit of 1024",
+                    r.description.len()
+                )));
+            }
+            let row = new_project(r.id.clone(), r.description, r.domains);
+            if !self.engine().insert_project(&row).await.or_status()? {
+                return Err(Status::already_exists(format!("project {} already exists", r.id)));
+            }
+            self.projects.known().insert(r.id);
+            Ok(Response::new(pb::CreateProjectResponse {
+                project: Some(project(row)),
+            }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 
     async fn list_projects(
@@ -148,7 +148,7 @@ impl ProjectService for ProjectApi {
         request: Request<pb::ListProjectsRequest>,
     ) -> Result<Response<pb::ListProjectsResponse>, Status> {
         let access = Access::of(&request);
-        let rows = self.store().list_projects().await.map_err(store_status)?;
+        let rows = self.engine().projects().await.or_status()?;
         let projects = rows
             .into_iter()
             .filter(|row| access.lists(&row.id))
@@ -165,7 +165,7 @@ impl ProjectService for ProjectApi {
         let id = request.into_inner().id;
         edge::project_or_domain("id", &id)?;
         access.sees(&id, || not_found(&id))?;
-        let row = self.store().get_project(&id).await.map_err(store_status)?;
+        let row = self.engine().project(&id).await.or_status()?;
         let row = row.ok_or_else(|| not_found(&id))?;
         Ok(Response::new(pb::GetProjectResponse {
             project: Some(project(row)),
@@ -176,16 +176,16 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::ArchiveProjectRequest>,
     ) -> Result<Response<pb::ArchiveProjectResponse>, Status> {
-        let id = request.into_inner().id;
-        edge::project_or_domain("id", &id)?;
-        let row = self
-            .store()
-            .archive_project(&id, gantry_engine::now_ms())
-            .await
-            .map_err(store_status)?;
-        let row = row.ok_or_else(|| not_found(&id))?;
-        Ok(Response::new(pb::ArchiveProjectResponse {
-            project: Some(project(row)),
-        }))
+        let audited = Audited::archive_project(audit::principal(&request), request.get_ref());
+        let result = async {
+            let id = request.into_inner().id;
+            edge::project_or_domain("id", &id)?;
+            let row = self.engine().archive_project(&id).await.or_status()?;
+            let row = row.ok_or_else(|| not_found(&id))?;
+            Ok(Response::new(pb::ArchiveProjectResponse {
+                project: Some(project(row)),
+            }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 }

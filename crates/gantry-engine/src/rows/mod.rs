@@ -105,11 +105,7 @@ impl Rows {
 
     /// Reads and locks the nodes not yet held. Missing ids are skipped.
     pub async fn load_nodes(&mut self, execution_id: Uuid, node_ids: &[String]) -> EngineResult<()> {
-        let missing: Vec<String> = node_ids
-            .iter()
-            .filter(|id| !self.nodes.contains_key(&(execution_id, (*id).clone())))
-            .cloned()
-            .collect();
+        let missing = self.not_held(execution_id, node_ids);
         if missing.is_empty() {
             return Ok(());
         }
@@ -124,11 +120,7 @@ impl Rows {
     /// they were, for the interpreter to decide on; they are written again at the flush only if it decides
     /// otherwise. Nodes that did not start (not queued) are read and locked on first use, as any node.
     pub async fn start_nodes(&mut self, execution_id: Uuid, node_ids: &[String], now: i64) -> EngineResult<()> {
-        let missing: Vec<String> = node_ids
-            .iter()
-            .filter(|id| !self.nodes.contains_key(&(execution_id, (*id).clone())))
-            .cloned()
-            .collect();
+        let missing = self.not_held(execution_id, node_ids);
         if missing.is_empty() {
             return Ok(());
         }
@@ -142,6 +134,15 @@ impl Rows {
             self.nodes.insert(key, entry);
         }
         Ok(())
+    }
+
+    /// The ids of these nodes the batch does not hold yet.
+    fn not_held(&self, execution_id: Uuid, node_ids: &[String]) -> Vec<String> {
+        node_ids
+            .iter()
+            .filter(|id| !self.nodes.contains_key(&(execution_id, (*id).clone())))
+            .cloned()
+            .collect()
     }
 
     /// The node, read and locked on first use.

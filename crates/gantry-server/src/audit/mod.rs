@@ -36,6 +36,10 @@ pub const AUDITED: &[&str] = &[
     "TerminateExecution",
     "RelaunchExecution",
     "RecoverExecution",
+    "CreateApiKey",
+    "RevokeApiKey",
+    "CreateProject",
+    "ArchiveProject",
 ];
 
 /// Writes audit entries through the engine.

@@ -156,6 +156,46 @@ impl Audited {
         audited
     }
 
+    /// CreateApiKey: the project and role asked for, never the token (the key's id, once issued, is the target).
+    pub fn create_api_key(principal: String, request: &pb::CreateApiKeyRequest) -> Self {
+        let mut audited = Audited::new("CreateApiKey", principal);
+        audited.project.clone_from(&request.project);
+        let role = pb::Role::try_from(request.role).map_or("unknown role", |role| role.as_str_name());
+        audited.summary.push(format!("role {role}"));
+        if let Some(expires_in) = &request.expires_in {
+            audited.summary.push(format!("expires in {}s", expires_in.seconds));
+        }
+        audited
+    }
+
+    pub fn revoke_api_key(principal: String, request: &pb::RevokeApiKeyRequest) -> Self {
+        let mut audited = Audited::new("RevokeApiKey", principal);
+        audited.target.clone_from(&request.id);
+        audited
+    }
+
+    pub fn create_project(principal: String, request: &pb::CreateProjectRequest) -> Self {
+        let mut audited = Audited::new("CreateProject", principal);
+        audited.project.clone_from(&request.id);
+        audited.target.clone_from(&request.id);
+        if !request.domains.is_empty() {
+            audited.summary.push(format!("domains: {}", request.domains.join(", ")));
+        }
+        audited
+    }
+
+    pub fn archive_project(principal: String, request: &pb::ArchiveProjectRequest) -> Self {
+        let mut audited = Audited::new("ArchiveProject", principal);
+        audited.project.clone_from(&request.id);
+        audited.target.clone_from(&request.id);
+        audited
+    }
+
+    /// The target, learned from the answer (a new key's id).
+    pub fn set_target(&mut self, target: &str) {
+        self.target = target.to_owned();
+    }
+
     /// What the answer says of the execution a call acted on: its project and domain, and, as the target, its id
     /// (`as_target`) or, for a relaunch or recovery, the new execution named in the summary.
     pub fn execution(&mut self, execution: Option<&pb::Execution>, created: bool, as_target: bool) {

@@ -1,30 +1,62 @@
 //! The AuthService: API keys, for admins (the layer refuses everyone else before a handler runs).
 
-use std::sync::Arc;
-
+use gantry_engine::{Engine, EngineError};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::auth_service_server::AuthService;
 use gantry_store::{ApiKeyRow, Store};
 use tonic::{Request, Response, Status};
 
 use super::keys::{self, KeySpec};
+use crate::audit::{self, Audit, Audited};
 use crate::caller::Role;
 use crate::edge;
-use crate::projects::store_status;
 use crate::records::timestamp;
+use crate::status::IntoStatus;
 
 /// The longest description a key takes.
 const MAX_DESCRIPTION_BYTES: usize = 1024;
 
-/// The AuthService over the store.
+/// The AuthService over the engine.
 #[derive(Debug, Clone)]
 pub struct AuthApi {
-    store: Arc<dyn Store>,
+    engine: Engine,
+    audit: Audit,
 }
 
 impl AuthApi {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        AuthApi { store }
+    pub fn new(engine: Engine) -> Self {
+        let audit = Audit::new(engine.clone());
+        AuthApi { engine, audit }
+    }
+}
+
+/// Where a new key is recorded: through the engine (the server), or straight on the store (the first admin key,
+/// made before any server can be called with one).
+#[tonic::async_trait]
+pub trait KeyRecords: Sync {
+    async fn project_exists(&self, project: &str) -> Result<bool, EngineError>;
+    async fn insert_key(&self, row: &ApiKeyRow) -> Result<(), EngineError>;
+}
+
+#[tonic::async_trait]
+impl KeyRecords for Engine {
+    async fn project_exists(&self, project: &str) -> Result<bool, EngineError> {
+        Ok(self.project(project).await?.is_some())
+    }
+
+    async fn insert_key(&self, row: &ApiKeyRow) -> Result<(), EngineError> {
+        self.insert_api_key(row).await
+    }
+}
+
+#[tonic::async_trait]
+impl KeyRecords for dyn Store {
+    async fn project_exists(&self, project: &str) -> Result<bool, EngineError> {
+        Ok(self.get_project(project).await?.is_some())
+    }
+
+    async fn insert_key(&self, row: &ApiKeyRow) -> Result<(), EngineError> {
+        Ok(self.insert_api_key(row).await?)
     }
 }
 
@@ -109,18 +141,18 @@ pub fn key_spec(request: pb::CreateApiKeyRequest, now: i64) -> Result<KeySpec, S
 /// straight on the store to make the first admin key (no key can call the server before one exists). A key for a
 /// project needs the project to exist.
 pub async fn create_key(
-    store: &dyn Store,
+    records: &(impl KeyRecords + ?Sized),
     request: pb::CreateApiKeyRequest,
 ) -> Result<pb::CreateApiKeyResponse, Status> {
     let now = gantry_engine::now_ms();
     let spec = key_spec(request, now)?;
     if let Some(project) = &spec.project
-        && store.get_project(project).await.map_err(store_status)?.is_none()
+        && !records.project_exists(project).await.or_status()?
     {
         return Err(Status::not_found(format!("project {project} does not exist")));
     }
     let issued = keys::issue(spec, now).map_err(Status::from)?;
-    store.insert_api_key(&issued.row).await.map_err(store_status)?;
+    records.insert_key(&issued.row).await.or_status()?;
     tracing::info!(key = %issued.row.id, role = %issued.row.role, "api key created");
     Ok(pb::CreateApiKeyResponse {
         key: Some(api_key(&issued.row)),
@@ -134,16 +166,21 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::CreateApiKeyRequest>,
     ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
-        Ok(Response::new(
-            create_key(self.store.as_ref(), request.into_inner()).await?,
-        ))
+        let audited = Audited::create_api_key(audit::principal(&request), request.get_ref());
+        let result = create_key(&self.engine, request.into_inner()).await.map(Response::new);
+        let learned = |response: &pb::CreateApiKeyResponse, audited: &mut Audited| {
+            if let Some(key) = &response.key {
+                audited.set_target(&key.id);
+            }
+        };
+        self.audit.record(audited, result, learned).await
     }
 
     async fn list_api_keys(
         &self,
         _request: Request<pb::ListApiKeysRequest>,
     ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
-        let rows = self.store.list_api_keys().await.map_err(store_status)?;
+        let rows = self.engine.api_keys().await.or_status()?;
         Ok(Response::new(pb::ListApiKeysResponse {
             keys: rows.iter().map(api_key).collect(),
         }))
@@ -153,18 +190,19 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::RevokeApiKeyRequest>,
     ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
-        let id = request.into_inner().id;
-        let uuid = uuid::Uuid::parse_str(&id)
-            .map_err(|_| Status::invalid_argument(format!("id: {} is not a key id", gantry_core::names::quote(&id))))?;
-        let row = self
-            .store
-            .revoke_api_key(&uuid.to_string(), gantry_engine::now_ms())
-            .await
-            .map_err(store_status)?;
-        let row = row.ok_or_else(|| Status::not_found(format!("API key {uuid} does not exist")))?;
-        tracing::info!(key = %row.id, "api key revoked");
-        Ok(Response::new(pb::RevokeApiKeyResponse {
-            key: Some(api_key(&row)),
-        }))
+        let audited = Audited::revoke_api_key(audit::principal(&request), request.get_ref());
+        let result = async {
+            let id = request.into_inner().id;
+            let uuid = uuid::Uuid::parse_str(&id).map_err(|_| {
+                Status::invalid_argument(format!("id: {} is not a key id", gantry_core::names::quote(&id)))
+            })?;
+            let row = self.engine.revoke_api_key(&uuid.to_string()).await.or_status()?;
+            let row = row.ok_or_else(|| Status::not_found(format!("API key {uuid} does not exist")))?;
+            tracing::info!(key = %row.id, "api key revoked");
+            Ok(Response::new(pb::RevokeApiKeyResponse {
+                key: Some(api_key(&row)),
+            }))
+        };
+        self.audit.record(audited, result.await, |_, _| {}).await
     }
 }

@@ -6,10 +6,11 @@
 //! revocation reaches every replica within that time.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use gantry_store::{ApiKeyRow, Store, StoreError};
+use gantry_engine::{Engine, EngineError};
+use gantry_store::ApiKeyRow;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -106,15 +107,15 @@ struct Verified {
 /// Verifies key tokens against the store, with a short cache.
 #[derive(Debug)]
 pub struct KeyVerifier {
-    store: Arc<dyn Store>,
+    engine: Engine,
     ttl: Duration,
     cache: Mutex<HashMap<Uuid, Verified>>,
 }
 
 impl KeyVerifier {
-    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+    pub fn new(engine: Engine, ttl: Duration) -> Self {
         KeyVerifier {
-            store,
+            engine,
             ttl,
             cache: Mutex::new(HashMap::new()),
         }
@@ -149,11 +150,11 @@ impl KeyVerifier {
 
     async fn read(&self, id: Uuid) -> Result<Verified, AuthError> {
         let row = self
-            .store
-            .get_api_key(&id.to_string())
+            .engine
+            .api_key(&id.to_string())
             .await
             .map_err(|error| match error {
-                StoreError::Unavailable(message) => AuthError::Unavailable(message),
+                EngineError::Unavailable(message) => AuthError::Unavailable(message),
                 other => AuthError::Internal(other.to_string()),
             })?;
         let row = row.ok_or(AuthError::UnknownKey(id))?;
