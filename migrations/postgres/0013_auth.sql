@@ -9,11 +9,13 @@ CREATE TABLE projects (
     created_at      BIGINT NOT NULL,
     archived_at     BIGINT
 );
--- Every project some execution or registration already names, so that turning authentication on finds them.
+-- Every project some execution or registration already names, with the domains they name, so that turning
+-- authentication on finds them.
 INSERT INTO projects (id, description, domains, created_at)
-SELECT DISTINCT project, '', 'development,staging,production', (extract(epoch from now()) * 1000)::bigint
-FROM (SELECT project FROM executions UNION SELECT project FROM tasks UNION SELECT project FROM workflows
-      UNION SELECT project FROM launch_plans) AS named
+SELECT project, '', string_agg(domain, ',' ORDER BY domain), (extract(epoch from now()) * 1000)::bigint
+FROM (SELECT project, domain FROM executions UNION SELECT project, domain FROM tasks
+      UNION SELECT project, domain FROM workflows UNION SELECT project, domain FROM launch_plans) AS named
+GROUP BY project
 ON CONFLICT DO NOTHING;
 
 -- API keys. The secret is never stored: `secret_hash` is its SHA-256. `project` NULL: every project (admin keys).

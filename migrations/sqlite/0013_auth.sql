@@ -8,9 +8,10 @@ CREATE TABLE projects (
     archived_at     BIGINT
 );
 INSERT OR IGNORE INTO projects (id, description, domains, created_at)
-SELECT DISTINCT project, '', 'development,staging,production', CAST(unixepoch('subsec') * 1000 AS INTEGER)
-FROM (SELECT project FROM executions UNION SELECT project FROM tasks UNION SELECT project FROM workflows
-      UNION SELECT project FROM launch_plans);
+SELECT project, '', group_concat(domain), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+FROM (SELECT project, domain FROM executions UNION SELECT project, domain FROM tasks
+      UNION SELECT project, domain FROM workflows UNION SELECT project, domain FROM launch_plans)
+GROUP BY project;
 
 CREATE TABLE api_keys (
     id              TEXT PRIMARY KEY,

@@ -379,7 +379,23 @@ async fn with_authentication_projects_must_exist_and_not_be_archived() {
         .into_inner()
         .project
         .expect("project");
-    assert_eq!(shown.domains, ["development", "staging", "production"]);
+    assert_eq!(shown.domains, ["dev", "staging", "prod"]);
+    let mut elsewhere = task("alpha").into_template();
+    elsewhere.id.domain = "research".into();
+    let refused = admin
+        .register_task(bearer(
+            pb::RegisterTaskRequest {
+                task: Some(elsewhere.into()),
+            },
+            token,
+        ))
+        .await
+        .expect_err("not one of alpha's domains");
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(
+        refused.message(),
+        "domain research is not a domain of project alpha (dev, staging, prod)"
+    );
     projects
         .archive_project(bearer(pb::ArchiveProjectRequest { id: "alpha".into() }, token))
         .await

@@ -618,7 +618,6 @@ async fn undecodable(channel: Channel, path: &str) -> Status {
     grpc.unary(request, path, codec).await.expect_err("undecodable")
 }
 
-
 async fn every_rpc_answers_every_documented_error(backend: Backend) {
     let server = TestServer::start_with(backend, |config| {
         config.max_spec_nodes = 3;

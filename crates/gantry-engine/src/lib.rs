@@ -13,8 +13,8 @@
 //! It uses `gantry-proto`'s messages without its `services` feature, so tonic is not even in its dependency tree.
 #![forbid(unsafe_code)]
 
-mod assembly;
 mod access;
+mod assembly;
 mod audit;
 mod batch;
 mod blobs;

@@ -91,13 +91,13 @@ async fn list_resources<T: Template, P: Message + From<T>>(
 }
 
 async fn register(api: &AdminApi, access: &Access, registration: Registration) -> Result<bool, Status> {
-    let project = match &registration {
-        Registration::Task(task) => &task.id.project,
-        Registration::Workflow(workflow) => &workflow.id.project,
-        Registration::LaunchPlan(plan) => &plan.id.project,
+    let id = match &registration {
+        Registration::Task(task) => &task.id,
+        Registration::Workflow(workflow) => &workflow.id,
+        Registration::LaunchPlan(plan) => &plan.id,
     };
-    access.in_project(project)?;
-    api.projects.admit(project).await?;
+    access.in_project(&id.project)?;
+    api.projects.admit(&id.project, &id.domain).await?;
     let outcome = api.engine.register(registration).await.or_status()?;
     Ok(outcome == PutOutcome::Created)
 }
@@ -523,7 +523,7 @@ impl AdminApi {
         edge::project_or_domain("domain", &r.domain)?;
         edge::optional_name("name", &r.name, names::EXECUTION_NAME)?;
         access.in_project(&r.project)?;
-        self.projects.admit(&r.project).await?;
+        self.projects.admit(&r.project, &r.domain).await?;
         let target = match r.target {
             Some(pb::create_execution_request::Target::Task(id)) => Target::Task(required("task", Some(id))?),
             Some(pb::create_execution_request::Target::Workflow(id)) => {
@@ -577,8 +577,8 @@ impl AdminApi {
     ) -> Result<(pb::Execution, bool), Status> {
         let uuid = parse_id("id", id)?;
         edge::optional_name("name", &name, names::EXECUTION_NAME)?;
-        let project = self.find_execution(access, id).await?.project;
-        self.projects.admit(&project).await?;
+        let execution = self.find_execution(access, id).await?;
+        self.projects.admit(&execution.project, &execution.domain).await?;
         let name = (!name.is_empty()).then_some(name);
         let (execution, created) = self
             .engine

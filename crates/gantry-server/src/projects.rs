@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use gantry_engine::Engine;
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::project_service_server::ProjectService;
-use gantry_engine::Engine;
 use gantry_store::ProjectRow;
 use tonic::{Request, Response, Status};
 
@@ -17,8 +17,8 @@ use crate::edge;
 use crate::records::timestamp;
 use crate::status::IntoStatus;
 
-/// A project's domains when its creator names none (Flyte's).
-pub const DEFAULT_DOMAINS: [&str; 3] = ["development", "staging", "production"];
+/// A project's domains when its creator names none: the SDKs' default domain, `dev`, and two more.
+pub const DEFAULT_DOMAINS: [&str; 3] = ["dev", "staging", "prod"];
 
 /// The projects, for the services that need one to exist.
 #[derive(Debug)]
@@ -39,9 +39,9 @@ impl Projects {
         }
     }
 
-    /// Refuses a registration or execution in `project` unless it exists and is not archived (authentication on);
-    /// creates it on first use otherwise.
-    pub async fn admit(&self, project: &str) -> Result<(), Status> {
+    /// Refuses a registration or execution in `project` and `domain` unless the project exists, is not archived and
+    /// has the domain (authentication on); creates the project on first use otherwise (its domains unchecked).
+    pub async fn admit(&self, project: &str, domain: &str) -> Result<(), Status> {
         if !self.enforce {
             if self.known().contains(project) {
                 return Ok(());
@@ -56,6 +56,10 @@ impl Projects {
             Some(row) if row.archived_at.is_some() => {
                 Err(Status::failed_precondition(format!("project {project} is archived")))
             }
+            Some(row) if !row.domains.iter().any(|d| d == domain) => Err(Status::not_found(format!(
+                "domain {domain} is not a domain of project {project} ({})",
+                row.domains.join(", ")
+            ))),
             Some(_) => Ok(()),
         }
     }

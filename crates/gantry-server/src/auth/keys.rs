@@ -110,6 +110,9 @@ pub struct KeyVerifier {
     engine: Engine,
     ttl: Duration,
     cache: Mutex<HashMap<Uuid, Verified>>,
+    /// Ids no key has, when last looked up: a flood of made-up ids costs one read per id and `ttl`, not one per
+    /// request. A key created meanwhile on another replica is refused here for at most `ttl`.
+    unknown: Mutex<HashMap<Uuid, Instant>>,
 }
 
 impl KeyVerifier {
@@ -118,6 +121,7 @@ impl KeyVerifier {
             engine,
             ttl,
             cache: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
         }
     }
 
@@ -129,6 +133,7 @@ impl KeyVerifier {
         let cached = self.cached(id);
         let verified = match cached {
             Some(verified) => verified,
+            None if self.known_unknown(id) => return Err(AuthError::UnknownKey(id)),
             None => self.read(id).await?,
         };
         if !bool::from(verified.secret_hash.as_slice().ct_eq(&presented)) {
@@ -138,6 +143,12 @@ impl KeyVerifier {
             return Err(AuthError::Expired(id));
         }
         Ok(verified.caller)
+    }
+
+    /// Whether `id` was looked up and not found within `ttl`.
+    fn known_unknown(&self, id: Uuid) -> bool {
+        let unknown = self.unknown.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        unknown.get(&id).is_some_and(|at| at.elapsed() < self.ttl)
     }
 
     fn cached(&self, id: Uuid) -> Option<Verified> {
@@ -157,7 +168,14 @@ impl KeyVerifier {
                 EngineError::Unavailable(message) => AuthError::Unavailable(message),
                 other => AuthError::Internal(other.to_string()),
             })?;
-        let row = row.ok_or(AuthError::UnknownKey(id))?;
+        let Some(row) = row else {
+            let mut unknown = self.unknown.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if unknown.len() >= CACHE_LIMIT {
+                unknown.clear();
+            }
+            unknown.insert(id, Instant::now());
+            return Err(AuthError::UnknownKey(id));
+        };
         if row.revoked_at.is_some() {
             return Err(AuthError::Revoked(id));
         }

@@ -19,7 +19,7 @@ pub enum ProjectCommand {
         id: String,
         #[arg(long, default_value = "")]
         description: String,
-        /// Its domains, comma-separated (default: development,staging,production).
+        /// Its domains, comma-separated (default: dev,staging,prod).
         #[arg(long, value_delimiter = ',')]
         domains: Vec<String>,
     },

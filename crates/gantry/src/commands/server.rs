@@ -192,6 +192,7 @@ async fn ensure_example_project(connection: &Connection) -> anyhow::Result<()> {
         gantry_proto::v1::project_service_client::ProjectServiceClient::new(crate::client::channel(connection).await?);
     let request = pb::CreateProjectRequest {
         id: gantry_examples::PROJECT.to_owned(),
+        domains: vec![gantry_examples::DOMAIN.to_owned()],
         ..Default::default()
     };
     match client.create_project(request).await {
