@@ -1,14 +1,20 @@
 //! What the server logs about authentication, at every level of every crate: a server without authentication says
 //! so with a warning, and no token or key secret ever appears, whether the key is accepted, wrong or revoked. Its
-//! own test binary: the log capture is the process's one subscriber.
+//! own test binary: the log capture is the process's one subscriber. Nor does an input value, accepted or refused.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use gantry_core::model::{Literal, LiteralMap, LiteralType};
 use gantry_proto::v1 as pb;
+use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use gantry_proto::v1::project_service_client::ProjectServiceClient;
 use gantry_tests::auth::{AuthServer, bearer};
+use gantry_tests::raw_worker::{self, template};
 use gantry_tests::{Backend, TestServer};
+
+/// An input value no log line may hold.
+const INPUT_SECRET: &str = "input-secret-7f3a9c";
 
 /// Every line logged, at TRACE and above, by every crate.
 #[derive(Clone, Default)]
@@ -63,6 +69,42 @@ async fn the_developer_mode_warns_and_no_secret_is_ever_logged() {
             .list_projects(bearer(pb::ListProjectsRequest {}, Some(presented)))
             .await;
     }
+    // An input value, accepted and refused (the refusal's message quotes it to the client, and only to it).
+    server.project("demo").await;
+    let admin = Some(server.admin_token.as_str());
+    let mut client = AdminServiceClient::new(server.channel().await);
+    let secret_task = template(
+        "secret_task",
+        &[("password", LiteralType::String)],
+        &[("out", LiteralType::Integer)],
+    );
+    let colour_task = template(
+        "colour_task",
+        &[("colour", LiteralType::Enum(vec!["red".into(), "blue".into()]))],
+        &[("out", LiteralType::Integer)],
+    );
+    for task in [secret_task, colour_task] {
+        let request = pb::RegisterTaskRequest {
+            task: Some(task.into()),
+        };
+        client.register_task(bearer(request, admin)).await.expect("register");
+    }
+    let run = |task: &str, input: &str| pb::CreateExecutionRequest {
+        project: "demo".into(),
+        domain: "dev".into(),
+        target: Some(pb::create_execution_request::Target::Task(raw_worker::id(task).into())),
+        inputs: Some(LiteralMap::from([(input.to_owned(), Literal::String(INPUT_SECRET.to_owned()))]).into()),
+        ..Default::default()
+    };
+    client
+        .create_execution(bearer(run("secret_task", "password"), admin))
+        .await
+        .expect("an execution with a secret input");
+    let refused = client
+        .create_execution(bearer(run("colour_task", "colour"), admin))
+        .await
+        .expect_err("not one of the enum's values");
+    assert!(refused.message().contains(INPUT_SECRET), "the client is told what it sent");
     server.server.stop().await;
 
     let logged = captured.text();
@@ -83,5 +125,6 @@ async fn the_developer_mode_warns_and_no_secret_is_ever_logged() {
         !logged.contains(admin_secret),
         "the admin key's secret appears in the log"
     );
+    assert!(!logged.contains(INPUT_SECRET), "an input value appears in the log");
     assert!(logged.lines().count() > 100, "the capture saw the trace-level logs too");
 }
