@@ -104,7 +104,10 @@ async fn the_developer_mode_warns_and_no_secret_is_ever_logged() {
         .create_execution(bearer(run("colour_task", "colour"), admin))
         .await
         .expect_err("not one of the enum's values");
-    assert!(refused.message().contains(INPUT_SECRET), "the client is told what it sent");
+    assert!(
+        refused.message().contains(INPUT_SECRET),
+        "the client is told what it sent"
+    );
     server.server.stop().await;
 
     let logged = captured.text();
