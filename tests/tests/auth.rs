@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use gantry_core::model::{Identifier, Literal, LiteralMap, LiteralType};
+use gantry_core::model::{
+    Binding, FailurePolicy, Identifier, LaunchPlan, Literal, LiteralMap, LiteralType, Node, ResourceKind,
+    TypedInterface, Variable, WorkflowTemplate,
+};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use gantry_proto::v1::auth_service_client::AuthServiceClient;
@@ -454,4 +457,99 @@ fn a_server_off_loopback_without_authentication_refuses_to_start_unless_insecure
     loopback
         .validate()
         .expect("loopback without authentication is the developer mode");
+}
+
+/// An operator of one project cannot use another project's templates through its own: a workflow referring to one, a
+/// launch plan or an execution targeting one are answered as if the template were not registered. An admin can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_uses_no_template_of_a_project_it_cannot_read() {
+    let server = AuthServer::start(Backend::Sqlite).await;
+    two_projects(&server).await;
+    let (_, operator) = server.key(Some("alpha"), pb::Role::Operator, None).await;
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    let beta_task = Identifier::new("beta", "dev", "t", "1");
+    let workflow = |name: &str| pb::RegisterWorkflowRequest {
+        workflow: Some(
+            WorkflowTemplate {
+                id: Identifier::new("alpha", "dev", name, "1"),
+                interface: TypedInterface {
+                    inputs: vec![Variable::new("x", LiteralType::Integer)],
+                    outputs: vec![Variable::new("y", LiteralType::Integer)],
+                },
+                nodes: vec![Node::task(
+                    "n0",
+                    beta_task.clone(),
+                    vec![Binding::promise("x", "", "x")],
+                )],
+                outputs: vec![Binding::promise("y", "n0", "y")],
+                failure_policy: FailurePolicy::FailImmediately,
+            }
+            .into(),
+        ),
+    };
+    let plan = pb::RegisterLaunchPlanRequest {
+        launch_plan: Some(
+            LaunchPlan {
+                id: Identifier::new("alpha", "dev", "borrowed", "1"),
+                target: beta_task.clone(),
+                target_kind: ResourceKind::Task,
+                default_inputs: LiteralMap::new(),
+                fixed_inputs: LiteralMap::new(),
+                max_parallelism: None,
+                timeout: None,
+            }
+            .into(),
+        ),
+    };
+    let run = pb::CreateExecutionRequest {
+        project: "alpha".into(),
+        domain: "dev".into(),
+        target: Some(pb::create_execution_request::Target::Task(beta_task.clone().into())),
+        inputs: Some(LiteralMap::from([("x".to_owned(), Literal::Integer(1))]).into()),
+        ..Default::default()
+    };
+    let not_registered = "task beta/dev/t@1 is not registered";
+    let refusals = [
+        admin
+            .register_workflow(bearer(workflow("borrows"), Some(&operator)))
+            .await
+            .map(|_| ()),
+        admin
+            .register_launch_plan(bearer(plan.clone(), Some(&operator)))
+            .await
+            .map(|_| ()),
+        admin
+            .create_execution(bearer(run.clone(), Some(&operator)))
+            .await
+            .map(|_| ()),
+    ];
+    for refused in refusals {
+        let status = refused.expect_err("beta's task is not alpha's operator's to use");
+        assert_eq!((status.code(), status.message()), (Code::NotFound, not_registered));
+    }
+    let listed = admin
+        .list_workflows(bearer(
+            pb::ListWorkflowsRequest {
+                project: "alpha".into(),
+                domain: "dev".into(),
+                ..Default::default()
+            },
+            Some(&server.admin_token),
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.workflows.is_empty(), "nothing was registered");
+
+    let token = Some(server.admin_token.as_str());
+    admin
+        .register_workflow(bearer(workflow("admin_borrows"), token))
+        .await
+        .expect("an admin reads every project");
+    admin
+        .register_launch_plan(bearer(plan, token))
+        .await
+        .expect("launch plan");
+    admin.create_execution(bearer(run, token)).await.expect("execution");
+    server.server.stop().await;
 }

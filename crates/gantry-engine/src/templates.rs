@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use gantry_core::compile::Registry;
-use gantry_core::model::{Identifier, LaunchPlan, Node, NodeTarget, ResourceKind, TaskTemplate, WorkflowTemplate};
+use gantry_core::model::{Identifier, LaunchPlan, Node, ResourceKind, TaskTemplate, WorkflowTemplate, references};
 use gantry_store::{ResourceKind as StoredKind, Tx};
 
 use crate::codec;
@@ -112,38 +112,5 @@ impl TemplateCache {
             }
         }
         Ok(registry)
-    }
-}
-
-/// Every registered resource the nodes name, branch arms and array elements included, each once (the 100,000
-/// nodes of a fan-out name one task).
-fn references(nodes: &[Node]) -> Vec<(ResourceKind, Identifier)> {
-    let mut named = BTreeSet::new();
-    collect_references(nodes, &mut named);
-    named.into_iter().map(|(kind, id)| (kind, id.clone())).collect()
-}
-
-fn collect_references<'n>(nodes: &'n [Node], out: &mut BTreeSet<(ResourceKind, &'n Identifier)>) {
-    for node in nodes {
-        match &node.target {
-            NodeTarget::Task(id) => {
-                out.insert((ResourceKind::Task, id));
-            }
-            NodeTarget::SubWorkflow(id) => {
-                out.insert((ResourceKind::Workflow, id));
-            }
-            NodeTarget::LaunchPlan(id) => {
-                out.insert((ResourceKind::LaunchPlan, id));
-            }
-            NodeTarget::Branch(branch) => {
-                for case in &branch.cases {
-                    collect_references(std::slice::from_ref(&*case.then_node), out);
-                }
-                if let Some(gantry_core::model::ElseArm::Node(node)) = &branch.otherwise {
-                    collect_references(std::slice::from_ref(&**node), out);
-                }
-            }
-            NodeTarget::Array(array) => collect_references(std::slice::from_ref(&array.node), out),
-        }
     }
 }

@@ -5,7 +5,9 @@
 
 use std::pin::Pin;
 
-use gantry_core::model::{Identifier, LaunchPlan, LiteralMap, TaskTemplate, WorkflowTemplate};
+use gantry_core::model::{
+    Identifier, LaunchPlan, LiteralMap, ResourceKind, TaskTemplate, WorkflowTemplate, references,
+};
 use gantry_core::names;
 use gantry_engine::{
     CreateExecution, Engine, ExecutionFilter, ExecutionRecord, NodeRecord, Page, PutOutcome, Registration, Target,
@@ -98,8 +100,25 @@ async fn register(api: &AdminApi, access: &Access, registration: Registration) -
     };
     access.in_project(&id.project)?;
     api.projects.admit(&id.project, &id.domain).await?;
+    match &registration {
+        Registration::Task(_) => {}
+        Registration::Workflow(workflow) => {
+            for (kind, id) in references(&workflow.nodes) {
+                visible(access, kind, &id)?;
+            }
+        }
+        Registration::LaunchPlan(plan) => visible(access, plan.target_kind, &plan.target)?,
+    }
     let outcome = api.engine.register(registration).await.or_status()?;
     Ok(outcome == PutOutcome::Created)
+}
+
+/// A template a request names (a target, a workflow's reference): NOT_FOUND in the words of one not registered unless
+/// the caller may read its project, so that no caller uses or learns another project's templates through its own.
+fn visible(access: &Access, kind: ResourceKind, id: &Identifier) -> Result<(), Status> {
+    access.reads(&id.project, || {
+        Status::not_found(format!("{kind} {id} is not registered"))
+    })
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchExecutionResponse, Status>> + Send>>;
@@ -538,6 +557,12 @@ impl AdminApi {
                 ));
             }
         };
+        let (kind, id) = match &target {
+            Target::Task(id) => (ResourceKind::Task, id),
+            Target::Workflow(id) => (ResourceKind::Workflow, id),
+            Target::LaunchPlan(id) => (ResourceKind::LaunchPlan, id),
+        };
+        visible(access, kind, id)?;
         let inputs: LiteralMap = match r.inputs {
             Some(inputs) => required("inputs", Some(inputs))?,
             None => LiteralMap::new(),

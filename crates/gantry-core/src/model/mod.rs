@@ -23,5 +23,5 @@ pub use task::{ContainerSpec, RetryPolicy, TaskMetadata, TaskTemplate};
 pub use types::{BlobDimensionality, BlobType, LiteralType, StructType};
 pub use workflow::{
     ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock, Node,
-    NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
+    NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate, references,
 };

@@ -1,7 +1,9 @@
 //! Workflows: DAGs of nodes. The same node shapes appear in dynamic job specs.
 
+use std::collections::BTreeSet;
+
 use super::binding::Binding;
-use super::identifier::Identifier;
+use super::identifier::{Identifier, ResourceKind};
 use super::interface::TypedInterface;
 use super::literal::{Duration, Literal};
 use super::task::RetryPolicy;
@@ -157,4 +159,37 @@ pub struct WorkflowTemplate {
     /// One binding per output of `interface`.
     pub outputs: Vec<Binding>,
     pub failure_policy: FailurePolicy,
+}
+
+/// Every registered resource the nodes name, branch arms and array elements included, each once (the 100,000
+/// nodes of a fan-out name one task).
+pub fn references(nodes: &[Node]) -> Vec<(ResourceKind, Identifier)> {
+    let mut named = BTreeSet::new();
+    collect_references(nodes, &mut named);
+    named.into_iter().map(|(kind, id)| (kind, id.clone())).collect()
+}
+
+fn collect_references<'n>(nodes: &'n [Node], out: &mut BTreeSet<(ResourceKind, &'n Identifier)>) {
+    for node in nodes {
+        match &node.target {
+            NodeTarget::Task(id) => {
+                out.insert((ResourceKind::Task, id));
+            }
+            NodeTarget::SubWorkflow(id) => {
+                out.insert((ResourceKind::Workflow, id));
+            }
+            NodeTarget::LaunchPlan(id) => {
+                out.insert((ResourceKind::LaunchPlan, id));
+            }
+            NodeTarget::Branch(branch) => {
+                for case in &branch.cases {
+                    collect_references(std::slice::from_ref(&*case.then_node), out);
+                }
+                if let Some(ElseArm::Node(node)) = &branch.otherwise {
+                    collect_references(std::slice::from_ref(&**node), out);
+                }
+            }
+            NodeTarget::Array(array) => collect_references(std::slice::from_ref(&array.node), out),
+        }
+    }
 }

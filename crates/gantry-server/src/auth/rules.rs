@@ -274,6 +274,15 @@ impl Access {
         Err(not_found())
     }
 
+    /// A template of `project` that a request refers to (a target, a workflow's reference): `not_found` (the answer
+    /// for one that is not registered) unless the caller may read `project`.
+    pub fn reads(&self, project: &str, not_found: impl FnOnce() -> Status) -> Result<(), Status> {
+        if self.caller.may(Role::Viewer, project) {
+            return Ok(());
+        }
+        Err(not_found())
+    }
+
     /// Whether a listing of `project` shows anything.
     pub fn lists(&self, project: &str) -> bool {
         self.caller.may_by(self.rule, project)
