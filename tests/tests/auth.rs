@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use gantry_core::model::{
-    Binding, FailurePolicy, Identifier, LaunchPlan, Literal, LiteralMap, LiteralType, Node, ResourceKind,
-    TypedInterface, Variable, WorkflowTemplate,
+    Binding, DynamicJobSpec, FailurePolicy, Identifier, LaunchPlan, Literal, LiteralMap, LiteralType, Node,
+    ResourceKind, TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
 };
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
@@ -551,5 +551,140 @@ async fn an_operator_uses_no_template_of_a_project_it_cannot_read() {
         .await
         .expect("launch plan");
     admin.create_execution(bearer(run, token)).await.expect("execution");
+    server.server.stop().await;
+}
+
+/// The error an alpha execution of `t` fails with when its attempt returns `spec` (worker key `worker`).
+async fn spec_error(server: &AuthServer, worker: &str, spec: DynamicJobSpec) -> pb::ExecutionError {
+    let token = Some(server.admin_token.as_str());
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    let create = pb::CreateExecutionRequest {
+        project: "alpha".to_owned(),
+        domain: "dev".to_owned(),
+        target: Some(pb::create_execution_request::Target::Task(
+            Identifier::new("alpha", "dev", "t", "1").into(),
+        )),
+        inputs: Some(LiteralMap::from([("x".to_owned(), Literal::Integer(1))]).into()),
+        ..Default::default()
+    };
+    let execution = admin
+        .create_execution(bearer(create, token))
+        .await
+        .expect("create")
+        .into_inner()
+        .execution
+        .expect("execution")
+        .id;
+    let mut workers = WorkerServiceClient::new(server.channel().await);
+    let claimed = workers
+        .poll_tasks(bearer(poll("w"), Some(worker)))
+        .await
+        .expect("poll")
+        .into_inner();
+    let [assignment] = claimed.assignments.as_slice() else {
+        panic!("one attempt: {:?}", claimed.assignments);
+    };
+    let complete = pb::CompleteAttemptsRequest {
+        worker_id: "w".to_owned(),
+        completions: vec![pb::Completion {
+            attempt: assignment.attempt.clone(),
+            lease_id: assignment.lease_id.clone(),
+            result: Some(pb::completion::Result::DynamicSpec(spec.into())),
+        }],
+    };
+    let done = workers
+        .complete_attempts(bearer(complete, Some(worker)))
+        .await
+        .expect("complete")
+        .into_inner();
+    assert_eq!(done.results[0].status, pb::CompletionStatus::Accepted as i32);
+    let watch = pb::WatchExecutionRequest {
+        execution_id: execution.clone(),
+        include_snapshot: false,
+        after_sequence: 0,
+    };
+    let mut changes = admin
+        .watch_execution(bearer(watch, token))
+        .await
+        .expect("watch")
+        .into_inner();
+    while changes.message().await.expect("watch message").is_some() {}
+    let request = pb::GetExecutionRequest {
+        id: execution,
+        ..Default::default()
+    };
+    let execution = admin
+        .get_execution(bearer(request, token))
+        .await
+        .expect("execution")
+        .into_inner()
+        .execution
+        .expect("execution");
+    assert_eq!(execution.phase, pb::ExecutionPhase::Failed as i32);
+    execution.error.expect("error")
+}
+
+/// A worker's dynamic spec refers only to its own project's registered templates and embeds only templates of its
+/// own project: another project's fails the node as not registered, or as not of the project.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_spec_uses_no_template_of_another_project() {
+    let server = AuthServer::start(Backend::Sqlite).await;
+    for project in ["alpha", "beta"] {
+        server.project(project).await;
+        let register = pb::RegisterTaskRequest {
+            task: Some(task(project).into_template().into()),
+        };
+        AdminServiceClient::new(server.channel().await)
+            .register_task(bearer(register, Some(&server.admin_token)))
+            .await
+            .expect("register");
+    }
+    let (_, worker) = server.key(Some("alpha"), pb::Role::Worker, None).await;
+    let embedded = |project: &str| {
+        let mut template = task(project).into_template();
+        template.id.name = "embedded".into();
+        template
+    };
+    let spec = |tasks: Vec<TaskTemplate>, targets: &[Identifier]| DynamicJobSpec {
+        nodes: targets
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                Node::task(
+                    &format!("n{i}"),
+                    id.clone(),
+                    vec![Binding::literal("x", Literal::Integer(1))],
+                )
+            })
+            .collect(),
+        min_successes: None,
+        outputs: vec![Binding::promise("y", "n0", "y")],
+        tasks,
+        subworkflows: Vec::new(),
+    };
+
+    let own = embedded("alpha");
+    let beta_task = Identifier::new("beta", "dev", "t", "1");
+    let error = spec_error(&server, &worker, spec(vec![own.clone()], &[own.id.clone(), beta_task])).await;
+    assert_eq!(error.code, "compile_error");
+    assert!(
+        error
+            .message
+            .contains("task beta/dev/t@1 is neither registered nor embedded")
+            && !error.message.contains("embedded@"),
+        "{}",
+        error.message
+    );
+
+    let foreign = embedded("beta");
+    let error = spec_error(&server, &worker, spec(vec![foreign.clone()], &[foreign.id])).await;
+    assert_eq!(error.code, "compile_error");
+    assert!(
+        error
+            .message
+            .contains("embedded task beta/dev/embedded@1 is not of project alpha"),
+        "{}",
+        error.message
+    );
     server.server.stop().await;
 }

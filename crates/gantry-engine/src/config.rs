@@ -41,6 +41,10 @@ pub struct EngineConfig {
     /// core for something its tables have no row for: a bug. Tests run strict so that one fails them; a server counts
     /// and logs each refusal and goes on, since failing a batch would fail every other request in it too.
     pub strict_transitions: bool,
+    /// Whether a dynamic spec may refer only to registered templates of its execution's project (the server sets it
+    /// when it authenticates callers: a worker of one project must not run or learn another's templates). A
+    /// reference elsewhere fails the spec as a template that is not registered. Templates the spec embeds are its own.
+    pub own_project_references: bool,
     /// After how many claimed attempts the store rids the claim's index of their entries (see `compaction.rs`); 0:
     /// never.
     pub compact_claims_every: u64,
@@ -96,6 +100,7 @@ impl Default for EngineConfig {
             store_probe_interval: Duration::from_secs(1),
             store_probe_timeout: Duration::from_secs(1),
             strict_transitions: false,
+            own_project_references: false,
             compact_claims_every: 50_000,
         }
     }

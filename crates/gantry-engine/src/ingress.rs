@@ -102,6 +102,13 @@ async fn spec_context(
     let Some(task_id) = node.task else {
         return Ok(None);
     };
+    let project = match shared.config.own_project_references {
+        true => match shared.store.get_execution(attempt.execution_id).await? {
+            Some(execution) => Some(execution.project),
+            None => return Ok(None),
+        },
+        false => None,
+    };
     let id = codec::parse_identifier(&task_id)?;
     // A transaction that only reads, so that the template cache's loaders can be used as they are.
     let mut tx = shared.store.begin().await?;
@@ -109,7 +116,7 @@ async fn spec_context(
         Some(task) => {
             let registry = shared
                 .templates
-                .registry_for(tx.as_mut(), &spec.nodes, &Registry::new())
+                .registry_within(tx.as_mut(), &spec.nodes, &Registry::new(), project.as_deref())
                 .await?;
             Some((task, registry))
         }

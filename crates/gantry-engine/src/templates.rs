@@ -78,8 +78,25 @@ impl TemplateCache {
     /// Loads every registered template that `nodes` (and the sub-workflows they reference, transitively) name into
     /// a registry for the compiler. Names that are not registered are left out: the compiler reports them.
     pub async fn registry_for(&self, tx: &mut dyn Tx, nodes: &[Node], skip: &Registry) -> EngineResult<Registry> {
+        self.registry_within(tx, nodes, skip, None).await
+    }
+
+    /// [`Templates::registry_for`], with the nodes' own references restricted to templates of `project` when given
+    /// (what a worker's dynamic spec may use under authentication): a reference elsewhere stays unresolved, so the
+    /// compiler reports it as a template that is not registered. What those templates refer to in turn was checked
+    /// when they were registered.
+    pub async fn registry_within(
+        &self,
+        tx: &mut dyn Tx,
+        nodes: &[Node],
+        skip: &Registry,
+        project: Option<&str>,
+    ) -> EngineResult<Registry> {
         let mut registry = skip.clone();
         let mut pending = references(nodes);
+        if let Some(project) = project {
+            pending.retain(|(_, id)| id.project == project);
+        }
         let mut seen = BTreeSet::new();
         while let Some((kind, id)) = pending.pop() {
             if !seen.insert((kind, id.clone())) {

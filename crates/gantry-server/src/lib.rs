@@ -192,6 +192,9 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         None => None,
     };
     let store = open_store(&config).await?;
+    // Authentication is on with API keys, OIDC tokens, or both: tokens starting with `gantry_` are keys, the others
+    // go to the OIDC verifier (refused as malformed without one).
+    let authenticating = config.auth == AuthMode::Keys || oidc.is_some();
     let blobs =
         BlobStore::open(&config.blob_store).with_context(|| format!("opening blob store {}", config.blob_store))?;
     let engine_config = EngineConfig {
@@ -204,13 +207,11 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         store_probe_interval: config.database_probe_interval,
         store_probe_timeout: config.database_probe_timeout,
         strict_transitions: config.strict_transitions,
+        own_project_references: authenticating,
         compact_claims_every: config.compact_claims_every,
         ..EngineConfig::default()
     };
     let (engine, engine_tasks) = Engine::start(store, engine_config);
-    // Authentication is on with API keys, OIDC tokens, or both: tokens starting with `gantry_` are keys, the others
-    // go to the OIDC verifier (refused as malformed without one).
-    let authenticating = config.auth == AuthMode::Keys || oidc.is_some();
     let projects = Arc::new(projects::Projects::new(engine.clone(), authenticating));
     let authenticator = authenticating.then(|| {
         Arc::new(auth::Authenticator {

@@ -36,10 +36,14 @@ impl Batch<'_> {
         let graph = match compiled {
             Some(compiled) => compiled.graph.clone(),
             None => {
+                let project = match self.shared.config.own_project_references {
+                    true => Some(self.rows.execution(key.0).await?.project.clone()),
+                    false => None,
+                };
                 let registry = self
                     .shared
                     .templates
-                    .registry_for(self.rows.tx.as_mut(), &spec.nodes, &Registry::new())
+                    .registry_within(self.rows.tx.as_mut(), &spec.nodes, &Registry::new(), project.as_deref())
                     .await?;
                 compile_dynamic(spec, &task.interface, &registry)
                     .map(Arc::new)
@@ -58,7 +62,19 @@ impl Batch<'_> {
                 let template = codec::encode_workflow(workflow);
                 (ResourceKind::Workflow, "workflow", &workflow.id, template)
             }));
+        let own = match self.shared.config.own_project_references {
+            true => Some(self.rows.execution(key.0).await?.project.clone()),
+            false => None,
+        };
         for (kind, what, id, template) in embedded {
+            // Registered as the spec is accepted: under authentication, only in the execution's own project.
+            if let Some(project) = own.as_deref()
+                && id.project != project
+            {
+                return Ok(reject(format!(
+                    "embedded {what} {id} is not of project {project}, this execution's"
+                )));
+            }
             let row = ResourceRow {
                 key: codec::resource_key(id),
                 template,
