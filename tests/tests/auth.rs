@@ -651,7 +651,7 @@ async fn a_dynamic_spec_uses_no_template_of_another_project() {
             .enumerate()
             .map(|(i, id)| {
                 Node::task(
-                    &format!("n{i}"),
+                    format!("n{i}"),
                     id.clone(),
                     vec![Binding::literal("x", Literal::Integer(1))],
                 )
