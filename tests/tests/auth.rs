@@ -30,6 +30,19 @@ fn task(project: &str) -> TaskDef {
         .queue("shared")
 }
 
+/// An execution of `project`'s task `t` with `x = 1`.
+fn run_t(project: &str) -> pb::CreateExecutionRequest {
+    pb::CreateExecutionRequest {
+        project: project.to_owned(),
+        domain: "dev".to_owned(),
+        target: Some(pb::create_execution_request::Target::Task(
+            Identifier::new(project, "dev", "t", "1").into(),
+        )),
+        inputs: Some(LiteralMap::from([("x".to_owned(), Literal::Integer(1))]).into()),
+        ..Default::default()
+    }
+}
+
 /// Projects `alpha` and `beta`, the task in each, and one execution of it in each: `(alpha's, beta's)` ids.
 async fn two_projects(server: &AuthServer) -> (String, String) {
     let token = Some(server.admin_token.as_str());
@@ -41,17 +54,8 @@ async fn two_projects(server: &AuthServer) -> (String, String) {
             task: Some(task(project).into_template().into()),
         };
         admin.register_task(bearer(register, token)).await.expect("register");
-        let create = pb::CreateExecutionRequest {
-            project: project.to_owned(),
-            domain: "dev".to_owned(),
-            target: Some(pb::create_execution_request::Target::Task(
-                Identifier::new(project, "dev", "t", "1").into(),
-            )),
-            inputs: Some(LiteralMap::from([("x".to_owned(), Literal::Integer(1))]).into()),
-            ..Default::default()
-        };
         let execution = admin
-            .create_execution(bearer(create, token))
+            .create_execution(bearer(run_t(project), token))
             .await
             .expect("create")
             .into_inner();
@@ -558,17 +562,8 @@ async fn an_operator_uses_no_template_of_a_project_it_cannot_read() {
 async fn spec_error(server: &AuthServer, worker: &str, spec: DynamicJobSpec) -> pb::ExecutionError {
     let token = Some(server.admin_token.as_str());
     let mut admin = AdminServiceClient::new(server.channel().await);
-    let create = pb::CreateExecutionRequest {
-        project: "alpha".to_owned(),
-        domain: "dev".to_owned(),
-        target: Some(pb::create_execution_request::Target::Task(
-            Identifier::new("alpha", "dev", "t", "1").into(),
-        )),
-        inputs: Some(LiteralMap::from([("x".to_owned(), Literal::Integer(1))]).into()),
-        ..Default::default()
-    };
     let execution = admin
-        .create_execution(bearer(create, token))
+        .create_execution(bearer(run_t("alpha"), token))
         .await
         .expect("create")
         .into_inner()
