@@ -27,8 +27,10 @@ use crate::refusals::Refusals;
 use crate::templates::TemplateCache;
 
 /// What never changes about an execution once created.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ExecutionFacts {
+    /// Its project, which its attempts carry (a worker of one project claims only that project's).
+    pub project: Arc<str>,
     /// `max_parallelism`.
     pub cap: Option<u32>,
     /// For a recovered execution: the execution whose succeeded nodes and accepted specs it reuses.
@@ -166,7 +168,7 @@ impl Shared {
 
     pub fn facts(&self, execution_id: Uuid) -> Option<ExecutionFacts> {
         let facts = self.facts.lock().unwrap_or_else(|p| p.into_inner());
-        facts.get(&execution_id).copied()
+        facts.get(&execution_id).cloned()
     }
 
     pub fn remember_facts(&self, execution_id: Uuid, facts: ExecutionFacts) {

@@ -37,7 +37,7 @@ impl Batch<'_> {
             Some(compiled) => compiled.graph.clone(),
             None => {
                 let project = match self.shared.config.own_project_references {
-                    true => Some(self.rows.execution(key.0).await?.project.clone()),
+                    true => Some(self.facts(key.0).await?.project.to_string()),
                     false => None,
                 };
                 let registry = self
@@ -63,7 +63,7 @@ impl Batch<'_> {
                 (ResourceKind::Workflow, "workflow", &workflow.id, template)
             }));
         let own = match self.shared.config.own_project_references {
-            true => Some(self.rows.execution(key.0).await?.project.clone()),
+            true => Some(self.facts(key.0).await?.project.to_string()),
             false => None,
         };
         for (kind, what, id, template) in embedded {

@@ -24,10 +24,11 @@ impl Batch<'_> {
         }
         let row = self.rows.execution(execution_id).await?;
         let facts = ExecutionFacts {
+            project: row.project.as_str().into(),
             cap: row.max_parallelism.map(|n| n.max(0) as u32),
             recovered_from: row.source_execution_id.filter(|_| row.origin == "recovered"),
         };
-        self.shared.remember_facts(execution_id, facts);
+        self.shared.remember_facts(execution_id, facts.clone());
         Ok(facts)
     }
 

@@ -31,7 +31,8 @@ impl Batch<'_> {
             (None, None) => self.now,
         };
         let limits = self.attempt_limits(key, &task, not_before).await?;
-        let project = self.rows.execution(key.0).await?.project.clone();
+        // From the execution's facts, read once per process: the execution's row is not locked for it.
+        let project = self.facts(key.0).await?.project.to_string();
         let row = AttemptRow {
             id: Uuid::now_v7(),
             execution_id: key.0,
