@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod ops;
 pub mod outage;
 pub mod principals;
 pub mod process;

@@ -18,7 +18,7 @@ use gantry_tests::outage::{CALL_CAP, ProxiedServer, Timed, check_all, timed, wai
 use gantry_tests::process::Process;
 use gantry_tests::raw_worker::{self, id};
 use gantry_tests::scripted::{self, Scripted};
-use gantry_tests::wait_for_terminal;
+use gantry_tests::{ops, wait_for_terminal};
 use tokio::sync::watch;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -245,8 +245,14 @@ async fn one_of_each(endpoint: &str, execution_id: &str, held: &pb::AttemptAssig
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_database_is_down_calls_fail_fast_health_says_so_and_the_server_recovers_by_itself() {
-    let outage = ProxiedServer::start(|config| config.lease = LEASE).await;
+    let outage = ProxiedServer::start(|config| {
+        config.lease = LEASE;
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
     let endpoint = outage.server.endpoint.clone();
+    let http = outage.server.server.http_addr().expect("the HTTP port");
+    assert_eq!(ops::get(http, "/readyz").await, (200, "ready\n".to_owned()));
     let mut admin = outage.server.admin().await;
     client::register_raw_tasks(&mut admin).await;
     let first = client::create(
@@ -289,6 +295,14 @@ async fn while_the_database_is_down_calls_fail_fast_health_says_so_and_the_serve
     println!("outage: {} calls, the slowest answered after {slowest:?}", calls.len());
     let not_serving = wait_all(&mut health, ServingStatus::NotServing, FAIL_FAST, cut).await;
     println!("outage: health NOT_SERVING {not_serving:?} after the cut");
+    // Readiness follows the same finding, and the liveness probe does not: the process is fine.
+    let (status, body) = ops::get(http, "/readyz").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (503, "not ready: the database is unreachable\n")
+    );
+    assert_eq!(ops::get(http, "/healthz").await.0, 200);
+    assert_eq!(ops::scrape(http).await.sum("gantry_ready", &[]), Some(0.0));
     assert_fast_unavailable(&calls);
     for (service, status) in check_all(&endpoint).await {
         assert_eq!(
@@ -310,6 +324,7 @@ async fn while_the_database_is_down_calls_fail_fast_health_says_so_and_the_serve
     for (service, status) in check_all(&endpoint).await {
         assert_eq!(status, ServingStatus::Serving, "health of {service:?} after the outage");
     }
+    assert_eq!(ops::get(http, "/readyz").await.0, 200);
 
     // The attempt held across the outage still has its lease: the outage did not count against it.
     let statuses = worker.heartbeat(std::slice::from_ref(&held)).await;

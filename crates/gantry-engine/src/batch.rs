@@ -56,8 +56,11 @@ impl std::fmt::Debug for Batch<'_> {
 
 impl<'e> Batch<'e> {
     pub async fn begin(shared: &'e Shared) -> EngineResult<Batch<'e>> {
+        let beginning = std::time::Instant::now();
+        let tx = shared.store.begin().await?;
+        crate::metrics::transaction_begun(beginning.elapsed());
         Ok(Batch {
-            rows: Rows::new(shared.store.begin().await?),
+            rows: Rows::new(tx),
             now: shared.config.clock.now(),
             shared,
             events: VecDeque::new(),
@@ -161,6 +164,8 @@ pub(crate) struct BatchOutcome {
     /// Executions this batch changed while nobody watched them. A watch that began during the batch, after it looked,
     /// got none of its changes and may have read the execution before the commit: it is sent the committed phase.
     pub unwatched: Vec<Uuid>,
+    /// What operators count of this batch, emitted once it committed.
+    pub tally: crate::metrics::Tally,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

@@ -107,10 +107,12 @@ impl BlobStore {
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> EngineResult<String> {
+        let size = bytes.len();
         self.store
             .put(&Path::from(key), Bytes::from(bytes).into())
             .await
             .map_err(|e| EngineError::Unavailable(format!("blob store: writing {key}: {e}")))?;
+        crate::metrics::offloaded("written", size);
         Ok(format!("{}/{key}", self.base))
     }
 
@@ -126,10 +128,12 @@ impl BlobStore {
             .get(&Path::from(key))
             .await
             .map_err(|e| EngineError::Unavailable(format!("blob store: reading {uri}: {e}")))?;
-        object
+        let bytes = object
             .bytes()
             .await
-            .map_err(|e| EngineError::Unavailable(format!("blob store: reading {uri}: {e}")))
+            .map_err(|e| EngineError::Unavailable(format!("blob store: reading {uri}: {e}")))?;
+        crate::metrics::offloaded("read", bytes.len());
+        Ok(bytes)
     }
 }
 

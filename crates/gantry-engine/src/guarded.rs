@@ -114,6 +114,14 @@ impl Store for GuardedStore {
         self.guard(self.store().get_spec(execution_id, node_id, attempt)).await
     }
 
+    async fn active_counts(&self) -> StoreResult<gantry_store::ActiveCounts> {
+        self.guard(self.store().active_counts()).await
+    }
+
+    fn pool_use(&self) -> gantry_store::PoolUse {
+        self.store().pool_use()
+    }
+
     async fn next_lease_expiry(&self) -> StoreResult<Option<i64>> {
         self.guard(self.store().next_lease_expiry()).await
     }

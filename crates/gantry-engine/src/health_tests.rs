@@ -85,6 +85,12 @@ impl Store for Switched {
     async fn get_execution(&self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
         self.reach().await?.get_execution(id).await
     }
+    async fn active_counts(&self) -> StoreResult<gantry_store::ActiveCounts> {
+        self.reach().await?.active_counts().await
+    }
+    fn pool_use(&self) -> gantry_store::PoolUse {
+        self.inner.pool_use()
+    }
     async fn find_execution(&self, project: &str, domain: &str, name: &str) -> StoreResult<Option<ExecutionRow>> {
         self.reach().await?.find_execution(project, domain, name).await
     }

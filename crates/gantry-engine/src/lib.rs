@@ -28,6 +28,7 @@ mod health;
 mod hydration;
 mod ingress;
 mod interpret;
+mod metrics;
 mod notify;
 mod reads;
 mod refusals;
@@ -52,7 +53,7 @@ pub use codec::{NodeRuns, decode_literals};
 pub use config::{Clock, EngineConfig};
 pub use dispatch::Polled;
 pub use error::{EngineError, EngineResult};
-pub use gantry_store::{AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PutOutcome};
+pub use gantry_store::{ActiveCounts, AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PoolUse, PutOutcome};
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,
@@ -140,6 +141,17 @@ impl Engine {
     /// reports.
     pub fn store_reachable(&self) -> watch::Receiver<bool> {
         self.shared.health.subscribe()
+    }
+
+    /// What is in flight (executions and nodes not yet ended, queued and running attempts), counted in the store:
+    /// the operators' gauges, read when metrics are scraped.
+    pub async fn active_counts(&self) -> EngineResult<ActiveCounts> {
+        Ok(self.shared.store.active_counts().await?)
+    }
+
+    /// The store's connection pool's use now.
+    pub fn pool_use(&self) -> PoolUse {
+        self.shared.store.pool_use()
     }
 
     pub fn config(&self) -> &EngineConfig {

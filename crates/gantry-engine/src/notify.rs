@@ -82,10 +82,12 @@ impl Signals {
         wakers.iter().for_each(|w| w.notify_waiters());
     }
 
-    /// Tells long polls to return: the server is stopping.
+    /// Tells long polls to return and ends every watch once it has what was published before: the server is
+    /// stopping. Dropping the channels' senders closes their receivers; a watch subscribing later is closed at once.
     pub fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
         self.wake_all();
+        self.watchers.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     pub fn is_closing(&self) -> bool {
@@ -115,10 +117,45 @@ impl Signals {
     /// Phase changes of one execution from now on.
     pub fn subscribe(&self, execution_id: Uuid) -> broadcast::Receiver<PhaseChange> {
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_closing() {
+            return broadcast::channel(1).1;
+        }
         watchers.retain(|_, w| w.receiver_count() > 0);
         watchers
             .entry(execution_id)
             .or_insert_with(|| broadcast::channel(self.capacity).0)
             .subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+    use super::*;
+
+    fn change(execution_id: Uuid) -> PhaseChange {
+        PhaseChange {
+            execution_id,
+            node_id: "n".to_owned(),
+            attempt: None,
+            scope: ChangeScope::Node,
+            phase: "running",
+            at_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn closing_ends_watches_after_what_was_published_and_refuses_new_ones() {
+        let signals = Signals::new(16);
+        let id = Uuid::now_v7();
+        let mut watch = signals.subscribe(id);
+        signals.publish(vec![change(id)]);
+        signals.close();
+        assert_eq!(watch.recv().await.map(|c| c.phase), Ok("running"));
+        assert_eq!(watch.recv().await.map(|c| c.phase), Err(RecvError::Closed));
+        let mut late = signals.subscribe(id);
+        assert_eq!(late.try_recv().map(|c| c.phase), Err(TryRecvError::Closed));
+        assert!(!signals.watched(id));
     }
 }

@@ -124,6 +124,7 @@ impl Batch<'_> {
         for row in rows {
             let key: NodeKey = (row.execution_id, row.node_id.clone());
             self.check_claim(&row, worker_id, lease_ms)?;
+            self.outcome.tally.claimed(&row, self.now);
             self.changed(key.0, &key.1, Some(row.attempt as u32), ChangeScope::Attempt, "running");
             self.events.push_back((key.clone(), NodeEvent::AttemptStarted));
             let mut task = self.task(&row.task).await?;
@@ -248,6 +249,7 @@ impl Batch<'_> {
                     .map_err(|refused| refusal_error(&completion.attempt, refused))?,
                 None => (next, effect),
             };
+            self.outcome.tally.attempt_ended(&row, next.phase, self.now);
             row.phase = next.phase;
             row.finished_at = Some(self.now);
             if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {
@@ -293,6 +295,7 @@ impl Batch<'_> {
             }
             tracing::warn!(execution_id = %row.execution_id, node_id = %row.node_id, attempt = row.attempt,
                 worker_id = row.worker_id.as_deref().unwrap_or(""), "lease expired");
+            self.outcome.tally.lease_expired();
             self.end_attempt(row, next.phase, effect).await?;
         }
         self.run().await?;
@@ -309,6 +312,7 @@ impl Batch<'_> {
         phase: AttemptPhase,
         effect: AttemptEffect,
     ) -> EngineResult<()> {
+        self.outcome.tally.attempt_ended(&row, phase, self.now);
         row.phase = phase;
         row.finished_at = Some(self.now);
         if let AttemptEffect::Finished(AttemptResult::Error(error)) = &effect {

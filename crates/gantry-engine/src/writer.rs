@@ -316,7 +316,12 @@ async fn apply(shared: &Shared, commands: Vec<Command>) -> Result<(), Vec<Comman
         batch.rollback().await;
         Ok(None)
     } else {
-        batch.commit().await.map(Some)
+        let committing = std::time::Instant::now();
+        let committed = batch.commit().await;
+        if committed.is_ok() {
+            crate::metrics::batch_committed(commands.len(), committing.elapsed());
+        }
+        committed.map(Some)
     };
     tracing::debug!(
         commands = commands.len(),
@@ -379,7 +384,8 @@ async fn catch_up_late_watches(shared: &Shared, unwatched: Vec<Uuid>) {
     }
 }
 
-fn after_commit(shared: &Shared, outcome: BatchOutcome) {
+fn after_commit(shared: &Shared, mut outcome: BatchOutcome) {
+    std::mem::take(&mut outcome.tally).emit();
     if outcome.delayed {
         shared.sweeper_poke.notify_one();
     }

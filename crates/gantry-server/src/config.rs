@@ -49,6 +49,15 @@ pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "GANTRY_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Address of the HTTP port: `/metrics` (Prometheus), `/healthz` (the process runs) and `/readyz` (the store
+    /// answers and the server is not stopping); port 0 picks a free port. Without it (`ServerConfig::default()`, for
+    /// embedders and tests) no HTTP port is opened.
+    #[arg(long, env = "GANTRY_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub http_listen: Option<SocketAddr>,
+    /// How long SIGTERM or ctrl-c lets requests in flight finish (long polls and watches end at once) before the
+    /// server stops anyway, e.g. `30s`.
+    #[arg(long, env = "GANTRY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
     /// Postgres URL (`postgres://...`). Without it, state lives in the embedded SQLite database at `--data-path`.
     #[arg(long, env = "GANTRY_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -284,6 +293,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_listen: None,
+            shutdown_grace: Duration::from_secs(30),
             database_url: None,
             data_path: PathBuf::from("gantry.db"),
             database_connections: 8,

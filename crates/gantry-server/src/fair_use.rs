@@ -238,6 +238,11 @@ impl Slots {
         self.held.borrow().get(principal).copied().unwrap_or(0)
     }
 
+    /// How many slots every principal holds together now.
+    pub fn total(&self) -> u32 {
+        self.held.borrow().values().sum()
+    }
+
     /// Every principal's held slots, as they change.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<HashMap<String, u32>> {
         self.held.subscribe()

@@ -18,6 +18,7 @@ mod health;
 mod identify;
 mod limits;
 mod oidc;
+mod ops;
 mod paging;
 mod projects;
 mod records;
@@ -29,6 +30,8 @@ mod worker_routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use gantry_engine::{BlobStore, Engine, EngineConfig, EngineTasks};
@@ -74,12 +77,25 @@ pub struct RunningServer {
     fair_use: FairUseState,
     /// The OIDC token verifier, when `--oidc-issuer` is set.
     oidc: Option<OidcVerifier>,
+    /// The HTTP port (`--http-listen`), when open.
+    http: Option<ops::HttpPort>,
+    /// Set once the server starts stopping: `/readyz` answers 503.
+    draining: Arc<AtomicBool>,
+    /// How long a shutdown lets requests in flight finish.
+    grace: Duration,
+    /// Keeps the metrics recorder's histograms drained when nobody scrapes.
+    upkeep: JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Where the server listens (the real port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where the HTTP port (`/metrics`, `/healthz`, `/readyz`) listens, when open.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|http| http.local_addr)
     }
 
     /// Whether the server serves TLS (clients reach it with `https://`).
@@ -115,14 +131,28 @@ impl RunningServer {
         &self.engine
     }
 
-    /// Stops accepting requests, ends long polls and watches, and waits for the server and engine to stop.
+    /// Stops gracefully: `/readyz` answers 503 from now on; the server stops accepting connections and calls; long
+    /// polls return and watches end at once (a watch with UNAVAILABLE, "the server is shutting down"); calls in
+    /// flight finish, for at most the shutdown grace (`--shutdown-grace`), after which the connections left are
+    /// closed; the HTTP port closes; the engine's writer applies the commands it has and stops. A call answered
+    /// OK was committed first, so what the server acknowledged is kept however the grace ends.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.draining.store(true, Ordering::SeqCst);
+        info!(grace = ?self.grace, "stopping: draining calls in flight");
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         self.engine.close();
-        let served = self.serving.await.context("server task failed")?;
+        let served = match tokio::time::timeout(self.grace, &mut self.serving).await {
+            Ok(served) => served.context("server task failed")?,
+            Err(_) => {
+                warn!(grace = ?self.grace, "the shutdown grace ran out; closing the connections still open");
+                self.serving.abort();
+                Ok(())
+            }
+        };
         drop(self.engine);
+        self.upkeep.abort();
         self.engine_tasks.sweeper.abort();
         self.engine_tasks.listener.abort();
         self.engine_tasks.monitor.abort();
@@ -130,7 +160,12 @@ impl RunningServer {
         self.engine_tasks.hydrator.abort();
         self.health.abort();
         drop(self.tls.take());
+        // The HTTP port's scrapes hold the engine too: it closes before the writer is awaited.
+        if let Some(http) = self.http.take() {
+            http.stop().await;
+        }
         let _ = self.engine_tasks.writer.await;
+        info!("stopped");
         served.context("server failed")
     }
 
@@ -250,6 +285,7 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
     let (stop, stopped) = oneshot::channel::<()>();
     // Outermost first: who the caller is (authentication goes here too), then the limits that read the caller.
     let layers = tower::ServiceBuilder::new()
+        .layer(ops::RpcMetricsLayer)
         .option_layer(identify)
         .layer(auth::layer::AuthLayer::new(authenticator))
         .layer(fair_use.rate_layer())
@@ -285,6 +321,23 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
             "none"
         }
     };
+    // The recorder first, so that the first calls count.
+    let recorder = ops::recorder().cloned();
+    let draining = Arc::new(AtomicBool::new(false));
+    let scrape = Arc::new(ops::Scrape::new(engine.clone(), fair_use.clone(), draining.clone()));
+    let http = match config.http_listen {
+        Some(addr) => Some(ops::HttpPort::start(addr, scrape).await?),
+        None => None,
+    };
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            if let Some(recorder) = &recorder {
+                recorder.run_upkeep();
+            }
+        }
+    });
     let (serving, tls) = match tls {
         Some(tls) => {
             let incoming = tls::incoming(listener, tls.config);
@@ -294,14 +347,16 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
                 (Some(_), Some(ClientAuth::Optional)) => "optional",
                 (Some(_), _) => "required",
             };
-            info!(address = %local_addr, store, tls = true, client_auth, auth, "gantry listening");
+            info!(address = %local_addr, http = ?http.as_ref().map(|h| h.local_addr), store, tls = true, client_auth,
+                auth, "gantry listening");
             (serving, Some(tls.handle))
         }
         None => {
             // No Nagle delay: a unary reply's small frames must leave at once.
             let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped));
-            info!(address = %local_addr, store, tls = false, auth, "gantry listening");
+            info!(address = %local_addr, http = ?http.as_ref().map(|h| h.local_addr), store, tls = false, auth,
+                "gantry listening");
             (serving, None)
         }
     };
@@ -315,6 +370,10 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         tls,
         fair_use,
         oidc,
+        http,
+        draining,
+        grace: config.shutdown_grace,
+        upkeep,
     })
 }
 

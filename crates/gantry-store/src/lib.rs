@@ -28,8 +28,8 @@ pub use codec::Claim;
 pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
-    AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
-    ResourceKind, ResourceRow, SpecRow, StartedNode,
+    ActiveCounts, AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page,
+    PoolUse, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode,
 };
 pub use sqlite::SqliteStore;
 
@@ -123,6 +123,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_attempts(&self, execution_id: Uuid, node_id: &str) -> StoreResult<Vec<AttemptRow>>;
     /// The dynamic job spec attempt `attempt` of `node_id` returned, once accepted.
     async fn get_spec(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>>;
+
+    /// What is in flight: executions and their nodes not yet ended by phase, queued and running attempts by queue.
+    /// Reads only unfinished rows (along the executions' phase index, the nodes of unfinished executions, and the
+    /// attempts' partial indexes), so its cost follows the work in flight, not the history kept.
+    async fn active_counts(&self) -> StoreResult<ActiveCounts>;
+    /// The connection pool's use now.
+    fn pool_use(&self) -> PoolUse;
 
     /// The earliest lease expiry of a running attempt: when the engine's sweep must next look.
     async fn next_lease_expiry(&self) -> StoreResult<Option<i64>>;

@@ -251,6 +251,26 @@ pub struct ExecutionFilter {
     pub phases: Vec<ExecutionPhase>,
 }
 
+/// What is in flight, counted for the operators' gauges (`gantry_executions`, `gantry_nodes`, `gantry_attempts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActiveCounts {
+    /// Executions not yet ended, by phase.
+    pub executions: Vec<(String, i64)>,
+    /// Nodes not yet ended of the executions not yet ended, by phase.
+    pub nodes: Vec<(String, i64)>,
+    /// Queued (parked ones included) and running attempts, by queue and phase.
+    pub attempts: Vec<(String, String, i64)>,
+}
+
+/// A connection pool's use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    /// Open connections nobody uses.
+    pub idle: u32,
+}
+
 /// A page of a listing: at most `limit` rows after `after` (the last key of the previous page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {

@@ -10,6 +10,7 @@ mod conformance {
     pub mod audit;
     pub mod executions;
     pub mod fixtures;
+    pub mod gauges;
     pub mod hydrations;
     pub mod nodes;
     pub mod outage;
@@ -25,7 +26,8 @@ use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
 pub use conformance::{
-    access, attempts, audit, executions, fixtures, hydrations, nodes, outage, parking, registry, rules, timeouts,
+    access, attempts, audit, executions, fixtures, gauges, hydrations, nodes, outage, parking, registry, rules,
+    timeouts,
 };
 
 /// The server the Postgres tests create their databases on.
@@ -144,6 +146,7 @@ both_stores!(
     timeouts::overdue_attempts_and_executions_and_the_next_deadline,
     timeouts::a_released_parked_attempt_gets_its_queue_deadline,
     outage::ping_answers,
+    gauges::active_counts_count_only_unfinished_work,
     outage::renewing_leases_moves_running_ones_forward_only_and_is_idempotent,
     access::api_keys_insert_get_list_and_revoke,
     access::projects_create_list_and_archive,

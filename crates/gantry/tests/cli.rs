@@ -297,7 +297,16 @@ async fn server_with_examples_runs_the_seed() {
     use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .args(["server", "--examples", "--seed-tasks", "4", "--listen", "127.0.0.1:0"])
+        .args([
+            "server",
+            "--examples",
+            "--seed-tasks",
+            "4",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
         .arg("--data-path")
         .arg(dir.path().join("gantry.db"))
         .arg("--blob-store")

@@ -192,7 +192,16 @@ async fn the_server_process_serves_tls_and_reloads_its_certificate_on_sighup() {
     let files = TlsFiles::new();
     let path = |name: &str| files.path(name).to_str().unwrap().to_owned();
     let mut child = tokio::process::Command::new(GANTRY)
-        .args(["server", "--listen", "127.0.0.1:0", "--examples", "--seed-tasks", "3"])
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--examples",
+            "--seed-tasks",
+            "3",
+        ])
         .args(["--data-path", &path("gantry.db"), "--blob-store", &path("blobs")])
         .args(["--tls-cert", &path("server.pem"), "--tls-key", &path("server.key")])
         .args(["--ca-file", &path("ca.pem")])

@@ -122,6 +122,8 @@ def server(database_url, logs_dir) -> str:
         [
             binary("gantry"),
             "server",
+            "--http-listen",
+            "127.0.0.1:0",
             "--listen",
             "127.0.0.1:0",
             "--database-url",

@@ -51,6 +51,8 @@ def small_server(tmp_path_factory, logs_dir) -> str:
         [
             binary("gantry"),
             "server",
+            "--http-listen",
+            "127.0.0.1:0",
             "--listen",
             "127.0.0.1:0",
             "--data-path",

@@ -164,6 +164,8 @@ def proxied_server(logs_dir):
         [
             binary("gantry"),
             "server",
+            "--http-listen",
+            "127.0.0.1:0",
             "--listen",
             "127.0.0.1:0",
             "--database-url",

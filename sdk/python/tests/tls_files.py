@@ -129,6 +129,8 @@ def start_tls_server(pki: Pki, logs_dir: Path, name: str, *extra: str) -> TlsSer
         [
             binary("gantry"),
             "server",
+            "--http-listen",
+            "127.0.0.1:0",
             "--listen",
             "127.0.0.1:0",
             "--data-path",

@@ -42,6 +42,7 @@ impl Batch<'_> {
             }
             if next.phase.is_terminal() {
                 row.finished_at = Some(now);
+                self.outcome.tally.execution_finished(next.phase);
                 info!(execution_id = %id, phase = %next.phase, "execution finished");
             }
             self.changed(id, "", None, ChangeScope::Execution, next.phase.as_str());

@@ -74,7 +74,8 @@ impl Batch<'_> {
     pub async fn abort_below(&mut self, execution_id: Uuid, node_id: Option<&str>) -> EngineResult<()> {
         self.rows.flush().await?;
         let children = self.rows.tx.running_child_executions(execution_id, node_id).await?;
-        self.rows.tx.abort_descendants(execution_id, node_id, self.now).await?;
+        let aborted = self.rows.tx.abort_descendants(execution_id, node_id, self.now).await?;
+        self.outcome.tally.node_finished(NodePhase::Aborted, aborted);
         self.rows.forget_below(execution_id, node_id);
         self.rows.forget_attempts(execution_id);
         self.release_reservations_below(execution_id, node_id).await?;

@@ -96,6 +96,10 @@ impl Batch<'_> {
         if next.phase.is_terminal() {
             row.finished_at = Some(now);
         }
+        self.outcome.tally.cache(state.cache_status, next.cache_status);
+        if changed_phase && next.phase.is_terminal() {
+            self.outcome.tally.node_finished(next.phase, 1);
+        }
         if changed_phase {
             debug!(execution_id = %key.0, node_id = %key.1, event = event_name, phase = %next.phase, "node moved");
             self.changed(key.0, &key.1, None, ChangeScope::Node, next.phase.as_str());

@@ -54,6 +54,9 @@ impl Batch<'_> {
             finished_at: None,
         };
         self.add_attempt(row);
+        if attempt > 0 {
+            self.outcome.tally.retry();
+        }
         self.changed(key.0, &key.1, Some(attempt), ChangeScope::Attempt, "queued");
         Ok(())
     }

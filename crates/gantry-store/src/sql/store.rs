@@ -10,8 +10,8 @@ use crate::access::{ApiKeyRow, ProjectRow, RawProject};
 use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, page_limit, resource_table};
 use crate::error::conflict_or;
 use crate::rows::{
-    AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind,
-    ResourceRow, SpecRow,
+    ActiveCounts, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
+    ResourceKind, ResourceRow, SpecRow,
 };
 use crate::{Announcement, Store, StoreResult, Tx};
 
@@ -129,6 +129,42 @@ where
 
     async fn get_spec(&self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
         read_spec::<DB>(&mut *self.pool.acquire().await?, execution_id, node_id, attempt).await
+    }
+
+    async fn active_counts(&self) -> StoreResult<ActiveCounts> {
+        const ENDED_EXECUTION: &str = "('succeeded', 'failed', 'aborted', 'timed_out')";
+        const ENDED_NODE: &str = "('succeeded', 'failed', 'skipped', 'timed_out', 'aborted', 'recovered')";
+        let mut conn = self.pool.acquire().await?;
+        let executions = sqlx::query_as(&format!(
+            "SELECT phase, COUNT(*) FROM executions WHERE phase NOT IN {ENDED_EXECUTION} GROUP BY phase ORDER BY phase"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        let nodes = sqlx::query_as(&format!(
+            "SELECT phase, COUNT(*) FROM nodes WHERE execution_id IN \
+             (SELECT id FROM executions WHERE phase NOT IN {ENDED_EXECUTION}) \
+             AND phase NOT IN {ENDED_NODE} GROUP BY phase ORDER BY phase"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        let attempts = sqlx::query_as(
+            "SELECT queue, phase, COUNT(*) FROM attempts WHERE phase IN ('queued', 'running') \
+             GROUP BY queue, phase ORDER BY queue, phase",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(ActiveCounts {
+            executions,
+            nodes,
+            attempts,
+        })
+    }
+
+    fn pool_use(&self) -> crate::PoolUse {
+        crate::PoolUse {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
     }
 
     async fn next_lease_expiry(&self) -> StoreResult<Option<i64>> {

@@ -57,9 +57,34 @@ fn store_description(config: &ServerConfig) -> String {
     }
 }
 
-async fn ctrl_c() {
+/// Resolves on SIGTERM (what systemd, Docker and Kubernetes send) or SIGINT (ctrl-c).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut terminate, mut interrupt) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::error!(%error, "cannot listen for SIGTERM and SIGINT; stopping");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
     if let Err(error) = tokio::signal::ctrl_c().await {
         tracing::error!(%error, "cannot listen for ctrl-c; stopping");
+    }
+}
+
+/// Where the HTTP port serves, for the banner.
+fn http_note(server: &gantry_server::RunningServer) -> String {
+    match server.http_addr() {
+        Some(addr) => format!("; metrics and probes on http://{addr} (/metrics, /healthz, /readyz)"),
+        None => String::new(),
     }
 }
 
@@ -77,8 +102,11 @@ pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> 
         token: token.clone(),
     };
     if !args.examples {
-        outln!("gantry listening on {endpoint} ({store}); ctrl-c stops it");
-        ctrl_c().await;
+        outln!(
+            "gantry listening on {endpoint} ({store}){}; ctrl-c stops it",
+            http_note(&server)
+        );
+        stop_signal().await;
         server.shutdown().await?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -109,7 +137,10 @@ pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> 
     let worker = tokio::spawn(worker.run(async {
         let _ = stopped.await;
     }));
-    outln!("gantry listening on {endpoint} ({store}) with the example worker");
+    outln!(
+        "gantry listening on {endpoint} ({store}) with the example worker{}",
+        http_note(&server)
+    );
     if args.seed_tasks > 0 {
         run_seed(&connection, args.seed_tasks)
             .await
@@ -120,7 +151,7 @@ pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> 
          ctrl-c stops the server",
         gantry_command()
     );
-    ctrl_c().await;
+    stop_signal().await;
     let _ = stop.send(());
     let worker_result = worker.await.context("the example worker panicked")?;
     server.shutdown().await?;
