@@ -125,6 +125,21 @@ impl HealthWatch {
     }
 }
 
+impl HealthWatch {
+    /// Reads the watch to its end (the server ended it, or the connection went): the last status it reported;
+    /// panics when it has not ended within `deadline`.
+    pub async fn last_before_end(mut self, deadline: Duration) -> Option<ServingStatus> {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            match tokio::time::timeout_at(until, self.stream.next()).await {
+                Ok(Some(Ok(response))) => self.last = ServingStatus::try_from(response.status).ok(),
+                Ok(_) => return self.last,
+                Err(_) => panic!("the health watch of {:?} did not end within {deadline:?}", self.service),
+            }
+        }
+    }
+}
+
 async fn channel(endpoint: &str) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(endpoint.to_owned())
         .expect("an endpoint uri")

@@ -373,7 +373,6 @@ async fn while_the_database_is_down_calls_fail_fast_health_says_so_and_the_serve
     assert_ne!(listener_after, listener_before);
 
     pool.close().await;
-    // A health watch is a stream that never ends by itself; the server's graceful shutdown would wait for it.
     drop(health);
     outage.server.stop().await;
 }

@@ -30,7 +30,6 @@ mod worker_routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -79,8 +78,8 @@ pub struct RunningServer {
     oidc: Option<OidcVerifier>,
     /// The HTTP port (`--http-listen`), when open.
     http: Option<ops::HttpPort>,
-    /// Set once the server starts stopping: `/readyz` answers 503.
-    draining: Arc<AtomicBool>,
+    /// Set once the server starts stopping: `/readyz` answers 503, health NOT_SERVING.
+    draining: tokio::sync::watch::Sender<bool>,
     /// How long a shutdown lets requests in flight finish.
     grace: Duration,
     /// Keeps the metrics recorder's histograms drained when nobody scrapes.
@@ -137,7 +136,7 @@ impl RunningServer {
     /// closed; the HTTP port closes; the engine's writer applies the commands it has and stops. A call answered
     /// OK was committed first, so what the server acknowledged is kept however the grace ends.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        self.draining.store(true, Ordering::SeqCst);
+        self.draining.send_replace(true);
         info!(grace = ?self.grace, "stopping: draining calls in flight");
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -263,7 +262,8 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
     let local_addr = listener.local_addr()?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let health = health::follow_store(health_reporter, engine.store_reachable()).await;
+    let (draining, drains) = tokio::sync::watch::channel(false);
+    let health = health::follow_store(health_reporter, engine.store_reachable(), drains.clone()).await;
     // Reflection v1, and v1alpha for the clients that only speak it (older grpcurl, Postman, many IDE plugins).
     let reflection = reflection_builder()
         .build_v1()
@@ -323,8 +323,7 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
     };
     // The recorder first, so that the first calls count.
     let recorder = ops::recorder().cloned();
-    let draining = Arc::new(AtomicBool::new(false));
-    let scrape = Arc::new(ops::Scrape::new(engine.clone(), fair_use.clone(), draining.clone()));
+    let scrape = Arc::new(ops::Scrape::new(engine.clone(), fair_use.clone(), drains));
     let http = match config.http_listen {
         Some(addr) => Some(ops::HttpPort::start(addr, scrape).await?),
         None => None,

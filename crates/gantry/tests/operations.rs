@@ -1,7 +1,7 @@
 //! Running Gantry as operators do, through the built binary: the HTTP port's metrics scraped and parsed after the
 //! seed ran (values checked, a cache hit and a refused call counted), and SIGTERM in the middle of work: watches and
-//! long polls end at once, calls in flight finish, the process exits 0 well within its grace, and every completion
-//! it acknowledged is in the records; a restart finishes the rest.
+//! long polls end at once, health watches are told NOT_SERVING and end, calls in flight finish, the process exits 0
+//! well within its grace, and every completion it acknowledged is in the records; a restart finishes the rest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -249,6 +249,7 @@ async fn sigterm_ends_watches_and_polls_at_once_and_keeps_what_it_acknowledged()
         while stream.message().await?.is_some() {}
         Ok::<(), tonic::Status>(())
     });
+    let health = gantry_tests::outage::watch_health(&endpoint).await;
     let mut waiter = WorkerServiceClient::connect(endpoint.clone()).await.unwrap();
     let waiting = tokio::spawn(async move { waiter.poll_tasks(poll("nobody", 10, 300)).await });
     // Completions in flight.
@@ -292,6 +293,14 @@ async fn sigterm_ends_watches_and_polls_at_once_and_keeps_what_it_acknowledged()
         .await
         .unwrap()
         .unwrap();
+    // Health watches were told NOT_SERVING and ended, as probes and client-side balancers need.
+    for watch in health {
+        let last = watch.last_before_end(Duration::from_secs(10)).await;
+        assert_eq!(
+            last,
+            Some(tonic_health::pb::health_check_response::ServingStatus::NotServing)
+        );
+    }
 
     // Every acknowledged completion is recorded as acknowledged, nothing ran twice.
     let acknowledged = acked.borrow().clone();

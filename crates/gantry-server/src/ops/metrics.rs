@@ -5,8 +5,7 @@
 //! documented in docs/METRICS.md.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use gantry_core::state::{ExecutionPhase, NodePhase};
@@ -61,8 +60,8 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
 pub struct Scrape {
     engine: Engine,
     fair_use: FairUseState,
-    /// Set when the server starts stopping.
-    pub draining: Arc<AtomicBool>,
+    /// True once the server starts stopping.
+    draining: tokio::sync::watch::Receiver<bool>,
     /// When the counts were last read, and the queue and state pairs they named (set to 0 once gone).
     counted: Mutex<Counted>,
 }
@@ -71,7 +70,7 @@ pub struct Scrape {
 type Counted = (Option<Instant>, BTreeSet<(String, String)>);
 
 impl Scrape {
-    pub fn new(engine: Engine, fair_use: FairUseState, draining: Arc<AtomicBool>) -> Self {
+    pub fn new(engine: Engine, fair_use: FairUseState, draining: tokio::sync::watch::Receiver<bool>) -> Self {
         Scrape {
             engine,
             fair_use,
@@ -82,7 +81,7 @@ impl Scrape {
 
     /// Whether the server takes new work: the store answers and it is not stopping; else why not.
     pub fn readiness(&self) -> Result<(), &'static str> {
-        if self.draining.load(Ordering::SeqCst) {
+        if *self.draining.borrow() {
             Err("draining: the server is stopping")
         } else if !*self.engine.store_reachable().borrow() {
             Err("the database is unreachable")
@@ -101,7 +100,7 @@ impl Scrape {
 
     async fn set_gauges(&self) {
         metrics::gauge!("gantry_ready").set(if self.readiness().is_ok() { 1.0 } else { 0.0 });
-        metrics::gauge!("gantry_draining").set(if self.draining.load(Ordering::SeqCst) { 1.0 } else { 0.0 });
+        metrics::gauge!("gantry_draining").set(if *self.draining.borrow() { 1.0 } else { 0.0 });
         metrics::gauge!("gantry_watch_streams").set(f64::from(self.fair_use.watches.total()));
         metrics::gauge!("gantry_polls_waiting").set(f64::from(self.fair_use.polls.total()));
         let pool = self.engine.pool_use();
