@@ -36,6 +36,11 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(chunk) = std::env::var("GANTRY_CHILDREN_CHUNK") {
         config.children_chunk = chunk.parse()?;
     }
+    // The benchmark measures what metrics cost: with GANTRY_BENCH_METRICS=off, a recorder that keeps nothing takes
+    // the place of the server's Prometheus recorder.
+    if std::env::var("GANTRY_BENCH_METRICS").as_deref() == Ok("off") {
+        metrics::set_global_recorder(metrics::NoopRecorder).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let server = gantry_server::start(config).await?;
     println!("listening on {}", server.local_addr());
     server.wait().await
