@@ -1,7 +1,7 @@
 //! [`Store`] for [`SqlStore`]: reads outside transactions, each on a connection of the pool.
 
 use async_trait::async_trait;
-use gantry_core::state::NodePhase;
+use gantry_core::state::{ExecutionPhase, NodePhase};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use uuid::Uuid;
 
@@ -132,18 +132,30 @@ where
     }
 
     async fn active_counts(&self) -> StoreResult<ActiveCounts> {
-        const ENDED_EXECUTION: &str = "('succeeded', 'failed', 'aborted', 'timed_out')";
-        const ENDED_NODE: &str = "('succeeded', 'failed', 'skipped', 'timed_out', 'aborted', 'recovered')";
+        // The unended phases listed (not the ended ones excluded), so that Postgres walks the executions' phase
+        // index over unfinished executions only, however many finished ones are kept.
+        let executions_unended = sql_list(
+            ExecutionPhase::ALL
+                .into_iter()
+                .filter(|p| !p.is_terminal())
+                .map(ExecutionPhase::as_str),
+        );
+        let nodes_unended = sql_list(
+            NodePhase::ALL
+                .into_iter()
+                .filter(|p| !p.is_terminal())
+                .map(NodePhase::as_str),
+        );
         let mut conn = self.pool.acquire().await?;
         let executions = sqlx::query_as(&format!(
-            "SELECT phase, COUNT(*) FROM executions WHERE phase NOT IN {ENDED_EXECUTION} GROUP BY phase ORDER BY phase"
+            "SELECT phase, COUNT(*) FROM executions WHERE phase IN {executions_unended} GROUP BY phase ORDER BY phase"
         ))
         .fetch_all(&mut *conn)
         .await?;
         let nodes = sqlx::query_as(&format!(
             "SELECT phase, COUNT(*) FROM nodes WHERE execution_id IN \
-             (SELECT id FROM executions WHERE phase NOT IN {ENDED_EXECUTION}) \
-             AND phase NOT IN {ENDED_NODE} GROUP BY phase ORDER BY phase"
+             (SELECT id FROM executions WHERE phase IN {executions_unended}) \
+             AND phase IN {nodes_unended} GROUP BY phase ORDER BY phase"
         ))
         .fetch_all(&mut *conn)
         .await?;
@@ -429,4 +441,10 @@ where
             .await?;
         Ok(raw.map(ProjectRow::from))
     }
+}
+
+/// `('a', 'b')`: a list of constant names (phases) for `IN`.
+fn sql_list(names: impl Iterator<Item = &'static str>) -> String {
+    let quoted: Vec<String> = names.map(|name| format!("'{name}'")).collect();
+    format!("({})", quoted.join(", "))
 }
