@@ -210,6 +210,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 /// request is the developer's, until authentication establishes callers.
 pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) -> anyhow::Result<RunningServer> {
     config.validate().map_err(anyhow::Error::msg)?;
+    // The metrics recorder before the engine, whose first batches (resuming work left by a stop) count too.
+    let recorder = ops::recorder().cloned();
     // Before the store and the engine: a TLS file that does not load stops the server at once, naming the file.
     let tls = match config.tls_files() {
         Some(files) => Some(
@@ -321,8 +323,6 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
             "none"
         }
     };
-    // The recorder first, so that the first calls count.
-    let recorder = ops::recorder().cloned();
     let scrape = Arc::new(ops::Scrape::new(engine.clone(), fair_use.clone(), drains));
     let http = match config.http_listen {
         Some(addr) => Some(ops::HttpPort::start(addr, scrape).await?),
