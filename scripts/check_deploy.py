@@ -130,7 +130,8 @@ def check_kubernetes(report: Report, kubectl: str, crd_validator: list[str] | No
                 except kubernetes_validate.SchemaNotFoundError as error:
                     report.problem(directory, f"{name}: no Kubernetes {version} schema ({error})")
         check_shutdown_grace(report, directory, resources)
-        report.ok(f"{source}: {len(resources)} resources rendered and validated (Kubernetes {', '.join(KUBERNETES_VERSIONS)})")
+        versions = ", ".join(KUBERNETES_VERSIONS)
+        report.ok(f"{source}: {len(resources)} resources rendered and validated (Kubernetes {versions})")
     kinds = sorted({f"{c['resource']['apiVersion']} {c['resource']['kind']}" for c in custom})
     if not custom:
         return
@@ -301,7 +302,8 @@ def dockerfile_problems(path: Path, context: Path, packages: dict[str, set[str]]
                     built_binaries.add(value)
                     owners = [p for p in command if p in packages]
                     if not any(value in packages[owner] for owner in owners):
-                        problems.append(f"cargo build --bin {value}: not a binary of {', '.join(owners) or 'the packages named'}")
+                        named = ", ".join(owners) or "the packages named"
+                        problems.append(f"cargo build --bin {value}: not a binary of {named}")
             if "--locked" not in command:
                 problems.append("cargo build without --locked")
             if "--release" not in command:

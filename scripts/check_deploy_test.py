@@ -102,9 +102,8 @@ class ReadmeTest(unittest.TestCase):
         with Scratch() as root:
             readme = write(root / "README.md", "```sh\ndocker build -f deploy/docker/gone.Dockerfile -t x .\n```\n")
             problems = check.readme_docker_problems(readme)
-        self.assertEqual(
-            problems, ["`docker build -f deploy/docker/gone.Dockerfile -t x .`: deploy/docker/gone.Dockerfile does not exist"]
-        )
+        command = "docker build -f deploy/docker/gone.Dockerfile -t x ."
+        self.assertEqual(problems, [f"`{command}`: deploy/docker/gone.Dockerfile does not exist"])
 
 
 class DashboardTest(unittest.TestCase):

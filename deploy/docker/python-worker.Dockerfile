@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # A Python worker image: the Python SDK (sdk/python, distribution gantry-sdk) and the seed example's worker
 # (sdk/python/examples/seed.py), as a non-root user. Build from the repository's root:
 #   docker build -f deploy/docker/python-worker.Dockerfile -t gantry-python-worker:dev .

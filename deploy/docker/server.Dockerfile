@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The Gantry server image: `gantry` alone on a slim Debian, as a non-root user. Build from the repository's root:
 #   docker build -f deploy/docker/server.Dockerfile -t gantry:dev .
 # The image runs `gantry server` (listening on 0.0.0.0: gRPC 50051, HTTP 8080 for /metrics, /healthz, /readyz);
