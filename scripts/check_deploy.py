@@ -10,8 +10,8 @@ makes the virtualenv with PyYAML, kubernetes-validate and kubectl, and runs yaml
   and CMD are that binary and a subcommand of it.
 - Every GANTRY_* variable named anywhere in deploy/ is one that `gantry server --help` or `gantry migrate --help`
   prints (clap's `[env: GANTRY_X=...]`).
-- Every docker command in deploy/README.md names files that exist; the Grafana dashboard queries only metrics the
-  server exports.
+- Every docker command in deploy/README.md names files that exist; the Grafana dashboard's queries parse as PromQL
+  and name only metrics the server exports.
 
 Each problem is printed as `check-deploy: FILE: what is wrong`; the exit status is 1 if there was any.
 """
@@ -398,8 +398,16 @@ def readme_docker_problems(readme: Path) -> list[str]:
     return problems
 
 
+def grafana_to_promql(expr: str) -> str:
+    """A Grafana query as Prometheus would get it: its variables replaced by values of their kind."""
+    return expr.replace("$__rate_interval", "1m").replace("$instance", ".*").replace("$queue", ".*")
+
+
 def dashboard_problems(path: Path) -> list[str]:
-    """A dashboard's panels with duplicate ids, or queries of metrics the server does not export."""
+    """A dashboard's panels with duplicate ids, queries that are not PromQL (promql-parser, the parser of the Rust
+    promql-parser crate), or queries of metrics the server does not export."""
+    import promql_parser
+
     problems = []
     dashboard = json.loads(path.read_text())
     ids = [panel["id"] for panel in dashboard["panels"]]
@@ -407,6 +415,10 @@ def dashboard_problems(path: Path) -> list[str]:
         problems.append("duplicate panel ids")
     for panel in dashboard["panels"]:
         for target in panel.get("targets", []):
+            try:
+                promql_parser.parse(grafana_to_promql(target["expr"]))
+            except ValueError as error:
+                problems.append(f"panel {panel['title']!r}: not PromQL ({error}): {target['expr']}")
             for metric in re.findall(r"\bgantry_[a-z_]+", target["expr"]):
                 base = re.sub(r"_(bucket|sum|count)$", "", metric)
                 if metric not in METRICS and base not in METRICS:
@@ -436,7 +448,7 @@ def main() -> int:
     dashboard = DEPLOY / "grafana" / "gantry-dashboard.json"
     for problem in dashboard_problems(dashboard):
         report.problem(dashboard, problem)
-    report.ok(f"{relative(dashboard)}: queries only the server's metrics")
+    report.ok(f"{relative(dashboard)}: queries parse as PromQL and name only the server's metrics")
 
     for line in report.checked:
         print(f"check-deploy: {line}", file=sys.stderr)

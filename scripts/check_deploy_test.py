@@ -112,13 +112,18 @@ class DashboardTest(unittest.TestCase):
 
     def test_an_unknown_metric_is_found(self) -> None:
         dashboard = {"panels": [{"id": 1, "title": "t", "targets": [{"expr": "rate(gantry_rpc_requests_totl[5m])"}]},
-                                {"id": 1, "title": "u", "targets": [{"expr": "gantry_ready_bucket"}]}]}
+                                {"id": 1, "title": "u", "targets": [{"expr": "gantry_ready_bucket"}]},
+                                {"id": 2, "title": "v", "targets": [{"expr": "sum by (le (gantry_ready)"}]}]}
         with Scratch() as root:
             path = write(root / "d.json", json.dumps(dashboard))
             problems = check.dashboard_problems(path)
         self.assertEqual(
             problems,
-            ["duplicate panel ids", "panel 't': gantry_rpc_requests_totl is not a metric of the server"],
+            [
+                "duplicate panel ids",
+                "panel 't': gantry_rpc_requests_totl is not a metric of the server",
+                "panel 'v': not PromQL (unclosed left parenthesis): sum by (le (gantry_ready)",
+            ],
         )
 
 
