@@ -303,6 +303,16 @@ async fn dispatch_latency(endpoint: &str, samples: usize) -> anyhow::Result<Vec<
     Ok(latencies)
 }
 
+/// The CPU time (user and system) the process used so far, in seconds, from `/proc/PID/stat` (Linux's clock ticks
+/// are 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command, which is in parentheses and may hold spaces: state is the first, utime the 12th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// A memory figure of the process in KiB: `VmRSS:` (now) or `VmHWM:` (peak).
 fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -423,6 +433,7 @@ async fn main() -> anyhow::Result<()> {
             })
         };
         let started = Instant::now();
+        let cpu_before = cpu_seconds(pid);
         let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
         let execution_id = create(
             &mut admin,
@@ -452,6 +463,11 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(outputs.get("out") == Some(&expected), "wrong list for N={n}");
         figure("fanout_wall", wall, "s", Some(n));
         figure("fanout_children_per_second", n as f64 / wall, "children/s", Some(n));
+        // The server's own CPU time (user and system) over the fan-out: steadier than the wall time on a shared
+        // machine, for comparing builds.
+        if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(pid)) {
+            figure("fanout_server_cpu", after - before, "s", Some(n));
+        }
         busy.0.send(false)?;
         let mut latencies = probing.await??;
         latencies.sort_by(f64::total_cmp);
