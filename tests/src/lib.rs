@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod otlp;
 pub mod outage;
 pub mod principals;
 pub mod process;
