@@ -259,6 +259,8 @@ impl Batch<'_> {
                 row.error = Some(codec::encode_error(error));
             }
             self.rows.update_attempt(row.clone());
+            tracing::debug!(execution_id = %key.0, node_id = %key.1, attempt, worker_id, phase = next.phase.as_str(),
+                "attempt completed");
             self.changed(
                 key.0,
                 &key.1,
