@@ -9,8 +9,9 @@
 //! - the server's peak RSS above its idle size per child, and its RSS after each fan-out.
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 1] [--slots 8]
-//! [--prefetch P] [--store postgres|sqlite] [--fanouts-only] [--otlp]`: `--otlp` turns traces on (the server and the
-//! workers export every span over OTLP/gRPC to a receiver in this process, which counts them); `--workers` SDK workers (each its own connection) of
+//! [--prefetch P] [--store postgres|sqlite] [--fanouts-only] [--otlp | --otlp-server-only]`: `--otlp` turns traces on (the
+//! server and the workers export every span over OTLP/gRPC to a receiver in this process, which counts them;
+//! `--otlp-server-only`: the server alone); `--workers` SDK workers (each its own connection) of
 //! `--slots` slots each, claiming at most `--prefetch` attempts ahead (4 per slot unless given; the SDK's default is 0). `scripts/bench`
 //! builds it in release mode and provides Postgres.
 
@@ -39,6 +40,8 @@ struct Options {
     fanouts_only: bool,
     /// Traces on: the server and the workers export their spans to a receiver in this process.
     otlp: bool,
+    /// Traces on in the server only (`--otlp-server-only`): the workers export nothing.
+    otlp_server_only: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -50,6 +53,7 @@ fn options() -> anyhow::Result<Options> {
         sqlite: false,
         fanouts_only: false,
         otlp: false,
+        otlp_server_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -57,8 +61,9 @@ fn options() -> anyhow::Result<Options> {
             options.fanouts_only = true;
             continue;
         }
-        if flag == "--otlp" {
+        if flag == "--otlp" || flag == "--otlp-server-only" {
             options.otlp = true;
+            options.otlp_server_only = flag == "--otlp-server-only";
             continue;
         }
         let value = args.next().ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
@@ -338,6 +343,7 @@ async fn main() -> anyhow::Result<()> {
         false => None,
     };
     let telemetry = match &receiver {
+        Some(_) if options.otlp_server_only => None,
         Some(receiver) => Some(gantry_telemetry::init(gantry_telemetry::TelemetryConfig {
             log_format: gantry_telemetry::LogFormat::Text,
             log_filter: "warn".to_owned(),
@@ -519,8 +525,10 @@ async fn main() -> anyhow::Result<()> {
     for worker in workers {
         worker.await??;
     }
-    if let (Some(telemetry), Some(receiver)) = (telemetry, &receiver) {
-        telemetry.shutdown().await;
+    if let Some(receiver) = &receiver {
+        if let Some(telemetry) = telemetry {
+            telemetry.shutdown().await;
+        }
         // The server's spans still buffered are lost with it: a count of what arrived, to show that spans flowed.
         figure("otlp_spans_received", receiver.count() as f64, "spans", None);
     }
