@@ -36,10 +36,6 @@ DEPLOY = ROOT / "deploy"
 # Kubernetes versions the manifests must be valid for: an older one still in wide use and the newest with schemas.
 KUBERNETES_VERSIONS = ["1.31.0", "1.37.0"]
 
-# TEMPORARY (issue 12): the server flags that are being added beside this check. Delete this allowlist once
-# `gantry server --help` prints them.
-PENDING_VARIABLES = {"GANTRY_OTLP_ENDPOINT", "GANTRY_LOG_FORMAT"}
-
 # The metrics the server exports: every name docs/METRICS.md documents in its tables. Histograms are queried through
 # _bucket, _sum and _count.
 METRICS = set(re.findall(r"^\| `(gantry_[a-z_]+)` \|", (ROOT / "docs" / "METRICS.md").read_text(), re.MULTILINE))
@@ -355,21 +351,12 @@ def variables_in_deploy() -> dict[str, set[str]]:
 
 
 def check_variables(report: Report, known: set[str]) -> None:
-    pending_used = set()
     for name, files in sorted(variables_in_deploy().items()):
         if name in known:
-            continue
-        if name in PENDING_VARIABLES:
-            pending_used.add(name)
             continue
         report.problem(sorted(files)[0], f"{name} is not a variable of `gantry server` or `gantry migrate` (also in: "
                        f"{', '.join(sorted(files))})")
     report.ok(f"GANTRY_* variables in deploy/ are gantry's ({len(known)} known)")
-    printed_now = PENDING_VARIABLES & known
-    if printed_now:
-        report.ok(f"gantry now prints {', '.join(sorted(printed_now))}: remove them from PENDING_VARIABLES")
-    if pending_used - known:
-        report.ok(f"TEMPORARY allowlist used for {', '.join(sorted(pending_used - known))} (not yet in gantry --help)")
 
 
 def readme_docker_problems(readme: Path) -> list[str]:

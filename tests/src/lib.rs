@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod client;
 pub mod ops;
+pub mod otlp;
 pub mod outage;
 pub mod principals;
 pub mod process;

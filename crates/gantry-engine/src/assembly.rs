@@ -40,6 +40,8 @@ pub(crate) struct AssemblyJob {
     pub plan: Arc<CompositePlan>,
     /// The composite's inputs, when its plan reads them (bindings); empty otherwise.
     pub inputs: Arc<LiteralMap>,
+    /// The execution's stored W3C trace context: the parent of the assembly's span.
+    pub trace_context: Option<Arc<str>>,
 }
 
 /// Whose outputs are assembled: a composite node at one attempt (its children are scoped under it), or an
@@ -142,6 +144,7 @@ pub(crate) async fn run_job(shared: &Shared, job: AssemblyJob) -> Option<Request
         execution_id = %target.execution_id(),
         node_id = target.node_id(),
     );
+    gantry_telemetry::adopt_stored(&span, job.trace_context.as_deref());
     async move {
         let started = std::time::Instant::now();
         let rows = match shared
@@ -226,7 +229,13 @@ impl Batch<'_> {
         } else {
             Arc::default()
         };
-        self.outcome.assemblies.push(AssemblyJob { target, plan, inputs });
+        let trace_context = self.facts(key.0).await?.trace_context;
+        self.outcome.assemblies.push(AssemblyJob {
+            target,
+            plan,
+            inputs,
+            trace_context,
+        });
         Ok(())
     }
 

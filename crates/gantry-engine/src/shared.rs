@@ -35,6 +35,8 @@ pub(crate) struct ExecutionFacts {
     pub cap: Option<u32>,
     /// For a recovered execution: the execution whose succeeded nodes and accepted specs it reuses.
     pub recovered_from: Option<Uuid>,
+    /// The W3C trace context it was submitted in (as stored), which its attempts carry to the workers.
+    pub trace_context: Option<Arc<str>>,
 }
 
 #[derive(Debug)]

@@ -10,6 +10,7 @@ use gantry_core::model::{
 use gantry_core::resolve;
 use gantry_core::state::{ExecutionEvent, ExecutionPhase};
 use gantry_store::{ExecutionRow, PutOutcome, ResourceKind as StoredKind, ResourceRow};
+use gantry_telemetry::TraceContext;
 use uuid::Uuid;
 
 use crate::batch::Batch;
@@ -41,6 +42,8 @@ pub struct CreateExecution {
     pub timeout: Option<Duration>,
     /// A new execution, or one made from an earlier one.
     pub origin: Origin,
+    /// The W3C trace context it is submitted in, stored with it and handed to the workers with its attempts.
+    pub trace_context: Option<TraceContext>,
 }
 
 /// How an execution came to be.
@@ -230,6 +233,7 @@ impl Batch<'_> {
             parent_node_id,
             origin: origin.to_owned(),
             source_execution_id,
+            trace_context: request.trace_context.as_ref().map(TraceContext::to_stored),
             nodes_total: 0,
             nodes_succeeded: 0,
             nodes_failed: 0,
@@ -330,6 +334,8 @@ pub(crate) fn rerun_of(
         // The same time allowed, from the new execution's creation.
         timeout: old.timeout_ms.map(Duration::from_millis),
         origin,
+        // A rerun is a new submission: its own request's context (the caller sets it), not the old execution's.
+        trace_context: None,
     })
 }
 

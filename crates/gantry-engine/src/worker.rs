@@ -46,6 +46,8 @@ pub struct Assignment {
     pub task: Arc<TaskTemplate>,
     /// protobuf-encoded LiteralMap of the resolved inputs.
     pub inputs: Vec<u8>,
+    /// The execution's W3C trace context, as stored (`gantry_telemetry::TraceContext::to_stored`).
+    pub trace_context: Option<Arc<str>>,
 }
 
 /// What a worker must do about one attempt it heartbeated.
@@ -136,6 +138,8 @@ impl Batch<'_> {
                 self.wake_sweeper();
             }
             let inputs = self.rows.node(&key).await?.inputs.clone().unwrap_or_default();
+            // Read once per execution and process, as its project is: no statement per attempt.
+            let trace_context = self.facts(row.execution_id).await?.trace_context;
             assignments.push(Assignment {
                 attempt: AttemptRef {
                     execution_id: row.execution_id,
@@ -147,6 +151,7 @@ impl Batch<'_> {
                 deadline_ms: row.deadline,
                 task,
                 inputs,
+                trace_context,
             });
         }
         self.run().await?;
@@ -256,6 +261,8 @@ impl Batch<'_> {
                 row.error = Some(codec::encode_error(error));
             }
             self.rows.update_attempt(row.clone());
+            tracing::debug!(execution_id = %key.0, node_id = %key.1, attempt, worker_id, phase = next.phase.as_str(),
+                "attempt completed");
             self.changed(
                 key.0,
                 &key.1,

@@ -1,14 +1,11 @@
 //! `gantry-example-worker`: runs the example tasks against a Gantry server until Ctrl-C, then shuts down gracefully.
 
-use std::io::IsTerminal;
-
 /// The allocator: it gives memory back to the system after a large fan-out, where glibc's keeps it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Context;
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// Runs Gantry's example tasks (other_task, generate_others, nested_dynamic, flatten_lists, fail_task, choose_plan,
 /// rust_fans_out_python).
@@ -37,16 +34,22 @@ struct Args {
     /// project's attempts (`--register` needs an operator key).
     #[arg(long, env = "GANTRY_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Logs and traces.
+    #[command(flatten, next_help_heading = "Telemetry options")]
+    telemetry: gantry_telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     let args = Args::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    let telemetry = gantry_telemetry::init(args.telemetry.config(gantry_telemetry::service::WORKER, filter))?;
+    let result = run(args).await;
+    telemetry.shutdown().await;
+    result
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let mut tls = gantry_worker::ClientTls::new();
     if let Some(ca_file) = &args.ca_file {
         tls = tls.with_ca_file(ca_file);

@@ -19,6 +19,7 @@ use gantry_proto::v1::admin_service_server::AdminService;
 use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use std::sync::Arc;
 
@@ -269,11 +270,20 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
         let access = Access::of(&request);
         let audited = Audited::create_execution(audit::principal(&request), request.get_ref());
-        let result = self.create_execution_call(&access, request.into_inner()).await;
+        let (span, trace_context) = crate::tracing_context::submission_span(request.metadata());
+        let result = self
+            .create_execution_call(&access, request.into_inner(), trace_context)
+            .instrument(span.clone())
+            .await;
+        if let Ok(response) = &result
+            && let Some(execution) = &response.get_ref().execution
+        {
+            span.record("execution_id", execution.id.as_str());
+        }
         let learned = |response: &pb::CreateExecutionResponse, audited: &mut Audited| {
             audited.execution(response.execution.as_ref(), response.created, true);
         };
-        self.audit.record(audited, result, learned).await
+        self.audit.record(audited, result, learned).instrument(span).await
     }
 
     async fn get_execution(
@@ -537,6 +547,7 @@ impl AdminApi {
         &self,
         access: &Access,
         r: pb::CreateExecutionRequest,
+        trace_context: Option<gantry_telemetry::TraceContext>,
     ) -> Result<Response<pb::CreateExecutionResponse>, Status> {
         edge::project_or_domain("project", &r.project)?;
         edge::project_or_domain("domain", &r.domain)?;
@@ -577,6 +588,7 @@ impl AdminApi {
             overwrite_cache: r.overwrite_cache,
             origin: Default::default(),
             timeout: gantry_proto::convert::timeout_from_pb("timeout", r.timeout)?,
+            trace_context,
         };
         let (execution, created) = self.engine.create_execution(request).await.or_status()?;
         Ok(Response::new(pb::CreateExecutionResponse {

@@ -24,6 +24,7 @@ mod projects;
 mod records;
 mod status;
 mod tls;
+mod tracing_context;
 mod watch;
 mod worker;
 mod worker_routes;

@@ -261,13 +261,22 @@ impl WorkerService for WorkerApi {
         let assignments = polled
             .assignments
             .into_iter()
-            .map(|a| pb::AttemptAssignment {
-                attempt: Some(wire_ref(&a.attempt)),
-                lease_id: a.lease_id.to_string(),
-                lease_expires_at: Some(timestamp(a.lease_expires_at_ms)),
-                task: Some(a.task),
-                inputs: Some(a.inputs),
-                deadline: a.deadline_ms.map(timestamp),
+            .map(|a| {
+                let (traceparent, tracestate) = a
+                    .trace_context
+                    .as_deref()
+                    .map(gantry_telemetry::split_stored)
+                    .unwrap_or_default();
+                pb::AttemptAssignment {
+                    attempt: Some(wire_ref(&a.attempt)),
+                    lease_id: a.lease_id.to_string(),
+                    lease_expires_at: Some(timestamp(a.lease_expires_at_ms)),
+                    task: Some(a.task),
+                    inputs: Some(a.inputs),
+                    deadline: a.deadline_ms.map(timestamp),
+                    traceparent: traceparent.to_owned(),
+                    tracestate: tracestate.to_owned(),
+                }
             })
             .collect();
         Ok(Response::new(pb::PollTasksResponse {

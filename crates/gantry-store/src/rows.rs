@@ -80,6 +80,8 @@ pub struct ExecutionRow {
     pub origin: String,
     /// For a relaunch or recovery: the execution it was made from.
     pub source_execution_id: Option<Uuid>,
+    /// The W3C trace context it was submitted in, as `gantry_telemetry::TraceContext::to_stored` writes it.
+    pub trace_context: Option<String>,
     /// Top-level nodes.
     pub nodes_total: i64,
     /// Top-level nodes that succeeded.

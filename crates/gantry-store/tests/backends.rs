@@ -31,6 +31,7 @@ fn execution(name: &str) -> ExecutionRow {
         parent_node_id: None,
         origin: "created".to_owned(),
         source_execution_id: None,
+        trace_context: None,
         nodes_total: 1,
         nodes_succeeded: 0,
         nodes_failed: 0,

@@ -52,7 +52,27 @@ impl Interceptor for Bearer {
         if let Some(value) = &self.0 {
             request.metadata_mut().insert("authorization", value.clone());
         }
+        #[cfg(feature = "otel")]
+        propagate_current_span(request.metadata_mut());
         Ok(request)
+    }
+}
+
+/// With the `otel` feature: the current span's W3C trace context as `traceparent`/`tracestate` metadata, when spans
+/// are exported (so that an execution created inside a span joins its trace).
+#[cfg(feature = "otel")]
+fn propagate_current_span(metadata: &mut tonic::metadata::MetadataMap) {
+    use gantry_telemetry::{TRACEPARENT, TRACESTATE, TraceContext};
+    let Some(context) = TraceContext::of_span(&tracing::Span::current()) else {
+        return;
+    };
+    if let Ok(value) = context.traceparent.parse() {
+        metadata.insert(TRACEPARENT, value);
+    }
+    if !context.tracestate.is_empty()
+        && let Ok(value) = context.tracestate.parse()
+    {
+        metadata.insert(TRACESTATE, value);
     }
 }
 

@@ -228,6 +228,7 @@ impl Harness {
             task: Some(task.template().clone().into()),
             inputs: Some(inputs.into()),
             deadline: None,
+            ..Default::default()
         };
         self.fake.0.queue.lock().unwrap().push_back(assignment);
         self.fake.0.work.notify_waiters();

@@ -20,7 +20,6 @@ mod spec_file;
 mod time_text;
 mod types;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// The allocator: it gives memory back to the system after a large fan-out, where glibc's keeps it.
@@ -30,7 +29,6 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use gantry_core::model::ResourceKind;
-use tracing_subscriber::EnvFilter;
 
 use commands::catalog::CatalogCommand;
 use render::OutputFormat;
@@ -62,6 +60,9 @@ struct Cli {
     /// How to print results: tables for people, JSON for scripts.
     #[arg(long, short, global = true, help_heading = CLIENT, value_enum, env = "GANTRY_OUTPUT", default_value = "table")]
     output: OutputFormat,
+    /// Logs and traces.
+    #[command(flatten, next_help_heading = "Telemetry options")]
+    telemetry: gantry_telemetry::TelemetryArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -147,13 +148,18 @@ enum ExecutionCommand {
     Recover(commands::rerun::RerunArgs),
 }
 
-fn init_logging(default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+/// Logs (`RUST_LOG`, else `info` for the server and `warn` for the client commands) and, for the server, traces when
+/// an OTLP endpoint is set.
+fn init_telemetry(cli: &Cli) -> anyhow::Result<gantry_telemetry::Telemetry> {
+    let serves = matches!(cli.command, Command::Server(_) | Command::Migrate(_));
+    let default = if serves { "info" } else { "warn" };
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned());
+    let mut config = cli.telemetry.config(gantry_telemetry::service::SERVER, filter);
+    if !matches!(cli.command, Command::Server(_)) {
+        // A client command's spans would be one process's: only the server exports.
+        config.otlp_endpoint = None;
+    }
+    gantry_telemetry::init(config)
 }
 
 impl Cli {
@@ -225,20 +231,24 @@ async fn execution(
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(if matches!(cli.command, Command::Server(_) | Command::Migrate(_)) {
-        "info"
-    } else {
-        "warn"
-    });
+    let telemetry = match init_telemetry(&cli) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            errln!("error: {}", output::error_chain(&error));
+            return ExitCode::FAILURE;
+        }
+    };
     let connection = cli.connection();
-    match dispatch(cli).await {
+    let code = match dispatch(cli).await {
         Ok(code) => code,
         Err(error) => {
             let error = client::name_tls_failure(error, &connection).await;
             errln!("error: {}", output::error_chain(&error));
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown().await;
+    code
 }
 
 #[cfg(test)]

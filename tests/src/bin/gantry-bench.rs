@@ -9,7 +9,9 @@
 //! - the server's peak RSS above its idle size per child, and its RSS after each fan-out.
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 1] [--slots 8]
-//! [--prefetch P] [--store postgres|sqlite] [--fanouts-only]`: `--workers` SDK workers (each its own connection) of
+//! [--prefetch P] [--store postgres|sqlite] [--fanouts-only] [--otlp | --otlp-server-only]`: `--otlp` turns traces on (the
+//! server and the workers export every span over OTLP/gRPC to a receiver in this process, which counts them;
+//! `--otlp-server-only`: the server alone); `--workers` SDK workers (each its own connection) of
 //! `--slots` slots each, claiming at most `--prefetch` attempts ahead (4 per slot unless given; the SDK's default is 0). `scripts/bench`
 //! builds it in release mode and provides Postgres.
 
@@ -36,6 +38,10 @@ struct Options {
     prefetch: Option<usize>,
     sqlite: bool,
     fanouts_only: bool,
+    /// Traces on: the server and the workers export their spans to a receiver in this process.
+    otlp: bool,
+    /// Traces on in the server only (`--otlp-server-only`): the workers export nothing.
+    otlp_server_only: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -46,11 +52,18 @@ fn options() -> anyhow::Result<Options> {
         prefetch: None,
         sqlite: false,
         fanouts_only: false,
+        otlp: false,
+        otlp_server_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--fanouts-only" {
             options.fanouts_only = true;
+            continue;
+        }
+        if flag == "--otlp" || flag == "--otlp-server-only" {
+            options.otlp = true;
+            options.otlp_server_only = flag == "--otlp-server-only";
             continue;
         }
         let value = args.next().ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
@@ -335,11 +348,32 @@ async fn main() -> anyhow::Result<()> {
     let server_bin = std::env::current_exe()?.with_file_name("gantry-test-server");
     let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
     let server_bin = server_bin.to_str().unwrap_or_default();
+    let receiver = match options.otlp {
+        true => Some(gantry_tests::otlp::OtlpReceiver::start(false).await?),
+        false => None,
+    };
+    let telemetry = match &receiver {
+        Some(_) if options.otlp_server_only => None,
+        Some(receiver) => Some(gantry_telemetry::init(gantry_telemetry::TelemetryConfig {
+            log_format: gantry_telemetry::LogFormat::Text,
+            log_filter: "warn".to_owned(),
+            otlp_endpoint: Some(receiver.endpoint.clone()),
+            service_name: gantry_telemetry::service::WORKER.to_owned(),
+        })?),
+        None => None,
+    };
+    let mut server_args = vec![listen.as_str(), url.as_str(), "30000"];
+    if let Some(receiver) = &receiver {
+        server_args.push(&receiver.endpoint);
+    }
     // GANTRY_BENCH_SERVER_UNDER runs the server under a profiler, e.g. `heaptrack` (its pid is then the profiler's,
     // so the memory figures are not the server's).
     let server = match std::env::var("GANTRY_BENCH_SERVER_UNDER") {
-        Ok(profiler) => Process::start(&profiler, &[server_bin, &listen, &url, "30000"], "listening on").await,
-        Err(_) => Process::start(server_bin, &[&listen, &url, "30000"], "listening on").await,
+        Ok(profiler) => {
+            let args: Vec<&str> = std::iter::once(server_bin).chain(server_args).collect();
+            Process::start(&profiler, &args, "listening on").await
+        }
+        Err(_) => Process::start(server_bin, &server_args, "listening on").await,
     };
     let pid = server.child.id().unwrap_or_default();
     let endpoint = format!("http://{listen}");
@@ -506,6 +540,13 @@ async fn main() -> anyhow::Result<()> {
     stop.send(true)?;
     for worker in workers {
         worker.await??;
+    }
+    if let Some(receiver) = &receiver {
+        if let Some(telemetry) = telemetry {
+            telemetry.shutdown().await;
+        }
+        // The server's spans still buffered are lost with it: a count of what arrived, to show that spans flowed.
+        figure("otlp_spans_received", receiver.count() as f64, "spans", None);
     }
     server.kill().await;
     PgStore::drop_fresh(&admin_url, &pg_url).await?;

@@ -1,6 +1,7 @@
-//! A Gantry server process for the crash tests and the benchmark: `gantry-test-server LISTEN DATABASE_URL LEASE_MS`,
-//! where `DATABASE_URL` is a Postgres URL or `sqlite:PATH` for the embedded store. Prints `listening on ADDR` once it
-//! serves, then runs until killed.
+//! A Gantry server process for the crash tests and the benchmark: `gantry-test-server LISTEN DATABASE_URL LEASE_MS
+//! [OTLP_ENDPOINT]`, where `DATABASE_URL` is a Postgres URL or `sqlite:PATH` for the embedded store, and spans are
+//! exported to `OTLP_ENDPOINT` when given (as `gantry server --otlp-endpoint` does). Prints `listening on ADDR` once
+//! it serves, then runs until killed.
 
 use std::time::Duration;
 
@@ -10,17 +11,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Warnings (a lease expired, a batch retried) on stderr, which the tests pass through.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
     let args: Vec<String> = std::env::args().collect();
-    let [_, listen, database_url, lease_ms] = args.as_slice() else {
-        anyhow::bail!("usage: gantry-test-server LISTEN DATABASE_URL LEASE_MS");
+    let (listen, database_url, lease_ms, otlp_endpoint) = match args.as_slice() {
+        [_, listen, database_url, lease_ms] => (listen, database_url, lease_ms, None),
+        [_, listen, database_url, lease_ms, otlp] => (listen, database_url, lease_ms, Some(otlp.clone())),
+        _ => anyhow::bail!("usage: gantry-test-server LISTEN DATABASE_URL LEASE_MS [OTLP_ENDPOINT]"),
     };
+    // Warnings (a lease expired, a batch retried) on stderr, which the tests pass through.
+    let _telemetry = gantry_telemetry::init(gantry_telemetry::TelemetryConfig {
+        log_format: gantry_telemetry::LogFormat::Text,
+        log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        otlp_endpoint,
+        service_name: gantry_telemetry::service::SERVER.to_owned(),
+    })?;
     let mut config = gantry_server::ServerConfig {
         listen: listen.parse()?,
         database_url: Some(database_url.clone()),

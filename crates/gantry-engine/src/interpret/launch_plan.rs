@@ -36,6 +36,11 @@ impl Batch<'_> {
             origin: Default::default(),
             // The launch plan's own timeout, if any; the parent's timeout reaches the child by termination.
             timeout: None,
+            // The child execution's attempts join the parent's trace.
+            trace_context: parent
+                .trace_context
+                .as_deref()
+                .and_then(gantry_telemetry::TraceContext::from_stored),
         };
         match self.new_execution(&request, Some(key.clone())).await {
             Ok(child) => {

@@ -4,6 +4,7 @@
 //! Executions without a limit never pay for it: their attempts are claimable at once and nothing is counted.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -27,6 +28,7 @@ impl Batch<'_> {
             project: row.project.as_str().into(),
             cap: row.max_parallelism.map(|n| n.max(0) as u32),
             recovered_from: row.source_execution_id.filter(|_| row.origin == "recovered"),
+            trace_context: row.trace_context.as_deref().map(Arc::from),
         };
         self.shared.remember_facts(execution_id, facts.clone());
         Ok(facts)

@@ -25,6 +25,9 @@ pub struct TaskAssignment {
     pub task: pb::TaskTemplate,
     /// The resolved inputs, values that do not fit the response as references.
     pub inputs: pb::LiteralMap,
+    /// The execution's W3C trace context, if it has one, as stored (checked when stored: it leaves as it is, split
+    /// by `gantry_telemetry::split_stored`, without parsing it for each attempt).
+    pub trace_context: Option<std::sync::Arc<str>>,
 }
 
 impl TaskAssignment {
@@ -37,6 +40,7 @@ impl TaskAssignment {
             deadline_ms,
             task: _,
             inputs: _,
+            trace_context,
         } = assignment;
         TaskAssignment {
             attempt,
@@ -45,6 +49,7 @@ impl TaskAssignment {
             deadline_ms,
             task,
             inputs,
+            trace_context,
         }
     }
 }

@@ -286,6 +286,7 @@ impl Harness {
             overwrite_cache: false,
             timeout: None,
             origin: Default::default(),
+            trace_context: None,
         };
         match self.apply_one(Request::Create(Box::new(create))).await {
             Answer::Execution(result) => result.expect("created"),

@@ -264,6 +264,7 @@ async fn run_workflow(harness: &Harness, name: &str) -> Uuid {
         overwrite_cache: false,
         timeout: None,
         origin: Default::default(),
+        trace_context: None,
     };
     match harness.apply_one(Request::Create(Box::new(create))).await {
         Answer::Execution(result) => result.expect("created").id,

@@ -110,9 +110,9 @@ where
             "INSERT INTO executions (id, project, domain, name, target_kind, target, workflow, phase, inputs, \
              outputs, error, max_parallelism, overwrite_cache, parent_execution_id, parent_node_id, nodes_total, \
              nodes_succeeded, nodes_failed, nodes_skipped, created_at, updated_at, started_at, finished_at, origin, \
-             source_execution_id, timeout_ms, deadline) \
+             source_execution_id, timeout_ms, deadline, trace_context) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23, $24, $25, $26, $27) ON CONFLICT DO NOTHING",
+             $22, $23, $24, $25, $26, $27, $28) ON CONFLICT DO NOTHING",
         )
         .bind(row.id)
         .bind(&row.project)
@@ -141,6 +141,7 @@ where
         .bind(row.source_execution_id)
         .bind(row.timeout_ms)
         .bind(row.deadline)
+        .bind(&row.trace_context)
         .execute(&mut *self.tx)
         .await?;
         let inserted = D::rows_affected(&inserted);

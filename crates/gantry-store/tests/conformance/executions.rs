@@ -11,6 +11,7 @@ pub async fn insert_get_and_find_execution(store: &dyn Store) {
     row.parent_execution_id = Some(Uuid::now_v7());
     row.error = Some(vec![9]);
     row.started_at = Some(12);
+    row.trace_context = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 vendor=a".to_owned());
     let mut tx = store.begin().await.unwrap();
     tx.insert_execution(&row).await.unwrap();
     tx.commit().await.unwrap();

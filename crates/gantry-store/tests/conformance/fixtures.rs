@@ -38,6 +38,7 @@ pub fn execution(project: &str, domain: &str, name: &str) -> ExecutionRow {
         parent_node_id: Some("parent/0/n".to_owned()),
         origin: "created".to_owned(),
         source_execution_id: None,
+        trace_context: None,
         nodes_total: 3,
         nodes_succeeded: 0,
         nodes_failed: 0,

@@ -10,7 +10,7 @@ use gantry_core::model::{LiteralMap, TaskTemplate};
 use gantry_proto::v1 as pb;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{Instrument, Span, debug, warn};
 
 use super::RegisteredTask;
 use super::run::{RunningAttempt, Shared};
@@ -78,6 +78,43 @@ pub(crate) struct AttemptJob {
     cancel: CancellationToken,
     deadline: Option<SystemTime>,
     work: Work,
+    /// The attempt's span: its fields (execution, node, attempt, task, outcome) on every event it logs, and, with the
+    /// `otel` feature, a child of the trace context the assignment carried.
+    span: Span,
+}
+
+/// The span of one attempt, a child of the assignment's trace context when spans are exported.
+fn attempt_span(id: &AttemptId, traceparent: &str, tracestate: &str) -> Span {
+    let span = tracing::info_span!(
+        "attempt",
+        otel.kind = "consumer",
+        execution_id = %id.execution_id,
+        node_id = %id.node_id,
+        attempt = id.attempt,
+        task = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    #[cfg(feature = "otel")]
+    if !traceparent.is_empty() {
+        let tracestate = Some(tracestate).filter(|state| !state.is_empty());
+        if let Some(context) = gantry_telemetry::TraceContext::from_headers(Some(traceparent), tracestate) {
+            context.adopt(&span);
+        }
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = (traceparent, tracestate);
+    span
+}
+
+/// What an attempt's result says, for its span.
+fn outcome(result: &Option<Result<TaskOutput, TaskError>>) -> &'static str {
+    match result {
+        Some(Ok(TaskOutput::Outputs(_))) => "succeeded",
+        Some(Ok(TaskOutput::Dynamic(_))) => "dynamic",
+        Some(Err(_)) => "failed",
+        None => "stopped",
+    }
 }
 
 impl AttemptJob {
@@ -98,6 +135,7 @@ impl AttemptJob {
             attempt: attempt.attempt,
         };
         shared.observe_lease(assignment.lease_expires_at.as_ref());
+        let span = attempt_span(&id, &assignment.traceparent, &assignment.tracestate);
         let cancel = CancellationToken::new();
         shared.track(
             id.clone(),
@@ -109,6 +147,9 @@ impl AttemptJob {
         );
         let deadline = assignment.deadline.as_ref().and_then(system_time);
         let task: Result<TaskTemplate, _> = gantry_proto::convert::required("task", assignment.task);
+        if let Ok(task) = &task {
+            span.record("task", task.id.name.as_str());
+        }
         let inputs = assignment.inputs.unwrap_or_default();
         let work = match task {
             Err(error) => Work::Fail(bad_assignment(error)),
@@ -137,6 +178,7 @@ impl AttemptJob {
             cancel,
             deadline,
             work,
+            span,
         })
     }
 }
@@ -144,6 +186,19 @@ impl AttemptJob {
 /// Runs one attempt to its end and queues its result. A prefetched attempt first waits for one of `slots`; the slot
 /// and `held` (the attempt's place among those the worker may hold) are freed as soon as the result is queued.
 pub(crate) async fn run_attempt(
+    shared: Arc<Shared>,
+    job: AttemptJob,
+    slots: Arc<Semaphore>,
+    abort_running: CancellationToken,
+    held: OwnedSemaphorePermit,
+) {
+    let span = job.span.clone();
+    run_in_span(shared, job, slots, abort_running, held)
+        .instrument(span)
+        .await;
+}
+
+async fn run_in_span(
     shared: Arc<Shared>,
     job: AttemptJob,
     slots: Arc<Semaphore>,
@@ -169,10 +224,13 @@ pub(crate) async fn run_attempt(
             // Reading the inputs' references is part of the attempt: heartbeated, cancellable, under its deadline.
             let references = shared.references.clone();
             let started = std::time::Instant::now();
-            let mut handle = tokio::spawn(async move {
-                let inputs = read_inputs(&references, inputs).await?;
-                handler(ctx, inputs).await
-            });
+            let mut handle = tokio::spawn(
+                async move {
+                    let inputs = read_inputs(&references, inputs).await?;
+                    handler(ctx, inputs).await
+                }
+                .instrument(Span::current()),
+            );
             let until_deadline = job
                 .deadline
                 .map(|deadline| deadline.duration_since(SystemTime::now()).unwrap_or_default());
@@ -210,6 +268,10 @@ pub(crate) async fn run_attempt(
             }
         }
     };
+    job.span.record("outcome", outcome(&result));
+    if let Some(Err(_)) = &result {
+        job.span.record("otel.status_code", "ERROR");
+    }
     match result {
         Some(result) if !job.cancel.is_cancelled() => {
             if let Err(error) = &result {

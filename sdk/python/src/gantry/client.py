@@ -23,6 +23,7 @@ from gantry.task import (
 )
 from gantry.types import literal_map, python_values
 from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, identifier_pb2, launch_plan_pb2, workflow_pb2
+from gantry import _tracing
 from gantry._channels import TlsSettings, make_channel, raise_for_tls
 
 TERMINAL_PHASES = {
@@ -42,8 +43,10 @@ def node_phase_name(phase: int) -> str:
     return execution_pb2.NodePhase.Name(phase).removeprefix("NODE_PHASE_")
 
 
-def _rpc(client: Client, call, request, what: str, timeout: float | None = 30):
+def _rpc(client: Client, call, request, what: str, timeout: float | None = 30, metadata=None):
     try:
+        if metadata:
+            return call(request, timeout=timeout, metadata=metadata)
         return call(request, timeout=timeout)
     except grpc.RpcError as error:
         _refused(client, what, error)
@@ -297,7 +300,15 @@ class Client:
             request.launch_plan.CopyFrom(ident)
         else:
             raise ValueError(f"cannot run a {kind_of_target}")
-        response = _rpc(self, self.admin.CreateExecution, request, f"running {format_identifier(ident)}")
+        # Inside a span (with OpenTelemetry installed), the execution joins its trace: its attempts' spans are its
+        # descendants, in whichever worker they run.
+        response = _rpc(
+            self,
+            self.admin.CreateExecution,
+            request,
+            f"running {format_identifier(ident)}",
+            metadata=_tracing.outgoing_metadata(),
+        )
         output_types = interface.outputs if interface is not None else None
         return Execution(self, response.execution.id, output_types)
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 import grpc
 
-from gantry import _completions, _prefetch
+from gantry import _completions, _prefetch, _tracing
 from gantry._channels import TlsSettings, make_channel, raise_for_tls
 from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
 from gantry.errors import GantryError, execution_error, system_error
@@ -581,7 +581,9 @@ class Worker:
             _context.current = attempt.context
             started = time.monotonic()
             try:
-                self._execute(attempt, completion)
+                with _tracing.attempt_span(attempt.assignment, attempt.assignment.task.id.name) as span:
+                    self._execute(attempt, completion)
+                    _tracing.record_outcome(span, completion)
                 self._prefetch.observe_run(time.monotonic() - started)
             finally:
                 _context.current = None
