@@ -119,8 +119,13 @@ pub fn init(config: TelemetryConfig) -> anyhow::Result<Telemetry> {
                 )
                 .build();
             let tracer = provider.tracer("gantry");
+            // Per span, only what the spans' own fields say: no busy/idle timing of every poll of an instrumented
+            // future, no thread or source-location attributes (a worker's span per attempt is the hot case).
             let layer: Box<dyn Layer<Registry> + Send + Sync> = tracing_opentelemetry::layer()
                 .with_tracer(tracer)
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false)
                 .with_filter(exported_spans())
                 .boxed();
             (Some(provider), Some(layer))
