@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gantry_store::{ExecutionRow, PutOutcome};
+use gantry_store::{AuditRow, ExecutionRow, PutOutcome};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 use uuid::Uuid;
@@ -39,6 +39,7 @@ impl Request {
             Request::Assembled { .. } => "assembled",
             Request::Hydrate(_) => "hydrate",
             Request::Hydrated { .. } => "hydrated",
+            Request::Audit(_) => "audit",
         }
     }
 }
@@ -96,6 +97,8 @@ pub(crate) enum Request {
         key: NodeKey,
         values: HashMap<String, Hydrated>,
     },
+    /// An audit entry, written with the batch (see `audit.rs`).
+    Audit(Box<AuditRow>),
 }
 
 #[derive(Debug)]
@@ -108,6 +111,7 @@ pub(crate) enum Reply {
     Completed(oneshot::Sender<EngineResult<Vec<CompletionOutcome>>>),
     Polled(oneshot::Sender<EngineResult<Recorded>>),
     Swept(oneshot::Sender<EngineResult<usize>>),
+    Audited(oneshot::Sender<EngineResult<()>>),
     /// No one waits: a failure is logged.
     Internal,
 }
@@ -122,6 +126,7 @@ enum Outcome {
     Completed(EngineResult<Vec<CompletionOutcome>>),
     Polled(EngineResult<Recorded>),
     Swept(EngineResult<usize>),
+    Audited(EngineResult<()>),
     Internal(EngineResult<()>),
 }
 
@@ -139,6 +144,7 @@ impl Outcome {
             Outcome::Completed(r) => r.as_ref().err(),
             Outcome::Polled(r) => r.as_ref().err(),
             Outcome::Swept(r) => r.as_ref().err(),
+            Outcome::Audited(r) => r.as_ref().err(),
             Outcome::Internal(r) => r.as_ref().err(),
         }
     }
@@ -165,6 +171,7 @@ impl Reply {
             (Reply::Completed(tx), Outcome::Completed(r)) => drop(tx.send(r)),
             (Reply::Polled(tx), Outcome::Polled(r)) => drop(tx.send(r)),
             (Reply::Swept(tx), Outcome::Swept(r)) => drop(tx.send(r)),
+            (Reply::Audited(tx), Outcome::Audited(r)) => drop(tx.send(r)),
             (Reply::Internal, Outcome::Internal(r)) => {
                 if let Err(error) = r {
                     tracing::error!(%error, "an engine command failed");
@@ -184,6 +191,7 @@ impl Reply {
             Reply::Completed(tx) => drop(tx.send(Err(error))),
             Reply::Polled(tx) => drop(tx.send(Err(error))),
             Reply::Swept(tx) => drop(tx.send(Err(error))),
+            Reply::Audited(tx) => drop(tx.send(Err(error))),
             Reply::Internal => tracing::error!(%error, "an engine command failed"),
         }
     }
@@ -428,6 +436,7 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         Request::Assembled { target, result } => Outcome::Internal(batch.apply_assembly(target, result).await),
         Request::Hydrate(key) => Outcome::Internal(batch.hydrate_again(key).await),
         Request::Hydrated { key, values } => Outcome::Internal(batch.apply_hydration(key, values).await),
+        Request::Audit(entry) => Outcome::Audited(batch.rows.tx.insert_audit_entry(entry).await.map_err(Into::into)),
     }
 }
 

@@ -339,6 +339,9 @@ pub trait Tx: Send {
     /// Stores an accepted dynamic job spec. One already stored for the node and attempt is a
     /// [`StoreError::Conflict`].
     async fn insert_spec(&mut self, row: &SpecRow) -> StoreResult<()>;
+    /// [`Store::insert_audit_entry`], in this transaction: written with the batch (the engine's writer's, so that on
+    /// SQLite an entry does not queue for the one write lock behind the writer's transactions).
+    async fn insert_audit_entry(&mut self, entry: &AuditRow) -> StoreResult<()>;
     /// [`Store::get_spec`], seeing this transaction's writes.
     async fn get_spec(&mut self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>>;
 }

@@ -66,6 +66,7 @@ enum Waiting {
     Completed(oneshot::Receiver<EngineResult<Vec<CompletionOutcome>>>),
     Polled(oneshot::Receiver<EngineResult<crate::writer::Recorded>>),
     Swept(oneshot::Receiver<EngineResult<usize>>),
+    Audited(oneshot::Receiver<EngineResult<()>>),
     Nothing,
 }
 
@@ -227,6 +228,7 @@ impl Harness {
                 Request::Complete { .. } => reply(Reply::Completed, Waiting::Completed, &mut waiting),
                 Request::Poll { .. } => reply(Reply::Polled, Waiting::Polled, &mut waiting),
                 Request::Sweep => reply(Reply::Swept, Waiting::Swept, &mut waiting),
+                Request::Audit(_) => reply(Reply::Audited, Waiting::Audited, &mut waiting),
                 Request::CreateChildren(_)
                 | Request::Assemble(_)
                 | Request::Assembled { .. }
@@ -252,6 +254,7 @@ impl Harness {
                 Waiting::Completed(rx) => Answer::Completed(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Polled(rx) => Answer::Polled(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Swept(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped())).map(drop)),
+                Waiting::Audited(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Nothing => Answer::Other(Ok(())),
             });
         }

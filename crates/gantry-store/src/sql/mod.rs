@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use crate::codec::{Claim, RawExecution, RawResource, RawSpec, resource_table};
 use crate::rows::{
-    AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow, SpecRow,
-    StartedNode,
+    AttemptRow, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey, ResourceKind, ResourceRow,
+    SpecRow, StartedNode,
 };
 use crate::{Announcement, StoreResult, Tx};
 
@@ -228,6 +228,37 @@ where
     let sql = format!("SELECT * FROM executions WHERE id = $1{lock}");
     let raw: Option<RawExecution> = sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?;
     raw.map(ExecutionRow::try_from).transpose()
+}
+
+/// Inserts an audit entry: on a connection of the pool, or in a transaction (the engine's writer's, on SQLite, where
+/// a write of its own would wait for the one write lock behind the writer's back-to-back transactions).
+async fn insert_audit<DB>(conn: &mut DB::Connection, entry: &AuditRow) -> StoreResult<()>
+where
+    DB: Database,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO audit_entries (id, principal, at, rpc, project, domain, target, summary, outcome, message) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(entry.id)
+    .bind(entry.principal.as_str())
+    .bind(entry.at)
+    .bind(entry.rpc.as_str())
+    .bind(entry.project.as_str())
+    .bind(entry.domain.as_str())
+    .bind(entry.target.as_str())
+    .bind(entry.summary.as_str())
+    .bind(entry.outcome.as_str())
+    .bind(entry.message.as_str())
+    .execute(conn)
+    .await
+    .map_err(|error| crate::error::conflict_or(error, || format!("audit entry {} already exists", entry.id)))?;
+    Ok(())
 }
 
 /// The dynamic job spec attempt `attempt` of `node_id` returned.

@@ -262,24 +262,7 @@ where
         Ok(rows)
     }
     async fn insert_audit_entry(&self, entry: &AuditRow) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_entries (id, principal, at, rpc, project, domain, target, summary, outcome, message) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(entry.id)
-        .bind(entry.principal.as_str())
-        .bind(entry.at)
-        .bind(entry.rpc.as_str())
-        .bind(entry.project.as_str())
-        .bind(entry.domain.as_str())
-        .bind(entry.target.as_str())
-        .bind(entry.summary.as_str())
-        .bind(entry.outcome.as_str())
-        .bind(entry.message.as_str())
-        .execute(&mut *self.pool.acquire().await?)
-        .await
-        .map_err(|error| conflict_or(error, || format!("audit entry {} already exists", entry.id)))?;
-        Ok(())
+        super::insert_audit::<DB>(&mut *self.pool.acquire().await?, entry).await
     }
 
     async fn list_audit_entries(&self, filter: &AuditFilter, page: &Page) -> StoreResult<Vec<AuditRow>> {

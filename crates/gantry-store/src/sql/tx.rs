@@ -11,7 +11,8 @@ use crate::codec::{
     resource_table, spec_conflict,
 };
 use crate::rows::{
-    AttemptRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode,
+    AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow,
+    StartedNode,
 };
 use crate::{PutOutcome, StoreError, StoreResult, Tx};
 
@@ -517,6 +518,10 @@ where
             return Err(spec_conflict(row));
         }
         Ok(())
+    }
+
+    async fn insert_audit_entry(&mut self, entry: &AuditRow) -> StoreResult<()> {
+        super::insert_audit::<DB>(&mut self.tx, entry).await
     }
 
     async fn get_spec(&mut self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
