@@ -21,8 +21,8 @@ pub(crate) struct Tally {
     cache_misses: u64,
     /// Seconds from claimable to claimed, by queue.
     queue_waits: HashMap<String, Vec<f64>>,
-    /// Seconds from claimed to ended, by queue and how the attempt ended.
-    attempt_runs: HashMap<(String, &'static str), Vec<f64>>,
+    /// Seconds from claimed to ended, and how the attempt ended, by queue.
+    attempt_runs: HashMap<String, Vec<(&'static str, f64)>>,
 }
 
 impl Tally {
@@ -61,10 +61,7 @@ impl Tally {
         } else {
             row.not_before.max(row.created_at)
         };
-        self.queue_waits
-            .entry(row.queue.clone())
-            .or_default()
-            .push(seconds(now - ready));
+        of_queue(&mut self.queue_waits, &row.queue).push(seconds(now - ready));
     }
 
     /// An attempt ended at `now` in `phase` (a completion, a lease expiry, a deadline).
@@ -73,10 +70,7 @@ impl Tally {
             self.attempt_timeouts += 1;
         }
         if let Some(started) = row.started_at {
-            self.attempt_runs
-                .entry((row.queue.clone(), phase.as_str()))
-                .or_default()
-                .push(seconds(now - started));
+            of_queue(&mut self.attempt_runs, &row.queue).push((phase.as_str(), seconds(now - started)));
         }
     }
 
@@ -107,10 +101,17 @@ impl Tally {
             let histogram = metrics::histogram!("gantry_queue_wait_seconds", "queue" => queue);
             waits.into_iter().for_each(|wait| histogram.record(wait));
         }
-        for ((queue, outcome), runs) in self.attempt_runs {
-            let histogram =
-                metrics::histogram!("gantry_attempt_duration_seconds", "queue" => queue, "outcome" => outcome);
-            runs.into_iter().for_each(|run| histogram.record(run));
+        for (queue, runs) in self.attempt_runs {
+            let mut by_outcome: HashMap<&'static str, Vec<f64>> = HashMap::new();
+            for (outcome, run) in runs {
+                by_outcome.entry(outcome).or_default().push(run);
+            }
+            for (outcome, runs) in by_outcome {
+                let histogram = metrics::histogram!(
+                    "gantry_attempt_duration_seconds", "queue" => queue.clone(), "outcome" => outcome
+                );
+                runs.into_iter().for_each(|run| histogram.record(run));
+            }
         }
     }
 }
@@ -129,6 +130,14 @@ pub(crate) fn transaction_begun(waited: Duration) {
 /// Bytes moved to or read from the blob store.
 pub(crate) fn offloaded(direction: &'static str, bytes: usize) {
     metrics::counter!("gantry_offloaded_bytes_total", "direction" => direction).increment(bytes as u64);
+}
+
+/// The queue's entry, its name copied only the first time (not once per attempt of a fan-out).
+fn of_queue<'m, T>(map: &'m mut HashMap<String, Vec<T>>, queue: &str) -> &'m mut Vec<T> {
+    if !map.contains_key(queue) {
+        map.insert(queue.to_owned(), Vec::new());
+    }
+    map.get_mut(queue).expect("inserted above")
 }
 
 fn seconds(millis: i64) -> f64 {

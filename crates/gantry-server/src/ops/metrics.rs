@@ -129,22 +129,14 @@ impl Scrape {
         };
         // Every unended phase is set, to 0 when none is in it, so that a phase emptied shows as 0, not as its last
         // value.
-        for phase in ExecutionPhase::ALL.into_iter().filter(|p| !p.is_terminal()) {
-            let count = counts
-                .executions
-                .iter()
-                .find(|(p, _)| p == phase.as_str())
-                .map_or(0, |(_, n)| *n);
-            metrics::gauge!("gantry_executions", "phase" => phase.as_str()).set(count as f64);
-        }
-        for phase in NodePhase::ALL.into_iter().filter(|p| !p.is_terminal()) {
-            let count = counts
-                .nodes
-                .iter()
-                .find(|(p, _)| p == phase.as_str())
-                .map_or(0, |(_, n)| *n);
-            metrics::gauge!("gantry_nodes", "phase" => phase.as_str()).set(count as f64);
-        }
+        let unended_executions = (ExecutionPhase::ALL.into_iter())
+            .filter(|p| !p.is_terminal())
+            .map(ExecutionPhase::as_str);
+        set_by_phase("gantry_executions", unended_executions, &counts.executions);
+        let unended_nodes = (NodePhase::ALL.into_iter())
+            .filter(|p| !p.is_terminal())
+            .map(NodePhase::as_str);
+        set_by_phase("gantry_nodes", unended_nodes, &counts.nodes);
         let mut named = BTreeSet::new();
         for (queue, state, count) in counts.attempts {
             metrics::gauge!("gantry_attempts", "queue" => queue.clone(), "state" => state.clone()).set(count as f64);
@@ -154,5 +146,13 @@ impl Scrape {
             metrics::gauge!("gantry_attempts", "queue" => queue.clone(), "state" => state.clone()).set(0.0);
         }
         *counted = (Some(Instant::now()), named);
+    }
+}
+
+/// Sets gauge `name` for each of `phases` from `counts` (0 for a phase with none).
+fn set_by_phase(name: &'static str, phases: impl Iterator<Item = &'static str>, counts: &[(String, i64)]) {
+    for phase in phases {
+        let count = counts.iter().find(|(p, _)| p == phase).map_or(0, |(_, n)| *n);
+        metrics::gauge!(name, "phase" => phase).set(count as f64);
     }
 }
