@@ -32,7 +32,8 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 # The build tools go into the venv once, so that installs run without build isolation (no fresh download per build).
 tools_stamp="$venv/.gantry-tools-stamp"
 tools=(setuptools wheel build "grpcio-tools>=1.66" "pytest>=8" "cryptography>=42" "opentelemetry-api>=1.27,<2"
-  "opentelemetry-sdk>=1.27,<2") # the test extra of sdk/python/pyproject.toml
+  "opentelemetry-sdk>=1.27,<2" # the test extra of sdk/python/pyproject.toml
+  "playwright>=1.45,<2") # the console's browser tests (tests/console), driving the system chromium
 if [ ! -f "$tools_stamp" ] || [ "$(cat "$tools_stamp")" != "${tools[*]}" ]; then
   log "installing build and test tools: ${tools[*]}"
   "${pip[@]}" install "${tools[@]}" >&2

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gantry_engine::{EngineConfig, Limits};
+pub use gantry_text::time_text::parse_signed_duration;
 
 use crate::fair_use::FairUse;
 use crate::oidc::OidcArgs;
@@ -328,21 +329,6 @@ impl Default for ServerConfig {
             oidc: OidcArgs::default(),
         }
     }
-}
-
-/// Parses a duration: `250ms`, `30s`, `1m30s`, `1h 30m`, `1.5s` (jiff's friendly format, or ISO 8601 `PT1M30S`), or a
-/// bare number of seconds; a leading `-` negates. The one duration syntax of every flag of the server and the CLI.
-pub fn parse_signed_duration(text: &str) -> Result<jiff::SignedDuration, String> {
-    let trimmed = text.trim();
-    let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
-    let is_bare_number =
-        digits.bytes().any(|b| b.is_ascii_digit()) && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    let parsed = if is_bare_number {
-        format!("{trimmed}s").parse()
-    } else {
-        trimmed.parse()
-    };
-    parsed.map_err(|_| format!("{text:?} is not a duration like 250ms, 30s, 1m30s or 1h30m"))
 }
 
 /// Parses a duration flag (see [`parse_signed_duration`]); a negative one is refused.

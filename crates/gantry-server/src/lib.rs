@@ -293,16 +293,28 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         .layer(auth::layer::AuthLayer::new(authenticator))
         .layer(fair_use.rate_layer())
         .layer(tower::util::MapResponseLayer::new(limits::relabel));
-    let router = tonic::transport::Server::builder()
-        .layer(layers)
-        .add_service(health_service)
+    let routes = tonic::service::Routes::new(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(admin)
         .add_service(audit)
         .add_service(worker)
         .add_service(AuthServiceServer::new(auth_api))
-        .add_service(ProjectServiceServer::new(projects::ProjectApi::new(projects)));
+        .add_service(ProjectServiceServer::new(projects::ProjectApi::new(projects)))
+        .prepare();
+    // The console calls the same routes through the same layers, in process (see `console_transport`).
+    let console = config.http_listen.map(|_| {
+        let transport = console_transport(layers.clone(), routes.clone());
+        gantry_console::router(
+            transport,
+            gantry_console::ConsoleConfig {
+                authenticating,
+                default_project: "demo".to_owned(),
+                default_domain: "dev".to_owned(),
+            },
+        )
+    });
+    let router = tonic::transport::Server::builder().layer(layers).add_routes(routes);
     let stopped = async {
         let _ = stopped.await;
     };
@@ -326,7 +338,7 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
     };
     let scrape = Arc::new(ops::Scrape::new(engine.clone(), fair_use.clone(), drains));
     let http = match config.http_listen {
-        Some(addr) => Some(ops::HttpPort::start(addr, scrape).await?),
+        Some(addr) => Some(ops::HttpPort::start(addr, scrape, console).await?),
         None => None,
     };
     let upkeep = tokio::spawn(async move {
@@ -375,6 +387,35 @@ pub async fn start_identified(config: ServerConfig, identify: Option<Identify>) 
         grace: config.shutdown_grace,
         upkeep,
     })
+}
+
+/// The console's gRPC transport: the server's routes behind the same layers as its gRPC port (per-RPC metrics,
+/// callers identified and authenticated, fair use, refusals relabelled), called in process, so that a page's calls
+/// are authenticated, authorized, audited, limited and counted exactly as any client's. tonic 0.14 has no
+/// `Router::into_service`; the routes and layers are built once and given both to the port and to this.
+fn console_transport<L, B>(
+    layers: tower::ServiceBuilder<L>,
+    routes: tonic::service::Routes,
+) -> gantry_console::Transport
+where
+    L: tower::Layer<tonic::service::Routes>,
+    L::Service: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<B>,
+            Error: Into<tower::BoxError>,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    B: http_body::Body<Data = bytes::Bytes, Error: Into<tower::BoxError>> + Send + 'static,
+{
+    use tower::ServiceExt as _;
+    let service = layers
+        .service(routes)
+        .map_response(|response: http::Response<B>| response.map(tonic::body::Body::new))
+        .map_err(Into::into);
+    gantry_console::Transport::new(tower::util::BoxCloneSyncService::new(service))
 }
 
 /// What reflection describes: our services and the health service, from the protos in `proto/`.

@@ -2,7 +2,7 @@
 //! `task|workflow|launch-plan list|show`, `execution list|get|outputs|nodes|terminate|relaunch|recover` (also at the
 //! top level: `gantry list`, `gantry nodes ID`, ...), and prints shell completions (`completions`).
 //!
-//! It owns the command line, the spec file format of `register`, and the literal ↔ JSON conversion of the CLI. It
+//! It owns the command line, the spec file format of `register`, and how tables print (the literal ↔ JSON conversion is `gantry-text`'s, shared with the console). It
 //! talks to a server only over gRPC; `server` and `migrate` call the server and store crates in process, and
 //! `server --examples` runs the example worker from `gantry-examples`. It must not depend on the engine.
 #![forbid(unsafe_code)]
@@ -12,13 +12,10 @@ mod output;
 
 mod client;
 mod commands;
-mod json;
 mod reference;
 mod render;
 mod spec_convert;
 mod spec_file;
-mod time_text;
-mod types;
 
 use std::path::PathBuf;
 

@@ -5,8 +5,8 @@ use gantry_core::model::LiteralMap;
 use gantry_proto::v1 as pb;
 use serde_json::{Value, json};
 
-use crate::json::literal_map_to_json;
-use crate::time_text::{format_duration, format_timestamp};
+use gantry_text::json::literal_map_to_json;
+use gantry_text::time_text::{format_duration, format_timestamp};
 
 /// `--output`: tables for people, JSON for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -12,11 +12,11 @@ use gantry_core::model::{
 };
 use serde_json::Value;
 
-use crate::json::literal_from_json;
 use crate::reference::{Reference, parse_promise};
 use crate::spec_file::{LaunchPlanSpec, NodeSpec, OrderedMap, RetriesSpec, SpecFile, TaskSpec, Text, WorkflowSpec};
-use crate::time_text::parse_duration;
-use crate::types::{format_type, parse_type};
+use gantry_text::json::literal_from_json;
+use gantry_text::time_text::parse_duration;
+use gantry_text::types::{format_type, parse_type};
 
 /// What a file registers, in order.
 #[derive(Debug, Clone, Default, PartialEq)]

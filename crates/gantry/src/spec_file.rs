@@ -39,7 +39,7 @@
 //! A binding (node input, workflow output) is a plain value (a literal of the declared type), `{from: node.output}`
 //! (a promise, optionally with a path such as `a.out[0]["k"]`; `inputs.x` reads the workflow's input `x`),
 //! `{list: [binding, ...]}`, `{map: {key: binding}}`, or `{value: literal}` to pass an object that would otherwise
-//! look like one of these forms. Types are spelled as in [`crate::types`].
+//! look like one of these forms. Types are spelled as in [`gantry_text::types`].
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -1,8 +1,9 @@
 //! What operators run the server with: the HTTP port (`--http-listen`) beside the gRPC one, serving `/metrics`
 //! (Prometheus' text format, `metrics.rs`), `/healthz` (200 while the process serves) and `/readyz` (200 while the
 //! store answers and the server is not stopping, else 503 with the reason), and the per-RPC metrics layer
-//! (`rpc.rs`). The port carries no data of any execution, so it needs no authentication; keep it inside the
-//! cluster all the same.
+//! (`rpc.rs`). The operators' endpoints carry no data of any execution, so they need no authentication; keep the
+//! port inside the cluster all the same. The console (`gantry-console`) is merged in beside them: its pages make
+//! gRPC calls through the server's own layers, so they are authenticated as any client's.
 
 mod metrics;
 mod rpc;
@@ -31,8 +32,8 @@ pub struct HttpPort {
 }
 
 impl HttpPort {
-    /// Binds `addr` and serves the operators' endpoints.
-    pub async fn start(addr: SocketAddr, scrape: Arc<Scrape>) -> anyhow::Result<HttpPort> {
+    /// Binds `addr` and serves the operators' endpoints, and the console's pages when given (`gantry-console`).
+    pub async fn start(addr: SocketAddr, scrape: Arc<Scrape>, console: Option<Router>) -> anyhow::Result<HttpPort> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the HTTP port {addr}"))?;
@@ -41,7 +42,8 @@ impl HttpPort {
             .route("/metrics", get(metrics_text))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(ready))
-            .with_state(scrape);
+            .with_state(scrape)
+            .merge(console.unwrap_or_default());
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
             axum::serve(listener, router)

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::client::{Connection, RpcResultExt, channel};
 use crate::render::{OutputFormat, print_json, table, timestamp};
-use crate::time_text::parse_timestamp;
+use gantry_text::time_text::parse_timestamp;
 
 /// `gantry audit ...`.
 #[derive(Debug, clap::Subcommand)]

@@ -6,11 +6,11 @@ use gantry_core::model::{Identifier, LaunchPlan, ResourceKind, TaskTemplate, Typ
 use serde_json::{Value, json};
 
 use crate::client::{Admin, Connection, connect, get_launch_plan, get_task, get_workflow, list_registered};
-use crate::json::{literal_map_to_json, literal_to_json};
 use crate::reference::Reference;
 use crate::render::{OutputFormat, print_json, table};
-use crate::time_text::format_duration;
-use crate::types::format_type;
+use gantry_text::json::{literal_map_to_json, literal_to_json};
+use gantry_text::time_text::format_duration;
+use gantry_text::types::format_type;
 
 /// `gantry task ...`, `gantry workflow ...`, `gantry launch-plan ...`.
 #[derive(Debug, clap::Subcommand)]

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 
 use super::watch::watch_execution;
 use crate::client::{Connection, RpcResultExt, connect, interface_of, latest_version};
-use crate::json::inputs_from_json;
 use crate::reference::Reference;
 use crate::render::{
     OutputFormat, error_text, execution_json, execution_phase, execution_table, literals_json, print_json,
 };
-use crate::time_text::parse_duration;
+use gantry_text::json::inputs_from_json;
+use gantry_text::time_text::parse_duration;
 
 /// Exit code of `run --watch` when the execution ends in any phase but succeeded.
 pub const EXIT_NOT_SUCCEEDED: u8 = 3;

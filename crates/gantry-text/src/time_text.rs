@@ -1,6 +1,6 @@
 //! Datetimes as RFC 3339 text (`2024-05-01T12:00:00.5Z`) and durations as `1.5s` / `250ms` / `1h30m`, read and
-//! written by `jiff` (no calendar arithmetic of ours). Durations are read by the parser of every duration flag of the
-//! CLI and the server (`gantry_server::parse_signed_duration`).
+//! written by `jiff` (no calendar arithmetic of ours). [`parse_signed_duration`] is the one duration syntax of every
+//! duration flag of the CLI and the server, and of durations in inputs.
 
 use gantry_core::model::{Duration, Timestamp};
 
@@ -50,10 +50,25 @@ pub fn format_duration(duration: Duration) -> String {
     format!("{sign}{}{fraction}s", magnitude / NANOS_PER_SECOND)
 }
 
+/// Parses a duration: `250ms`, `30s`, `1m30s`, `1h 30m`, `1.5s` (jiff's friendly format, or ISO 8601 `PT1M30S`), or a
+/// bare number of seconds; a leading `-` negates. The one duration syntax of every flag of the server and the CLI.
+pub fn parse_signed_duration(text: &str) -> Result<jiff::SignedDuration, String> {
+    let trimmed = text.trim();
+    let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    let is_bare_number =
+        digits.bytes().any(|b| b.is_ascii_digit()) && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let parsed = if is_bare_number {
+        format!("{trimmed}s").parse()
+    } else {
+        trimmed.parse()
+    };
+    parsed.map_err(|_| format!("{text:?} is not a duration like 250ms, 30s, 1m30s or 1h30m"))
+}
+
 /// Parses `1.5s`, `250ms`, `2m`, `1h30m`, `1m 30s`, `10us`, `5ns` (jiff's friendly format, or ISO 8601 `PT1M30S`),
 /// or a bare number of seconds; a leading `-` negates.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let signed = gantry_server::parse_signed_duration(text)?;
+    let signed = parse_signed_duration(text)?;
     let total = signed.as_nanos();
     let (seconds, nanos) = split_nanos(total).ok_or_else(|| format!("{text:?} is too long a duration"))?;
     Ok(Duration { seconds, nanos })

@@ -1,4 +1,4 @@
-//! Literals to and from JSON, the one place the CLI does it.
+//! Literals to and from JSON, the one place Gantry does it (the CLI and the console use it).
 //!
 //! JSON to literal is guided by the declared type: `3` is an integer for `integer` and a float for `float`;
 //! datetimes are RFC 3339 strings, durations strings such as `"1.5s"` (or numbers of seconds), binary values base64

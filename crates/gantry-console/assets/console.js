@@ -1,0 +1,82 @@
+// Gantry console: live updates from server-sent events, the node tree's disclosure buttons, JSON checks in run
+// forms, and one-key shortcuts. Everything else is plain HTML and htmx.
+(function () {
+  "use strict";
+
+  // Live updates: counters and the phases of the nodes on screen, from /executions/{id}/events.
+  function watch() {
+    const holder = document.querySelector("[data-watch]");
+    if (!holder || !window.EventSource) return;
+    const source = new EventSource(holder.dataset.watch);
+    source.addEventListener("counters", function (event) {
+      const counters = JSON.parse(event.data);
+      for (const [key, value] of Object.entries(counters)) {
+        document.querySelectorAll('[data-counter="' + key + '"]').forEach(function (element) {
+          element.textContent = value;
+          if (key === "phase") element.className = "phase phase-" + value;
+        });
+      }
+      document.body.dataset.live = "on";
+    });
+    source.addEventListener("nodes", function (event) {
+      const phases = JSON.parse(event.data);
+      document.querySelectorAll("[data-node-phase]").forEach(function (element) {
+        const phase = phases[element.dataset.nodePhase];
+        if (phase) {
+          element.textContent = phase;
+          element.className = "phase phase-" + phase;
+        }
+      });
+    });
+    source.addEventListener("done", function () {
+      source.close();
+      document.body.dataset.live = "done";
+    });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+  // A parent's button shows and hides its children; htmx fetches them on the first click.
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest("button.toggle");
+    if (!toggle) return;
+    const list = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!list) return;
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    toggle.textContent = open ? "▾" : "▸";
+    list.hidden = !open;
+  });
+
+  // JSON text areas say at once when they do not parse.
+  document.addEventListener("input", function (event) {
+    const area = event.target;
+    if (!(area instanceof HTMLTextAreaElement) || !area.hasAttribute("data-json")) return;
+    if (area.value.trim() === "") { area.setCustomValidity(""); return; }
+    try {
+      JSON.parse(area.value);
+      area.setCustomValidity("");
+    } catch (error) {
+      area.setCustomValidity("not JSON: " + error.message);
+    }
+  });
+
+  // Shortcuts: e, t, w, l go to the main pages; / focuses the first field of a filter form.
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    if (event.key === "/") {
+      const field = document.querySelector("form.filters input");
+      if (field) { event.preventDefault(); field.focus(); }
+      return;
+    }
+    const link = document.querySelector('nav a[data-key="' + event.key + '"]');
+    if (link) { event.preventDefault(); link.click(); }
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", watch);
+  } else {
+    watch();
+  }
+})();
