@@ -83,7 +83,7 @@ async fn stop_signal() {
 /// Where the HTTP port serves, for the banner.
 fn http_note(server: &gantry_server::RunningServer) -> String {
     match server.http_addr() {
-        Some(addr) => format!("; metrics and probes on http://{addr} (/metrics, /healthz, /readyz)"),
+        Some(addr) => format!("; the console, metrics and probes on http://{addr} (/, /metrics, /healthz, /readyz)"),
         None => String::new(),
     }
 }
