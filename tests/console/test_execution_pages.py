@@ -93,3 +93,62 @@ def test_a_running_fan_out_updates_without_reload(page: Page, client: gantry.Cli
     seen = {int(value) for value in page.evaluate("window.__seen") if value.isdigit()}
     assert len([value for value in seen if 0 < value < 1001]) >= 2, seen
     assert page.evaluate("window.__notReloaded") is True
+
+
+def test_terminate_from_the_page_aborts_every_node(page: Page, client: gantry.Client, py_worker, shots_dir):
+    execution = client.run(console_tasks.naps, count=20, seconds=60)
+    wait_for_children(execution, "n0")
+    page.goto(f"/executions/{execution.id}")
+    page.get_by_role("link", name="Terminate…").click()
+    expect(page.locator("h1")).to_have_text("Terminate execution")
+    page.get_by_label("Reason").fill("stopped from the console test")
+    page.screenshot(path=str(shots_dir / "terminate.png"), full_page=True)
+    page.get_by_role("button", name="Terminate execution").click()
+    expect(page).to_have_url(re.compile(f"/executions/{execution.id}\\?notice=terminated$"))
+    expect(page.locator(".notice")).to_contain_text("Termination requested")
+    expect(page.locator("#exec-phase")).to_have_text("aborted")
+    expect(page.locator('[data-counter="aborted"]')).to_have_text("21")
+    expect(page.locator('[data-counter="total"]')).to_have_text("21")
+    page.reload()
+    expand(page, "n0")
+    expect(page.locator('li.node[data-node="n0"] > .row .phase')).to_have_text("aborted")
+    expect(children_of(page, "n0").locator(".phase")).to_have_text(["aborted"] * 20)
+    # Terminating again is refused with the server's own words once it has finished otherwise: here it is idempotent.
+    assert "Terminate…" not in page.locator("p.actions").inner_text()
+
+
+def test_a_three_level_nested_dynamic_opens_at_every_level(page: Page, client: gantry.Client):
+    execution = client.run("demo/dev/nested_dynamic@1", {"depth": 3, "width": 2})
+    execution.wait(timeout=120)
+    page.goto(f"/executions/{execution.id}")
+    expect(page.locator("#exec-phase")).to_have_text("succeeded")
+    node_id = "n0"
+    levels = 0
+    while True:
+        expand(page, node_id)
+        levels += 1
+        dynamic = children_of(page, node_id).filter(has=page.locator(".kind", has_text="dynamic"))
+        if dynamic.count() == 0:
+            break
+        node_id = dynamic.first.get_attribute("data-node")
+    assert levels >= 3, levels
+    leaves = children_of(page, node_id)
+    expect(leaves.first.locator(".kind")).to_have_text("task")
+    assert node_id.count("/") >= 4, node_id
+
+
+def test_a_failed_execution_links_to_its_failing_leaf(page: Page, client: gantry.Client, py_worker, shots_dir):
+    execution = client.run(console_tasks.booms, count=5, fail_at=3)
+    execution.wait(timeout=120)
+    failed = [node for node in execution.nodes(parent="", phases=()) if node.node_id == "n0"]
+    assert failed and failed[0].phase == 10  # NODE_PHASE_FAILED
+    page.goto(f"/executions/{execution.id}")
+    expect(page.locator("#exec-phase")).to_have_text("failed")
+    leaf = page.locator("#failing-leaf")
+    expect(leaf).to_have_text(re.compile(r"^n0/0/.+"))
+    leaf_id = leaf.inner_text()
+    page.screenshot(path=str(shots_dir / "failed.png"), full_page=True)
+    leaf.click()
+    expect(page.locator("h1")).to_have_text(f"Node {leaf_id.rsplit('/', 1)[-1]}")
+    expect(page.locator(".error")).to_contain_text("boom at index 3")
+    expect(page.locator("dl.values[aria-label=Inputs]")).to_contain_text("3")

@@ -31,6 +31,9 @@
     source.addEventListener("done", function () {
       source.close();
       document.body.dataset.live = "done";
+      // A page rendered before the end says that outputs or the error are now there.
+      const finished = document.getElementById("finished");
+      if (finished) finished.hidden = false;
     });
     window.addEventListener("pagehide", function () { source.close(); });
   }

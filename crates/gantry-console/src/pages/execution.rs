@@ -120,6 +120,11 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
             }
         }
         div data-watch=(format!("/executions/{id}/events")) hidden {}
+        @if !terminal {
+            p #finished.notice role="status" hidden {
+                "The execution finished. " a href=(format!("/executions/{id}")) { "Reload" } " to see its outputs or error."
+            }
+        }
     };
     Ok(layout::page(&format!("Execution {}", or_dash(&execution.name)), body))
 }

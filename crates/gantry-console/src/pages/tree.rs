@@ -136,7 +136,8 @@ pub fn items(execution_id: &str, level: &Level) -> Markup {
     }
 }
 
-/// An HTML id for a node's children list (scoped ids hold only `[A-Za-z0-9_-/]`).
+/// An HTML id for a node's children list (scoped ids hold only `[A-Za-z0-9_-/]`; the dots make it no CSS id
+/// selector, so htmx finds the list as the button's `next ul.children`).
 fn children_id(node_id: &str) -> String {
     format!("children-{}", node_id.replace('/', "."))
 }
@@ -152,7 +153,7 @@ fn item(execution_id: &str, node: &pb::NodeExecution) -> Markup {
                     button.toggle type="button" aria-expanded="false" aria-controls=(children_id(&node.node_id))
                         aria-label=(format!("Show the children of {local}"))
                         hx-get=(format!("/executions/{execution_id}/children?parent={}", encode_query(&node.node_id)))
-                        hx-trigger="click once" hx-target=(format!("#{}", children_id(&node.node_id))) hx-swap="innerHTML" {
+                        hx-trigger="click once" hx-target="next ul.children" hx-swap="innerHTML" {
                         "▸"
                     }
                 } @else {

@@ -1,0 +1,96 @@
+"""The console's forms in a real browser: logging in with an API key on a server with `--auth keys` (refused
+without one, and with a wrong one), and a run form generated from a task's interface, refusing a value that does not
+fit its type beside the field, then starting the execution."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from conftest import binary, start_server, stop
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory, logs_dir):
+    """A server with `--auth keys`, and an admin key made straight on its store before it starts."""
+    directory = tmp_path_factory.mktemp("keyed")
+    created = subprocess.run(
+        [binary("gantry"), "auth", "keys", "create", "--role", "admin", "--description", "console test",
+         "--data-path", str(directory / "gantry.db")],
+        check=True, capture_output=True, text=True,
+    )
+    token = re.search(r"gantry_\S+", created.stdout).group()
+    running = start_server(directory, logs_dir, "keyed-server", ["--auth", "keys"])
+    yield running, token
+    stop(running.process)
+
+
+def test_login_with_an_api_key(browser, keyed_server, shots_dir):
+    running, token = keyed_server
+    context = browser.new_context(base_url=running.http)
+    page = context.new_page()
+
+    response = page.goto("/executions")
+    assert response.status == 401
+    expect(page.locator(".error")).to_contain_text("UNAUTHENTICATED")
+    page.get_by_role("link", name="Log in").first.click()
+    expect(page.locator("h1")).to_have_text("Log in")
+
+    page.get_by_label("API key or OIDC token").fill("gantry_not.a_key")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".error")).to_contain_text("UNAUTHENTICATED")
+    page.screenshot(path=str(shots_dir / "login-refused.png"), full_page=True)
+
+    page.get_by_label("API key or OIDC token").fill(token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/executions$"))
+    expect(page.locator("h1")).to_have_text("Executions")
+    cookie = next(c for c in context.cookies() if c["name"] == "gantry_token")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("h1")).to_have_text("Log in")
+    assert page.goto("/executions").status == 401
+    context.close()
+
+
+def test_a_post_from_another_origin_is_refused(page: Page, server):
+    response = page.request.post(
+        f"{server.http}/executions/{server.seed_execution}/actions/relaunch",
+        headers={"Origin": "http://elsewhere.example"},
+        form={"name": ""},
+    )
+    assert response.status == 403
+    assert "Origin" in response.text()
+
+
+def test_run_form_checks_inputs_then_starts_the_execution(page: Page, server, shots_dir):
+    page.goto("/tasks")
+    page.get_by_role("link", name="generate_others").click()
+    expect(page.locator("h1")).to_have_text("Task generate_others")
+    field = page.get_by_label(re.compile("^tasks_count"))
+    expect(field).to_have_attribute("type", "number")
+    expect(field).to_have_attribute("required", "")
+
+    # The browser refuses an empty required field before anything is sent.
+    assert page.evaluate("document.querySelector('form.run').checkValidity()") is False
+
+    # A number the browser accepts but the interface does not (beyond a 64-bit integer): the console says so.
+    field.fill("99999999999999999999")
+    page.get_by_role("button", name="Run").click()
+    error = page.locator("#error-tasks_count")
+    expect(error).to_contain_text("expected integer")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    page.screenshot(path=str(shots_dir / "run-form.png"), full_page=True)
+
+    page.get_by_label(re.compile("^tasks_count")).fill("3")
+    page.get_by_role("button", name="Run").click()
+    expect(page).to_have_url(re.compile(r"/executions/[0-9a-f-]{36}\?notice=created$"))
+    expect(page.locator("#exec-phase")).to_have_text("succeeded")
+    if page.locator("#finished").count() == 1:  # rendered while it ran: its outputs come with a reload
+        page.locator("#finished").get_by_role("link", name="Reload").click()
+    expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text(re.compile(r"\[\s*0,\s*2,\s*4\s*\]"))
