@@ -48,10 +48,18 @@ def test_seed_execution_expands_to_its_ten_children_and_their_outputs(page: Page
     assert values == DOUBLED
     expect(children.locator(".phase")).to_have_text(["succeeded"] * 10)
     page.screenshot(path=str(shots_dir / "execution.png"), full_page=True)
+    # A 400 px wide window: nothing wider than the window, the tree still there.
+    page.set_viewport_size({"width": 400, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    expect(children.nth(9).locator("a.name")).to_be_visible()
+    page.screenshot(path=str(shots_dir / "execution-narrow.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     children.nth(3).locator("a.name").click()
     expect(page.locator("h1")).to_have_text("Node dn3")
     expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text("6")
+    expect(page.locator("#spec-graph")).to_have_count(1)
+    expect(page.locator("#timeline")).to_have_count(1)
     expect(page.locator("table.attempts tbody tr")).to_have_count(1)
     expect(page.locator("table.attempts tbody tr .phase")).to_have_text("succeeded")
     page.screenshot(path=str(shots_dir / "node.png"), full_page=True)
@@ -81,7 +89,7 @@ def record_counter(page: Page, key: str) -> None:
 
 def test_a_running_fan_out_updates_without_reload(page: Page, client: gantry.Client, py_worker):
     execution = client.run(console_tasks.naps, count=1000, seconds=0.2)
-    wait_for_children(execution, "n0")
+    # Opened at once: if the generator has not run yet, n0 gets its expand button live when its spec is accepted.
     page.goto(f"/executions/{execution.id}")
     page.evaluate("window.__notReloaded = true")
     record_counter(page, "done")

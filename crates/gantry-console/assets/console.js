@@ -3,6 +3,8 @@
 (function () {
   "use strict";
 
+  const PARENT_PHASES = ["spec_accepted", "children_running", "assembling"];
+
   // Live updates: counters and the phases of the nodes on screen, from /executions/{id}/events.
   function watch() {
     const holder = document.querySelector("[data-watch]");
@@ -22,9 +24,13 @@
       const phases = JSON.parse(event.data);
       document.querySelectorAll("[data-node-phase]").forEach(function (element) {
         const phase = phases[element.dataset.nodePhase];
-        if (phase) {
-          element.textContent = phase;
-          element.className = "phase phase-" + phase;
+        if (!phase) return;
+        element.textContent = phase;
+        element.className = "phase phase-" + phase;
+        // A node on screen that now has children (its spec accepted) is fetched again, with its expand button.
+        const row = element.closest("li.node");
+        if (row && PARENT_PHASES.includes(phase) && !row.querySelector(":scope > .row > button.toggle")) {
+          htmx.ajax("GET", row.dataset.row, {target: row, swap: "outerHTML"});
         }
       });
     });

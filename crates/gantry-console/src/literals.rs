@@ -16,9 +16,17 @@ pub fn decode(map: Option<pb::LiteralMap>) -> Result<LiteralMap, ConsoleError> {
     }
 }
 
-/// One value as indented JSON.
+/// Longest value written on one line; longer ones are indented.
+const ONE_LINE: usize = 100;
+
+/// One value as JSON: on one line when short, indented when not.
 pub fn pretty(literal: &Literal) -> String {
-    serde_json::to_string_pretty(&literal_to_json(literal)).unwrap_or_default()
+    let json = literal_to_json(literal);
+    let line = json.to_string();
+    if line.len() <= ONE_LINE {
+        return line;
+    }
+    serde_json::to_string_pretty(&json).unwrap_or(line)
 }
 
 /// A map's values on one line (`{"out":[0,2]}`), cut after `limit` characters: for tables.
@@ -89,6 +97,14 @@ mod tests {
         )]);
         assert_eq!(compact(&map, 80), r#"{"out":[0,2]}"#);
         assert_eq!(compact(&map, 5), r#"{"out…"#);
+    }
+
+    #[test]
+    fn short_values_take_one_line_and_long_ones_are_indented() {
+        let short = Literal::Collection((0..10).map(|i| Literal::Integer(i * 2)).collect());
+        assert_eq!(pretty(&short), "[0,2,4,6,8,10,12,14,16,18]");
+        let long = Literal::Collection((0..100).map(Literal::Integer).collect());
+        assert!(pretty(&long).starts_with("[\n  0,\n"));
     }
 
     #[test]

@@ -78,6 +78,29 @@ pub async fn children(
     Ok(items(&id, &level))
 }
 
+/// The query of one node's row.
+#[derive(Debug, Deserialize)]
+pub struct RowQuery {
+    node: String,
+}
+
+/// `GET /executions/{id}/row?node=...`: one node's list item afresh (the live view asks for it when a node on screen
+/// became a parent, so that it gets its expand button).
+pub async fn row(api: Api, Path(id): Path<String>, Query(query): Query<RowQuery>) -> Result<Markup, ConsoleError> {
+    let request = pb::GetNodeExecutionRequest {
+        execution_id: id.clone(),
+        node_id: query.node,
+    };
+    let node = api
+        .admin()
+        .get_node_execution(api.request(request))
+        .await?
+        .into_inner()
+        .node_execution
+        .ok_or_else(|| ConsoleError::Data("the server sent no node execution".to_owned()))?;
+    Ok(item(&id, &node))
+}
+
 /// The query of a node's outputs.
 #[derive(Debug, Deserialize)]
 pub struct OutputsQuery {
@@ -147,7 +170,7 @@ fn item(execution_id: &str, node: &pb::NodeExecution) -> Markup {
     let local = format::local_id(&node.node_id);
     let has_outputs = node.phase == pb::NodePhase::Succeeded as i32 || node.phase == pb::NodePhase::Recovered as i32;
     html! {
-        li.node data-node=(node.node_id) {
+        li.node data-node=(node.node_id) data-row=(format!("/executions/{execution_id}/row?node={}", encode_query(&node.node_id))) {
             div.row {
                 @if node.is_parent {
                     button.toggle type="button" aria-expanded="false" aria-controls=(children_id(&node.node_id))
