@@ -1,6 +1,7 @@
 """A benchmark, not a test: how long the console takes to open a 100,000-child execution and its dynamic node.
 
     .venv/bin/python tests/console/bench_open.py [--children 100000] [--runs 3]
+    .venv/bin/python tests/console/bench_open.py --console http://127.0.0.1:8080 --execution ID
 
 Starts `gantry server --examples` (binaries from target/debug, or GANTRY_BIN_DIR) on a temporary SQLite store, runs
 the seed's `generate_others` with that many children, waits for it to finish, then in Debian's headless Chromium
@@ -29,7 +30,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--console", help="measure this running console (its URL) instead of starting a server")
+    parser.add_argument("--execution", help="with --console: the execution to open (its dynamic node is n0)")
     args = parser.parse_args()
+    if args.console:
+        measure(args.console, args.execution, args.runs)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
         server = start_server(directory, directory, "bench-server", ["--examples", "--example-concurrency", "16"])

@@ -9,6 +9,15 @@
   function watch() {
     const holder = document.querySelector("[data-watch]");
     if (!holder || !window.EventSource) return;
+    if (holder.dataset.start === "ask") {
+      const button = document.getElementById("count-nodes");
+      if (button) button.addEventListener("click", function () { button.disabled = true; listen(holder); });
+      return;
+    }
+    listen(holder);
+  }
+
+  function listen(holder) {
     const source = new EventSource(holder.dataset.watch);
     source.addEventListener("counters", function (event) {
       const counters = JSON.parse(event.data);

@@ -51,6 +51,19 @@ pub fn execution_is_terminal(raw: i32) -> bool {
     )
 }
 
+/// Whether a node phase is final.
+pub fn node_is_terminal(raw: i32) -> bool {
+    matches!(
+        pb::NodePhase::try_from(raw),
+        Ok(pb::NodePhase::Succeeded
+            | pb::NodePhase::Failed
+            | pb::NodePhase::Skipped
+            | pb::NodePhase::TimedOut
+            | pb::NodePhase::Aborted
+            | pb::NodePhase::Recovered)
+    )
+}
+
 /// `project/domain/name@version`, or `—` when absent.
 pub fn identifier(id: Option<&pb::Identifier>) -> String {
     match id {
@@ -119,6 +132,8 @@ mod tests {
         assert_eq!(attempt_phase(99), "unknown");
         assert!(execution_is_terminal(pb::ExecutionPhase::Aborted as i32));
         assert!(!execution_is_terminal(pb::ExecutionPhase::Aborting as i32));
+        assert!(node_is_terminal(pb::NodePhase::Recovered as i32));
+        assert!(!node_is_terminal(pb::NodePhase::Assembling as i32));
     }
 
     #[test]

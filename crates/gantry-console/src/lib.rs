@@ -61,6 +61,7 @@ pub fn router(transport: Transport, config: ConsoleConfig) -> Router {
         .route("/executions/{id}/children", get(pages::tree::children))
         .route("/executions/{id}/outputs", get(pages::tree::outputs))
         .route("/executions/{id}/row", get(pages::tree::row))
+        .route("/executions/{id}/values", get(pages::execution::values))
         .route("/executions/{id}/events", get(live::events))
         .route("/executions/{id}/node", get(pages::node::page))
         .route(

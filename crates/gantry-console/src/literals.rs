@@ -68,9 +68,22 @@ pub fn value(literal: &Literal) -> Markup {
                 "Fetch value (" (offloaded.size_bytes) " bytes)"
             }
         },
-        other => html! { pre.json { (pretty(other)) } },
+        other => {
+            let text = pretty(other);
+            match text.char_indices().nth(SHOWN_CHARS) {
+                Some((cut, _)) => html! {
+                    pre.json { (&text[..cut]) "…" }
+                    p.muted { "Cut at " (SHOWN_CHARS) " of " (text.chars().count()) " characters; "
+                        code { "gantry outputs" } " and " code { "gantry execution get" } " print it whole." }
+                },
+                None => html! { pre.json { (text) } },
+            }
+        }
     }
 }
+
+/// Longest value shown whole on a page: a 100,000-element list would be megabytes of HTML.
+const SHOWN_CHARS: usize = 20_000;
 
 /// A query parameter's value percent-encoded (everything but unreserved characters).
 pub fn encode_query(text: &str) -> String {
@@ -105,6 +118,14 @@ mod tests {
         assert_eq!(pretty(&short), "[0,2,4,6,8,10,12,14,16,18]");
         let long = Literal::Collection((0..100).map(Literal::Integer).collect());
         assert!(pretty(&long).starts_with("[\n  0,\n"));
+    }
+
+    #[test]
+    fn huge_values_are_cut() {
+        let huge = Literal::Collection((0..100_000).map(Literal::Integer).collect());
+        let html = value(&huge).into_string();
+        assert!(html.len() < SHOWN_CHARS + 1_000, "{}", html.len());
+        assert!(html.contains("Cut at 20000 of"));
     }
 
     #[test]

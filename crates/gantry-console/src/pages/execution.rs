@@ -1,5 +1,5 @@
 //! An execution's page: its phase, times, counters (live, `live.rs`), the actions, its error with a link to the
-//! failing leaf, inputs and outputs (offloaded ones fetched on demand), and its node tree, whose top level comes
+//! failing leaf, inputs and outputs (fetched after the page; offloaded ones on demand), and its node tree, whose top level comes
 //! with the page and whose every other level is fetched a page at a time when expanded (`tree.rs`).
 
 use axum::extract::{Path, Query};
@@ -38,22 +38,11 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
         .into_inner()
         .execution
         .ok_or_else(|| ConsoleError::Data("the server sent no execution".to_owned()))?;
-    let data_request = pb::GetExecutionDataRequest {
-        id: id.clone(),
-        references: true,
-    };
-    let data = api
-        .admin()
-        .get_execution_data(api.request(data_request))
-        .await?
-        .into_inner();
     let top = tree::list(&api, &id, "", None).await?;
     let failing = match &execution.error {
         Some(error) => Some(failing_leaf(&api, &id, error).await?),
         None => None,
     };
-    let inputs = literals::decode(data.inputs)?;
-    let outputs = literals::decode(data.outputs)?;
     let phase = format::execution_phase(execution.phase);
     let terminal = format::execution_is_terminal(execution.phase);
     let body = html! {
@@ -82,6 +71,9 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
                     div { dt { (label) } dd data-counter=(key) { "…" } }
                 }
             }
+            @if terminal {
+                p { button #count-nodes type="button" { "Count the nodes" } }
+            }
         }
         section aria-labelledby="actions-title" {
             h2 #actions-title { "Actions" }
@@ -104,13 +96,8 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
                 }
             }
         }
-        section aria-labelledby="inputs-title" {
-            h2 #inputs-title { "Inputs" }
-            (literals::list("Inputs", &inputs))
-        }
-        section aria-labelledby="outputs-title" {
-            h2 #outputs-title { "Outputs" }
-            (literals::list("Outputs", &outputs))
+        div hx-get=(format!("/executions/{id}/values")) hx-trigger="load" hx-swap="outerHTML" {
+            p.muted { "Loading inputs and outputs…" }
         }
         section aria-labelledby="tree-title" {
             h2 #tree-title { "Node tree" }
@@ -119,7 +106,9 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
                 (tree::items(&id, &top))
             }
         }
-        div data-watch=(format!("/executions/{id}/events")) hidden {}
+        // A running execution is watched at once; a finished one only when asked (its watch's snapshot lists every
+        // node, which for a 100,000-child execution costs the server seconds of work for nothing that changes).
+        div data-watch=(format!("/executions/{id}/events")) data-start=(if terminal { "ask" } else { "now" }) hidden {}
         @if !terminal {
             p #finished.notice role="status" hidden {
                 "The execution finished. " a href=(format!("/executions/{id}")) { "Reload" } " to see its outputs or error."
@@ -127,6 +116,25 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
         }
     };
     Ok(layout::page(&format!("Execution {}", or_dash(&execution.name)), body))
+}
+
+/// `GET /executions/{id}/values`: the inputs and outputs, fetched after the page so that a large value (a
+/// 100,000-element list) never holds the node tree back.
+pub async fn values(api: Api, Path(id): Path<String>) -> Result<Markup, ConsoleError> {
+    let request = pb::GetExecutionDataRequest { id, references: true };
+    let data = api.admin().get_execution_data(api.request(request)).await?.into_inner();
+    let inputs = literals::decode(data.inputs)?;
+    let outputs = literals::decode(data.outputs)?;
+    Ok(html! {
+        section aria-labelledby="inputs-title" {
+            h2 #inputs-title { "Inputs" }
+            (literals::list("Inputs", &inputs))
+        }
+        section aria-labelledby="outputs-title" {
+            h2 #outputs-title { "Outputs" }
+            (literals::list("Outputs", &outputs))
+        }
+    })
 }
 
 /// The counters' keys (as `live.rs` sends them) and labels.

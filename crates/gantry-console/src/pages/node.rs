@@ -121,7 +121,9 @@ pub async fn page(
                 ul.tree aria-labelledby="children-title" { (tree::items(&execution_id, children)) }
             }
         }
-        div data-watch=(format!("/executions/{execution_id}/events")) hidden {}
+        @if !format::node_is_terminal(node.phase) {
+            div data-watch=(format!("/executions/{execution_id}/events")) data-start="now" hidden {}
+        }
     };
     Ok(layout::page(&format!("Node {}", format::local_id(&node.node_id)), body))
 }

@@ -2,7 +2,7 @@
 //! `parent_node_id`, 100 nodes a page), each page fetched when its parent is expanded or when the previous page's
 //! "more" item scrolls into view. Nothing ever lists all of a level's children, so a 100,000-child dynamic node
 //! opens as fast as a 10-child one. Each row shows kind, target, phase (updated live), attempts, cache status,
-//! duration, and a succeeded node's outputs, fetched when the row is on screen.
+//! duration, and a succeeded leaf's outputs, fetched when the row is on screen.
 
 use axum::extract::{Path, Query};
 use gantry_proto::v1 as pb;
@@ -168,7 +168,10 @@ fn children_id(node_id: &str) -> String {
 fn item(execution_id: &str, node: &pb::NodeExecution) -> Markup {
     let phase = format::node_phase(node.phase);
     let local = format::local_id(&node.node_id);
-    let has_outputs = node.phase == pb::NodePhase::Succeeded as i32 || node.phase == pb::NodePhase::Recovered as i32;
+    // A leaf's outputs only: a composite's are assembled from its children's (a 100,000-element list for the seed's
+    // largest fan-out), too large to fetch for a row; its page shows them.
+    let has_outputs = !node.is_parent
+        && (node.phase == pb::NodePhase::Succeeded as i32 || node.phase == pb::NodePhase::Recovered as i32);
     html! {
         li.node data-node=(node.node_id) data-row=(format!("/executions/{execution_id}/row?node={}", encode_query(&node.node_id))) {
             div.row {
