@@ -94,3 +94,47 @@ def test_run_form_checks_inputs_then_starts_the_execution(page: Page, server, sh
     if page.locator("#finished").count() == 1:  # rendered while it ran: its outputs come with a reload
         page.locator("#finished").get_by_role("link", name="Reload").click()
     expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text(re.compile(r"\[\s*0,\s*2,\s*4\s*\]"))
+
+
+def test_a_refused_action_shows_the_servers_message(page: Page, server):
+    # The page offers no "Terminate" for a finished execution; asked anyway, the server's refusal is shown as it said it.
+    page.goto(f"/executions/{server.seed_execution}/actions/terminate")
+    page.get_by_role("button", name="Terminate execution").click()
+    expect(page.locator(".error")).to_contain_text("FAILED_PRECONDITION")
+    expect(page.locator("h1")).to_have_text("Terminate execution")
+
+
+def test_relaunch_from_the_page_leads_to_the_new_execution(page: Page, server):
+    page.goto(f"/executions/{server.seed_execution}")
+    page.get_by_role("link", name="Relaunch…").click()
+    page.get_by_label("Name of the new execution (optional)").fill("console-relaunch")
+    page.get_by_role("button", name="Relaunch execution").click()
+    expect(page).to_have_url(re.compile(r"/executions/[0-9a-f-]{36}\?notice=relaunched$"))
+    assert server.seed_execution not in page.url
+    expect(page.locator("h1")).to_have_text("Execution console-relaunch")
+    expect(page.locator(".notice")).to_contain_text("Relaunched")
+
+
+def test_keyboard_shortcuts_open_the_main_pages(page: Page, server):
+    page.goto("/executions")
+    page.keyboard.press("t")
+    expect(page.locator("h1")).to_have_text("Tasks")
+    page.keyboard.press("l")
+    expect(page.locator("h1")).to_have_text("Launch plans")
+    expect(page.get_by_role("link", name="double_hundred")).to_be_visible()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.name") == "project"
+
+
+def test_a_launch_plans_form_leaves_out_its_fixed_inputs(page: Page, server):
+    page.goto("/launch-plans")
+    page.get_by_role("link", name="double_hundred").click()
+    expect(page.locator("h1")).to_have_text("Launch plan double_hundred")
+    expect(page.locator("table.interface")).to_contain_text("fixed: 100")
+    expect(page.locator("form.run input")).to_have_count(0)
+    page.get_by_role("button", name="Run").click()
+    expect(page).to_have_url(re.compile(r"\?notice=created$"))
+    expect(page.locator("#exec-phase")).to_have_text("succeeded")
+    if page.locator("#finished").count() == 1:
+        page.locator("#finished").get_by_role("link", name="Reload").click()
+    expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text("200")
