@@ -1,6 +1,7 @@
 //! An execution page's live updates: `WatchExecution` (with a snapshot) read on the server and sent to the browser
 //! as server-sent events, at most four times a second: `counters` (the execution's phase and node counts, JSON),
-//! `nodes` (the phases changed since the last event, by node id, JSON) and, once the execution is final, `done`.
+//! `nodes` (the phases changed since the last event, by node id, JSON) and, once the execution is final, `done`
+//! (the browser then closes the stream; a stream that ends otherwise is reopened by the browser).
 //! The browser's script updates what is on screen; closing the page drops the watch and frees its slot.
 
 use std::convert::Infallible;
@@ -65,7 +66,9 @@ async fn forward(
             }
         }
     }
-    if send(&sender, &mut tally).await {
+    // A watch that ended before the execution did (the server stopping, a lost slot) just ends: the browser's
+    // EventSource reconnects by itself and gets a fresh snapshot.
+    if send(&sender, &mut tally).await && tally.finished() {
         let phase = tally.execution_phase().unwrap_or_default();
         let _ = sender.send(Ok(Event::default().event("done").data(phase))).await;
     }

@@ -63,6 +63,11 @@ impl Tally {
         self.execution_phase.map(format::execution_phase)
     }
 
+    /// Whether the execution reached a final phase.
+    pub fn finished(&self) -> bool {
+        self.execution_phase.is_some_and(format::execution_is_terminal)
+    }
+
     /// Counts the nodes by phase.
     pub fn counters(&self) -> Counters {
         let mut counters = Counters {
@@ -149,8 +154,10 @@ mod tests {
         assert_eq!(counters.failed, 1);
         assert_eq!(counters.done, 2);
         assert_eq!(tally.execution_phase().as_deref(), Some("running"));
+        assert!(!tally.finished());
         tally.apply(execution(pb::ExecutionPhase::Failed));
         assert_eq!(tally.execution_phase().as_deref(), Some("failed"));
+        assert!(tally.finished());
     }
 
     #[test]

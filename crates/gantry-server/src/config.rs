@@ -50,8 +50,8 @@ pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "GANTRY_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// Address of the HTTP port: `/metrics` (Prometheus), `/healthz` (the process runs) and `/readyz` (the store
-    /// answers and the server is not stopping); port 0 picks a free port. Without it (`ServerConfig::default()`, for
+    /// Address of the HTTP port: the console (`/`), `/metrics` (Prometheus), `/healthz` (the process runs) and
+    /// `/readyz` (the store answers and the server is not stopping); port 0 picks a free port. Without it (`ServerConfig::default()`, for
     /// embedders and tests) no HTTP port is opened.
     #[arg(long, env = "GANTRY_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub http_listen: Option<SocketAddr>,
