@@ -52,10 +52,26 @@ def test_login_with_an_api_key(browser, keyed_server, shots_dir):
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.evaluate("document.cookie") == ""
 
+    # The pages' calls went through the server's own layers: its per-RPC metrics counted the refusals and the
+    # accepted calls alike.
+    metrics = page.request.get(f"{running.http}/metrics").text()
+    assert rpc_count(metrics, "ListExecutions", "UNAUTHENTICATED") >= 2
+    assert rpc_count(metrics, "ListExecutions", "OK") >= 2
+
     page.get_by_role("button", name="Log out").click()
     expect(page.locator("h1")).to_have_text("Log in")
     assert page.goto("/executions").status == 401
     context.close()
+
+
+def rpc_count(metrics: str, method: str, code: str) -> float:
+    """`gantry_rpc_requests_total` for one method and code, from Prometheus' text format."""
+    pattern = re.compile(r'^gantry_rpc_requests_total\{([^}]*)\} (\S+)$', re.MULTILINE)
+    total = 0.0
+    for labels, value in pattern.findall(metrics):
+        if f'method="{method}"' in labels and f'code="{code}"' in labels:
+            total += float(value)
+    return total
 
 
 def test_a_post_from_another_origin_is_refused(page: Page, server):
