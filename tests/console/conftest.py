@@ -133,9 +133,12 @@ def shots_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, logs_dir) -> Server:
-    """A server in developer mode with the examples (the seed ran) and its console."""
+    """A server in developer mode with the examples (the seed ran) and its console; values above 2 KiB offloaded."""
     directory = tmp_path_factory.mktemp("server")
-    running = start_server(directory, logs_dir, "server", ["--examples", "--example-concurrency", "8"])
+    # Values above 2 KiB are offloaded, so that the pages' on-demand fetches of them are exercised.
+    running = start_server(
+        directory, logs_dir, "server", ["--examples", "--example-concurrency", "8", "--offload-bytes", "2048"]
+    )
     yield running
     stop(running.process)
 

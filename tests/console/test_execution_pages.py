@@ -163,3 +163,16 @@ def test_a_failed_execution_links_to_its_failing_leaf(page: Page, client: gantry
     expect(page.locator("h1")).to_have_text(f"Node {leaf_id.rsplit('/', 1)[-1]}")
     expect(page.locator(".error")).to_contain_text("boom at index 3")
     expect(page.locator("dl.values[aria-label=Inputs]")).to_contain_text("3")
+
+
+def test_an_offloaded_value_is_fetched_when_asked(page: Page, client: gantry.Client):
+    lists = [list(range(start, start + 100)) for start in range(0, 1000, 100)]
+    execution = client.run("demo/dev/flatten_lists@1", {"lists": lists})
+    execution.wait(timeout=120)
+    page.goto(f"/executions/{execution.id}")
+    fetch = page.locator("dl.values[aria-label=Inputs]").get_by_role("button", name=re.compile(r"^Fetch value \(\d+ bytes\)$"))
+    expect(fetch).to_be_visible()
+    fetch.click()
+    value = page.locator("dl.values[aria-label=Inputs] pre.json")
+    expect(value).to_contain_text("[\n    0,")
+    assert '"uri"' not in value.inner_text()
