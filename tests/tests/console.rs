@@ -1,0 +1,95 @@
+//! The console's pages over HTTP against a real server with API keys on: a page's gRPC calls go in process through
+//! the server's own layers, so they are refused without a token, answered with one, and a mutating action is
+//! audited under the key's principal, as any client's call would be. (The pages themselves are tested in a browser:
+//! tests/console.)
+
+use std::net::SocketAddr;
+
+use gantry_proto::v1 as pb;
+use gantry_proto::v1::audit_service_client::AuditServiceClient;
+use gantry_tests::Backend;
+use gantry_tests::auth::{AuthServer, bearer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One HTTP/1.1 request with `headers`; returns the status code and the whole response (head and body).
+async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the HTTP port");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).await.expect("send the request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read the response");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {response:?}"));
+    (status, response)
+}
+
+#[tokio::test]
+async fn console_calls_are_authenticated_and_audited_like_any_clients() {
+    let auth = AuthServer::start_with(Backend::Sqlite, |config| {
+        config.http_listen = Some("127.0.0.1:0".parse().expect("address"));
+    })
+    .await;
+    let addr = auth.server.server.http_addr().expect("the HTTP port");
+    auth.project("demo").await;
+    let (key_id, operator) = auth.key(Some("demo"), pb::Role::Operator, None).await;
+    let cookie = format!("gantry_token={operator}");
+
+    let (status, page) = http(addr, "GET", "/executions", &[], "").await;
+    assert_eq!(status, 401, "{page}");
+    assert!(
+        page.contains("UNAUTHENTICATED") && page.contains(r#"href="/login""#),
+        "{page}"
+    );
+
+    let (status, page) = http(addr, "GET", "/executions", &[("Cookie", &cookie)], "").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Executions</h1>"), "{page}");
+
+    // A mutating action: refused by the server (no such execution), and recorded under the key's principal.
+    let missing = uuid::Uuid::now_v7().to_string();
+    let origin = format!("http://{addr}");
+    let headers = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", origin.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let path = format!("/executions/{missing}/actions/terminate");
+    let (status, page) = http(addr, "POST", &path, &headers, "reason=console+test").await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("NOT_FOUND"), "{page}");
+    let mut audit = AuditServiceClient::new(auth.channel().await);
+    let request = pb::ListAuditEntriesRequest {
+        principal: key_id.clone(),
+        rpc: "TerminateExecution".to_owned(),
+        page_size: 10,
+        ..Default::default()
+    };
+    let entries = audit
+        .list_audit_entries(bearer(request, Some(&auth.admin_token)))
+        .await
+        .expect("the audit log")
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].outcome.contains("NOT_FOUND"), "{entries:?}");
+
+    // The same form from another site is refused before any call.
+    let foreign = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", "http://elsewhere.example"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let (status, _) = http(addr, "POST", &path, &foreign, "reason=x").await;
+    assert_eq!(status, 403);
+    auth.server.stop().await;
+}
