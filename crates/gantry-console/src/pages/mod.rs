@@ -12,7 +12,7 @@ pub mod tree;
 
 use maud::{Markup, html};
 
-/// A phase as a badge whose text live updates replace; `data-node-phase` names the node it belongs to.
+/// A phase as a coloured badge (its class is `phase-<word>`).
 pub fn phase_badge(phase: &str) -> Markup {
     html! { span class=(format!("phase phase-{phase}")) { (phase) } }
 }
