@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use gantry_diagram::{
-    DagOptions, Edge, GanttOptions, Graph, LayoutOptions, Node, Run, layout, render_dag, render_gantt,
+    DagOptions, Edge, GanttOptions, Graph, LayoutOptions, Limits, Node, Run, layout, render_dag, render_gantt,
 };
 
 /// A deterministic pseudo-random sequence (xorshift), so that every run draws the same graphs.
@@ -74,7 +74,10 @@ fn main() {
         let laid_out = started.elapsed();
         let options = DagOptions {
             label: format!("{nodes} nodes"),
-            node_limit: usize::MAX,
+            limits: Limits {
+                nodes: usize::MAX,
+                layer_width: usize::MAX,
+            },
             ..DagOptions::default()
         };
         let started = Instant::now();

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::graph::{Graph, GraphError};
 use crate::layout::{Layout, LayoutOptions, layout};
 use crate::style::default_style;
-use crate::summary::{DEFAULT_NODE_LIMIT, summarise};
+use crate::summary::{Limits, summarise};
 use crate::svg::{count, escape, num, open_item, open_root, phase_class, truncate};
 
 /// How a graph is drawn.
@@ -14,8 +14,8 @@ use crate::svg::{count, escape, num, open_item, open_root, phase_class, truncate
 pub struct DagOptions {
     /// What the drawing shows, for screen readers and as its title (`spec of node gen`).
     pub label: String,
-    /// Above this many nodes the graph is summarised (see [`crate::summarise`]).
-    pub node_limit: usize,
+    /// Beyond these the graph is summarised (see [`crate::summarise`]).
+    pub limits: Limits,
     pub layout: LayoutOptions,
     /// The most characters of a label drawn in a box (the whole label is in the box's title).
     pub label_chars: usize,
@@ -29,7 +29,7 @@ impl Default for DagOptions {
     fn default() -> Self {
         DagOptions {
             label: "graph".to_owned(),
-            node_limit: DEFAULT_NODE_LIMIT,
+            limits: Limits::default(),
             layout: LayoutOptions::default(),
             label_chars: 28,
             id_prefix: "gantry-dag".to_owned(),
@@ -43,7 +43,7 @@ pub const DAG_CLASS: &str = "gantry-dag";
 
 /// Summarises, lays out and draws `graph`. When summarised, the drawing's label says how many nodes it stands for.
 pub fn render_dag(graph: &Graph, options: &DagOptions) -> Result<String, GraphError> {
-    let summary = summarise(graph, options.node_limit)?;
+    let summary = summarise(graph, options.limits)?;
     let placed = layout(&summary.graph, &options.layout)?;
     let label = if summary.is_summarised() {
         format!(

@@ -25,5 +25,5 @@ pub use dag::{DAG_CLASS, DagOptions, draw_dag, render_dag};
 pub use gantt::{GANTT_CLASS, GanttOptions, Run, render_gantt};
 pub use graph::{Edge, Graph, GraphError, Node};
 pub use layout::{EdgePath, Layout, LayoutOptions, Point, layout};
-pub use summary::{DEFAULT_NODE_LIMIT, Summary, summarise};
+pub use summary::{DEFAULT_LAYER_WIDTH, DEFAULT_NODE_LIMIT, Limits, Summary, summarise};
 pub use svg::{escape, safe_href};

@@ -1,13 +1,14 @@
-//! Large graphs drawn small. A graph of more nodes than a limit (200 by default) is summarised: nodes are merged into
+//! Large graphs drawn small. A graph of more nodes than a limit (200 by default), or with more nodes side by side in
+//! one layer than another (40), is summarised: nodes are merged into
 //! groups, each drawn as one box (`10,000 × task square`, the count first so that cutting a long label keeps it, with its
 //! phases counted), and edges between groups drawn once.
-//! The rule, in three steps, each taken only while the previous one leaves more groups than the limit:
+//! The rule, in three steps, each taken only while the previous one leaves the drawing beyond the limits:
 //!
 //! 1. nodes with the same `group` (the target they run), in the same layer, whose predecessors are in the same groups,
 //!    merge; a node without a `group` stays on its own. A fan-out's children merge under their parent; the two stages
 //!    of a map (`a_i -> b_i`) become two boxes; two fan-outs under different parents stay apart.
 //! 2. the same, ignoring `group`: nodes of a layer below the same groups merge whatever they run (`12 nodes`).
-//! 3. whole layers merge, and then runs of neighbouring layers, so that at most `limit` boxes remain.
+//! 3. whole layers merge, and then runs of neighbouring layers, so that at most the limit's boxes remain, one a layer.
 
 use std::collections::HashMap;
 
@@ -15,8 +16,29 @@ use crate::graph::{Edge, Graph, GraphError, Node, indexed_edges};
 use crate::layout::{acyclic, ranks};
 use crate::svg::count;
 
-/// The default most nodes drawn one by one.
+/// The default most boxes drawn.
 pub const DEFAULT_NODE_LIMIT: usize = 200;
+/// The default most boxes side by side in one layer.
+pub const DEFAULT_LAYER_WIDTH: usize = 40;
+
+/// When a graph is summarised: when it has more nodes than `nodes`, or more side by side in one layer than
+/// `layer_width` (a fan-out of 150 children is within 200 nodes, but 150 boxes abreast are 33,000 units wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most boxes drawn.
+    pub nodes: usize,
+    /// The most boxes side by side in one layer.
+    pub layer_width: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            nodes: DEFAULT_NODE_LIMIT,
+            layer_width: DEFAULT_LAYER_WIDTH,
+        }
+    }
+}
 
 /// A graph to draw and what each of its nodes stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,35 +58,42 @@ impl Summary {
     }
 }
 
-/// `graph` as is when it has at most `limit` nodes, else summarised by the rule above. A group's box links where its
-/// first member links; its phase is its members' when they share one, else `mixed`, with the counts per phase as its
-/// detail line. Callers may change the summary's nodes (their links, say) before drawing them.
-pub fn summarise(graph: &Graph, limit: usize) -> Result<Summary, GraphError> {
+/// `graph` as is when it is within `limits`, else summarised by the rule above. A group's box links where its first
+/// member links; its phase is its members' when they share one, else `mixed`, with the counts per phase as its detail
+/// line. Callers may change the summary's nodes (their links, say) before drawing them.
+pub fn summarise(graph: &Graph, limits: Limits) -> Result<Summary, GraphError> {
+    let limits = Limits {
+        nodes: limits.nodes.max(1),
+        layer_width: limits.layer_width.max(1),
+    };
     let edges = indexed_edges(graph)?;
     let nodes = graph.nodes.len();
-    if nodes <= limit {
+    let downward: Vec<(usize, usize)> = acyclic(nodes, &edges).iter().map(|&(a, b, _)| (a, b)).collect();
+    let rank = ranks(nodes, &downward);
+    let mut order: Vec<usize> = (0..nodes).collect();
+    order.sort_by_key(|&node| (rank[node], node));
+    let mut alone = vec![0; nodes];
+    for (i, &node) in order.iter().enumerate() {
+        alone[node] = i;
+    }
+    if fits(&alone, &rank, limits) {
         return Ok(Summary {
             graph: graph.clone(),
             members: (0..nodes).map(|i| vec![i]).collect(),
             input_nodes: nodes,
         });
     }
-    let downward: Vec<(usize, usize)> = acyclic(nodes, &edges).iter().map(|&(a, b, _)| (a, b)).collect();
-    let rank = ranks(nodes, &downward);
     let mut predecessors = vec![Vec::new(); nodes];
     for &(from, to) in &downward {
         predecessors[to].push(from);
     }
-    let mut order: Vec<usize> = (0..nodes).collect();
-    order.sort_by_key(|&node| (rank[node], node));
-
     let mut group_of = merge(graph, &order, &rank, &predecessors, true);
-    if group_count(&group_of) > limit {
+    if !fits(&group_of, &rank, limits) {
         group_of = merge(graph, &order, &rank, &predecessors, false);
     }
-    if group_count(&group_of) > limit {
+    if !fits(&group_of, &rank, limits) {
         let depth = rank.iter().max().map_or(1, |deepest| deepest + 1);
-        let band = depth.div_ceil(limit.max(1));
+        let band = depth.div_ceil(limits.nodes);
         let mut bands = HashMap::new();
         for &node in &order {
             let next = bands.len();
@@ -72,6 +101,22 @@ pub fn summarise(graph: &Graph, limit: usize) -> Result<Summary, GraphError> {
         }
     }
     Ok(build(graph, &edges, &group_of))
+}
+
+/// Whether groups (each within one layer) are within the limits.
+fn fits(group_of: &[usize], rank: &[usize], limits: Limits) -> bool {
+    let groups = group_count(group_of);
+    if groups > limits.nodes {
+        return false;
+    }
+    let mut counted = vec![false; groups];
+    let mut abreast: HashMap<usize, usize> = HashMap::new();
+    for (node, &group) in group_of.iter().enumerate() {
+        if !std::mem::replace(&mut counted[group], true) {
+            *abreast.entry(rank[node]).or_default() += 1;
+        }
+    }
+    abreast.values().all(|&width| width <= limits.layer_width)
 }
 
 /// Each node's group, numbered in `order`: by (group or the node itself, layer, predecessors' groups) when

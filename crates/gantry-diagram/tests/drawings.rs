@@ -2,7 +2,8 @@
 //! downstream), a 100,000-child fan-out summarised into a small SVG, and hostile text that stays text.
 
 use gantry_diagram::{
-    DagOptions, Edge, GanttOptions, Graph, LayoutOptions, Node, Run, layout, render_dag, render_gantt, summarise,
+    DagOptions, Edge, GanttOptions, Graph, LayoutOptions, Limits, Node, Run, layout, render_dag, render_gantt,
+    summarise,
 };
 
 /// `generate_others` (a dynamic node) -> `children` × `other_task` -> `report`, as the console would map them.
@@ -77,7 +78,7 @@ fn a_100_000_child_fan_out_is_summarised_into_a_small_svg() {
     assert!(svg.contains("99,999 succeeded, 1 failed"), "{svg}");
     assert!(svg.contains(r#"class="node phase-mixed""#));
     assert!(svg.len() < 8_000, "{} bytes", svg.len());
-    assert_eq!(summarise(&graph, 200).unwrap().graph.nodes.len(), 3);
+    assert_eq!(summarise(&graph, Limits::default()).unwrap().graph.nodes.len(), 3);
 }
 
 #[test]

@@ -5,6 +5,13 @@ use proptest::prelude::*;
 
 use super::*;
 
+fn at_most(limit: usize) -> Limits {
+    Limits {
+        nodes: limit,
+        ..Limits::default()
+    }
+}
+
 /// `gen` -> `children` children running `task square` (`failed` of them failed) -> `down`.
 fn fan_out(children: usize, failed: usize) -> Graph {
     let mut nodes = vec![Node::new("gen", "generate", "succeeded")];
@@ -26,14 +33,14 @@ fn fan_out(children: usize, failed: usize) -> Graph {
 #[test]
 fn a_graph_within_the_limit_is_drawn_as_it_is() {
     let graph = fan_out(10, 0);
-    let summary = summarise(&graph, DEFAULT_NODE_LIMIT).unwrap();
+    let summary = summarise(&graph, Limits::default()).unwrap();
     assert_eq!(summary.graph, graph);
     assert!(!summary.is_summarised());
 }
 
 #[test]
 fn a_fan_out_becomes_one_box_with_its_phases_counted() {
-    let summary = summarise(&fan_out(10_000, 10), DEFAULT_NODE_LIMIT).unwrap();
+    let summary = summarise(&fan_out(10_000, 10), Limits::default()).unwrap();
     let labels: Vec<&str> = summary.graph.nodes.iter().map(|node| node.label.as_str()).collect();
     assert_eq!(labels, ["generate", "10,000 × task square", "sum"]);
     let group = &summary.graph.nodes[1];
@@ -64,7 +71,7 @@ fn a_maps_stages_stay_apart_and_so_do_fan_outs_under_different_parents() {
             edges.push(Edge::new(id, next));
         }
     }
-    let summary = summarise(&Graph { nodes, edges }, DEFAULT_NODE_LIMIT).unwrap();
+    let summary = summarise(&Graph { nodes, edges }, Limits::default()).unwrap();
     let mut labels: Vec<&str> = summary.graph.nodes.iter().map(|node| node.label.as_str()).collect();
     labels.sort_unstable();
     assert_eq!(
@@ -82,12 +89,24 @@ fn a_maps_stages_stay_apart_and_so_do_fan_outs_under_different_parents() {
 }
 
 #[test]
+fn a_layer_wider_than_its_limit_is_summarised_within_the_node_limit() {
+    let summary = summarise(&fan_out(150, 0), Limits::default()).unwrap();
+    let labels: Vec<&str> = summary.graph.nodes.iter().map(|node| node.label.as_str()).collect();
+    assert_eq!(labels, ["generate", "150 × task square", "sum"]);
+    let wide = Limits {
+        layer_width: 150,
+        ..Limits::default()
+    };
+    assert!(!summarise(&fan_out(150, 0), wide).unwrap().is_summarised());
+}
+
+#[test]
 fn nodes_without_a_target_merge_by_layer_when_they_must() {
     let mut graph = fan_out(300, 0);
     for node in &mut graph.nodes {
         node.group = None;
     }
-    let summary = summarise(&graph, 50).unwrap();
+    let summary = summarise(&graph, at_most(50)).unwrap();
     let labels: Vec<&str> = summary.graph.nodes.iter().map(|node| node.label.as_str()).collect();
     assert_eq!(labels, ["generate", "300 nodes", "sum"]);
     assert_eq!(summary.graph.nodes[1].group, None);
@@ -101,7 +120,7 @@ fn a_chain_longer_than_the_limit_merges_runs_of_layers() {
     let edges = (1..1_000)
         .map(|i| Edge::new(format!("n{}", i - 1), format!("n{i}")))
         .collect();
-    let summary = summarise(&Graph { nodes, edges }, 200).unwrap();
+    let summary = summarise(&Graph { nodes, edges }, at_most(200)).unwrap();
     assert_eq!(summary.graph.nodes.len(), 200);
     assert!(summary.members.iter().all(|members| members.len() == 5));
     assert_eq!(summary.graph.edges.len(), 199);
@@ -116,7 +135,7 @@ fn group_ids_never_take_an_input_id() {
             edge.from = "group-1".to_owned();
         }
     }
-    let summary = summarise(&graph, 50).unwrap();
+    let summary = summarise(&graph, at_most(50)).unwrap();
     let ids: Vec<&str> = summary.graph.nodes.iter().map(|node| node.id.as_str()).collect();
     assert_eq!(ids, ["group-1", "group-1'", "down"]);
 }
@@ -156,8 +175,8 @@ fn dag() -> impl Strategy<Value = (Graph, usize)> {
 proptest! {
     #[test]
     fn a_summary_keeps_every_node_once_every_edge_and_the_limit((graph, limit) in dag()) {
-        let summary = summarise(&graph, limit).unwrap();
-        prop_assert!(summary.graph.nodes.len() <= limit.max(graph.nodes.len().min(limit)));
+        let summary = summarise(&graph, at_most(limit)).unwrap();
+        prop_assert!(summary.graph.nodes.len() <= limit);
         let mut seen: Vec<usize> = summary.members.iter().flatten().copied().collect();
         seen.sort_unstable();
         prop_assert_eq!(seen, (0..graph.nodes.len()).collect::<Vec<_>>());
@@ -173,6 +192,6 @@ proptest! {
                 });
             prop_assert!(kept, "{edge:?}");
         }
-        prop_assert_eq!(&summary, &summarise(&graph, limit).unwrap());
+        prop_assert_eq!(&summary, &summarise(&graph, at_most(limit)).unwrap());
     }
 }
