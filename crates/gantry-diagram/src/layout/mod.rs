@@ -54,8 +54,8 @@ pub struct Point {
     pub y: f64,
 }
 
-/// One edge as drawn: from the bottom of its upstream node's box to the top of its downstream node's, through a
-/// point per layer in between. An edge that closed a cycle runs the other way (upward), still ending at `to`.
+/// One edge as drawn: from the bottom of its upstream node's box to the top of its downstream node's, straight down
+/// through each layer in between (two points a layer, level with the boxes' tops and bottoms). An edge that closed a cycle runs the other way (upward), still ending at `to`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EdgePath {
     /// Index of the upstream node in the graph's `nodes`.
@@ -108,13 +108,29 @@ pub fn layout(graph: &Graph, options: &LayoutOptions) -> Result<Layout, GraphErr
         .iter()
         .zip(&layered.chains)
         .map(|(&(upper, lower, reversed), chain)| {
-            let mut points: Vec<Point> = chain.iter().map(|&vertex| at(vertex)).collect();
-            if let Some(first) = points.first_mut() {
-                first.y += half;
+            // Through each layer it crosses, an edge runs straight down the height of the boxes, so that it passes
+            // between them rather than cutting their corners.
+            let mut points = Vec::with_capacity(chain.len() * 2);
+            let (first, last) = (at(chain[0]), at(chain[chain.len() - 1]));
+            points.push(Point {
+                y: first.y + half,
+                ..first
+            });
+            for &dummy in &chain[1..chain.len() - 1] {
+                let centre = at(dummy);
+                points.push(Point {
+                    y: centre.y - half,
+                    ..centre
+                });
+                points.push(Point {
+                    y: centre.y + half,
+                    ..centre
+                });
             }
-            if let Some(last) = points.last_mut() {
-                last.y -= half;
-            }
+            points.push(Point {
+                y: last.y - half,
+                ..last
+            });
             let (from, to) = if reversed {
                 points.reverse();
                 (lower, upper)

@@ -1,5 +1,5 @@
-//! The layout's invariants on random DAGs (boxes in a layer never overlap, every edge goes downward through one point
-//! per layer, the same graph always gives the same layout) and its shape on small graphs.
+//! The layout's invariants on random DAGs (boxes in a layer never overlap, every edge goes downward through two points
+//! per layer it crosses, the same graph always gives the same layout) and its shape on small graphs.
 
 use proptest::prelude::*;
 
@@ -56,7 +56,7 @@ proptest! {
         let layout = layout(&graph, &LayoutOptions::default()).unwrap();
         for path in &layout.edges {
             prop_assert!(layout.layers[path.from] < layout.layers[path.to]);
-            prop_assert_eq!(path.points.len(), layout.layers[path.to] - layout.layers[path.from] + 1);
+            prop_assert_eq!(path.points.len(), 2 * (layout.layers[path.to] - layout.layers[path.from]));
             prop_assert!(path.points.windows(2).all(|pair| pair[1].y > pair[0].y), "{path:?}");
             let first = path.points[0];
             let last = path.points[path.points.len() - 1];
