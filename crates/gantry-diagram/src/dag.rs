@@ -16,6 +16,7 @@ pub struct DagOptions {
     pub label: String,
     /// Beyond these the graph is summarised (see [`crate::summarise`]).
     pub limits: Limits,
+    /// Sizes and effort of the layout.
     pub layout: LayoutOptions,
     /// The most characters of a label drawn in a box (the whole label is in the box's title).
     pub label_chars: usize,

@@ -39,6 +39,7 @@ pub struct GanttOptions {
     pub label_width: f64,
     /// The most characters of a label drawn (the whole label is in the row's title).
     pub label_chars: usize,
+    /// Each row's height.
     pub row_height: f64,
     /// Columns of the density strip.
     pub density_columns: usize,

@@ -66,6 +66,7 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// An edge from the node with id `from` to the node with id `to`.
     pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
         Edge {
             from: from.into(),
@@ -77,7 +78,9 @@ impl Edge {
 /// A directed graph to draw. It should be acyclic; an edge that closes a cycle is drawn upward rather than refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Graph {
+    /// The nodes, in the order the drawing keeps when nothing else decides (ties in a layer, groups' numbering).
     pub nodes: Vec<Node>,
+    /// The edges, by node id.
     pub edges: Vec<Edge>,
 }
 
@@ -87,7 +90,12 @@ pub enum GraphError {
     /// Two nodes share an id.
     DuplicateNode(String),
     /// An edge names a node the graph does not have.
-    UnknownNode { edge: usize, id: String },
+    UnknownNode {
+        /// The edge's index in `edges`.
+        edge: usize,
+        /// The id it names.
+        id: String,
+    },
 }
 
 impl fmt::Display for GraphError {

@@ -15,8 +15,9 @@ pub(crate) use rank::{acyclic, ranks};
 /// Sizes and effort of a layout, in SVG user units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayoutOptions {
-    /// Every node's box.
+    /// Every node's box: its width ...
     pub node_width: f64,
+    /// ... and its height.
     pub node_height: f64,
     /// Between neighbouring boxes in a layer.
     pub node_gap: f64,
@@ -50,7 +51,9 @@ impl Default for LayoutOptions {
 /// A point in SVG user units (y grows downward).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
+    /// From the left edge.
     pub x: f64,
+    /// From the top edge.
     pub y: f64,
 }
 
@@ -62,6 +65,7 @@ pub struct EdgePath {
     pub from: usize,
     /// Index of the downstream node.
     pub to: usize,
+    /// The polyline, from `from` to `to`.
     pub points: Vec<Point>,
 }
 
@@ -74,11 +78,13 @@ pub struct Layout {
     pub layers: Vec<usize>,
     /// The graph's edges, less self-loops and repeats, in (from, to) order.
     pub edges: Vec<EdgePath>,
-    /// The drawing's size, margins included.
+    /// The drawing's width, margins included ...
     pub width: f64,
+    /// ... and its height.
     pub height: f64,
-    /// The boxes' size, as asked for.
+    /// The boxes' width, as asked for ...
     pub node_width: f64,
+    /// ... and their height.
     pub node_height: f64,
 }
 
