@@ -11,6 +11,7 @@
 //! port with few releases; `dagre_rust`, undocumented) draw their own SVG without links, classes or accessible names,
 //! and would have had to be bent to give positions back; a layered layout is a few hundred lines, property-tested.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod dag;
 mod gantt;
