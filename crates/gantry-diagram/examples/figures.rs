@@ -84,8 +84,10 @@ fn main() {
         let svg = render_dag(&graph, &options).expect("a valid graph");
         let drawn = started.elapsed();
         println!(
-            "layered DAG, {nodes} nodes, {} edges, {layers} layers: layout {:.1} ms, layout and SVG {:.1} ms, {} KiB",
+            "layered DAG, {nodes} nodes, {} edges, {layers} layers, {} crossings: layout {:.1} ms, layout and SVG {:.1} ms, \
+             {} KiB",
             graph.edges.len(),
+            placed.crossings,
             laid_out.as_secs_f64() * 1e3,
             drawn.as_secs_f64() * 1e3,
             svg.len() / 1024

@@ -78,6 +78,8 @@ pub struct Layout {
     pub layers: Vec<usize>,
     /// The graph's edges, less self-loops and repeats, in (from, to) order.
     pub edges: Vec<EdgePath>,
+    /// How many pairs of edges cross between layers.
+    pub crossings: u64,
     /// The drawing's width, margins included ...
     pub width: f64,
     /// ... and its height.
@@ -97,6 +99,7 @@ pub fn layout(graph: &Graph, options: &LayoutOptions) -> Result<Layout, GraphErr
     let layer_of = ranks(nodes, &downward);
     let mut layered = Layered::new(layer_of, &downward);
     layered.reduce_crossings(options.sweeps);
+    let crossings = layered.crossings(&layered.positions());
     let spacing = Spacing {
         node_width: options.node_width,
         gap: options.node_gap,
@@ -154,6 +157,7 @@ pub fn layout(graph: &Graph, options: &LayoutOptions) -> Result<Layout, GraphErr
         centres: (0..nodes).map(at).collect(),
         layers: layered.rank[..nodes].to_vec(),
         edges: paths,
+        crossings,
         width: right + 2.0 * options.margin,
         height: (layered.layers.len() as f64 * layer_height - options.layer_gap).max(0.0) + 2.0 * options.margin,
         node_width: options.node_width,

@@ -93,4 +93,5 @@ fn a_diamond_is_symmetric() {
     assert_eq!(c[0].x, c[3].x);
     assert_eq!(c[0].x - c[1].x, c[2].x - c[0].x);
     assert_eq!(layout.layers, vec![0, 1, 1, 2]);
+    assert_eq!(layout.crossings, 0);
 }
