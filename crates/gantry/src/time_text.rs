@@ -31,6 +31,22 @@ pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     })
 }
 
+/// A time flag (`--since`, `--until`): an RFC 3339 datetime, or a duration before now (`1h`, `30m`).
+pub fn parse_time_or_ago(text: &str) -> Result<prost_types::Timestamp, String> {
+    if let Ok(at) = parse_timestamp(text) {
+        return Ok(prost_types::Timestamp {
+            seconds: at.seconds,
+            nanos: at.nanos,
+        });
+    }
+    let ago = gantry_server::parse_duration(text)
+        .map_err(|_| format!("{text:?} is neither an RFC 3339 datetime nor a duration like 1h or 30m"))?;
+    let at = std::time::SystemTime::now()
+        .checked_sub(ago)
+        .ok_or_else(|| format!("{text:?} ago is before 1970"))?;
+    Ok(prost_types::Timestamp::from(at))
+}
+
 /// Splits nanoseconds into seconds and a non-negative nanosecond part.
 fn split_nanos(total: i128) -> Option<(i64, i32)> {
     let seconds = i64::try_from(total.div_euclid(NANOS_PER_SECOND)).ok()?;
