@@ -154,3 +154,24 @@ def test_a_launch_plans_form_leaves_out_its_fixed_inputs(page: Page, server):
     if page.locator("#finished").count() == 1:
         page.locator("#finished").get_by_role("link", name="Reload").click()
     expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text("200")
+
+
+def test_the_executions_list_filters_by_id_target_and_time(page: Page, server):
+    page.goto("/executions")
+    page.get_by_label("Name or id").fill(server.seed_execution)
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.executions tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-execution", server.seed_execution)
+
+    page.goto("/executions?target_type=task&target=generate_others")
+    expect(page.get_by_label("Target name")).to_have_value("generate_others")
+    targets = page.locator("table.executions tbody tr td:nth-child(2)")
+    expect(targets.first).to_have_text("generate_others@1")
+    assert set(targets.all_inner_texts()) == {"generate_others@1"}
+
+    page.goto("/executions?created_after=2999-01-01T00:00")
+    expect(page.locator("table.executions tbody tr")).to_have_count(0)
+    response = page.goto("/executions?created_after=yesterday")
+    assert response.status == 400
+    expect(page.locator(".error")).to_contain_text("not a time")

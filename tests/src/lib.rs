@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client;
 pub mod ops;
 pub mod otlp;
+mod otlp_count;
 pub mod outage;
 pub mod principals;
 pub mod process;

@@ -1,5 +1,5 @@
 //! An OTLP/gRPC trace receiver for the tests and the benchmark: the collector's `TraceService` on `127.0.0.1:0`,
-//! keeping every span it is sent (or only counting them) and waking whoever waits for more.
+//! keeping every span it is sent (or only counting them, `otlp_count.rs`) and waking whoever waits for more.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,6 +12,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
+
+use crate::otlp_count::CountingTraceService;
 
 /// One received span, flattened.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,9 +45,8 @@ struct Received {
 #[derive(Debug)]
 struct Receiver {
     received: Arc<Received>,
-    keep: bool,
     /// How many spans arrived so far.
-    count: watch::Sender<usize>,
+    count: Arc<watch::Sender<usize>>,
 }
 
 fn text(value: Option<&AnyValue>) -> Option<String> {
@@ -96,27 +97,13 @@ impl TraceService for Receiver {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let request = request.into_inner();
-        // Only counting (the benchmark's receiver), the spans are not taken apart: a collector's work is not the
-        // benchmark's to measure.
-        let added = match self.keep {
-            true => {
-                let spans = flatten(request);
-                let added = spans.len();
-                self.received
-                    .spans
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .extend(spans);
-                added
-            }
-            false => request
-                .resource_spans
-                .iter()
-                .flat_map(|resource| &resource.scope_spans)
-                .map(|scope| scope.spans.len())
-                .sum(),
-        };
+        let spans = flatten(request.into_inner());
+        let added = spans.len();
+        self.received
+            .spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(spans);
         self.count.send_modify(|count| *count += added);
         Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
     }
@@ -133,25 +120,27 @@ pub struct OtlpReceiver {
 }
 
 impl OtlpReceiver {
-    /// Starts a receiver that keeps the spans (`keep`) or only counts them (the benchmark's).
+    /// Starts a receiver that keeps the spans (`keep`) or only counts them without decoding them (the benchmark's).
     pub async fn start(keep: bool) -> std::io::Result<OtlpReceiver> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let received = Arc::new(Received::default());
         let (count_tx, count) = watch::channel(0);
-        let service = Receiver {
-            received: received.clone(),
-            keep,
-            count: count_tx,
-        };
+        let count_tx = Arc::new(count_tx);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(service))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                    let _ = stopped.await;
-                }),
-        );
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let incoming = TcpListenerStream::new(listener);
+        let mut server = tonic::transport::Server::builder();
+        let router = match keep {
+            true => server.add_service(TraceServiceServer::new(Receiver {
+                received: received.clone(),
+                count: count_tx,
+            })),
+            false => server.add_service(CountingTraceService { count: count_tx }),
+        };
+        tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped));
         Ok(OtlpReceiver {
             endpoint,
             received,

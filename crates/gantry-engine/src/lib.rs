@@ -53,7 +53,9 @@ pub use codec::{NodeRuns, decode_literals};
 pub use config::{Clock, EngineConfig};
 pub use dispatch::Polled;
 pub use error::{EngineError, EngineResult};
-pub use gantry_store::{ActiveCounts, AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PoolUse, PutOutcome};
+pub use gantry_store::{
+    ActiveCounts, AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PoolUse, PutOutcome, TargetFilter,
+};
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,

@@ -10,8 +10,7 @@ use gantry_core::model::{
 };
 use gantry_core::names;
 use gantry_engine::{
-    CreateExecution, Engine, ExecutionFilter, ExecutionRecord, NodeRecord, Page, PutOutcome, Registration, Target,
-    Template,
+    CreateExecution, Engine, ExecutionRecord, NodeRecord, Page, PutOutcome, Registration, Target, Template,
 };
 use gantry_proto::convert::{decode_enum, required};
 use gantry_proto::v1 as pb;
@@ -28,6 +27,7 @@ use crate::auth::rules::Access;
 use crate::data::{self, mode};
 use crate::edge;
 use crate::fair_use::FairUseState;
+use crate::listing;
 use crate::paging::{fit, page};
 use crate::projects::Projects;
 use crate::records;
@@ -304,19 +304,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListExecutionsResponse>, Status> {
         let access = Access::of(&request);
         let r = request.into_inner();
-        edge::project_or_domain("project", &r.project)?;
-        edge::project_or_domain("domain", &r.domain)?;
-        let phases = r
-            .phases
-            .iter()
-            .enumerate()
-            .map(|(i, raw)| decode_enum::<pb::ExecutionPhase, _>(&format!("phases[{i}]"), *raw))
-            .collect::<Result<Vec<_>, _>>()?;
-        let filter = ExecutionFilter {
-            project: Some(r.project),
-            domain: Some(r.domain),
-            phases,
-        };
+        let filter = listing::execution_filter(&r)?;
         let page = page(r.page_size, r.page_token)?;
         if !access.lists(filter.project.as_deref().unwrap_or_default()) {
             return Ok(Response::new(pb::ListExecutionsResponse::default()));

@@ -17,6 +17,7 @@ mod fair_use;
 mod health;
 mod identify;
 mod limits;
+mod listing;
 mod oidc;
 mod ops;
 mod paging;

@@ -14,6 +14,7 @@
 mod access;
 mod codec;
 mod error;
+mod filters;
 mod pg;
 mod rows;
 mod sql;
@@ -29,7 +30,7 @@ pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
     ActiveCounts, AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page,
-    PoolUse, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode,
+    PoolUse, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode, TargetFilter,
 };
 pub use sqlite::SqliteStore;
 

@@ -242,7 +242,7 @@ pub struct SpecRow {
     pub created_at: i64,
 }
 
-/// Which executions to list.
+/// Which executions to list; every filter given narrows the listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecutionFilter {
     /// Only executions of this project; `None`: every project.
@@ -251,6 +251,29 @@ pub struct ExecutionFilter {
     pub domain: Option<String>,
     /// Empty means every phase.
     pub phases: Vec<ExecutionPhase>,
+    /// Only executions of this target; `None`: every target.
+    pub target: Option<TargetFilter>,
+    /// Only executions created at or after this time, in milliseconds since the Unix epoch.
+    pub created_after: Option<i64>,
+    /// Only executions created before this time, in milliseconds since the Unix epoch.
+    pub created_before: Option<i64>,
+    /// Only executions whose name starts with this text, or whose id it is (any form a UUID parses from).
+    pub search: Option<String>,
+}
+
+/// The target of the executions to list: its kind and identifier, every version when `version` is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFilter {
+    /// What kind of resource the executions run.
+    pub kind: gantry_core::model::ResourceKind,
+    /// The target's project (not necessarily the execution's).
+    pub project: String,
+    /// The target's domain.
+    pub domain: String,
+    /// The target's name.
+    pub name: String,
+    /// Only this version; `None`: every version.
+    pub version: Option<String>,
 }
 
 /// What is in flight, counted for the operators' gauges (`gantry_executions`, `gantry_nodes`, `gantry_attempts`).

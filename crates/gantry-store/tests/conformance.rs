@@ -12,6 +12,7 @@ mod conformance {
     pub mod fixtures;
     pub mod gauges;
     pub mod hydrations;
+    pub mod listing;
     pub mod nodes;
     pub mod outage;
     pub mod parking;
@@ -26,8 +27,8 @@ use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
 pub use conformance::{
-    access, attempts, audit, executions, fixtures, gauges, hydrations, nodes, outage, parking, registry, rules,
-    timeouts,
+    access, attempts, audit, executions, fixtures, gauges, hydrations, listing, nodes, outage, parking, registry,
+    rules, timeouts,
 };
 
 /// The server the Postgres tests create their databases on.
@@ -114,6 +115,7 @@ both_stores!(
     executions::lock_and_update_execution,
     executions::list_executions_filters_and_pages_newest_first,
     executions::invalid_page_tokens_are_rejected,
+    listing::list_executions_by_target_time_and_search,
     executions::locked_read_modify_write_serialises,
     nodes::ten_thousand_children_round_trip,
     nodes::lock_nodes_and_children_return_only_existing,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -13,6 +13,50 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub const TRACEPARENT: &str = "traceparent";
 /// The `tracestate` header (and gRPC metadata key).
 pub const TRACESTATE: &str = "tracestate";
+
+/// The two headers as the propagator reads them, borrowed: no header map is built to parse them.
+struct Headers<'a> {
+    traceparent: &'a str,
+    tracestate: &'a str,
+}
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            TRACEPARENT => Some(self.traceparent),
+            TRACESTATE => Some(self.tracestate).filter(|state| !state.is_empty()),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec![TRACEPARENT, TRACESTATE]
+    }
+}
+
+impl Headers<'_> {
+    /// The remote context the headers name (invalid when the `traceparent` is malformed).
+    fn extract(&self) -> opentelemetry::Context {
+        TraceContextPropagator::new().extract(self)
+    }
+}
+
+/// Makes `span` a child of the remote span a `traceparent` (with its `tracestate`, possibly empty) names; a
+/// malformed `traceparent` leaves the span a root. For a worker's span per attempt: the headers are parsed once,
+/// in place.
+pub fn adopt_headers(span: &tracing::Span, traceparent: &str, tracestate: &str) {
+    if !well_formed(traceparent) {
+        return;
+    }
+    let context = Headers {
+        traceparent,
+        tracestate,
+    }
+    .extract();
+    if context.span().span_context().is_valid() {
+        let _ = span.set_parent(context);
+    }
+}
 
 /// A valid W3C trace context: the `traceparent` of a remote span and its (possibly empty) `tracestate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +71,11 @@ impl TraceContext {
     /// The context of header values; `None` when `traceparent` is absent or not a valid span's.
     pub fn from_headers(traceparent: Option<&str>, tracestate: Option<&str>) -> Option<TraceContext> {
         let traceparent = traceparent.filter(|parent| well_formed(parent))?;
-        let mut headers = HashMap::new();
-        headers.insert(TRACEPARENT.to_owned(), traceparent.to_owned());
-        if let Some(state) = tracestate {
-            headers.insert(TRACESTATE.to_owned(), state.to_owned());
+        let context = Headers {
+            traceparent,
+            tracestate: tracestate.unwrap_or_default(),
         }
-        let context = TraceContextPropagator::new().extract(&headers);
+        .extract();
         TraceContext::of_context(&context)
     }
 
@@ -72,12 +115,11 @@ impl TraceContext {
 
     /// The remote span as an OpenTelemetry context, to be a parent.
     pub fn context(&self) -> opentelemetry::Context {
-        let mut headers = HashMap::new();
-        headers.insert(TRACEPARENT.to_owned(), self.traceparent.clone());
-        if !self.tracestate.is_empty() {
-            headers.insert(TRACESTATE.to_owned(), self.tracestate.clone());
+        Headers {
+            traceparent: &self.traceparent,
+            tracestate: &self.tracestate,
         }
-        TraceContextPropagator::new().extract(&headers)
+        .extract()
     }
 
     /// Makes the remote span `span`'s parent (nothing happens when spans are not exported).
@@ -106,8 +148,9 @@ pub fn split_stored(stored: &str) -> (&str, &str) {
 
 /// Makes the stored context, if any and valid, `span`'s parent.
 pub fn adopt_stored(span: &tracing::Span, stored: Option<&str>) {
-    if let Some(context) = stored.and_then(TraceContext::from_stored) {
-        context.adopt(span);
+    if let Some(stored) = stored {
+        let (traceparent, tracestate) = split_stored(stored);
+        adopt_headers(span, traceparent, tracestate);
     }
 }
 
@@ -137,6 +180,43 @@ mod tests {
         let zero_trace = "00-00000000000000000000000000000000-00f067aa0ba902b7-01";
         assert_eq!(TraceContext::from_headers(Some(zero_trace), None), None);
         assert_eq!(TraceContext::from_stored(""), None);
+    }
+
+    /// A span made under an OpenTelemetry layer (spans recorded, none exported), with `adopt` applied.
+    fn adopted(adopt: impl Fn(&tracing::Span)) -> TraceContext {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("attempt");
+            adopt(&span);
+            TraceContext::of_span(&span).expect("a recorded span has a context")
+        })
+    }
+
+    #[test]
+    fn adopted_headers_make_the_span_a_child_of_the_remote_one() {
+        let trace_id = &PARENT[3..35];
+        let child = adopted(|span| adopt_headers(span, PARENT, "vendor=a"));
+        assert_eq!(&child.traceparent[3..35], trace_id, "same trace");
+        assert_ne!(child.traceparent, PARENT, "a span of its own");
+        assert_eq!(child.tracestate, "vendor=a");
+        let stored = adopted(|span| adopt_stored(span, Some(&format!("{PARENT} vendor=a"))));
+        assert_eq!(&stored.traceparent[3..35], trace_id);
+        for malformed in [
+            "",
+            "00-abc-def-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ] {
+            let root = adopted(|span| adopt_headers(span, malformed, ""));
+            assert_ne!(
+                &root.traceparent[3..35],
+                trace_id,
+                "{malformed:?} leaves the span a root"
+            );
+        }
     }
 
     #[test]

@@ -120,9 +120,12 @@ pub fn init(config: TelemetryConfig) -> anyhow::Result<Telemetry> {
                 .build();
             let tracer = provider.tracer("gantry");
             // Per span, only what the spans' own fields say: no busy/idle timing of every poll of an instrumented
-            // future, no thread or source-location attributes (a worker's span per attempt is the hot case).
+            // future, no thread or source-location attributes (a worker's span per attempt is the hot case). No
+            // OpenTelemetry context made current on every poll either: Gantry reads a span's context from the
+            // `tracing` span itself (`TraceContext::of_span`), never from `opentelemetry::Context::current()`.
             let layer: Box<dyn Layer<Registry> + Send + Sync> = tracing_opentelemetry::layer()
                 .with_tracer(tracer)
+                .with_context_activation(false)
                 .with_tracked_inactivity(false)
                 .with_threads(false)
                 .with_location(false)

@@ -11,6 +11,6 @@ mod context;
 #[cfg(feature = "export")]
 mod export;
 
-pub use context::{TRACEPARENT, TRACESTATE, TraceContext, adopt_stored, split_stored};
+pub use context::{TRACEPARENT, TRACESTATE, TraceContext, adopt_headers, adopt_stored, split_stored};
 #[cfg(feature = "export")]
 pub use export::{LogFormat, Telemetry, TelemetryArgs, TelemetryConfig, init, service};

@@ -16,6 +16,7 @@ mod reference;
 mod render;
 mod spec_convert;
 mod spec_file;
+mod time_flags;
 
 use std::path::PathBuf;
 

@@ -160,6 +160,38 @@ async fn register_run_watch_and_inspect_through_the_cli() {
     );
     let succeeded = cli.json(&["list", "--phase", "succeeded", "--limit", "5"]).await;
     assert!(succeeded.as_array().unwrap().iter().all(|e| e["phase"] == "succeeded"));
+    let filtered = cli
+        .json(&[
+            "list",
+            "--target",
+            "task:generate_others@1",
+            "--search",
+            "seed",
+            "--since",
+            "1h",
+        ])
+        .await;
+    let names: Vec<&str> = filtered
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["seed-5"], "{filtered}");
+    let by_id = cli.json(&["list", "--search", &execution_id]).await;
+    assert_eq!(by_id.as_array().unwrap().len(), 1, "{by_id}");
+    let nothing = cli
+        .run(&["list", "--search", "nobody", "--until", "2000-01-01T00:00:00Z"])
+        .await;
+    assert!(nothing.status.success());
+    let said = String::from_utf8_lossy(&nothing.stderr);
+    assert!(
+        said.contains(r#"no executions matching "nobody" created in that time range"#),
+        "{said}"
+    );
+    let refused = cli.run(&["list", "--target", "dag:x"]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a kind of target"));
 
     // Three levels of dynamic parents.
     let nested = cli

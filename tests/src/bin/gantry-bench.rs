@@ -468,6 +468,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let started = Instant::now();
         let cpu_before = cpu_seconds(pid);
+        let own_cpu_before = cpu_seconds(std::process::id());
         let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
         let execution_id = create(
             &mut admin,
@@ -501,6 +502,10 @@ async fn main() -> anyhow::Result<()> {
         // machine, for comparing builds.
         if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(pid)) {
             figure("fanout_server_cpu", after - before, "s", Some(n));
+        }
+        // This process's: the workers, their span export with `--otlp`, the receiver's counting and the probes.
+        if let (Some(before), Some(after)) = (own_cpu_before, cpu_seconds(std::process::id())) {
+            figure("fanout_bench_cpu", after - before, "s", Some(n));
         }
         busy.0.send(false)?;
         let mut latencies = probing.await??;

@@ -1,4 +1,4 @@
-//! The executions list: one project and domain, optionally some phases, newest first, a page at a time (the server's
+//! The executions list: one project and domain, filtered by phase, target, creation time and name or id, newest first, a page at a time (the server's
 //! page tokens). The table's body polls itself every 2 s (htmx), so phases change on screen without reloading.
 
 use std::sync::Arc;
@@ -15,14 +15,13 @@ use crate::grpc::Api;
 use crate::layout;
 use crate::literals::encode_query;
 use crate::pages::{execution_link, phase_badge};
+use gantry_text::time_text::parse_timestamp;
 
 /// Executions per page.
 const PAGE_SIZE: u32 = 50;
 
-/// The list's filters, from the query string.
-///
-/// NEW FILTERS: ListExecutions' target, created-time range and name-or-id search go here (a field each), in
-/// [`ListFilters::request`], in [`ListFilters::query`] and in [`filter_form`]'s `fieldset#more-filters`.
+/// The list's filters, from the query string: project and domain, a phase, a target, a creation time range and a
+/// search by name prefix or id, each passed to ListExecutions as it is (the server checks them).
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct ListFilters {
     /// The project (the console's default when absent).
@@ -31,8 +30,57 @@ pub struct ListFilters {
     pub domain: Option<String>,
     /// One phase's word (`running`), or all when absent or empty.
     pub phase: Option<String>,
+    /// A name prefix, or an execution's id.
+    pub search: Option<String>,
+    /// What the target is: `task` (the default), `workflow` or `launch_plan`.
+    pub target_type: Option<String>,
+    /// The target's name, or `name@version`.
+    pub target: Option<String>,
+    /// Created at or after (RFC 3339, or a form's `YYYY-MM-DDTHH:MM[:SS]`, read as UTC).
+    pub created_after: Option<String>,
+    /// Created before (as `created_after`).
+    pub created_before: Option<String>,
     /// The page to show (from the previous page's "older" link).
     pub page_token: Option<String>,
+}
+
+/// A filter's text, if given.
+fn given(field: &Option<String>) -> Option<&str> {
+    field.as_deref().map(str::trim).filter(|text| !text.is_empty())
+}
+
+/// A time from a filter: RFC 3339, or a `datetime-local` input's value (no zone: UTC).
+fn parse_time(text: &str) -> Result<prost_types::Timestamp, String> {
+    let rfc3339 = match text.len() {
+        16 => format!("{text}:00Z"),
+        19 => format!("{text}Z"),
+        _ => text.to_owned(),
+    };
+    parse_timestamp(&rfc3339)
+        .or_else(|_| parse_timestamp(text))
+        .map(|at| prost_types::Timestamp {
+            seconds: at.seconds,
+            nanos: at.nanos,
+        })
+        .map_err(|_| format!("{text:?} is not a time like 2026-05-01T12:00 (UTC) or 2026-05-01T12:00:00Z"))
+}
+
+/// The target filter: `name` or `name@version`, of a task unless the type says otherwise.
+fn target_filter(kind: Option<&str>, target: &str) -> Result<pb::ExecutionTargetFilter, String> {
+    let resource = match kind.unwrap_or("task") {
+        "task" => pb::ResourceType::Task,
+        "workflow" => pb::ResourceType::Workflow,
+        "launch_plan" => pb::ResourceType::LaunchPlan,
+        other => return Err(format!("no target type {other:?}: task, workflow or launch_plan")),
+    };
+    let (name, version) = target.split_once('@').unwrap_or((target, ""));
+    Ok(pb::ExecutionTargetFilter {
+        r#type: resource as i32,
+        project: String::new(),
+        domain: String::new(),
+        name: name.to_owned(),
+        version: version.to_owned(),
+    })
 }
 
 /// Every execution phase a filter may name, in their order.
@@ -75,14 +123,28 @@ impl ListFilters {
         }
     }
 
-    /// The ListExecutions request for this page.
+    /// The ListExecutions request for this page; a filter the console cannot read is a bad request.
     pub fn request(&self, console: &Console) -> Result<pb::ListExecutionsRequest, ConsoleError> {
+        let time = |field: &Option<String>| {
+            given(field)
+                .map(parse_time)
+                .transpose()
+                .map_err(ConsoleError::BadRequest)
+        };
+        let target = given(&self.target)
+            .map(|target| target_filter(given(&self.target_type), target))
+            .transpose()
+            .map_err(ConsoleError::BadRequest)?;
         Ok(pb::ListExecutionsRequest {
             project: self.project(console).to_owned(),
             domain: self.domain(console).to_owned(),
             phases: self.phase()?.map(|phase| phase as i32).into_iter().collect(),
             page_size: PAGE_SIZE,
             page_token: self.page_token.clone().unwrap_or_default(),
+            target,
+            created_after: time(&self.created_after)?,
+            created_before: time(&self.created_before)?,
+            search: given(&self.search).unwrap_or_default().to_owned(),
         })
     }
 
@@ -93,11 +155,19 @@ impl ListFilters {
             encode_query(self.project(console)),
             encode_query(self.domain(console))
         );
-        if let Some(phase) = self.phase.as_deref().filter(|p| !p.is_empty()) {
-            query.push_str(&format!("&phase={}", encode_query(phase)));
-        }
-        if let Some(token) = page_token.filter(|t| !t.is_empty()) {
-            query.push_str(&format!("&page_token={}", encode_query(token)));
+        let optional = [
+            ("phase", given(&self.phase)),
+            ("search", given(&self.search)),
+            ("target_type", given(&self.target_type)),
+            ("target", given(&self.target)),
+            ("created_after", given(&self.created_after)),
+            ("created_before", given(&self.created_before)),
+            ("page_token", page_token.filter(|t| !t.is_empty())),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                query.push_str(&format!("&{key}={}", encode_query(value)));
+            }
         }
         query
     }
@@ -166,7 +236,21 @@ fn filter_form(console: &Console, filters: &ListFilters) -> Markup {
                     }
                 }
             }
-            // NEW FILTERS: the inputs of ListExecutions' target, created-time range and search go here.
+            label { "Name or id " input type="search" name="search" value=(given(&filters.search).unwrap_or_default())
+                maxlength="63" pattern="[A-Za-z0-9_-]+" placeholder="prefix or id"; }
+            label { "Target "
+                select name="target_type" aria-label="Target type" {
+                    @for (word, label) in [("task", "task"), ("workflow", "workflow"), ("launch_plan", "launch plan")] {
+                        option value=(word) selected[given(&filters.target_type) == Some(word)] { (label) }
+                    }
+                }
+            }
+            label { "Target name " input type="text" name="target" value=(given(&filters.target).unwrap_or_default())
+                placeholder="name or name@version"; }
+            label { "Created after (UTC) " input type="datetime-local" step="1" name="created_after"
+                value=(given(&filters.created_after).unwrap_or_default()); }
+            label { "Created before (UTC) " input type="datetime-local" step="1" name="created_before"
+                value=(given(&filters.created_before).unwrap_or_default()); }
             button type="submit" { "Filter" }
         }
     }
@@ -190,5 +274,32 @@ fn rows_body(console: &Console, filters: &ListFilters, executions: &[pb::Executi
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_come_as_rfc3339_or_as_a_forms_local_time_read_as_utc() {
+        assert_eq!(parse_time("1970-01-01T00:01").unwrap().seconds, 60);
+        assert_eq!(parse_time("1970-01-01T00:01:05").unwrap().seconds, 65);
+        assert_eq!(parse_time("1970-01-01T01:00:00+01:00").unwrap().seconds, 0);
+        assert!(parse_time("yesterday").unwrap_err().contains("not a time"));
+    }
+
+    #[test]
+    fn targets_are_names_with_an_optional_version() {
+        let filter = target_filter(None, "generate_others@1").unwrap();
+        assert_eq!(filter.r#type, pb::ResourceType::Task as i32);
+        assert_eq!(
+            (filter.name.as_str(), filter.version.as_str()),
+            ("generate_others", "1")
+        );
+        let plan = target_filter(Some("launch_plan"), "double").unwrap();
+        assert_eq!(plan.r#type, pb::ResourceType::LaunchPlan as i32);
+        assert!(plan.version.is_empty());
+        assert!(target_filter(Some("job"), "x").is_err());
     }
 }

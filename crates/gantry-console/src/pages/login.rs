@@ -51,9 +51,8 @@ pub async fn submit(
     let probe = pb::ListExecutionsRequest {
         project: console.config.default_project.clone(),
         domain: console.config.default_domain.clone(),
-        phases: Vec::new(),
         page_size: 1,
-        page_token: String::new(),
+        ..Default::default()
     };
     if let Err(status) = api.admin().list_executions(api.request(probe)).await
         && matches!(status.code(), tonic::Code::Unauthenticated)

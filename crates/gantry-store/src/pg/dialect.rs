@@ -13,6 +13,7 @@ use crate::codec::{
     descendant_scan, page_after_execution, page_after_position, page_after_resource, page_limit, started_node,
     terminal_node_phases_sql,
 };
+use crate::filters::ExecutionBounds;
 use crate::rows::{AttemptRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceRow, StartedNode};
 use crate::sql::{Dialect, SqlTx};
 use crate::{Announcement, StoreResult, Tx};
@@ -106,15 +107,27 @@ impl Dialect for PgDialect {
         page: &Page,
     ) -> StoreResult<Vec<ExecutionRow>> {
         let phases: Vec<&str> = filter.phases.iter().map(|phase| phase.as_str()).collect();
+        let bounds = ExecutionBounds::of(filter);
         let raws: Vec<RawExecution> = sqlx::query_as(
             "SELECT * FROM executions WHERE ($1::text IS NULL OR project = $1) AND ($2::text IS NULL OR domain = $2) \
              AND (cardinality($3::text[]) = 0 OR phase = ANY($3)) AND ($4::uuid IS NULL OR id < $4) \
-             ORDER BY id DESC LIMIT $5",
+             AND ($5::text IS NULL OR (target_kind = $5 AND target >= $6::text AND target < $7::text)) \
+             AND ($8::int8 IS NULL OR created_at >= $8) AND ($9::int8 IS NULL OR created_at < $9) \
+             AND ($10::text IS NULL OR (name >= $10 AND name < $11::text) OR id = $12::uuid) \
+             ORDER BY id DESC LIMIT $13",
         )
         .bind(&filter.project)
         .bind(&filter.domain)
         .bind(&phases)
         .bind(page_after_execution(page)?)
+        .bind(bounds.target_kind)
+        .bind(&bounds.target_from)
+        .bind(&bounds.target_to)
+        .bind(filter.created_after)
+        .bind(filter.created_before)
+        .bind(&bounds.name_from)
+        .bind(&bounds.name_to)
+        .bind(bounds.search_id)
         .bind(page_limit(page))
         .fetch_all(conn)
         .await?;

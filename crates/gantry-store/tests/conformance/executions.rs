@@ -96,7 +96,7 @@ pub async fn list_executions_filters_and_pages_newest_first(store: &dyn Store) {
     let filter = ExecutionFilter {
         project: Some("p".to_owned()),
         domain: Some("d".to_owned()),
-        phases: vec![],
+        ..ExecutionFilter::default()
     };
     let mut listed = Vec::new();
     let mut page = Page { after: None, limit: 2 };

@@ -96,12 +96,7 @@ fn attempt_span(id: &AttemptId, traceparent: &str, tracestate: &str) -> Span {
         otel.status_code = tracing::field::Empty,
     );
     #[cfg(feature = "otel")]
-    if !traceparent.is_empty() {
-        let tracestate = Some(tracestate).filter(|state| !state.is_empty());
-        if let Some(context) = gantry_telemetry::TraceContext::from_headers(Some(traceparent), tracestate) {
-            context.adopt(&span);
-        }
-    }
+    gantry_telemetry::adopt_headers(&span, traceparent, tracestate);
     #[cfg(not(feature = "otel"))]
     let _ = (traceparent, tracestate);
     span

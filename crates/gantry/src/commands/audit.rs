@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::client::{Connection, RpcResultExt, channel};
 use crate::render::{OutputFormat, print_json, table, timestamp};
-use gantry_text::time_text::parse_timestamp;
+use crate::time_flags::parse_time_or_ago;
 
 /// `gantry audit ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -31,30 +31,14 @@ pub struct AuditListArgs {
     #[arg(long)]
     rpc: Option<String>,
     /// Only calls at or after this time: RFC 3339 (`2026-12-01T09:00:00Z`) or a duration ago (`1h`, `30m`).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse_time_or_ago)]
     since: Option<prost_types::Timestamp>,
     /// Only calls before this time, as for --since.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse_time_or_ago)]
     until: Option<prost_types::Timestamp>,
     /// The most entries to show.
     #[arg(long, default_value_t = 50)]
     limit: u32,
-}
-
-/// An RFC 3339 datetime, or a duration before now.
-fn parse_time(text: &str) -> Result<prost_types::Timestamp, String> {
-    if let Ok(at) = parse_timestamp(text) {
-        return Ok(prost_types::Timestamp {
-            seconds: at.seconds,
-            nanos: at.nanos,
-        });
-    }
-    let ago = gantry_server::parse_duration(text)
-        .map_err(|_| format!("{text:?} is neither an RFC 3339 datetime nor a duration like 1h or 30m"))?;
-    let at = std::time::SystemTime::now()
-        .checked_sub(ago)
-        .ok_or_else(|| format!("{text:?} ago is before 1970"))?;
-    Ok(prost_types::Timestamp::from(at))
 }
 
 /// Runs an audit command.

@@ -13,6 +13,7 @@ use crate::render::{
     OutputFormat, error_text, execution_json, execution_phase, execution_table, executions_table, literals_json,
     print_json,
 };
+use crate::time_flags::parse_time_or_ago;
 
 /// `gantry list`.
 #[derive(Debug, clap::Args)]
@@ -22,9 +23,46 @@ pub struct ListArgs {
     phase: Vec<ExecutionPhase>,
     #[command(flatten)]
     scope: Scope,
+    /// Only executions of this target, registered in the listed project and domain: `KIND:NAME` (every version) or
+    /// `KIND:NAME@VERSION`, KIND one of task, workflow, launch-plan.
+    #[arg(long, value_parser = parse_target)]
+    target: Option<pb::ExecutionTargetFilter>,
+    /// Only executions created at or after this time: RFC 3339 (`2026-12-01T09:00:00Z`) or a duration ago (`1h`).
+    #[arg(long, value_parser = parse_time_or_ago)]
+    since: Option<prost_types::Timestamp>,
+    /// Only executions created before this time, as for --since.
+    #[arg(long, value_parser = parse_time_or_ago)]
+    until: Option<prost_types::Timestamp>,
+    /// Only executions whose name starts with this text, or the execution with this id.
+    #[arg(long)]
+    search: Option<String>,
     /// The most executions to show.
     #[arg(long, default_value_t = 20)]
     limit: u32,
+}
+
+/// `--target`: `KIND:NAME` or `KIND:NAME@VERSION` (names and versions hold no `@`).
+fn parse_target(text: &str) -> Result<pb::ExecutionTargetFilter, String> {
+    let (kind, id) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not KIND:NAME or KIND:NAME@VERSION (KIND: task, workflow, launch-plan)"))?;
+    let kind = match kind {
+        "task" => pb::ResourceType::Task,
+        "workflow" => pb::ResourceType::Workflow,
+        "launch-plan" | "launch_plan" => pb::ResourceType::LaunchPlan,
+        other => {
+            return Err(format!(
+                "{other:?} is not a kind of target: task, workflow or launch-plan"
+            ));
+        }
+    };
+    let (name, version) = id.split_once('@').unwrap_or((id, ""));
+    Ok(pb::ExecutionTargetFilter {
+        r#type: kind as i32,
+        name: name.to_owned(),
+        version: version.to_owned(),
+        ..Default::default()
+    })
 }
 
 /// `--phase`: one of the execution phases' names, which clap lists when given another.
@@ -101,6 +139,10 @@ pub async fn list(server: &Connection, output: OutputFormat, args: ListArgs) -> 
             phases: phases.clone(),
             page_size: remaining.min(1000),
             page_token,
+            target: args.target.clone(),
+            created_after: args.since,
+            created_before: args.until,
+            search: args.search.clone().unwrap_or_default(),
         };
         let page = client.list_executions(request).await.rpc("listing executions")?;
         executions.extend(page.executions);
@@ -114,15 +156,36 @@ pub async fn list(server: &Connection, output: OutputFormat, args: ListArgs) -> 
         OutputFormat::Json => print_json(&Value::Array(executions.iter().map(execution_json).collect())),
         OutputFormat::Table if executions.is_empty() => {
             let Scope { project, domain } = &args.scope;
-            let phases = if args.phase.is_empty() {
-                String::new()
-            } else {
-                let names: Vec<&str> = args.phase.iter().map(|phase| phase.as_str()).collect();
-                format!(" in phase {}", names.join(" or "))
-            };
-            errln!("no executions{phases} in {project}/{domain} (see --project and --domain)");
+            errln!(
+                "no executions{} in {project}/{domain} (see --project and --domain)",
+                filters(&args)
+            );
         }
         OutputFormat::Table => outln!("{}", executions_table(&executions)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the filters asked for, for an empty listing's sentence.
+fn filters(args: &ListArgs) -> String {
+    let mut said = String::new();
+    if !args.phase.is_empty() {
+        let names: Vec<&str> = args.phase.iter().map(|phase| phase.as_str()).collect();
+        said.push_str(&format!(" in phase {}", names.join(" or ")));
+    }
+    if let Some(target) = &args.target {
+        let version = if target.version.is_empty() {
+            String::new()
+        } else {
+            format!("@{}", target.version)
+        };
+        said.push_str(&format!(" of {}{version}", target.name));
+    }
+    if let Some(search) = &args.search {
+        said.push_str(&format!(" matching {search:?}"));
+    }
+    if args.since.is_some() || args.until.is_some() {
+        said.push_str(" created in that time range");
+    }
+    said
 }
