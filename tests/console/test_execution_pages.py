@@ -176,3 +176,14 @@ def test_an_offloaded_value_is_fetched_when_asked(page: Page, client: gantry.Cli
     value = page.locator("dl.values[aria-label=Inputs] pre.json")
     expect(value).to_contain_text("[\n    0,")
     assert '"uri"' not in value.inner_text()
+
+
+def test_a_dynamic_nodes_page_lists_its_spec_and_its_children(page: Page, server):
+    page.goto(f"/executions/{server.seed_execution}/node?id=n0")
+    expect(page.locator("h1")).to_have_text("Node n0")
+    expect(page.locator("ul.spec-nodes li")).to_have_count(10)
+    expect(page.locator("ul.spec-nodes li a").first).to_have_attribute("href", re.compile(r"node\?id=n0%2F0%2Fdn0$"))
+    expect(page.locator("ul.tree > li.node")).to_have_count(10)
+    expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text("[0,2,4,6,8,10,12,14,16,18]")
+    expect(page.locator("section#spec-graph")).to_have_count(1)
+    expect(page.locator("section#timeline")).to_have_count(1)

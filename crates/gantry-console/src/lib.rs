@@ -64,6 +64,7 @@ pub fn router(transport: Transport, config: ConsoleConfig) -> Router {
         .route("/executions/{id}/values", get(pages::execution::values))
         .route("/executions/{id}/events", get(live::events))
         .route("/executions/{id}/node", get(pages::node::page))
+        .route("/executions/{id}/node-values", get(pages::node::values))
         .route(
             "/executions/{id}/actions/{action}",
             get(pages::actions::confirm).post(pages::actions::perform),

@@ -1,6 +1,7 @@
 //! A node's page: phase, kind, target, cache status, times; inputs, outputs and error; every attempt (worker, lease,
 //! start, end, outcome); for a composite, its children (the tree's lazy levels), and for a dynamic node the list of
-//! its spec's nodes. The spec's drawing and the children's timeline go in `#spec-graph` and `#timeline`.
+//! its spec's nodes. Inputs, outputs and the spec come after the page (`node-values`), as on the execution's page.
+//! The spec's drawing and the children's timeline go in `#spec-graph` and `#timeline`.
 
 use axum::extract::{Path, Query};
 use gantry_proto::v1 as pb;
@@ -11,7 +12,7 @@ use crate::error::ConsoleError;
 use crate::format;
 use crate::grpc::Api;
 use crate::layout;
-use crate::literals;
+use crate::literals::{self, encode_query};
 use crate::pages::{execution_link, node_link, phase_badge, tree};
 
 /// How many of a spec's nodes are listed by name; the tree lists them all, a page at a time.
@@ -40,16 +41,6 @@ pub async fn page(
         .into_inner()
         .node_execution
         .ok_or_else(|| ConsoleError::Data("the server sent no node execution".to_owned()))?;
-    let data_request = pb::GetNodeExecutionDataRequest {
-        execution_id: execution_id.clone(),
-        node_id: query.id.clone(),
-        references: true,
-    };
-    let data = api
-        .admin()
-        .get_node_execution_data(api.request(data_request))
-        .await?
-        .into_inner();
     let attempts = if node.kind == pb::NodeKind::Task as i32 {
         let request = pb::ListTaskAttemptsRequest {
             execution_id: execution_id.clone(),
@@ -68,8 +59,6 @@ pub async fn page(
     } else {
         None
     };
-    let inputs = literals::decode(data.inputs.clone())?;
-    let outputs = literals::decode(data.outputs.clone())?;
     let phase = format::node_phase(node.phase);
     let body = html! {
         p { "In execution " a href=(execution_link(&execution_id)) { code { (execution_id) } } }
@@ -92,24 +81,20 @@ pub async fn page(
                 }
             }
         }
-        @if let Some(error) = data.error.as_ref().or(node.error.as_ref()) {
+        @if let Some(error) = &node.error {
             section aria-labelledby="error-title" {
                 h2 #error-title { "Error" }
                 p.error { (format::error_line(error)) }
             }
         }
-        section aria-labelledby="inputs-title" { h2 #inputs-title { "Inputs" } (literals::list("Inputs", &inputs)) }
-        section aria-labelledby="outputs-title" { h2 #outputs-title { "Outputs" } (literals::list("Outputs", &outputs)) }
+        div hx-get=(format!("/executions/{execution_id}/node-values?id={}", encode_query(&node.node_id)))
+            hx-trigger="load" hx-swap="outerHTML" {
+            p.muted { "Loading inputs and outputs…" }
+        }
         @if node.kind == pb::NodeKind::Task as i32 {
             section aria-labelledby="attempts-title" {
                 h2 #attempts-title { "Attempts" }
                 (attempts_table(&attempts))
-            }
-        }
-        @if node.is_dynamic_parent {
-            section aria-labelledby="spec-title" {
-                h2 #spec-title { "Dynamic spec" }
-                (spec_nodes(&execution_id, &node.node_id, &data))
             }
         }
         section #spec-graph aria-label="Spec graph" {}
@@ -126,6 +111,38 @@ pub async fn page(
         }
     };
     Ok(layout::page(&format!("Node {}", format::local_id(&node.node_id)), body))
+}
+
+/// `GET /executions/{id}/node-values?id=...`: a node's inputs, outputs and, for a dynamic node, its spec's nodes,
+/// fetched after the page so that a large value (a 100,000-element list) never holds the page back.
+pub async fn values(
+    api: Api,
+    Path(execution_id): Path<String>,
+    Query(query): Query<NodeQuery>,
+) -> Result<Markup, ConsoleError> {
+    let request = pb::GetNodeExecutionDataRequest {
+        execution_id: execution_id.clone(),
+        node_id: query.id.clone(),
+        references: true,
+    };
+    let data = api
+        .admin()
+        .get_node_execution_data(api.request(request))
+        .await?
+        .into_inner();
+    let inputs = literals::decode(data.inputs.clone())?;
+    let outputs = literals::decode(data.outputs.clone())?;
+    let is_dynamic = data.dynamic_spec.is_some() || data.dynamic_spec_reference.is_some();
+    Ok(html! {
+        section aria-labelledby="inputs-title" { h2 #inputs-title { "Inputs" } (literals::list("Inputs", &inputs)) }
+        section aria-labelledby="outputs-title" { h2 #outputs-title { "Outputs" } (literals::list("Outputs", &outputs)) }
+        @if is_dynamic {
+            section aria-labelledby="spec-title" {
+                h2 #spec-title { "Dynamic spec" }
+                (spec_nodes(&execution_id, &query.id, &data))
+            }
+        }
+    })
 }
 
 fn attempts_table(attempts: &[pb::TaskAttempt]) -> Markup {
@@ -174,8 +191,6 @@ fn spec_nodes(execution_id: &str, node_id: &str, data: &pb::GetNodeExecutionData
             }
         } @else if let Some(reference) = &data.dynamic_spec_reference {
             p { "The spec is large (" (reference.size_bytes) " bytes) and not shown; every child is in the tree below." }
-        } @else {
-            p.muted { "No spec accepted yet." }
         }
     }
 }
