@@ -37,7 +37,7 @@ pub async fn events(
 }
 
 /// Reads the watch into a tally and sends what changed every tick, until the execution is final, the stream ends
-/// or the browser goes away.
+/// or the browser goes away (noticed at once, even while nothing changes).
 async fn forward(
     mut stream: tonic::Streaming<pb::WatchExecutionResponse>,
     sender: mpsc::Sender<Result<Event, Infallible>>,
@@ -64,6 +64,8 @@ async fn forward(
                     return;
                 }
             }
+            // The browser went away while nothing changed: drop the watch and free its slot now.
+            _ = sender.closed() => return,
         }
     }
     // A watch that ended before the execution did (the server stopping, a lost slot) just ends: the browser's
