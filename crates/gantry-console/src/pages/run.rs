@@ -1,7 +1,7 @@
-//! A registered task's, workflow's or launch plan's page: its typed interface, and a run form generated from it
-//! (`run_form.rs`). The browser checks what HTML attributes can (required, numbers, JSON text areas through
-//! `console.js`); the console checks every field again with the shared JSON conversion and shows each error beside
-//! its field; the server checks once more. A run creates the execution and leads to its page.
+//! A registered task's, workflow's or launch plan's page: its typed interface (and a workflow's graph, drawn after the
+//! page by `drawings.rs`), and a run form generated from it (`run_form.rs`). The browser checks what HTML attributes
+//! can (required, numbers, JSON text areas through `console.js`); the console checks every field again with the
+//! shared JSON conversion and shows each error beside its field; the server checks once more. A run creates the execution and leads to its page.
 
 use std::collections::BTreeSet;
 
@@ -17,6 +17,7 @@ use crate::error::{ConsoleError, status_line};
 use crate::grpc::Api;
 use crate::layout;
 use crate::literals;
+use crate::pages::drawings;
 use crate::run_form::{self, Field, FieldError, Widget};
 use crate::session;
 use gantry_text::types::format_type;
@@ -237,6 +238,9 @@ fn render(runnable: &Runnable, fields: &[Field], errors: &[FieldError], refused:
                     }
                 }
             }
+        }
+        @if runnable.kind == Kind::Workflow {
+            (drawings::placeholder("workflow-graph", "Graph", &format!("{}/graph", runnable.url()), "Drawing the workflow…"))
         }
         section aria-labelledby="run-title" {
             h2 #run-title { "Run" }
