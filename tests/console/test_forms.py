@@ -184,7 +184,7 @@ def promise(node_id: str, output: str) -> workflow_pb2.BindingData:
     return workflow_pb2.BindingData(promise=workflow_pb2.Promise(node_id=node_id, output=output))
 
 
-def test_a_registered_workflows_page_draws_its_graph(page: Page, client):
+def test_a_registered_workflows_page_draws_its_graph(page: Page, client, shots_dir):
     """`quadruple(x)`: other_task twice in a row, and the launch plan `double` beside the second."""
     integer = literal_type(int)
     other_task = identifier("demo", "dev", "other_task", "1")
@@ -210,5 +210,6 @@ def test_a_registered_workflows_page_draws_its_graph(page: Page, client):
     expect(graph.locator("a.node")).to_have_count(3)
     expect(graph.locator("path.edge")).to_have_count(2)
     expect(graph.locator("a.node.phase-launchplan")).to_have_attribute("href", "/launch-plans/demo/dev/double/1")
+    page.screenshot(path=str(shots_dir / "workflow-graph.png"), full_page=True)
     graph.locator("a.node.phase-task").first.click()
     expect(page.locator("h1")).to_have_text("Task other_task")
