@@ -173,3 +173,25 @@ fn started_children_become_runs_and_running_ones_stay_open() {
     assert_eq!(runs[1].end_ms, None);
     assert_eq!(runs[1].phase, "running");
 }
+
+#[test]
+fn a_large_spec_is_drawn_as_one_box_per_target_linking_to_its_first_child() {
+    let spec = pb::DynamicJobSpec {
+        nodes: (0..1_000)
+            .map(|i| task_node(&format!("dn{i}"), "other_task", Vec::new()))
+            .collect(),
+        ..Default::default()
+    };
+    let phases = HashMap::from([("dn0".to_owned(), "succeeded".to_owned())]);
+    let graph = spec_graph(&spec, &phases, |local| format!("/n/{local}"));
+    let options = gantry_diagram::DagOptions {
+        embed_style: false,
+        ..Default::default()
+    };
+    let svg = gantry_diagram::render_dag(&graph, &options).expect("a spec's graph draws");
+    assert_eq!(svg.matches("<a ").count(), 1, "{svg}");
+    assert!(svg.contains(r#"href="/n/dn0""#), "{svg}");
+    assert!(svg.contains("1,000 × task other_task@1"), "{svg}");
+    assert!(svg.contains("999 unknown, 1 succeeded"), "{svg}");
+    assert!(svg.contains("drawn as 1 group)"), "{svg}");
+}

@@ -10,7 +10,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query};
-use gantry_diagram::{DagOptions, GanttOptions, render_dag, render_gantt};
+use gantry_diagram::{DagOptions, GanttOptions, count, render_dag, render_gantt};
 use gantry_proto::v1 as pb;
 use maud::{Markup, PreEscaped, html};
 use prost::Message;
@@ -113,7 +113,7 @@ async fn draw_spec(api: &Api, execution_id: &str, node_id: &str) -> Result<Marku
     let unknown = spec.nodes.len().saturating_sub(phases.len());
     let notes = html! {
         @if unknown > 0 {
-            p.muted { "Phases come from the first " (tree::PAGE_SIZE) " children; the other " (unknown) " are drawn as unknown." }
+            p.muted { "Phases come from the first " (tree::PAGE_SIZE) " children; the other " (count(unknown)) " are drawn as unknown." }
         }
     };
     Ok(drawn(id, title, Some(svg), notes))
@@ -169,7 +169,7 @@ async fn draw_timeline(api: &Api, execution_id: &str, node_id: &str) -> Result<M
             p.muted { "No child has started yet." }
         }
         @if token.is_some() {
-            p.muted { "Drawn from the first " (children.len()) " children; every child is in the tree below." }
+            p.muted { "Drawn from the first " (count(children.len())) " children; every child is in the tree below." }
         }
     };
     Ok(drawn("timeline", "Timeline", svg, notes))
