@@ -219,3 +219,20 @@ def test_a_dynamic_nodes_page_draws_its_spec_and_its_childrens_timeline(page: Pa
     page.set_viewport_size({"width": 1280, "height": 900})
     nodes.nth(4).click()
     expect(page.locator("h1")).to_have_text("Node dn4")
+
+
+def test_a_running_dynamic_nodes_drawings_follow_its_children_live(page: Page, client: gantry.Client, py_worker):
+    execution = client.run(console_tasks.naps, count=5, seconds=5)
+    wait_for_children(execution, "n0")
+    page.goto(f"/executions/{execution.id}/node?id=n0")
+    page.evaluate("window.__notReloaded = true")
+    graph = page.locator("section#spec-graph [data-live-phases] svg.gantry-dag")
+    expect(graph.locator("a.node")).to_have_count(5)
+    # Drawn while the children nap, then recoloured from the live view as each succeeds.
+    assert graph.locator("a.node.phase-succeeded").count() < 5
+    expect(graph.locator("a.node.phase-succeeded")).to_have_count(5, timeout=60_000)
+    expect(graph.locator("a.node title")).to_have_text([re.compile(r"^\w+: succeeded")] * 5)
+    timeline = page.locator("section#timeline [data-live-phases] svg.gantry-gantt")
+    expect(timeline).to_be_visible()
+    expect(timeline.locator("a.run:not(.phase-succeeded)")).to_have_count(0)
+    assert page.evaluate("window.__notReloaded") is True

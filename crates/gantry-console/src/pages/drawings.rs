@@ -42,13 +42,14 @@ pub fn placeholder(id: &str, title: &str, url: &str, waiting: &str) -> Markup {
 }
 
 /// A drawing's section once drawn: the SVG in a box that scrolls sideways (and by keyboard) rather than widening the
-/// page, then notes.
-fn drawn(id: &str, title: &str, svg: Option<String>, notes: Markup) -> Markup {
+/// page, then notes. A `live` drawing's boxes and bars each stand for the node their link names, so the page's live
+/// view (`console.js`) recolours them as those nodes' phases change; a summary's boxes stand for many and are not live.
+fn drawn(id: &str, title: &str, svg: Option<String>, live: bool, notes: Markup) -> Markup {
     html! {
         section id=(id) aria-labelledby=(format!("{id}-title")) {
             h2 id=(format!("{id}-title")) { (title) }
             @if let Some(svg) = svg {
-                div.drawing tabindex="0" role="region" aria-label=(title) { (PreEscaped(svg)) }
+                div.drawing tabindex="0" role="region" aria-label=(title) data-live-phases[live] { (PreEscaped(svg)) }
             }
             (notes)
         }
@@ -57,7 +58,15 @@ fn drawn(id: &str, title: &str, svg: Option<String>, notes: Markup) -> Markup {
 
 /// The section with what went wrong, so that a failed drawing does not look like one still loading.
 fn failed(id: &str, title: &str, result: Result<Markup, ConsoleError>) -> Markup {
-    result.unwrap_or_else(|error| drawn(id, title, None, html! { p.error role="alert" { (error.message()) } }))
+    result.unwrap_or_else(|error| {
+        drawn(
+            id,
+            title,
+            None,
+            false,
+            html! { p.error role="alert" { (error.message()) } },
+        )
+    })
 }
 
 /// `GET /executions/{id}/node-graph?id=...`: a dynamic node's accepted spec drawn as a graph.
@@ -86,13 +95,14 @@ async fn draw_spec(api: &Api, execution_id: &str, node_id: &str) -> Result<Marku
         (None, Some(reference)) if reference.size_bytes <= SPEC_DRAW_BYTES => read_spec(api, reference.uri).await?,
         (None, Some(reference)) => {
             let note = html! { p.muted { "The spec is too large to draw (" (reference.size_bytes) " bytes); every child is in the tree below." } };
-            return Ok(drawn(id, title, None, note));
+            return Ok(drawn(id, title, None, false, note));
         }
         (None, None) => {
             return Ok(drawn(
                 id,
                 title,
                 None,
+                false,
                 html! { p.muted { "No spec was accepted yet." } },
             ));
         }
@@ -116,7 +126,9 @@ async fn draw_spec(api: &Api, execution_id: &str, node_id: &str) -> Result<Marku
             p.muted { "Phases come from the first " (tree::PAGE_SIZE) " children; the other " (count(unknown)) " are drawn as unknown." }
         }
     };
-    Ok(drawn(id, title, Some(svg), notes))
+    // Within both limits no box is a summary's.
+    let live = spec.nodes.len() <= options.limits.nodes.min(options.limits.layer_width);
+    Ok(drawn(id, title, Some(svg), live, notes))
 }
 
 /// An offloaded spec, read through `ReadOffloaded` and decoded.
@@ -172,7 +184,7 @@ async fn draw_timeline(api: &Api, execution_id: &str, node_id: &str) -> Result<M
             p.muted { "Drawn from the first " (count(children.len())) " children; every child is in the tree below." }
         }
     };
-    Ok(drawn("timeline", "Timeline", svg, notes))
+    Ok(drawn("timeline", "Timeline", svg, true, notes))
 }
 
 /// A workflow's identifier, from its page's path.
@@ -208,5 +220,5 @@ async fn draw_workflow(api: &Api, id: pb::Identifier) -> Result<Markup, ConsoleE
     };
     let svg = render_dag(&graph, &options).map_err(|error| ConsoleError::Data(format!("the workflow: {error}")))?;
     let notes = html! { p.muted { (template.nodes.len()) " nodes; each links to what it runs." } };
-    Ok(drawn("workflow-graph", "Graph", Some(svg), notes))
+    Ok(drawn("workflow-graph", "Graph", Some(svg), false, notes))
 }
