@@ -185,7 +185,8 @@ def promise(node_id: str, output: str) -> workflow_pb2.BindingData:
 
 
 def test_a_registered_workflows_page_draws_its_graph(page: Page, client, shots_dir):
-    """`quadruple(x)`: other_task twice in a row, and the launch plan `double` beside the second."""
+    """`quadruple(x)`: other_task twice in a row, and the launch plan `double` beside the second; a launch plan of it
+    draws it too."""
     integer = literal_type(int)
     other_task = identifier("demo", "dev", "other_task", "1")
     first = workflow_pb2.Node(id="first", task=other_task,
@@ -194,7 +195,7 @@ def test_a_registered_workflows_page_draws_its_graph(page: Page, client, shots_d
                                inputs=[workflow_pb2.Binding(var="index", binding=promise("first", "other_task_out"))])
     beside = workflow_pb2.Node(id="beside", launch_plan=identifier("demo", "dev", "double", "1"),
                                inputs=[workflow_pb2.Binding(var="index", binding=promise("first", "other_task_out"))])
-    client.register_workflow(workflow_pb2.WorkflowTemplate(
+    workflow = client.register_workflow(workflow_pb2.WorkflowTemplate(
         id=identifier("demo", "dev", "quadruple", "1"),
         interface=interface_pb2.TypedInterface(
             inputs=[interface_pb2.Variable(name="x", type=integer)],
@@ -213,3 +214,9 @@ def test_a_registered_workflows_page_draws_its_graph(page: Page, client, shots_d
     page.screenshot(path=str(shots_dir / "workflow-graph.png"), full_page=True)
     graph.locator("a.node.phase-task").first.click()
     expect(page.locator("h1")).to_have_text("Task other_task")
+
+    # A launch plan of the workflow draws it too.
+    client.register_launch_plan(workflow, "quadruple_plan", default_inputs={"x": 1})
+    page.goto("/launch-plans/demo/dev/quadruple_plan/1")
+    graph = page.locator("section#workflow-graph:not([aria-busy]) svg.gantry-dag")
+    expect(graph.locator("a.node")).to_have_count(3)

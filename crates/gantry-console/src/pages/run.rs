@@ -61,6 +61,8 @@ struct Runnable {
     fixed: LiteralMap,
     /// A launch plan's target.
     target: Option<pb::Identifier>,
+    /// The workflow drawn on the page: a workflow's own id, a launch plan's target when it is a workflow.
+    drawn_workflow: Option<pb::Identifier>,
 }
 
 impl Runnable {
@@ -128,10 +130,14 @@ async fn load(api: &Api, (kind, project, domain, name, version): PathParts) -> R
         defaults: LiteralMap::new(),
         fixed: LiteralMap::new(),
         target: None,
+        drawn_workflow: None,
     };
     match kind {
         Kind::Task => runnable.interface = task_interface(api, id).await?,
-        Kind::Workflow => runnable.interface = workflow_interface(api, id).await?,
+        Kind::Workflow => {
+            runnable.interface = workflow_interface(api, id.clone()).await?;
+            runnable.drawn_workflow = Some(id);
+        }
         Kind::LaunchPlan => {
             let request = pb::GetLaunchPlanRequest { id: Some(id) };
             let plan = api
@@ -143,6 +149,7 @@ async fn load(api: &Api, (kind, project, domain, name, version): PathParts) -> R
                 .unwrap_or_default();
             let target = plan.target.clone().unwrap_or_default();
             runnable.interface = if plan.target_type == pb::ResourceType::Workflow as i32 {
+                runnable.drawn_workflow = Some(target.clone());
                 workflow_interface(api, target.clone()).await?
             } else {
                 task_interface(api, target.clone()).await?
@@ -239,8 +246,10 @@ fn render(runnable: &Runnable, fields: &[Field], errors: &[FieldError], refused:
                 }
             }
         }
-        @if runnable.kind == Kind::Workflow {
-            (drawings::placeholder("workflow-graph", "Graph", &format!("{}/graph", runnable.url()), "Drawing the workflow…"))
+        @if let Some(workflow) = &runnable.drawn_workflow {
+            (drawings::placeholder("workflow-graph", "Graph",
+                &format!("/workflows/{}/{}/{}/{}/graph", workflow.project, workflow.domain, workflow.name, workflow.version),
+                "Drawing the workflow…"))
         }
         section aria-labelledby="run-title" {
             h2 #run-title { "Run" }
