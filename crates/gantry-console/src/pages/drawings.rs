@@ -94,7 +94,12 @@ async fn draw_spec(api: &Api, execution_id: &str, node_id: &str) -> Result<Marku
         (Some(spec), _) => spec,
         (None, Some(reference)) if reference.size_bytes <= SPEC_DRAW_BYTES => read_spec(api, reference.uri).await?,
         (None, Some(reference)) => {
-            let note = html! { p.muted { "The spec is too large to draw (" (reference.size_bytes) " bytes); every child is in the tree below." } };
+            let note = html! {
+                p.muted {
+                    "The spec is too large to draw (" (count(reference.size_bytes.try_into().unwrap_or(usize::MAX)))
+                    " bytes); every child is in the tree below."
+                }
+            };
             return Ok(drawn(id, title, None, false, note));
         }
         (None, None) => {
@@ -123,7 +128,10 @@ async fn draw_spec(api: &Api, execution_id: &str, node_id: &str) -> Result<Marku
     let unknown = spec.nodes.len().saturating_sub(phases.len());
     let notes = html! {
         @if unknown > 0 {
-            p.muted { "Phases come from the first " (tree::PAGE_SIZE) " children; the other " (count(unknown)) " are drawn as unknown." }
+            p.muted {
+                "Phases come from the first " (tree::PAGE_SIZE) " children; the other " (count(unknown))
+                " are drawn as unknown."
+            }
         }
     };
     // Within both limits no box is a summary's.

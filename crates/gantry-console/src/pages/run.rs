@@ -1,7 +1,8 @@
-//! A registered task's, workflow's or launch plan's page: its typed interface (and a workflow's graph, drawn after the
-//! page by `drawings.rs`), and a run form generated from it (`run_form.rs`). The browser checks what HTML attributes
-//! can (required, numbers, JSON text areas through `console.js`); the console checks every field again with the
-//! shared JSON conversion and shows each error beside its field; the server checks once more. A run creates the execution and leads to its page.
+//! A registered task's, workflow's or launch plan's page: its typed interface (and a workflow's graph, drawn after
+//! the page by `drawings.rs`), and a run form generated from it (`run_form.rs`). The browser checks what HTML
+//! attributes can (required, numbers, JSON text areas through `console.js`); the console checks every field again
+//! with the shared JSON conversion and shows each error beside its field; the server checks once more. A run creates
+//! the execution and leads to its page.
 
 use std::collections::BTreeSet;
 
@@ -248,7 +249,8 @@ fn render(runnable: &Runnable, fields: &[Field], errors: &[FieldError], refused:
         }
         @if let Some(workflow) = &runnable.drawn_workflow {
             (drawings::placeholder("workflow-graph", "Graph",
-                &format!("/workflows/{}/{}/{}/{}/graph", workflow.project, workflow.domain, workflow.name, workflow.version),
+                &format!("/workflows/{}/{}/{}/{}/graph",
+                    workflow.project, workflow.domain, workflow.name, workflow.version),
                 "Drawing the workflow…"))
         }
         section aria-labelledby="run-title" {
