@@ -230,3 +230,38 @@ async fn draw_workflow(api: &Api, id: pb::Identifier) -> Result<Markup, ConsoleE
     let notes = html! { p.muted { (template.nodes.len()) " nodes; each links to what it runs." } };
     Ok(drawn("workflow-graph", "Graph", Some(svg), false, notes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_placeholder_is_busy_until_its_drawing_replaces_it() {
+        let html = placeholder("timeline", "Timeline", "/executions/e1/node-timeline?id=n0", "Drawing…").into_string();
+        assert!(html.contains(r#"aria-busy="true""#), "{html}");
+        assert!(
+            html.contains(r#"hx-get="/executions/e1/node-timeline?id=n0""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"hx-swap="outerHTML""#), "{html}");
+        let done = drawn("timeline", "Timeline", Some("<svg/>".to_owned()), true, html! {}).into_string();
+        assert!(!done.contains("aria-busy"), "{done}");
+        assert!(
+            done.contains(
+                r#"<div class="drawing" tabindex="0" role="region" aria-label="Timeline" data-live-phases><svg/></div>"#
+            ),
+            "{done}"
+        );
+    }
+
+    #[test]
+    fn a_failed_drawing_says_why_instead_of_staying_busy() {
+        let status = tonic::Status::not_found("no node n9");
+        let html = failed("spec-graph", "Spec graph", Err(ConsoleError::Rpc(status))).into_string();
+        assert!(html.contains("NOT_FOUND: no node n9"), "{html}");
+        assert!(
+            html.contains(r#"role="alert""#) && !html.contains("aria-busy"),
+            "{html}"
+        );
+    }
+}
