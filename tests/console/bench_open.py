@@ -6,7 +6,9 @@
 Starts `gantry server --examples` (binaries from target/debug, or GANTRY_BIN_DIR) on a temporary SQLite store, runs
 the seed's `generate_others` with that many children, waits for it to finish, then in Debian's headless Chromium
 times, per run: the execution page until its node tree shows, the dynamic node's expansion until its first page of
-children shows, and the next page (scrolled to) until it shows. Prints the figures; asserts nothing about time.
+children shows, and the next page (scrolled to) until it shows; then the dynamic node's own page until its summary
+shows, and until its spec graph and children's timeline, loaded after the page, have arrived. Prints the figures;
+asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -70,6 +72,17 @@ def measure(http: str, execution_id: str, runs: int) -> None:
             print(f"run {run}: execution page {1000 * (opened - began):.0f} ms, dynamic node's first 100 children "
                   f"{1000 * (expanded - opened):.0f} ms (open + expand {1000 * (expanded - began):.0f} ms), "
                   f"next 100 on scrolling {1000 * (paged - expanded):.0f} ms")
+            page.close()
+            page = browser.new_page(base_url=http)
+            began = time.monotonic()
+            page.goto(f"/executions/{execution_id}/node?id=n0")
+            expect(page.locator("#summary-title")).to_be_visible(timeout=60_000)
+            opened = time.monotonic()
+            # The drawings are loaded after the page: their sections are busy until they arrive.
+            expect(page.locator("#spec-graph[aria-busy], #timeline[aria-busy]")).to_have_count(0, timeout=60_000)
+            drawn = time.monotonic()
+            print(f"run {run}: dynamic node's page {1000 * (opened - began):.0f} ms, with its spec graph and "
+                  f"timeline {1000 * (drawn - began):.0f} ms")
             page.close()
         browser.close()
 

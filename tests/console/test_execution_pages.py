@@ -59,8 +59,9 @@ def test_seed_execution_expands_to_its_ten_children_and_their_outputs(page: Page
     children.nth(3).locator("a.name").click()
     expect(page.locator("h1")).to_have_text("Node dn3")
     expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text("6")
-    expect(page.locator("#spec-graph")).to_have_count(1)
-    expect(page.locator("#timeline")).to_have_count(1)
+    # A leaf has no spec and no children to draw.
+    expect(page.locator("#spec-graph")).to_have_count(0)
+    expect(page.locator("#timeline")).to_have_count(0)
     expect(page.locator("table.attempts tbody tr")).to_have_count(1)
     expect(page.locator("table.attempts tbody tr .phase")).to_have_text("succeeded")
     page.screenshot(path=str(shots_dir / "node.png"), full_page=True)
@@ -185,5 +186,53 @@ def test_a_dynamic_nodes_page_lists_its_spec_and_its_children(page: Page, server
     expect(page.locator("ul.spec-nodes li a").first).to_have_attribute("href", re.compile(r"node\?id=n0%2F0%2Fdn0$"))
     expect(page.locator("ul.tree > li.node")).to_have_count(10)
     expect(page.locator("dl.values[aria-label=Outputs] pre")).to_have_text("[0,2,4,6,8,10,12,14,16,18]")
-    expect(page.locator("section#spec-graph")).to_have_count(1)
-    expect(page.locator("section#timeline")).to_have_count(1)
+
+
+def test_a_dynamic_nodes_page_draws_its_spec_and_its_childrens_timeline(page: Page, server, shots_dir):
+    page.goto(f"/executions/{server.seed_execution}/node?id=n0")
+    # Drawn after the page: each section is busy until its drawing replaces it.
+    graph = page.locator("section#spec-graph:not([aria-busy]) svg.gantry-dag")
+    expect(graph).to_be_visible()
+    nodes = graph.locator("a.node")
+    expect(nodes).to_have_count(10)
+    expect(nodes.first).to_have_attribute("href", re.compile(r"node\?id=n0%2F0%2Fdn0$"))
+    expect(graph.locator("a.node.phase-succeeded")).to_have_count(10)
+    expect(graph.locator("a.node title").first).to_have_text(re.compile(r"^dn0: succeeded"))
+    timeline = page.locator("section#timeline:not([aria-busy]) svg.gantry-gantt")
+    expect(timeline).to_be_visible()
+    bars = timeline.locator("a.run.phase-succeeded rect")
+    expect(bars).to_have_count(10)
+    assert all(float(bars.nth(i).get_attribute("width")) > 0 for i in range(10))
+    page.locator("#spec-graph").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots_dir / "node-graph.png"), full_page=True)
+
+    # A 400 px wide window: the drawings scroll sideways inside their sections, the page does not.
+    page.set_viewport_size({"width": 400, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    widths = page.evaluate(
+        "[...document.querySelectorAll('#spec-graph .drawing, #timeline .drawing')]"
+        ".map(box => [box.scrollWidth, box.clientWidth])"
+    )
+    assert len(widths) == 2 and all(scroll > client for scroll, client in widths), widths
+
+    # A node of the drawing leads to that child's page.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    nodes.nth(4).click()
+    expect(page.locator("h1")).to_have_text("Node dn4")
+
+
+def test_a_running_dynamic_nodes_drawings_follow_its_children_live(page: Page, client: gantry.Client, py_worker):
+    execution = client.run(console_tasks.naps, count=5, seconds=5)
+    wait_for_children(execution, "n0")
+    page.goto(f"/executions/{execution.id}/node?id=n0")
+    page.evaluate("window.__notReloaded = true")
+    graph = page.locator("section#spec-graph [data-live-phases] svg.gantry-dag")
+    expect(graph.locator("a.node")).to_have_count(5)
+    # Drawn while the children nap, then recoloured from the live view as each succeeds.
+    assert graph.locator("a.node.phase-succeeded").count() < 5
+    expect(graph.locator("a.node.phase-succeeded")).to_have_count(5, timeout=60_000)
+    expect(graph.locator("a.node title")).to_have_text([re.compile(r"^\w+: succeeded")] * 5)
+    timeline = page.locator("section#timeline [data-live-phases] svg.gantry-gantt")
+    expect(timeline).to_be_visible()
+    expect(timeline.locator("a.run:not(.phase-succeeded)")).to_have_count(0)
+    assert page.evaluate("window.__notReloaded") is True

@@ -11,6 +11,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from conftest import binary, start_server, stop
+from gantry.task import identifier
+from gantry.types import literal_type
+from gantry.v1 import interface_pb2, workflow_pb2
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +178,45 @@ def test_the_executions_list_filters_by_id_target_and_time(page: Page, server):
     response = page.goto("/executions?created_after=yesterday")
     assert response.status == 400
     expect(page.locator(".error")).to_contain_text("not a time")
+
+
+def promise(node_id: str, output: str) -> workflow_pb2.BindingData:
+    return workflow_pb2.BindingData(promise=workflow_pb2.Promise(node_id=node_id, output=output))
+
+
+def test_a_registered_workflows_page_draws_its_graph(page: Page, client, shots_dir):
+    """`quadruple(x)`: other_task twice in a row, and the launch plan `double` beside the second; a launch plan of it
+    draws it too."""
+    integer = literal_type(int)
+    other_task = identifier("demo", "dev", "other_task", "1")
+    first = workflow_pb2.Node(id="first", task=other_task,
+                              inputs=[workflow_pb2.Binding(var="index", binding=promise("", "x"))])
+    second = workflow_pb2.Node(id="second", task=other_task,
+                               inputs=[workflow_pb2.Binding(var="index", binding=promise("first", "other_task_out"))])
+    beside = workflow_pb2.Node(id="beside", launch_plan=identifier("demo", "dev", "double", "1"),
+                               inputs=[workflow_pb2.Binding(var="index", binding=promise("first", "other_task_out"))])
+    workflow = client.register_workflow(workflow_pb2.WorkflowTemplate(
+        id=identifier("demo", "dev", "quadruple", "1"),
+        interface=interface_pb2.TypedInterface(
+            inputs=[interface_pb2.Variable(name="x", type=integer)],
+            outputs=[interface_pb2.Variable(name="out", type=integer)],
+        ),
+        nodes=[first, second, beside],
+        outputs=[workflow_pb2.Binding(var="out", binding=promise("second", "other_task_out"))],
+        failure_policy=workflow_pb2.FAILURE_POLICY_FAIL_IMMEDIATELY,
+    ))
+    page.goto("/workflows/demo/dev/quadruple/1")
+    graph = page.locator("section#workflow-graph:not([aria-busy]) svg.gantry-dag")
+    expect(graph).to_be_visible()
+    expect(graph.locator("a.node")).to_have_count(3)
+    expect(graph.locator("path.edge")).to_have_count(2)
+    expect(graph.locator("a.node.phase-launchplan")).to_have_attribute("href", "/launch-plans/demo/dev/double/1")
+    page.screenshot(path=str(shots_dir / "workflow-graph.png"), full_page=True)
+    graph.locator("a.node.phase-task").first.click()
+    expect(page.locator("h1")).to_have_text("Task other_task")
+
+    # A launch plan of the workflow draws it too.
+    client.register_launch_plan(workflow, "quadruple_plan", default_inputs={"x": 1})
+    page.goto("/launch-plans/demo/dev/quadruple_plan/1")
+    graph = page.locator("section#workflow-graph:not([aria-busy]) svg.gantry-dag")
+    expect(graph.locator("a.node")).to_have_count(3)

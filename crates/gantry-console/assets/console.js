@@ -31,6 +31,7 @@
     });
     source.addEventListener("nodes", function (event) {
       const phases = JSON.parse(event.data);
+      recolourDrawings(phases);
       document.querySelectorAll("[data-node-phase]").forEach(function (element) {
         const phase = phases[element.dataset.nodePhase];
         if (!phase) return;
@@ -51,6 +52,19 @@
       if (finished) finished.hidden = false;
     });
     window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+  // A live drawing's boxes and bars (gantry-diagram's SVG links, each to one node's page) take their nodes' new phases:
+  // the class `phase-<phase>` and the phase in the title, which reads "label: phase ...".
+  function recolourDrawings(phases) {
+    document.querySelectorAll("[data-live-phases] a[href]").forEach(function (link) {
+      const id = new URL(link.getAttribute("href"), location.href).searchParams.get("id");
+      const phase = id && phases[id];
+      if (!phase) return;
+      link.setAttribute("class", (link.classList.contains("run") ? "run" : "node") + " phase-" + phase);
+      const title = link.querySelector("title");
+      if (title) title.textContent = title.textContent.replace(/: [a-z_]+/, ": " + phase);
+    });
   }
 
   // A parent's button shows and hides its children; htmx fetches them on the first click.

@@ -75,25 +75,34 @@ fn http_status(status: &tonic::Status) -> StatusCode {
     }
 }
 
+impl ConsoleError {
+    /// What went wrong, in one line: a refused call's code and message, or the console's own reason.
+    pub fn message(&self) -> String {
+        match self {
+            ConsoleError::Rpc(status) => status_line(status),
+            ConsoleError::BadRequest(message) | ConsoleError::Data(message) => message.clone(),
+            ConsoleError::CrossOrigin => {
+                "this form was not sent from the console's own pages (its Origin header does not match)".to_owned()
+            }
+        }
+    }
+}
+
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
-        let (code, title, line, login) = match &self {
+        let line = self.message();
+        let (code, title, login) = match &self {
             ConsoleError::Rpc(status) => {
                 let title = if wants_login(status) {
                     "Not allowed"
                 } else {
                     "The server refused"
                 };
-                (http_status(status), title, status_line(status), wants_login(status))
+                (http_status(status), title, wants_login(status))
             }
-            ConsoleError::BadRequest(message) => (StatusCode::BAD_REQUEST, "Bad request", message.clone(), false),
-            ConsoleError::CrossOrigin => (
-                StatusCode::FORBIDDEN,
-                "Refused",
-                "this form was not sent from the console's own pages (its Origin header does not match)".to_owned(),
-                false,
-            ),
-            ConsoleError::Data(message) => (StatusCode::BAD_GATEWAY, "Cannot show this", message.clone(), false),
+            ConsoleError::BadRequest(_) => (StatusCode::BAD_REQUEST, "Bad request", false),
+            ConsoleError::CrossOrigin => (StatusCode::FORBIDDEN, "Refused", false),
+            ConsoleError::Data(_) => (StatusCode::BAD_GATEWAY, "Cannot show this", false),
         };
         let body = html! {
             p.error role="alert" { (line) }

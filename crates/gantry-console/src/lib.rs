@@ -1,6 +1,8 @@
 //! Gantry's operator console: HTML pages for executions (a list, each execution with its node tree at any depth,
-//! each node with its attempts), the registry (tasks, workflows, launch plans, each with a run form), and the
-//! actions (terminate, relaunch, recover), served on the server's HTTP port.
+//! each node with its attempts, a dynamic node with its spec drawn as a graph and its children on a timeline), the
+//! registry (tasks, workflows drawn as graphs, launch plans, each with a run form), and the actions (terminate,
+//! relaunch, recover), served on the server's HTTP port. The drawings are gantry-diagram's SVG (`drawings.rs` maps
+//! records onto its inputs).
 //!
 //! Pages are rendered on the server with maud and made live with htmx (vendored, `scripts/vendor-console-assets`),
 //! server-sent events from `WatchExecution`, and a small script of ours; every asset is embedded in the binary. The
@@ -11,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod assets;
+mod drawings;
 mod error;
 mod format;
 mod grpc;
@@ -65,6 +68,8 @@ pub fn router(transport: Transport, config: ConsoleConfig) -> Router {
         .route("/executions/{id}/events", get(live::events))
         .route("/executions/{id}/node", get(pages::node::page))
         .route("/executions/{id}/node-values", get(pages::node::values))
+        .route("/executions/{id}/node-graph", get(pages::drawings::spec_graph))
+        .route("/executions/{id}/node-timeline", get(pages::drawings::timeline))
         .route(
             "/executions/{id}/actions/{action}",
             get(pages::actions::confirm).post(pages::actions::perform),
@@ -75,6 +80,10 @@ pub fn router(transport: Transport, config: ConsoleConfig) -> Router {
         .route("/tasks", get(pages::registry::tasks))
         .route("/workflows", get(pages::registry::workflows))
         .route("/launch-plans", get(pages::registry::launch_plans))
+        .route(
+            "/workflows/{project}/{domain}/{name}/{version}/graph",
+            get(pages::drawings::workflow_graph),
+        )
         .route(
             "/{kind}/{project}/{domain}/{name}/{version}",
             get(pages::run::page).post(pages::run::submit),

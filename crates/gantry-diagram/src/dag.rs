@@ -47,11 +47,13 @@ pub fn render_dag(graph: &Graph, options: &DagOptions) -> Result<String, GraphEr
     let summary = summarise(graph, options.limits)?;
     let placed = layout(&summary.graph, &options.layout)?;
     let label = if summary.is_summarised() {
+        let boxes = summary.graph.nodes.len();
         format!(
-            "{} ({} nodes, drawn as {} groups)",
+            "{} ({} nodes, drawn as {} group{})",
             options.label,
             count(summary.input_nodes),
-            count(summary.graph.nodes.len())
+            count(boxes),
+            if boxes == 1 { "" } else { "s" }
         )
     } else {
         options.label.clone()

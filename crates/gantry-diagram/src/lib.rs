@@ -27,4 +27,4 @@ pub use gantt::{GANTT_CLASS, GanttOptions, Run, render_gantt};
 pub use graph::{Edge, Graph, GraphError, Node};
 pub use layout::{EdgePath, Layout, LayoutOptions, Point, layout};
 pub use summary::{DEFAULT_LAYER_WIDTH, DEFAULT_NODE_LIMIT, Limits, Summary, summarise};
-pub use svg::{escape, safe_href};
+pub use svg::{count, escape, safe_href};

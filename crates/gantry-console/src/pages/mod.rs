@@ -2,6 +2,7 @@
 //! renders. Nothing here decides anything the server decides.
 
 pub mod actions;
+pub mod drawings;
 pub mod execution;
 pub mod executions;
 pub mod login;

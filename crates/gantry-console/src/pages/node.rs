@@ -1,7 +1,8 @@
 //! A node's page: phase, kind, target, cache status, times; inputs, outputs and error; every attempt (worker, lease,
 //! start, end, outcome); for a composite, its children (the tree's lazy levels), and for a dynamic node the list of
 //! its spec's nodes. Inputs, outputs and the spec come after the page (`node-values`), as on the execution's page.
-//! The spec's drawing and the children's timeline go in `#spec-graph` and `#timeline`.
+//! A dynamic node's spec drawn as a graph (`#spec-graph`) and a parent's children on a timeline (`#timeline`) come
+//! after the page too (`drawings.rs`).
 
 use axum::extract::{Path, Query};
 use gantry_proto::v1 as pb;
@@ -13,7 +14,7 @@ use crate::format;
 use crate::grpc::Api;
 use crate::layout;
 use crate::literals::{self, encode_query};
-use crate::pages::{execution_link, node_link, phase_badge, tree};
+use crate::pages::{drawings, execution_link, node_link, phase_badge, tree};
 
 /// How many of a spec's nodes are listed by name; the tree lists them all, a page at a time.
 const SPEC_NODES_LISTED: usize = 200;
@@ -21,7 +22,7 @@ const SPEC_NODES_LISTED: usize = 200;
 /// The node's scoped id.
 #[derive(Debug, Deserialize)]
 pub struct NodeQuery {
-    id: String,
+    pub(crate) id: String,
 }
 
 /// `GET /executions/{id}/node?id=...`.
@@ -94,11 +95,20 @@ pub async fn page(
         @if node.kind == pb::NodeKind::Task as i32 {
             section aria-labelledby="attempts-title" {
                 h2 #attempts-title { "Attempts" }
-                (attempts_table(&attempts))
+                // Scrolls sideways in a narrow window rather than widening the page.
+                div.scroll { (attempts_table(&attempts)) }
             }
         }
-        section #spec-graph aria-label="Spec graph" {}
-        section #timeline aria-label="Timeline of the children's runs" {}
+        @if node.is_dynamic_parent {
+            (drawings::placeholder("spec-graph", "Spec graph",
+                &format!("/executions/{execution_id}/node-graph?id={}", encode_query(&node.node_id)),
+                "Drawing the accepted spec…"))
+        }
+        @if node.is_parent {
+            (drawings::placeholder("timeline", "Timeline",
+                &format!("/executions/{execution_id}/node-timeline?id={}", encode_query(&node.node_id)),
+                "Drawing the children's runs…"))
+        }
         @if let Some(children) = &children {
             section aria-labelledby="children-title" {
                 h2 #children-title { "Children" }

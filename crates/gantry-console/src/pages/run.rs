@@ -1,7 +1,8 @@
-//! A registered task's, workflow's or launch plan's page: its typed interface, and a run form generated from it
-//! (`run_form.rs`). The browser checks what HTML attributes can (required, numbers, JSON text areas through
-//! `console.js`); the console checks every field again with the shared JSON conversion and shows each error beside
-//! its field; the server checks once more. A run creates the execution and leads to its page.
+//! A registered task's, workflow's or launch plan's page: its typed interface (and a workflow's graph, drawn after
+//! the page by `drawings.rs`), and a run form generated from it (`run_form.rs`). The browser checks what HTML
+//! attributes can (required, numbers, JSON text areas through `console.js`); the console checks every field again
+//! with the shared JSON conversion and shows each error beside its field; the server checks once more. A run creates
+//! the execution and leads to its page.
 
 use std::collections::BTreeSet;
 
@@ -17,6 +18,7 @@ use crate::error::{ConsoleError, status_line};
 use crate::grpc::Api;
 use crate::layout;
 use crate::literals;
+use crate::pages::drawings;
 use crate::run_form::{self, Field, FieldError, Widget};
 use crate::session;
 use gantry_text::types::format_type;
@@ -60,6 +62,8 @@ struct Runnable {
     fixed: LiteralMap,
     /// A launch plan's target.
     target: Option<pb::Identifier>,
+    /// The workflow drawn on the page: a workflow's own id, a launch plan's target when it is a workflow.
+    drawn_workflow: Option<pb::Identifier>,
 }
 
 impl Runnable {
@@ -127,10 +131,14 @@ async fn load(api: &Api, (kind, project, domain, name, version): PathParts) -> R
         defaults: LiteralMap::new(),
         fixed: LiteralMap::new(),
         target: None,
+        drawn_workflow: None,
     };
     match kind {
         Kind::Task => runnable.interface = task_interface(api, id).await?,
-        Kind::Workflow => runnable.interface = workflow_interface(api, id).await?,
+        Kind::Workflow => {
+            runnable.interface = workflow_interface(api, id.clone()).await?;
+            runnable.drawn_workflow = Some(id);
+        }
         Kind::LaunchPlan => {
             let request = pb::GetLaunchPlanRequest { id: Some(id) };
             let plan = api
@@ -142,6 +150,7 @@ async fn load(api: &Api, (kind, project, domain, name, version): PathParts) -> R
                 .unwrap_or_default();
             let target = plan.target.clone().unwrap_or_default();
             runnable.interface = if plan.target_type == pb::ResourceType::Workflow as i32 {
+                runnable.drawn_workflow = Some(target.clone());
                 workflow_interface(api, target.clone()).await?
             } else {
                 task_interface(api, target.clone()).await?
@@ -237,6 +246,12 @@ fn render(runnable: &Runnable, fields: &[Field], errors: &[FieldError], refused:
                     }
                 }
             }
+        }
+        @if let Some(workflow) = &runnable.drawn_workflow {
+            (drawings::placeholder("workflow-graph", "Graph",
+                &format!("/workflows/{}/{}/{}/{}/graph",
+                    workflow.project, workflow.domain, workflow.name, workflow.version),
+                "Drawing the workflow…"))
         }
         section aria-labelledby="run-title" {
             h2 #run-title { "Run" }
