@@ -93,3 +93,81 @@ async fn console_calls_are_authenticated_and_audited_like_any_clients() {
     assert_eq!(status, 403);
     auth.server.stop().await;
 }
+
+/// The events of a server-sent event stream's text, `(event, data)` in order (chunk-size lines of the HTTP/1.1
+/// body, which hold neither field, are skipped).
+fn sse_events(text: &str) -> Vec<(String, String)> {
+    let mut events = Vec::new();
+    let mut event = None;
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("event: ") {
+            event = Some(name.trim().to_owned());
+        } else if let (Some(data), Some(name)) = (line.strip_prefix("data: "), event.take()) {
+            events.push((name, data.trim().to_owned()));
+        }
+    }
+    events
+}
+
+/// An execution page's live view when the server's watch falls behind a fan-out's burst of changes (a watch buffer of
+/// 4 changes, so it falls behind at once): the console watches again with a snapshot, and the last counters it sends
+/// are the execution's true totals, every node done.
+#[tokio::test]
+async fn live_counters_end_at_the_true_totals_when_the_watch_falls_behind() {
+    let server = gantry_tests::TestServer::start_with(Backend::Sqlite, |config| {
+        config.http_listen = Some("127.0.0.1:0".parse().expect("address"));
+        config.watch_buffer = 4;
+    })
+    .await;
+    let addr = server.server.http_addr().expect("the HTTP port");
+    let mut admin = server.admin().await;
+    for task in gantry_tests::raw_worker::task_templates() {
+        gantry_tests::client::register_task(&mut admin, task).await;
+    }
+    let inputs =
+        gantry_core::model::LiteralMap::from([("tasks_count".to_owned(), gantry_core::model::Literal::Integer(300))]);
+    let target = gantry_tests::client::task_target(gantry_tests::raw_worker::id("generate_others"));
+    let execution = gantry_tests::client::create(&mut admin, target, inputs, |_| {}).await;
+
+    // The live view opens before any worker runs, so that the whole fan-out happens while it watches.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET /executions/{}/events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
+        execution.id
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut received = Vec::new();
+    while !String::from_utf8_lossy(&received).contains("event: counters") {
+        let mut chunk = [0u8; 4096];
+        let read = stream.read(&mut chunk).await.expect("read the first events");
+        assert!(read > 0, "the stream ended before its first counters");
+        received.extend_from_slice(&chunk[..read]);
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(gantry_tests::raw_worker::run(server.worker().await, "raw", 64, stopped));
+    stream
+        .read_to_end(&mut received)
+        .await
+        .expect("read until the stream ends");
+    let _ = stop.send(true);
+    let _ = worker.await;
+
+    let text = String::from_utf8_lossy(&received);
+    let events = sse_events(&text);
+    assert_eq!(
+        events.last().map(|(name, data)| (name.as_str(), data.as_str())),
+        Some(("done", "succeeded")),
+        "{text}"
+    );
+    let (_, last_counters) = events
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "counters")
+        .expect("counters were sent");
+    let counters: serde_json::Value = serde_json::from_str(last_counters).expect("counters are JSON");
+    assert_eq!(counters["phase"], "succeeded", "{counters}");
+    assert_eq!(counters["total"], 301, "the generator and its 300 children: {counters}");
+    assert_eq!(counters["succeeded"], 301, "{counters}");
+    assert_eq!(counters["done"], 301, "{counters}");
+    server.stop().await;
+}

@@ -49,10 +49,13 @@ impl Tally {
                 self.execution_phase = Some(execution.phase);
                 self.dirty = true;
             }
+            // A phase the tally already holds (a snapshot taken again after the watch fell behind) is no change.
             Some(pb::phase_change::Change::Node(node)) => {
-                self.nodes.insert(node.node_id.clone(), node.phase);
-                self.changed.insert(node.node_id, node.phase);
-                self.dirty = true;
+                if self.nodes.get(&node.node_id) != Some(&node.phase) {
+                    self.nodes.insert(node.node_id.clone(), node.phase);
+                    self.changed.insert(node.node_id, node.phase);
+                    self.dirty = true;
+                }
             }
             Some(pb::phase_change::Change::Attempt(_)) | None => {}
         }
@@ -66,6 +69,13 @@ impl Tally {
     /// Whether the execution reached a final phase.
     pub fn finished(&self) -> bool {
         self.execution_phase.is_some_and(format::execution_is_terminal)
+    }
+
+    /// Whether some node is known only in a phase that is not final (once the execution is final, a sign of
+    /// changes missed).
+    pub fn unfinished_nodes(&self) -> bool {
+        let counters = self.counters();
+        counters.done < counters.total
     }
 
     /// Counts the nodes by phase.
@@ -174,5 +184,21 @@ mod tests {
         assert!(!tally.dirty());
         assert!(tally.take().is_empty());
         assert_eq!(tally.counters().aborted, 1);
+    }
+
+    #[test]
+    fn a_snapshot_taken_again_sends_on_only_the_phases_that_differ() {
+        let mut tally = Tally::default();
+        tally.apply(node("a", pb::NodePhase::Succeeded));
+        tally.apply(node("b", pb::NodePhase::Running));
+        tally.take();
+        // The watch fell behind and missed b's end; the new snapshot holds both nodes.
+        tally.apply(node("a", pb::NodePhase::Succeeded));
+        tally.apply(node("b", pb::NodePhase::Succeeded));
+        let sent = tally.take();
+        assert_eq!(sent.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(tally.counters().succeeded, 2);
+        tally.apply(node("b", pb::NodePhase::Succeeded));
+        assert!(!tally.dirty());
     }
 }
