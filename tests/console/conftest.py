@@ -177,6 +177,10 @@ def browser():
 def page(browser, server):
     context = browser.new_context(base_url=server.http, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(30_000)
+    # Assertions wait as long as actions: on a loaded machine a debug server's page can take more than the default 5 s.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
     page = context.new_page()
     yield page
     context.close()
