@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::FromRequestParts;
+use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use http::request::Parts;
 use tower::util::BoxCloneSyncService;
@@ -102,6 +103,39 @@ impl Api {
             request.metadata_mut().insert("authorization", value);
         }
         request
+    }
+
+    /// One node execution (`GetNodeExecution`).
+    pub async fn node(&self, execution_id: &str, node_id: &str) -> Result<pb::NodeExecution, ConsoleError> {
+        let request = pb::GetNodeExecutionRequest {
+            execution_id: execution_id.to_owned(),
+            node_id: node_id.to_owned(),
+        };
+        self.admin()
+            .get_node_execution(self.request(request))
+            .await?
+            .into_inner()
+            .node_execution
+            .ok_or_else(|| ConsoleError::Data("the server sent no node execution".to_owned()))
+    }
+
+    /// A node's inputs, outputs and spec (`GetNodeExecutionData`), every large value and a large spec as a
+    /// reference, fetched only when asked.
+    pub async fn node_data(
+        &self,
+        execution_id: &str,
+        node_id: &str,
+    ) -> Result<pb::GetNodeExecutionDataResponse, ConsoleError> {
+        let request = pb::GetNodeExecutionDataRequest {
+            execution_id: execution_id.to_owned(),
+            node_id: node_id.to_owned(),
+            references: true,
+        };
+        Ok(self
+            .admin()
+            .get_node_execution_data(self.request(request))
+            .await?
+            .into_inner())
     }
 
     /// An API that calls with `token` instead of the session's (a login checks its token with it).

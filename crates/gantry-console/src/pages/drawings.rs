@@ -80,16 +80,7 @@ pub async fn spec_graph(api: Api, Path(execution_id): Path<String>, Query(query)
 
 async fn draw_spec(api: &Api, execution_id: &str, node_id: &str) -> Result<Markup, ConsoleError> {
     let (id, title) = ("spec-graph", "Spec graph");
-    let request = pb::GetNodeExecutionDataRequest {
-        execution_id: execution_id.to_owned(),
-        node_id: node_id.to_owned(),
-        references: true,
-    };
-    let data = api
-        .admin()
-        .get_node_execution_data(api.request(request))
-        .await?
-        .into_inner();
+    let data = api.node_data(execution_id, node_id).await?;
     let spec = match (data.dynamic_spec, data.dynamic_spec_reference) {
         (Some(spec), _) => spec,
         (None, Some(reference)) if reference.size_bytes <= SPEC_DRAW_BYTES => read_spec(api, reference.uri).await?,

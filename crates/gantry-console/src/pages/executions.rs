@@ -179,11 +179,7 @@ pub async fn page(
     api: Api,
     Query(filters): Query<ListFilters>,
 ) -> Result<Markup, ConsoleError> {
-    let response = api
-        .admin()
-        .list_executions(api.request(filters.request(&console)?))
-        .await?
-        .into_inner();
+    let response = list(&console, &api, &filters).await?;
     let body = html! {
         (filter_form(&console, &filters))
         table.executions {
@@ -213,12 +209,14 @@ pub async fn rows(
     api: Api,
     Query(filters): Query<ListFilters>,
 ) -> Result<Markup, ConsoleError> {
-    let response = api
-        .admin()
-        .list_executions(api.request(filters.request(&console)?))
-        .await?
-        .into_inner();
+    let response = list(&console, &api, &filters).await?;
     Ok(rows_body(&console, &filters, &response.executions))
+}
+
+/// One page of the executions the filters select.
+async fn list(console: &Console, api: &Api, filters: &ListFilters) -> Result<pb::ListExecutionsResponse, ConsoleError> {
+    let request = api.request(filters.request(console)?);
+    Ok(api.admin().list_executions(request).await?.into_inner())
 }
 
 fn filter_form(console: &Console, filters: &ListFilters) -> Markup {

@@ -31,17 +31,7 @@ pub async fn page(
     Path(execution_id): Path<String>,
     Query(query): Query<NodeQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let node_request = pb::GetNodeExecutionRequest {
-        execution_id: execution_id.clone(),
-        node_id: query.id.clone(),
-    };
-    let node = api
-        .admin()
-        .get_node_execution(api.request(node_request))
-        .await?
-        .into_inner()
-        .node_execution
-        .ok_or_else(|| ConsoleError::Data("the server sent no node execution".to_owned()))?;
+    let node = api.node(&execution_id, &query.id).await?;
     let attempts = if node.kind == pb::NodeKind::Task as i32 {
         let request = pb::ListTaskAttemptsRequest {
             execution_id: execution_id.clone(),
@@ -130,16 +120,7 @@ pub async fn values(
     Path(execution_id): Path<String>,
     Query(query): Query<NodeQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let request = pb::GetNodeExecutionDataRequest {
-        execution_id: execution_id.clone(),
-        node_id: query.id.clone(),
-        references: true,
-    };
-    let data = api
-        .admin()
-        .get_node_execution_data(api.request(request))
-        .await?
-        .into_inner();
+    let data = api.node_data(&execution_id, &query.id).await?;
     let inputs = literals::decode(data.inputs.clone())?;
     let outputs = literals::decode(data.outputs.clone())?;
     let is_dynamic = data.dynamic_spec.is_some() || data.dynamic_spec_reference.is_some();

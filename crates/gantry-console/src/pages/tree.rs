@@ -87,17 +87,7 @@ pub struct RowQuery {
 /// `GET /executions/{id}/row?node=...`: one node's list item afresh (the live view asks for it when a node on screen
 /// became a parent, so that it gets its expand button).
 pub async fn row(api: Api, Path(id): Path<String>, Query(query): Query<RowQuery>) -> Result<Markup, ConsoleError> {
-    let request = pb::GetNodeExecutionRequest {
-        execution_id: id.clone(),
-        node_id: query.node,
-    };
-    let node = api
-        .admin()
-        .get_node_execution(api.request(request))
-        .await?
-        .into_inner()
-        .node_execution
-        .ok_or_else(|| ConsoleError::Data("the server sent no node execution".to_owned()))?;
+    let node = api.node(&id, &query.node).await?;
     Ok(item(&id, &node))
 }
 
@@ -113,16 +103,7 @@ pub async fn outputs(
     Path(id): Path<String>,
     Query(query): Query<OutputsQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let request = pb::GetNodeExecutionDataRequest {
-        execution_id: id,
-        node_id: query.node,
-        references: true,
-    };
-    let data = api
-        .admin()
-        .get_node_execution_data(api.request(request))
-        .await?
-        .into_inner();
+    let data = api.node_data(&id, &query.node).await?;
     let outputs = literals::decode(data.outputs)?;
     Ok(html! { code { (literals::compact(&outputs, OUTPUTS_CHARS)) } })
 }
