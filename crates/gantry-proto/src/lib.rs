@@ -34,3 +34,47 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 pub const HEALTH_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/health_descriptor.bin"));
 
 pub use convert::ConversionError;
+
+/// gRPC's status codes' names by number, as the protos and the `grpc-status` documentation spell them (`NOT_FOUND`):
+/// the one spelling of the per-RPC metrics' labels, the audit log's outcomes and the console's messages.
+pub const STATUS_CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// A status code's name (`FAILED_PRECONDITION`), from [`STATUS_CODE_NAMES`].
+#[cfg(feature = "services")]
+pub fn code_name(code: tonic::Code) -> &'static str {
+    STATUS_CODE_NAMES.get(code as usize).copied().unwrap_or("UNKNOWN")
+}
+
+#[cfg(all(test, feature = "services"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_name() {
+        for (number, name) in STATUS_CODE_NAMES.iter().enumerate() {
+            let code = tonic::Code::from_i32(number as i32);
+            assert_eq!(code as usize, number, "{name}");
+            assert_eq!(code_name(code), *name);
+        }
+        assert_eq!(code_name(tonic::Code::FailedPrecondition), "FAILED_PRECONDITION");
+        assert_eq!(code_name(tonic::Code::Unauthenticated), "UNAUTHENTICATED");
+    }
+}

@@ -20,25 +20,7 @@ use tonic::codegen::BoxFuture;
 use tower::{Layer, Service};
 
 /// gRPC's status codes by number, as Prometheus labels.
-const CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
+const CODES: [&str; 17] = gantry_proto::STATUS_CODE_NAMES;
 
 /// A method's labels.
 type Labels = (&'static str, &'static str);
