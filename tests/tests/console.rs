@@ -83,14 +83,49 @@ async fn console_calls_are_authenticated_and_audited_like_any_clients() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].outcome.contains("NOT_FOUND"), "{entries:?}");
 
-    // The same form from another site is refused before any call.
+    // Any form from another site, or without an Origin, is refused before any call: every POST route, one check.
     let foreign = [
         ("Cookie", cookie.as_str()),
         ("Origin", "http://elsewhere.example"),
         ("Content-Type", "application/x-www-form-urlencoded"),
     ];
-    let (status, _) = http(addr, "POST", &path, &foreign, "reason=x").await;
-    assert_eq!(status, 403);
+    let no_origin = [
+        ("Cookie", cookie.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let everything = pb::ListAuditEntriesRequest {
+        principal: key_id.clone(),
+        page_size: 100,
+        ..Default::default()
+    };
+    let audited = audit
+        .list_audit_entries(bearer(everything.clone(), Some(&auth.admin_token)))
+        .await
+        .expect("the audit log")
+        .into_inner()
+        .entries
+        .len();
+    let run = "/tasks/demo/dev/generate_others/1".to_owned();
+    let login = "/login".to_owned();
+    let logout = "/logout".to_owned();
+    for route in [&path, &run, &login, &logout] {
+        for headers in [&foreign[..], &no_origin[..]] {
+            let (status, page) = http(addr, "POST", route, headers, "reason=x&tasks_count=1&token=x").await;
+            assert_eq!(status, 403, "POST {route}: {page}");
+            assert!(page.contains("Origin"), "POST {route}: {page}");
+        }
+    }
+    let entries = audit
+        .list_audit_entries(bearer(everything, Some(&auth.admin_token)))
+        .await
+        .expect("the audit log")
+        .into_inner()
+        .entries;
+    assert_eq!(
+        entries.len(),
+        audited,
+        "no call was made for a refused form: {entries:?}"
+    );
     auth.server.stop().await;
 }
 

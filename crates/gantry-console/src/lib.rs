@@ -88,5 +88,17 @@ pub fn router(transport: Transport, config: ConsoleConfig) -> Router {
             "/{kind}/{project}/{domain}/{name}/{version}",
             get(pages::run::page).post(pages::run::submit),
         )
+        .layer(axum::middleware::from_fn(same_origin_only))
         .with_state(state)
+}
+
+/// Every request that may change something (anything but GET and HEAD: logging in and out, runs, actions) must come
+/// from the console's own pages: its `Origin` names the host it was sent to (`session::same_origin`). One check for
+/// every route, so that no new form can forget it.
+async fn same_origin_only(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let reads = matches!(*request.method(), http::Method::GET | http::Method::HEAD);
+    if !reads && !session::same_origin(request.headers()) {
+        return axum::response::IntoResponse::into_response(error::ConsoleError::CrossOrigin);
+    }
+    next.run(request).await
 }

@@ -11,7 +11,7 @@ use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
 use gantry_core::model::{LiteralMap, TypedInterface};
 use gantry_proto::v1 as pb;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use maud::{Markup, html};
 
 use crate::error::{ConsoleError, status_line};
@@ -20,7 +20,6 @@ use crate::layout;
 use crate::literals;
 use crate::pages::drawings;
 use crate::run_form::{self, Field, FieldError, Widget};
-use crate::session;
 use gantry_text::types::format_type;
 
 /// What can be run.
@@ -173,13 +172,9 @@ pub async fn page(api: Api, Path(parts): Path<PathParts>) -> Result<Markup, Cons
 /// `POST` of the run form.
 pub async fn submit(
     api: Api,
-    headers: HeaderMap,
     Path(parts): Path<PathParts>,
     Form(submitted): Form<Vec<(String, String)>>,
 ) -> Result<Response, ConsoleError> {
-    if !session::same_origin(&headers) {
-        return Err(ConsoleError::CrossOrigin);
-    }
     let runnable = load(&api, parts).await?;
     let mut fields = runnable.fields();
     for field in &mut fields {
