@@ -1,8 +1,9 @@
 //! The plugin payload end to end: a task registered with a payload comes back byte for byte from GetTask, and the
 //! Rust SDK's handler reads exactly the registered bytes and config from its context; a template embedded in a
-//! dynamic spec (and registered nowhere) delivers its own payload to the children's worker.
+//! dynamic spec (and registered nowhere) delivers its own payload to the children's worker; a payload over the limit
+//! is refused at registration with INVALID_ARGUMENT naming `task.plugin`.
 
-use gantry_core::model::{Literal, LiteralMap, LiteralType, TaskPlugin};
+use gantry_core::model::{Literal, LiteralMap, LiteralType, MAX_PLUGIN_BYTES, TaskPlugin};
 use gantry_proto::v1 as pb;
 use gantry_tests::client;
 use gantry_tests::sdk::{RunningWorker, task_def};
@@ -114,6 +115,23 @@ async fn payloads_reach_the_handlers(backend: Backend) {
     assert_eq!(
         read.encode_to_vec(),
         pb::TaskPlugin::from(registered_plugin()).encode_to_vec()
+    );
+
+    // One byte over the limit (the custom bytes' tag and 3-byte length take 4): refused, naming the field and limit.
+    let mut oversized = pb::TaskTemplate::from(task_def("flyte_oversized").into_template());
+    let mut payload = pb::TaskPlugin::from(plugin("python-task", &[]));
+    payload.custom = vec![1; MAX_PLUGIN_BYTES + 1 - payload.encoded_len() - 4];
+    assert_eq!(payload.encoded_len(), MAX_PLUGIN_BYTES + 1);
+    oversized.plugin = Some(payload);
+    let refused = admin
+        .register_task(pb::RegisterTaskRequest { task: Some(oversized) })
+        .await
+        .expect_err("over the limit");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("task.plugin") && refused.message().contains(&MAX_PLUGIN_BYTES.to_string()),
+        "{}",
+        refused.message()
     );
 
     let worker = Worker::builder(server.endpoint.clone())
