@@ -1,11 +1,13 @@
 //! The plugin payload of a task template: stored in the registered template's bytes exactly as it came, read back
 //! identical after a restart (from the store, not a cache), and handed to the worker with each attempt, for a
-//! registered task and for a template embedded in a dynamic spec.
+//! registered task and for a template embedded in a dynamic spec; and part of the cache key, so that a new version
+//! with another payload runs instead of reading the entry the old payload's run wrote.
 
 use std::sync::Arc;
 
 use gantry_core::model::{DynamicJobSpec, Literal, TaskPlugin, TaskTemplate};
-use gantry_core::state::AttemptResult;
+use gantry_core::model::{Identifier, LiteralMap};
+use gantry_core::state::{AttemptResult, ExecutionPhase};
 use gantry_proto::v1 as pb;
 use gantry_store::ResourceKind;
 use prost::Message;
@@ -88,7 +90,65 @@ async fn a_spec_embedded_payload_reaches_the_child_worker(backend: Backend) {
     harness.finish().await;
 }
 
+/// `cached@version` with caching on (cache version "1", shared by every version) and `plugin`.
+fn cached(version: &str, plugin: Option<TaskPlugin>) -> TaskTemplate {
+    let mut task = int_task("cached", "q");
+    task.id = Identifier::new("test", "dev", "cached", version);
+    task.metadata.cache = true;
+    task.metadata.cache_version = "1".to_owned();
+    task.plugin = plugin;
+    task
+}
+
+/// Runs `task` on x = 3 and, if an attempt was claimed, completes it with y = `y`; returns whether it ran.
+async fn run_cached(harness: &Harness, task: &TaskTemplate, y: i64) -> bool {
+    harness.register(vec![Registration::Task(task.clone())]).await;
+    let execution_id = harness.run_task(task, inputs(3)).await.id;
+    let claimed = harness.claim("w", "q").await;
+    for assignment in &claimed {
+        let outputs = LiteralMap::from([("y".to_owned(), Literal::Integer(y))]);
+        let answer = harness
+            .apply_one(super::harness::complete(
+                "w",
+                assignment,
+                AttemptResult::Outputs(outputs),
+            ))
+            .await;
+        assert!(matches!(&answer, Answer::Completed(Ok(_))), "{answer:?}");
+    }
+    let execution = harness.execution(execution_id).await;
+    assert_eq!(execution.phase, ExecutionPhase::Succeeded);
+    !claimed.is_empty()
+}
+
+async fn the_payload_is_part_of_the_cache_key(backend: Backend) {
+    let harness = Harness::new(backend).await;
+    let other = TaskPlugin {
+        custom: vec![0x0a, 0x00, 0xff, 0x80, 0x7f, b'{', b']'],
+        ..flyte_plugin()
+    };
+    assert!(run_cached(&harness, &cached("1", None), 1).await, "the first run runs");
+    assert!(
+        !run_cached(&harness, &cached("2", None), 2).await,
+        "a new version without a payload hits"
+    );
+    assert!(
+        run_cached(&harness, &cached("3", Some(flyte_plugin())), 3).await,
+        "a payload changes the key"
+    );
+    assert!(
+        !run_cached(&harness, &cached("4", Some(flyte_plugin())), 4).await,
+        "the same payload hits"
+    );
+    assert!(
+        run_cached(&harness, &cached("5", Some(other)), 5).await,
+        "one custom byte changes the key"
+    );
+    harness.finish().await;
+}
+
 on_both_stores!(
     a_registered_payload_reads_back_identical_and_reaches_the_worker,
     a_spec_embedded_payload_reaches_the_child_worker,
+    the_payload_is_part_of_the_cache_key,
 );
