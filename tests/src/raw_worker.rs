@@ -29,6 +29,7 @@ pub fn template(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, Li
         },
         metadata: TaskMetadata::default(),
         container: None,
+        plugin: None,
     }
 }
 

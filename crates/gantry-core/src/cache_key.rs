@@ -1,4 +1,5 @@
-//! Cache keys: a task's outputs are memoised by (project, domain, task name, cache version, interface, inputs).
+//! Cache keys: a task's outputs are memoised by (project, domain, task name, cache version, interface, inputs, and
+//! the plugin payload when the template has one).
 //!
 //! The key is the SHA-256 of a canonical byte encoding of all of these. The encoding is unambiguous (every string and
 //! sequence is length-prefixed, every variant has its own tag byte) and independent of incidental order: interface
@@ -10,7 +11,9 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{BlobDimensionality, Literal, LiteralMap, LiteralType, StructValue, TypedInterface, Variable};
+use crate::model::{
+    BlobDimensionality, Literal, LiteralMap, LiteralType, StructValue, TaskPlugin, TypedInterface, Variable,
+};
 
 /// Written first into every key, so that keys of a future encoding never equal keys of this one.
 pub const ENCODING_VERSION: &str = "gantry-cache-key/v1";
@@ -30,6 +33,9 @@ pub struct CacheKeyInput<'a> {
     pub interface: &'a TypedInterface,
     /// The resolved inputs of the run.
     pub inputs: &'a LiteralMap,
+    /// The template's plugin payload: it changes what the worker runs, so it counts when present. Absent adds
+    /// nothing to the encoding, so templates without one keep the keys they had before payloads existed.
+    pub plugin: Option<&'a TaskPlugin>,
 }
 
 /// A cache key: 64 lowercase hex digits of a SHA-256.
@@ -56,6 +62,9 @@ pub fn cache_key(input: &CacheKeyInput<'_>) -> CacheKey {
     for (name, value) in input.inputs {
         encoder.str(name);
         encoder.literal(value);
+    }
+    if let Some(plugin) = input.plugin {
+        encoder.plugin(plugin);
     }
     CacheKey(hex::encode(encoder.0.finalize()))
 }
@@ -98,6 +107,17 @@ impl Encoder {
             value
         };
         self.u64(canonical.to_bits());
+    }
+
+    fn plugin(&mut self, plugin: &TaskPlugin) {
+        self.tag(1);
+        self.str(&plugin.task_type);
+        self.bytes(&plugin.custom);
+        self.len(plugin.config.len());
+        for (key, value) in &plugin.config {
+            self.str(key);
+            self.str(value);
+        }
     }
 
     fn variables(&mut self, variables: &[Variable]) {
@@ -288,6 +308,7 @@ mod tests {
         cache_version: String,
         interface: TypedInterface,
         inputs: LiteralMap,
+        plugin: Option<TaskPlugin>,
     }
 
     impl Parts {
@@ -299,6 +320,7 @@ mod tests {
                 cache_version: &self.cache_version,
                 interface: &self.interface,
                 inputs: &self.inputs,
+                plugin: self.plugin.as_ref(),
             })
         }
     }
@@ -321,7 +343,25 @@ mod tests {
                 ("xs".to_owned(), Literal::Collection(vec![Literal::Float(1.5)])),
             ]
             .into(),
+            plugin: None,
         }
+    }
+
+    fn plugin() -> TaskPlugin {
+        TaskPlugin {
+            task_type: "python-task".to_owned(),
+            custom: vec![0, 1, 2],
+            config: [("k".to_owned(), "v".to_owned())].into(),
+        }
+    }
+
+    /// A key computed before plugin payloads existed: a template without one must keep it.
+    #[test]
+    fn keys_without_a_plugin_are_unchanged() {
+        assert_eq!(
+            base().key().0,
+            "1b19d29f62dd064976921a623265b9e29cbbc8fdbfb933dd65975b6a7c68c3ba"
+        );
     }
 
     #[test]
@@ -362,6 +402,25 @@ mod tests {
             ("input key", |p| {
                 let value = p.inputs.remove("n").unwrap();
                 p.inputs.insert("m".to_owned(), value);
+            }),
+            ("plugin added", |p| p.plugin = Some(plugin())),
+            ("plugin type", |p| {
+                p.plugin = Some(TaskPlugin {
+                    task_type: "container_array".to_owned(),
+                    ..plugin()
+                })
+            }),
+            ("plugin custom", |p| {
+                p.plugin = Some(TaskPlugin {
+                    custom: vec![0, 1, 3],
+                    ..plugin()
+                })
+            }),
+            ("plugin config", |p| {
+                p.plugin = Some(TaskPlugin {
+                    config: [("k".to_owned(), "w".to_owned())].into(),
+                    ..plugin()
+                })
             }),
             ("union stamp", |p| {
                 let value = Literal::Union(Box::new(UnionValue {

@@ -30,6 +30,7 @@ fn task(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str, LiteralTyp
         },
         metadata: Default::default(),
         container: None,
+        plugin: None,
     }
 }
 

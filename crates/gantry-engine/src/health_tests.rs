@@ -223,6 +223,7 @@ fn task() -> Registration {
         interface: TypedInterface::default(),
         metadata: TaskMetadata::default(),
         container: None,
+        plugin: None,
     })
 }
 

@@ -109,6 +109,7 @@ both_stores!(
     audit::audit_entries_filter_and_page_newest_first,
     registry::put_resource_creates_then_is_idempotent_then_conflicts,
     registry::resource_kinds_are_separate,
+    registry::a_template_with_a_plugin_payload_reads_back_identical,
     registry::list_resources_pages_in_name_version_order,
     executions::insert_get_and_find_execution,
     executions::execution_name_conflict_keeps_transaction_usable,

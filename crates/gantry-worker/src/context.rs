@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use gantry_core::model::TaskTemplate;
+use gantry_core::model::{TaskPlugin, TaskTemplate};
 use tokio_util::sync::CancellationToken;
 
 use crate::dynamic::DynamicSpec;
@@ -93,6 +93,12 @@ impl TaskContext {
     /// The task template, with the node's overrides applied.
     pub fn task(&self) -> &TaskTemplate {
         &self.task
+    }
+
+    /// The template's plugin payload, exactly as registered (or embedded in the spec that created the node); `None`
+    /// for tasks without one.
+    pub fn plugin(&self) -> Option<&TaskPlugin> {
+        self.task.plugin.as_ref()
     }
 
     /// When the server times the attempt out, if the task has a timeout.

@@ -67,4 +67,4 @@ pub const DEFAULT_DOMAIN: &str = "dev";
 pub use worker::{HandlerFuture, Worker, WorkerBuilder};
 
 /// The core model types a worker's code names most often.
-pub use gantry_core::model::{Literal, LiteralMap, LiteralType};
+pub use gantry_core::model::{Literal, LiteralMap, LiteralType, TaskPlugin};

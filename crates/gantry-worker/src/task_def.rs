@@ -1,7 +1,7 @@
 //! [`TaskDef`]: a task template built in code, registered with the server and used as a dynamic spec's node target.
 
 use gantry_core::model::{
-    ContainerSpec, Duration, Identifier, LiteralType, TaskMetadata, TaskTemplate, TypedInterface, Variable,
+    ContainerSpec, Duration, Identifier, LiteralType, TaskMetadata, TaskPlugin, TaskTemplate, TypedInterface, Variable,
 };
 
 use crate::literal::IntoLiteral;
@@ -35,6 +35,7 @@ impl TaskDef {
                 interface: TypedInterface::default(),
                 metadata: TaskMetadata::default(),
                 container: None,
+                plugin: None,
             },
         }
     }
@@ -118,6 +119,14 @@ impl TaskDef {
     #[must_use]
     pub fn container(mut self, container: ContainerSpec) -> Self {
         self.template.container = Some(container);
+        self
+    }
+
+    /// A foreign task system's payload (a Flyte task's type, custom config and config map), stored with the
+    /// template and handed untouched to the worker of each attempt ([`crate::TaskContext::plugin`]).
+    #[must_use]
+    pub fn plugin(mut self, plugin: TaskPlugin) -> Self {
+        self.template.plugin = Some(plugin);
         self
     }
 

@@ -252,6 +252,7 @@ fn convert_task(file: &SpecFile, task: &TaskSpec) -> anyhow::Result<TaskTemplate
             args: c.args.clone(),
             env: c.env.clone(),
         }),
+        plugin: None,
     })
 }
 

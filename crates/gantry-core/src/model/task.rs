@@ -70,6 +70,23 @@ pub struct ContainerSpec {
     pub env: BTreeMap<String, String>,
 }
 
+/// The largest plugin payload accepted, in bytes of its protobuf encoding (type, custom and config together): a
+/// Flyte task's config fits in a few KiB, and a poll of many assignments must still fit in one message.
+pub const MAX_PLUGIN_BYTES: usize = 64 * 1024;
+
+/// A foreign task system's description of a task (a Flyte task's type, custom config and config map, carried for
+/// the flytekit bridge): stored and handed to workers untouched, never interpreted by Gantry. When present it is part
+/// of the task's cache key, since it changes what the worker runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskPlugin {
+    /// The foreign task type, e.g. Flyte's `python-task`; never empty.
+    pub task_type: String,
+    /// The foreign system's own encoded configuration, kept byte for byte.
+    pub custom: Vec<u8>,
+    /// Further settings as strings.
+    pub config: BTreeMap<String, String>,
+}
+
 /// A registered (or spec-embedded) task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskTemplate {
@@ -77,4 +94,6 @@ pub struct TaskTemplate {
     pub interface: TypedInterface,
     pub metadata: TaskMetadata,
     pub container: Option<ContainerSpec>,
+    /// A foreign task system's payload for the worker, if the task comes from one.
+    pub plugin: Option<TaskPlugin>,
 }

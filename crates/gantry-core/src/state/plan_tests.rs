@@ -39,6 +39,7 @@ fn task(outputs: Vec<Variable>) -> TaskTemplate {
         },
         metadata: TaskMetadata::default(),
         container: None,
+        plugin: None,
     }
 }
 

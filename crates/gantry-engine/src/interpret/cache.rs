@@ -28,6 +28,7 @@ fn key_of(task: &TaskTemplate, inputs: &LiteralMap) -> String {
         cache_version: &task.metadata.cache_version,
         interface: &task.interface,
         inputs,
+        plugin: task.plugin.as_ref(),
     })
     .0
 }

@@ -580,6 +580,7 @@ pub fn int_task(name: &str, queue: &str) -> TaskTemplate {
             ..Default::default()
         },
         container: None,
+        plugin: None,
     }
 }
 

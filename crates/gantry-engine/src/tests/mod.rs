@@ -24,5 +24,6 @@ mod chunks;
 mod harness;
 mod hydration;
 mod pairs;
+mod plugin;
 mod replay;
 mod watch;

@@ -1,6 +1,7 @@
 //! Task templates, their metadata and retry policies.
 
-use gantry_core::model::{ContainerSpec, RetryPolicy, TaskMetadata, TaskTemplate};
+use gantry_core::model::{ContainerSpec, MAX_PLUGIN_BYTES, RetryPolicy, TaskMetadata, TaskPlugin, TaskTemplate};
+use prost::Message;
 
 use gantry_core::names;
 
@@ -103,6 +104,40 @@ impl From<ContainerSpec> for pb::ContainerSpec {
     }
 }
 
+/// The payload is kept untouched; only its size, its type's name and its config keys are checked.
+impl TryFrom<pb::TaskPlugin> for TaskPlugin {
+    type Error = ConversionError;
+
+    fn try_from(plugin: pb::TaskPlugin) -> Result<Self, Self::Error> {
+        let encoded = plugin.encoded_len();
+        if encoded > MAX_PLUGIN_BYTES {
+            return Err(ConversionError::new(
+                "",
+                format!("{encoded} bytes given, over the limit of {MAX_PLUGIN_BYTES}"),
+            ));
+        }
+        check_name("type", &plugin.r#type, names::NAME)?;
+        if plugin.config.contains_key("") {
+            return Err(ConversionError::new("config", "a key is empty"));
+        }
+        Ok(TaskPlugin {
+            task_type: plugin.r#type,
+            custom: plugin.custom,
+            config: plugin.config,
+        })
+    }
+}
+
+impl From<TaskPlugin> for pb::TaskPlugin {
+    fn from(plugin: TaskPlugin) -> Self {
+        pb::TaskPlugin {
+            r#type: plugin.task_type,
+            custom: plugin.custom,
+            config: plugin.config,
+        }
+    }
+}
+
 /// `id` is required; an absent interface is empty and absent metadata takes the core's defaults.
 impl TryFrom<pb::TaskTemplate> for TaskTemplate {
     type Error = ConversionError;
@@ -113,6 +148,7 @@ impl TryFrom<pb::TaskTemplate> for TaskTemplate {
             interface: interface_or_empty("interface", task.interface)?,
             metadata: optional("metadata", task.metadata)?.unwrap_or_default(),
             container: task.container.map(Into::into),
+            plugin: optional("plugin", task.plugin)?,
         })
     }
 }
@@ -124,6 +160,7 @@ impl From<TaskTemplate> for pb::TaskTemplate {
             interface: Some(task.interface.into()),
             metadata: Some(task.metadata.into()),
             container: task.container.map(Into::into),
+            plugin: task.plugin.map(Into::into),
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Registered resources.
 
+use gantry_core::model::{Identifier, TaskPlugin, TaskTemplate};
+use gantry_proto::v1 as pb;
 use gantry_store::{Page, PutOutcome, ResourceKind, Store, StoreError};
+use prost::Message;
 
 use super::fixtures::resource;
 
@@ -41,6 +44,48 @@ pub async fn put_resource_creates_then_is_idempotent_then_conflicts(store: &dyn 
         store.get_resource(ResourceKind::Task, &original.key).await.unwrap(),
         Some(original)
     );
+}
+
+/// A template is stored as its encoding, which with a plugin payload holds arbitrary bytes (zeros, invalid UTF-8):
+/// both stores give back exactly those bytes, which decode to the same template and payload.
+pub async fn a_template_with_a_plugin_payload_reads_back_identical(store: &dyn Store) {
+    let plugin = TaskPlugin {
+        task_type: "python-task".to_owned(),
+        custom: vec![0x00, 0xff, 0xfe, 0x80, 0x00, b'\'', b'\\', 0xc3, 0x28],
+        config: [
+            ("image".to_owned(), "cr.flyte.org/app:1".to_owned()),
+            ("empty".to_owned(), String::new()),
+        ]
+        .into(),
+    };
+    let template = TaskTemplate {
+        id: Identifier::new("p", "development", "flyte_task", "v1"),
+        interface: Default::default(),
+        metadata: Default::default(),
+        container: None,
+        plugin: Some(plugin.clone()),
+    };
+    let encoded = pb::TaskTemplate::from(template.clone()).encode_to_vec();
+    let row = resource("p", "flyte_task", "v1", &encoded);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.put_resource(ResourceKind::Task, &row).await.unwrap(),
+        PutOutcome::Created
+    );
+    tx.commit().await.unwrap();
+
+    let read = store.get_resource(ResourceKind::Task, &row.key).await.unwrap().unwrap();
+    assert_eq!(read.template, encoded);
+    let decoded = TaskTemplate::try_from(pb::TaskTemplate::decode(read.template.as_slice()).unwrap()).unwrap();
+    assert_eq!(decoded.plugin, Some(plugin));
+    assert_eq!(decoded, template);
+    // Registering the same encoding again is recognised as the same template.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.put_resource(ResourceKind::Task, &row).await.unwrap(),
+        PutOutcome::Unchanged
+    );
+    tx.commit().await.unwrap();
 }
 
 pub async fn resource_kinds_are_separate(store: &dyn Store) {

@@ -2,7 +2,11 @@
 
 use std::process::ExitCode;
 
-use gantry_core::model::{Identifier, LaunchPlan, ResourceKind, TaskTemplate, TypedInterface, WorkflowTemplate};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use gantry_core::model::{
+    Identifier, LaunchPlan, ResourceKind, TaskPlugin, TaskTemplate, TypedInterface, WorkflowTemplate,
+};
 use serde_json::{Value, json};
 
 use crate::client::{Admin, Connection, connect, get_launch_plan, get_task, get_workflow, list_registered};
@@ -201,7 +205,36 @@ fn task_fields(task: &TaskTemplate) -> (Fields, Value) {
     value["queue_timeout"] = json!(queue_timeout);
     value["cache_version"] = json!(cache);
     value["cache_serializable"] = json!(metadata.cache_serializable);
+    fields.push((
+        "plugin",
+        task.plugin.as_ref().map_or_else(|| "none".to_owned(), plugin_text),
+    ));
+    value["plugin"] = task.plugin.as_ref().map_or(Value::Null, plugin_json);
     (fields, value)
+}
+
+/// `python-task, 120 bytes of custom config, config: image=x, pod=y`: the payload's type and keys for people, its
+/// bytes only counted (they are the foreign system's own encoding; `--output json` gives them in base64).
+fn plugin_text(plugin: &TaskPlugin) -> String {
+    let config: Vec<String> = plugin
+        .config
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    let mut text = format!("{}, {} bytes of custom config", plugin.task_type, plugin.custom.len());
+    if !config.is_empty() {
+        text.push_str(&format!(", config: {}", config.join(", ")));
+    }
+    text
+}
+
+/// The payload exactly: `custom` in standard base64, as binary literals are.
+fn plugin_json(plugin: &TaskPlugin) -> Value {
+    json!({
+        "type": plugin.task_type,
+        "custom": BASE64.encode(&plugin.custom),
+        "config": plugin.config,
+    })
 }
 
 fn workflow_fields(workflow: &WorkflowTemplate) -> (Fields, Value) {
@@ -238,4 +271,44 @@ fn launch_plan_fields(plan: &LaunchPlan) -> (Fields, Value) {
         "timeout": timeout,
     });
     (fields, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use gantry_core::model::{TaskMetadata, TaskPlugin, TaskTemplate};
+
+    use super::*;
+
+    fn task(plugin: Option<TaskPlugin>) -> TaskTemplate {
+        TaskTemplate {
+            id: Identifier::new("demo", "dev", "flyte", "1"),
+            interface: TypedInterface::default(),
+            metadata: TaskMetadata::default(),
+            container: None,
+            plugin,
+        }
+    }
+
+    #[test]
+    fn show_gives_the_plugin_payload() {
+        let plugin = TaskPlugin {
+            task_type: "python-task".to_owned(),
+            custom: vec![0, 0xff, 7],
+            config: [("image".to_owned(), "app:1".to_owned())].into(),
+        };
+        let (fields, value) = task_fields(&task(Some(plugin)));
+        let text = fields
+            .iter()
+            .find(|(field, _)| *field == "plugin")
+            .map(|(_, text)| text.as_str());
+        assert_eq!(text, Some("python-task, 3 bytes of custom config, config: image=app:1"));
+        assert_eq!(
+            value["plugin"],
+            json!({"type": "python-task", "custom": "AP8H", "config": {"image": "app:1"}})
+        );
+
+        let (fields, value) = task_fields(&task(None));
+        assert!(fields.contains(&("plugin", "none".to_owned())));
+        assert_eq!(value["plugin"], Value::Null);
+    }
 }

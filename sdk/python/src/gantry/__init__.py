@@ -17,14 +17,17 @@ def generate_others(tasks_count: int) -> list[int]:
     return res
 ```
 
-`gantry.Worker(address, tasks=[...]).run()` runs them; `gantry.Client(address).run(generate_others, tasks_count=10)`
+`gantry.Worker(address, tasks=[...]).run()` runs them (or, with `handler=`, one function serves whole assignments:
+see `gantry.handler`); `gantry.Client(address).run(generate_others, tasks_count=10)`
 starts an execution. The protobuf and gRPC modules (`gantry.v1`) are generated from the IDL when the package is built.
 """
 
 from gantry.client import Client, Execution, phase_name
 from gantry.dynamic import Branch, Node, Promise, branch, var
 from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, TlsError, UserError
+from gantry.handler import Assignment, task_handler
 from gantry.limits import SpecLimits, SpecTooLarge
+from gantry.plugin import TaskPlugin
 from gantry.task import (
     DEFAULT_DOMAIN,
     DEFAULT_PROJECT,
@@ -42,6 +45,7 @@ from gantry.types import Blob, Directory
 from gantry.worker import AttemptContext, Worker, current_context
 
 __all__ = [
+    "Assignment",
     "AttemptContext",
     "DEFAULT_DOMAIN",
     "DEFAULT_PROJECT",
@@ -60,6 +64,7 @@ __all__ = [
     "SystemTaskError",
     "TaskError",
     "TaskFunction",
+    "TaskPlugin",
     "TaskReference",
     "TlsError",
     "UserError",
@@ -73,5 +78,6 @@ __all__ = [
     "reference_task",
     "reference_workflow",
     "task",
+    "task_handler",
     "var",
 ]

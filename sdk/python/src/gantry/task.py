@@ -16,6 +16,7 @@ import typing
 from typing import Any, Callable
 
 from gantry import dynamic
+from gantry.plugin import TaskPlugin
 from gantry.types import literal_type, to_literal
 from gantry.v1 import identifier_pb2, interface_pb2, task_pb2
 
@@ -166,9 +167,14 @@ class TaskFunction(Target):
         )
         self.interface = interface_of(fn, output_name)
         self.metadata = _metadata(options)
+        self.plugin: TaskPlugin | None = options.pop("plugin", None)
+        if self.plugin is not None and not isinstance(self.plugin, TaskPlugin):
+            raise TypeError(f"{fn.__qualname__}: plugin must be a gantry.TaskPlugin, got {self.plugin!r}")
         if options:
             raise TypeError(f"{fn.__qualname__}: unknown task options {sorted(options)}")
         self.template = task_pb2.TaskTemplate(id=self.id, interface=self.interface.to_proto(), metadata=self.metadata)
+        if self.plugin is not None:
+            self.template.plugin.CopyFrom(self.plugin.to_proto())
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
         self.__qualname__ = fn.__qualname__
@@ -226,7 +232,8 @@ def task(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """Declares a task. Inputs are the parameters and outputs the return annotation (one output named `out`, or
     `output_name`; a NamedTuple for several). Options: `name` (default: the function's), `project`, `domain`,
     `version`, `queue` (default `python`), `retries` (user retries after a recoverable error), `system_retries`,
-    `backoff`, `timeout` (seconds or timedelta), `cache_version` (turns caching on), `cache_serializable`."""
+    `backoff`, `timeout` (seconds or timedelta), `cache_version` (turns caching on), `cache_serializable`, `plugin` (a
+    `TaskPlugin` payload stored with the template and handed to its workers untouched)."""
     if fn is not None:
         return TaskFunction(fn, dynamic_task=False, options=options)
     return lambda f: TaskFunction(f, dynamic_task=False, options=options)

@@ -35,12 +35,13 @@ import grpc
 
 from gantry import _completions, _prefetch, _tracing
 from gantry._channels import TlsSettings, make_channel, raise_for_tls
-from gantry.dynamic import DynamicSpecError, build_spec, named_outputs
 from gantry.errors import GantryError, execution_error, system_error
+from gantry.handler import Assignment, Handler, run_handler, task_handler
 from gantry.limits import SpecLimits
+from gantry.plugin import TaskPlugin
 from gantry.references import resolve_map
 from gantry.task import TaskFunction
-from gantry.types import LiteralTypeError, datetime_of, literal_map, python_values
+from gantry.types import datetime_of
 from gantry.v1 import admin_pb2, admin_pb2_grpc, worker_pb2, worker_pb2_grpc
 
 log = logging.getLogger("gantry.worker")
@@ -81,6 +82,8 @@ class AttemptContext:
     cancelled: threading.Event = dataclasses.field(default_factory=threading.Event)
     # What the server accepts in a dynamic spec, as it told the worker; a dynamic task's yields keep to it.
     spec_limits: SpecLimits = dataclasses.field(default_factory=SpecLimits)
+    # The template's plugin payload (a foreign system's description of the task), untouched; None without one.
+    plugin: TaskPlugin | None = None
 
     def is_cancelled(self) -> bool:
         """True once the server cancelled the attempt (execution terminated, lease lost or deadline passed)."""
@@ -233,7 +236,10 @@ class _Pool:
 class Worker:
     """Runs Python tasks for a Gantry server: `Worker("http://127.0.0.1:50051", tasks=[other_task, ...]).run()`.
 
-    `queues` defaults to the queues of `tasks`; tasks are dispatched by name, as the Rust SDK does. `run()` blocks
+    `queues` defaults to the queues of `tasks`; tasks are dispatched by name, as the Rust SDK does. A `handler` (see
+    `gantry.handler`) serves every other attempt of the queues, or, with `accepts`, those whose template it accepts:
+    it gets the whole assignment (template, plugin payload, inputs as literals, context) and returns the outputs, a
+    dynamic spec or an error. A worker with a handler and no tasks must name its `queues`. `run()` blocks
     until `stop()` (from any thread) or SIGINT/SIGTERM (when run on the main thread); `start()` runs it on a
     background thread.
 
@@ -259,8 +265,10 @@ class Worker:
     def __init__(
         self,
         address: str,
-        tasks: Iterable[TaskFunction],
+        tasks: Iterable[TaskFunction] = (),
         *,
+        handler: Handler | None = None,
+        accepts: Callable[[Any], bool] | None = None,
         queues: Iterable[str] | None = None,
         concurrency: int = 4,
         prefetch: int | None = None,
@@ -282,6 +290,13 @@ class Worker:
             if task.name in self.tasks:
                 raise ValueError(f"task {task.name!r} is given twice")
             self.tasks[task.name] = task
+        if accepts is not None and handler is None:
+            raise ValueError("accepts chooses attempts for a handler: give the handler too")
+        if not self.tasks and handler is None:
+            raise ValueError("a worker needs tasks or a handler")
+        self.handler = handler
+        self.accepts = accepts
+        self._task_handlers = {name: task_handler(task) for name, task in self.tasks.items()}
         self.queues = sorted(set(queues) if queues is not None else {task.queue for task in self.tasks.values()})
         if not self.queues or any(not q for q in self.queues):
             raise ValueError("a worker needs at least one non-empty queue")
@@ -556,6 +571,7 @@ class Worker:
             task=self.tasks.get(assignment.task.id.name),
             deadline=datetime_of(assignment.deadline) if assignment.HasField("deadline") else None,
             spec_limits=self._spec_limits,
+            plugin=TaskPlugin.of_template(assignment.task),
         )
         attempt = _Attempt(
             key=(ref.execution_id, ref.node_id, ref.attempt),
@@ -603,9 +619,13 @@ class Worker:
             room.give()
 
     def _execute(self, attempt: _Attempt, completion: worker_pb2.Completion) -> None:
-        task = attempt.context.task
         template = attempt.assignment.task
-        if task is None:
+        try:
+            handler = self._handler_for(template)
+        except Exception as error:  # noqa: BLE001 - a failing `accepts` fails the attempt, not the worker
+            completion.error.CopyFrom(execution_error(error, code="accepts_failed"))
+            return
+        if handler is None:
             completion.error.CopyFrom(
                 system_error(f"worker {self.worker_id} has no handler for task {template.id.name}", "unknown_task")
             )
@@ -617,27 +637,17 @@ class Worker:
             message = f"the worker could not read its inputs: {error}"
             completion.error.CopyFrom(system_error(message, "inputs_unavailable"))
             return
-        try:
-            inputs = python_values(attempt.assignment.inputs, task.interface.inputs)
-        except (LiteralTypeError, ValueError, TypeError) as error:
-            completion.error.CopyFrom(execution_error(error, code="bad_input"))
-            return
-        try:
-            if task.is_dynamic:
-                completion.dynamic_spec.CopyFrom(build_spec(task, inputs, attempt.context.spec_limits))
-                return
-            result = task.fn(**inputs)
-        except DynamicSpecError as error:
-            completion.error.CopyFrom(execution_error(error, code="bad_spec"))
-            return
-        except Exception as error:  # noqa: BLE001 - any exception is the task's failure, reported with its traceback
-            completion.error.CopyFrom(execution_error(error))
-            return
-        try:
-            values = named_outputs(result, task.interface.outputs, task.name)
-            completion.outputs.CopyFrom(literal_map(values, task.interface.outputs))
-        except (LiteralTypeError, TypeError) as error:
-            completion.error.CopyFrom(execution_error(error, code="bad_output"))
+        assignment = Assignment(task=template, inputs=attempt.assignment.inputs, context=attempt.context)
+        run_handler(handler, assignment, completion)
+
+    def _handler_for(self, template: Any) -> Handler | None:
+        """The `@task` function of the template's name, else the generic handler if it accepts the template."""
+        by_name = self._task_handlers.get(template.id.name)
+        if by_name is not None:
+            return by_name
+        if self.handler is not None and (self.accepts is None or self.accepts(template)):
+            return self.handler
+        return None
 
     def _abandon_running(self) -> None:
         """After the shutdown grace: report attempts still running, or claimed ahead and never started, as recoverable

@@ -37,6 +37,7 @@ pub(super) fn task(name: &str, inputs: &[(&str, LiteralType)], outputs: &[(&str,
         interface: interface(inputs, outputs),
         metadata: TaskMetadata::default(),
         container: None,
+        plugin: None,
     }
 }
 

@@ -96,6 +96,7 @@ impl Snapshot {
                 cache_version: &task.metadata.cache_version,
                 interface: &task.interface,
                 inputs: &inputs,
+                plugin: task.plugin.as_ref(),
             });
             if let Some(entry) = tx.get_cache_entry(&key.0).await.expect("cache entry") {
                 self.cache.insert(node.node_id.clone(), entry);

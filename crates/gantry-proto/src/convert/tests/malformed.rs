@@ -41,6 +41,7 @@ fn a_variable_without_a_type_is_named_down_from_the_request() {
         interface: Default::default(),
         metadata: Default::default(),
         container: None,
+        plugin: None,
     });
     let interface = task.interface.get_or_insert_default();
     for name in ["a", "b", "c"] {
@@ -252,6 +253,7 @@ fn a_timeout_that_is_not_positive_is_refused_naming_its_field() {
         interface: Default::default(),
         metadata: Default::default(),
         container: None,
+        plugin: None,
     });
     task.metadata.get_or_insert_default().queue_timeout = Some(prost_types::Duration { seconds: 0, nanos: 0 });
     let error = required::<_, TaskTemplate>("task", Some(task.clone())).unwrap_err();
@@ -298,6 +300,7 @@ fn names_outside_their_rules_are_named_and_quoted_short() {
                 interface: TypedInterface::default(),
                 metadata: TaskMetadata::default(),
                 container: None,
+                plugin: None,
             });
             set(&mut task, value);
             let error = expect_error::<TaskTemplate, _>(task);

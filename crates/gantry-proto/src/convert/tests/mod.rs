@@ -3,6 +3,7 @@
 
 mod malformed;
 mod malformed_specs;
+mod plugin;
 mod roundtrip;
 mod spec_strategies;
 mod strategies;

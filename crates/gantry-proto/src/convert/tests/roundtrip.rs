@@ -199,6 +199,7 @@ fn a_fan_out_spec_survives_the_wire() {
             },
             metadata: Default::default(),
             container: None,
+            plugin: None,
         }],
         subworkflows: Vec::<WorkflowTemplate>::new(),
     };

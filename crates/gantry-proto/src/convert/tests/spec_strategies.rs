@@ -3,7 +3,7 @@
 use gantry_core::model::{
     ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ContainerSpec,
     Duration, DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Node, NodeOverrides, NodeTarget, Operand,
-    Promise, ResourceKind, RetryPolicy, SuccessCriteria, TaskMetadata, TaskTemplate, WorkflowTemplate,
+    Promise, ResourceKind, RetryPolicy, SuccessCriteria, TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -62,15 +62,32 @@ fn container_spec() -> impl Strategy<Value = ContainerSpec> {
         })
 }
 
+/// Arbitrary custom bytes and config values: the payload is opaque, so anything fitting the size limit survives.
+fn task_plugin() -> impl Strategy<Value = TaskPlugin> {
+    (name(), vec(any::<u8>(), 0..64), btree_map(name(), text(), 0..3)).prop_map(|(task_type, custom, config)| {
+        TaskPlugin {
+            task_type,
+            custom,
+            config,
+        }
+    })
+}
+
 pub fn task_template() -> impl Strategy<Value = TaskTemplate> {
-    (identifier(), interface(), task_metadata(), option::of(container_spec())).prop_map(
-        |(id, interface, metadata, container)| TaskTemplate {
+    (
+        identifier(),
+        interface(),
+        task_metadata(),
+        option::of(container_spec()),
+        option::of(task_plugin()),
+    )
+        .prop_map(|(id, interface, metadata, container, plugin)| TaskTemplate {
             id,
             interface,
             metadata,
             container,
-        },
-    )
+            plugin,
+        })
 }
 
 fn attr_step() -> impl Strategy<Value = AttrStep> {
