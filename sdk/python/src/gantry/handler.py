@@ -1,6 +1,6 @@
 """Generic handlers: one function that serves whole assignments, instead of `@task` functions dispatched by name.
 
-A worker that runs tasks described elsewhere (the flytekit bridge of issue 14 runs Flyte tasks from their plugin
+A worker that runs tasks described elsewhere (the flytekit bridge runs Flyte tasks from their plugin
 payload) cannot have a Python function per task. It gives the worker a handler instead:
 
 ```python

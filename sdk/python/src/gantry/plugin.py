@@ -1,5 +1,5 @@
 """The plugin payload of a task template (task.proto `TaskPlugin`): a foreign task system's description of a task (a
-Flyte task's type, custom config and config map, for the flytekit bridge of issue 14), stored by the server and handed
+Flyte task's type, custom config and config map, for the flytekit bridge), stored by the server and handed
 to the worker of each attempt untouched. Gantry never interprets it; the server counts it in the cache key when set.
 """
 
