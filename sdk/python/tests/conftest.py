@@ -8,6 +8,7 @@ it polls. Binaries come from `target/debug` (GANTRY_BIN_DIR overrides); scripts/
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -160,16 +161,25 @@ def rust_worker(server, logs_dir) -> subprocess.Popen:
     stop(process)
 
 
+@contextlib.contextmanager
+def running(worker: gantry.Worker):
+    """Starts `worker` (raising what kept it from starting), yields it, then stops and closes it."""
+    worker.start()
+    if worker.error is not None:
+        raise worker.error
+    try:
+        yield worker
+    finally:
+        worker.stop(wait=True, timeout=30)
+        worker.close()
+
+
 @pytest.fixture(scope="session")
 def py_worker(server) -> gantry.Worker:
     worker = gantry.Worker(server, tasks=tasks.ALL + seed.TASKS, concurrency=16, shutdown_grace=10)
     worker.register()
-    worker.start()
-    if worker.error is not None:
-        raise worker.error
-    yield worker
-    worker.stop(wait=True, timeout=30)
-    worker.close()
+    with running(worker):
+        yield worker
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 import gantry
+from conftest import running
 from gantry import Assignment, ExecutionFailed, SystemTaskError, TaskPlugin, UserError
 from gantry.types import literal_type
 from gantry.v1 import (
@@ -121,13 +122,8 @@ def accepts(template: task_pb2.TaskTemplate) -> bool:
 def generic_worker(server, client):
     for message in TEMPLATES.values():
         client.admin.RegisterTask(admin_pb2.RegisterTaskRequest(task=message))
-    worker = gantry.Worker(server, queues=[QUEUE], handler=handle, accepts=accepts, concurrency=4)
-    worker.start()
-    if worker.error is not None:
-        raise worker.error
-    yield worker
-    worker.stop(wait=True, timeout=30)
-    worker.close()
+    with running(gantry.Worker(server, queues=[QUEUE], handler=handle, accepts=accepts, concurrency=4)) as worker:
+        yield worker
 
 
 def run(client, name: str, x: int = 1) -> gantry.Execution:

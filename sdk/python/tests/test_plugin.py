@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import gantry
+from conftest import running
 from gantry import TaskPlugin, current_context, dynamic_task, task
 from gantry.v1 import admin_pb2
 
@@ -50,12 +51,8 @@ def plugin_worker(server, client):
     # `plugin_embedded` is served but never registered: it exists only inside `plugin_fan`'s specs.
     client.register(plugin_echo, plugin_fan)
     worker = gantry.Worker(server, tasks=[plugin_echo, plugin_fan, plugin_embedded], queues=[QUEUE], concurrency=4)
-    worker.start()
-    if worker.error is not None:
-        raise worker.error
-    yield worker
-    worker.stop(wait=True, timeout=30)
-    worker.close()
+    with running(worker):
+        yield worker
 
 
 def test_a_registered_payload_reads_back_byte_for_byte(client, plugin_worker):
