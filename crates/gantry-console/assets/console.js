@@ -38,10 +38,7 @@
         element.textContent = phase;
         element.className = "phase phase-" + phase;
         // A node on screen that now has children (its spec accepted) is fetched again, with its expand button.
-        const row = element.closest("li.node");
-        if (row && PARENT_PHASES.includes(phase) && !row.querySelector(":scope > .row > button.toggle")) {
-          htmx.ajax("GET", row.dataset.row, {target: row, swap: "outerHTML"});
-        }
+        if (PARENT_PHASES.includes(phase)) refetchParent(element.dataset.nodePhase, 5);
       });
     });
     source.addEventListener("done", function () {
@@ -51,7 +48,26 @@
       const finished = document.getElementById("finished");
       if (finished) finished.hidden = false;
     });
+    // A stream the server refused or cut (an error status, the server restarting) is closed for good by the
+    // browser: open it again, unless the execution is over.
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED && document.body.dataset.live !== "done") {
+        setTimeout(function () { listen(holder); }, 2000);
+      }
+    });
     window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+  // Fetches a parent's row again until it has its expand button: a row fetched in the moment its spec was accepted
+  // may not show it yet, and no later event may come for that node for a long while.
+  function refetchParent(nodeId, tries) {
+    const row = document.querySelector('li.node[data-node="' + CSS.escape(nodeId) + '"]');
+    if (!row || tries <= 0 || row.dataset.refetching || row.querySelector(":scope > .row > button.toggle")) return;
+    row.dataset.refetching = "1";
+    htmx.ajax("GET", row.dataset.row, {target: row, swap: "outerHTML"}).finally(function () {
+      delete row.dataset.refetching;
+      setTimeout(function () { refetchParent(nodeId, tries - 1); }, 500);
+    });
   }
 
   // A live drawing's boxes and bars (gantry-diagram's SVG links, each to one node's page) take their nodes' new phases:
