@@ -23,5 +23,5 @@ pub use task::{ContainerSpec, MAX_PLUGIN_BYTES, RetryPolicy, TaskMetadata, TaskP
 pub use types::{BlobDimensionality, BlobType, LiteralType, StructType};
 pub use workflow::{
     ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock, Node,
-    NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate, references,
+    NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate, references, rename_references,
 };

@@ -26,4 +26,5 @@ mod hydration;
 mod pairs;
 mod plugin;
 mod replay;
+mod scoped;
 mod watch;
