@@ -22,6 +22,7 @@ macro_rules! on_both_stores {
 mod assembly;
 mod chunks;
 mod harness;
+mod hashes;
 mod hydration;
 mod pairs;
 mod plugin;
