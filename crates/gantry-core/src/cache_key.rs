@@ -179,6 +179,11 @@ impl Encoder {
                 self.len(values.len());
                 values.iter().for_each(|value| self.str(value));
             }
+            LiteralType::Tagged(tagged) => {
+                self.tag(15);
+                self.str(&tagged.tag);
+                self.literal_type(&tagged.ty);
+            }
         }
     }
 
@@ -423,6 +428,9 @@ mod tests {
             ("cache version", |p| p.cache_version = "2".to_owned()),
             ("input type", |p| p.interface.inputs[0].ty = LiteralType::Float),
             ("input name", |p| p.interface.inputs[0].name = "m".to_owned()),
+            ("input type's tag", |p| {
+                p.interface.inputs[0].ty = LiteralType::tagged("int".to_owned(), LiteralType::Integer)
+            }),
             ("output type", |p| {
                 p.interface.outputs[0].ty = LiteralType::optional(LiteralType::Integer)
             }),

@@ -82,7 +82,7 @@ pub fn inputs_from_json(value: &Value, interface: &TypedInterface) -> Result<Lit
 
 /// One value of type `ty`; `path` names it in errors.
 pub fn literal_from_json(value: &Value, ty: &LiteralType, path: &str) -> Result<Literal, JsonError> {
-    let literal = match (ty, value) {
+    let literal = match (ty.untagged(), value) {
         (LiteralType::Integer, Value::Number(n)) => match n.as_i64() {
             Some(i) => Literal::Integer(i),
             None => match n.as_f64() {

@@ -16,9 +16,10 @@ pub fn parse_type(text: &str) -> Result<LiteralType, String> {
     Ok(ty)
 }
 
-/// Formats a type in the syntax [`parse_type`] reads.
+/// Formats a type in the syntax [`parse_type`] reads. The syntax has no tags: a tagged type is written as its type.
 pub fn format_type(ty: &LiteralType) -> String {
     match ty {
+        LiteralType::Tagged(tagged) => format_type(&tagged.ty),
         LiteralType::Integer => "integer".to_owned(),
         LiteralType::Float => "float".to_owned(),
         LiteralType::String => "string".to_owned(),

@@ -362,3 +362,44 @@ fn reads_see_through_a_hash() {
     assert_eq!(Literal::hashed("g".to_owned(), hashed.clone()).hash(), Some("g"));
     assert_eq!(Literal::hashed(String::new(), hashed.clone()), *hashed.unhashed());
 }
+
+#[test]
+fn a_tagged_stamp_is_kept_and_a_tag_chooses_among_variants_of_one_type() {
+    let tagged = |tag: &str, ty| LiteralType::tagged(tag.to_owned(), ty);
+    // Two variants of one type, told apart only by their tags (flytekit names each variant).
+    let counted = LiteralType::Union(vec![
+        tagged("int", LiteralType::Integer),
+        tagged("count", LiteralType::Integer),
+    ]);
+    // A bare value takes the first; a value stamped with a declared variant keeps it.
+    assert_eq!(
+        conform(Literal::Integer(3), &counted),
+        Ok(union(Literal::Integer(3), tagged("int", LiteralType::Integer)))
+    );
+    let as_count = union(Literal::Integer(3), tagged("count", LiteralType::Integer));
+    assert_eq!(conform(as_count.clone(), &counted), Ok(as_count.clone()));
+    // Stamped by another union (here an optional of a float) with the same tag: that variant is preferred.
+    let elsewhere = union(Literal::Integer(3), tagged("count", LiteralType::Float));
+    assert_eq!(conform(elsewhere, &counted), Ok(as_count));
+    // A tagged non-union type is its type.
+    assert_eq!(
+        conform(Literal::Float(2.0), &tagged("n", LiteralType::Integer)),
+        Ok(Literal::Integer(2))
+    );
+    assert!(crate::typing::check_literal(&Literal::Integer(2), &tagged("n", LiteralType::Integer)).is_ok());
+    assert!(crate::typing::is_castable(
+        &tagged("a", LiteralType::Integer),
+        &tagged("b", LiteralType::Integer)
+    ));
+    assert!(crate::typing::is_castable(
+        &LiteralType::None,
+        &LiteralType::optional(tagged("a", LiteralType::Integer))
+    ));
+    assert_eq!(
+        tagged("a", tagged("b", LiteralType::Integer)).tag(),
+        Some("a"),
+        "never nested"
+    );
+    assert_eq!(tagged("", tagged("b", LiteralType::Integer)), LiteralType::Integer);
+    assert_eq!(counted.to_string(), r#"union<integer ("int") | integer ("count")>"#);
+}

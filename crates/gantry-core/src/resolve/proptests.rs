@@ -50,7 +50,8 @@ fn arb_type() -> impl Strategy<Value = LiteralType> {
         prop_oneof![
             inner.clone().prop_map(LiteralType::collection),
             inner.clone().prop_map(LiteralType::map),
-            prop::collection::vec(inner, 1..4).prop_map(LiteralType::Union),
+            prop::collection::vec(inner.clone(), 1..4).prop_map(LiteralType::Union),
+            ("[a-c]{1,2}", inner).prop_map(|(tag, ty)| LiteralType::tagged(tag, ty)),
         ]
     })
 }
@@ -89,6 +90,7 @@ fn arb_json_value(ty: &LiteralType) -> BoxedStrategy<StructValue> {
 
 fn arb_literal(ty: &LiteralType) -> BoxedStrategy<Literal> {
     match ty {
+        LiteralType::Tagged(tagged) => arb_literal(&tagged.ty),
         LiteralType::Integer => prop_oneof![any::<i64>(), -1000_i64..1000]
             .prop_map(Literal::Integer)
             .boxed(),
@@ -190,7 +192,7 @@ fn arb_typed_literal() -> impl Strategy<Value = (LiteralType, Literal)> {
 /// An independent statement of what a conformed value looks like: exactly the declared kind, unions stamped with a
 /// declared variant, enum values among the enum's values.
 fn fits(lit: &Literal, ty: &LiteralType) -> bool {
-    match (ty, lit) {
+    match (ty.untagged(), lit) {
         (LiteralType::Union(variants), Literal::Union(union)) => {
             variants.contains(&union.variant) && fits(&union.value, &union.variant)
         }
@@ -223,7 +225,7 @@ fn fits(lit: &Literal, ty: &LiteralType) -> bool {
 }
 
 fn json_fits(value: &StructValue, ty: &LiteralType) -> bool {
-    match (ty, value) {
+    match (ty.untagged(), value) {
         (LiteralType::Integer, StructValue::Number(n)) => n.fract() == 0.0,
         (LiteralType::Float, StructValue::Number(_))
         | (LiteralType::String, StructValue::String(_))

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use gantry_core::model::{
     Blob, BlobDimensionality, BlobType, Duration, Hashed, Literal, LiteralMap, LiteralType, Offloaded, StructType,
-    StructValue, Timestamp, UnionValue,
+    StructValue, TaggedType, Timestamp, UnionValue,
 };
 use prost_types::value::Kind as ValueKind;
 
@@ -21,7 +21,10 @@ impl TryFrom<pb::LiteralType> for LiteralType {
         let Some(kind) = literal_type.kind else {
             return Err(ConversionError::new("", "literal type has no kind set"));
         };
-        Ok(match kind {
+        if !literal_type.tag.is_empty() {
+            super::interface::check_name("tag", &literal_type.tag, gantry_core::names::NAME)?;
+        }
+        let ty = match kind {
             Kind::Simple(raw) => decode_enum::<pb::SimpleType, LiteralType>("simple", raw)?,
             Kind::StructType(struct_type) => LiteralType::Struct(StructType {
                 fields: map("fields", struct_type.fields).at("struct_type")?,
@@ -33,7 +36,8 @@ impl TryFrom<pb::LiteralType> for LiteralType {
             Kind::MapValueType(value) => LiteralType::map(LiteralType::try_from(*value).at("map_value_type")?),
             Kind::UnionType(union) => LiteralType::Union(list("variants", union.variants).at("union_type")?),
             Kind::EnumType(enum_type) => LiteralType::Enum(enum_type.values),
-        })
+        };
+        Ok(LiteralType::tagged(literal_type.tag, ty))
     }
 }
 
@@ -63,6 +67,10 @@ impl From<LiteralType> for pb::LiteralType {
         use pb::literal_type::Kind;
         let simple = |simple: pb::SimpleType| Kind::Simple(simple as i32);
         let kind = match literal_type {
+            LiteralType::Tagged(tagged) => {
+                let TaggedType { tag, ty } = *tagged;
+                return pb::LiteralType { tag, ..ty.into() };
+            }
             LiteralType::Integer => simple(pb::SimpleType::Integer),
             LiteralType::Float => simple(pb::SimpleType::Float),
             LiteralType::String => simple(pb::SimpleType::String),
@@ -82,7 +90,10 @@ impl From<LiteralType> for pb::LiteralType {
             }),
             LiteralType::Enum(values) => Kind::EnumType(pb::EnumType { values }),
         };
-        pb::LiteralType { kind: Some(kind) }
+        pb::LiteralType {
+            kind: Some(kind),
+            tag: String::new(),
+        }
     }
 }
 

@@ -59,6 +59,7 @@ pub fn literal_type() -> BoxedStrategy<LiteralType> {
             inner.clone().prop_map(LiteralType::collection),
             inner.clone().prop_map(LiteralType::map),
             vec(inner.clone(), 0..3).prop_map(LiteralType::Union),
+            (name(), inner.clone()).prop_map(|(tag, ty)| LiteralType::tagged(tag, ty)),
             btree_map(name(), inner, 0..3).prop_map(|fields| LiteralType::Struct(StructType { fields })),
         ]
     })
