@@ -147,6 +147,7 @@ impl Encoder {
             LiteralType::Duration => self.tag(6),
             LiteralType::None => self.tag(7),
             LiteralType::Binary => self.tag(8),
+            LiteralType::Error => self.tag(16),
             LiteralType::Struct(struct_type) => {
                 self.tag(9);
                 self.len(struct_type.fields.len());
@@ -265,6 +266,11 @@ impl Encoder {
             Literal::Hashed(hashed) => {
                 self.tag(16);
                 self.str(&hashed.hash);
+            }
+            Literal::Error(error) => {
+                self.tag(17);
+                self.str(&error.failed_node_id);
+                self.str(&error.message);
             }
         }
     }

@@ -36,6 +36,8 @@ pub enum LiteralType {
     Duration,
     None,
     Binary,
+    /// A node's failure as a value.
+    Error,
     Struct(StructType),
     Blob(BlobType),
     Collection(Box<LiteralType>),
@@ -115,6 +117,7 @@ impl fmt::Display for LiteralType {
             LiteralType::Duration => f.write_str("duration"),
             LiteralType::None => f.write_str("none"),
             LiteralType::Binary => f.write_str("binary"),
+            LiteralType::Error => f.write_str("error"),
             LiteralType::Struct(s) if s.fields.is_empty() => f.write_str("struct"),
             LiteralType::Struct(s) => {
                 f.write_str("struct{")?;

@@ -216,6 +216,7 @@ fn same_scalar_kind(ty: &LiteralType, lit: &Literal) -> bool {
             | (LiteralType::Duration, Literal::Duration(_))
             | (LiteralType::None, Literal::None)
             | (LiteralType::Binary, Literal::Binary(_))
+            | (LiteralType::Error, Literal::Error(_))
     )
 }
 

@@ -403,3 +403,24 @@ fn a_tagged_stamp_is_kept_and_a_tag_chooses_among_variants_of_one_type() {
     assert_eq!(tagged("", tagged("b", LiteralType::Integer)), LiteralType::Integer);
     assert_eq!(counted.to_string(), r#"union<integer ("int") | integer ("count")>"#);
 }
+
+#[test]
+fn an_error_value_is_of_the_error_type_only() {
+    let error = Literal::Error(crate::model::ErrorValue {
+        failed_node_id: "n0/0/dn3".to_owned(),
+        message: "boom".to_owned(),
+    });
+    assert_eq!(crate::typing::literal_type_of(&error), LiteralType::Error);
+    assert_eq!(conform(error.clone(), &LiteralType::Error), Ok(error.clone()));
+    assert!(crate::typing::check_literal(&error, &LiteralType::Error).is_ok());
+    assert_eq!(
+        message(error.clone(), &LiteralType::String),
+        "expected string, got error"
+    );
+    let optional = LiteralType::optional(LiteralType::Error);
+    assert_eq!(conform(error.clone(), &optional), Ok(union(error, LiteralType::Error)));
+    assert_eq!(
+        message(Literal::String("boom".into()), &LiteralType::Error),
+        "expected error, got string"
+    );
+}

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    AttrStep, Blob, BlobDimensionality, BlobType, Duration, LiteralType, StructType, StructValue, Timestamp, UnionValue,
+    AttrStep, Blob, BlobDimensionality, BlobType, Duration, ErrorValue, LiteralType, StructType, StructValue,
+    Timestamp, UnionValue,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -31,6 +32,7 @@ fn arb_leaf_type() -> impl Strategy<Value = LiteralType> {
         Just(LiteralType::Datetime),
         Just(LiteralType::Duration),
         Just(LiteralType::None),
+        Just(LiteralType::Error),
         Just(LiteralType::Binary),
         prop::sample::subsequence(vec!["a", "b", "c"], 1..=3)
             .prop_map(|values| LiteralType::Enum(values.into_iter().map(str::to_owned).collect())),
@@ -104,6 +106,14 @@ fn arb_literal(ty: &LiteralType) -> BoxedStrategy<Literal> {
             .prop_map(|ms| Literal::Duration(Duration::from_millis(ms)))
             .boxed(),
         LiteralType::None => Just(Literal::None).boxed(),
+        LiteralType::Error => ("[a-z0-9/]{0,6}", "[ -~]{0,8}")
+            .prop_map(|(failed_node_id, message)| {
+                Literal::Error(ErrorValue {
+                    failed_node_id,
+                    message,
+                })
+            })
+            .boxed(),
         LiteralType::Binary => prop::collection::vec(any::<u8>(), 0..4)
             .prop_map(Literal::Binary)
             .boxed(),
@@ -219,7 +229,8 @@ fn fits(lit: &Literal, ty: &LiteralType) -> bool {
         | (LiteralType::Datetime, Literal::Datetime(_))
         | (LiteralType::Duration, Literal::Duration(_))
         | (LiteralType::None, Literal::None)
-        | (LiteralType::Binary, Literal::Binary(_)) => true,
+        | (LiteralType::Binary, Literal::Binary(_))
+        | (LiteralType::Error, Literal::Error(_)) => true,
         _ => false,
     }
 }

@@ -89,7 +89,8 @@ fn check_at(literal: &Literal, ty: &LiteralType, path: &mut Vec<AttrStep>) -> Re
         | (LiteralType::Datetime, Literal::Datetime(_))
         | (LiteralType::Duration, Literal::Duration(_))
         | (LiteralType::None, Literal::None)
-        | (LiteralType::Binary, Literal::Binary(_)) => true,
+        | (LiteralType::Binary, Literal::Binary(_))
+        | (LiteralType::Error, Literal::Error(_)) => true,
         (LiteralType::Enum(values), Literal::Enum(value) | Literal::String(value)) => {
             if values.contains(value) {
                 true
