@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic_owned, scope_embedded};
+use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic_owned, scope_spec};
 use gantry_core::model::{DynamicJobSpec, LiteralMap, TaskTemplate};
 use gantry_core::state::AttemptResult;
 
@@ -69,7 +69,7 @@ pub(crate) async fn admit_spec(shared: &Shared, mut completion: Completion) -> A
     let compile = move || {
         let mut spec = Arc::unwrap_or_clone(spec);
         // A spec that scopes a template is kept as it runs, with the scoped identifiers.
-        let encoded = match scope_embedded(&mut spec, &registry, &codec::template_digest).is_empty() {
+        let encoded = match scope_spec(&mut spec, &registry, &codec::template_digest).is_empty() {
             true => encoded.map(bytes::Bytes::from),
             false => None,
         };

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use gantry_core::compile::{Registry, SCOPE_DIGEST_CHARS, SCOPE_MARK, compile_workflow, is_scoped_version};
+use gantry_core::compile::{
+    Registry, Resolver, SCOPE_DIGEST_CHARS, SCOPE_MARK, compile_workflow, derive_overridden, is_scoped_version,
+};
 use gantry_core::model::{
     Binding, Duration, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate,
     TypedInterface, WorkflowTemplate,
@@ -85,7 +87,7 @@ impl Batch<'_> {
         if is_scoped_version(&id.version) {
             return Err(EngineError::InvalidArgument(format!(
                 "{what} {id}: a version ending in `{SCOPE_MARK}` and {SCOPE_DIGEST_CHARS} hex digits names a \
-                 template scoped to a dynamic spec, and cannot be registered"
+                 template scoped to a dynamic spec or to a workflow's node, and cannot be registered"
             )));
         }
         let (kind, id, template) = match registration {
@@ -94,15 +96,35 @@ impl Batch<'_> {
                 (StoredKind::Task, &task.id, codec::encode_task(task))
             }
             Registration::Workflow(workflow) => {
-                let registry = self
+                let mut registry = self
                     .shared
                     .templates
                     .registry_for(self.rows.tx.as_mut(), &workflow.nodes, &Registry::new())
                     .await?;
-                compile_workflow(workflow, &registry).map_err(|errors| {
+                // Nodes whose overrides change their template run derived templates, registered with the workflow,
+                // which is kept pointing at them.
+                let mut scoped = WorkflowTemplate::clone(workflow);
+                let derived = derive_overridden(&mut scoped.nodes, &|id| registry.task(id), &codec::template_digest);
+                for (_, task) in &derived {
+                    registry.add_task(task.clone());
+                }
+                compile_workflow(&scoped, &registry).map_err(|errors| {
                     EngineError::InvalidArgument(format!("workflow {} does not compile: {errors}", workflow.id))
                 })?;
-                (StoredKind::Workflow, &workflow.id, codec::encode_workflow(workflow))
+                for (_, task) in derived {
+                    let row = ResourceRow {
+                        key: codec::resource_key(&task.id),
+                        template: codec::encode_task(&task),
+                        created_at: self.now,
+                    };
+                    match self.rows.tx.put_resource(StoredKind::Task, &row).await {
+                        Err(gantry_store::StoreError::Conflict(message)) => {
+                            return Err(EngineError::AlreadyExists(message));
+                        }
+                        other => drop(other?),
+                    }
+                }
+                (StoredKind::Workflow, &workflow.id, codec::encode_workflow(&scoped))
             }
             Registration::LaunchPlan(plan) => {
                 self.launch_plan_target(plan).await?;

@@ -32,8 +32,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use gantry_core::model::{
-    AttrStep, Binding, BindingData, DynamicJobSpec, Identifier, Literal, Node, NodeOverrides, NodeTarget, RetryPolicy,
-    TaskTemplate, WorkflowTemplate,
+    AttrStep, Binding, BindingData, CacheOverride, DynamicJobSpec, Identifier, Literal, Node, NodeOverrides,
+    NodeTarget, Resources, RetryPolicy, TaskTemplate, WorkflowTemplate,
 };
 
 use crate::error::TaskError;
@@ -395,6 +395,23 @@ impl DynamicSpec {
     /// Replaces the retry policy of `node`'s task.
     pub fn override_retries(&mut self, node: &NodeHandle, retries: RetryPolicy) {
         self.change_node(&node.id, |node| node.overrides.retries = Some(retries));
+    }
+
+    /// Replaces the caching of `node`'s task. This and the two below make the node run a template derived from its
+    /// task's with them applied (the worker receives it, and the node's cache is keyed by its settings).
+    pub fn override_cache(&mut self, node: &NodeHandle, cache: CacheOverride) {
+        self.change_node(&node.id, |node| node.overrides.cache = Some(cache));
+    }
+
+    /// Replaces the resources of `node`'s container.
+    pub fn override_resources(&mut self, node: &NodeHandle, resources: Resources) {
+        self.change_node(&node.id, |node| node.overrides.resources = Some(resources));
+    }
+
+    /// Replaces the image of `node`'s container.
+    pub fn override_image(&mut self, node: &NodeHandle, image: impl Into<String>) {
+        let image = image.into();
+        self.change_node(&node.id, |node| node.overrides.container_image = Some(image));
     }
 
     /// Ships a task template with the spec, so that nodes may run a task the server has not registered. Embedding

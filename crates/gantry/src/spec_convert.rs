@@ -251,6 +251,7 @@ fn convert_task(file: &SpecFile, task: &TaskSpec) -> anyhow::Result<TaskTemplate
             command: c.command.clone(),
             args: c.args.clone(),
             env: c.env.clone(),
+            resources: Default::default(),
         }),
         plugin: None,
     })
@@ -328,6 +329,7 @@ fn convert_node(spec: &NodeSpec, base: &Identifier, interfaces: &Interfaces) -> 
         overrides: NodeOverrides {
             retries: spec.retries.as_ref().map(retries).transpose()?,
             timeout: duration(&spec.timeout, "timeout")?,
+            ..NodeOverrides::default()
         },
     })
 }

@@ -12,7 +12,7 @@ import pytest
 
 import gantry
 from conftest import running
-from gantry import Assignment, ExecutionFailed, SystemTaskError, TaskPlugin, UserError
+from gantry import Assignment, ExecutionFailed, SystemTaskError, TaskPlugin, UserError, dynamic_task, reference_task
 from gantry.types import literal_type
 from gantry.v1 import (
     admin_pb2,
@@ -75,6 +75,8 @@ TAGGING = template("gen_tag", TaskPlugin("tag"))
 TAGGING.interface.inputs[0].type.CopyFrom(COUNTED)
 TAGGING.interface.outputs[0].type.CopyFrom(COUNTED)
 TEMPLATES["gen_tag"] = TAGGING
+TEMPLATES["gen_container"] = template("gen_container", TaskPlugin("container"))
+CONTAINER_RUNS: list[str] = []
 
 
 def string_outputs(text: str) -> literals_pb2.LiteralMap:
@@ -117,6 +119,11 @@ def handle(assignment: Assignment):
         return string_outputs(f"{describe(assignment)}|{x}")
     if kind == "fan":
         return fan_spec(x)
+    if kind == "container":
+        task = assignment.task
+        seen = f"{task.container.image}|{dict(task.container.resources.requests)}|{task.metadata.cache_version}"
+        CONTAINER_RUNS.append(seen)
+        return string_outputs(seen)
     if kind == "tag":
         return literals_pb2.LiteralMap(literals={"out": assignment.inputs.literals["x"]})
     if kind == "hash":
@@ -143,11 +150,24 @@ def accepts(template: task_pb2.TaskTemplate) -> bool:
     return template.HasField("plugin")
 
 
+@dynamic_task(project="pytest", domain="dev", queue=QUEUE)
+def run_in_another_image(x: int) -> str:
+    node = reference_task("pytest/dev/gen_container@1", inputs={"x": int}, outputs={"out": str})(x=x).with_overrides(
+        container_image="registry/app:2", requests={"cpu": "2"}, cache=True, cache_version="v2"
+    )
+    yield node
+    return node.outputs.out
+
+
 @pytest.fixture(scope="module")
 def generic_worker(server, client):
     for message in TEMPLATES.values():
         client.admin.RegisterTask(admin_pb2.RegisterTaskRequest(task=message))
-    with running(gantry.Worker(server, queues=[QUEUE], handler=handle, accepts=accepts, concurrency=4)) as worker:
+    client.register(run_in_another_image)
+    worker = gantry.Worker(
+        server, tasks=[run_in_another_image], queues=[QUEUE], handler=handle, accepts=accepts, concurrency=4
+    )
+    with running(worker) as worker:
         yield worker
 
 
@@ -266,3 +286,14 @@ def test_a_tagged_union_stamp_reaches_the_worker_and_comes_back(client, generic_
     received = SEEN[f"{execution.id}/{node.node_id}"].inputs.literals["x"]
     assert received.union.variant.tag == "count", "not the first variant of that type"
     assert execution.data().outputs.literals["out"].union.variant.tag == "count"
+
+
+def test_a_nodes_overrides_reach_the_worker_in_a_derived_template_and_key_its_cache(client, generic_worker):
+    # `gen_container` has no container and no cache; the dynamic task's node overrides both.
+    expected = "registry/app:2|{'cpu': '2'}|v2"
+    assert client.run(run_in_another_image, x=1).result(timeout=60) == expected
+    assert CONTAINER_RUNS == [expected]
+    assert client.run(run_in_another_image, x=1).result(timeout=60) == expected
+    assert CONTAINER_RUNS == [expected], "the second child is a hit of the node's cache"
+    registered = client.admin.GetTask(admin_pb2.GetTaskRequest(id=TEMPLATES["gen_container"].id)).task
+    assert not registered.HasField("container"), "the registered task is left as it was"

@@ -33,7 +33,10 @@ use crate::model::{Binding, DynamicJobSpec, Node, TypedInterface, WorkflowTempla
 pub use error::{CompileError, CompileErrorCode, CompileErrors, VarSide};
 pub use graph::{CompiledGraph, CompiledNode, CompiledTarget, GraphSource};
 pub use resolver::{Registry, ResolvedLaunchPlan, Resolver};
-pub use scope::{EmbeddedTemplate, SCOPE_DIGEST_CHARS, SCOPE_MARK, Scoped, is_scoped_version, scope_embedded};
+pub use scope::{
+    EmbeddedTemplate, SCOPE_DIGEST_CHARS, SCOPE_MARK, Scoped, derive_overridden, is_scoped_version, scope_embedded,
+    scope_spec,
+};
 pub use targets::array_interface;
 
 use compiler::{Compiler, GraphSpec};

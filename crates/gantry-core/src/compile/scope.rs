@@ -6,11 +6,17 @@
 //! nested dynamic embeds carries the run's settings in its environment, so it differs from the registered one.)
 //!
 //! A sub-workflow that refers to a renamed template differs from the registered one in turn, and is scoped likewise.
+//!
+//! A node whose overrides change its template (cache, resources, image) runs a derived template, the task's with
+//! them applied, under a scoped identifier named the same way ([`derive_overridden`]); registered workflows get
+//! theirs as they are registered, dynamic specs as they are accepted ([`scope_spec`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::model::{
-    DynamicJobSpec, Identifier, ResourceKind, TaskTemplate, WorkflowTemplate, references, rename_references,
+    DynamicJobSpec, ElseArm, Identifier, Node, NodeTarget, ResourceKind, TaskTemplate, WorkflowTemplate, references,
+    rename_references,
 };
 
 use super::Resolver;
@@ -51,6 +57,86 @@ fn scoped_id(id: &Identifier, digest: &str) -> Identifier {
         version: format!("{}{SCOPE_MARK}{digest}", id.version),
         ..id.clone()
     }
+}
+
+/// Scopes a dynamic spec: the derived templates of its nodes' overrides (its sub-workflows' nodes included) are
+/// added to its embedded templates, then the embedded templates that differ from registered ones are renamed
+/// ([`scope_embedded`]). Returns every rename.
+pub fn scope_spec(
+    spec: &mut DynamicJobSpec,
+    registered: &dyn Resolver,
+    digest: &dyn Fn(EmbeddedTemplate<'_>) -> String,
+) -> Vec<Scoped> {
+    let embedded: HashMap<Identifier, Arc<TaskTemplate>> = spec
+        .tasks
+        .iter()
+        .map(|task| (task.id.clone(), Arc::new(task.clone())))
+        .collect();
+    let resolve = |id: &Identifier| embedded.get(id).cloned().or_else(|| registered.task(id));
+    let mut derived = derive_overridden(&mut spec.nodes, &resolve, digest);
+    for workflow in &mut spec.subworkflows {
+        derived.extend(derive_overridden(&mut workflow.nodes, &resolve, digest));
+    }
+    let mut done: Vec<Scoped> = Vec::new();
+    for (registered, task) in derived {
+        if !done.iter().any(|scoped| scoped.scoped == task.id) {
+            done.push(Scoped {
+                kind: ResourceKind::Task,
+                registered,
+                scoped: task.id.clone(),
+            });
+            spec.tasks.push(task);
+        }
+    }
+    done.extend(scope_embedded(spec, registered, digest));
+    done
+}
+
+/// Points every task node of `nodes` (branch arms and array elements included) whose overrides change its template
+/// at a template derived from its task's (`resolve`), with those overrides applied and cleared from the node, under
+/// the task's identifier scoped by the derived template's `digest`. Returns the derived templates with the identifier
+/// each derives from. A task `resolve` does not know is left for the compiler to report.
+pub fn derive_overridden(
+    nodes: &mut [Node],
+    resolve: &dyn Fn(&Identifier) -> Option<Arc<TaskTemplate>>,
+    digest: &dyn Fn(EmbeddedTemplate<'_>) -> String,
+) -> Vec<(Identifier, TaskTemplate)> {
+    let mut derived = Vec::new();
+    for node in nodes {
+        match &mut node.target {
+            NodeTarget::Task(id) if node.overrides.changes_template() => {
+                let Some(task) = resolve(id) else {
+                    continue;
+                };
+                let mut template = node.overrides.apply(&task);
+                let scoped = scoped_id(id, &digest(EmbeddedTemplate::Task(&template)));
+                template.id = scoped.clone();
+                derived.push((std::mem::replace(id, scoped), template));
+                node.overrides = node.overrides.applied();
+            }
+            NodeTarget::Branch(branch) => {
+                for case in &mut branch.cases {
+                    derived.extend(derive_overridden(
+                        std::slice::from_mut(&mut *case.then_node),
+                        resolve,
+                        digest,
+                    ));
+                }
+                if let Some(ElseArm::Node(arm)) = &mut branch.otherwise {
+                    derived.extend(derive_overridden(std::slice::from_mut(&mut **arm), resolve, digest));
+                }
+            }
+            NodeTarget::Array(array) => {
+                derived.extend(derive_overridden(
+                    std::slice::from_mut(&mut *array.node),
+                    resolve,
+                    digest,
+                ));
+            }
+            _ => {}
+        }
+    }
+    derived
 }
 
 /// Renames, in place, every template embedded in `spec` that differs from the one `registered` resolves under its

@@ -21,9 +21,9 @@ pub use launch_plan::LaunchPlan;
 pub use literal::{
     Blob, Duration, ErrorValue, Hashed, Literal, LiteralMap, Offloaded, StructValue, Timestamp, UnionValue,
 };
-pub use task::{ContainerSpec, MAX_PLUGIN_BYTES, RetryPolicy, TaskMetadata, TaskPlugin, TaskTemplate};
+pub use task::{ContainerSpec, MAX_PLUGIN_BYTES, Resources, RetryPolicy, TaskMetadata, TaskPlugin, TaskTemplate};
 pub use types::{BlobDimensionality, BlobType, LiteralType, StructType, TaggedType};
 pub use workflow::{
-    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock, Node,
-    NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate, references, rename_references,
+    ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock,
+    Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate, references, rename_references,
 };

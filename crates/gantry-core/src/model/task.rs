@@ -68,6 +68,20 @@ pub struct ContainerSpec {
     pub command: Vec<String>,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
+    pub resources: Resources,
+}
+
+/// Compute resources as the container runtime spells them; passed through uninterpreted. Empty means none stated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resources {
+    pub requests: BTreeMap<String, String>,
+    pub limits: BTreeMap<String, String>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty() && self.limits.is_empty()
+    }
 }
 
 /// The largest plugin payload accepted, in bytes of its protobuf encoding (type, custom and config together): a

@@ -6,7 +6,7 @@ use super::binding::Binding;
 use super::identifier::{Identifier, ResourceKind};
 use super::interface::TypedInterface;
 use super::literal::{Duration, Literal};
-use super::task::RetryPolicy;
+use super::task::{Resources, RetryPolicy, TaskTemplate};
 
 /// A node of a workflow or dynamic spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,11 +32,57 @@ impl Node {
     }
 }
 
-/// Per-node overrides of the target's metadata.
+/// Per-node overrides of the target's metadata. Retries and timeout apply as the node runs; the others change the
+/// template it runs (see [`NodeOverrides::apply`] and `compile::derive_overridden`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeOverrides {
     pub retries: Option<RetryPolicy>,
     pub timeout: Option<Duration>,
+    pub cache: Option<CacheOverride>,
+    pub resources: Option<Resources>,
+    /// Empty is none.
+    pub container_image: Option<String>,
+}
+
+/// A node's caching, in place of its task's.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CacheOverride {
+    pub cache: bool,
+    pub cache_version: String,
+    pub cache_serializable: bool,
+}
+
+impl NodeOverrides {
+    /// Whether the node runs a template other than its task's.
+    pub fn changes_template(&self) -> bool {
+        self.cache.is_some() || self.resources.is_some() || self.container_image.is_some()
+    }
+
+    /// `task` with the overrides that change a template applied.
+    pub fn apply(&self, task: &TaskTemplate) -> TaskTemplate {
+        let mut task = task.clone();
+        if let Some(cache) = &self.cache {
+            task.metadata.cache = cache.cache;
+            task.metadata.cache_version = cache.cache_version.clone();
+            task.metadata.cache_serializable = cache.cache_serializable;
+        }
+        if let Some(resources) = &self.resources {
+            task.container.get_or_insert_with(Default::default).resources = resources.clone();
+        }
+        if let Some(image) = &self.container_image {
+            task.container.get_or_insert_with(Default::default).image = image.clone();
+        }
+        task
+    }
+
+    /// The overrides left once the template carries the others.
+    pub fn applied(&self) -> NodeOverrides {
+        NodeOverrides {
+            retries: self.retries.clone(),
+            timeout: self.timeout,
+            ..NodeOverrides::default()
+        }
+    }
 }
 
 /// What a node runs.

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use gantry_core::compile::{EmbeddedTemplate, Registry, compile_dynamic, scope_embedded};
+use gantry_core::compile::{EmbeddedTemplate, Registry, compile_dynamic, scope_spec};
 use gantry_core::model::Identifier;
 use gantry_core::model::{DynamicJobSpec, ExecutionError, TaskTemplate};
 use gantry_core::state::{CompositePlan, NodeEvent};
@@ -125,7 +125,7 @@ impl Batch<'_> {
             .templates
             .registry_within(self.rows.tx.as_mut(), &spec.nodes, &Registry::new(), project)
             .await?;
-        let scoped = scope_embedded(spec, &registry, &codec::template_digest);
+        let scoped = scope_spec(spec, &registry, &codec::template_digest);
         if !scoped.is_empty() {
             tracing::debug!(?scoped, "embedded templates scoped to their spec");
         }

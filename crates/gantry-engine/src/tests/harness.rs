@@ -279,11 +279,19 @@ impl Harness {
 
     /// Creates an execution of a task.
     pub async fn run_task(&self, task: &TaskTemplate, inputs: LiteralMap) -> ExecutionRow {
+        self.run(Target::Task(task.id.clone()), inputs).await
+    }
+
+    /// Creates an execution of a task, workflow or launch plan of the target's project and domain.
+    pub async fn run(&self, target: Target, inputs: LiteralMap) -> ExecutionRow {
+        let id = match &target {
+            Target::Task(id) | Target::Workflow(id) | Target::LaunchPlan(id) => id.clone(),
+        };
         let create = CreateExecution {
-            project: task.id.project.clone(),
-            domain: task.id.domain.clone(),
+            project: id.project.clone(),
+            domain: id.domain.clone(),
             name: None,
-            target: Target::Task(task.id.clone()),
+            target,
             inputs,
             max_parallelism: None,
             overwrite_cache: false,

@@ -24,6 +24,7 @@ mod chunks;
 mod harness;
 mod hashes;
 mod hydration;
+mod overrides;
 mod pairs;
 mod plugin;
 mod replay;

@@ -1,6 +1,8 @@
 //! Task templates, their metadata and retry policies.
 
-use gantry_core::model::{ContainerSpec, MAX_PLUGIN_BYTES, RetryPolicy, TaskMetadata, TaskPlugin, TaskTemplate};
+use gantry_core::model::{
+    ContainerSpec, MAX_PLUGIN_BYTES, Resources, RetryPolicy, TaskMetadata, TaskPlugin, TaskTemplate,
+};
 use prost::Message;
 
 use gantry_core::names;
@@ -89,10 +91,12 @@ impl From<pb::ContainerSpec> for ContainerSpec {
             command: container.command,
             args: container.args,
             env: container.env,
+            resources: container.resources.map(Into::into).unwrap_or_default(),
         }
     }
 }
 
+/// No resources are encoded as none, so that a template's bytes are what they were before resources existed.
 impl From<ContainerSpec> for pb::ContainerSpec {
     fn from(container: ContainerSpec) -> Self {
         pb::ContainerSpec {
@@ -100,6 +104,25 @@ impl From<ContainerSpec> for pb::ContainerSpec {
             command: container.command,
             args: container.args,
             env: container.env,
+            resources: (!container.resources.is_empty()).then(|| container.resources.into()),
+        }
+    }
+}
+
+impl From<pb::Resources> for Resources {
+    fn from(resources: pb::Resources) -> Self {
+        Resources {
+            requests: resources.requests,
+            limits: resources.limits,
+        }
+    }
+}
+
+impl From<Resources> for pb::Resources {
+    fn from(resources: Resources) -> Self {
+        pb::Resources {
+            requests: resources.requests,
+            limits: resources.limits,
         }
     }
 }

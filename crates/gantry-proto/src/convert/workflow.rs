@@ -1,14 +1,15 @@
 //! Nodes (task, sub-workflow, launch plan, branch and array targets), conditions and workflow templates.
 
 use gantry_core::model::{
-    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock, Node,
-    NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
+    ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock,
+    Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
 };
 
-use super::interface::{interface_or_empty, required_identifier};
+use super::interface::{check_name, interface_or_empty, required_identifier};
 use super::literal::{duration_to_pb, timeout_from_pb};
 use super::{ConversionError, ResultExt, decode_enum, into_list, list, optional, required_with};
 use crate::v1 as pb;
+use gantry_core::names;
 
 /// `target` is required; absent overrides are none.
 impl TryFrom<pb::Node> for Node {
@@ -17,10 +18,26 @@ impl TryFrom<pb::Node> for Node {
     fn try_from(node: pb::Node) -> Result<Self, Self::Error> {
         let overrides = match node.overrides {
             None => NodeOverrides::default(),
-            Some(overrides) => NodeOverrides {
-                retries: optional("retries", overrides.retries).at("overrides")?,
-                timeout: timeout_from_pb("timeout", overrides.timeout)?,
-            },
+            Some(overrides) => {
+                if let Some(cache) = &overrides.cache
+                    && !cache.cache_version.is_empty()
+                {
+                    check_name("cache_version", &cache.cache_version, names::NAME)
+                        .at("cache")
+                        .at("overrides")?;
+                }
+                NodeOverrides {
+                    retries: optional("retries", overrides.retries).at("overrides")?,
+                    timeout: timeout_from_pb("timeout", overrides.timeout)?,
+                    cache: overrides.cache.map(|cache| CacheOverride {
+                        cache: cache.cache,
+                        cache_version: cache.cache_version,
+                        cache_serializable: cache.cache_serializable,
+                    }),
+                    resources: overrides.resources.map(Into::into),
+                    container_image: (!overrides.container_image.is_empty()).then_some(overrides.container_image),
+                }
+            }
         };
         let Some(target) = node.target else {
             return Err(ConversionError::new("", "node has no target set"));
@@ -44,6 +61,13 @@ impl From<Node> for pb::Node {
             overrides: Some(pb::NodeOverrides {
                 retries: node.overrides.retries.map(Into::into),
                 timeout: node.overrides.timeout.map(duration_to_pb),
+                cache: node.overrides.cache.map(|cache| pb::CacheOverride {
+                    cache: cache.cache,
+                    cache_version: cache.cache_version,
+                    cache_serializable: cache.cache_serializable,
+                }),
+                resources: node.overrides.resources.map(Into::into),
+                container_image: node.overrides.container_image.unwrap_or_default(),
             }),
             target: Some(node.target.into()),
         }

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from gantry.limits import COMPLETION_SPEC_FIELD, NODES_FIELD, SpecLimits, SpecTooLarge, field_len
 from gantry.types import LiteralTypeError, infer_type, to_literal
-from gantry.v1 import dynamic_pb2, workflow_pb2
+from gantry.v1 import dynamic_pb2, task_pb2, workflow_pb2
 
 _state = threading.local()
 
@@ -118,6 +118,8 @@ class Node:
         self.upstream: list[Node] = []
         self.retries: tuple[int, int] | None = None
         self.timeout: Any = None
+        # Overrides that make the node run a template derived from its task's (workflow.proto, NodeOverrides).
+        self.template_overrides = workflow_pb2.NodeOverrides()
 
     @property
     def output_types(self) -> dict[str, Any] | None:
@@ -141,12 +143,39 @@ class Node:
         self.upstream.extend(nodes)
         return self
 
-    def with_overrides(self, *, retries: int | None = None, system_retries: int | None = None, timeout: Any = None):
-        """Replaces the task's retry budget or attempt timeout for this node only."""
+    def with_overrides(
+        self,
+        *,
+        retries: int | None = None,
+        system_retries: int | None = None,
+        timeout: Any = None,
+        cache: bool | None = None,
+        cache_version: str = "",
+        cache_serializable: bool = False,
+        requests: dict[str, str] | None = None,
+        limits: dict[str, str] | None = None,
+        container_image: str | None = None,
+    ):
+        """Replaces, for this node only, the task's retry budget or attempt timeout; its caching (`cache` on or off,
+        with `cache_version` and `cache_serializable`); its container's resources (`requests` and `limits`, e.g.
+        `{"cpu": "2"}`, together replacing the task's); or its container's image. The last three make the node run a
+        template derived from the task's, which the worker receives."""
         if retries is not None or system_retries is not None:
             self.retries = (retries or 0, 3 if system_retries is None else system_retries)
         if timeout is not None:
             self.timeout = timeout
+        if cache is not None:
+            self.template_overrides.cache.CopyFrom(
+                workflow_pb2.CacheOverride(
+                    cache=cache, cache_version=cache_version, cache_serializable=cache_serializable
+                )
+            )
+        if requests is not None or limits is not None:
+            self.template_overrides.resources.CopyFrom(
+                task_pb2.Resources(requests=dict(requests or {}), limits=dict(limits or {}))
+            )
+        if container_image is not None:
+            self.template_overrides.container_image = container_image
         return self
 
     def to_proto(self, node_id: str) -> workflow_pb2.Node:
@@ -161,6 +190,8 @@ class Node:
             if upstream.id is None:
                 raise DynamicSpecError(f"{self.describe()} runs after {upstream.describe()}, which was never yielded")
             node.upstream.append(upstream.id)
+        if self.template_overrides.ListFields():
+            node.overrides.MergeFrom(self.template_overrides)
         if self.retries is not None:
             node.overrides.retries.user_retries, node.overrides.retries.system_retries = self.retries
         if self.timeout is not None:

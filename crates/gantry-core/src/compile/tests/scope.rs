@@ -163,3 +163,91 @@ fn scoped_versions_are_recognised_exactly() {
     assert!(!is_scoped_version("v1~spec-0123"));
     assert!(!is_scoped_version("v1~spec-0123456789abcdef0"));
 }
+
+fn overrides_image(image: &str) -> crate::model::NodeOverrides {
+    crate::model::NodeOverrides {
+        container_image: Some(image.to_owned()),
+        retries: Some(Default::default()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn nodes_that_override_their_template_run_a_derived_one() {
+    let registered = registry();
+    let resolve = |id: &Identifier| registered.task(id);
+    let mut plain = task_node("plain", "double", vec![bind("x", int(1))]);
+    plain.overrides.timeout = Some(crate::model::Duration::from_secs(5));
+    let mut imaged = task_node("imaged", "double", vec![bind("x", int(1))]);
+    imaged.overrides = overrides_image("registry/app:2");
+    let mut again = imaged.clone();
+    again.id = "again".to_owned();
+    let mut cached = task_node("cached", "double", vec![bind("x", int(1))]);
+    cached.overrides.cache = Some(crate::model::CacheOverride {
+        cache: true,
+        cache_version: "7".to_owned(),
+        cache_serializable: false,
+    });
+    let mut array = task_node("a", "noop", vec![]);
+    array.target = NodeTarget::Array(ArrayNode {
+        node: Box::new(imaged.clone()),
+        parallelism: None,
+        success: SuccessCriteria::All,
+    });
+    let mut nodes = vec![plain.clone(), imaged, again, cached, array];
+    let derived = derive_overridden(&mut nodes, &resolve, &digest);
+
+    assert_eq!(nodes[0], plain, "retries and timeout need no template of their own");
+    let image_id = target(&nodes[1]).clone();
+    assert!(is_scoped_version(&image_id.version), "{image_id}");
+    assert_eq!(
+        target(&nodes[2]),
+        &image_id,
+        "the same overrides of the same task derive the same template"
+    );
+    let NodeTarget::Array(array) = &nodes[4].target else {
+        unreachable!()
+    };
+    assert_eq!(target(&array.node), &image_id, "an array's element too");
+    assert_eq!(
+        nodes[1].overrides,
+        crate::model::NodeOverrides {
+            retries: Some(Default::default()),
+            ..Default::default()
+        }
+    );
+    let by_id = |id: &Identifier| derived.iter().find(|(_, t)| t.id == *id).map(|(from, t)| (from, t));
+    let (from, image_task) = by_id(&image_id).expect("derived");
+    assert_eq!(*from, id("double"));
+    assert_eq!(
+        image_task.container.as_ref().map(|c| c.image.as_str()),
+        Some("registry/app:2")
+    );
+    assert_eq!(
+        image_task.interface,
+        registered.task(&id("double")).expect("registered").interface
+    );
+    let cache_task = by_id(target(&nodes[3])).expect("derived").1;
+    assert!(cache_task.metadata.cache && cache_task.metadata.cache_version == "7");
+    assert_ne!(target(&nodes[3]), &image_id);
+
+    // A task nobody knows is left for the compiler.
+    let mut unknown = vec![task_node("u", "missing", vec![])];
+    unknown[0].overrides = overrides_image("x");
+    assert!(derive_overridden(&mut unknown, &resolve, &digest).is_empty());
+    assert_eq!(target(&unknown[0]), &id("missing"));
+}
+
+#[test]
+fn a_spec_embeds_its_derived_templates_and_compiles() {
+    let mut node = task_node("n1", "double", vec![bind("x", int(1))]);
+    node.overrides = overrides_image("registry/app:2");
+    let mut spec = spec_of(vec![node]);
+    let scoped = scope_spec(&mut spec, &registry(), &digest);
+    assert_eq!(scoped.len(), 1);
+    assert_eq!(spec.tasks.len(), 1);
+    assert_eq!(spec.tasks[0].id, scoped[0].scoped);
+    assert_eq!(target(&spec.nodes[0]), &scoped[0].scoped);
+    let compiled = compile_dynamic(&spec, &seed_parent(), &registry());
+    assert!(compiled.is_ok(), "{:?}", compiled.err());
+}

@@ -1,9 +1,10 @@
 //! proptest strategies generating core task and workflow templates, nodes, bindings, dynamic specs and launch plans.
 
 use gantry_core::model::{
-    ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ContainerSpec,
-    Duration, DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Node, NodeOverrides, NodeTarget, Operand,
-    Promise, ResourceKind, RetryPolicy, SuccessCriteria, TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
+    ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp,
+    ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Node, NodeOverrides,
+    NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, SuccessCriteria, TaskMetadata, TaskPlugin,
+    TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -47,18 +48,25 @@ fn task_metadata() -> impl Strategy<Value = TaskMetadata> {
         )
 }
 
+fn resources() -> impl Strategy<Value = Resources> {
+    (btree_map(name(), text(), 0..2), btree_map(name(), text(), 0..2))
+        .prop_map(|(requests, limits)| Resources { requests, limits })
+}
+
 fn container_spec() -> impl Strategy<Value = ContainerSpec> {
     (
         text(),
         vec(text(), 0..3),
         vec(text(), 0..3),
         btree_map(name(), text(), 0..3),
+        resources(),
     )
-        .prop_map(|(image, command, args, env)| ContainerSpec {
+        .prop_map(|(image, command, args, env, resources)| ContainerSpec {
             image,
             command,
             args,
             env,
+            resources,
         })
 }
 
@@ -158,8 +166,27 @@ fn timeout() -> impl Strategy<Value = Duration> {
 }
 
 fn overrides() -> impl Strategy<Value = NodeOverrides> {
-    (option::of(retry_policy()), option::of(timeout()))
-        .prop_map(|(retries, timeout)| NodeOverrides { retries, timeout })
+    let cache =
+        (any::<bool>(), name(), any::<bool>()).prop_map(|(cache, cache_version, cache_serializable)| CacheOverride {
+            cache,
+            cache_version,
+            cache_serializable,
+        });
+    let image = "[a-z./:0-9]{1,12}";
+    (
+        option::of(retry_policy()),
+        option::of(timeout()),
+        option::of(cache),
+        option::of(resources()),
+        option::of(image),
+    )
+        .prop_map(|(retries, timeout, cache, resources, container_image)| NodeOverrides {
+            retries,
+            timeout,
+            cache,
+            resources,
+            container_image,
+        })
 }
 
 /// A node with the given target and generated everything else.
