@@ -75,9 +75,11 @@ def _work(args) -> int:
         data_dir=args.data_dir,
         raw_prefix=args.raw_output_prefix,
     )
-    print(f"gantry-flyte worker {worker.worker_id} polls {worker.queues} with the {bridge.runner.name} runner", flush=True)
+    def ready() -> None:
+        print(f"gantry-flyte worker {worker.worker_id} polls {worker.queues} ({bridge.runner.name} runner): ready", flush=True)
+
     try:
-        worker.run()
+        worker.run(ready=ready)
     finally:
         bridge.close()
         worker.close()
