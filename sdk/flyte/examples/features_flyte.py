@@ -204,9 +204,9 @@ def recoverable_task(x: int) -> int:
 
 @task
 def sleeper(pid_file: str) -> int:
-    with open(pid_file + ".tmp", "w") as f:
+    """Writes its pid (the test passes a FIFO, so the write waits for the reader) and sleeps far past any test."""
+    with open(pid_file, "w") as f:
         f.write(str(os.getpid()))
-    os.rename(pid_file + ".tmp", pid_file)
     time.sleep(600)
     return 0
 
