@@ -231,3 +231,13 @@ def dyn_recover(n: int, marker: str) -> int:
 @dynamic(cache=True, cache_version="1")
 def cached_dyn(n: int) -> list[int]:
     return [double(x=i) for i in range(n)]
+
+
+@dynamic
+def dyn_gate(n: int) -> int:
+    """A gate node (`sleep`) inside a dynamic: the bridge fails the attempt, naming it."""
+    from flytekit import sleep
+
+    result = double(x=n)
+    sleep(timedelta(seconds=1)) >> result
+    return result
