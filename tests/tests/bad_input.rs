@@ -123,7 +123,7 @@ async fn unknown_targets_are_not_found_and_bad_inputs_are_invalid_naming_the_inp
     // A malformed message names the field path.
     let mut malformed = create("generate_others", LiteralMap::new());
     malformed.inputs = Some(pb::LiteralMap {
-        literals: [("tasks_count".to_owned(), pb::Literal { value: None })].into(),
+        literals: [("tasks_count".to_owned(), pb::Literal::default())].into(),
     });
     let status = admin.create_execution(malformed).await.expect_err("malformed literal");
     assert_eq!(status.code(), Code::InvalidArgument);

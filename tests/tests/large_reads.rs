@@ -68,6 +68,7 @@ fn digest(bytes: &[u8]) -> String {
 fn literal_digest(text: &str) -> String {
     let literal = pb::Literal {
         value: Some(pb::literal::Value::StringValue(text.to_owned())),
+        hash: String::new(),
     };
     digest(&literal.encode_to_vec())
 }

@@ -391,6 +391,7 @@ async fn limits_refuse_cleanly_and_lose_nothing() {
             r#type: Some(LiteralType::String.into()),
             sha256: String::new(),
         })),
+        hash: String::new(),
     };
     let refused = admin
         .create_execution(pb::CreateExecutionRequest {

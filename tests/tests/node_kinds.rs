@@ -1,5 +1,5 @@
 //! Every node kind end to end: sub-workflows, branches (taken, skipped, else error), array nodes (parallelism,
-//! success ratio), launch plans chosen at run time by a dynamic task, dynamic tasks ten levels deep, and termination
+//! success ratio, a ratio of 1 typed as every element), launch plans chosen at run time by a dynamic task, dynamic tasks ten levels deep, and termination
 //! reaching a launch plan's child execution.
 
 use gantry_core::model::{
@@ -272,9 +272,9 @@ async fn branch_runs_the_taken_arm_and_skips_the_others() {
 }
 
 fn array_workflow(name: &str, task: &str, parallelism: Option<u32>, success: SuccessCriteria) -> WorkflowTemplate {
-    let element = match success {
-        SuccessCriteria::All => LiteralType::Integer,
-        _ => LiteralType::optional(LiteralType::Integer),
+    let element = match success.requires_all() {
+        true => LiteralType::Integer,
+        false => LiteralType::optional(LiteralType::Integer),
     };
     let node = Node {
         id: "m".into(),
@@ -344,7 +344,19 @@ async fn array_maps_with_parallelism_and_ratio(backend: Backend) {
     assert_eq!(spans.len(), 10);
     assert!(max_overlap(&spans) <= 3, "more than 3 elements ran at once: {spans:?}");
 
+    // A ratio of 1 (flytekit's `map_task` states one) is every element: the outputs are plain integers, no unions.
     let ratio = |r| SuccessCriteria::MinSuccessRatio(r);
+    client::register_workflow(&mut admin, array_workflow("whole", "other_task", None, ratio(1.0))).await;
+    let execution = run_to_end(
+        &mut admin,
+        client::workflow_target(id("whole")),
+        inputs(&[("xs", xs.clone())]),
+    )
+    .await;
+    assert_succeeded(&execution);
+    let out = client::outputs(&mut admin, &execution.id).await;
+    assert_eq!(out["out"], list((0..10).map(|i| Some(i * 2))));
+
     client::register_workflow(&mut admin, array_workflow("half", "flaky", None, ratio(0.5))).await;
     let execution = run_to_end(
         &mut admin,

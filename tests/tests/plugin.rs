@@ -1,7 +1,8 @@
 //! The plugin payload end to end: a task registered with a payload comes back byte for byte from GetTask, and the
 //! Rust SDK's handler reads exactly the registered bytes and config from its context; a template embedded in a
-//! dynamic spec (and registered nowhere) delivers its own payload to the children's worker; a payload over the limit
-//! is refused at registration with INVALID_ARGUMENT naming `task.plugin`.
+//! dynamic spec (and registered nowhere) delivers its own payload to the children's worker, and so does one that
+//! differs from the template registered under its id (it runs scoped to its spec, the registered one unchanged); a
+//! payload over the limit is refused at registration with INVALID_ARGUMENT naming `task.plugin`.
 
 use gantry_core::model::{Literal, LiteralMap, LiteralType, MAX_PLUGIN_BYTES, TaskPlugin};
 use gantry_proto::v1 as pb;
@@ -46,6 +47,20 @@ fn embedded_def() -> TaskDef {
         .plugin(embedded_plugin())
 }
 
+/// Served with the embedded payload; registered with the other one, which its generator's specs do not change.
+fn shadowed_def() -> TaskDef {
+    task_def("flyte_shadowed")
+        .input("i", LiteralType::Integer)
+        .output("out", LiteralType::Integer)
+        .plugin(embedded_plugin())
+}
+
+fn shadow_generator_def() -> TaskDef {
+    task_def("flyte_shadow_generator")
+        .input("n", LiteralType::Integer)
+        .output("out", LiteralType::collection(LiteralType::Integer))
+}
+
 fn generator_def() -> TaskDef {
     task_def("flyte_generator")
         .input("n", LiteralType::Integer)
@@ -70,18 +85,27 @@ async fn flyte_embedded(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, 
     check_and_double(&ctx, &inputs, &embedded_plugin())
 }
 
-async fn flyte_generator(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+/// A spec of `n` nodes running `child`, embedded.
+fn embedding(ctx: &TaskContext, inputs: &Inputs, child: TaskDef) -> Result<TaskOutput, TaskError> {
     if ctx.plugin().is_some() {
         return Err(TaskError::user("the generator has no payload").non_recoverable());
     }
     let mut spec = ctx.dynamic_spec();
-    spec.embed(embedded_def());
+    spec.embed(child.clone());
     let mut results = Vec::new();
     for i in 0..inputs.get::<i64>("n")? {
-        results.push(spec.task(&embedded_def(), [("i", i.into_binding())])?.output("out"));
+        results.push(spec.task(&child, [("i", i.into_binding())])?.output("out"));
     }
     spec.set_output("out", results);
     Ok(TaskOutput::Dynamic(spec))
+}
+
+async fn flyte_generator(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    embedding(&ctx, &inputs, embedded_def())
+}
+
+async fn flyte_shadow_generator(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    embedding(&ctx, &inputs, shadowed_def())
 }
 
 async fn run(admin: &mut client::Admin, def: &TaskDef, input: (&str, i64)) -> LiteralMap {
@@ -103,6 +127,9 @@ async fn payloads_reach_the_handlers(backend: Backend) {
     // Only these two are registered: `flyte_embedded` exists only inside the generator's specs.
     client::register_task(&mut admin, flyte_def().into_template()).await;
     client::register_task(&mut admin, generator_def().into_template()).await;
+    client::register_task(&mut admin, shadow_generator_def().into_template()).await;
+    let registered_shadow = shadowed_def().plugin(registered_plugin()).into_template();
+    client::register_task(&mut admin, registered_shadow.clone()).await;
 
     let got = admin
         .get_task(pb::GetTaskRequest {
@@ -138,6 +165,8 @@ async fn payloads_reach_the_handlers(backend: Backend) {
         .task(flyte_def(), flyte_echo)
         .task(embedded_def(), flyte_embedded)
         .task(generator_def(), flyte_generator)
+        .task(shadowed_def(), flyte_embedded)
+        .task(shadow_generator_def(), flyte_shadow_generator)
         .build()
         .expect("worker");
     let worker = RunningWorker::spawn(worker);
@@ -150,6 +179,21 @@ async fn payloads_reach_the_handlers(backend: Backend) {
         Literal::Collection((0..3).map(|i| Literal::Integer(2 * i)).collect())
     );
 
+    // The embedded `flyte_shadowed` differs from the registered one: its children run it (the handler checks the
+    // embedded payload) under a scoped version, and the registered template is unchanged.
+    let shadowed = run(&mut admin, &shadow_generator_def(), ("n", 2)).await;
+    assert_eq!(
+        shadowed["out"],
+        Literal::Collection((0..2).map(|i| Literal::Integer(2 * i)).collect())
+    );
+    let got = admin
+        .get_task(pb::GetTaskRequest {
+            id: Some(shadowed_def().id().clone().into()),
+        })
+        .await
+        .expect("get task")
+        .into_inner();
+    assert_eq!(got.task, Some(pb::TaskTemplate::from(registered_shadow)));
     worker.stop().await;
     server.stop().await;
 }

@@ -277,6 +277,7 @@ pub fn contains_offloaded(literal: &Literal) -> bool {
         Literal::Collection(items) => items.iter().any(contains_offloaded),
         Literal::Map(entries) => entries.values().any(contains_offloaded),
         Literal::Union(union) => contains_offloaded(&union.value),
+        Literal::Hashed(hashed) => contains_offloaded(&hashed.value),
         _ => false,
     }
 }

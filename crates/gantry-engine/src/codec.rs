@@ -156,6 +156,21 @@ pub fn decode_spec(stored: &Bytes) -> EngineResult<DynamicJobSpec> {
         .map_err(|e| EngineError::Internal(format!("stored dynamic spec is invalid: {e}")))
 }
 
+/// Names an embedded template by its contents (the SHA-256 of its encoding, in hex), for spec-scoped identifiers.
+pub fn template_digest(template: gantry_core::compile::EmbeddedTemplate<'_>) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(encode_template(template)))
+}
+
+/// A task or workflow template embedded in a dynamic spec, as the store keeps it.
+pub fn encode_template(template: gantry_core::compile::EmbeddedTemplate<'_>) -> Vec<u8> {
+    use gantry_core::compile::EmbeddedTemplate;
+    match template {
+        EmbeddedTemplate::Task(task) => encode_task(task),
+        EmbeddedTemplate::Workflow(workflow) => encode_workflow(workflow),
+    }
+}
+
 pub fn encode_task(task: &TaskTemplate) -> Vec<u8> {
     pb::TaskTemplate::from(task.clone()).encode_to_vec()
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic_owned};
+use gantry_core::compile::{CompiledGraph, Registry, compile_dynamic_owned, scope_embedded};
 use gantry_core::model::{DynamicJobSpec, LiteralMap, TaskTemplate};
 use gantry_core::state::AttemptResult;
 
@@ -68,7 +68,12 @@ pub(crate) async fn admit_spec(shared: &Shared, mut completion: Completion) -> A
     // The graph takes the spec's nodes over: a large spec is held once, not twice.
     let compile = move || {
         let mut spec = Arc::unwrap_or_clone(spec);
-        let bytes = codec::spec_to_store(encoded.map_or_else(|| codec::encode_spec(&spec).into(), bytes::Bytes::from));
+        // A spec that scopes a template is kept as it runs, with the scoped identifiers.
+        let encoded = match scope_embedded(&mut spec, &registry, &codec::template_digest).is_empty() {
+            true => encoded.map(bytes::Bytes::from),
+            false => None,
+        };
+        let bytes = codec::spec_to_store(encoded.unwrap_or_else(|| codec::encode_spec(&spec).into()));
         let graph = compile_dynamic_owned(&mut spec, &task.interface, &registry)
             .map(Arc::new)
             .map_err(|errors| errors.to_string());

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gantry_core::compile::{Registry, compile_workflow};
+use gantry_core::compile::{Registry, SCOPE_DIGEST_CHARS, SCOPE_MARK, compile_workflow, is_scoped_version};
 use gantry_core::model::{
     Binding, Duration, FailurePolicy, Identifier, LaunchPlan, LiteralMap, Node, ResourceKind, TaskTemplate,
     TypedInterface, WorkflowTemplate,
@@ -77,6 +77,17 @@ pub enum Registration {
 
 impl Batch<'_> {
     pub async fn register(&mut self, registration: &Registration) -> EngineResult<PutOutcome> {
+        let (what, id) = match registration {
+            Registration::Task(task) => ("task", &task.id),
+            Registration::Workflow(workflow) => ("workflow", &workflow.id),
+            Registration::LaunchPlan(plan) => ("launch plan", &plan.id),
+        };
+        if is_scoped_version(&id.version) {
+            return Err(EngineError::InvalidArgument(format!(
+                "{what} {id}: a version ending in `{SCOPE_MARK}` and {SCOPE_DIGEST_CHARS} hex digits names a \
+                 template scoped to a dynamic spec, and cannot be registered"
+            )));
+        }
         let (kind, id, template) = match registration {
             Registration::Task(task) => {
                 check_interface(&task.interface, &format!("task {}", task.id))?;

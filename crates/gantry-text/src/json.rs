@@ -213,6 +213,8 @@ pub fn literal_to_json(literal: &Literal) -> Value {
         Literal::Collection(items) => Value::Array(items.iter().map(literal_to_json).collect()),
         Literal::Map(items) => Value::Object(items.iter().map(|(k, v)| (k.clone(), literal_to_json(v))).collect()),
         Literal::Union(union) => literal_to_json(&union.value),
+        // The hash is the producer's business; the value is what a reader wants.
+        Literal::Hashed(hashed) => literal_to_json(&hashed.value),
         // The CLI reads references before it shows literals (see `client::read_references`); one left is shown as
         // what it is.
         Literal::Offloaded(offloaded) => serde_json::json!({

@@ -51,12 +51,9 @@ impl fmt::Display for LiteralError {
     }
 }
 
-/// The value inside any number of union wrappers.
+/// The value inside any number of union wrappers, without its hash.
 fn plain(literal: &Literal) -> &Literal {
-    match literal {
-        Literal::Union(union) => plain(&union.value),
-        other => other,
-    }
+    literal.bare()
 }
 
 /// A Rust type that can be read out of a literal, for [`crate::Inputs::get`].

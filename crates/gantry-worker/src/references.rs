@@ -106,7 +106,15 @@ impl References {
                         uri: reference.uri.clone(),
                         message: format!("not a literal: {e}"),
                     })?;
-                    return self.resolve(read).await;
+                    // The value read carries its own hash; one given beside the reference is kept if it has none.
+                    let read = self.resolve(read).await?;
+                    return Ok(match read.hash.is_empty() {
+                        true => pb::Literal {
+                            hash: literal.hash,
+                            ..read
+                        },
+                        false => read,
+                    });
                 }
                 Some(Value::Collection(collection)) => {
                     let mut literals = Vec::with_capacity(collection.literals.len());
@@ -122,9 +130,17 @@ impl References {
                     }
                     Value::Union(union)
                 }
-                other => return Ok(pb::Literal { value: other }),
+                other => {
+                    return Ok(pb::Literal {
+                        value: other,
+                        hash: literal.hash,
+                    });
+                }
             };
-            Ok(pb::Literal { value: Some(value) })
+            Ok(pb::Literal {
+                value: Some(value),
+                hash: literal.hash,
+            })
         })
     }
 

@@ -1,7 +1,7 @@
 """The generic handler: a worker whose one function serves whole assignments of a queue (the way the flytekit bridge
 runs Flyte tasks from their plugin payload) gets the template, its payload, the inputs as literals and the context,
 and completes the attempt with the outputs, a dynamic spec or an error it returns; an exception it raises becomes an
-error of the right kind; a template its `accepts` refuses is not run.
+error of the right kind; a template its `accepts` refuses is not run. Literal hashes reach it and leave it intact.
 
 Templates are registered as protos (no Python function stands behind them), on a queue of their own.
 """
@@ -57,6 +57,11 @@ TEMPLATES = {
     "gen_refused": template("gen_refused", None),
 }
 CHILD_TEMPLATE = template("gen_child", CHILD)
+HASHING = template("gen_hash", TaskPlugin("hash"), output=int)
+HASHING.metadata.cache = True
+HASHING.metadata.cache_version = "1"
+TEMPLATES["gen_hash"] = HASHING
+HASH_RUNS: list[int] = []
 
 
 def string_outputs(text: str) -> literals_pb2.LiteralMap:
@@ -99,6 +104,11 @@ def handle(assignment: Assignment):
         return string_outputs(f"{describe(assignment)}|{x}")
     if kind == "fan":
         return fan_spec(x)
+    if kind == "hash":
+        frame = assignment.inputs.literals["x"]
+        HASH_RUNS.append(frame.integer)
+        rows = literals_pb2.Literal(integer=2 * frame.integer, hash=f"rows-of-{frame.hash or 'none'}")
+        return literals_pb2.LiteralMap(literals={"out": rows})
     if kind == "user-error":
         raise UserError("the bridge refused the task", code="bridge_refused")
     if kind == "exception":
@@ -210,3 +220,21 @@ def test_a_worker_needs_tasks_or_a_handler():
         gantry.Worker("http://127.0.0.1:1", queues=["q"])
     with pytest.raises(ValueError, match="give the handler too"):
         gantry.Worker("http://127.0.0.1:1", queues=["q"], accepts=accepts)
+
+
+def test_hashes_travel_with_their_values_and_key_the_cache(client, generic_worker):
+    # `gen_hash` is cached: another frame under the same hash is a hit (Flyte's HashMethod), another hash a miss.
+    def frame_rows(frame) -> tuple[int, str]:
+        execution = client.run("pytest/dev/gen_hash@1", {"x": frame})
+        execution.wait(timeout=60)
+        out = execution.data().outputs.literals["out"]
+        return out.integer, out.hash
+
+    assert frame_rows(gantry.hashed(3, "frame-a")) == (6, "rows-of-frame-a")
+    assert HASH_RUNS == [3]
+    assert frame_rows(gantry.hashed(4, "frame-a")) == (6, "rows-of-frame-a"), "the first run's outputs"
+    assert HASH_RUNS == [3], "a cache hit runs nothing"
+    assert frame_rows(3) == (6, "rows-of-none")
+    assert HASH_RUNS == [3, 3]
+    with pytest.raises(ValueError, match="must not be empty"):
+        gantry.hashed(3, "")

@@ -19,6 +19,7 @@ mod error;
 mod finish;
 mod graph;
 mod resolver;
+mod scope;
 mod targets;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ use crate::model::{Binding, DynamicJobSpec, Node, TypedInterface, WorkflowTempla
 pub use error::{CompileError, CompileErrorCode, CompileErrors, VarSide};
 pub use graph::{CompiledGraph, CompiledNode, CompiledTarget, GraphSource};
 pub use resolver::{Registry, ResolvedLaunchPlan, Resolver};
+pub use scope::{EmbeddedTemplate, SCOPE_DIGEST_CHARS, SCOPE_MARK, Scoped, is_scoped_version, scope_embedded};
 pub use targets::array_interface;
 
 use compiler::{Compiler, GraphSpec};

@@ -58,7 +58,7 @@ pub(super) fn optional_of(ty: &LiteralType) -> LiteralType {
 }
 
 /// The interface of an array node over `task`: a list input per task input the inner node leaves unbound, and a list
-/// output per task output, of optionals unless every element must succeed.
+/// output per task output, of optionals unless every element must succeed (no criteria, or a ratio of 1).
 pub fn array_interface(task: &TaskTemplate, inner: &Node, success: SuccessCriteria) -> TypedInterface {
     let broadcast: HashSet<&str> = inner.inputs.iter().map(|b| b.var.as_str()).collect();
     let inputs = task
@@ -77,9 +77,9 @@ pub fn array_interface(task: &TaskTemplate, inner: &Node, success: SuccessCriter
         .outputs
         .iter()
         .map(|v| {
-            let element = match success {
-                SuccessCriteria::All => v.ty.clone(),
-                SuccessCriteria::MinSuccesses(_) | SuccessCriteria::MinSuccessRatio(_) => optional_of(&v.ty),
+            let element = match success.requires_all() {
+                true => v.ty.clone(),
+                false => optional_of(&v.ty),
             };
             Variable {
                 ty: LiteralType::collection(element),

@@ -80,6 +80,16 @@ pub enum Literal {
     /// in a row that did not fit the response. Issued by the server only; clients and workers read the value behind
     /// it (`AdminService.ReadOffloaded`).
     Offloaded(Offloaded),
+    /// A value with the hash its producer gave it (Flyte's `Literal.hash`). It is the value wherever a value is
+    /// read; a cache key counts the hash instead. Never holds another `Hashed` (see [`Literal::hashed`]).
+    Hashed(Box<Hashed>),
+}
+
+/// A value and the hash its producer gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hashed {
+    pub hash: String,
+    pub value: Literal,
 }
 
 /// Where an offloaded literal lives, and what the control plane may know of it without fetching it.
@@ -106,9 +116,55 @@ pub struct UnionValue {
 pub type LiteralMap = BTreeMap<String, Literal>;
 
 impl Literal {
+    /// `value` with `hash` (replacing a hash it had); `value` itself when `hash` is empty.
+    pub fn hashed(hash: String, value: Literal) -> Literal {
+        let value = value.into_unhashed();
+        match hash.is_empty() {
+            true => value,
+            false => Literal::Hashed(Box::new(Hashed { hash, value })),
+        }
+    }
+
+    /// The value, without the hash it may carry.
+    pub fn unhashed(&self) -> &Literal {
+        match self {
+            Literal::Hashed(hashed) => &hashed.value,
+            other => other,
+        }
+    }
+
+    /// The value, without the hash it may carry.
+    pub fn into_unhashed(self) -> Literal {
+        match self {
+            Literal::Hashed(hashed) => hashed.value,
+            other => other,
+        }
+    }
+
+    /// The value under any union stamps and hash: what comparisons and attribute paths read.
+    pub fn bare(&self) -> &Literal {
+        let mut literal = self;
+        loop {
+            literal = match literal {
+                Literal::Union(union) => &union.value,
+                Literal::Hashed(hashed) => &hashed.value,
+                other => return other,
+            };
+        }
+    }
+
+    /// The hash its producer gave the value, if any.
+    pub fn hash(&self) -> Option<&str> {
+        match self {
+            Literal::Hashed(hashed) => Some(&hashed.hash),
+            _ => None,
+        }
+    }
+
     /// A short name of the literal's kind, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match self {
+            Literal::Hashed(hashed) => hashed.value.kind_name(),
             Literal::Integer(_) => "integer",
             Literal::Float(_) => "float",
             Literal::String(_) => "string",

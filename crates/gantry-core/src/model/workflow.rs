@@ -130,6 +130,18 @@ pub enum SuccessCriteria {
     MinSuccessRatio(f64),
 }
 
+impl SuccessCriteria {
+    /// Whether every element must succeed: no criteria, or a ratio of 1 (flytekit's `map_task` states one). Then no
+    /// element's output can be `none`, and the outputs are lists of the task's own output types.
+    pub fn requires_all(self) -> bool {
+        match self {
+            SuccessCriteria::All => true,
+            SuccessCriteria::MinSuccessRatio(ratio) => ratio >= 1.0,
+            SuccessCriteria::MinSuccesses(_) => false,
+        }
+    }
+}
+
 /// Runs one task over lists: element `i` of every list input feeds the `i`-th run; outputs are collected as lists.
 /// A failed element's output is `none` where the success criteria still hold.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +202,34 @@ fn collect_references<'n>(nodes: &'n [Node], out: &mut BTreeSet<(ResourceKind, &
                 }
             }
             NodeTarget::Array(array) => collect_references(std::slice::from_ref(&array.node), out),
+        }
+    }
+}
+
+/// Renames what `nodes` (branch arms and array elements included) name: every reference for which `rename` gives a
+/// new identifier is replaced by it. Launch plans are passed to `rename` too.
+pub fn rename_references(nodes: &mut [Node], rename: &dyn Fn(ResourceKind, &Identifier) -> Option<Identifier>) {
+    for node in nodes {
+        let (kind, id) = match &mut node.target {
+            NodeTarget::Task(id) => (ResourceKind::Task, id),
+            NodeTarget::SubWorkflow(id) => (ResourceKind::Workflow, id),
+            NodeTarget::LaunchPlan(id) => (ResourceKind::LaunchPlan, id),
+            NodeTarget::Branch(branch) => {
+                for case in &mut branch.cases {
+                    rename_references(std::slice::from_mut(&mut *case.then_node), rename);
+                }
+                if let Some(ElseArm::Node(node)) = &mut branch.otherwise {
+                    rename_references(std::slice::from_mut(&mut **node), rename);
+                }
+                continue;
+            }
+            NodeTarget::Array(array) => {
+                rename_references(std::slice::from_mut(&mut *array.node), rename);
+                continue;
+            }
+        };
+        if let Some(renamed) = rename(kind, id) {
+            *id = renamed;
         }
     }
 }

@@ -73,14 +73,7 @@ fn operand_value<'a>(operand: &'a Operand, vars: &'a LiteralMap) -> Result<&'a L
             .get(name)
             .ok_or_else(|| ResolveError::new("not among the branch's inputs").for_var(VarKind::Variable, name))?,
     };
-    Ok(unwrap_unions(value))
-}
-
-fn unwrap_unions(mut literal: &Literal) -> &Literal {
-    while let Literal::Union(union) = literal {
-        literal = &union.value;
-    }
-    literal
+    Ok(value.bare())
 }
 
 fn compare(op: ComparisonOp, left: &Literal, right: &Literal) -> Result<bool, String> {

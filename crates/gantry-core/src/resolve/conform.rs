@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use super::ResolveError;
 use super::path::{render_path, struct_value_to_literal};
-use crate::model::{AttrStep, BlobDimensionality, BlobType, Literal, LiteralType, StructType, StructValue, UnionValue};
+use crate::model::{
+    AttrStep, BlobDimensionality, BlobType, Hashed, Literal, LiteralType, StructType, StructValue, UnionValue,
+};
 
 /// Whether values may be converted to fit (`Coerce`) or must already be of the declared kind (`Strict`). Union
 /// variants are chosen by a strict pass first, so that `union<integer | float>` keeps a float a float.
@@ -53,6 +55,11 @@ pub fn conform(lit: Literal, ty: &LiteralType) -> Result<Literal, ResolveError> 
 }
 
 fn conform_at(lit: Literal, ty: &LiteralType, path: &mut Vec<AttrStep>, mode: Mode) -> Result<Literal, Mismatch> {
+    // A hash stays with the value, outside any union stamp the value gets.
+    if let Literal::Hashed(hashed) = lit {
+        let Hashed { hash, value } = *hashed;
+        return conform_at(value, ty, path, mode).map(|value| Literal::hashed(hash, value));
+    }
     // An offloaded literal is checked by the type it was stored with, without fetching it.
     if let Literal::Offloaded(offloaded) = &lit
         && !matches!(ty, LiteralType::Union(_))
@@ -137,7 +144,7 @@ fn conform_union(
         Literal::Union(union) if variants.contains(&union.variant) => {
             let UnionValue { value, variant } = *union;
             let value = conform_at(value, &variant, path, mode)?;
-            return Ok(Literal::Union(Box::new(UnionValue { value, variant })));
+            return Ok(stamp(value, variant.clone()));
         }
         // Stamped with a variant of some other union: choose again among ours.
         Literal::Union(union) => union.value,
@@ -151,18 +158,27 @@ fn conform_union(
         let candidates: Vec<&LiteralType> = variants.iter().filter(|v| may_fit(&lit, v, pass)).collect();
         for variant in candidates {
             if let Ok(value) = conform_at(lit.clone(), variant, path, pass) {
-                return Ok(Literal::Union(Box::new(UnionValue {
-                    value,
-                    variant: variant.clone(),
-                })));
+                return Ok(stamp(value, variant.clone()));
             }
         }
     }
     Err(mismatch(path, format!("expected {ty}, got {}", lit.kind_name())))
 }
 
+/// `value` stamped with `variant`, a hash it carries moved outside the stamp (where a hash always is).
+fn stamp(value: Literal, variant: LiteralType) -> Literal {
+    match value {
+        Literal::Hashed(hashed) => {
+            let Hashed { hash, value } = *hashed;
+            Literal::hashed(hash, stamp(value, variant))
+        }
+        value => Literal::Union(Box::new(UnionValue { value, variant })),
+    }
+}
+
 /// A cheap look at the top level only, so that choosing a union variant clones the value only for plausible ones.
 fn may_fit(lit: &Literal, ty: &LiteralType, mode: Mode) -> bool {
+    let lit = lit.unhashed();
     let coerce = mode == Mode::Coerce;
     match (ty, lit) {
         (LiteralType::Union(_), _) | (_, Literal::Union(_) | Literal::Offloaded(_)) => true,

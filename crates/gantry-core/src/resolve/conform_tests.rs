@@ -310,3 +310,55 @@ fn offloaded_literals_are_checked_by_their_recorded_type() {
         other => panic!("an offloaded list into an optional list: {other:?}"),
     }
 }
+
+#[test]
+fn a_hash_stays_with_its_value_outside_any_stamp() {
+    let hashed = |value: Literal| Literal::hashed("h".to_owned(), value);
+    // A float declared `integer` is converted under its hash; a value declared as a union is stamped under it.
+    assert_eq!(
+        conform(hashed(Literal::Float(2.0)), &LiteralType::Integer),
+        Ok(hashed(Literal::Integer(2)))
+    );
+    let optional = LiteralType::optional(LiteralType::Integer);
+    assert_eq!(
+        conform(hashed(Literal::Integer(2)), &optional),
+        Ok(hashed(union(Literal::Integer(2), LiteralType::Integer)))
+    );
+    // Stamped elsewhere with the hash inside the stamp: chosen again among our variants, the hash kept.
+    let stamped = union(hashed(Literal::Integer(2)), LiteralType::Float);
+    assert_eq!(
+        conform(stamped, &optional),
+        Ok(hashed(union(Literal::Integer(2), LiteralType::Integer)))
+    );
+    assert_eq!(
+        message(hashed(Literal::String("x".into())), &LiteralType::Integer),
+        "expected integer, got string"
+    );
+    // Elements keep theirs.
+    let list = Literal::Collection(vec![hashed(Literal::Integer(1)), Literal::Integer(2)]);
+    assert_eq!(
+        conform(list.clone(), &LiteralType::collection(LiteralType::Integer)),
+        Ok(list)
+    );
+}
+
+#[test]
+fn reads_see_through_a_hash() {
+    let hashed = Literal::hashed(
+        "h".to_owned(),
+        Literal::Collection(vec![Literal::Map([("k".to_owned(), Literal::Integer(1))].into())]),
+    );
+    let ty = LiteralType::collection(LiteralType::map(LiteralType::Integer));
+    assert_eq!(crate::typing::literal_type_of(&hashed), ty);
+    assert!(crate::typing::check_literal(&hashed, &ty).is_ok());
+    // A path into the value leaves the hash behind; the empty path is the value itself, hash and all.
+    let path = [AttrStep::Index(0), AttrStep::Key("k".to_owned())];
+    assert_eq!(
+        super::super::path::value_at_path(&hashed, &path),
+        Ok(Literal::Integer(1))
+    );
+    assert_eq!(super::super::path::value_at_path(&hashed, &[]), Ok(hashed.clone()));
+    // A hash is never nested, and an empty one is none.
+    assert_eq!(Literal::hashed("g".to_owned(), hashed.clone()).hash(), Some("g"));
+    assert_eq!(Literal::hashed(String::new(), hashed.clone()), *hashed.unhashed());
+}

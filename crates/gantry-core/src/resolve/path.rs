@@ -26,7 +26,8 @@ enum Cursor<'a> {
 }
 
 /// The value at `path` inside `lit`: `Index` steps go into collections and struct lists, `Key` steps into maps and
-/// struct objects. A union value is unwrapped before each step. An empty path yields `lit` itself.
+/// struct objects. A union stamp or a hash is unwrapped before each step. An empty path yields `lit` itself, hash and
+/// all.
 pub fn value_at_path(lit: &Literal, path: &[AttrStep]) -> Result<Literal, ResolveError> {
     let mut cursor = Cursor::Literal(lit);
     for (position, step) in path.iter().enumerate() {
@@ -46,16 +47,9 @@ pub fn value_at_path(lit: &Literal, path: &[AttrStep]) -> Result<Literal, Resolv
 
 fn step_into<'a>(cursor: Cursor<'a>, step: &AttrStep) -> Result<Cursor<'a>, String> {
     match cursor {
-        Cursor::Literal(literal) => step_into_literal(unwrap_unions(literal), step),
+        Cursor::Literal(literal) => step_into_literal(literal.bare(), step),
         Cursor::Struct(value) => step_into_struct_value(value, step),
     }
-}
-
-fn unwrap_unions(mut literal: &Literal) -> &Literal {
-    while let Literal::Union(union) = literal {
-        literal = &union.value;
-    }
-    literal
 }
 
 fn step_into_literal<'a>(literal: &'a Literal, step: &AttrStep) -> Result<Cursor<'a>, String> {

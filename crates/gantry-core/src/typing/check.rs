@@ -67,6 +67,7 @@ pub fn check_literal(literal: &Literal, ty: &LiteralType) -> Result<(), TypeMism
 }
 
 fn check_at(literal: &Literal, ty: &LiteralType, path: &mut Vec<AttrStep>) -> Result<(), TypeMismatch> {
+    let literal = literal.unhashed();
     if let Literal::Union(union) = literal {
         check_at(&union.value, &union.variant, path)?;
         if is_castable(&union.variant, ty) {

@@ -36,6 +36,7 @@ pub fn literal_type_of(literal: &Literal) -> LiteralType {
         Literal::Union(union) => union.variant.clone(),
         Literal::Enum(value) => LiteralType::Enum(vec![value.clone()]),
         Literal::Offloaded(offloaded) => offloaded.ty.clone(),
+        Literal::Hashed(hashed) => literal_type_of(&hashed.value),
     }
 }
 

@@ -73,7 +73,7 @@ impl Batch<'_> {
 fn elements(inner: &Node, lists: &LiteralMap) -> Result<Vec<Node>, String> {
     let mut columns: Vec<(&str, &Vec<Literal>)> = Vec::with_capacity(lists.len());
     for (name, value) in lists {
-        match unwrap_union(value) {
+        match value.bare() {
             Literal::Collection(items) => columns.push((name, items)),
             Literal::None => columns.push((name, &EMPTY)),
             other => {
@@ -109,10 +109,3 @@ fn elements(inner: &Node, lists: &LiteralMap) -> Result<Vec<Node>, String> {
 }
 
 static EMPTY: Vec<Literal> = Vec::new();
-
-fn unwrap_union(mut literal: &Literal) -> &Literal {
-    while let Literal::Union(union) = literal {
-        literal = &union.value;
-    }
-    literal
-}

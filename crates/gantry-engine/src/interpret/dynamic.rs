@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use gantry_core::compile::{Registry, compile_dynamic};
+use gantry_core::compile::{EmbeddedTemplate, Registry, compile_dynamic, scope_embedded};
+use gantry_core::model::Identifier;
 use gantry_core::model::{DynamicJobSpec, ExecutionError, TaskTemplate};
 use gantry_core::state::{CompositePlan, NodeEvent};
 use gantry_store::{PutOutcome, ResourceKind, ResourceRow, SpecRow};
@@ -18,7 +19,8 @@ use crate::ingress::CompiledSpec;
 
 impl Batch<'_> {
     /// Compiles a generator's spec against its task's output interface. Accepted: persisted (with its embedded
-    /// tasks registered) and kept for creating the children. Rejected: the node fails with every compile error.
+    /// templates registered, those that differ from a registered one under a spec-scoped identifier) and kept for
+    /// creating the children. Rejected: the node fails with every compile error.
     pub(super) async fn accept_spec(
         &mut self,
         key: &NodeKey,
@@ -33,54 +35,56 @@ impl Batch<'_> {
                 .recoverable(false)
                 .at_node(key.1.clone()),
         };
-        let graph = match compiled {
-            Some(compiled) => compiled.graph.clone(),
+        let own = match self.shared.config.own_project_references {
+            true => Some(self.facts(key.0).await?.project.to_string()),
+            false => None,
+        };
+        if let Some(id) = embedded(spec).find_map(|(_, what, id, _)| {
+            own.as_deref()
+                .filter(|project| id.project != *project)
+                .map(|project| (what, id, project))
+        }) {
+            let (what, id, project) = id;
+            return Ok(reject(format!(
+                "embedded {what} {id} is not of project {project}, this execution's"
+            )));
+        }
+        // The edge scoped and compiled the spec against the templates registered then. One registered since (by
+        // another spec in this batch, say) that an embedded template differs from is seen here: the spec is scoped
+        // and compiled again, from what the edge kept of it (its nodes went into the graph).
+        let compiled = match compiled {
+            Some(edge) if self.embedded_conflict(spec).await? => {
+                let mut whole = codec::decode_spec(&edge.bytes)?;
+                let graph = self.scope_and_compile(&mut whole, &task, own.as_deref()).await?;
+                Err((whole, graph))
+            }
+            Some(edge) => Ok((edge.graph.clone(), edge.bytes.clone())),
             None => {
-                let project = match self.shared.config.own_project_references {
-                    true => Some(self.facts(key.0).await?.project.to_string()),
-                    false => None,
-                };
-                let registry = self
-                    .shared
-                    .templates
-                    .registry_within(self.rows.tx.as_mut(), &spec.nodes, &Registry::new(), project.as_deref())
-                    .await?;
-                compile_dynamic(spec, &task.interface, &registry)
-                    .map(Arc::new)
-                    .map_err(|errors| errors.to_string())
+                let mut whole = spec.clone();
+                let graph = self.scope_and_compile(&mut whole, &task, own.as_deref()).await?;
+                Err((whole, graph))
+            }
+        };
+        let (spec, graph, bytes) = match compiled {
+            Ok((graph, bytes)) => (std::borrow::Cow::Borrowed(spec), graph, bytes),
+            Err((whole, graph)) => {
+                let bytes = codec::spec_to_store(codec::encode_spec(&whole).into());
+                (std::borrow::Cow::Owned(whole), graph, bytes)
             }
         };
         let graph = match graph {
             Ok(graph) => graph,
             Err(errors) => return Ok(reject(format!("the dynamic spec does not compile: {errors}"))),
         };
-        let embedded = spec
-            .tasks
-            .iter()
-            .map(|task| (ResourceKind::Task, "task", &task.id, codec::encode_task(task)))
-            .chain(spec.subworkflows.iter().map(|workflow| {
-                let template = codec::encode_workflow(workflow);
-                (ResourceKind::Workflow, "workflow", &workflow.id, template)
-            }));
-        let own = match self.shared.config.own_project_references {
-            true => Some(self.facts(key.0).await?.project.to_string()),
-            false => None,
-        };
-        for (kind, what, id, template) in embedded {
-            // Registered as the spec is accepted: under authentication, only in the execution's own project.
-            if let Some(project) = own.as_deref()
-                && id.project != project
-            {
-                return Ok(reject(format!(
-                    "embedded {what} {id} is not of project {project}, this execution's"
-                )));
-            }
+        for (kind, what, id, template) in embedded(&spec) {
             let row = ResourceRow {
                 key: codec::resource_key(id),
-                template,
+                template: codec::encode_template(template),
                 created_at: self.now,
             };
             match self.rows.tx.get_resource(kind, &row.key).await? {
+                // Only a digest collision, or a template registered under a scoped identifier before those were
+                // reserved, gets here.
                 Some(existing) if existing.template != row.template => {
                     return Ok(reject(format!(
                         "embedded {what} {id} differs from the {what} registered under that id"
@@ -93,12 +97,41 @@ impl Batch<'_> {
                 }
             }
         }
-        let bytes = match compiled {
-            Some(compiled) => compiled.bytes.clone(),
-            None => codec::spec_to_store(codec::encode_spec(spec).into()),
-        };
-        self.install_spec(key, attempt, spec, graph, &task, bytes);
+        self.install_spec(key, attempt, &spec, graph, &task, bytes);
         Ok(NodeEvent::SpecCompiled)
+    }
+
+    /// Whether a template embedded in `spec` differs from the one registered under its identifier.
+    async fn embedded_conflict(&mut self, spec: &DynamicJobSpec) -> EngineResult<bool> {
+        for (kind, _, id, template) in embedded(spec) {
+            if let Some(existing) = self.rows.tx.get_resource(kind, &codec::resource_key(id)).await?
+                && existing.template != codec::encode_template(template)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Scopes `spec`'s embedded templates against those registered now and compiles it.
+    async fn scope_and_compile(
+        &mut self,
+        spec: &mut DynamicJobSpec,
+        task: &TaskTemplate,
+        project: Option<&str>,
+    ) -> EngineResult<Result<Arc<gantry_core::compile::CompiledGraph>, String>> {
+        let registry = self
+            .shared
+            .templates
+            .registry_within(self.rows.tx.as_mut(), &spec.nodes, &Registry::new(), project)
+            .await?;
+        let scoped = scope_embedded(spec, &registry, &codec::template_digest);
+        if !scoped.is_empty() {
+            tracing::debug!(?scoped, "embedded templates scoped to their spec");
+        }
+        Ok(compile_dynamic(spec, &task.interface, &registry)
+            .map(Arc::new)
+            .map_err(|errors| errors.to_string()))
     }
 
     /// Keeps a compiled spec for the node's attempt: stored as `bytes` (so the generator never runs again for it),
@@ -150,4 +183,23 @@ impl Batch<'_> {
         })?;
         Ok(Children::Graph(Arc::new(graph)))
     }
+}
+
+/// A spec's embedded templates: kind, what to call it in a message, identifier, the template.
+fn embedded(
+    spec: &DynamicJobSpec,
+) -> impl Iterator<Item = (ResourceKind, &'static str, &Identifier, EmbeddedTemplate<'_>)> {
+    let tasks = spec
+        .tasks
+        .iter()
+        .map(|task| (ResourceKind::Task, "task", &task.id, EmbeddedTemplate::Task(task)));
+    let workflows = spec.subworkflows.iter().map(|workflow| {
+        (
+            ResourceKind::Workflow,
+            "workflow",
+            &workflow.id,
+            EmbeddedTemplate::Workflow(workflow),
+        )
+    });
+    tasks.chain(workflows)
 }

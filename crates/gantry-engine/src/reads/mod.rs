@@ -317,8 +317,16 @@ impl Engine {
             let value = match literal.value {
                 Some(Value::Offloaded(offloaded)) => {
                     let bytes = self.shared.offloader.store.get(&offloaded.uri).await?;
-                    return pb::Literal::decode(bytes)
-                        .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", offloaded.uri)));
+                    let read = pb::Literal::decode(bytes)
+                        .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", offloaded.uri)))?;
+                    // The value read carries its own hash; one given beside the reference is kept if it has none.
+                    return Ok(match read.hash.is_empty() {
+                        true => pb::Literal {
+                            hash: literal.hash,
+                            ..read
+                        },
+                        false => read,
+                    });
                 }
                 Some(Value::Collection(collection)) => {
                     let mut literals = Vec::with_capacity(collection.literals.len());
@@ -340,9 +348,17 @@ impl Engine {
                     }
                     Value::Union(union)
                 }
-                other => return Ok(pb::Literal { value: other }),
+                other => {
+                    return Ok(pb::Literal {
+                        value: other,
+                        hash: literal.hash,
+                    });
+                }
             };
-            Ok(pb::Literal { value: Some(value) })
+            Ok(pb::Literal {
+                value: Some(value),
+                hash: literal.hash,
+            })
         })
     }
 }
@@ -358,6 +374,8 @@ fn refer(named: Named, literal: pb::Literal) -> EngineResult<pb::Literal> {
             r#type: Some(ty.into()),
             sha256: hex::encode(Sha256::digest(&bytes)),
         })),
+        // The hash is in the value the reference names.
+        hash: String::new(),
     })
 }
 

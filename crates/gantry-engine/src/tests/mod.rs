@@ -22,8 +22,10 @@ macro_rules! on_both_stores {
 mod assembly;
 mod chunks;
 mod harness;
+mod hashes;
 mod hydration;
 mod pairs;
 mod plugin;
 mod replay;
+mod scoped;
 mod watch;

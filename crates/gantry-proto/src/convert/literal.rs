@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use gantry_core::model::{
-    Blob, BlobDimensionality, BlobType, Duration, Literal, LiteralMap, LiteralType, Offloaded, StructType, StructValue,
-    Timestamp, UnionValue,
+    Blob, BlobDimensionality, BlobType, Duration, Hashed, Literal, LiteralMap, LiteralType, Offloaded, StructType,
+    StructValue, Timestamp, UnionValue,
 };
 use prost_types::value::Kind as ValueKind;
 
@@ -138,7 +138,10 @@ impl TryFrom<pb::Literal> for Literal {
         let Some(value) = literal.value else {
             return Err(ConversionError::new("", "literal has no value set"));
         };
-        Ok(match value {
+        if !literal.hash.is_empty() {
+            super::interface::check_name("hash", &literal.hash, gantry_core::names::NAME)?;
+        }
+        let value = match value {
             Value::Integer(value) => Literal::Integer(value),
             Value::FloatValue(value) => Literal::Float(value),
             Value::StringValue(value) => Literal::String(value),
@@ -156,7 +159,8 @@ impl TryFrom<pb::Literal> for Literal {
             Value::Union(union) => Literal::Union(Box::new(UnionValue::try_from(*union).at("union")?)),
             Value::EnumValue(value) => Literal::Enum(value),
             Value::Offloaded(offloaded) => Literal::Offloaded(Offloaded::try_from(offloaded).at("offloaded")?),
-        })
+        };
+        Ok(Literal::hashed(literal.hash, value))
     }
 }
 
@@ -164,6 +168,10 @@ impl From<Literal> for pb::Literal {
     fn from(literal: Literal) -> Self {
         use pb::literal::Value;
         let value = match literal {
+            Literal::Hashed(hashed) => {
+                let Hashed { hash, value } = *hashed;
+                return pb::Literal { hash, ..value.into() };
+            }
             Literal::Integer(value) => Value::Integer(value),
             Literal::Float(value) => Value::FloatValue(value),
             Literal::String(value) => Value::StringValue(value),
@@ -182,7 +190,10 @@ impl From<Literal> for pb::Literal {
             Literal::Enum(value) => Value::EnumValue(value),
             Literal::Offloaded(offloaded) => Value::Offloaded(offloaded.into()),
         };
-        pb::Literal { value: Some(value) }
+        pb::Literal {
+            value: Some(value),
+            hash: String::new(),
+        }
     }
 }
 

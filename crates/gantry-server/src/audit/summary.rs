@@ -295,6 +295,7 @@ mod tests {
     fn literal(text: &str) -> pb::Literal {
         pb::Literal {
             value: Some(pb::literal::Value::StringValue(text.to_owned())),
+            hash: String::new(),
         }
     }
 

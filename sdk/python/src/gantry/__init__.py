@@ -41,7 +41,7 @@ from gantry.task import (
     reference_workflow,
     task,
 )
-from gantry.types import Blob, Directory
+from gantry.types import Blob, Directory, hashed
 from gantry.worker import AttemptContext, Worker, current_context
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "branch",
     "current_context",
     "dynamic_task",
+    "hashed",
     "phase_name",
     "reference_launch_plan",
     "reference_task",

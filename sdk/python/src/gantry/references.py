@@ -58,7 +58,11 @@ def resolve(admin, literal: literals_pb2.Literal) -> None:
         value = literals_pb2.Literal()
         value.ParseFromString(read(admin, reference.uri, reference.size_bytes, reference.sha256))
         resolve(admin, value)
+        # The value read carries its own hash; one given beside the reference is kept if it has none.
+        beside = literal.hash
         literal.CopyFrom(value)
+        if not literal.hash:
+            literal.hash = beside
     elif kind == "collection":
         for item in literal.collection.literals:
             if holds_reference(item):

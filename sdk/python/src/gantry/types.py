@@ -230,8 +230,23 @@ def timedelta_of(duration: duration_pb2.Duration) -> dt.timedelta:
     return dt.timedelta(seconds=duration.seconds, microseconds=int(duration.nanos / 1000))
 
 
+def hashed(value: Any, hash: str, py_type: Any = None) -> literals_pb2.Literal:
+    """`value` encoded as a literal of `py_type` (inferred when None) carrying `hash`: a hash of the value chosen by
+    its producer (Flyte's `Literal.hash`, e.g. of a dataframe whose URI changes every run). The hash travels with the
+    value wherever it goes, and a cache key counts it instead of the value. Pass the result wherever a value goes:
+    as an input to `Client.run`, or as a task's return value."""
+    if not hash:
+        raise ValueError("a hash must not be empty")
+    literal = to_literal(value, py_type)
+    literal.hash = hash
+    return literal
+
+
 def to_literal(value: Any, py_type: Any = None) -> literals_pb2.Literal:
-    """Encodes `value` as a literal of `py_type` (inferred from the value when `py_type` is None)."""
+    """Encodes `value` as a literal of `py_type` (inferred from the value when `py_type` is None). A literal given as
+    one (see `hashed`) is taken as it is; the server checks it against the declared type."""
+    if isinstance(value, literals_pb2.Literal):
+        return value
     if py_type is None:
         py_type = infer_type(value)
     py_type = _strip_annotated(py_type)

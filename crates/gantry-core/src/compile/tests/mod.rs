@@ -5,6 +5,7 @@ mod errors;
 mod graphs;
 mod proptests;
 mod scale;
+mod scope;
 mod targets;
 
 use super::*;

@@ -109,10 +109,17 @@ fn errors_in_arms_carry_the_arm_path_and_arm_promises_can_cycle() {
 
 #[test]
 fn an_array_maps_lists_and_collects_lists() {
+    // A ratio of 1 (what flytekit's `map_task` states) means every element, as no criteria do.
+    for success in [SuccessCriteria::All, SuccessCriteria::MinSuccessRatio(1.0)] {
+        an_array_of(success);
+    }
+}
+
+fn an_array_of(success: SuccessCriteria) {
     let nodes = vec![
         array(
             task_node("inner", "double", vec![]),
-            SuccessCriteria::All,
+            success,
             vec![bind("x", ints(&[1, 2, 3]))],
         ),
         task_node("total", "sum", vec![bind("xs", promise("arr", "y"))]),
@@ -133,7 +140,11 @@ fn an_array_maps_lists_and_collects_lists() {
 
 #[test]
 fn partial_success_yields_lists_of_optionals() {
-    for success in [SuccessCriteria::MinSuccesses(2), SuccessCriteria::MinSuccessRatio(0.5)] {
+    for success in [
+        SuccessCriteria::MinSuccesses(2),
+        SuccessCriteria::MinSuccessRatio(0.5),
+        SuccessCriteria::MinSuccessRatio(0.999),
+    ] {
         let nodes = vec![
             array(
                 task_node("inner", "double", vec![]),

@@ -100,6 +100,7 @@ fn a_literal_without_a_value_is_named_by_its_map_key() {
 #[test]
 fn an_offloaded_literal_needs_a_uri_and_a_type() {
     let offloaded = |uri: &str, ty: Option<LiteralType>| pb::Literal {
+        hash: String::new(),
         value: Some(pb::literal::Value::Offloaded(pb::OffloadedLiteral {
             uri: uri.to_owned(),
             size_bytes: 10 << 20,
@@ -108,6 +109,7 @@ fn an_offloaded_literal_needs_a_uri_and_a_type() {
         })),
     };
     let collection = |item: pb::Literal| pb::Literal {
+        hash: String::new(),
         value: Some(pb::literal::Value::Collection(pb::LiteralCollection {
             literals: vec![int_literal(1), item],
         })),
@@ -149,6 +151,7 @@ fn unspecified_and_unknown_enum_values_are_named() {
     );
 
     let blob = pb::Literal {
+        hash: String::new(),
         value: Some(pb::literal::Value::Blob(pb::Blob {
             uri: "s3://b/k".to_owned(),
             ..Default::default()
@@ -178,6 +181,7 @@ fn a_struct_value_without_a_kind_is_named_by_its_path() {
         })),
     };
     let literal = pb::Literal {
+        hash: String::new(),
         value: Some(pb::literal::Value::StructValue(prost_types::Struct {
             fields: [("a".to_owned(), list)].into(),
         })),
@@ -193,6 +197,7 @@ fn a_struct_value_without_a_kind_is_named_by_its_path() {
 #[test]
 fn a_union_value_needs_its_value_and_variant() {
     let union = |value: Option<pb::Literal>, variant: Option<pb::LiteralType>| pb::Literal {
+        hash: String::new(),
         value: Some(pb::literal::Value::Union(Box::new(pb::UnionValue {
             value: value.map(Box::new),
             variant,
@@ -312,4 +317,27 @@ fn names_outside_their_rules_are_named_and_quoted_short() {
             );
         }
     }
+}
+
+#[test]
+fn a_literal_hash_is_printable_and_bounded() {
+    let hashed = |hash: String| pb::Literal { hash, ..int_literal(1) };
+    let list = |item: pb::Literal| pb::Literal {
+        value: Some(pb::literal::Value::Collection(pb::LiteralCollection {
+            literals: vec![int_literal(1), item],
+        })),
+        hash: String::new(),
+    };
+    assert_error(
+        &expect_error::<Literal, _>(hashed("a\u{0}b".to_owned())),
+        "hash",
+        "control",
+    );
+    assert_error(
+        &expect_error::<Literal, _>(list(hashed("x".repeat(256)))),
+        "collection.literals[1].hash",
+        "255",
+    );
+    let read = Literal::try_from(hashed("x".repeat(255))).expect("255 bytes are fine");
+    assert_eq!(read.hash().map(str::len), Some(255));
 }

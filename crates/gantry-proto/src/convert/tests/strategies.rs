@@ -103,6 +103,7 @@ pub fn literal() -> BoxedStrategy<Literal> {
         prop_oneof![
             vec(inner.clone(), 0..3).prop_map(Literal::Collection),
             btree_map(text(), inner.clone(), 0..3).prop_map(Literal::Map),
+            (name(), inner.clone()).prop_map(|(hash, value)| Literal::hashed(hash, value)),
             (inner, literal_type())
                 .prop_map(|(value, variant)| Literal::Union(Box::new(UnionValue { value, variant }))),
         ]
