@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import tempfile
 import time
 import typing
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ def describe(c: Color, maybe: typing.Optional[int], u: typing.Union[int, str]) -
 
 @task
 def write_file(n: int) -> FlyteFile:
-    path = os.path.join(os.getcwd(), f"lines-{os.getpid()}-{time.time_ns()}.txt")
+    path = os.path.join(tempfile.mkdtemp(), "lines.txt")
     with open(path, "w") as f:
         f.write("".join(f"line {i}\n" for i in range(n)))
     return FlyteFile(path)
@@ -127,8 +128,7 @@ def count_lines(f: FlyteFile) -> int:
 
 @task
 def write_dir(n: int) -> FlyteDirectory:
-    path = os.path.join(os.getcwd(), f"parts-{os.getpid()}-{time.time_ns()}")
-    os.makedirs(path)
+    path = tempfile.mkdtemp()
     for i in range(n):
         with open(os.path.join(path, f"part{i}.txt"), "w") as f:
             f.write(str(i))

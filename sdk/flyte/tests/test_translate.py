@@ -282,3 +282,11 @@ def test_error_documents_map_origin_and_kind():
                                                       origin=fx.ExecutionError.SYSTEM))
     error = translate.execution_error(system)
     assert error.kind == gx.ERROR_KIND_SYSTEM and error.recoverable
+
+
+def test_a_literal_hash_travels_both_ways():
+    literal = fl.Literal(scalar=fl.Scalar(primitive=fl.Primitive(string_value="s3://x/file")), hash="abc123")
+    gantry_literal = to_gantry_literal(literal, "test")
+    assert gantry_literal.hash == "abc123"
+    back = to_flyte_literal(gantry_literal, ft.LiteralType(simple=ft.STRING), "test")
+    assert back.hash == "abc123"

@@ -103,6 +103,9 @@ def task_template(template: ftk.TaskTemplate, queue: str, config: dict[str, str]
     where = f"task {template.id.name}"
     if template.metadata.is_eager:
         raise Unsupported(f"{where}: eager tasks are not supported by the Gantry bridge")
+    if template.metadata.cache_ignore_input_vars:
+        # Gantry's cache key counts every input: ignoring some would make flytekit's cache hits differ.
+        raise Unsupported(f"{where}: cache_ignore_input_vars is not supported by the Gantry bridge")
     if not template.HasField("container"):
         raise Unsupported(f"{where}: task type {template.type!r} has no container to run")
     mapped = mapped_inputs(template)

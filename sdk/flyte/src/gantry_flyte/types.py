@@ -89,17 +89,28 @@ def to_gantry_type(flyte_type: ft.LiteralType, where: str) -> gt.LiteralType:
     raise Unsupported(f"{where}: flyte type {kind or 'without a kind'} has no Gantry equivalent")
 
 
-def to_gantry_literal(literal: fl.Literal, where: str) -> gt.Literal:
-    """The Gantry literal of a flyte literal (what flytekit wrote in outputs.pb or bound in futures.pb)."""
+def to_gantry_literal(literal: fl.Literal, where: str) -> gl.Literal:
+    """The Gantry literal of a flyte literal (what flytekit wrote in outputs.pb or bound in futures.pb), with the
+    hash flytekit's HashMethod gave it (a file's or dataframe's URI changes every run; the hash keeps caches
+    hitting). Only a top-level value carries a hash in Gantry, so hashes inside collections are left behind."""
+    result = _gantry_value(literal, where)
+    if literal.hash:
+        result.hash = literal.hash
+    return result
+
+
+def _gantry_value(literal: fl.Literal, where: str) -> gl.Literal:
     kind = literal.WhichOneof("value")
     if kind == "collection":
         return gl.Literal(
             collection=gl.LiteralCollection(
-                literals=[to_gantry_literal(item, f"{where}[{i}]") for i, item in enumerate(literal.collection.literals)]
+                literals=[_gantry_value(item, f"{where}[{i}]") for i, item in enumerate(literal.collection.literals)]
             )
         )
     if kind == "map":
-        return gt_map(literal.map, where)
+        return gl.Literal(
+            map=gl.LiteralMap(literals={k: _gantry_value(v, f"{where}.{k}") for k, v in literal.map.literals.items()})
+        )
     if kind != "scalar":
         raise Unsupported(f"{where}: flyte literal {kind or 'without a value'} has no Gantry equivalent")
     scalar = literal.scalar
@@ -130,7 +141,7 @@ def to_gantry_literal(literal: fl.Literal, where: str) -> gt.Literal:
     if skind == "union":
         return gl.Literal(
             union=gl.UnionValue(
-                value=to_gantry_literal(scalar.union.value, where), variant=to_gantry_type(scalar.union.type, where)
+                value=_gantry_value(scalar.union.value, where), variant=to_gantry_type(scalar.union.type, where)
             )
         )
     if skind == "structured_dataset":
@@ -143,14 +154,6 @@ def to_gantry_literal(literal: fl.Literal, where: str) -> gt.Literal:
             )
         )
     raise Unsupported(f"{where}: flyte scalar {skind or 'without a value'} has no Gantry equivalent")
-
-
-def gt_map(literals: fl.LiteralMap, where: str) -> gt.Literal:
-    return gl.Literal(
-        map=gl.LiteralMap(
-            literals={k: to_gantry_literal(v, f"{where}.{k}") for k, v in literals.literals.items()}
-        )
-    )
 
 
 def to_gantry_literal_map(literals: fl.LiteralMap, where: str) -> gl.LiteralMap:
@@ -182,7 +185,15 @@ def _primitive(**value: Any) -> fl.Literal:
 
 
 def to_flyte_literal(literal: gl.Literal, flyte_type: ft.LiteralType, where: str) -> fl.Literal:
-    """The flyte literal flytekit expects for `flyte_type`, from the Gantry literal the server handed the worker."""
+    """The flyte literal flytekit expects for `flyte_type`, from the Gantry literal the server handed the worker
+    (its hash, if any, kept)."""
+    result = _flyte_value(literal, flyte_type, where)
+    if literal.hash:
+        result.hash = literal.hash
+    return result
+
+
+def _flyte_value(literal: gl.Literal, flyte_type: ft.LiteralType, where: str) -> fl.Literal:
     kind = literal.WhichOneof("value")
     ftype = flyte_type.WhichOneof("type")
     if ftype == "union_type":

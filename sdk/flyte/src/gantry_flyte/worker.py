@@ -78,7 +78,7 @@ class Bridge:
         argv = self._render(list(template.container.args), attempt_dir, context)
         env = self._environment(template, config, context, mapped is not None)
         log_path = str(attempt_dir / "flytekit.log")
-        process = self._start(argv, env, log_path)
+        process = self._start(argv, env, str(attempt_dir), log_path)
         outcome = self._wait(process, context)
         if outcome is not None:
             return outcome
@@ -117,6 +117,8 @@ class Bridge:
     def _environment(self, template, config: dict[str, str], context, is_map: bool) -> dict[str, str]:
         task_id = template.id
         env = dict(os.environ)
+        # The attempt runs in its own directory; the task's modules are imported from the worker's.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (self.cwd, env.get("PYTHONPATH", "")) if p)
         env.update(template.container.env)
         env.update(
             {
@@ -137,12 +139,12 @@ class Bridge:
             env["FLYTE_K8S_ARRAY_INDEX"] = "0"
         return env
 
-    def _start(self, argv: list[str], env: dict[str, str], log_path: str) -> Process:
+    def _start(self, argv: list[str], env: dict[str, str], cwd: str, log_path: str) -> Process:
         try:
-            return self.runner.start(argv, env, self.cwd, log_path)
+            return self.runner.start(argv, env, cwd, log_path)
         except ForkServerError as error:
             log.warning("%s; this attempt runs as a subprocess", error)
-            return self.fallback.start(argv, env, self.cwd, log_path)
+            return self.fallback.start(argv, env, cwd, log_path)
 
     def _wait(self, process: Process, context) -> gx.ExecutionError | None:
         """Waits for the process; kills its group when the attempt is cancelled or its deadline passes."""
