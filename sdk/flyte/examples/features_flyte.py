@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import subprocess
 import tempfile
 import time
 import typing
@@ -204,9 +205,11 @@ def recoverable_task(x: int) -> int:
 
 @task
 def sleeper(pid_file: str) -> int:
-    """Writes its pid (the test passes a FIFO, so the write waits for the reader) and sleeps far past any test."""
+    """Starts a helper process, writes both pids (the test passes a FIFO, so the write waits for the reader) and
+    sleeps far past any test: killing the attempt must end the helper too (it is in the task's process group)."""
+    helper = subprocess.Popen(["sleep", "600"])
     with open(pid_file, "w") as f:
-        f.write(str(os.getpid()))
+        f.write(f"{os.getpid()} {helper.pid}")
     time.sleep(600)
     return 0
 
@@ -221,6 +224,13 @@ def needs_marker(xs: list[int], marker: str) -> int:
     if not os.path.exists(marker):
         raise ValueError(f"{marker} does not exist yet")
     return sum(xs)
+
+
+@task
+def crash(x: int) -> int:
+    """Ends its process at once: flytekit writes neither outputs nor an error."""
+    os._exit(3)
+    return x
 
 
 @dynamic

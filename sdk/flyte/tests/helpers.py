@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import select
+import threading
+from pathlib import Path
 from typing import Any
 
 import gantry
@@ -46,3 +50,37 @@ def attempts(client: gantry.Client, execution: gantry.Execution, node_id: str) -
 
 def task_names(nodes) -> list[str]:
     return sorted(n.target.name for n in nodes if n.kind == execution_pb2.NODE_KIND_TASK)
+
+
+def read_pids(fifo: Path) -> list[int]:
+    """The pids the task writes into `fifo` (its own and its helper's): opening a FIFO for reading blocks until the
+    task opens it to write."""
+    os.mkfifo(fifo)
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(fifo.read_text()), daemon=True)
+    reader.start()
+    reader.join(TIMEOUT)
+    assert result, f"the task did not write its pid into {fifo} within {TIMEOUT} s"
+    return [int(pid) for pid in result[0].split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def ends_within(pid: int, seconds: float) -> bool:
+    """Whether process `pid` (not our child) ends within `seconds`: a pidfd becomes readable when it ends."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        # Readable once it exited, even while it waits, a zombie, for a parent to reap it.
+        readable, _, _ = select.select([fd], [], [], seconds)
+        return bool(readable)
+    finally:
+        os.close(fd)

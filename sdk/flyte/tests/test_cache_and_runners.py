@@ -9,7 +9,7 @@ from gantry.v1 import execution_pb2
 
 from conftest import SUBPROCESS_QUEUE, SUBPROCESS_VERSION, register, start_worker, stop
 from expected import EXPECTED
-from helpers import all_nodes, outputs, run
+from helpers import alive, all_nodes, ends_within, outputs, read_pids, run
 
 
 def test_cache_hit_on_a_dynamic_parent(client):
@@ -49,3 +49,14 @@ def test_the_subprocess_runner(client, subprocess_worker):
     execution = run(client, "seed_flyte.generate_others", version=SUBPROCESS_VERSION, tasks_count=2)
     assert outputs(execution) == {"o0": EXPECTED["seed_5"][:2]}
     assert len(all_nodes(client, execution)) == 3
+
+
+def test_terminate_kills_a_subprocess_attempt(client, subprocess_worker, tmp_path):
+    pid_file = tmp_path / "sleeper.pid"
+    execution = run(client, "features_flyte.sleeper", version=SUBPROCESS_VERSION, pid_file=str(pid_file))
+    pids = read_pids(pid_file)
+    assert all(alive(pid) for pid in pids)
+    execution.terminate("the test is done with it")
+    assert execution.wait(timeout=60).phase == execution_pb2.EXECUTION_PHASE_ABORTED
+    for pid in pids:
+        assert ends_within(pid, 15), f"process {pid} outlived the terminated execution"
