@@ -32,6 +32,12 @@ def test_the_seed_workflow(client):
     assert outputs(execution) == {"o0": EXPECTED["seed_5"]}
 
 
+def test_the_seed_workflow_uses_its_default(client):
+    # flytekit keeps a workflow's defaults in its default launch plan; the registrar puts them on the workflow too.
+    execution = run(client, "seed_flyte.wf", kind="workflow")
+    assert outputs(execution) == {"o0": EXPECTED["seed_5"]}
+
+
 def test_the_seed_launch_plan_uses_its_default(client):
     execution = run(client, "seed_lp", kind="launch_plan")
     assert outputs(execution) == {"o0": EXPECTED["seed_5"]}

@@ -69,7 +69,21 @@ def translate_entities(entities: list, queue: str, ss: SerializationSettings) ->
             plans.append(translate.launch_plan(entity))
         else:
             raise Unsupported(f"entity {kind} is not supported by the Gantry bridge")
+    _defaults_from_launch_plans(workflows, plans)
     return tasks, workflows, plans
+
+
+def _defaults_from_launch_plans(workflows: list, plans: list) -> None:
+    """A flytekit workflow's input defaults live only in its default launch plan (the one named like it); Gantry's
+    workflow interface can hold them, so that running the workflow itself needs no more inputs than in Flyte."""
+    by_name = {(p.id.name, p.target.name, p.id.version): p for p in plans}
+    for workflow in workflows:
+        plan = by_name.get((workflow.id.name, workflow.id.name, workflow.id.version))
+        if plan is None:
+            continue
+        for variable in workflow.interface.inputs:
+            if variable.name in plan.default_inputs.literals:
+                variable.default.CopyFrom(plan.default_inputs.literals[variable.name])
 
 
 def register(

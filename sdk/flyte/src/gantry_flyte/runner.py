@@ -107,8 +107,11 @@ class _Forked:
 
     def kill(self) -> None:
         kill_group(self.pid)
-        while self.wait(5.0) is None:
-            kill_group(self.pid)
+        try:
+            while self.wait(5.0) is None:
+                kill_group(self.pid)
+        except ConnectionError:
+            pass  # the fork server is gone, and with it whoever would have reaped the child
 
 
 class ForkServerError(RuntimeError):

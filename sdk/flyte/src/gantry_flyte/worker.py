@@ -158,7 +158,14 @@ class Bridge:
                 return user_error(
                     "Timeout", f"process {process.pid} was killed at the attempt's deadline", recoverable=True
                 )
-            code = process.wait(WATCH_INTERVAL)
+            try:
+                code = process.wait(WATCH_INTERVAL)
+            except ConnectionError as error:
+                # The fork server died: its child's result is unknowable, the attempt may run again elsewhere.
+                process.kill()
+                return gx.ExecutionError(
+                    kind=gx.ERROR_KIND_SYSTEM, recoverable=True, code="ForkServerLost", message=str(error)
+                )
             if code is not None:
                 return None
 
