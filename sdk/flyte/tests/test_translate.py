@@ -18,7 +18,7 @@ from flyteidl.core import literals_pb2 as fl
 from flyteidl.core import tasks_pb2 as ftk
 from flyteidl.core import types_pb2 as ft
 from flyteidl.core import workflow_pb2 as fw
-from flytekit import FlyteContextManager, StructuredDataset
+from flytekit import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine
 
 from gantry import TaskPlugin

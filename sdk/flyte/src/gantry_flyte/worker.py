@@ -23,6 +23,7 @@ from flyteidl.core import literals_pb2 as fl
 
 import gantry
 from gantry import Assignment
+from gantry.handler import Result
 from gantry.v1 import execution_pb2 as gx
 from gantry.v1 import literals_pb2 as gl
 
@@ -60,7 +61,7 @@ class Bridge:
     def close(self) -> None:
         self.runner.close()
 
-    def __call__(self, assignment: Assignment) -> gl.LiteralMap | gx.ExecutionError | object:
+    def __call__(self, assignment: Assignment) -> Result:
         context = assignment.context
         template = assignment.task
         where = f"task {template.id.name} (node {context.node_id}, attempt {context.attempt})"
