@@ -62,14 +62,47 @@ def stop(process: subprocess.Popen) -> None:
 def measure(server: str, server_pid: int, runner: str, n: int, slots: int, version: str, data: Path) -> None:
     queue = f"bench-{runner}"
     subprocess.run(
-        [sys.executable, "-m", "gantry_flyte", "register", "bench_flyte", "--server", server, "--project", "bench",
-         "--domain", "development", "--version", f"{version}-{runner}", "--queue", queue],
-        cwd=EXAMPLES, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "gantry_flyte",
+            "register",
+            "bench_flyte",
+            "--server",
+            server,
+            "--project",
+            "bench",
+            "--domain",
+            "development",
+            "--version",
+            f"{version}-{runner}",
+            "--queue",
+            queue,
+        ],
+        cwd=EXAMPLES,
+        check=True,
+        capture_output=True,
     )
     worker, _ = start_line(
-        [sys.executable, "-m", "gantry_flyte", "worker", "--server", server, "--queue", queue, "--slots", str(slots),
-         "--runner", runner, "--data-dir", str(data / runner)],
-        r"ready", cwd=EXAMPLES, env={**os.environ, "PYTHONPATH": str(EXAMPLES)},
+        [
+            sys.executable,
+            "-m",
+            "gantry_flyte",
+            "worker",
+            "--server",
+            server,
+            "--queue",
+            queue,
+            "--slots",
+            str(slots),
+            "--runner",
+            runner,
+            "--data-dir",
+            str(data / runner),
+        ],
+        r"ready",
+        cwd=EXAMPLES,
+        env={**os.environ, "PYTHONPATH": str(EXAMPLES)},
     )
     try:
         with gantry.Client(server) as client:

@@ -181,7 +181,9 @@ def dyn_frames(n: int) -> list[int]:
 
 
 @workflow
-def all_wf(n: int = 3) -> typing.Tuple[
+def all_wf(
+    n: int = 3,
+) -> typing.Tuple[
     int, list[int], int, int, int, list[int], list[float], int, int, str, int, int, dict[str, int], list[int]
 ]:
     a, b, c, d = dyn_nested(n=n)

@@ -82,7 +82,9 @@ class LineWatcher:
         self.found.wait(READY_TIMEOUT)
         if self.match is None:
             process.kill()
-            pytest.fail(f"{what} did not become ready (exit code {process.poll()}); log:\n{log_path.read_text()[-4000:]}")
+            pytest.fail(
+                f"{what} did not become ready (exit code {process.poll()}); log:\n{log_path.read_text()[-4000:]}"
+            )
         return self.match
 
 
@@ -115,8 +117,18 @@ def server(database_url, logs_dir) -> str:
     """The server's endpoint, `http://127.0.0.1:PORT`."""
     log_path = logs_dir / "server.log"
     process = subprocess.Popen(
-        [binary("gantry"), "server", "--http-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0",
-         "--database-url", database_url, "--lease", LEASE],
+        [
+            binary("gantry"),
+            "server",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--lease",
+            LEASE,
+        ],
         stdout=subprocess.PIPE,
         stderr=open(log_path, "w"),
         text=True,
@@ -137,8 +149,19 @@ def gantry_flyte(*args: str) -> subprocess.CompletedProcess:
 
 def register(server: str, version: str, queue: str) -> subprocess.CompletedProcess:
     result = gantry_flyte(
-        "register", "seed_flyte", "features_flyte", "--server", server, "--project", PROJECT, "--domain", DOMAIN,
-        "--version", version, "--queue", queue,
+        "register",
+        "seed_flyte",
+        "features_flyte",
+        "--server",
+        server,
+        "--project",
+        PROJECT,
+        "--domain",
+        DOMAIN,
+        "--version",
+        version,
+        "--queue",
+        queue,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result
@@ -152,8 +175,17 @@ def registered(server) -> subprocess.CompletedProcess:
 def start_worker(server: str, logs_dir: Path, name: str, *args: str) -> subprocess.Popen:
     log_path = logs_dir / f"{name}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gantry_flyte", "worker", "--server", server,
-         "--data-dir", str(logs_dir / f"{name}-data"), *args],
+        [
+            sys.executable,
+            "-m",
+            "gantry_flyte",
+            "worker",
+            "--server",
+            server,
+            "--data-dir",
+            str(logs_dir / f"{name}-data"),
+            *args,
+        ],
         cwd=EXAMPLES,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -167,7 +199,19 @@ def start_worker(server: str, logs_dir: Path, name: str, *args: str) -> subproce
 @pytest.fixture(scope="session")
 def bridge(server, registered, logs_dir) -> subprocess.Popen:
     """The bridge worker with the fork runner, on queue `flyte`: its process."""
-    process = start_worker(server, logs_dir, "bridge-fork", "--slots", "4", "--runner", "fork")
+    process = start_worker(
+        server,
+        logs_dir,
+        "bridge-fork",
+        "--slots",
+        "4",
+        "--runner",
+        "fork",
+        "--preload",
+        "seed_flyte",
+        "--preload",
+        "features_flyte",
+    )
     yield process
     stop(process)
 

@@ -20,7 +20,9 @@ def ref(name: str, version: str = VERSION) -> str:
     return f"{PROJECT}/{DOMAIN}/{name}@{version}"
 
 
-def run(client: gantry.Client, name: str, kind: str = "task", version: str = VERSION, **inputs: Any) -> gantry.Execution:
+def run(
+    client: gantry.Client, name: str, kind: str = "task", version: str = VERSION, **inputs: Any
+) -> gantry.Execution:
     return client.run(ref(name, version), inputs, kind=kind)
 
 
@@ -33,7 +35,9 @@ def all_nodes(client: gantry.Client, execution: gantry.Execution) -> list[execut
     nodes, token = [], ""
     while True:
         response = client.admin.ListNodeExecutions(
-            admin_pb2.ListNodeExecutionsRequest(execution_id=execution.id, all_depths=True, page_size=1000, page_token=token)
+            admin_pb2.ListNodeExecutionsRequest(
+                execution_id=execution.id, all_depths=True, page_size=1000, page_token=token
+            )
         )
         nodes.extend(response.node_executions)
         token = response.next_page_token

@@ -22,8 +22,12 @@ def pyflyte_run(*args: str) -> str:
 
 def test_pyflyte_run_prints_the_expected_values():
     all_values = [
-        *EXPECTED["nested_3"], EXPECTED["branch_3"], EXPECTED["map_3"], EXPECTED["map_partial_3"],
-        *EXPECTED["types_3"], EXPECTED["frames_3"],
+        *EXPECTED["nested_3"],
+        EXPECTED["branch_3"],
+        EXPECTED["map_3"],
+        EXPECTED["map_partial_3"],
+        *EXPECTED["types_3"],
+        EXPECTED["frames_3"],
     ]
     cases = {
         ("seed_flyte.py", "wf", "--tasks_count", "5"): repr(EXPECTED["seed_5"]),

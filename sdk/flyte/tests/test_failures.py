@@ -78,9 +78,10 @@ def test_recover_reuses_the_children_that_succeeded(client, tmp_path):
     execution = run(client, "features_flyte.dyn_recover", n=3, marker=str(marker))
     failed(execution)
     first = {n.node_id: n for n in all_nodes(client, execution)}
-    assert sorted(n.target.name for n in first.values() if n.phase == execution_pb2.NODE_PHASE_SUCCEEDED) == [
-        "features_flyte.double"
-    ] * 3
+    assert (
+        sorted(n.target.name for n in first.values() if n.phase == execution_pb2.NODE_PHASE_SUCCEEDED)
+        == ["features_flyte.double"] * 3
+    )
     marker.write_text("present")
     response = client.admin.RecoverExecution(admin_pb2.RecoverExecutionRequest(id=execution.id))
     recovered = client.execution(response.execution.id)

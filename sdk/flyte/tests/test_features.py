@@ -67,7 +67,11 @@ def test_structured_dataset_between_children(client):
 def test_all_in_one_workflow(client):
     execution = run(client, "features_flyte.all_wf", kind="workflow", n=3)
     expected = [
-        *EXPECTED["nested_3"], EXPECTED["branch_3"], EXPECTED["map_3"], EXPECTED["map_partial_3"],
-        *EXPECTED["types_3"], EXPECTED["frames_3"],
+        *EXPECTED["nested_3"],
+        EXPECTED["branch_3"],
+        EXPECTED["map_3"],
+        EXPECTED["map_partial_3"],
+        *EXPECTED["types_3"],
+        EXPECTED["frames_3"],
     ]
     assert values(outputs(execution)) == expected

@@ -1,5 +1,6 @@
 """The runners without a server: the fork server runs flytekit's commands in forked children and reports their exit
-status (killing one is covered end to end in test_failures.py); a fork server that cannot start leaves the subprocess runner."""
+status (killing one is covered end to end in test_failures.py); a fork server that cannot start leaves the
+subprocess runner."""
 
 from __future__ import annotations
 

@@ -96,7 +96,9 @@ def test_structured_dataset_columns_come_from_the_consumer_type():
         scalar=fl.Scalar(
             structured_dataset=fl.StructuredDataset(
                 uri="file:///raw/x",
-                metadata=fl.StructuredDatasetMetadata(structured_dataset_type=ft.StructuredDatasetType(format="parquet")),
+                metadata=fl.StructuredDatasetMetadata(
+                    structured_dataset_type=ft.StructuredDatasetType(format="parquet")
+                ),
             )
         )
     )
@@ -141,7 +143,9 @@ def task_ref(name: str) -> fi.Identifier:
 
 
 def promise(node_id: str, var: str, *path) -> fl.BindingData:
-    steps = [ft.PromiseAttribute(string_value=p) if isinstance(p, str) else ft.PromiseAttribute(int_value=p) for p in path]
+    steps = [
+        ft.PromiseAttribute(string_value=p) if isinstance(p, str) else ft.PromiseAttribute(int_value=p) for p in path
+    ]
     return fl.BindingData(promise=ft.OutputReference(node_id=node_id, var=var, attr_path=steps))
 
 
@@ -163,10 +167,18 @@ def test_promises_to_start_node_and_attribute_paths():
 
 
 def test_branch_keeps_reused_arm_ids_and_dotted_inputs():
-    then_node = fw.Node(id="dn0", inputs=[fl.Binding(var="x", binding=promise("dn0", "o0"))],
-                        upstream_node_ids=["dn0"], task_node=fw.TaskNode(reference_id=task_ref("square")))
-    else_node = fw.Node(id="dn1", inputs=[fl.Binding(var="x", binding=promise("dn0", "o0"))],
-                        upstream_node_ids=["dn0"], task_node=fw.TaskNode(reference_id=task_ref("double")))
+    then_node = fw.Node(
+        id="dn0",
+        inputs=[fl.Binding(var="x", binding=promise("dn0", "o0"))],
+        upstream_node_ids=["dn0"],
+        task_node=fw.TaskNode(reference_id=task_ref("square")),
+    )
+    else_node = fw.Node(
+        id="dn1",
+        inputs=[fl.Binding(var="x", binding=promise("dn0", "o0"))],
+        upstream_node_ids=["dn0"],
+        task_node=fw.TaskNode(reference_id=task_ref("double")),
+    )
     condition = fc.BooleanExpression(
         comparison=fc.ComparisonExpression(
             operator=fc.ComparisonExpression.LT,
@@ -196,7 +208,9 @@ def map_spec(ratio: float | None = 1.0, target: str = "task") -> fd.DynamicJobSp
     items = fl.Binding(
         var="x",
         binding=fl.BindingData(
-            collection=fl.BindingDataCollection(bindings=[fl.BindingData(scalar=fl.Scalar(primitive=fl.Primitive(integer=i))) for i in range(3)])
+            collection=fl.BindingDataCollection(
+                bindings=[fl.BindingData(scalar=fl.Scalar(primitive=fl.Primitive(integer=i))) for i in range(3)]
+            )
         ),
     )
     inner = fw.Node(id=inner_id, inputs=[bound, items], metadata=fw.NodeMetadata(retries=fx_retries(1)))
@@ -245,15 +259,20 @@ def test_gate_nodes_and_output_aliases_are_refused_naming_the_node():
     gate = fw.Node(id="dn3", gate_node=fw.GateNode(sleep=fw.SleepCondition()))
     with pytest.raises(Unsupported, match=r"node dn3: gate nodes"):
         translate.node(gate, "spec")
-    aliased = fw.Node(id="dn4", output_aliases=[fw.Alias(var="o0", alias="x")],
-                      task_node=fw.TaskNode(reference_id=task_ref("t")))
+    aliased = fw.Node(
+        id="dn4", output_aliases=[fw.Alias(var="o0", alias="x")], task_node=fw.TaskNode(reference_id=task_ref("t"))
+    )
     with pytest.raises(Unsupported, match=r"node dn4: output aliases"):
         translate.node(aliased, "spec")
 
 
 def test_eager_tasks_are_refused_naming_the_task():
-    template = ftk.TaskTemplate(id=task_ref("eager_one"), type="python-task",
-                                metadata=ftk.TaskMetadata(is_eager=True), container=ftk.Container(image="i"))
+    template = ftk.TaskTemplate(
+        id=task_ref("eager_one"),
+        type="python-task",
+        metadata=ftk.TaskMetadata(is_eager=True),
+        container=ftk.Container(image="i"),
+    )
     with pytest.raises(Unsupported, match=r"task eager_one: eager tasks"):
         translate.task_template(template, "flyte", {})
 
@@ -274,12 +293,26 @@ def test_task_template_keeps_the_flyte_template_and_maps_metadata():
 
 
 def test_error_documents_map_origin_and_kind():
-    user = fe.ErrorDocument(error=fe.ContainerError(code="USER:ValueError", message="boom",
-                                                    kind=fe.ContainerError.NON_RECOVERABLE, origin=fx.ExecutionError.USER))
+    user = fe.ErrorDocument(
+        error=fe.ContainerError(
+            code="USER:ValueError",
+            message="boom",
+            kind=fe.ContainerError.NON_RECOVERABLE,
+            origin=fx.ExecutionError.USER,
+        )
+    )
     error = translate.execution_error(user)
-    assert (error.kind, error.recoverable, error.code, error.message) == (gx.ERROR_KIND_USER, False, "USER:ValueError", "boom")
-    system = fe.ErrorDocument(error=fe.ContainerError(code="SYSTEM:Unknown", kind=fe.ContainerError.RECOVERABLE,
-                                                      origin=fx.ExecutionError.SYSTEM))
+    assert (error.kind, error.recoverable, error.code, error.message) == (
+        gx.ERROR_KIND_USER,
+        False,
+        "USER:ValueError",
+        "boom",
+    )
+    system = fe.ErrorDocument(
+        error=fe.ContainerError(
+            code="SYSTEM:Unknown", kind=fe.ContainerError.RECOVERABLE, origin=fx.ExecutionError.SYSTEM
+        )
+    )
     error = translate.execution_error(system)
     assert error.kind == gx.ERROR_KIND_SYSTEM and error.recoverable
 

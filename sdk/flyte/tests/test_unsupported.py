@@ -15,8 +15,16 @@ from helpers import TIMEOUT, all_nodes, run
 
 def test_registration_refuses_a_gate_node(server):
     result = gantry_flyte(
-        "register", "unsupported_flyte", "--server", server, "--project", PROJECT, "--domain", DOMAIN,
-        "--version", "v1-unsupported",
+        "register",
+        "unsupported_flyte",
+        "--server",
+        server,
+        "--project",
+        PROJECT,
+        "--domain",
+        DOMAIN,
+        "--version",
+        "v1-unsupported",
     )
     assert result.returncode == 1
     assert "workflow unsupported_flyte.gated_wf" in result.stderr and "gate nodes" in result.stderr

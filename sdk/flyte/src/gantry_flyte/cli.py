@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     work.add_argument("--runner", choices=["fork", "subprocess"], default="fork")
     work.add_argument("--data-dir", default=".gantry-flyte", help="per-attempt files (default ./.gantry-flyte)")
     work.add_argument("--raw-output-prefix", help="where flytekit writes raw data (default DATA_DIR/raw)")
+    work.add_argument(
+        "--preload",
+        action="append",
+        default=[],
+        help="a task module the fork server imports once (repeatable; a changed module then needs a restart)",
+    )
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -74,9 +80,14 @@ def _work(args) -> int:
         runner=args.runner,
         data_dir=args.data_dir,
         raw_prefix=args.raw_output_prefix,
+        preload=args.preload,
     )
+
     def ready() -> None:
-        print(f"gantry-flyte worker {worker.worker_id} polls {worker.queues} ({bridge.runner.name} runner): ready", flush=True)
+        print(
+            f"gantry-flyte worker {worker.worker_id} polls {worker.queues} ({bridge.runner.name} runner): ready",
+            flush=True,
+        )
 
     try:
         worker.run(ready=ready)

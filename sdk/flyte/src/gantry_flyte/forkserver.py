@@ -2,7 +2,9 @@
 (`pyflyte-execute` or `pyflyte-map-execute`, the click commands, called in process). A fork costs tens of
 milliseconds where a fresh interpreter spends over a second importing flytekit.
 
-Run as `python -m gantry_flyte.forkserver SOCKET`; it prints `ready` once it listens. Each request is one connection:
+Run as `python -m gantry_flyte.forkserver SOCKET [MODULE...]`; it imports the MODULEs too (the worker's
+`--preload`: task modules whose own imports, pandas say, would otherwise be paid per attempt; a changed module then
+needs a worker restart) and prints `ready` once it listens. Each request is one connection:
 the worker sends a JSON line `{"argv", "env", "cwd", "log"}`, the server answers `{"pid": N}` at once and
 `{"status": CODE}` when the child ended (a negative code is the signal that killed it). Each child leads its own
 process group, so that the worker can kill it and whatever it started. The server is single-threaded (fork and
@@ -11,6 +13,7 @@ threads do not mix): one selector over the listening socket, the connections and
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
@@ -136,4 +139,7 @@ def serve(path: str) -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.getcwd())
+    for module in sys.argv[2:]:
+        importlib.import_module(module)
     serve(sys.argv[1])

@@ -109,8 +109,12 @@ def register(
         _call(record, f"task {task.id.name}", admin.RegisterTask, admin_pb2.RegisterTaskRequest(task=task))
     # Workflows refer to sub-workflows and launch plans, launch plans to workflows: register in passes until
     # nothing more goes in, so that the module's order does not matter.
-    pending = [("workflow", w, admin.RegisterWorkflow, admin_pb2.RegisterWorkflowRequest(workflow=w)) for w in workflows]
-    pending += [("launch plan", p, admin.RegisterLaunchPlan, admin_pb2.RegisterLaunchPlanRequest(launch_plan=p)) for p in plans]
+    pending = [
+        ("workflow", w, admin.RegisterWorkflow, admin_pb2.RegisterWorkflowRequest(workflow=w)) for w in workflows
+    ]
+    pending += [
+        ("launch plan", p, admin.RegisterLaunchPlan, admin_pb2.RegisterLaunchPlanRequest(launch_plan=p)) for p in plans
+    ]
     while pending:
         failed = []
         for item in pending:
@@ -135,7 +139,11 @@ def _call(record, what: str, call, request) -> None:
     try:
         record(what, call, request)
     except grpc.RpcError as error:
-        if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
+        if error.code() in (
+            grpc.StatusCode.NOT_FOUND,
+            grpc.StatusCode.FAILED_PRECONDITION,
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ):
             # Maybe a reference to what a later pass registers; re-raised by `register` when no pass helps.
             raise _Retry(error) from error
         raise RegistrationError(f"registering {what}: {error.code().name}: {error.details()}") from error

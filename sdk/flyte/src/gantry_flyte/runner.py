@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 log = logging.getLogger("gantry_flyte")
 
@@ -123,11 +123,11 @@ class ForkRunner:
 
     name = "fork"
 
-    def __init__(self, ready_timeout: float = 120.0):
+    def __init__(self, preload: Sequence[str] = (), ready_timeout: float = 120.0):
         self.directory = tempfile.mkdtemp(prefix="gantry-flyte-fork-")
         self.path = os.path.join(self.directory, "fork.sock")
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "gantry_flyte.forkserver", self.path],
+            [sys.executable, "-m", "gantry_flyte.forkserver", self.path, *preload],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             text=True,
@@ -138,6 +138,9 @@ class ForkRunner:
         def read() -> None:
             line.append(self.server.stdout.readline())
             ready.set()
+            # Keep the pipe drained, so that whatever the server prints later cannot block it.
+            for rest in self.server.stdout:
+                log.info("fork server: %s", rest.rstrip())
 
         threading.Thread(target=read, daemon=True).start()
         if not ready.wait(ready_timeout) or line[0].strip() != "ready":
@@ -172,14 +175,15 @@ class ForkRunner:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def make_runner(kind: str) -> SubprocessRunner | ForkRunner:
-    """`fork` (falling back to `subprocess` when the fork server cannot start) or `subprocess`."""
+def make_runner(kind: str, preload: Sequence[str] = ()) -> SubprocessRunner | ForkRunner:
+    """`fork` (falling back to `subprocess` when the fork server cannot start) or `subprocess`; `preload` names
+    modules the fork server imports before it forks."""
     if kind == "subprocess":
         return SubprocessRunner()
     if kind != "fork":
         raise ValueError(f"unknown runner {kind!r}: fork or subprocess")
     try:
-        return ForkRunner()
+        return ForkRunner(preload)
     except (ForkServerError, OSError) as error:
         log.warning("%s; running attempts as subprocesses instead", error)
         return SubprocessRunner()

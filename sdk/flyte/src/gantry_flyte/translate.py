@@ -190,7 +190,9 @@ def _overrides(metadata: fw.NodeMetadata) -> gw.NodeOverrides | None:
     """Retries and timeout only: resource, image and pod overrides mean nothing to a local runner and are ignored."""
     overrides = gw.NodeOverrides()
     if metadata.HasField("retries"):
-        overrides.retries.CopyFrom(gtk.RetryPolicy(user_retries=metadata.retries.retries, system_retries=SYSTEM_RETRIES))
+        overrides.retries.CopyFrom(
+            gtk.RetryPolicy(user_retries=metadata.retries.retries, system_retries=SYSTEM_RETRIES)
+        )
     timeout = _duration(metadata.timeout)
     if timeout is not None:
         overrides.timeout.CopyFrom(timeout)

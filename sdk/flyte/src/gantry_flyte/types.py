@@ -49,7 +49,9 @@ def natural_key(name: str) -> list:
 
 def _is_msgpack(flyte_type: ft.LiteralType) -> bool:
     """flytekit (>= 1.14) marks dataclasses and dicts it sends as msgpack in the type's cache-key annotation."""
-    annotations = json_format.MessageToDict(flyte_type.annotation.annotations) if flyte_type.HasField("annotation") else {}
+    annotations = (
+        json_format.MessageToDict(flyte_type.annotation.annotations) if flyte_type.HasField("annotation") else {}
+    )
     return annotations.get("cache-key-metadata", {}).get("serialization-format") == "msgpack"
 
 
@@ -68,7 +70,9 @@ def to_gantry_type(flyte_type: ft.LiteralType, where: str) -> gt.LiteralType:
         return gt.LiteralType(simple=_SIMPLE[flyte_type.simple])
     if kind == "blob":
         return gt.LiteralType(
-            blob=gt.BlobType(format=flyte_type.blob.format, dimensionality=_DIMENSIONALITY[flyte_type.blob.dimensionality])
+            blob=gt.BlobType(
+                format=flyte_type.blob.format, dimensionality=_DIMENSIONALITY[flyte_type.blob.dimensionality]
+            )
         )
     if kind == "collection_type":
         return gt.LiteralType(collection_type=to_gantry_type(flyte_type.collection_type, f"{where}[]"))
@@ -312,9 +316,7 @@ def _flyte_union(literal: gl.Literal, flyte_type: ft.LiteralType, where: str) ->
 
 
 def _union_of(value: gl.Literal, variant: ft.LiteralType, where: str) -> fl.Literal:
-    return fl.Literal(
-        scalar=fl.Scalar(union=fl.Union(value=to_flyte_literal(value, variant, where), type=variant))
-    )
+    return fl.Literal(scalar=fl.Scalar(union=fl.Union(value=to_flyte_literal(value, variant, where), type=variant)))
 
 
 _FITS = {
@@ -343,9 +345,7 @@ def _fits(kind: str | None, variant: ft.LiteralType) -> bool:
     }.get(vkind or "") == kind or (vkind == "enum_type" and kind == "string_value")
 
 
-def to_flyte_literal_map(
-    literals: gl.LiteralMap, types: dict[str, ft.LiteralType], where: str
-) -> fl.LiteralMap:
+def to_flyte_literal_map(literals: gl.LiteralMap, types: dict[str, ft.LiteralType], where: str) -> fl.LiteralMap:
     """A task's inputs for flytekit, each rebuilt from the task's own flyte interface."""
     result = fl.LiteralMap()
     for name, value in literals.literals.items():

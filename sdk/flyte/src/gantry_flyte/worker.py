@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Sequence
 
 from flyteidl.core import dynamic_job_pb2 as fd
 from flyteidl.core import errors_pb2 as fe
@@ -50,11 +51,17 @@ def user_error(code: str, message: str, recoverable: bool = False) -> gx.Executi
 class Bridge:
     """The handler: one instance per worker, shared by its threads."""
 
-    def __init__(self, data_dir: str | os.PathLike, raw_prefix: str | None = None, runner: str = "fork"):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike,
+        raw_prefix: str | None = None,
+        runner: str = "fork",
+        preload: Sequence[str] = (),
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.raw_prefix = raw_prefix or str(self.data_dir / "raw")
-        self.runner = make_runner(runner)
+        self.runner = make_runner(runner, preload)
         self.fallback = SubprocessRunner()
         self.cwd = os.getcwd()
 
@@ -201,9 +208,10 @@ def make_worker(
     runner: str = "fork",
     data_dir: str | os.PathLike = ".gantry-flyte",
     raw_prefix: str | None = None,
+    preload: Sequence[str] = (),
 ) -> tuple[gantry.Worker, Bridge]:
     """A Gantry worker serving the flyte tasks of `queues` (default `flyte`) with `slots` attempts at once."""
-    bridge = Bridge(data_dir, raw_prefix, runner)
+    bridge = Bridge(data_dir, raw_prefix, runner, preload)
     worker = gantry.Worker(
         server, queues=queues or [DEFAULT_QUEUE], handler=bridge, accepts=accepts, concurrency=slots, prefetch=slots
     )
