@@ -54,7 +54,7 @@ pub struct FieldError {
 }
 
 fn widget(ty: &LiteralType) -> Widget {
-    match ty {
+    match ty.untagged() {
         LiteralType::Integer => Widget::Integer,
         LiteralType::Float => Widget::Float,
         LiteralType::Boolean => Widget::Checkbox,
@@ -69,8 +69,7 @@ fn widget(ty: &LiteralType) -> Widget {
 }
 
 fn optional(ty: &LiteralType) -> bool {
-    matches!(ty, LiteralType::None)
-        || matches!(ty, LiteralType::Union(variants) if variants.contains(&LiteralType::None))
+    gantry_core::typing::accepts_none(ty)
 }
 
 /// A default as the initial text of its widget: strings bare, the rest as JSON.

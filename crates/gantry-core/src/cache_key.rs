@@ -147,6 +147,7 @@ impl Encoder {
             LiteralType::Duration => self.tag(6),
             LiteralType::None => self.tag(7),
             LiteralType::Binary => self.tag(8),
+            LiteralType::Error => self.tag(16),
             LiteralType::Struct(struct_type) => {
                 self.tag(9);
                 self.len(struct_type.fields.len());
@@ -178,6 +179,11 @@ impl Encoder {
                 self.tag(14);
                 self.len(values.len());
                 values.iter().for_each(|value| self.str(value));
+            }
+            LiteralType::Tagged(tagged) => {
+                self.tag(15);
+                self.str(&tagged.tag);
+                self.literal_type(&tagged.ty);
             }
         }
     }
@@ -260,6 +266,11 @@ impl Encoder {
             Literal::Hashed(hashed) => {
                 self.tag(16);
                 self.str(&hashed.hash);
+            }
+            Literal::Error(error) => {
+                self.tag(17);
+                self.str(&error.failed_node_id);
+                self.str(&error.message);
             }
         }
     }
@@ -423,6 +434,9 @@ mod tests {
             ("cache version", |p| p.cache_version = "2".to_owned()),
             ("input type", |p| p.interface.inputs[0].ty = LiteralType::Float),
             ("input name", |p| p.interface.inputs[0].name = "m".to_owned()),
+            ("input type's tag", |p| {
+                p.interface.inputs[0].ty = LiteralType::tagged("int".to_owned(), LiteralType::Integer)
+            }),
             ("output type", |p| {
                 p.interface.outputs[0].ty = LiteralType::optional(LiteralType::Integer)
             }),

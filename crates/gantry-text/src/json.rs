@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use gantry_core::model::{Blob, BlobDimensionality, Literal, LiteralMap, LiteralType, StructValue, TypedInterface};
+use gantry_core::model::{
+    Blob, BlobDimensionality, ErrorValue, Literal, LiteralMap, LiteralType, StructValue, TypedInterface,
+};
 use serde_json::{Map, Number, Value};
 
 use crate::time_text::{format_duration, format_timestamp, parse_duration, parse_timestamp};
@@ -82,7 +84,7 @@ pub fn inputs_from_json(value: &Value, interface: &TypedInterface) -> Result<Lit
 
 /// One value of type `ty`; `path` names it in errors.
 pub fn literal_from_json(value: &Value, ty: &LiteralType, path: &str) -> Result<Literal, JsonError> {
-    let literal = match (ty, value) {
+    let literal = match (ty.untagged(), value) {
         (LiteralType::Integer, Value::Number(n)) => match n.as_i64() {
             Some(i) => Literal::Integer(i),
             None => match n.as_f64() {
@@ -106,6 +108,17 @@ pub fn literal_from_json(value: &Value, ty: &LiteralType, path: &str) -> Result<
                 .map_err(|e| bad(path, format!("binary values are base64: {e}")))?,
         ),
         (LiteralType::Struct(_), Value::Object(object)) => Literal::Struct(struct_fields(object)),
+        (LiteralType::Error, Value::Object(object)) => {
+            let text = |key: &str| match object.get(key) {
+                None => Ok(String::new()),
+                Some(Value::String(text)) => Ok(text.clone()),
+                Some(_) => Err(bad(path, format!("an error's {key:?} is a string"))),
+            };
+            Literal::Error(ErrorValue {
+                failed_node_id: text("failed_node_id")?,
+                message: text("message")?,
+            })
+        }
         (LiteralType::Blob(blob_type), Value::String(uri)) => Literal::Blob(Blob {
             uri: uri.clone(),
             format: blob_type.format.clone(),
@@ -215,6 +228,10 @@ pub fn literal_to_json(literal: &Literal) -> Value {
         Literal::Union(union) => literal_to_json(&union.value),
         // The hash is the producer's business; the value is what a reader wants.
         Literal::Hashed(hashed) => literal_to_json(&hashed.value),
+        Literal::Error(error) => serde_json::json!({
+            "failed_node_id": error.failed_node_id,
+            "message": error.message,
+        }),
         // The CLI reads references before it shows literals (see `client::read_references`); one left is shown as
         // what it is.
         Literal::Offloaded(offloaded) => serde_json::json!({

@@ -1,5 +1,5 @@
 //! The type syntax of spec files and tables: `integer`, `float`, `string`, `boolean`, `datetime`, `duration`,
-//! `binary`, `none`, `struct`, `struct{a: integer}`, `blob`, `blob(csv)`, `blob(csv, multipart)`, `list<T>`,
+//! `binary`, `none`, `error`, `struct`, `struct{a: integer}`, `blob`, `blob(csv)`, `blob(csv, multipart)`, `list<T>`,
 //! `map<T>` (also `map<string, T>`), `optional<T>`, `union<A | B>` and `enum{red, green}`.
 //! Aliases: `int`, `bool`, `str`, `bytes`.
 
@@ -16,9 +16,10 @@ pub fn parse_type(text: &str) -> Result<LiteralType, String> {
     Ok(ty)
 }
 
-/// Formats a type in the syntax [`parse_type`] reads.
+/// Formats a type in the syntax [`parse_type`] reads. The syntax has no tags: a tagged type is written as its type.
 pub fn format_type(ty: &LiteralType) -> String {
     match ty {
+        LiteralType::Tagged(tagged) => format_type(&tagged.ty),
         LiteralType::Integer => "integer".to_owned(),
         LiteralType::Float => "float".to_owned(),
         LiteralType::String => "string".to_owned(),
@@ -27,6 +28,7 @@ pub fn format_type(ty: &LiteralType) -> String {
         LiteralType::Duration => "duration".to_owned(),
         LiteralType::None => "none".to_owned(),
         LiteralType::Binary => "binary".to_owned(),
+        LiteralType::Error => "error".to_owned(),
         LiteralType::Struct(s) if s.fields.is_empty() => "struct".to_owned(),
         LiteralType::Struct(s) => {
             let fields: Vec<String> = s
@@ -122,6 +124,7 @@ impl Parser<'_> {
             "duration" => LiteralType::Duration,
             "none" => LiteralType::None,
             "binary" | "bytes" => LiteralType::Binary,
+            "error" => LiteralType::Error,
             "list" => LiteralType::collection(self.one_parameter()?),
             "optional" => LiteralType::optional(self.one_parameter()?),
             "map" => {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gantry_core::model::{Blob, Duration, Literal, Timestamp};
+use gantry_core::model::{Blob, Duration, ErrorValue, Literal, Timestamp};
 
 /// A literal that does not hold the Rust type asked for. `path` locates the offending value inside the literal
 /// (`[2]`, `['key']`), empty for the literal itself.
@@ -401,6 +401,22 @@ impl FromLiteral for Blob {
 impl IntoLiteral for Blob {
     fn into_literal(self) -> Literal {
         Literal::Blob(self)
+    }
+}
+
+/// A node's failure as a value (the `error` type).
+impl FromLiteral for ErrorValue {
+    fn from_literal(literal: &Literal) -> Result<Self, LiteralError> {
+        match plain(literal) {
+            Literal::Error(error) => Ok(error.clone()),
+            other => Err(LiteralError::mismatch("error", other)),
+        }
+    }
+}
+
+impl IntoLiteral for ErrorValue {
+    fn into_literal(self) -> Literal {
+        Literal::Error(self)
     }
 }
 

@@ -11,6 +11,22 @@ fn round_trip<T: IntoLiteral + FromLiteral + PartialEq + fmt::Debug + Clone>(val
 }
 
 #[test]
+fn error_values_round_trip_and_hashes_are_looked_through() {
+    let failure = ErrorValue {
+        failed_node_id: "n0/0/dn3".to_owned(),
+        message: "boom".to_owned(),
+    };
+    round_trip(failure.clone());
+    round_trip(Some(failure));
+    assert_eq!(
+        ErrorValue::from_literal(&Literal::Integer(1)),
+        Err(LiteralError::new("expected error, got integer"))
+    );
+    let hashed = Literal::hashed("h".to_owned(), Literal::Integer(3));
+    assert_eq!(i64::from_literal(&hashed), Ok(3));
+}
+
+#[test]
 fn scalars_round_trip() {
     round_trip(42i64);
     round_trip(-7i64);

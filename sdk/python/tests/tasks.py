@@ -12,6 +12,7 @@ from typing import NamedTuple, Optional, Union
 from gantry import (
     Blob,
     Directory,
+    ErrorValue,
     SystemTaskError,
     UserError,
     branch,
@@ -254,8 +255,15 @@ def py_cross(n: int) -> Crossed:
     return Crossed(doubled=doubled, squared=squares.outputs.out)
 
 
+@task(**PROJECT)
+def describe_failure(failure: ErrorValue, retry: Optional[ErrorValue] = None) -> ErrorValue:
+    """What a failure handler does with the error it is given: reads it, and passes an error value on."""
+    return ErrorValue(failed_node_id=failure.failed_node_id, message=f"handled: {failure.message}; retry: {retry}")
+
+
 ALL = [
     echo_everything,
+    describe_failure,
     add_one,
     total,
     chain,

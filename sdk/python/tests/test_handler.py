@@ -22,6 +22,7 @@ from gantry.v1 import (
     interface_pb2,
     literals_pb2,
     task_pb2,
+    types_pb2,
     workflow_pb2,
 )
 
@@ -64,6 +65,18 @@ TEMPLATES["gen_hash"] = HASHING
 HASH_RUNS: list[int] = []
 
 
+def tagged_int(tag: str) -> types_pb2.LiteralType:
+    return types_pb2.LiteralType(simple=types_pb2.SIMPLE_TYPE_INTEGER, tag=tag)
+
+
+# `union<int ("int") | int ("count")>`: two variants of one type, told apart by their tags (flytekit names each).
+COUNTED = types_pb2.LiteralType(union_type=types_pb2.UnionType(variants=[tagged_int("int"), tagged_int("count")]))
+TAGGING = template("gen_tag", TaskPlugin("tag"))
+TAGGING.interface.inputs[0].type.CopyFrom(COUNTED)
+TAGGING.interface.outputs[0].type.CopyFrom(COUNTED)
+TEMPLATES["gen_tag"] = TAGGING
+
+
 def string_outputs(text: str) -> literals_pb2.LiteralMap:
     return literals_pb2.LiteralMap(literals={"out": literals_pb2.Literal(string_value=text)})
 
@@ -104,6 +117,8 @@ def handle(assignment: Assignment):
         return string_outputs(f"{describe(assignment)}|{x}")
     if kind == "fan":
         return fan_spec(x)
+    if kind == "tag":
+        return literals_pb2.LiteralMap(literals={"out": assignment.inputs.literals["x"]})
     if kind == "hash":
         frame = assignment.inputs.literals["x"]
         HASH_RUNS.append(frame.integer)
@@ -238,3 +253,16 @@ def test_hashes_travel_with_their_values_and_key_the_cache(client, generic_worke
     assert HASH_RUNS == [3, 3]
     with pytest.raises(ValueError, match="must not be empty"):
         gantry.hashed(3, "")
+
+
+def test_a_tagged_union_stamp_reaches_the_worker_and_comes_back(client, generic_worker):
+    registered = client.admin.GetTask(admin_pb2.GetTaskRequest(id=TAGGING.id)).task
+    assert registered.interface.inputs[0].type == COUNTED, "tags read back from the registry"
+    stamped = literals_pb2.Literal(union=literals_pb2.UnionValue(value=literals_pb2.Literal(integer=3)))
+    stamped.union.variant.CopyFrom(tagged_int("count"))
+    execution = client.run("pytest/dev/gen_tag@1", {"x": stamped})
+    execution.wait(timeout=60)
+    (node,) = execution.nodes()
+    received = SEEN[f"{execution.id}/{node.node_id}"].inputs.literals["x"]
+    assert received.union.variant.tag == "count", "not the first variant of that type"
+    assert execution.data().outputs.literals["out"].union.variant.tag == "count"

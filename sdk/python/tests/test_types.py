@@ -10,7 +10,7 @@ from typing import Optional, Union
 import pytest
 
 import tasks
-from gantry import Blob, Directory
+from gantry import Blob, Directory, ErrorValue
 from gantry.types import LiteralTypeError, from_literal, literal_type, to_literal
 from gantry.v1 import types_pb2
 
@@ -106,6 +106,7 @@ def test_execution_inputs_read_back_untyped(client):
             types_pb2.LiteralType(blob=types_pb2.BlobType(dimensionality=types_pb2.BLOB_DIMENSIONALITY_MULTIPART)),
         ),
         (dict, types_pb2.LiteralType(struct_type=types_pb2.StructType())),
+        (ErrorValue, types_pb2.LiteralType(simple=types_pb2.SIMPLE_TYPE_ERROR)),
     ],
 )
 def test_literal_types(py_type, expected):
@@ -139,6 +140,8 @@ def test_a_dataclass_is_a_struct_with_its_fields():
         (7, Union[str, int]),
         (sample_record(3), tasks.Record),
         (Blob("s3://b/k"), Blob),
+        (ErrorValue("n0/0/dn1", "boom"), ErrorValue),
+        (ErrorValue(), Optional[ErrorValue]),
     ],
 )
 def test_values_round_trip_offline(value, py_type):
@@ -172,3 +175,11 @@ def test_types_gantry_cannot_express_are_refused():
         literal_type(dict[int, str])
     with pytest.raises(LiteralTypeError):
         literal_type(set[int])
+
+
+def test_an_error_value_round_trips_through_server_and_worker(client):
+    failure = ErrorValue(failed_node_id="n0/0/dn3", message="the disk is full")
+    handled = client.run(tasks.describe_failure, failure=failure).result(timeout=60)
+    assert handled == ErrorValue(failed_node_id="n0/0/dn3", message="handled: the disk is full; retry: None")
+    with pytest.raises(LiteralTypeError, match="expected ErrorValue, got str"):
+        client.run(tasks.describe_failure, failure="not an error")

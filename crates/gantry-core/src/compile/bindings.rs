@@ -102,8 +102,10 @@ impl Scope<'_> {
                     out.push(TypeMismatch::at(path, expected, format!("{ty} from {promise}")));
                 }
             }
-            BindingData::Collection(_) | BindingData::Map(_) if matches!(expected, LiteralType::Union(_)) => {
-                let LiteralType::Union(variants) = expected else {
+            BindingData::Collection(_) | BindingData::Map(_)
+                if matches!(expected.untagged(), LiteralType::Union(_)) =>
+            {
+                let LiteralType::Union(variants) = expected.untagged() else {
                     return;
                 };
                 let fits = |variant: &LiteralType, path: &mut Vec<AttrStep>| {
@@ -116,7 +118,7 @@ impl Scope<'_> {
                 }
             }
             BindingData::Collection(items) => {
-                let LiteralType::Collection(element) = expected else {
+                let LiteralType::Collection(element) = expected.untagged() else {
                     out.push(TypeMismatch::at(path, expected, binding_kind(data)));
                     return;
                 };
@@ -127,7 +129,7 @@ impl Scope<'_> {
                 }
             }
             BindingData::Map(entries) => {
-                let LiteralType::Map(value) = expected else {
+                let LiteralType::Map(value) = expected.untagged() else {
                     out.push(TypeMismatch::at(path, expected, binding_kind(data)));
                     return;
                 };

@@ -22,6 +22,7 @@ type BranchInputs<'n> = Vec<(&'n str, Option<LiteralType>)>;
 /// The primitive a comparison operand reduces to, or `None` if it cannot be compared. An optional primitive may be
 /// tested for equality (against `none` or a value) but not ordered.
 fn comparable(ty: &LiteralType, allow_optional: bool) -> Option<&LiteralType> {
+    let ty = ty.untagged();
     match ty {
         LiteralType::Integer
         | LiteralType::Float
@@ -32,7 +33,7 @@ fn comparable(ty: &LiteralType, allow_optional: bool) -> Option<&LiteralType> {
         | LiteralType::Enum(_) => Some(ty),
         LiteralType::Union(variants) if allow_optional && variants.len() == 2 && accepts_none(ty) => variants
             .iter()
-            .find(|v| **v != LiteralType::None)
+            .find(|v| *v.untagged() != LiteralType::None)
             .and_then(|inner| comparable(inner, false)),
         _ => None,
     }
@@ -43,6 +44,7 @@ fn comparable(ty: &LiteralType, allow_optional: bool) -> Option<&LiteralType> {
 /// have no order.
 pub(super) fn comparison_problem(op: ComparisonOp, left: &LiteralType, right: &LiteralType) -> Option<String> {
     let ordered = !matches!(op, ComparisonOp::Eq | ComparisonOp::Neq);
+    let (left, right) = (left.untagged(), right.untagged());
     if *left == LiteralType::None || *right == LiteralType::None {
         let other = if *left == LiteralType::None { right } else { left };
         return if ordered {

@@ -80,9 +80,19 @@ pub enum Literal {
     /// in a row that did not fit the response. Issued by the server only; clients and workers read the value behind
     /// it (`AdminService.ReadOffloaded`).
     Offloaded(Offloaded),
+    /// A node's failure as a value (Flyte's `Scalar.error`, the input of a failure handler).
+    Error(ErrorValue),
     /// A value with the hash its producer gave it (Flyte's `Literal.hash`). It is the value wherever a value is
     /// read; a cache key counts the hash instead. Never holds another `Hashed` (see [`Literal::hashed`]).
     Hashed(Box<Hashed>),
+}
+
+/// A node's failure as a value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorValue {
+    /// The scoped id of the node that failed; empty when not known.
+    pub failed_node_id: String,
+    pub message: String,
 }
 
 /// A value and the hash its producer gave it.
@@ -180,6 +190,7 @@ impl Literal {
             Literal::Union(_) => "union",
             Literal::Enum(_) => "enum",
             Literal::Offloaded(_) => "offloaded literal",
+            Literal::Error(_) => "error",
         }
     }
 }

@@ -18,9 +18,11 @@ pub use error::{ErrorKind, ExecutionError};
 pub use identifier::{Identifier, ResourceKind};
 pub use interface::{TypedInterface, Variable};
 pub use launch_plan::LaunchPlan;
-pub use literal::{Blob, Duration, Hashed, Literal, LiteralMap, Offloaded, StructValue, Timestamp, UnionValue};
+pub use literal::{
+    Blob, Duration, ErrorValue, Hashed, Literal, LiteralMap, Offloaded, StructValue, Timestamp, UnionValue,
+};
 pub use task::{ContainerSpec, MAX_PLUGIN_BYTES, RetryPolicy, TaskMetadata, TaskPlugin, TaskTemplate};
-pub use types::{BlobDimensionality, BlobType, LiteralType, StructType};
+pub use types::{BlobDimensionality, BlobType, LiteralType, StructType, TaggedType};
 pub use workflow::{
     ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock, Node,
     NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate, references, rename_references,

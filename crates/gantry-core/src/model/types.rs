@@ -36,6 +36,8 @@ pub enum LiteralType {
     Duration,
     None,
     Binary,
+    /// A node's failure as a value.
+    Error,
     Struct(StructType),
     Blob(BlobType),
     Collection(Box<LiteralType>),
@@ -44,6 +46,18 @@ pub enum LiteralType {
     Union(Vec<LiteralType>),
     /// A string restricted to the given values.
     Enum(Vec<String>),
+    /// A type with the name its declaring SDK gave it (Flyte's `TypeStructure.tag`: `int`, `str`, a dataclass's
+    /// name), which tells apart union variants an SDK would otherwise confuse. Castability and values ignore it; a
+    /// union value keeps the tagged variant it was stamped with. Never holds another `Tagged` (see
+    /// [`LiteralType::tagged`]).
+    Tagged(Box<TaggedType>),
+}
+
+/// A type and its tag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaggedType {
+    pub tag: String,
+    pub ty: LiteralType,
 }
 
 impl LiteralType {
@@ -62,6 +76,34 @@ impl LiteralType {
     pub fn schemaless_struct() -> Self {
         LiteralType::Struct(StructType::default())
     }
+
+    /// `ty` with `tag` (replacing a tag it had); `ty` itself when `tag` is empty.
+    pub fn tagged(tag: String, ty: LiteralType) -> Self {
+        let ty = match ty {
+            LiteralType::Tagged(tagged) => tagged.ty,
+            other => other,
+        };
+        match tag.is_empty() {
+            true => ty,
+            false => LiteralType::Tagged(Box::new(TaggedType { tag, ty })),
+        }
+    }
+
+    /// The type without its tag, if it has one.
+    pub fn untagged(&self) -> &LiteralType {
+        match self {
+            LiteralType::Tagged(tagged) => &tagged.ty,
+            other => other,
+        }
+    }
+
+    /// The tag, if the type has one.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            LiteralType::Tagged(tagged) => Some(&tagged.tag),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for LiteralType {
@@ -75,6 +117,7 @@ impl fmt::Display for LiteralType {
             LiteralType::Duration => f.write_str("duration"),
             LiteralType::None => f.write_str("none"),
             LiteralType::Binary => f.write_str("binary"),
+            LiteralType::Error => f.write_str("error"),
             LiteralType::Struct(s) if s.fields.is_empty() => f.write_str("struct"),
             LiteralType::Struct(s) => {
                 f.write_str("struct{")?;
@@ -110,6 +153,7 @@ impl fmt::Display for LiteralType {
                 f.write_str(">")
             }
             LiteralType::Enum(values) => write!(f, "enum{{{}}}", values.join(", ")),
+            LiteralType::Tagged(tagged) => write!(f, "{} ({:?})", tagged.ty, tagged.tag),
         }
     }
 }

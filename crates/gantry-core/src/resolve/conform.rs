@@ -60,6 +60,8 @@ fn conform_at(lit: Literal, ty: &LiteralType, path: &mut Vec<AttrStep>, mode: Mo
         let Hashed { hash, value } = *hashed;
         return conform_at(value, ty, path, mode).map(|value| Literal::hashed(hash, value));
     }
+    // A tagged type is its type; a union's tagged variants are what values are stamped with.
+    let ty = ty.untagged();
     // An offloaded literal is checked by the type it was stored with, without fetching it.
     if let Literal::Offloaded(offloaded) = &lit
         && !matches!(ty, LiteralType::Union(_))
@@ -146,8 +148,17 @@ fn conform_union(
             let value = conform_at(value, &variant, path, mode)?;
             return Ok(stamp(value, variant.clone()));
         }
-        // Stamped with a variant of some other union: choose again among ours.
-        Literal::Union(union) => union.value,
+        // Stamped with a variant of some other union: choose again among ours, a variant of the same tag first.
+        Literal::Union(union) => {
+            let UnionValue { value, variant } = *union;
+            if let Some(tag) = variant.tag()
+                && let Some(same) = variants.iter().find(|v| v.tag() == Some(tag))
+                && let Ok(value) = conform_at(value.clone(), same, path, mode)
+            {
+                return Ok(stamp(value, same.clone()));
+            }
+            value
+        }
         other => other,
     };
     let passes: &[Mode] = match mode {
@@ -179,6 +190,7 @@ fn stamp(value: Literal, variant: LiteralType) -> Literal {
 /// A cheap look at the top level only, so that choosing a union variant clones the value only for plausible ones.
 fn may_fit(lit: &Literal, ty: &LiteralType, mode: Mode) -> bool {
     let lit = lit.unhashed();
+    let ty = ty.untagged();
     let coerce = mode == Mode::Coerce;
     match (ty, lit) {
         (LiteralType::Union(_), _) | (_, Literal::Union(_) | Literal::Offloaded(_)) => true,
@@ -204,6 +216,7 @@ fn same_scalar_kind(ty: &LiteralType, lit: &Literal) -> bool {
             | (LiteralType::Duration, Literal::Duration(_))
             | (LiteralType::None, Literal::None)
             | (LiteralType::Binary, Literal::Binary(_))
+            | (LiteralType::Error, Literal::Error(_))
     )
 }
 
@@ -242,7 +255,7 @@ fn check_struct_fields(
 
 /// A struct field type JSON has no spelling for (datetime, duration, binary, blob), or an optional one.
 fn json_opaque(ty: &LiteralType) -> bool {
-    match ty {
+    match ty.untagged() {
         LiteralType::Datetime | LiteralType::Duration | LiteralType::Binary | LiteralType::Blob(_) => true,
         LiteralType::Union(variants) => variants.iter().any(json_opaque),
         _ => false,
@@ -250,11 +263,7 @@ fn json_opaque(ty: &LiteralType) -> bool {
 }
 
 fn accepts_none(ty: &LiteralType) -> bool {
-    match ty {
-        LiteralType::None => true,
-        LiteralType::Union(variants) => variants.iter().any(accepts_none),
-        _ => false,
-    }
+    crate::typing::accepts_none(ty)
 }
 
 fn enum_value(value: String, values: &[String], path: &[AttrStep]) -> Result<Literal, Mismatch> {

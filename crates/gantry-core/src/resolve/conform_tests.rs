@@ -362,3 +362,65 @@ fn reads_see_through_a_hash() {
     assert_eq!(Literal::hashed("g".to_owned(), hashed.clone()).hash(), Some("g"));
     assert_eq!(Literal::hashed(String::new(), hashed.clone()), *hashed.unhashed());
 }
+
+#[test]
+fn a_tagged_stamp_is_kept_and_a_tag_chooses_among_variants_of_one_type() {
+    let tagged = |tag: &str, ty| LiteralType::tagged(tag.to_owned(), ty);
+    // Two variants of one type, told apart only by their tags (flytekit names each variant).
+    let counted = LiteralType::Union(vec![
+        tagged("int", LiteralType::Integer),
+        tagged("count", LiteralType::Integer),
+    ]);
+    // A bare value takes the first; a value stamped with a declared variant keeps it.
+    assert_eq!(
+        conform(Literal::Integer(3), &counted),
+        Ok(union(Literal::Integer(3), tagged("int", LiteralType::Integer)))
+    );
+    let as_count = union(Literal::Integer(3), tagged("count", LiteralType::Integer));
+    assert_eq!(conform(as_count.clone(), &counted), Ok(as_count.clone()));
+    // Stamped by another union (here an optional of a float) with the same tag: that variant is preferred.
+    let elsewhere = union(Literal::Integer(3), tagged("count", LiteralType::Float));
+    assert_eq!(conform(elsewhere, &counted), Ok(as_count));
+    // A tagged non-union type is its type.
+    assert_eq!(
+        conform(Literal::Float(2.0), &tagged("n", LiteralType::Integer)),
+        Ok(Literal::Integer(2))
+    );
+    assert!(crate::typing::check_literal(&Literal::Integer(2), &tagged("n", LiteralType::Integer)).is_ok());
+    assert!(crate::typing::is_castable(
+        &tagged("a", LiteralType::Integer),
+        &tagged("b", LiteralType::Integer)
+    ));
+    assert!(crate::typing::is_castable(
+        &LiteralType::None,
+        &LiteralType::optional(tagged("a", LiteralType::Integer))
+    ));
+    assert_eq!(
+        tagged("a", tagged("b", LiteralType::Integer)).tag(),
+        Some("a"),
+        "never nested"
+    );
+    assert_eq!(tagged("", tagged("b", LiteralType::Integer)), LiteralType::Integer);
+    assert_eq!(counted.to_string(), r#"union<integer ("int") | integer ("count")>"#);
+}
+
+#[test]
+fn an_error_value_is_of_the_error_type_only() {
+    let error = Literal::Error(crate::model::ErrorValue {
+        failed_node_id: "n0/0/dn3".to_owned(),
+        message: "boom".to_owned(),
+    });
+    assert_eq!(crate::typing::literal_type_of(&error), LiteralType::Error);
+    assert_eq!(conform(error.clone(), &LiteralType::Error), Ok(error.clone()));
+    assert!(crate::typing::check_literal(&error, &LiteralType::Error).is_ok());
+    assert_eq!(
+        message(error.clone(), &LiteralType::String),
+        "expected string, got error"
+    );
+    let optional = LiteralType::optional(LiteralType::Error);
+    assert_eq!(conform(error.clone(), &optional), Ok(union(error, LiteralType::Error)));
+    assert_eq!(
+        message(Literal::String("boom".into()), &LiteralType::Error),
+        "expected error, got string"
+    );
+}

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    AttrStep, Blob, BlobDimensionality, BlobType, Duration, LiteralType, StructType, StructValue, Timestamp, UnionValue,
+    AttrStep, Blob, BlobDimensionality, BlobType, Duration, ErrorValue, LiteralType, StructType, StructValue,
+    Timestamp, UnionValue,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -31,6 +32,7 @@ fn arb_leaf_type() -> impl Strategy<Value = LiteralType> {
         Just(LiteralType::Datetime),
         Just(LiteralType::Duration),
         Just(LiteralType::None),
+        Just(LiteralType::Error),
         Just(LiteralType::Binary),
         prop::sample::subsequence(vec!["a", "b", "c"], 1..=3)
             .prop_map(|values| LiteralType::Enum(values.into_iter().map(str::to_owned).collect())),
@@ -50,7 +52,8 @@ fn arb_type() -> impl Strategy<Value = LiteralType> {
         prop_oneof![
             inner.clone().prop_map(LiteralType::collection),
             inner.clone().prop_map(LiteralType::map),
-            prop::collection::vec(inner, 1..4).prop_map(LiteralType::Union),
+            prop::collection::vec(inner.clone(), 1..4).prop_map(LiteralType::Union),
+            ("[a-c]{1,2}", inner).prop_map(|(tag, ty)| LiteralType::tagged(tag, ty)),
         ]
     })
 }
@@ -89,6 +92,7 @@ fn arb_json_value(ty: &LiteralType) -> BoxedStrategy<StructValue> {
 
 fn arb_literal(ty: &LiteralType) -> BoxedStrategy<Literal> {
     match ty {
+        LiteralType::Tagged(tagged) => arb_literal(&tagged.ty),
         LiteralType::Integer => prop_oneof![any::<i64>(), -1000_i64..1000]
             .prop_map(Literal::Integer)
             .boxed(),
@@ -102,6 +106,14 @@ fn arb_literal(ty: &LiteralType) -> BoxedStrategy<Literal> {
             .prop_map(|ms| Literal::Duration(Duration::from_millis(ms)))
             .boxed(),
         LiteralType::None => Just(Literal::None).boxed(),
+        LiteralType::Error => ("[a-z0-9/]{0,6}", "[ -~]{0,8}")
+            .prop_map(|(failed_node_id, message)| {
+                Literal::Error(ErrorValue {
+                    failed_node_id,
+                    message,
+                })
+            })
+            .boxed(),
         LiteralType::Binary => prop::collection::vec(any::<u8>(), 0..4)
             .prop_map(Literal::Binary)
             .boxed(),
@@ -190,7 +202,7 @@ fn arb_typed_literal() -> impl Strategy<Value = (LiteralType, Literal)> {
 /// An independent statement of what a conformed value looks like: exactly the declared kind, unions stamped with a
 /// declared variant, enum values among the enum's values.
 fn fits(lit: &Literal, ty: &LiteralType) -> bool {
-    match (ty, lit) {
+    match (ty.untagged(), lit) {
         (LiteralType::Union(variants), Literal::Union(union)) => {
             variants.contains(&union.variant) && fits(&union.value, &union.variant)
         }
@@ -217,13 +229,14 @@ fn fits(lit: &Literal, ty: &LiteralType) -> bool {
         | (LiteralType::Datetime, Literal::Datetime(_))
         | (LiteralType::Duration, Literal::Duration(_))
         | (LiteralType::None, Literal::None)
-        | (LiteralType::Binary, Literal::Binary(_)) => true,
+        | (LiteralType::Binary, Literal::Binary(_))
+        | (LiteralType::Error, Literal::Error(_)) => true,
         _ => false,
     }
 }
 
 fn json_fits(value: &StructValue, ty: &LiteralType) -> bool {
-    match (ty, value) {
+    match (ty.untagged(), value) {
         (LiteralType::Integer, StructValue::Number(n)) => n.fract() == 0.0,
         (LiteralType::Float, StructValue::Number(_))
         | (LiteralType::String, StructValue::String(_))

@@ -4,7 +4,7 @@ use crate::model::{LiteralType, StructType};
 
 /// Whether a value of type `from` may be bound to a variable of type `to`, decided on types alone.
 ///
-/// - Identical types are castable, and [`nothing`](super::nothing) is castable to everything.
+/// - Identical types are castable, and [`nothing`](super::nothing) is castable to everything. Tags are ignored.
 /// - A union source is castable when every variant is; anything is castable to a union with a castable variant (so
 ///   `none` and `T` are castable to the optional `union<T | none>`).
 /// - Strict scalars: `integer` is not castable to `float`. An enum is castable to `string` and to an enum holding all
@@ -16,6 +16,11 @@ use crate::model::{LiteralType, StructType};
 ///   the same; its fields are only known at run time). Between fielded structs, every target field must exist in the
 ///   source with a castable type, or accept `none` when missing; extra source fields are ignored.
 pub fn is_castable(from: &LiteralType, to: &LiteralType) -> bool {
+    if from == to {
+        return true;
+    }
+    // Tags name types; they do not change what a value may be bound to.
+    let (from, to) = (from.untagged(), to.untagged());
     if from == to {
         return true;
     }

@@ -68,6 +68,7 @@ pub fn check_literal(literal: &Literal, ty: &LiteralType) -> Result<(), TypeMism
 
 fn check_at(literal: &Literal, ty: &LiteralType, path: &mut Vec<AttrStep>) -> Result<(), TypeMismatch> {
     let literal = literal.unhashed();
+    let ty = ty.untagged();
     if let Literal::Union(union) = literal {
         check_at(&union.value, &union.variant, path)?;
         if is_castable(&union.variant, ty) {
@@ -88,7 +89,8 @@ fn check_at(literal: &Literal, ty: &LiteralType, path: &mut Vec<AttrStep>) -> Re
         | (LiteralType::Datetime, Literal::Datetime(_))
         | (LiteralType::Duration, Literal::Duration(_))
         | (LiteralType::None, Literal::None)
-        | (LiteralType::Binary, Literal::Binary(_)) => true,
+        | (LiteralType::Binary, Literal::Binary(_))
+        | (LiteralType::Error, Literal::Error(_)) => true,
         (LiteralType::Enum(values), Literal::Enum(value) | Literal::String(value)) => {
             if values.contains(value) {
                 true

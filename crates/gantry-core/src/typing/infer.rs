@@ -26,6 +26,7 @@ pub fn literal_type_of(literal: &Literal) -> LiteralType {
         Literal::Duration(_) => LiteralType::Duration,
         Literal::None => LiteralType::None,
         Literal::Binary(_) => LiteralType::Binary,
+        Literal::Error(_) => LiteralType::Error,
         Literal::Struct(_) => LiteralType::schemaless_struct(),
         Literal::Blob(blob) => LiteralType::Blob(BlobType {
             format: blob.format.clone(),

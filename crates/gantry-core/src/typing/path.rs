@@ -91,7 +91,7 @@ pub fn type_at_path(ty: &LiteralType, path: &[AttrStep]) -> Result<PathType, Att
             ty: current.clone(),
             reason,
         };
-        current = match (current, step) {
+        current = match (current.untagged(), step) {
             (LiteralType::Collection(element), AttrStep::Index(_)) => element,
             (LiteralType::Collection(_), AttrStep::Key(_)) => {
                 return Err(error(AttrPathErrorReason::ListNeedsIndex));
@@ -110,7 +110,7 @@ pub fn type_at_path(ty: &LiteralType, path: &[AttrStep]) -> Result<PathType, Att
             (LiteralType::Struct(_), AttrStep::Index(_)) => {
                 return Err(error(AttrPathErrorReason::StructNeedsKey));
             }
-            (LiteralType::Union(_), _) if accepts_none(current) => {
+            (LiteralType::Union(_), _) if accepts_none(current.untagged()) => {
                 return Err(error(AttrPathErrorReason::Optional));
             }
             (LiteralType::Union(_), _) => return Err(error(AttrPathErrorReason::Union)),

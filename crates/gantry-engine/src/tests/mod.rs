@@ -28,4 +28,5 @@ mod pairs;
 mod plugin;
 mod replay;
 mod scoped;
+mod tags;
 mod watch;

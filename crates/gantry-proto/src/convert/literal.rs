@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use gantry_core::model::{
-    Blob, BlobDimensionality, BlobType, Duration, Hashed, Literal, LiteralMap, LiteralType, Offloaded, StructType,
-    StructValue, Timestamp, UnionValue,
+    Blob, BlobDimensionality, BlobType, Duration, ErrorValue, Hashed, Literal, LiteralMap, LiteralType, Offloaded,
+    StructType, StructValue, TaggedType, Timestamp, UnionValue,
 };
 use prost_types::value::Kind as ValueKind;
 
@@ -16,12 +16,15 @@ use crate::v1 as pb;
 impl TryFrom<pb::LiteralType> for LiteralType {
     type Error = ConversionError;
 
-    fn try_from(literal_type: pb::LiteralType) -> Result<Self, Self::Error> {
+    fn try_from(literal_type: pb::LiteralType) -> Result<Self, ConversionError> {
         use pb::literal_type::Kind;
         let Some(kind) = literal_type.kind else {
             return Err(ConversionError::new("", "literal type has no kind set"));
         };
-        Ok(match kind {
+        if !literal_type.tag.is_empty() {
+            super::interface::check_name("tag", &literal_type.tag, gantry_core::names::NAME)?;
+        }
+        let ty = match kind {
             Kind::Simple(raw) => decode_enum::<pb::SimpleType, LiteralType>("simple", raw)?,
             Kind::StructType(struct_type) => LiteralType::Struct(StructType {
                 fields: map("fields", struct_type.fields).at("struct_type")?,
@@ -33,7 +36,8 @@ impl TryFrom<pb::LiteralType> for LiteralType {
             Kind::MapValueType(value) => LiteralType::map(LiteralType::try_from(*value).at("map_value_type")?),
             Kind::UnionType(union) => LiteralType::Union(list("variants", union.variants).at("union_type")?),
             Kind::EnumType(enum_type) => LiteralType::Enum(enum_type.values),
-        })
+        };
+        Ok(LiteralType::tagged(literal_type.tag, ty))
     }
 }
 
@@ -41,7 +45,7 @@ impl TryFrom<pb::LiteralType> for LiteralType {
 impl TryFrom<pb::SimpleType> for LiteralType {
     type Error = ConversionError;
 
-    fn try_from(simple: pb::SimpleType) -> Result<Self, Self::Error> {
+    fn try_from(simple: pb::SimpleType) -> Result<Self, ConversionError> {
         Ok(match simple {
             pb::SimpleType::Unspecified => {
                 return Err(ConversionError::new("", "simple type is unspecified"));
@@ -54,6 +58,7 @@ impl TryFrom<pb::SimpleType> for LiteralType {
             pb::SimpleType::Duration => LiteralType::Duration,
             pb::SimpleType::None => LiteralType::None,
             pb::SimpleType::Binary => LiteralType::Binary,
+            pb::SimpleType::Error => LiteralType::Error,
         })
     }
 }
@@ -63,6 +68,10 @@ impl From<LiteralType> for pb::LiteralType {
         use pb::literal_type::Kind;
         let simple = |simple: pb::SimpleType| Kind::Simple(simple as i32);
         let kind = match literal_type {
+            LiteralType::Tagged(tagged) => {
+                let TaggedType { tag, ty } = *tagged;
+                return pb::LiteralType { tag, ..ty.into() };
+            }
             LiteralType::Integer => simple(pb::SimpleType::Integer),
             LiteralType::Float => simple(pb::SimpleType::Float),
             LiteralType::String => simple(pb::SimpleType::String),
@@ -71,6 +80,7 @@ impl From<LiteralType> for pb::LiteralType {
             LiteralType::Duration => simple(pb::SimpleType::Duration),
             LiteralType::None => simple(pb::SimpleType::None),
             LiteralType::Binary => simple(pb::SimpleType::Binary),
+            LiteralType::Error => simple(pb::SimpleType::Error),
             LiteralType::Struct(struct_type) => Kind::StructType(pb::StructType {
                 fields: into_map(struct_type.fields),
             }),
@@ -82,7 +92,10 @@ impl From<LiteralType> for pb::LiteralType {
             }),
             LiteralType::Enum(values) => Kind::EnumType(pb::EnumType { values }),
         };
-        pb::LiteralType { kind: Some(kind) }
+        pb::LiteralType {
+            kind: Some(kind),
+            tag: String::new(),
+        }
     }
 }
 
@@ -133,7 +146,7 @@ impl From<BlobDimensionality> for pb::BlobDimensionality {
 impl TryFrom<pb::Literal> for Literal {
     type Error = ConversionError;
 
-    fn try_from(literal: pb::Literal) -> Result<Self, Self::Error> {
+    fn try_from(literal: pb::Literal) -> Result<Self, ConversionError> {
         use pb::literal::Value;
         let Some(value) = literal.value else {
             return Err(ConversionError::new("", "literal has no value set"));
@@ -159,6 +172,10 @@ impl TryFrom<pb::Literal> for Literal {
             Value::Union(union) => Literal::Union(Box::new(UnionValue::try_from(*union).at("union")?)),
             Value::EnumValue(value) => Literal::Enum(value),
             Value::Offloaded(offloaded) => Literal::Offloaded(Offloaded::try_from(offloaded).at("offloaded")?),
+            Value::Error(error) => Literal::Error(ErrorValue {
+                failed_node_id: error.failed_node_id,
+                message: error.message,
+            }),
         };
         Ok(Literal::hashed(literal.hash, value))
     }
@@ -189,6 +206,10 @@ impl From<Literal> for pb::Literal {
             Literal::Union(union) => Value::Union(Box::new((*union).into())),
             Literal::Enum(value) => Value::EnumValue(value),
             Literal::Offloaded(offloaded) => Value::Offloaded(offloaded.into()),
+            Literal::Error(error) => Value::Error(pb::ErrorValue {
+                failed_node_id: error.failed_node_id,
+                message: error.message,
+            }),
         };
         pb::Literal {
             value: Some(value),

@@ -41,7 +41,7 @@ from gantry.task import (
     reference_workflow,
     task,
 )
-from gantry.types import Blob, Directory, hashed
+from gantry.types import Blob, Directory, ErrorValue, hashed
 from gantry.worker import AttemptContext, Worker, current_context
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "Branch",
     "Client",
     "Directory",
+    "ErrorValue",
     "Execution",
     "ExecutionFailed",
     "GantryError",

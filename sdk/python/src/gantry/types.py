@@ -16,6 +16,7 @@
 | a dataclass | `struct_type` with one field per dataclass field | `struct_value` (JSON, see below) |
 | `dict` (bare) | schemaless `struct_type` | `struct_value` |
 | `Blob` / `Directory` | `blob` (single / multipart) | `blob` |
+| `ErrorValue` | `error` | `error` (a node's failure as a value) |
 
 Inside a struct, values are JSON: numbers are doubles (integers above 2**53 lose precision), `datetime` is an RFC 3339
 string, `timedelta` a number of seconds, `bytes` base64, a blob `{"uri", "format", "dimensionality"}`; the struct
@@ -58,6 +59,14 @@ class Directory:
     format: str = ""
 
     dimensionality: typing.ClassVar[int] = types_pb2.BLOB_DIMENSIONALITY_MULTIPART
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorValue:
+    """A node's failure as a value (Flyte's `Scalar.error`, the input of a failure handler)."""
+
+    failed_node_id: str = ""
+    message: str = ""
 
 
 class LiteralTypeError(TypeError):
@@ -118,6 +127,7 @@ _SIMPLE = {
     dt.timedelta: types_pb2.SIMPLE_TYPE_DURATION,
     bytes: types_pb2.SIMPLE_TYPE_BINARY,
     NoneType: types_pb2.SIMPLE_TYPE_NONE,
+    ErrorValue: types_pb2.SIMPLE_TYPE_ERROR,
 }
 
 
@@ -291,6 +301,10 @@ def to_literal(value: Any, py_type: Any = None) -> literals_pb2.Literal:
         _expect(value, py_type, py_type.__name__)
         blob = literals_pb2.Blob(uri=value.uri, format=value.format, dimensionality=py_type.dimensionality)
         return literals_pb2.Literal(blob=blob)
+    if py_type is ErrorValue:
+        _expect(value, ErrorValue, "ErrorValue")
+        error = literals_pb2.ErrorValue(failed_node_id=value.failed_node_id, message=value.message)
+        return literals_pb2.Literal(error=error)
     origin, args = _origin(py_type), _args(py_type)
     if origin is list:
         if not isinstance(value, (list, tuple)):
@@ -337,7 +351,7 @@ def infer_type(value: Any) -> Any:
     """A Python type hint for an untyped value (used where no interface is declared, e.g. reference tasks)."""
     if value is None:
         return NoneType
-    for cls in (bool, int, float, str, bytes, dt.datetime, dt.timedelta, Blob, Directory):
+    for cls in (bool, int, float, str, bytes, dt.datetime, dt.timedelta, Blob, Directory, ErrorValue):
         if isinstance(value, cls):
             return cls
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -557,6 +571,8 @@ def from_literal(literal: literals_pb2.Literal, py_type: Any = None) -> Any:
         if py_type is not None and is_dataclass_type(py_type):
             return _from_json(raw, py_type)
         return raw
+    if kind == "error":
+        return ErrorValue(failed_node_id=literal.error.failed_node_id, message=literal.error.message)
     if kind == "offloaded":
         raise LiteralTypeError("an offloaded literal reached the SDK unresolved")
     raise LiteralTypeError("a literal without a value")
@@ -571,6 +587,7 @@ _KIND_TYPES = {
     "duration": (dt.timedelta,),
     "binary": (bytes,),
     "blob": (Blob, Directory),
+    "error": (ErrorValue,),
 }
 
 

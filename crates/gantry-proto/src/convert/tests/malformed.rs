@@ -134,7 +134,9 @@ fn unspecified_and_unknown_enum_values_are_named() {
         r#type: Some(pb::LiteralType {
             kind: Some(pb::literal_type::Kind::CollectionType(Box::new(pb::LiteralType {
                 kind: Some(pb::literal_type::Kind::Simple(pb::SimpleType::Unspecified as i32)),
+                tag: String::new(),
             }))),
+            tag: String::new(),
         }),
         ..Default::default()
     };
@@ -143,6 +145,7 @@ fn unspecified_and_unknown_enum_values_are_named() {
 
     let unknown = pb::LiteralType {
         kind: Some(pb::literal_type::Kind::Simple(99)),
+        tag: String::new(),
     };
     assert_error(
         &expect_error::<LiteralType, _>(unknown),
@@ -340,4 +343,19 @@ fn a_literal_hash_is_printable_and_bounded() {
     );
     let read = Literal::try_from(hashed("x".repeat(255))).expect("255 bytes are fine");
     assert_eq!(read.hash().map(str::len), Some(255));
+}
+
+#[test]
+fn a_type_tag_is_printable_and_bounded() {
+    let tagged = |tag: &str| pb::LiteralType {
+        tag: tag.to_owned(),
+        ..LiteralType::Integer.into()
+    };
+    let list = pb::LiteralType {
+        kind: Some(pb::literal_type::Kind::CollectionType(Box::new(tagged("a\nb")))),
+        tag: String::new(),
+    };
+    assert_error(&expect_error::<LiteralType, _>(list), "collection_type.tag", "control");
+    assert_error(&expect_error::<LiteralType, _>(tagged(&"t".repeat(256))), "tag", "255");
+    assert_eq!(LiteralType::try_from(tagged("int")).expect("valid").tag(), Some("int"));
 }

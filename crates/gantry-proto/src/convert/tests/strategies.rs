@@ -2,8 +2,8 @@
 //! three. Templates and specs are in `spec_strategies`.
 
 use gantry_core::model::{
-    Blob, BlobDimensionality, BlobType, Duration, ErrorKind, ExecutionError, Identifier, Literal, LiteralMap,
-    LiteralType, StructType, StructValue, Timestamp, TypedInterface, UnionValue, Variable,
+    Blob, BlobDimensionality, BlobType, Duration, ErrorKind, ErrorValue, ExecutionError, Identifier, Literal,
+    LiteralMap, LiteralType, StructType, StructValue, Timestamp, TypedInterface, UnionValue, Variable,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -49,6 +49,7 @@ pub fn literal_type() -> BoxedStrategy<LiteralType> {
         Just(LiteralType::Duration),
         Just(LiteralType::None),
         Just(LiteralType::Binary),
+        Just(LiteralType::Error),
         Just(LiteralType::schemaless_struct()),
         (text(), dimensionality())
             .prop_map(|(format, dimensionality)| LiteralType::Blob(BlobType { format, dimensionality })),
@@ -59,6 +60,7 @@ pub fn literal_type() -> BoxedStrategy<LiteralType> {
             inner.clone().prop_map(LiteralType::collection),
             inner.clone().prop_map(LiteralType::map),
             vec(inner.clone(), 0..3).prop_map(LiteralType::Union),
+            (name(), inner.clone()).prop_map(|(tag, ty)| LiteralType::tagged(tag, ty)),
             btree_map(name(), inner, 0..3).prop_map(|fields| LiteralType::Struct(StructType { fields })),
         ]
     })
@@ -98,6 +100,10 @@ pub fn literal() -> BoxedStrategy<Literal> {
             dimensionality
         })),
         text().prop_map(Literal::Enum),
+        (text(), text()).prop_map(|(failed_node_id, message)| Literal::Error(ErrorValue {
+            failed_node_id,
+            message
+        })),
     ];
     leaf.prop_recursive(3, 24, 3, |inner| {
         prop_oneof![
