@@ -118,10 +118,21 @@ def test_blob_dimensionality_shifts():
 
 
 def test_a_type_gantry_lacks_is_named():
-    with pytest.raises(Unsupported, match=r"task t input 'x'.*ERROR"):
-        to_gantry_type(ft.LiteralType(simple=ft.ERROR), "task t input 'x'")
-    with pytest.raises(Unsupported, match="schema"):
-        to_gantry_type(ft.LiteralType(schema=ft.SchemaType()), "here")
+    with pytest.raises(Unsupported, match=r"task t input 'x'.*schema"):
+        to_gantry_type(ft.LiteralType(schema=ft.SchemaType()), "task t input 'x'")
+
+
+def test_union_variants_keep_their_tags():
+    _, literal_type = flyte(7, typing.Union[int, str])
+    assert [v.tag for v in to_gantry_type(literal_type, "t").union_type.variants] == ["int", "str"]
+
+
+def test_error_values_travel_both_ways():
+    literal = fl.Literal(scalar=fl.Scalar(error=ft.Error(failed_node_id="n1", message="boom")))
+    gantry_literal = to_gantry_literal(literal, "test")
+    assert (gantry_literal.error.failed_node_id, gantry_literal.error.message) == ("n1", "boom")
+    assert to_gantry_type(ft.LiteralType(simple=ft.ERROR), "t").simple == gt.SIMPLE_TYPE_ERROR
+    assert to_flyte_literal(gantry_literal, ft.LiteralType(simple=ft.ERROR), "test") == literal
 
 
 def test_outputs_are_listed_in_numeric_order():

@@ -33,6 +33,7 @@ _SIMPLE = {
     ft.DATETIME: gt.SIMPLE_TYPE_DATETIME,
     ft.DURATION: gt.SIMPLE_TYPE_DURATION,
     ft.BINARY: gt.SIMPLE_TYPE_BINARY,
+    ft.ERROR: gt.SIMPLE_TYPE_ERROR,
 }
 # Flyte's BlobType.dimensionality starts at 0, Gantry's at 1 (0 is UNSPECIFIED there).
 _DIMENSIONALITY = {
@@ -56,7 +57,15 @@ def _is_msgpack(flyte_type: ft.LiteralType) -> bool:
 
 
 def to_gantry_type(flyte_type: ft.LiteralType, where: str) -> gt.LiteralType:
-    """The Gantry type of a flyte type; `Unsupported` for the kinds Gantry lacks (ERROR, schema)."""
+    """The Gantry type of a flyte type, with its structure tag (flytekit names union variants `int`, `str`, ... and
+    picks the Python type by the tag of the variant a value is stamped with); `Unsupported` for `schema`."""
+    result = _gantry_kind(flyte_type, where)
+    if flyte_type.structure.tag:
+        result.tag = flyte_type.structure.tag
+    return result
+
+
+def _gantry_kind(flyte_type: ft.LiteralType, where: str) -> gt.LiteralType:
     kind = flyte_type.WhichOneof("type")
     if kind == "simple":
         if flyte_type.simple == ft.STRUCT:
@@ -123,6 +132,8 @@ def _gantry_value(literal: fl.Literal, where: str) -> gl.Literal:
         return _gantry_primitive(scalar.primitive, where)
     if skind == "none_type":
         return gl.Literal(none=gl.NoneValue())
+    if skind == "error":
+        return gl.Literal(error=gl.ErrorValue(failed_node_id=scalar.error.failed_node_id, message=scalar.error.message))
     if skind == "blob":
         return gl.Literal(
             blob=gl.Blob(
@@ -274,6 +285,9 @@ def _flyte_simple(literal: gl.Literal, flyte_type: ft.LiteralType, where: str) -
         return fl.Literal(scalar=fl.Scalar(none_type=fl.Void()))
     if simple == ft.BINARY:
         return fl.Literal(scalar=fl.Scalar(binary=fl.Binary(value=literal.binary)))
+    if simple == ft.ERROR:
+        error = literal.error
+        return fl.Literal(scalar=fl.Scalar(error=ft.Error(failed_node_id=error.failed_node_id, message=error.message)))
     raise Unsupported(f"{where}: flyte type {ft.SimpleType.Name(simple)} has no Gantry equivalent")
 
 
@@ -329,6 +343,7 @@ _FITS = {
     "none": {ft.NONE},
     "binary": {ft.BINARY},
     "struct_value": {ft.STRUCT},
+    "error": {ft.ERROR},
 }
 
 
