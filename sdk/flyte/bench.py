@@ -1,7 +1,8 @@
 """End-to-end throughput of the flytekit bridge: one `@dynamic` with N flytekit children (examples/bench_flyte.py),
 run on a real Gantry server by a real bridge worker, for the fork runner (default N = 1,000) and then the subprocess
-runner (small N). The fork server preloads the workload's module. Prints children per second (from CreateExecution to SUCCEEDED) and CPU seconds per attempt of the
-bridge (the worker and everything it started: fork server, forked children, subprocesses) and of the server.
+runner (small N). The fork server preloads the workload's module. Prints children per second (from CreateExecution
+to SUCCEEDED) and CPU seconds per attempt of the bridge (the worker and everything it started: fork server, forked
+children, subprocesses) and of the server.
 
     python sdk/flyte/bench.py [--n 1000] [--subprocess-n 10] [--slots 4] [--database-url postgres://...]
 
