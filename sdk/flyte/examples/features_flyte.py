@@ -253,3 +253,35 @@ def dyn_gate(n: int) -> int:
     result = double(x=n)
     sleep(timedelta(seconds=1)) >> result
     return result
+
+
+@dataclass
+class Report:
+    title: str
+    lines: int
+    data: FlyteFile
+    parts: FlyteDirectory
+    counts: dict[str, int]
+
+
+@task
+def make_report(n: int) -> Report:
+    directory = tempfile.mkdtemp()
+    path = os.path.join(directory, "report.txt")
+    with open(path, "w") as f:
+        f.write("".join(f"line {i}\n" for i in range(n)))
+    return Report(title="r", lines=n, data=FlyteFile(path), parts=FlyteDirectory(directory), counts={"n": n})
+
+
+@task
+def read_report(report: Report) -> str:
+    with open(report.data) as f:
+        text = f.read()
+    files = sorted(os.listdir(report.parts.download()))
+    return f"{report.title}:{report.lines}:{len(text.splitlines())}:{files}:{report.counts['n']}"
+
+
+@dynamic
+def dyn_file_in_dataclass(n: int) -> str:
+    """A FlyteFile and a FlyteDirectory inside a dataclass, passed between children."""
+    return read_report(report=make_report(n=n))

@@ -12,4 +12,5 @@ EXPECTED = {
     "map_partial_3": [0.5, 2.5, 4.5],
     "types_3": [3, 6, "green-None-u", 3, 3, {"k0": 0, "k1": 1, "k2": 2}],
     "frames_3": [0, 1, 3],
+    "file_in_dataclass_3": "r:3:3:['report.txt']:3",
 }

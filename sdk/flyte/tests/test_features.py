@@ -59,6 +59,11 @@ def test_dataclass_enum_union_files_and_dict(client):
     assert values(outputs(execution)) == EXPECTED["types_3"]
 
 
+def test_file_and_directory_inside_a_dataclass(client):
+    execution = run(client, "features_flyte.dyn_file_in_dataclass", n=3)
+    assert outputs(execution) == {"o0": EXPECTED["file_in_dataclass_3"]}
+
+
 def test_structured_dataset_between_children(client):
     execution = run(client, "features_flyte.dyn_frames", n=3)
     assert outputs(execution) == {"o0": EXPECTED["frames_3"]}

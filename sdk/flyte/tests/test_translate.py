@@ -334,3 +334,11 @@ def test_a_literal_hash_travels_both_ways():
     assert gantry_literal.hash == "abc123"
     back = to_flyte_literal(gantry_literal, ft.LiteralType(simple=ft.STRING), "test")
     assert back.hash == "abc123"
+
+
+def test_msgpack_bytes_are_refused_naming_the_value():
+    import msgpack
+
+    literal = fl.Literal(scalar=fl.Scalar(binary=fl.Binary(value=msgpack.packb({"raw": b"\x00"}), tag="msgpack")))
+    with pytest.raises(Unsupported, match=r"task t output 'o0': a msgpack value"):
+        to_gantry_literal(literal, "task t output 'o0'")

@@ -148,7 +148,11 @@ def _gantry_value(literal: fl.Literal, where: str) -> gl.Literal:
             if not isinstance(value, dict):
                 raise Unsupported(f"{where}: a msgpack value that is not an object ({type(value).__name__})")
             struct = struct_pb2.Struct()
-            struct.update(value)
+            try:
+                struct.update(value)
+            except (TypeError, ValueError) as error:
+                # A Struct holds JSON: bytes (or a datetime msgpack-encoded as an extension) have no place in it.
+                raise Unsupported(f"{where}: a msgpack value Gantry's struct cannot hold ({error})") from error
             return gl.Literal(struct_value=struct)
         return gl.Literal(binary=scalar.binary.value)
     if skind == "generic":
