@@ -285,3 +285,16 @@ def read_report(report: Report) -> str:
 def dyn_file_in_dataclass(n: int) -> str:
     """A FlyteFile and a FlyteDirectory inside a dataclass, passed between children."""
     return read_report(report=make_report(n=n))
+
+
+@task
+def half_fails(x: int) -> int:
+    if x % 2:
+        raise ValueError(f"half_fails refuses odd {x}")
+    return x * 10
+
+
+@dynamic
+def dyn_map_ratio(n: int) -> list[typing.Optional[int]]:
+    """A map whose elements may half fail: the failed ones are None."""
+    return map_task(half_fails, min_success_ratio=0.5)(x=list(range(n)))

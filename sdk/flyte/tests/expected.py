@@ -13,4 +13,5 @@ EXPECTED = {
     "types_3": [3, 6, "green-None-u", 3, 3, {"k0": 0, "k1": 1, "k2": 2}],
     "frames_3": [0, 1, 3],
     "file_in_dataclass_3": "r:3:3:['report.txt']:3",
+    "map_ratio_4": [0, None, 20, None],
 }

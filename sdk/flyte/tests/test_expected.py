@@ -34,6 +34,7 @@ def test_pyflyte_run_prints_the_expected_values():
         ("seed_flyte.py", "wf", "--tasks_count", "0"): repr(EXPECTED["seed_0"]),
         ("features_flyte.py", "dyn_branch", "--n", "4"): repr(EXPECTED["branch_4"]),
         ("features_flyte.py", "dyn_file_in_dataclass", "--n", "3"): EXPECTED["file_in_dataclass_3"],
+        ("features_flyte.py", "dyn_map_ratio", "--n", "4"): repr(EXPECTED["map_ratio_4"]),
         ("features_flyte.py", "all_wf", "--n", "3"): "DefaultNamedTupleOutput("
         + ", ".join(f"o{i}={v!r}" for i, v in enumerate(all_values))
         + ")",

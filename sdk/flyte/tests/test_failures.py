@@ -76,7 +76,8 @@ def test_a_process_that_wrote_nothing_is_a_recoverable_container_failure(client)
 def test_recover_reuses_the_children_that_succeeded(client, tmp_path):
     marker = tmp_path / "marker"
     execution = run(client, "features_flyte.dyn_recover", n=3, marker=str(marker))
-    failed(execution)
+    error = failed(execution)
+    assert "does not exist yet" in error.message, "the parent fails with its child's error"
     first = {n.node_id: n for n in all_nodes(client, execution)}
     assert (
         sorted(n.target.name for n in first.values() if n.phase == execution_pb2.NODE_PHASE_SUCCEEDED)

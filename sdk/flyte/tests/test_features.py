@@ -54,6 +54,13 @@ def test_map_task_of_a_partial_with_overrides(client):
     assert outputs(execution) == {"o0": EXPECTED["map_partial_3"]}
 
 
+def test_map_task_with_a_success_ratio_gives_none_for_failed_elements(client):
+    execution = run(client, "features_flyte.dyn_map_ratio", n=4)
+    assert outputs(execution) == {"o0": EXPECTED["map_ratio_4"]}
+    failed = [n for n in all_nodes(client, execution) if n.phase == execution_pb2.NODE_PHASE_FAILED]
+    assert len(failed) == 2 and all(n.attempts == 1 for n in failed)
+
+
 def test_dataclass_enum_union_files_and_dict(client):
     execution = run(client, "features_flyte.dyn_types", n=3)
     assert values(outputs(execution)) == EXPECTED["types_3"]
