@@ -1,5 +1,6 @@
 """A cached dynamic parent is served from the cache the second time (neither the generator nor any child runs);
-registration is idempotent; the subprocess runner gives the same outputs as the fork runner."""
+registration is idempotent; the subprocess runner gives the same outputs as the fork runner (a map included) and its
+attempts are killed as theirs are."""
 
 from __future__ import annotations
 
@@ -60,3 +61,8 @@ def test_terminate_kills_a_subprocess_attempt(client, subprocess_worker, tmp_pat
     assert execution.wait(timeout=60).phase == execution_pb2.EXECUTION_PHASE_ABORTED
     for pid in pids:
         assert ends_within(pid, 15), f"process {pid} outlived the terminated execution"
+
+
+def test_the_subprocess_runner_maps(client, subprocess_worker):
+    execution = run(client, "features_flyte.dyn_map", version=SUBPROCESS_VERSION, n=2)
+    assert outputs(execution) == {"o0": EXPECTED["map_3"][:2]}
