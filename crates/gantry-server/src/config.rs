@@ -89,7 +89,8 @@ pub struct ServerConfig {
     /// larger ones as references, which `ReadOffloaded` streams.
     #[arg(long, env = "GANTRY_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_message_bytes: usize,
-    /// Where literals above `--offload-bytes` are kept: a directory, a `file://` URL, or `s3://bucket/prefix` for
+    /// Where literals above `--offload-bytes` are kept: a directory (a relative one, such as the default, is in the
+    /// server's working directory), a `file://` URL, or `s3://bucket/prefix` for
     /// S3 and S3-compatible stores (configured by the `AWS_*` environment variables, e.g. `AWS_ENDPOINT`,
     /// `AWS_REGION`, `AWS_ACCESS_KEY_ID`).
     #[arg(long, env = "GANTRY_BLOB_STORE", default_value = "gantry-blobs")]
