@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -23,21 +22,17 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "tests" / "harness"))
 
 import gantry  # noqa: E402
 import console_tasks  # noqa: E402
+from gantry_processes import binary, stop  # noqa: E402
 
 CHROMIUM = os.environ.get("GANTRY_CHROMIUM", "/usr/bin/chromium")
 READY_TIMEOUT = 180.0
 LEASE = "10s"
 
 
-def binary(name: str) -> str:
-    directory = Path(os.environ.get("GANTRY_BIN_DIR", REPO / "target" / "debug"))
-    path = directory / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: build it with `cargo build -p gantry --bins`")
-    return str(path)
 
 
 class Lines:
@@ -71,16 +66,6 @@ class Lines:
         if missing:
             pytest.fail(f"{what} did not print {missing}; log:\n{log_path.read_text()[-4000:]}")
         return self.matches
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass

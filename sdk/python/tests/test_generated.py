@@ -46,7 +46,7 @@ def test_a_changed_proto_makes_the_installed_modules_stale(tmp_path):
     shutil.copytree(REPO / "proto", protos)
     types = protos / "gantry" / "v1" / "types.proto"
     types.write_text(
-        types.read_text().replace("SIMPLE_TYPE_BINARY = 8;", "SIMPLE_TYPE_BINARY = 8;\n  SIMPLE_TYPE_X = 9;")
+        types.read_text().replace("SIMPLE_TYPE_BINARY = 8;", "SIMPLE_TYPE_BINARY = 8;\n  SIMPLE_TYPE_X = 99;")
     )
     problems = _codegen.check(protos, _codegen.installed_package_dir())
     assert "differs: types_pb2.py" in problems
