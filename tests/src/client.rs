@@ -125,6 +125,33 @@ pub async fn outputs(admin: &mut Admin, id: &str) -> LiteralMap {
         .expect("outputs convert")
 }
 
+/// Runs `target` on `inputs` to its end, which must be a success (the error is shown otherwise): its outputs.
+pub async fn run_to_success(
+    admin: &mut Admin,
+    target: pb::create_execution_request::Target,
+    inputs: LiteralMap,
+) -> LiteralMap {
+    let created = create(admin, target, inputs, |_| {}).await;
+    let execution = crate::wait_for_terminal(admin, &created.id).await;
+    assert_eq!(
+        execution.phase,
+        pb::ExecutionPhase::Succeeded as i32,
+        "{:?}",
+        execution.error
+    );
+    outputs(admin, &execution.id).await
+}
+
+/// The task registered under `id`, as `GetTask` returns it.
+pub async fn task(admin: &mut Admin, id: Identifier) -> Option<pb::TaskTemplate> {
+    admin
+        .get_task(pb::GetTaskRequest { id: Some(id.into()) })
+        .await
+        .expect("get task")
+        .into_inner()
+        .task
+}
+
 /// The children of `parent` (empty: the top-level nodes), in order.
 pub async fn children(admin: &mut Admin, execution_id: &str, parent: &str) -> Vec<pb::NodeExecution> {
     admin

@@ -10,7 +10,7 @@ use gantry_core::model::{ErrorValue, Literal, LiteralMap, LiteralType};
 use gantry_proto::v1 as pb;
 use gantry_tests::client;
 use gantry_tests::sdk::{RunningWorker, task_def};
-use gantry_tests::{Backend, TestServer, wait_for_terminal};
+use gantry_tests::{Backend, TestServer};
 use gantry_worker::{Inputs, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs};
 
 fn rows_def() -> TaskDef {
@@ -47,15 +47,8 @@ async fn handle_failure(_ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput,
 
 async fn run(admin: &mut client::Admin, frame: Literal) -> Literal {
     let inputs = LiteralMap::from([("frame".to_owned(), frame)]);
-    let created = client::create(admin, client::task_target(rows_def().id().clone()), inputs, |_| {}).await;
-    let execution = wait_for_terminal(admin, &created.id).await;
-    assert_eq!(
-        execution.phase,
-        pb::ExecutionPhase::Succeeded as i32,
-        "{:?}",
-        execution.error
-    );
-    client::outputs(admin, &execution.id).await["rows"].clone()
+    let target = client::task_target(rows_def().id().clone());
+    client::run_to_success(admin, target, inputs).await["rows"].clone()
 }
 
 async fn hashes_and_error_values_travel_through_the_api(backend: Backend) {
@@ -96,22 +89,12 @@ async fn hashes_and_error_values_travel_through_the_api(backend: Backend) {
     };
     let inputs = LiteralMap::from([("failure".to_owned(), Literal::Error(failure))]);
     let target = client::task_target(handler_def().id().clone());
-    let created = client::create(&mut admin, target.clone(), inputs, |_| {}).await;
-    let execution = wait_for_terminal(&mut admin, &created.id).await;
-    assert_eq!(
-        execution.phase,
-        pb::ExecutionPhase::Succeeded as i32,
-        "{:?}",
-        execution.error
-    );
     let handled = ErrorValue {
         failed_node_id: "n0/0/dn3".to_owned(),
         message: "handled: the disk is full".to_owned(),
     };
-    assert_eq!(
-        client::outputs(&mut admin, &execution.id).await["handled"],
-        Literal::Error(handled)
-    );
+    let outputs = client::run_to_success(&mut admin, target.clone(), inputs).await;
+    assert_eq!(outputs["handled"], Literal::Error(handled));
     let wrong = pb::CreateExecutionRequest {
         project: "demo".to_owned(),
         domain: "dev".to_owned(),

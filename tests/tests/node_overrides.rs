@@ -9,7 +9,7 @@ use gantry_core::model::{CacheOverride, Literal, LiteralMap, LiteralType, Resour
 use gantry_proto::v1 as pb;
 use gantry_tests::client;
 use gantry_tests::sdk::{RunningWorker, task_def};
-use gantry_tests::{Backend, TestServer, wait_for_terminal};
+use gantry_tests::{Backend, TestServer};
 use gantry_worker::{Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs};
 
 fn probe_def() -> TaskDef {
@@ -63,15 +63,7 @@ async fn probe_generator(ctx: TaskContext, inputs: Inputs) -> Result<TaskOutput,
 async fn run(admin: &mut client::Admin) -> Literal {
     let inputs = LiteralMap::from([("i".to_owned(), Literal::Integer(1))]);
     let target = client::task_target(generator_def().id().clone());
-    let created = client::create(admin, target, inputs, |_| {}).await;
-    let execution = wait_for_terminal(admin, &created.id).await;
-    assert_eq!(
-        execution.phase,
-        pb::ExecutionPhase::Succeeded as i32,
-        "{:?}",
-        execution.error
-    );
-    client::outputs(admin, &execution.id).await["out"].clone()
+    client::run_to_success(admin, target, inputs).await["out"].clone()
 }
 
 async fn overrides_reach_the_handler_and_key_the_cache(backend: Backend) {
@@ -95,14 +87,8 @@ async fn overrides_reach_the_handler_and_key_the_cache(backend: Backend) {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(run(&mut admin).await, expected, "the first run's outputs");
     assert_eq!(runs.load(Ordering::SeqCst), 1, "a hit of the cache the override keys");
-    let got = admin
-        .get_task(pb::GetTaskRequest {
-            id: Some(probe_def().id().clone().into()),
-        })
-        .await
-        .expect("get task")
-        .into_inner();
-    assert_eq!(got.task, Some(pb::TaskTemplate::from(probe_def().into_template())));
+    let registered = client::task(&mut admin, probe_def().id().clone()).await;
+    assert_eq!(registered, Some(pb::TaskTemplate::from(probe_def().into_template())));
 
     worker.stop().await;
     server.stop().await;

@@ -8,7 +8,7 @@ use gantry_core::model::{Literal, LiteralMap, LiteralType, MAX_PLUGIN_BYTES, Tas
 use gantry_proto::v1 as pb;
 use gantry_tests::client;
 use gantry_tests::sdk::{RunningWorker, task_def};
-use gantry_tests::{Backend, TestServer, wait_for_terminal};
+use gantry_tests::{Backend, TestServer};
 use gantry_worker::{Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOutput, Worker, outputs};
 use prost::Message;
 
@@ -110,15 +110,7 @@ async fn flyte_shadow_generator(ctx: TaskContext, inputs: Inputs) -> Result<Task
 
 async fn run(admin: &mut client::Admin, def: &TaskDef, input: (&str, i64)) -> LiteralMap {
     let inputs = [(input.0.to_owned(), Literal::Integer(input.1))].into();
-    let created = client::create(admin, client::task_target(def.id().clone()), inputs, |_| {}).await;
-    let execution = wait_for_terminal(admin, &created.id).await;
-    assert_eq!(
-        execution.phase,
-        pb::ExecutionPhase::Succeeded as i32,
-        "{:?}",
-        execution.error
-    );
-    client::outputs(admin, &execution.id).await
+    client::run_to_success(admin, client::task_target(def.id().clone()), inputs).await
 }
 
 async fn payloads_reach_the_handlers(backend: Backend) {
@@ -131,14 +123,8 @@ async fn payloads_reach_the_handlers(backend: Backend) {
     let registered_shadow = shadowed_def().plugin(registered_plugin()).into_template();
     client::register_task(&mut admin, registered_shadow.clone()).await;
 
-    let got = admin
-        .get_task(pb::GetTaskRequest {
-            id: Some(flyte_def().id().clone().into()),
-        })
-        .await
-        .expect("get task")
-        .into_inner();
-    let read = got.task.and_then(|task| task.plugin).expect("the payload is returned");
+    let got = client::task(&mut admin, flyte_def().id().clone()).await;
+    let read = got.and_then(|task| task.plugin).expect("the payload is returned");
     assert_eq!(
         read.encode_to_vec(),
         pb::TaskPlugin::from(registered_plugin()).encode_to_vec()
@@ -186,14 +172,8 @@ async fn payloads_reach_the_handlers(backend: Backend) {
         shadowed["out"],
         Literal::Collection((0..2).map(|i| Literal::Integer(2 * i)).collect())
     );
-    let got = admin
-        .get_task(pb::GetTaskRequest {
-            id: Some(shadowed_def().id().clone().into()),
-        })
-        .await
-        .expect("get task")
-        .into_inner();
-    assert_eq!(got.task, Some(pb::TaskTemplate::from(registered_shadow)));
+    let got = client::task(&mut admin, shadowed_def().id().clone()).await;
+    assert_eq!(got, Some(pb::TaskTemplate::from(registered_shadow)));
     worker.stop().await;
     server.stop().await;
 }

@@ -106,15 +106,7 @@ impl References {
                         uri: reference.uri.clone(),
                         message: format!("not a literal: {e}"),
                     })?;
-                    // The value read carries its own hash; one given beside the reference is kept if it has none.
-                    let read = self.resolve(read).await?;
-                    return Ok(match read.hash.is_empty() {
-                        true => pb::Literal {
-                            hash: literal.hash,
-                            ..read
-                        },
-                        false => read,
-                    });
+                    return Ok(gantry_proto::resolved(self.resolve(read).await?, literal.hash));
                 }
                 Some(Value::Collection(collection)) => {
                     let mut literals = Vec::with_capacity(collection.literals.len());

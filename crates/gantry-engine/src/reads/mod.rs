@@ -319,14 +319,7 @@ impl Engine {
                     let bytes = self.shared.offloader.store.get(&offloaded.uri).await?;
                     let read = pb::Literal::decode(bytes)
                         .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", offloaded.uri)))?;
-                    // The value read carries its own hash; one given beside the reference is kept if it has none.
-                    return Ok(match read.hash.is_empty() {
-                        true => pb::Literal {
-                            hash: literal.hash,
-                            ..read
-                        },
-                        false => read,
-                    });
+                    return Ok(gantry_proto::resolved(read, literal.hash));
                 }
                 Some(Value::Collection(collection)) => {
                     let mut literals = Vec::with_capacity(collection.literals.len());

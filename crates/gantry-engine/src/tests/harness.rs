@@ -502,6 +502,14 @@ pub async fn all_nodes(store: &dyn Store, execution_id: Uuid) -> Vec<NodeRow> {
     nodes
 }
 
+/// Asserts a completion was accepted, every result in it.
+pub fn assert_completed(answer: &Answer) {
+    assert!(
+        matches!(answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
+        "{answer:?}"
+    );
+}
+
 /// Registers `int_task` "child" on queue `q` and the dynamic `list_task` "generator" that fans out to it.
 pub async fn register_child_and_generator(harness: &Harness) -> (TaskTemplate, TaskTemplate) {
     let child = int_task("child", "q");

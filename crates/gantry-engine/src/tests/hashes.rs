@@ -7,7 +7,7 @@ use std::sync::Arc;
 use gantry_core::model::{Literal, LiteralMap};
 use gantry_core::state::{AttemptResult, ExecutionPhase};
 
-use super::harness::{Answer, Backend, Harness, complete, fan_out, inputs, int_task, list_task};
+use super::harness::{Backend, Harness, assert_completed, complete, fan_out, inputs, int_task, list_task};
 use crate::{Registration, codec};
 
 fn hashed(hash: &str, value: i64) -> Literal {
@@ -16,13 +16,6 @@ fn hashed(hash: &str, value: i64) -> Literal {
 
 fn stored(bytes: Option<&[u8]>) -> LiteralMap {
     codec::decode_literals(bytes.expect("outputs")).expect("decode")
-}
-
-fn assert_completed(answer: &Answer) {
-    assert!(
-        matches!(answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
-        "{answer:?}"
-    );
 }
 
 async fn a_hash_travels_with_its_value_and_keys_the_cache(backend: Backend) {

@@ -11,7 +11,7 @@ use gantry_core::model::{
 use gantry_core::state::{AttemptResult, ExecutionPhase};
 use gantry_store::ResourceKind;
 
-use super::harness::{Answer, Backend, Harness, complete, id, inputs, int_task, list_task};
+use super::harness::{Backend, Harness, assert_completed, complete, id, inputs, int_task, list_task};
 use crate::submit::Target;
 use crate::{Registration, codec};
 
@@ -36,13 +36,6 @@ fn child_node() -> Node {
         overrides: overridden(),
         ..Node::task("c", id("child"), vec![Binding::literal("x", Literal::Integer(4))])
     }
-}
-
-fn assert_completed(answer: &Answer) {
-    assert!(
-        matches!(answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
-        "{answer:?}"
-    );
 }
 
 fn y(value: i64) -> AttemptResult {

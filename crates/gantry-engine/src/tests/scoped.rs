@@ -9,7 +9,9 @@ use gantry_core::model::{DynamicJobSpec, Identifier, TaskPlugin, TaskTemplate};
 use gantry_core::state::{AttemptResult, ExecutionPhase};
 use gantry_store::ResourceKind;
 
-use super::harness::{Answer, Backend, Harness, all_nodes, complete, fan_out, inputs, int_task, list_task};
+use super::harness::{
+    Answer, Backend, Harness, all_nodes, assert_completed, complete, fan_out, inputs, int_task, list_task,
+};
 use crate::worker::Assignment;
 use crate::{EngineError, Registration, codec};
 
@@ -37,13 +39,6 @@ fn spec_embedding(child: &TaskTemplate) -> AttemptResult {
         tasks: vec![child.clone()],
         ..fan_out(child, 2)
     }))
-}
-
-fn assert_completed(answer: &Answer) {
-    assert!(
-        matches!(answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
-        "{answer:?}"
-    );
 }
 
 /// The task the children of `execution_id` run, as their rows name it.

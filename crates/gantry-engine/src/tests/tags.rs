@@ -9,7 +9,7 @@ use gantry_core::model::{
 };
 use gantry_core::state::{AttemptResult, ExecutionPhase};
 
-use super::harness::{Answer, Backend, Harness, complete, id, inputs, int_task, list_task};
+use super::harness::{Backend, Harness, assert_completed, complete, id, inputs, int_task, list_task};
 use crate::{Registration, codec};
 
 fn counted() -> LiteralType {
@@ -22,13 +22,6 @@ fn as_count(value: i64) -> Literal {
         value: Literal::Integer(value),
         variant: LiteralType::tagged("count".to_owned(), LiteralType::Integer),
     }))
-}
-
-fn assert_completed(answer: &Answer) {
-    assert!(
-        matches!(answer, Answer::Completed(Ok(o)) if o.iter().all(Result::is_ok)),
-        "{answer:?}"
-    );
 }
 
 async fn a_tagged_stamp_travels_from_one_worker_to_the_next(backend: Backend) {
