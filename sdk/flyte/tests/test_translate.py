@@ -342,3 +342,30 @@ def test_msgpack_bytes_are_refused_naming_the_value():
     literal = fl.Literal(scalar=fl.Scalar(binary=fl.Binary(value=msgpack.packb({"raw": b"\x00"}), tag="msgpack")))
     with pytest.raises(Unsupported, match=r"task t output 'o0': a msgpack value"):
         to_gantry_literal(literal, "task t output 'o0'")
+
+
+def test_node_overrides_of_caching_resources_and_image_are_carried():
+    resources = ftk.Resources(
+        requests=[ftk.Resources.ResourceEntry(name=ftk.Resources.CPU, value="2")],
+        limits=[ftk.Resources.ResourceEntry(name=ftk.Resources.MEMORY, value="1Gi")],
+    )
+    flyte_node = fw.Node(
+        id="dn0",
+        metadata=fw.NodeMetadata(cacheable=True, cache_version="v2", cache_serializable=True),
+        task_node=fw.TaskNode(
+            reference_id=fi.Identifier(project="p", domain="d", name="t", version="v1"),
+            overrides=fw.TaskNodeOverrides(resources=resources, container_image="registry/app:2"),
+        ),
+    )
+    overrides = translate.node(flyte_node, "spec").overrides
+    assert (overrides.cache.cache, overrides.cache.cache_version, overrides.cache.cache_serializable) == (
+        True,
+        "v2",
+        True,
+    )
+    assert dict(overrides.resources.requests) == {"cpu": "2"}
+    assert dict(overrides.resources.limits) == {"memory": "1Gi"}
+    assert overrides.container_image == "registry/app:2"
+    # A node that states none of them carries none.
+    plain = fw.Node(id="dn1", task_node=fw.TaskNode(reference_id=flyte_node.task_node.reference_id))
+    assert not translate.node(plain, "spec").HasField("overrides")

@@ -109,10 +109,15 @@ pub fn derive_overridden(
                     continue;
                 };
                 let mut template = node.overrides.apply(&task);
+                node.overrides = node.overrides.applied();
+                // Overrides that restate the task's own settings (flytekit copies a task's metadata into its nodes)
+                // change nothing.
+                if template == *task {
+                    continue;
+                }
                 let scoped = scoped_id(id, &digest(EmbeddedTemplate::Task(&template)));
                 template.id = scoped.clone();
                 derived.push((std::mem::replace(id, scoped), template));
-                node.overrides = node.overrides.applied();
             }
             NodeTarget::Branch(branch) => {
                 for case in &mut branch.cases {

@@ -186,8 +186,19 @@ def bindings(items, where: str) -> list[gw.Binding]:
     return [gw.Binding(var=b.var, binding=binding_data(b.binding, f"{where} binding {b.var!r}")) for b in items]
 
 
-def _overrides(metadata: fw.NodeMetadata) -> gw.NodeOverrides | None:
-    """Retries and timeout only: resource, image and pod overrides mean nothing to a local runner and are ignored."""
+def _resources(resources: ftk.Resources) -> gtk.Resources:
+    """Flyte's named resources as the runtime spells them (`cpu`, `memory`, ...)."""
+
+    def spelled(entries) -> dict[str, str]:
+        return {ftk.Resources.ResourceName.Name(entry.name).lower(): entry.value for entry in entries}
+
+    return gtk.Resources(requests=spelled(resources.requests), limits=spelled(resources.limits))
+
+
+def _overrides(metadata: fw.NodeMetadata, task_overrides: fw.TaskNodeOverrides | None = None) -> gw.NodeOverrides | None:
+    """A node's retries, timeout and caching (`with_overrides(cache=...)` sets `cacheable`), and a task node's
+    resources and image: Gantry runs the node on a template derived from its task's with them (the local runners use
+    neither resources nor images). Pod templates and extended resources have no Gantry equivalent and are ignored."""
     overrides = gw.NodeOverrides()
     if metadata.HasField("retries"):
         overrides.retries.CopyFrom(
@@ -196,6 +207,21 @@ def _overrides(metadata: fw.NodeMetadata) -> gw.NodeOverrides | None:
     timeout = _duration(metadata.timeout)
     if timeout is not None:
         overrides.timeout.CopyFrom(timeout)
+    if metadata.HasField("cacheable"):
+        overrides.cache.CopyFrom(
+            gw.CacheOverride(
+                cache=metadata.cacheable,
+                cache_version=metadata.cache_version,
+                cache_serializable=metadata.cache_serializable,
+            )
+        )
+    if task_overrides is not None:
+        if task_overrides.HasField("resources") and (
+            task_overrides.resources.requests or task_overrides.resources.limits
+        ):
+            overrides.resources.CopyFrom(_resources(task_overrides.resources))
+        if task_overrides.container_image:
+            overrides.container_image = task_overrides.container_image
     return overrides if overrides.ListFields() else None
 
 
@@ -221,7 +247,8 @@ def node(flyte_node: fw.Node, where: str, in_arm: bool = False) -> gw.Node:
     result = gw.Node(id=node_id(flyte_node.id, here), inputs=bindings(flyte_node.inputs, here))
     if not in_arm:
         result.upstream.extend(u for u in flyte_node.upstream_node_ids if u != START_NODE)
-    overrides = _overrides(flyte_node.metadata)
+    task_overrides = flyte_node.task_node.overrides if flyte_node.HasField("task_node") else None
+    overrides = _overrides(flyte_node.metadata, task_overrides)
     if overrides is not None:
         result.overrides.CopyFrom(overrides)
     kind = flyte_node.WhichOneof("target")
@@ -256,7 +283,7 @@ def array(flyte_node: fw.Node, outer: gw.Node, where: str) -> gw.Node:
         inputs=[b for b in bindings(inner_flyte.inputs, where) if b.var in bound],
         task=identifier(inner_flyte.task_node.reference_id),
     )
-    overrides = _overrides(inner_flyte.metadata)
+    overrides = _overrides(inner_flyte.metadata, inner_flyte.task_node.overrides)
     if overrides is not None:
         inner.overrides.CopyFrom(overrides)
     del outer.inputs[:]

@@ -231,6 +231,13 @@ fn nodes_that_override_their_template_run_a_derived_one() {
     assert!(cache_task.metadata.cache && cache_task.metadata.cache_version == "7");
     assert_ne!(target(&nodes[3]), &image_id);
 
+    // Overrides that restate the task's own settings change nothing but the node, which no longer holds them.
+    let mut restated = vec![task_node("r", "double", vec![])];
+    restated[0].overrides.cache = Some(crate::model::CacheOverride::default());
+    assert!(derive_overridden(&mut restated, &resolve, &digest).is_empty());
+    assert_eq!(target(&restated[0]), &id("double"));
+    assert!(!restated[0].overrides.changes_template());
+
     // A task nobody knows is left for the compiler.
     let mut unknown = vec![task_node("u", "missing", vec![])];
     unknown[0].overrides = overrides_image("x");
