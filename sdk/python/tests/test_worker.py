@@ -8,6 +8,7 @@ These tasks use queues of their own, so the session's worker never claims them; 
 from __future__ import annotations
 
 import collections
+import logging
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import grpc
 
 import gantry
 from gantry import current_context, task
-from gantry.v1 import admin_pb2, execution_pb2, worker_pb2_grpc
+from gantry.v1 import admin_pb2, execution_pb2, identifier_pb2, task_pb2, worker_pb2, worker_pb2_grpc
 
 from conftest import LEASE, REPO, LineWatcher
 
@@ -171,3 +172,37 @@ def test_the_server_records_the_results_polls_carry(server, client):
         (attempt,) = attempts_of(client, execution)
         assert attempt.phase == execution_pb2.ATTEMPT_PHASE_SUCCEEDED
         assert attempt.worker_id == worker.worker_id
+
+
+def test_a_heartbeat_that_arrives_after_the_result_is_no_lost_lease(server, client, caplog):
+    # An attempt of a queue nobody serves, claimed and completed by hand: the server no longer leases it, so a
+    # heartbeat for it says LOST. The worker whose result that was finds nothing wrong; one still running does.
+    queue = "pytest-late-beat"
+    template = task_pb2.TaskTemplate(
+        id=identifier_pb2.Identifier(project="pytest", domain="dev", name="late_beat", version="1"),
+        metadata=task_pb2.TaskMetadata(queue=queue),
+    )
+    client.admin.RegisterTask(admin_pb2.RegisterTaskRequest(task=template))
+    client.run("pytest/dev/late_beat@1")
+    worker = gantry.Worker(server, queues=[queue], handler=lambda assignment: None)
+    try:
+        poll = worker_pb2.PollTasksRequest(worker_id=worker.worker_id, queues=[queue], max_attempts=1)
+        poll.wait.FromSeconds(30)
+        (assignment,) = worker._stub.PollTasks(poll).assignments
+        done = worker_pb2.Completion(attempt=assignment.attempt, lease_id=assignment.lease_id)
+        done.outputs.SetInParent()
+        worker._stub.CompleteAttempts(worker_pb2.CompleteAttemptsRequest(worker_id=worker.worker_id, completions=[done]))
+        finished = worker._track(assignment)
+        finished.finished = True
+        with caplog.at_level(logging.DEBUG, logger="gantry"):
+            worker._beat_some([finished])
+            assert finished.context.is_cancelled(), "no longer heartbeated"
+            assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+            assert "ended before its heartbeat arrived" in caplog.text
+            # The same answer for an attempt still running: its lease is gone, and it is stopped with a warning.
+            running = worker._track(assignment)
+            worker._beat_some([running])
+            assert running.context.is_cancelled()
+            assert "lost, stopping it" in caplog.text
+    finally:
+        worker.close()

@@ -750,6 +750,11 @@ class Worker:
             elif status.state == worker_pb2.LEASE_STATE_CANCEL:
                 log.info("server cancelled attempt %s, stopping it", attempt.key)
                 self._cancel(attempt.key)
+            elif status.state == worker_pb2.LEASE_STATE_LOST and attempt.finished:
+                # A beat that reached the server after the attempt's result was recorded: nothing to stop. (Had the
+                # lease really been lost, the completion's answer says so.)
+                log.debug("attempt %s ended before its heartbeat arrived", attempt.key)
+                self._cancel(attempt.key)
             elif status.state == worker_pb2.LEASE_STATE_LOST:
                 log.warning("lease of attempt %s lost, stopping it", attempt.key)
                 self._cancel(attempt.key)
