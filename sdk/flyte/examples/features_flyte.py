@@ -3,7 +3,8 @@ futures.pb) and all of them in `all_wf`: overrides, a nested dynamic, a sub-work
 on a promise; map_task, also of a functools.partial with overrides; a dataclass read by attribute, an enum, Optional
 and Union, FlyteFile, FlyteDirectory and a dict between children; a StructuredDataset between children. Then the
 failure shapes: a user error, a recoverable error with retries, a task that outlives its timeout, a child that fails
-until a marker file exists (for recovery), and a cached dynamic parent."""
+until a marker file exists (for recovery), and a cached dynamic parent; then caching by a HashMethod's hash and a
+node's cache override."""
 
 from __future__ import annotations
 
@@ -18,7 +19,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
-from flytekit import LaunchPlan, Resources, StructuredDataset, conditional, dynamic, map_task, task, workflow
+from flytekit import (
+    Cache,
+    HashMethod,
+    LaunchPlan,
+    Resources,
+    StructuredDataset,
+    conditional,
+    dynamic,
+    map_task,
+    task,
+    workflow,
+)
 from flytekit.exceptions.user import FlyteRecoverableException
 from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
@@ -243,6 +255,32 @@ def dyn_recover(n: int, marker: str) -> int:
 @dynamic(cache=True, cache_version="1")
 def cached_dyn(n: int) -> list[int]:
     return [double(x=i) for i in range(n)]
+
+
+def hash_frame(frame: pd.DataFrame) -> str:
+    return str(pd.util.hash_pandas_object(frame).sum())
+
+
+@task
+def make_frame(n: int) -> typing.Annotated[pd.DataFrame, HashMethod(hash_frame)]:
+    return pd.DataFrame({"a": list(range(n))})
+
+
+@task(cache=True, cache_version="1")
+def frame_total(frame: pd.DataFrame) -> int:
+    return int(frame["a"].sum())
+
+
+@dynamic
+def dyn_hashed(n: int) -> int:
+    """A frame written again under a new URI each run, hashed by its contents: its cached consumer hits."""
+    return frame_total(frame=make_frame(n=n))
+
+
+@dynamic
+def dyn_cache_override(n: int) -> int:
+    """An uncached task cached for this node only."""
+    return double(x=n).with_overrides(cache=Cache(version="1"))
 
 
 @dynamic

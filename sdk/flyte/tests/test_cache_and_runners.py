@@ -1,4 +1,5 @@
-"""A cached dynamic parent is served from the cache the second time (neither the generator nor any child runs);
+"""A cached dynamic parent is served from the cache the second time (neither the generator nor any child runs); a
+HashMethod's hash keeps a cached consumer hitting on a frame written again; a node's cache override caches a task;
 registration is idempotent; the subprocess runner gives the same outputs as the fork runner (a map included) and its
 attempts are killed as theirs are."""
 
@@ -26,6 +27,30 @@ def test_cache_hit_on_a_dynamic_parent(client):
     (parent,) = nodes
     assert parent.cache_status == execution_pb2.CACHE_STATUS_HIT
     assert parent.attempts == 0 and not parent.is_dynamic_parent
+
+
+def test_a_hash_method_keeps_a_cached_consumer_hitting_on_a_new_frame(client):
+    # `make_frame` writes its frame under a new URI each run; the consumer's cache key counts the frame's hash.
+    first = run(client, "features_flyte.dyn_hashed", n=4)
+    assert outputs(first) == {"o0": 6}
+    second = run(client, "features_flyte.dyn_hashed", n=4)
+    assert outputs(second) == {"o0": 6}
+    by_task = {n.target.name: n for n in all_nodes(client, second) if n.parent_node_id}
+    assert by_task["features_flyte.make_frame"].attempts == 1, "the producer runs again"
+    consumer = by_task["features_flyte.frame_total"]
+    assert consumer.cache_status == execution_pb2.CACHE_STATUS_HIT and consumer.attempts == 0
+
+
+def test_a_node_cache_override_caches_an_uncached_task(client):
+    first = run(client, "features_flyte.dyn_cache_override", n=5)
+    assert outputs(first) == {"o0": 10}
+    (child,) = [n for n in all_nodes(client, first) if n.parent_node_id]
+    assert child.cache_status == execution_pb2.CACHE_STATUS_POPULATED
+    assert "~spec-" in child.target.version, "the node runs its task's template with the override"
+    second = run(client, "features_flyte.dyn_cache_override", n=5)
+    assert outputs(second) == {"o0": 10}
+    (child,) = [n for n in all_nodes(client, second) if n.parent_node_id]
+    assert child.cache_status == execution_pb2.CACHE_STATUS_HIT and child.attempts == 0
 
 
 def test_registering_again_changes_nothing(server, registered):
