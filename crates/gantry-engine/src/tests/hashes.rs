@@ -7,7 +7,9 @@ use std::sync::Arc;
 use gantry_core::model::{Literal, LiteralMap};
 use gantry_core::state::{AttemptResult, ExecutionPhase};
 
-use super::harness::{Backend, Harness, assert_completed, complete, fan_out, inputs, int_task, list_task};
+use super::harness::{
+    Backend, Harness, assert_completed, complete, fan_out, inputs, int_task, register_child_and_generator,
+};
 use crate::{Registration, codec};
 
 fn hashed(hash: &str, value: i64) -> Literal {
@@ -59,14 +61,7 @@ async fn a_hash_travels_with_its_value_and_keys_the_cache(backend: Backend) {
 
 async fn a_dynamic_parent_gathers_its_childrens_hashes(backend: Backend) {
     let harness = Harness::new(backend).await;
-    let child = int_task("child", "q");
-    let generator = list_task("generator", "q");
-    harness
-        .register(vec![
-            Registration::Task(child.clone()),
-            Registration::Task(generator.clone()),
-        ])
-        .await;
+    let (child, generator) = register_child_and_generator(&harness).await;
     let execution_id = harness.run_task(&generator, inputs(0)).await.id;
     let claimed = harness.claim("w", "q").await;
     let spec = AttemptResult::DynamicSpec(Arc::new(fan_out(&child, 2)));
