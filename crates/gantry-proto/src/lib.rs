@@ -11,6 +11,7 @@
 
 pub mod convert;
 pub mod lazy;
+pub mod references;
 
 /// Generated code for the `gantry.v1` package.
 pub mod gantry {
@@ -34,15 +35,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 pub const HEALTH_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/health_descriptor.bin"));
 
 pub use convert::ConversionError;
-
-/// What a reader puts in place of a reference: `read`, the literal the reference named, which carries its own hash;
-/// the hash given beside the reference is kept when it has none.
-pub fn resolved(read: v1::Literal, beside: String) -> v1::Literal {
-    match read.hash.is_empty() {
-        true => v1::Literal { hash: beside, ..read },
-        false => read,
-    }
-}
 
 /// gRPC's status codes' names by number, as the protos and the `grpc-status` documentation spell them (`NOT_FOUND`):
 /// the one spelling of the per-RPC metrics' labels, the audit log's outcomes and the console's messages.

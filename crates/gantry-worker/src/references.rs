@@ -4,9 +4,8 @@
 //! The worker resolves its attempts' inputs with it before a handler runs; clients (the CLI, tests) resolve what
 //! they read, so that their users see values. Every byte read is checked against the reference's size and SHA-256.
 
-use std::future::Future;
-use std::pin::Pin;
-
+pub use gantry_proto::references::holds_reference;
+use gantry_proto::references::{Reading, resolve_references};
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
 use prost::Message;
@@ -88,17 +87,10 @@ impl References {
 
     /// The literal with every reference in it, at any depth, replaced by the value it refers to (which is read and
     /// resolved in turn: a value read may hold references itself).
-    pub fn resolve(
-        &self,
-        literal: pb::Literal,
-    ) -> Pin<Box<dyn Future<Output = Result<pb::Literal, ReferenceError>> + Send + '_>> {
-        use pb::literal::Value;
+    pub fn resolve(&self, literal: pb::Literal) -> Reading<'_, ReferenceError> {
         Box::pin(async move {
-            if !holds_reference(&literal) {
-                return Ok(literal);
-            }
-            let value = match literal.value {
-                Some(Value::Offloaded(reference)) => {
+            let read = |reference: pb::OffloadedLiteral| -> Reading<'_, ReferenceError> {
+                Box::pin(async move {
                     let bytes = self
                         .read(&reference.uri, Some(reference.size_bytes), &reference.sha256)
                         .await?;
@@ -106,33 +98,10 @@ impl References {
                         uri: reference.uri.clone(),
                         message: format!("not a literal: {e}"),
                     })?;
-                    return Ok(gantry_proto::resolved(self.resolve(read).await?, literal.hash));
-                }
-                Some(Value::Collection(collection)) => {
-                    let mut literals = Vec::with_capacity(collection.literals.len());
-                    for item in collection.literals {
-                        literals.push(self.resolve(item).await?);
-                    }
-                    Value::Collection(pb::LiteralCollection { literals })
-                }
-                Some(Value::Map(map)) => Value::Map(self.resolve_map(map).await?),
-                Some(Value::Union(mut union)) => {
-                    if let Some(inner) = union.value.take() {
-                        union.value = Some(Box::new(self.resolve(*inner).await?));
-                    }
-                    Value::Union(union)
-                }
-                other => {
-                    return Ok(pb::Literal {
-                        value: other,
-                        hash: literal.hash,
-                    });
-                }
+                    self.resolve(read).await
+                })
             };
-            Ok(pb::Literal {
-                value: Some(value),
-                hash: literal.hash,
-            })
+            resolve_references(literal, &read).await
         })
     }
 
@@ -181,17 +150,5 @@ impl References {
             return Err(corrupt(format!("SHA-256 {read_digest}, {sha256} announced")));
         }
         Ok(bytes)
-    }
-}
-
-/// Whether the literal is, or holds, a reference.
-pub fn holds_reference(literal: &pb::Literal) -> bool {
-    use pb::literal::Value;
-    match &literal.value {
-        Some(Value::Offloaded(_)) => true,
-        Some(Value::Collection(c)) => c.literals.iter().any(holds_reference),
-        Some(Value::Map(m)) => m.literals.values().any(holds_reference),
-        Some(Value::Union(u)) => u.value.as_deref().is_some_and(holds_reference),
-        _ => false,
     }
 }

@@ -17,10 +17,8 @@ mod records;
 mod stream;
 mod uri;
 
-use std::future::Future;
-use std::pin::Pin;
-
 use gantry_core::typing::literal_type_of;
+use gantry_proto::references::{Reading, resolve_references};
 use gantry_proto::v1 as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -308,51 +306,15 @@ impl Engine {
 
     /// The literal with the references in it, at any depth, replaced by what they refer to. What a reference holds
     /// is not looked into: references in it stay references, for the reader to follow.
-    fn resolve(&self, literal: pb::Literal) -> Pin<Box<dyn Future<Output = EngineResult<pb::Literal>> + Send + '_>> {
-        use pb::literal::Value;
-        Box::pin(async move {
-            if !holds_reference(&literal) {
-                return Ok(literal);
-            }
-            let value = match literal.value {
-                Some(Value::Offloaded(offloaded)) => {
-                    let bytes = self.shared.offloader.store.get(&offloaded.uri).await?;
-                    let read = pb::Literal::decode(bytes)
-                        .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", offloaded.uri)))?;
-                    return Ok(gantry_proto::resolved(read, literal.hash));
-                }
-                Some(Value::Collection(collection)) => {
-                    let mut literals = Vec::with_capacity(collection.literals.len());
-                    for item in collection.literals {
-                        literals.push(self.resolve(item).await?);
-                    }
-                    Value::Collection(pb::LiteralCollection { literals })
-                }
-                Some(Value::Map(map)) => {
-                    let mut literals = std::collections::BTreeMap::new();
-                    for (key, item) in map.literals {
-                        literals.insert(key, self.resolve(item).await?);
-                    }
-                    Value::Map(pb::LiteralMap { literals })
-                }
-                Some(Value::Union(mut union)) => {
-                    if let Some(inner) = union.value.take() {
-                        union.value = Some(Box::new(self.resolve(*inner).await?));
-                    }
-                    Value::Union(union)
-                }
-                other => {
-                    return Ok(pb::Literal {
-                        value: other,
-                        hash: literal.hash,
-                    });
-                }
-            };
-            Ok(pb::Literal {
-                value: Some(value),
-                hash: literal.hash,
+    async fn resolve(&self, literal: pb::Literal) -> EngineResult<pb::Literal> {
+        let read = |reference: pb::OffloadedLiteral| -> Reading<'_, EngineError> {
+            Box::pin(async move {
+                let bytes = self.shared.offloader.store.get(&reference.uri).await?;
+                pb::Literal::decode(bytes)
+                    .map_err(|e| EngineError::Internal(format!("offloaded literal {}: {e}", reference.uri)))
             })
-        })
+        };
+        resolve_references(literal, &read).await
     }
 }
 
@@ -374,18 +336,6 @@ fn refer(named: Named, literal: pb::Literal) -> EngineResult<pb::Literal> {
 
 fn is_reference(literal: &pb::Literal) -> bool {
     matches!(literal.value, Some(pb::literal::Value::Offloaded(_)))
-}
-
-/// Whether the literal is, or holds, a reference.
-fn holds_reference(literal: &pb::Literal) -> bool {
-    use pb::literal::Value;
-    match &literal.value {
-        Some(Value::Offloaded(_)) => true,
-        Some(Value::Collection(c)) => c.literals.iter().any(holds_reference),
-        Some(Value::Map(m)) => m.literals.values().any(holds_reference),
-        Some(Value::Union(u)) => u.value.as_deref().is_some_and(holds_reference),
-        _ => false,
-    }
 }
 
 /// The sizes of the references in the literal, at any depth.
