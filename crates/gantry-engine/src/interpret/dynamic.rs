@@ -51,66 +51,93 @@ impl Batch<'_> {
         }
         // The edge scoped and compiled the spec against the templates registered then. One registered since (by
         // another spec in this batch, say) that an embedded template differs from is seen here: the spec is scoped
-        // and compiled again, from what the edge kept of it (its nodes went into the graph).
-        let compiled = match compiled {
-            Some(edge) if self.embedded_conflict(spec).await? => {
-                let mut whole = codec::decode_spec(&edge.bytes)?;
-                let graph = self.scope_and_compile(&mut whole, &task, own.as_deref()).await?;
-                Err((whole, graph))
-            }
-            Some(edge) => Ok((edge.graph.clone(), edge.bytes.clone())),
-            None => {
-                let mut whole = spec.clone();
-                let graph = self.scope_and_compile(&mut whole, &task, own.as_deref()).await?;
-                Err((whole, graph))
-            }
+        // and compiled again, from what the edge kept of it (its nodes went into the graph). Each embedded
+        // template's row is read once, unless the spec had to be scoped again.
+        let edge = match compiled {
+            Some(edge) => match self.unregistered(spec).await? {
+                Ok(rows) => Some((edge, rows)),
+                Err(_) => {
+                    let mut whole = codec::decode_spec(&edge.bytes)?;
+                    let graph = self.scope_and_compile(&mut whole, &task, own.as_deref()).await?;
+                    return self.accept_scoped(key, attempt, whole, graph, &task, reject).await;
+                }
+            },
+            None => None,
         };
-        let (spec, graph, bytes) = match compiled {
-            Ok((graph, bytes)) => (std::borrow::Cow::Borrowed(spec), graph, bytes),
-            Err((whole, graph)) => {
-                let bytes = codec::spec_to_store(codec::encode_spec(&whole).into());
-                (std::borrow::Cow::Owned(whole), graph, bytes)
-            }
+        let Some((edge, rows)) = edge else {
+            let mut whole = spec.clone();
+            let graph = self.scope_and_compile(&mut whole, &task, own.as_deref()).await?;
+            return self.accept_scoped(key, attempt, whole, graph, &task, reject).await;
         };
+        let graph = match &edge.graph {
+            Ok(graph) => graph.clone(),
+            Err(errors) => return Ok(reject(format!("the dynamic spec does not compile: {errors}"))),
+        };
+        self.register_embedded(rows).await?;
+        self.install_spec(key, attempt, spec, graph, &task, edge.bytes.clone());
+        Ok(NodeEvent::SpecCompiled)
+    }
+
+    /// Accepts a spec the writer scoped and compiled itself: stored as scoped, its embedded templates registered.
+    async fn accept_scoped(
+        &mut self,
+        key: &NodeKey,
+        attempt: i32,
+        spec: DynamicJobSpec,
+        graph: Result<Arc<gantry_core::compile::CompiledGraph>, String>,
+        task: &TaskTemplate,
+        reject: impl Fn(String) -> NodeEvent,
+    ) -> EngineResult<NodeEvent> {
         let graph = match graph {
             Ok(graph) => graph,
             Err(errors) => return Ok(reject(format!("the dynamic spec does not compile: {errors}"))),
         };
-        for (kind, what, id, template) in embedded(&spec) {
+        match self.unregistered(&spec).await? {
+            Ok(rows) => self.register_embedded(rows).await?,
+            // A scoped identifier taken by other contents (a digest collision, or a template registered under such a
+            // version before those were refused) was scoped once more; only a second collision gets here.
+            Err((what, id)) => {
+                return Ok(reject(format!(
+                    "embedded {what} {id} differs from the {what} registered under that id"
+                )));
+            }
+        }
+        let bytes = codec::spec_to_store(codec::encode_spec(&spec).into());
+        self.install_spec(key, attempt, &spec, graph, task, bytes);
+        Ok(NodeEvent::SpecCompiled)
+    }
+
+    /// The rows of `spec`'s embedded templates that are not registered yet (each once), each template's row read
+    /// once; or the first embedded template that differs from the one registered under its identifier.
+    async fn unregistered(
+        &mut self,
+        spec: &DynamicJobSpec,
+    ) -> EngineResult<Result<Vec<(ResourceKind, ResourceRow)>, (&'static str, String)>> {
+        let mut rows: Vec<(ResourceKind, ResourceRow)> = Vec::new();
+        for (kind, what, id, template) in embedded(spec) {
             let row = ResourceRow {
                 key: codec::resource_key(id),
                 template: codec::encode_template(template),
                 created_at: self.now,
             };
+            if rows.iter().any(|(k, r)| *k == kind && r.key == row.key) {
+                continue;
+            }
             match self.rows.tx.get_resource(kind, &row.key).await? {
-                // Only a digest collision, or a template registered under a scoped identifier before those were
-                // reserved, gets here.
-                Some(existing) if existing.template != row.template => {
-                    return Ok(reject(format!(
-                        "embedded {what} {id} differs from the {what} registered under that id"
-                    )));
-                }
+                Some(existing) if existing.template != row.template => return Ok(Err((what, id.to_string()))),
                 Some(_) => {}
-                None => {
-                    let outcome = self.rows.tx.put_resource(kind, &row).await?;
-                    debug_assert_eq!(outcome, PutOutcome::Created);
-                }
+                None => rows.push((kind, row)),
             }
         }
-        self.install_spec(key, attempt, &spec, graph, &task, bytes);
-        Ok(NodeEvent::SpecCompiled)
+        Ok(Ok(rows))
     }
 
-    /// Whether a template embedded in `spec` differs from the one registered under its identifier.
-    async fn embedded_conflict(&mut self, spec: &DynamicJobSpec) -> EngineResult<bool> {
-        for (kind, _, id, template) in embedded(spec) {
-            if let Some(existing) = self.rows.tx.get_resource(kind, &codec::resource_key(id)).await?
-                && existing.template != codec::encode_template(template)
-            {
-                return Ok(true);
-            }
+    async fn register_embedded(&mut self, rows: Vec<(ResourceKind, ResourceRow)>) -> EngineResult<()> {
+        for (kind, row) in rows {
+            let outcome = self.rows.tx.put_resource(kind, &row).await?;
+            debug_assert_eq!(outcome, PutOutcome::Created);
         }
-        Ok(false)
+        Ok(())
     }
 
     /// Scopes `spec`'s embedded templates against those registered now and compiles it.

@@ -186,6 +186,60 @@ async fn two_specs_of_one_batch_embedding_a_new_identifier_differently(backend: 
     harness.finish().await;
 }
 
+/// A row already under the scoped identifier with other contents (a digest collision, or a template registered under
+/// that version before such versions were refused): the writer finds it, and the spec's template is scoped once more
+/// against it. The children run the embedded template; the row that was there is left as it was.
+async fn a_scoped_identifier_taken_by_other_contents_is_scoped_again(backend: Backend) {
+    let harness = Harness::new(backend).await;
+    let generator = list_task("generator", "q");
+    let registered = with_plugin(int_task("child", "q"), b"registered");
+    harness
+        .register(vec![
+            Registration::Task(generator.clone()),
+            Registration::Task(registered.clone()),
+        ])
+        .await;
+    let embedded = with_plugin(int_task("child", "q"), b"as the run embeds it");
+    let digest = codec::template_digest(gantry_core::compile::EmbeddedTemplate::Task(&embedded));
+    let taken = TaskTemplate {
+        id: Identifier {
+            version: format!("1~spec-{}", &digest[..16]),
+            ..registered.id.clone()
+        },
+        ..registered.clone()
+    };
+    let mut tx = harness.shared.store.begin().await.expect("begin");
+    let row = gantry_store::ResourceRow {
+        key: codec::resource_key(&taken.id),
+        template: codec::encode_task(&taken),
+        created_at: 0,
+    };
+    tx.put_resource(ResourceKind::Task, &row).await.expect("put");
+    tx.commit().await.expect("commit");
+
+    let (execution_id, attempt) = generator_attempt(&harness, &generator).await;
+    let request = harness
+        .complete_at_the_edge("w", &attempt, spec_embedding(&embedded))
+        .await;
+    assert_completed(&harness.apply_one(request).await);
+    let tasks = children_task(&harness, execution_id).await;
+    assert_eq!(tasks.len(), 2);
+    assert!(
+        tasks
+            .iter()
+            .all(|task| task.starts_with(&format!("{}~spec-", taken.id))),
+        "{tasks:?}"
+    );
+    let claimed = harness.claim("w", "q").await;
+    assert_eq!(claimed.len(), 2);
+    for assignment in claimed {
+        assert_eq!(assignment.task.plugin, embedded.plugin, "the embedded template runs");
+    }
+    let row = harness.shared.store.get_resource(ResourceKind::Task, &row.key).await;
+    assert_eq!(row.expect("read").expect("kept").template, codec::encode_task(&taken));
+    harness.finish().await;
+}
+
 async fn a_scoped_version_cannot_be_registered(backend: Backend) {
     let harness = Harness::new(backend).await;
     let mut task = int_task("child", "q");
@@ -204,5 +258,6 @@ on_both_stores!(
     a_differing_template_is_scoped_at_the_edge,
     a_differing_template_is_scoped_by_the_writer,
     two_specs_of_one_batch_embedding_a_new_identifier_differently,
+    a_scoped_identifier_taken_by_other_contents_is_scoped_again,
     a_scoped_version_cannot_be_registered,
 );
