@@ -204,5 +204,12 @@ def test_a_heartbeat_that_arrives_after_the_result_is_no_lost_lease(server, clie
             worker._beat_some([running])
             assert running.context.is_cancelled()
             assert "lost, stopping it" in caplog.text
+        # Nothing the heartbeats said undid the recorded result.
+        listed = client.admin.ListTaskAttempts(
+            admin_pb2.ListTaskAttemptsRequest(
+                execution_id=assignment.attempt.execution_id, node_id=assignment.attempt.node_id
+            )
+        )
+        assert [a.phase for a in listed.attempts] == [execution_pb2.ATTEMPT_PHASE_SUCCEEDED]
     finally:
         worker.close()
