@@ -32,6 +32,14 @@ pub fn decode_literals(bytes: &[u8]) -> EngineResult<LiteralMap> {
     decode::<pb::LiteralMap, LiteralMap>("literal map", bytes)
 }
 
+pub fn encode_literal(literal: &Literal) -> Vec<u8> {
+    pb::Literal::from(literal.clone()).encode_to_vec()
+}
+
+pub fn decode_literal(bytes: &[u8]) -> EngineResult<Literal> {
+    decode::<pb::Literal, Literal>("literal", bytes)
+}
+
 /// Stored outputs as assembly holds them (`gantry_core::state::Outputs`): a slice, not a map.
 pub fn decode_outputs(bytes: &[u8]) -> EngineResult<gantry_core::state::Outputs> {
     let invalid = |e: &dyn std::fmt::Display| EngineError::Internal(format!("stored literal map is invalid: {e}"));
@@ -67,12 +75,13 @@ pub enum NodeRuns {
     LaunchPlan(Identifier),
     Branch,
     Array,
+    Gate,
 }
 
 /// `gantry.v1.Node` with only its target read: the rest is skipped, not decoded.
 #[derive(Clone, PartialEq, Message)]
 struct NodeTargetShell {
-    #[prost(oneof = "TargetShell", tags = "10, 11, 12, 13, 14")]
+    #[prost(oneof = "TargetShell", tags = "10, 11, 12, 13, 14, 15")]
     target: Option<TargetShell>,
 }
 
@@ -89,6 +98,8 @@ enum TargetShell {
     Branch(Skipped),
     #[prost(message, tag = "14")]
     Array(Skipped),
+    #[prost(message, tag = "15")]
+    Gate(Skipped),
 }
 
 /// A message whose fields are all skipped.
@@ -109,6 +120,7 @@ pub fn decode_node_runs(bytes: &[u8]) -> EngineResult<NodeRuns> {
         Some(TargetShell::LaunchPlan(wire)) => NodeRuns::LaunchPlan(id(wire)?),
         Some(TargetShell::Branch(_)) => NodeRuns::Branch,
         Some(TargetShell::Array(_)) => NodeRuns::Array,
+        Some(TargetShell::Gate(_)) => NodeRuns::Gate,
         None => return Err(EngineError::Internal("stored node has no target".to_owned())),
     })
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gantry_core::state::NodePhase;
 use gantry_store::{
-    Announcement, ApiKeyRow, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page,
+    Announcement, ApiKeyRow, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow, Page,
+    SignalRow,
     ProjectRow, ResourceKey, ResourceKind, ResourceRow, SpecRow, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::mpsc;
@@ -144,6 +145,14 @@ impl Store for GuardedStore {
 
     async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
         self.guard(self.store().hydrations(since_before)).await
+    }
+
+    async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<GateRow>> {
+        self.guard(self.store().gates_of(execution_id)).await
+    }
+
+    async fn signals_of(&self, execution_id: Uuid) -> StoreResult<Vec<SignalRow>> {
+        self.guard(self.store().signals_of(execution_id)).await
     }
 
     async fn next_not_before(&self, now: i64) -> StoreResult<Option<i64>> {

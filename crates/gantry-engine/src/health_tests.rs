@@ -145,6 +145,12 @@ impl Store for Switched {
     async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
         self.reach().await?.hydrations(since_before).await
     }
+    async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<gantry_store::GateRow>> {
+        self.reach().await?.gates_of(execution_id).await
+    }
+    async fn signals_of(&self, execution_id: Uuid) -> StoreResult<Vec<gantry_store::SignalRow>> {
+        self.reach().await?.signals_of(execution_id).await
+    }
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<Announcement>>> {
         self.reach().await?.listen().await
     }

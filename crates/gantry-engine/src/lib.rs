@@ -59,8 +59,9 @@ pub use gantry_store::{
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,
-    ReadMode, ReferenceReader, SpecRead, TaskAssignment, Template,
+    ReadMode, ReferenceReader, SignalRecord, SpecRead, TaskAssignment, Template,
 };
+pub use interpret::SignalSet;
 pub use submit::{CreateExecution, Origin, Registration, Target};
 pub use worker::{AttemptRef, Claimant, Completion, CompletionOutcome, LeaseStatus};
 
@@ -252,6 +253,25 @@ impl Engine {
             .send(Request::Terminate(id, reason), Reply::Terminated(tx), rx)
             .await?;
         ExecutionRecord::from_row(row)
+    }
+
+    /// Sets signal `signal_id` of execution `execution_id` to `value` (by `set_by`, a principal) and opens the gates
+    /// waiting for it (see `interpret/gate.rs`).
+    pub async fn set_signal(
+        &self,
+        execution_id: Uuid,
+        signal_id: String,
+        value: gantry_core::model::Literal,
+        set_by: String,
+    ) -> EngineResult<SignalSet> {
+        let (tx, rx) = oneshot::channel();
+        let request = Request::SetSignal {
+            execution_id,
+            signal_id,
+            value,
+            set_by,
+        };
+        self.send(request, Reply::SignalSet(tx), rx).await
     }
 
     /// Fails attempts whose lease expired now and times out attempts and executions past their deadlines; returns

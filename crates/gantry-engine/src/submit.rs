@@ -277,6 +277,11 @@ impl Batch<'_> {
             finished_at: None,
         };
         self.rows.insert_execution(row).await?;
+        if let Origin::Recovered(source) = request.origin {
+            // Signals set on the original stay set: its gates that did not finish open as soon as they start again.
+            self.rows.flush().await?;
+            self.rows.tx.copy_signals(source, id).await?;
+        }
         self.shared.remember_plan(
             id,
             "",

@@ -280,7 +280,8 @@ impl Batch<'_> {
     /// and executions past their deadlines. Returns how many rows it looked at.
     pub async fn sweep(&mut self, limit: u32) -> EngineResult<usize> {
         let expired = self.expire_leases(limit).await?;
-        Ok(expired + self.pass_deadlines(limit).await?)
+        let passed = self.pass_deadlines(limit).await?;
+        Ok(expired + passed + self.pass_gate_deadlines(limit).await?)
     }
 
     /// Fails running attempts whose lease expired; their nodes retry under the system budget.

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use gantry_core::model::Literal;
 use gantry_store::{AuditRow, ExecutionRow, PutOutcome};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -18,6 +19,7 @@ use crate::batch::{Batch, BatchOutcome, NodeKey};
 use crate::error::{EngineError, EngineResult};
 use crate::hydration::Hydrated;
 use crate::ingress::Admitted;
+use crate::interpret::SignalSet;
 use crate::notify::{ChangeScope, PhaseChange};
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration};
@@ -40,6 +42,7 @@ impl Request {
             Request::Hydrate(_) => "hydrate",
             Request::Hydrated { .. } => "hydrated",
             Request::Audit(_) => "audit",
+            Request::SetSignal { .. } => "set_signal",
         }
     }
 }
@@ -99,6 +102,13 @@ pub(crate) enum Request {
     },
     /// An audit entry, written with the batch (see `audit.rs`).
     Audit(Box<AuditRow>),
+    /// A client sets a signal an execution's gates wait for.
+    SetSignal {
+        execution_id: Uuid,
+        signal_id: String,
+        value: Literal,
+        set_by: String,
+    },
 }
 
 #[derive(Debug)]
@@ -112,6 +122,7 @@ pub(crate) enum Reply {
     Polled(oneshot::Sender<EngineResult<Recorded>>),
     Swept(oneshot::Sender<EngineResult<usize>>),
     Audited(oneshot::Sender<EngineResult<()>>),
+    SignalSet(oneshot::Sender<EngineResult<SignalSet>>),
     /// No one waits: a failure is logged.
     Internal,
 }
@@ -127,6 +138,7 @@ enum Outcome {
     Polled(EngineResult<Recorded>),
     Swept(EngineResult<usize>),
     Audited(EngineResult<()>),
+    SignalSet(EngineResult<SignalSet>),
     Internal(EngineResult<()>),
 }
 
@@ -145,6 +157,7 @@ impl Outcome {
             Outcome::Polled(r) => r.as_ref().err(),
             Outcome::Swept(r) => r.as_ref().err(),
             Outcome::Audited(r) => r.as_ref().err(),
+            Outcome::SignalSet(r) => r.as_ref().err(),
             Outcome::Internal(r) => r.as_ref().err(),
         }
     }
@@ -172,6 +185,7 @@ impl Reply {
             (Reply::Polled(tx), Outcome::Polled(r)) => drop(tx.send(r)),
             (Reply::Swept(tx), Outcome::Swept(r)) => drop(tx.send(r)),
             (Reply::Audited(tx), Outcome::Audited(r)) => drop(tx.send(r)),
+            (Reply::SignalSet(tx), Outcome::SignalSet(r)) => drop(tx.send(r)),
             (Reply::Internal, Outcome::Internal(r)) => {
                 if let Err(error) = r {
                     tracing::error!(%error, "an engine command failed");
@@ -192,6 +206,7 @@ impl Reply {
             Reply::Polled(tx) => drop(tx.send(Err(error))),
             Reply::Swept(tx) => drop(tx.send(Err(error))),
             Reply::Audited(tx) => drop(tx.send(Err(error))),
+            Reply::SignalSet(tx) => drop(tx.send(Err(error))),
             Reply::Internal => tracing::error!(%error, "an engine command failed"),
         }
     }
@@ -437,6 +452,12 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
         Request::Hydrate(key) => Outcome::Internal(batch.hydrate_again(key).await),
         Request::Hydrated { key, values } => Outcome::Internal(batch.apply_hydration(key, values).await),
         Request::Audit(entry) => Outcome::Audited(batch.rows.tx.insert_audit_entry(entry).await.map_err(Into::into)),
+        Request::SetSignal {
+            execution_id,
+            signal_id,
+            value,
+            set_by,
+        } => Outcome::SignalSet(batch.set_signal(*execution_id, signal_id, value, set_by).await),
     }
 }
 

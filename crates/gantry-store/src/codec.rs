@@ -29,6 +29,7 @@ pub(crate) fn node_kind_str(kind: NodeKind) -> &'static str {
         NodeKind::Task => "task",
         NodeKind::Composite => "composite",
         NodeKind::LaunchPlan => "launch_plan",
+        NodeKind::Gate => "gate",
     }
 }
 
@@ -37,6 +38,7 @@ fn parse_node_kind(name: &str) -> Result<NodeKind, String> {
         "task" => Ok(NodeKind::Task),
         "composite" => Ok(NodeKind::Composite),
         "launch_plan" => Ok(NodeKind::LaunchPlan),
+        "gate" => Ok(NodeKind::Gate),
         other => Err(format!("unknown node kind {other:?}")),
     }
 }
@@ -560,7 +562,7 @@ mod tests {
 
     #[test]
     fn kinds_and_downstream_round_trip() {
-        for kind in [NodeKind::Task, NodeKind::Composite, NodeKind::LaunchPlan] {
+        for kind in [NodeKind::Task, NodeKind::Composite, NodeKind::LaunchPlan, NodeKind::Gate] {
             assert_eq!(parse_node_kind(node_kind_str(kind)), Ok(kind));
         }
         assert!(parse_node_kind("dynamic").is_err());

@@ -29,7 +29,8 @@ pub use codec::Claim;
 pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
-    ActiveCounts, AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, NodeRow, Page,
+    ActiveCounts, AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow, Page,
+    SignalRow,
     PoolUse, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode, TargetFilter,
 };
 pub use sqlite::SqliteStore;
@@ -164,6 +165,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// start, `i64::MAX`; those no one finished for a while, later). Rows whose node stopped waiting are listed too
     /// (the engine deletes them when it finds them stale).
     async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>>;
+
+    /// The gates of an execution that wait (stale rows included: the caller checks each node's phase), by node id.
+    async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<GateRow>>;
+    /// The signals set on an execution, by signal id.
+    async fn signals_of(&self, execution_id: Uuid) -> StoreResult<Vec<SignalRow>>;
 
     /// Stores a new API key. An id already taken is a [`StoreError::Conflict`].
     async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()>;
@@ -336,6 +342,22 @@ pub trait Tx: Send {
     /// Ends these nodes' waits for hydration (started, or found stale); nodes not waiting are passed over. One
     /// statement per execution.
     async fn delete_hydrations(&mut self, nodes: &[(Uuid, String)]) -> StoreResult<()>;
+
+    /// Records that a gate waits (replacing a row the node had).
+    async fn arm_gate(&mut self, row: &GateRow) -> StoreResult<()>;
+    /// Ends these gates' waits; nodes without a row are passed over.
+    async fn disarm_gates(&mut self, nodes: &[(Uuid, String)]) -> StoreResult<()>;
+    /// `(execution, node)` of gates whose deadline passed at `now`, up to `limit`, earliest first, skipping locked
+    /// rows (stale rows included).
+    async fn overdue_gates(&mut self, now: i64, limit: u32) -> StoreResult<Vec<(Uuid, String)>>;
+    /// Node ids of the gates of the execution that wait for `signal_id` (stale rows included), in order.
+    async fn gates_waiting(&mut self, execution_id: Uuid, signal_id: &str) -> StoreResult<Vec<String>>;
+    /// The signal, if it was set.
+    async fn signal(&mut self, execution_id: Uuid, signal_id: &str) -> StoreResult<Option<SignalRow>>;
+    /// Stores a signal; one already set under the id is a [`StoreError::Conflict`].
+    async fn insert_signal(&mut self, row: &SignalRow) -> StoreResult<()>;
+    /// Gives execution `to` every signal set on `from` (a recovery).
+    async fn copy_signals(&mut self, from: Uuid, to: Uuid) -> StoreResult<()>;
 
     /// Stores an accepted dynamic job spec. One already stored for the node and attempt is a
     /// [`StoreError::Conflict`].

@@ -305,6 +305,32 @@ pub struct Page {
     pub limit: u32,
 }
 
+/// A gate node that waits: the signal it waits for and when it stops waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateRow {
+    pub execution_id: Uuid,
+    /// The gate's scoped node id.
+    pub node_id: String,
+    /// The signal it waits for; `None` for a sleep.
+    pub signal_id: Option<String>,
+    /// The end of its sleep or timeout, in milliseconds since the Unix epoch; `None` waits as long as the execution
+    /// runs.
+    pub deadline: Option<i64>,
+}
+
+/// A signal set on an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalRow {
+    pub execution_id: Uuid,
+    pub signal_id: String,
+    /// protobuf Literal.
+    pub value: Vec<u8>,
+    /// When it was set, in milliseconds since the Unix epoch.
+    pub set_at: i64,
+    /// The principal that set it.
+    pub set_by: String,
+}
+
 /// A memoised task result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntryRow {

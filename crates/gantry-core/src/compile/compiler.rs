@@ -10,6 +10,7 @@ use crate::model::{Binding, Identifier, Node, TaskTemplate, TypedInterface, Vari
 use crate::typing::check_literal;
 
 use super::bindings::Scope;
+use super::gate;
 use super::error::{CompileError, CompileErrorCode};
 use super::graph::{self, CompiledGraph, CompiledNode, GraphSource, Ordering};
 use super::resolver::{ResolvedLaunchPlan, Resolver};
@@ -303,13 +304,15 @@ impl<'r> Compiler<'r> {
             .iter()
             .map(|node| self.resolve_node(node, &join_path(spec.path, &node.id)))
             .collect();
-        let scope = Scope {
+        let mut resolved = resolved;
+        let mut scope = Scope {
             path: spec.path,
             owner: spec.owner,
             interface: &spec.interface,
             index,
             interfaces: resolved.iter().map(|r| r.interface.clone()).collect(),
         };
+        gate::type_approvals(&spec.nodes, &mut resolved, &mut scope);
         let mut upstream = Vec::with_capacity(spec.nodes.len());
         let mut finished = Vec::with_capacity(spec.nodes.len());
         for (node, resolved) in spec.nodes.iter().zip(resolved) {

@@ -67,11 +67,15 @@ pub enum CompileErrorCode {
     OutputTypeMismatch,
     /// A dynamic spec requires more successes than it has nodes.
     InvalidMinSuccesses,
+    /// A gate node is malformed: a signal id or output name that is not a name, a duration or timeout that is not
+    /// positive, a sleep with a timeout, inputs on a sleep or signal, an approval without exactly one input or of a
+    /// value whose type is only known at run time.
+    InvalidGate,
 }
 
 impl CompileErrorCode {
     /// Every code, for exhaustive mappings and documentation.
-    pub const ALL: [CompileErrorCode; 29] = [
+    pub const ALL: [CompileErrorCode; 30] = [
         CompileErrorCode::NoNodes,
         CompileErrorCode::DuplicateNodeId,
         CompileErrorCode::InvalidNodeId,
@@ -101,6 +105,7 @@ impl CompileErrorCode {
         CompileErrorCode::DuplicateOutputBinding,
         CompileErrorCode::OutputTypeMismatch,
         CompileErrorCode::InvalidMinSuccesses,
+        CompileErrorCode::InvalidGate,
     ];
 
     /// The stable snake_case code, for APIs, logs and stored errors.
@@ -135,6 +140,7 @@ impl CompileErrorCode {
             CompileErrorCode::DuplicateOutputBinding => "duplicate_output_binding",
             CompileErrorCode::OutputTypeMismatch => "output_type_mismatch",
             CompileErrorCode::InvalidMinSuccesses => "invalid_min_successes",
+            CompileErrorCode::InvalidGate => "invalid_gate",
         }
     }
 }

@@ -68,8 +68,12 @@ impl Compiler<'_> {
             (Resolved::Array { task: Some(task) }, Some(interface)) => {
                 return self.finish_array(scope, node, task, interface, path, deps);
             }
+            (Resolved::Gate, None) => {
+                self.finish_untyped_approval(scope, node, path, deps);
+                return None;
+            }
             (
-                target @ (Resolved::Task(_) | Resolved::SubWorkflow { .. } | Resolved::LaunchPlan(_)),
+                target @ (Resolved::Task(_) | Resolved::SubWorkflow { .. } | Resolved::LaunchPlan(_) | Resolved::Gate),
                 Some(interface),
             ) => (target, interface),
             _ => {
@@ -98,6 +102,7 @@ impl Compiler<'_> {
                 graph: graph?,
             },
             Resolved::LaunchPlan(plan) => CompiledTarget::LaunchPlan(plan),
+            Resolved::Gate => CompiledTarget::Gate,
             _ => return None,
         };
         Some((compiled, interface))

@@ -121,6 +121,8 @@ pub enum CompiledTarget {
         /// The inner node's task.
         task: Arc<TaskTemplate>,
     },
+    /// A gate; what it waits for is read from `node.target`.
+    Gate,
 }
 
 impl CompiledGraph {

@@ -17,6 +17,7 @@ mod branch;
 mod compiler;
 mod error;
 mod finish;
+mod gate;
 mod graph;
 mod resolver;
 mod scope;

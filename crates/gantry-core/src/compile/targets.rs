@@ -39,6 +39,8 @@ pub(super) enum Resolved {
     Array {
         task: Option<Arc<TaskTemplate>>,
     },
+    /// A gate; an approval's interface is known only once the type of what it binds is (`compile::gate`).
+    Gate,
 }
 
 impl ResolvedNode {
@@ -133,6 +135,7 @@ impl Compiler<'_> {
             },
             NodeTarget::Branch(branch) => self.resolve_branch(branch, path),
             NodeTarget::Array(array) => self.resolve_array(array, path),
+            NodeTarget::Gate(gate) => self.resolve_gate(gate, node, path),
         }
     }
 

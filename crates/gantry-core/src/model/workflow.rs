@@ -6,6 +6,7 @@ use super::binding::Binding;
 use super::identifier::{Identifier, ResourceKind};
 use super::interface::TypedInterface;
 use super::literal::{Duration, Literal};
+use super::types::LiteralType;
 use super::task::{Resources, RetryPolicy, TaskTemplate};
 
 /// A node of a workflow or dynamic spec.
@@ -95,6 +96,8 @@ pub enum NodeTarget {
     LaunchPlan(Identifier),
     Branch(BranchNode),
     Array(ArrayNode),
+    /// Waits for time to pass, a signal to be set or an approval (see [`GateNode`]).
+    Gate(GateNode),
 }
 
 impl NodeTarget {
@@ -105,6 +108,7 @@ impl NodeTarget {
             NodeTarget::LaunchPlan(_) => "launch plan",
             NodeTarget::Branch(_) => "branch",
             NodeTarget::Array(_) => "array",
+            NodeTarget::Gate(_) => "gate",
         }
     }
 }
@@ -165,6 +169,48 @@ pub enum BooleanExpr {
         left: Box<BooleanExpr>,
         right: Box<BooleanExpr>,
     },
+}
+
+/// A node that runs nothing: it waits, then succeeds (or fails) on what it waited for. No worker and no timer per
+/// gate: its deadline is a row the sweeper looks at, and a signal is set through the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateNode {
+    pub condition: GateCondition,
+    /// How long a signal or an approval may be waited for; past it the node times out. `None` waits for ever. A
+    /// sleep has no timeout (its duration is its deadline).
+    pub timeout: Option<Duration>,
+}
+
+/// What a gate waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateCondition {
+    /// Succeeds, with no outputs, once the duration passed.
+    Sleep(Duration),
+    /// Succeeds once the signal `id` of the execution is set to a value of type `ty`, with that value as its output
+    /// `output`.
+    Signal { id: String, ty: LiteralType, output: String },
+    /// Waits for the boolean signal `id`: `true` passes the node's one input on as its output of the same name,
+    /// `false` fails the node.
+    Approve { id: String },
+}
+
+impl GateCondition {
+    /// The signal it waits for, if any.
+    pub fn signal_id(&self) -> Option<&str> {
+        match self {
+            GateCondition::Sleep(_) => None,
+            GateCondition::Signal { id, .. } | GateCondition::Approve { id } => Some(id),
+        }
+    }
+
+    /// The type a value of its signal must have.
+    pub fn signal_type(&self) -> Option<LiteralType> {
+        match self {
+            GateCondition::Sleep(_) => None,
+            GateCondition::Signal { ty, .. } => Some(ty.clone()),
+            GateCondition::Approve { .. } => Some(LiteralType::Boolean),
+        }
+    }
 }
 
 /// How many elements of an array node must succeed for the node to succeed.
@@ -248,6 +294,7 @@ fn collect_references<'n>(nodes: &'n [Node], out: &mut BTreeSet<(ResourceKind, &
                 }
             }
             NodeTarget::Array(array) => collect_references(std::slice::from_ref(&array.node), out),
+            NodeTarget::Gate(_) => {}
         }
     }
 }
@@ -273,6 +320,7 @@ pub fn rename_references(nodes: &mut [Node], rename: &dyn Fn(ResourceKind, &Iden
                 rename_references(std::slice::from_mut(&mut *array.node), rename);
                 continue;
             }
+            NodeTarget::Gate(_) => continue,
         };
         if let Some(renamed) = rename(kind, id) {
             *id = renamed;

@@ -130,6 +130,8 @@ pub enum NodeKind {
     Composite,
     /// Starts a child execution and waits for it.
     LaunchPlan,
+    /// Waits for time, a signal or an approval; runs nothing.
+    Gate,
 }
 
 impl NodeKind {
@@ -138,6 +140,7 @@ impl NodeKind {
             NodeTarget::Task(_) => NodeKind::Task,
             NodeTarget::SubWorkflow(_) | NodeTarget::Branch(_) | NodeTarget::Array(_) => NodeKind::Composite,
             NodeTarget::LaunchPlan(_) => NodeKind::LaunchPlan,
+            NodeTarget::Gate(_) => NodeKind::Gate,
         }
     }
 }

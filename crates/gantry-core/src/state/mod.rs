@@ -7,6 +7,7 @@
 pub mod attempt;
 mod children;
 mod error;
+pub mod gate;
 pub mod execution;
 pub mod flow;
 pub mod node;

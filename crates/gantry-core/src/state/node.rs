@@ -5,6 +5,7 @@
 //! | NotStarted                    | Start (task)                | Queued (cache: miss/overwr.)| EnqueueAttempt 0                 |
 //! | NotStarted                    | Start (composite)           | SpecAccepted                | CreateChildren                   |
 //! | NotStarted                    | Start (launch plan)         | Running                     | StartChildExecution              |
+//! | NotStarted                    | Start (gate)                | Running                     | ArmGate                          |
 //! | NotStarted                    | CacheHit                    | Succeeded (cache hit)       | Settled                          |
 //! | NotStarted                    | Skip                        | Skipped                     | Settled                          |
 //! | NotStarted                    | Recover                     | Recovered                   | Settled                          |
@@ -24,8 +25,11 @@
 //! | Assembling                    | Assembled                   | Succeeded                   | WriteCache?, Settled             |
 //! | Assembling                    | AssemblyFailed              | Failed                      | Settled                          |
 //! | Running (launch plan)         | ChildExecutionFinished      | Succeeded / Failed          | Settled                          |
-//! | any non-terminal              | Abort                       | Aborted                     | AbortAttempt/Children, Settled   |
-//! | any non-terminal              | TimedOut                    | TimedOut                    | AbortAttempt/Children, Settled   |
+//! | Running (gate)                | GateOpened                  | Succeeded                   | DisarmGate, Settled              |
+//! | Running (gate)                | GateRejected                | Failed                      | DisarmGate, Settled              |
+//! | Running (gate)                | GateExpired                 | TimedOut                    | DisarmGate, Settled              |
+//! | any non-terminal              | Abort                       | Aborted                     | AbortAttempt/Children/.., Settled|
+//! | any non-terminal              | TimedOut                    | TimedOut                    | AbortAttempt/Children/.., Settled|
 //! | any terminal                  | any                         | unchanged                   | none (terminal phases absorb)    |
 //!
 //! Any other pair is a [`TransitionError::Invalid`].
@@ -160,6 +164,16 @@ pub enum NodeEvent {
     ChildExecutionFinished {
         result: Result<LiteralMap, ExecutionError>,
     },
+    /// A gate's sleep ended, or its signal or approval came (see [`super::gate`]); the engine stored its outputs.
+    GateOpened,
+    /// A gate's approval was refused.
+    GateRejected {
+        error: ExecutionError,
+    },
+    /// A gate's signal or approval did not come within its timeout.
+    GateExpired {
+        error: ExecutionError,
+    },
     Abort,
     TimedOut,
 }
@@ -184,6 +198,9 @@ impl NodeEvent {
             NodeEvent::Assembled => "assembled",
             NodeEvent::AssemblyFailed { .. } => "assembly_failed",
             NodeEvent::ChildExecutionFinished { .. } => "child_execution_finished",
+            NodeEvent::GateOpened => "gate_opened",
+            NodeEvent::GateRejected { .. } => "gate_rejected",
+            NodeEvent::GateExpired { .. } => "gate_expired",
             NodeEvent::Abort => "abort",
             NodeEvent::TimedOut => "timed_out",
         }
@@ -207,6 +224,10 @@ pub enum NodeEffect {
     /// Start the children that wait on no other child.
     StartChildren,
     StartChildExecution,
+    /// Record the gate's deadline and the signal it waits for, and open it at once if that signal is already set.
+    ArmGate,
+    /// The gate waits no more: forget its deadline and signal.
+    DisarmGate,
     AbortAttempt,
     AbortChildren,
     AbortChildExecution,
@@ -275,6 +296,10 @@ pub fn transition(state: &NodeState, policy: &NodePolicy, event: NodeEvent) -> R
             NodeKind::LaunchPlan => {
                 next.phase = P::Running;
                 vec![E::StartChildExecution]
+            }
+            NodeKind::Gate => {
+                next.phase = P::Running;
+                vec![E::ArmGate]
             }
         },
         (P::NotStarted, NodeEvent::CacheHit) => {
@@ -379,6 +404,21 @@ pub fn transition(state: &NodeState, policy: &NodePolicy, event: NodeEvent) -> R
                 Err(error) => settle(&mut next, P::Failed, Some(error)),
             }
         }
+        (P::Running, NodeEvent::GateOpened) if policy.kind == NodeKind::Gate => {
+            let mut effects = vec![E::DisarmGate];
+            effects.extend(settle(&mut next, P::Succeeded, None));
+            effects
+        }
+        (P::Running, NodeEvent::GateRejected { error }) if policy.kind == NodeKind::Gate => {
+            let mut effects = vec![E::DisarmGate];
+            effects.extend(settle(&mut next, P::Failed, Some(error)));
+            effects
+        }
+        (P::Running, NodeEvent::GateExpired { error }) if policy.kind == NodeKind::Gate => {
+            let mut effects = vec![E::DisarmGate];
+            effects.extend(settle(&mut next, P::TimedOut, Some(error)));
+            effects
+        }
         (phase, NodeEvent::Abort) => {
             let mut effects = stop_effects(phase, policy.kind);
             effects.extend(settle(&mut next, P::Aborted, None));
@@ -441,6 +481,7 @@ fn stop_effects(phase: NodePhase, kind: NodeKind) -> Vec<NodeEffect> {
             vec![NodeEffect::AbortAttempt]
         }
         (NodePhase::Running, NodeKind::LaunchPlan) => vec![NodeEffect::AbortChildExecution],
+        (NodePhase::Running, NodeKind::Gate) => vec![NodeEffect::DisarmGate],
         (NodePhase::SpecAccepted | NodePhase::ChildrenRunning | NodePhase::Failing | NodePhase::Assembling, _) => {
             vec![NodeEffect::AbortChildren]
         }

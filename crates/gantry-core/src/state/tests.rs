@@ -291,6 +291,7 @@ fn node_table_rows() {
     let task = policy(NodeKind::Task);
     let composite = policy(NodeKind::Composite);
     let launch_plan = policy(NodeKind::LaunchPlan);
+    let gate = policy(NodeKind::Gate);
     let fresh = NodeState::new();
     let all = ChildRule::ALL_FAIL_FAST;
     let enqueue0 = E::EnqueueAttempt {
@@ -582,6 +583,50 @@ fn node_table_rows() {
             },
             P::Failed,
             vec![E::Settled(P::Failed)],
+        ),
+        (
+            "start gate",
+            fresh.clone(),
+            &gate,
+            NodeEvent::Start,
+            P::Running,
+            vec![E::ArmGate],
+        ),
+        (
+            "gate opened",
+            node_in(P::Running),
+            &gate,
+            NodeEvent::GateOpened,
+            P::Succeeded,
+            vec![E::DisarmGate, E::Settled(P::Succeeded)],
+        ),
+        (
+            "gate rejected",
+            node_in(P::Running),
+            &gate,
+            NodeEvent::GateRejected {
+                error: user_error(false),
+            },
+            P::Failed,
+            vec![E::DisarmGate, E::Settled(P::Failed)],
+        ),
+        (
+            "gate expired",
+            node_in(P::Running),
+            &gate,
+            NodeEvent::GateExpired {
+                error: user_error(false),
+            },
+            P::TimedOut,
+            vec![E::DisarmGate, E::Settled(P::TimedOut)],
+        ),
+        (
+            "abort waiting gate",
+            node_in(P::Running),
+            &gate,
+            NodeEvent::Abort,
+            P::Aborted,
+            vec![E::DisarmGate, E::Settled(P::Aborted)],
         ),
         (
             "abort running task",
@@ -1046,7 +1091,10 @@ fn any_node_event() -> impl Strategy<Value = NodeEvent> {
         Just(NodeEvent::ChildrenAborted),
         Just(NodeEvent::Assembled),
         error.clone().prop_map(|error| NodeEvent::AssemblyFailed { error }),
-        error.prop_map(|error| NodeEvent::ChildExecutionFinished { result: Err(error) }),
+        error.clone().prop_map(|error| NodeEvent::ChildExecutionFinished { result: Err(error) }),
+        Just(NodeEvent::GateOpened),
+        error.clone().prop_map(|error| NodeEvent::GateRejected { error }),
+        error.prop_map(|error| NodeEvent::GateExpired { error }),
         Just(NodeEvent::Abort),
         Just(NodeEvent::TimedOut),
     ]
@@ -1055,7 +1103,7 @@ fn any_node_event() -> impl Strategy<Value = NodeEvent> {
 proptest! {
     #[test]
     fn node_terminal_phases_never_change(
-        kind in prop_oneof![Just(NodeKind::Task), Just(NodeKind::Composite), Just(NodeKind::LaunchPlan)],
+        kind in prop_oneof![Just(NodeKind::Task), Just(NodeKind::Composite), Just(NodeKind::LaunchPlan), Just(NodeKind::Gate)],
         events in prop::collection::vec(any_node_event(), 0..40),
     ) {
         let policy = NodePolicy { kind, retries: retries(2, 2), cache: true, overwrite_cache: false };

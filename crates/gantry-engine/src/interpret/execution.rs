@@ -191,10 +191,8 @@ impl Batch<'_> {
                         .await?;
                     CompositePlan::array(&task, &array, total)
                 }
-                NodeTarget::LaunchPlan(_) => {
-                    return Err(EngineError::Internal(format!(
-                        "launch plan node {node_id:?} has no children"
-                    )));
+                NodeTarget::LaunchPlan(_) | NodeTarget::Gate(_) => {
+                    return Err(EngineError::Internal(format!("node {node_id:?} has no children")));
                 }
             }
         };

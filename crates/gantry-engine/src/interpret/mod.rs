@@ -16,6 +16,7 @@ mod children;
 pub(crate) mod creation;
 mod dynamic;
 mod execution;
+mod gate;
 mod launch_plan;
 pub(crate) mod parallelism;
 mod recover;
@@ -25,6 +26,7 @@ pub(crate) mod timeouts;
 mod workflow;
 
 pub(crate) use children::Scope;
+pub use gate::SignalSet;
 pub(crate) use start::Children;
 
 use gantry_core::model::{ExecutionError, Identifier};
@@ -178,6 +180,8 @@ impl Batch<'_> {
             }
             NodeEffect::StartChildExecution => self.start_child_execution(key).await,
             NodeEffect::AbortChildExecution => self.abort_child_execution(key).await,
+            NodeEffect::ArmGate => self.arm_gate(key).await,
+            NodeEffect::DisarmGate => self.disarm_gate(key).await,
             NodeEffect::Settled(phase) => self.settled(key, phase).await,
         }
     }

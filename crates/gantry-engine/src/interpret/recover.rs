@@ -18,7 +18,10 @@ impl Batch<'_> {
         let Some(source) = self.facts(key.0).await?.recovered_from else {
             return Ok(false);
         };
-        let Some(old) = self.shared.store.get_node(source, &key.1).await? else {
+        // Read in the batch's transaction: a snapshot with the rest, and no second connection (an in-memory SQLite
+        // store has one).
+        let namesake = self.rows.tx.lock_nodes(source, std::slice::from_ref(&key.1)).await?;
+        let Some(old) = namesake.into_iter().next() else {
             return Ok(false);
         };
         self.rows.node(key).await?;
@@ -34,7 +37,7 @@ impl Batch<'_> {
             return Ok(false);
         }
         let attempt = old.attempts.saturating_sub(1);
-        let Some(spec_row) = self.shared.store.get_spec(source, &key.1, attempt).await? else {
+        let Some(spec_row) = self.rows.tx.get_spec(source, &key.1, attempt).await? else {
             return Ok(false);
         };
         let spec = codec::decode_spec(&spec_row.spec)?;

@@ -168,6 +168,13 @@ impl Batch<'_> {
             }
             NodeTarget::Branch(branch) => Ok(self.prepare_branch(key, node, branch, source)),
             NodeTarget::Array(array) => self.prepare_array(key, node, array, source).await,
+            // An approval's one input is passed on as it is; a sleep and a signal have none.
+            NodeTarget::Gate(_) => Ok(node
+                .inputs
+                .iter()
+                .map(|binding| Ok((binding.var.clone(), resolve::resolve_binding(&binding.data, source)?)))
+                .collect::<Result<LiteralMap, resolve::ResolveError>>()
+                .map_err(resolution_error)),
         }
     }
 }
@@ -199,7 +206,7 @@ fn literalize_in_place(node: &mut Node, source: &dyn OutputSource) -> Result<(),
             }
         }
         NodeTarget::Array(array) => literalize_in_place(&mut array.node, source)?,
-        NodeTarget::Task(_) | NodeTarget::SubWorkflow(_) | NodeTarget::LaunchPlan(_) => {}
+        NodeTarget::Task(_) | NodeTarget::SubWorkflow(_) | NodeTarget::LaunchPlan(_) | NodeTarget::Gate(_) => {}
     }
     Ok(())
 }
@@ -232,6 +239,6 @@ fn collect_promised(node: &Node, out: &mut Vec<String>) {
             }
         }
         NodeTarget::Array(array) => collect_promised(&array.node, out),
-        NodeTarget::Task(_) | NodeTarget::SubWorkflow(_) | NodeTarget::LaunchPlan(_) => {}
+        NodeTarget::Task(_) | NodeTarget::SubWorkflow(_) | NodeTarget::LaunchPlan(_) | NodeTarget::Gate(_) => {}
     }
 }

@@ -14,6 +14,7 @@
 mod assign;
 mod plan;
 mod records;
+pub(crate) mod signals;
 mod stream;
 mod uri;
 
@@ -32,6 +33,7 @@ use uri::{Held, MapKind, Named};
 pub use assign::TaskAssignment;
 pub use plan::ReadMode;
 pub use records::{AttemptRecord, ExecutionOrigin, ExecutionRecord, Listed, NodeRecord, Template};
+pub use signals::SignalRecord;
 pub use stream::{CHUNK_BYTES, ReferenceReader};
 
 /// A dynamic spec as a response carries it.

@@ -54,6 +54,7 @@ pub enum Answer {
     Leases(EngineResult<Vec<LeaseStatus>>),
     Completed(EngineResult<Vec<CompletionOutcome>>),
     Polled(EngineResult<crate::writer::Recorded>),
+    SignalSet(EngineResult<crate::SignalSet>),
     Other(Result<(), EngineError>),
 }
 
@@ -67,6 +68,7 @@ enum Waiting {
     Polled(oneshot::Receiver<EngineResult<crate::writer::Recorded>>),
     Swept(oneshot::Receiver<EngineResult<usize>>),
     Audited(oneshot::Receiver<EngineResult<()>>),
+    SignalSet(oneshot::Receiver<EngineResult<crate::SignalSet>>),
     Nothing,
 }
 
@@ -229,6 +231,7 @@ impl Harness {
                 Request::Poll { .. } => reply(Reply::Polled, Waiting::Polled, &mut waiting),
                 Request::Sweep => reply(Reply::Swept, Waiting::Swept, &mut waiting),
                 Request::Audit(_) => reply(Reply::Audited, Waiting::Audited, &mut waiting),
+                Request::SetSignal { .. } => reply(Reply::SignalSet, Waiting::SignalSet, &mut waiting),
                 Request::CreateChildren(_)
                 | Request::Assemble(_)
                 | Request::Assembled { .. }
@@ -255,6 +258,7 @@ impl Harness {
                 Waiting::Polled(rx) => Answer::Polled(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Swept(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped())).map(drop)),
                 Waiting::Audited(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped()))),
+                Waiting::SignalSet(rx) => Answer::SignalSet(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Nothing => Answer::Other(Ok(())),
             });
         }

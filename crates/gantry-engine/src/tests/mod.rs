@@ -21,6 +21,7 @@ macro_rules! on_both_stores {
 
 mod assembly;
 mod chunks;
+mod gates;
 mod harness;
 mod hashes;
 mod hydration;

@@ -239,6 +239,7 @@ fn describe(answer: &Answer, fixture: &Fixture) -> String {
                 .collect::<Vec<_>>())
         ),
         Answer::Completed(result) => format!("{result:?}"),
+        Answer::SignalSet(result) => format!("{result:?}"),
         Answer::Other(result) => format!("{result:?}"),
     };
     let mut text = relative_times(

@@ -1,13 +1,13 @@
 //! Nodes (task, sub-workflow, launch plan, branch and array targets), conditions and workflow templates.
 
 use gantry_core::model::{
-    ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, IfBlock,
-    Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
+    ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy,
+    GateCondition, GateNode, IfBlock, Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
 };
 
 use super::interface::{check_name, interface_or_empty, required_identifier};
 use super::literal::{duration_to_pb, timeout_from_pb};
-use super::{ConversionError, ResultExt, decode_enum, into_list, list, optional, required_with};
+use super::{ConversionError, ResultExt, decode_enum, into_list, list, optional, required, required_with};
 use crate::v1 as pb;
 use gantry_core::names;
 
@@ -86,6 +86,7 @@ impl TryFrom<pb::node::Target> for NodeTarget {
             Target::LaunchPlan(id) => NodeTarget::LaunchPlan(id.try_into().at("launch_plan")?),
             Target::Branch(branch) => NodeTarget::Branch(BranchNode::try_from(*branch).at("branch")?),
             Target::Array(array) => NodeTarget::Array(ArrayNode::try_from(*array).at("array")?),
+            Target::Gate(gate) => NodeTarget::Gate(GateNode::try_from(gate).at("gate")?),
         })
     }
 }
@@ -99,6 +100,56 @@ impl From<NodeTarget> for pb::node::Target {
             NodeTarget::LaunchPlan(id) => Target::LaunchPlan(id.into()),
             NodeTarget::Branch(branch) => Target::Branch(Box::new(branch.into())),
             NodeTarget::Array(array) => Target::Array(Box::new(array.into())),
+            NodeTarget::Gate(gate) => Target::Gate(gate.into()),
+        }
+    }
+}
+
+/// The name a signal gate's output gets when the request leaves it empty (flytekit's).
+pub const DEFAULT_SIGNAL_OUTPUT: &str = "o0";
+
+/// The condition is required; signal ids and output names are checked by the compiler, which names the node.
+impl TryFrom<pb::GateNode> for GateNode {
+    type Error = ConversionError;
+
+    fn try_from(gate: pb::GateNode) -> Result<Self, Self::Error> {
+        use pb::gate_node::Condition;
+        let condition = match gate.condition {
+            None => return Err(ConversionError::new("condition", "required field is missing")),
+            Some(Condition::Sleep(duration)) => GateCondition::Sleep(
+                timeout_from_pb("sleep", Some(duration))?.unwrap_or(gantry_core::model::Duration::from_millis(0)),
+            ),
+            Some(Condition::Signal(signal)) => GateCondition::Signal {
+                id: signal.signal_id,
+                ty: required("type", signal.r#type).at("signal")?,
+                output: match signal.output_variable_name.is_empty() {
+                    true => DEFAULT_SIGNAL_OUTPUT.to_owned(),
+                    false => signal.output_variable_name,
+                },
+            },
+            Some(Condition::Approve(approve)) => GateCondition::Approve { id: approve.signal_id },
+        };
+        Ok(GateNode {
+            condition,
+            timeout: timeout_from_pb("timeout", gate.timeout)?,
+        })
+    }
+}
+
+impl From<GateNode> for pb::GateNode {
+    fn from(gate: GateNode) -> Self {
+        use pb::gate_node::Condition;
+        pb::GateNode {
+            condition: Some(match gate.condition {
+                GateCondition::Sleep(duration) => Condition::Sleep(duration_to_pb(duration)),
+                GateCondition::Signal { id, ty, output } => Condition::Signal(pb::SignalCondition {
+                    signal_id: id,
+                    r#type: Some(ty.into()),
+                    output_variable_name: output,
+                }),
+                GateCondition::Approve { id } => Condition::Approve(pb::ApproveCondition { signal_id: id }),
+            }),
+            timeout: gate.timeout.map(duration_to_pb),
         }
     }
 }

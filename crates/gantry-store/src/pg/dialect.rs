@@ -191,7 +191,8 @@ impl Dialect for PgDialect {
         let next = sqlx::query_scalar(
             "SELECT least((SELECT min(deadline) FROM attempts WHERE phase IN ('queued', 'running') \
              AND deadline IS NOT NULL), \
-             (SELECT min(deadline) FROM executions WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out')))",
+             (SELECT min(deadline) FROM executions WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out')), \
+             (SELECT min(deadline) FROM gates WHERE deadline IS NOT NULL))",
         )
         .fetch_one(conn)
         .await?;

@@ -29,6 +29,19 @@ use crate::rows::{
 };
 use crate::{Announcement, StoreResult, Tx};
 
+/// A signal's row as read: execution, signal id, value, set at, set by.
+pub(crate) type RawSignal = (Uuid, String, Vec<u8>, i64, String);
+
+pub(crate) fn signal_row((execution_id, signal_id, value, set_at, set_by): RawSignal) -> crate::rows::SignalRow {
+    crate::rows::SignalRow {
+        execution_id,
+        signal_id,
+        value,
+        set_at,
+        set_by,
+    }
+}
+
 /// A connection of dialect `D`'s database.
 pub(crate) type Conn<D> = <<D as Dialect>::Database as Database>::Connection;
 

@@ -9,7 +9,8 @@ use super::{Dialect, SqlStore, read_execution, read_resource, read_spec};
 use crate::access::{ApiKeyRow, ProjectRow, RawProject};
 use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, page_limit, resource_table};
 use crate::error::conflict_or;
-use crate::rows::{
+use super::{RawSignal, signal_row};
+use crate::rows::{GateRow, SignalRow, 
     ActiveCounts, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
     ResourceKind, ResourceRow, SpecRow,
 };
@@ -233,6 +234,35 @@ where
         .fetch_all(&mut *self.pool.acquire().await?)
         .await?;
         Ok(outputs)
+    }
+
+    async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<GateRow>> {
+        let raws: Vec<(Uuid, String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT execution_id, node_id, signal_id, deadline FROM gates WHERE execution_id = $1 ORDER BY node_id",
+        )
+        .bind(execution_id)
+        .fetch_all(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(raws
+            .into_iter()
+            .map(|(execution_id, node_id, signal_id, deadline)| GateRow {
+                execution_id,
+                node_id,
+                signal_id,
+                deadline,
+            })
+            .collect())
+    }
+
+    async fn signals_of(&self, execution_id: Uuid) -> StoreResult<Vec<SignalRow>> {
+        let raws: Vec<RawSignal> = sqlx::query_as(
+            "SELECT execution_id, signal_id, value, set_at, set_by FROM signals WHERE execution_id = $1 \
+             ORDER BY signal_id",
+        )
+        .bind(execution_id)
+        .fetch_all(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(raws.into_iter().map(signal_row).collect())
     }
 
     async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {

@@ -10,7 +10,8 @@ use crate::codec::{
     Claim, RawAttempt, RawExecution, RawNode, RawResource, RawSpec, decode_all, execution_conflict, resource_conflict,
     resource_table, spec_conflict,
 };
-use crate::rows::{
+use super::{RawSignal, signal_row};
+use crate::rows::{GateRow, SignalRow, 
     AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow,
     StartedNode,
 };
@@ -498,6 +499,103 @@ where
                 .execute(&mut *self.tx)
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn arm_gate(&mut self, row: &GateRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO gates (execution_id, node_id, signal_id, deadline) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (execution_id, node_id) DO UPDATE SET signal_id = excluded.signal_id, \
+             deadline = excluded.deadline",
+        )
+        .bind(row.execution_id)
+        .bind(&row.node_id)
+        .bind(row.signal_id.clone())
+        .bind(row.deadline)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn disarm_gates(&mut self, nodes: &[(Uuid, String)]) -> StoreResult<()> {
+        for (execution_id, node_id) in nodes {
+            sqlx::query("DELETE FROM gates WHERE execution_id = $1 AND node_id = $2")
+                .bind(*execution_id)
+                .bind(node_id.as_str())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn overdue_gates(&mut self, now: i64, limit: u32) -> StoreResult<Vec<(Uuid, String)>> {
+        let sql = format!(
+            "SELECT execution_id, node_id FROM gates WHERE deadline <= $1 ORDER BY deadline, execution_id, node_id \
+             LIMIT $2{}",
+            D::SKIP_LOCKED
+        );
+        let rows = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows)
+    }
+
+    async fn gates_waiting(&mut self, execution_id: Uuid, signal_id: &str) -> StoreResult<Vec<String>> {
+        let nodes = sqlx::query_scalar(
+            "SELECT node_id FROM gates WHERE execution_id = $1 AND signal_id = $2 ORDER BY node_id",
+        )
+        .bind(execution_id)
+        .bind(signal_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(nodes)
+    }
+
+    async fn signal(&mut self, execution_id: Uuid, signal_id: &str) -> StoreResult<Option<SignalRow>> {
+        let raw: Option<RawSignal> = sqlx::query_as(
+            "SELECT execution_id, signal_id, value, set_at, set_by FROM signals \
+             WHERE execution_id = $1 AND signal_id = $2",
+        )
+        .bind(execution_id)
+        .bind(signal_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(raw.map(signal_row))
+    }
+
+    async fn insert_signal(&mut self, row: &SignalRow) -> StoreResult<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO signals (execution_id, signal_id, value, set_at, set_by) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(row.execution_id)
+        .bind(&row.signal_id)
+        .bind(row.value.as_slice())
+        .bind(row.set_at)
+        .bind(&row.set_by)
+        .execute(&mut *self.tx)
+        .await?;
+        if D::rows_affected(&inserted) == 0 {
+            return Err(StoreError::Conflict(format!(
+                "signal {:?} of execution {} is already set",
+                row.signal_id, row.execution_id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn copy_signals(&mut self, from: Uuid, to: Uuid) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signals (execution_id, signal_id, value, set_at, set_by) \
+             SELECT $2, signal_id, value, set_at, set_by FROM signals WHERE execution_id = $1 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

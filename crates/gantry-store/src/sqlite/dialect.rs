@@ -214,7 +214,8 @@ impl Dialect for SqliteDialect {
         let next = sqlx::query_scalar(
             "SELECT min(d) FROM (SELECT min(deadline) AS d FROM attempts WHERE phase IN ('queued', 'running') \
              AND deadline IS NOT NULL UNION ALL SELECT min(deadline) FROM executions \
-             WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out'))",
+             WHERE phase NOT IN ('succeeded', 'failed', 'aborted', 'timed_out') \
+             UNION ALL SELECT min(deadline) FROM gates WHERE deadline IS NOT NULL)",
         )
         .fetch_one(conn)
         .await?;

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::model::{
-    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, ElseArm, IfBlock, LaunchPlan, NodeOverrides, NodeTarget, Operand,
-    ResourceKind, SuccessCriteria,
+    ArrayNode, BooleanExpr, BranchNode, ComparisonOp, Duration, ElseArm, GateCondition, GateNode, IfBlock, LaunchPlan,
+    NodeOverrides, NodeTarget, Operand, ResourceKind, SuccessCriteria,
 };
 
 /// A spec that must fail with `code` at `node` / `input` (among possibly other errors).
@@ -208,6 +208,11 @@ cases! {
         let mut spec = spec_of(vec![task_node("n1", "to_str", vec![bind("x", int(1))])]);
         spec.outputs = vec![bind("out", BindingData::Collection(vec![promise("n1", "y")]))];
         case(CompileErrorCode::OutputTypeMismatch, "", "out", compile_dynamic(&spec, &seed_parent(), &registry()))
+    };
+    invalid_gate => {
+        let sleep = GateNode { condition: GateCondition::Sleep(Duration::from_millis(0)), timeout: None };
+        let spec = spec_of(vec![node("nap", NodeTarget::Gate(sleep), vec![])]);
+        case(CompileErrorCode::InvalidGate, "nap", "", compile_dynamic(&spec, &seed_parent(), &registry()))
     };
     invalid_min_successes => {
         let mut spec = spec_of(vec![task_node("n1", "noop", vec![])]);

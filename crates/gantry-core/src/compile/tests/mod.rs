@@ -2,6 +2,7 @@
 //! graphs (`proptests`) and a spec of 100,000 nodes (`scale`).
 
 mod errors;
+mod gates;
 mod graphs;
 mod proptests;
 mod scale;
