@@ -10,6 +10,7 @@ mod conformance {
     pub mod audit;
     pub mod executions;
     pub mod fixtures;
+    pub mod gates;
     pub mod gauges;
     pub mod hydrations;
     pub mod listing;
@@ -27,7 +28,7 @@ use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
 pub use conformance::{
-    access, attempts, audit, executions, fixtures, gauges, hydrations, listing, nodes, outage, parking, registry,
+    access, attempts, audit, executions, fixtures, gates, gauges, hydrations, listing, nodes, outage, parking, registry,
     rules, timeouts,
 };
 
@@ -128,6 +129,8 @@ both_stores!(
     nodes::assembling_nodes_and_executions_are_listed,
     nodes::descendants_of_some_phases_page_in_node_id_order,
     nodes::first_child_error_is_the_earliest_unsuccessful_child,
+    gates::gates_are_found_by_signal_and_deadline_until_disarmed,
+    gates::a_signal_is_set_once_and_copied_to_a_recovery,
     hydrations::hydrations_are_listed_until_deleted,
     hydrations::many_hydrations_take_multi_row_statements,
     parking::parked_attempts_count_and_unpark_oldest_first,
