@@ -71,7 +71,7 @@ pub fn target_page(node: &pb::Node) -> Option<String> {
         Target::SubWorkflow(id) => ("workflows", id),
         Target::LaunchPlan(id) => ("launch-plans", id),
         Target::Array(array) => return array.node.as_deref().and_then(target_page),
-        Target::Branch(_) => return None,
+        Target::Branch(_) | Target::Gate(_) => return None,
     };
     Some(format!(
         "/{kind}/{}/{}/{}/{}",
@@ -96,6 +96,18 @@ fn target(node: &pb::Node) -> Option<(&'static str, String)> {
             Some(("array", element))
         }
         Target::Branch(_) => Some(("branch", String::new())),
+        Target::Gate(gate) => Some(("gate", gate_condition(gate))),
+    }
+}
+
+/// What a gate waits for, in a few words: `sleep 30s`, `signal "title"`, `approval "ship"`.
+pub fn gate_condition(gate: &pb::GateNode) -> String {
+    use pb::gate_node::Condition;
+    match &gate.condition {
+        Some(Condition::Sleep(duration)) => format!("sleep {}s", duration.seconds),
+        Some(Condition::Signal(signal)) => format!("signal {}", gantry_core::names::quote(&signal.signal_id)),
+        Some(Condition::Approve(approve)) => format!("approval {}", gantry_core::names::quote(&approve.signal_id)),
+        None => String::new(),
     }
 }
 

@@ -9,8 +9,7 @@ use async_trait::async_trait;
 use gantry_core::state::NodePhase;
 use gantry_store::{
     Announcement, ApiKeyRow, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow, Page,
-    SignalRow,
-    ProjectRow, ResourceKey, ResourceKind, ResourceRow, SpecRow, Store, StoreError, StoreResult, Tx,
+    ProjectRow, ResourceKey, ResourceKind, ResourceRow, SignalRow, SpecRow, Store, StoreError, StoreResult, Tx,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;

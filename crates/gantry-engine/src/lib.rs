@@ -56,12 +56,12 @@ pub use error::{EngineError, EngineResult};
 pub use gantry_store::{
     ActiveCounts, AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PoolUse, PutOutcome, TargetFilter,
 };
+pub use interpret::SignalSet;
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,
     ReadMode, ReferenceReader, SignalRecord, SpecRead, TaskAssignment, Template,
 };
-pub use interpret::SignalSet;
 pub use submit::{CreateExecution, Origin, Registration, Target};
 pub use worker::{AttemptRef, Claimant, Completion, CompletionOutcome, LeaseStatus};
 

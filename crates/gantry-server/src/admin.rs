@@ -22,6 +22,8 @@ use tracing::Instrument;
 
 use std::sync::Arc;
 
+mod signals;
+
 use crate::audit::{self, Audit, Audited};
 use crate::auth::rules::Access;
 use crate::data::{self, mode};
@@ -505,6 +507,20 @@ impl AdminService for AdminApi {
             audited.execution(response.execution.as_ref(), response.created, false);
         };
         self.audit.record(audited, result.await, learned).await
+    }
+
+    async fn list_signals(
+        &self,
+        request: Request<pb::ListSignalsRequest>,
+    ) -> Result<Response<pb::ListSignalsResponse>, Status> {
+        self.list_signals_of(request).await
+    }
+
+    async fn set_signal(
+        &self,
+        request: Request<pb::SetSignalRequest>,
+    ) -> Result<Response<pb::SetSignalResponse>, Status> {
+        self.set_signal_of(request).await
     }
 
     type ReadOffloadedStream = data::ChunkStream;

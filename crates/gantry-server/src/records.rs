@@ -76,6 +76,7 @@ pub fn node_kind(runs: &NodeRuns) -> (pb::NodeKind, Option<&Identifier>) {
         NodeRuns::LaunchPlan(id) => (pb::NodeKind::LaunchPlan, Some(id)),
         NodeRuns::Branch => (pb::NodeKind::Branch, None),
         NodeRuns::Array => (pb::NodeKind::Array, None),
+        NodeRuns::Gate => (pb::NodeKind::Gate, None),
     }
 }
 

@@ -562,7 +562,12 @@ mod tests {
 
     #[test]
     fn kinds_and_downstream_round_trip() {
-        for kind in [NodeKind::Task, NodeKind::Composite, NodeKind::LaunchPlan, NodeKind::Gate] {
+        for kind in [
+            NodeKind::Task,
+            NodeKind::Composite,
+            NodeKind::LaunchPlan,
+            NodeKind::Gate,
+        ] {
             assert_eq!(parse_node_kind(node_kind_str(kind)), Ok(kind));
         }
         assert!(parse_node_kind("dynamic").is_err());

@@ -29,9 +29,8 @@ pub use codec::Claim;
 pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
-    ActiveCounts, AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow, Page,
-    SignalRow,
-    PoolUse, ResourceKey, ResourceKind, ResourceRow, SpecRow, StartedNode, TargetFilter,
+    ActiveCounts, AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow,
+    Page, PoolUse, ResourceKey, ResourceKind, ResourceRow, SignalRow, SpecRow, StartedNode, TargetFilter,
 };
 pub use sqlite::SqliteStore;
 

@@ -28,8 +28,8 @@ use gantry_store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
 pub use conformance::{
-    access, attempts, audit, executions, fixtures, gates, gauges, hydrations, listing, nodes, outage, parking, registry,
-    rules, timeouts,
+    access, attempts, audit, executions, fixtures, gates, gauges, hydrations, listing, nodes, outage, parking,
+    registry, rules, timeouts,
 };
 
 /// The server the Postgres tests create their databases on.

@@ -10,8 +10,8 @@ use crate::model::{Binding, Identifier, Node, TaskTemplate, TypedInterface, Vari
 use crate::typing::check_literal;
 
 use super::bindings::Scope;
-use super::gate;
 use super::error::{CompileError, CompileErrorCode};
+use super::gate;
 use super::graph::{self, CompiledGraph, CompiledNode, GraphSource, Ordering};
 use super::resolver::{ResolvedLaunchPlan, Resolver};
 

@@ -24,7 +24,10 @@ impl Compiler<'_> {
         let interface = match &gate.condition {
             GateCondition::Sleep(duration) => {
                 if duration.as_millis() <= 0 {
-                    problems.push(format!("the sleep lasts {} ms; it must be positive", duration.as_millis()));
+                    problems.push(format!(
+                        "the sleep lasts {} ms; it must be positive",
+                        duration.as_millis()
+                    ));
                 }
                 if gate.timeout.is_some() {
                     problems.push("a sleep has no timeout: its duration is its deadline".to_owned());
@@ -65,7 +68,13 @@ impl Compiler<'_> {
 
     /// Pass 2 for an approval whose interface could not be found: its binding's own problems are reported; if it has
     /// none, the value's type is known only at run time, which an approval cannot pass on.
-    pub(super) fn finish_untyped_approval(&mut self, scope: &Scope<'_>, node: &Node, path: &str, deps: &mut Vec<usize>) {
+    pub(super) fn finish_untyped_approval(
+        &mut self,
+        scope: &Scope<'_>,
+        node: &Node,
+        path: &str,
+        deps: &mut Vec<usize>,
+    ) {
         let errors_before = self.errors.len();
         let check = InputCheck {
             path,
@@ -95,7 +104,10 @@ fn signal_id_problem(id: &str, problems: &mut Vec<String>) {
 
 fn no_inputs(node: &Node, what: &str, problems: &mut Vec<String>) {
     if !node.inputs.is_empty() {
-        problems.push(format!("{what} takes no inputs, and this one binds {}", node.inputs.len()));
+        problems.push(format!(
+            "{what} takes no inputs, and this one binds {}",
+            node.inputs.len()
+        ));
     }
 }
 
@@ -107,8 +119,13 @@ pub(super) fn type_approvals(nodes: &[Node], resolved: &mut [ResolvedNode], scop
         .iter()
         .enumerate()
         .filter(|(_, node)| {
-            matches!(&node.target, NodeTarget::Gate(GateNode { condition: GateCondition::Approve { .. }, .. }))
-                && node.inputs.len() == 1
+            matches!(
+                &node.target,
+                NodeTarget::Gate(GateNode {
+                    condition: GateCondition::Approve { .. },
+                    ..
+                })
+            ) && node.inputs.len() == 1
         })
         .map(|(position, _)| position)
         .collect();

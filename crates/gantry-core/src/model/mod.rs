@@ -24,7 +24,7 @@ pub use literal::{
 pub use task::{ContainerSpec, MAX_PLUGIN_BYTES, Resources, RetryPolicy, TaskMetadata, TaskPlugin, TaskTemplate};
 pub use types::{BlobDimensionality, BlobType, LiteralType, StructType, TaggedType};
 pub use workflow::{
-    ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy, GateCondition,
-    GateNode, IfBlock,
-    Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate, references, rename_references,
+    ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy,
+    GateCondition, GateNode, IfBlock, Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
+    references, rename_references,
 };

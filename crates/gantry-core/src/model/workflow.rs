@@ -6,8 +6,8 @@ use super::binding::Binding;
 use super::identifier::{Identifier, ResourceKind};
 use super::interface::TypedInterface;
 use super::literal::{Duration, Literal};
-use super::types::LiteralType;
 use super::task::{Resources, RetryPolicy, TaskTemplate};
+use super::types::LiteralType;
 
 /// A node of a workflow or dynamic spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -188,7 +188,11 @@ pub enum GateCondition {
     Sleep(Duration),
     /// Succeeds once the signal `id` of the execution is set to a value of type `ty`, with that value as its output
     /// `output`.
-    Signal { id: String, ty: LiteralType, output: String },
+    Signal {
+        id: String,
+        ty: LiteralType,
+        output: String,
+    },
     /// Waits for the boolean signal `id`: `true` passes the node's one input on as its output of the same name,
     /// `false` fails the node.
     Approve { id: String },

@@ -53,8 +53,11 @@ pub fn signal_received(gate: &GateNode, value: &Literal, inputs: &LiteralMap) ->
         GateCondition::Approve { id } => match value.bare() {
             Literal::Boolean(true) => Ok(SignalOutcome::Opened(inputs.clone())),
             Literal::Boolean(false) => Ok(SignalOutcome::Rejected(NodeEvent::GateRejected {
-                error: ExecutionError::user("gate_rejected", format!("the approval {} was refused", names::quote(id)))
-                    .recoverable(false),
+                error: ExecutionError::user(
+                    "gate_rejected",
+                    format!("the approval {} was refused", names::quote(id)),
+                )
+                .recoverable(false),
             })),
             other => Err(format!("expected boolean, got {}", other.kind_name())),
         },
@@ -131,7 +134,10 @@ mod tests {
         let opened = signal_received(&gate, &Literal::Integer(3), &LiteralMap::new());
         assert_eq!(
             opened,
-            Ok(SignalOutcome::Opened(LiteralMap::from([("o0".into(), Literal::Integer(3))])))
+            Ok(SignalOutcome::Opened(LiteralMap::from([(
+                "o0".into(),
+                Literal::Integer(3)
+            )])))
         );
         let refused = signal_received(&gate, &Literal::String("3".into()), &LiteralMap::new()).unwrap_err();
         assert!(refused.contains("expected integer, got string"), "{refused}");

@@ -7,9 +7,9 @@
 pub mod attempt;
 mod children;
 mod error;
-pub mod gate;
 pub mod execution;
 pub mod flow;
+pub mod gate;
 pub mod node;
 mod phase;
 mod plan;

@@ -1091,7 +1091,9 @@ fn any_node_event() -> impl Strategy<Value = NodeEvent> {
         Just(NodeEvent::ChildrenAborted),
         Just(NodeEvent::Assembled),
         error.clone().prop_map(|error| NodeEvent::AssemblyFailed { error }),
-        error.clone().prop_map(|error| NodeEvent::ChildExecutionFinished { result: Err(error) }),
+        error
+            .clone()
+            .prop_map(|error| NodeEvent::ChildExecutionFinished { result: Err(error) }),
         Just(NodeEvent::GateOpened),
         error.clone().prop_map(|error| NodeEvent::GateRejected { error }),
         error.prop_map(|error| NodeEvent::GateExpired { error }),

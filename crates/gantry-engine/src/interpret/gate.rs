@@ -52,11 +52,13 @@ impl Batch<'_> {
             Err(problem) => {
                 let error = gantry_core::model::ExecutionError::user(
                     "gate_signal_type",
-                    format!("signal {} was set to a value this gate cannot take: {problem}", names::quote(&signal_id)),
+                    format!(
+                        "signal {} was set to a value this gate cannot take: {problem}",
+                        names::quote(&signal_id)
+                    ),
                 )
                 .recoverable(false);
-                self.events
-                    .push_back((key.clone(), NodeEvent::GateRejected { error }));
+                self.events.push_back((key.clone(), NodeEvent::GateRejected { error }));
             }
         }
         Ok(())
@@ -127,7 +129,10 @@ impl Batch<'_> {
                 EngineError::InvalidArgument(format!(
                     "signal {quoted} of execution {execution_id}: gate {} takes {}: {problem}",
                     names::quote(&key.1),
-                    gate.condition.signal_type().map(|ty| ty.to_string()).unwrap_or_default()
+                    gate.condition
+                        .signal_type()
+                        .map(|ty| ty.to_string())
+                        .unwrap_or_default()
                 ))
             })?;
             opened.push((key, outcome));

@@ -7,9 +7,9 @@ use prost::Message;
 use uuid::Uuid;
 
 use crate::Engine;
-use crate::shared::Shared;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
+use crate::shared::Shared;
 
 /// A signal of an execution and the gate that waits for it (one record per gate; a set signal no running gate
 /// waits for has an empty `node_id`).

@@ -58,9 +58,18 @@ async fn start(harness: &Harness, spec: DynamicJobSpec) -> (Uuid, String) {
     let execution_id = harness.run_task(&generator, inputs(0)).await.id;
     let claimed = harness.claim("w", "q").await;
     let result = AttemptResult::DynamicSpec(Arc::new(spec));
-    assert_completed(&harness.apply_one(harness.complete_at_the_edge("w", &claimed[0], result).await).await);
+    assert_completed(
+        &harness
+            .apply_one(harness.complete_at_the_edge("w", &claimed[0], result).await)
+            .await,
+    );
     let page = Page { after: None, limit: 10 };
-    let top = harness.shared.store.list_nodes(execution_id, "", &page).await.expect("nodes");
+    let top = harness
+        .shared
+        .store
+        .list_nodes(execution_id, "", &page)
+        .await
+        .expect("nodes");
     (execution_id, top[0].node_id.clone())
 }
 
@@ -86,7 +95,11 @@ async fn run_child(harness: &Harness) -> i64 {
         ref other => panic!("x is {other:?}"),
     };
     let outputs = LiteralMap::from([("y".to_owned(), Literal::Integer(x + 1))]);
-    assert_completed(&harness.apply_one(complete("w", &claimed[0], AttemptResult::Outputs(outputs))).await);
+    assert_completed(
+        &harness
+            .apply_one(complete("w", &claimed[0], AttemptResult::Outputs(outputs)))
+            .await,
+    );
     x
 }
 
@@ -103,20 +116,30 @@ async fn a_signal_opens_its_gate_and_its_value_flows_on(backend: Backend) {
     let (execution_id, parent) = start(&harness, gated_spec(gate("ask", signal("count"), None, vec![]), "o0")).await;
     let gate_id = format!("{parent}/0/ask");
     assert_eq!(node(&harness, execution_id, &gate_id).await.phase, NodePhase::Running);
-    let waiting = crate::reads::signals::list(&harness.shared, execution_id).await.expect("signals");
+    let waiting = crate::reads::signals::list(&harness.shared, execution_id)
+        .await
+        .expect("signals");
     assert_eq!(waiting.len(), 1);
     assert_eq!(
-        (waiting[0].signal_id.as_str(), waiting[0].node_id.as_str(), waiting[0].ty.clone()),
+        (
+            waiting[0].signal_id.as_str(),
+            waiting[0].node_id.as_str(),
+            waiting[0].ty.clone()
+        ),
         ("count", gate_id.as_str(), Some(LiteralType::Integer))
     );
     assert!(waiting[0].value.is_none() && !waiting[0].approval && waiting[0].deadline_ms.is_none());
 
     // A value of the wrong type, and a signal no gate waits for: refused, and nothing changes.
-    let Err(EngineError::InvalidArgument(message)) = set(&harness, execution_id, "count", Literal::String("3".into())).await
+    let Err(EngineError::InvalidArgument(message)) =
+        set(&harness, execution_id, "count", Literal::String("3".into())).await
     else {
         panic!("a string for an integer signal is refused");
     };
-    assert!(message.contains("\"count\"") && message.contains(&gate_id) && message.contains("expected integer, got string"), "{message}");
+    assert!(
+        message.contains("\"count\"") && message.contains(&gate_id) && message.contains("expected integer, got string"),
+        "{message}"
+    );
     let Err(EngineError::NotFound(message)) = set(&harness, execution_id, "other", Literal::Integer(1)).await else {
         panic!("an unknown signal is NOT_FOUND");
     };
@@ -125,26 +148,67 @@ async fn a_signal_opens_its_gate_and_its_value_flows_on(backend: Backend) {
         panic!("an unknown execution is NOT_FOUND");
     };
     assert_eq!(node(&harness, execution_id, &gate_id).await.phase, NodePhase::Running);
-    assert!(harness.shared.store.signals_of(execution_id).await.expect("signals").is_empty());
+    assert!(
+        harness
+            .shared
+            .store
+            .signals_of(execution_id)
+            .await
+            .expect("signals")
+            .is_empty()
+    );
 
-    let set_once = set(&harness, execution_id, "count", Literal::Integer(41)).await.expect("set");
-    assert_eq!(set_once, SignalSet { changed: true, opened: vec![gate_id.clone()] });
+    let set_once = set(&harness, execution_id, "count", Literal::Integer(41))
+        .await
+        .expect("set");
+    assert_eq!(
+        set_once,
+        SignalSet {
+            changed: true,
+            opened: vec![gate_id.clone()]
+        }
+    );
     let gate_row = node(&harness, execution_id, &gate_id).await;
     assert_eq!(gate_row.phase, NodePhase::Succeeded);
-    assert_eq!(codec::decode_literals(gate_row.outputs.as_deref().unwrap()).unwrap()["o0"], Literal::Integer(41));
-    assert!(harness.shared.store.gates_of(execution_id).await.expect("gates").is_empty(), "disarmed");
+    assert_eq!(
+        codec::decode_literals(gate_row.outputs.as_deref().unwrap()).unwrap()["o0"],
+        Literal::Integer(41)
+    );
+    assert!(
+        harness
+            .shared
+            .store
+            .gates_of(execution_id)
+            .await
+            .expect("gates")
+            .is_empty(),
+        "disarmed"
+    );
     assert_eq!(run_child(&harness).await, 41);
     assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Succeeded);
 
     // Idempotent with the same value; another value is refused.
-    let again = set(&harness, execution_id, "count", Literal::Integer(41)).await.expect("set again");
-    assert_eq!(again, SignalSet { changed: false, opened: vec![] });
+    let again = set(&harness, execution_id, "count", Literal::Integer(41))
+        .await
+        .expect("set again");
+    assert_eq!(
+        again,
+        SignalSet {
+            changed: false,
+            opened: vec![]
+        }
+    );
     let Err(EngineError::FailedPrecondition(message)) = set(&harness, execution_id, "count", Literal::Integer(5)).await
     else {
         panic!("another value is refused");
     };
-    assert!(message.contains("already set to another value by \"tester\""), "{message}");
-    let listed = crate::reads::signals::list(&harness.shared, execution_id).await.expect("signals");
+    assert!(
+        message.contains("already set to another value by \"tester\""),
+        "{message}"
+    );
+    let listed = crate::reads::signals::list(&harness.shared, execution_id)
+        .await
+        .expect("signals");
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].node_id.as_str(), listed[0].set_by.as_str()), ("", "tester"));
     assert_eq!(listed[0].value, Some(Literal::Integer(41).into()));
@@ -161,13 +225,19 @@ async fn a_sleep_ends_when_its_time_has_passed_even_across_a_restart(backend: Ba
     harness.set_now(started + 999);
     harness.apply_one(Request::Sweep).await;
     assert_eq!(node(&harness, execution_id, &gate_id).await.phase, NodePhase::Running);
-    assert!(harness.claim("w", "q").await.is_empty(), "the consumer waits for the sleep");
+    assert!(
+        harness.claim("w", "q").await.is_empty(),
+        "the consumer waits for the sleep"
+    );
 
     harness.set_now(started + 1_000);
     harness.apply_one(Request::Sweep).await;
     let slept = node(&harness, execution_id, &gate_id).await;
     assert_eq!(slept.phase, NodePhase::Succeeded);
-    assert_eq!(slept.finished_at.zip(slept.started_at).map(|(end, start)| end - start), Some(1_000));
+    assert_eq!(
+        slept.finished_at.zip(slept.started_at).map(|(end, start)| end - start),
+        Some(1_000)
+    );
     assert_eq!(run_child(&harness).await, 7);
     assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Succeeded);
     harness.finish().await;
@@ -188,7 +258,9 @@ async fn an_approval_passes_its_value_on_or_fails_the_node(backend: Backend) {
         panic!("an approval takes a boolean");
     };
     assert!(message.contains("expected boolean, got integer"), "{message}");
-    set(&harness, approved, "ship", Literal::Boolean(true)).await.expect("approved");
+    set(&harness, approved, "ship", Literal::Boolean(true))
+        .await
+        .expect("approved");
     assert_eq!(run_child(&harness).await, 9, "the approved value passed on");
     assert_eq!(harness.execution(approved).await.phase, ExecutionPhase::Succeeded);
 
@@ -196,14 +268,23 @@ async fn an_approval_passes_its_value_on_or_fails_the_node(backend: Backend) {
     let refused = harness.run_task(&generator, inputs(0)).await.id;
     let claimed = harness.claim("w", "q").await;
     let spec = AttemptResult::DynamicSpec(Arc::new(gated_spec(approve(None), "v")));
-    assert_completed(&harness.apply_one(harness.complete_at_the_edge("w", &claimed[0], spec).await).await);
-    let opened = set(&harness, refused, "ship", Literal::Boolean(false)).await.expect("refusal recorded");
+    assert_completed(
+        &harness
+            .apply_one(harness.complete_at_the_edge("w", &claimed[0], spec).await)
+            .await,
+    );
+    let opened = set(&harness, refused, "ship", Literal::Boolean(false))
+        .await
+        .expect("refusal recorded");
     let gate_id = opened.opened[0].clone();
     assert!(gate_id.ends_with("/0/ok"), "{gate_id}");
     let gate_row = node(&harness, refused, &gate_id).await;
     assert_eq!(gate_row.phase, NodePhase::Failed);
     let error = error_of(&gate_row);
-    assert_eq!((error.code.as_str(), error.message.as_str()), ("gate_rejected", "the approval \"ship\" was refused"));
+    assert_eq!(
+        (error.code.as_str(), error.message.as_str()),
+        ("gate_rejected", "the approval \"ship\" was refused")
+    );
     assert_eq!(harness.execution(refused).await.phase, ExecutionPhase::Failed);
     assert!(harness.claim("w", "q").await.is_empty(), "nothing downstream ran");
     let _ = parent;
@@ -216,7 +297,9 @@ async fn a_signal_not_given_in_time_times_the_gate_out(backend: Backend) {
     let waiting = gate("ask", signal("count"), Some(Duration::from_secs(5)), vec![]);
     let (execution_id, parent) = start(&harness, gated_spec(waiting, "o0")).await;
     let gate_id = format!("{parent}/0/ask");
-    let listed = crate::reads::signals::list(&harness.shared, execution_id).await.expect("signals");
+    let listed = crate::reads::signals::list(&harness.shared, execution_id)
+        .await
+        .expect("signals");
     assert_eq!(listed[0].deadline_ms, Some(started + 5_000));
     harness.set_now(started + 5_000);
     harness.apply_one(Request::Sweep).await;
@@ -256,11 +339,24 @@ async fn termination_aborts_waiting_gates(backend: Backend) {
     let Err(EngineError::NotFound(_)) = set(&harness, execution_id, "count", Literal::Integer(1)).await else {
         panic!("an aborted gate takes no signal");
     };
-    assert!(crate::reads::signals::list(&harness.shared, execution_id).await.expect("signals").is_empty());
+    assert!(
+        crate::reads::signals::list(&harness.shared, execution_id)
+            .await
+            .expect("signals")
+            .is_empty()
+    );
     // The stale rows go once their deadlines are found.
     harness.set_now(started + 60_000);
     harness.apply_one(Request::Sweep).await;
-    assert!(harness.shared.store.gates_of(execution_id).await.expect("gates").is_empty());
+    assert!(
+        harness
+            .shared
+            .store
+            .gates_of(execution_id)
+            .await
+            .expect("gates")
+            .is_empty()
+    );
     assert_eq!(harness.shared.store.next_deadline().await.expect("deadline"), None);
     harness.finish().await;
 }
@@ -272,7 +368,11 @@ async fn a_recovery_keeps_the_signals_received(backend: Backend) {
     set(&harness, failed, "count", Literal::Integer(3)).await.expect("set");
     let claimed = harness.claim("w", "q").await;
     let error = ExecutionError::user("boom", "no").recoverable(false);
-    assert_completed(&harness.apply_one(complete("w", &claimed[0], AttemptResult::Error(error))).await);
+    assert_completed(
+        &harness
+            .apply_one(complete("w", &claimed[0], AttemptResult::Error(error)))
+            .await,
+    );
     assert_eq!(harness.execution(failed).await.phase, ExecutionPhase::Failed);
 
     let create = CreateExecution {
@@ -293,9 +393,19 @@ async fn a_recovery_keeps_the_signals_received(backend: Backend) {
     };
     let signals = harness.shared.store.signals_of(recovered.id).await.expect("signals");
     assert_eq!(signals.len(), 1);
-    assert_eq!((signals[0].signal_id.as_str(), signals[0].set_by.as_str()), ("count", "tester"));
-    assert_eq!(node(&harness, recovered.id, &format!("{parent}/0/ask")).await.phase, NodePhase::Recovered);
-    assert_eq!(run_child(&harness).await, 3, "the recovered gate's value reached the consumer");
+    assert_eq!(
+        (signals[0].signal_id.as_str(), signals[0].set_by.as_str()),
+        ("count", "tester")
+    );
+    assert_eq!(
+        node(&harness, recovered.id, &format!("{parent}/0/ask")).await.phase,
+        NodePhase::Recovered
+    );
+    assert_eq!(
+        run_child(&harness).await,
+        3,
+        "the recovered gate's value reached the consumer"
+    );
     assert_eq!(harness.execution(recovered.id).await.phase, ExecutionPhase::Succeeded);
     harness.finish().await;
 }

@@ -36,6 +36,7 @@ pub const AUDITED: &[&str] = &[
     "TerminateExecution",
     "RelaunchExecution",
     "RecoverExecution",
+    "SetSignal",
     "CreateApiKey",
     "RevokeApiKey",
     "CreateProject",

@@ -138,6 +138,19 @@ impl Audited {
         audited
     }
 
+    /// SetSignal: the signal, and an approval's decision (a boolean); never another value.
+    pub fn set_signal(principal: String, request: &pb::SetSignalRequest) -> Self {
+        let mut audited = Audited::new("SetSignal", principal);
+        audited.target.clone_from(&request.execution_id);
+        audited.summary.push(format!("signal {}", quote(&request.signal_id)));
+        if let Some(pb::literal::Value::Boolean(decision)) =
+            request.value.as_ref().and_then(|value| value.value.as_ref())
+        {
+            audited.summary.push(format!("to {decision}"));
+        }
+        audited
+    }
+
     /// RelaunchExecution, or RecoverExecution with `recover`.
     pub fn rerun(principal: String, (id, name, overwrite_cache): (&str, &str, bool), recover: bool) -> Self {
         let rpc = if recover {

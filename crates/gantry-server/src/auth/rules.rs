@@ -136,6 +136,14 @@ pub const RULES: &[(&str, Rule)] = &[
         "/gantry.v1.AdminService/RecoverExecution",
         rule(Role::Operator, Scope::Execution),
     ),
+    (
+        "/gantry.v1.AdminService/ListSignals",
+        rule(Role::Viewer, Scope::Execution),
+    ),
+    (
+        "/gantry.v1.AdminService/SetSignal",
+        rule(Role::Operator, Scope::Execution),
+    ),
     // Workers read the large inputs of their attempts too; a `gantry:` reference names its execution, a blob's key
     // is its content's hash (only someone shown the reference knows it).
     ("/gantry.v1.AdminService/ReadOffloaded", read_or_work(Scope::Execution)),

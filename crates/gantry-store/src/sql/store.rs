@@ -6,13 +6,13 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use uuid::Uuid;
 
 use super::{Dialect, SqlStore, read_execution, read_resource, read_spec};
+use super::{RawSignal, signal_row};
 use crate::access::{ApiKeyRow, ProjectRow, RawProject};
 use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, page_limit, resource_table};
 use crate::error::conflict_or;
-use super::{RawSignal, signal_row};
-use crate::rows::{GateRow, SignalRow, 
-    ActiveCounts, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, NodeRow, Page, ResourceKey,
-    ResourceKind, ResourceRow, SpecRow,
+use crate::rows::{
+    ActiveCounts, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow, Page,
+    ResourceKey, ResourceKind, ResourceRow, SignalRow, SpecRow,
 };
 use crate::{Announcement, Store, StoreResult, Tx};
 

@@ -6,14 +6,14 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use uuid::Uuid;
 
 use super::{Dialect, SqlTx, parked_sql, read_execution, read_resource, read_spec};
+use super::{RawSignal, signal_row};
 use crate::codec::{
     Claim, RawAttempt, RawExecution, RawNode, RawResource, RawSpec, decode_all, execution_conflict, resource_conflict,
     resource_table, spec_conflict,
 };
-use super::{RawSignal, signal_row};
-use crate::rows::{GateRow, SignalRow, 
-    AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, NodeRow, ResourceKey, ResourceKind, ResourceRow, SpecRow,
-    StartedNode,
+use crate::rows::{
+    AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, GateRow, NodeRow, ResourceKey, ResourceKind, ResourceRow,
+    SignalRow, SpecRow, StartedNode,
 };
 use crate::{PutOutcome, StoreError, StoreResult, Tx};
 
@@ -543,13 +543,12 @@ where
     }
 
     async fn gates_waiting(&mut self, execution_id: Uuid, signal_id: &str) -> StoreResult<Vec<String>> {
-        let nodes = sqlx::query_scalar(
-            "SELECT node_id FROM gates WHERE execution_id = $1 AND signal_id = $2 ORDER BY node_id",
-        )
-        .bind(execution_id)
-        .bind(signal_id)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        let nodes =
+            sqlx::query_scalar("SELECT node_id FROM gates WHERE execution_id = $1 AND signal_id = $2 ORDER BY node_id")
+                .bind(execution_id)
+                .bind(signal_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
         Ok(nodes)
     }
 

@@ -41,8 +41,18 @@ fn a_signal_and_approvals_chained_type_what_follows() {
     // `ask` gives a list of integers, `ok2` approves `ok1`'s approval of it, and the parent returns it.
     let nodes = vec![
         gate("ok2", approve("second"), None, vec![bind("v", promise("ok1", "v"))]),
-        gate("ok1", approve("first"), Some(Duration::from_secs(60)), vec![bind("v", promise("ask", "o0"))]),
-        gate("ask", signal("xs", LiteralType::collection(LiteralType::Integer)), None, vec![]),
+        gate(
+            "ok1",
+            approve("first"),
+            Some(Duration::from_secs(60)),
+            vec![bind("v", promise("ask", "o0"))],
+        ),
+        gate(
+            "ask",
+            signal("xs", LiteralType::collection(LiteralType::Integer)),
+            None,
+            vec![],
+        ),
     ];
     let graph = compile_dynamic(&out_of(nodes, promise("ok2", "v")), &seed_parent(), &registry()).expect("compiles");
     let outputs = |position: usize| graph.nodes[position].interface.outputs[0].ty.clone();
@@ -66,7 +76,10 @@ fn a_value_of_the_wrong_type_from_a_signal_is_a_type_mismatch() {
 fn a_sleep_is_waited_for_through_upstream() {
     let mut after = task_node("d", "double", vec![bind("x", int(1))]);
     after.upstream = vec!["nap".to_owned()];
-    let nodes = vec![gate("nap", GateCondition::Sleep(Duration::from_secs(1)), None, vec![]), after];
+    let nodes = vec![
+        gate("nap", GateCondition::Sleep(Duration::from_secs(1)), None, vec![]),
+        after,
+    ];
     let graph = compile_dynamic(&spec_of(nodes), &seed_parent(), &registry()).expect("compiles");
     assert_eq!(graph.nodes[1].upstream, vec![0]);
     assert!(graph.nodes[0].interface.outputs.is_empty());
@@ -76,23 +89,48 @@ fn a_sleep_is_waited_for_through_upstream() {
 fn malformed_gates_are_each_reported_under_their_node() {
     let nodes = vec![
         gate("bad_id", signal("has space", LiteralType::String), None, vec![]),
-        gate("no_time", GateCondition::Sleep(Duration::from_secs(1)), Some(Duration::from_secs(1)), vec![]),
+        gate(
+            "no_time",
+            GateCondition::Sleep(Duration::from_secs(1)),
+            Some(Duration::from_secs(1)),
+            vec![],
+        ),
         gate("bound", signal("s", LiteralType::String), None, vec![bind("x", int(1))]),
         gate("two", approve("a"), None, vec![bind("x", int(1)), bind("y", int(2))]),
-        gate("zero", signal("z", LiteralType::String), Some(Duration::from_millis(0)), vec![]),
+        gate(
+            "zero",
+            signal("z", LiteralType::String),
+            Some(Duration::from_millis(0)),
+            vec![],
+        ),
     ];
     let errors = expect_errors(compile_dynamic(&spec_of(nodes), &seed_parent(), &registry()));
     let message = |node: &str| find(&errors, CompileErrorCode::InvalidGate, node, "").message.clone();
-    assert!(message("bad_id").contains("the signal id \"has space\""), "{}", message("bad_id"));
-    assert_eq!(message("no_time"), "a sleep has no timeout: its duration is its deadline");
+    assert!(
+        message("bad_id").contains("the signal id \"has space\""),
+        "{}",
+        message("bad_id")
+    );
+    assert_eq!(
+        message("no_time"),
+        "a sleep has no timeout: its duration is its deadline"
+    );
     assert_eq!(message("bound"), "a signal takes no inputs, and this one binds 1");
-    assert_eq!(message("two"), "an approval passes on exactly one input, and this one has 2");
+    assert_eq!(
+        message("two"),
+        "an approval passes on exactly one input, and this one has 2"
+    );
     assert_eq!(message("zero"), "the timeout is 0; it must be positive");
 }
 
 #[test]
 fn an_approval_of_an_unknown_node_reports_the_node_once() {
-    let nodes = vec![gate("ok", approve("a"), None, vec![bind("v", promise("missing", "o0"))])];
+    let nodes = vec![gate(
+        "ok",
+        approve("a"),
+        None,
+        vec![bind("v", promise("missing", "o0"))],
+    )];
     let errors = expect_errors(compile_dynamic(&spec_of(nodes), &seed_parent(), &registry()));
     find(&errors, CompileErrorCode::UnknownNode, "ok", "v");
     assert!(
