@@ -188,6 +188,35 @@ pub async fn wait_for_terminal(admin: &mut AdminServiceClient<Channel>, executio
     wait_for_terminal_within(admin, execution_id, Duration::from_secs(300)).await
 }
 
+/// Watches the execution until a node whose scoped id ends with `/{local_id}` (or is `local_id`) of kind `kind` is in
+/// `phase`, and returns its scoped id; panics after five minutes or when the execution ends first.
+pub async fn wait_for_node(
+    admin: &mut AdminServiceClient<Channel>,
+    execution_id: &str,
+    local_id: &str,
+    phase: pb::NodePhase,
+) -> String {
+    let request = pb::WatchExecutionRequest {
+        execution_id: execution_id.to_owned(),
+        include_snapshot: true,
+        after_sequence: 0,
+    };
+    let mut stream = admin.watch_execution(request).await.expect("watch starts").into_inner();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let suffix = format!("/{local_id}");
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        for change in message.expect("watch stream message").changes {
+            if let Some(pb::phase_change::Change::Node(node)) = change.change
+                && (node.node_id == local_id || node.node_id.ends_with(&suffix))
+                && node.phase == phase as i32
+            {
+                return node.node_id;
+            }
+        }
+    }
+    panic!("node {local_id} of execution {execution_id} never reached {phase:?}");
+}
+
 /// [`wait_for_terminal`], for an execution that may take up to `within`.
 pub async fn wait_for_terminal_within(
     admin: &mut AdminServiceClient<Channel>,

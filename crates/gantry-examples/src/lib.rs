@@ -13,6 +13,9 @@
 //! - `choose_plan(n: integer) -> out: integer` picks a launch plan by its input, as the seed describes: above 10 it
 //!   starts `double_hundred` (`other_task` with `index` fixed to 100), otherwise `double` (`other_task(index = n)`),
 //!   and returns what the child execution returns. The launch plans are [`launch_plans`].
+//! - `gated_double() -> out: integer` waits for people: a gate waits for the signal `factor` (an integer, `gantry
+//!   signal set <execution> factor 21`), `other_task` doubles it, and an approval gate waits for `publish` (`gantry
+//!   approve <execution> publish`) before the doubled value becomes `out` (`gantry reject` fails it).
 //!
 //! It depends only on the worker SDK and the core model; never on the engine, the store or the server.
 #![forbid(unsafe_code)]
@@ -81,6 +84,11 @@ pub fn choose_plan_def() -> TaskDef {
         .output("out", LiteralType::Integer)
 }
 
+/// `gated_double() -> out: integer`: a dynamic task whose nodes wait for a signal and an approval.
+pub fn gated_double_def() -> TaskDef {
+    def("gated_double").output("out", LiteralType::Integer)
+}
+
 fn example_id(name: &str) -> Identifier {
     Identifier::new(PROJECT, DOMAIN, name, VERSION)
 }
@@ -111,7 +119,7 @@ pub fn seed_tasks() -> Vec<TaskDef> {
     vec![other_task_def(), generate_others_def()]
 }
 
-/// Every example task: the seed's, `nested_dynamic`, `flatten_lists` and `fail_task`.
+/// Every example task: the seed's, `nested_dynamic`, `flatten_lists`, `fail_task`, `choose_plan` and `gated_double`.
 pub fn all_tasks() -> Vec<TaskDef> {
     vec![
         other_task_def(),
@@ -120,6 +128,7 @@ pub fn all_tasks() -> Vec<TaskDef> {
         flatten_lists_def(),
         fail_task_def(),
         choose_plan_def(),
+        gated_double_def(),
     ]
 }
 
@@ -132,6 +141,7 @@ pub fn seed_worker(endpoint: impl Into<String>) -> WorkerBuilder {
         .task(flatten_lists_def(), flatten_lists)
         .task(fail_task_def(), fail_task)
         .task(choose_plan_def(), choose_plan)
+        .task(gated_double_def(), gated_double)
 }
 
 /// Doubles its input.
@@ -230,6 +240,23 @@ pub fn choose_plan_spec(mut spec: DynamicSpec, n: i64) -> Result<DynamicSpec, Ta
         spec.launch_plan(&example_id("double"), [("index", n.into_binding())])?
     };
     spec.set_output("out", child.output("other_task_out"));
+    Ok(spec)
+}
+
+/// Waits for the signal `factor`, doubles it, and waits for the approval `publish` before returning it.
+pub async fn gated_double(ctx: TaskContext, _inputs: Inputs) -> Result<TaskOutput, TaskError> {
+    Ok(TaskOutput::Dynamic(gated_double_spec(ctx.dynamic_spec())?))
+}
+
+/// The spec `gated_double` yields, built on `spec`: `factor` -> `other_task` -> approval `publish`.
+pub fn gated_double_spec(mut spec: DynamicSpec) -> Result<DynamicSpec, TaskError> {
+    let factor = spec.wait_for_input("factor", LiteralType::Integer, None)?;
+    let doubled = spec.task(
+        &other_task_def(),
+        [("index", factor.output(gantry_worker::SIGNAL_OUTPUT).into_binding())],
+    )?;
+    let published = spec.approve(doubled.output("other_task_out"), "publish", None)?;
+    spec.set_output("out", published.output(gantry_worker::SIGNAL_OUTPUT));
     Ok(spec)
 }
 

@@ -155,6 +155,31 @@ fn every_example_has_a_handler_and_the_seed_is_cached() {
 }
 
 #[test]
+fn gated_double_waits_for_a_signal_then_an_approval() {
+    use gantry_core::model::{GateCondition, NodeTarget};
+    let spec = gated_double_spec(DynamicSpec::new())
+        .expect("within the limits")
+        .into_job_spec();
+    let gates: Vec<_> = spec
+        .nodes
+        .iter()
+        .filter_map(|node| match &node.target {
+            NodeTarget::Gate(gate) => Some((node.id.as_str(), gate.condition.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gates.len(), 2);
+    assert!(matches!(&gates[0].1, GateCondition::Signal { id, ty: LiteralType::Integer, .. } if id == "factor"));
+    assert!(matches!(&gates[1].1, GateCondition::Approve { id } if id == "publish"));
+    let mut registry = gantry_core::compile::Registry::new();
+    for task in all_tasks() {
+        registry.add_task(task.into_template());
+    }
+    let parent = gated_double_def().into_template().interface;
+    gantry_core::compile::compile_dynamic(&spec, &parent, &registry).expect("the spec compiles");
+}
+
+#[test]
 fn choose_plan_picks_a_launch_plan_by_its_input() {
     use gantry_core::model::NodeTarget;
     let plans: Vec<String> = launch_plans().iter().map(|plan| plan.id.name.clone()).collect();

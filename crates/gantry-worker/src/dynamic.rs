@@ -32,9 +32,12 @@
 use std::collections::{BTreeMap, HashSet};
 
 use gantry_core::model::{
-    AttrStep, Binding, BindingData, CacheOverride, DynamicJobSpec, Identifier, Literal, Node, NodeOverrides,
-    NodeTarget, Resources, RetryPolicy, TaskTemplate, WorkflowTemplate,
+    AttrStep, Binding, BindingData, CacheOverride, Duration, DynamicJobSpec, GateCondition, GateNode, Identifier,
+    Literal, LiteralType, Node, NodeOverrides, NodeTarget, Resources, RetryPolicy, TaskTemplate, WorkflowTemplate,
 };
+
+/// The output of a signal gate, and the input and output of an approval (flytekit's name).
+pub const SIGNAL_OUTPUT: &str = "o0";
 
 use crate::error::TaskError;
 use crate::literal::IntoLiteral;
@@ -137,7 +140,7 @@ literal_binding!(
     &str,
     &String,
     Vec<u8>,
-    gantry_core::model::Duration,
+    Duration,
     gantry_core::model::Timestamp,
     gantry_core::model::Blob,
     std::time::Duration,
@@ -308,6 +311,52 @@ impl DynamicSpec {
         inputs: impl IntoIterator<Item = (K, BindingData)>,
     ) -> Result<NodeHandle, TaskError> {
         self.add_node(NodeTarget::SubWorkflow(workflow.clone()), inputs)
+    }
+
+    /// Adds a gate that sleeps for `duration`, then succeeds with no outputs; nodes that must wait for it
+    /// [depend on](DynamicSpec::depends_on) it. Past the spec's limits, an error as [`DynamicSpec::task`] says.
+    pub fn sleep(&mut self, duration: Duration) -> Result<NodeHandle, TaskError> {
+        let gate = GateNode {
+            condition: GateCondition::Sleep(duration),
+            timeout: None,
+        };
+        self.add_node(NodeTarget::Gate(gate), Vec::<(String, BindingData)>::new())
+    }
+
+    /// Adds a gate that waits for the execution's signal `signal_id`, a value of type `ty` set through the API
+    /// (`gantry signal set`), at most `timeout` (then the node times out). The value is the node's output `o0`
+    /// ([`NodeHandle::output`]). Past the spec's limits, an error as [`DynamicSpec::task`] says.
+    pub fn wait_for_input(
+        &mut self,
+        signal_id: impl Into<String>,
+        ty: LiteralType,
+        timeout: Option<Duration>,
+    ) -> Result<NodeHandle, TaskError> {
+        let gate = GateNode {
+            condition: GateCondition::Signal {
+                id: signal_id.into(),
+                ty,
+                output: SIGNAL_OUTPUT.to_owned(),
+            },
+            timeout,
+        };
+        self.add_node(NodeTarget::Gate(gate), Vec::<(String, BindingData)>::new())
+    }
+
+    /// Adds a gate that waits for the execution's approval `signal_id` (`gantry approve`), at most `timeout`, and
+    /// then passes `value` on as its output `o0`; a refusal (`gantry reject`) fails the node. Past the spec's limits,
+    /// an error as [`DynamicSpec::task`] says.
+    pub fn approve(
+        &mut self,
+        value: impl IntoBinding,
+        signal_id: impl Into<String>,
+        timeout: Option<Duration>,
+    ) -> Result<NodeHandle, TaskError> {
+        let gate = GateNode {
+            condition: GateCondition::Approve { id: signal_id.into() },
+            timeout,
+        };
+        self.add_node(NodeTarget::Gate(gate), [(SIGNAL_OUTPUT, value.into_binding())])
     }
 
     fn add_node<K: Into<String>>(

@@ -48,7 +48,7 @@ mod token;
 mod worker;
 
 pub use context::{AttemptId, TaskContext};
-pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, TaskTarget};
+pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, SIGNAL_OUTPUT, TaskTarget};
 pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};
 pub use literal::{FromLiteral, IntoLiteral, LiteralError};

@@ -1,6 +1,7 @@
 //! The `gantry` command: runs the server (`server`, `migrate`) and drives it through the admin API: `register`, `run`,
 //! `task|workflow|launch-plan list|show`, `execution list|get|outputs|nodes|terminate|relaunch|recover` (also at the
-//! top level: `gantry list`, `gantry nodes ID`, ...), and prints shell completions (`completions`).
+//! top level: `gantry list`, `gantry nodes ID`, ...), `signal list|set`, `approve`, `reject`, and prints shell
+//! completions (`completions`).
 //!
 //! It owns the command line, the spec file format of `register`, and how tables print (the literal ↔ JSON conversion is `gantry-text`'s, shared with the console). It
 //! talks to a server only over gRPC; `server` and `migrate` call the server and store crates in process, and
@@ -95,6 +96,13 @@ enum Command {
     /// Projects: create, list, describe, archive.
     #[command(subcommand, visible_alias = "project")]
     Projects(commands::projects::ProjectCommand),
+    /// The signals an execution's gate nodes wait for: list, set.
+    #[command(subcommand, visible_alias = "signals")]
+    Signal(commands::signals::SignalCommand),
+    /// Approve an execution's approval gate: the value it holds goes on.
+    Approve(commands::signals::DecisionArgs),
+    /// Refuse an execution's approval gate: the gate node fails.
+    Reject(commands::signals::DecisionArgs),
     /// The audit log of mutating calls: who registered, ran, terminated, relaunched or recovered what, and how it
     /// ended (admin only on a server with authentication).
     #[command(subcommand)]
@@ -197,6 +205,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Execution(command) | Command::Shortcut(command) => execution(endpoint, output, command).await,
         Command::Audit(command) => commands::audit::audit(endpoint, output, command).await,
+        Command::Signal(command) => commands::signals::signal(endpoint, output, command).await,
+        Command::Approve(args) => commands::signals::decide(endpoint, output, args, true).await,
+        Command::Reject(args) => commands::signals::decide(endpoint, output, args, false).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "gantry", &mut script);

@@ -102,7 +102,7 @@ async fn register_run_watch_and_inspect_through_the_cli() {
 
     // The example worker registers the rest of the examples (the seed's two again, identically) and runs them.
     let worker = gantry_examples::seed_worker(&endpoint).concurrency(8).build().unwrap();
-    assert_eq!(worker.register_tasks().await.unwrap(), 4);
+    assert_eq!(worker.register_tasks().await.unwrap(), 5);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(worker.run(async {
         let _ = stopped.await;

@@ -102,7 +102,7 @@ impl Batch<'_> {
         value: &Literal,
         set_by: &str,
     ) -> EngineResult<SignalSet> {
-        self.rows.execution(execution_id).await?;
+        let phase = self.rows.execution(execution_id).await?.phase;
         let encoded = codec::encode_literal(value);
         let quoted = names::quote(signal_id);
         if let Some(existing) = self.rows.tx.signal(execution_id, signal_id).await? {
@@ -118,6 +118,11 @@ impl Batch<'_> {
                 names::quote(&existing.set_by)
             )));
         }
+        if phase.is_terminal() {
+            return Err(EngineError::FailedPrecondition(format!(
+                "execution {execution_id} is already {phase}"
+            )));
+        }
         let mut opened = Vec::new();
         for node_id in self.rows.tx.gates_waiting(execution_id, signal_id).await? {
             let key: NodeKey = (execution_id, node_id);
@@ -127,7 +132,7 @@ impl Batch<'_> {
             let gate = self.gate(&key).await?;
             let outcome = self.signal_outcome(&key, &gate, value).await?.map_err(|problem| {
                 EngineError::InvalidArgument(format!(
-                    "signal {quoted} of execution {execution_id}: gate {} takes {}: {problem}",
+                    "signal {quoted}: gate {} of execution {execution_id} takes {}: {problem}",
                     names::quote(&key.1),
                     gate.condition
                         .signal_type()

@@ -44,13 +44,7 @@ impl AdminApi {
                 )));
             }
             let value: Literal = required("value", r.value).map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let execution = self.find_execution(&access, &r.execution_id).await?;
-            if execution.phase.is_terminal() {
-                return Err(Status::failed_precondition(format!(
-                    "execution {id} is already {}",
-                    execution.phase
-                )));
-            }
+            self.find_execution(&access, &r.execution_id).await?;
             let set = self
                 .engine
                 .set_signal(id, r.signal_id, value, principal)

@@ -10,4 +10,5 @@ pub mod register;
 pub mod rerun;
 pub mod run;
 pub mod server;
+pub mod signals;
 mod watch;
