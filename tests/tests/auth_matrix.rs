@@ -297,6 +297,14 @@ fn request(method: &str, r: &Resources, fresh: &str) -> Option<Vec<u8>> {
             name: format!("recover-{fresh}"),
         }
         .encode_to_vec(),
+        "ListSignals" => pb::ListSignalsRequest { execution_id: e }.encode_to_vec(),
+        // No value: an authorized caller gets INVALID_ARGUMENT, and nothing is set.
+        "SetSignal" => pb::SetSignalRequest {
+            execution_id: e,
+            signal_id: "s".into(),
+            value: None,
+        }
+        .encode_to_vec(),
         "ReadOffloaded" => pb::ReadOffloadedRequest {
             uri: format!("gantry:value?execution={e}&map=inputs&name=x"),
         }
@@ -349,7 +357,7 @@ fn request(method: &str, r: &Resources, fresh: &str) -> Option<Vec<u8>> {
 fn needs(method: &str) -> Option<Needs> {
     Some(match method {
         "RegisterTask" | "RegisterWorkflow" | "RegisterLaunchPlan" | "CreateExecution" => Needs::OperateNamed,
-        "TerminateExecution" | "RelaunchExecution" | "RecoverExecution" => Needs::OperateExecution,
+        "TerminateExecution" | "RelaunchExecution" | "RecoverExecution" | "SetSignal" => Needs::OperateExecution,
         "GetTask" | "GetWorkflow" | "GetLaunchPlan" => Needs::ReadNamed,
         "GetExecution"
         | "GetExecutionData"
@@ -357,6 +365,7 @@ fn needs(method: &str) -> Option<Needs> {
         | "GetNodeExecution"
         | "GetNodeExecutionData"
         | "ListTaskAttempts"
+        | "ListSignals"
         | "WatchExecution" => Needs::ReadExecution,
         "ListTasks" | "ListWorkflows" | "ListLaunchPlans" | "ListExecutions" => Needs::ReadListing,
         "PollTasks" | "Heartbeat" | "CompleteAttempts" => Needs::Work,

@@ -421,6 +421,22 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     admin!("RecoverExecution", NotFound, "an unknown execution"; recover_execution(recover(&unknown, "")));
     admin!("RecoverExecution", FailedPrecondition, "a succeeded execution"; recover_execution(recover(&world.succeeded, "")));
     admin!("RecoverExecution", AlreadyExists, "a name taken by another execution"; recover_execution(recover(&world.aborted, "a")));
+    let list_signals = |id: &str| pb::ListSignalsRequest {
+        execution_id: id.into(),
+    };
+    admin!("ListSignals", InvalidArgument, "an id that is not a UUID"; list_signals(list_signals("x")));
+    admin!("ListSignals", NotFound, "an unknown execution"; list_signals(list_signals(&unknown)));
+    let set_signal = |id: &str, signal: &str, value: Option<Literal>| pb::SetSignalRequest {
+        execution_id: id.into(),
+        signal_id: signal.into(),
+        value: value.map(Into::into),
+    };
+    admin!("SetSignal", InvalidArgument, "an id that is not a UUID"; set_signal(set_signal("x", "s", Some(Literal::Integer(1)))));
+    admin!("SetSignal", InvalidArgument, "a signal id with a space"; set_signal(set_signal(&world.running, "a b", Some(Literal::Integer(1)))));
+    admin!("SetSignal", InvalidArgument, "no value"; set_signal(set_signal(&world.running, "s", None)));
+    admin!("SetSignal", NotFound, "an unknown execution"; set_signal(set_signal(&unknown, "s", Some(Literal::Integer(1)))));
+    admin!("SetSignal", NotFound, "a signal no gate waits for"; set_signal(set_signal(&world.running, "s", Some(Literal::Integer(1)))));
+    admin!("SetSignal", FailedPrecondition, "a succeeded execution"; set_signal(set_signal(&world.succeeded, "s", Some(Literal::Integer(1)))));
     let read = |uri: String| pb::ReadOffloadedRequest { uri };
     admin!("ReadOffloaded", InvalidArgument, "an empty uri"; read_offloaded(read(String::new())));
     admin!("ReadOffloaded", NotFound, "a reference to nothing"; read_offloaded(read(format!("gantry:value?execution={unknown}&map=inputs&name=x"))));

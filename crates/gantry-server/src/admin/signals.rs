@@ -37,6 +37,7 @@ impl AdminApi {
         let result = async {
             let r = request.into_inner();
             let id = parse_id("execution_id", &r.execution_id)?;
+            self.find_execution(&access, &r.execution_id).await?;
             if let Err(problem) = names::check(&r.signal_id, names::EXECUTION_NAME) {
                 return Err(Status::invalid_argument(format!(
                     "signal_id {}: {problem}",
@@ -44,7 +45,6 @@ impl AdminApi {
                 )));
             }
             let value: Literal = required("value", r.value).map_err(|e| Status::invalid_argument(e.to_string()))?;
-            self.find_execution(&access, &r.execution_id).await?;
             let set = self
                 .engine
                 .set_signal(id, r.signal_id, value, principal)

@@ -2,15 +2,15 @@
 
 use gantry_core::model::{
     ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp,
-    ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, IfBlock, LaunchPlan, Node, NodeOverrides,
-    NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, SuccessCriteria, TaskMetadata, TaskPlugin,
-    TaskTemplate, WorkflowTemplate,
+    ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, GateCondition, GateNode, IfBlock, LaunchPlan,
+    Node, NodeOverrides, NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, SuccessCriteria,
+    TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
 use proptest::prelude::*;
 
-use super::strategies::{duration, float, identifier, interface, literal, literal_map, name, text};
+use super::strategies::{duration, float, identifier, interface, literal, literal_map, literal_type, name, text};
 
 fn retry_policy() -> impl Strategy<Value = RetryPolicy> {
     (any::<u32>(), any::<u32>(), duration(), duration()).prop_map(
@@ -210,11 +210,23 @@ fn success_criteria() -> impl Strategy<Value = SuccessCriteria> {
     ]
 }
 
+/// A gate as the wire carries it: a positive sleep, a signal whose output is named (an empty one reads back as
+/// `o0`), or an approval; any of them with a positive timeout or none.
+fn gate() -> impl Strategy<Value = GateNode> {
+    let condition = prop_oneof![
+        timeout().prop_map(GateCondition::Sleep),
+        (name(), literal_type(), name()).prop_map(|(id, ty, output)| GateCondition::Signal { id, ty, output }),
+        name().prop_map(|id| GateCondition::Approve { id }),
+    ];
+    (condition, option::of(timeout())).prop_map(|(condition, timeout)| GateNode { condition, timeout })
+}
+
 pub fn node() -> BoxedStrategy<Node> {
     let leaf = node_with(prop_oneof![
         identifier().prop_map(NodeTarget::Task),
         identifier().prop_map(NodeTarget::SubWorkflow),
         identifier().prop_map(NodeTarget::LaunchPlan),
+        gate().prop_map(NodeTarget::Gate),
     ]);
     leaf.prop_recursive(2, 8, 2, |inner| {
         let if_block = (boolean_expr(), inner.clone()).prop_map(|(condition, then_node)| IfBlock {
