@@ -114,8 +114,8 @@ class Outputs:
 
 
 class Node:
-    """A node of a dynamic job spec: a call of a task, launch plan or workflow, or a branch. Made by calling one of
-    those inside a generator; gets its id when yielded."""
+    """A node of a dynamic job spec: a call of a task, launch plan or workflow, a branch, or a gate. Made by calling
+    one of those inside a generator; gets its id when yielded."""
 
     def __init__(self, target: Any, inputs: dict[str, Any]):
         self.target = target
