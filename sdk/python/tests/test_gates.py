@@ -1,9 +1,9 @@
 """Gate nodes from a Python dynamic task, against the real server: a signal (`gantry.wait_for_input`) set from the
 Python client, whose value a task then consumes; an approval (`gantry.approve`) approved, which passes its value on,
 and one rejected, which fails with `gate_rejected`; a signal gate timing out (`gate_timeout`); a sleep whose
-downstream task waits for it (`node.after`). And the signals API's answers: a value of the wrong type is refused with
-INVALID_ARGUMENT and changes nothing, the same value again is `changed=False`, another value FAILED_PRECONDITION, a
-signal no gate waits for NOT_FOUND.
+downstream task waits for it (`node.after`); two gates opened by one value. And the signals API's answers: a value of
+the wrong type is refused with INVALID_ARGUMENT and changes nothing, the same value again is `changed=False`, another
+value FAILED_PRECONDITION, a signal no gate waits for NOT_FOUND.
 
 Events are waited for by watching the execution (with a deadline), never with sleeps. These tasks use a queue of
 their own, served by this module's worker.
@@ -71,7 +71,24 @@ def sleep_then_triple(x: int) -> int:
     return tripled
 
 
-TASKS = [triple, ask_then_triple, triple_then_approve, ask_briefly, sleep_then_triple]
+@task(**PROJECT)
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@dynamic_task(**PROJECT)
+def ask_twice() -> int:
+    """Two gates waiting for one signal, `both`: one value opens them both."""
+    first = gantry.wait_for_input("both", int)
+    yield first
+    second = gantry.wait_for_input("both", int)
+    yield second
+    total = add(a=first, b=second)
+    yield total
+    return total
+
+
+TASKS = [triple, add, ask_then_triple, triple_then_approve, ask_briefly, sleep_then_triple, ask_twice]
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +248,20 @@ def test_a_signal_no_gate_waits_for_is_not_found(client, gates_worker):
     assert [s.signal_id for s in client.list_signals(execution.id)] == ["expected"]
     assert client.set_signal(execution.id, "expected", 1) is True
     assert execution.result(timeout=TIMEOUT) == 3
+
+
+def test_one_value_opens_every_gate_waiting_for_it(client, gates_worker):
+    execution = client.run(ask_twice)
+    wait_for_gate(client, execution, "dn1")
+    listed = [(s.signal_id, local_id(s.node_id)) for s in client.list_signals(execution.id)]
+    assert listed == [("both", "dn0"), ("both", "dn1")]
+    response = client.admin.SetSignal(
+        admin_pb2.SetSignalRequest(execution_id=execution.id, signal_id="both", value=gantry.types.to_literal(4))
+    )
+    assert response.changed and sorted(local_id(n) for n in response.opened_node_ids) == ["dn0", "dn1"]
+    assert execution.result(timeout=TIMEOUT) == 8
+    nodes = children(execution)
+    assert [nodes[n].phase for n in ("dn0", "dn1")] == [execution_pb2.NODE_PHASE_SUCCEEDED] * 2
 
 
 def test_an_approved_value_is_passed_on(client, gates_worker):
