@@ -284,13 +284,9 @@ def dyn_cache_override(n: int) -> int:
 
 
 @dynamic
-def dyn_gate(n: int) -> int:
-    """A gate node (`sleep`) inside a dynamic: the bridge fails the attempt, naming it."""
-    from flytekit import sleep
-
-    result = double(x=n)
-    sleep(timedelta(seconds=1)) >> result
-    return result
+def dyn_map_lp(n: int) -> list[int]:
+    """A map over a launch plan inside a dynamic: the bridge fails the attempt, naming it."""
+    return map_task(double_square_lp)(x=list(range(n)))
 
 
 @dataclass

@@ -1,18 +1,21 @@
-"""A construct the Gantry bridge refuses at registration: a gate node (`sleep`) in a workflow."""
+"""A construct the Gantry bridge refuses at registration: a map over a launch plan, in a workflow."""
 
-from datetime import timedelta
-
-from flytekit import sleep, task, workflow
+from flytekit import LaunchPlan, map_task, task, workflow
 
 
 @task
-def after_gate(x: int) -> int:
-    return x
+def increment(x: int) -> int:
+    return x + 1
 
 
 @workflow
-def gated_wf(x: int) -> int:
-    gate = sleep(timedelta(seconds=1))
-    result = after_gate(x=x)
-    gate >> result
-    return result
+def increment_wf(x: int) -> int:
+    return increment(x=x)
+
+
+increment_lp = LaunchPlan.get_or_create(increment_wf, name="increment_lp")
+
+
+@workflow
+def mapped_wf(xs: list[int]) -> list[int]:
+    return map_task(increment_lp)(x=xs)

@@ -1,7 +1,7 @@
 """The translator alone, without a server: literals survive Flyte -> Gantry -> Flyte with what flytekit needs back
 (union tags, msgpack dataclasses with integers, StructuredDataset columns, blob types), and futures.pb shapes map
-onto Gantry's (start-node, attribute paths, branch arms, map nodes, dropped min_successes). Unsupported constructs
-raise with a message naming the construct and where it is."""
+onto Gantry's (start-node, attribute paths, branch arms, map nodes, dropped min_successes, gate nodes). Unsupported
+constructs raise with a message naming the construct and where it is."""
 
 from __future__ import annotations
 
@@ -266,10 +266,55 @@ def test_map_over_a_launch_plan_is_refused_naming_the_node():
         translate.dynamic_spec(map_spec(target="launch plan"), "flyte", {}, "spec")
 
 
-def test_gate_nodes_and_output_aliases_are_refused_naming_the_node():
-    gate = fw.Node(id="dn3", gate_node=fw.GateNode(sleep=fw.SleepCondition()))
-    with pytest.raises(Unsupported, match=r"node dn3: gate nodes"):
-        translate.node(gate, "spec")
+def gate_node(node_id: str, gate: fw.GateNode, timeout_seconds: int = 3600, **fields) -> fw.Node:
+    """A gate node as flytekit serializes one: a timeout (1 hour by default) and empty retries in its metadata."""
+    metadata = fw.NodeMetadata(name=node_id, retries=fl.RetryStrategy())
+    metadata.timeout.FromSeconds(timeout_seconds)
+    return fw.Node(id=node_id, metadata=metadata, gate_node=gate, **fields)
+
+
+def test_a_sleep_gate_keeps_its_duration_and_drops_the_node_timeout():
+    duration = fw.SleepCondition()
+    duration.duration.FromSeconds(5)
+    translated = translate.node(gate_node("n0", fw.GateNode(sleep=duration)), "workflow wf")
+    assert translated.WhichOneof("target") == "gate" and translated.gate.sleep.seconds == 5
+    # flytekit gives every gate a timeout; Gantry refuses one on a sleep (its duration is its deadline).
+    assert not translated.gate.HasField("timeout") and not translated.HasField("overrides")
+
+
+def test_a_signal_gate_keeps_its_id_type_output_and_timeout():
+    signal = fw.SignalCondition(signal_id="factor", type=ft.LiteralType(simple=ft.INTEGER), output_variable_name="o0")
+    translated = translate.node(gate_node("n0", fw.GateNode(signal=signal), 600), "workflow wf")
+    assert translated.gate.signal.signal_id == "factor" and translated.gate.signal.output_variable_name == "o0"
+    assert translated.gate.signal.type == gt.LiteralType(simple=gt.SIMPLE_TYPE_INTEGER)
+    assert translated.gate.timeout.seconds == 600 and not translated.HasField("overrides")
+
+
+def test_an_approval_binds_its_input_and_waits_after_its_upstream():
+    binding = fl.Binding(var="o0", binding=promise("n0", "o0"))
+    approval = gate_node(
+        "n1",
+        fw.GateNode(approve=fw.ApproveCondition(signal_id="review")),
+        inputs=[binding],
+        upstream_node_ids=["n0"],
+    )
+    translated = translate.node(approval, "workflow wf")
+    assert translated.gate.approve.signal_id == "review" and translated.gate.timeout.seconds == 3600
+    assert [(b.var, b.binding.promise.node_id, b.binding.promise.output) for b in translated.inputs] == [
+        ("o0", "n0", "o0")
+    ]
+    assert list(translated.upstream) == ["n0"]
+
+
+def test_a_signal_id_gantry_cannot_hold_is_refused_naming_the_node():
+    signal = fw.SignalCondition(
+        signal_id="my signal", type=ft.LiteralType(simple=ft.INTEGER), output_variable_name="o0"
+    )
+    with pytest.raises(Unsupported, match=r"node n2: signal id 'my signal'"):
+        translate.node(gate_node("n2", fw.GateNode(signal=signal)), "workflow wf")
+
+
+def test_output_aliases_are_refused_naming_the_node():
     aliased = fw.Node(
         id="dn4", output_aliases=[fw.Alias(var="o0", alias="x")], task_node=fw.TaskNode(reference_id=task_ref("t"))
     )

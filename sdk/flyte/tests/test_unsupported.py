@@ -1,5 +1,5 @@
-"""What the bridge cannot carry fails clearly: at registration (a gate node in a workflow: the command exits 1
-naming the construct and the workflow), or at run time (a gate node yielded by a dynamic: the attempt fails as a
+"""What the bridge cannot carry fails clearly: at registration (a map over a launch plan in a workflow: the command
+exits 1 naming the construct and the workflow), or at run time (the same yielded by a dynamic: the attempt fails as a
 non-recoverable user error naming the construct and the node, not retried)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from conftest import DOMAIN, PROJECT, gantry_flyte
 from helpers import TIMEOUT, all_nodes, run
 
 
-def test_registration_refuses_a_gate_node(server):
+def test_registration_refuses_a_map_over_a_launch_plan(server):
     result = gantry_flyte(
         "register",
         "unsupported_flyte",
@@ -27,16 +27,17 @@ def test_registration_refuses_a_gate_node(server):
         "v1-unsupported",
     )
     assert result.returncode == 1
-    assert "workflow unsupported_flyte.gated_wf" in result.stderr and "gate nodes" in result.stderr
+    assert "workflow unsupported_flyte.mapped_wf" in result.stderr
+    assert "a map over a launch plan" in result.stderr
 
 
-def test_a_dynamic_yielding_a_gate_node_fails_without_retries(client):
-    execution = run(client, "features_flyte.dyn_gate", n=2)
+def test_a_dynamic_yielding_a_map_over_a_launch_plan_fails_without_retries(client):
+    execution = run(client, "features_flyte.dyn_map_lp", n=2)
     with pytest.raises(gantry.ExecutionFailed) as raised:
         execution.result(timeout=TIMEOUT)
     error = raised.value.error
     assert error.kind == execution_pb2.ERROR_KIND_USER and not error.recoverable
     assert error.code == "FlyteBridgeConversion"
-    assert "gate nodes" in error.message and "node dn" in error.message
+    assert "a map over a launch plan" in error.message and "node dn" in error.message
     (node,) = all_nodes(client, execution)
     assert node.attempts == 1 and node.phase == execution_pb2.NODE_PHASE_FAILED

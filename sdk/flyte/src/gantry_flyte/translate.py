@@ -5,8 +5,8 @@ A Gantry task template made here carries the original flyte TaskTemplate, serial
 (`TaskPlugin(type=<flyte type>, custom=<TaskTemplate bytes>, config=...)`): the worker rebuilds flytekit's literals
 from that template's interface, which Gantry's own types cannot fully describe.
 
-What Gantry cannot carry raises `Unsupported` naming the construct and the node or task: gate nodes, a map over
-anything but a task, output aliases, eager tasks, failure nodes, types with no Gantry equivalent.
+What Gantry cannot carry raises `Unsupported` naming the construct and the node or task: a map over anything but a
+task, output aliases, eager tasks, failure nodes, types with no Gantry equivalent, signal ids Gantry cannot hold.
 """
 
 from __future__ import annotations
@@ -247,11 +247,15 @@ def node(flyte_node: fw.Node, where: str, in_arm: bool = False) -> gw.Node:
     result = gw.Node(id=node_id(flyte_node.id, here), inputs=bindings(flyte_node.inputs, here))
     if not in_arm:
         result.upstream.extend(u for u in flyte_node.upstream_node_ids if u != START_NODE)
+    kind = flyte_node.WhichOneof("target")
+    if kind == "gate_node":
+        # A gate runs nothing: its node metadata's timeout is the gate's own, and retries have no meaning.
+        result.gate.CopyFrom(gate(flyte_node, here))
+        return result
     task_overrides = flyte_node.task_node.overrides if flyte_node.HasField("task_node") else None
     overrides = _overrides(flyte_node.metadata, task_overrides)
     if overrides is not None:
         result.overrides.CopyFrom(overrides)
-    kind = flyte_node.WhichOneof("target")
     if kind == "task_node":
         result.task.CopyFrom(identifier(flyte_node.task_node.reference_id))
     elif kind == "workflow_node":
@@ -264,10 +268,41 @@ def node(flyte_node: fw.Node, where: str, in_arm: bool = False) -> gw.Node:
         result.branch.CopyFrom(branch(flyte_node.branch_node, here))
     elif kind == "array_node":
         return array(flyte_node, result, here)
-    elif kind == "gate_node":
-        raise Unsupported(f"{here}: gate nodes (approve, signal, sleep) are not supported by the Gantry bridge")
     else:
         raise Unsupported(f"{here}: node kind {kind or 'without a target'} is not supported by the Gantry bridge")
+    return result
+
+
+def signal_id(flyte_id: str, where: str) -> str:
+    if not NODE_ID.match(flyte_id):
+        raise Unsupported(f"{where}: signal id {flyte_id!r} is not a Gantry signal id ([A-Za-z0-9_-], 1 to 63)")
+    return flyte_id
+
+
+def gate(flyte_node: fw.Node, where: str) -> gw.GateNode:
+    """Gantry's gate for flytekit's `sleep`, `wait_for_input` (a signal, output `o0`) and `approve`. flytekit puts a
+    timeout (1 hour unless given) in the node metadata of every gate; it is the gate's timeout for a signal or an
+    approval, and is dropped for a sleep, whose duration is its deadline (Flyte ignores it there too)."""
+    flyte_gate = flyte_node.gate_node
+    condition = flyte_gate.WhichOneof("condition")
+    if condition == "sleep":
+        return gw.GateNode(sleep=flyte_gate.sleep.duration)
+    if condition == "signal":
+        signal = flyte_gate.signal
+        result = gw.GateNode(
+            signal=gw.SignalCondition(
+                signal_id=signal_id(signal.signal_id, where),
+                type=to_gantry_type(signal.type, f"{where}: signal {signal.signal_id!r}"),
+                output_variable_name=signal.output_variable_name,
+            )
+        )
+    elif condition == "approve":
+        result = gw.GateNode(approve=gw.ApproveCondition(signal_id=signal_id(flyte_gate.approve.signal_id, where)))
+    else:
+        raise Unsupported(f"{where}: a gate node {condition or 'without a condition'} is not supported")
+    timeout = _duration(flyte_node.metadata.timeout)
+    if timeout is not None:
+        result.timeout.CopyFrom(timeout)
     return result
 
 

@@ -22,8 +22,8 @@ see `gantry.handler`); `gantry.Client(address).run(generate_others, tasks_count=
 starts an execution. The protobuf and gRPC modules (`gantry.v1`) are generated from the IDL when the package is built.
 """
 
-from gantry.client import Client, Execution, phase_name
-from gantry.dynamic import Branch, Node, Promise, branch, var
+from gantry.client import Client, Execution, Signal, phase_name
+from gantry.dynamic import Branch, Gate, Node, Promise, approve, branch, sleep, var, wait_for_input
 from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskError, TlsError, UserError
 from gantry.handler import Assignment, task_handler
 from gantry.limits import SpecLimits, SpecTooLarge
@@ -57,9 +57,11 @@ __all__ = [
     "Execution",
     "ExecutionFailed",
     "GantryError",
+    "Gate",
     "LaunchPlanReference",
     "Node",
     "Promise",
+    "Signal",
     "SpecLimits",
     "SpecTooLarge",
     "SystemTaskError",
@@ -71,6 +73,7 @@ __all__ = [
     "UserError",
     "Worker",
     "WorkflowReference",
+    "approve",
     "branch",
     "current_context",
     "dynamic_task",
@@ -79,7 +82,9 @@ __all__ = [
     "reference_launch_plan",
     "reference_task",
     "reference_workflow",
+    "sleep",
     "task",
     "task_handler",
     "var",
+    "wait_for_input",
 ]

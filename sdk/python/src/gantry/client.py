@@ -4,6 +4,7 @@ Python values (reading what the server sent by reference), list its node tree, t
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 from typing import Any, Iterable, Iterator, NoReturn
 
@@ -21,8 +22,17 @@ from gantry.task import (
     identifier,
     parse_identifier,
 )
-from gantry.types import literal_map, python_values
-from gantry.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, identifier_pb2, launch_plan_pb2, workflow_pb2
+from gantry.types import datetime_of, from_literal, literal_map, python_values, to_literal
+from gantry.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    execution_pb2,
+    identifier_pb2,
+    launch_plan_pb2,
+    literals_pb2,
+    types_pb2,
+    workflow_pb2,
+)
 from gantry import _tracing
 from gantry._channels import TlsSettings, make_channel, raise_for_tls
 
@@ -32,6 +42,42 @@ TERMINAL_PHASES = {
     execution_pb2.EXECUTION_PHASE_ABORTED,
     execution_pb2.EXECUTION_PHASE_TIMED_OUT,
 }
+
+
+@dataclasses.dataclass
+class Signal:
+    """A signal of an execution (`Client.list_signals`): one a running gate waits for (`node_id` names the gate), or
+    one already set (`is_set`, with its `value`; `node_id` is empty once no gate waits for it)."""
+
+    signal_id: str
+    node_id: str
+    # The type a value must have (boolean for an approval), as the server states it.
+    type: types_pb2.LiteralType
+    approval: bool
+    # When the gate stops waiting (its timeout); None when it waits as long as the execution runs.
+    deadline: dt.datetime | None
+    is_set: bool
+    # The value as a Python value once set, else None; `literal` is the value as the server holds it.
+    value: Any
+    literal: literals_pb2.Literal | None
+    set_at: dt.datetime | None
+    set_by: str
+
+    @classmethod
+    def from_proto(cls, signal: admin_pb2.Signal) -> Signal:
+        is_set = signal.HasField("value")
+        return cls(
+            signal_id=signal.signal_id,
+            node_id=signal.node_id,
+            type=signal.type,
+            approval=signal.approval,
+            deadline=datetime_of(signal.deadline) if signal.HasField("deadline") else None,
+            is_set=is_set,
+            value=from_literal(signal.value) if is_set else None,
+            literal=signal.value if is_set else None,
+            set_at=datetime_of(signal.set_at) if signal.HasField("set_at") else None,
+            set_by=signal.set_by,
+        )
 
 
 def phase_name(phase: int) -> str:
@@ -331,3 +377,32 @@ class Client:
 
     def inputs_of(self, execution: Execution) -> dict[str, Any]:
         return python_values(execution.data().inputs)
+
+    def list_signals(self, execution_id: str) -> list[Signal]:
+        """The signals of an execution: those its running gates wait for (one entry per gate) and those already set,
+        ordered by signal id, then node id."""
+        request = admin_pb2.ListSignalsRequest(execution_id=execution_id)
+        response = _rpc(self, self.admin.ListSignals, request, "ListSignals")
+        return [Signal.from_proto(signal) for signal in response.signals]
+
+    def set_signal(self, execution_id: str, signal_id: str, value: Any, type: Any = None) -> bool:
+        """Sets the execution's signal `signal_id` to `value`, encoded as the Python type `type` (inferred from the
+        value when None; a `Literal` is sent as it is), opening every gate that waits for it. Returns whether it
+        changed anything: False when the signal already held this value. GantryError when the server refuses:
+        INVALID_ARGUMENT for a value that does not fit the type the gates wait for (nothing changes), NOT_FOUND when no
+        running gate waits for the signal, FAILED_PRECONDITION when it was already set to another value."""
+        request = admin_pb2.SetSignalRequest(
+            execution_id=execution_id, signal_id=signal_id, value=to_literal(value, type)
+        )
+        response = _rpc(self, self.admin.SetSignal, request, f"setting signal {signal_id!r}")
+        return response.changed
+
+    def approve(self, execution_id: str, signal_id: str, approved: bool = True) -> bool:
+        """Approves (or, with `approved=False`, rejects) the execution's approval `signal_id`: the signal set to a
+        boolean. An approved gate passes its value on; a rejected one fails (error code `gate_rejected`). Returns
+        whether it changed anything, and raises as `set_signal` does."""
+        return self.set_signal(execution_id, signal_id, bool(approved), bool)
+
+    def reject(self, execution_id: str, signal_id: str) -> bool:
+        """Rejects the execution's approval `signal_id`: `approve(..., approved=False)`."""
+        return self.approve(execution_id, signal_id, approved=False)

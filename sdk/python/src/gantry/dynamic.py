@@ -6,6 +6,10 @@ returns becomes the spec's output bindings: promises of the nodes' outputs (`nod
 and dicts of them. Outputs of yielded nodes are only referenced, never read: the server assembles the parent's outputs
 once the nodes are done (the seed's "think of this step as a map").
 
+Gates are nodes too, yielded the same way: `sleep(duration)` waits for time to pass, `wait_for_input(name, type)`
+for a signal's value (its output `o0`), `approve(value, name)` for an approval that passes `value` on as `o0`. A node
+that must wait for a node whose outputs it does not bind (a sleep, say) says so with `node.after(gate)`.
+
 A spec keeps to the server's limits (`SpecLimits`, which the worker learns from every poll): the `yield` of a node
 past the node limit, or of one that takes the encoded spec past the byte limit, raises `SpecTooLarge` inside the
 generator, a non-recoverable user error `spec_too_large` naming the limit, so a runaway loop (`range(2**63 - 1)`)
@@ -17,14 +21,16 @@ once more as it is built when the generator returns.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import inspect
+import re
 import threading
 import types as pytypes
 import typing
 from typing import Any, Iterator
 
 from gantry.limits import COMPLETION_SPEC_FIELD, NODES_FIELD, SpecLimits, SpecTooLarge, field_len
-from gantry.types import LiteralTypeError, infer_type, to_literal
+from gantry.types import LiteralTypeError, infer_type, literal_type, to_literal
 from gantry.v1 import dynamic_pb2, task_pb2, workflow_pb2
 
 _state = threading.local()
@@ -108,8 +114,8 @@ class Outputs:
 
 
 class Node:
-    """A node of a dynamic job spec: a call of a task, launch plan or workflow, or a branch. Made by calling one of
-    those inside a generator; gets its id when yielded."""
+    """A node of a dynamic job spec: a call of a task, launch plan or workflow, a branch, or a gate. Made by calling
+    one of those inside a generator; gets its id when yielded."""
 
     def __init__(self, target: Any, inputs: dict[str, Any]):
         self.target = target
@@ -179,17 +185,7 @@ class Node:
         return self
 
     def to_proto(self, node_id: str) -> workflow_pb2.Node:
-        bindings = []
-        for name, value in self.inputs.items():
-            try:
-                bindings.append(workflow_pb2.Binding(var=name, binding=binding(value, self.input_types.get(name))))
-            except LiteralTypeError as error:
-                raise DynamicSpecError(f"{self.describe()} input {name!r}: {error}") from None
-        node = workflow_pb2.Node(id=node_id, inputs=bindings)
-        for upstream in self.upstream:
-            if upstream.id is None:
-                raise DynamicSpecError(f"{self.describe()} runs after {upstream.describe()}, which was never yielded")
-            node.upstream.append(upstream.id)
+        node = self._bound(node_id)
         if self.template_overrides.ListFields():
             node.overrides.MergeFrom(self.template_overrides)
         if self.retries is not None:
@@ -207,6 +203,21 @@ class Node:
             node.sub_workflow.CopyFrom(self.target.id)
         else:
             raise DynamicSpecError(f"cannot make a node of {kind}")
+        return node
+
+    def _bound(self, node_id: str) -> workflow_pb2.Node:
+        """The node's id, input bindings and upstream ids; what it runs is added by the caller."""
+        bindings = []
+        for name, value in self.inputs.items():
+            try:
+                bindings.append(workflow_pb2.Binding(var=name, binding=binding(value, self.input_types.get(name))))
+            except LiteralTypeError as error:
+                raise DynamicSpecError(f"{self.describe()} input {name!r}: {error}") from None
+        node = workflow_pb2.Node(id=node_id, inputs=bindings)
+        for upstream in self.upstream:
+            if upstream.id is None:
+                raise DynamicSpecError(f"{self.describe()} runs after {upstream.describe()}, which was never yielded")
+            node.upstream.append(upstream.id)
         return node
 
     def __repr__(self) -> str:
@@ -397,6 +408,110 @@ def branch(**inputs: Any) -> Branch:
     return Branch(inputs)
 
 
+# --- gates -------------------------------------------------------------------------------------------------------
+
+SIGNAL_ID = re.compile(r"[A-Za-z0-9_-]{1,63}")
+# The output of a signal gate, and of an approval (named after the one input it binds): Flyte's name for it too.
+GATE_OUTPUT = "o0"
+
+
+class _GateTarget:
+    kind = "gate"
+    interface = None
+
+    def __init__(self, display_name: str):
+        self.display_name = display_name
+
+
+def _positive_duration(value: Any, what: str) -> Any:
+    from gantry.task import _duration
+
+    if isinstance(value, bool) or not isinstance(value, (dt.timedelta, int, float)):
+        raise TypeError(f"{what} is a datetime.timedelta (or seconds), got {type(value).__name__}")
+    duration = _duration(value)
+    if duration.seconds < 0 or duration.nanos < 0 or not (duration.seconds or duration.nanos):
+        raise ValueError(f"{what} must be positive, got {value!r}")
+    return duration
+
+
+def _signal_id(name: str) -> str:
+    if not isinstance(name, str) or not SIGNAL_ID.fullmatch(name):
+        raise ValueError(f"a signal id is 1 to 63 characters of [A-Za-z0-9_-], got {name!r}")
+    return name
+
+
+class Gate(Node):
+    """A gate node: waits for time to pass (`sleep`), for a signal's value (`wait_for_input`) or for an approval
+    (`approve`), runs nothing, and is yielded like any other node. Its id is `dn<N>` as for the others."""
+
+    def __init__(
+        self,
+        condition: workflow_pb2.GateNode,
+        display_name: str,
+        inputs: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
+    ):
+        super().__init__(_GateTarget(display_name), dict(inputs or {}))
+        self.condition = condition
+        self._outputs = dict(outputs or {})
+        self._inputs = {name: self._outputs.get(name) for name in self.inputs}
+
+    @property
+    def output_types(self) -> dict[str, Any] | None:
+        return self._outputs
+
+    @property
+    def input_types(self) -> dict[str, Any]:
+        return self._inputs
+
+    def with_overrides(self, **_: Any):
+        raise TypeError(f"{self.describe()}: a gate node takes no overrides (give a timeout when making it)")
+
+    def to_proto(self, node_id: str) -> workflow_pb2.Node:
+        node = self._bound(node_id)
+        node.gate.CopyFrom(self.condition)
+        return node
+
+
+def sleep(duration: dt.timedelta | float) -> Gate:
+    """A gate that succeeds, with no outputs, once `duration` (a positive timedelta, or seconds) has passed since it
+    started. Nodes that must wait for it say so: `node.after(gate)`."""
+    gate = workflow_pb2.GateNode(sleep=_positive_duration(duration, "a sleep's duration"))
+    return Gate(gate, f"sleep {duration}")
+
+
+def wait_for_input(name: str, type: Any, timeout: dt.timedelta | float | None = None) -> Gate:
+    """A gate that waits for the execution's signal `name` (`Client.set_signal`), a value of the Python type `type`,
+    and outputs it as `o0`: bind the yielded gate itself (or `gate.outputs.o0`) to another node's input. Past
+    `timeout`, when given, the gate is TIMED_OUT (error code `gate_timeout`)."""
+    condition = workflow_pb2.SignalCondition(
+        signal_id=_signal_id(name), type=literal_type(type), output_variable_name=GATE_OUTPUT
+    )
+    gate = workflow_pb2.GateNode(signal=condition)
+    if timeout is not None:
+        gate.timeout.CopyFrom(_positive_duration(timeout, "a gate's timeout"))
+    return Gate(gate, f"signal {name}", outputs={GATE_OUTPUT: type})
+
+
+def _value_type(value: Any) -> Any:
+    if isinstance(value, Promise):
+        return value.py_type
+    if isinstance(value, Node):
+        outputs = value.output_types
+        return next(iter(outputs.values())) if outputs and len(outputs) == 1 else None
+    return None
+
+
+def approve(value: Any, name: str, timeout: dt.timedelta | float | None = None) -> Gate:
+    """A gate that waits for the approval `name` (`Client.approve` or `Client.reject`) and then passes `value` (a
+    promise of another node's output, or a literal) on as its output `o0`; a rejection fails the node (error code
+    `gate_rejected`). Past `timeout`, when given, the gate is TIMED_OUT (error code `gate_timeout`)."""
+    gate = workflow_pb2.GateNode(approve=workflow_pb2.ApproveCondition(signal_id=_signal_id(name)))
+    if timeout is not None:
+        gate.timeout.CopyFrom(_positive_duration(timeout, "a gate's timeout"))
+    return Gate(gate, f"approval {name}", inputs={GATE_OUTPUT: value}, outputs={GATE_OUTPUT: _value_type(value)})
+
+
 # --- the spec ----------------------------------------------------------------------------------------------------
 
 
@@ -421,7 +536,9 @@ class SpecBuilder:
             return item
         if isinstance(item, (list, tuple)):
             return [self.add(each) for each in item]
-        raise DynamicSpecError(f"a dynamic task yields nodes (task calls, branches), got {type(item).__name__}")
+        raise DynamicSpecError(
+            f"a dynamic task yields nodes (task calls, branches, gates), got {type(item).__name__}"
+        )
 
     def _count_bytes(self, node: Node) -> None:
         try:
