@@ -97,6 +97,7 @@ async fn every_mutation_is_audited(backend: Backend) {
         fixed_inputs: LiteralMap::from([("password".to_owned(), Literal::String(SECRET.to_owned()))]),
         max_parallelism: None,
         timeout: None,
+        schedule: None,
     };
     alice
         .register_launch_plan(pb::RegisterLaunchPlanRequest {

@@ -501,6 +501,7 @@ async fn an_operator_uses_no_template_of_a_project_it_cannot_read() {
                 fixed_inputs: LiteralMap::new(),
                 max_parallelism: None,
                 timeout: None,
+                schedule: None,
             }
             .into(),
         ),

@@ -138,6 +138,7 @@ fn launch_plan(project: &str, name: &str) -> LaunchPlan {
         fixed_inputs: LiteralMap::new(),
         max_parallelism: None,
         timeout: None,
+        schedule: None,
     }
 }
 
@@ -297,6 +298,20 @@ fn request(method: &str, r: &Resources, fresh: &str) -> Option<Vec<u8>> {
             name: format!("recover-{fresh}"),
         }
         .encode_to_vec(),
+        "ListSchedules" => pb::ListSchedulesRequest {
+            project: p.clone(),
+            domain: "dev".into(),
+        }
+        .encode_to_vec(),
+        // The plan has no schedule: an authorized caller gets FAILED_PRECONDITION, and nothing changes.
+        "ActivateSchedule" => pb::ActivateScheduleRequest {
+            launch_plan: pb_id(&p, "lp"),
+        }
+        .encode_to_vec(),
+        "DeactivateSchedule" => pb::DeactivateScheduleRequest {
+            launch_plan: pb_id(&p, "lp"),
+        }
+        .encode_to_vec(),
         "ListSignals" => pb::ListSignalsRequest { execution_id: e }.encode_to_vec(),
         // No value: an authorized caller gets INVALID_ARGUMENT, and nothing is set.
         "SetSignal" => pb::SetSignalRequest {
@@ -356,7 +371,8 @@ fn request(method: &str, r: &Resources, fresh: &str) -> Option<Vec<u8>> {
 
 fn needs(method: &str) -> Option<Needs> {
     Some(match method {
-        "RegisterTask" | "RegisterWorkflow" | "RegisterLaunchPlan" | "CreateExecution" => Needs::OperateNamed,
+        "RegisterTask" | "RegisterWorkflow" | "RegisterLaunchPlan" | "CreateExecution" | "ActivateSchedule"
+        | "DeactivateSchedule" => Needs::OperateNamed,
         "TerminateExecution" | "RelaunchExecution" | "RecoverExecution" | "SetSignal" => Needs::OperateExecution,
         "GetTask" | "GetWorkflow" | "GetLaunchPlan" => Needs::ReadNamed,
         "GetExecution"
@@ -367,7 +383,7 @@ fn needs(method: &str) -> Option<Needs> {
         | "ListTaskAttempts"
         | "ListSignals"
         | "WatchExecution" => Needs::ReadExecution,
-        "ListTasks" | "ListWorkflows" | "ListLaunchPlans" | "ListExecutions" => Needs::ReadListing,
+        "ListTasks" | "ListWorkflows" | "ListLaunchPlans" | "ListExecutions" | "ListSchedules" => Needs::ReadListing,
         "PollTasks" | "Heartbeat" | "CompleteAttempts" => Needs::Work,
         "ReadOffloaded" => Needs::ReadOrWorkExecution,
         "GetProject" => Needs::ReadOrWorkNamed,

@@ -124,6 +124,7 @@ fn launch_plan(name: &str, target: &str, default_inputs: LiteralMap) -> LaunchPl
         fixed_inputs: LiteralMap::new(),
         max_parallelism: None,
         timeout: None,
+        schedule: None,
     }
 }
 
@@ -315,6 +316,18 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     admin!("GetLaunchPlan", NotFound, "an unregistered plan"; get_launch_plan(pb::GetLaunchPlanRequest {
         id: Some(identifier("demo", "no_such_plan"))
     }));
+    admin!("ListSchedules", InvalidArgument, "an empty project"; list_schedules(pb::ListSchedulesRequest {
+        project: String::new(),
+        domain: "dev".into(),
+    }));
+    let activate = |plan: Option<pb::Identifier>| pb::ActivateScheduleRequest { launch_plan: plan };
+    admin!("ActivateSchedule", InvalidArgument, "no launch plan"; activate_schedule(activate(None)));
+    admin!("ActivateSchedule", NotFound, "an unregistered plan"; activate_schedule(activate(Some(identifier("demo", "no_such_plan")))));
+    admin!("ActivateSchedule", FailedPrecondition, "a plan without a schedule"; activate_schedule(activate(Some(identifier("demo", "lp")))));
+    let deactivate = |plan: Option<pb::Identifier>| pb::DeactivateScheduleRequest { launch_plan: plan };
+    admin!("DeactivateSchedule", InvalidArgument, "no launch plan"; deactivate_schedule(deactivate(None)));
+    admin!("DeactivateSchedule", NotFound, "an unregistered plan"; deactivate_schedule(deactivate(Some(identifier("demo", "no_such_plan")))));
+    admin!("DeactivateSchedule", FailedPrecondition, "a plan without a schedule"; deactivate_schedule(deactivate(Some(identifier("demo", "lp")))));
     admin!("ListLaunchPlans", InvalidArgument, "a control character in the name filter"; list_launch_plans(pb::ListLaunchPlansRequest {
         project: "demo".into(),
         domain: "dev".into(),

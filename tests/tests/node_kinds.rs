@@ -418,6 +418,7 @@ fn launch_plan(name: &str, target: &str, kind: ResourceKind) -> LaunchPlan {
         fixed_inputs: LiteralMap::new(),
         max_parallelism: None,
         timeout: None,
+        schedule: None,
     }
 }
 

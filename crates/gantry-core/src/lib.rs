@@ -11,5 +11,6 @@ pub mod ids;
 pub mod model;
 pub mod names;
 pub mod resolve;
+pub mod schedule;
 pub mod state;
 pub mod typing;

@@ -146,6 +146,14 @@ impl Store for GuardedStore {
         self.guard(self.store().hydrations(since_before)).await
     }
 
+    async fn list_schedules(&self, project: &str, domain: &str) -> StoreResult<Vec<gantry_store::ScheduleRow>> {
+        self.guard(self.store().list_schedules(project, domain)).await
+    }
+
+    async fn next_tick(&self) -> StoreResult<Option<i64>> {
+        self.guard(self.store().next_tick()).await
+    }
+
     async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<GateRow>> {
         self.guard(self.store().gates_of(execution_id)).await
     }

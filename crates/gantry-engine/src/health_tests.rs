@@ -145,6 +145,12 @@ impl Store for Switched {
     async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {
         self.reach().await?.hydrations(since_before).await
     }
+    async fn list_schedules(&self, project: &str, domain: &str) -> StoreResult<Vec<gantry_store::ScheduleRow>> {
+        self.reach().await?.list_schedules(project, domain).await
+    }
+    async fn next_tick(&self) -> StoreResult<Option<i64>> {
+        self.reach().await?.next_tick().await
+    }
     async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<gantry_store::GateRow>> {
         self.reach().await?.gates_of(execution_id).await
     }

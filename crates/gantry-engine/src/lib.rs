@@ -33,6 +33,7 @@ mod notify;
 mod reads;
 mod refusals;
 mod rows;
+mod schedules;
 mod shared;
 mod submit;
 mod sweep;
@@ -57,6 +58,7 @@ pub use gantry_store::{
     ActiveCounts, AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PoolUse, PutOutcome, TargetFilter,
 };
 pub use interpret::SignalSet;
+pub use schedules::ScheduleRecord;
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,
@@ -272,6 +274,17 @@ impl Engine {
             set_by,
         };
         self.send(request, Reply::SignalSet(tx), rx).await
+    }
+
+    /// Activates (`active`) or deactivates the schedule of launch plan `launch_plan` (see `schedules.rs`).
+    pub async fn set_schedule_active(
+        &self,
+        launch_plan: gantry_core::model::Identifier,
+        active: bool,
+    ) -> EngineResult<ScheduleRecord> {
+        let (tx, rx) = oneshot::channel();
+        let request = Request::SetSchedule { launch_plan, active };
+        self.send(request, Reply::Schedule(tx), rx).await
     }
 
     /// Fails attempts whose lease expired now and times out attempts and executions past their deadlines; returns

@@ -57,6 +57,8 @@ pub enum Origin {
     Relaunched(Uuid),
     /// The same target and inputs as this execution, reusing what succeeded in it.
     Recovered(Uuid),
+    /// Started by its launch plan's schedule.
+    Scheduled,
 }
 
 impl Origin {
@@ -65,6 +67,7 @@ impl Origin {
             Origin::Created => ("created", None),
             Origin::Relaunched(source) => ("relaunched", Some(source)),
             Origin::Recovered(source) => ("recovered", Some(source)),
+            Origin::Scheduled => ("scheduled", None),
         }
     }
 }
@@ -127,7 +130,13 @@ impl Batch<'_> {
                 (StoredKind::Workflow, &workflow.id, codec::encode_workflow(&scoped))
             }
             Registration::LaunchPlan(plan) => {
-                self.launch_plan_target(plan).await?;
+                let (_, target) = self.launch_plan_target(plan).await?;
+                if plan.schedule.is_some() {
+                    let inputs = crate::schedules::input_kinds(&target);
+                    gantry_core::schedule::check_kickoff(plan, &inputs).map_err(|problem| {
+                        EngineError::InvalidArgument(format!("launch plan {}: {problem}", plan.id))
+                    })?;
+                }
                 (StoredKind::LaunchPlan, &plan.id, codec::encode_launch_plan(plan))
             }
         };
@@ -136,10 +145,14 @@ impl Batch<'_> {
             template,
             created_at: self.now,
         };
-        match self.rows.tx.put_resource(kind, &row).await {
-            Err(gantry_store::StoreError::Conflict(message)) => Err(EngineError::AlreadyExists(message)),
-            other => Ok(other?),
+        let outcome = match self.rows.tx.put_resource(kind, &row).await {
+            Err(gantry_store::StoreError::Conflict(message)) => return Err(EngineError::AlreadyExists(message)),
+            other => other?,
+        };
+        if let Registration::LaunchPlan(plan) = registration {
+            self.record_schedule(plan).await?;
         }
+        Ok(outcome)
     }
 
     /// The interface of a launch plan's target, which must be registered.

@@ -1,5 +1,6 @@
 //! The sweeper: one task that fails attempts whose lease expired, times out attempts and executions past their
-//! deadlines, and wakes workers when a retry's backoff ends; every few seconds it also takes over children's
+//! deadlines, ends gates' sleeps and timeouts, starts the executions of schedules' ticks (`schedules.rs`), and wakes
+//! workers when a retry's backoff ends; every few seconds it also takes over children's
 //! creations, assemblies and fetches of offloaded values that stalled. It sleeps until the earliest lease expiry, deadline or
 //! backoff end the store knows of (at most a second, so that leases taken meanwhile are seen; a batch that queues a
 //! delayed attempt or sets a deadline wakes it at once), and asks the writer to act; it holds no per-node timers.
@@ -74,7 +75,11 @@ pub(crate) async fn run(engine: WeakEngine) {
             warn!(%error, "sweeper could not read deadlines");
             None
         });
-        let next_sweep = [next_lease, next_deadline].into_iter().flatten().min();
+        let next_tick = shared.store.next_tick().await.unwrap_or_else(|error| {
+            warn!(%error, "sweeper could not read schedules' next ticks");
+            None
+        });
+        let next_sweep = [next_lease, next_deadline, next_tick].into_iter().flatten().min();
         if next_sweep.is_some_and(|due| due <= now) {
             let Some(commands) = engine.commands.upgrade() else {
                 return;

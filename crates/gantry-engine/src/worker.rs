@@ -281,7 +281,8 @@ impl Batch<'_> {
     pub async fn sweep(&mut self, limit: u32) -> EngineResult<usize> {
         let expired = self.expire_leases(limit).await?;
         let passed = self.pass_deadlines(limit).await?;
-        Ok(expired + passed + self.pass_gate_deadlines(limit).await?)
+        let gates = self.pass_gate_deadlines(limit).await?;
+        Ok(expired + passed + gates + self.tick(limit).await?)
     }
 
     /// Fails running attempts whose lease expired; their nodes retry under the system budget.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gantry_core::model::Literal;
+use gantry_core::model::{Identifier, Literal};
 use gantry_store::{AuditRow, ExecutionRow, PutOutcome};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -20,6 +20,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::hydration::Hydrated;
 use crate::ingress::Admitted;
 use crate::interpret::SignalSet;
+use crate::schedules::ScheduleRecord;
 use crate::notify::{ChangeScope, PhaseChange};
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration};
@@ -43,6 +44,7 @@ impl Request {
             Request::Hydrated { .. } => "hydrated",
             Request::Audit(_) => "audit",
             Request::SetSignal { .. } => "set_signal",
+            Request::SetSchedule { .. } => "set_schedule",
         }
     }
 }
@@ -102,6 +104,8 @@ pub(crate) enum Request {
     },
     /// An audit entry, written with the batch (see `audit.rs`).
     Audit(Box<AuditRow>),
+    /// A client activates or deactivates a launch plan's schedule.
+    SetSchedule { launch_plan: Identifier, active: bool },
     /// A client sets a signal an execution's gates wait for.
     SetSignal {
         execution_id: Uuid,
@@ -123,6 +127,7 @@ pub(crate) enum Reply {
     Swept(oneshot::Sender<EngineResult<usize>>),
     Audited(oneshot::Sender<EngineResult<()>>),
     SignalSet(oneshot::Sender<EngineResult<SignalSet>>),
+    Schedule(oneshot::Sender<EngineResult<ScheduleRecord>>),
     /// No one waits: a failure is logged.
     Internal,
 }
@@ -139,6 +144,7 @@ enum Outcome {
     Swept(EngineResult<usize>),
     Audited(EngineResult<()>),
     SignalSet(EngineResult<SignalSet>),
+    Schedule(EngineResult<ScheduleRecord>),
     Internal(EngineResult<()>),
 }
 
@@ -158,6 +164,7 @@ impl Outcome {
             Outcome::Swept(r) => r.as_ref().err(),
             Outcome::Audited(r) => r.as_ref().err(),
             Outcome::SignalSet(r) => r.as_ref().err(),
+            Outcome::Schedule(r) => r.as_ref().err(),
             Outcome::Internal(r) => r.as_ref().err(),
         }
     }
@@ -186,6 +193,7 @@ impl Reply {
             (Reply::Swept(tx), Outcome::Swept(r)) => drop(tx.send(r)),
             (Reply::Audited(tx), Outcome::Audited(r)) => drop(tx.send(r)),
             (Reply::SignalSet(tx), Outcome::SignalSet(r)) => drop(tx.send(r)),
+            (Reply::Schedule(tx), Outcome::Schedule(r)) => drop(tx.send(r)),
             (Reply::Internal, Outcome::Internal(r)) => {
                 if let Err(error) = r {
                     tracing::error!(%error, "an engine command failed");
@@ -207,6 +215,7 @@ impl Reply {
             Reply::Swept(tx) => drop(tx.send(Err(error))),
             Reply::Audited(tx) => drop(tx.send(Err(error))),
             Reply::SignalSet(tx) => drop(tx.send(Err(error))),
+            Reply::Schedule(tx) => drop(tx.send(Err(error))),
             Reply::Internal => tracing::error!(%error, "an engine command failed"),
         }
     }
@@ -458,6 +467,9 @@ async fn execute(batch: &mut Batch<'_>, shared: &Shared, request: &Request) -> O
             value,
             set_by,
         } => Outcome::SignalSet(batch.set_signal(*execution_id, signal_id, value, set_by).await),
+        Request::SetSchedule { launch_plan, active } => {
+            Outcome::Schedule(batch.set_schedule_active(launch_plan, *active).await)
+        }
     }
 }
 

@@ -104,6 +104,7 @@ pub fn launch_plans() -> Vec<LaunchPlan> {
         fixed_inputs: fixed,
         max_parallelism: None,
         timeout: None,
+        schedule: None,
     };
     vec![
         plan("double", LiteralMap::new()),

@@ -22,6 +22,7 @@ use tracing::Instrument;
 
 use std::sync::Arc;
 
+mod schedules;
 mod signals;
 
 use crate::audit::{self, Audit, Audited};
@@ -521,6 +522,27 @@ impl AdminService for AdminApi {
         request: Request<pb::SetSignalRequest>,
     ) -> Result<Response<pb::SetSignalResponse>, Status> {
         self.set_signal_of(request).await
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<pb::ListSchedulesRequest>,
+    ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
+        self.list_schedules_of(request).await
+    }
+
+    async fn activate_schedule(
+        &self,
+        request: Request<pb::ActivateScheduleRequest>,
+    ) -> Result<Response<pb::ActivateScheduleResponse>, Status> {
+        self.activate_schedule_of(request).await
+    }
+
+    async fn deactivate_schedule(
+        &self,
+        request: Request<pb::DeactivateScheduleRequest>,
+    ) -> Result<Response<pb::DeactivateScheduleResponse>, Status> {
+        self.deactivate_schedule_of(request).await
     }
 
     type ReadOffloadedStream = data::ChunkStream;

@@ -61,6 +61,7 @@ pub fn execution(record: &ExecutionRecord) -> pb::Execution {
             ExecutionOrigin::Relaunched => pb::ExecutionOrigin::Relaunched,
             ExecutionOrigin::Recovered => pb::ExecutionOrigin::Recovered,
             ExecutionOrigin::Created => pb::ExecutionOrigin::Created,
+            ExecutionOrigin::Scheduled => pb::ExecutionOrigin::Scheduled,
         } as i32,
         source_execution_id: record.source_execution_id.map(|id| id.to_string()).unwrap_or_default(),
         timeout: record.timeout_ms.map(duration),

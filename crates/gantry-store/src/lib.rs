@@ -30,7 +30,7 @@ pub use error::StoreError;
 pub use pg::{PgSettings, PgStore, redact_url};
 pub use rows::{
     ActiveCounts, AttemptRow, AuditFilter, AuditRow, CacheEntryRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow,
-    Page, PoolUse, ResourceKey, ResourceKind, ResourceRow, SignalRow, SpecRow, StartedNode, TargetFilter,
+    Page, PoolUse, ResourceKey, ResourceKind, ResourceRow, ScheduleRow, SignalRow, SpecRow, StartedNode, TargetFilter,
 };
 pub use sqlite::SqliteStore;
 
@@ -169,6 +169,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<GateRow>>;
     /// The signals set on an execution, by signal id.
     async fn signals_of(&self, execution_id: Uuid) -> StoreResult<Vec<SignalRow>>;
+
+    /// The schedules of a project and domain's launch plans, by name and version.
+    async fn list_schedules(&self, project: &str, domain: &str) -> StoreResult<Vec<ScheduleRow>>;
+    /// The earliest next tick of an active schedule: when the ticker must next look.
+    async fn next_tick(&self) -> StoreResult<Option<i64>>;
 
     /// Stores a new API key. An id already taken is a [`StoreError::Conflict`].
     async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()>;
@@ -341,6 +346,18 @@ pub trait Tx: Send {
     /// Ends these nodes' waits for hydration (started, or found stale); nodes not waiting are passed over. One
     /// statement per execution.
     async fn delete_hydrations(&mut self, nodes: &[(Uuid, String)]) -> StoreResult<()>;
+
+    /// Records a launch plan's schedule, inactive; one already recorded is left as it is.
+    async fn insert_schedule(&mut self, row: &ScheduleRow) -> StoreResult<()>;
+    /// A launch plan's schedule, locked.
+    async fn lock_schedule(&mut self, key: &ResourceKey) -> StoreResult<Option<ScheduleRow>>;
+    /// Writes a schedule's state (active, anchor, ticks, change time).
+    async fn update_schedule(&mut self, row: &ScheduleRow) -> StoreResult<()>;
+    /// Deactivates the other versions of `key`'s name, at `now`.
+    async fn deactivate_other_versions(&mut self, key: &ResourceKey, now: i64) -> StoreResult<()>;
+    /// Active schedules whose next tick is at or before `now`, earliest first, up to `limit`, skipping rows another
+    /// transaction holds.
+    async fn due_schedules(&mut self, now: i64, limit: u32) -> StoreResult<Vec<ScheduleRow>>;
 
     /// Records that a gate waits (replacing a row the node had).
     async fn arm_gate(&mut self, row: &GateRow) -> StoreResult<()>;

@@ -305,6 +305,22 @@ pub struct Page {
     pub limit: u32,
 }
 
+/// A launch plan's schedule, where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRow {
+    /// The launch plan.
+    pub key: ResourceKey,
+    pub active: bool,
+    /// When it was last activated (a fixed rate ticks from it), or registered.
+    pub anchor: i64,
+    /// The next tick to run, while active.
+    pub next_tick: Option<i64>,
+    /// The last tick that started an execution.
+    pub last_tick: Option<i64>,
+    /// When it was last activated or deactivated (or registered).
+    pub changed_at: i64,
+}
+
 /// A gate node that waits: the signal it waits for and when it stops waiting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateRow {

@@ -19,6 +19,7 @@ mod conformance {
     pub mod parking;
     pub mod registry;
     pub mod rules;
+    pub mod schedules;
     pub mod timeouts;
 }
 
@@ -29,7 +30,7 @@ use uuid::Uuid;
 
 pub use conformance::{
     access, attempts, audit, executions, fixtures, gates, gauges, hydrations, listing, nodes, outage, parking,
-    registry, rules, timeouts,
+    registry, rules, schedules, timeouts,
 };
 
 /// The server the Postgres tests create their databases on.
@@ -129,6 +130,7 @@ both_stores!(
     nodes::assembling_nodes_and_executions_are_listed,
     nodes::descendants_of_some_phases_page_in_node_id_order,
     nodes::first_child_error_is_the_earliest_unsuccessful_child,
+    schedules::schedules_are_activated_found_due_and_listed,
     gates::gates_are_found_by_signal_and_deadline_until_disarmed,
     gates::a_signal_is_set_once_and_copied_to_a_recovery,
     hydrations::hydrations_are_listed_until_deleted,

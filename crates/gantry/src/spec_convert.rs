@@ -437,6 +437,7 @@ fn convert_launch_plan(
         target_kind: kind,
         max_parallelism: spec.max_parallelism,
         timeout: duration(&spec.timeout, "timeout")?,
+        schedule: None,
     };
     Ok((launch_plan, interface))
 }

@@ -226,12 +226,6 @@ def test_the_same_value_again_changes_nothing_and_another_is_refused(client, gat
     assert (signal.is_set, signal.value) == (True, 7)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server refuses any SetSignal on a terminal execution (FAILED_PRECONDITION) before its idempotency "
-    "check, though admin.proto promises `changed=false` for the same value: a retried SetSignal whose first try "
-    "finished the execution is refused",
-)
 def test_the_same_value_again_after_the_execution_ended_changes_nothing(client, gates_worker):
     execution = client.run(ask_then_triple, signal="retried")
     wait_for_gate(client, execution, "dn0")

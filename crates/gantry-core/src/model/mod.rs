@@ -17,7 +17,7 @@ pub use dynamic::DynamicJobSpec;
 pub use error::{ErrorKind, ExecutionError};
 pub use identifier::{Identifier, ResourceKind};
 pub use interface::{TypedInterface, Variable};
-pub use launch_plan::LaunchPlan;
+pub use launch_plan::{CatchUp, LaunchPlan, Schedule, ScheduleKind};
 pub use literal::{
     Blob, Duration, ErrorValue, Hashed, Literal, LiteralMap, Offloaded, StructValue, Timestamp, UnionValue,
 };

@@ -23,6 +23,8 @@ pub enum ExecutionOrigin {
     Recovered,
     /// Started by a launch-plan node of another execution.
     Child,
+    /// Started by its launch plan's schedule.
+    Scheduled,
 }
 
 /// One execution, without its values.
@@ -147,6 +149,7 @@ impl ExecutionRecord {
             (Some(_), _) => ExecutionOrigin::Child,
             (None, "relaunched") => ExecutionOrigin::Relaunched,
             (None, "recovered") => ExecutionOrigin::Recovered,
+            (None, "scheduled") => ExecutionOrigin::Scheduled,
             (None, _) => ExecutionOrigin::Created,
         };
         let values = StoredValues {

@@ -18,7 +18,7 @@ pub struct SignalRecord {
     pub signal_id: String,
     /// The scoped id of the waiting gate; empty when none waits.
     pub node_id: String,
-    /// The type a value must have; `None` for a set signal no gate waits for any more.
+    /// The type a value must have (for a set signal, its value's).
     pub ty: Option<LiteralType>,
     pub approval: bool,
     /// When the gate stops waiting.
@@ -68,10 +68,11 @@ pub(crate) async fn list(shared: &Shared, id: Uuid) -> EngineResult<Vec<SignalRe
     for signal in store.signals_of(id).await? {
         let value = pb::Literal::decode(signal.value.as_slice())
             .map_err(|e| EngineError::Internal(format!("stored signal does not decode: {e}")))?;
+        let ty = codec::decode_literal(&signal.value)?;
         records.push(SignalRecord {
             signal_id: signal.signal_id,
             node_id: String::new(),
-            ty: None,
+            ty: Some(gantry_core::typing::literal_type_of(&ty)),
             approval: false,
             deadline_ms: None,
             value: Some(value),

@@ -55,6 +55,7 @@ pub enum Answer {
     Completed(EngineResult<Vec<CompletionOutcome>>),
     Polled(EngineResult<crate::writer::Recorded>),
     SignalSet(EngineResult<crate::SignalSet>),
+    Schedule(EngineResult<crate::ScheduleRecord>),
     Other(Result<(), EngineError>),
 }
 
@@ -69,6 +70,7 @@ enum Waiting {
     Swept(oneshot::Receiver<EngineResult<usize>>),
     Audited(oneshot::Receiver<EngineResult<()>>),
     SignalSet(oneshot::Receiver<EngineResult<crate::SignalSet>>),
+    Schedule(oneshot::Receiver<EngineResult<crate::ScheduleRecord>>),
     Nothing,
 }
 
@@ -101,6 +103,19 @@ impl Harness {
             hold: AtomicBool::new(false),
             hold_hydrations: AtomicBool::new(false),
             postgres,
+        }
+    }
+
+    /// Another replica on the same store and clock: an engine of its own (its caches, its batches), sharing nothing
+    /// else with this one. Dropping it leaves the store to this harness.
+    pub fn replica(&self) -> Harness {
+        let config = self.shared.config.clone();
+        Harness {
+            shared: Arc::new(Shared::new(self.shared.health.store.clone(), config)),
+            clock: self.clock.clone(),
+            hold: AtomicBool::new(false),
+            hold_hydrations: AtomicBool::new(false),
+            postgres: None,
         }
     }
 
@@ -232,6 +247,7 @@ impl Harness {
                 Request::Sweep => reply(Reply::Swept, Waiting::Swept, &mut waiting),
                 Request::Audit(_) => reply(Reply::Audited, Waiting::Audited, &mut waiting),
                 Request::SetSignal { .. } => reply(Reply::SignalSet, Waiting::SignalSet, &mut waiting),
+                Request::SetSchedule { .. } => reply(Reply::Schedule, Waiting::Schedule, &mut waiting),
                 Request::CreateChildren(_)
                 | Request::Assemble(_)
                 | Request::Assembled { .. }
@@ -259,6 +275,7 @@ impl Harness {
                 Waiting::Swept(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped())).map(drop)),
                 Waiting::Audited(rx) => Answer::Other(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::SignalSet(rx) => Answer::SignalSet(rx.await.unwrap_or_else(|_| Err(dropped()))),
+                Waiting::Schedule(rx) => Answer::Schedule(rx.await.unwrap_or_else(|_| Err(dropped()))),
                 Waiting::Nothing => Answer::Other(Ok(())),
             });
         }

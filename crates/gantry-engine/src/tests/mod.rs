@@ -29,6 +29,7 @@ mod overrides;
 mod pairs;
 mod plugin;
 mod replay;
+mod schedules;
 mod scoped;
 mod tags;
 mod watch;

@@ -240,6 +240,7 @@ fn describe(answer: &Answer, fixture: &Fixture) -> String {
         ),
         Answer::Completed(result) => format!("{result:?}"),
         Answer::SignalSet(result) => format!("{result:?}"),
+        Answer::Schedule(result) => format!("{result:?}"),
         Answer::Other(result) => format!("{result:?}"),
     };
     let mut text = relative_times(

@@ -37,6 +37,8 @@ pub const AUDITED: &[&str] = &[
     "RelaunchExecution",
     "RecoverExecution",
     "SetSignal",
+    "ActivateSchedule",
+    "DeactivateSchedule",
     "CreateApiKey",
     "RevokeApiKey",
     "CreateProject",

@@ -151,6 +151,12 @@ impl Audited {
         audited
     }
 
+    /// ActivateSchedule (`active`) or DeactivateSchedule: the launch plan is the target.
+    pub fn schedule(principal: String, launch_plan: Option<&pb::Identifier>, active: bool) -> Self {
+        let rpc = if active { "ActivateSchedule" } else { "DeactivateSchedule" };
+        Audited::registration(rpc, principal, launch_plan, "launch plan")
+    }
+
     /// RelaunchExecution, or RecoverExecution with `recover`.
     pub fn rerun(principal: String, (id, name, overwrite_cache): (&str, &str, bool), recover: bool) -> Self {
         let rpc = if recover {

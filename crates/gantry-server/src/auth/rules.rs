@@ -144,6 +144,18 @@ pub const RULES: &[(&str, Rule)] = &[
         "/gantry.v1.AdminService/SetSignal",
         rule(Role::Operator, Scope::Execution),
     ),
+    (
+        "/gantry.v1.AdminService/ListSchedules",
+        rule(Role::Viewer, Scope::Listing),
+    ),
+    (
+        "/gantry.v1.AdminService/ActivateSchedule",
+        rule(Role::Operator, Scope::Named),
+    ),
+    (
+        "/gantry.v1.AdminService/DeactivateSchedule",
+        rule(Role::Operator, Scope::Named),
+    ),
     // Workers read the large inputs of their attempts too; a `gantry:` reference names its execution, a blob's key
     // is its content's hash (only someone shown the reference knows it).
     ("/gantry.v1.AdminService/ReadOffloaded", read_or_work(Scope::Execution)),

@@ -42,6 +42,30 @@ pub(crate) fn signal_row((execution_id, signal_id, value, set_at, set_by): RawSi
     }
 }
 
+/// A schedule's row as read: project, domain, name, version, active, anchor, next tick, last tick, changed at.
+pub(crate) type RawSchedule = (String, String, String, String, bool, i64, Option<i64>, Option<i64>, i64);
+
+/// The columns of a [`RawSchedule`], in order.
+pub(crate) const SCHEDULE_COLUMNS: &str =
+    "project, domain, name, version, active, anchor, next_tick, last_tick, changed_at";
+
+pub(crate) fn schedule_row(raw: RawSchedule) -> crate::rows::ScheduleRow {
+    let (project, domain, name, version, active, anchor, next_tick, last_tick, changed_at) = raw;
+    crate::rows::ScheduleRow {
+        key: ResourceKey {
+            project,
+            domain,
+            name,
+            version,
+        },
+        active,
+        anchor,
+        next_tick,
+        last_tick,
+        changed_at,
+    }
+}
+
 /// A connection of dialect `D`'s database.
 pub(crate) type Conn<D> = <<D as Dialect>::Database as Database>::Connection;
 

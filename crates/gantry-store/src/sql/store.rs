@@ -6,13 +6,13 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use uuid::Uuid;
 
 use super::{Dialect, SqlStore, read_execution, read_resource, read_spec};
-use super::{RawSignal, signal_row};
+use super::{RawSchedule, RawSignal, SCHEDULE_COLUMNS, schedule_row, signal_row};
 use crate::access::{ApiKeyRow, ProjectRow, RawProject};
 use crate::codec::{RawAttempt, RawExecution, RawNode, decode_all, page_limit, resource_table};
 use crate::error::conflict_or;
 use crate::rows::{
     ActiveCounts, AttemptRow, AuditFilter, AuditRow, ExecutionFilter, ExecutionRow, GateRow, NodeRow, Page,
-    ResourceKey, ResourceKind, ResourceRow, SignalRow, SpecRow,
+    ResourceKey, ResourceKind, ResourceRow, ScheduleRow, SignalRow, SpecRow,
 };
 use crate::{Announcement, Store, StoreResult, Tx};
 
@@ -27,6 +27,7 @@ where
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> bool: Decode<'q, DB> + Type<DB>,
     for<'q> i32: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'q> Option<Vec<u8>>: Decode<'q, DB>,
@@ -263,6 +264,25 @@ where
         .fetch_all(&mut *self.pool.acquire().await?)
         .await?;
         Ok(raws.into_iter().map(signal_row).collect())
+    }
+
+    async fn list_schedules(&self, project: &str, domain: &str) -> StoreResult<Vec<ScheduleRow>> {
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE project = $1 AND domain = $2 ORDER BY name, version"
+        );
+        let raws: Vec<RawSchedule> = sqlx::query_as(&sql)
+            .bind(project)
+            .bind(domain)
+            .fetch_all(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(raws.into_iter().map(schedule_row).collect())
+    }
+
+    async fn next_tick(&self) -> StoreResult<Option<i64>> {
+        let next = sqlx::query_scalar("SELECT min(next_tick) FROM schedules WHERE active")
+            .fetch_one(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(next)
     }
 
     async fn hydrations(&self, since_before: i64) -> StoreResult<Vec<(Uuid, String)>> {

@@ -6,13 +6,13 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use uuid::Uuid;
 
 use super::{Dialect, SqlTx, parked_sql, read_execution, read_resource, read_spec};
-use super::{RawSignal, signal_row};
+use super::{RawSchedule, RawSignal, SCHEDULE_COLUMNS, schedule_row, signal_row};
 use crate::codec::{
     Claim, RawAttempt, RawExecution, RawNode, RawResource, RawSpec, decode_all, execution_conflict, resource_conflict,
     resource_table, spec_conflict,
 };
 use crate::rows::{
-    AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, GateRow, NodeRow, ResourceKey, ResourceKind, ResourceRow,
+    AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, GateRow, NodeRow, ResourceKey, ScheduleRow, ResourceKind, ResourceRow,
     SignalRow, SpecRow, StartedNode,
 };
 use crate::{PutOutcome, StoreError, StoreResult, Tx};
@@ -34,7 +34,7 @@ where
     for<'q> Vec<u8>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> i32: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> Option<Uuid>: Encode<'q, DB>,
@@ -502,6 +502,66 @@ where
         Ok(())
     }
 
+    async fn insert_schedule(&mut self, row: &ScheduleRow) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO schedules ({SCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+        );
+        bind_schedule(sqlx::query(&sql), row).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn lock_schedule(&mut self, key: &ResourceKey) -> StoreResult<Option<ScheduleRow>> {
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE project = $1 AND domain = $2 AND name = $3 AND version = $4{}",
+            D::FOR_UPDATE
+        );
+        let raw: Option<RawSchedule> = sqlx::query_as(&sql)
+            .bind(&key.project)
+            .bind(&key.domain)
+            .bind(&key.name)
+            .bind(&key.version)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(raw.map(schedule_row))
+    }
+
+    async fn update_schedule(&mut self, row: &ScheduleRow) -> StoreResult<()> {
+        let sql = "UPDATE schedules SET active = $5, anchor = $6, next_tick = $7, last_tick = $8, changed_at = $9 \
+                   WHERE project = $1 AND domain = $2 AND name = $3 AND version = $4";
+        bind_schedule(sqlx::query(sql), row).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn deactivate_other_versions(&mut self, key: &ResourceKey, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE schedules SET active = $5, next_tick = NULL, changed_at = $6 \
+             WHERE project = $1 AND domain = $2 AND name = $3 AND version <> $4 AND active",
+        )
+        .bind(&key.project)
+        .bind(&key.domain)
+        .bind(&key.name)
+        .bind(&key.version)
+        .bind(false)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn due_schedules(&mut self, now: i64, limit: u32) -> StoreResult<Vec<ScheduleRow>> {
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE active AND next_tick <= $1 \
+             ORDER BY next_tick, project, domain, name, version LIMIT $2{}",
+            D::SKIP_LOCKED
+        );
+        let raws: Vec<RawSchedule> = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(raws.into_iter().map(schedule_row).collect())
+    }
+
     async fn arm_gate(&mut self, row: &GateRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO gates (execution_id, node_id, signal_id, deadline) VALUES ($1, $2, $3, $4) \
@@ -624,4 +684,27 @@ where
     async fn get_spec(&mut self, execution_id: Uuid, node_id: &str, attempt: i32) -> StoreResult<Option<SpecRow>> {
         read_spec::<DB>(&mut self.tx, execution_id, node_id, attempt).await
     }
+}
+
+/// Binds a schedule's columns as `$1` to `$9`, in [`SCHEDULE_COLUMNS`]' order.
+fn bind_schedule<'q, DB: Database>(
+    query: sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    row: &'q ScheduleRow,
+) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    String: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(row.key.project.clone())
+        .bind(row.key.domain.clone())
+        .bind(row.key.name.clone())
+        .bind(row.key.version.clone())
+        .bind(row.active)
+        .bind(row.anchor)
+        .bind(row.next_tick)
+        .bind(row.last_tick)
+        .bind(row.changed_at)
 }

@@ -371,6 +371,7 @@ fn launch_plans_hide_fixed_inputs_and_default_others() {
         fixed_inputs: [("a".to_owned(), Literal::Integer(1))].into(),
         max_parallelism: None,
         timeout: None,
+        schedule: None,
     };
     let mut registry = registry();
     registry.add_launch_plan(plan, &target);

@@ -243,7 +243,7 @@ fn the_descriptor_set_holds_both_services() {
             .collect::<Vec<_>>()
     };
     let admin = service("AdminService");
-    assert_eq!(admin.len(), 24);
+    assert_eq!(admin.len(), 27);
     assert_eq!(admin.last().map(String::as_str), Some("ReadOffloaded"));
     assert_eq!(service("WorkerService"), ["PollTasks", "Heartbeat", "CompleteAttempts"]);
     assert!(

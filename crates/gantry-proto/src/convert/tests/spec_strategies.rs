@@ -2,8 +2,8 @@
 
 use gantry_core::model::{
     ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp,
-    ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, GateCondition, GateNode, IfBlock, LaunchPlan,
-    Node, NodeOverrides, NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, SuccessCriteria,
+    CatchUp, ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, GateCondition, GateNode, IfBlock, LaunchPlan,
+    Node, NodeOverrides, NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, Schedule, ScheduleKind, SuccessCriteria,
     TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
@@ -289,6 +289,29 @@ pub fn dynamic_job_spec() -> impl Strategy<Value = DynamicJobSpec> {
         })
 }
 
+/// A schedule as the wire carries it: a cron expression in a time zone (empty: UTC) or a fixed rate of at least a
+/// second; a kickoff input or none; either catch-up policy, with a limit in range.
+fn schedule() -> impl Strategy<Value = Schedule> {
+    let cron = (
+        prop_oneof![Just("*/5 * * * *"), Just("0 9 * * MON-FRI"), Just("30 2 1 * *"), Just("*/10 * * * * *")],
+        prop_oneof![Just(""), Just("UTC"), Just("Europe/Paris"), Just("America/New_York")],
+    )
+        .prop_map(|(expression, zone)| ScheduleKind::Cron {
+            expression: expression.to_owned(),
+            time_zone: zone.to_owned(),
+        });
+    let rate = (1_000i64..100_000_000).prop_map(|millis| ScheduleKind::FixedRate(Duration::from_millis(millis)));
+    let catch_up = prop_oneof![
+        Just(CatchUp::Skip),
+        (1u32..=1_000).prop_map(|limit| CatchUp::RunMissed { limit }),
+    ];
+    (prop_oneof![cron, rate], option::of(name()), catch_up).prop_map(|(kind, kickoff_input, catch_up)| Schedule {
+        kind,
+        kickoff_input,
+        catch_up,
+    })
+}
+
 pub fn launch_plan() -> impl Strategy<Value = LaunchPlan> {
     let kind = prop_oneof![
         Just(ResourceKind::Task),
@@ -303,9 +326,10 @@ pub fn launch_plan() -> impl Strategy<Value = LaunchPlan> {
         literal_map(),
         option::of(any::<u32>()),
         option::of(timeout()),
+        option::of(schedule()),
     )
         .prop_map(
-            |(id, target, target_kind, default_inputs, fixed_inputs, max_parallelism, timeout)| LaunchPlan {
+            |(id, target, target_kind, default_inputs, fixed_inputs, max_parallelism, timeout, schedule)| LaunchPlan {
                 id,
                 target,
                 target_kind,
@@ -313,6 +337,7 @@ pub fn launch_plan() -> impl Strategy<Value = LaunchPlan> {
                 fixed_inputs,
                 max_parallelism,
                 timeout,
+                schedule,
             },
         )
 }
