@@ -57,10 +57,7 @@ impl Ticks {
             }
             ScheduleKind::FixedRate(rate) => {
                 if rate.as_millis() < MIN_RATE_MS {
-                    return Err(format!(
-                        "fixed rate {} ms: at least {MIN_RATE_MS} ms",
-                        rate.as_millis()
-                    ));
+                    return Err(format!("fixed rate {} ms: at least {MIN_RATE_MS} ms", rate.as_millis()));
                 }
                 Parsed::Rate(rate.as_millis())
             }
@@ -95,7 +92,9 @@ impl Ticks {
         match &self.kind {
             Parsed::Cron(cron, tz) => {
                 let at = instant(tz, at)?;
-                cron.find_previous_occurrence(&at, true).ok().map(|t| t.timestamp_millis())
+                cron.find_previous_occurrence(&at, true)
+                    .ok()
+                    .map(|t| t.timestamp_millis())
             }
             Parsed::Rate(rate) => {
                 let steps = at.checked_sub(anchor)? / rate;
@@ -169,7 +168,9 @@ pub fn execution_name(plan: &Identifier, tick: i64) -> String {
 /// does not fix. `inputs` are the target's `(name, is a datetime)`.
 pub fn check_kickoff(plan: &LaunchPlan, inputs: &[(String, bool)]) -> Result<(), String> {
     let Some(schedule) = &plan.schedule else { return Ok(()) };
-    let Some(kickoff) = &schedule.kickoff_input else { return Ok(()) };
+    let Some(kickoff) = &schedule.kickoff_input else {
+        return Ok(());
+    };
     match inputs.iter().find(|(name, _)| name == kickoff) {
         None => Err(format!(
             "schedule.kickoff_input {}: the target has no such input",

@@ -58,12 +58,12 @@ pub use gantry_store::{
     ActiveCounts, AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PoolUse, PutOutcome, TargetFilter,
 };
 pub use interpret::SignalSet;
-pub use schedules::ScheduleRecord;
 pub use notify::{ChangeScope, PhaseChange};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,
     ReadMode, ReferenceReader, SignalRecord, SpecRead, TaskAssignment, Template,
 };
+pub use schedules::ScheduleRecord;
 pub use submit::{CreateExecution, Origin, Registration, Target};
 pub use worker::{AttemptRef, Claimant, Completion, CompletionOutcome, LeaseStatus};
 

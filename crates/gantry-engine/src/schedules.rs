@@ -15,10 +15,10 @@ use gantry_store::{ResourceKey, ScheduleRow};
 use tracing::{info, warn};
 
 use crate::Engine;
-use crate::shared::Shared;
 use crate::batch::Batch;
 use crate::codec;
 use crate::error::{EngineError, EngineResult};
+use crate::shared::Shared;
 use crate::submit::{CreateExecution, Origin, Target};
 
 /// How many ticks the next-ticks of a listing show.
@@ -180,7 +180,10 @@ pub(crate) async fn list(shared: &Shared, project: &str, domain: &str) -> Engine
     let mut records = Vec::new();
     for row in shared.store.list_schedules(project, domain).await? {
         let id = identifier(&row.key);
-        let Some(template) = shared.store.get_resource(gantry_store::ResourceKind::LaunchPlan, &row.key).await?
+        let Some(template) = shared
+            .store
+            .get_resource(gantry_store::ResourceKind::LaunchPlan, &row.key)
+            .await?
         else {
             continue;
         };

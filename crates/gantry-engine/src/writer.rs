@@ -20,8 +20,8 @@ use crate::error::{EngineError, EngineResult};
 use crate::hydration::Hydrated;
 use crate::ingress::Admitted;
 use crate::interpret::SignalSet;
-use crate::schedules::ScheduleRecord;
 use crate::notify::{ChangeScope, PhaseChange};
+use crate::schedules::ScheduleRecord;
 use crate::shared::Shared;
 use crate::submit::{CreateExecution, Registration};
 use crate::worker::{Assignment, AttemptRef, Claimant, CompletionOutcome, LeaseStatus};
@@ -105,7 +105,10 @@ pub(crate) enum Request {
     /// An audit entry, written with the batch (see `audit.rs`).
     Audit(Box<AuditRow>),
     /// A client activates or deactivates a launch plan's schedule.
-    SetSchedule { launch_plan: Identifier, active: bool },
+    SetSchedule {
+        launch_plan: Identifier,
+        active: bool,
+    },
     /// A client sets a signal an execution's gates wait for.
     SetSignal {
         execution_id: Uuid,

@@ -1,6 +1,6 @@
 //! The `gantry` command: runs the server (`server`, `migrate`) and drives it through the admin API: `register`, `run`,
 //! `task|workflow|launch-plan list|show`, `execution list|get|outputs|nodes|terminate|relaunch|recover` (also at the
-//! top level: `gantry list`, `gantry nodes ID`, ...), `signal list|set`, `approve`, `reject`, and prints shell
+//! top level: `gantry list`, `gantry nodes ID`, ...), `signal list|set`, `approve`, `reject`, `schedule list|activate|deactivate`, and prints shell
 //! completions (`completions`).
 //!
 //! It owns the command line, the spec file format of `register`, and how tables print (the literal ↔ JSON conversion is `gantry-text`'s, shared with the console). It
@@ -96,6 +96,9 @@ enum Command {
     /// Projects: create, list, describe, archive.
     #[command(subcommand, visible_alias = "project")]
     Projects(commands::projects::ProjectCommand),
+    /// Launch plans' schedules: list (with their next ticks), activate, deactivate.
+    #[command(subcommand, visible_alias = "schedules")]
+    Schedule(commands::schedules::ScheduleCommand),
     /// The signals an execution's gate nodes wait for: list, set.
     #[command(subcommand, visible_alias = "signals")]
     Signal(commands::signals::SignalCommand),
@@ -206,6 +209,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Execution(command) | Command::Shortcut(command) => execution(endpoint, output, command).await,
         Command::Audit(command) => commands::audit::audit(endpoint, output, command).await,
         Command::Signal(command) => commands::signals::signal(endpoint, output, command).await,
+        Command::Schedule(command) => commands::schedules::schedule(endpoint, output, command).await,
         Command::Approve(args) => commands::signals::decide(endpoint, output, args, true).await,
         Command::Reject(args) => commands::signals::decide(endpoint, output, args, false).await,
         Command::Completions { shell } => {

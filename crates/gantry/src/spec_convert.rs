@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, anyhow, bail};
 use gantry_core::model::{
-    Binding, BindingData, ContainerSpec, FailurePolicy, Identifier, LaunchPlan, LiteralMap, LiteralType, Node,
-    NodeOverrides, NodeTarget, ResourceKind, RetryPolicy, TaskMetadata, TaskTemplate, TypedInterface, Variable,
-    WorkflowTemplate,
+    Binding, BindingData, CatchUp, ContainerSpec, FailurePolicy, Identifier, LaunchPlan, LiteralMap, LiteralType, Node,
+    NodeOverrides, NodeTarget, ResourceKind, RetryPolicy, Schedule, ScheduleKind, TaskMetadata, TaskTemplate,
+    TypedInterface, Variable, WorkflowTemplate,
 };
 use serde_json::Value;
 
@@ -437,9 +437,38 @@ fn convert_launch_plan(
         target_kind: kind,
         max_parallelism: spec.max_parallelism,
         timeout: duration(&spec.timeout, "timeout")?,
-        schedule: None,
+        schedule: spec.schedule.as_ref().map(schedule).transpose()?,
     };
     Ok((launch_plan, interface))
+}
+
+fn schedule(spec: &crate::spec_file::ScheduleSpec) -> anyhow::Result<Schedule> {
+    use crate::spec_file::CatchUpSpec;
+    let kind = match (&spec.cron, &spec.fixed_rate) {
+        (Some(expression), None) => ScheduleKind::Cron {
+            expression: expression.clone(),
+            time_zone: spec.time_zone.clone().unwrap_or_default(),
+        },
+        (None, Some(rate)) if spec.time_zone.is_none() => {
+            ScheduleKind::FixedRate(parse_duration(&rate.0).map_err(|e| anyhow!("schedule.fixed_rate: {e}"))?)
+        }
+        (None, Some(_)) => bail!("schedule: a time_zone goes with a cron expression, not a fixed_rate"),
+        _ => bail!("schedule: give exactly one of cron and fixed_rate"),
+    };
+    let catch_up = match (spec.catch_up, spec.catch_up_limit) {
+        (CatchUpSpec::Skip, None) => CatchUp::Skip,
+        (CatchUpSpec::Skip, Some(_)) => bail!("schedule: catch_up_limit goes with catch_up: run_missed"),
+        (CatchUpSpec::RunMissed, limit) => CatchUp::RunMissed {
+            limit: limit.unwrap_or(1),
+        },
+    };
+    let schedule = Schedule {
+        kind,
+        kickoff_input: spec.kickoff_input.clone(),
+        catch_up,
+    };
+    gantry_core::schedule::Ticks::new(&schedule).map_err(|problem| anyhow!("schedule: {problem}"))?;
+    Ok(schedule)
 }
 
 #[cfg(test)]

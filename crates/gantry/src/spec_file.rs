@@ -34,6 +34,14 @@
 //!     default_inputs: {tasks_count: 5}
 //!     fixed_inputs: {}
 //!     max_parallelism: 10
+//!   - name: nightly
+//!     task: report
+//!     schedule:                                 # registered inactive: `gantry schedule activate`
+//!       cron: "0 2 * * *"                       # or fixed_rate: 10m
+//!       time_zone: Europe/Paris                 # IANA; UTC when absent
+//!       kickoff_input: at                       # a datetime input that gets the tick's time
+//!       catch_up: run_missed                    # or skip (the default): only the latest missed tick runs
+//!       catch_up_limit: 3                       # with run_missed: how many of the latest missed ticks run
 //! ```
 //!
 //! A binding (node input, workflow output) is a plain value (a literal of the declared type), `{from: node.output}`
@@ -219,6 +227,38 @@ pub struct LaunchPlanSpec {
     pub max_parallelism: Option<u32>,
     /// Limit on the running time of the executions it starts, such as `1h`.
     pub timeout: Option<Text>,
+    /// When it runs by itself, once activated.
+    pub schedule: Option<ScheduleSpec>,
+}
+
+/// A launch plan's schedule: exactly one of `cron`, `fixed_rate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// A cron expression: five fields, or six with seconds first.
+    pub cron: Option<String>,
+    /// The cron expression's IANA time zone; UTC when absent.
+    pub time_zone: Option<String>,
+    /// Every so long from the activation, such as `10m`.
+    pub fixed_rate: Option<Text>,
+    /// A datetime input of the target that gets the tick's time.
+    pub kickoff_input: Option<String>,
+    /// `skip` (the default) or `run_missed`.
+    #[serde(default)]
+    pub catch_up: CatchUpSpec,
+    /// With `run_missed`, how many of the latest missed ticks run.
+    pub catch_up_limit: Option<u32>,
+}
+
+/// What becomes of ticks missed while no server ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUpSpec {
+    /// Only the latest tick due runs.
+    #[default]
+    Skip,
+    /// The latest `catch_up_limit` ticks due run.
+    RunMissed,
 }
 
 /// A scalar read as text, so that `version: 1` and `version: "1"` mean the same.

@@ -148,3 +148,74 @@ fn json_files_read_the_same_schema() {
     let names: Vec<&str> = r.tasks[0].interface.inputs.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["b", "a"], "declaration order is kept");
 }
+
+const SCHEDULED: &str = r#"
+project: demo
+domain: dev
+version: "1"
+tasks:
+  - name: report
+    inputs: {at: datetime}
+launch_plans:
+  - name: nightly
+    task: report
+    schedule:
+      cron: "0 2 * * *"
+      time_zone: Europe/Paris
+      kickoff_input: at
+      catch_up: run_missed
+      catch_up_limit: 3
+  - name: often
+    task: report
+    schedule: {fixed_rate: 10m}
+"#;
+
+#[test]
+fn launch_plans_carry_their_schedules() {
+    use gantry_core::model::{CatchUp, Schedule, ScheduleKind};
+    let r = convert(&parse_spec(SCHEDULED, false).unwrap(), &mut Interfaces::default()).unwrap();
+    assert_eq!(
+        r.launch_plans[0].schedule,
+        Some(Schedule {
+            kind: ScheduleKind::Cron {
+                expression: "0 2 * * *".to_owned(),
+                time_zone: "Europe/Paris".to_owned()
+            },
+            kickoff_input: Some("at".to_owned()),
+            catch_up: CatchUp::RunMissed { limit: 3 },
+        })
+    );
+    assert_eq!(
+        r.launch_plans[1].schedule,
+        Some(Schedule {
+            kind: ScheduleKind::FixedRate(gantry_core::model::Duration::from_secs(600)),
+            kickoff_input: None,
+            catch_up: CatchUp::Skip,
+        })
+    );
+    for (wrong, said) in [
+        (
+            SCHEDULED.replace("{fixed_rate: 10m}", "{}"),
+            "give exactly one of cron and fixed_rate",
+        ),
+        (
+            SCHEDULED.replace("Europe/Paris", "Europe/Atlantis"),
+            "time zone \"Europe/Atlantis\"",
+        ),
+        (
+            SCHEDULED.replace("0 2 * * *", "0 25 * * *"),
+            "cron expression \"0 25 * * *\"",
+        ),
+        (
+            SCHEDULED.replace("catch_up_limit: 3", "catch_up_limit: 0"),
+            "catch-up limit 0",
+        ),
+        (
+            SCHEDULED.replace("catch_up: run_missed", "catch_up: skip"),
+            "catch_up_limit goes with catch_up: run_missed",
+        ),
+    ] {
+        let error = convert(&parse_spec(&wrong, false).unwrap(), &mut Interfaces::default()).unwrap_err();
+        assert!(format!("{error:#}").contains(said), "{error:#}");
+    }
+}

@@ -53,7 +53,10 @@ fn missed_ticks_are_skipped_or_run_up_to_the_limit() {
     let skip = cron("*/5 * * * *", "UTC", CatchUp::Skip).due(0, next_fire, now);
     assert_eq!((skip.ticks, skip.skipped), (vec![MONDAY + 25 * MINUTE], true));
     let two = cron("*/5 * * * *", "UTC", CatchUp::RunMissed { limit: 2 }).due(0, next_fire, now);
-    assert_eq!((two.ticks, two.skipped), (vec![MONDAY + 20 * MINUTE, MONDAY + 25 * MINUTE], true));
+    assert_eq!(
+        (two.ticks, two.skipped),
+        (vec![MONDAY + 20 * MINUTE, MONDAY + 25 * MINUTE], true)
+    );
     let all = cron("*/5 * * * *", "UTC", CatchUp::RunMissed { limit: 10 }).due(0, next_fire, now);
     let expected: Vec<i64> = (1..=5).map(|k| MONDAY + 5 * k * MINUTE).collect();
     assert_eq!((all.ticks, all.skipped), (expected, false));
@@ -65,7 +68,10 @@ fn a_year_of_missed_per_second_ticks_costs_no_more_than_the_limit() {
     let every_second = cron("* * * * * *", "UTC", CatchUp::RunMissed { limit: 3 });
     let year = 365 * 24 * 60 * MINUTE;
     let due = every_second.due(0, MONDAY, MONDAY + year);
-    assert_eq!(due.ticks, vec![MONDAY + year - 2_000, MONDAY + year - 1_000, MONDAY + year]);
+    assert_eq!(
+        due.ticks,
+        vec![MONDAY + year - 2_000, MONDAY + year - 1_000, MONDAY + year]
+    );
     assert!(due.skipped);
 }
 
@@ -83,12 +89,26 @@ fn a_fixed_rate_ticks_from_its_activation() {
     let every_minute = rate(MINUTE, CatchUp::RunMissed { limit: 5 });
     let anchor = MONDAY + 7;
     assert_eq!(every_minute.next_after(anchor, anchor), Some(anchor + MINUTE));
-    assert_eq!(every_minute.next_after(anchor, anchor + MINUTE), Some(anchor + 2 * MINUTE));
-    assert_eq!(every_minute.upcoming(anchor, anchor, 3), [1, 2, 3].map(|k| anchor + k * MINUTE));
+    assert_eq!(
+        every_minute.next_after(anchor, anchor + MINUTE),
+        Some(anchor + 2 * MINUTE)
+    );
+    assert_eq!(
+        every_minute.upcoming(anchor, anchor, 3),
+        [1, 2, 3].map(|k| anchor + k * MINUTE)
+    );
     let due = every_minute.due(anchor, anchor + MINUTE, anchor + 3 * MINUTE + 5);
-    assert_eq!(due.ticks, vec![anchor + MINUTE, anchor + 2 * MINUTE, anchor + 3 * MINUTE]);
+    assert_eq!(
+        due.ticks,
+        vec![anchor + MINUTE, anchor + 2 * MINUTE, anchor + 3 * MINUTE]
+    );
     assert_eq!(due.next, Some(anchor + 4 * MINUTE));
-    assert!(every_minute.due(anchor, anchor + MINUTE, anchor + MINUTE - 1).ticks.is_empty());
+    assert!(
+        every_minute
+            .due(anchor, anchor + MINUTE, anchor + MINUTE - 1)
+            .ticks
+            .is_empty()
+    );
 }
 
 #[test]
@@ -125,7 +145,10 @@ fn a_tick_is_named_the_same_everywhere_within_the_rule_of_names() {
     let plan = Identifier::new("demo", "dev", "nightly", "1");
     let name = execution_name(&plan, MONDAY);
     assert_eq!(name, execution_name(&plan, MONDAY));
-    assert_ne!(name, execution_name(&Identifier::new("demo", "dev", "nightly", "2"), MONDAY));
+    assert_ne!(
+        name,
+        execution_name(&Identifier::new("demo", "dev", "nightly", "2"), MONDAY)
+    );
     assert!(name.ends_with(&format!("-{}", MONDAY / 1000)), "{name}");
     assert!(execution_name(&plan, MONDAY + 5).ends_with("ms"));
     let long = Identifier::new("demo", "dev", &"n".repeat(255), &"v".repeat(255));
@@ -153,10 +176,21 @@ fn the_kickoff_input_must_be_a_datetime_the_plan_leaves_open() {
     let inputs = [("at".to_owned(), true), ("n".to_owned(), false)];
     assert_eq!(check_kickoff(&plan, &inputs), Ok(()));
     plan.schedule.as_mut().unwrap().kickoff_input = Some("n".to_owned());
-    assert_eq!(check_kickoff(&plan, &inputs), Err("schedule.kickoff_input \"n\": the input is not a datetime".into()));
+    assert_eq!(
+        check_kickoff(&plan, &inputs),
+        Err("schedule.kickoff_input \"n\": the input is not a datetime".into())
+    );
     plan.schedule.as_mut().unwrap().kickoff_input = Some("x".to_owned());
-    assert!(check_kickoff(&plan, &inputs).unwrap_err().ends_with("the target has no such input"));
+    assert!(
+        check_kickoff(&plan, &inputs)
+            .unwrap_err()
+            .ends_with("the target has no such input")
+    );
     plan.schedule.as_mut().unwrap().kickoff_input = Some("at".to_owned());
     plan.fixed_inputs.insert("at".to_owned(), Literal::Integer(0));
-    assert!(check_kickoff(&plan, &inputs).unwrap_err().ends_with("the launch plan fixes it"));
+    assert!(
+        check_kickoff(&plan, &inputs)
+            .unwrap_err()
+            .ends_with("the launch plan fixes it")
+    );
 }

@@ -63,8 +63,16 @@ async fn scheduled(harness: &Harness, plan: &LaunchPlan) -> BTreeMap<String, i64
         domain: Some("dev".into()),
         ..ExecutionFilter::default()
     };
-    let page = Page { after: None, limit: 1000 };
-    let rows = harness.shared.store.list_executions(&filter, &page).await.expect("executions");
+    let page = Page {
+        after: None,
+        limit: 1000,
+    };
+    let rows = harness
+        .shared
+        .store
+        .list_executions(&filter, &page)
+        .await
+        .expect("executions");
     rows.into_iter()
         .filter(|row| row.origin == "scheduled" && row.target == plan.id.to_string())
         .map(|row| {
@@ -91,13 +99,20 @@ async fn a_cron_schedule_fires_each_tick_once_across_three_replicas(backend: Bac
     let replicas = [harness.replica(), harness.replica()];
     let activated = set_active(&harness, &nightly, true).await.expect("activated");
     assert!(activated.active);
-    assert_eq!(activated.next_ticks, (0..5).map(|k| FIRST_TICK + 5 * k * MINUTE).collect::<Vec<_>>());
+    assert_eq!(
+        activated.next_ticks,
+        (0..5).map(|k| FIRST_TICK + 5 * k * MINUTE).collect::<Vec<_>>()
+    );
 
     for k in 0..3 {
         let tick = FIRST_TICK + 5 * k * MINUTE;
         harness.set_now(tick - 1);
         harness.apply_one(Request::Sweep).await;
-        assert_eq!(scheduled(&harness, &nightly).await.len(), k as usize, "nothing before the tick");
+        assert_eq!(
+            scheduled(&harness, &nightly).await.len(),
+            k as usize,
+            "nothing before the tick"
+        );
         harness.set_now(tick + 250);
         // The three replicas sweep at the same moment.
         tokio::join!(
@@ -108,9 +123,15 @@ async fn a_cron_schedule_fires_each_tick_once_across_three_replicas(backend: Bac
         let runs = scheduled(&harness, &nightly).await;
         assert_eq!(runs.len(), k as usize + 1, "tick {k}: {runs:?}");
         let name = gantry_core::schedule::execution_name(&nightly.id, tick);
-        assert_eq!(runs.get(&name), Some(&tick), "the tick's execution has its time: {runs:?}");
+        assert_eq!(
+            runs.get(&name),
+            Some(&tick),
+            "the tick's execution has its time: {runs:?}"
+        );
     }
-    let shown = crate::schedules::list(&harness.shared, "test", "dev").await.expect("schedules");
+    let shown = crate::schedules::list(&harness.shared, "test", "dev")
+        .await
+        .expect("schedules");
     assert_eq!(shown[0].last_tick, Some(FIRST_TICK + 10 * MINUTE));
     assert_eq!(shown[0].next_ticks[0], FIRST_TICK + 15 * MINUTE);
     harness.finish().await;
@@ -157,15 +178,25 @@ async fn a_tick_started_twice_is_one_execution_and_deactivation_stops_ticks(back
     tx.update_schedule(&row).await.expect("update");
     tx.commit().await.expect("commit");
     harness.apply_one(Request::Sweep).await;
-    assert_eq!(scheduled(&harness, &nightly).await.len(), 1, "the tick's name is taken: no second execution");
+    assert_eq!(
+        scheduled(&harness, &nightly).await.len(),
+        1,
+        "the tick's name is taken: no second execution"
+    );
 
     // Activating version 2 deactivates version 1; deactivating it stops its ticks.
     set_active(&harness, &second, true).await.expect("activated");
-    let again = set_active(&harness, &second, true).await.expect("activating again changes nothing");
+    let again = set_active(&harness, &second, true)
+        .await
+        .expect("activating again changes nothing");
     assert!(again.active);
     harness.set_now(FIRST_TICK + 5 * MINUTE);
     harness.apply_one(Request::Sweep).await;
-    assert_eq!(scheduled(&harness, &nightly).await.len(), 1, "version 1 no longer ticks");
+    assert_eq!(
+        scheduled(&harness, &nightly).await.len(),
+        1,
+        "version 1 no longer ticks"
+    );
     assert_eq!(scheduled(&harness, &second).await.len(), 1);
     let stopped = set_active(&harness, &second, false).await.expect("deactivated");
     assert!(!stopped.active && stopped.next_ticks.is_empty());
@@ -180,7 +211,9 @@ async fn schedules_are_checked_where_they_are_registered_and_activated(backend: 
     let harness = registered(backend, &[]).await;
     let mut wrong = plan("wrong", CatchUp::Skip);
     wrong.schedule.as_mut().unwrap().kickoff_input = Some("missing".to_owned());
-    let answer = harness.apply_one(Request::Register(Registration::LaunchPlan(wrong.clone()))).await;
+    let answer = harness
+        .apply_one(Request::Register(Registration::LaunchPlan(wrong.clone())))
+        .await;
     let Answer::Other(Err(EngineError::InvalidArgument(message))) = answer else {
         panic!("a kickoff input the target lacks is refused: {answer:?}");
     };

@@ -47,7 +47,11 @@ impl TryFrom<pb::LaunchPlan> for LaunchPlan {
             fixed_inputs: literal_map_or_empty("fixed_inputs", launch_plan.fixed_inputs)?,
             max_parallelism: launch_plan.max_parallelism,
             timeout: timeout_from_pb("timeout", launch_plan.timeout)?,
-            schedule: launch_plan.schedule.map(Schedule::try_from).transpose().at("schedule")?,
+            schedule: launch_plan
+                .schedule
+                .map(Schedule::try_from)
+                .transpose()
+                .at("schedule")?,
         })
     }
 }

@@ -68,7 +68,11 @@ impl AdminApi {
         request: Request<pb::DeactivateScheduleRequest>,
     ) -> Result<Response<pb::DeactivateScheduleResponse>, Status> {
         let access = Access::of(&request);
-        let audited = Audited::schedule(audit::principal(&request), request.get_ref().launch_plan.as_ref(), false);
+        let audited = Audited::schedule(
+            audit::principal(&request),
+            request.get_ref().launch_plan.as_ref(),
+            false,
+        );
         let launch_plan = request.into_inner().launch_plan;
         let schedule = self.set_schedule_of(access, audited, launch_plan, false).await?;
         Ok(Response::new(pb::DeactivateScheduleResponse {

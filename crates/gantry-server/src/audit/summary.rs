@@ -153,7 +153,11 @@ impl Audited {
 
     /// ActivateSchedule (`active`) or DeactivateSchedule: the launch plan is the target.
     pub fn schedule(principal: String, launch_plan: Option<&pb::Identifier>, active: bool) -> Self {
-        let rpc = if active { "ActivateSchedule" } else { "DeactivateSchedule" };
+        let rpc = if active {
+            "ActivateSchedule"
+        } else {
+            "DeactivateSchedule"
+        };
         Audited::registration(rpc, principal, launch_plan, "launch plan")
     }
 

@@ -12,8 +12,8 @@ use crate::codec::{
     resource_table, spec_conflict,
 };
 use crate::rows::{
-    AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, GateRow, NodeRow, ResourceKey, ScheduleRow, ResourceKind, ResourceRow,
-    SignalRow, SpecRow, StartedNode,
+    AttemptRow, AuditRow, CacheEntryRow, ExecutionRow, GateRow, NodeRow, ResourceKey, ResourceKind, ResourceRow,
+    ScheduleRow, SignalRow, SpecRow, StartedNode,
 };
 use crate::{PutOutcome, StoreError, StoreResult, Tx};
 

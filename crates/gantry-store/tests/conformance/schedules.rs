@@ -26,7 +26,11 @@ fn inactive(key: ResourceKey) -> ScheduleRow {
 
 pub async fn schedules_are_activated_found_due_and_listed(store: &dyn Store) {
     let mut tx = store.begin().await.unwrap();
-    for row in [inactive(key("nightly", "1")), inactive(key("nightly", "2")), inactive(key("hourly", "1"))] {
+    for row in [
+        inactive(key("nightly", "1")),
+        inactive(key("nightly", "2")),
+        inactive(key("hourly", "1")),
+    ] {
         tx.insert_schedule(&row).await.unwrap();
     }
     let mut again = inactive(key("nightly", "1"));
@@ -34,7 +38,14 @@ pub async fn schedules_are_activated_found_due_and_listed(store: &dyn Store) {
     tx.insert_schedule(&again).await.unwrap();
     tx.commit().await.unwrap();
     let listed = store.list_schedules("sched", "dev").await.unwrap();
-    assert_eq!(listed, [inactive(key("hourly", "1")), inactive(key("nightly", "1")), inactive(key("nightly", "2"))]);
+    assert_eq!(
+        listed,
+        [
+            inactive(key("hourly", "1")),
+            inactive(key("nightly", "1")),
+            inactive(key("nightly", "2"))
+        ]
+    );
     assert!(store.list_schedules("sched", "prod").await.unwrap().is_empty());
     assert_eq!(store.next_tick().await.unwrap(), None, "nothing active");
 
@@ -51,7 +62,13 @@ pub async fn schedules_are_activated_found_due_and_listed(store: &dyn Store) {
 
     let mut tx = store.begin().await.unwrap();
     assert!(tx.due_schedules(49, 10).await.unwrap().is_empty());
-    let due: Vec<String> = tx.due_schedules(100, 10).await.unwrap().into_iter().map(|row| row.key.name).collect();
+    let due: Vec<String> = tx
+        .due_schedules(100, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.key.name)
+        .collect();
     assert_eq!(due, ["hourly", "nightly"]);
     assert_eq!(tx.due_schedules(100, 1).await.unwrap().len(), 1, "the limit holds");
     let mut hourly = tx.lock_schedule(&key("hourly", "1")).await.unwrap().unwrap();
@@ -67,7 +84,14 @@ pub async fn schedules_are_activated_found_due_and_listed(store: &dyn Store) {
     let listed = store.list_schedules("sched", "dev").await.unwrap();
     let states: Vec<(String, bool, Option<i64>, i64)> = listed
         .into_iter()
-        .map(|row| (format!("{}@{}", row.key.name, row.key.version), row.active, row.next_tick, row.changed_at))
+        .map(|row| {
+            (
+                format!("{}@{}", row.key.name, row.key.version),
+                row.active,
+                row.next_tick,
+                row.changed_at,
+            )
+        })
         .collect();
     assert_eq!(
         states,

@@ -9,6 +9,7 @@ pub mod projects;
 pub mod register;
 pub mod rerun;
 pub mod run;
+pub mod schedules;
 pub mod server;
 pub mod signals;
 mod watch;

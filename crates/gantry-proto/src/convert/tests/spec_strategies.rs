@@ -1,10 +1,10 @@
 //! proptest strategies generating core task and workflow templates, nodes, bindings, dynamic specs and launch plans.
 
 use gantry_core::model::{
-    ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp,
-    CatchUp, ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, GateCondition, GateNode, IfBlock, LaunchPlan,
-    Node, NodeOverrides, NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, Schedule, ScheduleKind, SuccessCriteria,
-    TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
+    ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, CacheOverride, CatchUp, ComparisonOp,
+    ConjunctionOp, ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, GateCondition, GateNode, IfBlock,
+    LaunchPlan, Node, NodeOverrides, NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, Schedule,
+    ScheduleKind, SuccessCriteria, TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -293,7 +293,12 @@ pub fn dynamic_job_spec() -> impl Strategy<Value = DynamicJobSpec> {
 /// second; a kickoff input or none; either catch-up policy, with a limit in range.
 fn schedule() -> impl Strategy<Value = Schedule> {
     let cron = (
-        prop_oneof![Just("*/5 * * * *"), Just("0 9 * * MON-FRI"), Just("30 2 1 * *"), Just("*/10 * * * * *")],
+        prop_oneof![
+            Just("*/5 * * * *"),
+            Just("0 9 * * MON-FRI"),
+            Just("30 2 1 * *"),
+            Just("*/10 * * * * *")
+        ],
         prop_oneof![Just(""), Just("UTC"), Just("Europe/Paris"), Just("America/New_York")],
     )
         .prop_map(|(expression, zone)| ScheduleKind::Cron {
