@@ -64,6 +64,21 @@ pub fn signal_received(gate: &GateNode, value: &Literal, inputs: &LiteralMap) ->
     }
 }
 
+/// What becomes of a gate that starts after its signal was set to a value it cannot take (set for another gate of
+/// the execution, of another type): it fails, saying why.
+pub fn set_signal_refused(signal_id: &str, problem: &str) -> NodeEvent {
+    NodeEvent::GateRejected {
+        error: ExecutionError::user(
+            "gate_signal_type",
+            format!(
+                "signal {} was set to a value this gate cannot take: {problem}",
+                names::quote(signal_id)
+            ),
+        )
+        .recoverable(false),
+    }
+}
+
 /// A duration as people read it: `90s`, `1500ms`.
 fn describe(duration: Duration) -> String {
     let millis = duration.as_millis();

@@ -50,15 +50,8 @@ impl Batch<'_> {
             Ok(outcome) => self.open_gate(key, outcome),
             // Set for a gate of another type: this one cannot take it.
             Err(problem) => {
-                let error = gantry_core::model::ExecutionError::user(
-                    "gate_signal_type",
-                    format!(
-                        "signal {} was set to a value this gate cannot take: {problem}",
-                        names::quote(&signal_id)
-                    ),
-                )
-                .recoverable(false);
-                self.events.push_back((key.clone(), NodeEvent::GateRejected { error }));
+                let refused = gate::set_signal_refused(&signal_id, &problem);
+                self.events.push_back((key.clone(), refused));
             }
         }
         Ok(())

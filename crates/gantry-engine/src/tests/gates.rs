@@ -311,9 +311,11 @@ async fn a_signal_not_given_in_time_times_the_gate_out(backend: Backend) {
         ("gate_timeout", "the signal \"count\" was not given within 5s")
     );
     assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Failed);
-    let Err(EngineError::NotFound(_)) = set(&harness, execution_id, "count", Literal::Integer(1)).await else {
-        panic!("a timed-out gate takes no signal");
+    let Err(EngineError::FailedPrecondition(message)) = set(&harness, execution_id, "count", Literal::Integer(1)).await
+    else {
+        panic!("a failed execution takes no signal");
     };
+    assert!(message.ends_with("is already failed"), "{message}");
     harness.finish().await;
 }
 
@@ -336,9 +338,11 @@ async fn termination_aborts_waiting_gates(backend: Backend) {
         assert_eq!(row.phase, NodePhase::Aborted, "{gate_id}");
     }
     assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Aborted);
-    let Err(EngineError::NotFound(_)) = set(&harness, execution_id, "count", Literal::Integer(1)).await else {
-        panic!("an aborted gate takes no signal");
+    let Err(EngineError::FailedPrecondition(message)) = set(&harness, execution_id, "count", Literal::Integer(1)).await
+    else {
+        panic!("an aborted execution takes no signal");
     };
+    assert!(message.ends_with("is already aborted"), "{message}");
     assert!(
         crate::reads::signals::list(&harness.shared, execution_id)
             .await
@@ -410,7 +414,71 @@ async fn a_recovery_keeps_the_signals_received(backend: Backend) {
     harness.finish().await;
 }
 
+async fn a_gate_that_starts_after_its_signal_was_set_opens_at_once_or_fails_on_its_type(backend: Backend) {
+    let harness = Harness::new(backend).await;
+    let after_first = |id: &str, ty: LiteralType| {
+        let mut node = gate(
+            id,
+            GateCondition::Signal {
+                id: "s".to_owned(),
+                ty,
+                output: "o0".to_owned(),
+            },
+            None,
+            vec![],
+        );
+        node.upstream = vec!["first".to_owned()];
+        node
+    };
+    let spec = DynamicJobSpec {
+        nodes: vec![
+            gate("first", signal("s"), None, vec![]),
+            after_first("same", LiteralType::Integer),
+            after_first("other", LiteralType::String),
+        ],
+        outputs: vec![Binding::new("y", BindingData::Promise(Promise::new("same", "o0")))],
+        ..DynamicJobSpec::default()
+    };
+    let (execution_id, parent) = start(&harness, spec).await;
+    let opened = set(&harness, execution_id, "s", Literal::Integer(5))
+        .await
+        .expect("set");
+    assert_eq!(
+        opened.opened,
+        [format!("{parent}/0/first")],
+        "only the gate that waited when it was set"
+    );
+    let same = node(&harness, execution_id, &format!("{parent}/0/same")).await;
+    assert_eq!(same.phase, NodePhase::Succeeded, "opened as it started");
+    assert_eq!(
+        codec::decode_literals(same.outputs.as_deref().unwrap()).unwrap()["o0"],
+        Literal::Integer(5)
+    );
+    let other = node(&harness, execution_id, &format!("{parent}/0/other")).await;
+    assert_eq!(other.phase, NodePhase::Failed);
+    let error = error_of(&other);
+    assert_eq!(error.code, "gate_signal_type");
+    assert!(
+        error
+            .message
+            .contains("signal \"s\" was set to a value this gate cannot take"),
+        "{}",
+        error.message
+    );
+    assert!(
+        harness
+            .shared
+            .store
+            .gates_of(execution_id)
+            .await
+            .expect("gates")
+            .is_empty()
+    );
+    harness.finish().await;
+}
+
 on_both_stores!(
+    a_gate_that_starts_after_its_signal_was_set_opens_at_once_or_fails_on_its_type,
     a_signal_opens_its_gate_and_its_value_flows_on,
     a_sleep_ends_when_its_time_has_passed_even_across_a_restart,
     an_approval_passes_its_value_on_or_fails_the_node,
