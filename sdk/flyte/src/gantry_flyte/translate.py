@@ -6,7 +6,8 @@ A Gantry task template made here carries the original flyte TaskTemplate, serial
 from that template's interface, which Gantry's own types cannot fully describe.
 
 What Gantry cannot carry raises `Unsupported` naming the construct and the node or task: a map over anything but a
-task, output aliases, eager tasks, failure nodes, types with no Gantry equivalent, signal ids Gantry cannot hold.
+task, output aliases, eager tasks, failure nodes, types with no Gantry equivalent, signal ids Gantry cannot hold,
+schedules with a cron offset, an AWS-style `cron_expression` or a cron expression of other than five fields.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 
 from flyteidl.admin import launch_plan_pb2 as flaunch
+from flyteidl.admin import schedule_pb2 as fs
 from flyteidl.core import condition_pb2 as fc
 from flyteidl.core import dynamic_job_pb2 as fd
 from flyteidl.core import errors_pb2 as fe
@@ -436,6 +438,65 @@ def launch_plan(plan: flaunch.LaunchPlan) -> glp.LaunchPlan:
     )
     if spec.max_parallelism:
         result.max_parallelism = spec.max_parallelism
+    if spec.entity_metadata.HasField("schedule"):
+        result.schedule.CopyFrom(schedule(spec.entity_metadata.schedule, where))
+    return result
+
+
+# flytekit's cron aliases (`CronSchedule(schedule="@daily")`, also accepted without the `@` and in the plural), as
+# the five-field expressions they stand for in Flyte's native scheduler (robfig/cron's descriptors).
+_CRON_ALIASES = {
+    "hourly": "0 * * * *",
+    "daily": "0 0 * * *",
+    "weekly": "0 0 * * 0",
+    "monthly": "0 0 1 * *",
+    "yearly": "0 0 1 1 *",
+    "annually": "0 0 1 1 *",
+}
+_CRON_ALIASES.update({f"@{name}": expression for name, expression in list(_CRON_ALIASES.items())})
+_CRON_ALIASES.update({"hours": "0 * * * *", "days": "0 0 * * *", "weeks": "0 0 * * 0", "months": "0 0 1 * *"})
+_CRON_ALIASES["years"] = "0 0 1 1 *"
+_RATE_UNIT_SECONDS = {fs.MINUTE: 60, fs.HOUR: 3600, fs.DAY: 86_400}
+# Flyte's native scheduler replays every tick missed while it was down; Gantry runs at most this many of them.
+CATCH_UP_LIMIT = 1000
+
+
+def schedule(flyte_schedule: fs.Schedule, where: str) -> glp.Schedule:
+    """A Flyte schedule as Gantry's: a five-field cron (or an alias) in UTC, or a fixed rate, with the kickoff input.
+    Missed ticks run as in Flyte (all of them, up to Gantry's limit of 1,000). A cron offset, AWS-style
+    `cron_expression` or an expression of other than five fields has no Gantry equivalent and is `Unsupported`."""
+    kind = flyte_schedule.WhichOneof("ScheduleExpression")
+    result = glp.Schedule(
+        kickoff_time_input=flyte_schedule.kickoff_time_input_arg,
+        catch_up=glp.CATCH_UP_POLICY_RUN_MISSED,
+        catch_up_limit=CATCH_UP_LIMIT,
+    )
+    if kind == "cron_schedule":
+        cron = flyte_schedule.cron_schedule
+        if cron.offset:
+            raise Unsupported(
+                f"{where}: schedule {cron.schedule!r} has the offset {cron.offset!r}: Gantry schedules have no offset"
+            )
+        expression = _CRON_ALIASES.get(cron.schedule.strip().lower(), cron.schedule)
+        fields = len(expression.split())
+        if fields != 5:
+            raise Unsupported(
+                f"{where}: cron schedule {cron.schedule!r} has {fields} fields: the Gantry bridge takes five (minute "
+                "hour day-of-month month day-of-week) or an alias such as @daily"
+            )
+        result.cron.CopyFrom(glp.CronSchedule(expression=expression))
+    elif kind == "rate":
+        rate = flyte_schedule.rate
+        if rate.unit not in _RATE_UNIT_SECONDS:
+            raise Unsupported(f"{where}: fixed rate unit {rate.unit} is not supported by the Gantry bridge")
+        result.fixed_rate.CopyFrom(duration_pb2.Duration(seconds=rate.value * _RATE_UNIT_SECONDS[rate.unit]))
+    elif kind == "cron_expression":
+        raise Unsupported(
+            f"{where}: the AWS-style cron_expression {flyte_schedule.cron_expression!r} is not supported by the "
+            "Gantry bridge (nor by Flyte's native scheduler): use CronSchedule(schedule=...) with five fields"
+        )
+    else:
+        raise Unsupported(f"{where}: a schedule with neither a cron nor a rate")
     return result
 
 

@@ -28,6 +28,7 @@ from gantry.errors import ExecutionFailed, GantryError, SystemTaskError, TaskErr
 from gantry.handler import Assignment, task_handler
 from gantry.limits import SpecLimits, SpecTooLarge
 from gantry.plugin import TaskPlugin
+from gantry.schedules import CronSchedule, FixedRate, ScheduleState
 from gantry.task import (
     DEFAULT_DOMAIN,
     DEFAULT_PROJECT,
@@ -52,15 +53,18 @@ __all__ = [
     "Blob",
     "Branch",
     "Client",
+    "CronSchedule",
     "Directory",
     "ErrorValue",
     "Execution",
     "ExecutionFailed",
+    "FixedRate",
     "GantryError",
     "Gate",
     "LaunchPlanReference",
     "Node",
     "Promise",
+    "ScheduleState",
     "Signal",
     "SpecLimits",
     "SpecTooLarge",

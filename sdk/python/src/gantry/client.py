@@ -1,5 +1,6 @@
 """The client: register tasks, run them with Python inputs, wait for or watch an execution, read its outputs as
-Python values (reading what the server sent by reference), list its node tree, terminate it (admin.proto)."""
+Python values (reading what the server sent by reference), list its node tree, terminate it, set its signals; and
+launch plans' schedules: list, activate, deactivate (admin.proto)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import grpc
 
 from gantry.errors import ExecutionFailed, GantryError
 from gantry.references import read_spec, resolve_map
+from gantry.schedules import CronSchedule, FixedRate, ScheduleState
 from gantry.task import (
+    DEFAULT_DOMAIN,
+    DEFAULT_PROJECT,
     Interface,
     LaunchPlanReference,
     Target,
@@ -273,9 +277,14 @@ class Client:
         default_inputs: dict[str, Any] | None = None,
         fixed_inputs: dict[str, Any] | None = None,
         max_parallelism: int | None = None,
+        schedule: CronSchedule | FixedRate | None = None,
     ) -> LaunchPlanReference:
         """Registers a launch plan of a task or workflow, in the target's project and domain, and returns a reference
-        whose interface is the target's less the fixed inputs."""
+        whose interface is the target's less the fixed inputs. With a `schedule` (`gantry.CronSchedule`,
+        `gantry.FixedRate`) the plan is registered inactive: `activate_schedule` starts its ticks. GantryError
+        (INVALID_ARGUMENT) for a malformed schedule: a bad cron expression or time zone, a rate under a second, a
+        catch-up limit outside 1..1000, a kickoff input the target lacks, that is not a datetime, or that the plan
+        fixes."""
         interface = target.interface
         input_types = interface.inputs if interface is not None else {}
         default_inputs, fixed_inputs = dict(default_inputs or {}), dict(fixed_inputs or {})
@@ -292,6 +301,10 @@ class Client:
             plan.fixed_inputs.CopyFrom(literal_map(fixed_inputs, input_types))
         if max_parallelism is not None:
             plan.max_parallelism = max_parallelism
+        if schedule is not None:
+            if not isinstance(schedule, (CronSchedule, FixedRate)):
+                raise TypeError(f"schedule must be a gantry.CronSchedule or gantry.FixedRate, got {schedule!r}")
+            plan.schedule.CopyFrom(schedule.to_proto())
         request = admin_pb2.RegisterLaunchPlanRequest(launch_plan=plan)
         _rpc(self, self.admin.RegisterLaunchPlan, request, "RegisterLaunchPlan")
         if interface is None:
@@ -406,3 +419,72 @@ class Client:
     def reject(self, execution_id: str, signal_id: str) -> bool:
         """Rejects the execution's approval `signal_id`: `approve(..., approved=False)`."""
         return self.approve(execution_id, signal_id, approved=False)
+
+    def list_schedules(self, project: str | None = None, domain: str | None = None) -> list[ScheduleState]:
+        """The schedules of a project and domain's launch plans (the client's, else `demo`/`dev`), active or not,
+        with the next ticks of the active ones."""
+        request = admin_pb2.ListSchedulesRequest(
+            project=project or self.project or DEFAULT_PROJECT, domain=domain or self.domain or DEFAULT_DOMAIN
+        )
+        response = _rpc(self, self.admin.ListSchedules, request, "ListSchedules")
+        return [ScheduleState.from_proto(state) for state in response.schedules]
+
+    def activate_schedule(
+        self, launch_plan: LaunchPlanReference | str, *, project: str | None = None, domain: str | None = None
+    ) -> ScheduleState:
+        """Activates a launch plan's schedule from now: its first tick is the first after now, and the other
+        versions of its name are deactivated. Idempotent. The plan is a reference (`register_launch_plan`'s),
+        `project/domain/name@version`, or `name[@version]` in `project` and `domain` (the client's, else
+        `demo`/`dev`; a name without a version must have a single registered version). GantryError: NOT_FOUND for
+        an unregistered plan, FAILED_PRECONDITION for one without a schedule."""
+        ident = self._launch_plan_id(launch_plan, project, domain)
+        request = admin_pb2.ActivateScheduleRequest(launch_plan=ident)
+        response = _rpc(self, self.admin.ActivateSchedule, request, f"activating {format_identifier(ident)}")
+        return ScheduleState.from_proto(response.schedule)
+
+    def deactivate_schedule(
+        self, launch_plan: LaunchPlanReference | str, *, project: str | None = None, domain: str | None = None
+    ) -> ScheduleState:
+        """Deactivates a launch plan's schedule: no more ticks. Idempotent; the plan as `activate_schedule` takes it,
+        and refused as it is."""
+        ident = self._launch_plan_id(launch_plan, project, domain)
+        request = admin_pb2.DeactivateScheduleRequest(launch_plan=ident)
+        response = _rpc(self, self.admin.DeactivateSchedule, request, f"deactivating {format_identifier(ident)}")
+        return ScheduleState.from_proto(response.schedule)
+
+    def _launch_plan_id(
+        self, launch_plan: LaunchPlanReference | str, project: str | None, domain: str | None
+    ) -> identifier_pb2.Identifier:
+        if isinstance(launch_plan, LaunchPlanReference):
+            return launch_plan.id
+        if not isinstance(launch_plan, str):
+            raise TypeError(f"expected a LaunchPlanReference or a launch plan's name, got {launch_plan!r}")
+        if "/" in launch_plan:
+            return parse_identifier(launch_plan)
+        project = project or self.project or DEFAULT_PROJECT
+        domain = domain or self.domain or DEFAULT_DOMAIN
+        name, at, version = launch_plan.partition("@")
+        if at and not version:
+            raise ValueError(f"expected name[@version], got {launch_plan!r}")
+        if not version:
+            # The listing is ordered by version, not by registration: which version is newest cannot be told, so a
+            # name alone must be unambiguous.
+            versions, token = [], ""
+            while True:
+                request = admin_pb2.ListLaunchPlansRequest(
+                    project=project, domain=domain, name=name, page_size=1000, page_token=token
+                )
+                response = _rpc(self, self.admin.ListLaunchPlans, request, f"looking up launch plan {name!r}")
+                versions.extend(plan.id.version for plan in response.launch_plans)
+                token = response.next_page_token
+                if not token:
+                    break
+            if not versions:
+                raise GantryError(f"no launch plan {project}/{domain}/{name} is registered")
+            if len(versions) > 1:
+                raise GantryError(
+                    f"launch plan {project}/{domain}/{name} has several versions ({', '.join(versions)}): name one as "
+                    f"{name}@VERSION"
+                )
+            version = versions[0]
+        return identifier(project, domain, name, version)
