@@ -154,6 +154,17 @@ impl Store for GuardedStore {
         self.guard(self.store().next_tick()).await
     }
 
+    async fn latest_version(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: &str,
+    ) -> StoreResult<Option<String>> {
+        self.guard(self.store().latest_version(kind, project, domain, name))
+            .await
+    }
+
     async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<GateRow>> {
         self.guard(self.store().gates_of(execution_id)).await
     }

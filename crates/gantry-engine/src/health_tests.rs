@@ -151,6 +151,16 @@ impl Store for Switched {
     async fn next_tick(&self) -> StoreResult<Option<i64>> {
         self.reach().await?.next_tick().await
     }
+    async fn latest_version(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: &str,
+    ) -> StoreResult<Option<String>> {
+        self.reach().await?.latest_version(kind, project, domain, name).await
+    }
+
     async fn gates_of(&self, execution_id: Uuid) -> StoreResult<Vec<gantry_store::GateRow>> {
         self.reach().await?.gates_of(execution_id).await
     }

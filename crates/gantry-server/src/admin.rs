@@ -62,6 +62,10 @@ async fn get_resource<T: Template, P: Message + From<T>>(
     access: &Access,
     (kind, id): (&str, Option<pb::Identifier>),
 ) -> Result<P, Status> {
+    let id = match id {
+        Some(wire) if wire.version.is_empty() => Some(newest(api, access, kind, wire, T::kind()).await?),
+        other => other,
+    };
     let id: Identifier = required("id", id)?;
     // Another project's resource is answered as one that is not registered, in the engine's words.
     access.sees(&id.project, || {
@@ -69,6 +73,31 @@ async fn get_resource<T: Template, P: Message + From<T>>(
     })?;
     let template: T = api.engine.get_template(&id).await.or_status()?;
     Ok(P::from(template))
+}
+
+/// `wire` with the version registered last of its name, for a get without a version.
+async fn newest(
+    api: &AdminApi,
+    access: &Access,
+    what: &str,
+    mut wire: pb::Identifier,
+    kind: ResourceKind,
+) -> Result<pb::Identifier, Status> {
+    edge::project_or_domain("id.project", &wire.project)?;
+    edge::project_or_domain("id.domain", &wire.domain)?;
+    edge::required("id.name", &wire.name)?;
+    edge::optional_name("id.name", &wire.name, names::RESOURCE_NAME)?;
+    let named = format!("{}/{}/{}", wire.project, wire.domain, wire.name);
+    let not_found = || Status::not_found(format!("no version of {what} {named} is registered"));
+    access.sees(&wire.project, not_found)?;
+    let latest = (wire.project.as_str(), wire.domain.as_str(), wire.name.as_str());
+    wire.version = api
+        .engine
+        .latest_version(kind, latest)
+        .await
+        .or_status()?
+        .ok_or_else(not_found)?;
+    Ok(wire)
 }
 
 async fn list_resources<T: Template, P: Message + From<T>>(

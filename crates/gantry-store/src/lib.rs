@@ -83,6 +83,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// One registered resource by its full key.
     async fn get_resource(&self, kind: ResourceKind, key: &ResourceKey) -> StoreResult<Option<ResourceRow>>;
+    /// The version of `name` registered last (the highest version among those registered in the same millisecond);
+    /// `None` when none is.
+    async fn latest_version(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: &str,
+    ) -> StoreResult<Option<String>>;
     /// Registered resources of a project and domain, optionally of one name, ordered by (name, version).
     /// `page.after` is `name@version` of the last row of the previous page.
     async fn list_resources(

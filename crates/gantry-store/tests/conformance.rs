@@ -113,6 +113,7 @@ both_stores!(
     registry::resource_kinds_are_separate,
     registry::a_template_with_a_plugin_payload_reads_back_identical,
     registry::list_resources_pages_in_name_version_order,
+    registry::the_latest_version_is_the_one_registered_last,
     executions::insert_get_and_find_execution,
     executions::execution_name_conflict_keeps_transaction_usable,
     executions::lock_and_update_execution,

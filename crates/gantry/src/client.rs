@@ -242,7 +242,7 @@ pub async fn interface_of(client: &mut Admin, kind: ResourceKind, id: &Identifie
     })
 }
 
-/// The ids registered under `project/domain` (only `name`'s versions when not empty), newest version first, at most
+/// The ids registered under `project/domain` (only `name`'s versions when not empty), by name and version, at most
 /// `limit`.
 pub async fn list_registered(
     client: &mut Admin,
@@ -380,7 +380,7 @@ pub async fn not_registered(
     anyhow!("no {kind} named {name:?} is registered in {scope}{hint}")
 }
 
-/// The newest registered version of `project/domain/name`.
+/// The version of `project/domain/name` registered last.
 pub async fn latest_version(
     client: &mut Admin,
     kind: ResourceKind,
@@ -388,10 +388,36 @@ pub async fn latest_version(
     domain: &str,
     name: &str,
 ) -> anyhow::Result<String> {
-    let newest = list_registered(client, kind, project, domain, name, 1).await?;
-    match newest.into_iter().next() {
-        Some(id) => Ok(id.version),
-        None => Err(not_registered(client, kind, project, domain, name, None).await),
+    // A get without a version answers the version registered last.
+    let id = Some(pb::Identifier {
+        project: project.to_owned(),
+        domain: domain.to_owned(),
+        name: name.to_owned(),
+        version: String::new(),
+    });
+    let found = match kind {
+        ResourceKind::Task => client
+            .get_task(pb::GetTaskRequest { id })
+            .await
+            .map(|r| r.into_inner().task.and_then(|t| t.id)),
+        ResourceKind::Workflow => client
+            .get_workflow(pb::GetWorkflowRequest { id })
+            .await
+            .map(|r| r.into_inner().workflow.and_then(|w| w.id)),
+        ResourceKind::LaunchPlan => client
+            .get_launch_plan(pb::GetLaunchPlanRequest { id })
+            .await
+            .map(|r| r.into_inner().launch_plan.and_then(|p| p.id)),
+    };
+    match found {
+        Ok(Some(id)) => Ok(id.version),
+        Ok(None) => Err(anyhow::anyhow!(
+            "the server answered {kind} {project}/{domain}/{name} without its id"
+        )),
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            Err(not_registered(client, kind, project, domain, name, None).await)
+        }
+        Err(status) => Err(anyhow::Error::new(status).context(format!("looking up {kind} {project}/{domain}/{name}"))),
     }
 }
 

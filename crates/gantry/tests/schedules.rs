@@ -120,6 +120,17 @@ async fn a_fixed_rate_schedule_ticks_by_itself_once_activated_from_the_cli() {
         assert!(names.contains(&name.as_str()), "{names:?} lacks {name}");
     }
 
+    // A later version under a name that sorts first: a bare name means the version registered last.
+    let later = dir.path().join("later.yaml");
+    std::fs::write(&later, PLAN.replace("version: \"1\"", "version: \"0\"")).unwrap();
+    cli.json(&["register", later.to_str().unwrap()]).await;
+    let shown = cli.json(&["launch-plan", "show", "every_second"]).await;
+    assert_eq!(shown["id"], "demo/dev/every_second@0", "{shown}");
+    let activated = cli.json(&["schedule", "activate", "every_second"]).await;
+    assert_eq!(activated["launch_plan"], "demo/dev/every_second@0");
+    let stopped = cli.json(&["schedule", "deactivate", "every_second@0"]).await;
+    assert_eq!(stopped["active"], false);
+
     let _ = stop.send(());
     worker.await.unwrap().unwrap();
     server.shutdown().await.unwrap();

@@ -245,7 +245,12 @@ mod sealed {
 }
 
 /// A kind of registered template: [`TaskTemplate`], [`WorkflowTemplate`] or [`LaunchPlan`].
-pub trait Template: sealed::Sealed {}
+pub trait Template: sealed::Sealed {
+    /// The kind of resource it is.
+    fn kind() -> ResourceKind {
+        <Self as sealed::Sealed>::KIND
+    }
+}
 
 impl sealed::Sealed for TaskTemplate {
     const KIND: ResourceKind = ResourceKind::Task;
@@ -295,6 +300,19 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("{kind} {id} is not registered")))?;
         T::decode(&row.template)
+    }
+
+    /// The version of `name` of kind `kind` registered last in a project and domain; `None` when none is.
+    pub async fn latest_version(
+        &self,
+        kind: ResourceKind,
+        (project, domain, name): (&str, &str, &str),
+    ) -> EngineResult<Option<String>> {
+        Ok(self
+            .shared
+            .store
+            .latest_version(stored_kind(kind), project, domain, name)
+            .await?)
     }
 
     /// A page of the registered templates of one kind in a project and domain, of one name if given, by name and

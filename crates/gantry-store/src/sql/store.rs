@@ -77,6 +77,27 @@ where
         D::list_resources(&mut *conn, resource_table(kind), project, domain, name, page).await
     }
 
+    async fn latest_version(
+        &self,
+        kind: ResourceKind,
+        project: &str,
+        domain: &str,
+        name: &str,
+    ) -> StoreResult<Option<String>> {
+        let sql = format!(
+            "SELECT version FROM {} WHERE project = $1 AND domain = $2 AND name = $3 \
+             ORDER BY created_at DESC, version DESC LIMIT 1",
+            resource_table(kind)
+        );
+        let version = sqlx::query_scalar(&sql)
+            .bind(project)
+            .bind(domain)
+            .bind(name)
+            .fetch_optional(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(version)
+    }
+
     async fn get_execution(&self, id: Uuid) -> StoreResult<Option<ExecutionRow>> {
         read_execution::<DB>(&mut *self.pool.acquire().await?, id, "").await
     }

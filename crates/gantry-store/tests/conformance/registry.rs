@@ -2,7 +2,7 @@
 
 use gantry_core::model::{Identifier, TaskPlugin, TaskTemplate};
 use gantry_proto::v1 as pb;
-use gantry_store::{Page, PutOutcome, ResourceKind, Store, StoreError};
+use gantry_store::{Page, PutOutcome, ResourceKind, ResourceRow, Store, StoreError};
 use prost::Message;
 
 use super::fixtures::resource;
@@ -189,4 +189,37 @@ pub async fn list_resources_pages_in_name_version_order(store: &dyn Store) {
         )
         .await;
     assert!(other_domain.unwrap().is_empty());
+}
+
+/// The version registered last is the latest, whatever its name sorts as; among versions registered in the same
+/// millisecond, the highest; none of another kind, project or name.
+pub async fn the_latest_version_is_the_one_registered_last(store: &dyn Store) {
+    let at = |version: &str, created_at: i64| ResourceRow {
+        created_at,
+        ..resource("p", "nightly", version, b"lp")
+    };
+    let mut tx = store.begin().await.unwrap();
+    for row in [at("v2", 10), at("v10", 20), at("a", 30), at("b", 30)] {
+        tx.put_resource(ResourceKind::LaunchPlan, &row).await.unwrap();
+    }
+    tx.put_resource(ResourceKind::Task, &at("z", 99)).await.unwrap();
+    tx.commit().await.unwrap();
+    let latest = |kind, name: &'static str| store.latest_version(kind, "p", "development", name);
+    assert_eq!(
+        latest(ResourceKind::LaunchPlan, "nightly").await.unwrap().as_deref(),
+        Some("b")
+    );
+    assert_eq!(
+        latest(ResourceKind::Task, "nightly").await.unwrap().as_deref(),
+        Some("z")
+    );
+    assert_eq!(latest(ResourceKind::Workflow, "nightly").await.unwrap(), None);
+    assert_eq!(latest(ResourceKind::LaunchPlan, "other").await.unwrap(), None);
+    let mut tx = store.begin().await.unwrap();
+    tx.put_resource(ResourceKind::LaunchPlan, &at("v3", 40)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        latest(ResourceKind::LaunchPlan, "nightly").await.unwrap().as_deref(),
+        Some("v3")
+    );
 }

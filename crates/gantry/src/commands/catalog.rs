@@ -1,4 +1,4 @@
-//! `gantry task|workflow|launch-plan list|show`: what is registered, newest version first.
+//! `gantry task|workflow|launch-plan list|show`: what is registered, by name and version.
 
 use std::process::ExitCode;
 
@@ -19,11 +19,11 @@ use gantry_text::types::format_type;
 /// `gantry task ...`, `gantry workflow ...`, `gantry launch-plan ...`.
 #[derive(Debug, clap::Subcommand)]
 pub enum CatalogCommand {
-    /// List what is registered, newest version first.
+    /// List what is registered, by name and version.
     #[command(visible_alias = "ls")]
     List(CatalogListArgs),
     /// Show one, with its interface: `project/domain/name@version`, or `name[@version]` in --project and --domain
-    /// (without a version, the newest).
+    /// (without a version, the one registered last).
     #[command(visible_alias = "get")]
     Show {
         /// What to show.

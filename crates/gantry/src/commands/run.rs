@@ -23,7 +23,7 @@ pub const EXIT_NOT_SUCCEEDED: u8 = 3;
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// What to run: `project/domain/name@version`, or `name[@version]` in --project and --domain (by default
-    /// demo/dev, the SDKs' default). Without a version, the newest registered one.
+    /// demo/dev, the SDKs' default). Without a version, the one registered last.
     pub target: String,
     /// The target is a workflow.
     #[arg(long, conflicts_with = "launch_plan")]

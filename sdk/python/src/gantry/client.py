@@ -467,24 +467,8 @@ class Client:
         if at and not version:
             raise ValueError(f"expected name[@version], got {launch_plan!r}")
         if not version:
-            # The listing is ordered by version, not by registration: which version is newest cannot be told, so a
-            # name alone must be unambiguous.
-            versions, token = [], ""
-            while True:
-                request = admin_pb2.ListLaunchPlansRequest(
-                    project=project, domain=domain, name=name, page_size=1000, page_token=token
-                )
-                response = _rpc(self, self.admin.ListLaunchPlans, request, f"looking up launch plan {name!r}")
-                versions.extend(plan.id.version for plan in response.launch_plans)
-                token = response.next_page_token
-                if not token:
-                    break
-            if not versions:
-                raise GantryError(f"no launch plan {project}/{domain}/{name} is registered")
-            if len(versions) > 1:
-                raise GantryError(
-                    f"launch plan {project}/{domain}/{name} has several versions ({', '.join(versions)}): name one as "
-                    f"{name}@VERSION"
-                )
-            version = versions[0]
+            # A get without a version answers the version registered last.
+            request = admin_pb2.GetLaunchPlanRequest(id=identifier(project, domain, name, ""))
+            response = _rpc(self, self.admin.GetLaunchPlan, request, f"looking up launch plan {name!r}")
+            version = response.launch_plan.id.version
         return identifier(project, domain, name, version)
