@@ -151,7 +151,7 @@ fn a_tick_is_named_the_same_everywhere_within_the_rule_of_names() {
     );
     assert!(name.ends_with(&format!("-{}", MONDAY / 1000)), "{name}");
     assert!(execution_name(&plan, MONDAY + 5).ends_with("ms"));
-    let long = Identifier::new("demo", "dev", &"n".repeat(255), &"v".repeat(255));
+    let long = Identifier::new("demo", "dev", "n".repeat(255), "v".repeat(255));
     for name in [name, execution_name(&long, i64::MAX - 1)] {
         names::check(&name, names::EXECUTION_NAME).unwrap_or_else(|problem| panic!("{name}: {problem}"));
     }
