@@ -86,12 +86,15 @@ impl Batch<'_> {
             let id = identifier(&row.key);
             let scheduled = match self.scheduled_plan(&id).await {
                 Ok(scheduled) => scheduled,
-                Err(error) => {
+                // The plan's row or its schedule is gone (it cannot be unregistered today, but a row may be
+                // corrupt): the schedule stops rather than be looked at again and again.
+                Err(error @ (EngineError::NotFound(_) | EngineError::FailedPrecondition(_))) => {
                     warn!(launch_plan = %id, %error, "a schedule whose plan cannot be read is deactivated");
                     (row.active, row.next_tick, row.changed_at) = (false, None, self.now);
                     self.rows.tx.update_schedule(&row).await?;
                     continue;
                 }
+                Err(other) => return Err(other),
             };
             let (plan, ticks) = scheduled;
             let due = ticks.due(row.anchor, row.next_tick.unwrap_or(self.now), self.now);

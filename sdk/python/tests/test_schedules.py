@@ -213,7 +213,8 @@ def test_an_unregistered_plan_is_not_found(client, schedules_worker):
         client.activate_schedule("pytest/dev/nowhere@1")
     with pytest.raises(gantry.GantryError, match="NOT_FOUND"):
         client.activate_schedule("nowhere@1", project="pytest", domain="dev")
-    with pytest.raises(gantry.GantryError, match="no launch plan pytest/dev/nowhere is registered"):
+    missing = "NOT_FOUND: no version of launch plan pytest/dev/nowhere is registered"
+    with pytest.raises(gantry.GantryError, match=missing):
         client.activate_schedule("nowhere", project="pytest", domain="dev")
 
 
