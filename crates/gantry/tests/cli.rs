@@ -4,10 +4,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::process::Output;
-
-use gantry_server::ServerConfig;
 use serde_json::{Value, json};
 
 const SEED_YAML: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../gantry-examples/seed.yaml");
@@ -32,35 +28,6 @@ launch_plans:
     default_inputs: {tasks_count: 3}
 "#;
 
-struct Cli {
-    endpoint: String,
-}
-
-impl Cli {
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut all = vec!["--endpoint", self.endpoint.as_str()];
-        all.extend_from_slice(args);
-        common::gantry(&all, &[]).await
-    }
-
-    /// Runs a command that must succeed and returns its stdout.
-    async fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args).await;
-        assert!(
-            output.status.success(),
-            "gantry {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--output", "json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all).await).expect("JSON on stdout")
-    }
-}
-
 fn node_ids(nodes: &Value, out: &mut Vec<String>) {
     for node in nodes.as_array().unwrap() {
         out.push(node["node_id"].as_str().unwrap().to_owned());
@@ -75,16 +42,9 @@ fn last_segment(id: &str) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_run_watch_and_inspect_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_path: dir.path().join("gantry.db"),
-        blob_store: dir.path().join("blobs").display().to_string(),
-        strict_transitions: true,
-        ..ServerConfig::default()
-    };
-    let server = gantry_server::start(config).await.unwrap();
+    let server = common::embedded_server(dir.path()).await;
     let endpoint = format!("http://{}", server.local_addr());
-    let cli = Cli {
+    let cli = common::Cli {
         endpoint: endpoint.clone(),
     };
 

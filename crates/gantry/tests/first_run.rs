@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::process::{Output, Stdio};
 
 use common::{GANTRY, gantry, stdout};
-use gantry_server::ServerConfig;
 use serde_json::Value;
 
 fn stderr(output: &Output) -> String {
@@ -80,14 +78,7 @@ fn completions_for_every_shell() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_run_without_surprises() {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_path: dir.path().join("gantry.db"),
-        blob_store: dir.path().join("blobs").display().to_string(),
-        strict_transitions: true,
-        ..ServerConfig::default()
-    };
-    let server = gantry_server::start(config).await.unwrap();
+    let server = common::embedded_server(dir.path()).await;
     // host:port, as grpcurl takes it.
     let endpoint = server.local_addr().to_string();
     let e = ["--endpoint", endpoint.as_str()];

@@ -6,51 +6,23 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use gantry_proto::v1 as pb;
-use gantry_server::ServerConfig;
 use serde_json::{Value, json};
 
-struct Cli {
-    endpoint: String,
-}
-
-impl Cli {
-    async fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["--endpoint", self.endpoint.as_str()];
-        all.extend_from_slice(args);
-        common::gantry(&all, &[]).await
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--output", "json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&common::stdout(&self.run(&all).await)).expect("JSON on stdout")
-    }
-
-    /// Starts `gated_double` and returns its execution id once its first gate waits.
-    async fn start_gated(&self, admin: &mut gantry_tests::client::Admin) -> (String, String) {
-        let run = self.json(&["run", "demo/dev/gated_double@1"]).await;
-        let id = run["execution"]["id"].as_str().expect("an execution id").to_owned();
-        let gate = gantry_tests::wait_for_node(admin, &id, "dn0", pb::NodePhase::Running).await;
-        (id, gate)
-    }
+/// Starts `gated_double` and returns its execution id once its first gate waits, with the gate's id.
+async fn start_gated(cli: &common::Cli, admin: &mut gantry_tests::client::Admin) -> (String, String) {
+    let run = cli.json(&["run", "demo/dev/gated_double@1"]).await;
+    let id = run["execution"]["id"].as_str().expect("an execution id").to_owned();
+    let gate = gantry_tests::wait_for_node(admin, &id, "dn0", pb::NodePhase::Running).await;
+    (id, gate)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_and_an_approval_set_from_the_cli_complete_the_execution() {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_path: dir.path().join("gantry.db"),
-        blob_store: dir.path().join("blobs").display().to_string(),
-        strict_transitions: true,
-        ..ServerConfig::default()
-    };
-    let server = gantry_server::start(config).await.unwrap();
+    let server = common::embedded_server(dir.path()).await;
     let endpoint = format!("http://{}", server.local_addr());
-    let cli = Cli {
+    let cli = common::Cli {
         endpoint: endpoint.clone(),
     };
     let worker = gantry_examples::seed_worker(&endpoint).concurrency(4).build().unwrap();
@@ -61,7 +33,7 @@ async fn a_signal_and_an_approval_set_from_the_cli_complete_the_execution() {
     }));
     let mut admin = gantry_tests::client::Admin::connect(endpoint.clone()).await.unwrap();
 
-    let (id, factor_gate) = cli.start_gated(&mut admin).await;
+    let (id, factor_gate) = start_gated(&cli, &mut admin).await;
     let waiting = cli.json(&["signal", "list", &id]).await;
     assert_eq!(
         waiting,
@@ -123,13 +95,13 @@ async fn a_signal_and_an_approval_set_from_the_cli_complete_the_execution() {
     assert_eq!(approved["opened_node_ids"], json!([approval_gate]));
     let done = gantry_tests::wait_for_terminal(&mut admin, &id).await;
     assert_eq!(done.phase, pb::ExecutionPhase::Succeeded as i32, "{:?}", done.error);
-    let outputs: Value = serde_json::from_str(&common::stdout(&cli.run(&["outputs", &id]).await)).unwrap();
+    let outputs: Value = serde_json::from_str(&cli.ok(&["outputs", &id]).await).unwrap();
     assert_eq!(outputs, json!({"out": 42}));
-    let nodes = common::stdout(&cli.run(&["nodes", &id]).await);
+    let nodes = cli.ok(&["nodes", &id]).await;
     assert!(nodes.contains("gate"), "{nodes}");
 
     // Rejected: the approval gate fails, and with it the execution.
-    let (rejected, _) = cli.start_gated(&mut admin).await;
+    let (rejected, _) = start_gated(&cli, &mut admin).await;
     cli.json(&["signal", "set", &rejected, "factor", "5"]).await;
     gantry_tests::wait_for_node(&mut admin, &rejected, "dn2", pb::NodePhase::Running).await;
     cli.json(&["reject", &rejected, "publish"]).await;

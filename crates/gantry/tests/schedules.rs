@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use gantry_core::model::{LiteralType, Timestamp};
-use gantry_server::ServerConfig;
 use gantry_worker::{Inputs, TaskContext, TaskDef, TaskError, TaskOutput, Worker};
 use serde_json::Value;
 
@@ -27,18 +25,6 @@ launch_plans:
     schedule: {fixed_rate: 1s, kickoff_input: at}
 "#;
 
-struct Cli {
-    endpoint: String,
-}
-
-impl Cli {
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--endpoint", self.endpoint.as_str(), "--output", "json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&common::stdout(&common::gantry(&all, &[]).await)).expect("JSON on stdout")
-    }
-}
-
 fn stamp_def() -> TaskDef {
     TaskDef::new("demo", "dev", "stamp", "1").input("at", LiteralType::Datetime)
 }
@@ -46,16 +32,9 @@ fn stamp_def() -> TaskDef {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixed_rate_schedule_ticks_by_itself_once_activated_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_path: dir.path().join("gantry.db"),
-        blob_store: dir.path().join("blobs").display().to_string(),
-        strict_transitions: true,
-        ..ServerConfig::default()
-    };
-    let server = gantry_server::start(config).await.unwrap();
+    let server = common::embedded_server(dir.path()).await;
     let endpoint = format!("http://{}", server.local_addr());
-    let cli = Cli {
+    let cli = common::Cli {
         endpoint: endpoint.clone(),
     };
     let plan_file = dir.path().join("plan.yaml");
