@@ -111,3 +111,29 @@ def start_server(database_url: str, logs_dir: Path, *extra: str) -> tuple[str, s
     )
     watcher = LineWatcher(process.stdout, logs_dir / "server.stdout", r"gantry listening on (http://\S+)")
     return watcher.wait("gantry server", process, log_path).group(1), process
+
+
+def wait_until_running(client, execution_id: str, node_id: str, timeout: float):
+    """Watches an execution until the node `node_id` (a scoped id, or `/dn0` for any node whose id ends so) runs,
+    which is when a gate waits, and returns that change; fails the test if the execution ends first or nothing comes
+    within `timeout` seconds. `client` is a `gantry.Client`."""
+    import gantry
+    from gantry.v1 import admin_pb2, execution_pb2
+
+    def matches(candidate: str) -> bool:
+        return candidate.endswith(node_id) if node_id.startswith("/") else candidate == node_id
+
+    request = admin_pb2.WatchExecutionRequest(execution_id=execution_id, include_snapshot=True)
+    stream = client.admin.WatchExecution(request, timeout=timeout)
+    try:
+        for response in stream:
+            for change in response.changes:
+                kind = change.WhichOneof("change")
+                if kind == "execution" and change.execution.phase in gantry.client.TERMINAL_PHASES:
+                    pytest.fail(f"execution ended ({gantry.phase_name(change.execution.phase)}) before {node_id} ran")
+                running = kind == "node" and change.node.phase == execution_pb2.NODE_PHASE_RUNNING
+                if running and matches(change.node.node_id):
+                    return change.node
+    finally:
+        stream.cancel()
+    pytest.fail(f"the watch of {execution_id} ended before {node_id} ran")

@@ -12,9 +12,10 @@ import pytest
 
 import gantry
 from gantry.types import literal_type
-from gantry.v1 import admin_pb2, execution_pb2
+from gantry.v1 import execution_pb2
 
 from conftest import DOMAIN, PROJECT, VERSION, gantry_flyte
+from gantry_processes import wait_until_running
 from helpers import TIMEOUT, all_nodes, outputs, run
 
 
@@ -34,25 +35,8 @@ def by_id(client: gantry.Client, execution: gantry.Execution) -> dict[str, execu
 
 
 def wait_for_gate(client: gantry.Client, execution: gantry.Execution, node_id: str) -> None:
-    """Watches the execution until node `node_id` (scoped) runs, which is when a gate waits; fails if the execution
-    ends first or nothing comes within TIMEOUT seconds."""
-    request = admin_pb2.WatchExecutionRequest(execution_id=execution.id, include_snapshot=True)
-    stream = client.admin.WatchExecution(request, timeout=TIMEOUT)
-    try:
-        for response in stream:
-            for change in response.changes:
-                kind = change.WhichOneof("change")
-                if kind == "execution" and change.execution.phase in gantry.client.TERMINAL_PHASES:
-                    pytest.fail(f"execution ended ({gantry.phase_name(change.execution.phase)}) before {node_id} ran")
-                if (
-                    kind == "node"
-                    and change.node.node_id == node_id
-                    and change.node.phase == execution_pb2.NODE_PHASE_RUNNING
-                ):
-                    return
-    finally:
-        stream.cancel()
-    pytest.fail(f"the watch of {execution.id} ended before {node_id} ran")
+    """Watches the execution until node `node_id` (scoped) runs, which is when a gate waits."""
+    wait_until_running(client, execution.id, node_id, TIMEOUT)
 
 
 def seconds_between(earlier, later) -> dt.timedelta:

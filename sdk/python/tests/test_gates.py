@@ -18,6 +18,7 @@ import pytest
 
 import gantry
 from conftest import running
+from gantry_processes import wait_until_running
 from gantry import dynamic_task, task
 from gantry.dynamic import build_spec
 from gantry.types import literal_type
@@ -115,25 +116,8 @@ def created_at(execution: gantry.Execution) -> dt.datetime:
 
 
 def wait_for_gate(client: gantry.Client, execution: gantry.Execution, gate: str) -> execution_pb2.NodePhaseChange:
-    """Watches the execution until its child `gate` (`dn0`, ...) runs, which is when it waits; fails if the
-    execution ends first or nothing comes within TIMEOUT seconds."""
-    request = admin_pb2.WatchExecutionRequest(execution_id=execution.id, include_snapshot=True)
-    stream = client.admin.WatchExecution(request, timeout=TIMEOUT)
-    try:
-        for response in stream:
-            for change in response.changes:
-                kind = change.WhichOneof("change")
-                if kind == "execution" and change.execution.phase in gantry.client.TERMINAL_PHASES:
-                    pytest.fail(f"execution ended ({gantry.phase_name(change.execution.phase)}) before {gate} ran")
-                if (
-                    kind == "node"
-                    and change.node.node_id.endswith(f"/{gate}")
-                    and change.node.phase == execution_pb2.NODE_PHASE_RUNNING
-                ):
-                    return change.node
-    finally:
-        stream.cancel()
-    pytest.fail(f"the watch of {execution.id} ended before {gate} ran")
+    """Watches the execution until its child `gate` (`dn0`, ...) runs, which is when it waits."""
+    return wait_until_running(client, execution.id, f"/{gate}", TIMEOUT)
 
 
 def waiting(client: gantry.Client, execution: gantry.Execution) -> list[gantry.Signal]:
