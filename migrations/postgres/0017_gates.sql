@@ -1,7 +1,7 @@
 -- Gate nodes that wait (a sleep, a signal, an approval): one row per running gate, with the signal it waits for and
 -- its deadline (the end of a sleep, or of a signal's timeout), which the sweeper looks at like an attempt's. The batch
--- in which the gate stops waiting deletes it; a row whose node stopped otherwise (aborted with its execution) is
--- stale, passed over by every read and deleted when its deadline is found.
+-- in which the gate stops waiting deletes it (a bulk abort, the rows of every gate of the execution that no longer
+-- runs); reads pass over a row whose node does not run, and the sweeper deletes one it finds.
 CREATE TABLE gates (
     execution_id    UUID NOT NULL REFERENCES executions (id),
     node_id         TEXT NOT NULL,

@@ -372,6 +372,9 @@ pub trait Tx: Send {
     async fn arm_gate(&mut self, row: &GateRow) -> StoreResult<()>;
     /// Ends these gates' waits; nodes without a row are passed over.
     async fn disarm_gates(&mut self, nodes: &[(Uuid, String)]) -> StoreResult<()>;
+    /// Deletes the rows of the execution's gates whose node is not running (aborted in bulk, below a terminated
+    /// composite): one statement.
+    async fn delete_stale_gates(&mut self, execution_id: Uuid) -> StoreResult<()>;
     /// `(execution, node)` of gates whose deadline passed at `now`, up to `limit`, earliest first, skipping locked
     /// rows (stale rows included).
     async fn overdue_gates(&mut self, now: i64, limit: u32) -> StoreResult<Vec<(Uuid, String)>>;

@@ -134,6 +134,7 @@ both_stores!(
     schedules::schedules_are_activated_found_due_and_listed,
     gates::gates_are_found_by_signal_and_deadline_until_disarmed,
     gates::a_signal_is_set_once_and_copied_to_a_recovery,
+    gates::stale_gates_are_deleted_and_running_ones_kept,
     hydrations::hydrations_are_listed_until_deleted,
     hydrations::many_hydrations_take_multi_row_statements,
     parking::parked_attempts_count_and_unpark_oldest_first,

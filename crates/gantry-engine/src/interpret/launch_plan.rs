@@ -80,6 +80,8 @@ impl Batch<'_> {
         self.rows.flush().await?;
         let children = self.rows.tx.running_child_executions(execution_id, node_id).await?;
         let aborted = self.rows.tx.abort_descendants(execution_id, node_id, self.now).await?;
+        // The bulk abort carries out no node's effects: the waits of the gates it aborted go here.
+        self.rows.tx.delete_stale_gates(execution_id).await?;
         self.outcome.tally.node_finished(NodePhase::Aborted, aborted);
         self.rows.forget_below(execution_id, node_id);
         self.rows.forget_attempts(execution_id);

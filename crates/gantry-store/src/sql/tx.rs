@@ -588,6 +588,18 @@ where
         Ok(())
     }
 
+    async fn delete_stale_gates(&mut self, execution_id: Uuid) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM gates WHERE execution_id = $1 AND NOT EXISTS (SELECT 1 FROM nodes \
+             WHERE nodes.execution_id = gates.execution_id AND nodes.node_id = gates.node_id \
+             AND nodes.phase = 'running')",
+        )
+        .bind(execution_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     async fn overdue_gates(&mut self, now: i64, limit: u32) -> StoreResult<Vec<(Uuid, String)>> {
         let sql = format!(
             "SELECT execution_id, node_id FROM gates WHERE deadline <= $1 ORDER BY deadline, execution_id, node_id \

@@ -5,7 +5,9 @@
 use gantry_store::{GateRow, SignalRow, Store, StoreError};
 use uuid::Uuid;
 
-use super::fixtures::committed_execution;
+use gantry_core::state::NodePhase;
+
+use super::fixtures::{committed_execution, node};
 
 fn gate(execution_id: Uuid, node_id: &str, signal_id: Option<&str>, deadline: Option<i64>) -> GateRow {
     GateRow {
@@ -82,6 +84,26 @@ pub async fn gates_are_found_by_signal_and_deadline_until_disarmed(store: &dyn S
     tx.commit().await.unwrap();
     assert!(store.gates_of(id).await.unwrap().is_empty());
     assert_eq!(store.next_deadline().await.unwrap(), None);
+}
+
+/// After a bulk abort, the rows of gates whose node no longer runs go in one statement; running ones stay.
+pub async fn stale_gates_are_deleted_and_running_ones_kept(store: &dyn Store) {
+    let execution = committed_execution(store, "stale-gates").await;
+    let id = execution.id;
+    let mut running = node(id, "g/0/ask", 0);
+    running.phase = NodePhase::Running;
+    let mut aborted = node(id, "g/0/nap", 1);
+    aborted.phase = NodePhase::Aborted;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_nodes(&[running, aborted]).await.unwrap();
+    tx.arm_gate(&gate(id, "g/0/ask", Some("count"), None)).await.unwrap();
+    tx.arm_gate(&gate(id, "g/0/nap", None, None)).await.unwrap();
+    tx.delete_stale_gates(id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.gates_of(id).await.unwrap(),
+        [gate(id, "g/0/ask", Some("count"), None)]
+    );
 }
 
 pub async fn a_signal_is_set_once_and_copied_to_a_recovery(store: &dyn Store) {
