@@ -1,6 +1,6 @@
 """The execution pages in a real browser: the seed's dynamic node expanded to its ten children and their outputs, a
 1,000-child execution watched live, a three-level nested dynamic opened at every level, a failed execution's link
-to its failing leaf, and termination from the page."""
+to its failing leaf, termination from the page, and a signal and an approval given from it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 import console_tasks
 import gantry
+from gantry_processes import wait_until_running
 
 DOUBLED = [2 * i for i in range(10)]
 NODE_CHILDREN_RUNNING = 6
@@ -236,3 +237,33 @@ def test_a_running_dynamic_nodes_drawings_follow_its_children_live(page: Page, c
     expect(timeline).to_be_visible()
     expect(timeline.locator("a.run:not(.phase-succeeded)")).to_have_count(0)
     assert page.evaluate("window.__notReloaded") is True
+
+
+def test_a_signal_and_an_approval_are_given_from_the_page(page: Page, client: gantry.Client, shots_dir):
+    # The example `gated_double` waits for the integer signal `factor`, doubles it, then waits for the approval
+    # `publish` of the doubled value.
+    execution = client.run("demo/dev/gated_double@1", {})
+    wait_until_running(client, execution.id, "/dn0", 120)
+    page.goto(f"/executions/{execution.id}")
+    row = page.locator('table.signals tr[data-signal="factor"]')
+    expect(row).to_contain_text("integer")
+    # A string for an integer: refused on a page of its own that names why; nothing is set.
+    row.locator("input[name=value]").fill('"twenty-one"')
+    row.locator("button[type=submit]").click()
+    expect(page.locator(".error[role=alert]")).to_contain_text("expected integer")
+    assert not [s for s in client.list_signals(execution.id) if s.is_set]
+    # The refusal page keeps the form: the right value goes through from there.
+    page.locator("input[name=value]").fill("21")
+    page.locator("form.signal button[type=submit]").click()
+    expect(page.locator(".notice[role=status]")).to_contain_text("Signal set")
+
+    wait_until_running(client, execution.id, "/dn2", 120)
+    page.goto(f"/executions/{execution.id}")
+    approval = page.locator('table.signals tr[data-signal="publish"]')
+    expect(approval).to_contain_text("approval")
+    expect(page.locator('table.signals tr[data-signal="factor"]')).to_contain_text("21")
+    page.screenshot(path=str(shots_dir / "signals.png"), full_page=True)
+    approval.locator("button[value=approve]").click()
+    expect(page.locator(".notice[role=status]")).to_contain_text("Signal set")
+    assert execution.wait(timeout=120).phase == 4  # EXECUTION_PHASE_SUCCEEDED
+    assert execution.outputs() == {"out": 42}

@@ -280,10 +280,23 @@ fn table(admin: &AdminServiceClient<Channel>, worker: &WorkerServiceClient<Chann
     admin!("RegisterWorkflow", InvalidArgument, "a node of an unregistered task"; register_workflow(register_workflow(workflow("wf_missing", 1, "no_such_task"))));
     admin!("RegisterWorkflow", AlreadyExists, "another template under a taken id"; register_workflow(register_workflow(workflow("wf", 2, "other_task"))));
     admin!("RegisterWorkflow", ResourceExhausted, "more nodes than the limit"; register_workflow(register_workflow(workflow("wf_big", 4, "other_task"))));
-    admin!("GetWorkflow", InvalidArgument, "an empty version"; get_workflow(pb::GetWorkflowRequest {
+    admin!("GetWorkflow", InvalidArgument, "an empty name"; get_workflow(pb::GetWorkflowRequest {
         id: Some(pb::Identifier {
+            name: String::new(),
+            ..identifier("demo", "wf")
+        })
+    }));
+    admin!("GetWorkflow", InvalidArgument, "an empty name and version"; get_workflow(pb::GetWorkflowRequest {
+        id: Some(pb::Identifier {
+            name: String::new(),
             version: String::new(),
             ..identifier("demo", "wf")
+        })
+    }));
+    admin!("GetWorkflow", NotFound, "no version of the name"; get_workflow(pb::GetWorkflowRequest {
+        id: Some(pb::Identifier {
+            version: String::new(),
+            ..identifier("demo", "no_such_workflow")
         })
     }));
     admin!("GetWorkflow", NotFound, "an unregistered workflow"; get_workflow(pb::GetWorkflowRequest {

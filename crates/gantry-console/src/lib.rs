@@ -74,6 +74,7 @@ pub fn router(transport: Transport, config: ConsoleConfig) -> Router {
             "/executions/{id}/actions/{action}",
             get(pages::actions::confirm).post(pages::actions::perform),
         )
+        .route("/executions/{id}/signals/{signal}", post(pages::signals::set))
         .route("/offloaded", get(pages::execution::offloaded))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))

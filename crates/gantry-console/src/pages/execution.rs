@@ -1,4 +1,5 @@
-//! An execution's page: its phase, times, counters (live, `live.rs`), the actions, its error with a link to the
+//! An execution's page: its phase, times, counters (live, `live.rs`), the actions, its signals (`signals.rs`), its
+//! error with a link to the
 //! failing leaf, inputs and outputs (fetched after the page; offloaded ones on demand), and its node tree, whose top level comes
 //! with the page and whose every other level is fetched a page at a time when expanded (`tree.rs`).
 
@@ -14,7 +15,7 @@ use crate::format;
 use crate::grpc::Api;
 use crate::layout;
 use crate::literals;
-use crate::pages::{node_link, notice, or_dash, tree};
+use crate::pages::{node_link, notice, or_dash, signals, tree};
 
 /// How many pages of failed nodes are searched for a leaf before the error's own node id is used.
 const FAILED_PAGES: usize = 5;
@@ -39,6 +40,7 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
         .execution
         .ok_or_else(|| ConsoleError::Data("the server sent no execution".to_owned()))?;
     let top = tree::list(&api, &id, "", None).await?;
+    let signals = signals::list(&api, &id).await?;
     let failing = match &execution.error {
         Some(error) => Some(failing_leaf(&api, &id, error).await?),
         None => None,
@@ -87,6 +89,7 @@ pub async fn page(api: Api, Path(id): Path<String>, Query(query): Query<PageQuer
                 }
             }
         }
+        (signals::section(&id, &signals))
         @if let (Some(error), Some(leaf)) = (&execution.error, &failing) {
             section aria-labelledby="error-title" {
                 h2 #error-title { "Error" }

@@ -9,6 +9,7 @@ pub mod login;
 pub mod node;
 pub mod registry;
 pub mod run;
+pub mod signals;
 pub mod tree;
 
 use maud::{Markup, html};
@@ -38,6 +39,7 @@ pub fn notice(notice: Option<&str>) -> Markup {
         Some("relaunched") => "Relaunched: this is the new execution.",
         Some("recovered") => "Recovered: this is the new execution; what succeeded before is reused.",
         Some("created") => "Execution created.",
+        Some("signal-set") => "Signal set: the gates waiting for it went on.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (text) } }
