@@ -10,6 +10,8 @@ import subprocess
 import pytest
 from playwright.sync_api import Page, expect
 
+import console_tasks
+import gantry
 from conftest import binary, start_server, stop
 from gantry.task import identifier
 from gantry.types import literal_type
@@ -220,3 +222,24 @@ def test_a_registered_workflows_page_draws_its_graph(page: Page, client, shots_d
     page.goto("/launch-plans/demo/dev/quadruple_plan/1")
     graph = page.locator("section#workflow-graph:not([aria-busy]) svg.gantry-dag")
     expect(graph.locator("a.node")).to_have_count(3)
+
+
+def test_a_schedule_is_activated_and_deactivated_from_the_launch_plans_page(page: Page, client, py_worker):
+    # New Year's midnight in Paris: it never ticks during the test.
+    schedule = gantry.CronSchedule("0 0 1 1 *", time_zone="Europe/Paris")
+    client.register_launch_plan(console_tasks.nap, "new_year_nap", default_inputs={"index": 1, "seconds": 0.0},
+                                schedule=schedule)
+    page.goto("/launch-plans")
+    row = page.locator('table.schedules tr[data-plan="new_year_nap@1"]')
+    expect(row.locator("td.active")).to_have_text("no")
+    expect(row).to_contain_text('cron "0 0 1 1 *" Europe/Paris')
+    row.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/launch-plans\?project="))
+    row = page.locator('table.schedules tr[data-plan="new_year_nap@1"]')
+    expect(row.locator("td.active")).to_have_text("yes")
+    expect(row).to_contain_text("-12-31T23:00:00Z")  # midnight in Paris, in UTC
+    state = next(s for s in client.list_schedules("demo", "dev") if s.launch_plan.endswith("/new_year_nap@1"))
+    assert state.active and len(state.next_ticks) == 5
+    row.locator("button[type=submit]").click()
+    expect(page.locator('table.schedules tr[data-plan="new_year_nap@1"] td.active')).to_have_text("no")
+    assert not next(s for s in client.list_schedules("demo", "dev") if s.launch_plan.endswith("/new_year_nap@1")).active

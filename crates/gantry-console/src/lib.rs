@@ -75,6 +75,10 @@ pub fn router(transport: Transport, config: ConsoleConfig) -> Router {
             get(pages::actions::confirm).post(pages::actions::perform),
         )
         .route("/executions/{id}/signals/{signal}", post(pages::signals::set))
+        .route(
+            "/schedules/{project}/{domain}/{name}/{version}",
+            post(pages::schedules::set),
+        )
         .route("/offloaded", get(pages::execution::offloaded))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))

@@ -9,6 +9,7 @@ pub mod login;
 pub mod node;
 pub mod registry;
 pub mod run;
+pub mod schedules;
 pub mod signals;
 pub mod tree;
 

@@ -74,12 +74,11 @@ pub async fn tasks(
         })
         .collect();
     Ok(listing(
-        "Tasks",
-        "tasks",
-        &project,
-        &domain,
+        ("Tasks", "tasks"),
+        (&project, &domain),
         entries,
         &response.next_page_token,
+        html! {},
     ))
 }
 
@@ -110,12 +109,11 @@ pub async fn workflows(
         })
         .collect();
     Ok(listing(
-        "Workflows",
-        "workflows",
-        &project,
-        &domain,
+        ("Workflows", "workflows"),
+        (&project, &domain),
         entries,
         &response.next_page_token,
+        html! {},
     ))
 }
 
@@ -134,6 +132,7 @@ pub async fn launch_plans(
         page_token: query.page_token.clone().unwrap_or_default(),
     };
     let response = api.admin().list_launch_plans(api.request(request)).await?.into_inner();
+    let schedules = crate::pages::schedules::list(&api, &project, &domain).await?;
     let entries = response
         .launch_plans
         .into_iter()
@@ -143,16 +142,23 @@ pub async fn launch_plans(
         })
         .collect();
     Ok(listing(
-        "Launch plans",
-        "launch-plans",
-        &project,
-        &domain,
+        ("Launch plans", "launch-plans"),
+        (&project, &domain),
         entries,
         &response.next_page_token,
+        crate::pages::schedules::section(&schedules),
     ))
 }
 
-fn listing(title: &str, kind: &str, project: &str, domain: &str, entries: Vec<Entry>, next_page_token: &str) -> Markup {
+/// A registry page: the filters, the entries, the link to the next page, and `more` after them (a section of the
+/// kind's own).
+fn listing(
+    (title, kind): (&str, &str),
+    (project, domain): (&str, &str),
+    entries: Vec<Entry>,
+    next_page_token: &str,
+    more: Markup,
+) -> Markup {
     let body = html! {
         form.filters method="get" action=(format!("/{kind}")) aria-label=(format!("Filter {}", title.to_lowercase())) {
             label { "Project " input type="text" name="project" value=(project) required; }
@@ -180,6 +186,7 @@ fn listing(title: &str, kind: &str, project: &str, domain: &str, entries: Vec<En
                 a rel="next" href=(format!("/{kind}?project={}&domain={}&page_token={}", encode_query(project), encode_query(domain), encode_query(next_page_token))) { "More" }
             }
         }
+        (more)
     };
     layout::page(title, body)
 }
