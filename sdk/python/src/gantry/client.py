@@ -403,7 +403,8 @@ class Client:
         value when None; a `Literal` is sent as it is), opening every gate that waits for it. Returns whether it
         changed anything: False when the signal already held this value. GantryError when the server refuses:
         INVALID_ARGUMENT for a value that does not fit the type the gates wait for (nothing changes), NOT_FOUND when no
-        running gate waits for the signal, FAILED_PRECONDITION when it was already set to another value."""
+        running gate waits for the signal, FAILED_PRECONDITION when it was already set to another value or the
+        execution finished."""
         request = admin_pb2.SetSignalRequest(
             execution_id=execution_id, signal_id=signal_id, value=to_literal(value, type)
         )
@@ -435,7 +436,7 @@ class Client:
         """Activates a launch plan's schedule from now: its first tick is the first after now, and the other
         versions of its name are deactivated. Idempotent. The plan is a reference (`register_launch_plan`'s),
         `project/domain/name@version`, or `name[@version]` in `project` and `domain` (the client's, else
-        `demo`/`dev`; a name without a version must have a single registered version). GantryError: NOT_FOUND for
+        `demo`/`dev`; a name without a version is the version registered last). GantryError: NOT_FOUND for
         an unregistered plan, FAILED_PRECONDITION for one without a schedule."""
         ident = self._launch_plan_id(launch_plan, project, domain)
         request = admin_pb2.ActivateScheduleRequest(launch_plan=ident)
