@@ -100,28 +100,10 @@ fn print_state(output: OutputFormat, state: Option<pb::ScheduleState>) {
     }
 }
 
-/// `cron "0 2 * * *" Europe/Paris`, `every 10m`; with the kickoff input and the catch-up policy.
+/// The schedule in a few words (`gantry_text::schedules::describe`); empty when the server sent none or a malformed one.
 fn describe(schedule: Option<&pb::Schedule>) -> String {
-    let Some(schedule) = schedule else { return String::new() };
-    let mut text = match &schedule.kind {
-        Some(pb::schedule::Kind::Cron(cron)) => {
-            let zone = if cron.time_zone.is_empty() {
-                "UTC"
-            } else {
-                &cron.time_zone
-            };
-            format!("cron {:?} {zone}", cron.expression)
-        }
-        Some(pb::schedule::Kind::FixedRate(rate)) => format!("every {}", crate::render::duration(*rate)),
-        None => String::new(),
-    };
-    if !schedule.kickoff_time_input.is_empty() {
-        text.push_str(&format!(", tick time to {:?}", schedule.kickoff_time_input));
-    }
-    if schedule.catch_up == pb::CatchUpPolicy::RunMissed as i32 {
-        text.push_str(&format!(", runs up to {} missed ticks", schedule.catch_up_limit));
-    }
-    text
+    let schedule = schedule.and_then(|wire| gantry_core::model::Schedule::try_from(wire.clone()).ok());
+    schedule.map_or_else(String::new, |schedule| gantry_text::schedules::describe(&schedule))
 }
 
 fn states_table(states: &[pb::ScheduleState]) -> comfy_table::Table {
