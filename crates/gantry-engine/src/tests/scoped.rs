@@ -51,8 +51,9 @@ async fn children_task(harness: &Harness, execution_id: uuid::Uuid) -> Vec<Strin
         .collect()
 }
 
-async fn a_differing_embedded_template_runs_scoped(backend: Backend, at_the_edge: bool) {
-    let mut harness = Harness::new(backend).await;
+/// Registers the generator and `child` (with a payload), and returns them with the `child` a run embeds instead: the
+/// same id, another payload.
+async fn generator_and_child(harness: &Harness) -> (TaskTemplate, TaskTemplate, TaskTemplate) {
     let generator = list_task("generator", "q");
     let registered = with_plugin(int_task("child", "q"), b"registered");
     harness
@@ -62,6 +63,12 @@ async fn a_differing_embedded_template_runs_scoped(backend: Backend, at_the_edge
         ])
         .await;
     let embedded = with_plugin(int_task("child", "q"), b"as the run embeds it");
+    (generator, registered, embedded)
+}
+
+async fn a_differing_embedded_template_runs_scoped(backend: Backend, at_the_edge: bool) {
+    let mut harness = Harness::new(backend).await;
+    let (generator, registered, embedded) = generator_and_child(&harness).await;
     let (execution_id, attempt) = generator_attempt(&harness, &generator).await;
     let request = match at_the_edge {
         true => {
@@ -191,15 +198,7 @@ async fn two_specs_of_one_batch_embedding_a_new_identifier_differently(backend: 
 /// against it. The children run the embedded template; the row that was there is left as it was.
 async fn a_scoped_identifier_taken_by_other_contents_is_scoped_again(backend: Backend) {
     let harness = Harness::new(backend).await;
-    let generator = list_task("generator", "q");
-    let registered = with_plugin(int_task("child", "q"), b"registered");
-    harness
-        .register(vec![
-            Registration::Task(generator.clone()),
-            Registration::Task(registered.clone()),
-        ])
-        .await;
-    let embedded = with_plugin(int_task("child", "q"), b"as the run embeds it");
+    let (generator, registered, embedded) = generator_and_child(&harness).await;
     let digest = codec::template_digest(gantry_core::compile::EmbeddedTemplate::Task(&embedded));
     let taken = TaskTemplate {
         id: Identifier {
