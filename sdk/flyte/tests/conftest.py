@@ -57,11 +57,13 @@ def gantry_flyte(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def register(server: str, version: str, queue: str) -> subprocess.CompletedProcess:
+def register(
+    server: str, version: str, queue: str, modules: tuple[str, ...] = ("seed_flyte", "features_flyte")
+) -> subprocess.CompletedProcess:
+    """`gantry-flyte register` of example `modules` in the tests' project and domain, which must succeed."""
     result = gantry_flyte(
         "register",
-        "seed_flyte",
-        "features_flyte",
+        *modules,
         "--server",
         server,
         "--project",

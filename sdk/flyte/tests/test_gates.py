@@ -14,7 +14,7 @@ import gantry
 from gantry.types import literal_type
 from gantry.v1 import execution_pb2
 
-from conftest import DOMAIN, PROJECT, VERSION, gantry_flyte
+from conftest import VERSION, register
 from gantry_processes import wait_until_running
 from helpers import TIMEOUT, all_nodes, outputs, run
 
@@ -22,11 +22,7 @@ from helpers import TIMEOUT, all_nodes, outputs, run
 @pytest.fixture(scope="module")
 def gates(server, client):
     """gates_flyte registered (on queue `flyte`, which the session's bridge worker serves)."""
-    result = gantry_flyte(
-        "register", "gates_flyte", "--server", server, "--project", PROJECT, "--domain", DOMAIN,
-        "--version", VERSION, "--queue", "flyte",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:]
+    register(server, VERSION, "flyte", ("gates_flyte",))
     return client
 
 

@@ -21,7 +21,7 @@ from flytekit import CronSchedule, FixedRate
 import gantry
 from gantry.v1 import admin_pb2, execution_pb2, identifier_pb2
 
-from conftest import DOMAIN, PROJECT, VERSION, gantry_flyte
+from conftest import DOMAIN, PROJECT, VERSION, register
 from gantry_flyte import translate
 from gantry_flyte.types import Unsupported
 from helpers import TIMEOUT, ref
@@ -33,11 +33,7 @@ KICKOFF = "kickoff_time"
 @pytest.fixture(scope="module")
 def schedules(server, client):
     """schedules_flyte registered (on queue `flyte`, which the session's bridge worker serves)."""
-    result = gantry_flyte(
-        "register", "schedules_flyte", "--server", server, "--project", PROJECT, "--domain", DOMAIN,
-        "--version", VERSION, "--queue", "flyte",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:]
+    register(server, VERSION, "flyte", ("schedules_flyte",))
     return client
 
 
