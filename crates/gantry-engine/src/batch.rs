@@ -14,7 +14,7 @@ use crate::error::EngineResult;
 use crate::hydration::{Hydrated, HydrationJob, WaitRow};
 use crate::interpret::Children;
 use crate::interpret::parallelism::Rebalance;
-use crate::notify::{ChangeScope, PhaseChange};
+use crate::notify::{BatchInFlight, ChangeScope, PhaseChange};
 pub(crate) use crate::rows::NodeKey;
 use crate::rows::{Announcements, Rows};
 use crate::shared::Shared;
@@ -56,6 +56,8 @@ impl std::fmt::Debug for Batch<'_> {
 
 impl<'e> Batch<'e> {
     pub async fn begin(shared: &'e Shared) -> EngineResult<Batch<'e>> {
+        // Numbered before it asks whether anyone watches (see `notify::Watch`).
+        let in_flight = shared.signals.batch_begins();
         let beginning = std::time::Instant::now();
         let tx = shared.store.begin().await?;
         crate::metrics::transaction_begun(beginning.elapsed());
@@ -73,7 +75,10 @@ impl<'e> Batch<'e> {
             execution_phases: Vec::new(),
             hydrated: HashMap::new(),
             hydration_rows: HashMap::new(),
-            outcome: BatchOutcome::default(),
+            outcome: BatchOutcome {
+                in_flight: Some(in_flight),
+                ..BatchOutcome::default()
+            },
         })
     }
 
@@ -166,6 +171,8 @@ pub(crate) struct BatchOutcome {
     pub unwatched: Vec<Uuid>,
     /// What operators count of this batch, emitted once it committed.
     pub tally: crate::metrics::Tally,
+    /// The batch counts as in flight for watches until this outcome is dropped, after its changes were published.
+    pub in_flight: Option<BatchInFlight>,
 }
 
 /// The scoped id of the sibling `local_id` of `node_id`.

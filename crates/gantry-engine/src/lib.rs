@@ -44,7 +44,7 @@ mod writer;
 use std::sync::Arc;
 
 use gantry_store::Store;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -58,7 +58,7 @@ pub use gantry_store::{
     ActiveCounts, AuditFilter, AuditRow as AuditEntry, ExecutionFilter, Page, PoolUse, PutOutcome, TargetFilter,
 };
 pub use interpret::SignalSet;
-pub use notify::{ChangeScope, PhaseChange};
+pub use notify::{ChangeScope, PhaseChange, Settled, Watch};
 pub use reads::{
     AttemptRecord, CHUNK_BYTES, ExecutionOrigin, ExecutionRecord, ExecutionValues, Listed, NodeRecord, NodeValues,
     ReadMode, ReferenceReader, SignalRecord, SpecRead, TaskAssignment, Template,
@@ -295,9 +295,10 @@ impl Engine {
     }
 
     /// Phase changes of one execution from now on. A receiver that falls behind by more than the buffer gets
-    /// `Lagged` and should re-read the state it follows.
-    pub fn watch(&self, execution_id: Uuid) -> broadcast::Receiver<PhaseChange> {
-        self.shared.signals.subscribe(execution_id)
+    /// `Lagged` and should re-read the state it follows. A snapshot of the execution is read after
+    /// [`Watch::settled`], so that no change falls between the snapshot and the changes.
+    pub fn watch(&self, execution_id: Uuid) -> Watch {
+        self.shared.signals.watch(execution_id)
     }
 }
 

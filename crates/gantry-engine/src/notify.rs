@@ -1,11 +1,11 @@
 //! In-memory signals: waking long-polling workers when their queues get work, and the stream of phase changes that
 //! watchers follow. Nothing here is durable; the database is the truth and both signals are only hints to look.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 use uuid::Uuid;
 
 /// One phase change, as watchers see it.
@@ -40,6 +40,61 @@ pub(crate) struct Signals {
     watchers: Mutex<HashMap<Uuid, broadcast::Sender<PhaseChange>>>,
     capacity: usize,
     closing: AtomicBool,
+    /// The writer's batches in flight, so that a watch can wait for those that may have missed it (see `settled`).
+    batches: Arc<watch::Sender<InFlight>>,
+}
+
+/// The writer's batches in flight, numbered as they begin.
+#[derive(Debug, Default)]
+struct InFlight {
+    next: u64,
+    running: BTreeSet<u64>,
+}
+
+/// One batch in flight, until dropped: after its changes were published, or with the batch when it rolls back.
+#[derive(Debug)]
+pub(crate) struct BatchInFlight {
+    batches: Arc<watch::Sender<InFlight>>,
+    number: u64,
+}
+
+impl Drop for BatchInFlight {
+    fn drop(&mut self) {
+        let number = self.number;
+        self.batches.send_modify(|in_flight| {
+            in_flight.running.remove(&number);
+        });
+    }
+}
+
+/// Resolves once the batches in flight when a watch subscribed have published their changes (see [`Watch`]).
+#[derive(Debug)]
+pub struct Settled {
+    batches: watch::Receiver<InFlight>,
+    /// The number of the first batch that began after the subscription.
+    horizon: u64,
+}
+
+impl Settled {
+    pub async fn wait(mut self) {
+        let horizon = self.horizon;
+        // An error means the engine is gone, and with it every batch.
+        let _ = (self.batches)
+            .wait_for(|in_flight| in_flight.running.first().is_none_or(|first| *first >= horizon))
+            .await;
+    }
+}
+
+/// A watch of one execution: its phase changes from the subscription on, and when a snapshot may be read.
+///
+/// A batch asks once whether anyone watches an execution it changes, and builds change events only when someone
+/// does. A batch that asked just before the subscription sends this watch none of its changes, and a snapshot read
+/// before it commits misses them too: a watch that reads a snapshot first waits for `settled`, after which every
+/// batch either sent it its changes or committed before the snapshot is read.
+#[derive(Debug)]
+pub struct Watch {
+    pub changes: broadcast::Receiver<PhaseChange>,
+    pub settled: Settled,
 }
 
 impl Signals {
@@ -49,6 +104,21 @@ impl Signals {
             watchers: Mutex::new(HashMap::new()),
             capacity,
             closing: AtomicBool::new(false),
+            batches: Arc::new(watch::Sender::new(InFlight::default())),
+        }
+    }
+
+    /// Numbers a batch that begins; it counts as in flight until the returned value is dropped.
+    pub fn batch_begins(&self) -> BatchInFlight {
+        let mut number = 0;
+        self.batches.send_modify(|in_flight| {
+            number = in_flight.next;
+            in_flight.next += 1;
+            in_flight.running.insert(number);
+        });
+        BatchInFlight {
+            batches: self.batches.clone(),
+            number,
         }
     }
 
@@ -114,6 +184,18 @@ impl Signals {
         watchers.retain(|_, w| w.receiver_count() > 0);
     }
 
+    /// Phase changes of one execution from now on, and when a snapshot of it may be read.
+    pub fn watch(&self, execution_id: Uuid) -> Watch {
+        let changes = self.subscribe(execution_id);
+        // Read after subscribing: a batch numbered from here on asks after the subscription and sees it.
+        let horizon = self.batches.borrow().next;
+        let settled = Settled {
+            batches: self.batches.subscribe(),
+            horizon,
+        };
+        Watch { changes, settled }
+    }
+
     /// Phase changes of one execution from now on.
     pub fn subscribe(&self, execution_id: Uuid) -> broadcast::Receiver<PhaseChange> {
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
@@ -157,5 +239,30 @@ mod tests {
         let mut late = signals.subscribe(id);
         assert_eq!(late.try_recv().map(|c| c.phase), Err(TryRecvError::Closed));
         assert!(!signals.watched(id));
+    }
+
+    #[tokio::test]
+    async fn a_watch_is_settled_once_the_batches_in_flight_when_it_subscribed_are_done() {
+        let signals = Signals::new(16);
+        let id = Uuid::now_v7();
+        let before = signals.batch_begins();
+        let also_before = signals.batch_begins();
+        let watch = signals.watch(id);
+        let after = signals.batch_begins();
+        let mut settled = tokio::spawn(watch.settled.wait());
+        drop(before);
+        tokio::task::yield_now().await;
+        assert!(
+            !settled.is_finished(),
+            "a batch that began before the watch is still in flight"
+        );
+        drop(also_before);
+        tokio::time::timeout(std::time::Duration::from_secs(10), &mut settled)
+            .await
+            .expect("settled although a batch that began after the watch is in flight")
+            .expect("joined");
+        drop(after);
+        // With nothing in flight, a watch is settled at once.
+        signals.watch(id).settled.wait().await;
     }
 }

@@ -3,7 +3,7 @@
 
 use gantry_core::ids::NodeExecutionId;
 use gantry_core::state::{AttemptPhase, ExecutionPhase, NodePhase};
-use gantry_engine::{ChangeScope, Engine, ExecutionRecord, Page, PhaseChange};
+use gantry_engine::{ChangeScope, Engine, ExecutionRecord, Page, PhaseChange, Watch};
 use gantry_proto::v1 as pb;
 use prost::Message;
 use tokio::sync::broadcast::error::RecvError;
@@ -18,13 +18,18 @@ const BATCH: usize = 1_000;
 
 type Item = Result<pb::WatchExecutionResponse, Status>;
 
-/// The stream for one watcher. Subscribes before reading the snapshot, so no change falls between the two.
+/// The stream for one watcher. Subscribes before reading the snapshot, and reads it once the batches that may have
+/// missed the subscription committed, so no change falls between the two.
 pub fn stream(engine: Engine, execution: ExecutionRecord, include_snapshot: bool) -> impl Stream<Item = Item> + Send {
-    let mut live = engine.watch(execution.id);
+    let Watch {
+        changes: mut live,
+        settled,
+    } = engine.watch(execution.id);
     async_stream(move |tx| async move {
         let id = execution.id;
         let mut sequence = 0u64;
         if include_snapshot {
+            settled.wait().await;
             let budget = engine.config().limits.response_bytes;
             for batch in batches(snapshot(&engine, &execution).await?, budget) {
                 send(&tx, batch, false).await?;
