@@ -116,7 +116,7 @@ def test_terminate_from_the_page_aborts_every_node(page: Page, client: gantry.Cl
     page.screenshot(path=str(shots_dir / "terminate.png"), full_page=True)
     page.get_by_role("button", name="Terminate execution").click()
     expect(page).to_have_url(re.compile(f"/executions/{execution.id}\\?notice=terminated$"))
-    expect(page.locator(".notice")).to_contain_text("Termination requested")
+    expect(page.locator("#notice")).to_contain_text("Termination requested")
     expect(page.locator("#exec-phase")).to_have_text("aborted")
     if page.locator("#count-nodes").count() == 1:  # rendered once aborted: counted when asked
         page.locator("#count-nodes").click()

@@ -133,7 +133,7 @@ def test_relaunch_from_the_page_leads_to_the_new_execution(page: Page, server):
     expect(page).to_have_url(re.compile(r"/executions/[0-9a-f-]{36}\?notice=relaunched$"))
     assert server.seed_execution not in page.url
     expect(page.locator("h1")).to_have_text("Execution console-relaunch")
-    expect(page.locator(".notice")).to_contain_text("Relaunched")
+    expect(page.locator("#notice")).to_contain_text("Relaunched")
 
 
 def test_keyboard_shortcuts_open_the_main_pages(page: Page, server):

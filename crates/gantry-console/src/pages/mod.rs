@@ -43,7 +43,7 @@ pub fn notice(notice: Option<&str>) -> Markup {
         Some("signal-set") => "Signal set: the gates waiting for it went on.",
         _ => return html! {},
     };
-    html! { p.notice role="status" { (text) } }
+    html! { p #notice.notice role="status" { (text) } }
 }
 
 /// `—` for an empty string.
