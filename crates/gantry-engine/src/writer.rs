@@ -428,6 +428,8 @@ fn after_commit(shared: &Shared, mut outcome: BatchOutcome) {
         shared.signals.wake(queue);
     }
     shared.signals.publish(outcome.changes);
+    // Published: the watches waiting to read a snapshot may read it.
+    drop(outcome.in_flight.take());
     for execution_id in outcome.finished {
         shared.forget_execution(execution_id);
     }

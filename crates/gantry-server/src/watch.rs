@@ -29,7 +29,11 @@ pub fn stream(engine: Engine, execution: ExecutionRecord, include_snapshot: bool
         let id = execution.id;
         let mut sequence = 0u64;
         if include_snapshot {
-            settled.wait().await;
+            // A watcher that goes away while a batch is slow to commit (the store unreachable) frees its slot now.
+            tokio::select! {
+                () = settled.wait() => {}
+                () = tx.closed() => return Ok(()),
+            }
             let budget = engine.config().limits.response_bytes;
             for batch in batches(snapshot(&engine, &execution).await?, budget) {
                 send(&tx, batch, false).await?;
