@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use gantry_core::model::{
-    Binding, DynamicJobSpec, FailurePolicy, Identifier, LaunchPlan, Literal, LiteralMap, LiteralType, Node,
-    ResourceKind, TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
+    Binding, CatchUp, DynamicJobSpec, FailurePolicy, Identifier, LaunchPlan, Literal, LiteralMap, LiteralType, Node,
+    ResourceKind, Schedule, ScheduleKind, TaskTemplate, TypedInterface, Variable, WorkflowTemplate,
 };
 use gantry_proto::v1 as pb;
 use gantry_proto::v1::admin_service_client::AdminServiceClient;
@@ -417,6 +417,91 @@ async fn with_authentication_projects_must_exist_and_not_be_archived() {
         "{}",
         archived.message()
     );
+    server.server.stop().await;
+}
+
+/// Archiving a project stops its schedules (listed inactive, with when), and activating one again is refused as an
+/// execution in it would be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archiving_a_project_stops_its_schedules() {
+    let server = AuthServer::start(Backend::Sqlite).await;
+    let token = Some(server.admin_token.as_str());
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    server.project("alpha").await;
+    admin
+        .register_task(bearer(
+            pb::RegisterTaskRequest {
+                task: Some(task("alpha").into_template().into()),
+            },
+            token,
+        ))
+        .await
+        .expect("the task");
+    let plan = LaunchPlan {
+        id: Identifier::new("alpha", "dev", "hourly", "1"),
+        target: Identifier::new("alpha", "dev", "t", "1"),
+        target_kind: ResourceKind::Task,
+        default_inputs: LiteralMap::new(),
+        fixed_inputs: LiteralMap::from([("x".to_owned(), Literal::Integer(1))]),
+        max_parallelism: None,
+        timeout: None,
+        schedule: Some(Schedule {
+            kind: ScheduleKind::Cron {
+                expression: "0 * * * *".to_owned(),
+                time_zone: "UTC".to_owned(),
+            },
+            kickoff_input: None,
+            catch_up: CatchUp::Skip,
+        }),
+    };
+    let plan_id: pb::Identifier = plan.id.clone().into();
+    admin
+        .register_launch_plan(bearer(
+            pb::RegisterLaunchPlanRequest {
+                launch_plan: Some(plan.into()),
+            },
+            token,
+        ))
+        .await
+        .expect("the plan");
+    let activate = || {
+        bearer(
+            pb::ActivateScheduleRequest {
+                launch_plan: Some(plan_id.clone()),
+            },
+            token,
+        )
+    };
+    let active = admin
+        .activate_schedule(activate())
+        .await
+        .expect("activate")
+        .into_inner();
+    assert!(active.schedule.expect("state").active);
+
+    let mut projects = ProjectServiceClient::new(server.channel().await);
+    projects
+        .archive_project(bearer(pb::ArchiveProjectRequest { id: "alpha".into() }, token))
+        .await
+        .expect("archive");
+    let listed = admin
+        .list_schedules(bearer(
+            pb::ListSchedulesRequest {
+                project: "alpha".into(),
+                domain: "dev".into(),
+            },
+            token,
+        ))
+        .await
+        .expect("list")
+        .into_inner()
+        .schedules;
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].active, "archiving deactivated it");
+    assert!(listed[0].next_ticks.is_empty(), "{:?}", listed[0].next_ticks);
+    let refused = admin.activate_schedule(activate()).await.expect_err("archived");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(refused.message(), "project alpha is archived");
     server.server.stop().await;
 }
 

@@ -200,8 +200,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>>;
     /// Every project, archived ones too, by id.
     async fn list_projects(&self) -> StoreResult<Vec<ProjectRow>>;
-    /// Archives the project at `now` (one archived before keeps its first `archived_at`) and returns it as stored;
-    /// `None` when there is no such project.
+    /// Archives the project at `now` (one archived before keeps its first `archived_at`), deactivates its active
+    /// schedules in the same transaction, and returns it as stored; `None` when there is no such project.
     async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>>;
 
     /// What other processes sharing the database announce ([`Tx::announce_queues`], [`Tx::announce_executions`]), as

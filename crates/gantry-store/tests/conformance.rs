@@ -132,6 +132,7 @@ both_stores!(
     nodes::descendants_of_some_phases_page_in_node_id_order,
     nodes::first_child_error_is_the_earliest_unsuccessful_child,
     schedules::schedules_are_activated_found_due_and_listed,
+    schedules::archiving_a_project_deactivates_its_schedules,
     gates::gates_are_found_by_signal_and_deadline_until_disarmed,
     gates::a_signal_is_set_once_and_copied_to_a_recovery,
     gates::stale_gates_are_deleted_and_running_ones_kept,

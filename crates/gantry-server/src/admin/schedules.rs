@@ -43,6 +43,10 @@ impl AdminApi {
         let result = async {
             let id: Identifier = required("launch_plan", launch_plan)?;
             access.in_project(&id.project)?;
+            if active {
+                // A schedule starts executions in its project: the project must take them.
+                self.projects.admit(&id.project, &id.domain).await?;
+            }
             let record = self.engine.set_schedule_active(id, active).await.or_status()?;
             Ok(Response::new(state(record)))
         };

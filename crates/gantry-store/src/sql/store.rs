@@ -27,7 +27,7 @@ where
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Decode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> i32: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'q> Option<Vec<u8>>: Decode<'q, DB>,
@@ -483,16 +483,28 @@ where
     }
 
     async fn archive_project(&self, id: &str, now: i64) -> StoreResult<Option<ProjectRow>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE projects SET archived_at = COALESCE(archived_at, $2) WHERE id = $1")
             .bind(id)
             .bind(now)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
         let raw: Option<RawProject> = sqlx::query_as("SELECT * FROM projects WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut *tx)
             .await?;
+        if raw.is_some() {
+            // An archived project takes no new executions: its schedules stop with it.
+            sqlx::query(
+                "UPDATE schedules SET active = $2, next_tick = NULL, changed_at = $3 WHERE project = $1 AND active",
+            )
+            .bind(id)
+            .bind(false)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(raw.map(ProjectRow::from))
     }
 }

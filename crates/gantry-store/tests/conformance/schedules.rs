@@ -1,8 +1,8 @@
 //! Schedules: recorded once (a second registration leaves the row as it is), activated, found due (earliest first,
 //! only active ones, with their earliest tick as the next one), updated, listed by project and domain; activating one
-//! version deactivates the others of its name.
+//! version deactivates the others of its name; archiving a project deactivates its schedules.
 
-use gantry_store::{ResourceKey, ScheduleRow, Store};
+use gantry_store::{ProjectRow, ResourceKey, ScheduleRow, Store};
 
 fn key(name: &str, version: &str) -> ResourceKey {
     ResourceKey {
@@ -102,4 +102,64 @@ pub async fn schedules_are_activated_found_due_and_listed(store: &dyn Store) {
         ]
     );
     assert_eq!(store.next_tick().await.unwrap(), Some(150));
+}
+
+pub async fn archiving_a_project_deactivates_its_schedules(store: &dyn Store) {
+    for id in ["sched", "kept"] {
+        let project = ProjectRow {
+            id: id.to_owned(),
+            description: String::new(),
+            domains: vec!["dev".to_owned()],
+            created_at: 1,
+            archived_at: None,
+        };
+        assert!(store.insert_project(&project).await.unwrap());
+    }
+    let elsewhere = ResourceKey {
+        project: "kept".to_owned(),
+        ..key("nightly", "1")
+    };
+    let active = |key: ResourceKey| ScheduleRow {
+        active: true,
+        next_tick: Some(100),
+        changed_at: 10,
+        ..inactive(key)
+    };
+    let mut tx = store.begin().await.unwrap();
+    for row in [
+        active(key("nightly", "1")),
+        active(key("hourly", "1")),
+        inactive(key("weekly", "1")),
+        active(elsewhere.clone()),
+    ] {
+        tx.insert_schedule(&row).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(store.next_tick().await.unwrap(), Some(100));
+
+    let archived = store.archive_project("sched", 70).await.unwrap().expect("a project");
+    assert_eq!(archived.archived_at, Some(70));
+    let states = |rows: Vec<ScheduleRow>| -> Vec<(String, bool, Option<i64>, i64)> {
+        rows.into_iter()
+            .map(|row| (row.key.name, row.active, row.next_tick, row.changed_at))
+            .collect()
+    };
+    assert_eq!(
+        states(store.list_schedules("sched", "dev").await.unwrap()),
+        [
+            ("hourly".to_owned(), false, None, 70),
+            ("nightly".to_owned(), false, None, 70),
+            ("weekly".to_owned(), false, None, 5),
+        ],
+        "the archived project's active schedules stopped; an inactive one is left as it was"
+    );
+    assert_eq!(
+        states(store.list_schedules("kept", "dev").await.unwrap()),
+        [("nightly".to_owned(), true, Some(100), 10)],
+        "another project's schedule goes on"
+    );
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.due_schedules(1_000, 10).await.unwrap(), [active(elsewhere)]);
+    tx.commit().await.unwrap();
+    assert_eq!(store.archive_project("nowhere", 80).await.unwrap(), None);
 }
