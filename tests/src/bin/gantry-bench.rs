@@ -346,7 +346,9 @@ async fn main() -> anyhow::Result<()> {
         false => pg_url.clone(),
     };
     let server_bin = std::env::current_exe()?.with_file_name("gantry-test-server");
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
+    // Port 0: the server binds a free port and prints it (a port picked here and freed could be taken meanwhile, by
+    // the OTLP receiver among others).
+    let listen = "127.0.0.1:0";
     let server_bin = server_bin.to_str().unwrap_or_default();
     let receiver = match options.otlp {
         true => Some(gantry_tests::otlp::OtlpReceiver::start(false).await?),
@@ -362,7 +364,7 @@ async fn main() -> anyhow::Result<()> {
         })?),
         None => None,
     };
-    let mut server_args = vec![listen.as_str(), url.as_str(), "30000"];
+    let mut server_args = vec![listen, url.as_str(), "30000"];
     if let Some(receiver) = &receiver {
         server_args.push(&receiver.endpoint);
     }
@@ -376,7 +378,7 @@ async fn main() -> anyhow::Result<()> {
         Err(_) => Process::start(server_bin, &server_args, "listening on").await,
     };
     let pid = server.child.id().unwrap_or_default();
-    let endpoint = format!("http://{listen}");
+    let endpoint = format!("http://{}", server.ready);
 
     let mut admin = admin(&endpoint).await?;
     let mut templates = raw_worker::task_templates();
