@@ -76,6 +76,7 @@ pub struct Settled {
 }
 
 impl Settled {
+    /// Waits until no batch that began before the subscription is in flight.
     pub async fn wait(mut self) {
         let horizon = self.horizon;
         // An error means the engine is gone, and with it every batch.
