@@ -52,6 +52,8 @@ impl HeldAttempts {
 
     /// Holds rows just read from the database. A row the batch already holds is kept: it has this batch's writes.
     pub fn hold_read(&mut self, rows: impl IntoIterator<Item = AttemptRow>) {
+        let rows = rows.into_iter();
+        self.rows.reserve(rows.size_hint().0);
         for row in rows {
             self.rows.entry(row.id).or_insert((row, Status::Clean));
         }
@@ -60,6 +62,8 @@ impl HeldAttempts {
     /// Holds rows a statement has just written (a claim): the database's version replaces the held one, which was
     /// written out before the statement ran.
     pub fn hold_written(&mut self, rows: impl IntoIterator<Item = AttemptRow>) {
+        let rows = rows.into_iter();
+        self.rows.reserve(rows.size_hint().0);
         for row in rows {
             debug_assert!(
                 self.rows

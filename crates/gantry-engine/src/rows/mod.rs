@@ -30,8 +30,8 @@ struct Entry {
     row: NodeRow,
     status: Status,
     /// The row as a statement wrote it ahead of the interpreter ([`Rows::start_nodes`]): `row` is written at the
-    /// flush only if it differs.
-    stored: Option<NodeRow>,
+    /// flush only if it differs. Boxed: most entries have none, and a batch holds thousands of entries.
+    stored: Option<Box<NodeRow>>,
 }
 
 impl Entry {
@@ -49,7 +49,7 @@ impl Entry {
         let status = std::mem::replace(&mut self.status, Status::Clean);
         match status {
             Status::New => Some(Status::New),
-            _ if stored.is_some() => (stored.as_ref() != Some(&self.row)).then_some(Status::Dirty),
+            _ if stored.is_some() => (stored.as_deref() != Some(&self.row)).then_some(Status::Dirty),
             Status::Dirty => Some(Status::Dirty),
             Status::Clean => None,
         }
@@ -109,7 +109,10 @@ impl Rows {
         if missing.is_empty() {
             return Ok(());
         }
-        for row in self.tx.lock_nodes(execution_id, &missing).await? {
+        let rows = self.tx.lock_nodes(execution_id, &missing).await?;
+        // Grown once, not doubling its way there: a large table's growth is fresh memory for the kernel to clear.
+        self.nodes.reserve(rows.len());
+        for row in rows {
             let key = (row.execution_id, row.node_id.clone());
             self.nodes.insert(key, Entry::held(row, Status::Clean));
         }
@@ -124,12 +127,14 @@ impl Rows {
         if missing.is_empty() {
             return Ok(());
         }
-        for started in self.tx.start_nodes(execution_id, &missing, now).await? {
+        let started = self.tx.start_nodes(execution_id, &missing, now).await?;
+        self.nodes.reserve(started.len());
+        for started in started {
             let key = (execution_id, started.before.node_id.clone());
             let entry = Entry {
                 row: started.before,
                 status: Status::Clean,
-                stored: Some(started.written),
+                stored: Some(Box::new(started.written)),
             };
             self.nodes.insert(key, entry);
         }
@@ -169,6 +174,7 @@ impl Rows {
 
     /// Adds nodes created in this batch.
     pub fn create_nodes(&mut self, rows: Vec<NodeRow>) {
+        self.nodes.reserve(rows.len());
         for row in rows {
             let key = (row.execution_id, row.node_id.clone());
             self.nodes.insert(key, Entry::held(row, Status::New));
@@ -422,7 +428,7 @@ mod tests {
                 ..queued()
             },
             status: Status::Clean,
-            stored: Some(written),
+            stored: Some(Box::new(written)),
         };
         decide(&mut entry.row);
         entry.status = Status::Dirty;
