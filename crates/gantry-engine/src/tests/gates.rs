@@ -9,7 +9,7 @@ use gantry_core::model::{
     LiteralType, Node, NodeOverrides, NodeTarget, Promise,
 };
 use gantry_core::state::{AttemptResult, ExecutionPhase, NodePhase};
-use gantry_store::{NodeRow, Page};
+use gantry_store::Page;
 use uuid::Uuid;
 
 use super::harness::{Answer, Backend, Harness, assert_completed, complete, id, inputs, int_task};
@@ -103,19 +103,18 @@ async fn run_child(harness: &Harness) -> i64 {
     x
 }
 
-async fn node(harness: &Harness, execution_id: Uuid, id: &str) -> NodeRow {
-    harness.node(execution_id, id).await
-}
-
-fn error_of(row: &NodeRow) -> ExecutionError {
-    codec::decode_error(row.error.as_deref().expect("an error")).expect("decodes")
+/// How a gate ended: its phase, and its error's code and message.
+async fn gate_ended(harness: &Harness, execution_id: Uuid, gate_id: &str) -> (NodePhase, String, String) {
+    let row = harness.node(execution_id, gate_id).await;
+    let error = codec::decode_error(row.error.as_deref().expect("an error")).expect("decodes");
+    (row.phase, error.code, error.message)
 }
 
 async fn a_signal_opens_its_gate_and_its_value_flows_on(backend: Backend) {
     let harness = Harness::new(backend).await;
     let (execution_id, parent) = start(&harness, gated_spec(gate("ask", signal("count"), None, vec![]), "o0")).await;
     let gate_id = format!("{parent}/0/ask");
-    assert_eq!(node(&harness, execution_id, &gate_id).await.phase, NodePhase::Running);
+    assert_eq!(harness.node(execution_id, &gate_id).await.phase, NodePhase::Running);
     let waiting = crate::reads::signals::list(&harness.shared, execution_id)
         .await
         .expect("signals");
@@ -147,7 +146,7 @@ async fn a_signal_opens_its_gate_and_its_value_flows_on(backend: Backend) {
     let Err(EngineError::NotFound(_)) = set(&harness, Uuid::now_v7(), "count", Literal::Integer(1)).await else {
         panic!("an unknown execution is NOT_FOUND");
     };
-    assert_eq!(node(&harness, execution_id, &gate_id).await.phase, NodePhase::Running);
+    assert_eq!(harness.node(execution_id, &gate_id).await.phase, NodePhase::Running);
     assert!(
         harness
             .shared
@@ -168,7 +167,7 @@ async fn a_signal_opens_its_gate_and_its_value_flows_on(backend: Backend) {
             opened: vec![gate_id.clone()]
         }
     );
-    let gate_row = node(&harness, execution_id, &gate_id).await;
+    let gate_row = harness.node(execution_id, &gate_id).await;
     assert_eq!(gate_row.phase, NodePhase::Succeeded);
     assert_eq!(
         codec::decode_literals(gate_row.outputs.as_deref().unwrap()).unwrap()["o0"],
@@ -224,7 +223,7 @@ async fn a_sleep_ends_when_its_time_has_passed_even_across_a_restart(backend: Ba
     harness.restart().await;
     harness.set_now(started + 999);
     harness.apply_one(Request::Sweep).await;
-    assert_eq!(node(&harness, execution_id, &gate_id).await.phase, NodePhase::Running);
+    assert_eq!(harness.node(execution_id, &gate_id).await.phase, NodePhase::Running);
     assert!(
         harness.claim("w", "q").await.is_empty(),
         "the consumer waits for the sleep"
@@ -232,7 +231,7 @@ async fn a_sleep_ends_when_its_time_has_passed_even_across_a_restart(backend: Ba
 
     harness.set_now(started + 1_000);
     harness.apply_one(Request::Sweep).await;
-    let slept = node(&harness, execution_id, &gate_id).await;
+    let slept = harness.node(execution_id, &gate_id).await;
     assert_eq!(slept.phase, NodePhase::Succeeded);
     assert_eq!(
         slept.finished_at.zip(slept.started_at).map(|(end, start)| end - start),
@@ -271,12 +270,13 @@ async fn an_approval_passes_its_value_on_or_fails_the_node(backend: Backend) {
         .expect("refusal recorded");
     let gate_id = opened.opened[0].clone();
     assert!(gate_id.ends_with("/0/ok"), "{gate_id}");
-    let gate_row = node(&harness, refused, &gate_id).await;
-    assert_eq!(gate_row.phase, NodePhase::Failed);
-    let error = error_of(&gate_row);
     assert_eq!(
-        (error.code.as_str(), error.message.as_str()),
-        ("gate_rejected", "the approval \"ship\" was refused")
+        gate_ended(&harness, refused, &gate_id).await,
+        (
+            NodePhase::Failed,
+            "gate_rejected".to_owned(),
+            "the approval \"ship\" was refused".to_owned()
+        )
     );
     assert_eq!(harness.execution(refused).await.phase, ExecutionPhase::Failed);
     assert!(harness.claim("w", "q").await.is_empty(), "nothing downstream ran");
@@ -296,12 +296,13 @@ async fn a_signal_not_given_in_time_times_the_gate_out(backend: Backend) {
     assert_eq!(listed[0].deadline_ms, Some(started + 5_000));
     harness.set_now(started + 5_000);
     harness.apply_one(Request::Sweep).await;
-    let gate_row = node(&harness, execution_id, &gate_id).await;
-    assert_eq!(gate_row.phase, NodePhase::TimedOut);
-    let error = error_of(&gate_row);
     assert_eq!(
-        (error.code.as_str(), error.message.as_str()),
-        ("gate_timeout", "the signal \"count\" was not given within 5s")
+        gate_ended(&harness, execution_id, &gate_id).await,
+        (
+            NodePhase::TimedOut,
+            "gate_timeout".to_owned(),
+            "the signal \"count\" was not given within 5s".to_owned()
+        )
     );
     assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Failed);
     let Err(EngineError::FailedPrecondition(message)) = set(&harness, execution_id, "count", Literal::Integer(1)).await
@@ -328,7 +329,7 @@ async fn termination_aborts_waiting_gates(backend: Backend) {
     let answer = harness.apply_one(Request::Terminate(execution_id, "stop".into())).await;
     assert!(matches!(answer, Answer::Execution(Ok(_))), "{answer:?}");
     for gate_id in ["ask", "nap"] {
-        let row = node(&harness, execution_id, &format!("{parent}/0/{gate_id}")).await;
+        let row = harness.node(execution_id, &format!("{parent}/0/{gate_id}")).await;
         assert_eq!(row.phase, NodePhase::Aborted, "{gate_id}");
     }
     assert_eq!(harness.execution(execution_id).await.phase, ExecutionPhase::Aborted);
@@ -390,7 +391,7 @@ async fn a_recovery_keeps_the_signals_received(backend: Backend) {
         ("count", "tester")
     );
     assert_eq!(
-        node(&harness, recovered.id, &format!("{parent}/0/ask")).await.phase,
+        harness.node(recovered.id, &format!("{parent}/0/ask")).await.phase,
         NodePhase::Recovered
     );
     assert_eq!(
@@ -436,22 +437,17 @@ async fn a_gate_that_starts_after_its_signal_was_set_opens_at_once_or_fails_on_i
         [format!("{parent}/0/first")],
         "only the gate that waited when it was set"
     );
-    let same = node(&harness, execution_id, &format!("{parent}/0/same")).await;
+    let same = harness.node(execution_id, &format!("{parent}/0/same")).await;
     assert_eq!(same.phase, NodePhase::Succeeded, "opened as it started");
     assert_eq!(
         codec::decode_literals(same.outputs.as_deref().unwrap()).unwrap()["o0"],
         Literal::Integer(5)
     );
-    let other = node(&harness, execution_id, &format!("{parent}/0/other")).await;
-    assert_eq!(other.phase, NodePhase::Failed);
-    let error = error_of(&other);
-    assert_eq!(error.code, "gate_signal_type");
+    let (phase, code, message) = gate_ended(&harness, execution_id, &format!("{parent}/0/other")).await;
+    assert_eq!((phase, code.as_str()), (NodePhase::Failed, "gate_signal_type"));
     assert!(
-        error
-            .message
-            .contains("signal \"s\" was set to a value this gate cannot take"),
-        "{}",
-        error.message
+        message.contains("signal \"s\" was set to a value this gate cannot take"),
+        "{message}"
     );
     assert!(
         harness
