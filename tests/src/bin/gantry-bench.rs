@@ -6,7 +6,9 @@
 //! - a chain of 100 sequential tasks (per-step latency), on the fresh database and again after the fan-outs;
 //! - another client's CreateExecution latency while each fan-out is created and runs (p50, p99, max), and while
 //!   only the children of a 100,000-child fan-out are being created (no worker runs them);
-//! - the server's peak RSS above its idle size per child, and its RSS after each fan-out.
+//! - the server's peak RSS above its idle size per child, and its RSS after each fan-out;
+//! - the CPU time of each fan-out: the server's, this process's (the workers') and, when Postgres runs on this
+//!   machine, the cluster's, with the three together per child.
 //!
 //! Usage: `DATABASE_URL=postgres://... gantry-bench [--sizes 1000,10000,100000] [--workers 1] [--slots 8]
 //! [--prefetch P] [--store postgres|sqlite] [--fanouts-only] [--otlp | --otlp-server-only]`: `--otlp` turns traces on (the
@@ -319,11 +321,52 @@ async fn dispatch_latency(endpoint: &str, samples: usize) -> anyhow::Result<Vec<
 /// The CPU time (user and system) the process used so far, in seconds, from `/proc/PID/stat` (Linux's clock ticks
 /// are 1/100 s).
 fn cpu_seconds(pid: u32) -> Option<f64> {
+    // utime and stime: the 12th and 13th fields after the command.
+    let fields = stat_fields(pid)?;
+    Some(ticks(fields.get(11..13)?)? as f64 / 100.0)
+}
+
+/// The sum of clock ticks in `/proc/PID/stat` fields.
+fn ticks(fields: &[String]) -> Option<u64> {
+    fields.iter().map(|field| field.parse::<u64>().ok()).sum()
+}
+
+/// The Postgres cluster the benchmark's database is in, when it runs on this machine: its postmaster's pid, the
+/// parent of the backend serving a connection (`None` when that process cannot be read, e.g. Postgres elsewhere).
+async fn postmaster_pid(url: &str) -> Option<u32> {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url).await.ok()?;
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut connection)
+        .await
+        .ok()?;
+    let _ = connection.close().await;
+    stat_fields(u32::try_from(backend).ok()?)?.get(1)?.parse().ok()
+}
+
+/// The fields of `/proc/PID/stat` after the command (which is in parentheses and may hold spaces): state first.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command, which is in parentheses and may hold spaces: state is the first, utime the 12th.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
+    Some(stat.rsplit_once(')')?.1.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The CPU time every process of the Postgres cluster used so far, in seconds: the postmaster's own and that of its
+/// children it reaped (backends that ended), and its living children's (backends, autovacuum, the WAL writer...).
+/// Over a fan-out, what the database spent on it, if nothing else uses the cluster meanwhile.
+fn postgres_cpu_seconds(postmaster: u32) -> Option<f64> {
+    // utime and stime, then cutime and cstime (its reaped children's): the 12th to the 15th fields after the command.
+    let mut total = ticks(stat_fields(postmaster)?.get(11..15)?)?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        // A process that ended meanwhile is counted by its parent's reaped time, or was not a child.
+        let Some(fields) = stat_fields(pid) else { continue };
+        if fields.get(1).and_then(|ppid| ppid.parse::<u32>().ok()) == Some(postmaster) {
+            total += fields.get(11..13).and_then(ticks).unwrap_or_default();
+        }
+    }
+    Some(total as f64 / 100.0)
 }
 
 /// A memory figure of the process in KiB: `VmRSS:` (now) or `VmHWM:` (peak).
@@ -449,6 +492,10 @@ async fn main() -> anyhow::Result<()> {
         run_chain(&mut admin, "chain_fresh").await?;
     }
     let idle_rss = rss_kib(pid, "VmRSS:");
+    let postmaster = match options.sqlite {
+        true => None,
+        false => postmaster_pid(&pg_url).await,
+    };
     for &n in &options.sizes {
         // Another client creates small executions one after the other while the fan-out is created and runs.
         let (busy, mut probe) = (watch::channel(true), admin.clone());
@@ -471,6 +518,7 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let cpu_before = cpu_seconds(pid);
         let own_cpu_before = cpu_seconds(std::process::id());
+        let postgres_cpu_before = postmaster.and_then(postgres_cpu_seconds);
         let inputs = LiteralMap::from([("tasks_count".to_owned(), Literal::Integer(n))]);
         let execution_id = create(
             &mut admin,
@@ -502,12 +550,28 @@ async fn main() -> anyhow::Result<()> {
         figure("fanout_children_per_second", n as f64 / wall, "children/s", Some(n));
         // The server's own CPU time (user and system) over the fan-out: steadier than the wall time on a shared
         // machine, for comparing builds.
-        if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(pid)) {
-            figure("fanout_server_cpu", after - before, "s", Some(n));
+        let server_cpu = cpu_before.zip(cpu_seconds(pid)).map(|(before, after)| after - before);
+        if let Some(server_cpu) = server_cpu {
+            figure("fanout_server_cpu", server_cpu, "s", Some(n));
         }
         // This process's: the workers, their span export with `--otlp`, the receiver's counting and the probes.
-        if let (Some(before), Some(after)) = (own_cpu_before, cpu_seconds(std::process::id())) {
-            figure("fanout_bench_cpu", after - before, "s", Some(n));
+        let bench_cpu = own_cpu_before
+            .zip(cpu_seconds(std::process::id()))
+            .map(|(before, after)| after - before);
+        if let Some(bench_cpu) = bench_cpu {
+            figure("fanout_bench_cpu", bench_cpu, "s", Some(n));
+        }
+        // The database's, when it runs here: with the two above, the CPU a child costs every party, which bounds
+        // the fan-out's time on this machine's cores whatever runs in parallel.
+        let postgres_cpu = postgres_cpu_before
+            .zip(postmaster.and_then(postgres_cpu_seconds))
+            .map(|(before, after)| after - before);
+        if let Some(postgres_cpu) = postgres_cpu {
+            figure("fanout_postgres_cpu", postgres_cpu, "s", Some(n));
+            if let (Some(server_cpu), Some(bench_cpu)) = (server_cpu, bench_cpu) {
+                let per_child = (server_cpu + bench_cpu + postgres_cpu) / n as f64;
+                figure("fanout_cpu_per_child", per_child * 1e6, "us", Some(n));
+            }
         }
         busy.0.send(false)?;
         let mut latencies = probing.await??;
