@@ -332,7 +332,8 @@ fn ticks(fields: &[String]) -> Option<u64> {
 }
 
 /// The Postgres cluster the benchmark's database is in, when it runs on this machine: its postmaster's pid, the
-/// parent of the backend serving a connection (`None` when that process cannot be read, e.g. Postgres elsewhere).
+/// parent of the backend serving a connection. `None` when that backend is not a `postgres` process here (Postgres
+/// on another machine, or in a container, whose process ids are not ours).
 async fn postmaster_pid(url: &str) -> Option<u32> {
     use sqlx::Connection;
     let mut connection = sqlx::PgConnection::connect(url).await.ok()?;
@@ -340,8 +341,13 @@ async fn postmaster_pid(url: &str) -> Option<u32> {
         .fetch_one(&mut connection)
         .await
         .ok()?;
+    let backend = u32::try_from(backend).ok()?;
+    let postmaster = stat_fields(backend)?.get(1)?.parse().ok()?;
     let _ = connection.close().await;
-    stat_fields(u32::try_from(backend).ok()?)?.get(1)?.parse().ok()
+    let is_postgres = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|command| command.trim() == "postgres")
+    };
+    (is_postgres(backend) && is_postgres(postmaster)).then_some(postmaster)
 }
 
 /// The fields of `/proc/PID/stat` after the command (which is in parentheses and may hold spaces): state first.
