@@ -171,7 +171,8 @@ pub(crate) struct BatchOutcome {
     pub unwatched: Vec<Uuid>,
     /// What operators count of this batch, emitted once it committed.
     pub tally: crate::metrics::Tally,
-    /// The batch counts as in flight for watches until this outcome is dropped, after its changes were published.
+    /// The batch counts as in flight for watches until this mark is dropped: right after its changes were
+    /// published (`writer::after_commit`), or with the batch when it rolls back.
     pub in_flight: Option<BatchInFlight>,
 }
 

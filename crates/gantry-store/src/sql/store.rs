@@ -27,7 +27,7 @@ where
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> bool: Decode<'q, DB> + Type<DB>,
     for<'q> i32: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     for<'q> Option<Vec<u8>>: Decode<'q, DB>,
@@ -496,10 +496,9 @@ where
         if raw.is_some() {
             // An archived project takes no new executions: its schedules stop with it.
             sqlx::query(
-                "UPDATE schedules SET active = $2, next_tick = NULL, changed_at = $3 WHERE project = $1 AND active",
+                "UPDATE schedules SET active = FALSE, next_tick = NULL, changed_at = $2 WHERE project = $1 AND active",
             )
             .bind(id)
-            .bind(false)
             .bind(now)
             .execute(&mut *tx)
             .await?;
