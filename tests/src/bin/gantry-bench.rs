@@ -33,6 +33,12 @@ use gantry_worker::{Inputs, IntoBinding, TaskContext, TaskDef, TaskError, TaskOu
 use tokio::sync::watch;
 use tonic::transport::Channel;
 
+/// The allocator of the example worker and of the server: the workers run in this process, and should allocate as a
+/// worker binary does. With the system allocator, `malloc` and `free` took 31% of this process's CPU samples during
+/// fan-outs with `--otlp` (mimalloc's own functions: 13%).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     sizes: Vec<i64>,
     workers: usize,
