@@ -332,6 +332,11 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks(fields.get(11..13)?)? as f64 / 100.0)
 }
 
+/// The CPU time spent between two readings, when both were taken.
+fn spent(before: Option<f64>, after: Option<f64>) -> Option<f64> {
+    before.zip(after).map(|(before, after)| after - before)
+}
+
 /// The sum of clock ticks in `/proc/PID/stat` fields.
 fn ticks(fields: &[String]) -> Option<u64> {
     fields.iter().map(|field| field.parse::<u64>().ok()).sum()
@@ -562,22 +567,18 @@ async fn main() -> anyhow::Result<()> {
         figure("fanout_children_per_second", n as f64 / wall, "children/s", Some(n));
         // The server's own CPU time (user and system) over the fan-out: steadier than the wall time on a shared
         // machine, for comparing builds.
-        let server_cpu = cpu_before.zip(cpu_seconds(pid)).map(|(before, after)| after - before);
+        let server_cpu = spent(cpu_before, cpu_seconds(pid));
         if let Some(server_cpu) = server_cpu {
             figure("fanout_server_cpu", server_cpu, "s", Some(n));
         }
         // This process's: the workers, their span export with `--otlp`, the receiver's counting and the probes.
-        let bench_cpu = own_cpu_before
-            .zip(cpu_seconds(std::process::id()))
-            .map(|(before, after)| after - before);
+        let bench_cpu = spent(own_cpu_before, cpu_seconds(std::process::id()));
         if let Some(bench_cpu) = bench_cpu {
             figure("fanout_bench_cpu", bench_cpu, "s", Some(n));
         }
         // The database's, when it runs here: with the two above, the CPU a child costs every party, which bounds
         // the fan-out's time on this machine's cores whatever runs in parallel.
-        let postgres_cpu = postgres_cpu_before
-            .zip(postmaster.and_then(postgres_cpu_seconds))
-            .map(|(before, after)| after - before);
+        let postgres_cpu = spent(postgres_cpu_before, postmaster.and_then(postgres_cpu_seconds));
         if let Some(postgres_cpu) = postgres_cpu {
             figure("fanout_postgres_cpu", postgres_cpu, "s", Some(n));
             if let (Some(server_cpu), Some(bench_cpu)) = (server_cpu, bench_cpu) {
