@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 mod context;
+mod deadline;
 mod dynamic;
 mod error;
 mod io;
@@ -48,6 +49,7 @@ mod token;
 mod worker;
 
 pub use context::{AttemptId, TaskContext};
+pub use deadline::{Deadline, DeadlineFuture};
 pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, SIGNAL_OUTPUT, TaskTarget};
 pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};

@@ -3,14 +3,18 @@
 //! `Debug` never prints it.
 
 use std::fmt;
+use std::time::Duration;
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// A connection that presents the client's token (if it has one) on every call.
-pub type AuthedChannel = InterceptedService<Channel, Bearer>;
+use crate::deadline::Deadline;
+
+/// A connection that presents the client's token (if it has one) on every call, each call bounded by a deadline if
+/// one was given.
+pub type AuthedChannel = InterceptedService<Deadline<Channel>, Bearer>;
 
 /// Puts `authorization: Bearer <token>` on every request; does nothing without a token.
 #[derive(Clone, Default)]
@@ -34,7 +38,13 @@ impl Bearer {
 
     /// `channel`, presenting this token.
     pub fn on(&self, channel: Channel) -> AuthedChannel {
-        InterceptedService::new(channel, self.clone())
+        self.within(channel, None)
+    }
+
+    /// `channel`, presenting this token, every call failing with `DEADLINE_EXCEEDED` when no answer came within
+    /// `deadline` (`None`: calls wait as long as it takes).
+    pub fn within(&self, channel: Channel, deadline: Option<Duration>) -> AuthedChannel {
+        InterceptedService::new(Deadline::new(channel, deadline), self.clone())
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Connection {
     pub tls: ClientTls,
     /// The token every call presents (`--token`, `GANTRY_TOKEN`), for a server with authentication.
     pub token: Option<String>,
+    /// How long a call may wait for the server's answer (`--timeout`); `None`: as long as it takes.
+    pub timeout: Option<Duration>,
 }
 
 impl Connection {
@@ -62,7 +64,7 @@ pub async fn channel(connection: &Connection) -> anyhow::Result<AuthedChannel> {
         other => anyhow::Error::new(other),
     })?;
     match endpoint.connect_timeout(Duration::from_secs(5)).connect().await {
-        Ok(channel) => Ok(bearer.on(channel)),
+        Ok(channel) => Ok(bearer.within(channel, connection.timeout)),
         Err(error) => {
             if let Some(cause) = gantry_worker::tls_failure(&error) {
                 return Err(anyhow!("TLS with the Gantry server at {url} failed: {cause}"));

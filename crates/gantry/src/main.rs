@@ -25,6 +25,7 @@ use std::path::PathBuf;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use gantry_core::model::ResourceKind;
@@ -56,6 +57,11 @@ struct Cli {
     /// Present this token (an API key from `gantry auth keys create`) to a server with authentication.
     #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// How long a call waits for the server's answer before failing (e.g. 30s, 2m; 0 waits as long as it takes).
+    /// Following an execution (--watch, watch) is not bounded by it, only the call that starts following.
+    #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_TIMEOUT", default_value = "60s",
+          value_parser = gantry_server::parse_duration)]
+    timeout: Duration,
     /// How to print results: tables for people, JSON for scripts.
     #[arg(long, short, global = true, help_heading = CLIENT, value_enum, env = "GANTRY_OUTPUT", default_value = "table")]
     output: OutputFormat,
@@ -185,6 +191,7 @@ impl Cli {
             endpoint: self.endpoint.clone(),
             tls,
             token: self.token.clone(),
+            timeout: Some(self.timeout).filter(|timeout| !timeout.is_zero()),
         }
     }
 }

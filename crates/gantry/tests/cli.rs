@@ -323,3 +323,26 @@ async fn server_with_examples_runs_the_seed() {
     assert!(seed_line.ends_with(r#"{"out":[0,2,4,6]}"#), "{seed_line}");
     child.kill().await.unwrap();
 }
+
+/// A server that takes connections and never answers (a hung process, a black-holing proxy) ends a command at its
+/// `--timeout` with the deadline named, instead of holding the terminal forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_ends_the_command_at_its_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+
+    let output = common::gantry(&["--endpoint", &endpoint, "--timeout", "1s", "task", "list"], &[]).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("no answer from the server within 1s (DeadlineExceeded)"),
+        "{stderr}"
+    );
+    silent.abort();
+}

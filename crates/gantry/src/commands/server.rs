@@ -100,6 +100,7 @@ pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> 
         endpoint: endpoint.clone(),
         tls: tls.clone(),
         token: token.clone(),
+        timeout: None,
     };
     if !args.examples {
         outln!(
