@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, anyhow, bail};
 use gantry_core::model::{
     Binding, BindingData, CatchUp, ContainerSpec, FailurePolicy, Identifier, LaunchPlan, LiteralMap, LiteralType, Node,
-    NodeOverrides, NodeTarget, ResourceKind, RetryPolicy, Schedule, ScheduleKind, TaskMetadata, TaskTemplate,
+    NodeTarget, OverrideSet, ResourceKind, RetryPolicy, Schedule, ScheduleKind, TaskMetadata, TaskTemplate,
     TypedInterface, Variable, WorkflowTemplate,
 };
 use serde_json::Value;
@@ -326,11 +326,12 @@ fn convert_node(spec: &NodeSpec, base: &Identifier, interfaces: &Interfaces) -> 
         inputs,
         upstream: spec.upstream.clone(),
         target,
-        overrides: NodeOverrides {
+        overrides: OverrideSet {
             retries: spec.retries.as_ref().map(retries).transpose()?,
             timeout: duration(&spec.timeout, "timeout")?,
-            ..NodeOverrides::default()
-        },
+            ..OverrideSet::default()
+        }
+        .into(),
     })
 }
 

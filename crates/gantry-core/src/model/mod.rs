@@ -25,6 +25,6 @@ pub use task::{ContainerSpec, MAX_PLUGIN_BYTES, Resources, RetryPolicy, TaskMeta
 pub use types::{BlobDimensionality, BlobType, LiteralType, StructType, TaggedType};
 pub use workflow::{
     ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy,
-    GateCondition, GateNode, IfBlock, Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
-    references, rename_references,
+    GateCondition, GateNode, IfBlock, Node, NodeOverrides, NodeTarget, Operand, OverrideSet, SuccessCriteria,
+    WorkflowTemplate, references, rename_references,
 };

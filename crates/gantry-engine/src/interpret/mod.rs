@@ -123,7 +123,7 @@ impl Batch<'_> {
                 let task = self.task(&task_id).await?;
                 let mut retries = task.metadata.retries.clone();
                 if let Some(bytes) = definition
-                    && let Some(overridden) = codec::decode_node(&bytes)?.overrides.retries
+                    && let Some(overridden) = codec::decode_node(&bytes)?.overrides.into_set().retries
                 {
                     retries = overridden;
                 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use gantry_core::model::{
-    Binding, BindingData, CacheOverride, DynamicJobSpec, Identifier, Literal, LiteralMap, Node, NodeOverrides, Promise,
-    Resources, TypedInterface, Variable, WorkflowTemplate,
+    Binding, BindingData, CacheOverride, DynamicJobSpec, Identifier, Literal, LiteralMap, Node, NodeOverrides,
+    OverrideSet, Promise, Resources, TypedInterface, Variable, WorkflowTemplate,
 };
 use gantry_core::state::{AttemptResult, ExecutionPhase};
 use gantry_store::ResourceKind;
@@ -16,7 +16,7 @@ use crate::submit::Target;
 use crate::{Registration, codec};
 
 fn overridden() -> NodeOverrides {
-    NodeOverrides {
+    OverrideSet {
         cache: Some(CacheOverride {
             cache: true,
             cache_version: "v2".to_owned(),
@@ -27,8 +27,9 @@ fn overridden() -> NodeOverrides {
             limits: [("memory".to_owned(), "1Gi".to_owned())].into(),
         }),
         container_image: Some("registry/app:2".to_owned()),
-        ..NodeOverrides::default()
+        ..OverrideSet::default()
     }
+    .into()
 }
 
 fn child_node() -> Node {
@@ -51,7 +52,10 @@ async fn run_derived_child(harness: &Harness) -> Identifier {
     assert!(task.id.version.starts_with("1~spec-"), "{}", task.id);
     let container = task.container.as_ref().expect("a container with the overrides");
     assert_eq!(container.image, "registry/app:2");
-    assert_eq!(container.resources, overridden().resources.expect("resources"));
+    assert_eq!(
+        container.resources,
+        overridden().into_set().resources.expect("resources")
+    );
     assert!(task.metadata.cache && task.metadata.cache_version == "v2");
     assert_completed(&harness.apply_one(complete("w", &claimed[0], y(41))).await);
     task.id.clone()

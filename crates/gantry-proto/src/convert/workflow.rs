@@ -2,7 +2,8 @@
 
 use gantry_core::model::{
     ArrayNode, BooleanExpr, BranchNode, CacheOverride, ComparisonOp, ConjunctionOp, ElseArm, FailurePolicy,
-    GateCondition, GateNode, IfBlock, Node, NodeOverrides, NodeTarget, Operand, SuccessCriteria, WorkflowTemplate,
+    GateCondition, GateNode, IfBlock, Node, NodeOverrides, NodeTarget, Operand, OverrideSet, SuccessCriteria,
+    WorkflowTemplate,
 };
 
 use super::interface::{check_name, interface_or_empty, required_identifier};
@@ -26,7 +27,7 @@ impl TryFrom<pb::Node> for Node {
                         .at("cache")
                         .at("overrides")?;
                 }
-                NodeOverrides {
+                NodeOverrides::from(OverrideSet {
                     retries: optional("retries", overrides.retries).at("overrides")?,
                     timeout: timeout_from_pb("timeout", overrides.timeout)?,
                     cache: overrides.cache.map(|cache| CacheOverride {
@@ -36,7 +37,7 @@ impl TryFrom<pb::Node> for Node {
                     }),
                     resources: overrides.resources.map(Into::into),
                     container_image: (!overrides.container_image.is_empty()).then_some(overrides.container_image),
-                }
+                })
             }
         };
         let Some(target) = node.target else {
@@ -54,20 +55,21 @@ impl TryFrom<pb::Node> for Node {
 
 impl From<Node> for pb::Node {
     fn from(node: Node) -> Self {
+        let overrides = node.overrides.into_set();
         pb::Node {
             id: node.id,
             inputs: into_list(node.inputs),
             upstream: node.upstream,
             overrides: Some(pb::NodeOverrides {
-                retries: node.overrides.retries.map(Into::into),
-                timeout: node.overrides.timeout.map(duration_to_pb),
-                cache: node.overrides.cache.map(|cache| pb::CacheOverride {
+                retries: overrides.retries.map(Into::into),
+                timeout: overrides.timeout.map(duration_to_pb),
+                cache: overrides.cache.map(|cache| pb::CacheOverride {
                     cache: cache.cache,
                     cache_version: cache.cache_version,
                     cache_serializable: cache.cache_serializable,
                 }),
-                resources: node.overrides.resources.map(Into::into),
-                container_image: node.overrides.container_image.unwrap_or_default(),
+                resources: overrides.resources.map(Into::into),
+                container_image: overrides.container_image.unwrap_or_default(),
             }),
             target: Some(node.target.into()),
         }

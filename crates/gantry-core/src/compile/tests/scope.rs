@@ -165,11 +165,12 @@ fn scoped_versions_are_recognised_exactly() {
 }
 
 fn overrides_image(image: &str) -> crate::model::NodeOverrides {
-    crate::model::NodeOverrides {
+    crate::model::OverrideSet {
         container_image: Some(image.to_owned()),
         retries: Some(Default::default()),
         ..Default::default()
     }
+    .into()
 }
 
 #[test]
@@ -211,10 +212,11 @@ fn nodes_that_override_their_template_run_a_derived_one() {
     assert_eq!(target(&array.node), &image_id, "an array's element too");
     assert_eq!(
         nodes[1].overrides,
-        crate::model::NodeOverrides {
+        crate::model::OverrideSet {
             retries: Some(Default::default()),
             ..Default::default()
         }
+        .into()
     );
     let by_id = |id: &Identifier| derived.iter().find(|(_, t)| t.id == *id).map(|(from, t)| (from, t));
     let (from, image_task) = by_id(&image_id).expect("derived");

@@ -30,6 +30,7 @@ fn policy(snapshot: &Snapshot, node: &NodeRow) -> Result<NodePolicy, String> {
         kind: NodeKind::Task,
         retries: definition
             .overrides
+            .into_set()
             .retries
             .unwrap_or_else(|| task.metadata.retries.clone()),
         cache,

@@ -3,8 +3,8 @@
 use gantry_core::model::{
     ArrayNode, AttrStep, Binding, BindingData, BooleanExpr, BranchNode, CacheOverride, CatchUp, ComparisonOp,
     ConjunctionOp, ContainerSpec, Duration, DynamicJobSpec, ElseArm, FailurePolicy, GateCondition, GateNode, IfBlock,
-    LaunchPlan, Node, NodeOverrides, NodeTarget, Operand, Promise, ResourceKind, Resources, RetryPolicy, Schedule,
-    ScheduleKind, SuccessCriteria, TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
+    LaunchPlan, Node, NodeOverrides, NodeTarget, Operand, OverrideSet, Promise, ResourceKind, Resources, RetryPolicy,
+    Schedule, ScheduleKind, SuccessCriteria, TaskMetadata, TaskPlugin, TaskTemplate, WorkflowTemplate,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -180,12 +180,14 @@ fn overrides() -> impl Strategy<Value = NodeOverrides> {
         option::of(resources()),
         option::of(image),
     )
-        .prop_map(|(retries, timeout, cache, resources, container_image)| NodeOverrides {
-            retries,
-            timeout,
-            cache,
-            resources,
-            container_image,
+        .prop_map(|(retries, timeout, cache, resources, container_image)| {
+            NodeOverrides::from(OverrideSet {
+                retries,
+                timeout,
+                cache,
+                resources,
+                container_image,
+            })
         })
 }
 
