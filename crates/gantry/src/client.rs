@@ -33,7 +33,7 @@ pub struct Connection {
     pub tls: ClientTls,
     /// The token every call presents (`--token`, `GANTRY_TOKEN`), for a server with authentication.
     pub token: Option<String>,
-    /// How long a call may wait for the server's answer (`--timeout`); `None`: as long as it takes.
+    /// How long a call may wait for the server's answer (`--request-timeout`); `None`: as long as it takes.
     pub timeout: Option<Duration>,
 }
 

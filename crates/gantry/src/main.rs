@@ -59,9 +59,9 @@ struct Cli {
     token: Option<String>,
     /// How long a call waits for the server's answer before failing (e.g. 30s, 2m; 0 waits as long as it takes).
     /// Following an execution (--watch, watch) is not bounded by it, only the call that starts following.
-    #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_TIMEOUT", default_value = "60s",
+    #[arg(long, global = true, help_heading = CLIENT, env = "GANTRY_REQUEST_TIMEOUT", default_value = "60s",
           value_parser = gantry_server::parse_duration)]
-    timeout: Duration,
+    request_timeout: Duration,
     /// How to print results: tables for people, JSON for scripts.
     #[arg(long, short, global = true, help_heading = CLIENT, value_enum, env = "GANTRY_OUTPUT", default_value = "table")]
     output: OutputFormat,
@@ -191,7 +191,7 @@ impl Cli {
             endpoint: self.endpoint.clone(),
             tls,
             token: self.token.clone(),
-            timeout: Some(self.timeout).filter(|timeout| !timeout.is_zero()),
+            timeout: Some(self.request_timeout).filter(|timeout| !timeout.is_zero()),
         }
     }
 }

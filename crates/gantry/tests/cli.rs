@@ -325,7 +325,7 @@ async fn server_with_examples_runs_the_seed() {
 }
 
 /// A server that takes connections and never answers (a hung process, a black-holing proxy) ends a command at its
-/// `--timeout` with the deadline named, instead of holding the terminal forever.
+/// `--request-timeout` with the deadline named, instead of holding the terminal forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_ends_the_command_at_its_timeout() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -337,7 +337,11 @@ async fn a_server_that_never_answers_ends_the_command_at_its_timeout() {
         }
     });
 
-    let output = common::gantry(&["--endpoint", &endpoint, "--timeout", "1s", "task", "list"], &[]).await;
+    let output = common::gantry(
+        &["--endpoint", &endpoint, "--request-timeout", "1s", "task", "list"],
+        &[],
+    )
+    .await;
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(

@@ -410,7 +410,10 @@ mod tests {
         node.overrides.timeout = None;
         assert_eq!(node.overrides, NodeOverrides::default());
         assert!(NodeOverrides::from(OverrideSet::default()).0.is_none());
-        assert_eq!(format!("{:?}", NodeOverrides::default()), format!("{:?}", OverrideSet::default()));
+        assert_eq!(
+            format!("{:?}", NodeOverrides::default()),
+            format!("{:?}", OverrideSet::default())
+        );
     }
 
     #[test]
