@@ -419,7 +419,7 @@ mod tests {
     #[test]
     fn a_node_keeps_its_overrides_out_of_line() {
         // A fan-out's spec holds every node at once: the overrides (184 bytes inline) cost a pointer.
-        assert_eq!(std::mem::size_of::<NodeOverrides>(), std::mem::size_of::<usize>());
-        assert!(std::mem::size_of::<Node>() <= 184, "{}", std::mem::size_of::<Node>());
+        assert_eq!(size_of::<NodeOverrides>(), size_of::<usize>());
+        assert!(size_of::<Node>() <= 184, "{}", size_of::<Node>());
     }
 }
