@@ -49,7 +49,7 @@ mod token;
 mod worker;
 
 pub use context::{AttemptId, TaskContext};
-pub use deadline::{Deadline, DeadlineFuture};
+pub use deadline::{Deadline, DeadlineFuture, DeadlinePassed};
 pub use dynamic::{DynamicSpec, IntoBinding, NodeHandle, Promise, SIGNAL_OUTPUT, TaskTarget};
 pub use error::{TaskError, WorkerError};
 pub use io::{Inputs, Outputs, TaskOutput, outputs};

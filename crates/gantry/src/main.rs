@@ -312,6 +312,27 @@ mod tests {
     }
 
     #[test]
+    fn a_calls_deadline_and_an_executions_timeout_are_two_flags() {
+        let cli = Cli::try_parse_from([
+            "gantry",
+            "run",
+            "demo/dev/t@1",
+            "--timeout",
+            "90s",
+            "--request-timeout",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(cli.connection().timeout, Some(Duration::from_secs(5)));
+        let Command::Run(args) = cli.command else { panic!("run") };
+        assert_eq!(args.timeout.map(|t| t.as_millis()), Some(90_000));
+        let unbounded = Cli::try_parse_from(["gantry", "--request-timeout", "0", "task", "list"]).unwrap();
+        assert_eq!(unbounded.connection().timeout, None);
+        let default = Cli::try_parse_from(["gantry", "task", "list"]).unwrap();
+        assert_eq!(default.connection().timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
     fn resources_take_verbs_and_the_old_commands_still_work() {
         let parse = |args: &[&str]| Cli::try_parse_from([&["gantry"], args].concat()).map(|cli| cli.command);
         assert!(matches!(

@@ -163,11 +163,12 @@ pub async fn tls_refusal(endpoint: &str, tls: &ClientTls, status: &tonic::Status
     if let Some(cause) = tls_failure(status) {
         return Some(cause);
     }
-    // A status the server sent has no source; one the client made of a transport failure has.
+    // A status the server sent has no source; one the client made of a transport failure has, as has a call the
+    // client's deadline ended (a connection refused after its handshake can leave a call unanswered).
     let transport = StdError::source(status).is_some()
         && matches!(
             status.code(),
-            tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown
+            tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown | tonic::Code::DeadlineExceeded
         );
     if !transport || !endpoint.starts_with("https://") {
         return None;
