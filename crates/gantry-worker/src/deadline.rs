@@ -80,6 +80,16 @@ fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
 #[error("no answer from the server within {0:?}")]
 pub struct DeadlinePassed(Duration);
 
+impl DeadlinePassed {
+    /// The status a call fails with when no answer came within `after`: `DEADLINE_EXCEEDED`, with this as its source.
+    pub fn status(after: Duration) -> tonic::Status {
+        let passed = DeadlinePassed(after);
+        let mut status = tonic::Status::deadline_exceeded(passed.to_string());
+        status.set_source(Arc::new(passed));
+        status
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A call's answer, or `DEADLINE_EXCEEDED` once its deadline passed.
     #[derive(Debug)]
@@ -105,12 +115,7 @@ where
             return Poll::Ready(answer.map_err(Into::into));
         }
         match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-            Some(Poll::Ready(())) => {
-                let passed = DeadlinePassed(*this.after);
-                let mut status = tonic::Status::deadline_exceeded(passed.to_string());
-                status.set_source(Arc::new(passed));
-                Poll::Ready(Err(Box::new(status)))
-            }
+            Some(Poll::Ready(())) => Poll::Ready(Err(Box::new(DeadlinePassed::status(*this.after)))),
             _ => Poll::Pending,
         }
     }

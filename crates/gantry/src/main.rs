@@ -200,7 +200,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let connection = cli.connection();
     let (endpoint, output) = (&connection, cli.output);
     match cli.command {
-        Command::Server(args) => commands::server::server(args, connection.tls, connection.token).await,
+        Command::Server(args) => commands::server::server(args, connection).await,
         Command::Auth(command) => commands::auth::auth(endpoint, output, command).await,
         Command::Projects(command) => commands::projects::projects(endpoint, output, command).await,
         Command::Migrate(args) => commands::server::migrate(args).await,

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use gantry_server::ServerConfig;
-use gantry_worker::ClientTls;
 
 use crate::client::Connection;
 
@@ -91,16 +90,15 @@ fn http_note(server: &gantry_server::RunningServer) -> String {
 /// Runs the server (and the example worker) until ctrl-c. With TLS, the example worker and the seed's client reach it
 /// over TLS with the client options (`--ca-file`, `--client-cert`, `--client-key`), at its IP address, which its
 /// certificate must name.
-pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> anyhow::Result<ExitCode> {
+pub async fn server(args: ServerArgs, client: Connection) -> anyhow::Result<ExitCode> {
     let store = store_description(&args.config);
     let auth_on = args.config.auth == gantry_server::AuthMode::Keys;
     let server = gantry_server::start(args.config).await?;
     let endpoint = client_endpoint(server.local_addr(), server.serves_tls());
+    // The client options the command was given, at the address the server took.
     let connection = Connection {
         endpoint: endpoint.clone(),
-        tls: tls.clone(),
-        token: token.clone(),
-        timeout: None,
+        ..client
     };
     if !args.examples {
         outln!(
@@ -117,8 +115,8 @@ pub async fn server(args: ServerArgs, tls: ClientTls, token: Option<String>) -> 
             .await
             .context("creating the example project (with --auth keys, --token must be an admin key's)")?;
     }
-    let mut worker = gantry_examples::seed_worker(&endpoint).tls(tls);
-    if let Some(token) = token {
+    let mut worker = gantry_examples::seed_worker(&endpoint).tls(connection.tls.clone());
+    if let Some(token) = connection.token.clone() {
         worker = worker.token(token);
     }
     let worker = worker.concurrency(args.example_concurrency).build()?;
